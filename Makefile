@@ -1,0 +1,134 @@
+# banger: Firecracker microVMs behind a privilege-separated daemon.
+#
+#	make			build bangerd and bangerctl into $(OBJDIR)
+#	make check		build and run the whole test suite
+#	make check SANITIZE=1	the same under ASan+UBSan (in obj-san/)
+#	make deps		install build and test dependencies (root)
+#	make install		install under $(DESTDIR)$(PREFIX)
+
+VERSION =	0.1.0
+
+PREFIX ?=	/usr/local
+SBINDIR ?=	$(PREFIX)/sbin
+MANDIR ?=	$(PREFIX)/share/man
+SYSCONFDIR ?=	/etc
+
+CC ?=		cc
+YACC =		bison -y
+PKG_CONFIG ?=	pkg-config
+
+ifeq ($(SANITIZE),1)
+OBJDIR ?=	obj-san
+SANFLAGS =	-fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer
+else
+OBJDIR ?=	obj
+SANFLAGS =
+endif
+
+# The Ed25519 public key built into bangerd (signify format); a build
+# without RELEASE_PUBKEY carries a placeholder and refuses to update.
+RELEASE_PUBKEY ?=
+
+CFLAGS ?=	-O2 -g
+WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+		-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+PKGS_COMMON =	libbsd-overlay
+PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp
+PKGS_CTL =	libbsd-overlay jansson
+
+PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
+PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD))
+PKG_CFLAGS_C :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_CTL))
+PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
+
+ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
+		-D_GNU_SOURCE -DBANGER_VERSION='"$(VERSION)"' \
+		-Icommon -Ibangerd $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
+ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
+
+COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
+BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
+		bangerd/priv.c bangerd/vm.c bangerd/control.c \
+		bangerd/net.c bangerd/update.c
+CTL_SRCS =	bangerctl/main.c bangerctl/output.c
+
+# Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
+B =		$(OBJDIR)/build
+COMMON_OBJS =	$(COMMON_SRCS:%.c=$(B)/%.o)
+BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parse.o
+CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
+
+# Unit tests: regress/unit/NAME_test.c, linked with the common objects
+# and the configuration parser.
+UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
+UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
+UNIT_LINK =	$(COMMON_OBJS) $(B)/bangerd/parse.o
+# Root tests: shell scripts run with the built binaries in the environment.
+ROOT_TESTS =	$(sort $(wildcard regress/root/*.sh))
+HELPERS_SRCS =	$(wildcard regress/helpers/*.c)
+HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%)
+
+all: $(OBJDIR)/bangerd $(OBJDIR)/bangerctl
+
+$(OBJDIR)/bangerd: $(BANGERD_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_D)
+
+$(OBJDIR)/bangerctl: $(CTL_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_C)
+
+$(B)/bangerd/parse.c: bangerd/parse.y
+	@mkdir -p $(@D)
+	$(YACC) -o $@ $<
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/bangerd/parse.o: $(B)/bangerd/parse.c
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-unused-but-set-variable \
+	    -c -o $@ $<
+
+$(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
+	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) \
+	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+check-build: all $(UNIT_BINS) $(HELPERS_BINS)
+
+check: check-build
+	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
+	    BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
+	    HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
+	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) \
+	    ./regress/run.sh $(UNIT_BINS) $(ROOT_TESTS)
+
+deps:
+	sh scripts/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)/banger
+	install -m 0755 $(OBJDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerd
+	install -m 0755 $(OBJDIR)/bangerctl $(DESTDIR)$(SBINDIR)/bangerctl
+	install -m 0644 man/bangerd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 etc/bangerd.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerctl \
+	    $(DESTDIR)$(MANDIR)/man5/bangerd.conf.5 \
+	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/banger 2>/dev/null
+
+clean:
+	rm -rf obj obj-san
+
+.PHONY: all check check-build deps install uninstall clean
+
+-include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

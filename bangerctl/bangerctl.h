@@ -1,0 +1,36 @@
+/*
+ * bangerctl: the admin tool for bangerd.
+ */
+#ifndef BANGERCTL_H
+#define BANGERCTL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "imsg.h"
+#include "proto.h"
+
+struct ctl_cmd {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*usage;		/* arguments, after the name */
+	const char	*help;
+};
+
+/* main.c */
+extern const char	*ctl_socket;
+int	 ctl_connect(struct imsgbuf *);
+int	 ctl_send(struct imsgbuf *, uint32_t, const void *, size_t);
+int	 ctl_recv(struct imsgbuf *, struct imsg *);
+int	 ctl_result(struct imsg *, int);
+__attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
+
+/* output.c */
+const char *fmt_duration(int64_t, char *, size_t);
+const char *fmt_size(uint64_t, char *, size_t);
+void	 json_print(json_t *);
+const char *worker_state_name(int);
+
+#endif /* BANGERCTL_H */

@@ -1,0 +1,111 @@
+/*
+ * bangerd: the root parent and its unprivileged workers.
+ */
+#ifndef BANGERD_H
+#define BANGERD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <event.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "imsg.h"
+#include "proto.h"
+#include "config.h"
+
+/* An imsg channel driven by libevent, as in OpenBSD's daemons. */
+struct imsgev {
+	struct imsgbuf	 ibuf;
+	void		(*handler)(int, short, void *);
+	struct event	 ev;
+	short		 events;
+	void		*data;
+};
+
+/* The parent's view of one worker. */
+struct worker {
+	int		 w_role;		/* PROC_* */
+	const char	*w_name;
+	pid_t		 w_pid;			/* 0 while not running */
+	int		 w_pidfd;
+	int		 w_state;		/* WORKER_* */
+	uint32_t	 w_restarts;
+	time_t		 w_started;
+	struct timespec	 w_started_mono;
+	struct timeval	 w_backoff;		/* before the next restart */
+	struct event	 w_restart_ev;
+	struct imsgev	*w_iev;
+	/* answers this worker's requests in its current state */
+	int		(*w_dispatch)(struct worker *, struct imsg *);
+};
+
+struct bangerd {
+	struct bangerd_config	*bd_conf;
+	const char		*bd_conffile;
+	int			 bd_debug;
+	int			 bd_verbose;
+	int			 bd_noaction;
+	int			 bd_exefd;	/* our own executable */
+	time_t			 bd_started;
+	uid_t			 bd_uid;	/* workers' user */
+	gid_t			 bd_gid;
+	gid_t			 bd_ctlgid;	/* control socket group */
+	int			 bd_ctlfd;	/* listening control socket */
+	char			 bd_pidfile[PATH_MAX];
+	int			 bd_shutdown;
+	struct worker		 bd_workers[PROC_MAX];
+	const char		*bd_storage;	/* backend in use */
+};
+
+extern struct bangerd	*env;
+
+/* bangerd.c */
+void	 parent_worker_violation(struct worker *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+int	 parent_reload(char *, size_t);
+void	 parent_set_verbose(int);
+
+/* priv.c */
+int	 priv_dispatch_vm(struct worker *, struct imsg *);
+int	 priv_dispatch_net(struct worker *, struct imsg *);
+int	 priv_dispatch_update(struct worker *, struct imsg *);
+void	 priv_status(struct worker *, uint32_t);
+
+/* proc.c */
+const char *proc_name(int);
+int	 proc_role(const char *);
+int	 worker_root(int, const struct bangerd_config *, char *, size_t);
+pid_t	 proc_exec_worker(int, int, int, int, int *);
+void	 imsg_event_add(struct imsgev *);
+int	 imsg_compose_event(struct imsgev *, uint32_t, uint32_t, pid_t,
+	    int, const void *, size_t);
+int	 imsgev_init(struct imsgev *, int, void (*)(int, short, void *),
+	    void *);
+void	 imsgev_clear(struct imsgev *);
+int	 imsg_read_exact(struct imsg *, void *, size_t);
+int	 imsg_send_result(struct imsgev *, uint32_t, uint32_t, int,
+	    const char *, ...) __attribute__((__format__ (printf, 5, 6)));
+__attribute__((__noreturn__)) void worker_main(const char *);
+void	 worker_dispatch_parent(int, short, void *);
+void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
+
+/* control.c */
+void	 control_init(struct imsgev *, const struct worker_init *);
+void	 control_listen(int);
+void	 control_relay(uint32_t, uint32_t, struct imsg *);
+
+/* sandbox.c */
+void	 sandbox_enter(int, const struct worker_init *);
+
+/* vm.c */
+void	 vm_worker(struct imsgev *, const struct worker_init *);
+
+/* net.c */
+void	 net_worker(struct imsgev *, const struct worker_init *);
+
+/* update.c */
+void	 update_worker(struct imsgev *, const struct worker_init *);
+
+#endif /* BANGERD_H */

@@ -1,0 +1,1469 @@
+/*
+ * imsg: framed messages over a local stream socket, with descriptor
+ * passing.  The interface and the wire format are OpenBSD's (libutil,
+ * imsg_add(3) and ibuf_add(3)); this is the project's own code for
+ * Linux.  Three layers, from the bottom up:
+ *
+ *	ibuf	a buffer with a read and a write position, an optional
+ *		size limit and an optional file descriptor;
+ *	msgbuf	a queue of ibufs to write, and the reader that cuts the
+ *		incoming byte stream into whole messages, one ibuf each;
+ *	imsg	the message header, built on the two.
+ *
+ * Descriptors: one at most rides with each sendmsg(2), attached to the
+ * first byte of the message that carries it (IMSG_FD_MARK in its
+ * header).  A queued descriptor belongs to the library and is closed
+ * once sent, or when its message is freed unsent.  A received one
+ * belongs to its message: imsg_get_fd() hands it to the caller,
+ * imsg_free() closes it otherwise.  Descriptors are received only
+ * after imsgbuf_allow_fdpass(); one arriving on any other buffer is
+ * closed and the read fails.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg.h"
+
+#define IMSG_ALLOW_FDPASS	0x01
+#define IMSG_FD_MARK		0x80000000U
+
+/* ibuf->fd of a buffer that wraps memory the ibuf does not own */
+#define IBUF_FD_MARK_ON_STACK	-2
+
+struct msgbuf {
+	TAILQ_HEAD(, ibuf)	 bufs;		/* to write */
+	TAILQ_HEAD(, ibuf)	 rbufs;		/* whole messages read */
+	uint32_t		 queued;	/* ibufs on bufs */
+	unsigned char		*rbuf;		/* bytes read, not yet framed */
+	size_t			 roff;		/* how many */
+	size_t			 hdrsize;
+	struct ibuf		*rpmsg;		/* message being filled */
+	struct ibuf		*(*readhdr)(struct ibuf *, void *, int *);
+	void			*rarg;
+	int			 rfd;		/* fd whose header is partial */
+	int			 rerrno;	/* framing error, sticky */
+};
+
+static int	 ibuf_grow(struct ibuf *, size_t);
+static void	 msgbuf_drain(struct msgbuf *, size_t);
+static int	 msgbuf_send(int, struct msgbuf *, int);
+static int	 msgbuf_recv(int, struct msgbuf *, int);
+static int	 msgbuf_frame(struct msgbuf *, int);
+static void	 msgbuf_closefd(int *);
+static struct ibuf *imsg_parse_hdr(struct ibuf *, void *, int *);
+
+/*
+ * ibuf
+ */
+
+struct ibuf *
+ibuf_open(size_t len)
+{
+	struct ibuf	*buf;
+
+	if ((buf = calloc(1, sizeof(*buf))) == NULL)
+		return (NULL);
+	if (len > 0 && (buf->buf = calloc(len, 1)) == NULL) {
+		free(buf);
+		return (NULL);
+	}
+	buf->size = buf->max = len;
+	buf->fd = -1;
+	return (buf);
+}
+
+struct ibuf *
+ibuf_dynamic(size_t len, size_t max)
+{
+	struct ibuf	*buf;
+
+	if (max == 0 || max < len) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((buf = ibuf_open(len)) == NULL)
+		return (NULL);
+	buf->max = max;
+	return (buf);
+}
+
+/* Make room for len more bytes at wpos, within max. */
+static int
+ibuf_grow(struct ibuf *buf, size_t len)
+{
+	unsigned char	*nb;
+	size_t		 need, nsize;
+
+	if (buf->fd == IBUF_FD_MARK_ON_STACK) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (len > SIZE_MAX - buf->wpos || buf->wpos + len > buf->max) {
+		errno = ERANGE;
+		return (-1);
+	}
+	need = buf->wpos + len;
+	if (need <= buf->size)
+		return (0);
+
+	/* double, so that many small adds stay linear */
+	nsize = buf->size > buf->max / 2 ? buf->max : buf->size * 2;
+	if (nsize < need)
+		nsize = need;
+	if ((nb = recallocarray(buf->buf, buf->size, nsize, 1)) == NULL)
+		return (-1);
+	buf->buf = nb;
+	buf->size = nsize;
+	return (0);
+}
+
+void *
+ibuf_reserve(struct ibuf *buf, size_t len)
+{
+	void	*b;
+
+	if (ibuf_grow(buf, len) == -1)
+		return (NULL);
+	if (buf->buf == NULL) {
+		/* nothing allocated and nothing asked for */
+		errno = EINVAL;
+		return (NULL);
+	}
+	b = buf->buf + buf->wpos;
+	buf->wpos += len;
+	return (b);
+}
+
+int
+ibuf_add(struct ibuf *buf, const void *data, size_t len)
+{
+	void	*b;
+
+	if (len == 0)
+		return (0);
+	if ((b = ibuf_reserve(buf, len)) == NULL)
+		return (-1);
+	memcpy(b, data, len);
+	return (0);
+}
+
+int
+ibuf_add_ibuf(struct ibuf *buf, const struct ibuf *from)
+{
+	return (ibuf_add(buf, ibuf_data(from), ibuf_size(from)));
+}
+
+int
+ibuf_add_zero(struct ibuf *buf, size_t len)
+{
+	void	*b;
+
+	if (len == 0)
+		return (0);
+	if ((b = ibuf_reserve(buf, len)) == NULL)
+		return (-1);
+	memset(b, 0, len);
+	return (0);
+}
+
+int
+ibuf_add_n8(struct ibuf *buf, uint64_t value)
+{
+	uint8_t	v;
+
+	if (value > UINT8_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_add(buf, &v, sizeof(v)));
+}
+
+int
+ibuf_add_n16(struct ibuf *buf, uint64_t value)
+{
+	uint16_t	v;
+
+	if (value > UINT16_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = htobe16(value);
+	return (ibuf_add(buf, &v, sizeof(v)));
+}
+
+int
+ibuf_add_n32(struct ibuf *buf, uint64_t value)
+{
+	uint32_t	v;
+
+	if (value > UINT32_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = htobe32(value);
+	return (ibuf_add(buf, &v, sizeof(v)));
+}
+
+int
+ibuf_add_n64(struct ibuf *buf, uint64_t value)
+{
+	value = htobe64(value);
+	return (ibuf_add(buf, &value, sizeof(value)));
+}
+
+int
+ibuf_add_h16(struct ibuf *buf, uint64_t value)
+{
+	uint16_t	v;
+
+	if (value > UINT16_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_add(buf, &v, sizeof(v)));
+}
+
+int
+ibuf_add_h32(struct ibuf *buf, uint64_t value)
+{
+	uint32_t	v;
+
+	if (value > UINT32_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_add(buf, &v, sizeof(v)));
+}
+
+int
+ibuf_add_h64(struct ibuf *buf, uint64_t value)
+{
+	return (ibuf_add(buf, &value, sizeof(value)));
+}
+
+/* Add str in a field of exactly len bytes, NUL padded. */
+int
+ibuf_add_strbuf(struct ibuf *buf, const char *str, size_t len)
+{
+	size_t	 n;
+	char	*b;
+
+	n = strnlen(str, len);
+	if (n >= len) {
+		/* also covers len == 0 */
+		errno = EOVERFLOW;
+		return (-1);
+	}
+	if ((b = ibuf_reserve(buf, len)) == NULL)
+		return (-1);
+	memcpy(b, str, n);
+	memset(b + n, 0, len - n);
+	return (0);
+}
+
+/* Address len bytes at pos, counted from the read position. */
+void *
+ibuf_seek(struct ibuf *buf, size_t pos, size_t len)
+{
+	if (pos > ibuf_size(buf) || len > ibuf_size(buf) - pos) {
+		errno = ERANGE;
+		return (NULL);
+	}
+	if (buf->buf == NULL) {
+		errno = ERANGE;
+		return (NULL);
+	}
+	return (buf->buf + buf->rpos + pos);
+}
+
+int
+ibuf_set(struct ibuf *buf, size_t pos, const void *data, size_t len)
+{
+	void	*b;
+
+	if (len == 0) {
+		if (pos > ibuf_size(buf)) {
+			errno = ERANGE;
+			return (-1);
+		}
+		return (0);
+	}
+	if ((b = ibuf_seek(buf, pos, len)) == NULL)
+		return (-1);
+	memcpy(b, data, len);
+	return (0);
+}
+
+int
+ibuf_set_n8(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	uint8_t	v;
+
+	if (value > UINT8_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_set(buf, pos, &v, sizeof(v)));
+}
+
+int
+ibuf_set_n16(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	uint16_t	v;
+
+	if (value > UINT16_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = htobe16(value);
+	return (ibuf_set(buf, pos, &v, sizeof(v)));
+}
+
+int
+ibuf_set_n32(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	uint32_t	v;
+
+	if (value > UINT32_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = htobe32(value);
+	return (ibuf_set(buf, pos, &v, sizeof(v)));
+}
+
+int
+ibuf_set_n64(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	value = htobe64(value);
+	return (ibuf_set(buf, pos, &value, sizeof(value)));
+}
+
+int
+ibuf_set_h16(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	uint16_t	v;
+
+	if (value > UINT16_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_set(buf, pos, &v, sizeof(v)));
+}
+
+int
+ibuf_set_h32(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	uint32_t	v;
+
+	if (value > UINT32_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	v = value;
+	return (ibuf_set(buf, pos, &v, sizeof(v)));
+}
+
+int
+ibuf_set_h64(struct ibuf *buf, size_t pos, uint64_t value)
+{
+	return (ibuf_set(buf, pos, &value, sizeof(value)));
+}
+
+void *
+ibuf_data(const struct ibuf *buf)
+{
+	if (buf->buf == NULL)
+		return (NULL);
+	return (buf->buf + buf->rpos);
+}
+
+size_t
+ibuf_size(const struct ibuf *buf)
+{
+	return (buf->wpos - buf->rpos);
+}
+
+size_t
+ibuf_left(const struct ibuf *buf)
+{
+	if (buf->fd == IBUF_FD_MARK_ON_STACK)
+		return (0);
+	return (buf->max - buf->wpos);
+}
+
+int
+ibuf_truncate(struct ibuf *buf, size_t len)
+{
+	if (ibuf_size(buf) >= len) {
+		buf->wpos = buf->rpos + len;
+		return (0);
+	}
+	if (buf->fd == IBUF_FD_MARK_ON_STACK) {
+		/* wrapped memory only shrinks */
+		errno = ERANGE;
+		return (-1);
+	}
+	return (ibuf_add_zero(buf, len - ibuf_size(buf)));
+}
+
+void
+ibuf_rewind(struct ibuf *buf)
+{
+	buf->rpos = 0;
+}
+
+/* Queue buf for writing; msgbuf owns it from now on. */
+void
+ibuf_close(struct msgbuf *msgbuf, struct ibuf *buf)
+{
+	if (buf->fd == IBUF_FD_MARK_ON_STACK)
+		abort();
+	TAILQ_INSERT_TAIL(&msgbuf->bufs, buf, entry);
+	msgbuf->queued++;
+}
+
+/* Wrap memory the caller owns for reading; the result is never freed. */
+void
+ibuf_from_buffer(struct ibuf *buf, void *data, size_t len)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->buf = data;
+	buf->size = buf->wpos = len;
+	buf->fd = IBUF_FD_MARK_ON_STACK;
+}
+
+void
+ibuf_from_ibuf(struct ibuf *buf, const struct ibuf *from)
+{
+	ibuf_from_buffer(buf, ibuf_data(from), ibuf_size(from));
+}
+
+int
+ibuf_get(struct ibuf *buf, void *data, size_t len)
+{
+	if (ibuf_size(buf) < len) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	if (len > 0)
+		memcpy(data, ibuf_data(buf), len);
+	buf->rpos += len;
+	return (0);
+}
+
+int
+ibuf_get_ibuf(struct ibuf *buf, size_t len, struct ibuf *new)
+{
+	if (ibuf_size(buf) < len) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	ibuf_from_buffer(new, ibuf_data(buf), len);
+	buf->rpos += len;
+	return (0);
+}
+
+int
+ibuf_get_n8(struct ibuf *buf, uint8_t *value)
+{
+	return (ibuf_get(buf, value, sizeof(*value)));
+}
+
+int
+ibuf_get_n16(struct ibuf *buf, uint16_t *value)
+{
+	uint16_t	v;
+
+	if (ibuf_get(buf, &v, sizeof(v)) == -1)
+		return (-1);
+	*value = be16toh(v);
+	return (0);
+}
+
+int
+ibuf_get_n32(struct ibuf *buf, uint32_t *value)
+{
+	uint32_t	v;
+
+	if (ibuf_get(buf, &v, sizeof(v)) == -1)
+		return (-1);
+	*value = be32toh(v);
+	return (0);
+}
+
+int
+ibuf_get_n64(struct ibuf *buf, uint64_t *value)
+{
+	uint64_t	v;
+
+	if (ibuf_get(buf, &v, sizeof(v)) == -1)
+		return (-1);
+	*value = be64toh(v);
+	return (0);
+}
+
+int
+ibuf_get_h16(struct ibuf *buf, uint16_t *value)
+{
+	return (ibuf_get(buf, value, sizeof(*value)));
+}
+
+int
+ibuf_get_h32(struct ibuf *buf, uint32_t *value)
+{
+	return (ibuf_get(buf, value, sizeof(*value)));
+}
+
+int
+ibuf_get_h64(struct ibuf *buf, uint64_t *value)
+{
+	return (ibuf_get(buf, value, sizeof(*value)));
+}
+
+/* A new string of the next len bytes, ending at the first NUL. */
+char *
+ibuf_get_string(struct ibuf *buf, size_t len)
+{
+	char	*str;
+
+	if (ibuf_size(buf) < len) {
+		errno = EBADMSG;
+		return (NULL);
+	}
+	if (len == 0)
+		str = strdup("");
+	else
+		str = strndup(ibuf_data(buf), len);
+	if (str == NULL)
+		return (NULL);
+	buf->rpos += len;
+	return (str);
+}
+
+/* Copy a field of exactly len bytes that must hold a NUL. */
+int
+ibuf_get_strbuf(struct ibuf *buf, char *str, size_t len)
+{
+	if (len == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (ibuf_get(buf, str, len) == -1)
+		return (-1);
+	if (str[len - 1] != '\0') {
+		str[len - 1] = '\0';
+		errno = EOVERFLOW;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+ibuf_skip(struct ibuf *buf, size_t len)
+{
+	if (ibuf_size(buf) < len) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	buf->rpos += len;
+	return (0);
+}
+
+/* Free buf, closing its descriptor; errno is kept. */
+void
+ibuf_free(struct ibuf *buf)
+{
+	int	 saved_errno;
+
+	if (buf == NULL)
+		return;
+	if (buf->fd == IBUF_FD_MARK_ON_STACK)
+		abort();
+	saved_errno = errno;
+	if (buf->fd >= 0)
+		close(buf->fd);
+	freezero(buf->buf, buf->size);
+	free(buf);
+	errno = saved_errno;
+}
+
+int
+ibuf_fd_avail(struct ibuf *buf)
+{
+	return (buf->fd >= 0);
+}
+
+/* Take the descriptor: from now on the caller closes it. */
+int
+ibuf_fd_get(struct ibuf *buf)
+{
+	int	 fd;
+
+	if (buf->fd < 0)
+		return (-1);
+	fd = buf->fd;
+	buf->fd = -1;
+	return (fd);
+}
+
+/* Give buf a descriptor (-1 for none), closing any it held. */
+void
+ibuf_fd_set(struct ibuf *buf, int fd)
+{
+	if (buf->fd == IBUF_FD_MARK_ON_STACK)
+		abort();
+	if (buf->fd >= 0)
+		close(buf->fd);
+	buf->fd = fd >= 0 ? fd : -1;
+}
+
+/*
+ * msgbuf
+ */
+
+struct msgbuf *
+msgbuf_new(void)
+{
+	struct msgbuf	*msgbuf;
+
+	if ((msgbuf = calloc(1, sizeof(*msgbuf))) == NULL)
+		return (NULL);
+	TAILQ_INIT(&msgbuf->bufs);
+	TAILQ_INIT(&msgbuf->rbufs);
+	msgbuf->rfd = -1;
+	return (msgbuf);
+}
+
+/*
+ * A msgbuf that also reads.  readhdr is called with each complete
+ * header of hdrsz bytes; it returns a new ibuf whose space (ibuf_left)
+ * is the whole message, header included, or NULL and errno to refuse
+ * the stream.  Its int * is the descriptor that arrived with the
+ * header, if any: readhdr takes it by setting it to -1.
+ */
+struct msgbuf *
+msgbuf_new_reader(size_t hdrsz,
+    struct ibuf *(*readhdr)(struct ibuf *, void *, int *), void *arg)
+{
+	struct msgbuf	*msgbuf;
+
+	if (hdrsz == 0 || hdrsz > IBUF_READ_SIZE / 2 || readhdr == NULL) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((msgbuf = msgbuf_new()) == NULL)
+		return (NULL);
+	if ((msgbuf->rbuf = malloc(IBUF_READ_SIZE)) == NULL) {
+		free(msgbuf);
+		return (NULL);
+	}
+	msgbuf->hdrsize = hdrsz;
+	msgbuf->readhdr = readhdr;
+	msgbuf->rarg = arg;
+	return (msgbuf);
+}
+
+void
+msgbuf_free(struct msgbuf *msgbuf)
+{
+	if (msgbuf == NULL)
+		return;
+	msgbuf_clear(msgbuf);
+	freezero(msgbuf->rbuf, msgbuf->rbuf != NULL ? IBUF_READ_SIZE : 0);
+	free(msgbuf);
+}
+
+/* Drop everything queued and read, closing the descriptors held. */
+void
+msgbuf_clear(struct msgbuf *msgbuf)
+{
+	struct ibuf	*buf;
+
+	while ((buf = TAILQ_FIRST(&msgbuf->bufs)) != NULL) {
+		TAILQ_REMOVE(&msgbuf->bufs, buf, entry);
+		ibuf_free(buf);
+	}
+	msgbuf->queued = 0;
+
+	while ((buf = TAILQ_FIRST(&msgbuf->rbufs)) != NULL) {
+		TAILQ_REMOVE(&msgbuf->rbufs, buf, entry);
+		ibuf_free(buf);
+	}
+	ibuf_free(msgbuf->rpmsg);
+	msgbuf->rpmsg = NULL;
+	msgbuf->roff = 0;
+	msgbuf_closefd(&msgbuf->rfd);
+	msgbuf->rerrno = 0;
+}
+
+uint32_t
+msgbuf_queuelen(struct msgbuf *msgbuf)
+{
+	return (msgbuf->queued);
+}
+
+/* The next whole message read, or NULL. */
+struct ibuf *
+msgbuf_get(struct msgbuf *msgbuf)
+{
+	struct ibuf	*buf;
+
+	if ((buf = TAILQ_FIRST(&msgbuf->rbufs)) != NULL)
+		TAILQ_REMOVE(&msgbuf->rbufs, buf, entry);
+	return (buf);
+}
+
+/* Write what the socket takes, descriptors dropped: 0, or -1. */
+int
+ibuf_write(int fd, struct msgbuf *msgbuf)
+{
+	return (msgbuf_send(fd, msgbuf, 0));
+}
+
+/* Write what the socket takes, passing descriptors: 0, or -1. */
+int
+msgbuf_write(int fd, struct msgbuf *msgbuf)
+{
+	return (msgbuf_send(fd, msgbuf, 1));
+}
+
+/*
+ * One sendmsg of as much of the queue as fits in an iovec array.  A
+ * buffer with a descriptor starts a sendmsg of its own, so that the
+ * descriptor arrives with the first byte of its message; once any byte
+ * went out the descriptor went with it, and is closed here.  A full
+ * socket (EAGAIN, ENOBUFS) is not an error: the rest goes next time.
+ */
+static int
+msgbuf_send(int fd, struct msgbuf *msgbuf, int fdpass)
+{
+	struct iovec	 iov[IOV_MAX];
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct ibuf	*buf, *buf0 = NULL;
+	unsigned int	 i = 0;
+	ssize_t		 n;
+	int		 plain = 0;
+
+	TAILQ_FOREACH(buf, &msgbuf->bufs, entry) {
+		if (i >= IOV_MAX)
+			break;
+		if (fdpass && i > 0 && buf->fd >= 0)
+			break;
+		iov[i].iov_base = ibuf_data(buf);
+		iov[i].iov_len = ibuf_size(buf);
+		i++;
+		if (fdpass && buf->fd >= 0)
+			buf0 = buf;
+	}
+	if (i == 0)
+		return (0);
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = i;
+	if (buf0 != NULL) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cmsg), &buf0->fd, sizeof(int));
+	}
+
+ again:
+	/* MSG_NOSIGNAL: a vanished peer is EPIPE, not SIGPIPE */
+	if (plain)
+		n = writev(fd, iov, i);
+	else
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	if (n == -1) {
+		if (errno == EINTR)
+			goto again;
+		if (errno == ENOTSOCK && !plain && buf0 == NULL) {
+			/* a pipe, say: no descriptors, no flags */
+			plain = 1;
+			goto again;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ENOBUFS)
+			return (0);
+		return (-1);
+	}
+
+	if (buf0 != NULL && n > 0)
+		msgbuf_closefd(&buf0->fd);
+	msgbuf_drain(msgbuf, n);
+	return (0);
+}
+
+/* Forget the first n bytes written. */
+static void
+msgbuf_drain(struct msgbuf *msgbuf, size_t n)
+{
+	struct ibuf	*buf;
+
+	while ((buf = TAILQ_FIRST(&msgbuf->bufs)) != NULL) {
+		if (n < ibuf_size(buf)) {
+			buf->rpos += n;
+			return;
+		}
+		n -= ibuf_size(buf);
+		TAILQ_REMOVE(&msgbuf->bufs, buf, entry);
+		msgbuf->queued--;
+		ibuf_free(buf);
+	}
+}
+
+/* Read, refusing descriptors: 1 read or nothing yet, 0 EOF, -1 error. */
+int
+ibuf_read(int fd, struct msgbuf *msgbuf)
+{
+	return (msgbuf_recv(fd, msgbuf, 0));
+}
+
+/* Read, taking one descriptor per read: as ibuf_read. */
+int
+msgbuf_read(int fd, struct msgbuf *msgbuf)
+{
+	return (msgbuf_recv(fd, msgbuf, 1));
+}
+
+/*
+ * One recvmsg, then cut what arrived into messages.  Descriptors come
+ * with MSG_CMSG_CLOEXEC.  Any that must not be kept (fd passing not
+ * allowed, more than one, or a truncated control message, which is
+ * how Linux says some were lost) are closed and the read fails, after
+ * the bytes are framed so that the stream stays in step.  Other
+ * control messages (SCM_CREDENTIALS) are ignored.
+ */
+static int
+msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		/* room for credentials too, should SO_PASSCRED be on */
+		char		buf[CMSG_SPACE(sizeof(struct ucred)) +
+				    CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct iovec	 iov;
+	ssize_t		 n;
+	size_t		 i, nfds;
+	int		 f, rfd = -1, error = 0;
+
+	if (msgbuf->rbuf == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (msgbuf->rerrno != 0) {
+		errno = msgbuf->rerrno;
+		return (-1);
+	}
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+	iov.iov_base = msgbuf->rbuf + msgbuf->roff;
+	iov.iov_len = IBUF_READ_SIZE - msgbuf->roff;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+
+ again:
+	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1) {
+		if (errno == EINTR)
+			goto again;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return (1);	/* nothing yet: try again later */
+		return (-1);
+	}
+
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			memcpy(&f, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(f));
+			if (fdpass && rfd == -1 && error == 0) {
+				rfd = f;
+				continue;
+			}
+			close(f);
+			error = EBADMSG;
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		error = EMSGSIZE;
+	if (error != 0)
+		msgbuf_closefd(&rfd);
+
+	if (n == 0) {
+		msgbuf_closefd(&rfd);
+		if (error != 0) {
+			errno = error;
+			return (-1);
+		}
+		return (0);		/* EOF */
+	}
+
+	msgbuf->roff += n;
+	if (msgbuf_frame(msgbuf, rfd) == -1)
+		return (-1);
+	if (error != 0) {
+		errno = error;
+		return (-1);
+	}
+	return (1);
+}
+
+/*
+ * Cut the bytes in rbuf into messages.  newfd arrived with the latest
+ * bytes; it goes to the first header carrying the mark, after any fd
+ * kept from an earlier read.  An fd nobody took is closed, except that
+ * the newest is kept while a header is only partly here: the sender
+ * attaches it to the first byte of its message, and a header cut by
+ * the end of a read completes with the next one.
+ */
+static int
+msgbuf_frame(struct msgbuf *msgbuf, int newfd)
+{
+	struct ibuf	 rbuf, hdr, chunk;
+	size_t		 sz;
+	int		 fds[2], *fdp;
+
+	fds[0] = msgbuf->rfd;
+	fds[1] = newfd;
+	msgbuf->rfd = -1;
+
+	ibuf_from_buffer(&rbuf, msgbuf->rbuf, msgbuf->roff);
+	while (ibuf_size(&rbuf) > 0) {
+		if (msgbuf->rpmsg == NULL) {
+			if (ibuf_size(&rbuf) < msgbuf->hdrsize)
+				break;
+			ibuf_from_buffer(&hdr, ibuf_data(&rbuf),
+			    msgbuf->hdrsize);
+			fdp = fds[0] != -1 ? &fds[0] : &fds[1];
+			msgbuf->rpmsg = msgbuf->readhdr(&hdr, msgbuf->rarg,
+			    fdp);
+			if (msgbuf->rpmsg == NULL)
+				goto fail;
+			if (ibuf_left(msgbuf->rpmsg) < msgbuf->hdrsize) {
+				ibuf_free(msgbuf->rpmsg);
+				msgbuf->rpmsg = NULL;
+				errno = EINVAL;
+				goto fail;
+			}
+		}
+
+		sz = ibuf_left(msgbuf->rpmsg);
+		if (sz > ibuf_size(&rbuf))
+			sz = ibuf_size(&rbuf);
+		if (ibuf_get_ibuf(&rbuf, sz, &chunk) == -1 ||
+		    ibuf_add_ibuf(msgbuf->rpmsg, &chunk) == -1)
+			goto fail;
+
+		if (ibuf_left(msgbuf->rpmsg) == 0) {
+			TAILQ_INSERT_TAIL(&msgbuf->rbufs, msgbuf->rpmsg,
+			    entry);
+			msgbuf->rpmsg = NULL;
+		}
+	}
+
+	/* what is left is less than a header */
+	sz = ibuf_size(&rbuf);
+	if (sz > 0)
+		memmove(msgbuf->rbuf, ibuf_data(&rbuf), sz);
+	msgbuf->roff = sz;
+
+	if (msgbuf->roff > 0) {
+		if (fds[1] != -1) {
+			msgbuf->rfd = fds[1];
+			fds[1] = -1;
+		} else {
+			msgbuf->rfd = fds[0];
+			fds[0] = -1;
+		}
+	}
+	msgbuf_closefd(&fds[0]);
+	msgbuf_closefd(&fds[1]);
+	return (0);
+
+ fail:
+	/*
+	 * The stream cannot be framed past this point: keep the error,
+	 * so that every later read reports it instead of reading on.
+	 */
+	msgbuf->rerrno = errno != 0 ? errno : EBADMSG;
+	msgbuf->roff = 0;
+	msgbuf_closefd(&fds[0]);
+	msgbuf_closefd(&fds[1]);
+	errno = msgbuf->rerrno;
+	return (-1);
+}
+
+static void
+msgbuf_closefd(int *fd)
+{
+	int	 saved_errno;
+
+	if (*fd < 0)
+		return;
+	saved_errno = errno;
+	close(*fd);
+	*fd = -1;
+	errno = saved_errno;
+}
+
+/*
+ * imsg
+ */
+
+int
+imsgbuf_init(struct imsgbuf *imsgbuf, int fd)
+{
+	imsgbuf->w = msgbuf_new_reader(IMSG_HEADER_SIZE, imsg_parse_hdr,
+	    imsgbuf);
+	if (imsgbuf->w == NULL)
+		return (-1);
+	imsgbuf->pid = getpid();
+	imsgbuf->maxsize = MAX_IMSGSIZE;
+	imsgbuf->fd = fd;
+	imsgbuf->flags = 0;
+	return (0);
+}
+
+void
+imsgbuf_allow_fdpass(struct imsgbuf *imsgbuf)
+{
+	imsgbuf->flags |= IMSG_ALLOW_FDPASS;
+}
+
+/* Limit the payload of messages sent and received to max bytes. */
+int
+imsgbuf_set_maxsize(struct imsgbuf *imsgbuf, uint32_t max)
+{
+	if (max > UINT32_MAX - IMSG_HEADER_SIZE) {
+		errno = ERANGE;
+		return (-1);
+	}
+	max += IMSG_HEADER_SIZE;
+	if (max & IMSG_FD_MARK) {
+		errno = EINVAL;
+		return (-1);
+	}
+	imsgbuf->maxsize = max;
+	return (0);
+}
+
+int
+imsgbuf_read(struct imsgbuf *imsgbuf)
+{
+	if (imsgbuf->w == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (imsgbuf->flags & IMSG_ALLOW_FDPASS)
+		return (msgbuf_read(imsgbuf->fd, imsgbuf->w));
+	return (ibuf_read(imsgbuf->fd, imsgbuf->w));
+}
+
+int
+imsgbuf_write(struct imsgbuf *imsgbuf)
+{
+	if (imsgbuf->w == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (imsgbuf->flags & IMSG_ALLOW_FDPASS)
+		return (msgbuf_write(imsgbuf->fd, imsgbuf->w));
+	return (ibuf_write(imsgbuf->fd, imsgbuf->w));
+}
+
+/*
+ * Write until the queue is empty.  On a nonblocking socket that is
+ * full, wait in poll(2) for room instead of spinning.
+ */
+int
+imsgbuf_flush(struct imsgbuf *imsgbuf)
+{
+	struct pollfd	 pfd;
+
+	while (imsgbuf_queuelen(imsgbuf) > 0) {
+		if (imsgbuf_write(imsgbuf) == -1)
+			return (-1);
+		if (imsgbuf_queuelen(imsgbuf) == 0)
+			break;
+		pfd.fd = imsgbuf->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return (-1);
+	}
+	return (0);
+}
+
+/* Free the queues and what they hold; imsgbuf->fd stays open. */
+void
+imsgbuf_clear(struct imsgbuf *imsgbuf)
+{
+	msgbuf_free(imsgbuf->w);
+	imsgbuf->w = NULL;
+}
+
+uint32_t
+imsgbuf_queuelen(struct imsgbuf *imsgbuf)
+{
+	if (imsgbuf->w == NULL)
+		return (0);
+	return (msgbuf_queuelen(imsgbuf->w));
+}
+
+/* The next message: its size with the header, 0 if none, -1 on error. */
+ssize_t
+imsg_get(struct imsgbuf *imsgbuf, struct imsg *imsg)
+{
+	struct imsg	 m;
+	struct ibuf	*buf;
+
+	if (imsgbuf->w == NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((buf = msgbuf_get(imsgbuf->w)) == NULL)
+		return (0);
+	if (ibuf_get(buf, &m.hdr, sizeof(m.hdr)) == -1) {
+		ibuf_free(buf);
+		return (-1);
+	}
+	m.hdr.len &= ~IMSG_FD_MARK;
+	m.data = ibuf_size(buf) > 0 ? ibuf_data(buf) : NULL;
+	m.buf = buf;
+	*imsg = m;
+	return (ibuf_size(buf) + IMSG_HEADER_SIZE);
+}
+
+/* Wrap the unread payload in ibuf, which points into imsg. */
+int
+imsg_get_ibuf(struct imsg *imsg, struct ibuf *ibuf)
+{
+	if (ibuf_size(imsg->buf) == 0) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	return (ibuf_get_ibuf(imsg->buf, ibuf_size(imsg->buf), ibuf));
+}
+
+/* Copy the payload, which must be exactly len bytes. */
+int
+imsg_get_data(struct imsg *imsg, void *data, size_t len)
+{
+	if (len == 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (ibuf_size(imsg->buf) != len) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	return (ibuf_get(imsg->buf, data, len));
+}
+
+/* Copy the next len bytes of the payload. */
+int
+imsg_get_buf(struct imsg *imsg, void *data, size_t len)
+{
+	return (ibuf_get(imsg->buf, data, len));
+}
+
+/* Copy a NUL terminated field of len bytes from the payload. */
+int
+imsg_get_strbuf(struct imsg *imsg, char *str, size_t len)
+{
+	return (ibuf_get_strbuf(imsg->buf, str, len));
+}
+
+int
+imsg_get_fd(struct imsg *imsg)
+{
+	return (ibuf_fd_get(imsg->buf));
+}
+
+uint32_t
+imsg_get_id(struct imsg *imsg)
+{
+	return (imsg->hdr.peerid);
+}
+
+/* The payload's size, less what was already read from it. */
+size_t
+imsg_get_len(struct imsg *imsg)
+{
+	return (ibuf_size(imsg->buf));
+}
+
+pid_t
+imsg_get_pid(struct imsg *imsg)
+{
+	return (imsg->hdr.pid);
+}
+
+uint32_t
+imsg_get_type(struct imsg *imsg)
+{
+	return (imsg->hdr.type);
+}
+
+/*
+ * Queue a message.  fd, unless -1, goes with it and belongs to the
+ * library once this returns 1; on failure the caller keeps it.
+ */
+int
+imsg_compose(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
+    int fd, const void *data, size_t datalen)
+{
+	struct ibuf	*wbuf;
+
+	if ((wbuf = imsg_create(imsgbuf, type, id, pid, datalen)) == NULL)
+		return (-1);
+	if (ibuf_add(wbuf, data, datalen) == -1)
+		goto fail;
+	ibuf_fd_set(wbuf, fd);
+	imsg_close(imsgbuf, wbuf);
+	return (1);
+
+ fail:
+	ibuf_free(wbuf);
+	return (-1);
+}
+
+int
+imsg_composev(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
+    int fd, const struct iovec *iov, int iovcnt)
+{
+	struct ibuf	*wbuf;
+	size_t		 datalen = 0;
+	int		 i;
+
+	if (iovcnt < 0) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SIZE_MAX - datalen) {
+			errno = ERANGE;
+			return (-1);
+		}
+		datalen += iov[i].iov_len;
+	}
+
+	if ((wbuf = imsg_create(imsgbuf, type, id, pid, datalen)) == NULL)
+		return (-1);
+	for (i = 0; i < iovcnt; i++)
+		if (ibuf_add(wbuf, iov[i].iov_base, iov[i].iov_len) == -1)
+			goto fail;
+	ibuf_fd_set(wbuf, fd);
+	imsg_close(imsgbuf, wbuf);
+	return (1);
+
+ fail:
+	ibuf_free(wbuf);
+	return (-1);
+}
+
+/*
+ * Queue a message whose payload is buf, without copying it.  buf
+ * belongs to the library from the call on, failure included; it
+ * cannot carry a descriptor.
+ */
+int
+imsg_compose_ibuf(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id,
+    pid_t pid, struct ibuf *buf)
+{
+	struct ibuf	*hdrbuf = NULL;
+	struct imsg_hdr	 hdr;
+
+	if (imsgbuf->w == NULL) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (ibuf_size(buf) > imsgbuf->maxsize - IMSG_HEADER_SIZE) {
+		errno = ERANGE;
+		goto fail;
+	}
+
+	hdr.type = type;
+	hdr.len = ibuf_size(buf) + IMSG_HEADER_SIZE;
+	hdr.peerid = id;
+	if ((hdr.pid = pid) == 0)
+		hdr.pid = imsgbuf->pid;
+
+	if ((hdrbuf = ibuf_open(IMSG_HEADER_SIZE)) == NULL)
+		goto fail;
+	if (ibuf_add(hdrbuf, &hdr, sizeof(hdr)) == -1)
+		goto fail;
+
+	ibuf_fd_set(buf, -1);
+	ibuf_close(imsgbuf->w, hdrbuf);
+	ibuf_close(imsgbuf->w, buf);
+	return (1);
+
+ fail:
+	ibuf_free(buf);
+	ibuf_free(hdrbuf);
+	return (-1);
+}
+
+/* Queue a copy of msg on imsgbuf; its descriptor is not forwarded. */
+int
+imsg_forward(struct imsgbuf *imsgbuf, struct imsg *msg)
+{
+	struct ibuf	*wbuf;
+	size_t		 len;
+
+	ibuf_rewind(msg->buf);
+	if (ibuf_skip(msg->buf, sizeof(msg->hdr)) == -1)
+		return (-1);
+	len = ibuf_size(msg->buf);
+
+	if ((wbuf = imsg_create(imsgbuf, msg->hdr.type, msg->hdr.peerid,
+	    msg->hdr.pid, len)) == NULL)
+		return (-1);
+	if (ibuf_add_ibuf(wbuf, msg->buf) == -1) {
+		ibuf_free(wbuf);
+		return (-1);
+	}
+	imsg_close(imsgbuf, wbuf);
+	return (1);
+}
+
+/*
+ * Start a message: the header, then room for datalen bytes (a hint;
+ * imsg_add grows it up to the buffer's maximum).
+ */
+struct ibuf *
+imsg_create(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
+    size_t datalen)
+{
+	struct ibuf	*wbuf;
+	struct imsg_hdr	 hdr;
+
+	if (imsgbuf->w == NULL) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if (datalen > imsgbuf->maxsize - IMSG_HEADER_SIZE) {
+		errno = ERANGE;
+		return (NULL);
+	}
+	datalen += IMSG_HEADER_SIZE;
+
+	hdr.type = type;
+	hdr.len = 0;
+	hdr.peerid = id;
+	if ((hdr.pid = pid) == 0)
+		hdr.pid = imsgbuf->pid;
+
+	if ((wbuf = ibuf_dynamic(datalen, imsgbuf->maxsize)) == NULL)
+		return (NULL);
+	if (ibuf_add(wbuf, &hdr, sizeof(hdr)) == -1) {
+		ibuf_free(wbuf);
+		return (NULL);
+	}
+	return (wbuf);
+}
+
+/* Append to a message; on failure the message is freed. */
+int
+imsg_add(struct ibuf *msg, const void *data, size_t datalen)
+{
+	if (datalen > 0 && ibuf_add(msg, data, datalen) == -1) {
+		ibuf_free(msg);
+		return (-1);
+	}
+	return (datalen);
+}
+
+/* Finish a message: its length and fd mark, then the write queue. */
+void
+imsg_close(struct imsgbuf *imsgbuf, struct ibuf *msg)
+{
+	uint32_t	 len;
+
+	if (msg == NULL)
+		return;
+	if (imsgbuf->w == NULL) {
+		ibuf_free(msg);
+		return;
+	}
+	len = ibuf_size(msg);
+	if (ibuf_fd_avail(msg))
+		len |= IMSG_FD_MARK;
+	(void)ibuf_set_h32(msg, offsetof(struct imsg_hdr, len), len);
+	ibuf_close(imsgbuf->w, msg);
+}
+
+/* Free a message read, closing a descriptor nobody claimed. */
+void
+imsg_free(struct imsg *imsg)
+{
+	ibuf_free(imsg->buf);
+	imsg->buf = NULL;
+	imsg->data = NULL;
+}
+
+/*
+ * readhdr for the msgbuf: check the length, make the message's ibuf,
+ * and give it the descriptor if the header says one came along.
+ */
+static struct ibuf *
+imsg_parse_hdr(struct ibuf *buf, void *arg, int *fd)
+{
+	struct imsgbuf	*imsgbuf = arg;
+	struct imsg_hdr	 hdr;
+	struct ibuf	*b;
+	uint32_t	 len;
+
+	if (ibuf_get(buf, &hdr, sizeof(hdr)) == -1)
+		return (NULL);
+	len = hdr.len & ~IMSG_FD_MARK;
+	if (len < IMSG_HEADER_SIZE || len > imsgbuf->maxsize) {
+		errno = ERANGE;
+		return (NULL);
+	}
+	if ((b = ibuf_open(len)) == NULL)
+		return (NULL);
+	if (hdr.len & IMSG_FD_MARK) {
+		ibuf_fd_set(b, *fd);
+		*fd = -1;
+	}
+	return (b);
+}

@@ -1,0 +1,124 @@
+/*
+ * imsg-inject: act as a compromised worker.  Takes a copy of a worker's
+ * channel to the parent (pidfd_getfd, root only) and writes one
+ * malformed message on it, as the worker itself could.
+ *
+ * usage: imsg-inject pid fd case
+ * cases: unknown-type, short, oversized, under-header, unterminated,
+ *	  ready-again, with-fd, bad-verbose
+ */
+#include <sys/types.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <err.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg.h"
+#include "proto.h"
+
+#ifndef IMSG_FD_MARK
+#define IMSG_FD_MARK	0x80000000U
+#endif
+
+static void
+send_raw(int fd, uint32_t type, uint32_t len, const void *data,
+    size_t datalen, int passfd)
+{
+	struct imsg_hdr	 hdr;
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cmsg;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = type;
+	hdr.len = len;
+	hdr.pid = getpid();
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = datalen;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = datalen ? 2 : 1;
+	if (passfd != -1) {
+		hdr.len |= IMSG_FD_MARK;
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = &cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cmsg), &passfd, sizeof(int));
+	}
+	if (sendmsg(fd, &msg, 0) == -1)
+		err(1, "sendmsg");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ctl_audit	 ca;
+	struct verbose_req	 vr;
+	struct worker_ready	 wr;
+	const char		*what;
+	int			 pidfd, fd, nullfd;
+	pid_t			 pid;
+
+	if (argc != 4)
+		errx(1, "usage: imsg-inject pid fd case");
+	pid = atoi(argv[1]);
+	what = argv[3];
+	if ((pidfd = pidfd_open(pid, 0)) == -1)
+		err(1, "pidfd_open %d", pid);
+	if ((fd = pidfd_getfd(pidfd, atoi(argv[2]), 0)) == -1)
+		err(1, "pidfd_getfd");
+
+	memset(&ca, 0, sizeof(ca));
+	ca.ca_uid = 0;
+	strlcpy(ca.ca_cmd, "status", sizeof(ca.ca_cmd));
+
+	if (strcmp(what, "unknown-type") == 0)
+		send_raw(fd, 9999, IMSG_HEADER_SIZE, NULL, 0, -1);
+	else if (strcmp(what, "short") == 0)
+		send_raw(fd, IMSG_STATUS_REQ, IMSG_HEADER_SIZE + 4, &ca, 4, -1);
+	else if (strcmp(what, "oversized") == 0)
+		send_raw(fd, IMSG_STATUS_REQ, 1 << 20, &ca, sizeof(ca), -1);
+	else if (strcmp(what, "under-header") == 0)
+		send_raw(fd, IMSG_STATUS_REQ, 8, &ca, sizeof(ca), -1);
+	else if (strcmp(what, "unterminated") == 0) {
+		memset(ca.ca_cmd, 'A', sizeof(ca.ca_cmd));
+		send_raw(fd, IMSG_STATUS_REQ, IMSG_HEADER_SIZE + sizeof(ca),
+		    &ca, sizeof(ca), -1);
+	} else if (strcmp(what, "ready-again") == 0) {
+		memset(&wr, 0, sizeof(wr));
+		wr.wr_proto = BANGER_PROTO_VERSION;
+		strlcpy(wr.wr_role, "update", sizeof(wr.wr_role));
+		send_raw(fd, IMSG_WORKER_READY, IMSG_HEADER_SIZE + sizeof(wr),
+		    &wr, sizeof(wr), -1);
+	} else if (strcmp(what, "with-fd") == 0) {
+		if ((nullfd = open("/dev/null", O_RDONLY)) == -1)
+			err(1, "/dev/null");
+		send_raw(fd, IMSG_STATUS_REQ, IMSG_HEADER_SIZE + sizeof(ca),
+		    &ca, sizeof(ca), nullfd);
+	} else if (strcmp(what, "bad-verbose") == 0) {
+		memset(&vr, 0, sizeof(vr));
+		vr.vr_audit = ca;
+		strlcpy(vr.vr_audit.ca_cmd, "log", sizeof(vr.vr_audit.ca_cmd));
+		vr.vr_verbose = 7;
+		send_raw(fd, IMSG_VERBOSE_REQ, IMSG_HEADER_SIZE + sizeof(vr),
+		    &vr, sizeof(vr), -1);
+	} else
+		errx(1, "unknown case %s", what);
+	return 0;
+}

@@ -1,0 +1,52 @@
+# Shell helpers for regress tests.  Each check prints one line that
+# regress/run.sh counts: "PASS name", "FAIL name: why", "SKIP name: why".
+# A test script sources this file and ends with `t_done`.
+
+T_FAILED=0
+
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $1: ${2:-failed}"; T_FAILED=1; }
+skip() { echo "SKIP $1: $2"; }
+
+# check NAME CMD...: PASS if CMD exits 0, FAIL (with its output) if not.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-300)"
+	fi
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "got '$2', want '$3'"
+	fi
+}
+
+# expect_match NAME TEXT REGEX
+expect_match() {
+	if printf '%s' "$2" | grep -Eq -- "$3"; then
+		pass "$1"
+	else
+		fail "$1" "'$(printf '%s' "$2" | tr '\n' ' ' | cut -c1-300)' does not match /$3/"
+	fi
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local n=$(( $1 * 10 ))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+t_done() { exit $T_FAILED; }

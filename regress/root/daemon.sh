@@ -1,0 +1,175 @@
+# bangerd's process model as a user sees it: workers sandboxed, the
+# control socket guarded, status, log, reload, restarts and shutdown.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "daemon" "needs root to start bangerd"
+	t_done
+fi
+
+daemon_setup
+trap daemon_cleanup EXIT
+if ! daemon_start; then
+	fail "daemon: starts with three running workers" "$(tail -5 "$DLOG")"
+	t_done
+fi
+pass "daemon: starts with three running workers"
+
+uid=$(id -u _banger)
+gid=$(id -g _banger)
+ctlgid=$(getent group banger | cut -d: -f3)
+
+for role in vm net update; do
+	p=$(worker_pid $role)
+	st=/proc/$p/status
+	expect_eq "daemon: $role worker runs as _banger (uid)" \
+	    "$(awk '/^Uid:/ {print $2,$3,$4,$5}' $st)" "$uid $uid $uid $uid"
+	expect_eq "daemon: $role worker runs as _banger (gid)" \
+	    "$(awk '/^Gid:/ {print $2,$3,$4,$5}' $st)" "$gid $gid $gid $gid"
+	expect_eq "daemon: $role worker has only its own group" \
+	    "$(awk '/^Groups:/ {print $2}' $st)" "$gid"
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		expect_eq "daemon: $role worker $c is empty" \
+		    "$(awk "/^$c:/ {print \$2}" $st)" "0000000000000000"
+	done
+	expect_eq "daemon: $role worker has NoNewPrivs" \
+	    "$(awk '/^NoNewPrivs:/ {print $2}' $st)" "1"
+	expect_eq "daemon: $role worker is in seccomp filter mode" \
+	    "$(awk '/^Seccomp:/ {print $2}' $st)" "2"
+	if [ $role = vm ]; then want=$STATE; else want=$STATE/$role; fi
+	expect_eq "daemon: $role worker is chrooted in its directory" \
+	    "$(readlink /proc/$p/root)" "$want"
+	expect_eq "daemon: $role worker's cwd is its root" \
+	    "$(readlink /proc/$p/cwd)" "$want"
+	expect_match "daemon: $role worker's title shows its role" \
+	    "$(tr '\0' ' ' </proc/$p/cmdline)" "^bangerd: $role"
+	expect_eq "daemon: $role worker may not dump core" \
+	    "$(awk '/^Max core file size/ {print $5}' /proc/$p/limits)" "0"
+done
+
+# The control socket.
+expect_eq "daemon: control socket is mode 0660 root:banger" \
+    "$(stat -c '%a %U %G' "$SOCK")" "660 root banger"
+
+out=$(ctl status)
+expect_match "daemon: status shows the version and pid" "$out" \
+    "^bangerd [0-9.]+, pid $DPID, up "
+for role in vm net update; do
+	expect_match "daemon: status shows the $role worker running" "$out" \
+	    "(^|
+)$role +$(worker_pid $role) +$uid +running "
+done
+expect_match "daemon: status shows the bridge" "$out" \
+    "bridge +br-fc 172\.16\.0\.1/24, NAT egress none"
+expect_match "daemon: status shows the storage backend" "$out" \
+    "storage +(dm|reflink|copy)"
+js=$(ctl status --json)
+expect_eq "daemon: status --json is JSON with the state dir" \
+    "$(printf '%s' "$js" | jq -r .state_dir)" "$STATE"
+
+# A user outside the group: refused by the socket's mode ...
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+expect_eq "daemon: non-member is refused (exit 1)" "$rc" 1
+expect_match "daemon: non-member is told why" "$out" \
+    "permission denied: you must be root or in group banger"
+# ... and by the daemon itself, even where the mode would let it in.
+chmod 0666 "$SOCK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+chmod 0660 "$SOCK"
+expect_eq "daemon: non-member refused by peer credentials (exit 1)" "$rc" 1
+expect_match "daemon: refusal names the uid and group" "$out" \
+    "permission denied: uid 65534 is neither root nor in group banger"
+expect_match "daemon: refusal is logged" "$(cat "$DLOG")" \
+    "refused uid 65534"
+
+# A member of the group (as a supplementary group) may read status ...
+out=$(setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
+    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+expect_eq "daemon: group member may run status" "$rc" 0
+expect_match "daemon: group member sees the workers" "$out" "update +[0-9]+"
+# ... but not reload the configuration.
+out=$(setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
+    "$BANGERCTL" -s "$SOCK" reload 2>&1); rc=$?
+expect_eq "daemon: group member may not reload (exit 1)" "$rc" 1
+expect_match "daemon: group member told reload is root's" "$out" \
+    "only root may reload"
+
+# log verbose | brief
+expect_eq "daemon: log verbose" "$(ctl log verbose)" "logging verbose"
+expect_eq "daemon: status shows verbose logging" \
+    "$(ctl status --json | jq -r .logging)" "verbose"
+expect_eq "daemon: log brief" "$(ctl log brief)" "logging brief"
+out=$(ctl log loud 2>&1); rc=$?
+expect_eq "daemon: log with a bad level fails" "$rc" 1
+expect_match "daemon: log names the bad level" "$out" \
+    '"loud" is not a level; use verbose or brief'
+
+# reload: a good file takes effect, a bad one changes nothing.
+echo 'domain "test.internal"' >>"$CONF"
+expect_match "daemon: reload reports success" "$(ctl reload)" \
+    "configuration reloaded"
+expect_eq "daemon: reload applied the new domain" \
+    "$(ctl status --json | jq -r .dns_domain)" "test.internal"
+echo 'bridge "eth0" { address 10.0.0.1/24 }' >>"$CONF"
+out=$(ctl reload 2>&1); rc=$?
+expect_eq "daemon: reload of a bad file fails (exit 1)" "$rc" 1
+expect_match "daemon: reload failure names file and line" "$out" \
+    "reload failed, configuration unchanged: $CONF:5: "
+expect_eq "daemon: bad reload left the configuration alone" \
+    "$(ctl status --json | jq -r .dns_domain)" "test.internal"
+sed -i '$d' "$CONF"
+sed -i 's/test.internal/hup.internal/' "$CONF"
+kill -HUP "$DPID"
+wait_for 5 sh -c "[ \"\$($BANGERCTL -s $SOCK status --json | jq -r .dns_domain)\" = hup.internal ]"
+expect_eq "daemon: SIGHUP reloads the configuration" \
+    "$(ctl status --json | jq -r .dns_domain)" "hup.internal"
+
+# A worker killed with SIGKILL comes back; the parent stays.
+for role in vm net update; do
+	old=$(worker_pid $role)
+	kill -KILL "$old"
+	if wait_for 10 sh -c "p=\$($BANGERCTL -s $SOCK status --json 2>/dev/null | jq -r '.workers[] | select(.role == \"$role\" and .state == \"running\") | .pid'); [ -n \"\$p\" ] && [ \"\$p\" != $old ]"; then
+		pass "daemon: killed $role worker is restarted"
+	else
+		fail "daemon: killed $role worker is restarted" \
+		    "$(tail -3 "$DLOG")"
+	fi
+	expect_eq "daemon: parent survives the $role worker's death" \
+	    "$(ctl status --json | jq .pid)" "$DPID"
+done
+expect_eq "daemon: status counts the vm worker's restart" \
+    "$(ctl status --json | jq '.workers[] | select(.role=="vm") | .restarts')" 1
+expect_match "daemon: the death is logged with its signal" "$(cat "$DLOG")" \
+    "vm worker \(pid [0-9]+\) killed by signal 9"
+
+# Not running: one clear line, exit 1.
+out=$("$BANGERCTL" -s "$T/none.sock" status 2>&1); rc=$?
+expect_eq "daemon: bangerctl without a daemon exits 1" "$rc" 1
+expect_eq "daemon: bangerctl without a daemon says so" "$out" \
+    "bangerctl: bangerd is not running (no daemon on $T/none.sock)"
+
+# A second daemon on the same socket is refused.
+out=$("$BANGERD" -d -f "$CONF" 2>&1); rc=$?
+expect_eq "daemon: a second bangerd refuses to start" "$rc" 1
+expect_match "daemon: the second bangerd says why" "$out" \
+    "bangerd is already running"
+
+# SIGTERM: clean shutdown, nothing left.
+pids="$DPID $(worker_pid vm) $(worker_pid net) $(worker_pid update)"
+kill -TERM "$DPID"
+wait "$DPID"; rc=$?
+DPID=
+expect_eq "daemon: SIGTERM ends bangerd with status 0" "$rc" 0
+left=
+for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+expect_eq "daemon: no process is left after shutdown" "$left" ""
+if [ -e "$SOCK" ]; then
+	fail "daemon: socket removed at shutdown" "$SOCK still exists"
+else
+	pass "daemon: socket removed at shutdown"
+fi
+
+t_done

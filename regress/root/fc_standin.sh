@@ -1,0 +1,746 @@
+#!/bin/bash
+# fc_standin.sh: the Firecracker stand-in (regress/helpers/fc-standin.c)
+# answers Firecracker's API as Firecracker does: status codes, fault
+# messages, state rules, command line, console, exit.  Needs no root.
+#
+# Binaries: $HELPERS/fc-standin-idle and $HELPERS/fc-standin-qemu, or,
+# with HELPERS unset, built here with cc.  The real-qemu checks run when
+# /usr/bin/qemu-system-x86_64 exists, and boot a guest when a kernel is
+# found (FC_STANDIN_KERNEL, else /boot/vmlinuz-*).  FC_STANDIN_KEEP=1
+# keeps the temporary directory for a look afterwards.
+
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/regress/lib/lib.sh"
+
+T=$(mktemp -d /tmp/fc_standin.XXXXXX) || exit 1
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "$FC_STANDIN_KEEP" ]; then
+		echo "fc_standin: kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+VERSION_RE='[0-9]+\.[0-9]+\.[0-9]+'
+PREBOOT='The requested operation is not supported before starting the microVM.'
+POSTBOOT='The requested operation is not supported after starting the microVM.'
+NOKERNEL='Start microvm error: Cannot start microvm without kernel configuration.'
+VCPUS='Machine config error: The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even number if SMT is enabled.'
+SERDE='An error occurred when deserializing the json body of a request:'
+
+# --- the binaries -----------------------------------------------------
+
+if [ -n "$HELPERS" ]; then
+	IDLE=$HELPERS/fc-standin-idle
+	QEMU=$HELPERS/fc-standin-qemu
+else
+	mkdir "$T/bin"
+	IDLE=$T/bin/fc-standin-idle
+	QEMU=$T/bin/fc-standin-qemu
+	FLAGS="-std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow
+	    -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+	    -g $(pkg-config --cflags libbsd-overlay jansson)"
+	LIBS=$(pkg-config --libs libbsd-overlay jansson)
+	SRC=$TOP/regress/helpers/fc-standin.c
+	# shellcheck disable=SC2086
+	if ! ${CC:-cc} $FLAGS -o "$IDLE" "$SRC" $LIBS >"$T/cc.log" 2>&1 ||
+	    ! ${CC:-cc} $FLAGS -DSTANDIN_MODE_QEMU -o "$QEMU" "$SRC" $LIBS \
+	    >>"$T/cc.log" 2>&1; then
+		fail build "$(tr '\n' ' ' <"$T/cc.log" | cut -c1-300)"
+		t_done
+	fi
+fi
+for b in "$IDLE" "$QEMU"; do
+	if [ ! -x "$b" ]; then
+		fail binaries "$b is not built"
+		t_done
+	fi
+done
+pass binaries
+if ! command -v curl >/dev/null; then
+	fail curl "curl is not installed"
+	t_done
+fi
+
+# --- helpers ----------------------------------------------------------
+
+# api SOCK METHOD PATH [BODY]: CODE and OUT get the status and body.
+api() {
+	local sock=$1 m=$2 p=$3
+	if [ $# -ge 4 ]; then
+		CODE=$(curl -sS --unix-socket "$sock" -o "$T/resp" \
+		    -w '%{http_code}' -X "$m" \
+		    -H 'Content-Type: application/json' \
+		    --data-binary "$4" "http://localhost$p" 2>"$T/curl.err")
+	else
+		CODE=$(curl -sS --unix-socket "$sock" -o "$T/resp" \
+		    -w '%{http_code}' -X "$m" "http://localhost$p" \
+		    2>"$T/curl.err")
+	fi
+	OUT=$(cat "$T/resp" 2>/dev/null)
+}
+
+# expect NAME SOCK METHOD PATH BODY CODE [RESPONSE]: one request, and
+# its status and (if given) whole response body.
+expect() {
+	local name=$1 sock=$2 m=$3 p=$4 body=$5 code=$6
+	if [ -n "$body" ]; then
+		api "$sock" "$m" "$p" "$body"
+	else
+		api "$sock" "$m" "$p"
+	fi
+	if [ $# -ge 7 ]; then
+		expect_eq "$name" "$CODE $OUT" "$code $7"
+	else
+		expect_eq "$name" "$CODE" "$code"
+	fi
+}
+
+# fault MESSAGE: the body Firecracker sends with a 400.
+fault() {
+	printf '{"fault_message":"%s"}' "$1"
+}
+
+# expect_has NAME TEXT SUBSTRING
+expect_has() {
+	case $2 in
+	*"$3"*)	pass "$1" ;;
+	*)	fail "$1" "'$(printf '%s' "$2" | cut -c1-300)' lacks '$3'" ;;
+	esac
+}
+
+# start NAME BINARY SOCK [ARGS...]: PID gets the stand-in's pid.
+start() {
+	local name=$1 bin=$2 sock=$3
+	shift 3
+	"$bin" --api-sock "$sock" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	PID=$!
+	PIDS+=("$PID")
+	wait_for 5 test -S "$sock"
+}
+
+# wait_exit PID SECONDS: RC gets its status, "timeout" if it lingered.
+wait_exit() {
+	local pid=$1 n=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		RC=timeout
+		return 1
+	fi
+	wait "$pid"
+	RC=$?
+}
+
+# raw SOCK MODE: HTTP below curl (pipelining, Expect, limits), in perl.
+cat >"$T/raw.pl" <<'EOF'
+use strict;
+use warnings;
+use IO::Socket::UNIX;
+use IO::Select;
+
+my ($path, $mode) = @ARGV;
+
+sub conn {
+	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $path);
+	die "connect $path: $!\n" unless $s;
+	return $s;
+}
+
+# Complete responses in $buf: their status codes.
+sub codes {
+	my ($buf) = @_;
+	my @c;
+	while ($buf =~ /\AHTTP\/1\.1 (\d{3})[^\r]*\r\n(.*?)\r\n\r\n/s) {
+		my ($code, $head) = ($1, $2);
+		my $hlen = length($&);
+		my $clen = $head =~ /Content-Length: (\d+)/i ? $1 : 0;
+		last if length($buf) < $hlen + $clen;
+		push @c, $code;
+		$buf = substr($buf, $hlen + $clen);
+	}
+	return @c;
+}
+
+# Read until $n responses have come, or EOF, or 5 seconds.
+sub responses {
+	my ($s, $n) = @_;
+	my ($buf, $sel, $end) = ('', IO::Select->new($s), time + 5);
+	while (codes($buf) < $n && time < $end) {
+		last unless $sel->can_read(1);
+		my $r = sysread($s, $buf, 65536, length $buf);
+		last unless $r;
+	}
+	return $buf;
+}
+
+sub eof_after {
+	my ($s) = @_;
+	my ($sel, $b) = (IO::Select->new($s), '');
+	return 'open' unless $sel->can_read(3);
+	return sysread($s, $b, 1) ? 'open' : 'closed';
+}
+
+my $get = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+if ($mode eq 'pipeline') {
+	my ($a, $b) = (conn(), conn());
+	syswrite($b, $get);
+	syswrite($a, $get . "GET /version HTTP/1.1\r\n\r\n" .
+	    "GET /machine-config HTTP/1.1\r\n\r\n");
+	my @b = codes(responses($b, 1));
+	my @a = codes(responses($a, 3));
+	print "a=@a b=@b\n";
+} elsif ($mode eq 'split') {
+	my $s = conn();
+	syswrite($s, "GET /ver");
+	select(undef, undef, undef, 0.2);
+	syswrite($s, "sion HTTP/1.1\r\nAccept: */*\r\n");
+	select(undef, undef, undef, 0.2);
+	syswrite($s, "\r\n");
+	my $r = responses($s, 1);
+	my @c = codes($r);
+	$r =~ s/.*\r\n\r\n//s;
+	print "@c $r\n";
+} elsif ($mode eq 'expect') {
+	my $s = conn();
+	my $body = '{"k":"v"}';
+	syswrite($s, "PUT /mmds HTTP/1.1\r\nContent-Type: application/json" .
+	    "\r\nExpect: 100-continue\r\nContent-Length: " . length($body) .
+	    "\r\n\r\n");
+	my @c = codes(responses($s, 1));
+	syswrite($s, $body);
+	my $r = responses($s, 1);
+	push @c, codes($r);
+	print "@c\n";
+} elsif ($mode eq 'longline') {
+	my $s = conn();
+	syswrite($s, "GET /" . ("x" x 1100) . " HTTP/1.1\r\n\r\n");
+	my $r = responses($s, 1);
+	my @c = codes($r);
+	my $e = $r =~ /Invalid request\./ ? 'msg' : 'nomsg';
+	print "@c $e " . eof_after($s) . "\n";
+} elsif ($mode eq 'toolarge') {
+	my $s = conn();
+	syswrite($s, "PUT /mmds HTTP/1.1\r\nContent-Length: 60000\r\n\r\n");
+	my $r = responses($s, 1);
+	$r =~ s/.*?\r\n\r\n//s;
+	print "$r\n";
+} elsif ($mode eq 'full') {
+	my @held = map { conn() } 1 .. 10;
+	select(undef, undef, undef, 0.3);
+	my $s = conn();
+	my @c = codes(responses($s, 1));
+	close $_ for @held;
+	print "@c\n";
+} elsif ($mode eq 'method') {
+	my $s = conn();
+	syswrite($s, "DELETE / HTTP/1.1\r\n\r\n");
+	my $r = responses($s, 1);
+	my @c = codes($r);
+	my $e = $r =~ /Invalid HTTP Method: Unsupported HTTP method\./ ?
+	    'msg' : 'nomsg';
+	print "@c $e\n";
+}
+EOF
+raw() {
+	perl "$T/raw.pl" "$1" "$2" 2>&1
+}
+
+touch "$T/vmlinux" "$T/initrd"
+truncate -s 1M "$T/rootfs.ext4" "$T/data.ext4"
+: >"$T/fc.log"
+: >"$T/metrics.json"
+
+# --- command line -----------------------------------------------------
+
+OUT=$("$IDLE" --version 2>&1)
+expect_match cli_version "$OUT" "^Firecracker v$VERSION_RE"
+
+"$IDLE" --api-sock "$T/x.sock" --bogus-option >"$T/cli.out" 2>&1
+RC=$?
+expect_eq cli_unknown_option_status "$RC" 153
+expect_has cli_unknown_option_message "$(cat "$T/cli.out")" \
+    "Found argument 'bogus-option' which wasn't expected, or isn't valid in this context."
+
+"$IDLE" --api-sock >"$T/cli.out" 2>&1
+RC=$?
+expect_eq cli_missing_value_status "$RC" 153
+expect_has cli_missing_value_message "$(cat "$T/cli.out")" \
+    "The argument 'api-sock' requires a value, but none was supplied."
+
+"$IDLE" --id vm1 --id vm2 >"$T/cli.out" 2>&1
+expect_has cli_duplicate_option "$? $(cat "$T/cli.out")" \
+    "The argument 'id' was provided more than once."
+
+"$IDLE" --api-sock "$T/x.sock" stray >"$T/cli.out" 2>&1
+expect_has cli_positional "$? $(cat "$T/cli.out")" \
+    "Found argument 'stray' which wasn't expected"
+
+"$IDLE" --api-sock "$T/x.sock" --no-seccomp --seccomp-filter /x \
+    >"$T/cli.out" 2>&1
+expect_eq cli_seccomp_exclusive "$?" 153
+
+"$IDLE" --api-sock "$T/x.sock" --config-file /x >"$T/cli.out" 2>&1
+expect_has cli_config_file_unsupported "$? $(cat "$T/cli.out")" \
+    "--config-file is not supported"
+expect_eq cli_no_socket_left "$(test -e "$T/x.sock" && echo yes)" ""
+
+# --- instance A: the whole life of a VM --------------------------------
+
+A=$T/a.sock
+if ! start a "$IDLE" "$A" --id vm-a --standin-log "$T/a.req" \
+    --log-path "$T/fc.log" --level Info --start-time-us 1 \
+    --start-time-cpu-us 2 --parent-cpu-time-us 3 --no-seccomp \
+    --boot-timer --show-level --show-log-origin; then
+	fail a_start "$(cat "$T/a.err")"
+	t_done
+fi
+pass a_start
+
+api "$A" GET /
+expect_match get_root_before_start "$CODE $OUT" \
+    "^200 \{\"id\":\"vm-a\",\"state\":\"Not started\",\"vmm_version\":\"$VERSION_RE\",\"app_name\":\"Firecracker\"\}$"
+api "$A" GET /version
+expect_match get_version "$CODE $OUT" \
+    "^200 \{\"firecracker_version\":\"$VERSION_RE\"\}$"
+expect get_machine_config_default "$A" GET /machine-config "" 200 \
+    '{"vcpu_count":1,"mem_size_mib":128,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+
+# bodies Firecracker refuses, with its words
+expect bad_unknown_field "$A" PUT /machine-config \
+    '{"vcpu_count":2,"mem_size_mib":256,"foo":1}' 400 \
+    "$(fault "$SERDE unknown field \`foo\`, expected one of \`vcpu_count\`, \`mem_size_mib\`, \`smt\`, \`cpu_template\`, \`track_dirty_pages\`, \`huge_pages\` at line 1 column 40.")"
+expect bad_missing_field "$A" PUT /machine-config '{"vcpu_count":2}' 400 \
+    "$(fault "$SERDE missing field \`mem_size_mib\` at line 1 column 16.")"
+expect bad_vcpu_count_0 "$A" PUT /machine-config \
+    '{"vcpu_count":0,"mem_size_mib":256}' 400 "$(fault "$VCPUS")"
+expect bad_vcpu_count_33 "$A" PUT /machine-config \
+    '{"vcpu_count":33,"mem_size_mib":256}' 400 "$(fault "$VCPUS")"
+expect bad_vcpu_count_odd_smt "$A" PUT /machine-config \
+    '{"vcpu_count":3,"mem_size_mib":256,"smt":true}' 400 "$(fault "$VCPUS")"
+expect bad_vcpu_count_256 "$A" PUT /machine-config \
+    '{"vcpu_count":256,"mem_size_mib":256}' 400 \
+    "$(fault "$SERDE invalid value: integer \`256\`, expected u8 at line 1 column 17.")"
+expect bad_vcpu_count_type "$A" PUT /machine-config \
+    '{"vcpu_count":"2","mem_size_mib":256}' 400 \
+    "$(fault "$SERDE invalid type: string \\\"2\\\", expected u8 at line 1 column 17.")"
+expect bad_mem_size_0 "$A" PUT /machine-config \
+    '{"vcpu_count":1,"mem_size_mib":0}' 400 \
+    "$(fault 'Machine config error: The memory size (MiB) is either 0, or not a multiple of the configured page size.')"
+expect bad_json_eof "$A" PUT /machine-config '{"vcpu_count": 2,' 400 \
+    "$(fault "$SERDE EOF while parsing a value at line 1 column 17.")"
+expect bad_json_key "$A" PUT /machine-config '{bad}' 400 \
+    "$(fault "$SERDE key must be a string at line 1 column 2.")"
+expect bad_json_trailing "$A" PUT /machine-config \
+    '{"vcpu_count":2,"mem_size_mib":256} x' 400 \
+    "$(fault "$SERDE trailing characters at line 1 column 37.")"
+expect bad_json_multiline "$A" PUT /machine-config \
+    "$(printf '{\n  "vcpu_count": 2\n}')" 400 \
+    "$(fault "$SERDE missing field \`mem_size_mib\` at line 3 column 1.")"
+expect bad_empty_put "$A" PUT /machine-config "" 400 \
+    "$(fault 'Empty PUT request.')"
+expect bad_action_type "$A" PUT /actions '{"action_type":"Reboot"}' 400 \
+    "$(fault "$SERDE unknown variant \`Reboot\`, expected one of \`FlushMetrics\`, \`InstanceStart\`, \`SendCtrlAltDel\` at line 1 column 23.")"
+expect bad_boot_source_kernel "$A" PUT /boot-source \
+    '{"kernel_image_path":"/nonexistent/vmlinux"}' 400 \
+    "$(fault 'Boot source error: The kernel file cannot be opened: No such file or directory (os error 2)')"
+expect start_after_bad_boot_source "$A" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 "$(fault "$NOKERNEL")"
+expect bad_drive_id_mismatch "$A" PUT /drives/rootfs \
+    "{\"drive_id\":\"other\",\"path_on_host\":\"$T/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":false}" \
+    400 "$(fault 'The id from the path does not match the id from the body!')"
+expect bad_drive_path "$A" PUT /drives/rootfs \
+    '{"drive_id":"rootfs","path_on_host":"/nonexistent/disk.img","is_root_device":true,"is_read_only":false}' \
+    400 "$(fault 'Drive config error: Unable to create the virtio block device: Virtio backend error: Error manipulating the backing file: No such file or directory (os error 2) /nonexistent/disk.img')"
+expect bad_drive_empty_id "$A" PUT /drives/ '{"drive_id":""}' 400 \
+    "$(fault 'The ID cannot be empty.')"
+expect bad_drive_id_chars "$A" PUT /drives/a-b '{"drive_id":"a-b"}' 400 \
+    "$(fault 'API Resource IDs can only contain alphanumeric characters and underscores.')"
+expect bad_net_id_mismatch "$A" PUT /network-interfaces/eth0 \
+    '{"iface_id":"eth1","host_dev_name":"tap0"}' 400 \
+    "$(fault 'The id from the path [eth0] does not match the id from the body [eth1]!')"
+expect bad_pause_preboot "$A" PATCH /vm '{"state":"Paused"}' 400 \
+    "$(fault "$PREBOOT")"
+expect bad_ctrl_alt_del_preboot "$A" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 "$(fault "$PREBOOT")"
+expect bad_vm_state "$A" PATCH /vm '{"state":"Stopped"}' 400 \
+    "$(fault "$SERDE unknown variant \`Stopped\`, expected \`Paused\` or \`Resumed\` at line 1 column 18.")"
+expect unknown_path "$A" GET /foo "" 400 \
+    "$(fault 'Invalid request method and/or path: GET foo.')"
+expect unknown_path_method "$A" PUT /version '{}' 400 \
+    "$(fault 'Invalid request method and/or path: PUT version.')"
+expect get_with_body "$A" GET / '{}' 400 \
+    "$(fault 'GET request cannot have a body.')"
+expect_eq unknown_http_method "$(raw "$A" method)" "400 msg"
+expect_eq payload_too_large "$(raw "$A" toolarge)" \
+    '{ "error": "Request payload with size 60000 is larger than the limit of 51200 allowed by server.
+All previous unanswered requests will be dropped." }'
+expect_eq request_line_too_long "$(raw "$A" longline)" "400 msg closed"
+
+# each pre-boot resource, accepted
+expect put_machine_config "$A" PUT /machine-config \
+    '{"vcpu_count":2,"mem_size_mib":256}' 204 ""
+expect patch_machine_config "$A" PATCH /machine-config \
+    '{"mem_size_mib":512}' 204 ""
+expect patch_machine_config_empty "$A" PATCH /machine-config '{}' 400 \
+    "$(fault 'Empty PATCH request.')"
+expect put_boot_source "$A" PUT /boot-source \
+    "{\"kernel_image_path\":\"$T/vmlinux\",\"initrd_path\":\"$T/initrd\",\"boot_args\":\"console=ttyS0 reboot=k panic=1\"}" \
+    204 ""
+expect put_drive_root "$A" PUT /drives/rootfs \
+    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":false}" \
+    204 ""
+expect put_drive_data "$A" PUT /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":false,\"is_read_only\":true,\"cache_type\":\"Writeback\"}" \
+    204 ""
+expect bad_second_root "$A" PUT /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":true,\"is_read_only\":true}" \
+    400 "$(fault 'Drive config error: A root block device already exists!')"
+expect put_network_interface "$A" PUT /network-interfaces/eth0 \
+    '{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:AC:10:00:02"}' \
+    204 ""
+expect bad_net_mac_in_use "$A" PUT /network-interfaces/eth1 \
+    '{"iface_id":"eth1","host_dev_name":"tap-a1","guest_mac":"06:00:ac:10:00:02"}' \
+    400 "$(fault 'Network config error: The MAC address is already in use: 06:00:ac:10:00:02')"
+expect put_logger "$A" PUT /logger \
+    "{\"log_path\":\"$T/fc.log\",\"level\":\"Debug\",\"show_level\":true}" \
+    204 ""
+expect put_metrics "$A" PUT /metrics "{\"metrics_path\":\"$T/metrics.json\"}" \
+    204 ""
+expect put_vsock "$A" PUT /vsock \
+    "{\"guest_cid\":3,\"uds_path\":\"$T/vsock.sock\"}" 204 ""
+expect put_entropy "$A" PUT /entropy '{}' 204 ""
+expect put_mmds "$A" PUT /mmds '{"latest":{"meta-data":{"id":"a"}}}' 204 ""
+expect patch_mmds "$A" PATCH /mmds '{"latest":{"user-data":"x"}}' 204 ""
+expect get_mmds "$A" GET /mmds "" 200 \
+    '{"latest":{"meta-data":{"id":"a"},"user-data":"x"}}'
+expect_eq expect_100_continue "$(raw "$A" expect)" "100 204"
+
+# the HTTP server: keep-alive, pipelining, several clients, split reads
+OUT=$(curl -sS --unix-socket "$A" -o /dev/null -o /dev/null -o /dev/null \
+    -w '%{http_code}:%{num_connects} ' http://localhost/ \
+    http://localhost/version http://localhost/machine-config 2>&1)
+expect_eq http_keepalive "$OUT" "200:1 200:0 200:0 "
+expect_eq http_pipelining "$(raw "$A" pipeline)" "a=200 200 200 b=200"
+expect_match http_split_request "$(raw "$A" split)" \
+    "^200 \{\"firecracker_version\":\"$VERSION_RE\"\}$"
+expect_eq http_connection_limit "$(raw "$A" full)" "503"
+
+# start
+expect instance_start "$A" PUT /actions '{"action_type":"InstanceStart"}' \
+    204 ""
+if wait_for 5 grep -q "fc-standin login:" "$T/a.out"; then
+	pass console_banner
+else
+	fail console_banner "no login prompt: $(head -c 300 "$T/a.out")"
+fi
+expect_has console_cmdline "$(cat "$T/a.out")" \
+    "Command line: console=ttyS0 reboot=k panic=1 root=/dev/vda rw"
+expect_match console_linux "$(head -1 "$T/a.out")" '^\[ *[0-9]+\.[0-9]{6}\] Linux version'
+expect instance_start_again "$A" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 "$(fault "$POSTBOOT")"
+api "$A" GET /
+expect_match state_running "$CODE $OUT" '^200 .*"state":"Running"'
+
+# pre-boot-only resources, refused after start
+expect postboot_machine_config "$A" PUT /machine-config \
+    '{"vcpu_count":1,"mem_size_mib":128}' 400 "$(fault "$POSTBOOT")"
+expect postboot_patch_machine_config "$A" PATCH /machine-config \
+    '{"vcpu_count":1}' 400 "$(fault "$POSTBOOT")"
+expect postboot_boot_source "$A" PUT /boot-source \
+    "{\"kernel_image_path\":\"$T/vmlinux\"}" 400 "$(fault "$POSTBOOT")"
+expect postboot_drive "$A" PUT /drives/rootfs \
+    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":false}" \
+    400 "$(fault "$POSTBOOT")"
+expect postboot_network_interface "$A" PUT /network-interfaces/eth0 \
+    '{"iface_id":"eth0","host_dev_name":"tap-a0"}' 400 "$(fault "$POSTBOOT")"
+expect postboot_logger "$A" PUT /logger '{"level":"Info"}' 400 \
+    "$(fault "$POSTBOOT")"
+expect postboot_metrics "$A" PUT /metrics \
+    "{\"metrics_path\":\"$T/metrics.json\"}" 400 "$(fault "$POSTBOOT")"
+expect postboot_patch_drive "$A" PATCH /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\"}" 204 ""
+expect postboot_patch_net "$A" PATCH /network-interfaces/eth0 \
+    '{"iface_id":"eth0"}' 204 ""
+expect postboot_flush_metrics "$A" PUT /actions \
+    '{"action_type":"FlushMetrics"}' 204 ""
+expect_match metrics_written "$(cat "$T/metrics.json")" '"utc_timestamp_ms":[0-9]+'
+
+# pause and resume
+expect pause "$A" PATCH /vm '{"state":"Paused"}' 204 ""
+api "$A" GET /
+expect_match state_paused "$CODE $OUT" '^200 .*"state":"Paused"'
+expect resume "$A" PATCH /vm '{"state":"Resumed"}' 204 ""
+api "$A" GET /
+expect_match state_resumed "$CODE $OUT" '^200 .*"state":"Running"'
+
+# the full configuration, field by field
+api "$A" GET /vm/config
+expect_eq vm_config_status "$CODE" 200
+CFG=$OUT
+expect_has vm_config_machine "$CFG" \
+    '"machine-config":{"vcpu_count":2,"mem_size_mib":512,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+expect_has vm_config_boot_source "$CFG" \
+    "\"boot-source\":{\"kernel_image_path\":\"$T/vmlinux\",\"initrd_path\":\"$T/initrd\",\"boot_args\":\"console=ttyS0 reboot=k panic=1\"}"
+expect_has vm_config_drive_root "$CFG" \
+    "\"drives\":[{\"drive_id\":\"rootfs\",\"partuuid\":null,\"is_root_device\":true,\"cache_type\":\"Unsafe\",\"is_read_only\":false,\"path_on_host\":\"$T/rootfs.ext4\",\"rate_limiter\":null,\"io_engine\":\"Sync\",\"socket\":null},"
+expect_has vm_config_drive_data "$CFG" \
+    "{\"drive_id\":\"data\",\"partuuid\":null,\"is_root_device\":false,\"cache_type\":\"Writeback\",\"is_read_only\":true,\"path_on_host\":\"$T/data.ext4\",\"rate_limiter\":null,\"io_engine\":\"Sync\",\"socket\":null}]"
+expect_has vm_config_network "$CFG" \
+    '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:ac:10:00:02","rx_rate_limiter":null,"tx_rate_limiter":null}]'
+expect_has vm_config_vsock "$CFG" \
+    "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"$T/vsock.sock\"}"
+expect_match vm_config_keys "$CFG" \
+    '^\{"balloon":null,"drives":.*,"boot-source":.*,"cpu-config":null,"logger":null,"machine-config":.*,"metrics":null,"mmds-config":null,"network-interfaces":.*,"vsock":.*,"entropy":\{"rate_limiter":null\}\}$'
+
+# the request log
+expect_eq reqlog_put "$(grep -Fxc \
+    '{"method":"PUT","path":"/machine-config","body":{"vcpu_count":2,"mem_size_mib":256},"status":204}' \
+    "$T/a.req")" 1
+expect_eq reqlog_get "$(grep -Fxc \
+    '{"method":"GET","path":"/foo","body":null,"status":400}' "$T/a.req")" 1
+expect_eq reqlog_start "$(grep -Fx \
+    '{"method":"PUT","path":"/actions","body":{"action_type":"InstanceStart"},"status":400}' \
+    "$T/a.req" | wc -l) $(grep -Fx \
+    '{"method":"PUT","path":"/actions","body":{"action_type":"InstanceStart"},"status":204}' \
+    "$T/a.req" | wc -l)" "2 1"
+expect_eq reqlog_bad_json "$(grep -Fxc \
+    '{"method":"PUT","path":"/machine-config","body":null,"status":400}' \
+    "$T/a.req")" 4
+expect_eq reqlog_well_formed "$(grep -Ec \
+    '^\{"method":("[A-Z]+"|null),"path":("[^"]*"|null),"body":.*,"status":[0-9]{3}\}$' \
+    "$T/a.req")" "$(wc -l <"$T/a.req")"
+
+# Firecracker's own log, from --log-path and PUT /logger
+expect_has fc_log_start "$(cat "$T/fc.log")" "Running Firecracker v"
+expect_has fc_log_request "$(cat "$T/fc.log")" \
+    'The API server received a Put request on "/machine-config" with body'
+expect_match fc_log_format "$(head -1 "$T/fc.log")" \
+    '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9} \[vm-a:main:INFO:'
+
+# Ctrl+Alt+Del: the guest reboots, the VMM exits 0
+expect ctrl_alt_del "$A" PUT /actions '{"action_type":"SendCtrlAltDel"}' \
+    204 ""
+wait_exit "$PID" 5
+expect_eq ctrl_alt_del_exit "$RC" 0
+expect_eq ctrl_alt_del_socket_removed "$(test -e "$A" && echo yes)" ""
+expect_has ctrl_alt_del_console "$(tail -1 "$T/a.out")" \
+    "reboot: Restarting system"
+
+# --- instance B: no boot source; the socket in use ----------------------
+
+B=$T/b.sock
+start b "$IDLE" "$B"
+expect start_without_boot_source "$B" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 "$(fault "$NOKERNEL")"
+api "$B" GET /
+expect_match default_instance_id "$CODE $OUT" \
+    '^200 \{"id":"anonymous-instance","state":"Not started"'
+"$IDLE" --api-sock "$B" >"$T/busy.out" 2>&1
+RC=$?
+expect_eq api_sock_in_use_status "$RC" 1
+expect_has api_sock_in_use_message "$(cat "$T/busy.out")" \
+    "Failed to open the API socket at: $B. Check that it is not already used."
+api "$B" GET /
+expect_eq api_sock_in_use_first_unharmed "$CODE" 200
+: >"$T/stale.sock"
+"$IDLE" --api-sock "$T/stale.sock" >"$T/stale.out" 2>&1
+expect_eq api_sock_stale_file "$? $(test -f "$T/stale.sock" && echo kept)" \
+    "1 kept"
+
+kill -TERM "$PID"
+wait_exit "$PID" 5
+expect_eq sigterm_exit "$RC" 0
+expect_eq sigterm_socket_removed "$(test -e "$B" && echo yes)" ""
+
+C=$T/c.sock
+start c "$IDLE" "$C"
+kill -INT "$PID"
+wait_exit "$PID" 5
+expect_eq sigint_exit "$RC" 0
+
+# --- the request log without our option: env, and a file in the cwd ---
+
+D=$T/d.sock
+FC_STANDIN_LOG=$T/env.req start d "$IDLE" "$D"
+api "$D" GET /
+kill -TERM "$PID"
+wait_exit "$PID" 5
+expect_eq reqlog_env "$(cat "$T/env.req" 2>/dev/null)" \
+    '{"method":"GET","path":"/","body":null,"status":200}'
+
+mkdir "$T/jail"
+echo "$T/jail/req.log" >"$T/jail/fc-standin.log-path"
+(cd "$T/jail" && exec "$IDLE" --api-sock "$T/e.sock" --id jailed \
+    >"$T/e.out" 2>&1) &
+PID=$!
+PIDS+=("$PID")
+wait_for 5 test -S "$T/e.sock"
+api "$T/e.sock" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}'
+kill -TERM "$PID"
+wait_exit "$PID" 5
+expect_eq reqlog_cwd_file "$(cat "$T/jail/req.log" 2>/dev/null)" \
+    '{"method":"PUT","path":"/machine-config","body":{"vcpu_count":1,"mem_size_mib":64},"status":204}'
+
+# --- qemu mode, with a qemu that records its argv ------------------------
+
+cat >"$T/fakeqemu" <<'EOF'
+#!/bin/sh
+printf '%s\n' "$@" >"$FAKE_ARGV.tmp"
+mv "$FAKE_ARGV.tmp" "$FAKE_ARGV"
+[ -n "$FAKE_EXIT" ] && exit "$FAKE_EXIT"
+exec sleep 1000
+EOF
+chmod +x "$T/fakeqemu"
+cp "$T/rootfs.ext4" "$T/root,fs.img"
+
+Q=$T/q.sock
+FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu \
+    FC_STANDIN_POWERDOWN_TIMEOUT=1 start q "$QEMU" "$Q" --id vm-q
+api "$Q" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
+api "$Q" PUT /boot-source \
+    "{\"kernel_image_path\":\"$T/vmlinux\",\"initrd_path\":\"$T/initrd\",\"boot_args\":\"console=ttyS0\"}"
+api "$Q" PUT /drives/rootfs \
+    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/root,fs.img\",\"is_root_device\":true,\"is_read_only\":true}"
+api "$Q" PUT /network-interfaces/eth0 \
+    '{"iface_id":"eth0","host_dev_name":"tap-q0","guest_mac":"06:00:ac:10:00:09"}'
+expect qemu_instance_start "$Q" PUT /actions \
+    '{"action_type":"InstanceStart"}' 204 ""
+wait_for 5 test -f "$T/argv"
+WANT="-M
+microvm,pit=on,pic=on,rtc=on
+-accel
+tcg
+-nodefaults
+-no-user-config
+-nographic
+-serial
+stdio
+-device
+i8042
+-m
+256
+-smp
+2
+-kernel
+$T/vmlinux
+-initrd
+$T/initrd
+-append
+console=ttyS0 root=/dev/vda ro
+-drive
+id=blk_rootfs,file=$T/root,,fs.img,format=raw,if=none,readonly=on,cache=unsafe
+-device
+virtio-blk-device,drive=blk_rootfs
+-netdev
+tap,id=n0,ifname=tap-q0,script=no,downscript=no
+-device
+virtio-net-device,netdev=n0,mac=06:00:ac:10:00:09
+-no-reboot
+-qmp
+unix:$Q.qmp,server=on,wait=off"
+expect_eq qemu_argv "$(cat "$T/argv" 2>/dev/null)" "$WANT"
+api "$Q" GET /
+expect_match qemu_state_running "$CODE $OUT" '^200 .*"state":"Running"'
+expect qemu_instance_start_again "$Q" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 "$(fault "$POSTBOOT")"
+expect qemu_ctrl_alt_del "$Q" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 204 ""
+wait_exit "$PID" 15
+# no QMP on the fake, so SIGTERM at once; "qemu" died of it: 128 + 15
+expect_eq qemu_ctrl_alt_del_exit "$RC" 143
+expect_eq qemu_socket_removed "$(test -e "$Q" && echo yes)" ""
+
+# qemu's exit status is ours
+rm -f "$T/argv"
+FAKE_ARGV=$T/argv FAKE_EXIT=3 FC_STANDIN_QEMU=$T/fakeqemu \
+    start q2 "$QEMU" "$T/q2.sock"
+api "$T/q2.sock" PUT /boot-source "{\"kernel_image_path\":\"$T/vmlinux\"}"
+expect qemu_exit_start "$T/q2.sock" PUT /actions \
+    '{"action_type":"InstanceStart"}' 204 ""
+wait_exit "$PID" 5
+expect_eq qemu_exit_status "$RC" 3
+
+# SIGTERM reaches qemu, and we exit with its status (a real qemu exits
+# 0 on SIGTERM; the fake dies of it)
+rm -f "$T/argv"
+FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu start q3 "$QEMU" "$T/q3.sock"
+api "$T/q3.sock" PUT /boot-source "{\"kernel_image_path\":\"$T/vmlinux\"}"
+api "$T/q3.sock" PUT /actions '{"action_type":"InstanceStart"}'
+wait_for 5 test -f "$T/argv"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+expect_eq qemu_sigterm_exit "$RC" 143
+
+# a qemu that cannot run: InstanceStart fails, the VM stays unstarted
+FC_STANDIN_QEMU=/nonexistent/qemu start q4 "$QEMU" "$T/q4.sock"
+api "$T/q4.sock" PUT /boot-source "{\"kernel_image_path\":\"$T/vmlinux\"}"
+expect qemu_exec_failure "$T/q4.sock" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 \
+    "$(fault 'Start microvm error: Internal error while starting microVM: cannot execute /nonexistent/qemu: No such file or directory (os error 2)')"
+api "$T/q4.sock" GET /
+expect_match qemu_exec_failure_state "$CODE $OUT" '"state":"Not started"'
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# --- qemu mode, with qemu ---------------------------------------------------
+
+KERNEL=${FC_STANDIN_KERNEL:-}
+if [ -z "$KERNEL" ]; then
+	for k in /boot/vmlinuz-*; do
+		[ -r "$k" ] && KERNEL=$k && break
+	done
+fi
+if [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	skip qemu_boot "/usr/bin/qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+elif [ -z "$KERNEL" ]; then
+	skip qemu_boot "no guest kernel: set FC_STANDIN_KERNEL or install a linux-image package"
+else
+	unset FC_STANDIN_QEMU
+	R=$T/r.sock
+	FC_STANDIN_POWERDOWN_TIMEOUT=2 start r "$QEMU" "$R" --id vm-r
+	api "$R" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":256}'
+	expect qemu_boot_source "$R" PUT /boot-source \
+	    "{\"kernel_image_path\":\"$KERNEL\",\"boot_args\":\"console=ttyS0 reboot=k panic=0 pci=off\"}" \
+	    204 ""
+	expect qemu_boot_start "$R" PUT /actions \
+	    '{"action_type":"InstanceStart"}' 204 ""
+	if wait_for 120 grep -q "Linux version" "$T/r.out"; then
+		pass qemu_boot_console
+	else
+		fail qemu_boot_console "$(tr '\n' ' ' <"$T/r.err" | cut -c1-300)"
+	fi
+	expect qemu_pause "$R" PATCH /vm '{"state":"Paused"}' 204 ""
+	api "$R" GET /
+	expect_match qemu_paused "$CODE $OUT" '"state":"Paused"'
+	expect qemu_resume "$R" PATCH /vm '{"state":"Resumed"}' 204 ""
+	expect qemu_boot_ctrl_alt_del "$R" PUT /actions \
+	    '{"action_type":"SendCtrlAltDel"}' 204 ""
+	wait_exit "$PID" 60
+	expect_eq qemu_boot_exit "$RC" 0
+	expect_eq qemu_boot_sockets_removed \
+	    "$(ls "$R" "$R.qmp" 2>/dev/null)" ""
+
+	# a guest that reboots ends the VMM
+	R=$T/r2.sock
+	start r2 "$QEMU" "$R"
+	api "$R" PUT /boot-source \
+	    "{\"kernel_image_path\":\"$KERNEL\",\"boot_args\":\"console=ttyS0 reboot=k panic=1 pci=off\"}"
+	api "$R" PUT /actions '{"action_type":"InstanceStart"}'
+	wait_exit "$PID" 120
+	expect_eq qemu_guest_reboot_exit "$RC $(grep -c 'Rebooting in' "$T/r2.out")" \
+	    "0 1"
+fi
+
+t_done
