@@ -66,8 +66,11 @@ UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
 UNIT_LINK =	$(COMMON_OBJS) $(B)/bangerd/parse.o
 # Root tests: shell scripts run with the built binaries in the environment.
 ROOT_TESTS =	$(sort $(wildcard regress/root/*.sh))
-HELPERS_SRCS =	$(wildcard regress/helpers/*.c)
-HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%)
+HELPERS_SRCS =	$(filter-out regress/helpers/fc-standin.c, \
+		    $(wildcard regress/helpers/*.c))
+HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%) \
+		$(OBJDIR)/regress/helpers/fc-standin-idle \
+		$(OBJDIR)/regress/helpers/fc-standin-qemu
 
 all: $(OBJDIR)/bangerd $(OBJDIR)/bangerctl
 
@@ -98,6 +101,16 @@ $(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+# The Firecracker-API stand-in, in its two modes (see regress/README).
+$(OBJDIR)/regress/helpers/fc-standin-idle: regress/helpers/fc-standin.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS_C)
+
+$(OBJDIR)/regress/helpers/fc-standin-qemu: regress/helpers/fc-standin.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSTANDIN_MODE_QEMU $(ALL_LDFLAGS) -o $@ $< \
+	    $(PKG_LIBS_C)
 
 check-build: all $(UNIT_BINS) $(HELPERS_BINS)
 

@@ -158,9 +158,22 @@ ctl_connect(struct imsgbuf *ibuf)
 int
 ctl_send(struct imsgbuf *ibuf, uint32_t type, const void *data, size_t len)
 {
-	if (imsg_compose(ibuf, type, 0, 0, -1, data, len) == -1 ||
-	    imsgbuf_flush(ibuf) == -1)
+	struct imsg	 imsg;
+
+	if (imsg_compose(ibuf, type, 0, 0, -1, data, len) == -1)
+		err(1, "imsg_compose");
+	if (imsgbuf_flush(ibuf) == -1) {
+		/*
+		 * The daemon hung up before reading: it may have said why
+		 * (a refused peer is told so on connect).
+		 */
+		if (errno == EPIPE || errno == ECONNRESET) {
+			ctl_recv(ibuf, &imsg);
+			(void)ctl_result(&imsg, 0);
+			exit(1);
+		}
 		err(1, "write to bangerd");
+	}
 	return 0;
 }
 

@@ -583,8 +583,13 @@ parent_dispatch(int fd, short event, void *arg)
 
 	if (event & EV_READ) {
 		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN) {
-			parent_worker_violation(w, "read: %s",
-			    strerror(errno));
+			if (errno == ERANGE || errno == EBADMSG ||
+			    errno == EMSGSIZE)
+				parent_worker_violation(w,
+				    "malformed message: %s", strerror(errno));
+			else
+				parent_worker_violation(w, "read: %s",
+				    strerror(errno));
 			return;
 		}
 		if (n == 0) {

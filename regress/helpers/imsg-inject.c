@@ -114,6 +114,7 @@ main(int argc, char *argv[])
 	} else if (strcmp(what, "bad-verbose") == 0) {
 		memset(&vr, 0, sizeof(vr));
 		vr.vr_audit = ca;
+		memset(vr.vr_audit.ca_cmd, 0, sizeof(vr.vr_audit.ca_cmd));
 		strlcpy(vr.vr_audit.ca_cmd, "log", sizeof(vr.vr_audit.ca_cmd));
 		vr.vr_verbose = 7;
 		send_raw(fd, IMSG_VERBOSE_REQ, IMSG_HEADER_SIZE + sizeof(vr),

@@ -57,8 +57,7 @@ expect_match "daemon: status shows the version and pid" "$out" \
     "^bangerd [0-9.]+, pid $DPID, up "
 for role in vm net update; do
 	expect_match "daemon: status shows the $role worker running" "$out" \
-	    "(^|
-)$role +$(worker_pid $role) +$uid +running "
+	    "^$role +$(worker_pid $role) +$uid +running "
 done
 expect_match "daemon: status shows the bridge" "$out" \
     "bridge +br-fc 172\.16\.0\.1/24, NAT egress none"
