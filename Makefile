@@ -18,10 +18,14 @@ YACC =		bison -y
 PKG_CONFIG ?=	pkg-config
 
 ifeq ($(SANITIZE),1)
+VALGRIND =
 OBJDIR ?=	obj-san
 SANFLAGS =	-fsanitize=address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer
 else
+# Unit tests run under valgrind: a leak or memory error fails them.
+VALGRIND =	$(shell command -v valgrind >/dev/null 2>&1 && echo \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
 OBJDIR ?=	obj
 SANFLAGS =
 endif
@@ -118,7 +122,7 @@ check: check-build
 	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
 	    BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
 	    HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
-	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) \
+	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) VALGRIND="$(VALGRIND)" \
 	    ./regress/run.sh $(UNIT_BINS) $(ROOT_TESTS)
 
 deps:

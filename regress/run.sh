@@ -2,7 +2,9 @@
 # Run every test named on the command line, count the PASS/FAIL/SKIP
 # lines each prints, and end with "N passed, N failed, N skipped".
 # A test that exits non-zero without printing a FAIL line counts as one
-# failure, so a crash is never mistaken for success.
+# failure, so a crash is never mistaken for success.  With VALGRIND set
+# (make check does unless SANITIZE=1), compiled tests run under it and a
+# leak or memory error fails them.
 
 pass=0 failed=0 skipped=0
 log=$(mktemp)
@@ -12,7 +14,7 @@ for t in "$@"; do
 	echo "==> $t"
 	case $t in
 	*.sh)	bash "$t" >"$log" 2>&1 ;;
-	*)	"$t" >"$log" 2>&1 ;;
+	*)	$VALGRIND "$t" >"$log" 2>&1 ;;
 	esac
 	rc=$?
 	cat "$log"
