@@ -25,7 +25,6 @@ log_init(int debug, int facility)
 
 	log_debug_mode = debug;
 	log_verbose = debug;
-	log_procinit(__progname);
 
 	/*
 	 * LOG_NDELAY connects to /dev/log now, so that workers keep their

@@ -737,8 +737,9 @@ else
 	start r2 "$QEMU" "$R"
 	api "$R" PUT /boot-source \
 	    "{\"kernel_image_path\":\"$KERNEL\",\"boot_args\":\"console=ttyS0 reboot=k panic=1 pci=off\"}"
-	api "$R" PUT /actions '{"action_type":"InstanceStart"}'
-	wait_exit "$PID" 120
+	expect qemu_reboot_start "$R" PUT /actions \
+	    '{"action_type":"InstanceStart"}' 204 ""
+	wait_exit "$PID" 180
 	expect_eq qemu_guest_reboot_exit "$RC $(grep -c 'Rebooting in' "$T/r2.out")" \
 	    "0 1"
 fi

@@ -1,0 +1,100 @@
+# bangerd's command line and life as a daemon: -n, -D, -f, bad options,
+# daemonizing with a pid file, and make install/uninstall.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+# -n checks a file without root.
+out=$("$BANGERD" -n -f "$TOP/etc/bangerd.conf" 2>&1); rc=$?
+expect_eq "cli: bangerd -n accepts etc/bangerd.conf" "$rc" 0
+expect_eq "cli: bangerd -n says the configuration is OK" "$out" \
+    "configuration OK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$BANGERD" -n -f "$TOP/etc/bangerd.conf" 2>&1); rc=$?
+expect_eq "cli: bangerd -n works without root" "$rc" 0
+out=$("$BANGERD" -n -v -f "$TOP/etc/bangerd.conf" 2>/dev/null)
+expect_match "cli: bangerd -nv prints the effective configuration" \
+    "$out" '^	address 172\.16\.0\.1/24$'
+out=$("$BANGERD" -n -v -D bridge_addr=10.9.0.1/16 \
+    -f "$TOP/etc/bangerd.conf" 2>/dev/null)
+expect_match "cli: -D overrides a macro of the file" "$out" \
+    '^	address 10\.9\.0\.1/16$'
+
+daemon_setup
+trap daemon_cleanup EXIT
+printf 'domain "bad domain"\n' >>"$CONF"
+out=$("$BANGERD" -n -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: bangerd -n rejects a bad file (exit 1)" "$rc" 1
+expect_match "cli: the rejection names file and line" "$out" "^$CONF:4: "
+sed -i '$d' "$CONF"
+
+out=$("$BANGERD" -n -f "$T/missing.conf" 2>&1); rc=$?
+expect_eq "cli: a missing file fails" "$rc" 1
+expect_match "cli: a missing file is named" "$out" "$T/missing.conf"
+
+out=$("$BANGERD" -x 2>&1); rc=$?
+expect_eq "cli: an unknown option fails" "$rc" 1
+expect_match "cli: an unknown option prints usage" "$out" \
+    "usage: bangerd \[-dnv\] \[-D macro=value\] \[-f file\]"
+out=$("$BANGERD" -D nonsense -n -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: -D without = fails" "$rc" 1
+expect_match "cli: -D without = says what is expected" "$out" \
+    "expected macro=value"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "cli: daemon mode" "needs root"
+	skip "cli: make install" "needs root"
+	t_done
+fi
+
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$BANGERD" -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: bangerd refuses to run without root" "$rc" 1
+expect_match "cli: ... and says so" "$out" "need root privileges"
+
+# Without -d it detaches, writes its pid file and serves the socket.
+"$BANGERD" -f "$CONF"; rc=$?
+expect_eq "cli: bangerd daemonizes with status 0" "$rc" 0
+if wait_for 10 daemon_workers_running; then
+	pass "cli: the daemonized bangerd serves status"
+else
+	fail "cli: the daemonized bangerd serves status" "no status"
+fi
+pidf=$(dirname "$SOCK")/bangerd.pid
+DPID=$(cat "$pidf" 2>/dev/null)
+expect_eq "cli: the pid file holds the parent's pid" \
+    "$(ctl status --json | jq .pid)" "$DPID"
+expect_eq "cli: the daemon is not a child of the shell" \
+    "$(awk '{print $4}' /proc/$DPID/stat)" "1"
+kill -TERM "$DPID"
+wait_for 10 sh -c "! kill -0 $DPID 2>/dev/null"
+if kill -0 "$DPID" 2>/dev/null; then
+	fail "cli: the daemon ends on SIGTERM" "pid $DPID alive"
+else
+	pass "cli: the daemon ends on SIGTERM"
+fi
+DPID=
+if [ -e "$pidf" ]; then
+	fail "cli: pid file removed at shutdown" "$pidf exists"
+else
+	pass "cli: pid file removed at shutdown"
+fi
+
+# make install / uninstall with DESTDIR and PREFIX.
+D=$T/destdir
+make -s -C "$TOP" OBJDIR="${OBJDIR:-obj}" install DESTDIR="$D" PREFIX=/opt/banger \
+    >/dev/null 2>&1; rc=$?
+expect_eq "cli: make install succeeds" "$rc" 0
+for f in /opt/banger/sbin/bangerd /opt/banger/sbin/bangerctl \
+    /opt/banger/share/man/man5/bangerd.conf.5 \
+    /etc/banger/bangerd.conf.example; do
+	if [ -f "$D$f" ]; then pass "cli: make install puts $f"
+	else fail "cli: make install puts $f" "missing"; fi
+done
+expect_eq "cli: installed bangerd is executable" \
+    "$(stat -c %a "$D/opt/banger/sbin/bangerd")" "755"
+make -s -C "$TOP" OBJDIR="${OBJDIR:-obj}" uninstall DESTDIR="$D" PREFIX=/opt/banger \
+    >/dev/null 2>&1
+expect_eq "cli: make uninstall leaves no file" \
+    "$(find "$D" -type f | wc -l)" "0"
+
+t_done
