@@ -125,6 +125,14 @@ check: check-build
 	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) VALGRIND="$(VALGRIND)" \
 	    ./regress/run.sh $(UNIT_BINS) $(ROOT_TESTS)
 
+$(OBJDIR)/bench/%: bench/%.c $(COMMON_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) $(PKG_LIBS_D)
+
+# Benchmarks print figures and ratios; they are not part of check.
+bench: $(OBJDIR)/bench/imsg_bench
+	$(OBJDIR)/bench/imsg_bench
+
 deps:
 	sh scripts/deps.sh
 
@@ -146,6 +154,6 @@ uninstall:
 clean:
 	rm -rf obj obj-san
 
-.PHONY: all check check-build deps install uninstall clean
+.PHONY: all bench check check-build deps install uninstall clean
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)
