@@ -68,8 +68,9 @@ CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
 UNIT_LINK =	$(COMMON_OBJS) $(B)/bangerd/parse.o
-# Root tests: shell scripts run with the built binaries in the environment.
-ROOT_TESTS =	$(sort $(wildcard regress/root/*.sh))
+# Shell tests (regress/docs, regress/root): run with the built binaries
+# named in the environment; root tests skip, saying so, without root.
+ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
 HELPERS_SRCS =	$(filter-out regress/helpers/fc-standin.c, \
 		    $(wildcard regress/helpers/*.c))
 HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%) \
