@@ -38,7 +38,7 @@ CFLAGS ?=	-O2 -g
 WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 PKGS_COMMON =	libbsd-overlay
-PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp
+PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -52,9 +52,11 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
+# The root operations, each a module with its own tests.
+OPS_SRCS =	bangerd/storage.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
-		bangerd/net.c bangerd/update.c
+		bangerd/net.c bangerd/update.c $(OPS_SRCS)
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
@@ -62,12 +64,13 @@ B =		$(OBJDIR)/build
 COMMON_OBJS =	$(COMMON_SRCS:%.c=$(B)/%.o)
 BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parse.o
 CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
+OPS_OBJS =	$(OPS_SRCS:%.c=$(B)/%.o)
 
 # Unit tests: regress/unit/NAME_test.c, linked with the common objects
 # and the configuration parser.
 UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
-UNIT_LINK =	$(COMMON_OBJS) $(B)/bangerd/parse.o
+UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(B)/bangerd/parse.o
 # Shell tests (regress/docs, regress/root): run with the built binaries
 # named in the environment; root tests skip, saying so, without root.
 ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
@@ -102,20 +105,26 @@ $(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
-$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS)
+$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS) $(OPS_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) \
-	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+	    $(OPS_OBJS) $(PKG_LIBS_D) $(PKG_LIBS_C)
 
-# The Firecracker-API stand-in, in its two modes (see regress/README).
-$(OBJDIR)/regress/helpers/fc-standin-idle: regress/helpers/fc-standin.c
+# The Firecracker-API stand-in, in its two modes.  Static, like
+# Firecracker itself, so that it runs inside a VM's jail; never built
+# with the sanitizers (they do not link statically).
+STANDIN_FLAGS =	$(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE -static \
+		$(shell $(PKG_CONFIG) --cflags libbsd-overlay jansson)
+STANDIN_LIBS =	$(shell $(PKG_CONFIG) --static --libs libbsd-overlay jansson)
+$(OBJDIR)/regress/helpers/fc-standin-idle: regress/helpers/fc-standin.c \
+    regress/helpers/fc-standin-serde.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(PKG_LIBS_C)
+	$(CC) $(STANDIN_FLAGS) -o $@ $< $(STANDIN_LIBS)
 
-$(OBJDIR)/regress/helpers/fc-standin-qemu: regress/helpers/fc-standin.c
+$(OBJDIR)/regress/helpers/fc-standin-qemu: regress/helpers/fc-standin.c \
+    regress/helpers/fc-standin-serde.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DSTANDIN_MODE_QEMU $(ALL_LDFLAGS) -o $@ $< \
-	    $(PKG_LIBS_C)
+	$(CC) $(STANDIN_FLAGS) -DSTANDIN_MODE_QEMU -o $@ $< $(STANDIN_LIBS)
 
 check-build: all $(UNIT_BINS) $(HELPERS_BINS)
 

@@ -1,0 +1,70 @@
+/*
+ * The parent's storage operations for VM root disks: loop devices,
+ * device-mapper snapshots, and (where the kernel has no device-mapper)
+ * reflinked or sparse-copied disk files.
+ *
+ * Every function returns 0 on success and -1 with errno set on
+ * failure, logs through log.h naming the object it acted on, checks
+ * its inputs again with validate.h, and is idempotent: doing it twice
+ * succeeds, and undoing what is already gone succeeds.
+ *
+ * Layout under the state directory (STATE, root-owned 0755, is the vm
+ * worker's chroot):
+ *
+ *	STATE/disks/		root, 0700: nothing a worker may reach
+ *	STATE/disks/VMID.ext4	the VM's disk file (reflink, copy), 0600
+ *	STATE/disks/VMID.cow	the VM's snapshot store (dm), 0600
+ *
+ * STATE/vms belongs to the vm worker, so the parent keeps the disks it
+ * creates as root out of it.  A VM's child gets its disk as an open fd
+ * (disk_open), never by a path it could swap.
+ */
+#ifndef BANGERD_STORAGE_H
+#define BANGERD_STORAGE_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"	/* STORAGE_*, disk_create()'s backends */
+
+#define DISKS_DIR		"disks"		/* under the state directory */
+#define DISK_SUFFIX		".ext4"
+#define DISK_COW_SUFFIX		".cow"
+#define DISK_NEW_SUFFIX		".ext4.new"	/* being made by disk_create */
+#define DM_BASE_SUFFIX		"-base"		/* fc-rootfs-VMID-base */
+#define DM_UUID_PREFIX		"BANGER-"	/* marks banger's dm devices */
+#define SNAP_CHUNK_SECTORS	8		/* 4 KiB exception chunks */
+#define LOOP_DEV_MAX		sizeof("/dev/loop1048575")
+
+
+/*
+ * Called by disk_sparse_copy_cb() after each chunk with the bytes of
+ * the source scanned so far and its size; returning -1 cancels the
+ * copy (ECANCELED).
+ */
+typedef int	(*disk_progress_fn)(uint64_t, uint64_t, void *);
+
+/* storage.c */
+int		loop_attach(int, int, char *, size_t);
+int		loop_detach(const char *);
+int		loop_backing(const char *, char *, size_t, dev_t *, ino_t *);
+
+int		storage_has_dm(void);
+uint64_t	snap_cow_bytes(uint64_t);
+int		snap_create(const char *, const char *, const char *,
+		    uint64_t);
+int		snap_remove(const char *);
+
+int		disk_reflink(int, int);
+int		disk_sparse_copy(int, int);
+int		disk_sparse_copy_cb(int, int, disk_progress_fn, void *);
+int		disk_grow(int, uint64_t);
+int		disk_create(const char *, const char *, int, int, uint64_t,
+		    const char **);
+int		disk_cow_create(const char *, const char *, uint64_t, int *);
+int		disk_remove(const char *, const char *);
+int		disk_open(const char *, const char *, int *);
+
+#endif /* BANGERD_STORAGE_H */
