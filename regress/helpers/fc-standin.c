@@ -128,7 +128,7 @@ static struct {
 	const char	*huge_pages;
 	const char	*cpu_template;	/* NULL: none */
 	json_t		*boot;		/* BootSourceConfig, or NULL */
-	int		 boot_ok;	/* kernel and initrd opened */
+	json_t		*boot_built;	/* the last one that could be used */
 	json_t		*drives;	/* [BlockDeviceConfig], root first */
 	json_t		*nets;		/* [NetworkInterfaceConfig] */
 	json_t		*vsock;
@@ -762,7 +762,7 @@ guest_cmdline(void)
 	json_t		*root;
 	char		*s;
 
-	args = jget_str(vm.boot, "boot_args");
+	args = jget_str(vm.boot_built, "boot_args");
 	if (args == NULL)
 		args = DEFAULT_CMDLINE;
 	root = json_array_get(vm.drives, 0);
@@ -1110,8 +1110,8 @@ qemu_args(struct strv *av, const char *qemu)
 	strv_add(av, "-smp");
 	strv_add(av, "%u", vm.vcpus);
 	strv_add(av, "-kernel");
-	strv_add(av, "%s", jget_str(vm.boot, "kernel_image_path"));
-	if ((s = jget_str(vm.boot, "initrd_path")) != NULL) {
+	strv_add(av, "%s", jget_str(vm.boot_built, "kernel_image_path"));
+	if ((s = jget_str(vm.boot_built, "initrd_path")) != NULL) {
 		strv_add(av, "-initrd");
 		strv_add(av, "%s", s);
 	}
@@ -1458,7 +1458,10 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 		json_decref(b);
 		return;
 	}
-	/* Firecracker keeps the config even if it cannot be used */
+	/*
+	 * Firecracker shows the new config even if it cannot be used, and
+	 * would boot the last one that could.
+	 */
 	o = json_object();
 	json_object_set(o, "kernel_image_path",
 	    json_object_get(b, "kernel_image_path"));
@@ -1470,7 +1473,6 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 		    json_object_get(b, "boot_args"));
 	json_decref(vm.boot);
 	vm.boot = o;
-	vm.boot_ok = 0;
 	json_decref(b);
 
 	if ((fd = open(jget_str(o, "kernel_image_path"),
@@ -1493,7 +1495,8 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 		s = DEFAULT_CMDLINE;
 	if (cmdline_check(rs, s) == -1)
 		return;
-	vm.boot_ok = 1;
+	json_decref(vm.boot_built);
+	vm.boot_built = json_incref(o);
 	no_content(rs);
 }
 
@@ -1987,7 +1990,7 @@ api_actions(struct resp *rs, const struct req *rq)
 	if (strcmp(act, "InstanceStart") == 0) {
 		if (started())
 			fault(rs, ERR_POSTBOOT);
-		else if (vm.boot == NULL || !vm.boot_ok)
+		else if (vm.boot_built == NULL)
 			fault(rs, ERR_NOKERNEL);
 		else
 			guest_start(rs);
