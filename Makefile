@@ -38,7 +38,8 @@ CFLAGS ?=	-O2 -g
 WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 PKGS_COMMON =	libbsd-overlay
-PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper
+PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
+		libnl-route-3.0 libnftables
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -53,7 +54,7 @@ ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
 # The root operations, each a module with its own tests.
-OPS_SRCS =	bangerd/storage.c
+OPS_SRCS =	bangerd/storage.c bangerd/netops.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
 		bangerd/net.c bangerd/update.c $(OPS_SRCS)

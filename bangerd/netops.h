@@ -1,0 +1,62 @@
+/*
+ * The parent's network operations: banger's bridge and taps (rtnetlink
+ * through libnl-route-3), its NAT table (libnftables) and the routing
+ * of the VM domain's DNS queries (resolvectl).
+ *
+ * Each function checks its arguments again with validate.h, refuses
+ * with a logged reason (errno EINVAL) when one is not valid, and is
+ * idempotent: doing it twice succeeds, undoing what is already gone
+ * succeeds.  Each returns 0 on success and -1 with errno set on
+ * failure, after logging why.
+ *
+ * Only interfaces banger created are touched: banger marks each bridge
+ * and tap it creates with the link alias NETOPS_ALIAS, and refuses an
+ * existing interface of the same name that lacks the mark or is of
+ * the wrong kind (errno EEXIST when asked to create or update it,
+ * EPERM when asked to remove it).  Only the nftables table NAT_TABLE
+ * of family ip is touched.
+ */
+#ifndef BANGER_NETOPS_H
+#define BANGER_NETOPS_H
+
+#include <sys/types.h>
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NETOPS_ALIAS		"banger"	/* IFLA_IFALIAS of ours */
+#define NAT_TABLE		"banger"	/* table ip banger */
+#define NAT_PUBLISH_MAX		1024
+
+/* A published port: HOST_ADDR:HOST_PORT is forwarded to the guest. */
+struct nat_publish {
+	int		 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	struct in_addr	 host_addr;	/* INADDR_ANY: any local address */
+	uint16_t	 host_port;	/* host byte order, 1..65535 */
+	struct in_addr	 guest_addr;	/* in the bridge's subnet */
+	uint16_t	 guest_port;	/* host byte order, 1..65535 */
+};
+
+struct nat_config {
+	char			 nc_bridge[IFNAMSIZ];
+	struct in_addr		 nc_bridge_addr;	/* the bridge's own */
+	int			 nc_bridge_prefix;
+	char			 nc_egress[IFNAMSIZ];	/* "": no masquerade */
+	const struct nat_publish *nc_publish;
+	size_t			 nc_npublish;
+};
+
+/* netops.c */
+int	net_bridge_ensure(const char *, struct in_addr, int);
+int	net_bridge_remove(const char *);
+int	net_tap_create(const char *, const char *, uid_t, gid_t);
+int	net_tap_delete(const char *);
+int	nat_apply(const struct nat_config *);
+int	nat_clear(void);
+int	nat_table_exists(void);		/* 1, 0, or -1 on error */
+int	resolver_route(const char *, struct in_addr, const char *, int *);
+int	resolver_clear(const char *);
+
+#endif /* BANGER_NETOPS_H */
