@@ -36,10 +36,11 @@ RELEASE_PUBKEY ?=
 
 CFLAGS ?=	-O2 -g
 WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
-		-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+		-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter \
+		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables
+		libnl-route-3.0 libnftables jansson libcurl
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -54,11 +55,12 @@ ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
 # The root operations, each a module with its own tests.
-OPS_SRCS =	bangerd/storage.c bangerd/netops.c
+OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
-		bangerd/net.c bangerd/update.c $(OPS_SRCS)
-CTL_SRCS =	bangerctl/main.c bangerctl/output.c
+		bangerd/net.c bangerd/update.c bangerd/vmops.c \
+		bangerd/fcapi.c $(OPS_SRCS)
+CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

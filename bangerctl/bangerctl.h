@@ -5,6 +5,7 @@
 #define BANGERCTL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -26,6 +27,10 @@ int	 ctl_send(struct imsgbuf *, uint32_t, const void *, size_t);
 int	 ctl_recv(struct imsgbuf *, struct imsg *);
 int	 ctl_result(struct imsg *, int);
 __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
+
+/* vm.c */
+int	 cmd_vm(int, char **);
+void	 vm_usage_list(FILE *);
 
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);

@@ -33,6 +33,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "switch the daemon's logging (root only)" },
 	{ "reload", cmd_reload, "",
 	    "read the configuration file again (root only)" },
+	{ "vm", cmd_vm, "command ...", "create, run and remove VMs (below)" },
 	{ "help", cmd_help, "", "list the commands" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -53,6 +54,7 @@ usage(void)
 	for (i = 0; i < NCMDS; i++)
 		fprintf(stderr, "  %-8s %-18s %s\n", ctl_cmds[i].name,
 		    ctl_cmds[i].usage, ctl_cmds[i].help);
+	vm_usage_list(stderr);
 	exit(1);
 }
 
@@ -447,5 +449,6 @@ cmd_help(int argc, char **argv)
 	for (i = 0; i < NCMDS; i++)
 		printf("  %-8s %-18s %s\n", ctl_cmds[i].name,
 		    ctl_cmds[i].usage, ctl_cmds[i].help);
+	vm_usage_list(stdout);
 	return 0;
 }

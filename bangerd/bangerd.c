@@ -170,6 +170,7 @@ main(int argc, char *argv[], char *envp[])
 	pid_file_write();
 
 	event_init();
+	vmop_restore();
 	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
 	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
 	signal_set(&ev_sighup, SIGHUP, parent_sig, NULL);
@@ -288,16 +289,32 @@ setup_dirs(void)
 	const char	*sd = env->bd_conf->cf_statedir;
 	char		 path[PATH_MAX];
 
-	static const char *const subdirs[] = { "vms", "net", "update" };
+	static const struct {
+		const char	*name;
+		int		 worker;	/* owned by the workers' user */
+		mode_t		 mode;
+	} subdirs[] = {
+		{ "vms", 1, 0700 },	/* the vm worker's records */
+		{ "net", 1, 0700 },	/* the net worker's root */
+		{ "update", 1, 0700 },	/* the update worker's root */
+		{ "priv", 0, 0700 },	/* the parent's VM records */
+		{ "disks", 0, 0700 },	/* VMs' copy-on-write disks */
+		{ "images", 0, 0755 },	/* the image store */
+		{ "jail", 0, 0711 },	/* Firecracker jails */
+	};
 	size_t		 i;
 
 	/* The vm worker's chroot is the state directory itself. */
 	dir_ensure(sd, 0, 0, 0755);
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", sd, subdirs[i]) >=
-		    (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", sd,
+		    subdirs[i].name) >= (int)sizeof(path))
 			fatalx("state-dir %s is too long", sd);
-		dir_ensure(path, env->bd_uid, env->bd_gid, 0700);
+		if (subdirs[i].worker)
+			dir_ensure(path, env->bd_uid, env->bd_gid,
+			    subdirs[i].mode);
+		else
+			dir_ensure(path, 0, 0, subdirs[i].mode);
 	}
 }
 
@@ -559,6 +576,8 @@ parent_dispatch_starting(struct worker *w, struct imsg *imsg)
 			fatal("dup");
 		imsg_compose_event(w->w_iev, IMSG_CTL_SOCKET, 0, 0, fd,
 		    NULL, 0);
+		vm_defaults_send(w);
+		vmop_announce(w);
 		break;
 	case PROC_NET:
 		w->w_dispatch = priv_dispatch_net;
@@ -639,14 +658,15 @@ parent_reap(void)
 	long		 ms;
 	int		 status, i;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (w = NULL, i = 0; i < PROC_MAX; i++)
-			if (env->bd_workers[i].w_pid == pid)
-				w = &env->bd_workers[i];
-		if (w == NULL) {
-			log_debug("reaped pid %d", pid);
+	/*
+	 * Only our workers: each Firecracker is reaped through its pidfd
+	 * (vmops.c), so never waitpid(-1) here.
+	 */
+	for (i = 0; i < PROC_MAX; i++) {
+		w = &env->bd_workers[i];
+		if (w->w_pid == 0 ||
+		    (pid = waitpid(w->w_pid, &status, WNOHANG)) <= 0)
 			continue;
-		}
 		if (env->bd_shutdown && WIFSIGNALED(status) &&
 		    WTERMSIG(status) == SIGTERM)
 			log_debug("%s worker (pid %d) ended", w->w_name, pid);
@@ -737,6 +757,7 @@ parent_reload(char *errbuf, size_t len)
 	env->bd_conf = conf;
 	config_free(old);
 	env->bd_storage = storage_detect();
+	vm_defaults_send(&env->bd_workers[PROC_VM]);
 	log_info("configuration reloaded from %s", env->bd_conffile);
 	return 0;
 }
@@ -793,6 +814,8 @@ parent_shutdown(void)
 			waitpid(w->w_pid, NULL, 0);
 		}
 	}
+	/* Running VMs keep running; the next bangerd re-adopts them. */
+	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);
 	unlink(env->bd_pidfile);
 	log_info("bangerd stopped");

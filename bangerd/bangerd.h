@@ -14,6 +14,7 @@
 #include "imsg.h"
 #include "proto.h"
 #include "config.h"
+#include "jail.h"
 
 /* An imsg channel driven by libevent, as in OpenBSD's daemons. */
 struct imsgev {
@@ -57,7 +58,36 @@ struct bangerd {
 	int			 bd_shutdown;
 	struct worker		 bd_workers[PROC_MAX];
 	const char		*bd_storage;	/* backend in use */
+	int			 bd_nat;	/* our nftables table is set */
+	int			 bd_resolver;	/* resolver routing is set */
 };
+
+/* An image's files on the host, from the config or the image store. */
+struct image_files {
+	char		 kernel[PATH_MAX];
+	char		 initrd[PATH_MAX];	/* "" if none */
+	char		 rootfs[PATH_MAX];
+	char		 bootargs[BANGER_BOOTARGS_MAX];
+};
+
+/* The parent's record of one VM: what it made, and its process. */
+struct pvm {
+	TAILQ_ENTRY(pvm)	 pv_entry;
+	char			 pv_id[VM_ID_LEN + 1];
+	char			 pv_image[BANGER_NAME_MAX];
+	uid_t			 pv_owner;	/* who asked for it */
+	uid_t			 pv_uid;	/* its own uid and gid */
+	int			 pv_state;	/* VMOP_* */
+	char			 pv_tap[IFNAMSIZ];
+	char			 pv_backend[16];	/* dm, reflink, copy */
+	char			 pv_disk[PATH_MAX];
+	uint64_t		 pv_disk_size;
+	char			 pv_loop_origin[32];
+	char			 pv_loop_cow[32];
+	struct fc_proc		 pv_proc;
+	struct event		 pv_exit_ev;
+};
+TAILQ_HEAD(pvms, pvm);
 
 extern struct bangerd	*env;
 
@@ -67,11 +97,29 @@ void	 parent_worker_violation(struct worker *, const char *, ...)
 int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);
 
+/* vmops.c */
+struct pvm *pvm_find(const char *);
+struct pvms *pvm_list(void);
+int	 image_resolve(const char *, struct image_files *);
+void	 pvm_stopped(struct pvm *);
+int	 vmop_create(struct worker *, uint32_t, const struct vmop_create *);
+int	 vmop_start(struct worker *, uint32_t, struct pvm *,
+	    const struct vmop_start *);
+int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
+int	 vmop_signal(struct worker *, uint32_t, struct pvm *, int);
+int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
+int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
+void	 vmop_announce(struct worker *);
+void	 vm_defaults_send(struct worker *);
+void	 vmop_restore(void);
+
 /* priv.c */
 int	 priv_dispatch_vm(struct worker *, struct imsg *);
 int	 priv_dispatch_net(struct worker *, struct imsg *);
 int	 priv_dispatch_update(struct worker *, struct imsg *);
 void	 priv_status(struct worker *, uint32_t);
+int	 priv_net_setup(char *, size_t);
+void	 priv_net_teardown(void);
 
 /* proc.c */
 const char *proc_name(int);
@@ -95,6 +143,15 @@ void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
 void	 control_init(struct imsgev *, const struct worker_init *);
 void	 control_listen(int);
 void	 control_relay(uint32_t, uint32_t, struct imsg *);
+void	 control_reply(uint32_t, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+void	 control_info(uint32_t, const struct vm_info *);
+int	 control_alive(uint32_t);
+
+/* vm.c */
+void	 vm_ctl_create(uint32_t, uid_t, const struct ctl_vm_create *);
+void	 vm_ctl_action(uint32_t, uid_t, const struct ctl_vm *);
+void	 vm_ctl_ls(uint32_t, uid_t);
 
 /* sandbox.c */
 void	 sandbox_enter(int, const struct worker_init *);

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +226,27 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		imsg_compose_event(parent_iev, IMSG_VERBOSE_REQ, c->id, 0, -1,
 		    &vr, sizeof(vr));
 		return 0;
+	case IMSG_CTL_VM_CREATE: {
+		struct ctl_vm_create	 cc;
+
+		if (imsg_read_exact(imsg, &cc, sizeof(cc)) == -1)
+			return -1;
+		vm_ctl_create(c->id, c->cred.uid, &cc);
+		return 0;
+	}
+	case IMSG_CTL_VM: {
+		struct ctl_vm		 cv;
+
+		if (imsg_read_exact(imsg, &cv, sizeof(cv)) == -1)
+			return -1;
+		vm_ctl_action(c->id, c->cred.uid, &cv);
+		return 0;
+	}
+	case IMSG_CTL_VM_LS:
+		if (imsg_get_len(imsg) != 0)
+			return -1;
+		vm_ctl_ls(c->id, c->cred.uid);
+		return 0;
 	case IMSG_CTL_RELOAD:
 		if (imsg_get_len(imsg) != 0)
 			return -1;
@@ -302,4 +325,40 @@ control_relay(uint32_t id, uint32_t type, struct imsg *imsg)
 		return;
 	}
 	imsg_event_add(&c->iev);
+}
+
+/* End a client's command with a result, if the client is still here. */
+void
+control_reply(uint32_t id, int error, const char *fmt, ...)
+{
+	struct ctl_conn	*c;
+	struct result	 res;
+	va_list		 ap;
+
+	if ((c = control_find(id)) == NULL)
+		return;
+	memset(&res, 0, sizeof(res));
+	res.res_error = error;
+	va_start(ap, fmt);
+	vsnprintf(res.res_msg, sizeof(res.res_msg), fmt, ap);
+	va_end(ap);
+	imsg_compose_event(&c->iev, IMSG_CTL_RESULT, 0, 0, -1, &res,
+	    sizeof(res));
+}
+
+void
+control_info(uint32_t id, const struct vm_info *vi)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL)
+		return;
+	imsg_compose_event(&c->iev, IMSG_CTL_VM_INFO, 0, 0, -1, vi,
+	    sizeof(*vi));
+}
+
+int
+control_alive(uint32_t id)
+{
+	return control_find(id) != NULL;
 }

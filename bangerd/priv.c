@@ -8,14 +8,22 @@
 #include <sys/types.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bangerd.h"
 #include "log.h"
+#include "netops.h"
 #include "validate.h"
+
+#define VMOP_DISK_MAX	(16ULL << 40)	/* 16 TiB */
+#define VMOP_MEM_MIN	128		/* MiB */
+#define VMOP_MEM_MAX	(1024 * 1024)	/* MiB */
+#define VMOP_CPUS_MAX	32
 
 static const char *const ctl_commands[] = {
 	"status", "log", "reload",
@@ -121,6 +129,116 @@ priv_status(struct worker *vm, uint32_t peerid)
 	imsg_compose_event(vm->w_iev, IMSG_STATUS_END, peerid, 0, -1, NULL, 0);
 }
 
+/*
+ * A VM id in a request: terminated, of the right shape, and known (or,
+ * for create, unknown) to the parent.  Anything else is a violation.
+ */
+static int
+vmid_check(struct worker *w, const char *field, size_t size, int create,
+    struct pvm **pvp)
+{
+	const char	*why;
+	size_t		 len;
+
+	if (wire_string(field, size, &len) == -1) {
+		parent_worker_violation(w, "unterminated vm id");
+		return -1;
+	}
+	if (valid_vm_id(field, len, &why) == -1) {
+		parent_worker_violation(w, "bad vm id \"%s\": %s", field, why);
+		return -1;
+	}
+	*pvp = pvm_find(field);
+	if (create && *pvp != NULL) {
+		parent_worker_violation(w, "vm %s already exists", field);
+		return -1;
+	}
+	if (!create && *pvp == NULL) {
+		parent_worker_violation(w, "unknown vm %s", field);
+		return -1;
+	}
+	return 0;
+}
+
+/* The root operations on VMs, each legal only in some of a VM's states. */
+static int
+priv_vmop(struct worker *w, struct imsg *imsg)
+{
+	struct vmop_create	 vc;
+	struct vmop_start	 vs;
+	struct vmop_signal	 vg;
+	struct vmop_id		 vi;
+	struct pvm		*pv;
+	const char		*why;
+	size_t			 len;
+	uint32_t		 peerid = imsg_get_id(imsg);
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMOP_CREATE:
+		if (read_request(w, imsg, &vc, sizeof(vc)) == -1 ||
+		    vmid_check(w, vc.vc_id, sizeof(vc.vc_id), 1, &pv) == -1)
+			return -1;
+		if (wire_string(vc.vc_image, sizeof(vc.vc_image), &len) == -1 ||
+		    valid_name(vc.vc_image, len, &why) == -1) {
+			parent_worker_violation(w, "bad image name");
+			return -1;
+		}
+		if (vc.vc_disk_size > VMOP_DISK_MAX ||
+		    vc.vc_disk_size % 512 != 0) {
+			parent_worker_violation(w, "disk size %llu",
+			    (unsigned long long)vc.vc_disk_size);
+			return -1;
+		}
+		return vmop_create(w, peerid, &vc);
+	case IMSG_VMOP_START:
+		if (read_request(w, imsg, &vs, sizeof(vs)) == -1 ||
+		    vmid_check(w, vs.vs_id, sizeof(vs.vs_id), 0, &pv) == -1)
+			return -1;
+		if (pv->pv_state != VMOP_CREATED) {
+			parent_worker_violation(w, "start of vm %s, which is "
+			    "running", pv->pv_id);
+			return -1;
+		}
+		if (vs.vs_cpus < 1 || vs.vs_cpus > VMOP_CPUS_MAX ||
+		    vs.vs_memory < VMOP_MEM_MIN ||
+		    vs.vs_memory > VMOP_MEM_MAX) {
+			parent_worker_violation(w, "vm %s: %u cpus, %llu MiB",
+			    pv->pv_id, vs.vs_cpus,
+			    (unsigned long long)vs.vs_memory);
+			return -1;
+		}
+		return vmop_start(w, peerid, pv, &vs);
+	case IMSG_VMOP_SIGNAL:
+		if (read_request(w, imsg, &vg, sizeof(vg)) == -1 ||
+		    vmid_check(w, vg.vg_id, sizeof(vg.vg_id), 0, &pv) == -1)
+			return -1;
+		if (vg.vg_signal != SIGTERM && vg.vg_signal != SIGKILL) {
+			parent_worker_violation(w, "vm %s: signal %d",
+			    pv->pv_id, vg.vg_signal);
+			return -1;
+		}
+		return vmop_signal(w, peerid, pv, vg.vg_signal);
+	case IMSG_VMOP_SOCKET:
+	case IMSG_VMOP_DISK:
+	case IMSG_VMOP_DESTROY:
+		if (read_request(w, imsg, &vi, sizeof(vi)) == -1 ||
+		    vmid_check(w, vi.vo_id, sizeof(vi.vo_id), 0, &pv) == -1)
+			return -1;
+		if (imsg_get_type(imsg) == IMSG_VMOP_SOCKET)
+			return vmop_socket(w, peerid, pv);
+		if (pv->pv_state != VMOP_CREATED) {
+			parent_worker_violation(w, "%s of vm %s, which is "
+			    "running", imsg_get_type(imsg) == IMSG_VMOP_DISK ?
+			    "disk access" : "destroy", pv->pv_id);
+			return -1;
+		}
+		if (imsg_get_type(imsg) == IMSG_VMOP_DISK)
+			return vmop_disk(w, peerid, pv);
+		return vmop_destroy(w, peerid, pv);
+	}
+	return -1;
+}
+
 int
 priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 {
@@ -130,6 +248,13 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	uint32_t		 peerid = imsg_get_id(imsg);
 
 	switch (imsg_get_type(imsg)) {
+	case IMSG_VMOP_CREATE:
+	case IMSG_VMOP_START:
+	case IMSG_VMOP_SIGNAL:
+	case IMSG_VMOP_SOCKET:
+	case IMSG_VMOP_DISK:
+	case IMSG_VMOP_DESTROY:
+		return priv_vmop(w, imsg);
 	case IMSG_STATUS_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
 		    audit_check(w, &ca) == -1)
@@ -171,10 +296,79 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	return -1;
 }
 
+/*
+ * The host side of the VMs' network, all from the configuration: the
+ * bridge, NAT out of the egress interface, and resolver routing.
+ */
+int
+priv_net_setup(char *msg, size_t len)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct nat_config	 nc;
+	int			 active = 0;
+
+	if (net_bridge_ensure(conf->cf_bridge, conf->cf_bridge_addr,
+	    conf->cf_bridge_prefix) == -1) {
+		snprintf(msg, len, "bridge %s: %s", conf->cf_bridge,
+		    strerror(errno));
+		return -1;
+	}
+	if (conf->cf_egress[0] != '\0') {
+		if (if_nametoindex(conf->cf_egress) == 0) {
+			snprintf(msg, len, "egress interface %s does not "
+			    "exist; NAT not set up", conf->cf_egress);
+			return -1;
+		}
+		memset(&nc, 0, sizeof(nc));
+		strlcpy(nc.nc_bridge, conf->cf_bridge, sizeof(nc.nc_bridge));
+		nc.nc_bridge_addr = conf->cf_bridge_addr;
+		nc.nc_bridge_prefix = conf->cf_bridge_prefix;
+		strlcpy(nc.nc_egress, conf->cf_egress, sizeof(nc.nc_egress));
+		if (nat_apply(&nc) == -1) {
+			snprintf(msg, len, "nat: %s", strerror(errno));
+			return -1;
+		}
+		env->bd_nat = 1;
+	}
+	if (resolver_route(conf->cf_bridge, conf->cf_bridge_addr,
+	    conf->cf_domain, &active) == 0)
+		env->bd_resolver = active;
+	snprintf(msg, len, "bridge %s up%s%s", conf->cf_bridge,
+	    env->bd_nat ? ", NAT out of " : "", env->bd_nat ?
+	    conf->cf_egress : "");
+	return 0;
+}
+
+/* At shutdown: NAT and resolver routing go; the bridge stays for VMs. */
+void
+priv_net_teardown(void)
+{
+	if (env->bd_nat && nat_clear() == 0)
+		env->bd_nat = 0;
+	if (env->bd_resolver && resolver_clear(env->bd_conf->cf_bridge) == 0)
+		env->bd_resolver = 0;
+}
+
 int
 priv_dispatch_net(struct worker *w, struct imsg *imsg)
 {
-	/* The net worker asks nothing of the parent yet. */
+	char	 msg[PROTO_MSG_MAX];
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_NETOP_SETUP:
+		if (read_request(w, imsg, NULL, 0) == -1)
+			return -1;
+		if (priv_net_setup(msg, sizeof(msg)) == -1) {
+			log_warnx("network setup: %s", msg);
+			imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0,
+			    EIO, "%s", msg);
+		} else {
+			log_info("network: %s", msg);
+			imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0, 0,
+			    "%s", msg);
+		}
+		return 0;
+	}
 	return -1;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bangerd.h"
+#include "fcapi.h"
 #include "log.h"
 #include "validate.h"
 
@@ -270,6 +271,9 @@ worker_main(const char *rolename)
 	log_setverbose(wi.wi_verbose);
 
 	event_init();
+	/* Libraries that read files at initialisation do it before chroot. */
+	if (role == PROC_VM && fcapi_init() == -1)
+		fatalx("cannot initialise libcurl");
 	sandbox_enter(role, &wi);
 
 	memset(&wr, 0, sizeof(wr));

@@ -46,9 +46,18 @@ static const int seccomp_common[] = {
 #endif
 };
 
-/* vm: the control socket's clients. */
+/*
+ * vm: the control socket's clients, VM records under /vms, and the
+ * Firecracker API over unix sockets (libcurl).
+ */
 static const int seccomp_vm[] = {
 	SCMP_SYS(accept4), SCMP_SYS(getsockopt), SCMP_SYS(shutdown),
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(recvfrom),
+	SCMP_SYS(socketpair), SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
+	SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(rename),
+	SCMP_SYS(unlink), SCMP_SYS(rmdir), SCMP_SYS(fsync),
+	SCMP_SYS(getdents64), SCMP_SYS(ftruncate),
 };
 
 static int

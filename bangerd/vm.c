@@ -1,14 +1,840 @@
 /*
- * The vm worker: the control socket's server, and (from the lifecycle
- * work on) the VM registry and the Firecracker API client.  It runs as
- * _banger chrooted in the state directory.
+ * The vm worker: the control socket's server, the VM registry and state
+ * machine, and the Firecracker API client.  It runs as _banger chrooted
+ * in the state directory; its records are in /vms/ID/vm.json there.
+ *
+ * Every root operation on a VM is a request to the parent naming the
+ * VM's id (IMSG_VMOP_*); the parent answers with IMSG_VMOP_RESULT and
+ * tells us when a Firecracker ends (IMSG_VMOP_EXITED).  Each VM has at
+ * most one operation in flight, and the client that asked for it waits
+ * for its end.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bangerd.h"
+#include "fcapi.h"
 #include "log.h"
+#include "validate.h"
+
+#define VMS_DIR			"/vms"
+#define VM_RECORD		"vm.json"
+#define VM_CONSOLE		"console.log"
+#define CONSOLE_MAX		(1 << 20)	/* then it starts over */
+#define SOCKET_TRIES		200		/* 25 ms apart: 5 s */
+#define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
+#define DEFAULT_IMAGE		"default"
+#define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off"
+#define VM_CPUS_MAX		32
+#define VM_MEM_MIN		128		/* MiB */
+#define VM_MEM_MAX		(1024 * 1024)
+
+enum vm_state {
+	VM_CREATING,
+	VM_CREATED,
+	VM_STARTING,
+	VM_RUNNING,
+	VM_PAUSED,
+	VM_STOPPING,
+	VM_STOPPED,
+	VM_ERROR,
+	VM_REMOVING,
+};
+
+static const char *const vm_state_names[] = {
+	[VM_CREATING] = "creating",
+	[VM_CREATED] = "created",
+	[VM_STARTING] = "starting",
+	[VM_RUNNING] = "running",
+	[VM_PAUSED] = "paused",
+	[VM_STOPPING] = "stopping",
+	[VM_STOPPED] = "stopped",
+	[VM_ERROR] = "error",
+	[VM_REMOVING] = "removing",
+};
+
+/* What to do once the operation in flight ends. */
+enum vm_next {
+	NEXT_NONE,
+	NEXT_START,		/* create --start, restart */
+	NEXT_DESTROY,		/* rm -f of a running VM */
+};
+
+struct vm_waiter {
+	TAILQ_ENTRY(vm_waiter)	 vw_entry;
+	uint32_t		 vw_client;
+	int			 vw_state;
+	struct event		 vw_timer;
+	struct vm		*vw_vm;
+};
+
+struct vm {
+	TAILQ_ENTRY(vm)		 v_entry;
+	char			 v_id[VM_ID_LEN + 1];
+	char			 v_name[VALID_NAME_MAX + 1];
+	char			 v_image[VALID_NAME_MAX + 1];
+	uid_t			 v_owner;
+	uint32_t		 v_cpus;
+	uint64_t		 v_memory;	/* MiB */
+	uint64_t		 v_disk;	/* bytes asked for, 0 = image's */
+	int			 v_state;
+	char			 v_error[PROTO_MSG_MAX];
+	time_t			 v_created;
+	time_t			 v_started;
+	int			 v_known;	/* the parent has it */
+
+	/* from the parent */
+	uint32_t		 v_uid;
+	int32_t			 v_pid;
+	char			 v_tap[PROTO_IFNAME_MAX];
+	char			 v_backend[PROTO_NAME_MAX];
+	uint64_t		 v_disk_size;
+	char			 v_socket[PROTO_PATH_MAX];
+	char			 v_kernel[PROTO_PATH_MAX];
+	char			 v_initrd[PROTO_PATH_MAX];
+	char			 v_diskpath[PROTO_PATH_MAX];
+	char			 v_bootargs[PROTO_MSG_MAX];
+	char			 v_mac[24];
+
+	/* runtime */
+	uint32_t		 v_client;	/* waiting for the op, or 0 */
+	uint32_t		 v_prune;	/* prune batch it belongs to */
+	int			 v_next;	/* NEXT_* */
+	int			 v_ptyfd;
+	int			 v_logfd;
+	struct event		 v_pty_ev;
+	struct event		 v_timer;	/* socket polling, stop */
+	int			 v_tries;
+	TAILQ_HEAD(, vm_waiter)	 v_waiters;
+};
+
+struct prune {
+	TAILQ_ENTRY(prune)	 p_entry;
+	uint32_t		 p_client;
+	int			 p_pending;
+	int			 p_done;
+	int			 p_failed;
+};
+
+static TAILQ_HEAD(, vm)	 vms = TAILQ_HEAD_INITIALIZER(vms);
+static TAILQ_HEAD(, prune) prunes = TAILQ_HEAD_INITIALIZER(prunes);
+static struct imsgev	*parent_iev;
+static struct vm_defaults defaults = { 1, 0, 512, 4ULL << 30 };
+
+static void	 vm_set_state(struct vm *, int);
+static int	 vm_save(struct vm *);
+static void	 vm_start_begin(struct vm *);
+static void	 vm_destroy_begin(struct vm *);
+static void	 vm_op_done(struct vm *, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static void	 vm_console_close(struct vm *);
+static void	 vm_free(struct vm *);
+
+static const char *
+state_name(int s)
+{
+	if (s < 0 || s > VM_REMOVING)
+		return "unknown";
+	return vm_state_names[s];
+}
+
+static int
+state_by_name(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i <= VM_REMOVING; i++)
+		if (strcmp(vm_state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static struct vm *
+vm_by_id(const char *id)
+{
+	struct vm	*v;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		if (strcmp(v->v_id, id) == 0)
+			return v;
+	return NULL;
+}
+
+static struct vm *
+vm_by_name(const char *name)
+{
+	struct vm	*v;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		if (strcmp(v->v_name, name) == 0)
+			return v;
+	return NULL;
+}
+
+/* Root sees every VM, anyone else only their own. */
+static int
+vm_visible(const struct vm *v, uid_t uid)
+{
+	return uid == 0 || v->v_owner == uid;
+}
+
+static void
+vm_mac(struct vm *v)
+{
+	snprintf(v->v_mac, sizeof(v->v_mac), "02:fc:%.2s:%.2s:%.2s:%.2s",
+	    v->v_id, v->v_id + 2, v->v_id + 4, v->v_id + 6);
+}
+
+static void
+vm_info(const struct vm *v, struct vm_info *vi)
+{
+	memset(vi, 0, sizeof(*vi));
+	strlcpy(vi->vi_id, v->v_id, sizeof(vi->vi_id));
+	strlcpy(vi->vi_name, v->v_name, sizeof(vi->vi_name));
+	strlcpy(vi->vi_image, v->v_image, sizeof(vi->vi_image));
+	strlcpy(vi->vi_state, state_name(v->v_state), sizeof(vi->vi_state));
+	strlcpy(vi->vi_error, v->v_error, sizeof(vi->vi_error));
+	vi->vi_owner = v->v_owner;
+	vi->vi_uid = v->v_uid;
+	vi->vi_cpus = v->v_cpus;
+	vi->vi_pid = v->v_pid;
+	vi->vi_memory = v->v_memory;
+	vi->vi_disk = v->v_disk_size ? v->v_disk_size : v->v_disk;
+	strlcpy(vi->vi_tap, v->v_tap, sizeof(vi->vi_tap));
+	strlcpy(vi->vi_mac, v->v_mac, sizeof(vi->vi_mac));
+	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
+	vi->vi_created = v->v_created;
+	vi->vi_started = v->v_started;
+}
+
+/*
+ * Records: /vms/ID/vm.json, written to a temporary file, fsynced,
+ * renamed, and the directory fsynced.
+ */
+static int
+vm_save(struct vm *v)
+{
+	char	 dir[64], path[128], tmp[128];
+	json_t	*j;
+	int	 fd, dfd;
+
+	if (v->v_state == VM_CREATING || v->v_state == VM_REMOVING)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("vm %s: mkdir %s", v->v_name, dir);
+		return -1;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+	    "id", v->v_id, "name", v->v_name, "image", v->v_image,
+	    "owner", (json_int_t)v->v_owner, "cpus", (json_int_t)v->v_cpus,
+	    "memory_mib", (json_int_t)v->v_memory,
+	    "disk_bytes", (json_int_t)v->v_disk,
+	    "state", state_name(v->v_state),
+	    "created", (json_int_t)v->v_created,
+	    "started", (json_int_t)v->v_started);
+	if (j == NULL)
+		return -1;
+	if (v->v_error[0] != '\0')
+		json_object_set_new(j, "error", json_string(v->v_error));
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", v->v_name, tmp);
+		json_decref(j);
+		return -1;
+	}
+	if (json_dumpfd(j, fd, JSON_INDENT(1)) == -1 || fsync(fd) == -1) {
+		log_warn("vm %s: write %s", v->v_name, tmp);
+		close(fd);
+		unlink(tmp);
+		json_decref(j);
+		return -1;
+	}
+	close(fd);
+	json_decref(j);
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename", v->v_name);
+		unlink(tmp);
+		return -1;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static void
+vm_unsave(struct vm *v)
+{
+	char	 dir[64], path[128];
+
+	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE);
+	unlink(path);
+	if (rmdir(dir) == -1 && errno != ENOENT)
+		log_warn("vm %s: rmdir %s", v->v_name, dir);
+}
+
+static struct vm *
+vm_new(void)
+{
+	struct vm	*v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		fatal(NULL);
+	v->v_ptyfd = -1;
+	v->v_logfd = -1;
+	TAILQ_INIT(&v->v_waiters);
+	return v;
+}
+
+static void
+vm_load_one(const char *id)
+{
+	char		 path[128];
+	json_error_t	 jerr;
+	json_t		*j;
+	const char	*name, *image, *state, *error = NULL;
+	json_int_t	 owner, cpus, mem, disk, created, started;
+	struct vm	*v;
+	int		 s;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
+	if ((j = json_load_file(path, 0, &jerr)) == NULL) {
+		log_warnx("%s: %s", path, jerr.text);
+		return;
+	}
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:I, "
+	    "s:s, s?s, s:I, s:I}", "name", &name, "image", &image,
+	    "owner", &owner, "cpus", &cpus, "memory_mib", &mem,
+	    "disk_bytes", &disk, "state", &state, "error", &error,
+	    "created", &created, "started", &started) == -1 ||
+	    (s = state_by_name(state)) == -1) {
+		log_warnx("%s: unreadable record, ignored", path);
+		json_decref(j);
+		return;
+	}
+	v = vm_new();
+	strlcpy(v->v_id, id, sizeof(v->v_id));
+	strlcpy(v->v_name, name, sizeof(v->v_name));
+	strlcpy(v->v_image, image, sizeof(v->v_image));
+	v->v_owner = owner;
+	v->v_cpus = cpus;
+	v->v_memory = mem;
+	v->v_disk = disk;
+	v->v_state = s;
+	if (error != NULL)
+		strlcpy(v->v_error, error, sizeof(v->v_error));
+	v->v_created = created;
+	v->v_started = started;
+	vm_mac(v);
+	json_decref(j);
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+}
+
+static void
+vm_load(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	const char	*why;
+
+	if ((d = opendir(VMS_DIR)) == NULL) {
+		log_warn("%s", VMS_DIR);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0)
+			vm_load_one(de->d_name);
+	closedir(d);
+}
+
+static void
+vm_free(struct vm *v)
+{
+	struct vm_waiter	*vw;
+
+	vm_console_close(v);
+	if (evtimer_initialized(&v->v_timer))
+		evtimer_del(&v->v_timer);
+	while ((vw = TAILQ_FIRST(&v->v_waiters)) != NULL) {
+		TAILQ_REMOVE(&v->v_waiters, vw, vw_entry);
+		evtimer_del(&vw->vw_timer);
+		control_reply(vw->vw_client, ENOENT, "vm %s was removed",
+		    v->v_name);
+		free(vw);
+	}
+	TAILQ_REMOVE(&vms, v, v_entry);
+	free(v);
+}
+
+static void
+vm_set_state(struct vm *v, int state)
+{
+	struct vm_waiter	*vw, *tvw;
+
+	if (v->v_state == state)
+		return;
+	log_debug("vm %s: %s -> %s", v->v_name, state_name(v->v_state),
+	    state_name(state));
+	v->v_state = state;
+	if (state != VM_ERROR && state != VM_STOPPED)
+		v->v_error[0] = '\0';
+	(void)vm_save(v);
+	TAILQ_FOREACH_SAFE(vw, &v->v_waiters, vw_entry, tvw) {
+		if (vw->vw_state != state)
+			continue;
+		TAILQ_REMOVE(&v->v_waiters, vw, vw_entry);
+		evtimer_del(&vw->vw_timer);
+		control_reply(vw->vw_client, 0, "vm %s is %s", v->v_name,
+		    state_name(state));
+		free(vw);
+	}
+}
+
+/* The operation in flight ended: tell the client that asked, if any. */
+static void
+vm_op_done(struct vm *v, int error, const char *fmt, ...)
+{
+	char	 msg[PROTO_MSG_MAX];
+	va_list	 ap;
+	uint32_t client = v->v_client;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->v_client = 0;
+	v->v_next = NEXT_NONE;
+	if (error)
+		log_warnx("vm %s: %s", v->v_name, msg);
+	if (client != 0)
+		control_reply(client, error, "%s", msg);
+}
+
+static int
+vmop_send(uint32_t type, struct vm *v, const void *data, size_t len)
+{
+	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
+}
+
+static void
+vmop_id_send(uint32_t type, struct vm *v)
+{
+	struct vmop_id	 vi;
+
+	memset(&vi, 0, sizeof(vi));
+	strlcpy(vi.vo_id, v->v_id, sizeof(vi.vo_id));
+	vmop_send(type, v, &vi, sizeof(vi));
+}
+
+static void
+vmop_signal_send(struct vm *v, int sig)
+{
+	struct vmop_signal	 vg;
+
+	memset(&vg, 0, sizeof(vg));
+	strlcpy(vg.vg_id, v->v_id, sizeof(vg.vg_id));
+	vg.vg_signal = sig;
+	vmop_send(IMSG_VMOP_SIGNAL, v, &vg, sizeof(vg));
+}
+
+/* The console: everything the pty says goes to console.log. */
+static void
+vm_console_read(int fd, short event, void *arg)
+{
+	struct vm	*v = arg;
+	char		 buf[4096];
+	ssize_t		 n;
+	off_t		 off;
+
+	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		vm_console_close(v);
+		return;
+	}
+	if (v->v_logfd == -1)
+		return;
+	if ((off = lseek(v->v_logfd, 0, SEEK_END)) > CONSOLE_MAX &&
+	    ftruncate(v->v_logfd, 0) == -1)
+		log_warn("vm %s: console log", v->v_name);
+	if (write(v->v_logfd, buf, n) == -1)
+		log_warn("vm %s: console log", v->v_name);
+}
+
+static void
+vm_console_open(struct vm *v, int ptyfd)
+{
+	char	 path[128];
+
+	vm_console_close(v);
+	v->v_ptyfd = ptyfd;
+	fcntl(ptyfd, F_SETFL, fcntl(ptyfd, F_GETFL) | O_NONBLOCK);
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, v->v_id,
+	    VM_CONSOLE);
+	if ((v->v_logfd = open(path, O_WRONLY | O_CREAT | O_APPEND |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		log_warn("vm %s: %s", v->v_name, path);
+	event_set(&v->v_pty_ev, ptyfd, EV_READ | EV_PERSIST, vm_console_read,
+	    v);
+	event_add(&v->v_pty_ev, NULL);
+}
+
+static void
+vm_console_close(struct vm *v)
+{
+	if (v->v_ptyfd != -1) {
+		event_del(&v->v_pty_ev);
+		close(v->v_ptyfd);
+		v->v_ptyfd = -1;
+	}
+	if (v->v_logfd != -1) {
+		close(v->v_logfd);
+		v->v_logfd = -1;
+	}
+}
+
+static void
+vm_from_result(struct vm *v, const struct vmop_result *vr)
+{
+	v->v_uid = vr->vr_uid;
+	v->v_pid = vr->vr_pid;
+	strlcpy(v->v_tap, vr->vr_tap, sizeof(v->v_tap));
+	strlcpy(v->v_backend, vr->vr_backend, sizeof(v->v_backend));
+	v->v_disk_size = vr->vr_disk_size;
+	strlcpy(v->v_socket, vr->vr_socket, sizeof(v->v_socket));
+	strlcpy(v->v_kernel, vr->vr_kernel, sizeof(v->v_kernel));
+	strlcpy(v->v_initrd, vr->vr_initrd, sizeof(v->v_initrd));
+	strlcpy(v->v_diskpath, vr->vr_disk, sizeof(v->v_diskpath));
+	if (vr->vr_bootargs[0] != '\0' || v->v_bootargs[0] == '\0')
+		strlcpy(v->v_bootargs, vr->vr_bootargs[0] ? vr->vr_bootargs :
+		    DEFAULT_BOOTARGS, sizeof(v->v_bootargs));
+}
+
+static void
+vm_start_begin(struct vm *v)
+{
+	struct vmop_start	 vs;
+
+	vm_set_state(v, VM_STARTING);
+	memset(&vs, 0, sizeof(vs));
+	strlcpy(vs.vs_id, v->v_id, sizeof(vs.vs_id));
+	vs.vs_cpus = v->v_cpus;
+	vs.vs_memory = v->v_memory;
+	vmop_send(IMSG_VMOP_START, v, &vs, sizeof(vs));
+}
+
+/* Configure Firecracker over its API and boot the guest. */
+static void
+vm_boot(struct vm *v)
+{
+	struct fc_boot	 fb;
+	char		 err[PROTO_MSG_MAX];
+
+	memset(&fb, 0, sizeof(fb));
+	fb.fb_cpus = v->v_cpus;
+	fb.fb_memory = v->v_memory;
+	fb.fb_kernel = v->v_kernel;
+	fb.fb_initrd = v->v_initrd;
+	fb.fb_bootargs = v->v_bootargs;
+	fb.fb_disk = v->v_diskpath;
+	fb.fb_tap = v->v_tap;
+	fb.fb_mac = v->v_mac;
+	if (fcapi_configure(v->v_socket, &fb, err, sizeof(err)) == -1 ||
+	    fcapi_action(v->v_socket, "InstanceStart", err,
+	    sizeof(err)) == -1) {
+		strlcpy(v->v_error, err, sizeof(v->v_error));
+		vm_set_state(v, VM_ERROR);
+		vmop_signal_send(v, SIGKILL);
+		vm_op_done(v, EIO, "vm %s: firecracker refused: %s",
+		    v->v_name, err);
+		return;
+	}
+	v->v_started = time(NULL);
+	vm_set_state(v, VM_RUNNING);
+	log_info("vm %s: running (firecracker pid %d)", v->v_name, v->v_pid);
+	vm_op_done(v, 0, "vm %s started", v->v_name);
+}
+
+static void
+vm_socket_retry(int fd, short event, void *arg)
+{
+	struct vm	*v = arg;
+
+	vmop_id_send(IMSG_VMOP_SOCKET, v);
+}
+
+static void
+vm_stop_timeout(int fd, short event, void *arg)
+{
+	struct vm	*v = arg;
+
+	if (v->v_state != VM_STOPPING)
+		return;
+	log_info("vm %s: no shutdown after SendCtrlAltDel; killing it",
+	    v->v_name);
+	vmop_signal_send(v, SIGKILL);
+}
+
+static void
+vm_stop_begin(struct vm *v, int force, int timeout)
+{
+	struct timeval	 tv;
+	char		 err[PROTO_MSG_MAX];
+
+	vm_set_state(v, VM_STOPPING);
+	if (force || fcapi_action(v->v_socket, "SendCtrlAltDel", err,
+	    sizeof(err)) == -1) {
+		if (!force)
+			log_info("vm %s: SendCtrlAltDel: %s; killing it",
+			    v->v_name, err);
+		vmop_signal_send(v, SIGKILL);
+		return;
+	}
+	tv.tv_sec = timeout > 0 ? timeout : STOP_TIMEOUT;
+	tv.tv_usec = 0;
+	evtimer_set(&v->v_timer, vm_stop_timeout, v);
+	evtimer_add(&v->v_timer, &tv);
+}
+
+static void
+vm_destroy_begin(struct vm *v)
+{
+	vm_set_state(v, VM_REMOVING);
+	vmop_id_send(IMSG_VMOP_DESTROY, v);
+}
+
+static void
+prune_done(struct vm *v, int ok)
+{
+	struct prune	*p;
+
+	TAILQ_FOREACH(p, &prunes, p_entry)
+		if (p->p_client == v->v_prune)
+			break;
+	if (p == NULL)
+		return;
+	if (ok)
+		p->p_done++;
+	else
+		p->p_failed++;
+	if (--p->p_pending > 0)
+		return;
+	if (p->p_failed)
+		control_reply(p->p_client, EIO, "removed %d VMs; %d could not "
+		    "be removed", p->p_done, p->p_failed);
+	else
+		control_reply(p->p_client, 0, "removed %d VM%s", p->p_done,
+		    p->p_done == 1 ? "" : "s");
+	TAILQ_REMOVE(&prunes, p, p_entry);
+	free(p);
+}
+
+static void
+vm_result(struct imsg *imsg)
+{
+	struct vmop_result	 vr;
+	struct timeval		 tv = { 0, 25000 };
+	struct vm		*v;
+	size_t			 len;
+	int			 fd;
+
+	if (imsg_read_exact(imsg, &vr, sizeof(vr)) == -1 ||
+	    wire_string(vr.vr_id, sizeof(vr.vr_id), &len) == -1 ||
+	    wire_string(vr.vr_msg, sizeof(vr.vr_msg), &len) == -1)
+		fatalx("%s: malformed result from the parent", __func__);
+	fd = imsg_get_fd(imsg);
+	if ((v = vm_by_id(vr.vr_id)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+
+	switch (vr.vr_op) {
+	case IMSG_VMOP_CREATE:
+		if (vr.vr_error) {
+			vm_op_done(v, vr.vr_error, "%s", vr.vr_msg);
+			vm_free(v);
+			return;
+		}
+		vm_from_result(v, &vr);
+		v->v_known = 1;
+		v->v_state = VM_CREATING;	/* so that the save happens */
+		vm_set_state(v, VM_CREATED);
+		log_info("vm %s: created (id %s, image %s, %s disk)",
+		    v->v_name, v->v_id, v->v_image, v->v_backend);
+		if (v->v_next == NEXT_START) {
+			v->v_next = NEXT_NONE;
+			vm_start_begin(v);
+		} else
+			vm_op_done(v, 0, "vm %s created (id %s)", v->v_name,
+			    v->v_id);
+		break;
+	case IMSG_VMOP_START:
+		if (vr.vr_error) {
+			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			vm_set_state(v, VM_ERROR);
+			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
+			    vr.vr_msg);
+			return;
+		}
+		vm_from_result(v, &vr);
+		if (fd != -1)
+			vm_console_open(v, fd);
+		v->v_tries = 0;
+		vmop_id_send(IMSG_VMOP_SOCKET, v);
+		break;
+	case IMSG_VMOP_SOCKET:
+		if (v->v_state != VM_STARTING)
+			break;
+		if (vr.vr_error == ENOENT && ++v->v_tries < SOCKET_TRIES) {
+			evtimer_set(&v->v_timer, vm_socket_retry, v);
+			evtimer_add(&v->v_timer, &tv);
+			break;
+		}
+		if (vr.vr_error) {
+			strlcpy(v->v_error, "firecracker's API socket did not "
+			    "appear", sizeof(v->v_error));
+			vm_set_state(v, VM_ERROR);
+			vmop_signal_send(v, SIGKILL);
+			vm_op_done(v, EIO, "vm %s: %s", v->v_name, v->v_error);
+			break;
+		}
+		vm_boot(v);
+		break;
+	case IMSG_VMOP_SIGNAL:
+		if (vr.vr_error)
+			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
+			    vr.vr_msg);
+		/* Otherwise the end comes with IMSG_VMOP_EXITED. */
+		break;
+	case IMSG_VMOP_DESTROY:
+		if (vr.vr_error) {
+			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			v->v_state = VM_STOPPED;
+			vm_set_state(v, VM_ERROR);
+			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
+			    vr.vr_msg);
+			prune_done(v, 0);
+			return;
+		}
+		log_info("vm %s: removed", v->v_name);
+		vm_op_done(v, 0, "vm %s removed", v->v_name);
+		prune_done(v, 1);
+		vm_unsave(v);
+		vm_free(v);
+		break;
+	default:
+		if (fd != -1)
+			close(fd);
+		break;
+	}
+}
+
+static void
+vm_exited(struct imsg *imsg)
+{
+	struct vmop_exited	 ve;
+	struct vm		*v;
+	size_t			 len;
+	int			 was = 0;
+
+	if (imsg_read_exact(imsg, &ve, sizeof(ve)) == -1 ||
+	    wire_string(ve.ve_id, sizeof(ve.ve_id), &len) == -1)
+		fatalx("%s: malformed exit from the parent", __func__);
+	if ((v = vm_by_id(ve.ve_id)) == NULL)
+		return;
+	if (evtimer_initialized(&v->v_timer))
+		evtimer_del(&v->v_timer);
+	vm_console_close(v);
+	v->v_pid = 0;
+	was = v->v_state;
+	if (was == VM_RUNNING || was == VM_PAUSED) {
+		if (ve.ve_status == -1 || ve.ve_status == 0)
+			snprintf(v->v_error, sizeof(v->v_error),
+			    "the guest shut down");
+		else
+			snprintf(v->v_error, sizeof(v->v_error),
+			    "firecracker ended (wait status %d)",
+			    ve.ve_status);
+	}
+	if (was == VM_STARTING || was == VM_ERROR)
+		vm_set_state(v, VM_ERROR);
+	else
+		vm_set_state(v, VM_STOPPED);
+	log_info("vm %s: stopped", v->v_name);
+
+	switch (v->v_next) {
+	case NEXT_START:
+		v->v_next = NEXT_NONE;
+		vm_start_begin(v);
+		return;
+	case NEXT_DESTROY:
+		v->v_next = NEXT_NONE;
+		vm_destroy_begin(v);
+		return;
+	}
+	if (was == VM_STOPPING || v->v_client != 0)
+		vm_op_done(v, 0, "vm %s stopped", v->v_name);
+}
+
+/* What the parent holds, after our restart or its own. */
+static void
+vm_known(struct imsg *imsg)
+{
+	struct vmop_result	 vr;
+	struct vm		*v;
+	size_t			 len;
+
+	if (imsg_read_exact(imsg, &vr, sizeof(vr)) == -1 ||
+	    wire_string(vr.vr_id, sizeof(vr.vr_id), &len) == -1)
+		fatalx("%s: malformed vm from the parent", __func__);
+	if ((v = vm_by_id(vr.vr_id)) == NULL) {
+		log_warnx("vm %s: the parent has it but there is no record; "
+		    "ignored", vr.vr_id);
+		return;
+	}
+	v->v_known = 1;
+	vm_from_result(v, &vr);
+	if (vr.vr_state == VMOP_RUNNING) {
+		if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
+			vm_set_state(v, VM_RUNNING);
+	} else if (v->v_state == VM_RUNNING || v->v_state == VM_STARTING ||
+	    v->v_state == VM_STOPPING || v->v_state == VM_PAUSED)
+		vm_set_state(v, VM_STOPPED);
+}
+
+static void
+vm_known_end(void)
+{
+	struct vm	*v;
+
+	TAILQ_FOREACH(v, &vms, v_entry) {
+		if (v->v_known)
+			continue;
+		snprintf(v->v_error, sizeof(v->v_error), "its disk and tap "
+		    "are gone (the daemon has no record of them)");
+		v->v_state = VM_STOPPED;
+		vm_set_state(v, VM_ERROR);
+	}
+}
 
 static int
 vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
@@ -21,6 +847,22 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			fatalx("%s: control socket without an fd", __func__);
 		control_listen(fd);
 		return 0;
+	case IMSG_VM_DEFAULTS:
+		if (imsg_read_exact(imsg, &defaults, sizeof(defaults)) == -1)
+			fatalx("%s: bad defaults", __func__);
+		return 0;
+	case IMSG_VMOP_RESULT:
+		vm_result(imsg);
+		return 0;
+	case IMSG_VMOP_EXITED:
+		vm_exited(imsg);
+		return 0;
+	case IMSG_VMOP_KNOWN:
+		vm_known(imsg);
+		return 0;
+	case IMSG_VMOP_KNOWN_END:
+		vm_known_end();
+		return 0;
 	case IMSG_STATUS_DAEMON:
 	case IMSG_STATUS_WORKER:
 	case IMSG_STATUS_END:
@@ -31,9 +873,309 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	return -1;
 }
 
+static void
+vm_new_id(char *id, size_t len)
+{
+	do {
+		snprintf(id, len, "%08x", arc4random());
+	} while (vm_by_id(id) != NULL);
+}
+
+void
+vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
+{
+	const char	*why, *image;
+	struct vmop_create vc;
+	struct vm	*v;
+	size_t		 len;
+
+	if (wire_string(cc->cc_name, sizeof(cc->cc_name), &len) == -1 ||
+	    wire_string(cc->cc_image, sizeof(cc->cc_image), &len) == -1) {
+		control_reply(client, EINVAL, "bad request");
+		return;
+	}
+	if (valid_name(cc->cc_name, strlen(cc->cc_name), &why) == -1) {
+		control_reply(client, EINVAL, "invalid VM name \"%s\": %s; "
+		    "names are 1 to 63 of a-z, 0-9 and '-', starting with a "
+		    "letter or digit", cc->cc_name, why);
+		return;
+	}
+	image = cc->cc_image[0] ? cc->cc_image : DEFAULT_IMAGE;
+	if (valid_name(image, strlen(image), &why) == -1) {
+		control_reply(client, EINVAL, "invalid image name \"%s\": %s",
+		    image, why);
+		return;
+	}
+	if (vm_by_name(cc->cc_name) != NULL) {
+		control_reply(client, EEXIST, "a VM named %s already exists",
+		    cc->cc_name);
+		return;
+	}
+	if (cc->cc_cpus > VM_CPUS_MAX) {
+		control_reply(client, EINVAL, "%u cpus: a VM has 1 to %d",
+		    cc->cc_cpus, VM_CPUS_MAX);
+		return;
+	}
+	if (cc->cc_memory != 0 && (cc->cc_memory < VM_MEM_MIN ||
+	    cc->cc_memory > VM_MEM_MAX)) {
+		control_reply(client, EINVAL, "memory %" PRIu64 " MiB: a VM "
+		    "has %d MiB to %d MiB", cc->cc_memory, VM_MEM_MIN,
+		    VM_MEM_MAX);
+		return;
+	}
+	if (cc->cc_disk % 512 != 0 || cc->cc_disk > (16ULL << 40)) {
+		control_reply(client, EINVAL, "disk size %" PRIu64 " bytes: "
+		    "a whole number of 512-byte sectors up to 16 TiB",
+		    cc->cc_disk);
+		return;
+	}
+
+	v = vm_new();
+	vm_new_id(v->v_id, sizeof(v->v_id));
+	strlcpy(v->v_name, cc->cc_name, sizeof(v->v_name));
+	strlcpy(v->v_image, image, sizeof(v->v_image));
+	v->v_owner = uid;
+	v->v_cpus = cc->cc_cpus ? cc->cc_cpus : defaults.vd_cpus;
+	v->v_memory = cc->cc_memory ? cc->cc_memory : defaults.vd_memory;
+	v->v_disk = cc->cc_disk ? cc->cc_disk : defaults.vd_disk;
+	v->v_created = time(NULL);
+	v->v_state = VM_CREATING;
+	v->v_client = client;
+	v->v_next = (cc->cc_flags & CTL_VM_F_START) ? NEXT_START : NEXT_NONE;
+	vm_mac(v);
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+
+	memset(&vc, 0, sizeof(vc));
+	strlcpy(vc.vc_id, v->v_id, sizeof(vc.vc_id));
+	strlcpy(vc.vc_image, v->v_image, sizeof(vc.vc_image));
+	/* Never smaller than the image: the parent grows up to this. */
+	vc.vc_disk_size = cc->cc_disk;
+	vc.vc_owner = uid;
+	vmop_send(IMSG_VMOP_CREATE, v, &vc, sizeof(vc));
+}
+
+static void
+vm_wait_timeout(int fd, short event, void *arg)
+{
+	struct vm_waiter	*vw = arg;
+	struct vm		*v = vw->vw_vm;
+
+	TAILQ_REMOVE(&v->v_waiters, vw, vw_entry);
+	control_reply(vw->vw_client, ETIMEDOUT, "vm %s: still %s, not %s, "
+	    "after the timeout", v->v_name, state_name(v->v_state),
+	    state_name(vw->vw_state));
+	free(vw);
+}
+
+static void
+vm_ctl_prune(uint32_t client, uid_t uid)
+{
+	struct prune	*p;
+	struct vm	*v, *tv;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal(NULL);
+	p->p_client = client;
+	TAILQ_INSERT_TAIL(&prunes, p, p_entry);
+	TAILQ_FOREACH_SAFE(v, &vms, v_entry, tv) {
+		if (!vm_visible(v, uid) || v->v_client != 0 ||
+		    (v->v_state != VM_STOPPED && v->v_state != VM_CREATED &&
+		    v->v_state != VM_ERROR))
+			continue;
+		p->p_pending++;
+		v->v_prune = client;
+		if (!v->v_known) {
+			/* Nothing of it is left on the host. */
+			vm_unsave(v);
+			vm_free(v);
+			p->p_pending--;
+			p->p_done++;
+			continue;
+		}
+		vm_destroy_begin(v);
+	}
+	if (p->p_pending == 0) {
+		control_reply(client, 0, "removed %d VM%s", p->p_done,
+		    p->p_done == 1 ? "" : "s");
+		TAILQ_REMOVE(&prunes, p, p_entry);
+		free(p);
+	}
+}
+
+void
+vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
+{
+	struct vm_info		 vi;
+	struct vm_waiter	*vw;
+	struct timeval		 tv;
+	struct vm		*v;
+	char			 err[PROTO_MSG_MAX];
+	size_t			 len;
+	int			 want, running;
+
+	if (wire_string(cv->cv_name, sizeof(cv->cv_name), &len) == -1 ||
+	    wire_string(cv->cv_state, sizeof(cv->cv_state), &len) == -1) {
+		control_reply(client, EINVAL, "bad request");
+		return;
+	}
+	if (cv->cv_action == CTL_VM_PRUNE) {
+		vm_ctl_prune(client, uid);
+		return;
+	}
+	if ((v = vm_by_name(cv->cv_name)) == NULL || !vm_visible(v, uid)) {
+		control_reply(client, ENOENT, "no VM named %s", cv->cv_name);
+		return;
+	}
+	if (cv->cv_action == CTL_VM_SHOW) {
+		vm_info(v, &vi);
+		control_info(client, &vi);
+		control_reply(client, 0, "%s", "");
+		return;
+	}
+	if (cv->cv_action == CTL_VM_WAIT) {
+		if ((want = state_by_name(cv->cv_state[0] ? cv->cv_state :
+		    "running")) == -1) {
+			control_reply(client, EINVAL, "unknown state \"%s\": "
+			    "one of created, starting, running, paused, "
+			    "stopping, stopped, error", cv->cv_state);
+			return;
+		}
+		if (v->v_state == want) {
+			control_reply(client, 0, "vm %s is %s", v->v_name,
+			    state_name(want));
+			return;
+		}
+		if ((vw = calloc(1, sizeof(*vw))) == NULL)
+			fatal(NULL);
+		vw->vw_client = client;
+		vw->vw_state = want;
+		vw->vw_vm = v;
+		TAILQ_INSERT_TAIL(&v->v_waiters, vw, vw_entry);
+		evtimer_set(&vw->vw_timer, vm_wait_timeout, vw);
+		tv.tv_sec = cv->cv_timeout > 0 ? cv->cv_timeout : 60;
+		tv.tv_usec = 0;
+		evtimer_add(&vw->vw_timer, &tv);
+		return;
+	}
+	if (v->v_client != 0 || v->v_state == VM_CREATING ||
+	    v->v_state == VM_REMOVING) {
+		control_reply(client, EBUSY, "vm %s is busy (%s); try again",
+		    v->v_name, state_name(v->v_state));
+		return;
+	}
+	running = v->v_state == VM_RUNNING || v->v_state == VM_PAUSED ||
+	    v->v_state == VM_STOPPING;
+
+	switch (cv->cv_action) {
+	case CTL_VM_START:
+		if (running || v->v_state == VM_STARTING) {
+			control_reply(client, EALREADY, "vm %s is already %s",
+			    v->v_name, state_name(v->v_state));
+			return;
+		}
+		if (!v->v_known) {
+			control_reply(client, EIO, "vm %s cannot start: %s",
+			    v->v_name, v->v_error);
+			return;
+		}
+		v->v_client = client;
+		vm_start_begin(v);
+		return;
+	case CTL_VM_STOP:
+	case CTL_VM_KILL:
+		if (!running && v->v_state != VM_STARTING) {
+			control_reply(client, EALREADY, "vm %s is not running "
+			    "(%s)", v->v_name, state_name(v->v_state));
+			return;
+		}
+		v->v_client = client;
+		if (cv->cv_action == CTL_VM_KILL) {
+			vm_set_state(v, VM_STOPPING);
+			vmop_signal_send(v, SIGKILL);
+		} else
+			vm_stop_begin(v, v->v_state == VM_STARTING ||
+			    (cv->cv_flags & CTL_VM_F_FORCE),
+			    cv->cv_timeout);
+		return;
+	case CTL_VM_RESTART:
+		if (!v->v_known) {
+			control_reply(client, EIO, "vm %s cannot start: %s",
+			    v->v_name, v->v_error);
+			return;
+		}
+		v->v_client = client;
+		if (!running) {
+			vm_start_begin(v);
+			return;
+		}
+		v->v_next = NEXT_START;
+		vm_stop_begin(v, cv->cv_flags & CTL_VM_F_FORCE,
+		    cv->cv_timeout);
+		return;
+	case CTL_VM_RM:
+		if (running || v->v_state == VM_STARTING) {
+			if (!(cv->cv_flags & CTL_VM_F_FORCE)) {
+				control_reply(client, EBUSY, "vm %s is running; "
+				    "stop it first, or rm -f", v->v_name);
+				return;
+			}
+			v->v_client = client;
+			v->v_next = NEXT_DESTROY;
+			vm_set_state(v, VM_STOPPING);
+			vmop_signal_send(v, SIGKILL);
+			return;
+		}
+		v->v_client = client;
+		if (!v->v_known) {
+			vm_unsave(v);
+			vm_op_done(v, 0, "vm %s removed", v->v_name);
+			vm_free(v);
+			return;
+		}
+		vm_destroy_begin(v);
+		return;
+	case CTL_VM_PAUSE:
+	case CTL_VM_RESUME:
+		want = cv->cv_action == CTL_VM_PAUSE ? VM_RUNNING : VM_PAUSED;
+		if (v->v_state != want) {
+			control_reply(client, EALREADY, "vm %s is %s",
+			    v->v_name, state_name(v->v_state));
+			return;
+		}
+		if (fcapi_set_state(v->v_socket, want == VM_RUNNING ?
+		    "Paused" : "Resumed", err, sizeof(err)) == -1) {
+			control_reply(client, EIO, "vm %s: %s", v->v_name,
+			    err);
+			return;
+		}
+		vm_set_state(v, want == VM_RUNNING ? VM_PAUSED : VM_RUNNING);
+		control_reply(client, 0, "vm %s %s", v->v_name,
+		    want == VM_RUNNING ? "paused" : "resumed");
+		return;
+	}
+	control_reply(client, EINVAL, "unknown action %d", cv->cv_action);
+}
+
+void
+vm_ctl_ls(uint32_t client, uid_t uid)
+{
+	struct vm_info	 vi;
+	struct vm	*v;
+
+	TAILQ_FOREACH(v, &vms, v_entry) {
+		if (!vm_visible(v, uid) || v->v_state == VM_CREATING)
+			continue;
+		vm_info(v, &vi);
+		control_info(client, &vi);
+	}
+	control_reply(client, 0, "%s", "");
+}
+
 void
 vm_worker(struct imsgev *iev, const struct worker_init *wi)
 {
+	parent_iev = iev;
+	vm_load();
 	control_init(iev, wi);
 	worker_set_handler(vm_dispatch_parent);
 	iev->handler = worker_dispatch_parent;

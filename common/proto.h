@@ -45,13 +45,40 @@ enum proto_type {
 	IMSG_STATUS_END,	/* no payload */
 	IMSG_RESULT,		/* struct result */
 
+	/*
+	 * vm worker -> parent: root operations on one VM, named by its id
+	 * (peerid = the worker's request id).  Answered by IMSG_VMOP_RESULT.
+	 */
+	IMSG_VMOP_CREATE,	/* struct vmop_create: disk and tap */
+	IMSG_VMOP_START,	/* struct vmop_start: jail and Firecracker */
+	IMSG_VMOP_SOCKET,	/* struct vmop_id: API socket access */
+	IMSG_VMOP_SIGNAL,	/* struct vmop_signal */
+	IMSG_VMOP_DISK,		/* struct vmop_id: root disk fd */
+	IMSG_VMOP_DESTROY,	/* struct vmop_id: remove what CREATE made */
+
+	/* parent -> vm worker */
+	IMSG_VMOP_RESULT,	/* struct vmop_result, maybe with an fd */
+	IMSG_VMOP_EXITED,	/* struct vmop_exited: Firecracker ended */
+	IMSG_VMOP_KNOWN,	/* struct vmop_result: a VM the parent has */
+	IMSG_VMOP_KNOWN_END,	/* no payload: that was all of them */
+	IMSG_VM_DEFAULTS,	/* struct vm_defaults, at start and reload */
+
+	/* net worker -> parent */
+	IMSG_NETOP_SETUP,	/* no payload: bridge, NAT, resolver routing */
+	IMSG_NETOP_SETUP_DONE,	/* struct result (parent -> net) */
+
 	/* bangerctl -> vm worker */
 	IMSG_CTL_STATUS = 100,	/* no payload: answered by IMSG_STATUS_* */
 	IMSG_CTL_LOG_VERBOSE,	/* struct set_verbose */
 	IMSG_CTL_RELOAD,	/* no payload */
 
+	IMSG_CTL_VM_CREATE,	/* struct ctl_vm_create */
+	IMSG_CTL_VM,		/* struct ctl_vm: an action on VMs */
+	IMSG_CTL_VM_LS,		/* no payload: IMSG_CTL_VM_INFO each */
+
 	/* vm worker -> bangerctl */
 	IMSG_CTL_RESULT,	/* struct result: ends a command */
+	IMSG_CTL_VM_INFO,	/* struct vm_info */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -101,6 +128,117 @@ struct verbose_req {
 struct result {
 	int32_t		res_error;		/* 0 ok, else an errno */
 	char		res_msg[PROTO_MSG_MAX];
+};
+
+#define PROTO_VMID_MAX		16	/* 8 hex digits, NUL-padded */
+#define PROTO_VMNAME_MAX	64
+
+struct vmop_id {
+	char		vo_id[PROTO_VMID_MAX];
+};
+
+struct vmop_create {
+	char		vc_id[PROTO_VMID_MAX];
+	char		vc_image[PROTO_VMNAME_MAX];
+	uint64_t	vc_disk_size;		/* bytes; 0 = the image's */
+	uint32_t	vc_owner;		/* the user it is made for */
+};
+
+struct vmop_start {
+	char		vs_id[PROTO_VMID_MAX];
+	uint32_t	vs_cpus;
+	uint32_t	vs_pad;
+	uint64_t	vs_memory;		/* MiB */
+};
+
+struct vmop_signal {
+	char		vg_id[PROTO_VMID_MAX];
+	int32_t		vg_signal;		/* SIGTERM or SIGKILL */
+};
+
+#define VMOP_CREATED	1	/* disk and tap exist, not running */
+#define VMOP_RUNNING	2
+
+struct vmop_result {
+	char		vr_id[PROTO_VMID_MAX];
+	uint32_t	vr_op;			/* the request's type */
+	int32_t		vr_error;		/* 0, or an errno */
+	char		vr_msg[PROTO_MSG_MAX];
+	int32_t		vr_state;		/* VMOP_* */
+	int32_t		vr_pid;
+	uint32_t	vr_uid;			/* the VM's own uid/gid */
+	char		vr_tap[PROTO_IFNAME_MAX];
+	char		vr_image[PROTO_VMNAME_MAX];
+	char		vr_backend[PROTO_NAME_MAX];
+	char		vr_kernel[PROTO_PATH_MAX];	/* inside the jail */
+	char		vr_initrd[PROTO_PATH_MAX];	/* "" if none */
+	char		vr_disk[PROTO_PATH_MAX];	/* inside the jail */
+	char		vr_bootargs[PROTO_MSG_MAX];	/* the image's */
+	char		vr_socket[PROTO_PATH_MAX];	/* in the worker's root */
+	uint64_t	vr_disk_size;
+};
+
+struct vm_defaults {
+	uint32_t	vd_cpus;
+	uint32_t	vd_pad;
+	uint64_t	vd_memory;		/* MiB */
+	uint64_t	vd_disk;		/* bytes */
+};
+
+struct vmop_exited {
+	char		ve_id[PROTO_VMID_MAX];
+	int32_t		ve_status;		/* wait status, -1 unknown */
+};
+
+/* bangerctl's VM commands */
+struct ctl_vm_create {
+	char		cc_name[PROTO_VMNAME_MAX];
+	char		cc_image[PROTO_VMNAME_MAX];
+	uint32_t	cc_cpus;		/* 0 = the default */
+	uint32_t	cc_flags;		/* CTL_VM_F_* */
+	uint64_t	cc_memory;		/* MiB, 0 = the default */
+	uint64_t	cc_disk;		/* bytes, 0 = the default */
+};
+
+#define CTL_VM_START	1
+#define CTL_VM_STOP	2
+#define CTL_VM_KILL	3
+#define CTL_VM_RESTART	4
+#define CTL_VM_RM	5
+#define CTL_VM_SHOW	6
+#define CTL_VM_PRUNE	7	/* no name: every stopped VM of the caller */
+#define CTL_VM_PAUSE	8
+#define CTL_VM_RESUME	9
+#define CTL_VM_WAIT	10
+
+#define CTL_VM_F_START	0x01	/* create: and start */
+#define CTL_VM_F_FORCE	0x02	/* stop: kill at once; rm: even running */
+
+struct ctl_vm {
+	char		cv_name[PROTO_VMNAME_MAX];
+	int32_t		cv_action;		/* CTL_VM_* */
+	uint32_t	cv_flags;
+	int32_t		cv_timeout;		/* seconds, 0 = the default */
+	char		cv_state[PROTO_NAME_MAX];	/* wait: for this */
+};
+
+struct vm_info {
+	char		vi_id[PROTO_VMID_MAX];
+	char		vi_name[PROTO_VMNAME_MAX];
+	char		vi_image[PROTO_VMNAME_MAX];
+	char		vi_state[PROTO_NAME_MAX];
+	char		vi_error[PROTO_MSG_MAX];
+	uint32_t	vi_owner;
+	uint32_t	vi_uid;			/* its Firecracker's */
+	uint32_t	vi_cpus;
+	int32_t		vi_pid;
+	uint64_t	vi_memory;		/* MiB */
+	uint64_t	vi_disk;		/* bytes */
+	char		vi_tap[PROTO_IFNAME_MAX];
+	char		vi_mac[24];
+	char		vi_backend[PROTO_NAME_MAX];
+	int64_t		vi_created;
+	int64_t		vi_started;
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

@@ -9,9 +9,14 @@
 # needs ptrace, which seccomp forbids).
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0"
 
+# bangerd makes its bridge when it starts: it always runs in a network
+# namespace of the test's own ($NS), never in the host's.
 daemon_setup() {
 	T=$(mktemp -d /tmp/banger-regress.XXXXXX)
 	chmod 0755 "$T"
+	NS=banger-rt-$$-$RANDOM
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
 	STATE=$T/state
 	SOCK=$T/run/bangerd.sock
 	CONF=$T/bangerd.conf
@@ -23,8 +28,11 @@ ${1:-}
 EOC
 }
 
+# Run a command in the test's network namespace.
+in_ns() { ip netns exec "$NS" "$@"; }
+
 daemon_start() {
-	"$BANGERD" -d -f "$CONF" "$@" >"$DLOG" 2>&1 &
+	ip netns exec "$NS" "$BANGERD" -d -f "$CONF" "$@" >"$DLOG" 2>&1 &
 	DPID=$!
 	wait_for 10 daemon_workers_running
 }
@@ -51,5 +59,6 @@ daemon_stop() {
 
 daemon_cleanup() {
 	daemon_stop
+	[ -n "${NS:-}" ] && ip netns delete "$NS" 2>/dev/null
 	[ -n "${T:-}" ] && rm -rf "$T"
 }

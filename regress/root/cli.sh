@@ -52,7 +52,7 @@ expect_eq "cli: bangerd refuses to run without root" "$rc" 1
 expect_match "cli: ... and says so" "$out" "need root privileges"
 
 # Without -d it detaches, writes its pid file and serves the socket.
-"$BANGERD" -f "$CONF"; rc=$?
+in_ns "$BANGERD" -f "$CONF"; rc=$?
 expect_eq "cli: bangerd daemonizes with status 0" "$rc" 0
 if wait_for 10 daemon_workers_running; then
 	pass "cli: the daemonized bangerd serves status"

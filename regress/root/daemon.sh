@@ -16,6 +16,18 @@ if ! daemon_start; then
 fi
 pass "daemon: starts with three running workers"
 
+# The net worker asked for the bridge; the parent made it, in our namespace.
+wait_for 5 in_ns ip link show br-fc
+expect_eq "daemon: the bridge has its configured address" \
+    "$(in_ns ip -j addr show br-fc | jq -r '.[0].addr_info[] | select(.family=="inet") | "\(.local)/\(.prefixlen)"')" \
+    "172.16.0.1/24"
+expect_eq "daemon: the bridge is marked as banger's" \
+    "$(in_ns ip -j -d link show br-fc | jq -r '.[0].ifalias')" "banger"
+expect_match "daemon: the bridge is up" \
+    "$(in_ns ip -j link show br-fc | jq -r '.[0].flags | join(",")')" "UP"
+expect_match "daemon: network setup is logged" "$(cat "$DLOG")" \
+    "network: bridge br-fc up"
+
 uid=$(id -u _banger)
 gid=$(id -g _banger)
 ctlgid=$(getent group banger | cut -d: -f3)

@@ -1,0 +1,542 @@
+/*
+ * bangerctl vm ...: create, start, stop, kill, restart, rm, prune, ls,
+ * show, wait, pause and resume VMs.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bangerctl.h"
+#include "validate.h"
+
+static int	 vm_create(int, char **);
+static int	 vm_simple(int, char **);
+static int	 vm_ls(int, char **);
+static int	 vm_show(int, char **);
+static int	 vm_wait(int, char **);
+static int	 vm_prune(int, char **);
+
+static const struct ctl_cmd vm_cmds[] = {
+	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
+	    "[--disk SIZE] [--start]", "create a VM (and start it)" },
+	{ "start", vm_simple, "NAME", "boot a VM" },
+	{ "stop", vm_simple, "[-f] [--timeout S] NAME",
+	    "shut a VM down (Ctrl-Alt-Del, then kill; -f: kill now)" },
+	{ "kill", vm_simple, "NAME", "end a VM's Firecracker at once" },
+	{ "restart", vm_simple, "[-f] NAME", "stop and start a VM" },
+	{ "rm", vm_simple, "[-f] NAME", "remove a stopped VM (-f: even running)" },
+	{ "prune", vm_prune, "", "remove every stopped VM of yours (root: all)" },
+	{ "ls", vm_ls, "[--json]", "list VMs" },
+	{ "show", vm_show, "[--json] NAME", "show one VM" },
+	{ "wait", vm_wait, "NAME [--state S] [--timeout S]",
+	    "wait until a VM is in a state (default running)" },
+	{ "pause", vm_simple, "NAME", "pause a running VM" },
+	{ "resume", vm_simple, "NAME", "resume a paused VM" },
+};
+#define NVMCMDS	(sizeof(vm_cmds) / sizeof(vm_cmds[0]))
+
+static const struct ctl_cmd *vm_current;
+
+void
+vm_usage_list(FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < NVMCMDS; i++)
+		fprintf(fp, "  vm %-8s %s\n", vm_cmds[i].name,
+		    vm_cmds[i].usage);
+}
+
+static __attribute__((__noreturn__)) void
+vm_usage(void)
+{
+	extern char	*__progname;
+
+	fprintf(stderr, "usage: %s vm %s %s\n", __progname,
+	    vm_current->name, vm_current->usage);
+	exit(1);
+}
+
+int
+cmd_vm(int argc, char **argv)
+{
+	size_t	 i;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bangerctl vm command [arguments]\n");
+		vm_usage_list(stderr);
+		return 1;
+	}
+	for (i = 0; i < NVMCMDS; i++)
+		if (strcmp(vm_cmds[i].name, argv[1]) == 0) {
+			vm_current = &vm_cmds[i];
+			optind = 0;
+			return vm_cmds[i].run(argc - 1, argv + 1);
+		}
+	warnx("unknown command \"vm %s\"; \"bangerctl help\" lists them",
+	    argv[1]);
+	return 1;
+}
+
+/*
+ * A size: a number with an optional K, M, G or T suffix (powers of
+ * 1024); a plain number is MiB.  Returns bytes, or -1 with a message.
+ */
+static int
+parse_size(const char *what, const char *s, uint64_t *bytes)
+{
+	char		*end;
+	unsigned long long n;
+	uint64_t	 mul = 1ULL << 20;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		goto bad;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto bad;
+	if (*end != '\0') {
+		switch (toupper((unsigned char)*end)) {
+		case 'K':
+			mul = 1ULL << 10;
+			break;
+		case 'M':
+			mul = 1ULL << 20;
+			break;
+		case 'G':
+			mul = 1ULL << 30;
+			break;
+		case 'T':
+			mul = 1ULL << 40;
+			break;
+		default:
+			goto bad;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end != '\0')
+			goto bad;
+	}
+	if (n == 0 || n > UINT64_MAX / mul)
+		goto bad;
+	*bytes = n * mul;
+	return 0;
+bad:
+	warnx("invalid %s size \"%s\": use a number with an optional K, M, G "
+	    "or T suffix, such as 512M or 2G", what, s);
+	return -1;
+}
+
+static int
+check_name(const char *name)
+{
+	const char	*why;
+
+	if (valid_name(name, strlen(name), &why) == -1) {
+		warnx("invalid VM name \"%s\": %s; names are 1 to 63 of a-z, "
+		    "0-9 and '-', starting with a letter or digit", name, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send one request and print its result; returns the exit status. */
+static int
+request(uint32_t type, const void *data, size_t len)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	int		 rv;
+
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, type, data, len);
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_CTL_RESULT)
+			break;
+		imsg_free(&imsg);
+	}
+	rv = ctl_result(&imsg, 0);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	return rv;
+}
+
+static int
+vm_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "start", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_vm_create	 cc;
+	const char		*errstr;
+	uint64_t		 bytes;
+	int			 ch;
+
+	memset(&cc, 0, sizeof(cc));
+	while ((ch = getopt_long(argc, argv, "i:c:m:D:s", opts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			if (strlcpy(cc.cc_image, optarg, sizeof(cc.cc_image)) >=
+			    sizeof(cc.cc_image) || check_name(optarg) == -1) {
+				warnx("invalid image name \"%s\"", optarg);
+				return 1;
+			}
+			break;
+		case 'c':
+			cc.cc_cpus = strtonum(optarg, 1, 32, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid cpu count \"%s\": a VM has 1 to "
+				    "32", optarg);
+				return 1;
+			}
+			break;
+		case 'm':
+			if (parse_size("memory", optarg, &bytes) == -1)
+				return 1;
+			if (bytes % (1 << 20) != 0) {
+				warnx("invalid memory size \"%s\": a whole "
+				    "number of MiB", optarg);
+				return 1;
+			}
+			cc.cc_memory = bytes >> 20;
+			break;
+		case 'D':
+			if (parse_size("disk", optarg, &bytes) == -1)
+				return 1;
+			if (bytes % 512 != 0) {
+				warnx("invalid disk size \"%s\": a whole "
+				    "number of 512-byte sectors", optarg);
+				return 1;
+			}
+			cc.cc_disk = bytes;
+			break;
+		case 's':
+			cc.cc_flags |= CTL_VM_F_START;
+			break;
+		default:
+			vm_usage();
+		}
+	}
+	if (optind != argc - 1)
+		vm_usage();
+	if (check_name(argv[optind]) == -1)
+		return 1;
+	strlcpy(cc.cc_name, argv[optind], sizeof(cc.cc_name));
+	return request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
+}
+
+static int
+vm_action_code(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 action;
+	} actions[] = {
+		{ "start", CTL_VM_START }, { "stop", CTL_VM_STOP },
+		{ "kill", CTL_VM_KILL }, { "restart", CTL_VM_RESTART },
+		{ "rm", CTL_VM_RM }, { "pause", CTL_VM_PAUSE },
+		{ "resume", CTL_VM_RESUME },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(actions[i].name, name) == 0)
+			return actions[i].action;
+	return -1;
+}
+
+static int
+vm_simple(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_vm	 cv;
+	const char	*errstr;
+	int		 ch, force_ok, timeout_ok;
+
+	memset(&cv, 0, sizeof(cv));
+	cv.cv_action = vm_action_code(vm_current->name);
+	force_ok = cv.cv_action == CTL_VM_STOP || cv.cv_action == CTL_VM_RM ||
+	    cv.cv_action == CTL_VM_RESTART;
+	timeout_ok = cv.cv_action == CTL_VM_STOP ||
+	    cv.cv_action == CTL_VM_RESTART;
+	while ((ch = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (!force_ok)
+				vm_usage();
+			cv.cv_flags |= CTL_VM_F_FORCE;
+			break;
+		case 't':
+			if (!timeout_ok)
+				vm_usage();
+			cv.cv_timeout = strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid timeout \"%s\": 1 to 3600 "
+				    "seconds", optarg);
+				return 1;
+			}
+			break;
+		default:
+			vm_usage();
+		}
+	}
+	if (optind != argc - 1)
+		vm_usage();
+	if (check_name(argv[optind]) == -1)
+		return 1;
+	strlcpy(cv.cv_name, argv[optind], sizeof(cv.cv_name));
+	return request(IMSG_CTL_VM, &cv, sizeof(cv));
+}
+
+static int
+vm_prune(int argc, char **argv)
+{
+	struct ctl_vm	 cv;
+
+	if (argc != 1)
+		vm_usage();
+	memset(&cv, 0, sizeof(cv));
+	cv.cv_action = CTL_VM_PRUNE;
+	return request(IMSG_CTL_VM, &cv, sizeof(cv));
+}
+
+static int
+vm_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_vm	 cv;
+	const char	*errstr;
+	int		 ch;
+
+	memset(&cv, 0, sizeof(cv));
+	cv.cv_action = CTL_VM_WAIT;
+	while ((ch = getopt_long(argc, argv, "s:t:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (strlcpy(cv.cv_state, optarg, sizeof(cv.cv_state)) >=
+			    sizeof(cv.cv_state)) {
+				warnx("unknown state \"%s\"", optarg);
+				return 1;
+			}
+			break;
+		case 't':
+			cv.cv_timeout = strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid timeout \"%s\": 1 to 86400 "
+				    "seconds", optarg);
+				return 1;
+			}
+			break;
+		default:
+			vm_usage();
+		}
+	}
+	if (optind != argc - 1)
+		vm_usage();
+	if (check_name(argv[optind]) == -1)
+		return 1;
+	strlcpy(cv.cv_name, argv[optind], sizeof(cv.cv_name));
+	return request(IMSG_CTL_VM, &cv, sizeof(cv));
+}
+
+static json_t *
+info_json(const struct vm_info *vi)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, "
+	    "s:I, s:s, s:s, s:s, s:I, s:I?}",
+	    "name", vi->vi_name, "id", vi->vi_id, "image", vi->vi_image,
+	    "state", vi->vi_state,
+	    "error", vi->vi_error[0] ? vi->vi_error : NULL,
+	    "owner", (json_int_t)vi->vi_owner,
+	    "cpus", (json_int_t)vi->vi_cpus,
+	    "memory_mib", (json_int_t)vi->vi_memory,
+	    "disk_bytes", (json_int_t)vi->vi_disk,
+	    "pid", (json_int_t)vi->vi_pid,
+	    "tap", vi->vi_tap, "mac", vi->vi_mac,
+	    "disk_backend", vi->vi_backend,
+	    "created", (json_int_t)vi->vi_created,
+	    "started", vi->vi_started ? json_integer(vi->vi_started) : NULL);
+}
+
+static int
+info_read(struct imsg *imsg, struct vm_info *vi)
+{
+	size_t	 len;
+
+	if (imsg_get_data(imsg, vi, sizeof(*vi)) == -1 ||
+	    wire_string(vi->vi_name, sizeof(vi->vi_name), &len) == -1 ||
+	    wire_string(vi->vi_state, sizeof(vi->vi_state), &len) == -1 ||
+	    wire_string(vi->vi_error, sizeof(vi->vi_error), &len) == -1)
+		errx(1, "bad VM information from bangerd");
+	return 0;
+}
+
+static const char *
+owner_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwuid(uid)) != NULL)
+		return pw->pw_name;
+	snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+/* Collect IMSG_CTL_VM_INFO answers until the result. */
+static int
+collect(uint32_t type, const void *data, size_t len, struct vm_info **vis,
+    size_t *nvis)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	struct vm_info	*v = NULL;
+	size_t		 n = 0;
+	int		 rv;
+
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, type, data, len);
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_CTL_RESULT)
+			break;
+		if (imsg_get_type(&imsg) == IMSG_CTL_VM_INFO) {
+			if ((v = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+				err(1, NULL);
+			info_read(&imsg, &v[n++]);
+		}
+		imsg_free(&imsg);
+	}
+	rv = ctl_result(&imsg, 1);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	*vis = v;
+	*nvis = n;
+	return rv;
+}
+
+static int
+vm_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vm_info	*vis;
+	size_t		 n, i;
+	json_t		*arr;
+	char		 b1[32], b2[32], b3[32];
+	int		 ch, json = 0, rv;
+
+	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (ch != 'j')
+			vm_usage();
+		json = 1;
+	}
+	if (optind != argc)
+		vm_usage();
+	if ((rv = collect(IMSG_CTL_VM_LS, NULL, 0, &vis, &n)) != 0)
+		return rv;
+	if (json) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, info_json(&vis[i]));
+		json_print(arr);
+	} else {
+		printf("%-20s %-9s %-8s %-12s %4s %10s %10s %s\n", "NAME",
+		    "STATE", "ID", "IMAGE", "CPUS", "MEMORY", "DISK", "OWNER");
+		for (i = 0; i < n; i++)
+			printf("%-20s %-9s %-8s %-12s %4u %10s %10s %s\n",
+			    vis[i].vi_name, vis[i].vi_state, vis[i].vi_id,
+			    vis[i].vi_image, vis[i].vi_cpus,
+			    fmt_size(vis[i].vi_memory << 20, b1, sizeof(b1)),
+			    fmt_size(vis[i].vi_disk, b2, sizeof(b2)),
+			    owner_name(vis[i].vi_owner, b3, sizeof(b3)));
+	}
+	free(vis);
+	return 0;
+}
+
+static int
+vm_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_vm	 cv;
+	struct vm_info	*vis, *vi;
+	size_t		 n;
+	char		 b1[32], b2[32], b3[32];
+	int		 ch, json = 0, rv;
+
+	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (ch != 'j')
+			vm_usage();
+		json = 1;
+	}
+	if (optind != argc - 1)
+		vm_usage();
+	if (check_name(argv[optind]) == -1)
+		return 1;
+	memset(&cv, 0, sizeof(cv));
+	cv.cv_action = CTL_VM_SHOW;
+	strlcpy(cv.cv_name, argv[optind], sizeof(cv.cv_name));
+	if ((rv = collect(IMSG_CTL_VM, &cv, sizeof(cv), &vis, &n)) != 0)
+		return rv;
+	if (n != 1)
+		errx(1, "no information on %s from bangerd", cv.cv_name);
+	vi = &vis[0];
+	if (json)
+		json_print(info_json(vi));
+	else {
+		printf("%-10s %s\n", "name", vi->vi_name);
+		printf("%-10s %s\n", "id", vi->vi_id);
+		printf("%-10s %s%s%s\n", "state", vi->vi_state,
+		    vi->vi_error[0] ? ": " : "", vi->vi_error);
+		printf("%-10s %s\n", "image", vi->vi_image);
+		printf("%-10s %s\n", "owner", owner_name(vi->vi_owner, b3,
+		    sizeof(b3)));
+		printf("%-10s %u\n", "cpus", vi->vi_cpus);
+		printf("%-10s %s\n", "memory", fmt_size(vi->vi_memory << 20,
+		    b1, sizeof(b1)));
+		printf("%-10s %s (%s)\n", "disk", fmt_size(vi->vi_disk, b2,
+		    sizeof(b2)), vi->vi_backend[0] ? vi->vi_backend : "-");
+		printf("%-10s %s, mac %s\n", "network", vi->vi_tap[0] ?
+		    vi->vi_tap : "-", vi->vi_mac);
+		if (vi->vi_pid > 0)
+			printf("%-10s %d (uid %u)\n", "firecracker",
+			    vi->vi_pid, vi->vi_uid);
+	}
+	free(vis);
+	return 0;
+}

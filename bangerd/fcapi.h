@@ -1,0 +1,29 @@
+/*
+ * The Firecracker API client (vm worker).
+ */
+#ifndef BANGERD_FCAPI_H
+#define BANGERD_FCAPI_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct fc_boot {
+	int		 fb_cpus;
+	uint64_t	 fb_memory;		/* MiB */
+	const char	*fb_kernel;		/* paths as Firecracker sees them */
+	const char	*fb_initrd;		/* "" if none */
+	const char	*fb_bootargs;
+	const char	*fb_disk;
+	const char	*fb_tap;
+	const char	*fb_mac;
+};
+
+int	fcapi_init(void);
+int	fcapi_call(const char *, const char *, const char *, json_t *,
+	    json_t **, char *, size_t);
+int	fcapi_configure(const char *, const struct fc_boot *, char *, size_t);
+int	fcapi_action(const char *, const char *, char *, size_t);
+int	fcapi_set_state(const char *, const char *, char *, size_t);
+
+#endif /* BANGERD_FCAPI_H */

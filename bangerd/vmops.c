@@ -1,0 +1,787 @@
+/*
+ * The parent's side of each VM: its own record of what it made for the
+ * VM (uid, tap, disk, loop devices, Firecracker process), and the root
+ * operations the vm worker may ask for, each legal only in certain
+ * states.  The worker names a VM by its id and an image by its name;
+ * every device, path, interface and process comes from this record and
+ * the configuration, and each is validated again by the module that
+ * acts on it.
+ *
+ * Records live in STATE/priv (root, 0700), one file per VM, written
+ * atomically; the parent reads only files it wrote itself.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bangerd.h"
+#include "jail.h"
+#include "log.h"
+#include "netops.h"
+#include "storage.h"
+#include "validate.h"
+
+#define PRIV_DIR	"priv"
+#define IMAGES_DIR	"images"
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+
+static struct pvms	 pvms = TAILQ_HEAD_INITIALIZER(pvms);
+
+static void	 pvm_exit_cb(int, short, void *);
+static int	 pvm_save(struct pvm *);
+
+struct pvm *
+pvm_find(const char *id)
+{
+	struct pvm	*pv;
+
+	TAILQ_FOREACH(pv, &pvms, pv_entry)
+		if (strcmp(pv->pv_id, id) == 0)
+			return pv;
+	return NULL;
+}
+
+struct pvms *
+pvm_list(void)
+{
+	return &pvms;
+}
+
+/*
+ * An image by name: declared in the configuration, or imported into
+ * STATE/images/NAME (vmlinux, rootfs.ext4, optional initrd, boot-args).
+ */
+int
+image_resolve(const char *name, struct image_files *img)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct conf_image	*ci;
+	char			 path[PATH_MAX];
+	FILE			*fp;
+	const char		*why;
+
+	memset(img, 0, sizeof(*img));
+	if (valid_name(name, strlen(name), &why) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	TAILQ_FOREACH(ci, &conf->cf_images, img_entry) {
+		if (strcmp(ci->img_name, name) != 0)
+			continue;
+		strlcpy(img->kernel, ci->img_kernel, sizeof(img->kernel));
+		strlcpy(img->initrd, ci->img_initrd, sizeof(img->initrd));
+		strlcpy(img->rootfs, ci->img_rootfs, sizeof(img->rootfs));
+		strlcpy(img->bootargs, ci->img_bootargs,
+		    sizeof(img->bootargs));
+		return 0;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s/%s", conf->cf_statedir,
+	    IMAGES_DIR, name) >= (int)sizeof(path) ||
+	    access(path, F_OK) == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* Message truncation is fine elsewhere; a truncated path is not. */
+	if (snprintf(img->kernel, sizeof(img->kernel), "%s/vmlinux",
+	    path) >= (int)sizeof(img->kernel) ||
+	    snprintf(img->rootfs, sizeof(img->rootfs), "%s/rootfs.ext4",
+	    path) >= (int)sizeof(img->rootfs) ||
+	    snprintf(img->initrd, sizeof(img->initrd), "%s/initrd",
+	    path) >= (int)sizeof(img->initrd) ||
+	    strlcat(path, "/boot-args", sizeof(path)) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (access(img->initrd, F_OK) == -1)
+		img->initrd[0] = '\0';
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fgets(img->bootargs, sizeof(img->bootargs), fp) != NULL)
+			img->bootargs[strcspn(img->bootargs, "\n")] = '\0';
+		fclose(fp);
+	}
+	return 0;
+}
+
+/* The lowest uid of the configured range that no VM holds. */
+static int
+pvm_uid_alloc(uid_t *uidp)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct pvm		*pv;
+	uid_t			 uid;
+	int			 used;
+
+	for (uid = conf->cf_vm_uid_min; uid <= conf->cf_vm_uid_max; uid++) {
+		used = 0;
+		TAILQ_FOREACH(pv, &pvms, pv_entry)
+			if (pv->pv_uid == uid)
+				used = 1;
+		if (!used) {
+			*uidp = uid;
+			return 0;
+		}
+		if (uid == conf->cf_vm_uid_max)
+			break;
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
+static int
+priv_path(const char *id, const char *suffix, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s/%s/%s%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR, id, suffix) >= (int)len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* temp file, fsync, rename, fsync of the directory */
+static int
+pvm_save(struct pvm *pv)
+{
+	char	 path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
+	FILE	*fp;
+	int	 fd, dfd, saved;
+
+	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
+	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", pv->pv_id, tmp);
+		return -1;
+	}
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	fprintf(fp, "id %s\nimage %s\nowner %u\nuid %u\nstate %d\n"
+	    "tap %s\nbackend %s\ndisk %s\ndisk_size %" PRIu64 "\n"
+	    "loop_origin %s\nloop_cow %s\npid %d\nstarttime %llu\n",
+	    pv->pv_id, pv->pv_image, (unsigned)pv->pv_owner,
+	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
+	    pv->pv_disk, pv->pv_disk_size, pv->pv_loop_origin,
+	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
+	    pv->pv_proc.fp_starttime);
+	if (fflush(fp) == EOF || fsync(fd) == -1) {
+		saved = errno;
+		fclose(fp);
+		unlink(tmp);
+		errno = saved;
+		log_warn("vm %s: write %s", pv->pv_id, tmp);
+		return -1;
+	}
+	fclose(fp);
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename %s", pv->pv_id, tmp);
+		unlink(tmp);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static void
+pvm_unsave(struct pvm *pv)
+{
+	char	 path[PATH_MAX];
+
+	if (priv_path(pv->pv_id, "", path, sizeof(path)) == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("vm %s: unlink %s", pv->pv_id, path);
+}
+
+/* Undo whatever exists of the VM's disk; idempotent. */
+static int
+pvm_disk_remove(struct pvm *pv)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+	int		 rv = 0;
+
+	if (strcmp(pv->pv_backend, "dm") == 0 && snap_remove(pv->pv_id) == -1)
+		rv = -1;
+	if (pv->pv_loop_cow[0] != '\0') {
+		if (loop_detach(pv->pv_loop_cow) == -1)
+			rv = -1;
+		else
+			pv->pv_loop_cow[0] = '\0';
+	}
+	if (pv->pv_loop_origin[0] != '\0') {
+		if (loop_detach(pv->pv_loop_origin) == -1)
+			rv = -1;
+		else
+			pv->pv_loop_origin[0] = '\0';
+	}
+	if (disk_remove(sd, pv->pv_id) == -1)
+		rv = -1;
+	return rv;
+}
+
+static int
+pvm_disk_create(struct pvm *pv, const struct image_files *img,
+    uint64_t size, char *msg, size_t msglen)
+{
+	const char	*sd = env->bd_conf->cf_statedir, *used = NULL;
+	struct stat	 st;
+	int		 fd, cowfd = -1, dm;
+
+	if ((fd = open(img->rootfs, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(msg, msglen, "image %s: %s: %s", pv->pv_image,
+		    img->rootfs, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "image %s: %s is not a regular file",
+		    pv->pv_image, img->rootfs);
+		close(fd);
+		return -1;
+	}
+	if (size != 0 && size < (uint64_t)st.st_size) {
+		snprintf(msg, msglen, "disk size %" PRIu64 " is smaller than "
+		    "image %s (%lld bytes)", size, pv->pv_image,
+		    (long long)st.st_size);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	pv->pv_disk_size = size ? size : (uint64_t)st.st_size;
+	dm = strcmp(env->bd_storage, "dm") == 0;
+
+	if (dm) {
+		strlcpy(pv->pv_backend, "dm", sizeof(pv->pv_backend));
+		if (loop_attach(fd, 1, pv->pv_loop_origin,
+		    sizeof(pv->pv_loop_origin)) == -1 ||
+		    disk_cow_create(sd, pv->pv_id, pv->pv_disk_size,
+		    &cowfd) == -1 ||
+		    loop_attach(cowfd, 0, pv->pv_loop_cow,
+		    sizeof(pv->pv_loop_cow)) == -1 ||
+		    snap_create(pv->pv_id, pv->pv_loop_origin, pv->pv_loop_cow,
+		    pv->pv_disk_size) == -1) {
+			snprintf(msg, msglen, "vm %s: device-mapper snapshot: "
+			    "%s", pv->pv_id, strerror(errno));
+			goto fail;
+		}
+		snprintf(pv->pv_disk, sizeof(pv->pv_disk), "%s%s%s",
+		    DM_DIR, DM_PREFIX, pv->pv_id);
+	} else {
+		if (disk_create(sd, pv->pv_id, fd, env->bd_conf->cf_storage ==
+		    STORAGE_REFLINK ? STORAGE_REFLINK :
+		    strcmp(env->bd_storage, "copy") == 0 ? STORAGE_COPY :
+		    STORAGE_AUTO, pv->pv_disk_size, &used) == -1) {
+			snprintf(msg, msglen, "vm %s: disk: %s", pv->pv_id,
+			    strerror(errno));
+			goto fail;
+		}
+		strlcpy(pv->pv_backend, used != NULL &&
+		    strcmp(used, "existing") != 0 ? used : env->bd_storage,
+		    sizeof(pv->pv_backend));
+		snprintf(pv->pv_disk, sizeof(pv->pv_disk), "%s/%s/%s%s", sd,
+		    DISKS_DIR, pv->pv_id, DISK_SUFFIX);
+	}
+	if (cowfd != -1)
+		close(cowfd);
+	close(fd);
+	return 0;
+fail:
+	if (cowfd != -1)
+		close(cowfd);
+	close(fd);
+	pvm_disk_remove(pv);
+	return -1;
+}
+
+static void
+pvm_result_init(struct pvm *pv, uint32_t op, struct vmop_result *vr)
+{
+	memset(vr, 0, sizeof(*vr));
+	strlcpy(vr->vr_id, pv->pv_id, sizeof(vr->vr_id));
+	vr->vr_op = op;
+	vr->vr_state = pv->pv_state;
+	vr->vr_pid = pv->pv_proc.fp_pid;
+	vr->vr_uid = pv->pv_uid;
+	strlcpy(vr->vr_tap, pv->pv_tap, sizeof(vr->vr_tap));
+	strlcpy(vr->vr_image, pv->pv_image, sizeof(vr->vr_image));
+	strlcpy(vr->vr_backend, pv->pv_backend, sizeof(vr->vr_backend));
+	vr->vr_disk_size = pv->pv_disk_size;
+	snprintf(vr->vr_socket, sizeof(vr->vr_socket), "/%s/%s/%s/%s%s",
+	    JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id, JAIL_ROOT, JAIL_API_SOCK);
+	snprintf(vr->vr_kernel, sizeof(vr->vr_kernel), "/%s", JAIL_KERNEL);
+	snprintf(vr->vr_disk, sizeof(vr->vr_disk), "/%s", JAIL_DISK);
+}
+
+static void
+vmop_reply(struct worker *w, uint32_t peerid, struct vmop_result *vr,
+    int fd)
+{
+	imsg_compose_event(w->w_iev, IMSG_VMOP_RESULT, peerid, 0, fd, vr,
+	    sizeof(*vr));
+}
+
+static void
+vmop_error(struct worker *w, uint32_t peerid, const char *id, uint32_t op,
+    int error, const char *msg)
+{
+	struct vmop_result	 vr;
+
+	memset(&vr, 0, sizeof(vr));
+	strlcpy(vr.vr_id, id, sizeof(vr.vr_id));
+	vr.vr_op = op;
+	vr.vr_error = error ? error : EIO;
+	strlcpy(vr.vr_msg, msg, sizeof(vr.vr_msg));
+	log_warnx("vm %s: %s", id, msg);
+	vmop_reply(w, peerid, &vr, -1);
+}
+
+int
+vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct image_files	 img;
+	struct vmop_result	 vr;
+	struct pvm		*pv;
+	char			 msg[PROTO_MSG_MAX], dir[PATH_MAX];
+
+	if (image_resolve(vc->vc_image, &img) == -1) {
+		snprintf(msg, sizeof(msg), "image %s not found", vc->vc_image);
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, ENOENT, msg);
+		return 0;
+	}
+	if ((pv = calloc(1, sizeof(*pv))) == NULL)
+		fatal(NULL);
+	strlcpy(pv->pv_id, vc->vc_id, sizeof(pv->pv_id));
+	strlcpy(pv->pv_image, vc->vc_image, sizeof(pv->pv_image));
+	pv->pv_owner = vc->vc_owner;
+	pv->pv_proc.fp_pidfd = -1;
+	pv->pv_proc.fp_ptyfd = -1;
+	if (pvm_uid_alloc(&pv->pv_uid) == -1) {
+		snprintf(msg, sizeof(msg), "no free uid in vm-uids %u to %u",
+		    conf->cf_vm_uid_min, conf->cf_vm_uid_max);
+		goto fail;
+	}
+	snprintf(pv->pv_tap, sizeof(pv->pv_tap), "%s%s", TAP_PREFIX,
+	    pv->pv_id);
+
+	snprintf(dir, sizeof(dir), "%s/%s", conf->cf_statedir, PRIV_DIR);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (pvm_disk_create(pv, &img, vc->vc_disk_size, msg,
+	    sizeof(msg)) == -1)
+		goto fail;
+	if (net_tap_create(pv->pv_tap, conf->cf_bridge, pv->pv_uid,
+	    pv->pv_uid) == -1) {
+		snprintf(msg, sizeof(msg), "tap %s on %s: %s", pv->pv_tap,
+		    conf->cf_bridge, strerror(errno));
+		pvm_disk_remove(pv);
+		goto fail;
+	}
+	pv->pv_state = VMOP_CREATED;
+	if (pvm_save(pv) == -1) {
+		snprintf(msg, sizeof(msg), "cannot write its record");
+		net_tap_delete(pv->pv_tap);
+		pvm_disk_remove(pv);
+		goto fail;
+	}
+	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	log_info("vm %s: created for uid %u from image %s: uid %u, tap %s, "
+	    "%s disk %s", pv->pv_id, (unsigned)pv->pv_owner, pv->pv_image,
+	    (unsigned)pv->pv_uid, pv->pv_tap, pv->pv_backend, pv->pv_disk);
+	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
+	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
+	if (img.initrd[0] != '\0')
+		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
+		    JAIL_INITRD);
+	vmop_reply(w, peerid, &vr, -1);
+	return 0;
+fail:
+	vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno, msg);
+	free(pv);
+	return 0;
+}
+
+static int
+cgroup_root(char *buf, size_t len)
+{
+	if (access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0 &&
+	    access(CGROUP_ROOT, W_OK) == 0) {
+		strlcpy(buf, CGROUP_ROOT, len);
+		return 0;
+	}
+	buf[0] = '\0';
+	return -1;
+}
+
+int
+vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
+    const struct vmop_start *vs)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct image_files	 img;
+	struct jail_spec	 js;
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+	int			 exefd = -1, ptyfd;
+
+	if (image_resolve(pv->pv_image, &img) == -1) {
+		snprintf(msg, sizeof(msg), "image %s not found", pv->pv_image);
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, ENOENT, msg);
+		return 0;
+	}
+	memset(&js, 0, sizeof(js));
+	strlcpy(js.js_statedir, conf->cf_statedir, sizeof(js.js_statedir));
+	strlcpy(js.js_vmid, pv->pv_id, sizeof(js.js_vmid));
+	js.js_uid = js.js_gid = pv->pv_uid;
+	js.js_uid_min = conf->cf_vm_uid_min;
+	js.js_uid_max = conf->cf_vm_uid_max;
+	strlcpy(js.js_kernel, img.kernel, sizeof(js.js_kernel));
+	strlcpy(js.js_initrd, img.initrd, sizeof(js.js_initrd));
+	strlcpy(js.js_disk, pv->pv_disk, sizeof(js.js_disk));
+	strlcpy(js.js_jailer, conf->cf_jailer, sizeof(js.js_jailer));
+	strlcpy(js.js_firecracker, conf->cf_firecracker,
+	    sizeof(js.js_firecracker));
+	(void)cgroup_root(js.js_cgroot, sizeof(js.js_cgroot));
+	js.js_cpus = vs->vs_cpus;
+	js.js_memory = vs->vs_memory;
+	js.js_flags = JAIL_F_CGROUP_PARTIAL;
+
+	if (fc_exec_check(conf->cf_jailer[0] ? conf->cf_jailer :
+	    conf->cf_firecracker, &exefd) == -1) {
+		snprintf(msg, sizeof(msg), "%s cannot be trusted to run: %s",
+		    conf->cf_jailer[0] ? conf->cf_jailer :
+		    conf->cf_firecracker, strerror(errno));
+		goto fail;
+	}
+	if (jail_prepare(&js) == -1) {
+		snprintf(msg, sizeof(msg), "jail: %s", strerror(errno));
+		goto fail;
+	}
+	if (fc_spawn(&js, exefd, &pv->pv_proc) == -1) {
+		snprintf(msg, sizeof(msg), "firecracker: %s", strerror(errno));
+		jail_cleanup(conf->cf_statedir, pv->pv_id);
+		goto fail;
+	}
+	close(exefd);
+	exefd = -1;
+	pv->pv_state = VMOP_RUNNING;
+	(void)pvm_save(pv);
+	event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd, EV_READ,
+	    pvm_exit_cb, pv);
+	event_add(&pv->pv_exit_ev, NULL);
+	log_info("vm %s: firecracker started, pid %d, uid %u", pv->pv_id,
+	    (int)pv->pv_proc.fp_pid, (unsigned)pv->pv_uid);
+
+	pvm_result_init(pv, IMSG_VMOP_START, &vr);
+	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
+	if (img.initrd[0] != '\0')
+		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
+		    JAIL_INITRD);
+	/* The console's master goes to the vm worker; we keep no copy. */
+	ptyfd = pv->pv_proc.fp_ptyfd;
+	pv->pv_proc.fp_ptyfd = -1;
+	vmop_reply(w, peerid, &vr, ptyfd);
+	return 0;
+fail:
+	if (exefd != -1)
+		close(exefd);
+	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
+	return 0;
+}
+
+/* Firecracker ended: reap it, clean its jail, tell the vm worker. */
+static void
+pvm_exit_cb(int fd, short event, void *arg)
+{
+	struct pvm		*pv = arg;
+	struct vmop_exited	 ve;
+	struct worker		*w = &env->bd_workers[PROC_VM];
+	int			 status = -1;
+
+	if (fc_wait(&pv->pv_proc, 0, &status) == -1 && errno == ETIMEDOUT) {
+		event_add(&pv->pv_exit_ev, NULL);
+		return;
+	}
+	log_info("vm %s: firecracker (pid %d) ended, status %d", pv->pv_id,
+	    (int)pv->pv_proc.fp_pid, status);
+	pvm_stopped(pv);
+	memset(&ve, 0, sizeof(ve));
+	strlcpy(ve.ve_id, pv->pv_id, sizeof(ve.ve_id));
+	ve.ve_status = status;
+	if (w->w_iev != NULL && w->w_state == WORKER_RUNNING)
+		imsg_compose_event(w->w_iev, IMSG_VMOP_EXITED, 0, 0, -1, &ve,
+		    sizeof(ve));
+}
+
+/* The process is gone: its jail and cgroup go too. */
+void
+pvm_stopped(struct pvm *pv)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+
+	if (event_initialized(&pv->pv_exit_ev))
+		event_del(&pv->pv_exit_ev);
+	fc_close(&pv->pv_proc);
+	pv->pv_proc.fp_pid = 0;
+	pv->pv_proc.fp_starttime = 0;
+	if (jail_cleanup(sd, pv->pv_id) == -1)
+		log_warn("vm %s: jail cleanup", pv->pv_id);
+	if (fc_cgroup_remove(CGROUP_ROOT, pv->pv_id) == -1)
+		log_debug("vm %s: cgroup removal: %s", pv->pv_id,
+		    strerror(errno));
+	pv->pv_state = VMOP_CREATED;
+	(void)pvm_save(pv);
+}
+
+int
+vmop_socket(struct worker *w, uint32_t peerid, struct pvm *pv)
+{
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+
+	if (fc_socket_grant(env->bd_conf->cf_statedir, pv->pv_id,
+	    env->bd_gid) == -1) {
+		/* Not there yet is normal just after start: the worker retries. */
+		if (errno != ENOENT) {
+			snprintf(msg, sizeof(msg), "api socket: %s",
+			    strerror(errno));
+			vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_SOCKET,
+			    errno, msg);
+			return 0;
+		}
+		memset(&vr, 0, sizeof(vr));
+		strlcpy(vr.vr_id, pv->pv_id, sizeof(vr.vr_id));
+		vr.vr_op = IMSG_VMOP_SOCKET;
+		vr.vr_error = ENOENT;
+		strlcpy(vr.vr_msg, "api socket not there yet",
+		    sizeof(vr.vr_msg));
+		vmop_reply(w, peerid, &vr, -1);
+		return 0;
+	}
+	pvm_result_init(pv, IMSG_VMOP_SOCKET, &vr);
+	vmop_reply(w, peerid, &vr, -1);
+	return 0;
+}
+
+int
+vmop_signal(struct worker *w, uint32_t peerid, struct pvm *pv, int sig)
+{
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+
+	/* A VM that already stopped needs no signal (the exit may race). */
+	if (pv->pv_state == VMOP_RUNNING &&
+	    fc_signal(&pv->pv_proc, sig) == -1) {
+		snprintf(msg, sizeof(msg), "signal %d: %s", sig,
+		    strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_SIGNAL, errno, msg);
+		return 0;
+	}
+	log_info("vm %s: signal %d", pv->pv_id, sig);
+	pvm_result_init(pv, IMSG_VMOP_SIGNAL, &vr);
+	vmop_reply(w, peerid, &vr, -1);
+	return 0;
+}
+
+int
+vmop_disk(struct worker *w, uint32_t peerid, struct pvm *pv)
+{
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+	int			 fd;
+
+	if (disk_open(env->bd_conf->cf_statedir, pv->pv_id, &fd) == -1) {
+		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DISK, errno, msg);
+		return 0;
+	}
+	pvm_result_init(pv, IMSG_VMOP_DISK, &vr);
+	vmop_reply(w, peerid, &vr, fd);
+	return 0;
+}
+
+int
+vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
+{
+	const char		*sd = env->bd_conf->cf_statedir;
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+
+	if (net_tap_delete(pv->pv_tap) == -1) {
+		snprintf(msg, sizeof(msg), "tap %s: %s", pv->pv_tap,
+		    strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
+		return 0;
+	}
+	if (jail_cleanup(sd, pv->pv_id) == -1 || pvm_disk_remove(pv) == -1) {
+		snprintf(msg, sizeof(msg), "cleanup: %s", strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
+		return 0;
+	}
+	pvm_unsave(pv);
+	log_info("vm %s: destroyed", pv->pv_id);
+	pvm_result_init(pv, IMSG_VMOP_DESTROY, &vr);
+	vr.vr_state = 0;
+	TAILQ_REMOVE(&pvms, pv, pv_entry);
+	free(pv);
+	vmop_reply(w, peerid, &vr, -1);
+	return 0;
+}
+
+/* Tell a (re)started vm worker about every VM the parent holds. */
+void
+vmop_announce(struct worker *w)
+{
+	struct vmop_result	 vr;
+	struct pvm		*pv;
+
+	TAILQ_FOREACH(pv, &pvms, pv_entry) {
+		pvm_result_init(pv, IMSG_VMOP_KNOWN, &vr);
+		imsg_compose_event(w->w_iev, IMSG_VMOP_KNOWN, 0, 0, -1, &vr,
+		    sizeof(vr));
+	}
+	imsg_compose_event(w->w_iev, IMSG_VMOP_KNOWN_END, 0, 0, -1, NULL, 0);
+}
+
+/* The VM defaults from the configuration, for the vm worker. */
+void
+vm_defaults_send(struct worker *w)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct vm_defaults	 vd;
+
+	if (w->w_iev == NULL || w->w_state != WORKER_RUNNING)
+		return;
+	memset(&vd, 0, sizeof(vd));
+	vd.vd_cpus = conf->cf_def_cpus;
+	vd.vd_memory = conf->cf_def_memory;
+	vd.vd_disk = conf->cf_def_disk;
+	imsg_compose_event(w->w_iev, IMSG_VM_DEFAULTS, 0, 0, -1, &vd,
+	    sizeof(vd));
+}
+
+static int
+record_field(FILE *fp, struct pvm *pv)
+{
+	char		 line[PATH_MAX + 64], *val;
+	unsigned long	 ul;
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((val = strchr(line, ' ')) == NULL)
+			return -1;
+		*val++ = '\0';
+		if (strcmp(line, "id") == 0)
+			strlcpy(pv->pv_id, val, sizeof(pv->pv_id));
+		else if (strcmp(line, "image") == 0)
+			strlcpy(pv->pv_image, val, sizeof(pv->pv_image));
+		else if (strcmp(line, "owner") == 0)
+			pv->pv_owner = strtoul(val, NULL, 10);
+		else if (strcmp(line, "uid") == 0) {
+			ul = strtoul(val, NULL, 10);
+			pv->pv_uid = ul;
+		} else if (strcmp(line, "state") == 0)
+			pv->pv_state = atoi(val);
+		else if (strcmp(line, "tap") == 0)
+			strlcpy(pv->pv_tap, val, sizeof(pv->pv_tap));
+		else if (strcmp(line, "backend") == 0)
+			strlcpy(pv->pv_backend, val, sizeof(pv->pv_backend));
+		else if (strcmp(line, "disk") == 0)
+			strlcpy(pv->pv_disk, val, sizeof(pv->pv_disk));
+		else if (strcmp(line, "disk_size") == 0)
+			pv->pv_disk_size = strtoull(val, NULL, 10);
+		else if (strcmp(line, "loop_origin") == 0)
+			strlcpy(pv->pv_loop_origin, val,
+			    sizeof(pv->pv_loop_origin));
+		else if (strcmp(line, "loop_cow") == 0)
+			strlcpy(pv->pv_loop_cow, val, sizeof(pv->pv_loop_cow));
+		else if (strcmp(line, "pid") == 0)
+			pv->pv_proc.fp_pid = atoi(val);
+		else if (strcmp(line, "starttime") == 0)
+			pv->pv_proc.fp_starttime = strtoull(val, NULL, 10);
+	}
+	return 0;
+}
+
+/*
+ * At start: read our records back, re-adopt each Firecracker that is
+ * still the process we started (same argv and start time), and clean up
+ * after those that are gone.
+ */
+void
+vmop_restore(void)
+{
+	const char	*sd = env->bd_conf->cf_statedir, *why;
+	char		 dir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent	*de;
+	struct pvm	*pv;
+	DIR		*d;
+	FILE		*fp;
+
+	snprintf(dir, sizeof(dir), "%s/%s", sd, PRIV_DIR);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+	if ((d = opendir(dir)) == NULL)
+		fatal("%s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == -1)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((fp = fopen(path, "re")) == NULL)
+			continue;
+		if ((pv = calloc(1, sizeof(*pv))) == NULL)
+			fatal(NULL);
+		pv->pv_proc.fp_pidfd = -1;
+		pv->pv_proc.fp_ptyfd = -1;
+		if (record_field(fp, pv) == -1 ||
+		    strcmp(pv->pv_id, de->d_name) != 0) {
+			log_warnx("vm %s: unreadable record %s, ignored",
+			    de->d_name, path);
+			fclose(fp);
+			free(pv);
+			continue;
+		}
+		fclose(fp);
+		strlcpy(pv->pv_proc.fp_vmid, pv->pv_id,
+		    sizeof(pv->pv_proc.fp_vmid));
+		if (pv->pv_state == VMOP_RUNNING) {
+			/*
+			 * argv[0] is "firecracker" in our jail and
+			 * "/firecracker" in the jailer's: this matches both.
+			 */
+			if (fc_adopt(JAILER_ARGV0, pv->pv_id,
+			    pv->pv_proc.fp_pid, pv->pv_proc.fp_starttime,
+			    &pv->pv_proc.fp_pidfd) == 0) {
+				event_set(&pv->pv_exit_ev,
+				    pv->pv_proc.fp_pidfd, EV_READ,
+				    pvm_exit_cb, pv);
+				event_add(&pv->pv_exit_ev, NULL);
+				log_info("vm %s: re-adopted firecracker pid %d",
+				    pv->pv_id, (int)pv->pv_proc.fp_pid);
+			} else {
+				log_info("vm %s: firecracker pid %d is gone",
+				    pv->pv_id, (int)pv->pv_proc.fp_pid);
+				pvm_stopped(pv);
+			}
+		}
+		TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	}
+	closedir(d);
+}
