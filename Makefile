@@ -40,7 +40,7 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables jansson libcurl
+		libnl-route-3.0 libnftables jansson libcurl libsodium ldns
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -50,16 +50,20 @@ PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
 
 ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-D_GNU_SOURCE -DBANGER_VERSION='"$(VERSION)"' \
-		-Icommon -Ibangerd $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
+		-Icommon -Ibangerd -I$(B) $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
 # The root operations, each a module with its own tests.
 OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c
+# Self-update: the update worker's fetch and checks (and the parent's).
+UPD_SRCS =	bangerd/updcheck.c common/signify.c
+# The net worker's address management and DNS responder.
+NET_SRCS =	bangerd/ipam.c bangerd/dns.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
-		bangerd/fcapi.c $(OPS_SRCS)
+		bangerd/fcapi.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS)
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
@@ -68,12 +72,15 @@ COMMON_OBJS =	$(COMMON_SRCS:%.c=$(B)/%.o)
 BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parse.o
 CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
 OPS_OBJS =	$(OPS_SRCS:%.c=$(B)/%.o)
+UPD_OBJS =	$(UPD_SRCS:%.c=$(B)/%.o)
+NET_OBJS =	$(NET_SRCS:%.c=$(B)/%.o)
 
 # Unit tests: regress/unit/NAME_test.c, linked with the common objects
 # and the configuration parser.
 UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
-UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(B)/bangerd/parse.o
+UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) \
+		$(B)/bangerd/parse.o
 # Shell tests (regress/docs, regress/root): run with the built binaries
 # named in the environment; root tests skip, saying so, without root.
 ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
@@ -108,10 +115,19 @@ $(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
-$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS) $(OPS_OBJS)
+$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS) $(OPS_OBJS) \
+    $(UPD_OBJS) $(NET_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) \
-	    $(OPS_OBJS) $(PKG_LIBS_D) $(PKG_LIBS_C)
+	    $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+# The release key built into bangerd (scripts/embed-pubkey.sh): checked
+# on every make, the header rewritten only when the key changes.
+$(B)/pubkey.h: FORCE
+	@mkdir -p $(@D)
+	@sh scripts/embed-pubkey.sh $(RELEASE_PUBKEY) >$@.tmp && \
+	    if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(B)/bangerd/updcheck.o: $(B)/pubkey.h
 
 # The Firecracker-API stand-in, in its two modes.  Static, like
 # Firecracker itself, so that it runs inside a VM's jail; never built
@@ -136,7 +152,8 @@ check: check-build
 	    BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
 	    HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
 	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) VALGRIND="$(VALGRIND)" \
-	    ./regress/run.sh $(UNIT_BINS) $(ROOT_TESTS)
+	    ./regress/run.sh $(UNIT_BINS) $(OBJDIR)/regress/helpers/dns-replay \
+	    $(ROOT_TESTS)
 
 $(OBJDIR)/bench/%: bench/%.c $(COMMON_OBJS)
 	@mkdir -p $(@D)
@@ -146,6 +163,27 @@ $(OBJDIR)/bench/%: bench/%.c $(COMMON_OBJS)
 bench: $(OBJDIR)/bench/imsg_bench
 	$(OBJDIR)/bench/imsg_bench
 
+# libFuzzer on the DNS query path (clang); its corpus is replayed by
+# dns-replay in make check.
+FUZZ_CC ?=	clang
+FUZZ_TIME ?=	60
+FUZZ_FLAGS =	-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-Icommon -Ibangerd $(shell $(PKG_CONFIG) --cflags \
+		libbsd-overlay ldns libevent_core)
+FUZZ_LIBS =	$(shell $(PKG_CONFIG) --libs libbsd-overlay ldns libevent_core)
+$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c bangerd/dns.c bangerd/dns.h \
+    common/log.c common/validate.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c bangerd/dns.c \
+	    common/log.c common/validate.c $(FUZZ_LIBS)
+
+fuzz: $(OBJDIR)/fuzz/dns_fuzz
+	@mkdir -p $(OBJDIR)/fuzz/dns-corpus
+	$(OBJDIR)/fuzz/dns_fuzz -max_total_time=$(FUZZ_TIME) \
+	    -artifact_prefix=$(OBJDIR)/fuzz/ $(OBJDIR)/fuzz/dns-corpus \
+	    regress/fuzz/corpus/dns
+
 deps:
 	sh scripts/deps.sh
 
@@ -154,19 +192,23 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/banger
 	install -m 0755 $(OBJDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerd
 	install -m 0755 $(OBJDIR)/bangerctl $(DESTDIR)$(SBINDIR)/bangerctl
-	install -m 0644 man/bangerd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/bangerd.conf.5 man/banger-manifest.5 \
+	    $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 etc/bangerd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerctl \
 	    $(DESTDIR)$(MANDIR)/man5/bangerd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/banger-manifest.5 \
 	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/banger 2>/dev/null
 
 clean:
 	rm -rf obj obj-san
 
-.PHONY: all bench check check-build deps install uninstall clean
+FORCE:
+
+.PHONY: all bench check check-build deps fuzz install uninstall clean FORCE
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

@@ -372,7 +372,7 @@ static json_t *
 info_json(const struct vm_info *vi)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, "
-	    "s:I, s:s, s:s, s:s, s:I, s:I?}",
+	    "s:I, s:s, s:s, s:s, s:I, s:o?}",
 	    "name", vi->vi_name, "id", vi->vi_id, "image", vi->vi_image,
 	    "state", vi->vi_state,
 	    "error", vi->vi_error[0] ? vi->vi_error : NULL,

@@ -501,6 +501,16 @@ static void
 vm_console_close(struct vm *v)
 {
 	if (v->v_ptyfd != -1) {
+		/* What the console said last is still in the pty. */
+		while (v->v_ptyfd != -1 && v->v_logfd != -1) {
+			char	 buf[4096];
+			ssize_t	 n;
+
+			if ((n = read(v->v_ptyfd, buf, sizeof(buf))) <= 0)
+				break;
+			if (write(v->v_logfd, buf, n) == -1)
+				break;
+		}
 		event_del(&v->v_pty_ev);
 		close(v->v_ptyfd);
 		v->v_ptyfd = -1;

@@ -15,7 +15,8 @@
  *				qemu's status.
  *
  * Stand-in-only knobs:
- *	--standin-log FILE, env FC_STANDIN_LOG, or ./fc-standin.log-path
+ *	--standin-log FILE, env FC_STANDIN_LOG, or ./fc-standin.log-path,
+ *	else fc-standin.requests beside the API socket
  *		append {"method","path","body","status"} per request.
  *	FC_STANDIN_POWERDOWN_TIMEOUT (qemu) seconds between
  *		system_powerdown and SIGTERM, default 10.
@@ -2826,6 +2827,20 @@ setup_reqlog(void)
 				path = buf;
 		}
 		fclose(f);
+	}
+	/*
+	 * Otherwise beside the API socket, so that a test can read what a
+	 * jailed stand-in (no environment, no options of ours) was sent.
+	 */
+	if (path == NULL && g.api_sock != NULL &&
+	    strrchr(g.api_sock, '/') != NULL) {
+		n = strrchr(g.api_sock, '/') - g.api_sock;
+		if (n + sizeof("/fc-standin.requests") <= sizeof(buf)) {
+			memcpy(buf, g.api_sock, n);
+			strlcpy(buf + n, "/fc-standin.requests",
+			    sizeof(buf) - n);
+			path = buf;
+		}
 	}
 	if (path == NULL)
 		return;

@@ -3,9 +3,11 @@
  * channel to the parent (pidfd_getfd, root only) and writes one
  * malformed message on it, as the worker itself could.
  *
- * usage: imsg-inject pid fd case
+ * usage: imsg-inject pid fd case [arguments]
  * cases: unknown-type, short, oversized, under-header, unterminated,
- *	  ready-again, with-fd, bad-verbose
+ *	  ready-again, with-fd, bad-verbose, and the VM operations:
+ *	  vmop-create ID IMAGE, vmop-start ID, vmop-signal ID SIG,
+ *	  vmop-disk ID, vmop-destroy ID, vmop-socket ID
  */
 #include <sys/types.h>
 #include <sys/pidfd.h>
@@ -65,6 +67,52 @@ send_raw(int fd, uint32_t type, uint32_t len, const void *data,
 		err(1, "sendmsg");
 }
 
+/* A VM operation as the vm worker would send it, with any id or name. */
+static void
+send_vmop(int fd, const char *op, int argc, char **argv)
+{
+	struct vmop_create	 vc;
+	struct vmop_start	 vs;
+	struct vmop_signal	 vg;
+	struct vmop_id		 vi;
+	uint32_t		 type;
+
+	if (strcmp(op, "create") == 0 && argc == 2) {
+		memset(&vc, 0, sizeof(vc));
+		strncpy(vc.vc_id, argv[0], sizeof(vc.vc_id) - 1);
+		strncpy(vc.vc_image, argv[1], sizeof(vc.vc_image) - 1);
+		send_raw(fd, IMSG_VMOP_CREATE, IMSG_HEADER_SIZE + sizeof(vc),
+		    &vc, sizeof(vc), -1);
+	} else if (strcmp(op, "start") == 0 && argc == 1) {
+		memset(&vs, 0, sizeof(vs));
+		strncpy(vs.vs_id, argv[0], sizeof(vs.vs_id) - 1);
+		vs.vs_cpus = 1;
+		vs.vs_memory = 128;
+		send_raw(fd, IMSG_VMOP_START, IMSG_HEADER_SIZE + sizeof(vs),
+		    &vs, sizeof(vs), -1);
+	} else if (strcmp(op, "signal") == 0 && argc == 2) {
+		memset(&vg, 0, sizeof(vg));
+		strncpy(vg.vg_id, argv[0], sizeof(vg.vg_id) - 1);
+		vg.vg_signal = atoi(argv[1]);
+		send_raw(fd, IMSG_VMOP_SIGNAL, IMSG_HEADER_SIZE + sizeof(vg),
+		    &vg, sizeof(vg), -1);
+	} else if (argc == 1) {
+		if (strcmp(op, "disk") == 0)
+			type = IMSG_VMOP_DISK;
+		else if (strcmp(op, "destroy") == 0)
+			type = IMSG_VMOP_DESTROY;
+		else if (strcmp(op, "socket") == 0)
+			type = IMSG_VMOP_SOCKET;
+		else
+			errx(1, "unknown vm operation %s", op);
+		memset(&vi, 0, sizeof(vi));
+		strncpy(vi.vo_id, argv[0], sizeof(vi.vo_id) - 1);
+		send_raw(fd, type, IMSG_HEADER_SIZE + sizeof(vi), &vi,
+		    sizeof(vi), -1);
+	} else
+		errx(1, "vm operation %s: wrong arguments", op);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -75,8 +123,8 @@ main(int argc, char *argv[])
 	int			 pidfd, fd, nullfd;
 	pid_t			 pid;
 
-	if (argc != 4)
-		errx(1, "usage: imsg-inject pid fd case");
+	if (argc < 4)
+		errx(1, "usage: imsg-inject pid fd case [arguments]");
 	pid = atoi(argv[1]);
 	what = argv[3];
 	if ((pidfd = pidfd_open(pid, 0)) == -1)
@@ -119,7 +167,9 @@ main(int argc, char *argv[])
 		vr.vr_verbose = 7;
 		send_raw(fd, IMSG_VERBOSE_REQ, IMSG_HEADER_SIZE + sizeof(vr),
 		    &vr, sizeof(vr), -1);
-	} else
+	} else if (strncmp(what, "vmop-", 5) == 0 && argc >= 5)
+		send_vmop(fd, what + 5, argc - 4, argv + 4);
+	else
 		errx(1, "unknown case %s", what);
 	return 0;
 }

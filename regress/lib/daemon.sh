@@ -58,7 +58,52 @@ daemon_stop() {
 }
 
 daemon_cleanup() {
+	local n p
+	# VMs a failed test left: removed through the daemon, and any
+	# Firecracker it started still alive, by pid.
+	if [ -n "${DPID:-}" ] && kill -0 "$DPID" 2>/dev/null; then
+		for n in $(timeout 10 "$BANGERCTL" -s "$SOCK" vm ls --json \
+		    2>/dev/null | jq -r '.[].name' 2>/dev/null); do
+			timeout 10 "$BANGERCTL" -s "$SOCK" vm rm -f "$n" \
+			    >/dev/null 2>&1
+		done
+		for p in $(pgrep -P "$DPID" -f -- '--api-sock'); do
+			kill -KILL "$p"
+		done
+	fi
 	daemon_stop
 	[ -n "${NS:-}" ] && ip netns delete "$NS" 2>/dev/null
 	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# A VM environment: the idle Firecracker stand-in installed root-owned as
+# $T/bin/firecracker, an image "default" (a kernel-shaped file and a
+# 64 MiB ext4 rootfs), and the configuration lines that name them.
+vm_env() {
+	mkdir -p "$T/bin" "$T/img"
+	chmod 0755 "$T/bin" "$T/img"
+	install -m 0755 "$HELPERS/fc-standin-idle" "$T/bin/firecracker"
+	head -c 1048576 /dev/urandom >"$T/img/vmlinux"
+	truncate -s 64M "$T/img/rootfs.ext4"
+	mkfs.ext4 -q -F "$T/img/rootfs.ext4"
+	chmod 0644 "$T/img/vmlinux" "$T/img/rootfs.ext4"
+	VM_CONF="firecracker \"$T/bin/firecracker\"
+image \"default\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+	boot-args \"console=ttyS0 reboot=k panic=1\"
+}"
+}
+
+# The id of a VM by name.
+vm_id() { ctl vm show --json "$1" | jq -r .id; }
+
+# Everything a VM leaves on the host, for "nothing left behind" checks.
+host_traces() {
+	{
+		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
+		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
+		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
+		pgrep -f -- "--api-sock /run/firecracker.socket --id" || true
+	} | sort | tr '\n' ' '
 }

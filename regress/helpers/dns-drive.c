@@ -1,0 +1,1077 @@
+/*
+ * dns-drive: the net worker's DNS responder (bangerd/dns.c) run on its
+ * own, for regress/root/dns.sh, with the clients and the stand-in
+ * upstream the test needs.
+ *
+ *   dns-drive serve -d domain -b bridge/prefix (-l addr[:port] |
+ *	-U udpfd -T tcpfd) [-r resolv.conf] [-n name=addr ...] [-g count]
+ *	[-S]
+ *	Serve with dns_start() on the given or bound sockets.  -g adds
+ *	names vm0..vm<count-1> at the bridge network + 10 + i.  -S loads
+ *	a seccomp allow-list first (the workers' common list and the
+ *	responder's calls, default kill) to prove the list is enough.
+ *	Prints "ready" once serving, a stats line on SIGUSR1 and at exit
+ *	(SIGTERM).
+ *
+ *   dns-drive upstream -l addr[:port]
+ *	A stand-in recursive resolver on UDP and TCP: A for any name is
+ *	198.18.x.y from a hash of the name; a first label starting with
+ *	"big" gets DRIVE_BIG A records, over UDP too, whatever the
+ *	client's size (so the responder must truncate); "nx" NXDOMAIN;
+ *	"drop" no answer at all.  Prints "ready" and, on SIGUSR1, its
+ *	query counts per transport.
+ *
+ *   dns-drive query -s addr[:port] [-t [-c count]] [-e size] [-i id]
+ *	name type
+ *	One query over UDP (no EDNS unless -e) or TCP (-t); prints
+ *	"rcode=R flags=F an=N ns=N ar=N size=N" and the answer records.
+ *	With -c, count queries written at once on one TCP connection;
+ *	prints "pipelined sent=N answered=N" (each ID answered once).
+ *
+ *   dns-drive idle -s addr[:port] [-w seconds]
+ *	Open a TCP connection, send nothing; prints "closed after N s" when
+ *	the server closes it, or "open after N s".
+ *
+ *   dns-drive burst -s addr[:port] -d domain -b bridge/prefix -n count
+ *	[-g names] [-w window] [-f every]
+ *	count queries, at most window in flight, for vm<i % names>.domain
+ *	and, every f-th, h<i>.example.com (forwarded; the stand-in's
+ *	address); each answer is checked.  Unanswered queries are resent
+ *	after 1 s, up to 5 times.  Prints "burst sent=N ok=N wrong=N
+ *	lost=N retries=N"; exits 0 only if every query got its answer.
+ *
+ *   dns-drive send -s addr[:port] file...
+ *	Each file as one UDP datagram, 2 ms apart.  Prints "sent N".
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "dns.h"
+#include "log.h"
+
+#define DRIVE_BIG	100	/* A records in a "big" answer */
+#define DRIVE_PORT	53
+#define BURST_TIMEOUT	1000	/* ms before a query is resent */
+#define BURST_TRIES	6
+
+static volatile sig_atomic_t	 got_usr1, got_term;
+
+static void	usage(void) __attribute__((__noreturn__));
+static int	parse_hostport(const char *, struct sockaddr_in *);
+static void	parse_bridge(const char *, struct in_addr *, int *);
+static int	bind_sock(const struct sockaddr_in *, int);
+static char	*read_text(const char *);
+static uint32_t	name_hash(const char *);
+static uint32_t	upstream_addr(const char *);
+static int	cmd_serve(int, char **);
+static int	cmd_upstream(int, char **);
+static int	cmd_query(int, char **);
+static int	cmd_burst(int, char **);
+static int	cmd_send(int, char **);
+static int	cmd_idle(int, char **);
+static long	ms_since(const struct timespec *);
+static int	query_pipelined(const struct sockaddr_in *, const uint8_t *,
+		    size_t, int);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: dns-drive serve|upstream|query|burst|send|"
+	    "idle ...\n");
+	exit(2);
+}
+
+static int
+parse_hostport(const char *s, struct sockaddr_in *sin)
+{
+	char		 buf[64], *colon;
+	const char	*errstr;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(DRIVE_PORT);
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return (-1);
+	if ((colon = strchr(buf, ':')) != NULL) {
+		*colon++ = '\0';
+		sin->sin_port = htons(strtonum(colon, 1, 65535, &errstr));
+		if (errstr != NULL)
+			return (-1);
+	}
+	return (inet_pton(AF_INET, buf, &sin->sin_addr) == 1 ? 0 : -1);
+}
+
+static void
+parse_bridge(const char *s, struct in_addr *addr, int *prefix)
+{
+	char		 buf[64], *slash;
+	const char	*errstr;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf) ||
+	    (slash = strchr(buf, '/')) == NULL)
+		errx(2, "bridge: want address/prefix: %s", s);
+	*slash++ = '\0';
+	*prefix = strtonum(slash, 8, 32, &errstr);
+	if (errstr != NULL || inet_pton(AF_INET, buf, addr) != 1)
+		errx(2, "bad bridge %s", s);
+}
+
+static int
+bind_sock(const struct sockaddr_in *sin, int type)
+{
+	int	 fd, on = 1;
+
+	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
+		err(1, "bind");
+	if (type == SOCK_STREAM && listen(fd, 64) == -1)
+		err(1, "listen");
+	return (fd);
+}
+
+static char *
+read_text(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		err(1, "%s", path);
+	if ((buf = calloc(1, 65536)) == NULL)
+		err(1, NULL);
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return (buf);
+}
+
+/* FNV-1a over the lowercased name, without a trailing dot. */
+static uint32_t
+name_hash(const char *name)
+{
+	uint32_t	 h = 2166136261U;
+	size_t		 len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	while (len-- > 0) {
+		h ^= (unsigned char)(*name >= 'A' && *name <= 'Z' ?
+		    *name + 32 : *name);
+		h *= 16777619U;
+		name++;
+	}
+	return (h);
+}
+
+/* The stand-in upstream's address for a name: 198.18.0.0/16. */
+static uint32_t
+upstream_addr(const char *name)
+{
+	return (0xc6120000U | (name_hash(name) & 0xffff));
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = 1;
+}
+
+/* serve */
+
+static struct dns_ctx	*serve_cx;
+
+static void
+print_stats(const char *what)
+{
+	const struct dns_stats	*st = dns_stats(serve_cx);
+
+	printf("%s queries=%llu answered=%llu nxdomain=%llu forwarded=%llu "
+	    "relayed=%llu servfail=%llu refused=%llu malformed=%llu "
+	    "truncated=%llu dropped=%llu upstream_bad=%llu\n", what,
+	    (unsigned long long)st->ds_queries,
+	    (unsigned long long)st->ds_answered,
+	    (unsigned long long)st->ds_nxdomain,
+	    (unsigned long long)st->ds_forwarded,
+	    (unsigned long long)st->ds_relayed,
+	    (unsigned long long)st->ds_servfail,
+	    (unsigned long long)st->ds_refused,
+	    (unsigned long long)st->ds_malformed,
+	    (unsigned long long)st->ds_truncated,
+	    (unsigned long long)st->ds_dropped,
+	    (unsigned long long)st->ds_upstream_bad);
+	fflush(stdout);
+}
+
+static void
+serve_signal(int sig, short ev, void *arg)
+{
+	if (sig == SIGUSR1) {
+		print_stats("stats");
+		return;
+	}
+	event_loopexit(NULL);
+}
+
+/* What the net worker's seccomp list must allow for the responder. */
+static void
+serve_seccomp(void)
+{
+	static const int calls[] = {
+		/* the workers' common list (bangerd/sandbox.c) */
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
+		SCMP_SYS(writev), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+		SCMP_SYS(sendto), SCMP_SYS(close), SCMP_SYS(fcntl),
+		SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+		SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl),
+		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(poll),
+		SCMP_SYS(ppoll), SCMP_SYS(clock_gettime),
+		SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(nanosleep),
+		SCMP_SYS(clock_nanosleep), SCMP_SYS(brk), SCMP_SYS(mmap),
+		SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+		SCMP_SYS(getrandom), SCMP_SYS(futex), SCMP_SYS(getpid),
+		SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(restart_syscall), SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+#if defined(__SANITIZE_ADDRESS__)
+		SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(sched_yield),
+		SCMP_SYS(mprotect), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
+		SCMP_SYS(readlink), SCMP_SYS(openat), SCMP_SYS(getppid),
+		SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(pipe2),
+		SCMP_SYS(wait4),
+#endif
+		/* the responder's own (bangerd/dns.c) */
+		SCMP_SYS(recvfrom), SCMP_SYS(accept4), SCMP_SYS(socket),
+		SCMP_SYS(connect),
+	};
+	scmp_filter_ctx	 ctx;
+	size_t		 i;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		errx(1, "seccomp_init");
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
+			errx(1, "seccomp_rule_add");
+	if (seccomp_load(ctx) < 0)
+		errx(1, "seccomp_load");
+	seccomp_release(ctx);
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct in_addr		 bridge, a;
+	struct event		 ev_usr1, ev_term, ev_int;
+	const char		*domain = NULL, *resolv = NULL, *errstr;
+	char			*text, *eq, name[64];
+	int			 ch, prefix = 0, udpfd = -1, tcpfd = -1;
+	int			 gen = 0, sandbox = 0, i, havebridge = 0;
+	int			 nnames = 0;
+	char			*names[256];
+
+	while ((ch = getopt(argc, argv, "b:d:g:l:n:r:ST:U:")) != -1) {
+		switch (ch) {
+		case 'b':
+			parse_bridge(optarg, &bridge, &prefix);
+			havebridge = 1;
+			break;
+		case 'd':
+			domain = optarg;
+			break;
+		case 'g':
+			gen = strtonum(optarg, 0, 60000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-g %s: %s", optarg, errstr);
+			break;
+		case 'l':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			udpfd = bind_sock(&sin, SOCK_DGRAM);
+			tcpfd = bind_sock(&sin, SOCK_STREAM);
+			break;
+		case 'n':
+			if (nnames == 256)
+				errx(2, "too many -n");
+			names[nnames++] = optarg;
+			break;
+		case 'r':
+			resolv = optarg;
+			break;
+		case 'S':
+			sandbox = 1;
+			break;
+		case 'T':
+			tcpfd = strtonum(optarg, 0, 1024, &errstr);
+			if (errstr != NULL)
+				errx(2, "-T %s: %s", optarg, errstr);
+			break;
+		case 'U':
+			udpfd = strtonum(optarg, 0, 1024, &errstr);
+			if (errstr != NULL)
+				errx(2, "-U %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (domain == NULL || !havebridge || (udpfd == -1 && tcpfd == -1))
+		usage();
+
+	if ((serve_cx = dns_new(domain, bridge, prefix)) == NULL)
+		err(1, "dns_new");
+	for (i = 0; i < nnames; i++) {
+		if ((eq = strchr(names[i], '=')) == NULL)
+			errx(2, "-n %s: want name=address", names[i]);
+		*eq++ = '\0';
+		if (inet_pton(AF_INET, eq, &a) != 1 ||
+		    dns_set(serve_cx, names[i], a) == -1)
+			errx(2, "-n %s=%s refused", names[i], eq);
+	}
+	for (i = 0; i < gen; i++) {
+		snprintf(name, sizeof(name), "vm%d", i);
+		a.s_addr = htonl((ntohl(bridge.s_addr) &
+		    (0xffffffffU << (32 - prefix))) + 10 + i);
+		if (dns_set(serve_cx, name, a) == -1)
+			err(1, "dns_set %s", name);
+	}
+	if (resolv != NULL) {
+		text = read_text(resolv);
+		if (dns_upstreams_from_resolvconf(serve_cx, text) == -1)
+			err(1, "%s", resolv);
+		free(text);
+	}
+
+	log_init(1, 0);
+	log_setverbose(1);
+	event_init();
+	signal_set(&ev_usr1, SIGUSR1, serve_signal, NULL);
+	signal_set(&ev_term, SIGTERM, serve_signal, NULL);
+	signal_set(&ev_int, SIGINT, serve_signal, NULL);
+	signal_add(&ev_usr1, NULL);
+	signal_add(&ev_term, NULL);
+	signal_add(&ev_int, NULL);
+	if (sandbox)
+		serve_seccomp();
+	if (dns_start(serve_cx, udpfd, tcpfd) == -1)
+		err(1, "dns_start");
+	printf("ready upstreams=%d\n", dns_upstream_count(serve_cx));
+	fflush(stdout);
+	event_dispatch();
+
+	print_stats("final");
+	dns_free(serve_cx);
+	signal_del(&ev_usr1);
+	signal_del(&ev_term);
+	signal_del(&ev_int);
+	if (udpfd != -1)
+		close(udpfd);
+	if (tcpfd != -1)
+		close(tcpfd);
+	return (0);
+}
+
+/* upstream */
+
+static unsigned long	 up_udp, up_tcp;
+
+/* The stand-in's answer to q, or -1 for none. */
+static int
+upstream_answer(const uint8_t *q, size_t qlen, uint8_t **wire, size_t *wlen)
+{
+	ldns_pkt	*pkt = NULL, *r = NULL;
+	ldns_rr		*qrr, *rr;
+	ldns_rdf	*lab;
+	char		*name = NULL, first[64];
+	uint32_t	 a;
+	uint8_t		*d;
+	int		 i, n = 1, ret = -1;
+
+	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK ||
+	    ldns_pkt_qr(pkt) || ldns_pkt_qdcount(pkt) != 1)
+		goto out;
+	qrr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
+	name = ldns_rdf2str(ldns_rr_owner(qrr));
+	first[0] = '\0';
+	if ((lab = ldns_dname_label(ldns_rr_owner(qrr), 0)) != NULL) {
+		d = ldns_rdf_data(lab);
+		snprintf(first, sizeof(first), "%.*s", d[0], (char *)d + 1);
+		ldns_rdf_deep_free(lab);
+	}
+	if (strncasecmp(first, "drop", 4) == 0)
+		goto out;
+	r = ldns_pkt_new();
+	ldns_pkt_set_id(r, ldns_pkt_id(pkt));
+	ldns_pkt_set_qr(r, 1);
+	ldns_pkt_set_rd(r, ldns_pkt_rd(pkt));
+	ldns_pkt_set_ra(r, 1);
+	ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION, ldns_rr_clone(qrr));
+	if (strncasecmp(first, "nx", 2) == 0)
+		ldns_pkt_set_rcode(r, LDNS_RCODE_NXDOMAIN);
+	else if (ldns_rr_get_type(qrr) == LDNS_RR_TYPE_A) {
+		if (strncasecmp(first, "big", 3) == 0)
+			n = DRIVE_BIG;
+		for (i = 0; i < n; i++) {
+			rr = ldns_rr_new();
+			ldns_rr_set_owner(rr, ldns_rdf_clone(
+			    ldns_rr_owner(qrr)));
+			ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
+			ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+			ldns_rr_set_ttl(rr, 60);
+			a = n > 1 ? htonl(0xc6120100U + i) :
+			    htonl(upstream_addr(name));
+			ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(
+			    LDNS_RDF_TYPE_A, 4, &a));
+			ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
+		}
+	}
+	if (ldns_pkt_edns(pkt))
+		ldns_pkt_set_edns_udp_size(r, 4096);
+	if (ldns_pkt2wire(wire, r, wlen) == LDNS_STATUS_OK)
+		ret = 0;
+ out:
+	free(name);
+	ldns_pkt_free(pkt);
+	ldns_pkt_free(r);
+	return (ret);
+}
+
+static void
+upstream_tcp(int fd)
+{
+	struct timeval	 tv = { 2, 0 };
+	uint8_t		 buf[2 + DNS_MSG_MAX], *wire, len[2];
+	size_t		 wlen, need, got;
+	ssize_t		 n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		for (got = 0, need = 2; got < need; got += n) {
+			if ((n = read(fd, buf + got, need - got)) <= 0)
+				return;
+			if (got + n == 2 && need == 2)
+				need = 2 + ((buf[0] << 8) | buf[1]);
+		}
+		up_tcp++;
+		if (upstream_answer(buf + 2, need - 2, &wire, &wlen) == -1)
+			continue;
+		len[0] = wlen >> 8;
+		len[1] = wlen & 0xff;
+		if (write(fd, len, 2) != 2 ||
+		    write(fd, wire, wlen) != (ssize_t)wlen) {
+			free(wire);
+			return;
+		}
+		free(wire);
+	}
+}
+
+static int
+cmd_upstream(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_storage	 ss;
+	struct pollfd		 pfd[2];
+	struct sigaction	 sa;
+	socklen_t		 sslen;
+	uint8_t			 buf[DNS_MSG_MAX], *wire;
+	size_t			 wlen;
+	ssize_t			 n;
+	int			 ch, udpfd = -1, tcpfd = -1, s;
+
+	while ((ch = getopt(argc, argv, "l:")) != -1) {
+		switch (ch) {
+		case 'l':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			udpfd = bind_sock(&sin, SOCK_DGRAM);
+			tcpfd = bind_sock(&sin, SOCK_STREAM);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (udpfd == -1)
+		usage();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("ready\n");
+	fflush(stdout);
+	pfd[0].fd = udpfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = tcpfd;
+	pfd[1].events = POLLIN;
+	while (!got_term) {
+		if (got_usr1) {
+			got_usr1 = 0;
+			printf("upstream udp=%lu tcp=%lu\n", up_udp, up_tcp);
+			fflush(stdout);
+		}
+		if (poll(pfd, 2, 1000) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		sslen = sizeof(ss);
+		if ((pfd[0].revents & POLLIN) && (n = recvfrom(udpfd, buf,
+		    sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss,
+		    &sslen)) > 0) {
+			up_udp++;
+			if (upstream_answer(buf, n, &wire, &wlen) == 0) {
+				sendto(udpfd, wire, wlen, 0,
+				    (struct sockaddr *)&ss, sslen);
+				free(wire);
+			}
+		}
+		if ((pfd[1].revents & POLLIN) &&
+		    (s = accept4(tcpfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+			upstream_tcp(s);
+			close(s);
+		}
+	}
+	printf("upstream udp=%lu tcp=%lu\n", up_udp, up_tcp);
+	close(udpfd);
+	close(tcpfd);
+	return (0);
+}
+
+/* query */
+
+static int
+connect_to(const struct sockaddr_in *sin, int type)
+{
+	struct timeval	 tv = { 5, 0 };
+	int		 fd;
+
+	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
+		err(1, "connect");
+	return (fd);
+}
+
+static int
+read_full(int fd, uint8_t *buf, size_t len)
+{
+	ssize_t	 n;
+	size_t	 got;
+
+	for (got = 0; got < len; got += n)
+		if ((n = read(fd, buf + got, len - got)) <= 0)
+			return (-1);
+	return (0);
+}
+
+static int
+cmd_query(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	ldns_pkt		*q = NULL, *r = NULL;
+	ldns_rr_type		 type;
+	ldns_rr_list		*an;
+	const char		*errstr;
+	uint8_t			*wire, buf[2 + DNS_MSG_MAX];
+	size_t			 wlen, i;
+	ssize_t			 n;
+	char			*s;
+	int			 ch, tcp = 0, edns = 0, id = -1, fd, have = 0;
+	int			 count = 0;
+
+	while ((ch = getopt(argc, argv, "c:e:i:s:t")) != -1) {
+		switch (ch) {
+		case 'c':
+			count = strtonum(optarg, 1, 1000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-c %s: %s", optarg, errstr);
+			break;
+		case 'e':
+			edns = strtonum(optarg, 512, 65535, &errstr);
+			if (errstr != NULL)
+				errx(2, "-e %s: %s", optarg, errstr);
+			break;
+		case 'i':
+			id = strtonum(optarg, 0, 65535, &errstr);
+			if (errstr != NULL)
+				errx(2, "-i %s: %s", optarg, errstr);
+			break;
+		case 's':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			have = 1;
+			break;
+		case 't':
+			tcp = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2 || !have)
+		usage();
+	if ((type = ldns_get_rr_type_by_name(argv[1])) == 0)
+		errx(2, "unknown type %s", argv[1]);
+	if (ldns_pkt_query_new_frm_str(&q, argv[0], type, LDNS_RR_CLASS_IN,
+	    LDNS_RD) != LDNS_STATUS_OK)
+		errx(2, "bad name %s", argv[0]);
+	ldns_pkt_set_id(q, id == -1 ? arc4random_uniform(65536) : (uint32_t)id);
+	if (edns)
+		ldns_pkt_set_edns_udp_size(q, edns);
+	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+		errx(1, "pkt2wire");
+	if (count > 0) {
+		if (!tcp)
+			errx(2, "-c needs -t");
+		ch = query_pipelined(&sin, wire, wlen, count);
+		free(wire);
+		ldns_pkt_free(q);
+		return (ch);
+	}
+
+	fd = connect_to(&sin, tcp ? SOCK_STREAM : SOCK_DGRAM);
+	if (tcp) {
+		buf[0] = wlen >> 8;
+		buf[1] = wlen & 0xff;
+		memcpy(buf + 2, wire, wlen);
+		if (write(fd, buf, wlen + 2) != (ssize_t)wlen + 2)
+			err(1, "write");
+		if (read_full(fd, buf, 2) == -1)
+			errx(1, "no answer");
+		n = (buf[0] << 8) | buf[1];
+		if (read_full(fd, buf, n) == -1)
+			errx(1, "short answer");
+	} else {
+		if (write(fd, wire, wlen) != (ssize_t)wlen)
+			err(1, "write");
+		if ((n = read(fd, buf, sizeof(buf))) == -1)
+			errx(1, "no answer");
+	}
+	close(fd);
+	free(wire);
+	if (ldns_wire2pkt(&r, buf, n) != LDNS_STATUS_OK)
+		errx(1, "answer does not parse");
+	if (ldns_pkt_id(r) != ldns_pkt_id(q))
+		errx(1, "answer id %u, query id %u", ldns_pkt_id(r),
+		    ldns_pkt_id(q));
+	s = ldns_pkt_rcode2str(ldns_pkt_get_rcode(r));
+	printf("rcode=%s flags=%s%s%s%s%s an=%u ns=%u ar=%u size=%zd\n", s,
+	    ldns_pkt_qr(r) ? "qr," : "", ldns_pkt_aa(r) ? "aa," : "",
+	    ldns_pkt_tc(r) ? "tc," : "", ldns_pkt_rd(r) ? "rd," : "",
+	    ldns_pkt_ra(r) ? "ra," : "", ldns_pkt_ancount(r),
+	    ldns_pkt_nscount(r), ldns_pkt_arcount(r), n);
+	free(s);
+	an = ldns_pkt_answer(r);
+	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		s = ldns_rr2str(ldns_rr_list_rr(an, i));
+		printf("%s", s);
+		free(s);
+	}
+	an = ldns_pkt_authority(r);
+	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		s = ldns_rr2str(ldns_rr_list_rr(an, i));
+		printf("ns: %s", s);
+		free(s);
+	}
+	ldns_pkt_free(q);
+	ldns_pkt_free(r);
+	return (0);
+}
+
+/* count copies of a query (IDs 0..count-1) in one write, on one connection */
+static int
+query_pipelined(const struct sockaddr_in *sin, const uint8_t *wire,
+    size_t wlen, int count)
+{
+	uint8_t		*out, buf[DNS_MSG_MAX], seen[1000];
+	size_t		 off = 0, n;
+	int		 i, fd, answered = 0;
+
+	if ((out = malloc(count * (2 + wlen))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < count; i++) {
+		out[off] = wlen >> 8;
+		out[off + 1] = wlen & 0xff;
+		memcpy(out + off + 2, wire, wlen);
+		out[off + 2] = i >> 8;
+		out[off + 3] = i & 0xff;
+		off += 2 + wlen;
+	}
+	fd = connect_to(sin, SOCK_STREAM);
+	if (write(fd, out, off) != (ssize_t)off)
+		err(1, "write");
+	free(out);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < count; i++) {
+		if (read_full(fd, buf, 2) == -1)
+			break;
+		n = (buf[0] << 8) | buf[1];
+		if (n < LDNS_HEADER_SIZE || read_full(fd, buf, n) == -1)
+			break;
+		n = LDNS_ID_WIRE(buf);
+		if (n < (size_t)count && !seen[n]) {
+			seen[n] = 1;
+			answered++;
+		}
+	}
+	close(fd);
+	printf("pipelined sent=%d answered=%d\n", count, answered);
+	return (answered == count ? 0 : 1);
+}
+
+static int
+cmd_idle(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct pollfd		 pfd;
+	struct timespec		 t0;
+	const char		*errstr;
+	uint8_t			 b;
+	int			 ch, fd, have = 0, secs = 15;
+
+	while ((ch = getopt(argc, argv, "s:w:")) != -1) {
+		switch (ch) {
+		case 's':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			have = 1;
+			break;
+		case 'w':
+			secs = strtonum(optarg, 1, 600, &errstr);
+			if (errstr != NULL)
+				errx(2, "-w %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have)
+		usage();
+	fd = connect_to(&sin, SOCK_STREAM);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, secs * 1000) == 1 && read(fd, &b, 1) <= 0)
+		printf("closed after %ld s\n", (ms_since(&t0) + 500) / 1000);
+	else
+		printf("open after %d s\n", secs);
+	close(fd);
+	return (0);
+}
+
+/* burst */
+
+struct bq {
+	char		 name[128];
+	uint32_t	 want;		/* host order */
+	struct timespec	 sent;
+	int		 tries;
+	int		 state;		/* 0 unsent, 1 in flight, 2 done */
+};
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static int
+burst_send(int fd, struct bq *b, int idx)
+{
+	ldns_pkt	*q = NULL;
+	uint8_t		*wire;
+	size_t		 wlen;
+	int		 ret = 0;
+
+	if (ldns_pkt_query_new_frm_str(&q, b->name, LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+		errx(1, "query %s", b->name);
+	ldns_pkt_set_id(q, idx);
+	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+		errx(1, "pkt2wire");
+	if (send(fd, wire, wlen, 0) != (ssize_t)wlen)
+		ret = -1;
+	free(wire);
+	ldns_pkt_free(q);
+	clock_gettime(CLOCK_MONOTONIC, &b->sent);
+	b->tries++;
+	b->state = 1;
+	return (ret);
+}
+
+/* 1 if the answer is the right one for b. */
+static int
+burst_check(const ldns_pkt *r, const struct bq *b, char *why, size_t len)
+{
+	ldns_rr		*rr;
+	ldns_rdf	*want;
+	uint32_t	 a;
+
+	want = ldns_dname_new_frm_str(b->name);
+	if (!ldns_pkt_qr(r) || ldns_pkt_get_rcode(r) != LDNS_RCODE_NOERROR ||
+	    ldns_pkt_qdcount(r) != 1 || ldns_pkt_ancount(r) != 1) {
+		snprintf(why, len, "rcode %d an %d", ldns_pkt_get_rcode(r),
+		    ldns_pkt_ancount(r));
+		goto bad;
+	}
+	if (ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(
+	    ldns_pkt_question(r), 0)), want) != 0) {
+		snprintf(why, len, "wrong question");
+		goto bad;
+	}
+	rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+	if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_A ||
+	    ldns_rr_rd_count(rr) != 1 ||
+	    ldns_rdf_size(ldns_rr_rdf(rr, 0)) != 4) {
+		snprintf(why, len, "not one A record");
+		goto bad;
+	}
+	memcpy(&a, ldns_rdf_data(ldns_rr_rdf(rr, 0)), 4);
+	if (ntohl(a) != b->want) {
+		snprintf(why, len, "address %08x, want %08x", ntohl(a),
+		    b->want);
+		goto bad;
+	}
+	ldns_rdf_deep_free(want);
+	return (1);
+ bad:
+	ldns_rdf_deep_free(want);
+	return (0);
+}
+
+static int
+cmd_burst(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct in_addr		 bridge;
+	struct pollfd		 pfd;
+	struct bq		*b;
+	ldns_pkt		*r;
+	const char		*domain = NULL, *errstr;
+	uint8_t			 buf[DNS_MSG_MAX];
+	char			 why[128];
+	uint32_t		 net;
+	ssize_t			 n;
+	int			 ch, count = 0, names = 100, window = 32;
+	int			 every = 0, prefix = 0, have = 0;
+	int			 havebridge = 0, i, next = 0, inflight = 0;
+	int			 done = 0, fd, ok = 0, wrong = 0, lost = 0;
+	int			 retries = 0, dups = 0;
+
+	while ((ch = getopt(argc, argv, "b:d:f:g:n:s:w:")) != -1) {
+		switch (ch) {
+		case 'b':
+			parse_bridge(optarg, &bridge, &prefix);
+			havebridge = 1;
+			break;
+		case 'd':
+			domain = optarg;
+			break;
+		case 'f':
+			every = strtonum(optarg, 0, 1000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-f %s: %s", optarg, errstr);
+			break;
+		case 'g':
+			names = strtonum(optarg, 1, 60000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-g %s: %s", optarg, errstr);
+			break;
+		case 'n':
+			count = strtonum(optarg, 1, 65535, &errstr);
+			if (errstr != NULL)
+				errx(2, "-n %s: %s", optarg, errstr);
+			break;
+		case 's':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			have = 1;
+			break;
+		case 'w':
+			window = strtonum(optarg, 1, 4096, &errstr);
+			if (errstr != NULL)
+				errx(2, "-w %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || !havebridge || domain == NULL || count == 0)
+		usage();
+	if ((b = calloc(count, sizeof(*b))) == NULL)
+		err(1, NULL);
+	net = ntohl(bridge.s_addr) & (0xffffffffU << (32 - prefix));
+	for (i = 0; i < count; i++) {
+		if (every > 0 && i % every == every - 1) {
+			snprintf(b[i].name, sizeof(b[i].name),
+			    "h%d.example.com.", i);
+			b[i].want = upstream_addr(b[i].name);
+		} else {
+			/* Odd ones in capitals: names are case-blind. */
+			snprintf(b[i].name, sizeof(b[i].name), "%s%d.%s.",
+			    i % 2 ? "VM" : "vm", i % names, domain);
+			b[i].want = net + 10 + i % names;
+		}
+	}
+	fd = connect_to(&sin, SOCK_DGRAM);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (done < count) {
+		while (inflight < window && next < count) {
+			burst_send(fd, &b[next], next);
+			next++;
+			inflight++;
+		}
+		if (poll(&pfd, 1, 50) == -1 && errno != EINTR)
+			err(1, "poll");
+		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			r = NULL;
+			if (ldns_wire2pkt(&r, buf, n) != LDNS_STATUS_OK) {
+				wrong++;
+				continue;
+			}
+			i = ldns_pkt_id(r);
+			if (i >= count || b[i].state != 1) {
+				dups++;		/* a resent query's twin */
+				ldns_pkt_free(r);
+				continue;
+			}
+			if (burst_check(r, &b[i], why, sizeof(why)))
+				ok++;
+			else {
+				wrong++;
+				if (wrong <= 5)
+					fprintf(stderr, "burst: %s: %s\n",
+					    b[i].name, why);
+			}
+			b[i].state = 2;
+			inflight--;
+			done++;
+			ldns_pkt_free(r);
+		}
+		for (i = 0; i < next; i++) {
+			if (b[i].state != 1 || ms_since(&b[i].sent) <
+			    BURST_TIMEOUT)
+				continue;
+			if (b[i].tries >= BURST_TRIES) {
+				fprintf(stderr, "burst: %s: no answer after "
+				    "%d tries\n", b[i].name, b[i].tries);
+				b[i].state = 2;
+				lost++;
+				inflight--;
+				done++;
+				continue;
+			}
+			burst_send(fd, &b[i], i);
+			retries++;
+		}
+	}
+	close(fd);
+	printf("burst sent=%d ok=%d wrong=%d lost=%d retries=%d dups=%d\n",
+	    count, ok, wrong, lost, retries, dups);
+	free(b);
+	return (wrong == 0 && lost == 0 && ok == count ? 0 : 1);
+}
+
+/* send */
+
+static int
+cmd_send(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct timespec		 ts = { 0, 2000000 };
+	uint8_t			 buf[DNS_MSG_MAX];
+	ssize_t			 n;
+	int			 ch, fd, in, i, have = 0, sent = 0;
+
+	while ((ch = getopt(argc, argv, "s:")) != -1) {
+		switch (ch) {
+		case 's':
+			if (parse_hostport(optarg, &sin) == -1)
+				errx(2, "bad address %s", optarg);
+			have = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!have)
+		usage();
+	fd = connect_to(&sin, SOCK_DGRAM);
+	for (i = 0; i < argc; i++) {
+		if ((in = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1)
+			err(1, "%s", argv[i]);
+		if ((n = read(in, buf, sizeof(buf))) == -1)
+			err(1, "%s", argv[i]);
+		close(in);
+		if (send(fd, buf, n, 0) != n)
+			err(1, "send %s", argv[i]);
+		sent++;
+		nanosleep(&ts, NULL);
+	}
+	close(fd);
+	printf("sent %d\n", sent);
+	return (0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*cmd;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	argc--;
+	argv++;
+	if (strcmp(cmd, "serve") == 0)
+		return (cmd_serve(argc, argv));
+	if (strcmp(cmd, "upstream") == 0)
+		return (cmd_upstream(argc, argv));
+	if (strcmp(cmd, "query") == 0)
+		return (cmd_query(argc, argv));
+	if (strcmp(cmd, "burst") == 0)
+		return (cmd_burst(argc, argv));
+	if (strcmp(cmd, "send") == 0)
+		return (cmd_send(argc, argv));
+	if (strcmp(cmd, "idle") == 0)
+		return (cmd_idle(argc, argv));
+	usage();
+}

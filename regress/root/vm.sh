@@ -1,0 +1,195 @@
+# bangerctl vm, end to end through bangerd with the idle Firecracker
+# stand-in: every command as the owner, as another user, and with bad
+# input; what Firecracker is sent; and that nothing is left behind.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "vm" "needs root to start bangerd"
+	t_done
+fi
+
+daemon_setup
+trap daemon_cleanup EXIT
+vm_env
+printf '%s\n' "$VM_CONF" >>"$CONF"
+if ! daemon_start; then
+	fail "vm: daemon starts" "$(tail -5 "$DLOG")"
+	t_done
+fi
+ctlgid=$(getent group banger | cut -d: -f3)
+# A member of group banger who is not root.
+user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
+    "$BANGERCTL" -s "$SOCK" "$@"; }
+
+before=$(host_traces)
+expect_eq "vm: nothing of any VM on the host at first" "$before" ""
+
+# create, then start
+expect_match "vm: create reports the VM and its id" \
+    "$(ctl vm create web --cpus 2 --memory 256M --disk 128M)" \
+    "^vm web created \(id [0-9a-f]{8}\)$"
+id=$(vm_id web)
+expect_eq "vm: a new VM is created, not running" \
+    "$(ctl vm show --json web | jq -r .state)" "created"
+js=$(ctl vm show --json web)
+expect_eq "vm: show gives the cpus asked for" "$(echo "$js" | jq .cpus)" 2
+expect_eq "vm: show gives the memory asked for" \
+    "$(echo "$js" | jq .memory_mib)" 256
+expect_eq "vm: the disk has the size asked for" \
+    "$(stat -c %s "$STATE/disks/$id.ext4")" $((128 << 20))
+expect_eq "vm: its tap exists on the bridge" \
+    "$(in_ns ip -j link show "fc-tap-$id" | jq -r '.[0].master')" "br-fc"
+expect_eq "vm: its tap belongs to the VM's own uid" \
+    "$(in_ns cat /sys/class/net/fc-tap-$id/owner)" "$(echo "$js" | jq .owner | sed 's/.*/300000/')"
+
+expect_eq "vm: start" "$(ctl vm start web)" "vm web started"
+js=$(ctl vm show --json web)
+expect_eq "vm: a started VM is running" "$(echo "$js" | jq -r .state)" \
+    "running"
+pid=$(echo "$js" | jq .pid)
+expect_eq "vm: its firecracker runs as the VM's uid" \
+    "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)" "300000"
+expect_eq "vm: its firecracker is jailed (its root is the jail)" \
+    "$(stat -L -c %d:%i /proc/$pid/root/)" \
+    "$(stat -c %d:%i "$STATE/jail/firecracker/$id/root")"
+expect_eq "vm: its firecracker was started as Firecracker is" \
+    "$(tr '\0' ' ' </proc/$pid/cmdline)" \
+    "firecracker --api-sock /run/firecracker.socket --id $id "
+
+# What Firecracker was told, field by field.
+req=$STATE/jail/firecracker/$id/root/run/fc-standin.requests
+body() { jq -c "select(.method == \"$1\" and .path == \"$2\") | .body" "$req"; }
+expect_eq "vm: machine-config has the cpus and memory" \
+    "$(body PUT /machine-config)" '{"vcpu_count":2,"mem_size_mib":256,"smt":false}'
+expect_eq "vm: boot-source names the kernel and boot args" \
+    "$(body PUT /boot-source)" \
+    '{"kernel_image_path":"/vmlinux","boot_args":"console=ttyS0 reboot=k panic=1"}'
+expect_eq "vm: the root drive is the VM's disk, read-write" \
+    "$(body PUT /drives/rootfs)" \
+    '{"drive_id":"rootfs","is_root_device":true,"path_on_host":"/rootfs","is_read_only":false}'
+mac=$(printf '02:fc:%s:%s:%s:%s' $(echo "$id" | sed 's/../& /g'))
+expect_eq "vm: eth0 is the VM's tap with its MAC" \
+    "$(body PUT /network-interfaces/eth0)" \
+    "{\"iface_id\":\"eth0\",\"host_dev_name\":\"fc-tap-$id\",\"guest_mac\":\"$mac\"}"
+expect_eq "vm: the instance was started once" \
+    "$(jq -c 'select(.path == "/actions") | [.body.action_type, .status]' "$req" | tr '\n' ' ')" \
+    '["InstanceStart",204] '
+expect_eq "vm: every request carried JSON and succeeded" \
+    "$(jq -r 'select(.status >= 300) | .path' "$req")" ""
+wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
+expect_match "vm: the console is logged" \
+    "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
+
+# Another user neither sees nor touches it.
+expect_eq "vm: another user's ls does not show it" \
+    "$(user vm ls --json | jq length)" 0
+out=$(user vm stop web 2>&1); rc=$?
+expect_eq "vm: another user's stop fails" "$rc" 1
+expect_eq "vm: another user is told there is no such VM" "$out" \
+    "bangerctl: no VM named web"
+out=$(user vm rm -f web 2>&1); rc=$?
+expect_eq "vm: another user's rm -f fails" "$rc" 1
+expect_eq "vm: ... and the VM still runs" \
+    "$(ctl vm show --json web | jq -r .state)" "running"
+
+# The user's own VM.
+expect_match "vm: a group member creates a VM" \
+    "$(user vm create mine --start)" "vm mine started"
+expect_eq "vm: the member's ls shows only theirs" \
+    "$(user vm ls --json | jq -r '.[].name' | tr '\n' ' ')" "mine "
+expect_eq "vm: root's ls shows both" \
+    "$(ctl vm ls --json | jq -r '.[].name' | sort | tr '\n' ' ')" "mine web "
+expect_eq "vm: the member owns it" \
+    "$(ctl vm show --json mine | jq .owner)" 65534
+
+# Bad input: the message, the status, and nothing made.
+bad() {	# name want-regex command...
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1); rc=$?
+	expect_eq "vm: $name fails" "$rc" 1
+	expect_match "vm: $name says why" "$out" "$want"
+}
+bad "bad name" 'invalid VM name "Web_1"' ctl vm create Web_1
+bad "name too long" 'invalid VM name' ctl vm create "$(printf 'a%.0s' $(seq 64))"
+bad "name starting with -" 'invalid VM name' ctl vm create -- -web
+bad "bad memory size" 'invalid memory size "lots": use a number' \
+    ctl vm create x --memory lots
+bad "bad disk size" 'invalid disk size "1.5G"' ctl vm create x --disk 1.5G
+bad "too many cpus" 'invalid cpu count "33": a VM has 1 to 32' \
+    ctl vm create x --cpus 33
+bad "too little memory" 'memory 64 MiB: a VM has 128 MiB' \
+    ctl vm create x --memory 64M
+bad "disk smaller than the image" 'disk size 1048576 is smaller than image default' \
+    ctl vm create x --disk 1M
+bad "missing image" 'image nosuch not found' ctl vm create x --image nosuch
+bad "duplicate name" 'a VM named web already exists' ctl vm create web
+bad "start of a running VM" 'vm web is already running' ctl vm start web
+bad "rm of a running VM" 'vm web is running; stop it first, or rm -f' ctl vm rm web
+bad "unknown VM" 'no VM named ghost' ctl vm stop ghost
+bad "unknown vm command" 'unknown command "vm frob"' ctl vm frob
+expect_eq "vm: failed creates left no VM" \
+    "$(ctl vm ls --json | jq -r '.[].name' | sort | tr '\n' ' ')" "mine web "
+
+# stop (graceful), stop of a stopped VM, kill, restart, pause/resume
+expect_eq "vm: stop" "$(ctl vm stop web)" "vm web stopped"
+expect_match "vm: the stand-in got Ctrl-Alt-Del" "$(cat "$STATE/vms/$id/console.log")" \
+    "reboot: Restarting system"
+expect_eq "vm: a stopped VM shows stopped" \
+    "$(ctl vm show --json web | jq -r .state)" "stopped"
+if kill -0 "$pid" 2>/dev/null; then
+	fail "vm: stop ends its firecracker" "pid $pid alive"
+else
+	pass "vm: stop ends its firecracker"
+fi
+if [ -e "$STATE/jail/firecracker/$id" ]; then
+	fail "vm: stop removes its jail" "$STATE/jail/firecracker/$id exists"
+else
+	pass "vm: stop removes its jail"
+fi
+bad "stop of a stopped VM" 'vm web is not running \(stopped\)' ctl vm stop web
+expect_eq "vm: restart of a stopped VM starts it" "$(ctl vm restart web)" \
+    "vm web started"
+expect_eq "vm: pause" "$(ctl vm pause web)" "vm web paused"
+expect_eq "vm: paused shows paused" "$(ctl vm show --json web | jq -r .state)" \
+    "paused"
+expect_eq "vm: resume" "$(ctl vm resume web)" "vm web resumed"
+expect_eq "vm: restart of a running VM" "$(ctl vm restart -f web)" \
+    "vm web started"
+expect_eq "vm: kill" "$(ctl vm kill web)" "vm web stopped"
+expect_eq "vm: wait for a state it is in" \
+    "$(ctl vm wait web --state stopped)" "vm web is stopped"
+( sleep 1; ctl vm start web >/dev/null ) &
+starter=$!
+expect_eq "vm: wait until it runs" "$(ctl vm wait web --timeout 10)" \
+    "vm web is running"
+wait "$starter"
+bad "wait that times out" 'still running, not paused' \
+    ctl vm wait web --state paused --timeout 1
+
+# The daemon restarts; running VMs keep running and are adopted again.
+pid=$(ctl vm show --json web | jq .pid)
+daemon_stop
+if kill -0 "$pid" 2>/dev/null; then
+	pass "vm: a VM keeps running when bangerd stops"
+else
+	fail "vm: a VM keeps running when bangerd stops" "pid $pid gone"
+fi
+daemon_start
+expect_eq "vm: after a restart the VM is still running" \
+    "$(ctl vm show --json web | jq -r .state)" "running"
+expect_eq "vm: ... with the same firecracker" \
+    "$(ctl vm show --json web | jq .pid)" "$pid"
+expect_match "vm: the re-adoption is logged" "$(cat "$DLOG")" \
+    "re-adopted firecracker pid $pid"
+expect_eq "vm: the adopted VM stops" "$(ctl vm stop web)" "vm web stopped"
+
+# rm -f of a running VM, rm, prune
+expect_eq "vm: rm -f of a running VM" "$(user vm rm -f mine)" "vm mine removed"
+ctl vm create spare >/dev/null
+expect_eq "vm: prune removes the stopped VMs" "$(ctl vm prune)" "removed 2 VMs"
+expect_eq "vm: no VM is left" "$(ctl vm ls --json | jq length)" 0
+expect_eq "vm: nothing of any VM is left on the host" "$(host_traces)" ""
+
+t_done
