@@ -30,8 +30,8 @@ canary=$!
 in_ns ip link add eth0 type veth peer name eth0-peer
 snapshot() {
 	{
-		in_ns ip -o link | sed 's/^[0-9]*: //; s/ qlen.*//' |
-		    awk '{print $1, $2}' | grep -v 'fc-tap'
+		in_ns ip -o link | awk '{print $2}' | grep -v 'fc-tap'
+		in_ns ip -o addr | awk '{print $2, $3, $4}'
 		find "$STATE" "$T/img" -printf '%p %m %u\n' | grep -v \
 		    -e '/vms/' -e 'fc-standin.requests' -e '/jail/'
 		losetup -a | grep -F "$T" || true
