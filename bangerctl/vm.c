@@ -372,7 +372,7 @@ static json_t *
 info_json(const struct vm_info *vi)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, "
-	    "s:I, s:s, s:s, s:s, s:I, s:o?}",
+	    "s:I, s:s, s:s, s:s?, s:s?, s:s, s:I, s:o?}",
 	    "name", vi->vi_name, "id", vi->vi_id, "image", vi->vi_image,
 	    "state", vi->vi_state,
 	    "error", vi->vi_error[0] ? vi->vi_error : NULL,
@@ -382,6 +382,8 @@ info_json(const struct vm_info *vi)
 	    "disk_bytes", (json_int_t)vi->vi_disk,
 	    "pid", (json_int_t)vi->vi_pid,
 	    "tap", vi->vi_tap, "mac", vi->vi_mac,
+	    "address", vi->vi_addr[0] ? vi->vi_addr : NULL,
+	    "fqdn", vi->vi_fqdn[0] ? vi->vi_fqdn : NULL,
 	    "disk_backend", vi->vi_backend,
 	    "created", (json_int_t)vi->vi_created,
 	    "started", vi->vi_started ? json_integer(vi->vi_started) : NULL);
@@ -395,7 +397,9 @@ info_read(struct imsg *imsg, struct vm_info *vi)
 	if (imsg_get_data(imsg, vi, sizeof(*vi)) == -1 ||
 	    wire_string(vi->vi_name, sizeof(vi->vi_name), &len) == -1 ||
 	    wire_string(vi->vi_state, sizeof(vi->vi_state), &len) == -1 ||
-	    wire_string(vi->vi_error, sizeof(vi->vi_error), &len) == -1)
+	    wire_string(vi->vi_error, sizeof(vi->vi_error), &len) == -1 ||
+	    wire_string(vi->vi_addr, sizeof(vi->vi_addr), &len) == -1 ||
+	    wire_string(vi->vi_fqdn, sizeof(vi->vi_fqdn), &len) == -1)
 		errx(1, "bad VM information from bangerd");
 	return 0;
 }
@@ -531,8 +535,11 @@ vm_show(int argc, char **argv)
 		    b1, sizeof(b1)));
 		printf("%-10s %s (%s)\n", "disk", fmt_size(vi->vi_disk, b2,
 		    sizeof(b2)), vi->vi_backend[0] ? vi->vi_backend : "-");
-		printf("%-10s %s, mac %s\n", "network", vi->vi_tap[0] ?
-		    vi->vi_tap : "-", vi->vi_mac);
+		printf("%-10s %s, mac %s, tap %s\n", "address",
+		    vi->vi_addr[0] ? vi->vi_addr : "-", vi->vi_mac,
+		    vi->vi_tap[0] ? vi->vi_tap : "-");
+		if (vi->vi_fqdn[0] != '\0')
+			printf("%-10s %s\n", "dns name", vi->vi_fqdn);
 		if (vi->vi_pid > 0)
 			printf("%-10s %d (uid %u)\n", "firecracker",
 			    vi->vi_pid, vi->vi_uid);

@@ -475,8 +475,11 @@ worker_start(struct worker *w)
 		fatal(NULL);
 	if (imsgev_init(w->w_iev, fd, parent_dispatch, w) == -1)
 		fatal("imsgev_init");
-	/* imsg sends fds only on buffers that allow them (the control socket). */
-	if (w->w_role == PROC_VM)
+	/*
+	 * imsg sends fds only on buffers that allow them: the control
+	 * socket and VM consoles (vm), the DNS sockets (net).
+	 */
+	if (w->w_role == PROC_VM || w->w_role == PROC_NET)
 		imsgbuf_allow_fdpass(&w->w_iev->ibuf);
 
 	memset(&wi, 0, sizeof(wi));
@@ -487,6 +490,9 @@ worker_start(struct worker *w)
 	wi.wi_verbose = log_getverbose();
 	strlcpy(wi.wi_role, w->w_name, sizeof(wi.wi_role));
 	strlcpy(wi.wi_ctlgroup, conf->cf_sockgroup, sizeof(wi.wi_ctlgroup));
+	wi.wi_bridge_addr = conf->cf_bridge_addr.s_addr;
+	wi.wi_bridge_prefix = conf->cf_bridge_prefix;
+	strlcpy(wi.wi_domain, conf->cf_domain, sizeof(wi.wi_domain));
 	if (worker_root(w->w_role, conf, wi.wi_chroot,
 	    sizeof(wi.wi_chroot)) == -1)
 		fatalx("state-dir %s is too long", conf->cf_statedir);
@@ -581,6 +587,11 @@ parent_dispatch_starting(struct worker *w, struct imsg *imsg)
 		break;
 	case PROC_NET:
 		w->w_dispatch = priv_dispatch_net;
+		/* The vm worker names its VMs to the new net worker again. */
+		if (env->bd_workers[PROC_VM].w_iev != NULL &&
+		    env->bd_workers[PROC_VM].w_state == WORKER_RUNNING)
+			imsg_compose_event(env->bd_workers[PROC_VM].w_iev,
+			    IMSG_NET_READY, 0, 0, -1, NULL, 0);
 		break;
 	case PROC_UPDATE:
 		w->w_dispatch = priv_dispatch_update;

@@ -160,6 +160,7 @@ void	 sandbox_enter(int, const struct worker_init *);
 void	 vm_worker(struct imsgev *, const struct worker_init *);
 
 /* net.c */
+void	 net_preinit(void);
 void	 net_worker(struct imsgev *, const struct worker_init *);
 
 /* update.c */

@@ -1,22 +1,128 @@
 /*
  * The net worker: addresses, MACs and DNS names for VMs.  It runs as
- * _banger in its own chroot (STATE/net) and asks the parent for every
- * change to the host's network: first of all the bridge, NAT and
- * resolver routing the configuration describes.
+ * _banger chrooted in STATE/net, where its address table lives.  It
+ * asks the parent for every change to the host's network (first of all
+ * the bridge, NAT and resolver routing the configuration describes), and
+ * answers DNS queries on sockets the parent bound on the bridge.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bangerd.h"
+#include "dns.h"
+#include "ipam.h"
 #include "log.h"
 #include "validate.h"
+
+#define RESOLVCONF		"/etc/resolv.conf"
+#define RESOLVCONF_MAX		8192
+
+struct net_name {
+	TAILQ_ENTRY(net_name)	 nn_entry;
+	char			 nn_id[VM_ID_LEN + 1];
+	char			 nn_name[VALID_NAME_MAX + 1];
+};
+
+static TAILQ_HEAD(, net_name) names = TAILQ_HEAD_INITIALIZER(names);
+static char		 resolvconf[RESOLVCONF_MAX];
+static struct ipam	*ipam;
+static struct dns_ctx	*dns;
+static struct in_addr	 bridge_addr;
+static int		 bridge_prefix;
+static char		 domain[PROTO_DOMAIN_MAX];
+static int		 dns_udp = -1, dns_tcp = -1;
+
+/* Before the sandbox: the host's resolvers, for names outside ours. */
+void
+net_preinit(void)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(RESOLVCONF, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s", RESOLVCONF);
+		return;
+	}
+	if ((n = read(fd, resolvconf, sizeof(resolvconf) - 1)) > 0)
+		resolvconf[n] = '\0';
+	close(fd);
+}
+
+static struct net_name *
+name_find(const char *id)
+{
+	struct net_name	*nn;
+
+	TAILQ_FOREACH(nn, &names, nn_entry)
+		if (strcmp(nn->nn_id, id) == 0)
+			return nn;
+	return NULL;
+}
+
+static void
+net_alloc(struct imsgev *iev, const struct net_vm *nv)
+{
+	struct net_addr	 na;
+	struct net_name	*nn;
+	struct in_addr	 addr;
+	char		 mac[IPAM_MAC_SIZE];
+
+	memset(&na, 0, sizeof(na));
+	strlcpy(na.na_id, nv->nv_id, sizeof(na.na_id));
+	if (ipam_alloc(ipam, nv->nv_id, &addr, mac) == -1) {
+		na.na_error = errno;
+		strlcpy(na.na_msg, ipam_strerror(ipam), sizeof(na.na_msg));
+		log_warnx("vm %s: %s", nv->nv_id, na.na_msg);
+		goto reply;
+	}
+	if ((nn = name_find(nv->nv_id)) == NULL) {
+		if ((nn = calloc(1, sizeof(*nn))) == NULL)
+			fatal(NULL);
+		strlcpy(nn->nn_id, nv->nv_id, sizeof(nn->nn_id));
+		TAILQ_INSERT_TAIL(&names, nn, nn_entry);
+	} else if (strcmp(nn->nn_name, nv->nv_name) != 0)
+		dns_unset(dns, nn->nn_name);
+	strlcpy(nn->nn_name, nv->nv_name, sizeof(nn->nn_name));
+	if (dns_set(dns, nn->nn_name, addr) == -1)
+		log_warn("vm %s: dns name %s", nv->nv_id, nn->nn_name);
+	na.na_addr = addr.s_addr;
+	na.na_prefix = bridge_prefix;
+	na.na_gateway = bridge_addr.s_addr;
+	strlcpy(na.na_mac, mac, sizeof(na.na_mac));
+	strlcpy(na.na_domain, domain, sizeof(na.na_domain));
+	log_debug("vm %s: %s.%s is %s", nv->nv_id, nv->nv_name, domain,
+	    inet_ntoa(addr));
+reply:
+	imsg_compose_event(iev, IMSG_NET_ADDR, 0, 0, -1, &na, sizeof(na));
+}
+
+static void
+net_release(const struct net_vm *nv)
+{
+	struct net_name	*nn;
+
+	if ((nn = name_find(nv->nv_id)) != NULL) {
+		dns_unset(dns, nn->nn_name);
+		TAILQ_REMOVE(&names, nn, nn_entry);
+		free(nn);
+	}
+	if (ipam_release(ipam, nv->nv_id) == -1 && errno != ENOENT)
+		log_warnx("vm %s: %s", nv->nv_id, ipam_strerror(ipam));
+}
 
 static int
 net_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct result	 res;
+	struct net_vm	 nv;
 	size_t		 len;
 
 	switch (imsg_get_type(imsg)) {
@@ -29,6 +135,31 @@ net_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		else
 			log_debug("network setup: %s", res.res_msg);
 		return 0;
+	case IMSG_NETOP_DNS_UDP:
+	case IMSG_NETOP_DNS_TCP:
+		if (imsg_get_type(imsg) == IMSG_NETOP_DNS_UDP)
+			dns_udp = imsg_get_fd(imsg);
+		else
+			dns_tcp = imsg_get_fd(imsg);
+		if (dns_udp != -1 && dns_tcp != -1) {
+			if (dns_start(dns, dns_udp, dns_tcp) == -1)
+				log_warn("dns: cannot start");
+			else
+				log_debug("dns: answering for %s on %s:53",
+				    domain, inet_ntoa(bridge_addr));
+		}
+		return 0;
+	case IMSG_NET_ALLOC:
+	case IMSG_NET_RELEASE:
+		if (imsg_read_exact(imsg, &nv, sizeof(nv)) == -1 ||
+		    wire_string(nv.nv_id, sizeof(nv.nv_id), &len) == -1 ||
+		    wire_string(nv.nv_name, sizeof(nv.nv_name), &len) == -1)
+			fatalx("%s: bad vm from the parent", __func__);
+		if (imsg_get_type(imsg) == IMSG_NET_ALLOC)
+			net_alloc(iev, &nv);
+		else
+			net_release(&nv);
+		return 0;
 	}
 	return -1;
 }
@@ -36,6 +167,21 @@ net_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 void
 net_worker(struct imsgev *iev, const struct worker_init *wi)
 {
+	char	 err[IPAM_ERR_SIZE];
+	int	 n;
+
+	bridge_addr.s_addr = wi->wi_bridge_addr;
+	bridge_prefix = wi->wi_bridge_prefix;
+	strlcpy(domain, wi->wi_domain, sizeof(domain));
+	if ((ipam = ipam_open(AT_FDCWD, bridge_addr, bridge_prefix,
+	    bridge_addr, err, sizeof(err))) == NULL)
+		fatalx("addresses: %s", err);
+	if ((dns = dns_new(domain, bridge_addr, bridge_prefix)) == NULL)
+		fatal("dns");
+	if ((n = dns_upstreams_from_resolvconf(dns, resolvconf)) <= 0)
+		log_warnx("dns: no upstream resolver in the host's %s: names "
+		    "outside %s will not resolve", RESOLVCONF, domain);
+
 	worker_set_handler(net_dispatch_parent);
 	iev->handler = worker_dispatch_parent;
 	iev->data = iev;

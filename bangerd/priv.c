@@ -6,7 +6,9 @@
  * on from its own configuration and records, never from the message.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 
@@ -97,6 +99,8 @@ priv_status(struct worker *vm, uint32_t peerid)
 	strlcpy(sd.sd_storage, env->bd_storage, sizeof(sd.sd_storage));
 	strlcpy(sd.sd_update_url, conf->cf_update_url,
 	    sizeof(sd.sd_update_url));
+	sd.sd_nat = env->bd_nat;
+	sd.sd_resolver = env->bd_resolver;
 	sd.sd_vm_uid_min = conf->cf_vm_uid_min;
 	sd.sd_vm_uid_max = conf->cf_vm_uid_max;
 	sd.sd_def_cpus = conf->cf_def_cpus;
@@ -239,6 +243,46 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 	return -1;
 }
 
+/*
+ * A VM's address and name: checked, then passed on to the net worker.
+ * If it is not there, the vm worker hears so and asks again when the
+ * net worker is back (IMSG_NET_READY).
+ */
+static int
+priv_net_forward(struct worker *w, struct imsg *imsg)
+{
+	struct worker	*net = &env->bd_workers[PROC_NET];
+	struct net_vm	 nv;
+	struct net_addr	 na;
+	const char	*why;
+	size_t		 len;
+
+	if (read_request(w, imsg, &nv, sizeof(nv)) == -1)
+		return -1;
+	if (wire_string(nv.nv_id, sizeof(nv.nv_id), &len) == -1 ||
+	    valid_vm_id(nv.nv_id, len, &why) == -1 ||
+	    wire_string(nv.nv_name, sizeof(nv.nv_name), &len) == -1 ||
+	    valid_name(nv.nv_name, len, &why) == -1) {
+		parent_worker_violation(w, "bad vm id or name");
+		return -1;
+	}
+	if (net->w_iev == NULL || net->w_state != WORKER_RUNNING) {
+		if (imsg_get_type(imsg) == IMSG_NET_RELEASE)
+			return 0;
+		memset(&na, 0, sizeof(na));
+		strlcpy(na.na_id, nv.nv_id, sizeof(na.na_id));
+		na.na_error = EAGAIN;
+		strlcpy(na.na_msg, "the net worker is restarting; try again",
+		    sizeof(na.na_msg));
+		imsg_compose_event(w->w_iev, IMSG_NET_ADDR, 0, 0, -1, &na,
+		    sizeof(na));
+		return 0;
+	}
+	imsg_compose_event(net->w_iev, imsg_get_type(imsg), 0, 0, -1, &nv,
+	    sizeof(nv));
+	return 0;
+}
+
 int
 priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 {
@@ -255,6 +299,9 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_DISK:
 	case IMSG_VMOP_DESTROY:
 		return priv_vmop(w, imsg);
+	case IMSG_NET_ALLOC:
+	case IMSG_NET_RELEASE:
+		return priv_net_forward(w, imsg);
 	case IMSG_STATUS_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
 		    audit_check(w, &ca) == -1)
@@ -349,10 +396,50 @@ priv_net_teardown(void)
 		env->bd_resolver = 0;
 }
 
+/*
+ * The DNS responder's sockets, on the bridge's address, port 53: bound
+ * here (the net worker may not bind a privileged port) and handed over.
+ */
+static int
+priv_dns_sockets(int *udp, int *tcp, char *msg, size_t len)
+{
+	struct sockaddr_in	 sin;
+	int			 one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(53);
+	sin.sin_addr = env->bd_conf->cf_bridge_addr;
+	*udp = *tcp = -1;
+	if ((*udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 ||
+	    bind(*udp, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    (*tcp = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(*tcp, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(*tcp, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(*tcp, 64) == -1) {
+		snprintf(msg, len, "%s:53: %s",
+		    inet_ntoa(env->bd_conf->cf_bridge_addr), strerror(errno));
+		if (*udp != -1)
+			close(*udp);
+		if (*tcp != -1)
+			close(*tcp);
+		return -1;
+	}
+	return 0;
+}
+
 int
 priv_dispatch_net(struct worker *w, struct imsg *imsg)
 {
-	char	 msg[PROTO_MSG_MAX];
+	struct worker	*vm = &env->bd_workers[PROC_VM];
+	struct net_addr	 na;
+	const char	*why;
+	char		 msg[PROTO_MSG_MAX];
+	size_t		 len;
+	int		 udp, tcp;
 
 	switch (imsg_get_type(imsg)) {
 	case IMSG_NETOP_SETUP:
@@ -362,11 +449,35 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 			log_warnx("network setup: %s", msg);
 			imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0,
 			    EIO, "%s", msg);
-		} else {
-			log_info("network: %s", msg);
-			imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0, 0,
-			    "%s", msg);
+			return 0;
 		}
+		log_info("network: %s", msg);
+		if (priv_dns_sockets(&udp, &tcp, msg, sizeof(msg)) == -1)
+			log_warnx("dns: %s; VM names will not resolve", msg);
+		else {
+			imsg_compose_event(w->w_iev, IMSG_NETOP_DNS_UDP, 0, 0,
+			    udp, NULL, 0);
+			imsg_compose_event(w->w_iev, IMSG_NETOP_DNS_TCP, 0, 0,
+			    tcp, NULL, 0);
+		}
+		imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0, 0,
+		    "%s", msg);
+		return 0;
+	case IMSG_NET_ADDR:
+		if (read_request(w, imsg, &na, sizeof(na)) == -1)
+			return -1;
+		if (wire_string(na.na_id, sizeof(na.na_id), &len) == -1 ||
+		    valid_vm_id(na.na_id, len, &why) == -1 ||
+		    wire_string(na.na_msg, sizeof(na.na_msg), &len) == -1 ||
+		    wire_string(na.na_mac, sizeof(na.na_mac), &len) == -1 ||
+		    wire_string(na.na_domain, sizeof(na.na_domain),
+		    &len) == -1) {
+			parent_worker_violation(w, "malformed address");
+			return -1;
+		}
+		if (vm->w_iev != NULL && vm->w_state == WORKER_RUNNING)
+			imsg_compose_event(vm->w_iev, IMSG_NET_ADDR, 0, 0, -1,
+			    &na, sizeof(na));
 		return 0;
 	}
 	return -1;

@@ -239,7 +239,7 @@ worker_main(const char *rolename)
 		fatal("%s", __func__);
 	if (imsgbuf_init(&iev->ibuf, PROC_PARENT_FD) == -1)
 		fatal("%s: imsgbuf_init", __func__);
-	if (role == PROC_VM)
+	if (role == PROC_VM || role == PROC_NET)
 		imsgbuf_allow_fdpass(&iev->ibuf);
 
 	/* The first message is worker_init, read synchronously. */
@@ -274,6 +274,8 @@ worker_main(const char *rolename)
 	/* Libraries that read files at initialisation do it before chroot. */
 	if (role == PROC_VM && fcapi_init() == -1)
 		fatalx("cannot initialise libcurl");
+	if (role == PROC_NET)
+		net_preinit();
 	sandbox_enter(role, &wi);
 
 	memset(&wr, 0, sizeof(wr));

@@ -60,6 +60,18 @@ static const int seccomp_vm[] = {
 	SCMP_SYS(getdents64), SCMP_SYS(ftruncate),
 };
 
+/*
+ * net: the DNS responder (UDP and TCP on sockets the parent bound, and
+ * sockets of its own to the upstream resolvers) and the address table
+ * in its root.
+ */
+static const int seccomp_net[] = {
+	SCMP_SYS(recvfrom), SCMP_SYS(accept4), SCMP_SYS(socket),
+	SCMP_SYS(connect), SCMP_SYS(openat), SCMP_SYS(fsync),
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(unlink),
+	SCMP_SYS(unlinkat),
+};
+
 static int
 seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -87,6 +99,11 @@ sandbox_seccomp(int role)
 	case PROC_VM:
 		if (seccomp_add(ctx, seccomp_vm,
 		    sizeof(seccomp_vm) / sizeof(seccomp_vm[0])) == -1)
+			fatalx("%s: seccomp_rule_add", __func__);
+		break;
+	case PROC_NET:
+		if (seccomp_add(ctx, seccomp_net,
+		    sizeof(seccomp_net) / sizeof(seccomp_net[0])) == -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	}

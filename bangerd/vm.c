@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +91,7 @@ struct vm {
 	uint32_t		 v_cpus;
 	uint64_t		 v_memory;	/* MiB */
 	uint64_t		 v_disk;	/* bytes asked for, 0 = image's */
+	uint64_t		 v_disk_asked;	/* as given to create */
 	int			 v_state;
 	char			 v_error[PROTO_MSG_MAX];
 	time_t			 v_created;
@@ -107,6 +110,10 @@ struct vm {
 	char			 v_diskpath[PROTO_PATH_MAX];
 	char			 v_bootargs[PROTO_MSG_MAX];
 	char			 v_mac[24];
+	struct in_addr		 v_addr;	/* from the net worker */
+	int			 v_prefix;
+	struct in_addr		 v_gateway;
+	char			 v_domain[PROTO_DOMAIN_MAX];
 
 	/* runtime */
 	uint32_t		 v_client;	/* waiting for the op, or 0 */
@@ -141,6 +148,8 @@ static void	 vm_op_done(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static void	 vm_console_close(struct vm *);
 static void	 vm_free(struct vm *);
+static void	 vm_net_addr(struct imsg *);
+static void	 vm_net_announce(void);
 
 static const char *
 state_name(int s)
@@ -214,6 +223,12 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	vi->vi_disk = v->v_disk_size ? v->v_disk_size : v->v_disk;
 	strlcpy(vi->vi_tap, v->v_tap, sizeof(vi->vi_tap));
 	strlcpy(vi->vi_mac, v->v_mac, sizeof(vi->vi_mac));
+	if (v->v_addr.s_addr != 0) {
+		inet_ntop(AF_INET, &v->v_addr, vi->vi_addr,
+		    sizeof(vi->vi_addr));
+		snprintf(vi->vi_fqdn, sizeof(vi->vi_fqdn), "%s.%s", v->v_name,
+		    v->v_domain);
+	}
 	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
 	vi->vi_created = v->v_created;
 	vi->vi_started = v->v_started;
@@ -445,6 +460,17 @@ vmop_id_send(uint32_t type, struct vm *v)
 }
 
 static void
+net_send(uint32_t type, struct vm *v)
+{
+	struct net_vm	 nv;
+
+	memset(&nv, 0, sizeof(nv));
+	strlcpy(nv.nv_id, v->v_id, sizeof(nv.nv_id));
+	strlcpy(nv.nv_name, v->v_name, sizeof(nv.nv_name));
+	imsg_compose_event(parent_iev, type, 0, 0, -1, &nv, sizeof(nv));
+}
+
+static void
 vmop_signal_send(struct vm *v, int sig)
 {
 	struct vmop_signal	 vg;
@@ -556,14 +582,28 @@ static void
 vm_boot(struct vm *v)
 {
 	struct fc_boot	 fb;
-	char		 err[PROTO_MSG_MAX];
+	char		 err[PROTO_MSG_MAX], bootargs[PROTO_MSG_MAX + 128];
 
 	memset(&fb, 0, sizeof(fb));
 	fb.fb_cpus = v->v_cpus;
 	fb.fb_memory = v->v_memory;
 	fb.fb_kernel = v->v_kernel;
 	fb.fb_initrd = v->v_initrd;
-	fb.fb_bootargs = v->v_bootargs;
+	/* The address on the command line, for guests that take it there. */
+	if (v->v_addr.s_addr != 0) {
+		char	 a[16], g[16], m[16];
+		struct in_addr mask;
+
+		mask.s_addr = v->v_prefix ? htonl(0xffffffffU <<
+		    (32 - v->v_prefix)) : 0;
+		inet_ntop(AF_INET, &v->v_addr, a, sizeof(a));
+		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
+		inet_ntop(AF_INET, &mask, m, sizeof(m));
+		snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:eth0:"
+		    "off", v->v_bootargs, a, g, m, v->v_name);
+	} else
+		strlcpy(bootargs, v->v_bootargs, sizeof(bootargs));
+	fb.fb_bootargs = bootargs;
 	fb.fb_disk = v->v_diskpath;
 	fb.fb_tap = v->v_tap;
 	fb.fb_mac = v->v_mac;
@@ -746,6 +786,7 @@ vm_result(struct imsg *imsg)
 			return;
 		}
 		log_info("vm %s: removed", v->v_name);
+		net_send(IMSG_NET_RELEASE, v);
 		vm_op_done(v, 0, "vm %s removed", v->v_name);
 		prune_done(v, 1);
 		vm_unsave(v);
@@ -873,6 +914,12 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMOP_KNOWN_END:
 		vm_known_end();
 		return 0;
+	case IMSG_NET_ADDR:
+		vm_net_addr(imsg);
+		return 0;
+	case IMSG_NET_READY:
+		vm_net_announce();
+		return 0;
 	case IMSG_STATUS_DAEMON:
 	case IMSG_STATUS_WORKER:
 	case IMSG_STATUS_END:
@@ -895,7 +942,6 @@ void
 vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
 	const char	*why, *image;
-	struct vmop_create vc;
 	struct vm	*v;
 	size_t		 len;
 
@@ -955,13 +1001,68 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 
+	/* First its address and name; the disk and tap come after. */
+	v->v_disk_asked = cc->cc_disk;
+	net_send(IMSG_NET_ALLOC, v);
+}
+
+static void
+vm_create_disk(struct vm *v)
+{
+	struct vmop_create vc;
+
 	memset(&vc, 0, sizeof(vc));
 	strlcpy(vc.vc_id, v->v_id, sizeof(vc.vc_id));
 	strlcpy(vc.vc_image, v->v_image, sizeof(vc.vc_image));
-	/* Never smaller than the image: the parent grows up to this. */
-	vc.vc_disk_size = cc->cc_disk;
-	vc.vc_owner = uid;
+	/* 0: the image's own size. */
+	vc.vc_disk_size = v->v_disk_asked;
+	vc.vc_owner = v->v_owner;
 	vmop_send(IMSG_VMOP_CREATE, v, &vc, sizeof(vc));
+}
+
+/* The net worker's answer: a VM's address, MAC and domain. */
+static void
+vm_net_addr(struct imsg *imsg)
+{
+	struct net_addr	 na;
+	struct vm	*v;
+	size_t		 len;
+
+	if (imsg_read_exact(imsg, &na, sizeof(na)) == -1 ||
+	    wire_string(na.na_id, sizeof(na.na_id), &len) == -1 ||
+	    wire_string(na.na_msg, sizeof(na.na_msg), &len) == -1 ||
+	    wire_string(na.na_mac, sizeof(na.na_mac), &len) == -1 ||
+	    wire_string(na.na_domain, sizeof(na.na_domain), &len) == -1)
+		fatalx("%s: malformed address from the parent", __func__);
+	if ((v = vm_by_id(na.na_id)) == NULL)
+		return;
+	if (na.na_error) {
+		log_warnx("vm %s: no address: %s", v->v_name, na.na_msg);
+		if (v->v_state == VM_CREATING) {
+			vm_op_done(v, na.na_error, "vm %s: %s", v->v_name,
+			    na.na_msg);
+			vm_free(v);
+		}
+		return;
+	}
+	v->v_addr.s_addr = na.na_addr;
+	v->v_prefix = na.na_prefix;
+	v->v_gateway.s_addr = na.na_gateway;
+	strlcpy(v->v_mac, na.na_mac, sizeof(v->v_mac));
+	strlcpy(v->v_domain, na.na_domain, sizeof(v->v_domain));
+	if (v->v_state == VM_CREATING && v->v_client != 0)
+		vm_create_disk(v);
+}
+
+/* Tell the net worker every VM's name again (it restarted, or we did). */
+static void
+vm_net_announce(void)
+{
+	struct vm	*v;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		if (v->v_state != VM_CREATING && v->v_state != VM_REMOVING)
+			net_send(IMSG_NET_ALLOC, v);
 }
 
 static void
@@ -1187,6 +1288,7 @@ vm_worker(struct imsgev *iev, const struct worker_init *wi)
 	parent_iev = iev;
 	vm_load();
 	control_init(iev, wi);
+	vm_net_announce();
 	worker_set_handler(vm_dispatch_parent);
 	iev->handler = worker_dispatch_parent;
 	iev->data = iev;

@@ -66,6 +66,17 @@ enum proto_type {
 	/* net worker -> parent */
 	IMSG_NETOP_SETUP,	/* no payload: bridge, NAT, resolver routing */
 	IMSG_NETOP_SETUP_DONE,	/* struct result (parent -> net) */
+	IMSG_NETOP_DNS_UDP,	/* fd: UDP socket on BRIDGE:53 (parent -> net) */
+	IMSG_NETOP_DNS_TCP,	/* fd: listening TCP socket on BRIDGE:53 */
+
+	/*
+	 * A VM's address and DNS name: the vm worker asks, the parent
+	 * passes it on to the net worker and the answer back.
+	 */
+	IMSG_NET_ALLOC,		/* struct net_vm: address for a VM, name it */
+	IMSG_NET_RELEASE,	/* struct net_vm: the VM is gone */
+	IMSG_NET_ADDR,		/* struct net_addr: the answer */
+	IMSG_NET_READY,		/* parent -> vm: the net worker (re)started */
 
 	/* bangerctl -> vm worker */
 	IMSG_CTL_STATUS = 100,	/* no payload: answered by IMSG_STATUS_* */
@@ -96,6 +107,9 @@ struct worker_init {
 	char		wi_role[PROTO_NAME_MAX];
 	char		wi_chroot[PROTO_PATH_MAX];
 	char		wi_ctlgroup[PROTO_NAME_MAX * 2 + 1];
+	uint32_t	wi_bridge_addr;		/* network byte order */
+	int32_t		wi_bridge_prefix;
+	char		wi_domain[PROTO_DOMAIN_MAX];
 };
 
 struct worker_ready {
@@ -185,6 +199,22 @@ struct vm_defaults {
 	uint64_t	vd_disk;		/* bytes */
 };
 
+struct net_vm {
+	char		nv_id[PROTO_VMID_MAX];
+	char		nv_name[PROTO_VMNAME_MAX];
+};
+
+struct net_addr {
+	char		na_id[PROTO_VMID_MAX];
+	int32_t		na_error;		/* 0, or an errno */
+	char		na_msg[PROTO_MSG_MAX];
+	uint32_t	na_addr;		/* network byte order */
+	int32_t		na_prefix;
+	uint32_t	na_gateway;		/* the bridge */
+	char		na_mac[24];
+	char		na_domain[PROTO_DOMAIN_MAX];
+};
+
 struct vmop_exited {
 	char		ve_id[PROTO_VMID_MAX];
 	int32_t		ve_status;		/* wait status, -1 unknown */
@@ -236,6 +266,8 @@ struct vm_info {
 	uint64_t	vi_disk;		/* bytes */
 	char		vi_tap[PROTO_IFNAME_MAX];
 	char		vi_mac[24];
+	char		vi_addr[16];		/* dotted quad, "" if none */
+	char		vi_fqdn[PROTO_DOMAIN_MAX];
 	char		vi_backend[PROTO_NAME_MAX];
 	int64_t		vi_created;
 	int64_t		vi_started;
@@ -275,6 +307,8 @@ struct status_daemon {
 	char		sd_jailer[PROTO_PATH_MAX];
 	char		sd_storage[PROTO_NAME_MAX];	/* backend in use */
 	char		sd_update_url[PROTO_PATH_MAX];
+	int32_t		sd_nat;			/* our nftables table is set */
+	int32_t		sd_resolver;		/* resolver routing is set */
 	uint32_t	sd_vm_uid_min;
 	uint32_t	sd_vm_uid_max;
 	int32_t		sd_def_cpus;

@@ -62,13 +62,21 @@ req=$STATE/jail/firecracker/$id/root/run/fc-standin.requests
 body() { jq -c "select(.method == \"$1\" and .path == \"$2\") | .body" "$req"; }
 expect_eq "vm: machine-config has the cpus and memory" \
     "$(body PUT /machine-config)" '{"vcpu_count":2,"mem_size_mib":256,"smt":false}'
-expect_eq "vm: boot-source names the kernel and boot args" \
+addr=$(ctl vm show --json web | jq -r .address)
+expect_eq "vm: the first VM has the first address of the subnet" \
+    "$addr" "172.16.0.2"
+expect_eq "vm: boot-source names the kernel, the boot args and the address" \
     "$(body PUT /boot-source)" \
-    '{"kernel_image_path":"/vmlinux","boot_args":"console=ttyS0 reboot=k panic=1"}'
+    "{\"kernel_image_path\":\"/vmlinux\",\"boot_args\":\"console=ttyS0 reboot=k panic=1 ip=$addr::172.16.0.1:255.255.255.0:web:eth0:off\"}"
 expect_eq "vm: the root drive is the VM's disk, read-write" \
     "$(body PUT /drives/rootfs)" \
     '{"drive_id":"rootfs","is_root_device":true,"path_on_host":"/rootfs","is_read_only":false}'
-mac=$(printf '02:fc:%s:%s:%s:%s' $(echo "$id" | sed 's/../& /g'))
+mac=$(ctl vm show --json web | jq -r .mac)
+expect_eq "vm: the MAC is made from the address" "$mac" "02:fc:ac:10:00:02"
+expect_eq "vm: show gives the DNS name" \
+    "$(ctl vm show --json web | jq -r .fqdn)" "web.vm.internal"
+expect_match "vm: the name resolves through the bridge's DNS" \
+    "$(in_ns drill -Q @172.16.0.1 web.vm.internal A)" "^$addr$"
 expect_eq "vm: eth0 is the VM's tap with its MAC" \
     "$(body PUT /network-interfaces/eth0)" \
     "{\"iface_id\":\"eth0\",\"host_dev_name\":\"fc-tap-$id\",\"guest_mac\":\"$mac\"}"
