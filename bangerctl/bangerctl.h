@@ -30,6 +30,7 @@ __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
 
 /* vm.c */
 int	 cmd_vm(int, char **);
+int	 cmd_net(int, char **);
 void	 vm_usage_list(FILE *);
 
 /* output.c */

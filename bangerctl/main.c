@@ -33,6 +33,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "switch the daemon's logging (root only)" },
 	{ "reload", cmd_reload, "",
 	    "read the configuration file again (root only)" },
+	{ "net", cmd_net, "show [--json]",
+	    "the bridge, NAT, DNS and each VM's address" },
 	{ "vm", cmd_vm, "command ...", "create, run and remove VMs (below)" },
 	{ "help", cmd_help, "", "list the commands" },
 };

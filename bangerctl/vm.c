@@ -4,6 +4,8 @@
  */
 #include <sys/types.h>
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
@@ -543,6 +545,108 @@ vm_show(int argc, char **argv)
 		if (vi->vi_pid > 0)
 			printf("%-10s %d (uid %u)\n", "firecracker",
 			    vi->vi_pid, vi->vi_uid);
+	}
+	free(vis);
+	return 0;
+}
+
+/*
+ * bangerctl net show: the bridge, subnet, egress, DNS domain, resolver
+ * routing and each VM's address, MAC and tap.
+ */
+int
+cmd_net(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct status_daemon	 sd;
+	struct vm_info		*vis;
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	struct in_addr		 net;
+	json_t			*root, *arr;
+	size_t			 n, i;
+	char			 subnet[32];
+	int			 ch, json = 0, got = 0, rv;
+
+	if (argc < 2 || strcmp(argv[1], "show") != 0) {
+		fprintf(stderr, "usage: bangerctl net show [--json]\n");
+		return 1;
+	}
+	optind = 0;
+	while ((ch = getopt_long(argc - 1, argv + 1, "j", opts, NULL)) != -1) {
+		if (ch != 'j') {
+			fprintf(stderr, "usage: bangerctl net show [--json]\n");
+			return 1;
+		}
+		json = 1;
+	}
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, IMSG_CTL_STATUS, NULL, 0);
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_STATUS_DAEMON &&
+		    imsg_get_data(&imsg, &sd, sizeof(sd)) == 0)
+			got = 1;
+		if (imsg_get_type(&imsg) == IMSG_STATUS_END ||
+		    imsg_get_type(&imsg) == IMSG_CTL_RESULT) {
+			imsg_free(&imsg);
+			break;
+		}
+		imsg_free(&imsg);
+	}
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	if (!got)
+		errx(1, "no status from bangerd");
+	if ((rv = collect(IMSG_CTL_VM_LS, NULL, 0, &vis, &n)) != 0)
+		return rv;
+
+	inet_pton(AF_INET, sd.sd_bridge_addr, &net);
+	net.s_addr &= sd.sd_bridge_prefix ? htonl(0xffffffffU <<
+	    (32 - sd.sd_bridge_prefix)) : 0;
+	snprintf(subnet, sizeof(subnet), "%s/%d", inet_ntoa(net),
+	    sd.sd_bridge_prefix);
+	if (json) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack(
+			    "{s:s, s:s?, s:s?, s:s, s:s}",
+			    "name", vis[i].vi_name,
+			    "address", vis[i].vi_addr[0] ? vis[i].vi_addr : NULL,
+			    "fqdn", vis[i].vi_fqdn[0] ? vis[i].vi_fqdn : NULL,
+			    "mac", vis[i].vi_mac, "tap", vis[i].vi_tap));
+		root = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:b, s:s, s:b, "
+		    "s:o}", "bridge", sd.sd_bridge,
+		    "address", sd.sd_bridge_addr,
+		    "prefix", sd.sd_bridge_prefix, "subnet", subnet,
+		    "egress", sd.sd_egress[0] ? sd.sd_egress : NULL,
+		    "nat", sd.sd_nat, "dns_domain", sd.sd_domain,
+		    "resolver_routing", sd.sd_resolver, "vms", arr);
+		json_print(root);
+	} else {
+		printf("%-12s %s %s/%d\n", "bridge", sd.sd_bridge,
+		    sd.sd_bridge_addr, sd.sd_bridge_prefix);
+		printf("%-12s %s\n", "subnet", subnet);
+		printf("%-12s %s\n", "egress", sd.sd_egress[0] ?
+		    sd.sd_egress : "none (VMs reach only the host and each "
+		    "other)");
+		printf("%-12s %s\n", "nat", sd.sd_nat ? "on" : "off");
+		printf("%-12s %s (answered on %s:53)\n", "dns domain",
+		    sd.sd_domain, sd.sd_bridge_addr);
+		printf("%-12s %s\n", "resolver", sd.sd_resolver ?
+		    "host queries for the domain go to the bridge "
+		    "(systemd-resolved)" : "not routed (systemd-resolved "
+		    "is not running)");
+		printf("\n%-20s %-15s %-17s %s\n", "NAME", "ADDRESS", "MAC",
+		    "TAP");
+		for (i = 0; i < n; i++)
+			printf("%-20s %-15s %-17s %s\n", vis[i].vi_name,
+			    vis[i].vi_addr[0] ? vis[i].vi_addr : "-",
+			    vis[i].vi_mac, vis[i].vi_tap[0] ? vis[i].vi_tap :
+			    "-");
 	}
 	free(vis);
 	return 0;

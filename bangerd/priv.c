@@ -360,12 +360,11 @@ priv_net_setup(char *msg, size_t len)
 		    strerror(errno));
 		return -1;
 	}
-	if (conf->cf_egress[0] != '\0') {
-		if (if_nametoindex(conf->cf_egress) == 0) {
-			snprintf(msg, len, "egress interface %s does not "
-			    "exist; NAT not set up", conf->cf_egress);
-			return -1;
-		}
+	/* Without its egress the VMs still get the bridge and DNS. */
+	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) == 0)
+		log_warnx("egress interface %s does not exist; NAT not set up",
+		    conf->cf_egress);
+	else if (conf->cf_egress[0] != '\0') {
 		memset(&nc, 0, sizeof(nc));
 		strlcpy(nc.nc_bridge, conf->cf_bridge, sizeof(nc.nc_bridge));
 		nc.nc_bridge_addr = conf->cf_bridge_addr;

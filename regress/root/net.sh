@@ -1,0 +1,108 @@
+# The network through bangerd: VM addresses (allocation, reuse, restart,
+# exhaustion), DNS names, NAT egress, and bangerctl net show.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "net" "needs root to start bangerd"
+	t_done
+fi
+
+daemon_setup 'bridge "br-fc" {
+	address 10.77.0.1/29
+	egress "up0"
+}'
+trap daemon_cleanup EXIT
+vm_env
+printf '%s\n' "$VM_CONF" >>"$CONF"
+# The egress interface, a veth into an "upstream" namespace.
+UP=banger-up-$$
+ip netns add "$UP"
+trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null' EXIT
+in_ns ip link add up0 type veth peer name up1 netns "$UP"
+in_ns ip addr add 10.78.0.1/24 dev up0
+in_ns ip link set up0 up
+if ! daemon_start; then
+	fail "net: daemon starts" "$(tail -5 "$DLOG")"
+	t_done
+fi
+
+# NAT is set up for the egress.
+wait_for 5 in_ns nft list table ip banger
+out=$(in_ns nft list table ip banger 2>&1)
+expect_match "net: the NAT table masquerades the subnet out of the egress" \
+    "$out" 'ip saddr 10\.77\.0\.0/29 oifname "up0" masquerade'
+expect_eq "net: forwarding is on in the daemon's namespace" \
+    "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" 1
+
+addr_of() { ctl vm show --json "$1" | jq -r .address; }
+ctl vm create a >/dev/null
+ctl vm create b >/dev/null
+expect_eq "net: the first VM gets the first free address" "$(addr_of a)" \
+    "10.77.0.2"
+expect_eq "net: the second VM gets the next" "$(addr_of b)" "10.77.0.3"
+expect_eq "net: its MAC is locally administered, from the address" \
+    "$(ctl vm show --json b | jq -r .mac)" "02:fc:0a:4d:00:03"
+expect_eq "net: a VM's name resolves to its address" \
+    "$(in_ns drill -Q @10.77.0.1 b.vm.internal A)" "10.77.0.3"
+expect_eq "net: its address resolves to its name" \
+    "$(in_ns drill -Q @10.77.0.1 -x 10.77.0.3 | tr -d '\n')" \
+    "b.vm.internal."
+ctl vm rm a >/dev/null
+expect_match "net: a removed VM's name is gone" \
+    "$(in_ns drill @10.77.0.1 a.vm.internal A)" "rcode: NXDOMAIN"
+ctl vm create c >/dev/null
+expect_eq "net: a freed address is used again" "$(addr_of c)" "10.77.0.2"
+
+daemon_stop
+daemon_start
+expect_eq "net: addresses survive a daemon restart (b)" "$(addr_of b)" \
+    "10.77.0.3"
+expect_eq "net: addresses survive a daemon restart (c)" "$(addr_of c)" \
+    "10.77.0.2"
+wait_for 5 sh -c "[ \"\$(ip netns exec $NS drill -Q @10.77.0.1 c.vm.internal A)\" = 10.77.0.2 ]"
+expect_eq "net: names resolve again after a restart" \
+    "$(in_ns drill -Q @10.77.0.1 c.vm.internal A)" "10.77.0.2"
+
+# A /29 has five addresses for VMs, .2 to .6.
+ctl vm create d >/dev/null
+ctl vm create e >/dev/null
+ctl vm create f >/dev/null
+out=$(ctl vm create g 2>&1); rc=$?
+expect_eq "net: a full subnet refuses another VM (exit 1)" "$rc" 1
+expect_eq "net: ... naming the subnet" "$out" \
+    "bangerctl: vm g: no free address in 10.77.0.0/29"
+expect_eq "net: ... and no VM g exists" \
+    "$(ctl vm ls --json | jq -r '.[].name' | sort | tr '\n' ' ')" \
+    "b c d e f "
+
+out=$(ctl net show)
+expect_match "net: net show gives the bridge" "$out" \
+    "^bridge +br-fc 10\.77\.0\.1/29$"
+expect_match "net: net show gives the subnet" "$out" "^subnet +10\.77\.0\.0/29$"
+expect_match "net: net show gives the egress" "$out" "^egress +up0$"
+expect_match "net: net show lists each VM" "$out" \
+    "^f +10\.77\.0\.6 +02:fc:0a:4d:00:06 +fc-tap-[0-9a-f]{8}$"
+js=$(ctl net show --json)
+expect_eq "net: net show --json" \
+    "$(echo "$js" | jq -c '[.subnet, .egress, .nat, .dns_domain, (.vms | length)]')" \
+    '["10.77.0.0/29","up0",true,"vm.internal",5]'
+
+ctl vm prune >/dev/null
+daemon_stop
+if in_ns nft list table ip banger >/dev/null 2>&1; then
+	fail "net: the NAT table goes at shutdown" "table ip banger is there"
+else
+	pass "net: the NAT table goes at shutdown"
+fi
+
+# A missing egress interface: a clear message, and no NAT.
+sed -i 's/egress "up0"/egress "nosuch0"/' "$CONF"
+daemon_start
+wait_for 5 grep -q "egress interface" "$DLOG"
+expect_match "net: a missing egress interface is named in the log" \
+    "$(cat "$DLOG")" "egress interface nosuch0 does not exist; NAT not set up"
+expect_match "net: without NAT the bridge's DNS still answers" \
+    "$(in_ns drill @10.77.0.1 vm.internal SOA)" "rcode: NOERROR"
+
+t_done
