@@ -86,6 +86,7 @@ struct pvm {
 	char			 pv_loop_cow[32];
 	struct fc_proc		 pv_proc;
 	struct event		 pv_exit_ev;
+	int			 pv_busy;	/* its e2fsck runs */
 };
 TAILQ_HEAD(pvms, pvm);
 
@@ -109,6 +110,7 @@ int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
 int	 vmop_signal(struct worker *, uint32_t, struct pvm *, int);
 int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
 int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
+int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
 void	 vmop_restore(void);

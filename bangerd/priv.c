@@ -198,9 +198,10 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		if (read_request(w, imsg, &vs, sizeof(vs)) == -1 ||
 		    vmid_check(w, vs.vs_id, sizeof(vs.vs_id), 0, &pv) == -1)
 			return -1;
-		if (pv->pv_state != VMOP_CREATED) {
+		if (pv->pv_state != VMOP_CREATED || pv->pv_busy) {
 			parent_worker_violation(w, "start of vm %s, which is "
-			    "running", pv->pv_id);
+			    "%s", pv->pv_id, pv->pv_busy ? "being checked" :
+			    "running");
 			return -1;
 		}
 		if (vs.vs_cpus < 1 || vs.vs_cpus > VMOP_CPUS_MAX ||
@@ -225,19 +226,24 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_SOCKET:
 	case IMSG_VMOP_DISK:
 	case IMSG_VMOP_DESTROY:
+	case IMSG_VMOP_FSCK:
 		if (read_request(w, imsg, &vi, sizeof(vi)) == -1 ||
 		    vmid_check(w, vi.vo_id, sizeof(vi.vo_id), 0, &pv) == -1)
 			return -1;
 		if (imsg_get_type(imsg) == IMSG_VMOP_SOCKET)
 			return vmop_socket(w, peerid, pv);
-		if (pv->pv_state != VMOP_CREATED) {
+		if (pv->pv_state != VMOP_CREATED || pv->pv_busy) {
 			parent_worker_violation(w, "%s of vm %s, which is "
-			    "running", imsg_get_type(imsg) == IMSG_VMOP_DISK ?
-			    "disk access" : "destroy", pv->pv_id);
+			    "%s", imsg_get_type(imsg) == IMSG_VMOP_DISK ?
+			    "disk access" : imsg_get_type(imsg) ==
+			    IMSG_VMOP_FSCK ? "fsck" : "destroy", pv->pv_id,
+			    pv->pv_busy ? "being checked" : "running");
 			return -1;
 		}
 		if (imsg_get_type(imsg) == IMSG_VMOP_DISK)
 			return vmop_disk(w, peerid, pv);
+		if (imsg_get_type(imsg) == IMSG_VMOP_FSCK)
+			return vmop_fsck(w, peerid, pv);
 		return vmop_destroy(w, peerid, pv);
 	}
 	return -1;
@@ -298,6 +304,7 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_SOCKET:
 	case IMSG_VMOP_DISK:
 	case IMSG_VMOP_DESTROY:
+	case IMSG_VMOP_FSCK:
 		return priv_vmop(w, imsg);
 	case IMSG_NET_ALLOC:
 	case IMSG_NET_RELEASE:

@@ -564,12 +564,19 @@ vm_from_result(struct vm *v, const struct vmop_result *vr)
 		    DEFAULT_BOOTARGS, sizeof(v->v_bootargs));
 }
 
+/* Starting: e2fsck -p on the disk first (the parent runs it), then boot. */
 static void
 vm_start_begin(struct vm *v)
 {
+	vm_set_state(v, VM_STARTING);
+	vmop_id_send(IMSG_VMOP_FSCK, v);
+}
+
+static void
+vm_start_boot(struct vm *v)
+{
 	struct vmop_start	 vs;
 
-	vm_set_state(v, VM_STARTING);
 	memset(&vs, 0, sizeof(vs));
 	strlcpy(vs.vs_id, v->v_id, sizeof(vs.vs_id));
 	vs.vs_cpus = v->v_cpus;
@@ -750,6 +757,18 @@ vm_result(struct imsg *imsg)
 			vm_console_open(v, fd);
 		v->v_tries = 0;
 		vmop_id_send(IMSG_VMOP_SOCKET, v);
+		break;
+	case IMSG_VMOP_FSCK:
+		if (v->v_state != VM_STARTING)
+			break;
+		if (vr.vr_error) {
+			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			vm_set_state(v, VM_ERROR);
+			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
+			    vr.vr_msg);
+			break;
+		}
+		vm_start_boot(v);
 		break;
 	case IMSG_VMOP_SOCKET:
 		if (v->v_state != VM_STARTING)

@@ -12,10 +12,14 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -197,6 +201,18 @@ pvm_save(struct pvm *pv)
 		close(dfd);
 	}
 	return 0;
+}
+
+/*
+ * The disk belongs to root while the VM is not running: e2fsck's child
+ * and the jail give it to the VM's uid only for as long as they need.
+ */
+static void
+pvm_disk_reclaim(struct pvm *pv)
+{
+	if (pv->pv_disk[0] != '\0' && fchownat(AT_FDCWD, pv->pv_disk, 0, 0,
+	    AT_SYMLINK_NOFOLLOW) == -1 && errno != ENOENT)
+		log_warn("vm %s: chown %s", pv->pv_id, pv->pv_disk);
 }
 
 static void
@@ -546,6 +562,7 @@ pvm_stopped(struct pvm *pv)
 	if (fc_cgroup_remove(CGROUP_ROOT, pv->pv_id) == -1)
 		log_debug("vm %s: cgroup removal: %s", pv->pv_id,
 		    strerror(errno));
+	pvm_disk_reclaim(pv);
 	pv->pv_state = VMOP_CREATED;
 	(void)pvm_save(pv);
 }
@@ -784,4 +801,124 @@ vmop_restore(void)
 		TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	}
 	closedir(d);
+}
+
+/*
+ * e2fsck -p on a VM's root disk, before it boots.  The parent opens the
+ * disk and hands it to a child that runs e2fsck as the VM's own uid and
+ * gid, with no privileges, so root never parses the guest's file system.
+ */
+#define E2FSCK		"/sbin/e2fsck"
+#define FSCK_OUT_MAX	(PROTO_MSG_MAX - 64)
+
+struct fsck_job {
+	struct pvm	*fj_pv;
+	struct worker	*fj_w;
+	uint32_t	 fj_peerid;
+	pid_t		 fj_pid;
+	int		 fj_pidfd;
+	int		 fj_outfd;
+	char		 fj_out[FSCK_OUT_MAX];
+	size_t		 fj_outlen;
+	struct event	 fj_ev;
+};
+
+static void
+fsck_done(int fd, short event, void *arg)
+{
+	struct fsck_job		*fj = arg;
+	struct vmop_result	 vr;
+	ssize_t			 n;
+	int			 status = 0;
+
+	/* Drain what it said, then reap it. */
+	while (fj->fj_outlen < sizeof(fj->fj_out) - 1 &&
+	    (n = read(fj->fj_outfd, fj->fj_out + fj->fj_outlen,
+	    sizeof(fj->fj_out) - 1 - fj->fj_outlen)) > 0)
+		fj->fj_outlen += n;
+	fj->fj_out[fj->fj_outlen] = '\0';
+	if (waitpid(fj->fj_pid, &status, 0) == -1)
+		status = -1;
+	close(fj->fj_pidfd);
+	close(fj->fj_outfd);
+	pvm_disk_reclaim(fj->fj_pv);
+
+	pvm_result_init(fj->fj_pv, IMSG_VMOP_FSCK, &vr);
+	/* e2fsck: 0 clean, 1 errors corrected; 4 and up are failures. */
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) >= 2) {
+		vr.vr_error = EIO;
+		snprintf(vr.vr_msg, sizeof(vr.vr_msg), "e2fsck -p failed "
+		    "(%s %d): %s", WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WTERMSIG(status), fj->fj_out);
+		log_warnx("vm %s: %s", fj->fj_pv->pv_id, vr.vr_msg);
+	} else {
+		snprintf(vr.vr_msg, sizeof(vr.vr_msg), "e2fsck -p: %s",
+		    WEXITSTATUS(status) == 1 ? "errors corrected" : "clean");
+		log_info("vm %s: %s", fj->fj_pv->pv_id, vr.vr_msg);
+	}
+	fj->fj_pv->pv_busy = 0;
+	if (fj->fj_w->w_iev != NULL)
+		vmop_reply(fj->fj_w, fj->fj_peerid, &vr, -1);
+	free(fj);
+}
+
+int
+vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
+{
+	struct fsck_job	*fj;
+	char		 msg[PROTO_MSG_MAX];
+	int		 disk, p[2];
+	pid_t		 pid;
+	gid_t		 gid = pv->pv_uid;
+
+	if (disk_open(env->bd_conf->cf_statedir, pv->pv_id, &disk) == -1) {
+		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_FSCK, errno, msg);
+		return 0;
+	}
+	/* e2fsck opens /dev/fd/3 again: the VM's uid must own the disk. */
+	if (fchown(disk, pv->pv_uid, gid) == -1 ||
+	    pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
+		close(disk);
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_FSCK, errno, msg);
+		return 0;
+	}
+	switch (pid = fork()) {
+	case -1:
+		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
+		close(disk);
+		close(p[0]);
+		close(p[1]);
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_FSCK, errno, msg);
+		return 0;
+	case 0:
+		if (dup2(disk, 3) == -1 || dup2(p[1], 1) == -1 ||
+		    dup2(p[1], 2) == -1)
+			_exit(8);
+		closefrom(4);
+		if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+		    setresuid(pv->pv_uid, pv->pv_uid, pv->pv_uid) == -1 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+			_exit(8);
+		execle(E2FSCK, "e2fsck", "-p", "/dev/fd/3", (char *)NULL,
+		    (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL });
+		_exit(8);
+	}
+	close(disk);
+	close(p[1]);
+	if ((fj = calloc(1, sizeof(*fj))) == NULL)
+		fatal(NULL);
+	fj->fj_pv = pv;
+	fj->fj_w = w;
+	fj->fj_peerid = peerid;
+	fj->fj_pid = pid;
+	fj->fj_outfd = p[0];
+	if ((fj->fj_pidfd = pidfd_open(pid, 0)) == -1)
+		fatal("pidfd_open");
+	pv->pv_busy = 1;
+	event_set(&fj->fj_ev, fj->fj_pidfd, EV_READ, fsck_done, fj);
+	event_add(&fj->fj_ev, NULL);
+	return 0;
 }

@@ -55,6 +55,7 @@ enum proto_type {
 	IMSG_VMOP_SIGNAL,	/* struct vmop_signal */
 	IMSG_VMOP_DISK,		/* struct vmop_id: root disk fd */
 	IMSG_VMOP_DESTROY,	/* struct vmop_id: remove what CREATE made */
+	IMSG_VMOP_FSCK,		/* struct vmop_id: e2fsck -p, as the VM's uid */
 
 	/* parent -> vm worker */
 	IMSG_VMOP_RESULT,	/* struct vmop_result, maybe with an fd */

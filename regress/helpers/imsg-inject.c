@@ -103,6 +103,8 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 			type = IMSG_VMOP_DESTROY;
 		else if (strcmp(op, "socket") == 0)
 			type = IMSG_VMOP_SOCKET;
+		else if (strcmp(op, "fsck") == 0)
+			type = IMSG_VMOP_FSCK;
 		else
 			errx(1, "unknown vm operation %s", op);
 		memset(&vi, 0, sizeof(vi));

@@ -74,6 +74,8 @@ refuse "disk of a running VM" "disk access of vm $rid, which is running" \
     vmop-disk "$rid"
 refuse "start of a running VM" "start of vm $rid, which is running" \
     vmop-start "$rid"
+refuse "fsck of a running VM" "fsck of vm $rid, which is running" \
+    vmop-fsck "$rid"
 refuse "create of an existing VM" "vm $id already exists" \
     vmop-create "$id" default
 

@@ -707,57 +707,164 @@ expect_match qemu_exec_failure_state "$CODE $OUT" '"state":"Not started"'
 kill -TERM "$PID"
 wait_exit "$PID" 5
 
-# --- qemu mode, with qemu ---------------------------------------------------
+# --- qemu mode, with qemu: a real guest ---------------------------------
+#
+# The guest scripts/build-guest.sh builds and caches (FC_STANDIN_GUEST,
+# default /var/cache/banger-guest; built here when missing or stale):
+# its vmlinux, initrd and a copy of its rootfs, booted through the
+# stand-in with a NIC on a tap in a network namespace made here.  Needs
+# root; touches no interface outside that namespace.
 
-KERNEL=${FC_STANDIN_KERNEL:-}
-if [ -z "$KERNEL" ]; then
-	for k in /boot/vmlinuz-*; do
-		[ -r "$k" ] && KERNEL=$k && break
-	done
-fi
-if [ ! -x /usr/bin/qemu-system-x86_64 ]; then
-	skip qemu_boot "/usr/bin/qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-elif [ -z "$KERNEL" ]; then
-	skip qemu_boot "no guest kernel: set FC_STANDIN_KERNEL or install a linux-image package"
-else
-	unset FC_STANDIN_QEMU
+GUEST=${FC_STANDIN_GUEST:-/var/cache/banger-guest}
+NS=
+# shellcheck disable=SC2317
+qemu_boot_cleanup() {
+	cleanup
+	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null
+}
+
+# qemu_boot: boot, log in over SSH, pause, Ctrl+Alt+Del; then a guest
+# that reboots by itself.
+qemu_boot() {
+	local krel ip=172.31.254.2 args key qpid t0 dt ssh_opts
+	krel=$(sed -n 's/^kernel_release=//p' "$GUEST/stamp")
+	if [ -z "$krel" ]; then
+		fail qemu_boot_guest "$GUEST/stamp names no kernel_release"
+		return
+	fi
+
+	NS=fcst-$$
+	trap qemu_boot_cleanup EXIT
+	if ! ip netns add "$NS" 2>"$T/netns.err" ||
+	    ! ip -n "$NS" link set lo up 2>>"$T/netns.err" ||
+	    ! ip -n "$NS" tuntap add dev tap0 mode tap 2>>"$T/netns.err" ||
+	    ! ip -n "$NS" addr add 172.31.254.1/30 dev tap0 \
+	    2>>"$T/netns.err" ||
+	    ! ip -n "$NS" link set tap0 up 2>>"$T/netns.err"; then
+		fail qemu_boot_netns "$(tr '\n' ' ' <"$T/netns.err")"
+		return
+	fi
+	pass qemu_boot_netns
+	# the guest writes to its disk: a copy, never the cached image
+	if ! cp --sparse=always "$GUEST/rootfs.ext4" "$T/guest.ext4"; then
+		fail qemu_boot_disk "cannot copy $GUEST/rootfs.ext4"
+		return
+	fi
+
+	R=$T/r.sock
+	FC_STANDIN_POWERDOWN_TIMEOUT=30 ip netns exec "$NS" "$QEMU" \
+	    --api-sock "$R" --id vm-r >"$T/r.out" 2>"$T/r.err" &
+	PID=$!
+	PIDS+=("$PID")
+	if ! wait_for 5 test -S "$R"; then
+		fail qemu_boot_standin "no API socket: $(head -c 300 "$T/r.err")"
+		return
+	fi
 	# Under TCG on a busy host the guest can fail to calibrate its TSC
 	# against the PIT and hang; tell it the rate instead.
-	TSC=tsc_early_khz=2000000
-	R=$T/r.sock
-	FC_STANDIN_POWERDOWN_TIMEOUT=2 start r "$QEMU" "$R" --id vm-r
-	api "$R" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":256}'
+	args="console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
+	expect qemu_boot_machine_config "$R" PUT /machine-config \
+	    '{"vcpu_count":2,"mem_size_mib":256}' 204 ""
 	expect qemu_boot_source "$R" PUT /boot-source \
-	    "{\"kernel_image_path\":\"$KERNEL\",\"boot_args\":\"console=ttyS0 reboot=k panic=0 pci=off $TSC\"}" \
+	    "{\"kernel_image_path\":\"$GUEST/vmlinux\",\"initrd_path\":\"$GUEST/initrd.img\",\"boot_args\":\"$args ip=$ip::172.31.254.1:255.255.255.252::eth0:off\"}" \
 	    204 ""
+	expect qemu_boot_drive "$R" PUT /drives/rootfs \
+	    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/guest.ext4\",\"is_root_device\":true,\"is_read_only\":false}" \
+	    204 ""
+	expect qemu_boot_network_interface "$R" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"06:00:ac:1f:fe:02"}' \
+	    204 ""
+	t0=$SECONDS
 	expect qemu_boot_start "$R" PUT /actions \
 	    '{"action_type":"InstanceStart"}' 204 ""
-	if wait_for 120 grep -q "Linux version" "$T/r.out"; then
-		pass qemu_boot_console
+	if wait_for 50 grep -q 'banger login:' "$T/r.out"; then
+		dt=$((SECONDS - t0))
+		pass qemu_boot_login "(${dt}s from InstanceStart)"
 	else
-		fail qemu_boot_console "$(tr '\n' ' ' <"$T/r.err" | cut -c1-300)"
+		fail qemu_boot_login "no login prompt in 50s: $(tail -c 300 "$T/r.out" | tr -d '\r' | tr '\n' ' ') $(head -c 200 "$T/r.err")"
+		return
 	fi
+	expect_has qemu_boot_cmdline "$(cat "$T/r.out")" \
+	    "Command line: $args ip=$ip::"
+	expect_match qemu_boot_kernel "$(cat "$T/r.out")" \
+	    "Linux version $krel "
+	# agetty's \r in /etc/issue: uname -r, from the guest's userland
+	expect_has qemu_boot_uname_console "$(cat "$T/r.out")" \
+	    "banger guest: Debian GNU/Linux 12, kernel $krel, ttyS0"
+
+	# the NIC: the guest answers on the tap, and lets root in by key
+	if wait_for 10 ip netns exec "$NS" busybox ping -c 1 -W 1 "$ip"; then
+		pass qemu_boot_ping
+	else
+		fail qemu_boot_ping "$ip does not answer in $NS"
+	fi
+	if ! command -v ssh >/dev/null; then
+		skip qemu_boot_ssh "ssh is not installed (openssh-client)"
+	else
+		key=$GUEST/id_ed25519
+		ssh_opts=(-o BatchMode=yes -o ConnectTimeout=5
+		    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+		    -o LogLevel=ERROR)
+		wait_for 10 ip netns exec "$NS" ssh "${ssh_opts[@]}" \
+		    -i "$key" "root@$ip" true
+		expect_eq qemu_boot_ssh "$(ip netns exec "$NS" ssh \
+		    "${ssh_opts[@]}" -i "$key" "root@$ip" uname -r 2>&1)" \
+		    "$krel"
+		expect_has qemu_boot_ssh_key_only "$(ip netns exec "$NS" ssh \
+		    "${ssh_opts[@]}" -o PreferredAuthentications=password \
+		    "root@$ip" true 2>&1)" "Permission denied (publickey)"
+	fi
+
 	expect qemu_pause "$R" PATCH /vm '{"state":"Paused"}' 204 ""
 	api "$R" GET /
 	expect_match qemu_paused "$CODE $OUT" '"state":"Paused"'
 	expect qemu_resume "$R" PATCH /vm '{"state":"Resumed"}' 204 ""
+
+	# Ctrl+Alt+Del: the guest shuts down, qemu and the stand-in exit 0
+	qpid=$(pgrep -P "$PID" | head -1)
+	t0=$SECONDS
 	expect qemu_boot_ctrl_alt_del "$R" PUT /actions \
 	    '{"action_type":"SendCtrlAltDel"}' 204 ""
-	wait_exit "$PID" 60
+	wait_exit "$PID" 40
+	dt=$((SECONDS - t0))
 	expect_eq qemu_boot_exit "$RC" 0
+	if grep -Eq 'reboot: (Power down|Restarting system)' "$T/r.out"; then
+		pass qemu_boot_guest_shutdown "(${dt}s)"
+	else
+		fail qemu_boot_guest_shutdown "the guest did not shut down: $(tail -c 300 "$T/r.out" | tr -d '\r' | tr '\n' ' ')"
+	fi
+	expect_eq qemu_boot_qemu_gone \
+	    "$([ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null && echo alive)" ""
 	expect_eq qemu_boot_sockets_removed \
 	    "$(ls "$R" "$R.qmp" 2>/dev/null)" ""
 
-	# a guest that reboots ends the VMM
+	# a guest that reboots ends the VMM: no root disk, so the initramfs
+	# gives up and reboots
 	R=$T/r2.sock
 	start r2 "$QEMU" "$R"
 	api "$R" PUT /boot-source \
-	    "{\"kernel_image_path\":\"$KERNEL\",\"boot_args\":\"console=ttyS0 reboot=k panic=1 pci=off $TSC\"}"
+	    "{\"kernel_image_path\":\"$GUEST/vmlinux\",\"initrd_path\":\"$GUEST/initrd.img\",\"boot_args\":\"$args\"}"
 	expect qemu_reboot_start "$R" PUT /actions \
 	    '{"action_type":"InstanceStart"}' 204 ""
-	wait_exit "$PID" 180
-	expect_eq qemu_guest_reboot_exit "$RC $(grep -c 'Rebooting in' "$T/r2.out")" \
-	    "0 1"
+	wait_exit "$PID" 30
+	expect_eq qemu_guest_reboot_exit "$RC $(grep -c \
+	    -e 'initramfs: no root= on the kernel command line' \
+	    -e 'reboot: Restarting system' "$T/r2.out")" "0 2"
+}
+
+if [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	skip qemu_boot "/usr/bin/qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+elif [ "$(id -u)" -ne 0 ]; then
+	skip qemu_boot "needs root (a network namespace, a tap, the guest build)"
+else
+	unset FC_STANDIN_QEMU
+	"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$T/build-guest.log"
+	case $? in
+	0)	pass qemu_boot_guest
+		qemu_boot ;;
+	2)	skip qemu_boot "scripts/build-guest.sh: $(tail -n 1 "$T/build-guest.log")" ;;
+	*)	fail qemu_boot_guest "scripts/build-guest.sh $GUEST: $(tail -n 3 "$T/build-guest.log" | tr '\n' ' ')" ;;
+	esac
 fi
 
 t_done

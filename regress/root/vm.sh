@@ -176,6 +176,10 @@ wait "$starter"
 bad "wait that times out" 'still running, not paused' \
     ctl vm wait web --state paused --timeout 1
 
+# e2fsck -p runs before each boot, as the VM's uid, not root.
+expect_match "vm: e2fsck checked the disk before the boot" "$(cat "$DLOG")" \
+    "vm $id: e2fsck -p: clean"
+
 # The daemon restarts; running VMs keep running and are adopted again.
 pid=$(ctl vm show --json web | jq .pid)
 daemon_stop
@@ -192,6 +196,19 @@ expect_eq "vm: ... with the same firecracker" \
 expect_match "vm: the re-adoption is logged" "$(cat "$DLOG")" \
     "re-adopted firecracker pid $pid"
 expect_eq "vm: the adopted VM stops" "$(ctl vm stop web)" "vm web stopped"
+
+ctl vm create broken >/dev/null
+bid=$(vm_id broken)
+dd if=/dev/zero of="$STATE/disks/$bid.ext4" bs=1024 seek=1 count=4 \
+    conv=notrunc status=none
+bad "start of a VM whose file system is broken" \
+    'vm broken: e2fsck -p failed' ctl vm start broken
+expect_eq "vm: ... leaves it in error" \
+    "$(ctl vm show --json broken | jq -r .state)" "error"
+expect_eq "vm: ... and starts no firecracker" \
+    "$(ctl vm show --json broken | jq .pid)" 0
+expect_eq "vm: a VM in error can be removed" "$(ctl vm rm broken)" \
+    "vm broken removed"
 
 # rm -f of a running VM, rm, prune
 expect_eq "vm: rm -f of a running VM" "$(user vm rm -f mine)" "vm mine removed"
