@@ -4,6 +4,7 @@
  */
 #include <sys/types.h>
 
+#include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -30,7 +31,8 @@ static int	 vm_prune(int, char **);
 
 static const struct ctl_cmd vm_cmds[] = {
 	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
-	    "[--disk SIZE] [--start]", "create a VM (and start it)" },
+	    "[--disk SIZE] [--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] "
+	    "[--start]", "create a VM (and start it)" },
 	{ "start", vm_simple, "NAME", "boot a VM" },
 	{ "stop", vm_simple, "[-f] [--timeout S] NAME",
 	    "shut a VM down (Ctrl-Alt-Del, then kill; -f: kill now)" },
@@ -178,6 +180,72 @@ request(uint32_t type, const void *data, size_t len)
 	return rv;
 }
 
+/* [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp] */
+static int
+parse_publish(const char *arg, struct proto_publish *pp)
+{
+	char		 buf[64], *proto, *f[3];
+	const char	*errstr;
+	struct in_addr	 a;
+	int		 n = 0;
+	char		*p, *q;
+
+	memset(pp, 0, sizeof(*pp));
+	pp->pp_proto = IPPROTO_TCP;
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf))
+		goto bad;
+	if ((proto = strchr(buf, '/')) != NULL) {
+		*proto++ = '\0';
+		if (strcmp(proto, "tcp") == 0)
+			pp->pp_proto = IPPROTO_TCP;
+		else if (strcmp(proto, "udp") == 0)
+			pp->pp_proto = IPPROTO_UDP;
+		else
+			goto bad;
+	}
+	for (p = buf; (q = strsep(&p, ":")) != NULL; )
+		if (n < 3)
+			f[n++] = q;
+		else
+			goto bad;
+	if (n == 3) {
+		if (inet_pton(AF_INET, f[0], &a) != 1)
+			goto bad;
+		pp->pp_host_addr = a.s_addr;
+		f[0] = f[1];
+		f[1] = f[2];
+	} else if (n != 2)
+		goto bad;
+	pp->pp_host_port = strtonum(f[0], 1, 65535, &errstr);
+	if (errstr != NULL)
+		goto bad;
+	pp->pp_guest_port = strtonum(f[1], 1, 65535, &errstr);
+	if (errstr != NULL)
+		goto bad;
+	return 0;
+bad:
+	warnx("invalid --publish \"%s\": use [HOSTIP:]HOSTPORT:GUESTPORT"
+	    "[/tcp|/udp], such as 8080:80 or 127.0.0.1:2222:22/tcp", arg);
+	return -1;
+}
+
+static const char *
+fmt_publish(const struct proto_publish *pp, char *buf, size_t len)
+{
+	struct in_addr	 a;
+
+	a.s_addr = pp->pp_host_addr;
+	if (pp->pp_host_addr != 0)
+		snprintf(buf, len, "%s:%u:%u/%s", inet_ntoa(a),
+		    pp->pp_host_port, pp->pp_guest_port,
+		    pp->pp_proto == IPPROTO_UDP ? "udp" : "tcp");
+	else
+		snprintf(buf, len, "%u:%u/%s", pp->pp_host_port,
+		    pp->pp_guest_port, pp->pp_proto == IPPROTO_UDP ? "udp" :
+		    "tcp");
+	return buf;
+}
+
 static int
 vm_create(int argc, char **argv)
 {
@@ -187,6 +255,7 @@ vm_create(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "disk", required_argument, NULL, 'D' },
 		{ "start", no_argument, NULL, 's' },
+		{ "publish", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm_create	 cc;
@@ -195,9 +264,18 @@ vm_create(int argc, char **argv)
 	int			 ch;
 
 	memset(&cc, 0, sizeof(cc));
-	while ((ch = getopt_long(argc, argv, "i:c:m:D:s", opts,
+	while ((ch = getopt_long(argc, argv, "i:c:m:D:sp:", opts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'p':
+			if (cc.cc_npublish == PROTO_PUBLISH_MAX) {
+				warnx("at most %d --publish", PROTO_PUBLISH_MAX);
+				return 1;
+			}
+			if (parse_publish(optarg,
+			    &cc.cc_publish[cc.cc_npublish++]) == -1)
+				return 1;
+			break;
 		case 'i':
 			if (strlcpy(cc.cc_image, optarg, sizeof(cc.cc_image)) >=
 			    sizeof(cc.cc_image) || check_name(optarg) == -1) {
@@ -371,9 +449,25 @@ vm_wait(int argc, char **argv)
 }
 
 static json_t *
+publish_json(const struct vm_info *vi)
+{
+	json_t		*arr;
+	char		 b[64];
+	uint32_t	 i;
+
+	arr = json_array();
+	for (i = 0; i < vi->vi_npublish && i < PROTO_PUBLISH_MAX; i++)
+		json_array_append_new(arr, json_string(fmt_publish(
+		    &vi->vi_publish[i], b, sizeof(b))));
+	return arr;
+}
+
+static json_t *
 info_json(const struct vm_info *vi)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, "
+	json_t		*j;
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I, "
 	    "s:I, s:s, s:s, s:s?, s:s?, s:s, s:I, s:o?}",
 	    "name", vi->vi_name, "id", vi->vi_id, "image", vi->vi_image,
 	    "state", vi->vi_state,
@@ -389,6 +483,8 @@ info_json(const struct vm_info *vi)
 	    "disk_backend", vi->vi_backend,
 	    "created", (json_int_t)vi->vi_created,
 	    "started", vi->vi_started ? json_integer(vi->vi_started) : NULL);
+	json_object_set_new(j, "publish", publish_json(vi));
+	return j;
 }
 
 static int
@@ -502,7 +598,8 @@ vm_show(int argc, char **argv)
 	struct ctl_vm	 cv;
 	struct vm_info	*vis, *vi;
 	size_t		 n;
-	char		 b1[32], b2[32], b3[32];
+	uint32_t	 i;
+	char		 b1[64], b2[32], b3[32];
 	int		 ch, json = 0, rv;
 
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
@@ -542,6 +639,9 @@ vm_show(int argc, char **argv)
 		    vi->vi_tap[0] ? vi->vi_tap : "-");
 		if (vi->vi_fqdn[0] != '\0')
 			printf("%-10s %s\n", "dns name", vi->vi_fqdn);
+		for (i = 0; i < vi->vi_npublish && i < PROTO_PUBLISH_MAX; i++)
+			printf("%-10s %s\n", "publish", fmt_publish(
+			    &vi->vi_publish[i], b1, sizeof(b1)));
 		if (vi->vi_pid > 0)
 			printf("%-10s %d (uid %u)\n", "firecracker",
 			    vi->vi_pid, vi->vi_uid);
@@ -613,11 +713,12 @@ cmd_net(int argc, char **argv)
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s?, s:s?, s:s, s:s}",
+			    "{s:s, s:s?, s:s?, s:s, s:s, s:o}",
 			    "name", vis[i].vi_name,
 			    "address", vis[i].vi_addr[0] ? vis[i].vi_addr : NULL,
 			    "fqdn", vis[i].vi_fqdn[0] ? vis[i].vi_fqdn : NULL,
-			    "mac", vis[i].vi_mac, "tap", vis[i].vi_tap));
+			    "mac", vis[i].vi_mac, "tap", vis[i].vi_tap,
+			    "publish", publish_json(&vis[i])));
 		root = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:b, s:s, s:b, "
 		    "s:o}", "bridge", sd.sd_bridge,
 		    "address", sd.sd_bridge_addr,
@@ -640,13 +741,22 @@ cmd_net(int argc, char **argv)
 		    "host queries for the domain go to the bridge "
 		    "(systemd-resolved)" : "not routed (systemd-resolved "
 		    "is not running)");
-		printf("\n%-20s %-15s %-17s %s\n", "NAME", "ADDRESS", "MAC",
-		    "TAP");
-		for (i = 0; i < n; i++)
-			printf("%-20s %-15s %-17s %s\n", vis[i].vi_name,
+		printf("\n%-20s %-15s %-17s %-15s %s\n", "NAME", "ADDRESS",
+		    "MAC", "TAP", "PUBLISHED");
+		for (i = 0; i < n; i++) {
+			char		 b[64];
+			uint32_t	 k;
+
+			printf("%-20s %-15s %-17s %-15s", vis[i].vi_name,
 			    vis[i].vi_addr[0] ? vis[i].vi_addr : "-",
 			    vis[i].vi_mac, vis[i].vi_tap[0] ? vis[i].vi_tap :
 			    "-");
+			for (k = 0; k < vis[i].vi_npublish &&
+			    k < PROTO_PUBLISH_MAX; k++)
+				printf(" %s", fmt_publish(&vis[i].vi_publish[k],
+				    b, sizeof(b)));
+			printf("%s\n", vis[i].vi_npublish ? "" : " -");
+		}
 	}
 	free(vis);
 	return 0;

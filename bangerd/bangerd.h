@@ -87,6 +87,10 @@ struct pvm {
 	struct fc_proc		 pv_proc;
 	struct event		 pv_exit_ev;
 	int			 pv_busy;	/* its e2fsck runs */
+	/* while running: its address and published ports */
+	struct in_addr		 pv_addr;
+	size_t			 pv_npublish;
+	struct proto_publish	 pv_publish[PROTO_PUBLISH_MAX];
 };
 TAILQ_HEAD(pvms, pvm);
 
@@ -121,6 +125,7 @@ int	 priv_dispatch_net(struct worker *, struct imsg *);
 int	 priv_dispatch_update(struct worker *, struct imsg *);
 void	 priv_status(struct worker *, uint32_t);
 int	 priv_net_setup(char *, size_t);
+int	 priv_nat_rebuild(char *, size_t);
 void	 priv_net_teardown(void);
 
 /* proc.c */

@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +166,48 @@ vmid_check(struct worker *w, const char *field, size_t size, int create,
 	return 0;
 }
 
+/*
+ * A starting VM's address and published ports: its address inside the
+ * bridge's subnet (not the bridge, network or broadcast), ports 1..65535
+ * over TCP or UDP.  Anything else is a violation.
+ */
+static int
+publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	uint32_t		 mask, a, b;
+	uint32_t		 i;
+
+	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
+	    (32 - conf->cf_bridge_prefix) : 0;
+	a = ntohl(vs->vs_addr);
+	b = ntohl(conf->cf_bridge_addr.s_addr);
+	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
+	    (a & ~mask) == ~mask) {
+		parent_worker_violation(w, "vm %s: address %s outside the "
+		    "bridge's subnet", pv->pv_id,
+		    inet_ntoa(*(const struct in_addr *)&vs->vs_addr));
+		return -1;
+	}
+	if (vs->vs_npublish > PROTO_PUBLISH_MAX) {
+		parent_worker_violation(w, "vm %s: %u published ports",
+		    pv->pv_id, vs->vs_npublish);
+		return -1;
+	}
+	for (i = 0; i < vs->vs_npublish; i++) {
+		const struct proto_publish *pp = &vs->vs_publish[i];
+
+		if ((pp->pp_proto != IPPROTO_TCP &&
+		    pp->pp_proto != IPPROTO_UDP) || pp->pp_host_port == 0 ||
+		    pp->pp_guest_port == 0) {
+			parent_worker_violation(w, "vm %s: published port %u",
+			    pv->pv_id, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The root operations on VMs, each legal only in some of a VM's states. */
 static int
 priv_vmop(struct worker *w, struct imsg *imsg)
@@ -212,6 +256,8 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			    (unsigned long long)vs.vs_memory);
 			return -1;
 		}
+		if (publish_check(w, pv, &vs) == -1)
+			return -1;
 		return vmop_start(w, peerid, pv, &vs);
 	case IMSG_VMOP_SIGNAL:
 		if (read_request(w, imsg, &vg, sizeof(vg)) == -1 ||
@@ -358,7 +404,6 @@ int
 priv_net_setup(char *msg, size_t len)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct nat_config	 nc;
 	int			 active = 0;
 
 	if (net_bridge_ensure(conf->cf_bridge, conf->cf_bridge_addr,
@@ -371,18 +416,8 @@ priv_net_setup(char *msg, size_t len)
 	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) == 0)
 		log_warnx("egress interface %s does not exist; NAT not set up",
 		    conf->cf_egress);
-	else if (conf->cf_egress[0] != '\0') {
-		memset(&nc, 0, sizeof(nc));
-		strlcpy(nc.nc_bridge, conf->cf_bridge, sizeof(nc.nc_bridge));
-		nc.nc_bridge_addr = conf->cf_bridge_addr;
-		nc.nc_bridge_prefix = conf->cf_bridge_prefix;
-		strlcpy(nc.nc_egress, conf->cf_egress, sizeof(nc.nc_egress));
-		if (nat_apply(&nc) == -1) {
-			snprintf(msg, len, "nat: %s", strerror(errno));
-			return -1;
-		}
-		env->bd_nat = 1;
-	}
+	if (priv_nat_rebuild(msg, len) == -1)
+		return -1;
 	if (resolver_route(conf->cf_bridge, conf->cf_bridge_addr,
 	    conf->cf_domain, &active) == 0)
 		env->bd_resolver = active;
@@ -390,6 +425,56 @@ priv_net_setup(char *msg, size_t len)
 	    env->bd_nat ? ", NAT out of " : "", env->bd_nat ?
 	    conf->cf_egress : "");
 	return 0;
+}
+
+/*
+ * The whole nftables table, from the configuration and the running VMs'
+ * published ports: masquerade out of the egress where it exists, DNAT
+ * for each published port.  No egress and no ports: no table.
+ */
+int
+priv_nat_rebuild(char *msg, size_t len)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct nat_publish	*np = NULL;
+	struct nat_config	 nc;
+	struct pvm		*pv;
+	size_t			 n = 0, i;
+	int			 rv = 0;
+
+	memset(&nc, 0, sizeof(nc));
+	strlcpy(nc.nc_bridge, conf->cf_bridge, sizeof(nc.nc_bridge));
+	nc.nc_bridge_addr = conf->cf_bridge_addr;
+	nc.nc_bridge_prefix = conf->cf_bridge_prefix;
+	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) != 0)
+		strlcpy(nc.nc_egress, conf->cf_egress, sizeof(nc.nc_egress));
+	TAILQ_FOREACH(pv, pvm_list(), pv_entry) {
+		if (pv->pv_state != VMOP_RUNNING)
+			continue;
+		for (i = 0; i < pv->pv_npublish; i++) {
+			if ((np = reallocarray(np, n + 1, sizeof(*np))) == NULL)
+				fatal(NULL);
+			memset(&np[n], 0, sizeof(np[n]));
+			np[n].proto = pv->pv_publish[i].pp_proto;
+			np[n].host_addr.s_addr = pv->pv_publish[i].pp_host_addr;
+			np[n].host_port = pv->pv_publish[i].pp_host_port;
+			np[n].guest_addr = pv->pv_addr;
+			np[n].guest_port = pv->pv_publish[i].pp_guest_port;
+			n++;
+		}
+	}
+	nc.nc_publish = np;
+	nc.nc_npublish = n;
+	if (nc.nc_egress[0] == '\0' && n == 0) {
+		if (env->bd_nat && nat_clear() == 0)
+			env->bd_nat = 0;
+	} else if (nat_apply(&nc) == -1) {
+		snprintf(msg, len, "nat: %s", strerror(errno));
+		rv = -1;
+	} else
+		env->bd_nat = 1;
+	free(np);
+	return rv;
 }
 
 /* At shutdown: NAT and resolver routing go; the bridge stays for VMs. */

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <dirent.h>
@@ -110,6 +111,8 @@ struct vm {
 	char			 v_diskpath[PROTO_PATH_MAX];
 	char			 v_bootargs[PROTO_MSG_MAX];
 	char			 v_mac[24];
+	size_t			 v_npublish;
+	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
 	struct in_addr		 v_gateway;
@@ -232,6 +235,8 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
 	vi->vi_created = v->v_created;
 	vi->vi_started = v->v_started;
+	vi->vi_npublish = v->v_npublish;
+	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
 }
 
 /*
@@ -266,6 +271,18 @@ vm_save(struct vm *v)
 		return -1;
 	if (v->v_error[0] != '\0')
 		json_object_set_new(j, "error", json_string(v->v_error));
+	if (v->v_npublish > 0) {
+		json_t	*arr = json_array();
+		size_t	 i;
+
+		for (i = 0; i < v->v_npublish; i++)
+			json_array_append_new(arr, json_pack("[i, I, i, i]",
+			    v->v_publish[i].pp_proto,
+			    (json_int_t)v->v_publish[i].pp_host_addr,
+			    v->v_publish[i].pp_host_port,
+			    v->v_publish[i].pp_guest_port));
+		json_object_set_new(j, "publish", arr);
+	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		log_warn("vm %s: %s", v->v_name, tmp);
@@ -360,6 +377,25 @@ vm_load_one(const char *id)
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);
+	{
+		json_t		*arr, *e;
+		size_t		 i;
+		int		 pr, hp, gp;
+		json_int_t	 ha;
+
+		if ((arr = json_object_get(j, "publish")) != NULL)
+			json_array_foreach(arr, i, e) {
+				if (v->v_npublish >= PROTO_PUBLISH_MAX ||
+				    json_unpack(e, "[i, I, i, i]", &pr, &ha,
+				    &hp, &gp) == -1)
+					break;
+				v->v_publish[v->v_npublish].pp_proto = pr;
+				v->v_publish[v->v_npublish].pp_host_addr = ha;
+				v->v_publish[v->v_npublish].pp_host_port = hp;
+				v->v_publish[v->v_npublish].pp_guest_port = gp;
+				v->v_npublish++;
+			}
+	}
 	json_decref(j);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 }
@@ -581,6 +617,9 @@ vm_start_boot(struct vm *v)
 	strlcpy(vs.vs_id, v->v_id, sizeof(vs.vs_id));
 	vs.vs_cpus = v->v_cpus;
 	vs.vs_memory = v->v_memory;
+	vs.vs_addr = v->v_addr.s_addr;
+	vs.vs_npublish = v->v_npublish;
+	memcpy(vs.vs_publish, v->v_publish, sizeof(vs.vs_publish));
 	vmop_send(IMSG_VMOP_START, v, &vs, sizeof(vs));
 }
 
@@ -957,6 +996,59 @@ vm_new_id(char *id, size_t len)
 	} while (vm_by_id(id) != NULL);
 }
 
+/*
+ * A host port is published by one VM only (any address overlaps every
+ * other address); the refusal names the VM that has it.
+ */
+static int
+publish_conflict(uint32_t client, const struct ctl_vm_create *cc)
+{
+	const struct proto_publish *a, *b;
+	struct vm	*v;
+	uint32_t	 i, j;
+	size_t		 k;
+
+	if (cc->cc_npublish > PROTO_PUBLISH_MAX) {
+		control_reply(client, EINVAL, "at most %d published ports",
+		    PROTO_PUBLISH_MAX);
+		return -1;
+	}
+	for (i = 0; i < cc->cc_npublish; i++) {
+		a = &cc->cc_publish[i];
+		if ((a->pp_proto != IPPROTO_TCP && a->pp_proto != IPPROTO_UDP) ||
+		    a->pp_host_port == 0 || a->pp_guest_port == 0) {
+			control_reply(client, EINVAL, "bad published port");
+			return -1;
+		}
+		for (j = 0; j < i; j++) {
+			b = &cc->cc_publish[j];
+			if (a->pp_proto == b->pp_proto &&
+			    a->pp_host_port == b->pp_host_port) {
+				control_reply(client, EEXIST, "host port %u/%s "
+				    "is published twice", a->pp_host_port,
+				    a->pp_proto == IPPROTO_TCP ? "tcp" : "udp");
+				return -1;
+			}
+		}
+		TAILQ_FOREACH(v, &vms, v_entry)
+			for (k = 0; k < v->v_npublish; k++) {
+				b = &v->v_publish[k];
+				if (a->pp_proto != b->pp_proto ||
+				    a->pp_host_port != b->pp_host_port ||
+				    (a->pp_host_addr != 0 &&
+				    b->pp_host_addr != 0 &&
+				    a->pp_host_addr != b->pp_host_addr))
+					continue;
+				control_reply(client, EEXIST, "host port %u/%s "
+				    "is already published by VM %s",
+				    a->pp_host_port, a->pp_proto ==
+				    IPPROTO_TCP ? "tcp" : "udp", v->v_name);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 void
 vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
@@ -986,6 +1078,8 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		    cc->cc_name);
 		return;
 	}
+	if (publish_conflict(client, cc) == -1)
+		return;
 	if (cc->cc_cpus > VM_CPUS_MAX) {
 		control_reply(client, EINVAL, "%u cpus: a VM has 1 to %d",
 		    cc->cc_cpus, VM_CPUS_MAX);
@@ -1017,6 +1111,8 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	v->v_state = VM_CREATING;
 	v->v_client = client;
 	v->v_next = (cc->cc_flags & CTL_VM_F_START) ? NEXT_START : NEXT_NONE;
+	v->v_npublish = cc->cc_npublish;
+	memcpy(v->v_publish, cc->cc_publish, sizeof(v->v_publish));
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 

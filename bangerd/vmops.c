@@ -157,6 +157,7 @@ pvm_save(struct pvm *pv)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
 	FILE	*fp;
+	size_t	 i;
 	int	 fd, dfd, saved;
 
 	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
@@ -174,12 +175,19 @@ pvm_save(struct pvm *pv)
 	}
 	fprintf(fp, "id %s\nimage %s\nowner %u\nuid %u\nstate %d\n"
 	    "tap %s\nbackend %s\ndisk %s\ndisk_size %" PRIu64 "\n"
-	    "loop_origin %s\nloop_cow %s\npid %d\nstarttime %llu\n",
+	    "loop_origin %s\nloop_cow %s\npid %d\nstarttime %llu\n"
+	    "addr %u\n",
 	    pv->pv_id, pv->pv_image, (unsigned)pv->pv_owner,
 	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
 	    pv->pv_disk, pv->pv_disk_size, pv->pv_loop_origin,
 	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
-	    pv->pv_proc.fp_starttime);
+	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr);
+	for (i = 0; i < pv->pv_npublish; i++)
+		fprintf(fp, "publish %u %u %u %u\n",
+		    pv->pv_publish[i].pp_proto,
+		    (unsigned)pv->pv_publish[i].pp_host_addr,
+		    pv->pv_publish[i].pp_host_port,
+		    pv->pv_publish[i].pp_guest_port);
 	if (fflush(fp) == EOF || fsync(fd) == -1) {
 		saved = errno;
 		fclose(fp);
@@ -498,7 +506,12 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	close(exefd);
 	exefd = -1;
 	pv->pv_state = VMOP_RUNNING;
+	pv->pv_addr.s_addr = vs->vs_addr;
+	pv->pv_npublish = vs->vs_npublish;
+	memcpy(pv->pv_publish, vs->vs_publish, sizeof(pv->pv_publish));
 	(void)pvm_save(pv);
+	if (pv->pv_npublish > 0 && priv_nat_rebuild(msg, sizeof(msg)) == -1)
+		log_warnx("vm %s: published ports: %s", pv->pv_id, msg);
 	event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd, EV_READ,
 	    pvm_exit_cb, pv);
 	event_add(&pv->pv_exit_ev, NULL);
@@ -565,6 +578,14 @@ pvm_stopped(struct pvm *pv)
 	pvm_disk_reclaim(pv);
 	pv->pv_state = VMOP_CREATED;
 	(void)pvm_save(pv);
+	if (pv->pv_npublish > 0) {
+		char	 msg[PROTO_MSG_MAX];
+
+		pv->pv_npublish = 0;
+		if (priv_nat_rebuild(msg, sizeof(msg)) == -1)
+			log_warnx("vm %s: published ports: %s", pv->pv_id,
+			    msg);
+	}
 }
 
 int
@@ -733,6 +754,23 @@ record_field(FILE *fp, struct pvm *pv)
 			pv->pv_proc.fp_pid = atoi(val);
 		else if (strcmp(line, "starttime") == 0)
 			pv->pv_proc.fp_starttime = strtoull(val, NULL, 10);
+		else if (strcmp(line, "addr") == 0)
+			pv->pv_addr.s_addr = strtoul(val, NULL, 10);
+		else if (strcmp(line, "publish") == 0 &&
+		    pv->pv_npublish < PROTO_PUBLISH_MAX) {
+			struct proto_publish	*pp =
+			    &pv->pv_publish[pv->pv_npublish];
+			unsigned		 pr, ha, hp, gp;
+
+			if (sscanf(val, "%u %u %u %u", &pr, &ha, &hp,
+			    &gp) != 4)
+				return -1;
+			pp->pp_proto = pr;
+			pp->pp_host_addr = ha;
+			pp->pp_host_port = hp;
+			pp->pp_guest_port = gp;
+			pv->pv_npublish++;
+		}
 	}
 	return 0;
 }

@@ -148,6 +148,16 @@ struct result {
 #define PROTO_VMID_MAX		16	/* 8 hex digits, NUL-padded */
 #define PROTO_VMNAME_MAX	64
 
+/* A published port: HOST[:PORT] on the host to PORT on the VM. */
+#define PROTO_PUBLISH_MAX	16
+struct proto_publish {
+	uint8_t		pp_proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		pp_pad[3];
+	uint32_t	pp_host_addr;		/* network order, 0 = any */
+	uint16_t	pp_host_port;
+	uint16_t	pp_guest_port;
+};
+
 struct vmop_id {
 	char		vo_id[PROTO_VMID_MAX];
 };
@@ -162,8 +172,10 @@ struct vmop_create {
 struct vmop_start {
 	char		vs_id[PROTO_VMID_MAX];
 	uint32_t	vs_cpus;
-	uint32_t	vs_pad;
+	uint32_t	vs_addr;		/* its address, network order */
 	uint64_t	vs_memory;		/* MiB */
+	uint32_t	vs_npublish;
+	struct proto_publish vs_publish[PROTO_PUBLISH_MAX];
 };
 
 struct vmop_signal {
@@ -229,6 +241,8 @@ struct ctl_vm_create {
 	uint32_t	cc_flags;		/* CTL_VM_F_* */
 	uint64_t	cc_memory;		/* MiB, 0 = the default */
 	uint64_t	cc_disk;		/* bytes, 0 = the default */
+	uint32_t	cc_npublish;
+	struct proto_publish cc_publish[PROTO_PUBLISH_MAX];
 };
 
 #define CTL_VM_START	1
@@ -272,6 +286,8 @@ struct vm_info {
 	char		vi_backend[PROTO_NAME_MAX];
 	int64_t		vi_created;
 	int64_t		vi_started;
+	uint32_t	vi_npublish;
+	struct proto_publish vi_publish[PROTO_PUBLISH_MAX];
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

@@ -82,11 +82,69 @@ expect_match "net: net show gives the bridge" "$out" \
 expect_match "net: net show gives the subnet" "$out" "^subnet +10\.77\.0\.0/29$"
 expect_match "net: net show gives the egress" "$out" "^egress +up0$"
 expect_match "net: net show lists each VM" "$out" \
-    "^f +10\.77\.0\.6 +02:fc:0a:4d:00:06 +fc-tap-[0-9a-f]{8}$"
+    "^f +10\.77\.0\.6 +02:fc:0a:4d:00:06 +fc-tap-[0-9a-f]{8} +-$"
 js=$(ctl net show --json)
 expect_eq "net: net show --json" \
     "$(echo "$js" | jq -c '[.subnet, .egress, .nat, .dns_domain, (.vms | length)]')" \
     '["10.77.0.0/29","up0",true,"vm.internal",5]'
+
+# Published ports: a connection to the host's port reaches the VM while
+# it runs.  The "VM" here is a namespace holding the VM's address on a
+# veth in the bridge (the idle stand-in has no guest).
+ctl vm rm -f f >/dev/null
+ctl vm create web --publish 8080:80 >/dev/null
+waddr=$(addr_of web)
+VMNS=banger-vm-$$
+ip netns add "$VMNS"
+trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null; ip netns delete "$VMNS" 2>/dev/null' EXIT
+in_ns ip link add vmh0 type veth peer name eth0 netns "$VMNS"
+in_ns ip link set vmh0 master br-fc up
+ip -n "$VMNS" addr add "$waddr/29" dev eth0
+ip -n "$VMNS" link set eth0 up
+ip -n "$VMNS" link set lo up
+ip -n "$VMNS" route add default via 10.77.0.1
+ip netns exec "$VMNS" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen(8)
+while True:
+    c, a = s.accept(); c.sendall(b"hello from the vm\n"); c.close()
+' &
+listener=$!
+ip -n "$UP" addr add 10.78.0.2/24 dev up1
+ip -n "$UP" link set up1 up
+connect() { ip netns exec "$UP" python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection(("10.78.0.1", 8080), timeout=2)
+    print(s.recv(100).decode().strip())
+except Exception as e:
+    print("failed:", e)
+'; }
+expect_match "net: a stopped VM's port is not published" "$(connect)" "failed"
+ctl vm start web >/dev/null
+expect_match "net: the published port is in the NAT table" \
+    "$(in_ns nft list table ip banger)" "dnat to $waddr:80"
+expect_eq "net: a connection to the host's port reaches the VM" \
+    "$(connect)" "hello from the vm"
+out=$(ctl vm create other --publish 8080:22 2>&1); rc=$?
+expect_eq "net: a port published by another VM is refused (exit 1)" "$rc" 1
+expect_eq "net: ... naming that VM" "$out" \
+    "bangerctl: host port 8080/tcp is already published by VM web"
+bad=$(ctl vm create other --publish 80:eighty 2>&1)
+expect_match "net: a bad --publish is named" "$bad" \
+    'invalid --publish "80:eighty": use \[HOSTIP:\]HOSTPORT:GUESTPORT'
+expect_match "net: net show lists the published port" "$(ctl net show)" \
+    "^web .* 8080:80/tcp$"
+ctl vm stop web >/dev/null
+expect_match "net: after vm stop the port is closed" "$(connect)" "failed"
+if in_ns nft list table ip banger | grep -q 'dnat'; then
+	fail "net: after vm stop the rule is gone" "dnat rule left"
+else
+	pass "net: after vm stop the rule is gone"
+fi
+kill "$listener"
+wait "$listener" 2>/dev/null
 
 ctl vm prune >/dev/null
 daemon_stop
