@@ -12,6 +12,8 @@ PREFIX ?=	/usr/local
 SBINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
 SYSCONFDIR ?=	/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INITDIR ?=	$(SYSCONFDIR)/init.d
 
 CC ?=		cc
 YACC =		bison -y
@@ -189,18 +191,33 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(SYSCONFDIR)/banger
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/banger $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(INITDIR)
 	install -m 0755 $(OBJDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerd
 	install -m 0755 $(OBJDIR)/bangerctl $(DESTDIR)$(SBINDIR)/bangerctl
 	install -m 0644 man/bangerd.conf.5 man/banger-manifest.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/banger-privileges.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 man/bangerd.8 man/bangerctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 etc/bangerd.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
+	sed 's,/usr/local/sbin/,$(SBINDIR)/,' etc/bangerd.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/bangerd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/bangerd.service
+	sed 's,/usr/local/sbin/,$(SBINDIR)/,' etc/rc.bangerd \
+	    >$(DESTDIR)$(INITDIR)/bangerd
+	chmod 0755 $(DESTDIR)$(INITDIR)/bangerd
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerctl \
 	    $(DESTDIR)$(MANDIR)/man5/bangerd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/banger-manifest.5 \
+	    $(DESTDIR)$(MANDIR)/man7/banger-privileges.7 \
+	    $(DESTDIR)$(MANDIR)/man8/bangerd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/bangerctl.8 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/bangerd.service \
+	    $(DESTDIR)$(INITDIR)/bangerd \
 	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/banger 2>/dev/null
 

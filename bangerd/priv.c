@@ -232,7 +232,8 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			return -1;
 		}
 		if (vc.vc_disk_size > VMOP_DISK_MAX ||
-		    vc.vc_disk_size % 512 != 0) {
+		    vc.vc_disk_size % 512 != 0 ||
+		    (vc.vc_flags & ~VC_F_DISK_AT_LEAST) != 0) {
 			parent_worker_violation(w, "disk size %llu",
 			    (unsigned long long)vc.vc_disk_size);
 			return -1;

@@ -1001,7 +1001,7 @@ vm_new_id(char *id, size_t len)
  * other address); the refusal names the VM that has it.
  */
 static int
-publish_conflict(uint32_t client, const struct ctl_vm_create *cc)
+publish_conflict(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
 	const struct proto_publish *a, *b;
 	struct vm	*v;
@@ -1018,6 +1018,12 @@ publish_conflict(uint32_t client, const struct ctl_vm_create *cc)
 		if ((a->pp_proto != IPPROTO_TCP && a->pp_proto != IPPROTO_UDP) ||
 		    a->pp_host_port == 0 || a->pp_guest_port == 0) {
 			control_reply(client, EINVAL, "bad published port");
+			return -1;
+		}
+		/* The host's own services live below 1024: root's to give. */
+		if (uid != 0 && a->pp_host_port < 1024) {
+			control_reply(client, EPERM, "host port %u: only root "
+			    "may publish ports below 1024", a->pp_host_port);
 			return -1;
 		}
 		for (j = 0; j < i; j++) {
@@ -1078,7 +1084,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		    cc->cc_name);
 		return;
 	}
-	if (publish_conflict(client, cc) == -1)
+	if (publish_conflict(client, uid, cc) == -1)
 		return;
 	if (cc->cc_cpus > VM_CPUS_MAX) {
 		control_reply(client, EINVAL, "%u cpus: a VM has 1 to %d",
@@ -1129,8 +1135,9 @@ vm_create_disk(struct vm *v)
 	memset(&vc, 0, sizeof(vc));
 	strlcpy(vc.vc_id, v->v_id, sizeof(vc.vc_id));
 	strlcpy(vc.vc_image, v->v_image, sizeof(vc.vc_image));
-	/* 0: the image's own size. */
-	vc.vc_disk_size = v->v_disk_asked;
+	/* Asked for: exactly that; the default: at least the image's. */
+	vc.vc_disk_size = v->v_disk_asked ? v->v_disk_asked : v->v_disk;
+	vc.vc_flags = v->v_disk_asked ? 0 : VC_F_DISK_AT_LEAST;
 	vc.vc_owner = v->v_owner;
 	vmop_send(IMSG_VMOP_CREATE, v, &vc, sizeof(vc));
 }

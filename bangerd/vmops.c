@@ -261,7 +261,7 @@ pvm_disk_remove(struct pvm *pv)
 
 static int
 pvm_disk_create(struct pvm *pv, const struct image_files *img,
-    uint64_t size, char *msg, size_t msglen)
+    uint64_t size, int flags, char *msg, size_t msglen)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *used = NULL;
 	struct stat	 st;
@@ -278,6 +278,8 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
 		close(fd);
 		return -1;
 	}
+	if (flags & VC_F_DISK_AT_LEAST && size < (uint64_t)st.st_size)
+		size = 0;
 	if (size != 0 && size < (uint64_t)st.st_size) {
 		snprintf(msg, msglen, "disk size %" PRIu64 " is smaller than "
 		    "image %s (%lld bytes)", size, pv->pv_image,
@@ -408,7 +410,7 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if (pvm_disk_create(pv, &img, vc->vc_disk_size, msg,
+	if (pvm_disk_create(pv, &img, vc->vc_disk_size, vc->vc_flags, msg,
 	    sizeof(msg)) == -1)
 		goto fail;
 	if (net_tap_create(pv->pv_tap, conf->cf_bridge, pv->pv_uid,

@@ -167,7 +167,9 @@ struct vmop_create {
 	char		vc_image[PROTO_VMNAME_MAX];
 	uint64_t	vc_disk_size;		/* bytes; 0 = the image's */
 	uint32_t	vc_owner;		/* the user it is made for */
+	uint32_t	vc_flags;		/* VC_F_* */
 };
+#define VC_F_DISK_AT_LEAST	0x01	/* a default: the image's if larger */
 
 struct vmop_start {
 	char		vs_id[PROTO_VMID_MAX];

@@ -14,7 +14,8 @@ PKGS="make gcc libc6-dev pkg-config bison
 	libcap-dev libsodium-dev libcurl4-openssl-dev libjansson-dev
 	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
-	ldnsutils jq curl python3 valgrind util-linux procps"
+	ldnsutils jq curl python3 valgrind util-linux procps
+	systemd shellcheck openssh-client"
 
 missing=
 for p in $PKGS; do

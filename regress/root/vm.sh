@@ -43,6 +43,11 @@ expect_eq "vm: its tap exists on the bridge" \
 expect_eq "vm: its tap belongs to the VM's own uid" \
     "$(in_ns cat /sys/class/net/fc-tap-$id/owner)" "$(echo "$js" | jq .owner | sed 's/.*/300000/')"
 
+ctl vm create dflt >/dev/null
+expect_eq "vm: without --disk a VM gets the default disk size" \
+    "$(stat -c %s "$STATE/disks/$(vm_id dflt).ext4")" $((4 << 30))
+ctl vm rm dflt >/dev/null
+
 expect_eq "vm: start" "$(ctl vm start web)" "vm web started"
 js=$(ctl vm show --json web)
 expect_eq "vm: a started VM is running" "$(echo "$js" | jq -r .state)" \
@@ -100,6 +105,11 @@ out=$(user vm rm -f web 2>&1); rc=$?
 expect_eq "vm: another user's rm -f fails" "$rc" 1
 expect_eq "vm: ... and the VM still runs" \
     "$(ctl vm show --json web | jq -r .state)" "running"
+
+out=$(user vm create low --publish 22:22 2>&1); rc=$?
+expect_eq "vm: a user may not publish a host port below 1024 (exit 1)" "$rc" 1
+expect_eq "vm: ... and is told so" "$out" \
+    "bangerctl: host port 22: only root may publish ports below 1024"
 
 # The user's own VM.
 expect_match "vm: a group member creates a VM" \
