@@ -42,11 +42,11 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables jansson libcurl libsodium ldns
+		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
-PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD))
+PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD)) -lcom_err
 PKG_CFLAGS_C :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_CTL))
 PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
 
@@ -62,10 +62,13 @@ OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c
 UPD_SRCS =	bangerd/updcheck.c common/signify.c
 # The net worker's address management and DNS responder.
 NET_SRCS =	bangerd/ipam.c bangerd/dns.c
+# Guest provisioning: files written into a VM's disk, SSH host keys.
+GUEST_SRCS =	bangerd/guestfs.c bangerd/sshkey.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
-		bangerd/fcapi.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS)
+		bangerd/fcapi.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS) \
+		$(GUEST_SRCS)
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
@@ -76,13 +79,14 @@ CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
 OPS_OBJS =	$(OPS_SRCS:%.c=$(B)/%.o)
 UPD_OBJS =	$(UPD_SRCS:%.c=$(B)/%.o)
 NET_OBJS =	$(NET_SRCS:%.c=$(B)/%.o)
+GUEST_OBJS =	$(GUEST_SRCS:%.c=$(B)/%.o)
 
 # Unit tests: regress/unit/NAME_test.c, linked with the common objects
 # and the configuration parser.
 UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
 UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) \
-		$(B)/bangerd/parse.o
+		$(GUEST_OBJS) $(B)/bangerd/parse.o
 # Shell tests (regress/docs, regress/root): run with the built binaries
 # named in the environment; root tests skip, saying so, without root.
 ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
@@ -117,11 +121,11 @@ $(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
-$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(COMMON_OBJS) $(OPS_OBJS) \
-    $(UPD_OBJS) $(NET_OBJS)
+HELPER_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(GUEST_OBJS)
+$(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(HELPER_LINK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) \
-	    $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(PKG_LIBS_D) $(PKG_LIBS_C)
+	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(HELPER_LINK) \
+	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
 # The release key built into bangerd (scripts/embed-pubkey.sh): checked
 # on every make, the header rewritten only when the key changes.

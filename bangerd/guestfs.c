@@ -1,8 +1,8 @@
 /*
  * Guest provisioning through libext2fs (see guestfs.h).
  *
- * guestfs_provision() works in three steps, so that a refusal writes
- * nothing:
+ * guestfs_provision() works in three steps, so that refusing the spec,
+ * the fd, the file system or a path in the guest writes nothing:
  *
  *  1. check the spec and the fd, and make every file's content (and
  *     the host key) in memory;
@@ -120,7 +120,6 @@ struct gfile {
 	int		 mode;
 	const char	*data;
 	size_t		 len;
-	int		 hostkeys;	/* only when making host keys */
 };
 
 struct oldkey {
@@ -426,7 +425,10 @@ fs_open(int fd, ext2_filsys *fsp, char *err, size_t errlen)
 		if (fcntl(dfd, F_GETFD) != -1)
 			close(dfd);
 		*fsp = NULL;
-		return (fail(err, errlen, "fd %d: not an ext2/3/4 file "
+		if (rv == EXT2_ET_BAD_MAGIC)
+			return (fail(err, errlen, "fd %d: not an ext2/3/4 "
+			    "file system (bad magic number)", fd));
+		return (fail(err, errlen, "fd %d: cannot open the file "
 		    "system: %s", fd, error_message(rv)));
 	}
 	return (0);
@@ -536,6 +538,11 @@ resolve(struct gctx *g, int i, int create)
 		else if (!LINUX_S_ISDIR(in.i_mode))
 			return (fail(g->err, g->errlen, "%s/%s is not a "
 			    "directory in the guest: refused", sofar, comp));
+		else if (in.i_flags & (EXT4_ENCRYPT_FL | EXT4_CASEFOLD_FL))
+			/* Its names are not the bytes looked up here. */
+			return (fail(g->err, g->errlen, "%s/%s is encrypted "
+			    "or case-insensitive: not supported", sofar,
+			    comp));
 		cur = ino;
 		strlcat(sofar, "/", sizeof(sofar));
 		strlcat(sofar, comp, sizeof(sofar));
@@ -805,7 +812,8 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 	char			 hosts[SMALL_MAX], resolv[SMALL_MAX];
 	char			 networkd[SMALL_MAX], ifupdown[SMALL_MAX];
 	char			 addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
-	char			 dns[INET_ADDRSTRLEN], comment[SSHKEY_COMMENT_MAX];
+	char			 dns[INET_ADDRSTRLEN];
+	char			 comment[SSHKEY_COMMENT_MAX];
 	char			 priv[SSHKEY_PRIV_MAX], pub[SSHKEY_PUB_MAX + 1];
 	char			*keys = NULL;
 	const char		*h = gs->gs_hostname, *dom = gs->gs_domain;
@@ -824,6 +832,8 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 	g.now = time(NULL);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+
+	initialize_ext2_error_table();	/* error_message()'s texts */
 
 	/* 1. The spec, the fd, and the files' contents. */
 	if (guestfs_check_spec(gs, err, errlen) == -1)
@@ -877,22 +887,21 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 		keys[klen] = '\0';
 	}
 
-#define ADD(d_, n_, m_, s_, l_, k_) do {				\
+#define ADD(d_, n_, m_, s_, l_) do {					\
 	files[nfiles].dir = (d_);					\
 	files[nfiles].name = (n_);					\
 	files[nfiles].mode = (m_);					\
 	files[nfiles].data = (s_);					\
 	files[nfiles].len = (l_);					\
-	files[nfiles].hostkeys = (k_);					\
 	nfiles++;							\
 } while (0)
-	ADD(D_ETC, "hostname", 0644, hostname, strlen(hostname), 0);
-	ADD(D_ETC, "hosts", 0644, hosts, strlen(hosts), 0);
-	ADD(D_ETC, "resolv.conf", 0644, resolv, strlen(resolv), 0);
+	ADD(D_ETC, "hostname", 0644, hostname, strlen(hostname));
+	ADD(D_ETC, "hosts", 0644, hosts, strlen(hosts));
+	ADD(D_ETC, "resolv.conf", 0644, resolv, strlen(resolv));
 	ADD(D_NETWORKD, "10-banger.network", 0644, networkd,
-	    strlen(networkd), 0);
-	ADD(D_IFUPDOWN, "banger", 0644, ifupdown, strlen(ifupdown), 0);
-	ADD(D_DOTSSH, "authorized_keys", 0600, keys, klen, 0);
+	    strlen(networkd));
+	ADD(D_IFUPDOWN, "banger", 0644, ifupdown, strlen(ifupdown));
+	ADD(D_DOTSSH, "authorized_keys", 0600, keys, klen);
 	if (g.hostkeys) {
 		snprintf(comment, sizeof(comment), "root@%s", h);
 		if (sshkey_ed25519_generate(&key) == -1 ||
@@ -906,8 +915,8 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 			goto out;
 		}
 		snprintf(pub, sizeof(pub), "%s\n", res->gr_hostkey);
-		ADD(D_SSH, HOSTKEY, 0600, priv, strlen(priv), 1);
-		ADD(D_SSH, HOSTKEY ".pub", 0644, pub, strlen(pub), 1);
+		ADD(D_SSH, HOSTKEY, 0600, priv, strlen(priv));
+		ADD(D_SSH, HOSTKEY ".pub", 0644, pub, strlen(pub));
 	}
 #undef ADD
 
@@ -963,8 +972,13 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 		if (changed) {
 			/* Even after a failure: bitmaps match what was done. */
 			g.fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
-			if ((rv = ext2fs_close2(g.fs, 0)) != 0 && ret == 0)
-				ret = fsfail(&g, rv, "fd %d: close", fd);
+			if ((rv = ext2fs_close2(g.fs, 0)) != 0) {
+				/* A failed flush leaves fs (and the dup). */
+				ext2fs_free(g.fs);
+				if (ret == 0)
+					ret = fsfail(&g, rv, "fd %d: write "
+					    "the file system", fd);
+			}
 		} else
 			ext2fs_free(g.fs);
 	}

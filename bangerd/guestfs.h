@@ -68,9 +68,13 @@ struct guest_spec {
 };
 
 struct guest_result {
-	char		gr_hostkey[SSHKEY_PUB_MAX];	/* "ssh-ed25519 AAAA...
-							   root@NAME", or "" */
-	char		gr_fingerprint[SSHKEY_FP_MAX];	/* "SHA256:...", or "" */
+	/*
+	 * The new host key, for known_hosts: "ssh-ed25519 AAAA...
+	 * root@NAME" and "SHA256:..."; "" without gs_hostkeys or on
+	 * failure.
+	 */
+	char		gr_hostkey[SSHKEY_PUB_MAX];
+	char		gr_fingerprint[SSHKEY_FP_MAX];
 	int		gr_written;	/* files written */
 	int		gr_removed;	/* old host key files removed */
 	int		gr_mkdirs;	/* directories created */

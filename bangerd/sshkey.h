@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define SSHKEY_ED25519_PK	32	/* crypto_sign_PUBLICKEYBYTES */
-#define SSHKEY_ED25519_SK	64	/* crypto_sign_SECRETKEYBYTES: seed, pk */
+#define SSHKEY_ED25519_SK	64	/* crypto_sign_SECRETKEYBYTES: seed+pk */
 #define SSHKEY_ED25519_SEED	32
 #define SSHKEY_TYPE		"ssh-ed25519"
 #define SSHKEY_COMMENT_MAX	255	/* printable ASCII, without NUL */

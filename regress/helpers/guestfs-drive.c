@@ -91,9 +91,10 @@ sandbox(void)
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
 		errx(1, "seccomp_init failed");
 	for (i = 0; guestfs_syscalls[i] != NULL; i++) {
+		/* Not on this architecture (time on arm64): not needed. */
 		if ((nr = seccomp_syscall_resolve_name(guestfs_syscalls[i])) ==
 		    __NR_SCMP_ERROR)
-			errx(1, "unknown syscall %s", guestfs_syscalls[i]);
+			continue;
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) != 0)
 			errx(1, "seccomp_rule_add %s", guestfs_syscalls[i]);
 	}

@@ -121,6 +121,24 @@ try:
 except Exception as e:
     print("failed:", e)
 '; }
+# Egress: the "VM" reaches the upstream namespace, masqueraded as the
+# host's egress address.
+ip netns exec "$UP" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.78.0.2", 9000)); s.listen(8)
+while True:
+    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
+' &
+upl=$!
+sleep 0.5
+expect_eq "net: a VM reaches the upstream, masqueraded as the egress" \
+    "$(ip netns exec "$VMNS" python3 -c '
+import socket
+s = socket.create_connection(("10.78.0.2", 9000), timeout=3)
+print(s.recv(100).decode().strip())')" "seen from 10.78.0.1"
+kill "$upl"
+wait "$upl" 2>/dev/null
 expect_match "net: a stopped VM's port is not published" "$(connect)" "failed"
 ctl vm start web >/dev/null
 expect_match "net: the published port is in the NAT table" \

@@ -259,7 +259,8 @@ test_keygen_reads(void)
 {
 	struct sshkey_ed25519	 k;
 	char			 priv[SSHKEY_PRIV_MAX], pub[SSHKEY_PUB_MAX + 1];
-	char			 fp[SSHKEY_FP_MAX], cmd[512], pubnl[sizeof(pub)];
+	char			 fp[SSHKEY_FP_MAX], cmd[512];
+	char			 pubnl[sizeof(pub)];
 	char			 path[256], ppath[256], *out;
 
 	if (!have_keygen) {
@@ -471,7 +472,8 @@ test_errors(void)
 {
 	struct sshkey_ed25519	 k, k2;
 	char			 priv[SSHKEY_PRIV_MAX], pub[SSHKEY_PUB_MAX];
-	char			 fp[SSHKEY_FP_MAX], longc[SSHKEY_COMMENT_MAX + 2];
+	char			 fp[SSHKEY_FP_MAX];
+	char			 longc[SSHKEY_COMMENT_MAX + 2];
 	unsigned char		 seed[32];
 	int			 rv;
 
