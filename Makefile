@@ -190,6 +190,14 @@ fuzz: $(OBJDIR)/fuzz/dns_fuzz
 	    -artifact_prefix=$(OBJDIR)/fuzz/ $(OBJDIR)/fuzz/dns-corpus \
 	    regress/fuzz/corpus/dns
 
+# The guest the qemu checks boot (fc_standin.sh builds it when missing),
+# cached in /var/cache/banger-guest.
+guest:
+	sh scripts/build-guest.sh
+
+guest-check: guest
+	sh scripts/build-guest.sh --check
+
 deps:
 	sh scripts/deps.sh
 
@@ -230,6 +238,6 @@ clean:
 
 FORCE:
 
-.PHONY: all bench check check-build deps fuzz install uninstall clean FORCE
+.PHONY: all bench check check-build deps fuzz guest guest-check install uninstall clean FORCE
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

@@ -84,7 +84,7 @@ check_boot() {
 	t0=$SECONDS
 	qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -accel tcg \
 	    -nodefaults -no-user-config -nographic -serial stdio \
-	    -device i8042 -m 256 -smp 1 \
+	    -device i8042 -m 256 -smp 2 \
 	    -kernel "$OUT/vmlinux" -initrd "$OUT/initrd.img" \
 	    -append "console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000 root=/dev/vda rw" \
 	    -drive id=root,file="$OUT/rootfs.ext4",format=raw,if=none,snapshot=on \
@@ -140,7 +140,7 @@ fi
 need apt-get apt-cache dpkg dpkg-deb dpkg-query lz4 file readelf busybox \
     cpio gzip debootstrap mkfs.ext4 chroot flock sha256sum grep
 BUSYBOX=$(command -v busybox)
-file -bL "$BUSYBOX" | grep -q 'statically linked' ||
+file -bL "$BUSYBOX" | grep -Eq 'statically linked|static-pie linked' ||
     missing "a static busybox ($BUSYBOX is not; install busybox-static)"
 
 mkdir -p "$OUT" "$OUT/cache" || die "cannot create $OUT"
@@ -481,8 +481,10 @@ build_rootfs() {
 	    die "rootfs-setup.sh failed"
 	log "rootfs: mkfs.ext4 -d ($(du -sh --one-file-system "$dir" | cut -f1))"
 	rm -f "$W/rootfs.ext4"
-	mkfs.ext4 -q -F -L banger-root -d "$dir" "$W/rootfs.ext4" \
-	    "$ROOTFS_SIZE" || die "mkfs.ext4 failed"
+	if ! truncate -s "$ROOTFS_SIZE" "$W/rootfs.ext4" ||
+	    ! mkfs.ext4 -q -F -L banger-root -d "$dir" "$W/rootfs.ext4"; then
+		die "mkfs.ext4 failed"
+	fi
 	mv "$W/rootfs.ext4" "$OUT/rootfs.ext4"
 	stamp_set "rootfs_suite=$SUITE" "rootfs_mirror=$MIRROR" \
 	    "rootfs_include=$INCLUDE" "rootfs_built=$(date -u +%FT%TZ)" \

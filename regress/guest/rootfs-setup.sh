@@ -64,21 +64,23 @@ ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_k
 [Install]
 RequiredBy=ssh.service
 EOF
-in_root systemctl enable banger-ssh-hostkey.service
+in_root systemctl -q enable banger-ssh-hostkey.service
 
-# the network: ip= on the kernel command line, else DHCP on any NIC
-cat >"$DIR/etc/systemd/network/80-banger.network" <<'EOF'
+# the network: ip= on the kernel command line (systemd-network-generator
+# writes /run/systemd/network/90-IFACE.network, which comes first), else
+# DHCP on any NIC
+cat >"$DIR/etc/systemd/network/99-banger-dhcp.network" <<'EOF'
 [Match]
 Type=ether
 
 [Network]
 DHCP=yes
 EOF
-in_root systemctl enable systemd-networkd.service \
+in_root systemctl -q enable systemd-networkd.service \
     systemd-network-generator.service
 
 # the console: a serial getty, and the kernel release above its prompt
-in_root systemctl enable serial-getty@ttyS0.service
+in_root systemctl -q enable serial-getty@ttyS0.service
 printf 'banger guest: Debian GNU/Linux 12, kernel \\r, \\l\n\n' \
     >"$DIR/etc/issue"
 

@@ -37,16 +37,16 @@ expect_match() {
 	fi
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds, for at
+# most SECONDS of wall-clock time (however long each try takes).
 wait_for() {
-	local n=$(( $1 * 10 ))
+	local end=$((SECONDS + $1))
 	shift
-	while [ $n -gt 0 ]; do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.1
-		n=$((n - 1))
 	done
-	return 1
 }
 
 t_done() { exit $T_FAILED; }

@@ -1,13 +1,15 @@
 #!/bin/bash
 # fc_standin.sh: the Firecracker stand-in (regress/helpers/fc-standin.c)
 # answers Firecracker's API as Firecracker does: status codes, fault
-# messages, state rules, command line, console, exit.  Needs no root.
+# messages, state rules, command line, console, exit.
 #
 # Binaries: $HELPERS/fc-standin-idle and $HELPERS/fc-standin-qemu, or,
 # with HELPERS unset, built here with cc.  The real-qemu checks run when
-# /usr/bin/qemu-system-x86_64 exists, and boot a guest when a kernel is
-# found (FC_STANDIN_KERNEL, else /boot/vmlinuz-*).  FC_STANDIN_KEEP=1
-# keeps the temporary directory for a look afterwards.
+# /usr/bin/qemu-system-x86_64 exists and, as root, boot the guest that
+# scripts/build-guest.sh builds (cached in FC_STANDIN_GUEST, default
+# /var/cache/banger-guest), its NIC on a tap in a network namespace of
+# their own; the rest needs no root.  FC_STANDIN_KEEP=1 keeps the
+# temporary directory for a look afterwards.
 
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=regress/lib/lib.sh
@@ -723,6 +725,17 @@ qemu_boot_cleanup() {
 	[ -z "$NS" ] || ip netns del "$NS" 2>/dev/null
 }
 
+# within SECONDS CMD...: retry CMD until it succeeds or SECONDS of wall
+# time pass (wait_for counts tries, and a try here can take seconds).
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
 # qemu_boot: boot, log in over SSH, pause, Ctrl+Alt+Del; then a guest
 # that reboots by itself.
 qemu_boot() {
@@ -793,7 +806,7 @@ qemu_boot() {
 	    "banger guest: Debian GNU/Linux 12, kernel $krel, ttyS0"
 
 	# the NIC: the guest answers on the tap, and lets root in by key
-	if wait_for 10 ip netns exec "$NS" busybox ping -c 1 -W 1 "$ip"; then
+	if within 10 ip netns exec "$NS" busybox ping -c 1 -W 1 "$ip"; then
 		pass qemu_boot_ping
 	else
 		fail qemu_boot_ping "$ip does not answer in $NS"
@@ -805,7 +818,7 @@ qemu_boot() {
 		ssh_opts=(-o BatchMode=yes -o ConnectTimeout=5
 		    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
 		    -o LogLevel=ERROR)
-		wait_for 10 ip netns exec "$NS" ssh "${ssh_opts[@]}" \
+		within 10 ip netns exec "$NS" ssh "${ssh_opts[@]}" \
 		    -i "$key" "root@$ip" true
 		expect_eq qemu_boot_ssh "$(ip netns exec "$NS" ssh \
 		    "${ssh_opts[@]}" -i "$key" "root@$ip" uname -r 2>&1)" \
