@@ -146,7 +146,6 @@ static int	fail(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	fsfail(struct gctx *, errcode_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-static int	valid_domain(const char *, const char **);
 static int	same_subnet(struct in_addr, struct in_addr, int);
 static int	check_keyline(const char *, size_t, int, char *, size_t);
 static int	check_fd(int, char *, size_t);
@@ -191,45 +190,6 @@ fsfail(struct gctx *g, errcode_t rv, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return (fail(g->err, g->errlen, "%s: %s", what, error_message(rv)));
-}
-
-/* A DNS name as bangerd.conf(5) takes it: lowercase labels. */
-static int
-valid_domain(const char *s, const char **why)
-{
-	size_t	len, i, label = 0;
-
-	len = strnlen(s, GUESTFS_DOMAIN_MAX + 1);
-	if (len == 0 || len > GUESTFS_DOMAIN_MAX) {
-		*why = "not 1 to 253 characters long";
-		return (-1);
-	}
-	for (i = 0; i <= len; i++) {
-		if (s[i] == '.' || s[i] == '\0') {
-			if (label == 0)
-				*why = "has an empty label";
-			else if (label > 63)
-				*why = "has a label longer than 63 characters";
-			else if (s[i - 1] == '-')
-				*why = "has a label ending with '-'";
-			else {
-				label = 0;
-				continue;
-			}
-			return (-1);
-		}
-		if (label == 0 && s[i] == '-') {
-			*why = "has a label starting with '-'";
-			return (-1);
-		}
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
-			*why = "not [a-z0-9-] labels";
-			return (-1);
-		}
-		label++;
-	}
-	return (0);
 }
 
 static int

@@ -107,7 +107,6 @@ static int	 nat_publish_check(const struct nat_config *, size_t);
 static char	*nat_ruleset(const struct nat_config *);
 static int	 nft_run(const char *, const char *, char **);
 static int	 ip_forward_enable(void);
-static int	 valid_domain(const char *, const char **);
 static int	 resolvectl_find(char *, size_t);
 static int	 run_drain(int, char *, size_t, size_t *, int);
 static int	 run_cmd(const char *, const char *, char *const [], int);
@@ -1162,49 +1161,6 @@ nat_table_exists(void)
 	}
 	free(out);
 	return (found);
-}
-
-/* A DNS name as bangerd.conf(5) takes it, lowercase. */
-static int
-valid_domain(const char *s, const char **why)
-{
-	size_t	 len, i, label = 0;
-
-	if (s == NULL) {
-		*why = "null domain";
-		return (-1);
-	}
-	len = strnlen(s, DOMAIN_MAX + 1);
-	if (len == 0 || len > DOMAIN_MAX) {
-		*why = "not 1 to 253 characters long";
-		return (-1);
-	}
-	for (i = 0; i <= len; i++) {
-		if (s[i] == '.' || s[i] == '\0') {
-			if (label == 0)
-				*why = "has an empty label";
-			else if (label > 63)
-				*why = "has a label longer than 63 characters";
-			else if (s[i - 1] == '-')
-				*why = "has a label ending with '-'";
-			else {
-				label = 0;
-				continue;
-			}
-			return (-1);
-		}
-		if (label == 0 && s[i] == '-') {
-			*why = "has a label starting with '-'";
-			return (-1);
-		}
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
-			*why = "not lowercase letters, digits, '-' and '.'";
-			return (-1);
-		}
-		label++;
-	}
-	return (0);
 }
 
 /*

@@ -624,3 +624,46 @@ valid_fc_process(pid_t pid, const char *exe_path, const char *vm_id,
 		return (reject(why, "more than one --id"));
 	return (0);
 }
+
+/* A DNS name as bangerd.conf(5) takes it: lowercase labels of [a-z0-9-]. */
+int
+valid_domain(const char *s, const char **why)
+{
+	size_t	 len, i, label = 0;
+
+	if (s == NULL) {
+		*why = "null domain";
+		return (-1);
+	}
+	len = strnlen(s, VALID_DOMAIN_MAX + 1);
+	if (len == 0 || len > VALID_DOMAIN_MAX) {
+		*why = "not 1 to 253 characters long";
+		return (-1);
+	}
+	for (i = 0; i <= len; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (label == 0)
+				*why = "has an empty label";
+			else if (label > 63)
+				*why = "has a label longer than 63 characters";
+			else if (s[i - 1] == '-')
+				*why = "has a label ending with '-'";
+			else {
+				label = 0;
+				continue;
+			}
+			return (-1);
+		}
+		if (label == 0 && s[i] == '-') {
+			*why = "has a label starting with '-'";
+			return (-1);
+		}
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
+			*why = "not lowercase letters, digits, '-' and '.'";
+			return (-1);
+		}
+		label++;
+	}
+	return (0);
+}

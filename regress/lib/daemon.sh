@@ -17,6 +17,13 @@ daemon_setup() {
 	NS=banger-rt-$$-$RANDOM
 	ip netns add "$NS"
 	ip -n "$NS" link set lo up
+	# Copies other users can reach, wherever the tree itself lives.
+	mkdir -p "$T/ubin"
+	chmod 0755 "$T/ubin"
+	install -m 0755 "$BANGERD" "$T/ubin/bangerd"
+	install -m 0755 "$BANGERCTL" "$T/ubin/bangerctl"
+	UBANGERD=$T/ubin/bangerd
+	UBANGERCTL=$T/ubin/bangerctl
 	STATE=$T/state
 	SOCK=$T/run/bangerd.sock
 	CONF=$T/bangerd.conf

@@ -8,9 +8,6 @@ out=$("$BANGERD" -n -f "$TOP/etc/bangerd.conf" 2>&1); rc=$?
 expect_eq "cli: bangerd -n accepts etc/bangerd.conf" "$rc" 0
 expect_eq "cli: bangerd -n says the configuration is OK" "$out" \
     "configuration OK"
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$BANGERD" -n -f "$TOP/etc/bangerd.conf" 2>&1); rc=$?
-expect_eq "cli: bangerd -n works without root" "$rc" 0
 out=$("$BANGERD" -n -v -f "$TOP/etc/bangerd.conf" 2>/dev/null)
 expect_match "cli: bangerd -nv prints the effective configuration" \
     "$out" '^	address 172\.16\.0\.1/24$'
@@ -21,6 +18,10 @@ expect_match "cli: -D overrides a macro of the file" "$out" \
 
 daemon_setup
 trap daemon_cleanup EXIT
+install -m 0644 "$TOP/etc/bangerd.conf" "$T/example.conf"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$UBANGERD" -n -f "$T/example.conf" 2>&1); rc=$?
+expect_eq "cli: bangerd -n works without root" "$rc" 0
 printf 'domain "bad domain"\n' >>"$CONF"
 out=$("$BANGERD" -n -f "$CONF" 2>&1); rc=$?
 expect_eq "cli: bangerd -n rejects a bad file (exit 1)" "$rc" 1
@@ -47,7 +48,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$BANGERD" -f "$CONF" 2>&1); rc=$?
+    "$UBANGERD" -f "$CONF" 2>&1); rc=$?
 expect_eq "cli: bangerd refuses to run without root" "$rc" 1
 expect_match "cli: ... and says so" "$out" "need root privileges"
 

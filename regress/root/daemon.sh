@@ -81,14 +81,14 @@ expect_eq "daemon: status --json is JSON with the state dir" \
 
 # A user outside the group: refused by the socket's mode ...
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+    "$UBANGERCTL" -s "$SOCK" status 2>&1); rc=$?
 expect_eq "daemon: non-member is refused (exit 1)" "$rc" 1
 expect_match "daemon: non-member is told why" "$out" \
     "permission denied: you must be root or in group banger"
 # ... and by the daemon itself, even where the mode would let it in.
 chmod 0666 "$SOCK"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+    "$UBANGERCTL" -s "$SOCK" status 2>&1); rc=$?
 chmod 0660 "$SOCK"
 expect_eq "daemon: non-member refused by peer credentials (exit 1)" "$rc" 1
 expect_match "daemon: refusal names the uid and group" "$out" \
@@ -98,12 +98,12 @@ expect_match "daemon: refusal is logged" "$(cat "$DLOG")" \
 
 # A member of the group (as a supplementary group) may read status ...
 out=$(setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$BANGERCTL" -s "$SOCK" status 2>&1); rc=$?
+    "$UBANGERCTL" -s "$SOCK" status 2>&1); rc=$?
 expect_eq "daemon: group member may run status" "$rc" 0
 expect_match "daemon: group member sees the workers" "$out" "update +[0-9]+"
 # ... but not reload the configuration.
 out=$(setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$BANGERCTL" -s "$SOCK" reload 2>&1); rc=$?
+    "$UBANGERCTL" -s "$SOCK" reload 2>&1); rc=$?
 expect_eq "daemon: group member may not reload (exit 1)" "$rc" 1
 expect_match "daemon: group member told reload is root's" "$out" \
     "only root may reload"

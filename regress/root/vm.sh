@@ -20,7 +20,7 @@ fi
 ctlgid=$(getent group banger | cut -d: -f3)
 # A member of group banger who is not root.
 user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$BANGERCTL" -s "$SOCK" "$@"; }
+    "$UBANGERCTL" -s "$SOCK" "$@"; }
 
 before=$(host_traces)
 expect_eq "vm: nothing of any VM on the host at first" "$before" ""

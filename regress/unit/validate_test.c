@@ -1144,6 +1144,51 @@ done:
 	reap_all();
 }
 
+static void
+test_domain(void)
+{
+	static const char *const bad[] = {
+		"", ".", "vm..internal", "-vm.internal", "vm-.internal",
+		"VM.internal", "vm_1.internal", "vm internal", "vm.internal.",
+		"a.-b", "x/y",
+	};
+	static const char *const good[] = {
+		"vm.internal", "internal", "a", "x-1.example.org",
+	};
+	char		 name[128], longlabel[80], longname[300];
+	const char	*why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		snprintf(name, sizeof(name), "validate: domain rejects \"%s\"",
+		    bad[i]);
+		T_CHECK(name, valid_domain(bad[i], &why) == -1 && why != NULL,
+		    "accepted");
+	}
+	memset(longlabel, 'a', 64);
+	longlabel[64] = '\0';
+	why = NULL;
+	T_CHECK("validate: domain rejects a 64-character label",
+	    valid_domain(longlabel, &why) == -1 && why != NULL &&
+	    strcmp(why, "has a label longer than 63 characters") == 0,
+	    "why: %s", why ? why : "(none)");
+	for (i = 0; i < sizeof(longname) - 1; i++)
+		longname[i] = (i % 2) ? '.' : 'a';
+	longname[sizeof(longname) - 1] = '\0';
+	why = NULL;
+	T_CHECK("validate: domain rejects 299 characters",
+	    valid_domain(longname, &why) == -1 && why != NULL,
+	    "accepted");
+	T_CHECK("validate: domain rejects NULL",
+	    valid_domain(NULL, &why) == -1, "accepted");
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(name, sizeof(name), "validate: domain accepts \"%s\"",
+		    good[i]);
+		T_CHECK(name, valid_domain(good[i], &why) == 0, "why: %s", why);
+	}
+}
+
 int
 main(void)
 {
@@ -1160,6 +1205,7 @@ main(void)
 	test_pid_target();
 	test_starttime();
 	test_fc_process();
+	test_domain();
 	reap_all();
 	close(hold[0]);
 	close(hold[1]);
