@@ -31,8 +31,9 @@ static int	 vm_prune(int, char **);
 
 static const struct ctl_cmd vm_cmds[] = {
 	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
-	    "[--disk SIZE] [--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] "
-	    "[--start]", "create a VM (and start it)" },
+	    "[--disk SIZE] [--ssh-key FILE] "
+	    "[--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] [--start]",
+	    "create a VM (and start it)" },
 	{ "start", vm_simple, "NAME", "boot a VM" },
 	{ "stop", vm_simple, "[-f] [--timeout S] NAME",
 	    "shut a VM down (Ctrl-Alt-Del, then kill; -f: kill now)" },
@@ -256,17 +257,36 @@ vm_create(int argc, char **argv)
 		{ "disk", required_argument, NULL, 'D' },
 		{ "start", no_argument, NULL, 's' },
 		{ "publish", required_argument, NULL, 'p' },
+		{ "ssh-key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm_create	 cc;
+	FILE			*fp;
+	size_t			 n;
 	const char		*errstr;
 	uint64_t		 bytes;
 	int			 ch;
 
 	memset(&cc, 0, sizeof(cc));
-	while ((ch = getopt_long(argc, argv, "i:c:m:D:sp:", opts,
+	while ((ch = getopt_long(argc, argv, "i:c:m:D:sp:k:", opts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'k':
+			/* Read as the caller: the daemon gets only the text. */
+			if ((fp = fopen(optarg, "re")) == NULL)
+				err(1, "--ssh-key %s", optarg);
+			n = fread(cc.cc_authkeys, 1, sizeof(cc.cc_authkeys), fp);
+			if (ferror(fp))
+				err(1, "--ssh-key %s", optarg);
+			fclose(fp);
+			if (n >= sizeof(cc.cc_authkeys) ||
+			    memchr(cc.cc_authkeys, '\0', n) != NULL) {
+				warnx("--ssh-key %s: not an OpenSSH public key "
+				    "file of at most %zu bytes", optarg,
+				    sizeof(cc.cc_authkeys) - 1);
+				return 1;
+			}
+			break;
 		case 'p':
 			if (cc.cc_npublish == PROTO_PUBLISH_MAX) {
 				warnx("at most %d --publish", PROTO_PUBLISH_MAX);
@@ -449,7 +469,7 @@ vm_wait(int argc, char **argv)
 }
 
 static json_t *
-publish_json(const struct vm_info *vi)
+publish_json(struct vm_info *vi)
 {
 	json_t		*arr;
 	char		 b[64];
@@ -463,7 +483,7 @@ publish_json(const struct vm_info *vi)
 }
 
 static json_t *
-info_json(const struct vm_info *vi)
+info_json(struct vm_info *vi)
 {
 	json_t		*j;
 
@@ -484,6 +504,9 @@ info_json(const struct vm_info *vi)
 	    "created", (json_int_t)vi->vi_created,
 	    "started", vi->vi_started ? json_integer(vi->vi_started) : NULL);
 	json_object_set_new(j, "publish", publish_json(vi));
+	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
+	json_object_set_new(j, "host_key", vi->vi_hostkey[0] ?
+	    json_string(vi->vi_hostkey) : json_null());
 	return j;
 }
 

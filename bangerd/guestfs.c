@@ -338,6 +338,9 @@ guestfs_check_spec(const struct guest_spec *gs, char *err, size_t errlen)
 	    strnlen(gs->gs_mac, 18), &why) == -1)
 		return (fail(err, errlen, "MAC address: %s",
 		    gs->gs_mac == NULL ? "none" : why));
+	/* NULL: no authorized_keys written (no key was given). */
+	if (gs->gs_authkeys == NULL)
+		return (0);
 	return (guestfs_check_authkeys(gs->gs_authkeys, err, errlen));
 }
 
@@ -837,11 +840,11 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 	    dom);
 
 	/* authorized_keys: the lines as given, each ending with '\n'. */
-	klen = strlen(gs->gs_authkeys);
+	klen = gs->gs_authkeys != NULL ? strlen(gs->gs_authkeys) : 0;
 	if ((keys = malloc(klen + 2)) == NULL)
 		return (fail(err, errlen, "authorized keys: %s",
 		    strerror(errno)));
-	memcpy(keys, gs->gs_authkeys, klen + 1);
+	memcpy(keys, gs->gs_authkeys != NULL ? gs->gs_authkeys : "", klen + 1);
 	if (klen > 0 && keys[klen - 1] != '\n') {
 		keys[klen++] = '\n';
 		keys[klen] = '\0';
@@ -861,7 +864,8 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 	ADD(D_NETWORKD, "10-banger.network", 0644, networkd,
 	    strlen(networkd));
 	ADD(D_IFUPDOWN, "banger", 0644, ifupdown, strlen(ifupdown));
-	ADD(D_DOTSSH, "authorized_keys", 0600, keys, klen);
+	if (gs->gs_authkeys != NULL)
+		ADD(D_DOTSSH, "authorized_keys", 0600, keys, klen);
 	if (g.hostkeys) {
 		snprintf(comment, sizeof(comment), "root@%s", h);
 		if (sshkey_ed25519_generate(&key) == -1 ||

@@ -63,7 +63,7 @@ struct guest_spec {
 	struct in_addr	 gs_gateway;	/* in the VM's subnet */
 	struct in_addr	 gs_dns;	/* the bridge address */
 	const char	*gs_mac;	/* valid_mac(): 02:fc:... */
-	const char	*gs_authkeys;	/* OpenSSH public key lines */
+	const char	*gs_authkeys;	/* OpenSSH public key lines, or NULL */
 	int		 gs_hostkeys;	/* generate SSH host keys */
 };
 

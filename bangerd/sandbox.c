@@ -9,6 +9,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <linux/fs.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <seccomp.h>
@@ -58,6 +60,15 @@ static const int seccomp_vm[] = {
 	SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(rename),
 	SCMP_SYS(unlink), SCMP_SYS(rmdir), SCMP_SYS(fsync),
 	SCMP_SYS(getdents64), SCMP_SYS(ftruncate),
+	/*
+	 * the per-VM disk child: fork, its own tighter filter, reaping, and
+	 * what libext2fs does on the disk fd (ioctl: BLKDISCARDZEROES only,
+	 * below)
+	 */
+	SCMP_SYS(clone), SCMP_SYS(set_robust_list), SCMP_SYS(wait4),
+	SCMP_SYS(seccomp), SCMP_SYS(prctl), SCMP_SYS(close_range),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(geteuid),
+	SCMP_SYS(getgid), SCMP_SYS(getegid),
 };
 
 /*
@@ -77,8 +88,11 @@ seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
 	size_t	 i;
 
+	int	 rc;
+
 	for (i = 0; i < n; i++)
-		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i],
+		    0)) < 0 && rc != -EEXIST)
 			return -1;
 	return 0;
 }
@@ -98,7 +112,9 @@ sandbox_seccomp(int role)
 	switch (role) {
 	case PROC_VM:
 		if (seccomp_add(ctx, seccomp_vm,
-		    sizeof(seccomp_vm) / sizeof(seccomp_vm[0])) == -1)
+		    sizeof(seccomp_vm) / sizeof(seccomp_vm[0])) == -1 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, BLKDISCARDZEROES)) < 0)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	case PROC_NET:

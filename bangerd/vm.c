@@ -11,6 +11,7 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 
 #include "bangerd.h"
 #include "fcapi.h"
+#include "guestfs.h"
 #include "log.h"
 #include "validate.h"
 
@@ -113,6 +116,9 @@ struct vm {
 	char			 v_mac[24];
 	size_t			 v_npublish;
 	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
+	char			*v_authkeys;	/* for provisioning, once */
+	char			 v_hostkey[PROTO_HOSTKEY_MAX];
+	int			 v_create_failed;
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
 	struct in_addr		 v_gateway;
@@ -235,6 +241,7 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
 	vi->vi_created = v->v_created;
 	vi->vi_started = v->v_started;
+	strlcpy(vi->vi_hostkey, v->v_hostkey, sizeof(vi->vi_hostkey));
 	vi->vi_npublish = v->v_npublish;
 	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
 }
@@ -271,6 +278,8 @@ vm_save(struct vm *v)
 		return -1;
 	if (v->v_error[0] != '\0')
 		json_object_set_new(j, "error", json_string(v->v_error));
+	if (v->v_hostkey[0] != '\0')
+		json_object_set_new(j, "host_key", json_string(v->v_hostkey));
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -343,7 +352,7 @@ vm_load_one(const char *id)
 	char		 path[128];
 	json_error_t	 jerr;
 	json_t		*j;
-	const char	*name, *image, *state, *error = NULL;
+	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
 	json_int_t	 owner, cpus, mem, disk, created, started;
 	struct vm	*v;
 	int		 s;
@@ -374,6 +383,8 @@ vm_load_one(const char *id)
 	v->v_state = s;
 	if (error != NULL)
 		strlcpy(v->v_error, error, sizeof(v->v_error));
+	if (json_unpack(j, "{s:s}", "host_key", &hostkey) == 0)
+		strlcpy(v->v_hostkey, hostkey, sizeof(v->v_hostkey));
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);
@@ -433,6 +444,7 @@ vm_free(struct vm *v)
 		free(vw);
 	}
 	TAILQ_REMOVE(&vms, v, v_entry);
+	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }
 
@@ -743,6 +755,89 @@ prune_done(struct vm *v, int ok)
 	free(p);
 }
 
+/*
+ * Write the guest's files into its disk: a child of ours, under a
+ * seccomp filter that allows only what libext2fs needs on the disk fd,
+ * does it with libext2fs (guestfs.c) and reports back on a pipe.
+ */
+static int
+vm_provision(struct vm *v, int disk, char *err, size_t errlen)
+{
+	struct guest_spec	 gs;
+	struct guest_result	 gr;
+	scmp_filter_ctx		 ctx;
+	char			 cerr[GUESTFS_ERR_MAX];
+	ssize_t			 n;
+	size_t			 i;
+	int			 p[2], status, sc;
+	pid_t			 pid;
+
+	memset(&gs, 0, sizeof(gs));
+	gs.gs_hostname = v->v_name;
+	gs.gs_domain = v->v_domain;
+	gs.gs_addr = v->v_addr;
+	gs.gs_prefix = v->v_prefix;
+	gs.gs_gateway = v->v_gateway;
+	gs.gs_dns = v->v_gateway;
+	gs.gs_mac = v->v_mac;
+	gs.gs_authkeys = v->v_authkeys != NULL && v->v_authkeys[0] != '\0' ?
+	    v->v_authkeys : NULL;
+	gs.gs_hostkeys = 1;
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	case 0:
+		close(p[0]);
+		memset(&gr, 0, sizeof(gr));
+		memset(cerr, 0, sizeof(cerr));
+		if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+			_exit(1);
+		for (i = 0; guestfs_syscalls[i] != NULL; i++)
+			if ((sc = seccomp_syscall_resolve_name(
+			    guestfs_syscalls[i])) != __NR_SCMP_ERROR)
+				seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
+		seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
+		seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
+		if (seccomp_load(ctx) < 0)
+			_exit(1);
+		if (guestfs_provision(disk, &gs, &gr, cerr, sizeof(cerr)) == -1)
+			gr.gr_written = -1;
+		if (write(p[1], &gr, sizeof(gr)) != sizeof(gr) ||
+		    write(p[1], cerr, sizeof(cerr)) != sizeof(cerr))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], &gr, sizeof(gr));
+	if (n == sizeof(gr) && read(p[0], cerr, sizeof(cerr)) != sizeof(cerr))
+		n = -1;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (n != sizeof(gr)) {
+		snprintf(err, errlen, "the disk child died (wait status %d)",
+		    status);
+		return -1;
+	}
+	cerr[sizeof(cerr) - 1] = '\0';
+	if (gr.gr_written == -1) {
+		snprintf(err, errlen, "%s", cerr);
+		return -1;
+	}
+	gr.gr_hostkey[sizeof(gr.gr_hostkey) - 1] = '\0';
+	strlcpy(v->v_hostkey, gr.gr_hostkey, sizeof(v->v_hostkey));
+	log_info("vm %s: provisioned: %d files, host key %s", v->v_name,
+	    gr.gr_written, gr.gr_fingerprint[0] ? gr.gr_fingerprint : "-");
+	return 0;
+}
+
 static void
 vm_result(struct imsg *imsg)
 {
@@ -772,7 +867,31 @@ vm_result(struct imsg *imsg)
 		}
 		vm_from_result(v, &vr);
 		v->v_known = 1;
-		v->v_state = VM_CREATING;	/* so that the save happens */
+		/* Its files go into the disk before anything boots it. */
+		vmop_id_send(IMSG_VMOP_DISK, v);
+		break;
+	case IMSG_VMOP_DISK:
+		if (v->v_state != VM_CREATING) {
+			if (fd != -1)
+				close(fd);
+			break;
+		}
+		if (vr.vr_error || fd == -1 ||
+		    vm_provision(v, fd, v->v_error, sizeof(v->v_error)) == -1) {
+			if (vr.vr_error)
+				strlcpy(v->v_error, vr.vr_msg,
+				    sizeof(v->v_error));
+			if (fd != -1)
+				close(fd);
+			/* Nothing is left of a VM that could not be made. */
+			v->v_create_failed = 1;
+			v->v_state = VM_REMOVING;
+			vmop_id_send(IMSG_VMOP_DESTROY, v);
+			break;
+		}
+		close(fd);
+		freezero(v->v_authkeys, strlen(v->v_authkeys));
+		v->v_authkeys = NULL;
 		vm_set_state(v, VM_CREATED);
 		log_info("vm %s: created (id %s, image %s, %s disk)",
 		    v->v_name, v->v_id, v->v_image, v->v_backend);
@@ -843,8 +962,14 @@ vm_result(struct imsg *imsg)
 			prune_done(v, 0);
 			return;
 		}
-		log_info("vm %s: removed", v->v_name);
 		net_send(IMSG_NET_RELEASE, v);
+		if (v->v_create_failed) {
+			vm_op_done(v, EIO, "vm %s: provisioning its disk: %s",
+			    v->v_name, v->v_error);
+			vm_free(v);
+			break;
+		}
+		log_info("vm %s: removed", v->v_name);
 		vm_op_done(v, 0, "vm %s removed", v->v_name);
 		prune_done(v, 1);
 		vm_unsave(v);
@@ -1060,6 +1185,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
 	const char	*why, *image;
 	struct vm	*v;
+	char		 kerr[GUESTFS_ERR_MAX];
 	size_t		 len;
 
 	if (wire_string(cc->cc_name, sizeof(cc->cc_name), &len) == -1 ||
@@ -1086,6 +1212,15 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	}
 	if (publish_conflict(client, uid, cc) == -1)
 		return;
+	if (wire_string(cc->cc_authkeys, sizeof(cc->cc_authkeys), &len) == -1) {
+		control_reply(client, EINVAL, "bad request");
+		return;
+	}
+	if (len > 0 && guestfs_check_authkeys(cc->cc_authkeys, kerr,
+	    sizeof(kerr)) == -1) {
+		control_reply(client, EINVAL, "--ssh-key: %s", kerr);
+		return;
+	}
 	if (cc->cc_cpus > VM_CPUS_MAX) {
 		control_reply(client, EINVAL, "%u cpus: a VM has 1 to %d",
 		    cc->cc_cpus, VM_CPUS_MAX);
@@ -1119,6 +1254,8 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	v->v_next = (cc->cc_flags & CTL_VM_F_START) ? NEXT_START : NEXT_NONE;
 	v->v_npublish = cc->cc_npublish;
 	memcpy(v->v_publish, cc->cc_publish, sizeof(v->v_publish));
+	if ((v->v_authkeys = strdup(cc->cc_authkeys)) == NULL)
+		fatal(NULL);
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 

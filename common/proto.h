@@ -146,6 +146,8 @@ struct result {
 };
 
 #define PROTO_VMID_MAX		16	/* 8 hex digits, NUL-padded */
+#define PROTO_AUTHKEYS_MAX	8192	/* authorized_keys text */
+#define PROTO_HOSTKEY_MAX	384	/* "ssh-ed25519 AAAA... comment" */
 #define PROTO_VMNAME_MAX	64
 
 /* A published port: HOST[:PORT] on the host to PORT on the VM. */
@@ -245,6 +247,7 @@ struct ctl_vm_create {
 	uint64_t	cc_disk;		/* bytes, 0 = the default */
 	uint32_t	cc_npublish;
 	struct proto_publish cc_publish[PROTO_PUBLISH_MAX];
+	char		cc_authkeys[PROTO_AUTHKEYS_MAX];	/* for root */
 };
 
 #define CTL_VM_START	1
@@ -290,6 +293,7 @@ struct vm_info {
 	int64_t		vi_started;
 	uint32_t	vi_npublish;
 	struct proto_publish vi_publish[PROTO_PUBLISH_MAX];
+	char		vi_hostkey[PROTO_HOSTKEY_MAX];	/* its SSH host key */
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

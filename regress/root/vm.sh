@@ -22,6 +22,14 @@ ctlgid=$(getent group banger | cut -d: -f3)
 user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
     "$UBANGERCTL" -s "$SOCK" "$@"; }
 
+bad() {	# name want-regex command...
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1); rc=$?
+	expect_eq "vm: $name fails" "$rc" 1
+	expect_match "vm: $name says why" "$out" "$want"
+}
+
 before=$(host_traces)
 expect_eq "vm: nothing of any VM on the host at first" "$before" ""
 
@@ -94,6 +102,42 @@ wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
 expect_match "vm: the console is logged" \
     "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
 
+# Provisioning: the guest's files are written into its disk at create.
+ssh-keygen -q -t ed25519 -N '' -C tester@host -f "$T/userkey"
+expect_match "vm: create with --ssh-key" \
+    "$(ctl vm create prov --ssh-key "$T/userkey.pub")" "vm prov created"
+pid_=$(vm_id prov)
+pdisk=$STATE/disks/$pid_.ext4
+dcat() { debugfs -R "cat $1" "$pdisk" 2>/dev/null; }
+expect_eq "vm: /etc/hostname is the VM's name" "$(dcat /etc/hostname)" "prov"
+expect_match "vm: /etc/hosts names the VM" "$(dcat /etc/hosts)" \
+    "prov\.vm\.internal[[:space:]]+prov"
+expect_match "vm: resolv.conf points at the bridge" \
+    "$(dcat /etc/resolv.conf)" "nameserver 172\.16\.0\.1"
+paddr=$(ctl vm show --json prov | jq -r .address)
+expect_match "vm: networkd is configured by MAC with the address" \
+    "$(dcat /etc/systemd/network/10-banger.network)" "Address=$paddr/24"
+expect_eq "vm: authorized_keys holds the key given" \
+    "$(dcat /root/.ssh/authorized_keys)" "$(cat "$T/userkey.pub")"
+expect_match "vm: authorized_keys is 0600 root" \
+    "$(debugfs -R 'stat /root/.ssh/authorized_keys' "$pdisk" 2>/dev/null | head -3 | tr '\n' ' ')" \
+    "Mode: +0600.*User: +0 +Group: +0"
+hk=$(ctl vm show --json prov | jq -r .host_key)
+expect_eq "vm: the pinned host key is the one in the disk" \
+    "$(dcat /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $1, $2}')" \
+    "$(echo "$hk" | awk '{print $1, $2}')"
+if e2fsck -fn "$pdisk" >/dev/null 2>&1; then
+	pass "vm: the provisioned disk is clean (e2fsck -fn)"
+else
+	fail "vm: the provisioned disk is clean (e2fsck -fn)" \
+	    "$(e2fsck -fn "$pdisk" 2>&1 | tail -3 | tr '\n' ' ')"
+fi
+printf 'ssh-rsa not!base64 x\n' >"$T/badkey"
+bad "a bad --ssh-key" '--ssh-key: ' ctl vm create badkey --ssh-key "$T/badkey"
+bad "a missing --ssh-key file" "--ssh-key $T/nosuch" \
+    ctl vm create badkey --ssh-key "$T/nosuch"
+ctl vm rm prov >/dev/null
+
 # Another user neither sees nor touches it.
 expect_eq "vm: another user's ls does not show it" \
     "$(user vm ls --json | jq length)" 0
@@ -122,13 +166,6 @@ expect_eq "vm: the member owns it" \
     "$(ctl vm show --json mine | jq .owner)" 65534
 
 # Bad input: the message, the status, and nothing made.
-bad() {	# name want-regex command...
-	local name=$1 want=$2 out rc
-	shift 2
-	out=$("$@" 2>&1); rc=$?
-	expect_eq "vm: $name fails" "$rc" 1
-	expect_match "vm: $name says why" "$out" "$want"
-}
 bad "bad name" 'invalid VM name "Web_1"' ctl vm create Web_1
 bad "name too long" 'invalid VM name' ctl vm create "$(printf 'a%.0s' $(seq 64))"
 bad "name starting with -" 'invalid VM name' ctl vm create -- -web
