@@ -346,6 +346,31 @@ vm_create(int argc, char **argv)
 	return request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
 }
 
+/* The VM named by the last argument: check it, send the request. */
+static int
+request_named(int argc, char **argv, struct ctl_vm *cv)
+{
+	if (optind != argc - 1)
+		vm_usage();
+	if (check_name(argv[optind]) == -1)
+		return 1;
+	strlcpy(cv->cv_name, argv[optind], sizeof(cv->cv_name));
+	return request(IMSG_CTL_VM, cv, sizeof(*cv));
+}
+
+static int
+parse_timeout(const char *arg, int max, int32_t *out)
+{
+	const char	*errstr;
+
+	*out = strtonum(arg, 1, max, &errstr);
+	if (errstr != NULL) {
+		warnx("invalid timeout \"%s\": 1 to %d seconds", arg, max);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 vm_action_code(const char *name)
 {
@@ -375,7 +400,6 @@ vm_simple(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm	 cv;
-	const char	*errstr;
 	int		 ch, force_ok, timeout_ok;
 
 	memset(&cv, 0, sizeof(cv));
@@ -394,23 +418,14 @@ vm_simple(int argc, char **argv)
 		case 't':
 			if (!timeout_ok)
 				vm_usage();
-			cv.cv_timeout = strtonum(optarg, 1, 3600, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid timeout \"%s\": 1 to 3600 "
-				    "seconds", optarg);
+			if (parse_timeout(optarg, 3600, &cv.cv_timeout) == -1)
 				return 1;
-			}
 			break;
 		default:
 			vm_usage();
 		}
 	}
-	if (optind != argc - 1)
-		vm_usage();
-	if (check_name(argv[optind]) == -1)
-		return 1;
-	strlcpy(cv.cv_name, argv[optind], sizeof(cv.cv_name));
-	return request(IMSG_CTL_VM, &cv, sizeof(cv));
+	return request_named(argc, argv, &cv);
 }
 
 static int
@@ -434,7 +449,6 @@ vm_wait(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm	 cv;
-	const char	*errstr;
 	int		 ch;
 
 	memset(&cv, 0, sizeof(cv));
@@ -449,23 +463,14 @@ vm_wait(int argc, char **argv)
 			}
 			break;
 		case 't':
-			cv.cv_timeout = strtonum(optarg, 1, 86400, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid timeout \"%s\": 1 to 86400 "
-				    "seconds", optarg);
+			if (parse_timeout(optarg, 86400, &cv.cv_timeout) == -1)
 				return 1;
-			}
 			break;
 		default:
 			vm_usage();
 		}
 	}
-	if (optind != argc - 1)
-		vm_usage();
-	if (check_name(argv[optind]) == -1)
-		return 1;
-	strlcpy(cv.cv_name, argv[optind], sizeof(cv.cv_name));
-	return request(IMSG_CTL_VM, &cv, sizeof(cv));
+	return request_named(argc, argv, &cv);
 }
 
 static json_t *
