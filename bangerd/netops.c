@@ -532,24 +532,29 @@ net_bridge_ensure(const char *name, struct in_addr addr, int prefix)
 	return (ret);
 }
 
-int
-net_bridge_remove(const char *name)
+/*
+ * Delete a link of ours: the bridge or a tap.  Missing is success; a
+ * link of that name without our mark is refused.
+ */
+static int
+link_remove_ours(const char *what, const char *name,
+    int (*valid)(const char *, size_t, const char **), const char *kind)
 {
 	struct nl_sock		*sk = NULL;
 	struct rtnl_link	*link = NULL;
 	int			 ret = -1, saved_errno;
 
-	if (check_name("bridge", name, valid_bridge_name) == -1)
+	if (check_name(what, name, valid) == -1)
 		return (-1);
-	if (nl_open("bridge", name, &sk) == -1)
+	if (nl_open(what, name, &sk) == -1)
 		return (-1);
-	switch (link_get(sk, "bridge", name, "bridge", &link)) {
+	switch (link_get(sk, what, name, kind, &link)) {
 	case LINK_OURS:
-		if (link_delete(sk, "bridge", name, link) == -1)
+		if (link_delete(sk, what, name, link) == -1)
 			goto fail;
 		break;
 	case LINK_MISSING:
-		log_debug("bridge %s: already gone", name);
+		log_debug("%s %s: already gone", what, name);
 		break;
 	case LINK_FOREIGN:
 		errno = EPERM;
@@ -565,6 +570,12 @@ net_bridge_remove(const char *name)
 	nl_socket_free(sk);
 	errno = saved_errno;
 	return (ret);
+}
+
+int
+net_bridge_remove(const char *name)
+{
+	return (link_remove_ours("bridge", name, valid_bridge_name, "bridge"));
 }
 
 /*
@@ -777,36 +788,7 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 int
 net_tap_delete(const char *tap)
 {
-	struct nl_sock		*sk = NULL;
-	struct rtnl_link	*link = NULL;
-	int			 ret = -1, saved_errno;
-
-	if (check_name("tap", tap, valid_tap_name) == -1)
-		return (-1);
-	if (nl_open("tap", tap, &sk) == -1)
-		return (-1);
-	switch (link_get(sk, "tap", tap, "tun", &link)) {
-	case LINK_OURS:
-		if (link_delete(sk, "tap", tap, link) == -1)
-			goto fail;
-		break;
-	case LINK_MISSING:
-		log_debug("tap %s: already gone", tap);
-		break;
-	case LINK_FOREIGN:
-		errno = EPERM;
-		goto fail;
-	default:
-		goto fail;
-	}
-	ret = 0;
- fail:
-	saved_errno = errno;
-	if (link != NULL)
-		rtnl_link_put(link);
-	nl_socket_free(sk);
-	errno = saved_errno;
-	return (ret);
+	return (link_remove_ours("tap", tap, valid_tap_name, "tun"));
 }
 
 /* One published port, number i, against the configuration. */
