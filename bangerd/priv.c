@@ -175,6 +175,7 @@ static int
 publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs)
 {
 	struct bangerd_config	*conf = env->bd_conf;
+	struct pvm		*other;
 	uint32_t		 mask, a, b;
 	uint32_t		 i;
 
@@ -188,6 +189,17 @@ publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs)
 		    "bridge's subnet", pv->pv_id,
 		    inet_ntoa(*(const struct in_addr *)&vs->vs_addr));
 		return -1;
+	}
+	/* Another VM's address would take its traffic and its ports. */
+	TAILQ_FOREACH(other, pvm_list(), pv_entry) {
+		if (other != pv && other->pv_addr.s_addr == vs->vs_addr &&
+		    other->pv_state == VMOP_RUNNING) {
+			parent_worker_violation(w, "vm %s: address %s is "
+			    "running VM %s's", pv->pv_id,
+			    inet_ntoa(*(const struct in_addr *)&vs->vs_addr),
+			    other->pv_id);
+			return -1;
+		}
 	}
 	if (vs->vs_npublish > PROTO_PUBLISH_MAX) {
 		parent_worker_violation(w, "vm %s: %u published ports",
@@ -206,6 +218,35 @@ publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The net worker's answer: an address inside the bridge's subnet (not
+ * the bridge, network or broadcast), the bridge as gateway, the
+ * bridge's prefix, and the configured domain.
+ */
+static int
+net_addr_check(const struct net_addr *na, const char **why)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	uint32_t		 mask, a, b;
+
+	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
+	    (32 - conf->cf_bridge_prefix) : 0;
+	a = ntohl(na->na_addr);
+	b = ntohl(conf->cf_bridge_addr.s_addr);
+	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
+	    (a & ~mask) == ~mask)
+		*why = "outside the bridge's subnet";
+	else if (na->na_gateway != conf->cf_bridge_addr.s_addr)
+		*why = "gateway is not the bridge";
+	else if (na->na_prefix != conf->cf_bridge_prefix)
+		*why = "prefix is not the bridge's";
+	else if (strcmp(na->na_domain, conf->cf_domain) != 0)
+		*why = "domain is not the configured one";
+	else
+		return 0;
+	return -1;
 }
 
 /* The root operations on VMs, each legal only in some of a VM's states. */
@@ -565,6 +606,11 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 		    wire_string(na.na_domain, sizeof(na.na_domain),
 		    &len) == -1) {
 			parent_worker_violation(w, "malformed address");
+			return -1;
+		}
+		if (na.na_error == 0 && net_addr_check(&na, &why) == -1) {
+			parent_worker_violation(w, "vm %s: address: %s",
+			    na.na_id, why);
 			return -1;
 		}
 		if (vm->w_iev != NULL && vm->w_state == WORKER_RUNNING)

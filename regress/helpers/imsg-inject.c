@@ -4,6 +4,7 @@
  * malformed message on it, as the worker itself could.
  *
  * usage: imsg-inject pid fd case [arguments]
+ * (net-addr: id addr gateway prefix domain, as the net worker answers)
  * cases: unknown-type, short, oversized, under-header, unterminated,
  *	  ready-again, with-fd, bad-verbose, and the VM operations:
  *	  vmop-create ID IMAGE, vmop-start ID, vmop-signal ID SIG,
@@ -13,6 +14,8 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+#include <arpa/inet.h>
 
 #include <err.h>
 #include <fcntl.h>
@@ -83,9 +86,11 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 		strncpy(vc.vc_image, argv[1], sizeof(vc.vc_image) - 1);
 		send_raw(fd, IMSG_VMOP_CREATE, IMSG_HEADER_SIZE + sizeof(vc),
 		    &vc, sizeof(vc), -1);
-	} else if (strcmp(op, "start") == 0 && argc == 1) {
+	} else if (strcmp(op, "start") == 0 && (argc == 1 || argc == 2)) {
 		memset(&vs, 0, sizeof(vs));
 		strncpy(vs.vs_id, argv[0], sizeof(vs.vs_id) - 1);
+		if (argc == 2 && inet_pton(AF_INET, argv[1], &vs.vs_addr) != 1)
+			errx(1, "bad address %s", argv[1]);
 		vs.vs_cpus = 1;
 		vs.vs_memory = 128;
 		send_raw(fd, IMSG_VMOP_START, IMSG_HEADER_SIZE + sizeof(vs),
@@ -121,6 +126,7 @@ main(int argc, char *argv[])
 	struct ctl_audit	 ca;
 	struct verbose_req	 vr;
 	struct worker_ready	 wr;
+	struct net_addr		 na;
 	const char		*what;
 	int			 pidfd, fd, nullfd;
 	pid_t			 pid;
@@ -169,6 +175,18 @@ main(int argc, char *argv[])
 		vr.vr_verbose = 7;
 		send_raw(fd, IMSG_VERBOSE_REQ, IMSG_HEADER_SIZE + sizeof(vr),
 		    &vr, sizeof(vr), -1);
+	} else if (strcmp(what, "net-addr") == 0 && argc == 9) {
+		/* As the net worker answers: id addr gateway prefix domain */
+		memset(&na, 0, sizeof(na));
+		strncpy(na.na_id, argv[4], sizeof(na.na_id) - 1);
+		if (inet_pton(AF_INET, argv[5], &na.na_addr) != 1 ||
+		    inet_pton(AF_INET, argv[6], &na.na_gateway) != 1)
+			errx(1, "bad address");
+		na.na_prefix = atoi(argv[7]);
+		strlcpy(na.na_mac, "02:fc:00:00:00:01", sizeof(na.na_mac));
+		strncpy(na.na_domain, argv[8], sizeof(na.na_domain) - 1);
+		send_raw(fd, IMSG_NET_ADDR, IMSG_HEADER_SIZE + sizeof(na),
+		    &na, sizeof(na), -1);
 	} else if (strncmp(what, "vmop-", 5) == 0 && argc >= 5)
 		send_vmop(fd, what + 5, argc - 4, argv + 4);
 	else

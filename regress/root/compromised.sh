@@ -79,7 +79,41 @@ refuse "fsck of a running VM" "fsck of vm $rid, which is running" \
 refuse "create of an existing VM" "vm $id already exists" \
     vmop-create "$id" default
 
-# A kill for a VM that is not running signals nothing.
+# Another VM's address: its traffic and its published ports.
+raddr=$(ctl vm show --json running | jq -r .address)
+refuse "start with a running VM's address" \
+    "vm $id: address $raddr is running VM $rid's" vmop-start "$id" "$raddr"
+
+# The net worker's answers are checked too.
+refuse_net() {	# name want args...
+	local name=$1 want=$2 old
+	shift 2
+	old=$(worker_pid net)
+	"$INJECT" "$old" 3 "$@" || { fail "compromised: $name" "inject"; return; }
+	if wait_for 10 sh -c "! kill -0 $old 2>/dev/null"; then
+		pass "compromised: $name: the worker is killed"
+	else
+		fail "compromised: $name: the worker is killed" "pid $old alive"
+	fi
+	expect_match "compromised: $name: refused and logged" \
+	    "$(cat "$DLOG")" "net worker \(pid $old\): protocol violation: $want"
+	wait_for 10 daemon_workers_running
+}
+baddr=$(ctl status --json | jq -r .bridge.address)
+bdomain=$(ctl status --json | jq -r .dns_domain)
+refuse_net "an address outside the subnet" \
+    "vm $id: address: outside the bridge's subnet" \
+    net-addr "$id" 192.0.2.7 "$baddr" 24 "$bdomain"
+refuse_net "the bridge's own address" \
+    "vm $id: address: outside the bridge's subnet" \
+    net-addr "$id" "$baddr" "$baddr" 24 "$bdomain"
+refuse_net "a gateway other than the bridge" \
+    "vm $id: address: gateway is not the bridge" \
+    net-addr "$id" "${baddr%.*}.77" 192.0.2.1 24 "$bdomain"
+refuse_net "another domain" \
+    "vm $id: address: domain is not the configured one" \
+    net-addr "$id" "${baddr%.*}.77" "$baddr" 24 example.com
+
 "$INJECT" "$(worker_pid vm)" 3 vmop-signal "$id" 9
 sleep 0.5
 if kill -0 "$canary" 2>/dev/null; then
