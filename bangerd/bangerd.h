@@ -127,6 +127,7 @@ int	 imgop_import_check(uint32_t, const struct ctl_image_import *,
 	    const char **);
 int	 imgop_import(struct worker *, uint32_t, const struct imgop_import *);
 int	 imgop_query(struct worker *, uint32_t, const struct imgop_query *);
+void	 imgop_cancel(struct worker *, uint32_t);
 
 /* priv.c */
 int	 priv_dispatch_vm(struct worker *, struct imsg *);

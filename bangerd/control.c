@@ -31,6 +31,7 @@ struct ctl_conn {
 	struct imsgev		 iev;
 	/* image import: the files sent so far, for the parent */
 	int			 imgfd[IMAGE_NFILES];
+	int			 importing;	/* the parent copies for us */
 	char			 imgpath[IMAGE_NFILES][PROTO_PATH_MAX];
 };
 
@@ -175,6 +176,10 @@ static void
 control_close(struct ctl_conn *c)
 {
 	control_image_files_clear(c);
+	/* A client that leaves mid-import takes its import with it. */
+	if (c->importing)
+		imsg_compose_event(parent_iev, IMSG_IMGOP_CANCEL, c->id, 0, -1,
+		    NULL, 0);
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
@@ -317,6 +322,7 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 		control_audit(c, &ii.ii_audit, "image");
 		imsg_compose_event(parent_iev, IMSG_IMGOP_IMPORT, c->id, 0, -1,
 		    &ii, sizeof(ii));
+		c->importing = 1;
 		return 0;
 	case IMSG_CTL_IMAGE:
 		memset(&iq, 0, sizeof(iq));

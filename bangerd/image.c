@@ -78,6 +78,7 @@ struct img_job {
 	struct event		 ij_ev;
 	struct img_report	 ij_res;
 	int			 ij_have_res;
+	int			 ij_cancelled;
 };
 
 static TAILQ_HEAD(, img_job) img_jobs = TAILQ_HEAD_INITIALIZER(img_jobs);
@@ -485,7 +486,16 @@ image_job_read(int fd, short event, void *arg)
 	close(ij->ij_pipe);
 	while (waitpid(ij->ij_pid, &status, 0) == -1 && errno == EINTR)
 		;
-	if (!ij->ij_have_res) {
+	if (!ij->ij_have_res && ij->ij_cancelled && !image_stored(ij->ij_name)) {
+		ij->ij_res.ir_error = ECANCELED;
+		snprintf(ij->ij_res.ir_msg, sizeof(ij->ij_res.ir_msg),
+		    "image %s: import cancelled", ij->ij_name);
+	} else if (!ij->ij_have_res && ij->ij_cancelled) {
+		/* Killed between its rename and its report: it is there. */
+		ij->ij_res.ir_error = 0;
+		snprintf(ij->ij_res.ir_msg, sizeof(ij->ij_res.ir_msg),
+		    "image %s imported", ij->ij_name);
+	} else if (!ij->ij_have_res) {
 		ij->ij_res.ir_error = EIO;
 		snprintf(ij->ij_res.ir_msg, sizeof(ij->ij_res.ir_msg),
 		    "image %s: the import ended without a result",
@@ -502,6 +512,26 @@ image_job_read(int fd, short event, void *arg)
 		imsg_send_result(w->w_iev, IMSG_RESULT, ij->ij_peerid,
 		    ij->ij_res.ir_error, "%s", ij->ij_res.ir_msg);
 	image_job_free(ij);
+}
+
+/*
+ * The client that asked for an import went: end its child (ours, by
+ * pid), whose directory then goes.  One that already finished is kept.
+ */
+void
+imgop_cancel(struct worker *w, uint32_t peerid)
+{
+	struct img_job	*ij;
+
+	TAILQ_FOREACH(ij, &img_jobs, ij_entry) {
+		if (ij->ij_peerid != peerid || ij->ij_wpid != w->w_pid ||
+		    ij->ij_have_res)
+			continue;
+		log_info("image %s: the client went; import cancelled",
+		    ij->ij_name);
+		ij->ij_cancelled = 1;
+		kill(ij->ij_pid, SIGKILL);
+	}
 }
 
 /* An import, its files already here: name checks, then the child. */

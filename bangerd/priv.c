@@ -428,6 +428,11 @@ priv_image(struct worker *w, struct imsg *imsg)
 			return -1;
 		}
 		return imgop_query(w, peerid, &iq);
+	case IMSG_IMGOP_CANCEL:
+		if (read_request(w, imsg, NULL, 0) == -1)
+			return -1;
+		imgop_cancel(w, peerid);
+		return 0;
 	}
 	return -1;
 }
@@ -455,6 +460,7 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_IMGOP_FILE:
 	case IMSG_IMGOP_IMPORT:
 	case IMSG_IMGOP_QUERY:
+	case IMSG_IMGOP_CANCEL:
 		return priv_image(w, imsg);
 	case IMSG_STATUS_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||

@@ -88,6 +88,7 @@ enum proto_type {
 	IMSG_IMGOP_QUERY,	/* struct imgop_query: ls, show, rm */
 	IMSG_IMGOP_PROGRESS,	/* struct image_progress: parent -> vm */
 	IMSG_IMGOP_INFO,	/* struct image_info: parent -> vm */
+	IMSG_IMGOP_CANCEL,	/* no payload: the client went (peerid) */
 
 	/* bangerctl -> vm worker */
 	IMSG_CTL_STATUS = 100,	/* no payload: answered by IMSG_STATUS_* */

@@ -306,6 +306,37 @@ bad "build of a name in use" "image fromdir already exists" \
     ctl image build fromdir --from-dir "$D" --kernel "$F/vmlinux"
 
 #
+# A client that goes mid-import takes the import with it.
+#
+{ cat "$F/rootfs.ext4"; yes | head -c 1G; } >"$T/big.ext4"
+"$BANGERCTL" -s "$SOCK" image import big --kernel "$F/vmlinux" \
+    --rootfs "$T/big.ext4" >/dev/null 2>&1 &
+cpid=$!
+copying() { find "$IMAGES" -path "*/.big.*/rootfs.ext4" | grep -q .; }
+if wait_for 20 copying; then
+	kill -KILL "$cpid"
+	wait "$cpid" 2>/dev/null
+	no_leftovers() { [ -z "$(leftovers)" ]; }
+	if wait_for 20 no_leftovers; then
+		pass "image: an import whose client went leaves no temporary directory"
+	else
+		fail "image: an import whose client went leaves no temporary directory" \
+		    "$(leftovers)"
+	fi
+	if [ -d "$IMAGES/big" ]; then
+		skip "image: an import whose client went is not kept" \
+		    "the copy ended before the client was killed"
+	else
+		pass "image: an import whose client went is not kept"
+	fi
+	ctl image rm big >/dev/null 2>&1
+else
+	wait "$cpid"
+	fail "image: a big import starts copying" "no $IMAGES/.big.*/rootfs.ext4"
+fi
+rm -f "$T/big.ext4"
+
+#
 # A temporary directory an interrupted import left is removed at start.
 #
 mkdir "$IMAGES/.lost.Ab12Cd"
