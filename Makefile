@@ -67,9 +67,10 @@ GUEST_SRCS =	bangerd/guestfs.c bangerd/sshkey.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
-		bangerd/fcapi.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS) \
+		bangerd/fcapi.c bangerd/image.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS) \
 		$(GUEST_SRCS)
-CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c
+CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
+		bangerctl/image.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

@@ -32,6 +32,11 @@ __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
 int	 cmd_vm(int, char **);
 int	 cmd_net(int, char **);
 void	 vm_usage_list(FILE *);
+int	 parse_size(const char *, const char *, uint64_t *);
+
+/* image.c */
+int	 cmd_image(int, char **);
+void	 image_usage_list(FILE *);
 
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);

@@ -36,6 +36,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "net", cmd_net, "show [--json]",
 	    "the bridge, NAT, DNS and each VM's address" },
 	{ "vm", cmd_vm, "command ...", "create, run and remove VMs (below)" },
+	{ "image", cmd_image, "command ...",
+	    "import, build, list and remove images (below)" },
 	{ "help", cmd_help, "", "list the commands" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -57,6 +59,7 @@ usage(void)
 		fprintf(stderr, "  %-8s %-18s %s\n", ctl_cmds[i].name,
 		    ctl_cmds[i].usage, ctl_cmds[i].help);
 	vm_usage_list(stderr);
+	image_usage_list(stderr);
 	exit(1);
 }
 
@@ -452,5 +455,6 @@ cmd_help(int argc, char **argv)
 		printf("  %-8s %-18s %s\n", ctl_cmds[i].name,
 		    ctl_cmds[i].usage, ctl_cmds[i].help);
 	vm_usage_list(stdout);
+	image_usage_list(stdout);
 	return 0;
 }

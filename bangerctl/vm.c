@@ -97,7 +97,7 @@ cmd_vm(int argc, char **argv)
  * A size: a number with an optional K, M, G or T suffix (powers of
  * 1024); a plain number is MiB.  Returns bytes, or -1 with a message.
  */
-static int
+int
 parse_size(const char *what, const char *s, uint64_t *bytes)
 {
 	char		*end;

@@ -171,6 +171,7 @@ main(int argc, char *argv[], char *envp[])
 
 	event_init();
 	vmop_restore();
+	image_store_clean();
 	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
 	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
 	signal_set(&ev_sighup, SIGHUP, parent_sig, NULL);
@@ -688,6 +689,8 @@ parent_reap(void)
 		else if (!env->bd_shutdown || WEXITSTATUS(status) != 0)
 			log_warnx("%s worker (pid %d) exited with status %d",
 			    w->w_name, pid, WEXITSTATUS(status));
+		if (w->w_role == PROC_VM)
+			image_worker_gone();
 		if (w->w_iev != NULL) {
 			imsgev_clear(w->w_iev);
 			close(w->w_iev->ibuf.fd);

@@ -119,6 +119,16 @@ void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
 void	 vmop_restore(void);
 
+/* image.c */
+void	 image_store_clean(void);
+void	 image_worker_gone(void);
+int	 imgop_file(uint32_t, const struct imgop_file *, int, const char **);
+int	 imgop_import_check(uint32_t, const struct ctl_image_import *,
+	    const char **);
+int	 imgop_import(struct worker *, uint32_t, const struct imgop_import *);
+int	 imgop_query(struct worker *, uint32_t, const struct imgop_query *);
+void	 imgop_cancel(struct worker *, uint32_t);
+
 /* priv.c */
 int	 priv_dispatch_vm(struct worker *, struct imsg *);
 int	 priv_dispatch_net(struct worker *, struct imsg *);
@@ -153,12 +163,15 @@ void	 control_relay(uint32_t, uint32_t, struct imsg *);
 void	 control_reply(uint32_t, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 control_info(uint32_t, const struct vm_info *);
+void	 control_send(uint32_t, uint32_t, const void *, size_t);
+int	 control_uid(uint32_t, uid_t *);
 int	 control_alive(uint32_t);
 
 /* vm.c */
 void	 vm_ctl_create(uint32_t, uid_t, const struct ctl_vm_create *);
 void	 vm_ctl_action(uint32_t, uid_t, const struct ctl_vm *);
 void	 vm_ctl_ls(uint32_t, uid_t);
+int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);
 
 /* sandbox.c */
 void	 sandbox_enter(int, const struct worker_init *);

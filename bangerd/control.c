@@ -18,6 +18,7 @@
 
 #include "bangerd.h"
 #include "log.h"
+#include "validate.h"
 
 #define CONTROL_MAX_CLIENTS	128
 #define CONTROL_MAX_GROUPS	256
@@ -28,6 +29,10 @@ struct ctl_conn {
 	struct ucred		 cred;
 	int			 closing;	/* close once flushed */
 	struct imsgev		 iev;
+	/* image import: the files sent so far, for the parent */
+	int			 imgfd[IMAGE_NFILES];
+	int			 importing;	/* the parent copies for us */
+	char			 imgpath[IMAGE_NFILES][PROTO_PATH_MAX];
 };
 
 static TAILQ_HEAD(, ctl_conn) ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
@@ -133,6 +138,10 @@ control_accept(int fd, short event, void *arg)
 		free(c);
 		return;
 	}
+	/* image import sends its files as fds; anything else is refused. */
+	imsgbuf_allow_fdpass(&c->iev.ibuf);
+	c->imgfd[IMAGE_KERNEL] = c->imgfd[IMAGE_INITRD] =
+	    c->imgfd[IMAGE_ROOTFS] = -1;
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
 	ctl_nclients++;
 
@@ -152,8 +161,25 @@ control_accept(int fd, short event, void *arg)
 }
 
 static void
+control_image_files_clear(struct ctl_conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < IMAGE_NFILES; i++) {
+		if (c->imgfd[i] != -1)
+			close(c->imgfd[i]);
+		c->imgfd[i] = -1;
+	}
+}
+
+static void
 control_close(struct ctl_conn *c)
 {
+	control_image_files_clear(c);
+	/* A client that leaves mid-import takes its import with it. */
+	if (c->importing)
+		imsg_compose_event(parent_iev, IMSG_IMGOP_CANCEL, c->id, 0, -1,
+		    NULL, 0);
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
@@ -193,6 +219,155 @@ control_refuse(struct ctl_conn *c, int error, const char *msg)
 {
 	imsg_send_result(&c->iev, IMSG_CTL_RESULT, 0, error, "%s", msg);
 	c->closing = 1;
+}
+
+static void
+control_bad_name(struct ctl_conn *c, const char *name, const char *why)
+{
+	char	 msg[PROTO_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "invalid image name \"%s\": %s; names "
+	    "are 1 to 63 of a-z, 0-9 and '-', starting with a letter or digit",
+	    name, why);
+	control_refuse(c, EINVAL, msg);
+}
+
+/*
+ * The image store is shared by every user: only root imports into it
+ * and removes from it.  Anyone in the group may list and show.
+ */
+static int
+control_image(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct ctl_image_file	 cf;
+	struct imgop_file	 f;
+	struct imgop_import	 ii;
+	struct imgop_query	 iq;
+	const char		*why;
+	char			 names[PROTO_MSG_MAX];
+	size_t			 len;
+	uint32_t		 n;
+	int			 fd, i;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_CTL_IMAGE_FILE:
+		if (imsg_read_exact(imsg, &cf, sizeof(cf)) == -1 ||
+		    cf.cf_kind >= IMAGE_NFILES ||
+		    wire_string(cf.cf_path, sizeof(cf.cf_path), &len) == -1 ||
+		    (fd = imsg_get_fd(imsg)) == -1)
+			return -1;
+		if (c->cred.uid != 0 || c->imgfd[cf.cf_kind] != -1) {
+			/* Refused with the import that follows. */
+			close(fd);
+			if (c->cred.uid == 0)
+				return -1;
+			return 0;
+		}
+		c->imgfd[cf.cf_kind] = fd;
+		strlcpy(c->imgpath[cf.cf_kind], cf.cf_path,
+		    sizeof(c->imgpath[0]));
+		return 0;
+	case IMSG_CTL_IMAGE_IMPORT:
+		memset(&ii, 0, sizeof(ii));
+		if (imsg_read_exact(imsg, &ii.ii_req, sizeof(ii.ii_req)) == -1 ||
+		    wire_string(ii.ii_req.ci_name, sizeof(ii.ii_req.ci_name),
+		    &len) == -1 ||
+		    wire_string(ii.ii_req.ci_kernel_from,
+		    sizeof(ii.ii_req.ci_kernel_from), &len) == -1 ||
+		    wire_string(ii.ii_req.ci_bootargs,
+		    sizeof(ii.ii_req.ci_bootargs), &len) == -1 ||
+		    (ii.ii_req.ci_flags & ~IMAGE_F_BOOTARGS) != 0)
+			return -1;
+		if (c->cred.uid != 0) {
+			control_image_files_clear(c);
+			control_refuse(c, EPERM, "image import: permission "
+			    "denied: only root may import images (the image "
+			    "store is shared by all users)");
+			return 0;
+		}
+		if (valid_name(ii.ii_req.ci_name, strlen(ii.ii_req.ci_name),
+		    &why) == -1) {
+			control_image_files_clear(c);
+			control_bad_name(c, ii.ii_req.ci_name, why);
+			return 0;
+		}
+		if (ii.ii_req.ci_kernel_from[0] != '\0' &&
+		    (valid_name(ii.ii_req.ci_kernel_from,
+		    strlen(ii.ii_req.ci_kernel_from), &why) == -1 ||
+		    c->imgfd[IMAGE_KERNEL] != -1)) {
+			control_image_files_clear(c);
+			control_refuse(c, EINVAL, "image import: a kernel, or "
+			    "an image to take it from, not both");
+			return 0;
+		}
+		if (c->imgfd[IMAGE_ROOTFS] == -1 ||
+		    (c->imgfd[IMAGE_KERNEL] == -1 &&
+		    ii.ii_req.ci_kernel_from[0] == '\0')) {
+			control_image_files_clear(c);
+			control_refuse(c, EINVAL, "image import: needs a root "
+			    "file system and a kernel");
+			return 0;
+		}
+		/* The files, then the import, back to back. */
+		for (i = 0; i < IMAGE_NFILES; i++) {
+			if (c->imgfd[i] == -1)
+				continue;
+			memset(&f, 0, sizeof(f));
+			f.if_kind = i;
+			strlcpy(f.if_path, c->imgpath[i], sizeof(f.if_path));
+			imsg_compose_event(parent_iev, IMSG_IMGOP_FILE, c->id,
+			    0, c->imgfd[i], &f, sizeof(f));
+			c->imgfd[i] = -1;
+		}
+		control_audit(c, &ii.ii_audit, "image");
+		imsg_compose_event(parent_iev, IMSG_IMGOP_IMPORT, c->id, 0, -1,
+		    &ii, sizeof(ii));
+		c->importing = 1;
+		return 0;
+	case IMSG_CTL_IMAGE:
+		memset(&iq, 0, sizeof(iq));
+		if (imsg_read_exact(imsg, &iq.iq_req, sizeof(iq.iq_req)) == -1 ||
+		    wire_string(iq.iq_req.cm_name, sizeof(iq.iq_req.cm_name),
+		    &len) == -1)
+			return -1;
+		switch (iq.iq_req.cm_action) {
+		case CTL_IMAGE_LS:
+			if (len != 0)
+				return -1;
+			break;
+		case CTL_IMAGE_RM:
+			if (c->cred.uid != 0) {
+				control_refuse(c, EPERM, "image rm: permission "
+				    "denied: only root may remove images (the "
+				    "image store is shared by all users)");
+				return 0;
+			}
+			/* FALLTHROUGH */
+		case CTL_IMAGE_SHOW:
+			if (valid_name(iq.iq_req.cm_name, len, &why) == -1) {
+				control_bad_name(c, iq.iq_req.cm_name, why);
+				return 0;
+			}
+			break;
+		default:
+			return -1;
+		}
+		/* Our records name every VM, of every user, by name. */
+		if (iq.iq_req.cm_action == CTL_IMAGE_RM &&
+		    vm_image_users(iq.iq_req.cm_name, 0, names, sizeof(names),
+		    &n) > 0) {
+			imsg_send_result(&c->iev, IMSG_CTL_RESULT, 0, EBUSY,
+			    "image %s is in use by VM%s %s; remove %s first",
+			    iq.iq_req.cm_name, n == 1 ? "" : "s", names,
+			    n == 1 ? "it" : "them");
+			return 0;
+		}
+		control_audit(c, &iq.iq_audit, "image");
+		imsg_compose_event(parent_iev, IMSG_IMGOP_QUERY, c->id, 0, -1,
+		    &iq, sizeof(iq));
+		return 0;
+	}
+	return -1;
 }
 
 static int
@@ -247,6 +422,10 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 			return -1;
 		vm_ctl_ls(c->id, c->cred.uid);
 		return 0;
+	case IMSG_CTL_IMAGE_FILE:
+	case IMSG_CTL_IMAGE_IMPORT:
+	case IMSG_CTL_IMAGE:
+		return control_image(c, imsg);
 	case IMSG_CTL_RELOAD:
 		if (imsg_get_len(imsg) != 0)
 			return -1;
@@ -355,6 +534,28 @@ control_info(uint32_t id, const struct vm_info *vi)
 		return;
 	imsg_compose_event(&c->iev, IMSG_CTL_VM_INFO, 0, 0, -1, vi,
 	    sizeof(*vi));
+}
+
+void
+control_send(uint32_t id, uint32_t type, const void *data, size_t len)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL)
+		return;
+	imsg_compose_event(&c->iev, type, 0, 0, -1, data, len);
+}
+
+/* The uid of a client, as the kernel gave it. */
+int
+control_uid(uint32_t id, uid_t *uid)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL)
+		return -1;
+	*uid = c->cred.uid;
+	return 0;
 }
 
 int

@@ -30,7 +30,7 @@
 #define VMOP_CPUS_MAX	32
 
 static const char *const ctl_commands[] = {
-	"status", "log", "reload",
+	"status", "log", "reload", "image",
 };
 
 /* Check the client credentials and command name a request carries. */
@@ -377,6 +377,107 @@ priv_net_forward(struct worker *w, struct imsg *imsg)
 	return 0;
 }
 
+/*
+ * The image store: a file of the next import (with its fd), the import,
+ * and ls, show and rm.  Names must be valid names, strings terminated;
+ * the files of one import come from one client, each kind once, and an
+ * import needs a rootfs and a kernel (or an image to take it from).
+ */
+static int
+priv_image(struct worker *w, struct imsg *imsg)
+{
+	struct imgop_file	 f;
+	struct imgop_import	 ii;
+	struct imgop_query	 iq;
+	const char		*why;
+	size_t			 len;
+	uint32_t		 peerid = imsg_get_id(imsg);
+	int			 fd;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_IMGOP_FILE:
+		if (imsg_read_exact(imsg, &f, sizeof(f)) == -1) {
+			parent_worker_violation(w, "image file of %zu bytes",
+			    imsg_get_len(imsg));
+			return -1;
+		}
+		if ((fd = imsg_get_fd(imsg)) == -1) {
+			parent_worker_violation(w, "image file without an fd");
+			return -1;
+		}
+		if (f.if_kind >= IMAGE_NFILES ||
+		    wire_string(f.if_path, sizeof(f.if_path), &len) == -1) {
+			close(fd);
+			parent_worker_violation(w, "bad image file");
+			return -1;
+		}
+		if (imgop_file(peerid, &f, fd, &why) == -1) {
+			close(fd);
+			parent_worker_violation(w, "%s", why);
+			return -1;
+		}
+		return 0;
+	case IMSG_IMGOP_IMPORT:
+		if (read_request(w, imsg, &ii, sizeof(ii)) == -1 ||
+		    audit_check(w, &ii.ii_audit) == -1)
+			return -1;
+		if (wire_string(ii.ii_req.ci_name, sizeof(ii.ii_req.ci_name),
+		    &len) == -1 || valid_name(ii.ii_req.ci_name, len,
+		    &why) == -1 ||
+		    wire_string(ii.ii_req.ci_kernel_from,
+		    sizeof(ii.ii_req.ci_kernel_from), &len) == -1 ||
+		    (len > 0 && valid_name(ii.ii_req.ci_kernel_from, len,
+		    &why) == -1) ||
+		    wire_string(ii.ii_req.ci_bootargs,
+		    sizeof(ii.ii_req.ci_bootargs), &len) == -1 ||
+		    (ii.ii_req.ci_flags & ~IMAGE_F_BOOTARGS) != 0) {
+			parent_worker_violation(w, "bad image import");
+			return -1;
+		}
+		if (ii.ii_audit.ca_uid != 0) {
+			parent_worker_violation(w, "image import for uid %u",
+			    ii.ii_audit.ca_uid);
+			return -1;
+		}
+		if (imgop_import_check(peerid, &ii.ii_req, &why) == -1) {
+			parent_worker_violation(w, "%s", why);
+			return -1;
+		}
+		return imgop_import(w, peerid, &ii);
+	case IMSG_IMGOP_QUERY:
+		if (read_request(w, imsg, &iq, sizeof(iq)) == -1 ||
+		    audit_check(w, &iq.iq_audit) == -1)
+			return -1;
+		if (wire_string(iq.iq_req.cm_name, sizeof(iq.iq_req.cm_name),
+		    &len) == -1 ||
+		    (iq.iq_req.cm_action == CTL_IMAGE_LS ? len != 0 :
+		    valid_name(iq.iq_req.cm_name, len, &why) == -1)) {
+			parent_worker_violation(w, "bad image name");
+			return -1;
+		}
+		if (iq.iq_req.cm_action == CTL_IMAGE_RM &&
+		    iq.iq_audit.ca_uid != 0) {
+			parent_worker_violation(w, "image rm for uid %u",
+			    iq.iq_audit.ca_uid);
+			return -1;
+		}
+		if (iq.iq_req.cm_action != CTL_IMAGE_LS &&
+		    iq.iq_req.cm_action != CTL_IMAGE_SHOW &&
+		    iq.iq_req.cm_action != CTL_IMAGE_RM) {
+			parent_worker_violation(w, "image action %d",
+			    iq.iq_req.cm_action);
+			return -1;
+		}
+		return imgop_query(w, peerid, &iq);
+	case IMSG_IMGOP_CANCEL:
+		if (read_request(w, imsg, NULL, 0) == -1)
+			return -1;
+		imgop_cancel(w, peerid);
+		return 0;
+	}
+	return -1;
+}
+
 int
 priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 {
@@ -397,6 +498,11 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_NET_ALLOC:
 	case IMSG_NET_RELEASE:
 		return priv_net_forward(w, imsg);
+	case IMSG_IMGOP_FILE:
+	case IMSG_IMGOP_IMPORT:
+	case IMSG_IMGOP_QUERY:
+	case IMSG_IMGOP_CANCEL:
+		return priv_image(w, imsg);
 	case IMSG_STATUS_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
 		    audit_check(w, &ca) == -1)

@@ -1070,6 +1070,59 @@ vm_known_end(void)
 	}
 }
 
+/*
+ * The VMs made from an image, of every user: the names of those uid may
+ * see, space-separated, in names; the number of them all in *np.
+ * Returns how many there are.
+ */
+int
+vm_image_users(const char *image, uid_t uid, char *names, size_t len,
+    uint32_t *np)
+{
+	struct vm	*v;
+	uint32_t	 n = 0, shown = 0;
+
+	names[0] = '\0';
+	TAILQ_FOREACH(v, &vms, v_entry) {
+		if (strcmp(v->v_image, image) != 0)
+			continue;
+		n++;
+		if (!vm_visible(v, uid))
+			continue;
+		if (shown++ > 0)
+			strlcat(names, " ", len);
+		strlcat(names, v->v_name, len);
+	}
+	*np = n;
+	return n;
+}
+
+/* An image's details for a client: we add the VMs made from it. */
+static void
+vm_image_info(struct imsg *imsg)
+{
+	struct image_info	 im;
+	uint32_t		 client = imsg_get_id(imsg), n, shown = 0;
+	uid_t			 uid;
+	struct vm		*v;
+	size_t			 len;
+
+	if (imsg_read_exact(imsg, &im, sizeof(im)) == -1 ||
+	    wire_string(im.im_name, sizeof(im.im_name), &len) == -1)
+		fatalx("%s: bad image info", __func__);
+	if (control_uid(client, &uid) == -1)
+		return;
+	vm_image_users(im.im_name, uid, im.im_vms, sizeof(im.im_vms), &n);
+	TAILQ_FOREACH(v, &vms, v_entry)
+		if (strcmp(v->v_image, im.im_name) == 0 && vm_visible(v, uid))
+			shown++;
+	/* The parent's count includes VMs our records may not have yet. */
+	if (im.im_nvms < n)
+		im.im_nvms = n;
+	im.im_nhidden = im.im_nvms - shown;
+	control_send(client, IMSG_CTL_IMAGE_INFO, &im, sizeof(im));
+}
+
 static int
 vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
@@ -1103,6 +1156,18 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_NET_READY:
 		vm_net_announce();
 		return 0;
+	case IMSG_IMGOP_INFO:
+		vm_image_info(imsg);
+		return 0;
+	case IMSG_IMGOP_PROGRESS: {
+		struct image_progress	 ip;
+
+		if (imsg_read_exact(imsg, &ip, sizeof(ip)) == -1)
+			fatalx("%s: bad image progress", __func__);
+		control_send(imsg_get_id(imsg), IMSG_CTL_IMAGE_PROGRESS, &ip,
+		    sizeof(ip));
+		return 0;
+	}
 	case IMSG_STATUS_DAEMON:
 	case IMSG_STATUS_WORKER:
 	case IMSG_STATUS_END:

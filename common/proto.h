@@ -79,6 +79,17 @@ enum proto_type {
 	IMSG_NET_ADDR,		/* struct net_addr: the answer */
 	IMSG_NET_READY,		/* parent -> vm: the net worker (re)started */
 
+	/*
+	 * The image store: the vm worker passes a client's files on (one
+	 * fd each), then the import; the parent copies them in a child.
+	 */
+	IMSG_IMGOP_FILE,	/* struct imgop_file, fd: vm -> parent */
+	IMSG_IMGOP_IMPORT,	/* struct imgop_import: vm -> parent */
+	IMSG_IMGOP_QUERY,	/* struct imgop_query: ls, show, rm */
+	IMSG_IMGOP_PROGRESS,	/* struct image_progress: parent -> vm */
+	IMSG_IMGOP_INFO,	/* struct image_info: parent -> vm */
+	IMSG_IMGOP_CANCEL,	/* no payload: the client went (peerid) */
+
 	/* bangerctl -> vm worker */
 	IMSG_CTL_STATUS = 100,	/* no payload: answered by IMSG_STATUS_* */
 	IMSG_CTL_LOG_VERBOSE,	/* struct set_verbose */
@@ -91,6 +102,15 @@ enum proto_type {
 	/* vm worker -> bangerctl */
 	IMSG_CTL_RESULT,	/* struct result: ends a command */
 	IMSG_CTL_VM_INFO,	/* struct vm_info */
+
+	/* bangerctl -> vm worker: images */
+	IMSG_CTL_IMAGE_FILE,	/* struct ctl_image_file, fd: a file */
+	IMSG_CTL_IMAGE_IMPORT,	/* struct ctl_image_import: import them */
+	IMSG_CTL_IMAGE,		/* struct ctl_image: ls, show, rm */
+
+	/* vm worker -> bangerctl: images */
+	IMSG_CTL_IMAGE_PROGRESS,	/* struct image_progress */
+	IMSG_CTL_IMAGE_INFO,	/* struct image_info */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -338,6 +358,82 @@ struct status_daemon {
 	uint64_t	sd_def_memory;		/* MiB */
 	uint64_t	sd_def_disk;		/* bytes */
 	uint32_t	sd_nimages;
+};
+
+/*
+ * Images.  An import sends each file as an open fd, one message each
+ * (kernel, optional initrd, rootfs), then the import itself; the path
+ * travels only for messages.  The parent copies them into
+ * STATE/images/NAME and reports the bytes copied as it goes.
+ */
+#define IMAGE_KERNEL	0
+#define IMAGE_INITRD	1
+#define IMAGE_ROOTFS	2
+#define IMAGE_NFILES	3
+
+#define PROTO_BOOTARGS_MAX	1024
+
+struct ctl_image_file {
+	uint32_t	cf_kind;		/* IMAGE_* */
+	char		cf_path[PROTO_PATH_MAX];	/* as the user gave it */
+};
+
+#define IMAGE_F_BOOTARGS	0x01	/* boot args given (even empty) */
+
+struct ctl_image_import {
+	char		ci_name[PROTO_VMNAME_MAX];
+	char		ci_kernel_from[PROTO_VMNAME_MAX];	/* "" if none */
+	char		ci_bootargs[PROTO_BOOTARGS_MAX];
+	uint32_t	ci_flags;		/* IMAGE_F_* */
+};
+
+#define CTL_IMAGE_LS	1
+#define CTL_IMAGE_SHOW	2
+#define CTL_IMAGE_RM	3
+
+struct ctl_image {
+	char		cm_name[PROTO_VMNAME_MAX];	/* "" for ls */
+	int32_t		cm_action;		/* CTL_IMAGE_* */
+};
+
+struct imgop_file {
+	uint32_t	if_kind;		/* IMAGE_* */
+	char		if_path[PROTO_PATH_MAX];
+};
+
+struct imgop_import {
+	struct ctl_audit ii_audit;
+	struct ctl_image_import ii_req;
+};
+
+struct imgop_query {
+	struct ctl_audit iq_audit;
+	struct ctl_image iq_req;
+};
+
+struct image_progress {
+	uint64_t	ip_done;		/* bytes copied so far */
+	uint64_t	ip_total;
+};
+
+#define IMAGE_SRC_STORE		1	/* imported into STATE/images */
+#define IMAGE_SRC_CONFIG	2	/* declared in bangerd.conf */
+
+struct image_info {
+	char		im_name[PROTO_VMNAME_MAX];
+	int32_t		im_source;		/* IMAGE_SRC_* */
+	uint32_t	im_nvms;		/* VMs made from it, all users */
+	char		im_kernel[PROTO_PATH_MAX];
+	char		im_initrd[PROTO_PATH_MAX];	/* "" if none */
+	char		im_rootfs[PROTO_PATH_MAX];
+	char		im_bootargs[PROTO_BOOTARGS_MAX];
+	int64_t		im_kernel_size;		/* -1: missing */
+	int64_t		im_initrd_size;
+	int64_t		im_rootfs_size;
+	int64_t		im_rootfs_alloc;	/* bytes allocated on disk */
+	int64_t		im_created;		/* unix time, 0 unknown */
+	uint32_t	im_nhidden;		/* of im_nvms, other users' */
+	char		im_vms[PROTO_MSG_MAX];	/* names, space-separated */
 };
 
 #endif /* BANGER_PROTO_H */

@@ -1,0 +1,783 @@
+/*
+ * bangerctl image ...: import, build, ls, show and rm.
+ *
+ * import opens the files as the user who runs bangerctl and sends them
+ * to bangerd as open descriptors; bangerd copies them into its image
+ * store.  build makes the ext4 root file system here first, in a
+ * private temporary directory, with mke2fs -d (and tar for a tarball),
+ * then imports it the same way.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bangerctl.h"
+#include "validate.h"
+
+#define MKE2FS		"/sbin/mke2fs"
+#define TAR		"/bin/tar"
+#define BAR_WIDTH	30
+
+static int	 image_import(int, char **);
+static int	 image_build(int, char **);
+static int	 image_ls(int, char **);
+static int	 image_show(int, char **);
+static int	 image_rm(int, char **);
+
+static const struct ctl_cmd image_cmds[] = {
+	{ "import", image_import, "NAME (--kernel FILE | --kernel-from IMAGE) "
+	    "[--initrd FILE] --rootfs FILE [--boot-args ARGS]",
+	    "copy a kernel and root file system into the image store" },
+	{ "build", image_build, "NAME (--from-dir DIR | --from-tar TAR) "
+	    "[--size SIZE] (--kernel FILE | --kernel-from IMAGE) "
+	    "[--initrd FILE] [--boot-args ARGS]",
+	    "make an ext4 root file system and import it (root only)" },
+	{ "ls", image_ls, "[--json]", "list images" },
+	{ "show", image_show, "[--json] NAME", "show one image" },
+	{ "rm", image_rm, "NAME", "remove an imported image no VM uses" },
+};
+#define NIMAGECMDS	(sizeof(image_cmds) / sizeof(image_cmds[0]))
+
+static const struct ctl_cmd *image_current;
+static volatile sig_atomic_t interrupted;
+
+void
+image_usage_list(FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < NIMAGECMDS; i++)
+		fprintf(fp, "  image %-8s %s\n", image_cmds[i].name,
+		    image_cmds[i].usage);
+}
+
+static __attribute__((__noreturn__)) void
+image_usage(void)
+{
+	extern char	*__progname;
+
+	fprintf(stderr, "usage: %s image %s %s\n", __progname,
+	    image_current->name, image_current->usage);
+	exit(1);
+}
+
+int
+cmd_image(int argc, char **argv)
+{
+	size_t	 i;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bangerctl image command [arguments]\n");
+		image_usage_list(stderr);
+		return 1;
+	}
+	for (i = 0; i < NIMAGECMDS; i++)
+		if (strcmp(image_cmds[i].name, argv[1]) == 0) {
+			image_current = &image_cmds[i];
+			optind = 0;
+			return image_cmds[i].run(argc - 1, argv + 1);
+		}
+	warnx("unknown command \"image %s\"; \"bangerctl help\" lists them",
+	    argv[1]);
+	return 1;
+}
+
+static int
+check_image_name(const char *what, const char *name)
+{
+	const char	*why;
+
+	if (valid_name(name, strlen(name), &why) == -1) {
+		warnx("invalid %s \"%s\": %s; names are 1 to 63 of a-z, 0-9 "
+		    "and '-', starting with a letter or digit", what, name,
+		    why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open a file to send, as the user who runs us: a regular file. */
+static int
+open_file(const char *opt, const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		warn("%s %s", opt, path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		warnx("%s %s: not a regular file", opt, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+progress_draw(const char *name, const struct image_progress *ip)
+{
+	char		 b1[32], b2[32], bar[BAR_WIDTH + 1];
+	uint64_t	 pct;
+	int		 fill, i;
+
+	pct = ip->ip_total ? ip->ip_done * 100 / ip->ip_total : 100;
+	if (pct > 100)
+		pct = 100;
+	fill = pct * BAR_WIDTH / 100;
+	for (i = 0; i < BAR_WIDTH; i++)
+		bar[i] = i < fill ? '#' : ' ';
+	bar[BAR_WIDTH] = '\0';
+	fprintf(stderr, "\rimporting %s [%s] %3" PRIu64 "%% %s of %s\033[K",
+	    name, bar, pct, fmt_size(ip->ip_done, b1, sizeof(b1)),
+	    fmt_size(ip->ip_total, b2, sizeof(b2)));
+	fflush(stderr);
+}
+
+/*
+ * Send the files (each fd is closed once sent) and the import, then
+ * follow its progress to the result.  Returns the exit status.
+ */
+static int
+import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
+    const char *paths[IMAGE_NFILES])
+{
+	struct ctl_image_file	 cf;
+	struct image_progress	 ip;
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	int			 i, rv, tty = isatty(STDERR_FILENO), drawn = 0;
+
+	ctl_connect(&ibuf);
+	imsgbuf_allow_fdpass(&ibuf);
+	for (i = 0; i < IMAGE_NFILES; i++) {
+		if (fds[i] == -1)
+			continue;
+		memset(&cf, 0, sizeof(cf));
+		cf.cf_kind = i;
+		strlcpy(cf.cf_path, paths[i], sizeof(cf.cf_path));
+		if (imsg_compose(&ibuf, IMSG_CTL_IMAGE_FILE, 0, 0, fds[i], &cf,
+		    sizeof(cf)) == -1)
+			err(1, "imsg_compose");
+		fds[i] = -1;
+	}
+	ctl_send(&ibuf, IMSG_CTL_IMAGE_IMPORT, ci, sizeof(*ci));
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_CTL_RESULT)
+			break;
+		if (imsg_get_type(&imsg) == IMSG_CTL_IMAGE_PROGRESS &&
+		    imsg_get_data(&imsg, &ip, sizeof(ip)) == 0 && tty) {
+			progress_draw(ci->ci_name, &ip);
+			drawn = 1;
+		}
+		imsg_free(&imsg);
+	}
+	if (drawn)
+		fputc('\n', stderr);
+	rv = ctl_result(&imsg, 0);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	return rv;
+}
+
+static void
+close_all(int fds[IMAGE_NFILES])
+{
+	int	 i;
+
+	for (i = 0; i < IMAGE_NFILES; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+}
+
+#define OPT_KERNEL	'k'
+#define OPT_INITRD	'i'
+#define OPT_ROOTFS	'r'
+#define OPT_BOOTARGS	'b'
+#define OPT_FROM	'f'
+#define OPT_FROM_DIR	'd'
+#define OPT_FROM_TAR	't'
+#define OPT_SIZE	's'
+
+/* The options import and build share, into ci and paths. */
+static int
+import_option(int ch, struct ctl_image_import *ci,
+    const char *paths[IMAGE_NFILES])
+{
+	switch (ch) {
+	case OPT_KERNEL:
+		paths[IMAGE_KERNEL] = optarg;
+		return 0;
+	case OPT_INITRD:
+		paths[IMAGE_INITRD] = optarg;
+		return 0;
+	case OPT_BOOTARGS:
+		if (strlcpy(ci->ci_bootargs, optarg,
+		    sizeof(ci->ci_bootargs)) >= sizeof(ci->ci_bootargs)) {
+			warnx("--boot-args: longer than %zu characters",
+			    sizeof(ci->ci_bootargs) - 1);
+			return -1;
+		}
+		ci->ci_flags |= IMAGE_F_BOOTARGS;
+		return 0;
+	case OPT_FROM:
+		if (check_image_name("--kernel-from image name", optarg) == -1)
+			return -1;
+		strlcpy(ci->ci_kernel_from, optarg,
+		    sizeof(ci->ci_kernel_from));
+		return 0;
+	}
+	image_usage();
+}
+
+/* Open the files named; the kernel's, or the image it comes from. */
+static int
+import_open(struct ctl_image_import *ci, const char *paths[IMAGE_NFILES],
+    int fds[IMAGE_NFILES])
+{
+	static const char *const opts[IMAGE_NFILES] = {
+		"--kernel", "--initrd", "--rootfs",
+	};
+	int	 i;
+
+	if ((paths[IMAGE_KERNEL] == NULL) == (ci->ci_kernel_from[0] == '\0')) {
+		warnx("image %s %s: give a kernel: --kernel FILE or "
+		    "--kernel-from IMAGE (one of them)", image_current->name,
+		    ci->ci_name);
+		return -1;
+	}
+	for (i = 0; i < IMAGE_NFILES; i++) {
+		if (paths[i] == NULL)
+			continue;
+		if (strlen(paths[i]) >= PROTO_PATH_MAX) {
+			warnx("%s %s: path too long", opts[i], paths[i]);
+			return -1;
+		}
+		if ((fds[i] = open_file(opts[i], paths[i])) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct option import_opts[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "boot-args", required_argument, NULL, OPT_BOOTARGS },
+	{ "kernel-from", required_argument, NULL, OPT_FROM },
+	{ "from-dir", required_argument, NULL, OPT_FROM_DIR },
+	{ "from-tar", required_argument, NULL, OPT_FROM_TAR },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+image_import(int argc, char **argv)
+{
+	struct ctl_image_import	 ci;
+	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
+	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch;
+
+	memset(&ci, 0, sizeof(ci));
+	while ((ch = getopt_long(argc, argv, "", import_opts, NULL)) != -1) {
+		if (ch == OPT_ROOTFS)
+			paths[IMAGE_ROOTFS] = optarg;
+		else if (ch == OPT_FROM_DIR || ch == OPT_FROM_TAR ||
+		    ch == OPT_SIZE)
+			image_usage();
+		else if (import_option(ch, &ci, paths) == -1)
+			return 1;
+	}
+	if (optind != argc - 1)
+		image_usage();
+	if (check_image_name("image name", argv[optind]) == -1)
+		return 1;
+	strlcpy(ci.ci_name, argv[optind], sizeof(ci.ci_name));
+	if (paths[IMAGE_ROOTFS] == NULL) {
+		warnx("image import %s: give a root file system: --rootfs FILE",
+		    ci.ci_name);
+		return 1;
+	}
+	if (import_open(&ci, paths, fds) == -1) {
+		close_all(fds);
+		return 1;
+	}
+	return import_send(&ci, fds, paths);
+}
+
+/*
+ * build: the temporary directory and what runs in it.
+ */
+static char	 build_tmp[PATH_MAX];
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		return rmdir(path) == -1 ? -1 : 0;
+	return unlink(path) == -1 ? -1 : 0;
+}
+
+static void
+build_cleanup(void)
+{
+	if (build_tmp[0] == '\0')
+		return;
+	if (nftw(build_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1 &&
+	    errno != ENOENT)
+		warn("remove %s", build_tmp);
+	build_tmp[0] = '\0';
+}
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* Run a program and wait for it; on a signal to us, stop it and go. */
+static int
+run(const char *what, char *const argv[])
+{
+	pid_t	 pid;
+	int	 status;
+
+	fflush(NULL);
+	switch (pid = fork()) {
+	case -1:
+		warn("fork");
+		return -1;
+	case 0:
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execv(argv[0], argv);
+		warn("%s", argv[0]);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			warn("waitpid");
+			return -1;
+		}
+		if (interrupted)
+			kill(pid, SIGTERM);
+	}
+	if (interrupted) {
+		warnx("%s: interrupted", what);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFEXITED(status))
+			warnx("%s failed (exit status %d)", what,
+			    WEXITSTATUS(status));
+		else
+			warnx("%s failed (signal %d)", what, WTERMSIG(status));
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t	 walk_bytes, walk_inodes;
+
+static int
+walk_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	walk_inodes++;
+	/* Whole 4 KiB blocks, as ext4 stores them. */
+	if (flag == FTW_F || flag == FTW_SL || flag == FTW_D)
+		walk_bytes += ((uint64_t)st->st_size + 4095) / 4096 * 4096;
+	return 0;
+}
+
+static int
+image_build(int argc, char **argv)
+{
+	struct ctl_image_import	 ci;
+	struct sigaction	 sa;
+	struct stat		 st;
+	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
+	const char		*dir = NULL, *tarball = NULL, *tmpdir, *src;
+	char			 root[PATH_MAX + 8], img[PATH_MAX + 16];
+	char			 sizek[32], inodes[32], label[PROTO_PATH_MAX];
+	uint64_t		 size = 0;
+	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch, fd;
+	int			 rv = 1;
+
+	memset(&ci, 0, sizeof(ci));
+	while ((ch = getopt_long(argc, argv, "", import_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FROM_DIR:
+			dir = optarg;
+			break;
+		case OPT_FROM_TAR:
+			tarball = optarg;
+			break;
+		case OPT_SIZE:
+			if (parse_size("--size", optarg, &size) == -1)
+				return 1;
+			break;
+		case OPT_ROOTFS:
+			image_usage();
+		default:
+			if (import_option(ch, &ci, paths) == -1)
+				return 1;
+		}
+	}
+	if (optind != argc - 1)
+		image_usage();
+	if (check_image_name("image name", argv[optind]) == -1)
+		return 1;
+	strlcpy(ci.ci_name, argv[optind], sizeof(ci.ci_name));
+	if ((dir == NULL) == (tarball == NULL)) {
+		warnx("image build %s: give what to build from: --from-dir DIR "
+		    "or --from-tar TAR (one of them)", ci.ci_name);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		warnx("image build: permission denied: only root may build "
+		    "images (the image store is shared by all users)");
+		return 1;
+	}
+	if (dir != NULL && stat(dir, &st) == -1) {
+		warn("--from-dir %s", dir);
+		return 1;
+	}
+	if (dir != NULL && !S_ISDIR(st.st_mode)) {
+		warnx("--from-dir %s: not a directory", dir);
+		return 1;
+	}
+	if (tarball != NULL && (fd = open_file("--from-tar", tarball)) == -1)
+		return 1;
+	if (tarball != NULL)
+		close(fd);
+	if (import_open(&ci, paths, fds) == -1)
+		goto done;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: waits end early */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	if ((tmpdir = getenv("TMPDIR")) == NULL || tmpdir[0] == '\0')
+		tmpdir = "/tmp";
+	if (snprintf(build_tmp, sizeof(build_tmp), "%s/bangerctl-build.XXXXXX",
+	    tmpdir) >= (int)sizeof(build_tmp) || mkdtemp(build_tmp) == NULL) {
+		warn("temporary directory in %s", tmpdir);
+		build_tmp[0] = '\0';
+		goto done;
+	}
+	snprintf(img, sizeof(img), "%s/rootfs.ext4", build_tmp);
+	src = dir;
+	if (tarball != NULL) {
+		snprintf(root, sizeof(root), "%s/root", build_tmp);
+		if (mkdir(root, 0755) == -1) {
+			warn("%s", root);
+			goto done;
+		}
+		if (run("tar", (char *const[]){ TAR, "--numeric-owner",
+		    "-xpf", (char *)tarball, "-C", root, NULL }) == -1) {
+			warnx("--from-tar %s: could not extract it", tarball);
+			goto done;
+		}
+		src = root;
+	}
+
+	/* The content, in whole blocks, a quarter more and 64 MiB. */
+	walk_bytes = walk_inodes = 0;
+	if (nftw(src, walk_entry, 16, FTW_PHYS) == -1) {
+		warn("%s", src);
+		goto done;
+	}
+	if (size == 0) {
+		size = walk_bytes + walk_bytes / 4 + (64ULL << 20);
+		size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+	}
+	if ((fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1 || ftruncate(fd, size) == -1) {
+		warn("%s", img);
+		if (fd != -1)
+			close(fd);
+		goto done;
+	}
+	close(fd);
+	snprintf(sizek, sizeof(sizek), "%" PRIu64 "k", size >> 10);
+	snprintf(inodes, sizeof(inodes), "%" PRIu64,
+	    walk_inodes + walk_inodes / 4 + 1024);
+	if (run("mke2fs", (char *const[]){ MKE2FS, "-q", "-F", "-t", "ext4",
+	    "-N", inodes, "-d", (char *)src, img, sizek, NULL }) == -1) {
+		warnx("image build %s: mke2fs could not make the root file "
+		    "system; if it did not fit in %s, give a larger --size",
+		    ci.ci_name, fmt_size(size, label, sizeof(label)));
+		goto done;
+	}
+	if ((fds[IMAGE_ROOTFS] = open(img, O_RDONLY | O_CLOEXEC)) == -1) {
+		warn("%s", img);
+		goto done;
+	}
+	/* The open fd is all the import needs: the directory goes now. */
+	build_cleanup();
+	if (interrupted) {
+		warnx("image build %s: interrupted", ci.ci_name);
+		goto done;
+	}
+	snprintf(label, sizeof(label), "(the root file system built from %s)",
+	    dir != NULL ? dir : tarball);
+	paths[IMAGE_ROOTFS] = label;
+	rv = import_send(&ci, fds, paths);
+done:
+	close_all(fds);
+	build_cleanup();
+	return rv;
+}
+
+static json_t *
+image_json(const struct image_info *im)
+{
+	json_t	*j, *vms;
+	char	 buf[PROTO_MSG_MAX], *p, *w;
+
+	vms = json_array();
+	strlcpy(buf, im->im_vms, sizeof(buf));
+	for (p = buf; (w = strsep(&p, " ")) != NULL;)
+		if (*w != '\0')
+			json_array_append_new(vms, json_string(w));
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:I, s:o?, s:I, s:I, "
+	    "s:o?, s:I, s:o, s:I}",
+	    "name", im->im_name,
+	    "source", im->im_source == IMAGE_SRC_CONFIG ? "bangerd.conf" :
+		"imported",
+	    "kernel", im->im_kernel,
+	    "initrd", im->im_initrd[0] ? im->im_initrd : NULL,
+	    "rootfs", im->im_rootfs,
+	    "boot_args", im->im_bootargs,
+	    "kernel_bytes", (json_int_t)im->im_kernel_size,
+	    "initrd_bytes", im->im_initrd[0] ?
+		json_integer(im->im_initrd_size) : NULL,
+	    "rootfs_bytes", (json_int_t)im->im_rootfs_size,
+	    "rootfs_allocated_bytes", (json_int_t)im->im_rootfs_alloc,
+	    "created", im->im_created ? json_integer(im->im_created) : NULL,
+	    "vm_count", (json_int_t)im->im_nvms,
+	    "vms", vms,
+	    "other_users_vms", (json_int_t)im->im_nhidden);
+	if (j == NULL)
+		errx(1, "json_pack");
+	return j;
+}
+
+/* Send a request, gather the images it lists; returns the exit status. */
+static int
+collect(const struct ctl_image *cm, struct image_info **imp, size_t *np)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	struct image_info *im = NULL;
+	size_t		 n = 0, len;
+	int		 rv;
+
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, IMSG_CTL_IMAGE, cm, sizeof(*cm));
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_CTL_RESULT)
+			break;
+		if (imsg_get_type(&imsg) != IMSG_CTL_IMAGE_INFO)
+			errx(1, "unexpected answer from bangerd (type %u)",
+			    imsg_get_type(&imsg));
+		if ((im = reallocarray(im, n + 1, sizeof(*im))) == NULL)
+			err(1, NULL);
+		if (imsg_get_data(&imsg, &im[n], sizeof(*im)) == -1 ||
+		    wire_string(im[n].im_name, sizeof(im[n].im_name),
+		    &len) == -1 ||
+		    wire_string(im[n].im_kernel, sizeof(im[n].im_kernel),
+		    &len) == -1 ||
+		    wire_string(im[n].im_initrd, sizeof(im[n].im_initrd),
+		    &len) == -1 ||
+		    wire_string(im[n].im_rootfs, sizeof(im[n].im_rootfs),
+		    &len) == -1 ||
+		    wire_string(im[n].im_bootargs, sizeof(im[n].im_bootargs),
+		    &len) == -1 ||
+		    wire_string(im[n].im_vms, sizeof(im[n].im_vms), &len) == -1)
+			errx(1, "bad image information from bangerd");
+		n++;
+		imsg_free(&imsg);
+	}
+	rv = ctl_result(&imsg, 1);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	if (rv != 0) {
+		free(im);
+		return rv;
+	}
+	*imp = im;
+	*np = n;
+	return 0;
+}
+
+static int
+json_flag(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int	 ch, json = 0;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			image_usage();
+		json = 1;
+	}
+	return json;
+}
+
+static const char *
+size_or_missing(int64_t size, char *buf, size_t len)
+{
+	if (size < 0)
+		return "missing";
+	return fmt_size(size, buf, len);
+}
+
+static int
+image_ls(int argc, char **argv)
+{
+	struct ctl_image	 cm;
+	struct image_info	*im;
+	size_t			 n, i;
+	json_t			*arr;
+	char			 b1[32], b2[32];
+	int			 json, rv;
+
+	json = json_flag(argc, argv);
+	if (optind != argc)
+		image_usage();
+	memset(&cm, 0, sizeof(cm));
+	cm.cm_action = CTL_IMAGE_LS;
+	if ((rv = collect(&cm, &im, &n)) != 0)
+		return rv;
+	if (json) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, image_json(&im[i]));
+		json_print(arr);
+	} else {
+		printf("%-20s %-12s %10s %10s %4s\n", "NAME", "SOURCE",
+		    "KERNEL", "ROOTFS", "VMS");
+		for (i = 0; i < n; i++)
+			printf("%-20s %-12s %10s %10s %4u\n", im[i].im_name,
+			    im[i].im_source == IMAGE_SRC_CONFIG ?
+			    "bangerd.conf" : "imported",
+			    size_or_missing(im[i].im_kernel_size, b1,
+			    sizeof(b1)), size_or_missing(im[i].im_rootfs_size,
+			    b2, sizeof(b2)), im[i].im_nvms);
+	}
+	free(im);
+	return 0;
+}
+
+static int
+image_show(int argc, char **argv)
+{
+	struct ctl_image	 cm;
+	struct image_info	*im;
+	size_t			 n;
+	char			 b1[32], b2[32], tb[64];
+	struct tm		*tm;
+	time_t			 t;
+	int			 json, rv;
+
+	json = json_flag(argc, argv);
+	if (optind != argc - 1)
+		image_usage();
+	if (check_image_name("image name", argv[optind]) == -1)
+		return 1;
+	memset(&cm, 0, sizeof(cm));
+	cm.cm_action = CTL_IMAGE_SHOW;
+	strlcpy(cm.cm_name, argv[optind], sizeof(cm.cm_name));
+	if ((rv = collect(&cm, &im, &n)) != 0)
+		return rv;
+	if (n != 1)
+		errx(1, "no information on image %s from bangerd", cm.cm_name);
+	if (json)
+		json_print(image_json(im));
+	else {
+		printf("%-10s %s\n", "name", im->im_name);
+		printf("%-10s %s\n", "source", im->im_source ==
+		    IMAGE_SRC_CONFIG ? "bangerd.conf" : "imported");
+		printf("%-10s %s (%s)\n", "kernel", im->im_kernel,
+		    size_or_missing(im->im_kernel_size, b1, sizeof(b1)));
+		if (im->im_initrd[0] != '\0')
+			printf("%-10s %s (%s)\n", "initrd", im->im_initrd,
+			    size_or_missing(im->im_initrd_size, b1,
+			    sizeof(b1)));
+		else
+			printf("%-10s %s\n", "initrd", "none");
+		printf("%-10s %s (%s, %s on disk)\n", "rootfs", im->im_rootfs,
+		    size_or_missing(im->im_rootfs_size, b1, sizeof(b1)),
+		    size_or_missing(im->im_rootfs_alloc, b2, sizeof(b2)));
+		printf("%-10s %s\n", "boot args", im->im_bootargs[0] ?
+		    im->im_bootargs : "(none)");
+		t = im->im_created;
+		if (t != 0 && (tm = localtime(&t)) != NULL &&
+		    strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z", tm) > 0)
+			printf("%-10s %s\n", "created", tb);
+		else
+			printf("%-10s %s\n", "created", "-");
+		if (im->im_nvms == 0)
+			printf("%-10s %s\n", "vms", "none");
+		else if (im->im_nhidden == 0)
+			printf("%-10s %s\n", "vms", im->im_vms);
+		else
+			printf("%-10s %s%s%u of other users\n", "vms",
+			    im->im_vms, im->im_vms[0] ? ", and " : "",
+			    im->im_nhidden);
+	}
+	free(im);
+	return 0;
+}
+
+static int
+image_rm(int argc, char **argv)
+{
+	struct ctl_image	 cm;
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	int			 rv;
+
+	if (argc != 2 || argv[1][0] == '-')
+		image_usage();
+	if (check_image_name("image name", argv[1]) == -1)
+		return 1;
+	memset(&cm, 0, sizeof(cm));
+	cm.cm_action = CTL_IMAGE_RM;
+	strlcpy(cm.cm_name, argv[1], sizeof(cm.cm_name));
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, IMSG_CTL_IMAGE, &cm, sizeof(cm));
+	ctl_recv(&ibuf, &imsg);
+	rv = ctl_result(&imsg, 0);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	return rv;
+}
