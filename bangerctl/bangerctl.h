@@ -33,6 +33,9 @@ int	 cmd_vm(int, char **);
 int	 cmd_net(int, char **);
 void	 vm_usage_list(FILE *);
 
+/* update.c */
+int	 cmd_update(int, char **);
+
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);
 const char *fmt_size(uint64_t, char *, size_t);

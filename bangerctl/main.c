@@ -36,6 +36,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "net", cmd_net, "show [--json]",
 	    "the bridge, NAT, DNS and each VM's address" },
 	{ "vm", cmd_vm, "command ...", "create, run and remove VMs (below)" },
+	{ "update", cmd_update, "check [--json] | apply | rollback",
+	    "check for, install or roll back a release (root only)" },
 	{ "help", cmd_help, "", "list the commands" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

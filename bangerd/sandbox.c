@@ -22,6 +22,7 @@
 
 #include "bangerd.h"
 #include "log.h"
+#include "updcheck.h"
 
 /* What every worker needs: its event loop, imsg, logging, memory. */
 static const int seccomp_common[] = {
@@ -83,6 +84,14 @@ static const int seccomp_net[] = {
 	SCMP_SYS(unlinkat),
 };
 
+/*
+ * update: libcurl's sockets (upd_seccomp_syscalls) and the memfds the
+ * manifest and the artifact are handed over in.
+ */
+static const int seccomp_update[] = {
+	SCMP_SYS(memfd_create),
+};
+
 static int
 seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -120,6 +129,13 @@ sandbox_seccomp(int role)
 	case PROC_NET:
 		if (seccomp_add(ctx, seccomp_net,
 		    sizeof(seccomp_net) / sizeof(seccomp_net[0])) == -1)
+			fatalx("%s: seccomp_rule_add", __func__);
+		break;
+	case PROC_UPDATE:
+		if (seccomp_add(ctx, upd_seccomp_syscalls,
+		    upd_seccomp_nsyscalls) == -1 ||
+		    seccomp_add(ctx, seccomp_update,
+		    sizeof(seccomp_update) / sizeof(seccomp_update[0])) == -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	}
