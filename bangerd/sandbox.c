@@ -85,11 +85,15 @@ static const int seccomp_net[] = {
 };
 
 /*
- * update: libcurl's sockets (upd_seccomp_syscalls) and the memfds the
- * manifest and the artifact are handed over in.
+ * update: what a fetch needs (updcheck.c's upd_seccomp_syscalls, also
+ * added below, written out here for banger-privileges(7)) and the memfds
+ * the manifest and the artifact are handed over in.
  */
 static const int seccomp_update[] = {
-	SCMP_SYS(memfd_create),
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate), SCMP_SYS(memfd_create),
 };
 
 static int
