@@ -849,6 +849,15 @@ priv_dispatch_update(struct worker *w, struct imsg *imsg)
 	int			 fd, rc, rv = -1;
 
 	fd = imsg_get_fd(imsg);
+	switch (imsg_get_type(imsg)) {
+	case IMSG_UPD_CHECKED:
+	case IMSG_UPD_PROGRESS:
+	case IMSG_UPD_ARTIFACT:
+	case IMSG_UPD_FAILED:
+		break;
+	default:
+		goto out;	/* the caller says: unexpected message type */
+	}
 	if (!upd.active || upd.id == 0 || imsg_get_id(imsg) != upd.id) {
 		parent_worker_violation(w, "update message type %u for no "
 		    "request", imsg_get_type(imsg));
