@@ -42,7 +42,8 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs
+		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs \
+		zlib
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -67,10 +68,10 @@ GUEST_SRCS =	bangerd/guestfs.c bangerd/sshkey.c
 BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/priv.c bangerd/vm.c bangerd/control.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
-		bangerd/fcapi.c bangerd/image.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS) \
-		$(GUEST_SRCS)
+		bangerd/fcapi.c bangerd/image.c bangerd/install.c $(OPS_SRCS) \
+		$(UPD_SRCS) $(NET_SRCS) $(GUEST_SRCS)
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
-		bangerctl/image.c
+		bangerctl/image.c bangerctl/update.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

@@ -38,6 +38,9 @@ int	 parse_size(const char *, const char *, uint64_t *);
 int	 cmd_image(int, char **);
 void	 image_usage_list(FILE *);
 
+/* update.c */
+int	 cmd_update(int, char **);
+
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);
 const char *fmt_size(uint64_t, char *, size_t);

@@ -38,6 +38,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "vm", cmd_vm, "command ...", "create, run and remove VMs (below)" },
 	{ "image", cmd_image, "command ...",
 	    "import, build, list and remove images (below)" },
+	{ "update", cmd_update, "check [--json] | apply | rollback",
+	    "check for, install or roll back a release (root only)" },
 	{ "help", cmd_help, "", "list the commands" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

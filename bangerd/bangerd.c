@@ -37,11 +37,15 @@
 #define BACKOFF_MAX_MS		30000
 #define BACKOFF_RESET_S		30	/* a worker up this long starts over */
 #define SHUTDOWN_WAIT_MS	3000
+#define REEXEC_DELAY_MS		300	/* the last answer reaches its client */
+#define REEXEC_ENV		"BANGERD_REEXEC"
 
 struct bangerd	*env;
 
 static char	*symsets[64];
 static int	 nsymsets;
+static char	**saved_argv;		/* for the re-exec after an update */
+static struct event reexec_ev;
 
 static __attribute__((__noreturn__)) void usage(void);
 static void	 parent_sig(int, short, void *);
@@ -49,6 +53,8 @@ static void	 parent_dispatch(int, short, void *);
 static int	 parent_dispatch_starting(struct worker *, struct imsg *);
 static void	 parent_reap(void);
 static void	 parent_shutdown(void);
+static void	 workers_stop(void);
+static void	 parent_reexec(int, short, void *);
 static int	 worker_start(struct worker *);
 static void	 worker_restart_cb(int, short, void *);
 static void	 worker_kill(struct worker *, int);
@@ -75,8 +81,18 @@ main(int argc, char *argv[], char *envp[])
 	struct event	 ev_sigint, ev_sigterm, ev_sighup, ev_sigchld;
 	char		 errbuf[PROTO_MSG_MAX];
 	const char	*role = NULL;
-	int		 ch, i, fd;
+	int		 ch, i, fd, reexec = 0;
 
+	/* setproctitle_init may reuse argv's memory: keep a copy. */
+	if ((saved_argv = calloc(argc + 1, sizeof(*saved_argv))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < argc; i++)
+		if ((saved_argv[i] = strdup(argv[i])) == NULL)
+			err(1, NULL);
+	if (getenv(REEXEC_ENV) != NULL) {
+		reexec = 1;
+		unsetenv(REEXEC_ENV);
+	}
 	setproctitle_init(argc, argv, envp);
 
 	if ((env = calloc(1, sizeof(*env))) == NULL)
@@ -150,6 +166,8 @@ main(int argc, char *argv[], char *envp[])
 
 	if ((fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) == -1)
 		fatal("open /proc/self/exe");
+	if (install_init() == -1)
+		fatal("readlink /proc/self/exe");
 	/* Keep it clear of the worker's channel fd. */
 	if ((env->bd_exefd = fcntl(fd, F_DUPFD_CLOEXEC, 10)) == -1)
 		fatal("fcntl");
@@ -162,7 +180,8 @@ main(int argc, char *argv[], char *envp[])
 	log_setverbose(env->bd_debug ? 1 : env->bd_verbose);
 	if (env->bd_verbose)
 		log_setverbose(env->bd_verbose);
-	if (!env->bd_debug && daemon(0, 0) == -1)
+	/* Re-executed after an update: already detached, same pid. */
+	if (!env->bd_debug && !reexec && daemon(0, 0) == -1)
 		fatal("daemon");
 	log_procinit("parent");
 	setproctitle("parent");
@@ -195,8 +214,9 @@ main(int argc, char *argv[], char *envp[])
 			fatal("cannot start the %s worker", w->w_name);
 	}
 
-	log_info("bangerd %s started (pid %d), storage %s", BANGER_VERSION,
-	    getpid(), env->bd_storage);
+	evtimer_set(&reexec_ev, parent_reexec, NULL);
+	log_info("bangerd %s %s (pid %d), storage %s", BANGER_VERSION,
+	    reexec ? "re-executed" : "started", getpid(), env->bd_storage);
 	event_dispatch();
 	parent_shutdown();
 	return 0;
@@ -478,9 +498,11 @@ worker_start(struct worker *w)
 		fatal("imsgev_init");
 	/*
 	 * imsg sends fds only on buffers that allow them: the control
-	 * socket and VM consoles (vm), the DNS sockets (net).
+	 * socket and VM consoles (vm), the DNS sockets (net), the
+	 * manifest and the artifact (update).
 	 */
-	if (w->w_role == PROC_VM || w->w_role == PROC_NET)
+	if (w->w_role == PROC_VM || w->w_role == PROC_NET ||
+	    w->w_role == PROC_UPDATE)
 		imsgbuf_allow_fdpass(&w->w_iev->ibuf);
 
 	memset(&wi, 0, sizeof(wi));
@@ -701,6 +723,8 @@ parent_reap(void)
 		w->w_pidfd = -1;
 		w->w_pid = 0;
 		w->w_state = WORKER_RESTARTING;
+		if (w->w_role == PROC_UPDATE)
+			priv_update_worker_gone();
 		if (env->bd_shutdown)
 			continue;
 
@@ -797,7 +821,7 @@ parent_set_verbose(int v)
 
 /* Ask every worker to end, wait a little, then make sure. */
 static void
-parent_shutdown(void)
+workers_stop(void)
 {
 	struct worker	*w;
 	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
@@ -828,10 +852,46 @@ parent_shutdown(void)
 			waitpid(w->w_pid, NULL, 0);
 		}
 	}
+}
+
+static void
+parent_shutdown(void)
+{
+	workers_stop();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);
 	unlink(env->bd_pidfile);
 	log_info("bangerd stopped");
 	exit(0);
+}
+
+/*
+ * After an update or a rollback: once the answer is on its way, stop
+ * the workers and execute the installed bangerd in place, with the same
+ * arguments.  The pid stays, so the Firecracker processes stay its
+ * children; the new parent re-adopts them from its records as at any
+ * start, and binds the control socket again.
+ */
+void
+parent_reexec_schedule(void)
+{
+	struct timeval	 tv = { 0, REEXEC_DELAY_MS * 1000 };
+
+	evtimer_add(&reexec_ev, &tv);
+}
+
+static void
+parent_reexec(int fd, short event, void *arg)
+{
+	extern char	**environ;
+	const char	*exe = install_exe();
+
+	log_info("re-executing %s", exe);
+	workers_stop();
+	unlink(env->bd_conf->cf_socket);
+	if (setenv(REEXEC_ENV, "1", 1) == -1)
+		fatal("setenv");
+	execve(exe, saved_argv, environ);
+	fatal("execve %s", exe);
 }

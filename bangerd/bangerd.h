@@ -101,6 +101,14 @@ void	 parent_worker_violation(struct worker *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);
+void	 parent_reexec_schedule(void);
+
+/* install.c */
+int	 install_init(void);
+const char *install_exe(void);
+int	 install_highest(char *, size_t);
+int	 install_apply(int, const char *, char *, size_t);
+int	 install_rollback(char *, size_t);
 
 /* vmops.c */
 struct pvm *pvm_find(const char *);
@@ -137,6 +145,7 @@ void	 priv_status(struct worker *, uint32_t);
 int	 priv_net_setup(char *, size_t);
 int	 priv_nat_rebuild(char *, size_t);
 void	 priv_net_teardown(void);
+void	 priv_update_worker_gone(void);
 
 /* proc.c */
 const char *proc_name(int);
@@ -184,6 +193,7 @@ void	 net_preinit(void);
 void	 net_worker(struct imsgev *, const struct worker_init *);
 
 /* update.c */
+void	 update_preinit(void);
 void	 update_worker(struct imsgev *, const struct worker_init *);
 
 #endif /* BANGERD_H */

@@ -426,6 +426,28 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 	case IMSG_CTL_IMAGE_IMPORT:
 	case IMSG_CTL_IMAGE:
 		return control_image(c, imsg);
+	case IMSG_CTL_UPDATE: {
+		struct ctl_update	 cu;
+		struct update_req	 ur;
+
+		if (imsg_read_exact(imsg, &cu, sizeof(cu)) == -1 ||
+		    (cu.cu_action != CTL_UPDATE_CHECK &&
+		    cu.cu_action != CTL_UPDATE_APPLY &&
+		    cu.cu_action != CTL_UPDATE_ROLLBACK))
+			return -1;
+		if (c->cred.uid != 0) {
+			control_refuse(c, EPERM,
+			    "update: permission denied: only root may check "
+			    "for, install or roll back updates");
+			return 0;
+		}
+		memset(&ur, 0, sizeof(ur));
+		control_audit(c, &ur.ur_audit, "update");
+		ur.ur_action = cu.cu_action;
+		imsg_compose_event(parent_iev, IMSG_UPDATE_REQ, c->id, 0, -1,
+		    &ur, sizeof(ur));
+		return 0;
+	}
 	case IMSG_CTL_RELOAD:
 		if (imsg_get_len(imsg) != 0)
 			return -1;
@@ -498,6 +520,10 @@ control_relay(uint32_t id, uint32_t type, struct imsg *imsg)
 		return;
 	if (type == IMSG_RESULT)
 		type = IMSG_CTL_RESULT;
+	else if (type == IMSG_UPDATE_INFO)
+		type = IMSG_CTL_UPDATE_INFO;
+	else if (type == IMSG_UPDATE_PROGRESS)
+		type = IMSG_CTL_UPDATE_PROGRESS;
 	if (imsg_compose(&c->iev.ibuf, type, 0, 0, -1, imsg->data,
 	    imsg_get_len(imsg)) == -1) {
 		control_close(c);

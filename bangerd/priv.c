@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "bangerd.h"
 #include "log.h"
 #include "netops.h"
+#include "updcheck.h"
 #include "validate.h"
 
 #define VMOP_DISK_MAX	(16ULL << 40)	/* 16 TiB */
@@ -30,7 +33,7 @@
 #define VMOP_CPUS_MAX	32
 
 static const char *const ctl_commands[] = {
-	"status", "log", "reload", "image",
+	"status", "log", "reload", "image", "update",
 };
 
 /* Check the client credentials and command name a request carries. */
@@ -477,6 +480,7 @@ priv_image(struct worker *w, struct imsg *imsg)
 	}
 	return -1;
 }
+static int	 priv_update_req(struct worker *, struct imsg *);
 
 int
 priv_dispatch_vm(struct worker *w, struct imsg *imsg)
@@ -524,6 +528,8 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, 0,
 		    "logging %s", vr.vr_verbose ? "verbose" : "brief");
 		return 0;
+	case IMSG_UPDATE_REQ:
+		return priv_update_req(w, imsg);
 	case IMSG_RELOAD_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
 		    audit_check(w, &ca) == -1)
@@ -727,9 +733,363 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 	return -1;
 }
 
+/*
+ * Self-update.  One request at a time: the vm worker asks for a client
+ * (root, checked there and here), the parent resolves the URL's host
+ * and asks the update worker, which fetches and verifies.  The parent
+ * then verifies again what the worker hands it (the manifest's bytes,
+ * the sealed artifact) before it installs anything.
+ */
+static struct {
+	int			 active;
+	uint32_t		 id;		/* to the update worker */
+	uint32_t		 client;	/* on the vm worker */
+	int			 action;	/* CTL_UPDATE_* */
+	int			 checked;	/* rel is the parent's own */
+	struct upd_release	 rel;
+	char			 installed[UPD_VERSION_MAX];
+} upd;
+static uint32_t		 upd_nextid;
+
+static void
+upd_reply(int error, const char *fmt, ...)
+    __attribute__((__format__ (printf, 2, 3)));
+
+/* End the request with a result to its client. */
+static void
+upd_reply(int error, const char *fmt, ...)
+{
+	struct worker	*vm = &env->bd_workers[PROC_VM];
+	char		 msg[PROTO_MSG_MAX];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (error)
+		log_warnx("update: %s", msg);
+	if (vm->w_iev != NULL)
+		imsg_send_result(vm->w_iev, IMSG_RESULT, upd.client, error,
+		    "%s", msg);
+	upd.active = 0;
+}
+
+static void
+upd_info_send(int available, const char *msg)
+{
+	struct worker		*vm = &env->bd_workers[PROC_VM];
+	struct update_info	 ui;
+	int			 i;
+
+	memset(&ui, 0, sizeof(ui));
+	ui.ui_available = available;
+	strlcpy(ui.ui_running, BANGER_VERSION, sizeof(ui.ui_running));
+	strlcpy(ui.ui_installed, upd.installed, sizeof(ui.ui_installed));
+	if (available) {
+		strlcpy(ui.ui_version, upd.rel.ur_version,
+		    sizeof(ui.ui_version));
+		strlcpy(ui.ui_arch, upd.rel.ur_arch, sizeof(ui.ui_arch));
+		strlcpy(ui.ui_url, upd.rel.ur_url, sizeof(ui.ui_url));
+		for (i = 0; i < 32; i++)
+			snprintf(ui.ui_sha256 + 2 * i, 3, "%02x",
+			    upd.rel.ur_sha256[i]);
+		ui.ui_length = upd.rel.ur_length;
+		ui.ui_released = upd.rel.ur_released;
+		ui.ui_expires = upd.rel.ur_expires;
+	}
+	strlcpy(ui.ui_msg, msg, sizeof(ui.ui_msg));
+	if (vm->w_iev != NULL)
+		imsg_compose_event(vm->w_iev, IMSG_UPDATE_INFO, upd.client, 0,
+		    -1, &ui, sizeof(ui));
+}
+
+static int
+priv_update_req(struct worker *w, struct imsg *imsg)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct worker		*uw = &env->bd_workers[PROC_UPDATE];
+	struct signify_pubkey	 key;
+	struct update_req	 ur;
+	struct upd_fetch_req	 uq;
+	char			 err[UPD_ERR_MAX];
+	uint32_t		 peerid = imsg_get_id(imsg);
+
+	if (read_request(w, imsg, &ur, sizeof(ur)) == -1 ||
+	    audit_check(w, &ur.ur_audit) == -1)
+		return -1;
+	if (ur.ur_action != CTL_UPDATE_CHECK &&
+	    ur.ur_action != CTL_UPDATE_APPLY &&
+	    ur.ur_action != CTL_UPDATE_ROLLBACK) {
+		parent_worker_violation(w, "update action %d", ur.ur_action);
+		return -1;
+	}
+	/* The vm worker lets only root ask; so does the parent. */
+	if (ur.ur_audit.ca_uid != 0) {
+		parent_worker_violation(w, "update for uid %u",
+		    ur.ur_audit.ca_uid);
+		return -1;
+	}
+	log_info("uid %u (pid %d): update %s", ur.ur_audit.ca_uid,
+	    ur.ur_audit.ca_pid, ur.ur_action == CTL_UPDATE_CHECK ? "check" :
+	    ur.ur_action == CTL_UPDATE_APPLY ? "apply" : "rollback");
+	if (upd.active) {
+		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, EBUSY,
+		    "update: another update request is in progress");
+		return 0;
+	}
+	memset(&upd, 0, sizeof(upd));
+	upd.active = 1;
+	upd.client = peerid;
+	upd.action = ur.ur_action;
+
+	if (ur.ur_action == CTL_UPDATE_ROLLBACK) {
+		if (install_rollback(err, sizeof(err)) == -1) {
+			upd_reply(EIO, "rollback refused: %s; nothing changed",
+			    err);
+			return 0;
+		}
+		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, 0,
+		    "rolled back to the previous bangerd; restarting");
+		parent_reexec_schedule();
+		return 0;
+	}
+	if (install_highest(upd.installed, sizeof(upd.installed)) == -1) {
+		upd_reply(EIO, "update: cannot read the highest installed "
+		    "version: %s", strerror(errno));
+		return 0;
+	}
+	if (conf->cf_update_url[0] == '\0') {
+		upd_reply(EINVAL, "update: no update url is configured "
+		    "(bangerd.conf(5): update url \"https://...\")");
+		return 0;
+	}
+	/* No traffic at all for a bangerd that could verify nothing. */
+	if (upd_builtin_pubkey(&key, err, sizeof(err)) != UPD_OK) {
+		upd_reply(EINVAL, "update: %s", err);
+		return 0;
+	}
+	if (signify_pubkey_is_placeholder(&key)) {
+		upd_reply(EPERM, "update refused: this bangerd was built with "
+		    "the placeholder release key (make RELEASE_PUBKEY=file.pub "
+		    "builds in a real one); it cannot verify updates");
+		return 0;
+	}
+	memset(&uq, 0, sizeof(uq));
+	if (upd_resolve(conf->cf_update_url, uq.uq_resolve,
+	    sizeof(uq.uq_resolve), err, sizeof(err)) != UPD_OK) {
+		upd_reply(EHOSTUNREACH, "update: %s", err);
+		return 0;
+	}
+	if (uw->w_iev == NULL || uw->w_state != WORKER_RUNNING) {
+		upd_reply(EAGAIN, "update: the update worker is restarting; "
+		    "try again");
+		return 0;
+	}
+	uq.uq_action = ur.ur_action;
+	uq.uq_allow_http = conf->cf_update_allow_http;
+	uq.uq_now = time(NULL);
+	strlcpy(uq.uq_url, conf->cf_update_url, sizeof(uq.uq_url));
+	strlcpy(uq.uq_running, BANGER_VERSION, sizeof(uq.uq_running));
+	strlcpy(uq.uq_installed, upd.installed, sizeof(uq.uq_installed));
+	if (++upd_nextid == 0)
+		upd_nextid = 1;
+	upd.id = upd_nextid;
+	imsg_compose_event(uw->w_iev, IMSG_UPD_FETCH, upd.id, 0, -1, &uq,
+	    sizeof(uq));
+	return 0;
+}
+
+/* The update worker died with a request in hand. */
+void
+priv_update_worker_gone(void)
+{
+	if (upd.active && upd.action != CTL_UPDATE_ROLLBACK && upd.id != 0)
+		upd_reply(EIO, "update: the update worker ended; nothing "
+		    "was installed");
+}
+
+static const char *
+upd_action_refused(void)
+{
+	return upd.action == CTL_UPDATE_APPLY ? "update refused" :
+	    "update check";
+}
+
+/*
+ * The worker's checked manifest: the parent reads the bytes it fetched
+ * from the sealed memfd and runs the whole check again with its own
+ * key, clock and versions.  The worker's answer must be the same.
+ */
+static int
+upd_checked(struct worker *w, struct imsg *imsg, int fd)
+{
+	struct signify_pubkey	 key;
+	struct upd_checked	 uc;
+	struct upd_want		 want;
+	struct stat		 st;
+	char			 err[UPD_ERR_MAX], *buf = NULL;
+	size_t			 len, total;
+	int			 rc, rv = -1;
+
+	if (imsg_read_exact(imsg, &uc, sizeof(uc)) == -1 ||
+	    wire_string(uc.uc_version, sizeof(uc.uc_version), &len) == -1 ||
+	    wire_string(uc.uc_arch, sizeof(uc.uc_arch), &len) == -1 ||
+	    wire_string(uc.uc_url, sizeof(uc.uc_url), &len) == -1 ||
+	    uc.uc_manifest_len == 0 || uc.uc_manifest_len > UPD_MANIFEST_MAX ||
+	    uc.uc_sig_len == 0 || uc.uc_sig_len > UPD_SIG_MAX) {
+		parent_worker_violation(w, "malformed checked manifest");
+		goto out;
+	}
+	total = uc.uc_manifest_len + uc.uc_sig_len;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != total) {
+		parent_worker_violation(w, "manifest fd of the wrong size");
+		goto out;
+	}
+	if ((buf = malloc(total)) == NULL)
+		fatal("%s", __func__);
+	if (pread(fd, buf, total, 0) != (ssize_t)total) {
+		parent_worker_violation(w, "unreadable manifest fd");
+		goto out;
+	}
+	memset(&want, 0, sizeof(want));
+	want.uw_running = BANGER_VERSION;
+	want.uw_installed = upd.installed[0] != '\0' ? upd.installed : NULL;
+	want.uw_now = time(NULL);
+	if ((rc = upd_builtin_pubkey(&key, err, sizeof(err))) != UPD_OK ||
+	    (rc = upd_manifest_check(&key, buf, uc.uc_manifest_len,
+	    buf + uc.uc_manifest_len, uc.uc_sig_len, &want, &upd.rel, err,
+	    sizeof(err))) != UPD_OK) {
+		/* A clock tick past an expiry, or a worker not to trust. */
+		log_warnx("update: the parent's check refuses what the "
+		    "update worker accepted: %s", err);
+		upd_reply(EPERM, "%s: %s", upd_action_refused(), err);
+		rv = 0;
+		goto out;
+	}
+	if (strcmp(upd.rel.ur_version, uc.uc_version) != 0 ||
+	    strcmp(upd.rel.ur_url, uc.uc_url) != 0 ||
+	    upd.rel.ur_length != uc.uc_length ||
+	    memcmp(upd.rel.ur_sha256, uc.uc_sha256, 32) != 0) {
+		upd_reply(EPERM, "%s: the update worker named another "
+		    "release than its manifest", upd_action_refused());
+		parent_worker_violation(w, "release differs from its manifest");
+		goto out;
+	}
+	upd.checked = 1;
+	if (upd.action == CTL_UPDATE_CHECK) {
+		upd_info_send(1, "");
+		upd_reply(0, "update available: bangerd %s (running %s)",
+		    upd.rel.ur_version, BANGER_VERSION);
+	} else
+		upd_info_send(1, "fetching");
+	rv = 0;
+ out:
+	free(buf);
+	return rv;
+}
+
 int
 priv_dispatch_update(struct worker *w, struct imsg *imsg)
 {
-	/* The update worker asks nothing of the parent yet. */
-	return -1;
+	struct worker		*vm = &env->bd_workers[PROC_VM];
+	struct update_progress	 up;
+	struct upd_failed	 uf;
+	char			 err[UPD_ERR_MAX];
+	size_t			 len;
+	int			 fd, rc, rv = -1;
+
+	fd = imsg_get_fd(imsg);
+	switch (imsg_get_type(imsg)) {
+	case IMSG_UPD_CHECKED:
+	case IMSG_UPD_PROGRESS:
+	case IMSG_UPD_ARTIFACT:
+	case IMSG_UPD_FAILED:
+		break;
+	default:
+		goto out;	/* the caller says: unexpected message type */
+	}
+	if (!upd.active || upd.id == 0 || imsg_get_id(imsg) != upd.id) {
+		parent_worker_violation(w, "update message type %u for no "
+		    "request", imsg_get_type(imsg));
+		goto out;
+	}
+	switch (imsg_get_type(imsg)) {
+	case IMSG_UPD_CHECKED:
+		if (fd == -1 || upd.checked) {
+			parent_worker_violation(w, "checked manifest out of "
+			    "turn or without an fd");
+			goto out;
+		}
+		rv = upd_checked(w, imsg, fd);
+		break;
+	case IMSG_UPD_PROGRESS:
+		if (fd != -1 || !upd.checked ||
+		    upd.action != CTL_UPDATE_APPLY ||
+		    imsg_read_exact(imsg, &up, sizeof(up)) == -1 ||
+		    up.up_total != upd.rel.ur_length ||
+		    up.up_done > up.up_total) {
+			parent_worker_violation(w, "bad progress");
+			goto out;
+		}
+		if (vm->w_iev != NULL)
+			imsg_compose_event(vm->w_iev, IMSG_UPDATE_PROGRESS,
+			    upd.client, 0, -1, &up, sizeof(up));
+		rv = 0;
+		break;
+	case IMSG_UPD_ARTIFACT:
+		if (fd == -1 || !upd.checked ||
+		    upd.action != CTL_UPDATE_APPLY ||
+		    imsg_get_len(imsg) != 0) {
+			parent_worker_violation(w, "artifact out of turn or "
+			    "without an fd");
+			goto out;
+		}
+		rv = 0;
+		/* Sealed, so the worker cannot change it after this. */
+		if ((rc = upd_verify_fd(fd, &upd.rel, 1, err, sizeof(err))) !=
+		    UPD_OK) {
+			upd_reply(EPERM, "update refused: %s (nothing "
+			    "installed)", err);
+			break;
+		}
+		if (install_apply(fd, upd.rel.ur_version, err,
+		    sizeof(err)) == -1) {
+			upd_reply(EIO, "update failed: %s (nothing installed)",
+			    err);
+			break;
+		}
+		if (vm->w_iev != NULL)
+			imsg_send_result(vm->w_iev, IMSG_RESULT, upd.client, 0,
+			    "installed bangerd %s; restarting",
+			    upd.rel.ur_version);
+		parent_reexec_schedule();
+		break;
+	case IMSG_UPD_FAILED:
+		if (fd != -1 ||
+		    imsg_read_exact(imsg, &uf, sizeof(uf)) == -1 ||
+		    wire_string(uf.uf_msg, sizeof(uf.uf_msg), &len) == -1 ||
+		    uf.uf_code <= UPD_OK || uf.uf_code >= UPD_NERRORS) {
+			parent_worker_violation(w, "malformed failure");
+			goto out;
+		}
+		rv = 0;
+		if (upd.action == CTL_UPDATE_CHECK &&
+		    (uf.uf_code == UPD_EUPTODATE ||
+		    uf.uf_code == UPD_EROLLBACK)) {
+			upd_info_send(0, uf.uf_msg);
+			upd_reply(0, "up to date: %s", uf.uf_msg);
+			break;
+		}
+		upd_reply(EPERM, "%s: %s%s", upd_action_refused(), uf.uf_msg,
+		    upd.action == CTL_UPDATE_APPLY ? " (nothing installed)" :
+		    "");
+		break;
+	default:
+		break;
+	}
+ out:
+	if (fd != -1)
+		close(fd);
+	return rv;
 }

@@ -239,7 +239,7 @@ worker_main(const char *rolename)
 		fatal("%s", __func__);
 	if (imsgbuf_init(&iev->ibuf, PROC_PARENT_FD) == -1)
 		fatal("%s: imsgbuf_init", __func__);
-	if (role == PROC_VM || role == PROC_NET)
+	if (role == PROC_VM || role == PROC_NET || role == PROC_UPDATE)
 		imsgbuf_allow_fdpass(&iev->ibuf);
 
 	/* The first message is worker_init, read synchronously. */
@@ -276,6 +276,8 @@ worker_main(const char *rolename)
 		fatalx("cannot initialise libcurl");
 	if (role == PROC_NET)
 		net_preinit();
+	if (role == PROC_UPDATE)
+		update_preinit();
 	sandbox_enter(role, &wi);
 
 	memset(&wr, 0, sizeof(wr));

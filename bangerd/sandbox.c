@@ -22,6 +22,7 @@
 
 #include "bangerd.h"
 #include "log.h"
+#include "updcheck.h"
 
 /* What every worker needs: its event loop, imsg, logging, memory. */
 static const int seccomp_common[] = {
@@ -83,6 +84,18 @@ static const int seccomp_net[] = {
 	SCMP_SYS(unlinkat),
 };
 
+/*
+ * update: what a fetch needs (updcheck.c's upd_seccomp_syscalls, also
+ * added below, written out here for banger-privileges(7)) and the memfds
+ * the manifest and the artifact are handed over in.
+ */
+static const int seccomp_update[] = {
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate), SCMP_SYS(memfd_create),
+};
+
 static int
 seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -120,6 +133,13 @@ sandbox_seccomp(int role)
 	case PROC_NET:
 		if (seccomp_add(ctx, seccomp_net,
 		    sizeof(seccomp_net) / sizeof(seccomp_net[0])) == -1)
+			fatalx("%s: seccomp_rule_add", __func__);
+		break;
+	case PROC_UPDATE:
+		if (seccomp_add(ctx, upd_seccomp_syscalls,
+		    upd_seccomp_nsyscalls) == -1 ||
+		    seccomp_add(ctx, seccomp_update,
+		    sizeof(seccomp_update) / sizeof(seccomp_update[0])) == -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	}

@@ -1172,6 +1172,8 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_STATUS_WORKER:
 	case IMSG_STATUS_END:
 	case IMSG_RESULT:
+	case IMSG_UPDATE_INFO:
+	case IMSG_UPDATE_PROGRESS:
 		control_relay(imsg_get_id(imsg), imsg_get_type(imsg), imsg);
 		return 0;
 	}

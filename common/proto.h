@@ -111,6 +111,27 @@ enum proto_type {
 	/* vm worker -> bangerctl: images */
 	IMSG_CTL_IMAGE_PROGRESS,	/* struct image_progress */
 	IMSG_CTL_IMAGE_INFO,	/* struct image_info */
+	/*
+	 * Self-update.  bangerctl -> vm worker: IMSG_CTL_UPDATE; vm worker
+	 * -> bangerctl: IMSG_CTL_UPDATE_INFO, IMSG_CTL_UPDATE_PROGRESS,
+	 * then IMSG_CTL_RESULT.
+	 */
+	IMSG_CTL_UPDATE,	/* struct ctl_update */
+	IMSG_CTL_UPDATE_INFO,	/* struct update_info */
+	IMSG_CTL_UPDATE_PROGRESS, /* struct update_progress */
+
+	/* vm worker -> parent (peerid = client), answered like the above */
+	IMSG_UPDATE_REQ,	/* struct update_req */
+	IMSG_UPDATE_INFO,	/* struct update_info (parent -> vm) */
+	IMSG_UPDATE_PROGRESS,	/* struct update_progress (parent -> vm) */
+
+	/* parent -> update worker (peerid = the request) */
+	IMSG_UPD_FETCH,		/* struct upd_fetch_req */
+	/* update worker -> parent */
+	IMSG_UPD_CHECKED,	/* struct upd_checked, fd: manifest + sig */
+	IMSG_UPD_PROGRESS,	/* struct update_progress */
+	IMSG_UPD_ARTIFACT,	/* no payload, fd: the sealed artifact */
+	IMSG_UPD_FAILED,	/* struct upd_failed */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -434,6 +455,71 @@ struct image_info {
 	int64_t		im_created;		/* unix time, 0 unknown */
 	uint32_t	im_nhidden;		/* of im_nvms, other users' */
 	char		im_vms[PROTO_MSG_MAX];	/* names, space-separated */
+};
+
+/* Self-update (banger-manifest(5)). */
+#define PROTO_URL_MAX		1024	/* = UPD_URL_MAX */
+
+#define CTL_UPDATE_CHECK	1	/* what is available; nothing changes */
+#define CTL_UPDATE_APPLY	2	/* fetch, verify, install, re-exec */
+#define CTL_UPDATE_ROLLBACK	3	/* the previous binaries, re-exec */
+
+struct ctl_update {
+	int32_t		cu_action;		/* CTL_UPDATE_* */
+};
+
+struct update_req {
+	struct ctl_audit ur_audit;
+	int32_t		ur_action;		/* CTL_UPDATE_* */
+};
+
+struct update_info {
+	int32_t		ui_available;		/* a newer release */
+	int32_t		ui_pad;
+	char		ui_running[PROTO_VERSION_MAX];
+	char		ui_installed[PROTO_VERSION_MAX]; /* highest, or "" */
+	char		ui_version[PROTO_VERSION_MAX];	/* "" if none */
+	char		ui_arch[16];
+	char		ui_url[PROTO_URL_MAX];		/* the artifact */
+	char		ui_sha256[65];			/* hex */
+	char		ui_pad2[7];
+	uint64_t	ui_length;
+	int64_t		ui_released;			/* unix time */
+	int64_t		ui_expires;
+	char		ui_msg[PROTO_MSG_MAX];
+};
+
+struct update_progress {
+	uint64_t	up_done;		/* bytes */
+	uint64_t	up_total;
+};
+
+struct upd_fetch_req {
+	int32_t		uq_action;		/* CTL_UPDATE_CHECK or _APPLY */
+	int32_t		uq_allow_http;
+	int64_t		uq_now;			/* unix time */
+	char		uq_url[PROTO_URL_MAX];	/* manifest.json */
+	char		uq_resolve[512];	/* upd_resolve()'s entry */
+	char		uq_running[PROTO_VERSION_MAX];
+	char		uq_installed[PROTO_VERSION_MAX]; /* "" if none */
+};
+
+/* The worker's view of the chosen release; the parent checks it again. */
+struct upd_checked {
+	char		uc_version[PROTO_VERSION_MAX];
+	char		uc_arch[16];
+	char		uc_url[PROTO_URL_MAX];
+	uint64_t	uc_length;
+	uint8_t		uc_sha256[32];
+	int64_t		uc_released;
+	int64_t		uc_expires;
+	uint64_t	uc_manifest_len;	/* the fd: manifest, then sig */
+	uint64_t	uc_sig_len;
+};
+
+struct upd_failed {
+	int32_t		uf_code;		/* UPD_E* */
+	char		uf_msg[PROTO_MSG_MAX];
 };
 
 #endif /* BANGER_PROTO_H */

@@ -259,6 +259,22 @@ for r in $roles; do
 		    "only in sandbox.c: $(comm -23 <(echo "$code") <(echo "$doc") | oneline); only in the page: $(comm -13 <(echo "$code") <(echo "$doc") | oneline)"
 	fi
 done
+# The update worker also gets updcheck.c's list: the page has it too.
+updcalls=$(awk '/^const int upd_seccomp_syscalls\[\]/ { on = 1; next }
+    on && /^};/ { on = 0 }
+    on { line = $0
+	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
+		print substr(line, RSTART + 9, RLENGTH - 10)
+		line = substr(line, RSTART + RLENGTH)
+	} }' "$TOP/bangerd/updcheck.c" | sort -u)
+missing=$(comm -23 <(echo "$updcalls") <(region "$PRIV" seccomp-update xr) |
+    oneline)
+if [ -n "$updcalls" ] && [ -z "$missing" ]; then
+	pass "drift: banger-privileges.7's update list has updcheck.c's upd_seccomp_syscalls"
+else
+	fail "drift: banger-privileges.7's update list has updcheck.c's upd_seccomp_syscalls" \
+	    "missing: ${missing:-none read from updcheck.c}"
+fi
 for r in $docroles; do
 	printf '%s\n' "$roles" | grep -qx -- "$r" ||
 	    fail "drift: banger-privileges.7's $r seccomp list exists in sandbox.c" \

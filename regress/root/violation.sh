@@ -57,7 +57,9 @@ inject vm oversized "malformed message"
 inject net unknown-type "unexpected message type 9999"
 inject net under-header "malformed message"
 inject update ready-again "unexpected message type 4"
-inject update with-fd "malformed message"
+# The update worker may pass fds (the manifest, the artifact), but only
+# with its own messages.
+inject update with-fd "unexpected message type 5"
 inject vm bad-verbose "verbosity 7"
 
 # After all that, the control socket still works through the new vm worker.
