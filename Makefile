@@ -69,7 +69,8 @@ BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
 		bangerd/fcapi.c $(OPS_SRCS) $(UPD_SRCS) $(NET_SRCS) \
 		$(GUEST_SRCS)
-CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c
+CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
+		bangerctl/console.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

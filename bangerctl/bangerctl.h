@@ -32,6 +32,12 @@ __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
 int	 cmd_vm(int, char **);
 int	 cmd_net(int, char **);
 void	 vm_usage_list(FILE *);
+__attribute__((__noreturn__)) void vm_usage(void);
+int	 check_name(const char *);
+
+/* console.c */
+int	 vm_logs(int, char **);
+int	 vm_console(int, char **);
 
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);
