@@ -466,7 +466,7 @@ vm_free(struct vm *v)
 	struct vm_waiter	*vw;
 
 	vm_console_close(v, NULL);
-	vm_viewers_end(v, 1, ENOENT, "vm %s was removed", v->v_name);
+	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
 	if (evtimer_initialized(&v->v_timer))
 		evtimer_del(&v->v_timer);
 	while ((vw = TAILQ_FIRST(&v->v_waiters)) != NULL) {
