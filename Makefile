@@ -71,7 +71,7 @@ BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/fcapi.c bangerd/image.c bangerd/install.c $(OPS_SRCS) \
 		$(UPD_SRCS) $(NET_SRCS) $(GUEST_SRCS)
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
-		bangerctl/image.c bangerctl/update.c
+		bangerctl/image.c bangerctl/update.c bangerctl/console.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

@@ -40,6 +40,12 @@ void	 image_usage_list(FILE *);
 
 /* update.c */
 int	 cmd_update(int, char **);
+__attribute__((__noreturn__)) void vm_usage(void);
+int	 check_name(const char *);
+
+/* console.c */
+int	 vm_logs(int, char **);
+int	 vm_console(int, char **);
 
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);

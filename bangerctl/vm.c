@@ -1,6 +1,6 @@
 /*
  * bangerctl vm ...: create, start, stop, kill, restart, rm, prune, ls,
- * show, wait, pause and resume VMs.
+ * show, wait, pause and resume VMs (logs and console: console.c).
  */
 #include <sys/types.h>
 
@@ -47,6 +47,10 @@ static const struct ctl_cmd vm_cmds[] = {
 	    "wait until a VM is in a state (default running)" },
 	{ "pause", vm_simple, "NAME", "pause a running VM" },
 	{ "resume", vm_simple, "NAME", "resume a paused VM" },
+	{ "logs", vm_logs, "[-f] NAME",
+	    "print a VM's console log (-f: and follow it)" },
+	{ "console", vm_console, "NAME",
+	    "attach to a VM's serial console (~. detaches)" },
 };
 #define NVMCMDS	(sizeof(vm_cmds) / sizeof(vm_cmds[0]))
 
@@ -62,7 +66,7 @@ vm_usage_list(FILE *fp)
 		    vm_cmds[i].usage);
 }
 
-static __attribute__((__noreturn__)) void
+__attribute__((__noreturn__)) void
 vm_usage(void)
 {
 	extern char	*__progname;
@@ -145,7 +149,7 @@ bad:
 	return -1;
 }
 
-static int
+int
 check_name(const char *name)
 {
 	const char	*why;

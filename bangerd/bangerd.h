@@ -23,6 +23,7 @@ struct imsgev {
 	struct event	 ev;
 	short		 events;
 	void		*data;
+	int		 no_read;		/* flow control: not for now */
 };
 
 /* The parent's view of one worker. */
@@ -175,12 +176,21 @@ void	 control_info(uint32_t, const struct vm_info *);
 void	 control_send(uint32_t, uint32_t, const void *, size_t);
 int	 control_uid(uint32_t, uid_t *);
 int	 control_alive(uint32_t);
+int	 control_data(uint32_t, uint32_t, const void *, size_t);
+int	 control_fd(uint32_t, uint32_t, int, const void *, size_t);
+struct ucred;
+int	 control_cred(uint32_t, struct ucred *);
+void	 control_pause(uint32_t, int);
 
 /* vm.c */
 void	 vm_ctl_create(uint32_t, uid_t, const struct ctl_vm_create *);
 void	 vm_ctl_action(uint32_t, uid_t, const struct ctl_vm *);
 void	 vm_ctl_ls(uint32_t, uid_t);
 int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);
+void	 vm_ctl_logs(uint32_t, uid_t, const struct ctl_console *);
+void	 vm_ctl_console(uint32_t, uid_t, const struct ctl_console *);
+void	 vm_console_input(uint32_t, const void *, size_t);
+void	 vm_client_gone(uint32_t);
 
 /* sandbox.c */
 void	 sandbox_enter(int, const struct worker_init *);

@@ -22,6 +22,11 @@
 
 #define CONTROL_MAX_CLIENTS	128
 #define CONTROL_MAX_GROUPS	256
+/*
+ * Console output queued for a client that does not read it: past this
+ * many messages (of up to PROTO_CONSOLE_CHUNK bytes) it is let go.
+ */
+#define CONTROL_MAX_QUEUED	1024
 
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
@@ -180,6 +185,8 @@ control_close(struct ctl_conn *c)
 	if (c->importing)
 		imsg_compose_event(parent_iev, IMSG_IMGOP_CANCEL, c->id, 0, -1,
 		    NULL, 0);
+	/* A console it held, or a log it followed, lets go of it. */
+	vm_client_gone(c->id);
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
@@ -448,6 +455,28 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		    &ur, sizeof(ur));
 		return 0;
 	}
+	case IMSG_CTL_VM_LOGS:
+	case IMSG_CTL_VM_CONSOLE: {
+		struct ctl_console	 cs;
+
+		if (imsg_read_exact(imsg, &cs, sizeof(cs)) == -1)
+			return -1;
+		if (imsg_get_type(imsg) == IMSG_CTL_VM_LOGS)
+			vm_ctl_logs(c->id, c->cred.uid, &cs);
+		else
+			vm_ctl_console(c->id, c->cred.uid, &cs);
+		return 0;
+	}
+	case IMSG_CTL_CONSOLE_IN: {
+		char			 buf[PROTO_CONSOLE_CHUNK];
+		size_t			 len = imsg_get_len(imsg);
+
+		if (len == 0 || len > sizeof(buf) ||
+		    imsg_get_data(imsg, buf, len) == -1)
+			return -1;
+		vm_console_input(c->id, buf, len);
+		return 0;
+	}
 	case IMSG_CTL_RELOAD:
 		if (imsg_get_len(imsg) != 0)
 			return -1;
@@ -581,6 +610,76 @@ control_uid(uint32_t id, uid_t *uid)
 	if ((c = control_find(id)) == NULL)
 		return -1;
 	*uid = c->cred.uid;
+	return 0;
+}
+
+/*
+ * Console bytes for a client.  A client that lets its queue grow past
+ * CONTROL_MAX_QUEUED is told so and let go; -1 then, or if it is gone.
+ */
+int
+control_data(uint32_t id, uint32_t type, const void *data, size_t len)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL || c->closing)
+		return -1;
+	if (imsgbuf_queuelen(&c->iev.ibuf) > CONTROL_MAX_QUEUED) {
+		log_warnx("control: client %u (uid %u) reads its console too "
+		    "slowly; let go", c->id, (unsigned)c->cred.uid);
+		control_refuse(c, ENOBUFS, "the console's output came faster "
+		    "than it was read; disconnected");
+		imsg_event_add(&c->iev);
+		return -1;
+	}
+	if (imsg_compose_event(&c->iev, type, 0, 0, -1, data, len) == -1)
+		return -1;
+	return 0;
+}
+
+/* A log file's descriptor for a client; fd is ours to close either way. */
+int
+control_fd(uint32_t id, uint32_t type, int fd, const void *data, size_t len)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL || c->closing) {
+		close(fd);
+		return -1;
+	}
+	/*
+	 * Descriptors pass both ways on every connection (see
+	 * control_accept): one a client sends with any message but
+	 * IMSG_CTL_IMAGE_FILE is closed unread with its message.
+	 */
+	if (imsg_compose_event(&c->iev, type, 0, 0, fd, data, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop reading a client's messages for now (its console input waits). */
+void
+control_pause(uint32_t id, int pause)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL || c->iev.no_read == pause)
+		return;
+	c->iev.no_read = pause;
+	imsg_event_add(&c->iev);
+}
+
+/* Who a client is, as the kernel said at accept. */
+int
+control_cred(uint32_t id, struct ucred *cred)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_find(id)) == NULL)
+		return -1;
+	*cred = c->cred;
 	return 0;
 }
 

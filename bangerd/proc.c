@@ -161,9 +161,11 @@ imsg_event_add(struct imsgev *iev)
 	}
 	if (iev->events)
 		event_del(&iev->ev);
-	iev->events = EV_READ;
+	iev->events = iev->no_read ? 0 : EV_READ;
 	if (imsgbuf_queuelen(&iev->ibuf) > 0)
 		iev->events |= EV_WRITE;
+	if (iev->events == 0)
+		return;
 	event_set(&iev->ev, iev->ibuf.fd, iev->events, iev->handler,
 	    iev->data);
 	event_add(&iev->ev, NULL);

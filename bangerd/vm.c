@@ -38,7 +38,17 @@
 #define VMS_DIR			"/vms"
 #define VM_RECORD		"vm.json"
 #define VM_CONSOLE		"console.log"
-#define CONSOLE_MAX		(1 << 20)	/* then it starts over */
+#define VM_CONSOLE_OLD		"console.log.0"
+#define CONSOLE_MAX		(1 << 20)	/* then it becomes .0 */
+/*
+ * Typed, not yet taken by the pty: past CONSOLE_IN_HIGH we stop reading
+ * the client until the guest has read it down to CONSOLE_IN_LOW; the
+ * messages already read may take it to CONSOLE_IN_MAX, beyond which
+ * input is dropped.
+ */
+#define CONSOLE_IN_HIGH		(64 * 1024)
+#define CONSOLE_IN_LOW		(16 * 1024)
+#define CONSOLE_IN_MAX		(256 * 1024)
 #define SOCKET_TRIES		200		/* 25 ms apart: 5 s */
 #define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
 #define DEFAULT_IMAGE		"default"
@@ -86,6 +96,13 @@ struct vm_waiter {
 	struct vm		*vw_vm;
 };
 
+/* A client that sees a VM's console: vm logs -f, or vm console. */
+struct vm_viewer {
+	TAILQ_ENTRY(vm_viewer)	 vv_entry;
+	uint32_t		 vv_client;
+	int			 vv_attached;	/* vm console: may type */
+};
+
 struct vm {
 	TAILQ_ENTRY(vm)		 v_entry;
 	char			 v_id[VM_ID_LEN + 1];
@@ -130,7 +147,15 @@ struct vm {
 	int			 v_next;	/* NEXT_* */
 	int			 v_ptyfd;
 	int			 v_logfd;
+	int			 v_log_nl;	/* the log ends a line */
 	struct event		 v_pty_ev;
+	struct event		 v_pty_wev;	/* typed input to write */
+	char			*v_inbuf;
+	size_t			 v_inlen;
+	size_t			 v_insize;
+	int			 v_inpaused;	/* the writer is not read */
+	uint32_t		 v_writer;	/* attached client, or 0 */
+	TAILQ_HEAD(, vm_viewer)	 v_viewers;
 	struct event		 v_timer;	/* socket polling, stop */
 	int			 v_tries;
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
@@ -155,7 +180,11 @@ static void	 vm_start_begin(struct vm *);
 static void	 vm_destroy_begin(struct vm *);
 static void	 vm_op_done(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-static void	 vm_console_close(struct vm *);
+static void	 vm_console_close(struct vm *, const char *);
+static void	 vm_console_mark(struct vm *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	 vm_viewers_end(struct vm *, int, int, const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
 static void	 vm_free(struct vm *);
 static void	 vm_net_addr(struct imsg *);
 static void	 vm_net_announce(void);
@@ -329,6 +358,8 @@ vm_unsave(struct vm *v)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE_OLD);
+	unlink(path);
 	if (rmdir(dir) == -1 && errno != ENOENT)
 		log_warn("vm %s: rmdir %s", v->v_name, dir);
 }
@@ -343,6 +374,7 @@ vm_new(void)
 	v->v_ptyfd = -1;
 	v->v_logfd = -1;
 	TAILQ_INIT(&v->v_waiters);
+	TAILQ_INIT(&v->v_viewers);
 	return v;
 }
 
@@ -433,7 +465,8 @@ vm_free(struct vm *v)
 {
 	struct vm_waiter	*vw;
 
-	vm_console_close(v);
+	vm_console_close(v, NULL);
+	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
 	if (evtimer_initialized(&v->v_timer))
 		evtimer_del(&v->v_timer);
 	while ((vw = TAILQ_FIRST(&v->v_waiters)) != NULL) {
@@ -444,6 +477,7 @@ vm_free(struct vm *v)
 		free(vw);
 	}
 	TAILQ_REMOVE(&vms, v, v_entry);
+	free(v->v_inbuf);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }
@@ -529,66 +563,226 @@ vmop_signal_send(struct vm *v, int sig)
 	vmop_send(IMSG_VMOP_SIGNAL, v, &vg, sizeof(vg));
 }
 
-/* The console: everything the pty says goes to console.log. */
+/*
+ * The console.  What the pty says goes to console.log and to every
+ * client that follows it (vm logs -f) or is attached (vm console); what
+ * the attached client types goes to the pty.  The log is kept across
+ * boots, each boot and stop marked by a line of ours ("[banger] ..."),
+ * and capped: past CONSOLE_MAX it becomes console.log.0 (replacing the
+ * one before) and a new console.log starts.
+ */
+static void
+vm_console_path(const struct vm *v, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/%s", VMS_DIR, v->v_id, name);
+}
+
+static void
+vm_log_open(struct vm *v)
+{
+	char	 path[128], last;
+	off_t	 off;
+
+	if (v->v_logfd != -1)
+		return;
+	vm_console_path(v, VM_CONSOLE, path, sizeof(path));
+	if ((v->v_logfd = open(path, O_RDWR | O_CREAT | O_APPEND |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", v->v_name, path);
+		return;
+	}
+	/* Our marks start a line of their own. */
+	v->v_log_nl = 1;
+	if ((off = lseek(v->v_logfd, 0, SEEK_END)) > 0 &&
+	    pread(v->v_logfd, &last, 1, off - 1) == 1)
+		v->v_log_nl = last == '\n';
+}
+
+static void
+vm_log_rotate(struct vm *v)
+{
+	char	 path[128], old[128];
+
+	vm_console_path(v, VM_CONSOLE, path, sizeof(path));
+	vm_console_path(v, VM_CONSOLE_OLD, old, sizeof(old));
+	if (rename(path, old) == -1) {
+		log_warn("vm %s: rename %s", v->v_name, path);
+		if (ftruncate(v->v_logfd, 0) == -1)
+			log_warn("vm %s: console log", v->v_name);
+		return;
+	}
+	close(v->v_logfd);
+	v->v_logfd = -1;
+	vm_log_open(v);
+}
+
+static void
+vm_viewer_remove(struct vm *v, struct vm_viewer *vv)
+{
+	if (vv->vv_attached && v->v_writer == vv->vv_client) {
+		if (v->v_inpaused)
+			control_pause(v->v_writer, 0);
+		v->v_inpaused = 0;
+		v->v_writer = 0;
+		v->v_inlen = 0;
+		log_info("vm %s: console detached (client %u)", v->v_name,
+		    vv->vv_client);
+	}
+	TAILQ_REMOVE(&v->v_viewers, vv, vv_entry);
+	free(vv);
+}
+
+/* Console output: into the log, and to each client that sees it. */
+static void
+vm_console_emit(struct vm *v, const char *buf, size_t n)
+{
+	struct vm_viewer	*vv, *tvv;
+	size_t			 off, chunk;
+
+	if (n == 0)
+		return;
+	if (v->v_logfd != -1) {
+		if (lseek(v->v_logfd, 0, SEEK_END) >= CONSOLE_MAX)
+			vm_log_rotate(v);
+		if (v->v_logfd != -1 && write(v->v_logfd, buf, n) == -1)
+			log_warn("vm %s: console log", v->v_name);
+		v->v_log_nl = buf[n - 1] == '\n';
+	}
+	TAILQ_FOREACH_SAFE(vv, &v->v_viewers, vv_entry, tvv)
+		for (off = 0; off < n; off += chunk) {
+			chunk = n - off < PROTO_CONSOLE_CHUNK ? n - off :
+			    PROTO_CONSOLE_CHUNK;
+			if (control_data(vv->vv_client, IMSG_CTL_CONSOLE_OUT,
+			    buf + off, chunk) == -1) {
+				vm_viewer_remove(v, vv);
+				break;
+			}
+		}
+}
+
+/* A line of ours in the console's stream: "[banger] vm NAME ...". */
+static void
+vm_console_mark(struct vm *v, const char *fmt, ...)
+{
+	char		 line[PROTO_MSG_MAX + 128], what[PROTO_MSG_MAX], ts[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	va_list		 ap;
+	int		 n;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vm_log_open(v);
+	n = snprintf(line, sizeof(line), "%s[banger] %s vm %s %s\n",
+	    v->v_log_nl ? "" : "\n", ts, v->v_name, what);
+	if (n > 0)
+		vm_console_emit(v, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+/* End the session of attached clients (all: followers too) with a result. */
+static void
+vm_viewers_end(struct vm *v, int all, int error, const char *fmt, ...)
+{
+	struct vm_viewer	*vv, *tvv;
+	char			 msg[PROTO_MSG_MAX];
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	TAILQ_FOREACH_SAFE(vv, &v->v_viewers, vv_entry, tvv) {
+		if (!all && !vv->vv_attached)
+			continue;
+		control_reply(vv->vv_client, error, "%s", msg);
+		vm_viewer_remove(v, vv);
+	}
+}
+
 static void
 vm_console_read(int fd, short event, void *arg)
 {
 	struct vm	*v = arg;
-	char		 buf[4096];
+	char		 buf[PROTO_CONSOLE_CHUNK];
 	ssize_t		 n;
-	off_t		 off;
 
 	if ((n = read(fd, buf, sizeof(buf))) <= 0) {
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
-		vm_console_close(v);
+		vm_console_close(v, NULL);
 		return;
 	}
-	if (v->v_logfd == -1)
+	vm_console_emit(v, buf, n);
+}
+
+/* What the attached client typed, as far as the pty takes it now. */
+static void
+vm_console_flush(int fd, short event, void *arg)
+{
+	struct vm	*v = arg;
+	ssize_t		 n;
+
+	if (v->v_ptyfd == -1 || v->v_inlen == 0)
 		return;
-	if ((off = lseek(v->v_logfd, 0, SEEK_END)) > CONSOLE_MAX &&
-	    ftruncate(v->v_logfd, 0) == -1)
-		log_warn("vm %s: console log", v->v_name);
-	if (write(v->v_logfd, buf, n) == -1)
-		log_warn("vm %s: console log", v->v_name);
+	if ((n = write(v->v_ptyfd, v->v_inbuf, v->v_inlen)) == -1) {
+		if (errno != EAGAIN && errno != EINTR) {
+			log_warn("vm %s: console input", v->v_name);
+			n = v->v_inlen;
+		} else
+			n = 0;
+	}
+	memmove(v->v_inbuf, v->v_inbuf + n, v->v_inlen - n);
+	v->v_inlen -= n;
+	if (v->v_inlen > 0)
+		event_add(&v->v_pty_wev, NULL);
+	if (v->v_inpaused && v->v_inlen <= CONSOLE_IN_LOW) {
+		v->v_inpaused = 0;
+		control_pause(v->v_writer, 0);
+	}
 }
 
 static void
 vm_console_open(struct vm *v, int ptyfd)
 {
-	char	 path[128];
-
-	vm_console_close(v);
+	vm_console_close(v, NULL);
 	v->v_ptyfd = ptyfd;
 	fcntl(ptyfd, F_SETFL, fcntl(ptyfd, F_GETFL) | O_NONBLOCK);
-	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, v->v_id,
-	    VM_CONSOLE);
-	if ((v->v_logfd = open(path, O_WRONLY | O_CREAT | O_APPEND |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
-		log_warn("vm %s: %s", v->v_name, path);
+	vm_log_open(v);
 	event_set(&v->v_pty_ev, ptyfd, EV_READ | EV_PERSIST, vm_console_read,
 	    v);
 	event_add(&v->v_pty_ev, NULL);
+	event_set(&v->v_pty_wev, ptyfd, EV_WRITE, vm_console_flush, v);
 }
 
+/* The pty is done with; why, if given, is marked in the log. */
 static void
-vm_console_close(struct vm *v)
+vm_console_close(struct vm *v, const char *why)
 {
 	if (v->v_ptyfd != -1) {
 		/* What the console said last is still in the pty. */
-		while (v->v_ptyfd != -1 && v->v_logfd != -1) {
-			char	 buf[4096];
+		while (v->v_ptyfd != -1) {
+			char	 buf[PROTO_CONSOLE_CHUNK];
 			ssize_t	 n;
 
 			if ((n = read(v->v_ptyfd, buf, sizeof(buf))) <= 0)
 				break;
-			if (write(v->v_logfd, buf, n) == -1)
-				break;
+			vm_console_emit(v, buf, n);
 		}
 		event_del(&v->v_pty_ev);
+		event_del(&v->v_pty_wev);
 		close(v->v_ptyfd);
 		v->v_ptyfd = -1;
+		v->v_inlen = 0;
+		if (v->v_inpaused) {
+			v->v_inpaused = 0;
+			control_pause(v->v_writer, 0);
+		}
 	}
+	if (why != NULL)
+		vm_console_mark(v, "%s", why);
 	if (v->v_logfd != -1) {
 		close(v->v_logfd);
 		v->v_logfd = -1;
@@ -913,6 +1107,7 @@ vm_result(struct imsg *imsg)
 		vm_from_result(v, &vr);
 		if (fd != -1)
 			vm_console_open(v, fd);
+		vm_console_mark(v, "starting (firecracker pid %d)", v->v_pid);
 		v->v_tries = 0;
 		vmop_id_send(IMSG_VMOP_SOCKET, v);
 		break;
@@ -987,6 +1182,7 @@ vm_exited(struct imsg *imsg)
 {
 	struct vmop_exited	 ve;
 	struct vm		*v;
+	char			 why[PROTO_MSG_MAX + 16];
 	size_t			 len;
 	int			 was = 0;
 
@@ -997,7 +1193,6 @@ vm_exited(struct imsg *imsg)
 		return;
 	if (evtimer_initialized(&v->v_timer))
 		evtimer_del(&v->v_timer);
-	vm_console_close(v);
 	v->v_pid = 0;
 	was = v->v_state;
 	if (was == VM_RUNNING || was == VM_PAUSED) {
@@ -1008,7 +1203,14 @@ vm_exited(struct imsg *imsg)
 			snprintf(v->v_error, sizeof(v->v_error),
 			    "firecracker ended (wait status %d)",
 			    ve.ve_status);
-	}
+		snprintf(why, sizeof(why), "stopped: %s", v->v_error);
+	} else if (was == VM_STOPPING)
+		snprintf(why, sizeof(why), "stopped (on request)");
+	else
+		snprintf(why, sizeof(why), "ended while starting");
+	vm_console_close(v, why);
+	/* A console session ends with its VM; vm logs -f follows on. */
+	vm_viewers_end(v, 0, 0, "vm %s %s", v->v_name, why);
 	if (was == VM_STARTING || was == VM_ERROR)
 		vm_set_state(v, VM_ERROR);
 	else
@@ -1036,13 +1238,17 @@ vm_known(struct imsg *imsg)
 	struct vmop_result	 vr;
 	struct vm		*v;
 	size_t			 len;
+	int			 fd;
 
 	if (imsg_read_exact(imsg, &vr, sizeof(vr)) == -1 ||
 	    wire_string(vr.vr_id, sizeof(vr.vr_id), &len) == -1)
 		fatalx("%s: malformed vm from the parent", __func__);
+	fd = imsg_get_fd(imsg);
 	if ((v = vm_by_id(vr.vr_id)) == NULL) {
 		log_warnx("vm %s: the parent has it but there is no record; "
 		    "ignored", vr.vr_id);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
 	v->v_known = 1;
@@ -1050,9 +1256,18 @@ vm_known(struct imsg *imsg)
 	if (vr.vr_state == VMOP_RUNNING) {
 		if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
 			vm_set_state(v, VM_RUNNING);
+		/* The parent kept the console's master for us. */
+		if (fd != -1 && v->v_ptyfd == -1) {
+			vm_console_open(v, fd);
+			vm_console_mark(v, "console reconnected after the vm "
+			    "worker restarted");
+			fd = -1;
+		}
 	} else if (v->v_state == VM_RUNNING || v->v_state == VM_STARTING ||
 	    v->v_state == VM_STOPPING || v->v_state == VM_PAUSED)
 		vm_set_state(v, VM_STOPPED);
+	if (fd != -1)
+		close(fd);
 }
 
 static void
@@ -1606,6 +1821,192 @@ vm_ctl_ls(uint32_t client, uid_t uid)
 		control_info(client, &vi);
 	}
 	control_reply(client, 0, "%s", "");
+}
+
+/* A client follows or holds at most one console at a time. */
+static int
+vm_client_busy(uint32_t client)
+{
+	struct vm		*v;
+	struct vm_viewer	*vv;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		TAILQ_FOREACH(vv, &v->v_viewers, vv_entry)
+			if (vv->vv_client == client)
+				return 1;
+	return 0;
+}
+
+static struct vm *
+vm_ctl_console_vm(uint32_t client, uid_t uid, const struct ctl_console *cs)
+{
+	struct vm	*v;
+	size_t		 len;
+
+	if (wire_string(cs->cs_name, sizeof(cs->cs_name), &len) == -1 ||
+	    (cs->cs_flags & ~CTL_CONSOLE_F_FOLLOW) != 0) {
+		control_reply(client, EINVAL, "bad request");
+		return NULL;
+	}
+	if ((v = vm_by_name(cs->cs_name)) == NULL || !vm_visible(v, uid)) {
+		control_reply(client, ENOENT, "no VM named %s", cs->cs_name);
+		return NULL;
+	}
+	if (vm_client_busy(client)) {
+		control_reply(client, EBUSY, "one console or log per "
+		    "connection");
+		return NULL;
+	}
+	return v;
+}
+
+static void
+vm_viewer_add(struct vm *v, uint32_t client, int attached)
+{
+	struct vm_viewer	*vv;
+
+	if ((vv = calloc(1, sizeof(*vv))) == NULL)
+		fatal(NULL);
+	vv->vv_client = client;
+	vv->vv_attached = attached;
+	TAILQ_INSERT_TAIL(&v->v_viewers, vv, vv_entry);
+}
+
+/*
+ * vm logs: the client gets read-only descriptors on the log files and
+ * reads them itself, so a megabyte of history is never copied through
+ * this process, and the file's size now, so that it stops exactly where
+ * what it is sent next (with -f) begins: nothing twice, nothing missed,
+ * even if the log is rotated meanwhile (its descriptor keeps the file).
+ */
+void
+vm_ctl_logs(uint32_t client, uid_t uid, const struct ctl_console *cs)
+{
+	static const char *const names[] = { VM_CONSOLE_OLD, VM_CONSOLE };
+	struct ctl_logfd lf;
+	struct stat	 st;
+	struct vm	*v;
+	char		 path[128];
+	size_t		 i;
+	int		 fd;
+
+	if ((v = vm_ctl_console_vm(client, uid, cs)) == NULL)
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		vm_console_path(v, names[i], path, sizeof(path));
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			if (errno != ENOENT)
+				log_warn("vm %s: %s", v->v_name, path);
+			continue;
+		}
+		if (fstat(fd, &st) == -1 || st.st_size == 0) {
+			close(fd);
+			continue;
+		}
+		memset(&lf, 0, sizeof(lf));
+		lf.lf_size = st.st_size;
+		if (control_fd(client, IMSG_CTL_VM_LOGFD, fd, &lf,
+		    sizeof(lf)) == -1)
+			return;
+	}
+	if (cs->cs_flags & CTL_CONSOLE_F_FOLLOW)
+		vm_viewer_add(v, client, 0);
+	else
+		control_reply(client, 0, "%s", "");
+}
+
+/*
+ * vm console: one client at a time may type; a second is refused and
+ * told who holds it (vm logs -f shows the output to any number).
+ */
+void
+vm_ctl_console(uint32_t client, uid_t uid, const struct ctl_console *cs)
+{
+	struct ucred	 cr;
+	struct vm	*v;
+
+	if ((v = vm_ctl_console_vm(client, uid, cs)) == NULL)
+		return;
+	if (cs->cs_flags != 0) {
+		control_reply(client, EINVAL, "bad request");
+		return;
+	}
+	if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED) {
+		control_reply(client, ENOTCONN, "vm %s is not running (%s): "
+		    "start it first; \"bangerctl vm logs %s\" shows what its "
+		    "console said", v->v_name, state_name(v->v_state),
+		    v->v_name);
+		return;
+	}
+	if (v->v_ptyfd == -1) {
+		control_reply(client, ENOTCONN, "vm %s: its console is not "
+		    "connected (bangerd restarted since the VM started); it "
+		    "is again from the VM's next start", v->v_name);
+		return;
+	}
+	if (v->v_writer != 0) {
+		if (control_cred(v->v_writer, &cr) == 0)
+			control_reply(client, EBUSY, "vm %s: its console is in "
+			    "use by uid %u (pid %d); one client at a time: "
+			    "that one must detach first (~.)", v->v_name,
+			    (unsigned)cr.uid, (int)cr.pid);
+		else
+			control_reply(client, EBUSY, "vm %s: its console is "
+			    "in use", v->v_name);
+		return;
+	}
+	vm_viewer_add(v, client, 1);
+	v->v_writer = client;
+	if (control_cred(client, &cr) == 0)
+		log_info("vm %s: console attached by uid %u (pid %d)",
+		    v->v_name, (unsigned)cr.uid, (int)cr.pid);
+	(void)control_data(client, IMSG_CTL_CONSOLE_READY, NULL, 0);
+}
+
+/* Typed by a client: for the console it holds, if it still does. */
+void
+vm_console_input(uint32_t client, const void *data, size_t len)
+{
+	struct vm	*v;
+	size_t		 room;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		if (v->v_writer == client)
+			break;
+	if (v == NULL || v->v_ptyfd == -1)
+		return;
+	room = CONSOLE_IN_MAX - v->v_inlen;
+	if (len > room) {
+		log_warnx("vm %s: console input: %zu bytes dropped (the "
+		    "guest does not read)", v->v_name, len - room);
+		len = room;
+	}
+	if (v->v_inlen + len > v->v_insize) {
+		if ((v->v_inbuf = realloc(v->v_inbuf, v->v_inlen + len)) ==
+		    NULL)
+			fatal(NULL);
+		v->v_insize = v->v_inlen + len;
+	}
+	memcpy(v->v_inbuf + v->v_inlen, data, len);
+	v->v_inlen += len;
+	vm_console_flush(v->v_ptyfd, EV_WRITE, v);
+	if (v->v_inlen > CONSOLE_IN_HIGH && !v->v_inpaused) {
+		v->v_inpaused = 1;
+		control_pause(client, 1);
+	}
+}
+
+/* A client hung up: whatever console it held or followed lets go. */
+void
+vm_client_gone(uint32_t client)
+{
+	struct vm		*v;
+	struct vm_viewer	*vv, *tvv;
+
+	TAILQ_FOREACH(v, &vms, v_entry)
+		TAILQ_FOREACH_SAFE(vv, &v->v_viewers, vv_entry, tvv)
+			if (vv->vv_client == client)
+				vm_viewer_remove(v, vv);
 }
 
 void

@@ -525,9 +525,16 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	if (img.initrd[0] != '\0')
 		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
 		    JAIL_INITRD);
-	/* The console's master goes to the vm worker; we keep no copy. */
-	ptyfd = pv->pv_proc.fp_ptyfd;
-	pv->pv_proc.fp_ptyfd = -1;
+	/*
+	 * The console's master goes to the vm worker, which alone reads
+	 * it (root never parses guest output).  We keep a copy only so a
+	 * restarted vm worker can have it again (vmop_announce): the
+	 * console outlives the worker, and the pty is closed with the VM.
+	 */
+	ptyfd = -1;
+	if (pv->pv_proc.fp_ptyfd != -1 && (ptyfd = fcntl(pv->pv_proc.fp_ptyfd,
+	    F_DUPFD_CLOEXEC, 0)) == -1)
+		log_warn("vm %s: console", pv->pv_id);
 	vmop_reply(w, peerid, &vr, ptyfd);
 	return 0;
 fail:
@@ -691,11 +698,18 @@ vmop_announce(struct worker *w)
 {
 	struct vmop_result	 vr;
 	struct pvm		*pv;
+	int			 fd;
 
 	TAILQ_FOREACH(pv, &pvms, pv_entry) {
 		pvm_result_init(pv, IMSG_VMOP_KNOWN, &vr);
-		imsg_compose_event(w->w_iev, IMSG_VMOP_KNOWN, 0, 0, -1, &vr,
-		    sizeof(vr));
+		/* A running VM's console, again (see vmop_start). */
+		fd = -1;
+		if (pv->pv_state == VMOP_RUNNING && pv->pv_proc.fp_ptyfd != -1 &&
+		    (fd = fcntl(pv->pv_proc.fp_ptyfd, F_DUPFD_CLOEXEC, 0)) == -1)
+			log_warn("vm %s: console", pv->pv_id);
+		if (imsg_compose_event(w->w_iev, IMSG_VMOP_KNOWN, 0, 0, fd, &vr,
+		    sizeof(vr)) == -1 && fd != -1)
+			close(fd);
 	}
 	imsg_compose_event(w->w_iev, IMSG_VMOP_KNOWN_END, 0, 0, -1, NULL, 0);
 }

@@ -98,6 +98,9 @@ enum proto_type {
 	IMSG_CTL_VM_CREATE,	/* struct ctl_vm_create */
 	IMSG_CTL_VM,		/* struct ctl_vm: an action on VMs */
 	IMSG_CTL_VM_LS,		/* no payload: IMSG_CTL_VM_INFO each */
+	IMSG_CTL_VM_LOGS,	/* struct ctl_console: the console log */
+	IMSG_CTL_VM_CONSOLE,	/* struct ctl_console: attach to it */
+	IMSG_CTL_CONSOLE_IN,	/* 1..PROTO_CONSOLE_CHUNK bytes: typed */
 
 	/* vm worker -> bangerctl */
 	IMSG_CTL_RESULT,	/* struct result: ends a command */
@@ -132,6 +135,9 @@ enum proto_type {
 	IMSG_UPD_PROGRESS,	/* struct update_progress */
 	IMSG_UPD_ARTIFACT,	/* no payload, fd: the sealed artifact */
 	IMSG_UPD_FAILED,	/* struct upd_failed */
+	IMSG_CTL_VM_LOGFD,	/* struct ctl_logfd, fd: read-only log */
+	IMSG_CTL_CONSOLE_OUT,	/* 1..PROTO_CONSOLE_CHUNK bytes: output */
+	IMSG_CTL_CONSOLE_READY,	/* no payload: attached, the input is ours */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -520,6 +526,25 @@ struct upd_checked {
 struct upd_failed {
 	int32_t		uf_code;		/* UPD_E* */
 	char		uf_msg[PROTO_MSG_MAX];
+};
+
+/*
+ * vm logs and vm console.  The console's bytes travel as they are, in
+ * messages of 1 to PROTO_CONSOLE_CHUNK bytes (the one variable-length
+ * payload): IMSG_CTL_CONSOLE_OUT to every client that follows or is
+ * attached, IMSG_CTL_CONSOLE_IN from the one attached client.
+ */
+#define PROTO_CONSOLE_CHUNK	4096
+
+struct ctl_console {
+	char		cs_name[PROTO_VMNAME_MAX];
+	uint32_t	cs_flags;		/* CTL_CONSOLE_F_* */
+};
+#define CTL_CONSOLE_F_FOLLOW	0x01	/* logs: then what comes after */
+
+/* A console log file: its first lf_size bytes are the history asked for. */
+struct ctl_logfd {
+	uint64_t	lf_size;
 };
 
 #endif /* BANGER_PROTO_H */

@@ -7,7 +7,9 @@
  *
  * Built twice from this file:
  *	fc-standin-idle		(default) no guest: InstanceStart prints a
- *				boot banner on stdout, SendCtrlAltDel exits 0.
+ *				boot banner on stdout, then a tiny getty
+ *				answers each line on stdin ("echo: LINE";
+ *				"poweroff" exits 0), SendCtrlAltDel exits 0.
  *	fc-standin-qemu		(-DSTANDIN_MODE_QEMU) InstanceStart runs
  *				qemu-system-x86_64 (-DQEMU_PATH, or env
  *				FC_STANDIN_QEMU) as a child, console on our
@@ -903,6 +905,92 @@ guest_reap(void)
 static void
 guest_timers(void)
 {
+}
+
+/*
+ * The guest's serial input: our stdin (the console pty).  A tiny getty
+ * behind it: it echoes what is typed, answers each line with
+ * "echo: LINE", prompts again on an empty line, and "poweroff" powers
+ * the guest off (then the VMM exits, as Firecracker does).  A paused
+ * guest reads nothing: its input waits in the pty.
+ */
+static struct {
+	char	 line[256];
+	size_t	 len;
+	int	 cr;		/* the last byte was '\r' */
+	int	 eof;
+} tty;
+
+static int
+guest_console_fd(void)
+{
+	return vm.state == VM_RUNNING && !tty.eof && !g.exit_pending ?
+	    STDIN_FILENO : -1;
+}
+
+/* What the guest says back, written once per read like a real UART. */
+static void
+tty_out(char *out, size_t *len, size_t max, const char *fmt, ...)
+    __attribute__((__format__ (printf, 4, 5)));
+
+static void
+tty_out(char *out, size_t *len, size_t max, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out + *len, max - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len += (size_t)n < max - *len ? (size_t)n : max - *len - 1;
+}
+
+static void
+guest_console_input(void)
+{
+	char	 buf[512], out[512 * 24], t[32], c;
+	size_t	 olen = 0;
+	ssize_t	 n, i;
+
+	if ((n = read(STDIN_FILENO, buf, sizeof(buf))) <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			tty.eof = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		c = buf[i];
+		if (c == '\n' && tty.cr) {
+			tty.cr = 0;
+			continue;
+		}
+		tty.cr = c == '\r';
+		if (c != '\r' && c != '\n') {
+			if (tty.len < sizeof(tty.line) - 1)
+				tty.line[tty.len++] = c;
+			if (olen < sizeof(out) - 1)
+				out[olen++] = c;
+			continue;
+		}
+		tty_out(out, &olen, sizeof(out), "\r\n");
+		tty.line[tty.len] = '\0';
+		tty.len = 0;
+		if (tty.line[0] == '\0')
+			tty_out(out, &olen, sizeof(out), "fc-standin login: ");
+		else if (strcmp(tty.line, "poweroff") == 0) {
+			console_stamp(t, sizeof(t));
+			tty_out(out, &olen, sizeof(out),
+			    "%s reboot: Power down\r\n", t);
+			g.exit_pending = 1;
+			g.exit_code = 0;
+			g.exit_at = now_ms() + 200;
+			break;
+		} else
+			tty_out(out, &olen, sizeof(out), "echo: %s\r\n",
+			    tty.line);
+	}
+	out[olen] = '\0';
+	console("%s", out);
 }
 
 #else /* STANDIN_MODE_QEMU */
@@ -3008,14 +3096,17 @@ poll_timeout(void)
 static void
 serve(void)
 {
-	struct pollfd	pfd[MAX_CONNECTIONS + 2];
+	struct pollfd	pfd[MAX_CONNECTIONS + 3];
 	size_t		i, n;
+	ssize_t		tty_slot;	/* stdin's pfd, or -1 */
 
 	for (;;) {
 		if (g.exit_pending && (now_ms() >= g.exit_at ||
 		    !out_pending()))
 			finish(g.exit_code);
 		n = 0;
+		tty_slot = -1;
+		(void)tty_slot;
 		pfd[n].fd = g.sig_fd;
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = g.listen_fd;
@@ -3025,6 +3116,13 @@ serve(void)
 			pfd[n++].events = g.conns[i].outlen >
 			    g.conns[i].outoff ? POLLOUT : POLLIN;
 		}
+#ifndef STANDIN_MODE_QEMU
+		if (guest_console_fd() != -1) {
+			tty_slot = n;
+			pfd[n].fd = guest_console_fd();
+			pfd[n++].events = POLLIN;
+		}
+#endif
 		if (poll(pfd, n, poll_timeout()) == -1 && errno != EINTR)
 			die(EXIT_GENERIC, "poll: %s", strerror(errno));
 		if (pfd[0].revents & POLLIN)
@@ -3043,6 +3141,11 @@ serve(void)
 		}
 		if (pfd[1].revents & POLLIN)
 			conn_accept();
+#ifndef STANDIN_MODE_QEMU
+		if (tty_slot != -1 &&
+		    (pfd[tty_slot].revents & (POLLIN | POLLHUP | POLLERR)))
+			guest_console_input();
+#endif
 	}
 }
 

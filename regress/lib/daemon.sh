@@ -111,6 +111,17 @@ host_traces() {
 		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
 		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
 		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
-		pgrep -f -- "--api-sock /run/firecracker.socket --id" || true
+		our_firecrackers
 	} | sort | tr '\n' ' '
+}
+
+# Firecracker processes in this test's jails (by their root directory):
+# other daemons on the host, tests run side by side, have their own.
+our_firecrackers() {
+	local p
+	for p in $(pgrep -f -- "--api-sock /run/firecracker.socket --id"); do
+		case $(readlink "/proc/$p/root" 2>/dev/null) in
+		"$STATE"/*)	echo "$p" ;;
+		esac
+	done
 }
