@@ -86,7 +86,17 @@ vssh() {
 	    "$BANGERCTL" -s "$SOCK" vm ssh "$@" </dev/null
 }
 mkdir -p "$T/tmp"
-before=$(host_traces)
+# What a VM leaves in the daemon's namespace and state directory
+# (host_traces without its process list: other tests' stand-ins may run
+# at the same time; this VM's processes are checked by pid).
+traces() {
+	{
+		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
+		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
+		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
+	} | sort | tr '\n' ' '
+}
+before=$(traces)
 
 # Something in the upstream namespace for the guest to reach: a server
 # that says whom it sees, and a counter of what arrives from the egress
@@ -137,6 +147,12 @@ wait_for 20 pgrep -P "$pid" -f qemu-system-x86_64 && qpid=$(pgrep -P "$pid" -f q
 expect_match "e2e: qemu runs under it, in the jail, as the VM's uid" \
     "${qpid:-none} $(awk '/^Uid:/ {print $2}' /proc/${qpid:-0}/status 2>/dev/null) $(stat -L -c %d:%i /proc/${qpid:-0}/root/ 2>/dev/null)" \
     "^[0-9]+ 300000 $(stat -c %d:%i "$STATE/jail/firecracker/$id/root")$"
+jr=$STATE/jail/firecracker/$id/root
+expect_eq "e2e: the jailer made the device nodes, the VM's, 0600" \
+    "$(cd "$jr" && stat -c '%n %t:%T %u:%g %a' dev/net/tun dev/kvm dev/urandom | tr '\n' ' ')" \
+    "dev/net/tun a:c8 300000:300000 600 dev/kvm a:e8 300000:300000 600 dev/urandom 1:9 300000:300000 600 "
+expect_eq "e2e: ... and copied firecracker into the jail" \
+    "$(cmp "$jr/firecracker" "$T/bin/firecracker" && echo same)" "same"
 expect_eq "e2e: the jail's mounts are not in the daemon's namespace" \
     "$(in_ns grep -c " $STATE/jail" /proc/self/mountinfo)" 0
 
@@ -218,12 +234,30 @@ expect_eq "e2e: vm ssh to a stopped VM fails" "$rc" 1
 expect_eq "e2e: ... saying it is not running" "$out" \
     "bangerctl: vm g1 is stopped, not running (bangerctl vm start g1)"
 
-out=$(ctl vm rm g1 2>&1)
-expect_eq "e2e: vm rm" "$out" "vm g1 removed"
-expect_eq "e2e: vm rm leaves no tap, disk, record, jail or process" \
-    "$(host_traces)" "$before"
+# Booted again, then a daemon restart: the guest keeps running and the
+# new daemon adopts the jailer-run Firecracker (whose old parent is gone:
+# once it ends, it is a zombie until init reaps it).
+alive() { [ -n "$1" ] && [ -r "/proc/$1/status" ] &&
+    ! grep -q '^State:.*Z' "/proc/$1/status"; }
+ctl vm start g1 >/dev/null
+pid=$(ctl vm show --json g1 | jq .pid)
+wait_for 150 vssh g1 -- true
+daemon_stop
+daemon_start
+expect_eq "e2e: after a daemon restart the VM runs, its firecracker adopted" \
+    "$(ctl vm show --json g1 | jq -r '"\(.state) \(.pid)"')" "running $pid"
+expect_eq "e2e: ... and vm ssh still gets in" "$(vssh g1 -- hostname 2>&1)" "g1"
+qpid=$(pgrep -P "$pid" -f qemu-system-x86_64)
+
+out=$(ctl vm rm -f g1 2>&1)
+expect_eq "e2e: vm rm -f" "$out" "vm g1 removed"
+wait_for 10 sh -c "! { $(declare -f alive); alive $pid || alive ${qpid:-0}; }"
+expect_eq "e2e: ... ends its firecracker and qemu" \
+    "$(alive "$pid" && echo fc) $(alive "$qpid" && echo qemu)" " "
+expect_eq "e2e: vm rm leaves no tap, disk, record or jail" \
+    "$(traces)" "$before"
 expect_eq "e2e: ... no qemu or firecracker of it" \
-    "$(pgrep -f "$id" | tr '\n' ' ')" ""
+    "$(for p in $(pgrep -f "$id"); do alive "$p" && echo "$p"; done)" ""
 expect_eq "e2e: ... no cgroup" \
     "$(find /sys/fs/cgroup -name "$id" 2>/dev/null)" ""
 expect_eq "e2e: ... no nft rule for it" \
