@@ -111,6 +111,11 @@ host_traces() {
 		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
 		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
 		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
-		pgrep -f -- "--api-sock /run/firecracker.socket --id" || true
+		# This daemon's Firecrackers only, those in its network
+		# namespace (other suites may run stand-ins at the same time).
+		for p in $(pgrep -f -- "--api-sock /run/firecracker.socket --id"); do
+			[ "$(ip netns identify "$p" 2>/dev/null)" = "$NS" ] &&
+			    echo "$p"
+		done
 	} | sort | tr '\n' ' '
 }
