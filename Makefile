@@ -92,11 +92,13 @@ UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) \
 # Shell tests (regress/docs, regress/root): run with the built binaries
 # named in the environment; root tests skip, saying so, without root.
 ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
-HELPERS_SRCS =	$(filter-out regress/helpers/fc-standin.c, \
+HELPERS_SRCS =	$(filter-out regress/helpers/fc-standin.c \
+		    regress/helpers/jailer-standin.c, \
 		    $(wildcard regress/helpers/*.c))
 HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%) \
 		$(OBJDIR)/regress/helpers/fc-standin-idle \
-		$(OBJDIR)/regress/helpers/fc-standin-qemu
+		$(OBJDIR)/regress/helpers/fc-standin-qemu \
+		$(OBJDIR)/regress/helpers/jailer-standin
 
 all: $(OBJDIR)/bangerd $(OBJDIR)/bangerctl
 
@@ -152,6 +154,12 @@ $(OBJDIR)/regress/helpers/fc-standin-qemu: regress/helpers/fc-standin.c \
     regress/helpers/fc-standin-serde.h
 	@mkdir -p $(@D)
 	$(CC) $(STANDIN_FLAGS) -DSTANDIN_MODE_QEMU -o $@ $< $(STANDIN_LIBS)
+
+# The jailer stand-in: static, like the real jailer, and never built with
+# the sanitizers (it runs as root between namespaces and a chroot).
+$(OBJDIR)/regress/helpers/jailer-standin: regress/helpers/jailer-standin.c
+	@mkdir -p $(@D)
+	$(CC) $(STANDIN_FLAGS) -o $@ $< $(STANDIN_LIBS)
 
 check-build: all $(UNIT_BINS) $(HELPERS_BINS)
 

@@ -3,6 +3,8 @@
  * show, wait, pause and resume VMs (logs and console: console.c).
  */
 #include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -12,7 +14,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,7 @@ static int	 vm_ls(int, char **);
 static int	 vm_show(int, char **);
 static int	 vm_wait(int, char **);
 static int	 vm_prune(int, char **);
+static int	 vm_ssh(int, char **);
 
 static const struct ctl_cmd vm_cmds[] = {
 	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
@@ -51,6 +56,8 @@ static const struct ctl_cmd vm_cmds[] = {
 	    "print a VM's console log (-f: and follow it)" },
 	{ "console", vm_console, "NAME",
 	    "attach to a VM's serial console (~. detaches)" },
+	{ "ssh", vm_ssh, "NAME [-l USER] [-i IDENTITY] [-- COMMAND ...]",
+	    "log into a running VM (its pinned host key, its --ssh-key)" },
 };
 #define NVMCMDS	(sizeof(vm_cmds) / sizeof(vm_cmds[0]))
 
@@ -265,6 +272,7 @@ vm_create(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm_create	 cc;
+	char			 path[PATH_MAX];
 	FILE			*fp;
 	size_t			 n;
 	const char		*errstr;
@@ -283,6 +291,15 @@ vm_create(int argc, char **argv)
 			if (ferror(fp))
 				err(1, "--ssh-key %s", optarg);
 			fclose(fp);
+			/* Kept so that vm ssh finds the private key beside. */
+			if (realpath(optarg, path) == NULL)
+				err(1, "--ssh-key %s", optarg);
+			if (strlcpy(cc.cc_sshkey, path, sizeof(cc.cc_sshkey)) >=
+			    sizeof(cc.cc_sshkey)) {
+				warnx("--ssh-key %s: path longer than %zu bytes",
+				    path, sizeof(cc.cc_sshkey) - 1);
+				return 1;
+			}
 			if (n >= sizeof(cc.cc_authkeys) ||
 			    memchr(cc.cc_authkeys, '\0', n) != NULL) {
 				warnx("--ssh-key %s: not an OpenSSH public key "
@@ -516,6 +533,9 @@ info_json(struct vm_info *vi)
 	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
 	json_object_set_new(j, "host_key", vi->vi_hostkey[0] ?
 	    json_string(vi->vi_hostkey) : json_null());
+	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
+	json_object_set_new(j, "ssh_key", vi->vi_sshkey[0] ?
+	    json_string(vi->vi_sshkey) : json_null());
 	return j;
 }
 
@@ -674,12 +694,173 @@ vm_show(int argc, char **argv)
 		for (i = 0; i < vi->vi_npublish && i < PROTO_PUBLISH_MAX; i++)
 			printf("%-10s %s\n", "publish", fmt_publish(
 			    &vi->vi_publish[i], b1, sizeof(b1)));
+		if (vi->vi_sshkey[0] != '\0')
+			printf("%-10s %s\n", "ssh key", vi->vi_sshkey);
 		if (vi->vi_pid > 0)
 			printf("%-10s %d (uid %u)\n", "firecracker",
 			    vi->vi_pid, vi->vi_uid);
 	}
 	free(vis);
 	return 0;
+}
+
+/*
+ * bangerctl vm ssh: ssh into a running VM at its address, checking its
+ * host key against the one pinned at create (in a private known_hosts
+ * file, so ssh never asks), with the private key beside the --ssh-key
+ * it was created with unless -i names another.  ssh's exit status is
+ * ours.
+ */
+static int
+vm_ssh(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_vm	 cv;
+	struct vm_info	*vis = NULL, *vi;
+	struct sigaction sa, oint, oquit;
+	const char	*user = "root", *identity = NULL, *tmpdir, *name;
+	char		 khosts[PATH_MAX], khopt[PATH_MAX + 32], priv[PATH_MAX];
+	char		 ktype[64], kdata[PROTO_HOSTKEY_MAX];
+	char		**av = NULL;
+	size_t		 n, len;
+	pid_t		 pid;
+	int		 ch, ac = 0, fd, rv, status, i;
+
+	while ((ch = getopt_long(argc, argv, "l:i:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			user = optarg;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
+		default:
+			vm_usage();
+		}
+	}
+	if (optind >= argc)
+		vm_usage();
+	name = argv[optind++];
+	if (check_name(name) == -1)
+		return 1;
+	memset(&cv, 0, sizeof(cv));
+	cv.cv_action = CTL_VM_SHOW;
+	strlcpy(cv.cv_name, name, sizeof(cv.cv_name));
+	if ((rv = collect(IMSG_CTL_VM, &cv, sizeof(cv), &vis, &n)) != 0)
+		return rv;
+	if (n != 1)
+		errx(1, "no information on %s from bangerd", name);
+	vi = &vis[0];
+	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
+	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
+	if (strcmp(vi->vi_state, "running") != 0)
+		errx(1, "vm %s is %s, not running (bangerctl vm start %s)",
+		    name, vi->vi_state, name);
+	if (vi->vi_addr[0] == '\0')
+		errx(1, "vm %s has no address", name);
+	if (vi->vi_hostkey[0] == '\0')
+		errx(1, "vm %s has no pinned host key: its host key cannot "
+		    "be checked", name);
+	if (sscanf(vi->vi_hostkey, "%63s %383s", ktype, kdata) != 2 ||
+	    strcmp(ktype, "ssh-ed25519") != 0)
+		errx(1, "vm %s: pinned host key \"%.40s\" is not an "
+		    "ssh-ed25519 key", name, vi->vi_hostkey);
+
+	if (identity == NULL && (len = strlen(vi->vi_sshkey)) > 4 &&
+	    strcmp(vi->vi_sshkey + len - 4, ".pub") == 0 &&
+	    len - 4 < sizeof(priv)) {
+		memcpy(priv, vi->vi_sshkey, len - 4);
+		priv[len - 4] = '\0';
+		if (access(priv, F_OK) == 0)
+			identity = priv;
+	}
+
+	/* ssh takes the file in an -o value: no whitespace or quotes. */
+	tmpdir = getenv("TMPDIR");
+	if (tmpdir == NULL || tmpdir[0] != '/' ||
+	    strpbrk(tmpdir, " \t\"'") != NULL)
+		tmpdir = "/tmp";
+	if ((size_t)snprintf(khosts, sizeof(khosts),
+	    "%s/bangerctl-known_hosts.XXXXXX", tmpdir) >= sizeof(khosts))
+		errx(1, "TMPDIR %s: too long", tmpdir);
+	if ((fd = mkstemp(khosts)) == -1)
+		err(1, "%s", khosts);
+	if (fchmod(fd, 0600) == -1 ||
+	    dprintf(fd, "%s %s %s\n", vi->vi_addr, ktype, kdata) < 0 ||
+	    close(fd) == -1) {
+		warn("%s", khosts);
+		(void)unlink(khosts);
+		return 1;
+	}
+	snprintf(khopt, sizeof(khopt), "UserKnownHostsFile=%s", khosts);
+
+	if ((av = calloc(argc - optind + 24, sizeof(*av))) == NULL) {
+		(void)unlink(khosts);
+		err(1, NULL);
+	}
+	av[ac++] = "ssh";
+	av[ac++] = "-o";
+	av[ac++] = khopt;
+	av[ac++] = "-o";
+	av[ac++] = "GlobalKnownHostsFile=/dev/null";
+	av[ac++] = "-o";
+	av[ac++] = "StrictHostKeyChecking=yes";
+	av[ac++] = "-o";
+	av[ac++] = "HostKeyAlgorithms=ssh-ed25519";
+	av[ac++] = "-o";
+	av[ac++] = "UpdateHostKeys=no";
+	av[ac++] = "-o";
+	av[ac++] = "CheckHostIP=no";
+	if (identity != NULL) {
+		av[ac++] = "-i";
+		av[ac++] = (char *)identity;
+		av[ac++] = "-o";
+		av[ac++] = "IdentitiesOnly=yes";
+	}
+	av[ac++] = "-l";
+	av[ac++] = (char *)user;
+	av[ac++] = "--";
+	av[ac++] = vi->vi_addr;
+	for (i = optind; i < argc; i++)
+		av[ac++] = argv[i];
+	av[ac] = NULL;
+
+	/* ^C is for ssh; we stay to remove the file. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, &oint);
+	(void)sigaction(SIGQUIT, &sa, &oquit);
+	switch (pid = fork()) {
+	case -1:
+		warn("fork");
+		(void)unlink(khosts);
+		free(av);
+		free(vis);
+		return 1;
+	case 0:
+		(void)sigaction(SIGINT, &oint, NULL);
+		(void)sigaction(SIGQUIT, &oquit, NULL);
+		execvp(av[0], av);
+		warn("%s", av[0]);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			warn("waitpid");
+			status = -1;
+			break;
+		}
+	(void)unlink(khosts);
+	free(av);
+	free(vis);
+	if (status == -1)
+		return 1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }
 
 /*

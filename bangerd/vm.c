@@ -135,6 +135,7 @@ struct vm {
 	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
 	char			*v_authkeys;	/* for provisioning, once */
 	char			 v_hostkey[PROTO_HOSTKEY_MAX];
+	char			 v_sshkey[PROTO_PATH_MAX];	/* --ssh-key */
 	int			 v_create_failed;
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
@@ -271,6 +272,7 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	vi->vi_created = v->v_created;
 	vi->vi_started = v->v_started;
 	strlcpy(vi->vi_hostkey, v->v_hostkey, sizeof(vi->vi_hostkey));
+	strlcpy(vi->vi_sshkey, v->v_sshkey, sizeof(vi->vi_sshkey));
 	vi->vi_npublish = v->v_npublish;
 	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
 }
@@ -309,6 +311,8 @@ vm_save(struct vm *v)
 		json_object_set_new(j, "error", json_string(v->v_error));
 	if (v->v_hostkey[0] != '\0')
 		json_object_set_new(j, "host_key", json_string(v->v_hostkey));
+	if (v->v_sshkey[0] != '\0')
+		json_object_set_new(j, "ssh_key", json_string(v->v_sshkey));
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -385,6 +389,7 @@ vm_load_one(const char *id)
 	json_error_t	 jerr;
 	json_t		*j;
 	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
+	const char	*sshkey = NULL;
 	json_int_t	 owner, cpus, mem, disk, created, started;
 	struct vm	*v;
 	int		 s;
@@ -417,6 +422,9 @@ vm_load_one(const char *id)
 		strlcpy(v->v_error, error, sizeof(v->v_error));
 	if (json_unpack(j, "{s:s}", "host_key", &hostkey) == 0)
 		strlcpy(v->v_hostkey, hostkey, sizeof(v->v_hostkey));
+	if (json_unpack(j, "{s:s}", "ssh_key", &sshkey) == 0 &&
+	    sshkey[0] == '/')
+		strlcpy(v->v_sshkey, sshkey, sizeof(v->v_sshkey));
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);
@@ -1498,6 +1506,12 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		control_reply(client, EINVAL, "bad request");
 		return;
 	}
+	if (wire_string(cc->cc_sshkey, sizeof(cc->cc_sshkey), &len) == -1 ||
+	    (len > 0 && cc->cc_sshkey[0] != '/')) {
+		control_reply(client, EINVAL, "bad request");
+		return;
+	}
+	len = strlen(cc->cc_authkeys);
 	if (len > 0 && guestfs_check_authkeys(cc->cc_authkeys, kerr,
 	    sizeof(kerr)) == -1) {
 		control_reply(client, EINVAL, "--ssh-key: %s", kerr);
@@ -1538,6 +1552,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	memcpy(v->v_publish, cc->cc_publish, sizeof(v->v_publish));
 	if ((v->v_authkeys = strdup(cc->cc_authkeys)) == NULL)
 		fatal(NULL);
+	strlcpy(v->v_sshkey, cc->cc_sshkey, sizeof(v->v_sshkey));
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 

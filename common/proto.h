@@ -295,6 +295,7 @@ struct ctl_vm_create {
 	uint32_t	cc_npublish;
 	struct proto_publish cc_publish[PROTO_PUBLISH_MAX];
 	char		cc_authkeys[PROTO_AUTHKEYS_MAX];	/* for root */
+	char		cc_sshkey[PROTO_PATH_MAX];	/* --ssh-key, absolute */
 };
 
 #define CTL_VM_START	1
@@ -341,6 +342,7 @@ struct vm_info {
 	uint32_t	vi_npublish;
 	struct proto_publish vi_publish[PROTO_PUBLISH_MAX];
 	char		vi_hostkey[PROTO_HOSTKEY_MAX];	/* its SSH host key */
+	char		vi_sshkey[PROTO_PATH_MAX];	/* --ssh-key, "" if none */
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

@@ -1,0 +1,265 @@
+# A real guest through bangerd: booted by the qemu-mode Firecracker
+# stand-in under the jailer stand-in, reached over the bridge and with
+# `bangerctl vm ssh`, egress through NAT to an "upstream" namespace, a
+# clean power-off at `vm stop` (after which nothing of the guest reaches
+# the upstream), and nothing left after `vm rm`.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+GUEST=${FC_STANDIN_GUEST:-/var/cache/banger-guest}
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "e2e" "needs root to start bangerd"
+	t_done
+fi
+if [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	skip "e2e" "/usr/bin/qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+	t_done
+fi
+if ! command -v ssh >/dev/null; then
+	skip "e2e" "ssh is not installed (openssh-client)"
+	t_done
+fi
+BLOG=$(mktemp)
+"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$BLOG"
+case $? in
+0)	rm -f "$BLOG" ;;
+2)	skip "e2e" "scripts/build-guest.sh: $(tail -n 1 "$BLOG")"
+	rm -f "$BLOG"
+	t_done ;;
+*)	fail "e2e: the guest is built" "$(tail -n 3 "$BLOG" | tr '\n' ' ')"
+	rm -f "$BLOG"
+	t_done ;;
+esac
+KREL=$(sed -n 's/^kernel_release=//p' "$GUEST/stamp")
+
+daemon_setup 'bridge "br-fc" {
+	address 10.79.0.1/24
+	egress "up0"
+}'
+UP=banger-e2e-up-$$
+e2e_cleanup() {
+	[ -n "${UPL:-}" ] && kill "$UPL" 2>/dev/null && wait "$UPL" 2>/dev/null
+	[ -n "${CAP:-}" ] && kill "$CAP" 2>/dev/null && wait "$CAP" 2>/dev/null
+	daemon_cleanup
+	ip netns delete "$UP" 2>/dev/null
+}
+trap e2e_cleanup EXIT
+
+# Firecracker is the qemu-mode stand-in, run through the jailer
+# stand-in; both root-owned where only root may write, as bangerd wants.
+mkdir -p "$T/bin" "$T/key"
+chmod 0755 "$T/bin"
+install -m 0755 "$HELPERS/fc-standin-qemu" "$T/bin/firecracker"
+install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
+install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
+install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
+cat >>"$CONF" <<EOC
+firecracker "$T/bin/firecracker"
+jailer "$T/bin/jailer"
+image "guest" {
+	kernel "$GUEST/vmlinux"
+	initrd "$GUEST/initrd.img"
+	rootfs "$GUEST/rootfs.ext4"
+	boot-args "console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
+}
+EOC
+
+# The egress: a veth into the "upstream" namespace.
+ip netns add "$UP"
+ip -n "$UP" link set lo up
+in_ns ip link add up0 type veth peer name up1 netns "$UP"
+in_ns ip addr add 10.80.0.1/24 dev up0
+in_ns ip link set up0 up
+ip -n "$UP" addr add 10.80.0.2/24 dev up1
+ip -n "$UP" link set up1 up
+
+if ! daemon_start; then
+	fail "e2e: daemon starts" "$(tail -5 "$DLOG")"
+	t_done
+fi
+
+# ssh through bangerctl, from the daemon's namespace (the bridge is
+# there), never able to prompt: no terminal, no stdin.
+vssh() {
+	timeout 90 setsid -w ip netns exec "$NS" env TMPDIR="$T/tmp" \
+	    "$BANGERCTL" -s "$SOCK" vm ssh "$@" </dev/null
+}
+mkdir -p "$T/tmp"
+# What a VM leaves in the daemon's namespace and state directory
+# (host_traces without its process list: other tests' stand-ins may run
+# at the same time; this VM's processes are checked by pid).
+traces() {
+	{
+		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
+		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
+		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
+	} | sort | tr '\n' ' '
+}
+before=$(traces)
+
+# Something in the upstream namespace for the guest to reach: a server
+# that says whom it sees, and a counter of what arrives from the egress
+# address on port 9001 (closed: each try is one SYN).
+ip netns exec "$UP" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.80.0.2", 9000)); s.listen(8)
+while True:
+    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
+' &
+UPL=$!
+ip netns exec "$UP" nft -f - <<'EON'
+table inet e2e {
+	chain in {
+		type filter hook input priority 0;
+		ip saddr 10.80.0.1 tcp dport 9001 counter
+	}
+}
+EON
+from_guest() {
+	ip netns exec "$UP" nft -j list table inet e2e |
+	    jq '[.nftables[] | .rule? | select(.) | .expr[] | .counter? | select(.) | .packets] | add'
+}
+
+out=$(ctl vm create g1 --image guest --cpus 1 --memory 384M \
+    --ssh-key "$T/key/id.pub" --publish 2222:22 --start 2>&1)
+expect_match "e2e: vm create --start creates and starts the guest" "$out" \
+    "vm g1 started"
+id=$(vm_id g1)
+addr=$(ctl vm show --json g1 | jq -r .address)
+expect_eq "e2e: create records the --ssh-key file" \
+    "$(ctl vm show --json g1 | jq -r .ssh_key)" "$T/key/id.pub"
+out=$(ctl vm wait g1 --state running --timeout 60 2>&1)
+expect_eq "e2e: vm wait --state running" "$(ctl vm show --json g1 | jq -r .state)" \
+    "running"
+pid=$(ctl vm show --json g1 | jq .pid)
+expect_match "e2e: firecracker was started by the jailer, as the jailer does" \
+    "$(tr '\0' ' ' </proc/$pid/cmdline)" \
+    "^/firecracker --id $id --start-time-us [0-9]+ --start-time-cpu-us [0-9]+ --parent-cpu-time-us [0-9]+ --api-sock /run/firecracker.socket $"
+expect_eq "e2e: firecracker runs as the VM's uid" \
+    "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)" "300000"
+expect_eq "e2e: firecracker's root is its jail" \
+    "$(stat -L -c %d:%i /proc/$pid/root/)" \
+    "$(stat -c %d:%i "$STATE/jail/firecracker/$id/root")"
+qpid=
+wait_for 20 pgrep -P "$pid" -f qemu-system-x86_64 && qpid=$(pgrep -P "$pid" -f qemu-system-x86_64)
+expect_match "e2e: qemu runs under it, in the jail, as the VM's uid" \
+    "${qpid:-none} $(awk '/^Uid:/ {print $2}' /proc/${qpid:-0}/status 2>/dev/null) $(stat -L -c %d:%i /proc/${qpid:-0}/root/ 2>/dev/null)" \
+    "^[0-9]+ 300000 $(stat -c %d:%i "$STATE/jail/firecracker/$id/root")$"
+jr=$STATE/jail/firecracker/$id/root
+expect_eq "e2e: the jailer made the device nodes, the VM's, 0600" \
+    "$(cd "$jr" && stat -c '%n %t:%T %u:%g %a' dev/net/tun dev/kvm dev/urandom | tr '\n' ' ')" \
+    "dev/net/tun a:c8 300000:300000 600 dev/kvm a:e8 300000:300000 600 dev/urandom 1:9 300000:300000 600 "
+expect_eq "e2e: ... and copied firecracker into the jail" \
+    "$(cmp "$jr/firecracker" "$T/bin/firecracker" && echo same)" "same"
+expect_eq "e2e: the jail's mounts are not in the daemon's namespace" \
+    "$(in_ns grep -c " $STATE/jail" /proc/self/mountinfo)" 0
+
+if wait_for 150 in_ns busybox ping -c 1 -W 1 "$addr"; then
+	pass "e2e: the guest answers on $addr over the bridge"
+else
+	fail "e2e: the guest answers on $addr over the bridge" \
+	    "$(tail -c 400 "$STATE/vms/$id/console.log" | tr -d '\r' | tr '\n' ' ')"
+fi
+if wait_for 90 in_ns bash -c "exec 3<>/dev/tcp/$addr/22"; then
+	pass "e2e: its sshd listens"
+else
+	fail "e2e: its sshd listens" "no TCP 22 on $addr"
+fi
+wait_for 60 vssh g1 -- true
+expect_eq "e2e: vm ssh g1 -- uname -r prints the guest kernel's release" \
+    "$(vssh g1 -- uname -r 2>&1)" "$KREL"
+expect_eq "e2e: the guest's hostname is its name" \
+    "$(vssh g1 -- hostname 2>&1)" "g1"
+expect_eq "e2e: vm ssh -l names the user" \
+    "$(vssh g1 -l root -- id -un 2>&1)" "root"
+vssh g1 -- exit 7 >/dev/null 2>&1
+expect_eq "e2e: vm ssh exits with the command's status" "$?" 7
+expect_eq "e2e: vm ssh leaves no known_hosts file behind" \
+    "$(ls -A "$T/tmp")" ""
+ssh-keygen -q -t ed25519 -N '' -f "$T/key/other" >/dev/null
+out=$(vssh g1 -i "$T/key/other" -- true 2>&1); rc=$?
+expect_eq "e2e: vm ssh -i overrides the VM's key (a key it does not know)" \
+    "$rc" 255
+expect_match "e2e: ... and is refused by the guest" "$out" \
+    "Permission denied \(publickey\)"
+
+expect_eq "e2e: the guest reaches the upstream, masqueraded as the egress" \
+    "$(vssh g1 -- 'exec 3<>/dev/tcp/10.80.0.2/9000; cat <&3' 2>&1)" \
+    "seen from 10.80.0.1"
+# (-s dns: its /etc/hosts names it too, as 127.0.1.1)
+expect_eq "e2e: the guest resolves its name through the bridge's DNS" \
+    "$(vssh g1 -- getent -s dns hosts g1.vm.internal 2>&1 | tr -s ' ')" \
+    "$addr g1.vm.internal"
+banner() { ip netns exec "$UP" timeout 5 bash -c \
+    'exec 3<>/dev/tcp/10.80.0.1/2222 && head -c 8 <&3' 2>/dev/null; }
+expect_eq "e2e: a published port reaches the guest's sshd from upstream" \
+    "$(banner)" "SSH-2.0-"
+
+# The guest keeps knocking on the upstream's port 9001 until it stops.
+vssh g1 -- "nohup bash -c 'while :; do (exec 3<>/dev/tcp/10.80.0.2/9001) 2>/dev/null; sleep 0.3; done' >/dev/null 2>&1 &"
+c1=$(from_guest)
+sleep 2
+c2=$(from_guest)
+if [ "${c2:-0}" -gt "${c1:-0}" ]; then
+	pass "e2e: the upstream receives the guest's traffic while it runs"
+else
+	fail "e2e: the upstream receives the guest's traffic while it runs" \
+	    "counter $c1 then $c2"
+fi
+
+out=$(ctl vm stop --timeout 60 g1 2>&1)
+expect_eq "e2e: vm stop" "$out" "vm g1 stopped"
+expect_eq "e2e: a stopped VM is stopped" \
+    "$(ctl vm show --json g1 | jq -r .state)" "stopped"
+expect_eq "e2e: its firecracker and qemu are gone" \
+    "$(kill -0 "$pid" 2>/dev/null && echo fc) $( [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null && echo qemu)" " "
+if grep -q 'reboot: Power down' "$STATE/vms/$id/console.log"; then
+	pass "e2e: the guest powered off cleanly (its console says so)"
+else
+	fail "e2e: the guest powered off cleanly (its console says so)" \
+	    "$(tail -c 400 "$STATE/vms/$id/console.log" | tr -d '\r' | tr '\n' ' ')"
+fi
+c1=$(from_guest)
+sleep 2
+c2=$(from_guest)
+expect_eq "e2e: after vm stop the upstream receives nothing from the guest" \
+    "$c2" "$c1"
+expect_eq "e2e: after vm stop the published port is closed" "$(banner)" ""
+expect_eq "e2e: after vm stop no rule names the guest's address" \
+    "$(in_ns nft list table ip banger | grep -c "$addr")" 0
+out=$(vssh g1 -- true 2>&1); rc=$?
+expect_eq "e2e: vm ssh to a stopped VM fails" "$rc" 1
+expect_eq "e2e: ... saying it is not running" "$out" \
+    "bangerctl: vm g1 is stopped, not running (bangerctl vm start g1)"
+
+# Booted again, then a daemon restart: the guest keeps running and the
+# new daemon adopts the jailer-run Firecracker (whose old parent is gone:
+# once it ends, it is a zombie until init reaps it).
+alive() { [ -n "$1" ] && [ -r "/proc/$1/status" ] &&
+    ! grep -q '^State:.*Z' "/proc/$1/status"; }
+ctl vm start g1 >/dev/null
+pid=$(ctl vm show --json g1 | jq .pid)
+wait_for 150 vssh g1 -- true
+daemon_stop
+daemon_start
+expect_eq "e2e: after a daemon restart the VM runs, its firecracker adopted" \
+    "$(ctl vm show --json g1 | jq -r '"\(.state) \(.pid)"')" "running $pid"
+expect_eq "e2e: ... and vm ssh still gets in" "$(vssh g1 -- hostname 2>&1)" "g1"
+qpid=$(pgrep -P "$pid" -f qemu-system-x86_64)
+
+out=$(ctl vm rm -f g1 2>&1)
+expect_eq "e2e: vm rm -f" "$out" "vm g1 removed"
+wait_for 10 sh -c "! { $(declare -f alive); alive $pid || alive ${qpid:-0}; }"
+expect_eq "e2e: ... ends its firecracker and qemu" \
+    "$(alive "$pid" && echo fc) $(alive "$qpid" && echo qemu)" " "
+expect_eq "e2e: vm rm leaves no tap, disk, record or jail" \
+    "$(traces)" "$before"
+expect_eq "e2e: ... no qemu or firecracker of it" \
+    "$(for p in $(pgrep -f "$id"); do alive "$p" && echo "$p"; done)" ""
+expect_eq "e2e: ... no cgroup" \
+    "$(find /sys/fs/cgroup -name "$id" 2>/dev/null)" ""
+expect_eq "e2e: ... no nft rule for it" \
+    "$(in_ns nft list table ip banger | grep -c -e "$addr" -e "fc-tap-$id")" 0
+t_done
