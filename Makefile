@@ -42,8 +42,7 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs \
-		zlib
+		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -60,7 +59,7 @@ COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
 # The root operations, each a module with its own tests.
 OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c
 # Self-update: the update worker's fetch and checks (and the parent's).
-UPD_SRCS =	bangerd/updcheck.c common/signify.c
+UPD_SRCS =	bangerd/updcheck.c bangerd/untar.c common/signify.c
 # The net worker's address management and DNS responder.
 NET_SRCS =	bangerd/ipam.c bangerd/dns.c
 # Guest provisioning: files written into a VM's disk, SSH host keys.

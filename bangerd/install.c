@@ -1,7 +1,8 @@
 /*
  * Installing a verified update, in the parent: the release's tarball
- * (scripts/publish-release.sh: bangerd, bangerctl and man/ at its top,
- * gzipped) is unpacked into a new directory beside the running bangerd,
+ * (scripts/publish-release.sh: a ustar archive with bangerd, bangerctl
+ * and man/ at its top, uncompressed so that no decompressor runs as
+ * root) is unpacked into a new directory beside the running bangerd,
  * the two programs are swapped into place with renameat2(2)
  * RENAME_EXCHANGE, the ones they replace are kept as bangerd.prev and
  * bangerctl.prev for a rollback, and the highest version ever installed
@@ -23,15 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bangerd.h"
 #include "log.h"
+#include "untar.h"
 #include "updcheck.h"
 
 #define HIGHEST_FILE	"priv/highest-version"
-#define TAR_BLOCK	512
-#define TAR_FILE_MAX	(256ULL * 1024 * 1024)
 
 static char	 inst_exe[PATH_MAX];	/* the running bangerd */
 static char	 inst_dir[PATH_MAX];	/* its directory */
@@ -131,173 +130,6 @@ highest_write(const char *version, char *msg, size_t len)
 	return 0;
 }
 
-static uint64_t
-tar_octal(const char *p, size_t n, int *bad)
-{
-	uint64_t	 v = 0;
-	size_t		 i = 0;
-
-	while (i < n && p[i] == ' ')
-		i++;
-	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++) {
-		if (v > (UINT64_MAX >> 3))
-			*bad = 1;
-		v = (v << 3) | (uint64_t)(p[i] - '0');
-	}
-	if (i < n && p[i] != '\0' && p[i] != ' ')
-		*bad = 1;
-	return v;
-}
-
-static int
-prog_index(const char *name)
-{
-	int	 i;
-
-	for (i = 0; i < NPROGS; i++)
-		if (strcmp(name, inst_progs[i]) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * Unpack bangerd and bangerctl from the gzipped tar on fd into dfd.
- * Only regular files and directories, with plain relative names, are
- * accepted; the man pages are read past.
- */
-static int
-tar_unpack(int fd, int dfd, char *msg, size_t len)
-{
-	unsigned char	 hdr[TAR_BLOCK];
-	char		 name[TAR_BLOCK], buf[65536];
-	uint64_t	 size, left, skip;
-	gzFile		 gz;
-	int		 gfd, ofd = -1, seen[NPROGS] = { 0 }, bad, i, n;
-	int		 zeros = 0, rv = -1;
-	unsigned	 sum, want;
-
-	if (lseek(fd, 0, SEEK_SET) == -1 || (gfd = dup(fd)) == -1)
-		return msgf(msg, len, "artifact: %s", strerror(errno));
-	if ((gz = gzdopen(gfd, "rb")) == NULL) {
-		close(gfd);
-		return msgf(msg, len, "artifact: cannot read it as gzip");
-	}
-	for (;;) {
-		if ((n = gzread(gz, hdr, sizeof(hdr))) != TAR_BLOCK) {
-			if (n == 0 && zeros > 0)
-				break;
-			msgf(msg, len, "artifact: not a tar archive "
-			    "(truncated header)");
-			goto out;
-		}
-		for (i = 0; i < TAR_BLOCK && hdr[i] == 0; i++)
-			;
-		if (i == TAR_BLOCK) {
-			if (++zeros == 2)
-				break;
-			continue;
-		}
-		zeros = 0;
-		bad = 0;
-		want = tar_octal((char *)hdr + 148, 8, &bad);
-		for (sum = 0, i = 0; i < TAR_BLOCK; i++)
-			sum += (i >= 148 && i < 156) ? ' ' : hdr[i];
-		if (bad || sum != want || memcmp(hdr + 257, "ustar", 5) != 0) {
-			msgf(msg, len, "artifact: not a tar archive (bad "
-			    "header checksum or magic)");
-			goto out;
-		}
-		size = tar_octal((char *)hdr + 124, 12, &bad);
-		/* prefix (ustar) + "/" + name */
-		if (memcmp(hdr + 257, "ustar\0", 6) == 0 && hdr[345] != '\0')
-			snprintf(name, sizeof(name), "%.155s/%.100s",
-			    hdr + 345, hdr);
-		else
-			snprintf(name, sizeof(name), "%.100s", hdr);
-		if (bad || size > TAR_FILE_MAX || name[0] == '/' ||
-		    strstr(name, "..") != NULL) {
-			msgf(msg, len, "artifact: refusing entry \"%.100s\"",
-			    name);
-			goto out;
-		}
-		switch (hdr[156]) {
-		case '5':		/* a directory: only man/ */
-			if (strcmp(name, "man/") != 0 &&
-			    strcmp(name, "man") != 0) {
-				msgf(msg, len, "artifact: unexpected "
-				    "directory \"%.100s\"", name);
-				goto out;
-			}
-			continue;
-		case '0':
-		case '\0':
-			break;
-		default:
-			msgf(msg, len, "artifact: \"%.100s\" is not a regular "
-			    "file (type '%c')", name, hdr[156]);
-			goto out;
-		}
-		if ((i = prog_index(name)) != -1) {
-			if (seen[i]++) {
-				msgf(msg, len, "artifact: %s twice", name);
-				goto out;
-			}
-			if ((ofd = openat(dfd, name, O_WRONLY | O_CREAT |
-			    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755)) == -1) {
-				msgf(msg, len, "%s: %s", name,
-				    strerror(errno));
-				goto out;
-			}
-		} else if (strncmp(name, "man/", 4) != 0 ||
-		    strchr(name + 4, '/') != NULL) {
-			msgf(msg, len, "artifact: unexpected file \"%.100s\"",
-			    name);
-			goto out;
-		}
-		skip = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
-		for (left = size + skip; left > 0; left -= n) {
-			n = left > sizeof(buf) ? (int)sizeof(buf) : (int)left;
-			if (gzread(gz, buf, n) != n) {
-				msgf(msg, len, "artifact: %s is truncated",
-				    name);
-				goto out;
-			}
-			if (ofd != -1 && left > skip) {
-				uint64_t data = left - skip;
-				size_t	 w = (uint64_t)n < data ? (size_t)n :
-				    (size_t)data;
-
-				if (write(ofd, buf, w) != (ssize_t)w) {
-					msgf(msg, len, "%s: %s", name,
-					    strerror(errno));
-					goto out;
-				}
-			}
-		}
-		if (ofd != -1) {
-			if (fchmod(ofd, 0755) == -1 || fsync(ofd) == -1) {
-				msgf(msg, len, "%s: %s", name,
-				    strerror(errno));
-				goto out;
-			}
-			close(ofd);
-			ofd = -1;
-		}
-	}
-	for (i = 0; i < NPROGS; i++)
-		if (!seen[i]) {
-			msgf(msg, len, "artifact: it has no %s",
-			    inst_progs[i]);
-			goto out;
-		}
-	rv = 0;
- out:
-	if (ofd != -1)
-		close(ofd);
-	gzclose(gz);
-	return rv;
-}
-
 /* An executable for this machine: a regular, non-empty ELF file. */
 static int
 prog_check(int dfd, const char *name, char *msg, size_t len)
@@ -376,7 +208,7 @@ install_apply(int fd, const char *version, char *msg, size_t len)
 		msgf(msg, len, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (tar_unpack(fd, tfd, msg, len) == -1)
+	if (untar_programs(fd, tfd, inst_progs, NPROGS, msg, len) == -1)
 		goto out;
 	for (i = 0; i < NPROGS; i++)
 		if (prog_check(tfd, inst_progs[i], msg, len) == -1)

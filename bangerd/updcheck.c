@@ -588,7 +588,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 		goto out;
 	}
 	/* The file must be the one the release script made for arch. */
-	(void)snprintf(expect, sizeof(expect), "banger-%s-%s.tar.gz",
+	(void)snprintf(expect, sizeof(expect), "banger-%s-%s.tar",
 	    bestver, arch);
 	name = strrchr(rel.ur_url, '/');
 	name = name != NULL ? name + 1 : rel.ur_url;

@@ -12,7 +12,7 @@ fi
 PKGS="make gcc libc6-dev pkg-config bison
 	libbsd-dev libevent-dev libnl-3-dev libnl-route-3-dev libdevmapper-dev
 	libcap-dev libsodium-dev libcurl4-openssl-dev libjansson-dev
-	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev zlib1g-dev
+	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
 	ldnsutils jq curl python3 valgrind util-linux procps
 	systemd shellcheck openssh-client

@@ -3,8 +3,8 @@
 #     [-u base-url] VERSION
 #
 # Build banger with the release key built in, pack bangerd, bangerctl
-# and the man pages into banger-VERSION-ARCH.tar.gz, add the release to
-# manifest.json (keeping the older ones), sign the manifest with
+# and the man pages into banger-VERSION-ARCH.tar (ustar, uncompressed),
+# add the release to manifest.json (keeping the older ones), sign the manifest with
 # signify-openbsd, check the signature against the key the built
 # bangerd carries, and upload.  See banger-manifest(5).
 #
@@ -94,7 +94,7 @@ if [ "$days" -lt 1 ] || [ "$days" -gt 3650 ]; then
 	die "-d: $days days: must be from 1 to 3650"
 fi
 
-for t in jq signify-openbsd tar gzip sha256sum; do
+for t in jq signify-openbsd tar sha256sum; do
 	command -v "$t" >/dev/null 2>&1 ||
 	    die "$t is missing (sh scripts/deps.sh installs it)"
 done
@@ -204,7 +204,7 @@ if [ -n "$newest" ] && [ "$force" -eq 0 ] &&
 fi
 
 # The artifact: flat, owned by root, reproducible for a given time.
-name=banger-$version-$arch.tar.gz
+name=banger-$version-$arch.tar
 now=$(date -u +%s)
 released=$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)
 expires=$(date -u -d "@$((now + days * 86400))" +%Y-%m-%dT%H:%M:%SZ)
@@ -214,8 +214,8 @@ for m in "$TOP"/man/*.[1-9]; do
 	install -m 0644 "$m" "$stage/root/man/"
 done
 (cd "$stage/root" && tar --sort=name --owner=0 --group=0 --numeric-owner \
-    --mtime="@${SOURCE_DATE_EPOCH:-$now}" -cf - bangerd bangerctl man) |
-    gzip -n -9 >"$stage/$name"
+    --mtime="@${SOURCE_DATE_EPOCH:-$now}" --format=ustar \
+    -cf - bangerd bangerctl man) >"$stage/$name"
 length=$(wc -c <"$stage/$name" | tr -d ' ')
 sha=$(sha256sum "$stage/$name" | cut -d' ' -f1)
 

@@ -178,7 +178,7 @@ W=$T/www
 mkdir -p "$W"
 srv http serve "$W"
 B=http://127.0.0.1:$(port http)
-ART=banger-1.2.0-$ARCH.tar.gz
+ART=banger-1.2.0-$ARCH.tar
 head -c 200000 /dev/urandom >"$T/artifact"
 ASHA=$(sha "$T/artifact")
 
@@ -271,12 +271,12 @@ refused "no artifact for this architecture" UPD_ENOARCH \
     "release 1\.2\.0 has no artifact for $OTHER \(only for $ARCH\)" \
     -a "$OTHER" "$B/good/manifest.json"
 scenario wrongarch
-cp "$T/artifact" "$W/wrongarch/banger-1.2.0-$OTHER.tar.gz"
+cp "$T/artifact" "$W/wrongarch/banger-1.2.0-$OTHER.tar"
 mkman "$W/wrongarch/manifest.json" 1.2.0 \
-    "$B/wrongarch/banger-1.2.0-$OTHER.tar.gz" 200000 "$ASHA"
+    "$B/wrongarch/banger-1.2.0-$OTHER.tar" 200000 "$ASHA"
 sign "$W/wrongarch/manifest.json"
 refused "another architecture's artifact" UPD_EWRONGARCH \
-    "the $ARCH artifact of release 1\.2\.0 is \"banger-1\.2\.0-$OTHER\.tar\.gz\", not banger-1\.2\.0-$ARCH\.tar\.gz: wrong architecture" \
+    "the $ARCH artifact of release 1\.2\.0 is \"banger-1\.2\.0-$OTHER\.tar\", not banger-1\.2\.0-$ARCH\.tar: wrong architecture" \
     "$B/wrongarch/manifest.json"
 
 # --- the artifact
@@ -551,7 +551,7 @@ check "publish: ... and publishes nothing" test ! -e "$RD/manifest.json"
 mkdir -p "$RD"
 jq -n '{releases: [{version: "0.0.1", released: "2020-01-01T00:00:00Z",
     expires: "2020-04-01T00:00:00Z", artifacts: {x86_64: {url:
-    "https://example.org/banger-0.0.1-x86_64.tar.gz", length: 1,
+    "https://example.org/banger-0.0.1-x86_64.tar", length: 1,
     sha256: "'"$(printf x | sha256sum | cut -d' ' -f1)"'"}}}]}' \
     >"$RD/manifest.json"
 sign "$RD/manifest.json"
@@ -561,16 +561,16 @@ out=$(UPLOAD_CMD='echo "$2" >>'"$T/up/order"'; cp "$1" '"$T/up/"'"$2"' \
     publish "$MKV"); rc=$?
 expect_eq "publish: a release is published (exit 0)" "$rc" 0
 expect_match "publish: it says what it published" "$out" \
-    "release $MKV for $ARCH: banger-$MKV-$ARCH\.tar\.gz \([0-9]+ bytes, sha256 [0-9a-f]{64}\), expires"
+    "release $MKV for $ARCH: banger-$MKV-$ARCH\.tar \([0-9]+ bytes, sha256 [0-9a-f]{64}\), expires"
 check "publish: the manifest verifies with signify-openbsd" \
     signify-openbsd -V -q -p "$T/k.pub" -m "$RD/manifest.json" \
     -x "$RD/manifest.json.sig"
-A=$RD/banger-$MKV-$ARCH.tar.gz
+A=$RD/banger-$MKV-$ARCH.tar
 expect_eq "publish: the release lists the artifact's URL, length and sha256" \
     "$(jq -c --arg v "$MKV" '.releases[] | select(.version == $v) |
     .artifacts | to_entries[0] | [.key, .value.url, .value.length,
     .value.sha256]' "$RD/manifest.json")" \
-    "[\"$ARCH\",\"$B/pub/banger-$MKV-$ARCH.tar.gz\",$(size "$A"),\"$(sha "$A")\"]"
+    "[\"$ARCH\",\"$B/pub/banger-$MKV-$ARCH.tar\",$(size "$A"),\"$(sha "$A")\"]"
 expect_eq "publish: the older release is kept as it was" \
     "$(jq -c '.releases[] | select(.version == "0.0.1")' "$RD/manifest.json")" \
     "$old"
@@ -579,11 +579,11 @@ expect_eq "publish: expires is 90 days after released" \
     ((.expires | fromdate) - (.released | fromdate)) / 86400' \
     "$RD/manifest.json")" 90
 expect_eq "publish: the tarball holds the programs and man pages" \
-    "$(tar -tzf "$A" | sort | tr '\n' ' ')" \
+    "$(tar -tf "$A" | sort | tr '\n' ' ')" \
     "$(cd "$TOP" && { printf '%s\n' bangerd bangerctl man/; ls man/*.[1-9]; } | sort | tr '\n' ' ')"
 expect_eq "publish: UPLOAD_CMD gets the artifact, then the manifest, then the signature" \
     "$(tr '\n' ' ' <"$T/up/order")" \
-    "banger-$MKV-$ARCH.tar.gz manifest.json manifest.json.sig "
+    "banger-$MKV-$ARCH.tar manifest.json manifest.json.sig "
 check "publish: ... the files themselves" cmp "$T/up/manifest.json.sig" \
     "$RD/manifest.json.sig"
 rm -f "$T/installed"
@@ -612,7 +612,7 @@ chmod 0755 "$T/bin/rclone"
 out=$(PATH=$T/bin:$PATH RCLONE_REMOTE=remote:bucket/banger/ publish -f "$MKV")
 expect_eq "publish: with RCLONE_REMOTE it copies the three files there" \
     "$(sed "s|$RD/||g" "$T/rclone.log" | tr '\n' ';')" \
-    "rclone copyto banger-$MKV-$ARCH.tar.gz remote:bucket/banger/banger-$MKV-$ARCH.tar.gz;rclone copyto manifest.json remote:bucket/banger/manifest.json;rclone copyto manifest.json.sig remote:bucket/banger/manifest.json.sig;"
+    "rclone copyto banger-$MKV-$ARCH.tar remote:bucket/banger/banger-$MKV-$ARCH.tar;rclone copyto manifest.json remote:bucket/banger/manifest.json;rclone copyto manifest.json.sig remote:bucket/banger/manifest.json.sig;"
 expect_match "publish: ... and says so" "$out" \
     "uploaded to remote:bucket/banger/$"
 
@@ -624,7 +624,7 @@ expect_match "publish: an existing manifest that does not verify is refused" \
 jq --arg v "$MKV" 'del(.releases[] | select(.version == $v)) |
     .releases += [{version: "99.0.0", released: "2020-01-01T00:00:00Z",
     expires: "2099-01-01T00:00:00Z", artifacts: {x86_64: {url:
-    "https://example.org/banger-99.0.0-x86_64.tar.gz", length: 1,
+    "https://example.org/banger-99.0.0-x86_64.tar", length: 1,
     sha256: "'"$(printf x | sha256sum | cut -d' ' -f1)"'"}}}]' \
     "$T/saved.json" >"$RD/manifest.json"
 sign "$RD/manifest.json"
@@ -642,7 +642,7 @@ if grep -q embed-pubkey.sh "$TOP/Makefile"; then
 	check "publish: the built bangerd carries the key" \
 	    grep -qaF -- "$KEYLINE" "$T/obj/bangerd"
 	mkdir -p "$T/x"
-	tar -C "$T/x" -xzf "$RD/banger-$MKV-$ARCH.tar.gz"
+	tar -C "$T/x" -xf "$RD/banger-$MKV-$ARCH.tar"
 	check "publish: the bangerd in the tarball carries it too" \
 	    grep -qaF -- "$KEYLINE" "$T/x/bangerd"
 	if grep -qaF -- "$PLACEHOLDER" "$T/x/bangerd"; then

@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skip "update_daemon" "needs root to start bangerd"
 	t_done
 fi
-for t in signify-openbsd python3 jq gzip tar; do
+for t in signify-openbsd python3 jq tar; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		skip "update_daemon" "$t is missing (make deps installs it)"
 		t_done

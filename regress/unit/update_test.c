@@ -519,7 +519,7 @@ artifact(const char *arch, const char *version, const char *urlarch,
     long long len, const char *sha)
 {
 	return (mprintf("\"%s\":{\"url\":\"https://example.org/banger/"
-	    "banger-%s-%s.tar.gz\",\"length\":%lld,\"sha256\":\"%s\"}", arch,
+	    "banger-%s-%s.tar\",\"length\":%lld,\"sha256\":\"%s\"}", arch,
 	    version, urlarch, len, sha));
 }
 
@@ -693,7 +693,7 @@ test_manifest_choice(void)
 	    strcmp(rel.ur_arch, "x86_64") == 0 && rel.ur_length == 4096 &&
 	    memcmp(rel.ur_sha256, sha, 32) == 0 &&
 	    strcmp(rel.ur_url, "https://example.org/banger/"
-	    "banger-1.2.0-x86_64.tar.gz") == 0, "%s %llu %s", rel.ur_arch,
+	    "banger-1.2.0-x86_64.tar") == 0, "%s %llu %s", rel.ur_arch,
 	    (unsigned long long)rel.ur_length, rel.ur_url);
 	T_CHECK("manifest: ... and its times",
 	    rel.ur_released == NOW - 31 * 86400 &&
@@ -756,14 +756,14 @@ test_manifest_choice(void)
 	free(a);
 	EXPECT("manifest: another architecture's file refuses", rc,
 	    UPD_EWRONGARCH, "the x86_64 artifact of release 1.2.0 is "
-	    "\"banger-1.2.0-aarch64.tar.gz\", not banger-1.2.0-x86_64.tar.gz: "
+	    "\"banger-1.2.0-aarch64.tar\", not banger-1.2.0-x86_64.tar: "
 	    "wrong architecture");
 	a = artifact("x86_64", "1.1.0", "x86_64", 10, SHA_A);
 	rc = check_releases("1.0.0", NULL, &rel, err, sizeof(err),
 	    release("1.2.0", RELEASED, EXPIRES, a), NULL);
 	free(a);
 	EXPECT("manifest: another version's file refuses", rc,
-	    UPD_EWRONGARCH, "not banger-1.2.0-x86_64.tar.gz");
+	    UPD_EWRONGARCH, "not banger-1.2.0-x86_64.tar");
 
 	/* Malformed entries, each named by its place. */
 	rc = check_releases("1.0.0", NULL, &rel, err, sizeof(err),
@@ -801,7 +801,7 @@ test_manifest_choice(void)
 	free(a);
 	free(b);
 	a = mprintf("\"x86_64\":{\"url\":\"ftp://example.org/"
-	    "banger-1.2.0-x86_64.tar.gz\",\"length\":1,\"sha256\":\"%s\"}",
+	    "banger-1.2.0-x86_64.tar\",\"length\":1,\"sha256\":\"%s\"}",
 	    SHA_A);
 	rc = check_releases("1.0.0", NULL, &rel, err, sizeof(err),
 	    release("1.2.0", RELEASED, EXPIRES, a), NULL);
@@ -943,7 +943,7 @@ test_verify_fd(void)
 
 	randombytes_buf(data, sizeof(data));
 	memset(&rel, 0, sizeof(rel));
-	strlcpy(rel.ur_url, "https://example.org/banger-1.2.0-x86_64.tar.gz",
+	strlcpy(rel.ur_url, "https://example.org/banger-1.2.0-x86_64.tar",
 	    sizeof(rel.ur_url));
 	rel.ur_length = sizeof(data);
 	crypto_hash_sha256(rel.ur_sha256, data, sizeof(data));

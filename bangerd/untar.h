@@ -1,0 +1,20 @@
+/*
+ * Unpacking a release's programs from its ustar artifact (untar.c).
+ */
+#ifndef BANGER_UNTAR_H
+#define BANGER_UNTAR_H
+
+#include <stddef.h>
+
+#define UNTAR_PROGS_MAX	8
+#define UNTAR_FILE_MAX	(256ULL * 1024 * 1024)	/* one member's size */
+
+/*
+ * Read the tar archive on fd (from offset 0) and write each of progs
+ * (nprogs <= UNTAR_PROGS_MAX) into the directory dfd; 0, or -1 with a
+ * message naming what was refused.  What it wrote is left for the caller
+ * to remove.
+ */
+int	untar_programs(int, int, const char *const *, size_t, char *, size_t);
+
+#endif /* BANGER_UNTAR_H */
