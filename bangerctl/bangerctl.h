@@ -50,6 +50,8 @@ int	 vm_console(int, char **);
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);
 const char *fmt_size(uint64_t, char *, size_t);
+#define PROGRESS_WIDTH	30
+void	 progress_bar(const char *, uint64_t, uint64_t);
 void	 json_print(json_t *);
 const char *worker_state_name(int);
 

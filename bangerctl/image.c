@@ -30,7 +30,6 @@
 
 #define MKE2FS		"/sbin/mke2fs"
 #define TAR		"/bin/tar"
-#define BAR_WIDTH	30
 
 static int	 image_import(int, char **);
 static int	 image_build(int, char **);
@@ -129,26 +128,6 @@ open_file(const char *opt, const char *path)
 	return fd;
 }
 
-static void
-progress_draw(const char *name, const struct image_progress *ip)
-{
-	char		 b1[32], b2[32], bar[BAR_WIDTH + 1];
-	uint64_t	 pct;
-	int		 fill, i;
-
-	pct = ip->ip_total ? ip->ip_done * 100 / ip->ip_total : 100;
-	if (pct > 100)
-		pct = 100;
-	fill = pct * BAR_WIDTH / 100;
-	for (i = 0; i < BAR_WIDTH; i++)
-		bar[i] = i < fill ? '#' : ' ';
-	bar[BAR_WIDTH] = '\0';
-	fprintf(stderr, "\rimporting %s [%s] %3" PRIu64 "%% %s of %s\033[K",
-	    name, bar, pct, fmt_size(ip->ip_done, b1, sizeof(b1)),
-	    fmt_size(ip->ip_total, b2, sizeof(b2)));
-	fflush(stderr);
-}
-
 /*
  * Send the files (each fd is closed once sent) and the import, then
  * follow its progress to the result.  Returns the exit status.
@@ -159,6 +138,7 @@ import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
 {
 	struct ctl_image_file	 cf;
 	struct image_progress	 ip;
+	char			 what[PROTO_VMNAME_MAX + 16];
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	int			 i, rv, tty = isatty(STDERR_FILENO), drawn = 0;
@@ -183,7 +163,9 @@ import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
 			break;
 		if (imsg_get_type(&imsg) == IMSG_CTL_IMAGE_PROGRESS &&
 		    imsg_get_data(&imsg, &ip, sizeof(ip)) == 0 && tty) {
-			progress_draw(ci->ci_name, &ip);
+			snprintf(what, sizeof(what), "importing %s",
+			    ci->ci_name);
+			progress_bar(what, ip.ip_done, ip.ip_total);
 			drawn = 1;
 		}
 		imsg_free(&imsg);

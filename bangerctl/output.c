@@ -54,6 +54,30 @@ json_print(json_t *j)
 	json_decref(j);
 }
 
+/*
+ * A progress bar on stderr (a terminal's): "WHAT [####  ] 42% 1.2G of
+ * 3.0G", redrawn in place.  The caller ends the line when it is done.
+ */
+void
+progress_bar(const char *what, uint64_t done, uint64_t total)
+{
+	char		 b1[32], b2[32], bar[PROGRESS_WIDTH + 1];
+	uint64_t	 pct;
+	int		 fill, i;
+
+	pct = total ? done * 100 / total : 100;
+	if (pct > 100)
+		pct = 100;
+	fill = pct * PROGRESS_WIDTH / 100;
+	for (i = 0; i < PROGRESS_WIDTH; i++)
+		bar[i] = i < fill ? '#' : ' ';
+	bar[PROGRESS_WIDTH] = '\0';
+	fprintf(stderr, "\r%s [%s] %3" PRIu64 "%% %s of %s\033[K", what, bar,
+	    pct, fmt_size(done, b1, sizeof(b1)), fmt_size(total, b2,
+	    sizeof(b2)));
+	fflush(stderr);
+}
+
 const char *
 worker_state_name(int state)
 {

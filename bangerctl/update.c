@@ -96,20 +96,14 @@ info_json(const struct update_info *ui, const char *msg, int error)
 static void
 progress_show(const struct update_progress *up, int tty, int *last)
 {
-	char	 b1[32], b2[32], bar[41];
-	int	 pct, n;
+	char	 b1[32], b2[32];
+	int	 pct;
 
 	if (up->up_total == 0)
 		return;
 	pct = (int)(up->up_done * 100 / up->up_total);
 	if (tty) {
-		n = pct * 40 / 100;
-		memset(bar, '#', n);
-		memset(bar + n, ' ', 40 - n);
-		bar[40] = '\0';
-		fprintf(stderr, "\r[%s] %3d%% %s of %s", bar, pct,
-		    fmt_size(up->up_done, b1, sizeof(b1)),
-		    fmt_size(up->up_total, b2, sizeof(b2)));
+		progress_bar("downloading", up->up_done, up->up_total);
 		if (up->up_done == up->up_total)
 			fputc('\n', stderr);
 	} else if (pct / 10 != *last / 10 || up->up_done == up->up_total) {
