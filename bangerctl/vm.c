@@ -536,6 +536,14 @@ info_json(struct vm_info *vi)
 	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
 	json_object_set_new(j, "ssh_key", vi->vi_sshkey[0] ?
 	    json_string(vi->vi_sshkey) : json_null());
+	/* What Firecracker said of itself (GET /) when it started. */
+	vi->vi_vmm_version[sizeof(vi->vi_vmm_version) - 1] = '\0';
+	vi->vi_vmm_state[sizeof(vi->vi_vmm_state) - 1] = '\0';
+	json_object_set_new(j, "vmm_version", vi->vi_vmm_state[0] &&
+	    vi->vi_vmm_version[0] ? json_string(vi->vi_vmm_version) :
+	    json_null());
+	json_object_set_new(j, "vmm_state", vi->vi_vmm_state[0] ?
+	    json_string(vi->vi_vmm_state) : json_null());
 	return j;
 }
 
@@ -696,7 +704,11 @@ vm_show(int argc, char **argv)
 			    &vi->vi_publish[i], b1, sizeof(b1)));
 		if (vi->vi_sshkey[0] != '\0')
 			printf("%-10s %s\n", "ssh key", vi->vi_sshkey);
-		if (vi->vi_pid > 0)
+		if (vi->vi_pid > 0 && vi->vi_vmm_state[0] != '\0')
+			printf("%-10s %s, %s, pid %d (uid %u)\n",
+			    "firecracker", vi->vi_vmm_version,
+			    vi->vi_vmm_state, vi->vi_pid, vi->vi_uid);
+		else if (vi->vi_pid > 0)
 			printf("%-10s %d (uid %u)\n", "firecracker",
 			    vi->vi_pid, vi->vi_uid);
 	}

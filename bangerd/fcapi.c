@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fcapi.h"
 #include "log.h"
@@ -145,6 +146,15 @@ fcapi_configure(const char *sock, const struct fc_boot *fb, char *err,
 {
 	json_t	*bs;
 
+	/* The logger first, so that Firecracker logs the rest. */
+	if (fb->fb_log != NULL && fcapi_ok(sock, "PUT", "/logger", json_pack(
+	    "{s:s, s:s, s:b, s:b}", "log_path", fb->fb_log, "level", "Info",
+	    "show_level", 1, "show_log_origin", 0), err, errlen) == -1)
+		return -1;
+	if (fb->fb_metrics != NULL && fcapi_ok(sock, "PUT", "/metrics",
+	    json_pack("{s:s}", "metrics_path", fb->fb_metrics), err,
+	    errlen) == -1)
+		return -1;
 	if (fcapi_ok(sock, "PUT", "/machine-config", json_pack(
 	    "{s:i, s:I, s:b}", "vcpu_count", fb->fb_cpus,
 	    "mem_size_mib", (json_int_t)fb->fb_memory, "smt", 0),
@@ -183,4 +193,140 @@ fcapi_set_state(const char *sock, const char *state, char *err,
 {
 	return fcapi_ok(sock, "PATCH", "/vm",
 	    json_pack("{s:s}", "state", state), err, errlen);
+}
+
+/* GET /: {"id", "state", "vmm_version", "app_name"}. */
+int
+fcapi_instance(const char *sock, struct fc_instance *fi, char *err,
+    size_t errlen)
+{
+	json_t		*r = NULL;
+	const char	*state, *version;
+	int		 st;
+
+	memset(fi, 0, sizeof(*fi));
+	st = fcapi_call(sock, "GET", "/", NULL, &r, err, errlen);
+	if (st < 200 || st > 299) {
+		json_decref(r);
+		return -1;
+	}
+	if (r == NULL || json_unpack(r, "{s:s, s:s}", "state", &state,
+	    "vmm_version", &version) == -1) {
+		snprintf(err, errlen, "firecracker's GET / gave no state and "
+		    "vmm_version");
+		json_decref(r);
+		return -1;
+	}
+	strlcpy(fi->fi_version, version, sizeof(fi->fi_version));
+	strlcpy(fi->fi_state, state, sizeof(fi->fi_state));
+	json_decref(r);
+	return 0;
+}
+
+/* A string member of o, "" if missing or null; NULL if of another type. */
+static const char *
+config_str(json_t *o, const char *key)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return "";
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The element of array a whose key is id. */
+static json_t *
+config_find(json_t *a, const char *key, const char *id)
+{
+	json_t		*e;
+	const char	*s;
+	size_t		 i;
+
+	json_array_foreach(a, i, e)
+		if ((s = config_str(e, key)) != NULL && strcmp(s, id) == 0)
+			return e;
+	return NULL;
+}
+
+#define DIFFER(...)	do {						\
+	snprintf(err, errlen, "firecracker's configuration is not what "	\
+	    "was sent: " __VA_ARGS__);					\
+	goto done;							\
+} while (0)
+
+/*
+ * GET /vm/config after InstanceStart: Firecracker's view of the machine
+ * must be what fcapi_configure() sent, or the VMM is not doing what we
+ * asked (a misbehaving or foreign VMM): err names the first difference.
+ */
+int
+fcapi_verify(const char *sock, const struct fc_boot *fb, char *err,
+    size_t errlen)
+{
+	json_t		*r = NULL, *mc, *bs, *d, *n, *v;
+	const char	*s;
+	int		 st, rv = -1;
+
+	st = fcapi_call(sock, "GET", "/vm/config", NULL, &r, err, errlen);
+	if (st < 200 || st > 299)
+		goto done;
+	if (r == NULL || !json_is_object(r))
+		DIFFER("GET /vm/config gave no JSON object");
+
+	mc = json_object_get(r, "machine-config");
+	if ((v = json_object_get(mc, "vcpu_count")) == NULL ||
+	    !json_is_integer(v) || json_integer_value(v) != fb->fb_cpus)
+		DIFFER("vcpu_count is %lld, not %d", v != NULL &&
+		    json_is_integer(v) ? (long long)json_integer_value(v) :
+		    -1LL, fb->fb_cpus);
+	if ((v = json_object_get(mc, "mem_size_mib")) == NULL ||
+	    !json_is_integer(v) ||
+	    (uint64_t)json_integer_value(v) != fb->fb_memory)
+		DIFFER("mem_size_mib is %lld, not %llu", v != NULL &&
+		    json_is_integer(v) ? (long long)json_integer_value(v) :
+		    -1LL, (unsigned long long)fb->fb_memory);
+
+	bs = json_object_get(r, "boot-source");
+	if ((s = config_str(bs, "kernel_image_path")) == NULL ||
+	    strcmp(s, fb->fb_kernel) != 0)
+		DIFFER("kernel_image_path is \"%s\", not \"%s\"",
+		    s ? s : "?", fb->fb_kernel);
+	if ((s = config_str(bs, "initrd_path")) == NULL ||
+	    strcmp(s, fb->fb_initrd) != 0)
+		DIFFER("initrd_path is \"%s\", not \"%s\"", s ? s : "?",
+		    fb->fb_initrd);
+	if ((s = config_str(bs, "boot_args")) == NULL ||
+	    strcmp(s, fb->fb_bootargs) != 0)
+		DIFFER("boot_args are \"%s\", not \"%s\"", s ? s : "?",
+		    fb->fb_bootargs);
+
+	v = json_object_get(r, "drives");
+	if (json_array_size(v) != 1 ||
+	    (d = config_find(v, "drive_id", "rootfs")) == NULL)
+		DIFFER("%zu drives, not the one rootfs", json_array_size(v));
+	if ((s = config_str(d, "path_on_host")) == NULL ||
+	    strcmp(s, fb->fb_disk) != 0)
+		DIFFER("rootfs is \"%s\", not \"%s\"", s ? s : "?",
+		    fb->fb_disk);
+	if (!json_is_true(json_object_get(d, "is_root_device")) ||
+	    !json_is_false(json_object_get(d, "is_read_only")))
+		DIFFER("rootfs is not the read-write root device");
+
+	v = json_object_get(r, "network-interfaces");
+	if (json_array_size(v) != 1 ||
+	    (n = config_find(v, "iface_id", "eth0")) == NULL)
+		DIFFER("%zu network interfaces, not the one eth0",
+		    json_array_size(v));
+	if ((s = config_str(n, "host_dev_name")) == NULL ||
+	    strcmp(s, fb->fb_tap) != 0)
+		DIFFER("eth0's tap is \"%s\", not \"%s\"", s ? s : "?",
+		    fb->fb_tap);
+	if ((s = config_str(n, "guest_mac")) == NULL ||
+	    strcasecmp(s, fb->fb_mac) != 0)
+		DIFFER("eth0's MAC is \"%s\", not \"%s\"", s ? s : "?",
+		    fb->fb_mac);
+	rv = 0;
+done:
+	json_decref(r);
+	return rv;
 }

@@ -17,6 +17,14 @@ struct fc_boot {
 	const char	*fb_disk;
 	const char	*fb_tap;
 	const char	*fb_mac;
+	const char	*fb_log;		/* log FIFO, NULL: no logger */
+	const char	*fb_metrics;		/* metrics FIFO, NULL: none */
+};
+
+/* GET /: what Firecracker says of itself. */
+struct fc_instance {
+	char		 fi_version[32];	/* vmm_version */
+	char		 fi_state[16];		/* Not started, Running, Paused */
 };
 
 int	fcapi_init(void);
@@ -25,5 +33,7 @@ int	fcapi_call(const char *, const char *, const char *, json_t *,
 int	fcapi_configure(const char *, const struct fc_boot *, char *, size_t);
 int	fcapi_action(const char *, const char *, char *, size_t);
 int	fcapi_set_state(const char *, const char *, char *, size_t);
+int	fcapi_instance(const char *, struct fc_instance *, char *, size_t);
+int	fcapi_verify(const char *, const struct fc_boot *, char *, size_t);
 
 #endif /* BANGERD_FCAPI_H */

@@ -2034,6 +2034,105 @@ fail:
 	return -1;
 }
 
+/*
+ * Firecracker's log and metrics FIFOs in the jail's run/, before it
+ * starts: owned by the VM's uid (Firecracker opens them read-write) and
+ * by gid (the vm worker, which reads them), mode 0640.  FIFOs rather
+ * than files: the jail goes when the VM stops, and Firecracker, which
+ * runs as the VM, could otherwise fill the state file system or keep
+ * writing where banger cannot cap it; the vm worker copies what it
+ * reads into STATE/vms/ID/, capped.  Whatever had a name is replaced.
+ */
+int
+jail_fifos(const char *statedir, const char *vmid, uid_t uid, gid_t gid)
+{
+	static const char *const names[] = { JAIL_LOG_NAME,
+	    JAIL_METRICS_NAME };
+	char		 ctx[32], shown[PATH_MAX];
+	const char	*why;
+	struct stat	 st;
+	size_t		 i;
+	int		 ffd = -1, vfd = -1, rfd = -1, runfd = -1, fd = -1;
+	int		 saved_errno;
+
+	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
+	    &why) == -1) {
+		log_warnx("fifos: vm id: %s", vmid == NULL ? "null" : why);
+		errno = EINVAL;
+		return -1;
+	}
+	(void)snprintf(ctx, sizeof(ctx), "vm %s", vmid);
+	if (uid == 0 || uid == (uid_t)-1 || gid == 0 || gid == (gid_t)-1) {
+		log_warnx("%s: fifos: bad owner %u:%u", ctx, (unsigned)uid,
+		    (unsigned)gid);
+		errno = EINVAL;
+		return -1;
+	}
+	if (statedir == NULL || statedir_check(statedir, &why) == -1) {
+		log_warnx("%s: state dir: %s", ctx, statedir == NULL ?
+		    "null" : why);
+		errno = EINVAL;
+		return -1;
+	}
+	(void)pathf(shown, "%s/%s/%s/%s", statedir,
+	    JAIL_DIR, JAIL_EXEC_NAME, vmid);
+	if ((ffd = jail_base(ctx, statedir, 0)) == -1 ||
+	    (vfd = open_dir_at(ctx, ffd, shown, vmid, WALK_SECURE)) == -1)
+		goto fail;
+	(void)strlcat(shown, "/" JAIL_ROOT, sizeof(shown));
+	if ((rfd = open_dir_at(ctx, vfd, shown, JAIL_ROOT,
+	    WALK_SECURE)) == -1)
+		goto fail;
+	(void)strlcat(shown, "/run", sizeof(shown));
+	if ((runfd = open_dir_at(ctx, rfd, shown, "run", 0)) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (entry_clear(ctx, runfd, shown, names[i]) == -1)
+			goto fail;
+		if (mkfifoat(runfd, names[i], 0600) == -1) {
+			log_warn("%s: mkfifo %s/%s", ctx, shown, names[i]);
+			goto fail;
+		}
+		if ((fd = openat(runfd, names[i], O_PATH | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+			log_warn("%s: %s/%s", ctx, shown, names[i]);
+			goto fail;
+		}
+		if (!S_ISFIFO(st.st_mode) || st.st_nlink != 1) {
+			log_warnx("%s: %s/%s: changed under us", ctx, shown,
+			    names[i]);
+			errno = EAGAIN;
+			goto fail;
+		}
+		if (fd_own(fd, uid, gid, 0640) == -1) {
+			log_warn("%s: %s/%s: chown/chmod", ctx, shown,
+			    names[i]);
+			goto fail;
+		}
+		close(fd);
+		fd = -1;
+	}
+	close(runfd);
+	close(rfd);
+	close(vfd);
+	close(ffd);
+	return 0;
+fail:
+	saved_errno = errno;
+	if (fd != -1)
+		close(fd);
+	if (runfd != -1)
+		close(runfd);
+	if (rfd != -1)
+		close(rfd);
+	if (vfd != -1)
+		close(vfd);
+	if (ffd != -1)
+		close(ffd);
+	errno = saved_errno;
+	return -1;
+}
+
 /* CGROOT/banger/VMID, once its processes are gone; missing is fine. */
 int
 fc_cgroup_remove(const char *cgroot, const char *vmid)

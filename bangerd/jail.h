@@ -13,6 +13,8 @@
  *	    dev/kvm dev/net/tun dev/urandom	the VM's uid:gid 0600
  *	    run/				the VM's uid:gid 0711
  *	    run/firecracker.socket		the API socket
+ *	    run/firecracker.log			FIFOs: the VM's uid, group
+ *	    run/firecracker.metrics		_banger, 0640 (jail_fifos)
  *	    vmlinux initrd rootfs		kernel, initrd, disk
  */
 #ifndef BANGER_JAIL_H
@@ -29,6 +31,10 @@
 #define JAIL_EXEC_NAME	"firecracker"	/* the jailer's <exec_file_name> */
 #define JAIL_ROOT	"root"
 #define JAIL_API_SOCK	"/run/firecracker.socket"
+#define JAIL_LOG_NAME	"firecracker.log"	/* in run/ */
+#define JAIL_METRICS_NAME "firecracker.metrics"
+#define JAIL_LOG	"/run/" JAIL_LOG_NAME	/* as Firecracker sees them */
+#define JAIL_METRICS	"/run/" JAIL_METRICS_NAME
 #define JAIL_KERNEL	"vmlinux"	/* names in the jail root */
 #define JAIL_INITRD	"initrd"
 #define JAIL_DISK	"rootfs"
@@ -85,6 +91,7 @@ void	fc_close(struct fc_proc *);
 int	fc_adopt(const char *, const char *, pid_t, unsigned long long,
 	    int *);
 int	fc_socket_grant(const char *, const char *, gid_t);
+int	jail_fifos(const char *, const char *, uid_t, gid_t);
 int	fc_cgroup_remove(const char *, const char *);
 int	jail_cleanup(const char *, const char *);
 

@@ -40,6 +40,12 @@
 #define VM_CONSOLE		"console.log"
 #define VM_CONSOLE_OLD		"console.log.0"
 #define CONSOLE_MAX		(1 << 20)	/* then it becomes .0 */
+#define VM_FCLOG		"firecracker.log"
+#define VM_FCLOG_OLD		"firecracker.log.0"
+#define FCLOG_MAX		(1 << 20)	/* then it becomes .0 */
+#define VM_METRICS		"metrics.json"
+#define METRICS_LINE_MAX	(256 * 1024)	/* one flush; longer is dropped */
+#define INSTANCE_TRIES		20		/* 50 ms apart: "Not started" */
 /*
  * Typed, not yet taken by the pty: past CONSOLE_IN_HIGH we stop reading
  * the client until the guest has read it down to CONSOLE_IN_LOW; the
@@ -158,6 +164,17 @@ struct vm {
 	uint32_t		 v_writer;	/* attached client, or 0 */
 	TAILQ_HEAD(, vm_viewer)	 v_viewers;
 	struct event		 v_timer;	/* socket polling, stop */
+	/* Firecracker's log and metrics FIFOs (read ends) */
+	int			 v_fclogfd;
+	int			 v_fclogout;	/* VMS_DIR/ID/firecracker.log */
+	struct event		 v_fclog_ev;
+	int			 v_metricsfd;
+	struct event		 v_metrics_ev;
+	char			*v_mbuf;	/* a metrics line so far */
+	size_t			 v_mlen;
+	int			 v_mskip;	/* dropping an overlong line */
+	char			 v_vmm_version[32];	/* GET /, at start */
+	char			 v_vmm_state[16];
 	int			 v_tries;
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
 };
@@ -187,6 +204,7 @@ static void	 vm_console_mark(struct vm *, const char *, ...)
 static void	 vm_viewers_end(struct vm *, int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
 static void	 vm_free(struct vm *);
+static void	 vm_fcout_close(struct vm *);
 static void	 vm_net_addr(struct imsg *);
 static void	 vm_net_announce(void);
 
@@ -273,6 +291,11 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	vi->vi_started = v->v_started;
 	strlcpy(vi->vi_hostkey, v->v_hostkey, sizeof(vi->vi_hostkey));
 	strlcpy(vi->vi_sshkey, v->v_sshkey, sizeof(vi->vi_sshkey));
+	strlcpy(vi->vi_vmm_version, v->v_vmm_version,
+	    sizeof(vi->vi_vmm_version));
+	if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED)
+		strlcpy(vi->vi_vmm_state, v->v_vmm_state,
+		    sizeof(vi->vi_vmm_state));
 	vi->vi_npublish = v->v_npublish;
 	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
 }
@@ -313,6 +336,11 @@ vm_save(struct vm *v)
 		json_object_set_new(j, "host_key", json_string(v->v_hostkey));
 	if (v->v_sshkey[0] != '\0')
 		json_object_set_new(j, "ssh_key", json_string(v->v_sshkey));
+	if (v->v_vmm_version[0] != '\0')
+		json_object_set_new(j, "vmm_version",
+		    json_string(v->v_vmm_version));
+	if (v->v_vmm_state[0] != '\0')
+		json_object_set_new(j, "vmm_state", json_string(v->v_vmm_state));
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -364,6 +392,12 @@ vm_unsave(struct vm *v)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE_OLD);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_FCLOG);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_FCLOG_OLD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_METRICS);
+	unlink(path);
 	if (rmdir(dir) == -1 && errno != ENOENT)
 		log_warn("vm %s: rmdir %s", v->v_name, dir);
 }
@@ -377,6 +411,9 @@ vm_new(void)
 		fatal(NULL);
 	v->v_ptyfd = -1;
 	v->v_logfd = -1;
+	v->v_fclogfd = -1;
+	v->v_fclogout = -1;
+	v->v_metricsfd = -1;
 	TAILQ_INIT(&v->v_waiters);
 	TAILQ_INIT(&v->v_viewers);
 	return v;
@@ -389,7 +426,7 @@ vm_load_one(const char *id)
 	json_error_t	 jerr;
 	json_t		*j;
 	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
-	const char	*sshkey = NULL;
+	const char	*sshkey = NULL, *vmm;
 	json_int_t	 owner, cpus, mem, disk, created, started;
 	struct vm	*v;
 	int		 s;
@@ -425,6 +462,10 @@ vm_load_one(const char *id)
 	if (json_unpack(j, "{s:s}", "ssh_key", &sshkey) == 0 &&
 	    sshkey[0] == '/')
 		strlcpy(v->v_sshkey, sshkey, sizeof(v->v_sshkey));
+	if (json_unpack(j, "{s:s}", "vmm_version", &vmm) == 0)
+		strlcpy(v->v_vmm_version, vmm, sizeof(v->v_vmm_version));
+	if (json_unpack(j, "{s:s}", "vmm_state", &vmm) == 0)
+		strlcpy(v->v_vmm_state, vmm, sizeof(v->v_vmm_state));
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);
@@ -474,6 +515,7 @@ vm_free(struct vm *v)
 	struct vm_waiter	*vw;
 
 	vm_console_close(v, NULL);
+	vm_fcout_close(v);
 	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
 	if (evtimer_initialized(&v->v_timer))
 		evtimer_del(&v->v_timer);
@@ -486,6 +528,7 @@ vm_free(struct vm *v)
 	}
 	TAILQ_REMOVE(&vms, v, v_entry);
 	free(v->v_inbuf);
+	free(v->v_mbuf);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }
@@ -797,6 +840,239 @@ vm_console_close(struct vm *v, const char *why)
 	}
 }
 
+/*
+ * Firecracker's own log and metrics.  The parent made two FIFOs in the
+ * jail's run/ (jail_fifos()); we open their read ends before Firecracker
+ * is told of them and keep what comes through where it outlives the
+ * jail, which goes when the VM stops: the log is appended to
+ * VMS_DIR/ID/firecracker.log (past FCLOG_MAX it becomes .0), and each
+ * metrics flush (one JSON object a line) replaces VMS_DIR/ID/metrics.json
+ * atomically.  Firecracker opens them read-write and non-blocking: if we
+ * fall behind it drops lines rather than blocking.
+ */
+static int
+vm_fifo_open(const struct vm *v, const char *inside, char *err,
+    size_t errlen)
+{
+	char		 path[PROTO_PATH_MAX + 64];
+	size_t		 n = strlen(v->v_socket), sl = strlen(JAIL_API_SOCK);
+	struct stat	 st;
+	int		 fd;
+
+	/* v_socket is the jail root in our root, then JAIL_API_SOCK. */
+	if (n < sl || strcmp(v->v_socket + n - sl, JAIL_API_SOCK) != 0) {
+		snprintf(err, errlen, "no jail for firecracker's %s", inside);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%.*s%s", (int)(n - sl), v->v_socket,
+	    inside);
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "firecracker's %s: %s", inside,
+		    strerror(errno));
+		return -1;
+	}
+	/* run/ is the VM's: take nothing but a FIFO from it. */
+	if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+		snprintf(err, errlen, "firecracker's %s: not a FIFO", inside);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+vm_fclog_write(struct vm *v, const char *buf, size_t n)
+{
+	char	 path[128], old[128];
+	int	 trunc = 0;
+
+	vm_console_path(v, VM_FCLOG, path, sizeof(path));
+	if (v->v_fclogout != -1 &&
+	    lseek(v->v_fclogout, 0, SEEK_END) >= FCLOG_MAX) {
+		close(v->v_fclogout);
+		v->v_fclogout = -1;
+		vm_console_path(v, VM_FCLOG_OLD, old, sizeof(old));
+		if (rename(path, old) == -1) {
+			log_warn("vm %s: rename %s", v->v_name, path);
+			trunc = O_TRUNC;
+		}
+	}
+	if (v->v_fclogout == -1 && (v->v_fclogout = open(path, O_WRONLY |
+	    O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | trunc,
+	    0600)) == -1) {
+		log_warn("vm %s: %s", v->v_name, path);
+		return;
+	}
+	if (write(v->v_fclogout, buf, n) == -1)
+		log_warn("vm %s: %s", v->v_name, path);
+}
+
+/* One metrics flush: if it is a JSON object, it replaces metrics.json. */
+static void
+vm_metrics_save(struct vm *v, const char *line, size_t len)
+{
+	char		 path[128], tmp[128];
+	json_error_t	 jerr;
+	json_t		*j;
+	int		 fd, ok;
+
+	j = json_loadb(line, len, 0, &jerr);
+	ok = j != NULL && json_is_object(j);
+	json_decref(j);
+	if (!ok) {
+		log_debug("vm %s: metrics: not a JSON object, ignored",
+		    v->v_name);
+		return;
+	}
+	vm_console_path(v, VM_METRICS, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/%s/.%s.tmp", VMS_DIR, v->v_id,
+	    VM_METRICS);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", v->v_name, tmp);
+		return;
+	}
+	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) == -1) {
+		log_warn("vm %s: write %s", v->v_name, tmp);
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename %s", v->v_name, tmp);
+		unlink(tmp);
+	}
+}
+
+static void
+vm_metrics_feed(struct vm *v, const char *buf, size_t n)
+{
+	const char	*nl;
+	size_t		 chunk;
+	char		*nb;
+
+	while (n > 0) {
+		nl = memchr(buf, '\n', n);
+		chunk = nl != NULL ? (size_t)(nl - buf) : n;
+		if (!v->v_mskip && v->v_mlen + chunk > METRICS_LINE_MAX) {
+			log_warnx("vm %s: a metrics line longer than %d "
+			    "bytes, dropped", v->v_name, METRICS_LINE_MAX);
+			v->v_mskip = 1;
+		}
+		if (!v->v_mskip && chunk > 0) {
+			if ((nb = realloc(v->v_mbuf, v->v_mlen + chunk)) ==
+			    NULL)
+				fatal(NULL);
+			v->v_mbuf = nb;
+			memcpy(v->v_mbuf + v->v_mlen, buf, chunk);
+			v->v_mlen += chunk;
+		}
+		if (nl == NULL)
+			return;
+		if (!v->v_mskip && v->v_mlen > 0)
+			vm_metrics_save(v, v->v_mbuf, v->v_mlen);
+		v->v_mlen = 0;
+		v->v_mskip = 0;
+		buf = nl + 1;
+		n -= chunk + 1;
+	}
+}
+
+/* One read of a FIFO: >0 taken, 0 at its end, -1 nothing now or error. */
+static ssize_t
+vm_fifo_pull(struct vm *v, int metrics)
+{
+	char	 buf[8192];
+	ssize_t	 n;
+
+	if ((n = read(metrics ? v->v_metricsfd : v->v_fclogfd, buf,
+	    sizeof(buf))) <= 0)
+		return n;
+	if (metrics)
+		vm_metrics_feed(v, buf, n);
+	else
+		vm_fclog_write(v, buf, n);
+	return n;
+}
+
+/* Take what is left in a FIFO, then close it. */
+static void
+vm_fifo_end(struct vm *v, int metrics)
+{
+	int	*fdp = metrics ? &v->v_metricsfd : &v->v_fclogfd;
+
+	if (*fdp == -1)
+		return;
+	while (vm_fifo_pull(v, metrics) > 0)
+		;
+	event_del(metrics ? &v->v_metrics_ev : &v->v_fclog_ev);
+	close(*fdp);
+	*fdp = -1;
+}
+
+static void
+vm_fifo_read(struct vm *v, int metrics)
+{
+	ssize_t	 n;
+
+	n = vm_fifo_pull(v, metrics);
+	/* 0: Firecracker, the only writer, closed it (it ended). */
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+		vm_fifo_end(v, metrics);
+}
+
+static void
+vm_fclog_ready(int fd, short event, void *arg)
+{
+	vm_fifo_read(arg, 0);
+}
+
+static void
+vm_metrics_ready(int fd, short event, void *arg)
+{
+	vm_fifo_read(arg, 1);
+}
+
+static int
+vm_fcout_open(struct vm *v, char *err, size_t errlen)
+{
+	vm_fcout_close(v);
+	if ((v->v_fclogfd = vm_fifo_open(v, JAIL_LOG, err, errlen)) == -1)
+		return -1;
+	if ((v->v_metricsfd = vm_fifo_open(v, JAIL_METRICS, err,
+	    errlen)) == -1) {
+		close(v->v_fclogfd);
+		v->v_fclogfd = -1;
+		return -1;
+	}
+	event_set(&v->v_fclog_ev, v->v_fclogfd, EV_READ | EV_PERSIST,
+	    vm_fclog_ready, v);
+	event_add(&v->v_fclog_ev, NULL);
+	event_set(&v->v_metrics_ev, v->v_metricsfd, EV_READ | EV_PERSIST,
+	    vm_metrics_ready, v);
+	event_add(&v->v_metrics_ev, NULL);
+	return 0;
+}
+
+/* Firecracker ended (or we let go): keep what it wrote last. */
+static void
+vm_fcout_close(struct vm *v)
+{
+	vm_fifo_end(v, 0);
+	vm_fifo_end(v, 1);
+	if (v->v_fclogout != -1) {
+		close(v->v_fclogout);
+		v->v_fclogout = -1;
+	}
+	v->v_mlen = 0;
+	v->v_mskip = 0;
+}
+
 static void
 vm_from_result(struct vm *v, const struct vmop_result *vr)
 {
@@ -837,12 +1113,20 @@ vm_start_boot(struct vm *v)
 	vmop_send(IMSG_VMOP_START, v, &vs, sizeof(vs));
 }
 
-/* Configure Firecracker over its API and boot the guest. */
+/*
+ * Configure Firecracker over its API and boot the guest, then check
+ * that it runs (GET /) and runs what was sent (GET /vm/config).
+ */
 static void
 vm_boot(struct vm *v)
 {
-	struct fc_boot	 fb;
-	char		 err[PROTO_MSG_MAX], bootargs[PROTO_MSG_MAX + 128];
+	struct fc_boot		 fb;
+	struct fc_instance	 fi;
+	struct timespec		 ts = { 0, 50 * 1000 * 1000 };
+	char			 err[PROTO_MSG_MAX];
+	char			 bootargs[PROTO_MSG_MAX + 128];
+	const char		*what = "firecracker refused: ";
+	int			 i;
 
 	memset(&fb, 0, sizeof(fb));
 	fb.fb_cpus = v->v_cpus;
@@ -867,20 +1151,48 @@ vm_boot(struct vm *v)
 	fb.fb_disk = v->v_diskpath;
 	fb.fb_tap = v->v_tap;
 	fb.fb_mac = v->v_mac;
+	fb.fb_log = JAIL_LOG;
+	fb.fb_metrics = JAIL_METRICS;
+	/* Our read ends first: Firecracker opens its ends at PUT. */
+	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
+		what = "";
+		goto fail;
+	}
 	if (fcapi_configure(v->v_socket, &fb, err, sizeof(err)) == -1 ||
 	    fcapi_action(v->v_socket, "InstanceStart", err,
-	    sizeof(err)) == -1) {
-		strlcpy(v->v_error, err, sizeof(v->v_error));
-		vm_set_state(v, VM_ERROR);
-		vmop_signal_send(v, SIGKILL);
-		vm_op_done(v, EIO, "vm %s: firecracker refused: %s",
-		    v->v_name, err);
-		return;
+	    sizeof(err)) == -1)
+		goto fail;
+
+	what = "";
+	for (i = 0; ; i++) {
+		if (fcapi_instance(v->v_socket, &fi, err, sizeof(err)) == -1)
+			goto fail;
+		if (strcmp(fi.fi_state, "Running") == 0)
+			break;
+		if (strcmp(fi.fi_state, "Not started") != 0 ||
+		    i + 1 >= INSTANCE_TRIES) {
+			snprintf(err, sizeof(err), "firecracker's state is "
+			    "\"%s\" after InstanceStart, not \"Running\"",
+			    fi.fi_state);
+			goto fail;
+		}
+		nanosleep(&ts, NULL);
 	}
+	if (fcapi_verify(v->v_socket, &fb, err, sizeof(err)) == -1)
+		goto fail;
+	strlcpy(v->v_vmm_version, fi.fi_version, sizeof(v->v_vmm_version));
+	strlcpy(v->v_vmm_state, fi.fi_state, sizeof(v->v_vmm_state));
 	v->v_started = time(NULL);
 	vm_set_state(v, VM_RUNNING);
-	log_info("vm %s: running (firecracker pid %d)", v->v_name, v->v_pid);
+	log_info("vm %s: running (firecracker %s, pid %d)", v->v_name,
+	    v->v_vmm_version, v->v_pid);
 	vm_op_done(v, 0, "vm %s started", v->v_name);
+	return;
+fail:
+	strlcpy(v->v_error, err, sizeof(v->v_error));
+	vm_set_state(v, VM_ERROR);
+	vmop_signal_send(v, SIGKILL);
+	vm_op_done(v, EIO, "vm %s: %s%s", v->v_name, what, err);
 }
 
 static void
@@ -1217,6 +1529,8 @@ vm_exited(struct imsg *imsg)
 	else
 		snprintf(why, sizeof(why), "ended while starting");
 	vm_console_close(v, why);
+	vm_fcout_close(v);
+	v->v_vmm_state[0] = '\0';
 	/* A console session ends with its VM; vm logs -f follows on. */
 	vm_viewers_end(v, 0, 0, "vm %s %s", v->v_name, why);
 	if (was == VM_STARTING || was == VM_ERROR)
@@ -1245,6 +1559,7 @@ vm_known(struct imsg *imsg)
 {
 	struct vmop_result	 vr;
 	struct vm		*v;
+	char			 err[PROTO_MSG_MAX];
 	size_t			 len;
 	int			 fd;
 
@@ -1271,6 +1586,10 @@ vm_known(struct imsg *imsg)
 			    "worker restarted");
 			fd = -1;
 		}
+		/* Firecracker kept writing into them meanwhile. */
+		if (v->v_fclogfd == -1 &&
+		    vm_fcout_open(v, err, sizeof(err)) == -1)
+			log_info("vm %s: %s", v->v_name, err);
 	} else if (v->v_state == VM_RUNNING || v->v_state == VM_STARTING ||
 	    v->v_state == VM_STOPPING || v->v_state == VM_PAUSED)
 		vm_set_state(v, VM_STOPPED);
@@ -1815,6 +2134,8 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			    err);
 			return;
 		}
+		strlcpy(v->v_vmm_state, want == VM_RUNNING ? "Paused" :
+		    "Running", sizeof(v->v_vmm_state));
 		vm_set_state(v, want == VM_RUNNING ? VM_PAUSED : VM_RUNNING);
 		control_reply(client, 0, "vm %s %s", v->v_name,
 		    want == VM_RUNNING ? "paused" : "resumed");

@@ -496,8 +496,10 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 		    conf->cf_firecracker, strerror(errno));
 		goto fail;
 	}
-	if (jail_prepare(&js) == -1) {
+	if (jail_prepare(&js) == -1 || jail_fifos(conf->cf_statedir,
+	    pv->pv_id, pv->pv_uid, env->bd_gid) == -1) {
 		snprintf(msg, sizeof(msg), "jail: %s", strerror(errno));
+		jail_cleanup(conf->cf_statedir, pv->pv_id);
 		goto fail;
 	}
 	if (fc_spawn(&js, exefd, &pv->pv_proc) == -1) {

@@ -343,6 +343,8 @@ struct vm_info {
 	struct proto_publish vi_publish[PROTO_PUBLISH_MAX];
 	char		vi_hostkey[PROTO_HOSTKEY_MAX];	/* its SSH host key */
 	char		vi_sshkey[PROTO_PATH_MAX];	/* --ssh-key, "" if none */
+	char		vi_vmm_version[32];	/* Firecracker's GET /, at start */
+	char		vi_vmm_state[16];	/* "" unless running or paused */
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

@@ -22,6 +22,10 @@
  *		append {"method","path","body","status"} per request.
  *	FC_STANDIN_POWERDOWN_TIMEOUT (qemu) seconds between
  *		system_powerdown and SIGTERM, default 10.
+ *	./fc-standin.responses (read at start, from the cwd: the jail
+ *		root of a jailed stand-in) lines "METHOD PATH STATUS
+ *		[JSON]": that request is answered so and not acted on,
+ *		for tests of what a misbehaving VMM's answers do.
  */
 
 #include <sys/types.h>
@@ -57,6 +61,8 @@
 #define DEFAULT_API_SOCK	"/run/firecracker.socket"
 #define DEFAULT_ID		"anonymous-instance"
 #define LOGPATH_FILE		"fc-standin.log-path"
+#define RESPONSES_FILE		"fc-standin.responses"
+#define METRICS_PERIOD_MS	60000	/* WRITE_METRICS_PERIOD_MS */
 
 #define HTTP_MAX_PAYLOAD	51200	/* vmm::HTTP_MAX_PAYLOAD_SIZE */
 #define HTTP_LINE_MAX		1024	/* micro_http's read buffer */
@@ -139,6 +145,7 @@ static struct {
 	json_t		*mmds_cfg;
 	json_t		*mmds;		/* data store, NULL until used */
 	int		 metrics_fd;
+	int64_t		 metrics_next;	/* periodic flush, 0: none */
 } vm;
 
 static struct {
@@ -163,6 +170,7 @@ static struct {
 	int		 qmp_fd;
 	int64_t		 powerdown_kill_at;	/* 0: none */
 	int64_t		 term_kill_at;		/* 0: none */
+	json_t		*canned;	/* [[method, path, status, body]] */
 } g;
 
 /* Request body schemas, field by field in Firecracker's order. */
@@ -521,11 +529,15 @@ fclog(int lv, const char *thread, const char *fmt, ...)
 		    (size_t)n : sizeof(line) - 1);
 }
 
-/* Firecracker opens its log and metrics files, never creates them. */
+/*
+ * Firecracker opens its log and metrics files, never creates them, and
+ * opens them read-write and non-blocking: a FIFO nobody reads yet does
+ * not fail the open (ENXIO), and a full one drops lines, never blocks.
+ */
 static int
 open_target(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+	return open(path, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC);
 }
 
 /*
@@ -2081,8 +2093,18 @@ api_actions(struct resp *rs, const struct req *rq)
 			fault(rs, ERR_POSTBOOT);
 		else if (vm.boot_built == NULL)
 			fault(rs, ERR_NOKERNEL);
-		else
+		else {
 			guest_start(rs);
+			/*
+			 * api_server_adapter.rs starts the periodic metrics
+			 * once the microVM is built: a flush now, then
+			 * every minute.
+			 */
+			if (started()) {
+				metrics_flush();
+				vm.metrics_next = now_ms() + METRICS_PERIOD_MS;
+			}
+		}
 	} else if (strcmp(act, "SendCtrlAltDel") == 0) {
 		if (!started())
 			fault(rs, ERR_PREBOOT);
@@ -2304,6 +2326,8 @@ log_request(const struct req *rq)
 	    "\"%s\" with body %s.", meth, abs_path(rq->uri), dbg);
 }
 
+static int	canned_response(struct resp *, const struct req *);
+
 static void
 api_handle(const struct req *rq, struct resp *rs)
 {
@@ -2311,7 +2335,8 @@ api_handle(const struct req *rq, struct resp *rs)
 	json_error_t	 jerr;
 
 	log_request(rq);
-	api_route(rs, rq);
+	if (canned_response(rs, rq) == 0)
+		api_route(rs, rq);
 	if (rs->status == 204)
 		fclog(LV_INFO, "fc_api", "The request was executed "
 		    "successfully. Status code: 204 No Content.");
@@ -2669,6 +2694,9 @@ finish(int code)
 
 	for (i = 0; i < g.nconns; i++)
 		conn_flush(&g.conns[i]);
+	/* Vmm::stop() writes the metrics before exiting. */
+	if (started())
+		metrics_flush();
 	if (code == 0)
 		fclog(LV_INFO, "main", "Firecracker exiting successfully. "
 		    "exit_code=0");
@@ -2939,6 +2967,59 @@ setup_reqlog(void)
 		    strerror(errno));
 }
 
+/* ./fc-standin.responses: "METHOD PATH STATUS [JSON]" per line. */
+static void
+setup_canned(void)
+{
+	char		 line[8192], meth[16], path[512];
+	json_error_t	 jerr;
+	json_t		*body;
+	FILE		*f;
+	int		 status, off;
+
+	if ((f = fopen(RESPONSES_FILE, "re")) == NULL)
+		return;
+	g.canned = json_array();
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		off = 0;
+		if (sscanf(line, "%15s %511s %d %n", meth, path, &status,
+		    &off) < 3)
+			continue;
+		body = NULL;
+		if (line[off] != '\0' &&
+		    (body = json_loads(line + off, 0, &jerr)) == NULL)
+			die(EXIT_GENERIC, "%s: %s", RESPONSES_FILE, jerr.text);
+		json_array_append_new(g.canned, json_pack("[s, s, i, o]",
+		    meth, path, status, body != NULL ? body : json_null()));
+	}
+	fclose(f);
+}
+
+/* A canned answer for this request: 1 if there is one. */
+static int
+canned_response(struct resp *rs, const struct req *rq)
+{
+	json_t		*c, *b;
+	size_t		 i;
+
+	json_array_foreach(g.canned, i, c) {
+		if (strcmp(json_string_value(json_array_get(c, 0)),
+		    rq->mname) != 0 || strcmp(json_string_value(
+		    json_array_get(c, 1)), abs_path(rq->uri)) != 0)
+			continue;
+		b = json_array_get(c, 3);
+		if (json_is_null(b)) {
+			no_content(rs);
+			rs->status = json_integer_value(json_array_get(c, 2));
+		} else
+			respond_json(rs, json_integer_value(json_array_get(c,
+			    2)), json_incref(b));
+		return 1;
+	}
+	return 0;
+}
+
 static void
 setup_logging(void)
 {
@@ -3081,6 +3162,8 @@ poll_timeout(void)
 
 	if (g.exit_pending)
 		next = g.exit_at;
+	if (vm.metrics_next != 0 && (next == -1 || vm.metrics_next < next))
+		next = vm.metrics_next;
 #ifdef STANDIN_MODE_QEMU
 	if (g.powerdown_kill_at != 0 && (next == -1 ||
 	    g.powerdown_kill_at < next))
@@ -3128,6 +3211,10 @@ serve(void)
 		if (pfd[0].revents & POLLIN)
 			handle_signals();
 		guest_timers();
+		if (vm.metrics_next != 0 && now_ms() >= vm.metrics_next) {
+			metrics_flush();
+			vm.metrics_next = now_ms() + METRICS_PERIOD_MS;
+		}
 		for (i = g.nconns; i-- > 0;) {
 			struct conn	*c = &g.conns[i];
 			short		 re = pfd[i + 2].revents;
@@ -3200,6 +3287,7 @@ main(int argc, char *argv[])
 	vm.nets = json_array();
 
 	setup_reqlog();
+	setup_canned();
 	setup_logging();
 	setup_metadata();
 	setup_signals();

@@ -17,6 +17,7 @@
  *		fc_signal(SIGKILL) again ("resignal ok": gone is fine).
  *	jail-drive adopt EXE VMID PID|self|parent START	fc_adopt
  *	jail-drive grant STATE VMID GID		fc_socket_grant
+ *	jail-drive fifos STATE VMID UID GID	jail_fifos
  *	jail-drive cleanup STATE VMID		jail_cleanup
  *	jail-drive cgremove CGROOT VMID		fc_cgroup_remove
  *
@@ -370,6 +371,14 @@ main(int argc, char *argv[])
 		if (argc != 4)
 			usage();
 		if (fc_socket_grant(argv[1], argv[2], number(argv[3])) == -1)
+			die();
+		return 0;
+	}
+	if (strcmp(cmd, "fifos") == 0) {
+		if (argc != 5)
+			usage();
+		if (jail_fifos(argv[1], argv[2], number(argv[3]),
+		    number(argv[4])) == -1)
 			die();
 		return 0;
 	}

@@ -148,6 +148,9 @@ expect_match "e2e: qemu runs under it, in the jail, as the VM's uid" \
     "${qpid:-none} $(awk '/^Uid:/ {print $2}' /proc/${qpid:-0}/status 2>/dev/null) $(stat -L -c %d:%i /proc/${qpid:-0}/root/ 2>/dev/null)" \
     "^[0-9]+ 300000 $(stat -c %d:%i "$STATE/jail/firecracker/$id/root")$"
 jr=$STATE/jail/firecracker/$id/root
+expect_match "e2e: firecracker's log reaches the state directory through the jailer's jail" \
+    "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
+    "\[$id:fc_vmm:INFO\] Started .*qemu-system-x86_64 as pid [0-9]+"
 expect_eq "e2e: the jailer made the device nodes, the VM's, 0600" \
     "$(cd "$jr" && stat -c '%n %t:%T %u:%g %a' dev/net/tun dev/kvm dev/urandom | tr '\n' ' ')" \
     "dev/net/tun a:c8 300000:300000 600 dev/kvm a:e8 300000:300000 600 dev/urandom 1:9 300000:300000 600 "
@@ -213,6 +216,9 @@ out=$(ctl vm stop --timeout 60 g1 2>&1)
 expect_eq "e2e: vm stop" "$out" "vm g1 stopped"
 expect_eq "e2e: a stopped VM is stopped" \
     "$(ctl vm show --json g1 | jq -r .state)" "stopped"
+expect_match "e2e: the metrics firecracker wrote as it stopped are kept" \
+    "$(jq -c . "$STATE/vms/$id/metrics.json" 2>&1)" \
+    '^\{"utc_timestamp_ms":[0-9]+,"fc_standin":\{"state":"Running"\}\}$'
 expect_eq "e2e: its firecracker and qemu are gone" \
     "$(kill -0 "$pid" 2>/dev/null && echo fc) $( [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null && echo qemu)" " "
 if grep -q 'reboot: Power down' "$STATE/vms/$id/console.log"; then

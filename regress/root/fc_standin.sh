@@ -463,6 +463,9 @@ fi
 expect_has console_cmdline "$(cat "$T/a.out")" \
     "Command line: console=ttyS0 reboot=k panic=1 root=/dev/vda rw"
 expect_match console_linux "$(head -1 "$T/a.out")" '^\[ *[0-9]+\.[0-9]{6}\] Linux version'
+# api_server_adapter.rs starts the periodic metrics with a flush
+expect_eq metrics_at_instance_start \
+    "$(grep -c '"utc_timestamp_ms"' "$T/metrics.json")" 1
 expect instance_start_again "$A" PUT /actions \
     '{"action_type":"InstanceStart"}' 400 "$(fault "$POSTBOOT")"
 api "$A" GET /
@@ -491,6 +494,8 @@ expect postboot_patch_net "$A" PATCH /network-interfaces/eth0 \
 expect postboot_flush_metrics "$A" PUT /actions \
     '{"action_type":"FlushMetrics"}' 204 ""
 expect_match metrics_written "$(cat "$T/metrics.json")" '"utc_timestamp_ms":[0-9]+'
+expect_eq metrics_flush_appends \
+    "$(grep -c '"utc_timestamp_ms"' "$T/metrics.json")" 2
 
 # pause and resume
 expect pause "$A" PATCH /vm '{"state":"Paused"}' 204 ""
@@ -549,6 +554,9 @@ expect ctrl_alt_del "$A" PUT /actions '{"action_type":"SendCtrlAltDel"}' \
     204 ""
 wait_exit "$PID" 5
 expect_eq ctrl_alt_del_exit "$RC" 0
+# Vmm::stop() writes the metrics once more
+expect_eq metrics_at_exit \
+    "$(grep -c '"utc_timestamp_ms"' "$T/metrics.json")" 3
 expect_eq ctrl_alt_del_socket_removed "$(test -e "$A" && echo yes)" ""
 expect_has ctrl_alt_del_console "$(tail -1 "$T/a.out")" \
     "reboot: Restarting system"
@@ -607,6 +615,45 @@ kill -TERM "$PID"
 wait_exit "$PID" 5
 expect_eq reqlog_cwd_file "$(cat "$T/jail/req.log" 2>/dev/null)" \
     '{"method":"PUT","path":"/machine-config","body":{"vcpu_count":1,"mem_size_mib":64},"status":204}'
+
+# --- log and metrics FIFOs nobody reads yet: opened read-write, as
+# Firecracker does, so the PUT succeeds and the lines wait in the FIFO ---
+
+mkfifo "$T/log.fifo" "$T/metrics.fifo"
+F=$T/f.sock
+start f "$IDLE" "$F" --id vm-f
+expect fifo_logger_without_reader "$F" PUT /logger \
+    "{\"log_path\":\"$T/log.fifo\",\"level\":\"Info\"}" 204 ""
+expect fifo_metrics_without_reader "$F" PUT /metrics \
+    "{\"metrics_path\":\"$T/metrics.fifo\"}" 204 ""
+expect_match fifo_log_line_kept "$(timeout 5 head -1 "$T/log.fifo")" \
+    '\[vm-f:fc_api\] Running Firecracker v'
+expect fifo_missing_logger "$F" PUT /logger \
+    "{\"log_path\":\"$T/nosuch.fifo\"}" 400 \
+    "$(fault 'Logger error: Failed to open target file: No such file or directory (os error 2)')"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# --- ./fc-standin.responses: canned answers, for tests of bangerd -----
+
+mkdir "$T/jail2"
+printf '%s\n' 'PUT /logger 400 {"fault_message":"canned fault"}' \
+    'GET / 200 {"state":"Not started"}' 'PUT /metrics 204' \
+    >"$T/jail2/fc-standin.responses"
+(cd "$T/jail2" && exec "$IDLE" --api-sock "$T/g.sock" --id canned \
+    >"$T/g.out" 2>&1) &
+PID=$!
+PIDS+=("$PID")
+wait_for 5 test -S "$T/g.sock"
+expect canned_fault "$T/g.sock" PUT /logger '{"level":"Info"}' 400 \
+    '{"fault_message":"canned fault"}'
+expect canned_200 "$T/g.sock" GET / "" 200 '{"state":"Not started"}'
+expect canned_204_not_acted_on "$T/g.sock" PUT /metrics \
+    "{\"metrics_path\":\"$T/nosuch\"}" 204 ""
+expect uncanned_as_usual "$T/g.sock" PUT /machine-config \
+    '{"vcpu_count":1,"mem_size_mib":64}' 204 ""
+kill -TERM "$PID"
+wait_exit "$PID" 5
 
 # --- qemu mode, with a qemu that records its argv ------------------------
 

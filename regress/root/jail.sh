@@ -314,6 +314,24 @@ prep_a() {	# prep_a NAME
 prep_a "prepare"
 prep_a "prepare again"
 
+# jail_fifos: Firecracker's log and metrics FIFOs in run/
+for f in firecracker.log firecracker.metrics; do
+	ln -s /etc/passwd "$JA/root/run/$f"
+done
+check "fifos: made (what had the names is replaced)" \
+    "$D" fifos "$STATE" $VMA $VUID 4242
+for f in firecracker.log firecracker.metrics; do
+	expect_eq "fifos: run/$f is a FIFO of the vm's uid, group 4242, 0640" \
+	    "$(stat -c '%F %u:%g %a %h' "$JA/root/run/$f")" \
+	    "fifo $VUID:4242 640 1"
+done
+expect_eq "fifos: the symlinks' targets are untouched" \
+    "$(stat -c '%u:%g %a' /etc/passwd)" "0:0 644"
+check "fifos: made again" "$D" fifos "$STATE" $VMA $VUID 4242
+refused "fifos: refuses uid 0" "bad owner" "$D" fifos "$STATE" $VMA 0 4242
+refused "fifos: refuses gid 0" "bad owner" "$D" fifos "$STATE" $VMA $VUID 0
+refused "fifos: refuses a bad vm id" "vm id" "$D" fifos "$STATE" ../x $VUID 4242
+
 if ! LOOP=$(losetup -f --show "$STATE/vms/b.img" 2>&1); then
 	skip "prepare: block device disk" "losetup: $LOOP"
 	LOOP=

@@ -98,6 +98,38 @@ expect_eq "vm: the instance was started once" \
     '["InstanceStart",204] '
 expect_eq "vm: every request carried JSON and succeeded" \
     "$(jq -r 'select(.status >= 300) | .path' "$req")" ""
+expect_eq "vm: the logger is the log FIFO in the jail, at Info" \
+    "$(body PUT /logger)" \
+    '{"log_path":"/run/firecracker.log","level":"Info","show_level":true,"show_log_origin":false}'
+expect_eq "vm: the metrics go to the metrics FIFO in the jail" \
+    "$(body PUT /metrics)" '{"metrics_path":"/run/firecracker.metrics"}'
+expect_eq "vm: logger and metrics come first, InstanceStart last of the PUTs" \
+    "$(jq -r 'select(.method == "PUT") | .path' "$req" | sed -n '1p;2p;$p' | tr '\n' ' ')" \
+    "/logger /metrics /actions "
+expect_eq "vm: after InstanceStart its state and configuration are read back" \
+    "$(jq -c 'select(.method == "GET") | [.path, .status]' "$req" | tr '\n' ' ')" \
+    '["/",200] ["/vm/config",200] '
+run=$STATE/jail/firecracker/$id/root/run
+for f in firecracker.log firecracker.metrics; do
+	expect_eq "vm: run/$f is a FIFO of the VM's uid, group _banger, 0640" \
+	    "$(stat -c '%F %u %G %a' "$run/$f")" "fifo 300000 _banger 640"
+done
+wait_for 5 grep -q "Running Firecracker" "$STATE/vms/$id/firecracker.log"
+expect_match "vm: firecracker's log is kept in the state directory" \
+    "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
+    "\[$id:fc_api:INFO\] Running Firecracker v1\.10\.1"
+expect_match "vm: ... with the requests it was sent" \
+    "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
+    'received a Put request on "/machine-config"'
+wait_for 5 test -s "$STATE/vms/$id/metrics.json"
+expect_eq "vm: the metrics flushed at InstanceStart are kept" \
+    "$(jq -c '.fc_standin' "$STATE/vms/$id/metrics.json" 2>&1)" \
+    '{"state":"Running"}'
+js=$(ctl vm show --json web)
+expect_eq "vm: show --json gives firecracker's version and state" \
+    "$(echo "$js" | jq -c '[.vmm_version, .vmm_state]')" '["1.10.1","Running"]'
+expect_match "vm: show gives firecracker's version and state" \
+    "$(ctl vm show web)" "firecracker +1\.10\.1, Running, pid $pid \(uid 300000\)"
 wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
 expect_match "vm: the console is logged" \
     "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
@@ -203,12 +235,22 @@ if [ -e "$STATE/jail/firecracker/$id" ]; then
 else
 	pass "vm: stop removes its jail"
 fi
+expect_match "vm: firecracker's log outlives it, to its last line" \
+    "$(tail -1 "$STATE/vms/$id/firecracker.log" 2>&1)" \
+    "Firecracker exiting successfully"
+expect_match "vm: the metrics it wrote as it stopped are kept" \
+    "$(jq -c . "$STATE/vms/$id/metrics.json" 2>&1)" \
+    '^\{"utc_timestamp_ms":[0-9]+,"fc_standin":\{"state":"Running"\}\}$'
+expect_eq "vm: a stopped VM shows no firecracker state" \
+    "$(ctl vm show --json web | jq -c '[.vmm_version, .vmm_state]')" '[null,null]'
 bad "stop of a stopped VM" 'vm web is not running \(stopped\)' ctl vm stop web
 expect_eq "vm: restart of a stopped VM starts it" "$(ctl vm restart web)" \
     "vm web started"
 expect_eq "vm: pause" "$(ctl vm pause web)" "vm web paused"
 expect_eq "vm: paused shows paused" "$(ctl vm show --json web | jq -r .state)" \
     "paused"
+expect_eq "vm: ... and firecracker's state is Paused" \
+    "$(ctl vm show --json web | jq -r .vmm_state)" "Paused"
 expect_eq "vm: resume" "$(ctl vm resume web)" "vm web resumed"
 expect_eq "vm: restart of a running VM" "$(ctl vm restart -f web)" \
     "vm web started"
@@ -222,6 +264,42 @@ expect_eq "vm: wait until it runs" "$(ctl vm wait web --timeout 10)" \
 wait "$starter"
 bad "wait that times out" 'still running, not paused' \
     ctl vm wait web --state paused --timeout 1
+
+# Firecracker's answers that stop a start: the message, and nothing left.
+# A stand-in in the jail answers as fc-standin.responses there says.
+canned() {	# vm-name response-line
+	ctl vm create "$1" >/dev/null
+	mkdir -p "$STATE/jail/firecracker/$(vm_id "$1")/root"
+	printf '%s\n' "$2" \
+	    >"$STATE/jail/firecracker/$(vm_id "$1")/root/fc-standin.responses"
+}
+canned lg 'PUT /logger 400 {"fault_message":"Logger error: Failed to open target file: Permission denied (os error 13)"}'
+bad "start when firecracker's logger fails" \
+    '^bangerctl: vm lg: firecracker refused: Logger error: Failed to open target file: Permission denied \(os error 13\)$' \
+    ctl vm start lg
+expect_eq "vm: ... leaves it in error, with firecracker's message" \
+    "$(ctl vm show --json lg | jq -r '[.state, .error] | join(": ")')" \
+    "error: Logger error: Failed to open target file: Permission denied (os error 13)"
+canned ns 'GET / 200 {"id":"x","state":"Not started","vmm_version":"1.10.1","app_name":"Firecracker"}'
+bad "start when firecracker does not run the guest" \
+    '^bangerctl: vm ns: firecracker.s state is "Not started" after InstanceStart, not "Running"$' \
+    ctl vm start ns
+canned cfg 'GET /vm/config 200 {"machine-config":{"vcpu_count":4,"mem_size_mib":512}}'
+bad "start when firecracker's configuration is not what was sent" \
+    '^bangerctl: vm cfg: firecracker.s configuration is not what was sent: vcpu_count is 4, not 1$' \
+    ctl vm start cfg
+expect_match "vm: ... and the difference is logged" "$(cat "$DLOG")" \
+    "vm cfg: firecracker.s configuration is not what was sent: vcpu_count is 4"
+for n in lg ns cfg; do
+	nid=$(vm_id $n)
+	wait_for 5 sh -c "! test -e $STATE/jail/firecracker/$nid"
+	expect_eq "vm: $n: its firecracker and jail are gone" \
+	    "$(ctl vm show --json $n | jq .pid) $(test -e "$STATE/jail/firecracker/$nid" && echo jail)" "0 "
+	expect_eq "vm: $n: removed" "$(ctl vm rm $n)" "vm $n removed"
+	expect_eq "vm: $n: nothing of it is left in the state directory" \
+	    "$(ls -A "$STATE/vms/$nid" 2>&1)" \
+	    "ls: cannot access '$STATE/vms/$nid': No such file or directory"
+done
 
 # e2fsck -p runs before each boot, as the VM's uid, not root.
 expect_match "vm: e2fsck checked the disk before the boot" "$(cat "$DLOG")" \
