@@ -39,6 +39,7 @@
 #define SHUTDOWN_WAIT_MS	3000
 #define REEXEC_DELAY_MS		300	/* the last answer reaches its client */
 #define REEXEC_ENV		"BANGERD_REEXEC"
+#define CONSOLES_ENV		"BANGERD_CONSOLES"	/* ID:FD,... */
 
 struct bangerd	*env;
 
@@ -81,6 +82,7 @@ main(int argc, char *argv[], char *envp[])
 	struct event	 ev_sigint, ev_sigterm, ev_sighup, ev_sigchld;
 	char		 errbuf[PROTO_MSG_MAX];
 	const char	*role = NULL;
+	char		*consoles = NULL;
 	int		 ch, i, fd, reexec = 0;
 
 	/* setproctitle_init may reuse argv's memory: keep a copy. */
@@ -92,7 +94,12 @@ main(int argc, char *argv[], char *envp[])
 	if (getenv(REEXEC_ENV) != NULL) {
 		reexec = 1;
 		unsetenv(REEXEC_ENV);
+		/* The consoles the bangerd before us kept open for us. */
+		if (getenv(CONSOLES_ENV) != NULL &&
+		    (consoles = strdup(getenv(CONSOLES_ENV))) == NULL)
+			err(1, NULL);
 	}
+	unsetenv(CONSOLES_ENV);
 	setproctitle_init(argc, argv, envp);
 
 	if ((env = calloc(1, sizeof(*env))) == NULL)
@@ -189,7 +196,8 @@ main(int argc, char *argv[], char *envp[])
 	pid_file_write();
 
 	event_init();
-	vmop_restore();
+	vmop_restore(consoles);
+	free(consoles);
 	image_store_clean();
 	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
 	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
@@ -886,11 +894,15 @@ parent_reexec(int fd, short event, void *arg)
 {
 	extern char	**environ;
 	const char	*exe = install_exe();
+	char		 consoles[4096];
 
 	log_info("re-executing %s", exe);
 	workers_stop();
 	unlink(env->bd_conf->cf_socket);
-	if (setenv(REEXEC_ENV, "1", 1) == -1)
+	/* Running VMs keep their consoles: the new bangerd inherits them. */
+	vmop_consoles_keep(consoles, sizeof(consoles));
+	if (setenv(REEXEC_ENV, "1", 1) == -1 ||
+	    (consoles[0] != '\0' && setenv(CONSOLES_ENV, consoles, 1) == -1))
 		fatal("setenv");
 	execve(exe, saved_argv, environ);
 	fatal("execve %s", exe);

@@ -126,7 +126,8 @@ int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
 int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
-void	 vmop_restore(void);
+void	 vmop_restore(const char *);
+void	 vmop_consoles_keep(char *, size_t);
 
 /* image.c */
 void	 image_store_clean(void);

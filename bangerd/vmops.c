@@ -12,6 +12,7 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -794,12 +795,87 @@ record_field(FILE *fp, struct pvm *pv)
 }
 
 /*
- * At start: read our records back, re-adopt each Firecracker that is
- * still the process we started (same argv and start time), and clean up
- * after those that are gone.
+ * Before re-executing after an update: each running VM's console master
+ * stays open across the exec, named in buf as "ID:FD,...", for
+ * vmop_restore to take back.  What does not fit is closed with the exec.
  */
 void
-vmop_restore(void)
+vmop_consoles_keep(char *buf, size_t len)
+{
+	struct pvm	*pv;
+	char		 one[PROTO_VMID_MAX + 16];
+	int		 flags;
+
+	buf[0] = '\0';
+	TAILQ_FOREACH(pv, &pvms, pv_entry) {
+		if (pv->pv_state != VMOP_RUNNING || pv->pv_proc.fp_ptyfd == -1)
+			continue;
+		snprintf(one, sizeof(one), "%s%s:%d", buf[0] ? "," : "",
+		    pv->pv_id, pv->pv_proc.fp_ptyfd);
+		if (strlcat(buf, one, len) >= len) {
+			buf[strlen(buf) - strlen(one)] = '\0';
+			log_warnx("vm %s: console not kept across the re-exec",
+			    pv->pv_id);
+			continue;
+		}
+		if ((flags = fcntl(pv->pv_proc.fp_ptyfd, F_GETFD)) == -1 ||
+		    fcntl(pv->pv_proc.fp_ptyfd, F_SETFD, flags & ~FD_CLOEXEC) ==
+		    -1)
+			log_warn("vm %s: console", pv->pv_id);
+	}
+}
+
+/*
+ * After a re-exec: the consoles the bangerd before us kept ("ID:FD,...",
+ * see vmop_consoles_keep).  An fd is taken only if it is a pty master
+ * and names a VM re-adopted as running; every other one listed is
+ * closed.  Nothing else about the string is trusted.
+ */
+static void
+consoles_adopt(const char *list)
+{
+	struct stat	 st;
+	struct pvm	*pv;
+	char		*dup, *p, *tok, *colon, *end;
+	const char	*why;
+	long		 fd;
+
+	if (list == NULL || (dup = strdup(list)) == NULL)
+		return;
+	for (p = dup; (tok = strsep(&p, ",")) != NULL; ) {
+		if ((colon = strchr(tok, ':')) == NULL)
+			continue;
+		*colon++ = '\0';
+		errno = 0;
+		fd = strtol(colon, &end, 10);
+		if (errno != 0 || *end != '\0' || fd <= STDERR_FILENO ||
+		    fd > 65535 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+			continue;
+		pv = valid_vm_id(tok, strlen(tok), &why) == 0 ?
+		    pvm_find(tok) : NULL;
+		if (pv == NULL || pv->pv_state != VMOP_RUNNING ||
+		    pv->pv_proc.fp_pidfd == -1 || pv->pv_proc.fp_ptyfd != -1 ||
+		    fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode) ||
+		    major(st.st_rdev) != 5 || minor(st.st_rdev) != 2) {
+			log_warnx("console fd %ld for vm %s not taken", fd,
+			    tok);
+			close(fd);
+			continue;
+		}
+		pv->pv_proc.fp_ptyfd = fd;
+		log_info("vm %s: console kept across the re-exec", pv->pv_id);
+	}
+	free(dup);
+}
+
+/*
+ * At start: read our records back, re-adopt each Firecracker that is
+ * still the process we started (same argv and start time), and clean up
+ * after those that are gone.  After a re-exec, take back the consoles
+ * the previous bangerd kept open.
+ */
+void
+vmop_restore(const char *consoles)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *why;
 	char		 dir[PATH_MAX], path[PATH_MAX * 2];
@@ -857,6 +933,7 @@ vmop_restore(void)
 		TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	}
 	closedir(d);
+	consoles_adopt(consoles);
 }
 
 /*

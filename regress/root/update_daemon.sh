@@ -206,6 +206,11 @@ expect_eq "update_daemon: ... with the same Firecracker" \
 check "update_daemon: ... which is alive" kill -0 "$FCPID"
 expect_match "update_daemon: the daemon logs the re-adoption" \
     "$(cat "$DLOG")" "re-adopted firecracker pid $FCPID"
+expect_match "update_daemon: the console is kept across the re-exec" \
+    "$(cat "$DLOG")" "vm [0-9a-f]{8}: console kept across the re-exec"
+out=$(printf 'after update\r' | ctl vm console web 2>&1)
+expect_match "update_daemon: the VM's console answers after the re-exec" \
+    "$out" "echo: after update"
 
 out=$(ctl update apply 2>&1); rc=$?
 expect_eq "update_daemon: applying the same release again is refused" \
