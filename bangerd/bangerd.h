@@ -128,6 +128,10 @@ void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
 void	 vmop_restore(void);
 
+/* sweep.c */
+void	 vmop_sweep(void);
+int	 sweep_vm_loops(const char *, const char *);
+
 /* image.c */
 void	 image_store_clean(void);
 void	 image_worker_gone(void);

@@ -1286,8 +1286,15 @@ vm_known_end(void)
 	TAILQ_FOREACH(v, &vms, v_entry) {
 		if (v->v_known)
 			continue;
-		snprintf(v->v_error, sizeof(v->v_error), "its disk and tap "
-		    "are gone (the daemon has no record of them)");
+		/* The parent undid (or swept) what it had made of it. */
+		if (v->v_state == VM_CREATING)
+			snprintf(v->v_error, sizeof(v->v_error), "its creation "
+			    "was interrupted (bangerd stopped) and undone; "
+			    "remove it with vm rm");
+		else
+			snprintf(v->v_error, sizeof(v->v_error), "its disk and "
+			    "tap are gone (the daemon has no record of them); "
+			    "remove it with vm rm");
 		v->v_state = VM_STOPPED;
 		vm_set_state(v, VM_ERROR);
 	}
@@ -1652,7 +1659,8 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 		p->p_pending++;
 		v->v_prune = client;
 		if (!v->v_known) {
-			/* Nothing of it is left on the host. */
+			/* Nothing of it is left on the host but its address. */
+			net_send(IMSG_NET_RELEASE, v);
 			vm_unsave(v);
 			vm_free(v);
 			p->p_pending--;
@@ -1794,6 +1802,7 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		}
 		v->v_client = client;
 		if (!v->v_known) {
+			net_send(IMSG_NET_RELEASE, v);
 			vm_unsave(v);
 			vm_op_done(v, 0, "vm %s removed", v->v_name);
 			vm_free(v);
