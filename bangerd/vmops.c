@@ -825,7 +825,8 @@ pvm_create_undo(struct pvm *pv)
 
 	log_info("vm %s: its creation was interrupted; undoing it", pv->pv_id);
 	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
-	if (net_tap_delete(tap) == -1)
+	/* EPERM: not banger's mark, so never this VM's (create refuses it). */
+	if (net_tap_delete(tap) == -1 && errno != EPERM)
 		rv = -1;
 	if (pvm_disk_remove(pv) == -1)
 		rv = -1;
