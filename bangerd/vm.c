@@ -1261,7 +1261,19 @@ vm_known(struct imsg *imsg)
 	}
 	v->v_known = 1;
 	vm_from_result(v, &vr);
-	if (vr.vr_state == VMOP_RUNNING) {
+	/*
+	 * Only a new vm worker hears this: a VM it loaded half made or
+	 * half removed was cut short by a crash.  The parent's side is
+	 * whole, so vm rm (idempotent) removes it.
+	 */
+	if (vr.vr_state != VMOP_RUNNING && (v->v_state == VM_CREATING ||
+	    v->v_state == VM_REMOVING)) {
+		snprintf(v->v_error, sizeof(v->v_error), "its %s was "
+		    "interrupted (bangerd stopped); remove it with vm rm",
+		    v->v_state == VM_CREATING ? "creation" : "removal");
+		v->v_state = VM_STOPPED;
+		vm_set_state(v, VM_ERROR);
+	} else if (vr.vr_state == VMOP_RUNNING) {
 		if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
 			vm_set_state(v, VM_RUNNING);
 		/* The parent kept the console's master for us. */

@@ -39,6 +39,12 @@ ctl vm create keep --disk 128M >/dev/null
 kid=$(vm_id keep)
 ctl vm create mid --disk 128M >/dev/null
 mid=$(vm_id mid)
+ctl vm create half --disk 128M >/dev/null
+hid=$(vm_id half)
+ctl vm create gone --disk 128M >/dev/null
+gid=$(vm_id gone)
+
+vm_id_of() { case $1 in half) echo "$hid" ;; gone) echo "$gid" ;; esac; }
 
 # The crash: SIGKILL to the parent; its workers follow it out.
 wpids=$(ctl status --json | jq -r '.workers[].pid')
@@ -62,6 +68,12 @@ rec=$STATE/vms/$mid/vm.json
 jq -c '.state = "creating"' "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
 lmid=$(losetup -f --show "$STATE/disks/$mid.ext4")
 LOOPS="$LOOPS $lmid"
+# "half" was made by the parent but not yet provisioned by the vm
+# worker; "gone" was being removed.  Only the vm worker's records say so.
+for v in half:creating gone:removing; do
+	rec=$STATE/vms/$(vm_id_of "${v%:*}")/vm.json
+	jq -c ".state = \"${v#*:}\"" "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+done
 
 # Orphans of ids with no record at all.
 o1=0bad0001 o2=0bad0002 o3=0bad0003 o4=0bad0004
@@ -141,9 +153,27 @@ expect_match "sweep: it cannot start" "$(ctl vm start mid 2>&1)" \
     "vm mid cannot start: its creation was interrupted"
 expect_eq "sweep: vm rm removes it" "$(ctl vm rm mid)" "vm mid removed"
 expect_eq "sweep: and it is gone from vm ls" \
-    "$(ctl vm ls --json | jq -r '.[].name' | tr '\n' ' ')" "keep "
+    "$(ctl vm ls --json | jq -r '.[].name' | grep -c '^mid$')" 0
 expect_eq "sweep: its address is given back" \
     "$(grep -c "^$mid " "$STATE/net/ipam.table")" 0
+
+# Cut short on the vm worker's side only: error, and vm rm finishes.
+for v in half:creation gone:removal; do
+	n=${v%:*}
+	js=$(ctl vm show --json "$n")
+	expect_eq "sweep: a VM whose $(echo ${v#*:}) was cut short is in error" \
+	    "$(echo "$js" | jq -r .state)" "error"
+	expect_eq "sweep: ... saying so" "$(echo "$js" | jq -r .error)" \
+	    "its ${v#*:} was interrupted (bangerd stopped); remove it with vm rm"
+	expect_eq "sweep: its disk was not swept (it has a record)" \
+	    "$(ls "$STATE/disks/$(vm_id_of "$n").ext4")" \
+	    "$STATE/disks/$(vm_id_of "$n").ext4"
+	expect_eq "sweep: vm rm removes $n" "$(ctl vm rm "$n")" "vm $n removed"
+	expect_eq "sweep: ... its disk" \
+	    "$(ls "$STATE/disks" | grep "^$(vm_id_of "$n")" || true)" ""
+	expect_eq "sweep: ... its tap" \
+	    "$(in_ns ip -br link show "fc-tap-$(vm_id_of "$n")" 2>/dev/null)" ""
+done
 
 # The kept VM is whole and starts.
 expect_eq "sweep: the kept VM's record stays" \
