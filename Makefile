@@ -69,6 +69,8 @@ BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		bangerd/net.c bangerd/update.c bangerd/vmops.c \
 		bangerd/fcapi.c bangerd/image.c bangerd/install.c $(OPS_SRCS) \
 		$(UPD_SRCS) $(NET_SRCS) $(GUEST_SRCS)
+# What a crash left of VMs with no record, removed at start.
+BANGERD_SRCS +=	bangerd/sweep.c
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/image.c bangerctl/update.c bangerctl/console.c
 

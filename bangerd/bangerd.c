@@ -198,6 +198,7 @@ main(int argc, char *argv[], char *envp[])
 	event_init();
 	vmop_restore(consoles);
 	free(consoles);
+	vmop_sweep();
 	image_store_clean();
 	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
 	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);

@@ -129,6 +129,10 @@ void	 vm_defaults_send(struct worker *);
 void	 vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
 
+/* sweep.c */
+void	 vmop_sweep(void);
+int	 sweep_vm_loops(const char *, const char *);
+
 /* image.c */
 void	 image_store_clean(void);
 void	 image_worker_gone(void);

@@ -791,6 +791,46 @@ net_tap_delete(const char *tap)
 	return (link_remove_ours("tap", tap, valid_tap_name, "tun"));
 }
 
+/*
+ * Call cb with each tap named fc-tap-ID, and whether it is banger's
+ * (kind tun, marked with our alias): a list for the start-up sweep,
+ * which removes only those that are.  Nothing is changed here.
+ */
+int
+net_tap_list(void (*cb)(const char *, int, void *), void *arg)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*obj;
+	struct rtnl_link	*link;
+	const char		*name, *kind, *alias;
+	int			 err;
+
+	if (nl_open("tap", "list", &sk) == -1)
+		return (-1);
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap list: cannot list the links: %s",
+		    nl_geterror(err));
+		nl_socket_free(sk);
+		errno = nl_errno(err);
+		return (-1);
+	}
+	for (obj = nl_cache_get_first(cache); obj != NULL;
+	    obj = nl_cache_get_next(obj)) {
+		link = (struct rtnl_link *)obj;
+		if ((name = rtnl_link_get_name(link)) == NULL ||
+		    valid_tap_name(name, strnlen(name, IFNAMSIZ), NULL) == -1)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		cb(name, kind != NULL && strcmp(kind, "tun") == 0 &&
+		    alias != NULL && strcmp(alias, NETOPS_ALIAS) == 0, arg);
+	}
+	nl_cache_free(cache);
+	nl_socket_free(sk);
+	return (0);
+}
+
 /* One published port, number i, against the configuration. */
 static int
 nat_publish_check(const struct nat_config *nc, size_t i)

@@ -1576,7 +1576,19 @@ vm_known(struct imsg *imsg)
 	}
 	v->v_known = 1;
 	vm_from_result(v, &vr);
-	if (vr.vr_state == VMOP_RUNNING) {
+	/*
+	 * Only a new vm worker hears this: a VM it loaded half made or
+	 * half removed was cut short by a crash.  The parent's side is
+	 * whole, so vm rm (idempotent) removes it.
+	 */
+	if (vr.vr_state != VMOP_RUNNING && (v->v_state == VM_CREATING ||
+	    v->v_state == VM_REMOVING)) {
+		snprintf(v->v_error, sizeof(v->v_error), "its %s was "
+		    "interrupted (bangerd stopped); remove it with vm rm",
+		    v->v_state == VM_CREATING ? "creation" : "removal");
+		v->v_state = VM_STOPPED;
+		vm_set_state(v, VM_ERROR);
+	} else if (vr.vr_state == VMOP_RUNNING) {
 		if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
 			vm_set_state(v, VM_RUNNING);
 		/* The parent kept the console's master for us. */
@@ -1605,8 +1617,15 @@ vm_known_end(void)
 	TAILQ_FOREACH(v, &vms, v_entry) {
 		if (v->v_known)
 			continue;
-		snprintf(v->v_error, sizeof(v->v_error), "its disk and tap "
-		    "are gone (the daemon has no record of them)");
+		/* The parent undid (or swept) what it had made of it. */
+		if (v->v_state == VM_CREATING)
+			snprintf(v->v_error, sizeof(v->v_error), "its creation "
+			    "was interrupted (bangerd stopped) and undone; "
+			    "remove it with vm rm");
+		else
+			snprintf(v->v_error, sizeof(v->v_error), "its disk and "
+			    "tap are gone (the daemon has no record of them); "
+			    "remove it with vm rm");
 		v->v_state = VM_STOPPED;
 		vm_set_state(v, VM_ERROR);
 	}
@@ -1971,7 +1990,8 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 		p->p_pending++;
 		v->v_prune = client;
 		if (!v->v_known) {
-			/* Nothing of it is left on the host. */
+			/* Nothing of it is left on the host but its address. */
+			net_send(IMSG_NET_RELEASE, v);
 			vm_unsave(v);
 			vm_free(v);
 			p->p_pending--;
@@ -2113,6 +2133,7 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		}
 		v->v_client = client;
 		if (!v->v_known) {
+			net_send(IMSG_NET_RELEASE, v);
 			vm_unsave(v);
 			vm_op_done(v, 0, "vm %s removed", v->v_name);
 			vm_free(v);

@@ -294,12 +294,15 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
 
 	if (dm) {
 		strlcpy(pv->pv_backend, "dm", sizeof(pv->pv_backend));
+		/* The record names each loop device once it is attached. */
 		if (loop_attach(fd, 1, pv->pv_loop_origin,
 		    sizeof(pv->pv_loop_origin)) == -1 ||
+		    pvm_save(pv) == -1 ||
 		    disk_cow_create(sd, pv->pv_id, pv->pv_disk_size,
 		    &cowfd) == -1 ||
 		    loop_attach(cowfd, 0, pv->pv_loop_cow,
 		    sizeof(pv->pv_loop_cow)) == -1 ||
+		    pvm_save(pv) == -1 ||
 		    snap_create(pv->pv_id, pv->pv_loop_origin, pv->pv_loop_cow,
 		    pv->pv_disk_size) == -1) {
 			snprintf(msg, msglen, "vm %s: device-mapper snapshot: "
@@ -385,6 +388,7 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	struct vmop_result	 vr;
 	struct pvm		*pv;
 	char			 msg[PROTO_MSG_MAX], dir[PATH_MAX];
+	int			 saved_errno;
 
 	if (image_resolve(vc->vc_image, &img) == -1) {
 		snprintf(msg, sizeof(msg), "image %s not found", vc->vc_image);
@@ -411,22 +415,32 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	/*
+	 * The record first, "creating": whatever a crash leaves of the
+	 * disk and tap is then named by a record, which vmop_restore()
+	 * undoes (pvm_create_undo).
+	 */
+	pv->pv_state = VMOP_CREATING;
+	if (pvm_save(pv) == -1) {
+		snprintf(msg, sizeof(msg), "cannot write its record");
+		goto fail;
+	}
 	if (pvm_disk_create(pv, &img, vc->vc_disk_size, vc->vc_flags, msg,
 	    sizeof(msg)) == -1)
-		goto fail;
+		goto fail_record;
 	if (net_tap_create(pv->pv_tap, conf->cf_bridge, pv->pv_uid,
 	    pv->pv_uid) == -1) {
 		snprintf(msg, sizeof(msg), "tap %s on %s: %s", pv->pv_tap,
 		    conf->cf_bridge, strerror(errno));
 		pvm_disk_remove(pv);
-		goto fail;
+		goto fail_record;
 	}
 	pv->pv_state = VMOP_CREATED;
 	if (pvm_save(pv) == -1) {
 		snprintf(msg, sizeof(msg), "cannot write its record");
 		net_tap_delete(pv->pv_tap);
 		pvm_disk_remove(pv);
-		goto fail;
+		goto fail_record;
 	}
 	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	log_info("vm %s: created for uid %u from image %s: uid %u, tap %s, "
@@ -439,6 +453,10 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 		    JAIL_INITRD);
 	vmop_reply(w, peerid, &vr, -1);
 	return 0;
+fail_record:
+	saved_errno = errno;
+	pvm_unsave(pv);
+	errno = saved_errno;
 fail:
 	vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno, msg);
 	free(pv);
@@ -795,6 +813,39 @@ record_field(FILE *fp, struct pvm *pv)
 }
 
 /*
+ * A record still "creating" at start: the parent stopped while it made
+ * the VM's disk or tap.  The vm worker's request died with it and the
+ * disk holds no guest files yet, so the VM cannot be finished: what the
+ * record names goes, with any loop device on the VM's files it may not
+ * name yet, then the record.  If something will not go, the record
+ * stays, for the next start to try again (and the sweep leaves the id).
+ */
+static void
+pvm_create_undo(struct pvm *pv)
+{
+	char	 tap[IFNAMSIZ];
+	int	 rv = 0;
+
+	log_info("vm %s: its creation was interrupted; undoing it", pv->pv_id);
+	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
+	/* EPERM: not banger's mark, so never this VM's (create refuses it). */
+	if (net_tap_delete(tap) == -1 && errno != EPERM)
+		rv = -1;
+	if (pvm_disk_remove(pv) == -1)
+		rv = -1;
+	if (sweep_vm_loops(pv->pv_id, "its creation was interrupted") == -1)
+		rv = -1;
+	if (rv == -1) {
+		log_warnx("vm %s: interrupted creation not fully undone; its "
+		    "record stays for the next start", pv->pv_id);
+		return;
+	}
+	pvm_unsave(pv);
+	log_info("vm %s: interrupted creation undone: tap %s, disk and "
+	    "record removed", pv->pv_id, tap);
+}
+
+/*
  * Before re-executing after an update: each running VM's console master
  * stays open across the exec, named in buf as "ID:FD,...", for
  * vmop_restore to take back.  What does not fit is closed with the exec.
@@ -910,6 +961,11 @@ vmop_restore(const char *consoles)
 		fclose(fp);
 		strlcpy(pv->pv_proc.fp_vmid, pv->pv_id,
 		    sizeof(pv->pv_proc.fp_vmid));
+		if (pv->pv_state == VMOP_CREATING) {
+			pvm_create_undo(pv);
+			free(pv);
+			continue;
+		}
 		if (pv->pv_state == VMOP_RUNNING) {
 			/*
 			 * argv[0] is "firecracker" in our jail and

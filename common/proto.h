@@ -236,6 +236,7 @@ struct vmop_signal {
 
 #define VMOP_CREATED	1	/* disk and tap exist, not running */
 #define VMOP_RUNNING	2
+#define VMOP_CREATING	3	/* parent's record only: disk and tap being made */
 
 struct vmop_result {
 	char		vr_id[PROTO_VMID_MAX];

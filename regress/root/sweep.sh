@@ -1,0 +1,208 @@
+# What a crash leaves behind, swept at start: bangerd is killed with
+# SIGKILL, orphans are forged as a crash would leave them (a disk with a
+# loop device, a marked tap, a jail, a half-written record, a creation
+# cut short), and the next bangerd removes them, says so in its log,
+# and leaves alone a kept VM, an unmarked tap and a live Firecracker.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "sweep" "needs root to start bangerd"
+	t_done
+fi
+
+LOOPS=
+FCPID=
+sweep_cleanup() {
+	local l
+	[ -n "$FCPID" ] && kill -KILL "$FCPID" 2>/dev/null
+	# Only loop devices of ours: backed by a file under $T.
+	for l in $LOOPS; do
+		case $(cat "/sys/block/${l#/dev/}/loop/backing_file" \
+		    2>/dev/null) in
+		"$T"/*)	losetup -d "$l" ;;
+		esac
+	done
+	daemon_cleanup
+}
+
+daemon_setup
+trap sweep_cleanup EXIT
+vm_env
+printf '%s\n' "$VM_CONF" >>"$CONF"
+if ! daemon_start; then
+	fail "sweep: daemon starts" "$(tail -5 "$DLOG")"
+	t_done
+fi
+
+ctl vm create keep --disk 128M >/dev/null
+kid=$(vm_id keep)
+ctl vm create mid --disk 128M >/dev/null
+mid=$(vm_id mid)
+ctl vm create half --disk 128M >/dev/null
+hid=$(vm_id half)
+ctl vm create gone --disk 128M >/dev/null
+gid=$(vm_id gone)
+
+vm_id_of() { case $1 in half) echo "$hid" ;; gone) echo "$gid" ;; esac; }
+
+# The crash: SIGKILL to the parent; its workers follow it out.
+wpids=$(ctl status --json | jq -r '.workers[].pid')
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+workers_gone() {
+	local p
+	for p in $wpids; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+check "sweep: the workers end with the killed parent" wait_for 10 workers_gone
+
+# "mid" was being created: the parent's record says so, the vm
+# worker's too, and a loop device holds its disk (as a crash between
+# attaching one and recording it would leave).
+sed -i 's/^state .*/state 3/' "$STATE/priv/$mid"
+rec=$STATE/vms/$mid/vm.json
+jq -c '.state = "creating"' "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+lmid=$(losetup -f --show "$STATE/disks/$mid.ext4")
+LOOPS="$LOOPS $lmid"
+# "half" was made by the parent but not yet provisioned by the vm
+# worker; "gone" was being removed.  Only the vm worker's records say so.
+for v in half:creating gone:removing; do
+	rec=$STATE/vms/$(vm_id_of "${v%:*}")/vm.json
+	jq -c ".state = \"${v#*:}\"" "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+done
+
+# Orphans of ids with no record at all.
+o1=0bad0001 o2=0bad0002 o3=0bad0003 o4=0bad0004
+truncate -s 16M "$STATE/disks/$o1.ext4" "$STATE/disks/$o1.ext4.new"
+chmod 0600 "$STATE/disks/$o1.ext4" "$STATE/disks/$o1.ext4.new"
+lo1=$(losetup -f --show "$STATE/disks/$o1.ext4")
+LOOPS="$LOOPS $lo1"
+in_ns ip tuntap add dev "fc-tap-$o1" mode tap
+in_ns ip link set "fc-tap-$o1" alias banger
+in_ns ip tuntap add dev "fc-tap-$o2" mode tap		# not banger's mark
+mkdir -p "$STATE/jail/firecracker/$o3/root/run" \
+    "$STATE/jail/firecracker/$o4/root/run"
+touch "$STATE/jail/firecracker/$o3/root/rootfs"
+echo "id $o1" >"$STATE/priv/$o1.tmp"
+# A Firecracker still running for o4, whose record is lost.
+env PATH="$T/bin" firecracker --api-sock "$T/o4.sock" --id "$o4" \
+    >/dev/null 2>&1 &
+FCPID=$!
+wait_for 5 test -S "$T/o4.sock"
+
+if ! daemon_start; then
+	fail "sweep: daemon starts again" "$(tail -5 "$DLOG")"
+	t_done
+fi
+log=$(cat "$DLOG")
+
+# The orphans are gone, each named in the log.
+expect_eq "sweep: an orphan tap with banger's mark is removed" \
+    "$(in_ns ip -br link show "fc-tap-$o1" 2>/dev/null)" ""
+expect_match "sweep: its removal is logged" "$log" \
+    "sweep: removed orphan tap fc-tap-$o1 \(no record\)"
+expect_eq "sweep: an orphan loop device is detached" \
+    "$(cat "/sys/block/${lo1#/dev/}/loop/backing_file" 2>/dev/null)" ""
+expect_match "sweep: its detaching is logged" "$log" \
+    "sweep: detached orphan loop device $lo1 \(backed by $STATE/disks/$o1.ext4, no record\)"
+expect_eq "sweep: orphan disk files are removed" \
+    "$(ls "$STATE/disks" | grep "^$o1" || true)" ""
+expect_match "sweep: the disk's removal is logged" "$log" \
+    "sweep: removed orphan disk $STATE/disks/$o1.ext4 \(no record\)"
+expect_match "sweep: so is a half-made disk's" "$log" \
+    "sweep: removed orphan disk $STATE/disks/$o1.ext4.new \(no record\)"
+expect_eq "sweep: an orphan jail is removed" \
+    "$(ls -d "$STATE/jail/firecracker/$o3" 2>/dev/null)" ""
+expect_match "sweep: its removal is logged" "$log" \
+    "sweep: removed orphan jail $STATE/jail/firecracker/$o3 \(no record\)"
+expect_eq "sweep: a half-written record is removed" \
+    "$(ls "$STATE/priv/$o1.tmp" 2>/dev/null)" ""
+
+# What is not banger's, or still in use, stays.
+expect_eq "sweep: a tap without banger's mark stays" \
+    "$(in_ns ip -br link show "fc-tap-$o2" | awk '{print $1}')" "fc-tap-$o2"
+expect_match "sweep: and the log says why" "$log" \
+    "sweep: tap fc-tap-$o2 has no record but not banger's mark"
+expect_eq "sweep: the jail of a live firecracker stays" \
+    "$(ls -d "$STATE/jail/firecracker/$o4")" "$STATE/jail/firecracker/$o4"
+check "sweep: and that firecracker still runs" kill -0 "$FCPID"
+expect_match "sweep: the log names it" "$log" \
+    "sweep: vm $o4 has no record but its firecracker \(pid $FCPID\) runs"
+
+# The creation cut short is undone, and the vm worker says so.
+expect_match "sweep: the interrupted creation is undone" "$log" \
+    "vm $mid: interrupted creation undone"
+expect_eq "sweep: its tap is gone" \
+    "$(in_ns ip -br link show "fc-tap-$mid" 2>/dev/null)" ""
+expect_eq "sweep: its disk is gone" \
+    "$(ls "$STATE/disks" | grep "^$mid" || true)" ""
+expect_eq "sweep: its loop device is detached" \
+    "$(cat "/sys/block/${lmid#/dev/}/loop/backing_file" 2>/dev/null)" ""
+expect_eq "sweep: the parent's record of it is gone" \
+    "$(ls "$STATE/priv/$mid" 2>/dev/null)" ""
+js=$(ctl vm show --json mid)
+expect_eq "sweep: the user sees it in error" "$(echo "$js" | jq -r .state)" \
+    "error"
+expect_match "sweep: with the reason" "$(echo "$js" | jq -r .error)" \
+    "creation was interrupted \(bangerd stopped\) and undone; remove it with vm rm"
+expect_match "sweep: it cannot start" "$(ctl vm start mid 2>&1)" \
+    "vm mid cannot start: its creation was interrupted"
+expect_eq "sweep: vm rm removes it" "$(ctl vm rm mid)" "vm mid removed"
+expect_eq "sweep: and it is gone from vm ls" \
+    "$(ctl vm ls --json | jq -r '.[].name' | grep -c '^mid$')" 0
+expect_eq "sweep: its address is given back" \
+    "$(grep -c "^$mid " "$STATE/net/ipam.table")" 0
+
+# Cut short on the vm worker's side only: error, and vm rm finishes.
+for v in half:creation gone:removal; do
+	n=${v%:*}
+	js=$(ctl vm show --json "$n")
+	expect_eq "sweep: a VM whose $(echo ${v#*:}) was cut short is in error" \
+	    "$(echo "$js" | jq -r .state)" "error"
+	expect_eq "sweep: ... saying so" "$(echo "$js" | jq -r .error)" \
+	    "its ${v#*:} was interrupted (bangerd stopped); remove it with vm rm"
+	expect_eq "sweep: its disk was not swept (it has a record)" \
+	    "$(ls "$STATE/disks/$(vm_id_of "$n").ext4")" \
+	    "$STATE/disks/$(vm_id_of "$n").ext4"
+	expect_eq "sweep: vm rm removes $n" "$(ctl vm rm "$n")" "vm $n removed"
+	expect_eq "sweep: ... its disk" \
+	    "$(ls "$STATE/disks" | grep "^$(vm_id_of "$n")" || true)" ""
+	expect_eq "sweep: ... its tap" \
+	    "$(in_ns ip -br link show "fc-tap-$(vm_id_of "$n")" 2>/dev/null)" ""
+done
+
+# The kept VM is whole and starts.
+expect_eq "sweep: the kept VM's record stays" \
+    "$(ls "$STATE/priv/$kid")" "$STATE/priv/$kid"
+expect_eq "sweep: its disk stays" \
+    "$(ls "$STATE/disks/$kid.ext4")" "$STATE/disks/$kid.ext4"
+expect_eq "sweep: its tap stays, marked" \
+    "$(in_ns ip -j link show "fc-tap-$kid" | jq -r '.[0].ifalias')" "banger"
+expect_eq "sweep: it still starts" "$(ctl vm start keep)" "vm keep started"
+ctl vm stop -f keep >/dev/null
+
+# Idempotent: the next start finds nothing more to remove.
+daemon_stop
+if ! daemon_start; then
+	fail "sweep: daemon starts a third time" "$(tail -5 "$DLOG")"
+	t_done
+fi
+expect_eq "sweep: a second start removes nothing" \
+    "$(grep -c 'sweep: removed\|sweep: detached' "$DLOG")" 0
+expect_eq "sweep: the unmarked tap is still there" \
+    "$(in_ns ip -br link show "fc-tap-$o2" | awk '{print $1}')" "fc-tap-$o2"
+expect_eq "sweep: the kept VM is still there" \
+    "$(ctl vm show --json keep | jq -r .state)" "stopped"
+
+kill -KILL "$FCPID"
+wait "$FCPID" 2>/dev/null
+FCPID=
+rm -rf "$STATE/jail/firecracker/$o4"
+ctl vm rm keep >/dev/null
+in_ns ip link del "fc-tap-$o2"
+expect_eq "sweep: nothing of any VM is left" "$(host_traces)" ""
+t_done
