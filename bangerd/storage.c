@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libdevmapper.h>
+#include <seccomp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1649,4 +1650,54 @@ disk_open(const char *statedir, const char *vmid, int *fdp)
 	}
 	*fdp = fd;
 	return 0;
+}
+
+/*
+ * The e2fsck child's filter, loaded after no_new_privs and just before
+ * it executes e2fsck on a guest's disk.  e2fsck parses what the guest
+ * wrote, so a file system crafted to exploit it must find no way out of
+ * that process: no socket, no new process or thread, no namespace or
+ * mount, no tracing, keys, BPF, perf, io_uring or userfaultfd (each
+ * fails with EPERM).  A deny-list, not an allow-list: e2fsck and its
+ * loader are not ours to enumerate, and an allowance missed would fail
+ * every boot.  execve itself stays allowed (the filter is loaded before
+ * e2fsck is executed), but anything run from there runs under this same
+ * filter, with no_new_privs and the VM's uid.
+ */
+static const char *const fsck_denied[] = {
+	"socket", "socketpair", "connect", "bind", "listen", "accept",
+	"accept4", "sendto", "sendmsg", "sendmmsg", "recvfrom", "recvmsg",
+	"recvmmsg", "fork", "vfork", "clone", "clone3", "execveat",
+	"ptrace", "process_vm_readv", "process_vm_writev", "kill",
+	"pidfd_open", "pidfd_getfd", "pidfd_send_signal", "setns",
+	"unshare", "mount", "umount2", "pivot_root", "chroot", "open_tree",
+	"move_mount", "fsopen", "fsmount", "fsconfig", "fspick", "keyctl",
+	"add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"memfd_create", "mknod", "mknodat", "personality", "uselib",
+	"name_to_handle_at", "open_by_handle_at",
+};
+
+int
+fsck_filter(void)
+{
+	scmp_filter_ctx	 ctx;
+	size_t		 i;
+	int		 nr, rv = -1;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(fsck_denied) / sizeof(fsck_denied[0]); i++) {
+		if ((nr = seccomp_syscall_resolve_name(fsck_denied[i])) ==
+		    __NR_SCMP_ERROR)
+			continue;	/* not on this architecture */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) < 0)
+			goto out;
+	}
+	if (seccomp_load(ctx) < 0)
+		goto out;
+	rv = 0;
+ out:
+	seccomp_release(ctx);
+	return rv;
 }

@@ -66,5 +66,6 @@ int		disk_create(const char *, const char *, int, int, uint64_t,
 int		disk_cow_create(const char *, const char *, uint64_t, int *);
 int		disk_remove(const char *, const char *);
 int		disk_open(const char *, const char *, int *);
+int		fsck_filter(void);
 
 #endif /* BANGERD_STORAGE_H */

@@ -1089,7 +1089,8 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 		closefrom(4);
 		if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 		    setresuid(pv->pv_uid, pv->pv_uid, pv->pv_uid) == -1 ||
-		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+		    fsck_filter() == -1)
 			_exit(8);
 		execle(E2FSCK, "e2fsck", "-p", "/dev/fd/3", (char *)NULL,
 		    (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL });

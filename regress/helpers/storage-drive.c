@@ -20,8 +20,11 @@
  *	storage-drive cow-bytes SIZE		prints snap_cow_bytes(SIZE)
  *	storage-drive snap-create VMID ORIGIN COW SIZE
  *	storage-drive snap-remove VMID
+ *	storage-drive fsck-filter CMD [ARG...]	CMD under the e2fsck child's
+ *						seccomp filter (no_new_privs)
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -179,6 +182,12 @@ main(int argc, char *argv[])
 			    (fdfl & FD_CLOEXEC) ? "cloexec" : "inherit");
 			close(fd);
 		}
+	} else if (strcmp(cmd, "fsck-filter") == 0 && argc >= 1) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+		    fsck_filter() == -1)
+			err(1, "fsck-filter");
+		execvp(argv[0], argv);
+		err(1, "%s", argv[0]);
 	} else if (strcmp(cmd, "has-dm") == 0 && argc == 0) {
 		rv = storage_has_dm();
 		printf("%s\n", rv ? "yes" : "no");

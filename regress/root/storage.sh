@@ -546,6 +546,29 @@ if [ -n "${DM:-}" ]; then
 	rm -rf "$S" "$T/dm.img" "$T/dmpat"
 fi
 
+# -- the e2fsck child's seccomp filter ---------------------------------
+
+truncate -s 32M "$T/fsck.img"
+mkfs.ext4 -q -F "$T/fsck.img"
+expect_match "fsck filter: e2fsck -p runs under it" \
+    "$("$D" fsck-filter /sbin/e2fsck -p "$T/fsck.img" 2>&1 |
+    tr '\n' ' '; echo "rc=${PIPESTATUS[0]}")" ": clean, .* rc=0$"
+expect_match "fsck filter: e2fsck -fn (every pass) runs under it" \
+    "$("$D" fsck-filter /sbin/e2fsck -fn "$T/fsck.img" 2>&1 |
+    tr '\n' ' '; echo "rc=${PIPESTATUS[0]}")" "Pass 5: .* rc=0$"
+expect_match "fsck filter: it is a seccomp filter, with no_new_privs" \
+    "$("$D" fsck-filter grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status |
+    tr -s '\t\n' '  ')" "^NoNewPrivs: 1 Seccomp: 2 $"
+expect_match "fsck filter: no socket" \
+    "$("$D" fsck-filter /bin/bash -c 'exec 3<>/dev/udp/127.0.0.1/9' 2>&1)" \
+    "Operation not permitted"
+expect_match "fsck filter: no new process" \
+    "$("$D" fsck-filter sh -c '/bin/true && echo forked' 2>&1)" \
+    "^sh: 1: Cannot fork$"
+expect_match "fsck filter: no namespace" \
+    "$("$D" fsck-filter unshare -n true 2>&1)" "Operation not permitted"
+rm -f "$T/fsck.img"
+
 # -- the end ----------------------------------------------------------
 
 for m in $(mounts_ours | awk '{ print $5 }' | sort -r); do
