@@ -100,7 +100,8 @@ spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
 	js->js_uid_min = 300000;
 	js->js_uid_max = 399999;
 	js->js_cpus = 1;
-	(void)strlcpy(js->js_cgparent, JAIL_CG_PARENT, sizeof(js->js_cgparent));
+	(void)strlcpy(js->js_cgparent, JAIL_CG_PARENT,
+	    sizeof(js->js_cgparent));
 	js->js_memory = 128;
 	while ((ch = getopt(argc, argv, "C:c:d:f:G:g:i:j:k:m:n:o:Pp:Rr:s:U:u:x:"))
 	    != -1) {
