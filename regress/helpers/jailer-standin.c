@@ -11,8 +11,8 @@
  *	make the cgroup (v2) PARENT/ID with the --cgroup values (each
  *	controller must be in the mount's cgroup.controllers; it is
  *	enabled in the subtree_control of every level from the mount
- *	down to PARENT) and join it; join --netns; unshare a mount namespace, make every mount
- *	private, bind the jail root on itself, pivot_root into it, detach
+ *	down to PARENT) and join it; join --netns; unshare a mount
+ *	namespace, make every mount private, bind the jail root on itself, pivot_root into it, detach
  *	and remove old_root, chroot("."); mknod /dev/net/tun, /dev/kvm,
  *	/dev/urandom (and /dev/userfaultfd where the host has it), owned
  *	by UID:GID, mode 0600; chown the jail root to UID:GID;

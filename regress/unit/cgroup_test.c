@@ -40,11 +40,13 @@ self_of(const char *text, char *buf, size_t len)
 #define HYBRID \
 "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" \
 "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n" \
-"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n" \
+"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup " \
+    "rw,name=systemd\n" \
 "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
 #define UNIFIED \
 "22 28 0:21 / /sys rw,nosuid shared:7 - sysfs sysfs rw\n" \
-"26 22 0:24 / /sys/fs/cgroup rw,nosuid,nodev shared:9 - cgroup2 cgroup2 rw,nsdelegate\n"
+"26 22 0:24 / /sys/fs/cgroup rw,nosuid,nodev shared:9 - cgroup2 cgroup2 " \
+    "rw,nsdelegate\n"
 #define BIND_FIRST \
 "50 22 0:24 /system.slice /mnt/cg rw shared:9 - cgroup2 cgroup2 rw\n" \
 "51 22 0:24 / /srv/cgroup\\040two rw - cgroup2 cgroup2 rw\n"
