@@ -57,7 +57,8 @@ ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
 # The root operations, each a module with its own tests.
-OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c
+OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c \
+		bangerd/cgroup.c
 # Self-update: the update worker's fetch and checks (and the parent's).
 UPD_SRCS =	bangerd/updcheck.c bangerd/untar.c common/signify.c
 # The net worker's address management and DNS responder.

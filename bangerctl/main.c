@@ -279,6 +279,9 @@ status_print_daemon(const struct status_daemon *sd)
 	printf("%-12s %u declared\n", "images", sd->sd_nimages);
 	printf("%-12s %s\n", "updates",
 	    sd->sd_update_url[0] ? sd->sd_update_url : "not configured");
+	printf("%-12s %s (%s: %s)\n", "vm cgroups",
+	    sd->sd_cgroup[0] ? sd->sd_cgroup : "none", sd->sd_cgroup_mode,
+	    sd->sd_cgroup_why);
 }
 
 static json_t *
@@ -286,7 +289,8 @@ status_json_daemon(const struct status_daemon *sd)
 {
 	return json_pack("{s:s, s:i, s:I, s:I, s:s, s:s, s:s, s:s, s:s, "
 	    "s:{s:s, s:s, s:i, s:s?}, s:s, s:s, s:s, s:s?, "
-	    "s:{s:I, s:I}, s:{s:i, s:I, s:I}, s:i, s:s?}",
+	    "s:{s:I, s:I}, s:{s:i, s:I, s:I}, s:i, s:s?, "
+	    "s:{s:s, s:s?, s:s}}",
 	    "version", sd->sd_version,
 	    "pid", sd->sd_pid,
 	    "started", (json_int_t)sd->sd_started,
@@ -313,7 +317,11 @@ status_json_daemon(const struct status_daemon *sd)
 		"memory_mib", (json_int_t)sd->sd_def_memory,
 		"disk_bytes", (json_int_t)sd->sd_def_disk,
 	    "images", (int)sd->sd_nimages,
-	    "update_url", sd->sd_update_url[0] ? sd->sd_update_url : NULL);
+	    "update_url", sd->sd_update_url[0] ? sd->sd_update_url : NULL,
+	    "cgroup",
+		"mode", sd->sd_cgroup_mode,
+		"root", sd->sd_cgroup[0] ? sd->sd_cgroup : NULL,
+		"reason", sd->sd_cgroup_why);
 }
 
 static int
@@ -340,6 +348,10 @@ cmd_status(int argc, char **argv)
 		case IMSG_STATUS_DAEMON:
 			if (imsg_get_data(&imsg, &sd, sizeof(sd)) == -1)
 				errx(1, "bad status from bangerd");
+			sd.sd_cgroup_mode[sizeof(sd.sd_cgroup_mode) - 1] =
+			    '\0';
+			sd.sd_cgroup[sizeof(sd.sd_cgroup) - 1] = '\0';
+			sd.sd_cgroup_why[sizeof(sd.sd_cgroup_why) - 1] = '\0';
 			have_daemon = 1;
 			if (json)
 				root = status_json_daemon(&sd);

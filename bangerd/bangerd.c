@@ -194,6 +194,14 @@ main(int argc, char *argv[], char *envp[])
 	setproctitle("parent");
 	env->bd_started = time(NULL);
 	pid_file_write();
+	cgroup_detect(&env->bd_cgroup);
+	if (env->bd_cgroup.ct_mode == CGT_MOUNT)
+		log_info("cgroup: %s; VMs in %s/%s/ID",
+		    env->bd_cgroup.ct_why, env->bd_cgroup.ct_mount,
+		    env->bd_cgroup.ct_parent);
+	else if (cgroup_enter(&env->bd_cgroup) == -1 ||
+	    env->bd_cgroup.ct_mode == CGT_NONE)
+		log_warnx("cgroup: none for VMs: %s", env->bd_cgroup.ct_why);
 
 	event_init();
 	vmop_restore(consoles);

@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "config.h"
 #include "jail.h"
+#include "cgroup.h"
 
 /* An imsg channel driven by libevent, as in OpenBSD's daemons. */
 struct imsgev {
@@ -61,6 +62,7 @@ struct bangerd {
 	const char		*bd_storage;	/* backend in use */
 	int			 bd_nat;	/* our nftables table is set */
 	int			 bd_resolver;	/* resolver routing is set */
+	struct cgroup_tree	 bd_cgroup;	/* where VMs' cgroups go */
 };
 
 /* An image's files on the host, from the config or the image store. */

@@ -165,9 +165,10 @@ static int	jail_place(const char *, int, const char *, const char *,
 static int	jail_disk(const char *, const struct jail_spec *, int,
 		    const char *);
 static int	jailer_clear(const char *, int, const char *);
-static int	cgroup_root(const char *, const char *);
-static int	cgroup_enable(const char *, int, const char *, const int *);
-static int	cgroup_setup(const char *, const struct jail_spec *, int *);
+static int	cgroup_root(const char *, const char *, int);
+static int	cgroup_enable(const char *, int, const char *, int *, int);
+static int	cgroup_setup(const char *, const struct jail_spec *, int, int *,
+		    int *);
 static int	pty_open(const char *, int *, int *);
 static int	fd_above_stdio(int *);
 static void	spawn_fail(const struct spawn_args *, int)
@@ -279,6 +280,31 @@ statedir_check(const char *p, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The VMs' group p below the cgroup root: relative ("banger",
+ * "system.slice/bangerd.service/vms"), clean, with room below.
+ */
+static int
+cgparent_check(const char *cgroot, const char *p, const char **why)
+{
+	char	 abs[PATH_MAX];
+
+	if (p == NULL || p[0] == '\0') {
+		*why = "no VM group";
+		return -1;
+	}
+	if (p[0] == '/') {
+		*why = "VM group not relative to the cgroup root";
+		return -1;
+	}
+	if (pathf(abs, "%s/%s", cgroot, p) == -1 ||
+	    strlen(abs) > PATH_MAX - JAIL_PATH_ROOM) {
+		*why = "VM group too long";
+		return -1;
+	}
+	return path_clean(abs, why);
 }
 
 /* s is NUL-terminated within size bytes. */
@@ -604,7 +630,8 @@ spec_check(const struct jail_spec *js, char *ctx, size_t ctxlen)
 	    !string_in(js->js_disk, sizeof(js->js_disk)) ||
 	    !string_in(js->js_jailer, sizeof(js->js_jailer)) ||
 	    !string_in(js->js_firecracker, sizeof(js->js_firecracker)) ||
-	    !string_in(js->js_cgroot, sizeof(js->js_cgroot))) {
+	    !string_in(js->js_cgroot, sizeof(js->js_cgroot)) ||
+	    !string_in(js->js_cgparent, sizeof(js->js_cgparent))) {
 		log_warnx("%s: unterminated path in spec", ctx);
 		goto bad;
 	}
@@ -664,6 +691,11 @@ spec_check(const struct jail_spec *js, char *ctx, size_t ctxlen)
 	if (js->js_cgroot[0] != '\0' &&
 	    statedir_check(js->js_cgroot, &why) == -1) {
 		log_warnx("%s: cgroup root %s: %s", ctx, js->js_cgroot, why);
+		goto bad;
+	}
+	if (js->js_cgroot[0] != '\0' &&
+	    cgparent_check(js->js_cgroot, js->js_cgparent, &why) == -1) {
+		log_warnx("%s: cgroup %s: %s", ctx, js->js_cgparent, why);
 		goto bad;
 	}
 	if (js->js_jailer[0] != '\0') {
@@ -1208,14 +1240,14 @@ jailer_clear(const char *ctx, int rfd, const char *rshown)
 	return rv;
 }
 
-/* The cgroup2 mount cgroot, opened; anything else is refused. */
+/* A directory of the cgroup2 hierarchy, opened; anything else is refused. */
 static int
-cgroup_root(const char *ctx, const char *cgroot)
+cgroup_root(const char *ctx, const char *cgroot, int flags)
 {
 	struct statfs	 sfs;
 	int		 fd;
 
-	if ((fd = walk_dir(ctx, cgroot, WALK_SECURE)) == -1)
+	if ((fd = walk_dir(ctx, cgroot, WALK_SECURE | flags)) == -1)
 		return -1;
 	if (fstatfs(fd, &sfs) == -1) {
 		log_warn("%s: cgroup root %s", ctx, cgroot);
@@ -1232,9 +1264,13 @@ cgroup_root(const char *ctx, const char *cgroot)
 	return fd;
 }
 
-/* Enable the wanted controllers for dirfd's children. */
+/*
+ * Enable the wanted controllers for dirfd's children.  With partial, a
+ * controller that cannot be enabled is dropped from want, and said.
+ */
 static int
-cgroup_enable(const char *ctx, int dirfd, const char *shown, const int *want)
+cgroup_enable(const char *ctx, int dirfd, const char *shown, int *want,
+    int partial)
 {
 	char	 buf[512], op[32];
 	size_t	 i;
@@ -1249,6 +1285,13 @@ cgroup_enable(const char *ctx, int dirfd, const char *shown, const int *want)
 			continue;
 		(void)snprintf(op, sizeof(op), "+%s", cg_controllers[i]);
 		if (write_at(dirfd, "cgroup.subtree_control", op) == -1) {
+			if (partial) {
+				log_warn("%s: %s/cgroup.subtree_control: %s: "
+				    "no %s limit", ctx, shown, op,
+				    cg_controllers[i]);
+				want[i] = 0;
+				continue;
+			}
 			log_warn("%s: %s/cgroup.subtree_control: %s", ctx,
 			    shown, op);
 			return -1;
@@ -1258,48 +1301,58 @@ cgroup_enable(const char *ctx, int dirfd, const char *shown, const int *want)
 }
 
 /*
- * CGROOT/banger/VMID with the VM's limits, opened for CLONE_INTO_CGROUP
- * (the child starts in it: no moment outside).  A controller the
- * hierarchy lacks fails the spawn, unless JAIL_F_CGROUP_PARTIAL.
+ * CGROOT/PARENT/VMID (PARENT is js_cgparent: "banger", or GROUP/vms in
+ * a delegated GROUP), opened for CLONE_INTO_CGROUP (the child starts in
+ * it: no moment outside).  Controllers are taken from the level above
+ * PARENT and enabled there and in PARENT, banger's own levels, never
+ * higher.  A controller missing fails the spawn, unless
+ * JAIL_F_CGROUP_PARTIAL.  want says which controllers are on; limits
+ * says whether to write the VM's limits here (the jailer writes its own).
  */
 static int
-cgroup_setup(const char *ctx, const struct jail_spec *js, int *cgfdp)
+cgroup_setup(const char *ctx, const struct jail_spec *js, int limits,
+    int *want, int *cgfdp)
 {
-	char		 shown[PATH_MAX], bshown[PATH_MAX], buf[512];
-	char		 val[64];
-	int		 want[CG_NCTRL], rfd, bfd = -1, vfd = -1, saved_errno;
-	int		 created = 0;
+	char		 shown[PATH_MAX], bshown[PATH_MAX], top[PATH_MAX];
+	char		 buf[512], val[64];
+	const char	*base;
+	char		*slash;
+	int		 rfd, bfd = -1, vfd = -1, saved_errno;
+	int		 created = 0, partial;
 	size_t		 i;
 
-	if ((rfd = cgroup_root(ctx, js->js_cgroot)) == -1)
+	partial = (js->js_flags & JAIL_F_CGROUP_PARTIAL) != 0;
+	(void)pathf(bshown, "%s/%s", js->js_cgroot, js->js_cgparent);
+	(void)strlcpy(top, bshown, sizeof(top));
+	slash = strrchr(top, '/');
+	*slash = '\0';
+	base = bshown + (slash - top) + 1;
+	if ((rfd = cgroup_root(ctx, top, 0)) == -1)
 		return -1;
 	if (read_at(rfd, "cgroup.controllers", buf, sizeof(buf)) == -1) {
-		log_warn("%s: %s/cgroup.controllers", ctx, js->js_cgroot);
+		log_warn("%s: %s/cgroup.controllers", ctx, top);
 		goto fail;
 	}
 	for (i = 0; i < CG_NCTRL; i++) {
 		if ((want[i] = word_in(buf, cg_controllers[i])))
 			continue;
-		if (js->js_flags & JAIL_F_CGROUP_PARTIAL) {
+		if (partial) {
 			log_warnx("%s: cgroup2 at %s has no %s controller: "
-			    "no %s limit", ctx, js->js_cgroot,
-			    cg_controllers[i], cg_controllers[i]);
+			    "no %s limit", ctx, top, cg_controllers[i],
+			    cg_controllers[i]);
 			continue;
 		}
 		log_warnx("%s: cgroup2 at %s has no %s controller "
-		    "(bound to a cgroup v1 hierarchy?)", ctx, js->js_cgroot,
+		    "(bound to a cgroup v1 hierarchy?)", ctx, top,
 		    cg_controllers[i]);
 		errno = ENOTSUP;
 		goto fail;
 	}
-	if (cgroup_enable(ctx, rfd, js->js_cgroot, want) == -1)
+	if (cgroup_enable(ctx, rfd, top, want, partial) == -1)
 		goto fail;
-	(void)pathf(bshown, "%s/%s", js->js_cgroot,
-	    JAIL_CG_PARENT);
-	if ((bfd = jail_subdir(ctx, rfd, bshown, JAIL_CG_PARENT, 0755, 0,
-	    0)) == -1)
+	if ((bfd = jail_subdir(ctx, rfd, bshown, base, 0755, 0, 0)) == -1)
 		goto fail;
-	if (cgroup_enable(ctx, bfd, bshown, want) == -1)
+	if (cgroup_enable(ctx, bfd, bshown, want, partial) == -1)
 		goto fail;
 
 	(void)pathf(shown, "%s/%s", bshown, js->js_vmid);
@@ -1331,7 +1384,7 @@ cgroup_setup(const char *ctx, const struct jail_spec *js, int *cgfdp)
 			goto fail;
 		}
 	}
-	for (i = 0; i < CG_NCTRL; i++) {
+	for (i = 0; limits && i < CG_NCTRL; i++) {
 		if (!want[i])
 			continue;
 		if (strcmp(cg_controllers[i], "cpu") == 0)
@@ -1531,6 +1584,8 @@ fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
 	int			 cgfd = -1, master = -1, slave = -1, exe = -1;
 	int			 ep[2] = { -1, -1 }, pidfd = -1, argc = 0;
 	int			 saved_errno, fcfd, status;
+	int			 want[CG_NCTRL] = { 0 };
+	size_t			 i;
 	long			 pid;
 	ssize_t			 n;
 	siginfo_t		 si;
@@ -1600,7 +1655,7 @@ fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
 
 	if (js->js_cgroot[0] == '\0')
 		log_debug("%s: no cgroup root: no cgroup limits", ctx);
-	else if (!sa.sa_jailer && cgroup_setup(ctx, js, &cgfd) == -1)
+	else if (cgroup_setup(ctx, js, !sa.sa_jailer, want, &cgfd) == -1)
 		goto fail;
 	if (pty_open(ctx, &master, &slave) == -1)
 		goto fail;
@@ -1661,15 +1716,21 @@ fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
 		sa.sa_argv[argc++] = jstr.jst_base;
 		sa.sa_argv[argc++] = (char *)"--cgroup-version";
 		sa.sa_argv[argc++] = (char *)"2";
+		/*
+		 * The jailer makes MOUNT/PARENT/VMID, which we already
+		 * made and clone it into, and writes the limits of the
+		 * controllers that are on (it fails on any other).
+		 */
 		if (js->js_cgroot[0] != '\0') {
 			sa.sa_argv[argc++] = (char *)"--parent-cgroup";
-			sa.sa_argv[argc++] = (char *)JAIL_CG_PARENT;
-			sa.sa_argv[argc++] = (char *)"--cgroup";
-			sa.sa_argv[argc++] = jstr.jst_cpu;
-			sa.sa_argv[argc++] = (char *)"--cgroup";
-			sa.sa_argv[argc++] = jstr.jst_mem;
-			sa.sa_argv[argc++] = (char *)"--cgroup";
-			sa.sa_argv[argc++] = jstr.jst_pids;
+			sa.sa_argv[argc++] = (char *)js->js_cgparent;
+			for (i = 0; i < CG_NCTRL; i++) {
+				if (!want[i])
+					continue;
+				sa.sa_argv[argc++] = (char *)"--cgroup";
+				sa.sa_argv[argc++] = i == 0 ? jstr.jst_cpu :
+				    i == 1 ? jstr.jst_mem : jstr.jst_pids;
+			}
 		}
 		sa.sa_argv[argc++] = (char *)"--resource-limit";
 		sa.sa_argv[argc++] = jstr.jst_nofile;
@@ -1762,7 +1823,8 @@ fail:
 		close(master);
 	if (cgfd != -1) {
 		close(cgfd);
-		(void)fc_cgroup_remove(js->js_cgroot, js->js_vmid);
+		(void)fc_cgroup_remove(js->js_cgroot, js->js_cgparent,
+		    js->js_vmid);
 	}
 	if (runfd != -1)
 		close(runfd);
@@ -2133,9 +2195,9 @@ fail:
 	return -1;
 }
 
-/* CGROOT/banger/VMID, once its processes are gone; missing is fine. */
+/* CGROOT/PARENT/VMID, once its processes are gone; missing is fine. */
 int
-fc_cgroup_remove(const char *cgroot, const char *vmid)
+fc_cgroup_remove(const char *cgroot, const char *cgparent, const char *vmid)
 {
 	char		 ctx[32], shown[PATH_MAX];
 	const char	*why;
@@ -2157,15 +2219,18 @@ fc_cgroup_remove(const char *cgroot, const char *vmid)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((rfd = cgroup_root(ctx, cgroot)) == -1)
+	if (cgparent_check(cgroot, cgparent, &why) == -1) {
+		log_warnx("%s: cgroup %s: %s", ctx, cgparent == NULL ?
+		    "null" : cgparent, why);
+		errno = EINVAL;
 		return -1;
-	(void)pathf(shown, "%s/%s", cgroot,
-	    JAIL_CG_PARENT);
-	bfd = open_dir_at(ctx, rfd, shown, JAIL_CG_PARENT, WALK_QUIET);
-	saved_errno = errno;
+	}
+	if ((rfd = cgroup_root(ctx, cgroot, 0)) == -1)
+		return -1;
 	close(rfd);
-	if (bfd == -1)
-		return saved_errno == ENOENT ? 0 : -1;
+	(void)pathf(shown, "%s/%s", cgroot, cgparent);
+	if ((bfd = cgroup_root(ctx, shown, WALK_QUIET)) == -1)
+		return errno == ENOENT ? 0 : -1;
 	/* An exited task may linger in its cgroup for a moment. */
 	for (i = 0; i < CG_RMDIR_TRIES; i++) {
 		if ((rv = unlinkat(bfd, vmid, AT_REMOVEDIR)) == 0 ||

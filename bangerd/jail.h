@@ -38,7 +38,7 @@
 #define JAIL_KERNEL	"vmlinux"	/* names in the jail root */
 #define JAIL_INITRD	"initrd"
 #define JAIL_DISK	"rootfs"
-#define JAIL_CG_PARENT	"banger"	/* cgroup CGROOT/banger/VMID */
+#define JAIL_CG_PARENT	"banger"	/* CGROOT/banger/VMID undelegated */
 
 #define JAIL_ARGV0	"firecracker"	/* argv[0] as banger runs it */
 #define JAILER_ARGV0	"/firecracker"	/* as the jailer runs it */
@@ -66,6 +66,7 @@ struct jail_spec {
 	char		js_jailer[PATH_MAX];	/* "" = banger's own jail */
 	char		js_firecracker[PATH_MAX]; /* jailer --exec-file */
 	char		js_cgroot[PATH_MAX];	/* cgroup2 mount, "" = none */
+	char		js_cgparent[PATH_MAX];	/* VMs' group, below js_cgroot */
 	int		js_cpus;
 	uint64_t	js_memory;		/* MiB */
 	uint64_t	js_nofile;		/* 0 = JAIL_NOFILE */
@@ -92,7 +93,7 @@ int	fc_adopt(const char *, const char *, pid_t, unsigned long long,
 	    int *);
 int	fc_socket_grant(const char *, const char *, gid_t);
 int	jail_fifos(const char *, const char *, uid_t, gid_t);
-int	fc_cgroup_remove(const char *, const char *);
+int	fc_cgroup_remove(const char *, const char *, const char *);
 int	jail_cleanup(const char *, const char *);
 
 #endif /* BANGER_JAIL_H */

@@ -117,6 +117,13 @@ priv_status(struct worker *vm, uint32_t peerid)
 		TAILQ_FOREACH(img, &conf->cf_images, img_entry)
 			sd.sd_nimages++;
 	}
+	strlcpy(sd.sd_cgroup_mode, cgroup_mode_name(env->bd_cgroup.ct_mode),
+	    sizeof(sd.sd_cgroup_mode));
+	if (env->bd_cgroup.ct_mode != CGT_NONE)
+		snprintf(sd.sd_cgroup, sizeof(sd.sd_cgroup), "%s/%s",
+		    env->bd_cgroup.ct_mount, env->bd_cgroup.ct_parent);
+	strlcpy(sd.sd_cgroup_why, env->bd_cgroup.ct_why,
+	    sizeof(sd.sd_cgroup_why));
 	imsg_compose_event(vm->w_iev, IMSG_STATUS_DAEMON, peerid, 0, -1, &sd,
 	    sizeof(sd));
 

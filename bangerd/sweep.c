@@ -5,13 +5,17 @@
  * A VM's objects are named for its id: STATE/disks/ID.ext4, ID.cow and
  * ID.ext4.new, loop devices backed by those files, the snapshot
  * fc-rootfs-ID, the tap fc-tap-ID (marked with banger's link alias) and
- * the jail STATE/jail/firecracker/ID.  An id found in any of them is an
+ * the jail STATE/jail/firecracker/ID, and, where bangerd's cgroup is
+ * delegated to it (so the tree below is banger's alone), the cgroup
+ * GROUP/vms/ID.  An id found in any of them is an
  * orphan when STATE/priv holds no record for it and no Firecracker runs
  * for it (its root is the jail, or its argv is a Firecracker's with
  * --id ID): then everything of it goes, in vm rm's order, each removal
  * logged.  Anything of an id with a record, or with a live Firecracker,
  * is left as it is; so is a link without banger's mark and a loop
- * device backed by anything outside STATE/disks.  Running it twice
+ * device backed by anything outside STATE/disks, and MOUNT/banger/ID
+ * when not delegated (every bangerd on the host shares MOUNT/banger, so
+ * an id there may be another's).  Running it twice
  * finds nothing the second time.
  */
 #include <sys/types.h>
@@ -42,6 +46,7 @@
 #define SW_LOOP		0x02
 #define SW_TAP		0x04
 #define SW_JAIL		0x08
+#define SW_CGROUP	0x10
 
 struct sweep_id {
 	char	si_id[VM_ID_LEN + 1];
@@ -302,6 +307,30 @@ scan_jails(struct sweep *sw)
 	closedir(d);
 }
 
+/* Delegated only: ids with a cgroup in GROUP/vms. */
+static void
+scan_cgroups(struct sweep *sw)
+{
+	const struct cgroup_tree *ct = &env->bd_cgroup;
+	char		 dir[PATH_MAX * 2];
+	struct dirent	*de;
+	DIR		*d;
+
+	if (ct->ct_mode != CGT_DELEGATED)
+		return;
+	snprintf(dir, sizeof(dir), "%s/%s", ct->ct_mount, ct->ct_parent);
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT)
+			log_warn("sweep: %s", dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_type == DT_DIR &&
+		    valid_vm_id(de->d_name, strlen(de->d_name), NULL) == 0)
+			sweep_add(sw, de->d_name, SW_CGROUP);
+	closedir(d);
+}
+
 struct loop_detach_arg {
 	const char	*lda_id;
 	const char	*lda_why;
@@ -388,6 +417,16 @@ sweep_one(const struct sweep_id *si)
 			log_info("sweep: removed orphan jail %s/%s/%s/%s (no "
 			    "record)", sd, JAIL_DIR, JAIL_EXEC_NAME, id);
 	}
+	if (si->si_found & SW_CGROUP) {
+		const struct cgroup_tree *ct = &env->bd_cgroup;
+
+		if (fc_cgroup_remove(ct->ct_mount, ct->ct_parent, id) == -1)
+			log_warn("sweep: orphan cgroup %s/%s/%s", ct->ct_mount,
+			    ct->ct_parent, id);
+		else
+			log_info("sweep: removed orphan cgroup %s/%s/%s (no "
+			    "record)", ct->ct_mount, ct->ct_parent, id);
+	}
 	if (si->si_found & (SW_DISK | SW_LOOP)) {
 		/* The snapshot holds the loop devices: it goes first. */
 		if (storage_has_dm()) {
@@ -449,6 +488,7 @@ vmop_sweep(void)
 	if (net_tap_list(scan_tap_cb, &sw) == -1)
 		log_warn("sweep: cannot list the taps");
 	scan_jails(&sw);
+	scan_cgroups(&sw);
 	for (i = 0; i < sw.sw_n; i++) {
 		if (has_record(sw.sw_ids[i].si_id))
 			continue;
@@ -456,7 +496,7 @@ vmop_sweep(void)
 			if (pid > 0)
 				log_warnx("sweep: vm %s has no record but its "
 				    "firecracker (pid %d) runs; its jail, "
-				    "disk and tap are left", sw.sw_ids[i].si_id,
+				    "disk, tap and cgroup are left", sw.sw_ids[i].si_id,
 				    (int)pid);
 			continue;
 		}

@@ -37,7 +37,6 @@
 
 #define PRIV_DIR	"priv"
 #define IMAGES_DIR	"images"
-#define CGROUP_ROOT	"/sys/fs/cgroup"
 
 static struct pvms	 pvms = TAILQ_HEAD_INITIALIZER(pvms);
 
@@ -463,18 +462,6 @@ fail:
 	return 0;
 }
 
-static int
-cgroup_root(char *buf, size_t len)
-{
-	if (access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0 &&
-	    access(CGROUP_ROOT, W_OK) == 0) {
-		strlcpy(buf, CGROUP_ROOT, len);
-		return 0;
-	}
-	buf[0] = '\0';
-	return -1;
-}
-
 int
 vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
     const struct vmop_start *vs)
@@ -503,7 +490,12 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	strlcpy(js.js_jailer, conf->cf_jailer, sizeof(js.js_jailer));
 	strlcpy(js.js_firecracker, conf->cf_firecracker,
 	    sizeof(js.js_firecracker));
-	(void)cgroup_root(js.js_cgroot, sizeof(js.js_cgroot));
+	if (env->bd_cgroup.ct_mode != CGT_NONE) {
+		strlcpy(js.js_cgroot, env->bd_cgroup.ct_mount,
+		    sizeof(js.js_cgroot));
+		strlcpy(js.js_cgparent, env->bd_cgroup.ct_parent,
+		    sizeof(js.js_cgparent));
+	}
 	js.js_cpus = vs->vs_cpus;
 	js.js_memory = vs->vs_memory;
 	js.js_flags = JAIL_F_CGROUP_PARTIAL;
@@ -602,7 +594,9 @@ pvm_stopped(struct pvm *pv)
 	pv->pv_proc.fp_starttime = 0;
 	if (jail_cleanup(sd, pv->pv_id) == -1)
 		log_warn("vm %s: jail cleanup", pv->pv_id);
-	if (fc_cgroup_remove(CGROUP_ROOT, pv->pv_id) == -1)
+	if (env->bd_cgroup.ct_mode != CGT_NONE &&
+	    fc_cgroup_remove(env->bd_cgroup.ct_mount, env->bd_cgroup.ct_parent,
+	    pv->pv_id) == -1)
 		log_debug("vm %s: cgroup removal: %s", pv->pv_id,
 		    strerror(errno));
 	pvm_disk_reclaim(pv);

@@ -390,6 +390,9 @@ struct status_daemon {
 	uint64_t	sd_def_memory;		/* MiB */
 	uint64_t	sd_def_disk;		/* bytes */
 	uint32_t	sd_nimages;
+	char		sd_cgroup_mode[PROTO_NAME_MAX];	/* delegated, mount, none */
+	char		sd_cgroup[PROTO_PATH_MAX];	/* VMs' group, "" if none */
+	char		sd_cgroup_why[PROTO_MSG_MAX];
 };
 
 /*

@@ -15,7 +15,7 @@ PKGS="make gcc libc6-dev pkg-config bison
 	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
 	ldnsutils jq curl python3 valgrind util-linux procps
-	systemd shellcheck openssh-client
+	systemd shellcheck openssh-client attr
 	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils"
 
 missing=

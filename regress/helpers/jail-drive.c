@@ -19,12 +19,14 @@
  *	jail-drive grant STATE VMID GID		fc_socket_grant
  *	jail-drive fifos STATE VMID UID GID	jail_fifos
  *	jail-drive cleanup STATE VMID		jail_cleanup
- *	jail-drive cgremove CGROOT VMID		fc_cgroup_remove
+ *	jail-drive cgremove CGROOT VMID [PARENT]	fc_cgroup_remove
+ *						(PARENT: banger)
  *
  * SPEC: -s STATE -i VMID -u UID -g GID [-U MIN:MAX] -k KERNEL
  *	 [-r INITRD] -d DISK [-R] [-j JAILER -f FIRECRACKER] [-c CGROOT]
- *	 [-P] [-C CPUS] [-m MIB] [-n NOFILE]
- *	 (-R read-only disk, -P JAIL_F_CGROUP_PARTIAL)
+ *	 [-G PARENT] [-P] [-C CPUS] [-m MIB] [-n NOFILE]
+ *	 (-R read-only disk, -P JAIL_F_CGROUP_PARTIAL, -G the VMs' cgroup
+ *	 below CGROOT, "banger" by default)
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -98,8 +100,10 @@ spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
 	js->js_uid_min = 300000;
 	js->js_uid_max = 399999;
 	js->js_cpus = 1;
+	(void)strlcpy(js->js_cgparent, JAIL_CG_PARENT,
+	    sizeof(js->js_cgparent));
 	js->js_memory = 128;
-	while ((ch = getopt(argc, argv, "C:c:d:f:g:i:j:k:m:n:o:Pp:Rr:s:U:u:x:"))
+	while ((ch = getopt(argc, argv, "C:c:d:f:G:g:i:j:k:m:n:o:Pp:Rr:s:U:u:x:"))
 	    != -1) {
 		switch (ch) {
 		case 'C':
@@ -107,6 +111,10 @@ spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
 			break;
 		case 'c':
 			copy(js->js_cgroot, sizeof(js->js_cgroot), optarg);
+			break;
+		case 'G':
+			copy(js->js_cgparent, sizeof(js->js_cgparent),
+			    optarg);
 			break;
 		case 'd':
 			copy(js->js_disk, sizeof(js->js_disk), optarg);
@@ -263,8 +271,8 @@ spawn_loop(struct fc_proc *fp, const struct jail_spec *js, int out)
 			report_exit(status);
 			return 0;
 		} else if (strcmp(line, "cgremove") == 0) {
-			if (fc_cgroup_remove(js->js_cgroot, js->js_vmid) ==
-			    -1)
+			if (fc_cgroup_remove(js->js_cgroot,
+			    js->js_cgparent, js->js_vmid) == -1)
 				printf("cgremove failed: %s\n",
 				    strerror(errno));
 			else
@@ -390,9 +398,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (strcmp(cmd, "cgremove") == 0) {
-		if (argc != 3)
+		if (argc != 3 && argc != 4)
 			usage();
-		if (fc_cgroup_remove(argv[1], argv[2]) == -1)
+		if (fc_cgroup_remove(argv[1], argc == 4 ? argv[3] :
+		    JAIL_CG_PARENT, argv[2]) == -1)
 			die();
 		return 0;
 	}

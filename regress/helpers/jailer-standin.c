@@ -8,9 +8,11 @@
  *	validate the id and the exec file; close fds above 2; clear the
  *	environment; make CHROOT_BASE/EXEC_NAME/ID/root and copy the exec
  *	file into it; set the resource limits (no-file 2048 by default);
- *	make the cgroup (v2) PARENT/ID with the --cgroup values and join
- *	it; join --netns; unshare a mount namespace, make every mount
- *	private, bind the jail root on itself, pivot_root into it, detach
+ *	make the cgroup (v2) PARENT/ID with the --cgroup values (each
+ *	controller must be in the mount's cgroup.controllers; it is
+ *	enabled in the subtree_control of every level from the mount
+ *	down to PARENT) and join it; join --netns; unshare a mount
+ *	namespace, make every mount private, bind the jail root on itself, pivot_root into it, detach
  *	and remove old_root, chroot("."); mknod /dev/net/tun, /dev/kvm,
  *	/dev/urandom (and /dev/userfaultfd where the host has it), owned
  *	by UID:GID, mode 0600; chown the jail root to UID:GID;
@@ -319,6 +321,23 @@ cgroup2_mount(char *buf, size_t len)
 		die("cgroup2 hierarchy not found in /proc/mounts");
 }
 
+/* name is a word of ROOT/cgroup.controllers. */
+static int
+controller_available(const char *root, const char *name)
+{
+	FILE	*fp;
+	char	 path[PATH_MAX], w[64];
+	int	 found = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/cgroup.controllers", root);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fscanf(fp, "%63s", w) == 1)
+		found = strcmp(w, name) == 0;
+	fclose(fp);
+	return found;
+}
+
 /*
  * PARENT/ID under the cgroup2 mount: each controller named by a
  * --cgroup enabled in the subtree_control of every level above, the
@@ -346,6 +365,9 @@ set_cgroups(const struct opts *o, const char *exec_name)
 		    c + clen > eq || strchr(c, '/') != NULL)
 			die("invalid cgroup: %s", c);
 		(void)snprintf(ctl, sizeof(ctl), "+%.*s", (int)clen, c);
+		/* As the jailer: the controller must be in the mount's. */
+		if (!controller_available(root, ctl + 1))
+			die("cgroup controller unavailable: %s", ctl + 1);
 		/* Every level from the mount down to PARENT. */
 		(void)snprintf(path, sizeof(path), "%s", root);
 		p = rel;

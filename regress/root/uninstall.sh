@@ -170,7 +170,8 @@ expect_eq "uninstall: no loop device backed by a VM disk" \
     "$(losetup -n -l -O BACK-FILE | grep -c "^$STATE/")" "0"
 [ -e "$STATE" ] && fail "uninstall: no state directory left" \
     "$(find "$STATE" | head)" || pass "uninstall: no state directory left"
-[ -e "/sys/fs/cgroup/banger/$id1" ] &&
-    fail "uninstall: no VM cgroup left" "/sys/fs/cgroup/banger/$id1" ||
+cg=$(awk '/ - cgroup2 / && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$cg" ] && [ -e "$cg/banger/$id1" ] &&
+    fail "uninstall: no VM cgroup left" "$cg/banger/$id1" ||
     pass "uninstall: no VM cgroup left"
 t_done
