@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "jail.h"
 #include "log.h"
 #include "validate.h"
@@ -175,7 +176,6 @@ static void	spawn_fail(const struct spawn_args *, int)
 		    __attribute__((__noreturn__));
 static void	spawn_child(const struct spawn_args *)
 		    __attribute__((__noreturn__));
-static void	mnt_unescape(char *);
 static int	mnt_depth_cmp(const void *, const void *);
 static int	mounts_below(const char *, char ***, size_t *);
 static void	mounts_free(char **, size_t);
@@ -2248,24 +2248,6 @@ fc_cgroup_remove(const char *cgroot, const char *cgparent, const char *vmid)
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 and the like) in place. */
-static void
-mnt_unescape(char *s)
-{
-	char	*d = s;
-
-	for (; *s != '\0'; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 |
-			    (s[3] - '0');
-			s += 3;
-		} else
-			*d = *s;
-	}
-	*d = '\0';
-}
-
 static int
 mnt_depth_cmp(const void *a, const void *b)
 {
@@ -2298,7 +2280,7 @@ mounts_below(const char *top, char ***listp, size_t *np)
 		if (p == NULL || (e = strchr(p, ' ')) == NULL)
 			continue;
 		*e = '\0';
-		mnt_unescape(p);
+		mountinfo_unescape(p);
 		if (strncmp(p, top, tlen) != 0 ||
 		    (p[tlen] != '\0' && p[tlen] != '/'))
 			continue;
