@@ -24,8 +24,8 @@
 #define SELF_CGROUP	"/proc/self/cgroup"
 
 /* Undo mountinfo's octal escapes (\040 and the like) in place. */
-static void
-unescape(char *s)
+void
+mountinfo_unescape(char *s)
 {
 	char	*d = s;
 
@@ -66,7 +66,7 @@ cgroup_mountinfo(FILE *fp, char *buf, size_t len)
 				break;
 		if (i < 5 || strcmp(f[3], "/") != 0 || f[4][0] != '/')
 			continue;
-		unescape(f[4]);
+		mountinfo_unescape(f[4]);
 		if (strlcpy(buf, f[4], len) < len)
 			rv = 0;
 	}

@@ -35,6 +35,7 @@ struct cgroup_tree {
 };
 
 /* cgroup.c */
+void	mountinfo_unescape(char *);
 int	cgroup_mountinfo(FILE *, char *, size_t);
 int	cgroup_self(FILE *, char *, size_t);
 int	cgroup_delegated(const char *);

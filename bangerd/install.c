@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +36,6 @@ static char	 inst_dir[PATH_MAX];	/* its directory */
 
 static const char *const inst_progs[] = { "bangerd", "bangerctl" };
 #define NPROGS	2
-
-static int
-msgf(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	errno = saved;
-	return -1;
-}
 
 /* At start: where the running bangerd was executed from. */
 int

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "jail.h"
 #include "log.h"
 #include "validate.h"
@@ -139,6 +140,8 @@ static int	path_split(const char *, char *, const char **,
 static int	pathf(char *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static int	statedir_check(const char *, const char **);
+static int	statedir_arg(const char *, const char *);
+static int	vm_ctx(const char *, const char *, char *, size_t);
 static int	string_in(const char *, size_t);
 static void	procfd_path(char *, size_t, int);
 static int	fd_chmod(int, mode_t);
@@ -175,7 +178,6 @@ static void	spawn_fail(const struct spawn_args *, int)
 		    __attribute__((__noreturn__));
 static void	spawn_child(const struct spawn_args *)
 		    __attribute__((__noreturn__));
-static void	mnt_unescape(char *);
 static int	mnt_depth_cmp(const void *, const void *);
 static int	mounts_below(const char *, char ***, size_t *);
 static void	mounts_free(char **, size_t);
@@ -279,6 +281,37 @@ statedir_check(const char *p, const char **why)
 		*why = "too long";
 		return -1;
 	}
+	return 0;
+}
+
+/* statedir passed to an operation on a VM: refused (EINVAL) if not one. */
+static int
+statedir_arg(const char *ctx, const char *statedir)
+{
+	const char	*why;
+
+	if (statedir == NULL || statedir_check(statedir, &why) == -1) {
+		log_warnx("%s: state dir: %s", ctx, statedir == NULL ?
+		    "null" : why);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A VM id passed to op: ctx is "vm VMID", or -1 (EINVAL) if not one. */
+static int
+vm_ctx(const char *op, const char *vmid, char *ctx, size_t ctxlen)
+{
+	const char	*why;
+
+	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
+	    &why) == -1) {
+		log_warnx("%s: vm id: %s", op, vmid == NULL ? "null" : why);
+		errno = EINVAL;
+		return -1;
+	}
+	(void)snprintf(ctx, ctxlen, "vm %s", vmid);
 	return 0;
 }
 
@@ -2008,25 +2041,15 @@ fc_socket_grant(const char *statedir, const char *vmid, gid_t gid)
 	int		 ffd = -1, vfd = -1, rfd = -1, runfd = -1, sfd = -1;
 	int		 saved_errno;
 
-	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
-	    &why) == -1) {
-		log_warnx("socket grant: vm id: %s", vmid == NULL ? "null" :
-		    why);
-		errno = EINVAL;
+	if (vm_ctx("socket grant", vmid, ctx, sizeof(ctx)) == -1)
 		return -1;
-	}
-	(void)snprintf(ctx, sizeof(ctx), "vm %s", vmid);
 	if (gid == (gid_t)-1 || gid == 0) {
 		log_warnx("%s: socket grant: bad gid %u", ctx, (unsigned)gid);
 		errno = EINVAL;
 		return -1;
 	}
-	if (statedir == NULL || statedir_check(statedir, &why) == -1) {
-		log_warnx("%s: state dir: %s", ctx, statedir == NULL ?
-		    "null" : why);
-		errno = EINVAL;
+	if (statedir_arg(ctx, statedir) == -1)
 		return -1;
-	}
 	(void)pathf(shown, "%s/%s/%s/%s", statedir,
 	    JAIL_DIR, JAIL_EXEC_NAME, vmid);
 	if ((ffd = jail_base(ctx, statedir, 0)) == -1 ||
@@ -2111,31 +2134,21 @@ jail_fifos(const char *statedir, const char *vmid, uid_t uid, gid_t gid)
 	static const char *const names[] = { JAIL_LOG_NAME,
 	    JAIL_METRICS_NAME };
 	char		 ctx[32], shown[PATH_MAX];
-	const char	*why;
 	struct stat	 st;
 	size_t		 i;
 	int		 ffd = -1, vfd = -1, rfd = -1, runfd = -1, fd = -1;
 	int		 saved_errno;
 
-	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
-	    &why) == -1) {
-		log_warnx("fifos: vm id: %s", vmid == NULL ? "null" : why);
-		errno = EINVAL;
+	if (vm_ctx("fifos", vmid, ctx, sizeof(ctx)) == -1)
 		return -1;
-	}
-	(void)snprintf(ctx, sizeof(ctx), "vm %s", vmid);
 	if (uid == 0 || uid == (uid_t)-1 || gid == 0 || gid == (gid_t)-1) {
 		log_warnx("%s: fifos: bad owner %u:%u", ctx, (unsigned)uid,
 		    (unsigned)gid);
 		errno = EINVAL;
 		return -1;
 	}
-	if (statedir == NULL || statedir_check(statedir, &why) == -1) {
-		log_warnx("%s: state dir: %s", ctx, statedir == NULL ?
-		    "null" : why);
-		errno = EINVAL;
+	if (statedir_arg(ctx, statedir) == -1)
 		return -1;
-	}
 	(void)pathf(shown, "%s/%s/%s/%s", statedir,
 	    JAIL_DIR, JAIL_EXEC_NAME, vmid);
 	if ((ffd = jail_base(ctx, statedir, 0)) == -1 ||
@@ -2204,14 +2217,8 @@ fc_cgroup_remove(const char *cgroot, const char *cgparent, const char *vmid)
 	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
 	int		 rfd, bfd, i, rv, saved_errno;
 
-	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
-	    &why) == -1) {
-		log_warnx("cgroup remove: vm id: %s", vmid == NULL ? "null" :
-		    why);
-		errno = EINVAL;
+	if (vm_ctx("cgroup remove", vmid, ctx, sizeof(ctx)) == -1)
 		return -1;
-	}
-	(void)snprintf(ctx, sizeof(ctx), "vm %s", vmid);
 	if (cgroot == NULL || cgroot[0] == '\0')
 		return 0;
 	if (statedir_check(cgroot, &why) == -1) {
@@ -2248,24 +2255,6 @@ fc_cgroup_remove(const char *cgroot, const char *cgparent, const char *vmid)
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 and the like) in place. */
-static void
-mnt_unescape(char *s)
-{
-	char	*d = s;
-
-	for (; *s != '\0'; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 |
-			    (s[3] - '0');
-			s += 3;
-		} else
-			*d = *s;
-	}
-	*d = '\0';
-}
-
 static int
 mnt_depth_cmp(const void *a, const void *b)
 {
@@ -2298,7 +2287,7 @@ mounts_below(const char *top, char ***listp, size_t *np)
 		if (p == NULL || (e = strchr(p, ' ')) == NULL)
 			continue;
 		*e = '\0';
-		mnt_unescape(p);
+		mountinfo_unescape(p);
 		if (strncmp(p, top, tlen) != 0 ||
 		    (p[tlen] != '\0' && p[tlen] != '/'))
 			continue;
@@ -2496,25 +2485,14 @@ int
 jail_cleanup(const char *statedir, const char *vmid)
 {
 	char		 ctx[32], top[PATH_MAX], path[PATH_MAX], **list;
-	const char	*why;
 	struct stat	 st;
 	size_t		 n, i;
 	int		 sfd, ffd, round, rv = 0, saved_errno;
 
-	if (vmid == NULL || valid_vm_id(vmid, strnlen(vmid, VM_ID_LEN + 1),
-	    &why) == -1) {
-		log_warnx("jail cleanup: vm id: %s", vmid == NULL ? "null" :
-		    why);
-		errno = EINVAL;
+	if (vm_ctx("jail cleanup", vmid, ctx, sizeof(ctx)) == -1)
 		return -1;
-	}
-	(void)snprintf(ctx, sizeof(ctx), "vm %s", vmid);
-	if (statedir == NULL || statedir_check(statedir, &why) == -1) {
-		log_warnx("%s: state dir: %s", ctx, statedir == NULL ?
-		    "null" : why);
-		errno = EINVAL;
+	if (statedir_arg(ctx, statedir) == -1)
 		return -1;
-	}
 	if ((sfd = walk_dir(ctx, statedir, WALK_SECURE | WALK_QUIET)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	(void)pathf(top, "%s/%s/%s/%s", statedir, JAIL_DIR,

@@ -24,7 +24,8 @@
 #define TAR_BLOCK	512
 #define TAR_FILE_MAX	UNTAR_FILE_MAX
 
-static int
+/* See untar.h. */
+int
 msgf(char *msg, size_t len, const char *fmt, ...)
 {
 	va_list	 ap;

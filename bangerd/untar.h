@@ -17,4 +17,8 @@
  */
 int	untar_programs(int, int, const char *const *, size_t, char *, size_t);
 
+/* Format into msg (len bytes), errno kept; returns -1. */
+int	msgf(char *, size_t, const char *, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+
 #endif /* BANGER_UNTAR_H */

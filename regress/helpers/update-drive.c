@@ -46,7 +46,7 @@
 #include "signify.h"
 #include "updcheck.h"
 
-/* bangerd/sandbox.c's seccomp_common, without the sanitizer extras. */
+/* bangerd/sandbox.c's seccomp_common. */
 static const int common_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto),
