@@ -182,10 +182,14 @@ RB_PROTOTYPE(dns_pendings, dns_pending, dp_entry, pending_cmp)
 
 static int	 dns_eval(struct dns_ctx *, const uint8_t *, size_t, int,
 		    uint8_t *, size_t *, size_t *);
-static int	 dns_local(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
-		    size_t, uint8_t *, size_t *);
-static int	 dns_reverse(struct dns_ctx *, const ldns_pkt *,
-		    const ldns_rr *, size_t, uint8_t *, size_t *);
+static int	 dns_zone(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
+		    const ldns_rdf *, int (*)(struct dns_ctx *,
+		    const ldns_rr *, ldns_rr **, ldns_rr **), size_t,
+		    uint8_t *, size_t *);
+static int	 dns_local(struct dns_ctx *, const ldns_rr *, ldns_rr **,
+		    ldns_rr **);
+static int	 dns_reverse(struct dns_ctx *, const ldns_rr *, ldns_rr **,
+		    ldns_rr **);
 static int	 dns_rev_classify(const struct dns_ctx *, const ldns_rdf *,
 		    uint32_t *, int *);
 static int	 dns_build(struct dns_ctx *, const ldns_pkt *, int, int,
@@ -600,13 +604,15 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	    ldns_dname_is_subdomain(qname, cx->cx_domain)) {
 		if (qclass != LDNS_RR_CLASS_IN && qclass != LDNS_RR_CLASS_ANY)
 			goto refused;
-		r = dns_local(cx, pkt, qrr, limit, out, outlen);
+		r = dns_zone(cx, pkt, qrr, cx->cx_domain, dns_local, limit,
+		    out, outlen);
 		goto done;
 	}
 	if (dns_rev_classify(cx, qname, NULL, NULL) != REV_NOTOURS) {
 		if (qclass != LDNS_RR_CLASS_IN && qclass != LDNS_RR_CLASS_ANY)
 			goto refused;
-		r = dns_reverse(cx, pkt, qrr, limit, out, outlen);
+		r = dns_zone(cx, pkt, qrr, cx->cx_revapex, dns_reverse,
+		    limit, out, outlen);
 		goto done;
 	}
 	if (qclass == LDNS_RR_CLASS_IN && cx->cx_nup > 0) {
@@ -625,111 +631,102 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	return (r);
 }
 
-/* NAME.DOMAIN, DOMAIN itself and anything else under it. */
+/*
+ * An answer from our zone with apex APEX, zone transfers refused.
+ * lookup gives the rcode and the answer, if any (the zone's SOA, taken
+ * from *soap, may be it), or -1 out of memory; without an answer the
+ * SOA goes in the authority section.
+ */
 static int
-dns_local(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
-    size_t limit, uint8_t *out, size_t *outlen)
+dns_zone(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
+    const ldns_rdf *apex, int (*lookup)(struct dns_ctx *, const ldns_rr *,
+    ldns_rr **, ldns_rr **), size_t limit, uint8_t *out, size_t *outlen)
 {
-	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	struct dns_name	*n = NULL;
 	ldns_rr		*an = NULL, *soa;
-	char		 label[VALID_NAME_MAX + 1];
-	int		 nd, nq, rcode = LDNS_RCODE_NOERROR;
+	int		 rcode;
 
 	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
 		cx->cx_st.ds_refused++;
 		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
 		    limit, out, outlen));
 	}
+	if ((soa = dns_soa(cx, apex)) == NULL ||
+	    (rcode = lookup(cx, qrr, &soa, &an)) == -1) {
+		ldns_rr_free(soa);
+		cx->cx_st.ds_dropped++;
+		return (DNS_DROP);
+	}
+	if (an != NULL) {
+		ldns_rr_free(soa);
+		soa = NULL;
+	}
+	cx->cx_st.ds_answered++;
+	if (rcode == LDNS_RCODE_NXDOMAIN)
+		cx->cx_st.ds_nxdomain++;
+	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
+}
+
+/* NAME.DOMAIN, DOMAIN itself and anything else under it. */
+static int
+dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
+    ldns_rr **anp)
+{
+	const ldns_rdf	*qname = ldns_rr_owner(qrr);
+	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
+	struct dns_name	*n;
+	char		 label[VALID_NAME_MAX + 1];
+	int		 nd, nq;
+
 	nd = ldns_dname_label_count(cx->cx_domain);
 	nq = ldns_dname_label_count(qname);
-	if ((soa = dns_soa(cx, cx->cx_domain)) == NULL)
-		goto nomem;
-
 	if (nq == nd) {
 		if (qtype == LDNS_RR_TYPE_SOA || qtype == LDNS_RR_TYPE_ANY) {
-			an = soa;
-			soa = NULL;
+			*anp = *soap;
+			*soap = NULL;
 		}
 	} else if (nq == nd + 1 &&
 	    dns_label(qname, 0, label, sizeof(label)) == 0 &&
 	    (n = dns_byname(cx, label)) != NULL) {
 		if (qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) {
-			if ((an = dns_rr_a(qname, n->dn_addr)) == NULL)
-				goto nomem;
+			if ((*anp = dns_rr_a(qname, n->dn_addr)) == NULL)
+				return (-1);
 		}
 	} else
-		rcode = LDNS_RCODE_NXDOMAIN;
-
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
-	}
-	cx->cx_st.ds_answered++;
-	if (rcode == LDNS_RCODE_NXDOMAIN)
-		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
-
- nomem:
-	ldns_rr_free(soa);
-	cx->cx_st.ds_dropped++;
-	return (DNS_DROP);
+		return (LDNS_RCODE_NXDOMAIN);
+	return (LDNS_RCODE_NOERROR);
 }
 
 /* Names under in-addr.arpa that dns_rev_classify() says are ours. */
 static int
-dns_reverse(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
-    size_t limit, uint8_t *out, size_t *outlen)
+dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
+    ldns_rr **anp)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
 	struct dns_name	*n;
-	ldns_rr		*an = NULL, *soa;
 	uint32_t	 addr = 0;
-	int		 rcode = LDNS_RCODE_NOERROR, apex = 0;
+	int		 apex = 0;
 
-	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
-		cx->cx_st.ds_refused++;
-		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
-		    limit, out, outlen));
-	}
-	if ((soa = dns_soa(cx, cx->cx_revapex)) == NULL)
-		goto nomem;
 	switch (dns_rev_classify(cx, qname, &addr, &apex)) {
 	case REV_ADDR:
 		if ((n = dns_byaddr(cx, addr)) == NULL)
-			rcode = LDNS_RCODE_NXDOMAIN;
-		else if (qtype == LDNS_RR_TYPE_PTR ||
-		    qtype == LDNS_RR_TYPE_ANY) {
-			if ((an = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
-				goto nomem;
+			return (LDNS_RCODE_NXDOMAIN);
+		if (qtype == LDNS_RR_TYPE_PTR || qtype == LDNS_RR_TYPE_ANY) {
+			if ((*anp = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
+				return (-1);
 		}
-		break;
+		return (LDNS_RCODE_NOERROR);
 	case REV_BLOCK:
 		if (apex && (qtype == LDNS_RR_TYPE_SOA ||
 		    qtype == LDNS_RR_TYPE_ANY)) {
-			an = soa;
-			soa = NULL;
+			*anp = *soap;
+			*soap = NULL;
 		}
-		break;
+		return (LDNS_RCODE_NOERROR);
 	default:
-		rcode = LDNS_RCODE_NXDOMAIN;
-		break;
+		return (LDNS_RCODE_NXDOMAIN);
 	}
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
-	}
-	cx->cx_st.ds_answered++;
-	if (rcode == LDNS_RCODE_NXDOMAIN)
-		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
-
- nomem:
-	ldns_rr_free(soa);
-	cx->cx_st.ds_dropped++;
-	return (DNS_DROP);
 }
 
 /*
