@@ -202,6 +202,7 @@ static size_t	 dns_question_len(const uint8_t *, size_t);
 static int	 dns_casecmp(const uint8_t *, const uint8_t *, size_t);
 static size_t	 dns_udp_limit(const ldns_pkt *);
 static ldns_rr	*dns_soa(struct dns_ctx *, const ldns_rdf *);
+static ldns_rr	*dns_rr_one(const ldns_rdf *, ldns_rr_type, ldns_rdf *);
 static ldns_rr	*dns_rr_a(const ldns_rdf *, uint32_t);
 static ldns_rr	*dns_rr_ptr(struct dns_ctx *, const ldns_rdf *, const char *);
 static int	 dns_label(const ldns_rdf *, int, char *, size_t);
@@ -842,25 +843,23 @@ dns_soa(struct dns_ctx *cx, const ldns_rdf *apex)
 	return (NULL);
 }
 
+/* An IN record of OWNER, of type TYPE with rdata rd (consumed). */
 static ldns_rr *
-dns_rr_a(const ldns_rdf *owner, uint32_t addr)
+dns_rr_one(const ldns_rdf *owner, ldns_rr_type type, ldns_rdf *rd)
 {
 	ldns_rr		*rr;
-	ldns_rdf	*rd;
-	uint32_t	 a = htonl(addr);
 
-	if ((rr = ldns_rr_new()) == NULL)
+	if (rd == NULL)
 		return (NULL);
-	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
-	ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, DNS_TTL);
-	if (ldns_rr_owner(rr) == NULL || (rd = ldns_rdf_new_frm_data(
-	    LDNS_RDF_TYPE_A, sizeof(a), &a)) == NULL) {
-		ldns_rr_free(rr);
+	if ((rr = ldns_rr_new()) == NULL) {
+		ldns_rdf_deep_free(rd);
 		return (NULL);
 	}
-	if (!ldns_rr_push_rdf(rr, rd)) {
+	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, DNS_TTL);
+	if (ldns_rr_owner(rr) == NULL || !ldns_rr_push_rdf(rr, rd)) {
 		ldns_rdf_deep_free(rd);
 		ldns_rr_free(rr);
 		return (NULL);
@@ -869,30 +868,22 @@ dns_rr_a(const ldns_rdf *owner, uint32_t addr)
 }
 
 static ldns_rr *
+dns_rr_a(const ldns_rdf *owner, uint32_t addr)
+{
+	uint32_t	 a = htonl(addr);
+
+	return (dns_rr_one(owner, LDNS_RR_TYPE_A,
+	    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(a), &a)));
+}
+
+static ldns_rr *
 dns_rr_ptr(struct dns_ctx *cx, const ldns_rdf *owner, const char *name)
 {
-	ldns_rr		*rr;
-	ldns_rdf	*rd;
 	char		 buf[LDNS_MAX_DOMAINLEN + VALID_NAME_MAX + 3];
 
 	snprintf(buf, sizeof(buf), "%s.%s.", name, cx->cx_domainstr);
-	if ((rr = ldns_rr_new()) == NULL)
-		return (NULL);
-	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
-	ldns_rr_set_type(rr, LDNS_RR_TYPE_PTR);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, DNS_TTL);
-	if (ldns_rr_owner(rr) == NULL ||
-	    (rd = ldns_dname_new_frm_str(buf)) == NULL) {
-		ldns_rr_free(rr);
-		return (NULL);
-	}
-	if (!ldns_rr_push_rdf(rr, rd)) {
-		ldns_rdf_deep_free(rd);
-		ldns_rr_free(rr);
-		return (NULL);
-	}
-	return (rr);
+	return (dns_rr_one(owner, LDNS_RR_TYPE_PTR,
+	    ldns_dname_new_frm_str(buf)));
 }
 
 /*
