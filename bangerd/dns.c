@@ -182,10 +182,14 @@ RB_PROTOTYPE(dns_pendings, dns_pending, dp_entry, pending_cmp)
 
 static int	 dns_eval(struct dns_ctx *, const uint8_t *, size_t, int,
 		    uint8_t *, size_t *, size_t *);
-static int	 dns_local(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
-		    size_t, uint8_t *, size_t *);
-static int	 dns_reverse(struct dns_ctx *, const ldns_pkt *,
-		    const ldns_rr *, size_t, uint8_t *, size_t *);
+static int	 dns_zone(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
+		    const ldns_rdf *, int (*)(struct dns_ctx *,
+		    const ldns_rr *, ldns_rr **, ldns_rr **), size_t,
+		    uint8_t *, size_t *);
+static int	 dns_local(struct dns_ctx *, const ldns_rr *, ldns_rr **,
+		    ldns_rr **);
+static int	 dns_reverse(struct dns_ctx *, const ldns_rr *, ldns_rr **,
+		    ldns_rr **);
 static int	 dns_rev_classify(const struct dns_ctx *, const ldns_rdf *,
 		    uint32_t *, int *);
 static int	 dns_build(struct dns_ctx *, const ldns_pkt *, int, int,
@@ -198,6 +202,7 @@ static size_t	 dns_question_len(const uint8_t *, size_t);
 static int	 dns_casecmp(const uint8_t *, const uint8_t *, size_t);
 static size_t	 dns_udp_limit(const ldns_pkt *);
 static ldns_rr	*dns_soa(struct dns_ctx *, const ldns_rdf *);
+static ldns_rr	*dns_rr_one(const ldns_rdf *, ldns_rr_type, ldns_rdf *);
 static ldns_rr	*dns_rr_a(const ldns_rdf *, uint32_t);
 static ldns_rr	*dns_rr_ptr(struct dns_ctx *, const ldns_rdf *, const char *);
 static int	 dns_label(const ldns_rdf *, int, char *, size_t);
@@ -600,13 +605,15 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	    ldns_dname_is_subdomain(qname, cx->cx_domain)) {
 		if (qclass != LDNS_RR_CLASS_IN && qclass != LDNS_RR_CLASS_ANY)
 			goto refused;
-		r = dns_local(cx, pkt, qrr, limit, out, outlen);
+		r = dns_zone(cx, pkt, qrr, cx->cx_domain, dns_local, limit,
+		    out, outlen);
 		goto done;
 	}
 	if (dns_rev_classify(cx, qname, NULL, NULL) != REV_NOTOURS) {
 		if (qclass != LDNS_RR_CLASS_IN && qclass != LDNS_RR_CLASS_ANY)
 			goto refused;
-		r = dns_reverse(cx, pkt, qrr, limit, out, outlen);
+		r = dns_zone(cx, pkt, qrr, cx->cx_revapex, dns_reverse,
+		    limit, out, outlen);
 		goto done;
 	}
 	if (qclass == LDNS_RR_CLASS_IN && cx->cx_nup > 0) {
@@ -625,111 +632,102 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	return (r);
 }
 
-/* NAME.DOMAIN, DOMAIN itself and anything else under it. */
+/*
+ * An answer from our zone with apex APEX, zone transfers refused.
+ * lookup gives the rcode and the answer, if any (the zone's SOA, taken
+ * from *soap, may be it), or -1 out of memory; without an answer the
+ * SOA goes in the authority section.
+ */
 static int
-dns_local(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
-    size_t limit, uint8_t *out, size_t *outlen)
+dns_zone(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
+    const ldns_rdf *apex, int (*lookup)(struct dns_ctx *, const ldns_rr *,
+    ldns_rr **, ldns_rr **), size_t limit, uint8_t *out, size_t *outlen)
 {
-	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	struct dns_name	*n = NULL;
 	ldns_rr		*an = NULL, *soa;
-	char		 label[VALID_NAME_MAX + 1];
-	int		 nd, nq, rcode = LDNS_RCODE_NOERROR;
+	int		 rcode;
 
 	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
 		cx->cx_st.ds_refused++;
 		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
 		    limit, out, outlen));
 	}
+	if ((soa = dns_soa(cx, apex)) == NULL ||
+	    (rcode = lookup(cx, qrr, &soa, &an)) == -1) {
+		ldns_rr_free(soa);
+		cx->cx_st.ds_dropped++;
+		return (DNS_DROP);
+	}
+	if (an != NULL) {
+		ldns_rr_free(soa);
+		soa = NULL;
+	}
+	cx->cx_st.ds_answered++;
+	if (rcode == LDNS_RCODE_NXDOMAIN)
+		cx->cx_st.ds_nxdomain++;
+	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
+}
+
+/* NAME.DOMAIN, DOMAIN itself and anything else under it. */
+static int
+dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
+    ldns_rr **anp)
+{
+	const ldns_rdf	*qname = ldns_rr_owner(qrr);
+	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
+	struct dns_name	*n;
+	char		 label[VALID_NAME_MAX + 1];
+	int		 nd, nq;
+
 	nd = ldns_dname_label_count(cx->cx_domain);
 	nq = ldns_dname_label_count(qname);
-	if ((soa = dns_soa(cx, cx->cx_domain)) == NULL)
-		goto nomem;
-
 	if (nq == nd) {
 		if (qtype == LDNS_RR_TYPE_SOA || qtype == LDNS_RR_TYPE_ANY) {
-			an = soa;
-			soa = NULL;
+			*anp = *soap;
+			*soap = NULL;
 		}
 	} else if (nq == nd + 1 &&
 	    dns_label(qname, 0, label, sizeof(label)) == 0 &&
 	    (n = dns_byname(cx, label)) != NULL) {
 		if (qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) {
-			if ((an = dns_rr_a(qname, n->dn_addr)) == NULL)
-				goto nomem;
+			if ((*anp = dns_rr_a(qname, n->dn_addr)) == NULL)
+				return (-1);
 		}
 	} else
-		rcode = LDNS_RCODE_NXDOMAIN;
-
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
-	}
-	cx->cx_st.ds_answered++;
-	if (rcode == LDNS_RCODE_NXDOMAIN)
-		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
-
- nomem:
-	ldns_rr_free(soa);
-	cx->cx_st.ds_dropped++;
-	return (DNS_DROP);
+		return (LDNS_RCODE_NXDOMAIN);
+	return (LDNS_RCODE_NOERROR);
 }
 
 /* Names under in-addr.arpa that dns_rev_classify() says are ours. */
 static int
-dns_reverse(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
-    size_t limit, uint8_t *out, size_t *outlen)
+dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
+    ldns_rr **anp)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
 	struct dns_name	*n;
-	ldns_rr		*an = NULL, *soa;
 	uint32_t	 addr = 0;
-	int		 rcode = LDNS_RCODE_NOERROR, apex = 0;
+	int		 apex = 0;
 
-	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
-		cx->cx_st.ds_refused++;
-		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
-		    limit, out, outlen));
-	}
-	if ((soa = dns_soa(cx, cx->cx_revapex)) == NULL)
-		goto nomem;
 	switch (dns_rev_classify(cx, qname, &addr, &apex)) {
 	case REV_ADDR:
 		if ((n = dns_byaddr(cx, addr)) == NULL)
-			rcode = LDNS_RCODE_NXDOMAIN;
-		else if (qtype == LDNS_RR_TYPE_PTR ||
-		    qtype == LDNS_RR_TYPE_ANY) {
-			if ((an = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
-				goto nomem;
+			return (LDNS_RCODE_NXDOMAIN);
+		if (qtype == LDNS_RR_TYPE_PTR || qtype == LDNS_RR_TYPE_ANY) {
+			if ((*anp = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
+				return (-1);
 		}
-		break;
+		return (LDNS_RCODE_NOERROR);
 	case REV_BLOCK:
 		if (apex && (qtype == LDNS_RR_TYPE_SOA ||
 		    qtype == LDNS_RR_TYPE_ANY)) {
-			an = soa;
-			soa = NULL;
+			*anp = *soap;
+			*soap = NULL;
 		}
-		break;
+		return (LDNS_RCODE_NOERROR);
 	default:
-		rcode = LDNS_RCODE_NXDOMAIN;
-		break;
+		return (LDNS_RCODE_NXDOMAIN);
 	}
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
-	}
-	cx->cx_st.ds_answered++;
-	if (rcode == LDNS_RCODE_NXDOMAIN)
-		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
-
- nomem:
-	ldns_rr_free(soa);
-	cx->cx_st.ds_dropped++;
-	return (DNS_DROP);
 }
 
 /*
@@ -845,25 +843,23 @@ dns_soa(struct dns_ctx *cx, const ldns_rdf *apex)
 	return (NULL);
 }
 
+/* An IN record of OWNER, of type TYPE with rdata rd (consumed). */
 static ldns_rr *
-dns_rr_a(const ldns_rdf *owner, uint32_t addr)
+dns_rr_one(const ldns_rdf *owner, ldns_rr_type type, ldns_rdf *rd)
 {
 	ldns_rr		*rr;
-	ldns_rdf	*rd;
-	uint32_t	 a = htonl(addr);
 
-	if ((rr = ldns_rr_new()) == NULL)
+	if (rd == NULL)
 		return (NULL);
-	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
-	ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, DNS_TTL);
-	if (ldns_rr_owner(rr) == NULL || (rd = ldns_rdf_new_frm_data(
-	    LDNS_RDF_TYPE_A, sizeof(a), &a)) == NULL) {
-		ldns_rr_free(rr);
+	if ((rr = ldns_rr_new()) == NULL) {
+		ldns_rdf_deep_free(rd);
 		return (NULL);
 	}
-	if (!ldns_rr_push_rdf(rr, rd)) {
+	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
+	ldns_rr_set_type(rr, type);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, DNS_TTL);
+	if (ldns_rr_owner(rr) == NULL || !ldns_rr_push_rdf(rr, rd)) {
 		ldns_rdf_deep_free(rd);
 		ldns_rr_free(rr);
 		return (NULL);
@@ -872,30 +868,22 @@ dns_rr_a(const ldns_rdf *owner, uint32_t addr)
 }
 
 static ldns_rr *
+dns_rr_a(const ldns_rdf *owner, uint32_t addr)
+{
+	uint32_t	 a = htonl(addr);
+
+	return (dns_rr_one(owner, LDNS_RR_TYPE_A,
+	    ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(a), &a)));
+}
+
+static ldns_rr *
 dns_rr_ptr(struct dns_ctx *cx, const ldns_rdf *owner, const char *name)
 {
-	ldns_rr		*rr;
-	ldns_rdf	*rd;
 	char		 buf[LDNS_MAX_DOMAINLEN + VALID_NAME_MAX + 3];
 
 	snprintf(buf, sizeof(buf), "%s.%s.", name, cx->cx_domainstr);
-	if ((rr = ldns_rr_new()) == NULL)
-		return (NULL);
-	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
-	ldns_rr_set_type(rr, LDNS_RR_TYPE_PTR);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, DNS_TTL);
-	if (ldns_rr_owner(rr) == NULL ||
-	    (rd = ldns_dname_new_frm_str(buf)) == NULL) {
-		ldns_rr_free(rr);
-		return (NULL);
-	}
-	if (!ldns_rr_push_rdf(rr, rd)) {
-		ldns_rdf_deep_free(rd);
-		ldns_rr_free(rr);
-		return (NULL);
-	}
-	return (rr);
+	return (dns_rr_one(owner, LDNS_RR_TYPE_PTR,
+	    ldns_dname_new_frm_str(buf)));
 }
 
 /*

@@ -101,6 +101,7 @@ static int	 bridge_ours(struct nl_sock *, const char *, const char *,
 		    struct rtnl_link **);
 static int	 tap_open(const char *, uid_t, gid_t, int);
 static int	 tap_sysfs(const char *, const char *, char *, size_t);
+static int	 tap_sysfs_is(const char *, const char *, long long);
 static int	 tap_matches(const char *, uid_t, gid_t);
 static int	 nat_check(const struct nat_config *);
 static int	 nat_publish_check(const struct nat_config *, size_t);
@@ -643,6 +644,20 @@ tap_sysfs(const char *tap, const char *attr, char *buf, size_t size)
 	return (0);
 }
 
+/* Whether /sys/class/net/TAP/ATTR is the decimal number want. */
+static int
+tap_sysfs_is(const char *tap, const char *attr, long long want)
+{
+	char		 buf[32], *end;
+	long long	 v;
+
+	if (tap_sysfs(tap, attr, buf, sizeof(buf)) == -1)
+		return (0);
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	return (errno == 0 && *end == '\0' && v == want);
+}
+
 /*
  * Whether an existing tap already has the owner, group and flags
  * net_tap_create() gives: then it need not be attached to (which fails
@@ -653,21 +668,11 @@ tap_matches(const char *tap, uid_t uid, gid_t gid)
 {
 	char		 buf[32], *end;
 	unsigned long	 flags, mask;
-	long long	 v;
 
 	mask = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_PERSIST |
 	    IFF_MULTI_QUEUE;
-	if (tap_sysfs(tap, "owner", buf, sizeof(buf)) == -1)
-		return (0);
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || v != (long long)uid)
-		return (0);
-	if (tap_sysfs(tap, "group", buf, sizeof(buf)) == -1)
-		return (0);
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || v != (long long)gid)
+	if (!tap_sysfs_is(tap, "owner", (long long)uid) ||
+	    !tap_sysfs_is(tap, "group", (long long)gid))
 		return (0);
 	if (tap_sysfs(tap, "tun_flags", buf, sizeof(buf)) == -1)
 		return (0);

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,8 @@ static void	put_u32(struct wbuf *, uint32_t);
 static void	put_string(struct wbuf *, const void *, size_t);
 static void	put_cstring(struct wbuf *, const char *);
 static void	put_pubblob(struct wbuf *, const struct sshkey_ed25519 *);
+static int	fmt_line(char *, size_t, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
 
 static int
 sodium_ready(void)
@@ -105,6 +108,25 @@ put_pubblob(struct wbuf *w, const struct sshkey_ed25519 *k)
 {
 	put_cstring(w, SSHKEY_TYPE);
 	put_string(w, k->sk_pk, sizeof(k->sk_pk));
+}
+
+/* A line into buf whole, or ENOSPC and buf empty: never a cut-off one. */
+static int
+fmt_line(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		if (len > 0)
+			buf[0] = '\0';
+		errno = ENOSPC;
+		return (-1);
+	}
+	return (0);
 }
 
 /* What ssh-keygen -C takes and sshd shows: printable ASCII, one line. */
@@ -166,7 +188,6 @@ sshkey_ed25519_public(const struct sshkey_ed25519 *k, const char *comment,
 	char		b64[sodium_base64_ENCODED_LEN(PUBBLOB_LEN,
 			    sodium_base64_VARIANT_ORIGINAL)];
 	struct wbuf	w = { blob, 0, sizeof(blob), 0 };
-	int		n;
 
 	if (len > 0)
 		buf[0] = '\0';
@@ -182,16 +203,9 @@ sshkey_ed25519_public(const struct sshkey_ed25519 *k, const char *comment,
 	sodium_bin2base64(b64, sizeof(b64), blob, w.len,
 	    sodium_base64_VARIANT_ORIGINAL);
 	if (comment != NULL && *comment != '\0')
-		n = snprintf(buf, len, "%s %s %s", SSHKEY_TYPE, b64, comment);
-	else
-		n = snprintf(buf, len, "%s %s", SSHKEY_TYPE, b64);
-	if (n < 0 || (size_t)n >= len) {
-		if (len > 0)
-			buf[0] = '\0';	/* not a cut-off line */
-		errno = ENOSPC;
-		return (-1);
-	}
-	return (0);
+		return (fmt_line(buf, len, "%s %s %s", SSHKEY_TYPE, b64,
+		    comment));
+	return (fmt_line(buf, len, "%s %s", SSHKEY_TYPE, b64));
 }
 
 int
@@ -293,7 +307,6 @@ sshkey_ed25519_fingerprint(const struct sshkey_ed25519 *k, char *buf,
 	char		b64[sodium_base64_ENCODED_LEN(sizeof(md),
 			    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
 	struct wbuf	w = { blob, 0, sizeof(blob), 0 };
-	int		n;
 
 	if (len > 0)
 		buf[0] = '\0';
@@ -307,12 +320,5 @@ sshkey_ed25519_fingerprint(const struct sshkey_ed25519 *k, char *buf,
 	crypto_hash_sha256(md, blob, w.len);
 	sodium_bin2base64(b64, sizeof(b64), md, sizeof(md),
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-	n = snprintf(buf, len, "SHA256:%s", b64);
-	if (n < 0 || (size_t)n >= len) {
-		if (len > 0)
-			buf[0] = '\0';	/* not a cut-off line */
-		errno = ENOSPC;
-		return (-1);
-	}
-	return (0);
+	return (fmt_line(buf, len, "SHA256:%s", b64));
 }

@@ -83,6 +83,7 @@ static int	manifest_select(const void *, size_t, const struct upd_want *,
 		    struct upd_release *, char *, size_t);
 static int	artifact_parse(json_t *, const char *, const char *,
 		    struct upd_release *, char *, size_t);
+static int	host_addr(const char *, struct in_addr *, struct in6_addr *);
 static int	host_is_loopback(const char *);
 static int	host_is_literal(const char *);
 static int	url_parse(const char *, int, CURLU **, char **, long *,
@@ -665,23 +666,32 @@ upd_manifest_check(const struct signify_pubkey *key, const void *m,
 
 /* URLs. */
 
+/* AF_INET for a dotted quad, AF_INET6 for "[v6 address]", else 0. */
+static int
+host_addr(const char *host, struct in_addr *a4, struct in6_addr *a6)
+{
+	char		 buf[INET6_ADDRSTRLEN + 2];
+	size_t		 len = strlen(host);
+
+	if (inet_pton(AF_INET, host, a4) == 1)
+		return (AF_INET);
+	if (len > 2 && len < sizeof(buf) && host[0] == '[' &&
+	    host[len - 1] == ']') {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		if (inet_pton(AF_INET6, buf, a6) == 1)
+			return (AF_INET6);
+	}
+	return (0);
+}
+
 static int
 host_is_literal(const char *host)
 {
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
-	char		 buf[INET6_ADDRSTRLEN + 2];
-	size_t		 len = strlen(host);
 
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (1);
-	if (len > 2 && len < sizeof(buf) && host[0] == '[' &&
-	    host[len - 1] == ']') {
-		memcpy(buf, host + 1, len - 2);
-		buf[len - 2] = '\0';
-		return (inet_pton(AF_INET6, buf, &a6) == 1);
-	}
-	return (0);
+	return (host_addr(host, &a4, &a6) != 0);
 }
 
 /* 127.0.0.0/8, localhost, [::1]. */
@@ -690,21 +700,17 @@ host_is_loopback(const char *host)
 {
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
-	char		 buf[INET6_ADDRSTRLEN + 2];
-	size_t		 len = strlen(host);
 
 	if (strcasecmp(host, "localhost") == 0)
 		return (1);
-	if (inet_pton(AF_INET, host, &a4) == 1)
+	switch (host_addr(host, &a4, &a6)) {
+	case AF_INET:
 		return ((ntohl(a4.s_addr) >> 24) == 127);
-	if (len > 2 && len < sizeof(buf) && host[0] == '[' &&
-	    host[len - 1] == ']') {
-		memcpy(buf, host + 1, len - 2);
-		buf[len - 2] = '\0';
-		return (inet_pton(AF_INET6, buf, &a6) == 1 &&
-		    IN6_IS_ADDR_LOOPBACK(&a6));
+	case AF_INET6:
+		return (IN6_IS_ADDR_LOOPBACK(&a6));
+	default:
+		return (0);
 	}
-	return (0);
 }
 
 /*
