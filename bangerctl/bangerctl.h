@@ -26,6 +26,7 @@ int	 ctl_connect(struct imsgbuf *);
 int	 ctl_send(struct imsgbuf *, uint32_t, const void *, size_t);
 int	 ctl_recv(struct imsgbuf *, struct imsg *);
 int	 ctl_result(struct imsg *, int);
+int	 ctl_request(uint32_t, const void *, size_t);
 __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
 
 /* vm.c */

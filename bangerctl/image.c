@@ -743,9 +743,6 @@ static int
 image_rm(int argc, char **argv)
 {
 	struct ctl_image	 cm;
-	struct imsgbuf		 ibuf;
-	struct imsg		 imsg;
-	int			 rv;
 
 	if (argc != 2 || argv[1][0] == '-')
 		image_usage();
@@ -754,12 +751,5 @@ image_rm(int argc, char **argv)
 	memset(&cm, 0, sizeof(cm));
 	cm.cm_action = CTL_IMAGE_RM;
 	strlcpy(cm.cm_name, argv[1], sizeof(cm.cm_name));
-	ctl_connect(&ibuf);
-	ctl_send(&ibuf, IMSG_CTL_IMAGE, &cm, sizeof(cm));
-	ctl_recv(&ibuf, &imsg);
-	rv = ctl_result(&imsg, 0);
-	imsg_free(&imsg);
-	imsgbuf_clear(&ibuf);
-	close(ibuf.fd);
-	return rv;
+	return ctl_request(IMSG_CTL_IMAGE, &cm, sizeof(cm));
 }

@@ -232,6 +232,27 @@ ctl_result(struct imsg *imsg, int quiet)
 	return 0;
 }
 
+/*
+ * Send one request whose only answer is its result, print that;
+ * returns the exit status.
+ */
+int
+ctl_request(uint32_t type, const void *data, size_t len)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	int		 rv;
+
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, type, data, len);
+	ctl_recv(&ibuf, &imsg);
+	rv = ctl_result(&imsg, 0);
+	imsg_free(&imsg);
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	return rv;
+}
+
 static int
 parse_json_flag(int argc, char **argv, const struct ctl_cmd *cmd)
 {
@@ -414,9 +435,6 @@ cmd_log(int argc, char **argv)
 {
 	const struct ctl_cmd	*cmd = cmd_lookup("log");
 	struct set_verbose	 sv;
-	struct imsgbuf		 ibuf;
-	struct imsg		 imsg;
-	int			 rv;
 
 	if (argc != 2)
 		cmd_usage(cmd);
@@ -430,33 +448,15 @@ cmd_log(int argc, char **argv)
 		    argv[1]);
 		return 1;
 	}
-	ctl_connect(&ibuf);
-	ctl_send(&ibuf, IMSG_CTL_LOG_VERBOSE, &sv, sizeof(sv));
-	ctl_recv(&ibuf, &imsg);
-	rv = ctl_result(&imsg, 0);
-	imsg_free(&imsg);
-	imsgbuf_clear(&ibuf);
-	close(ibuf.fd);
-	return rv;
+	return ctl_request(IMSG_CTL_LOG_VERBOSE, &sv, sizeof(sv));
 }
 
 static int
 cmd_reload(int argc, char **argv)
 {
-	struct imsgbuf	 ibuf;
-	struct imsg	 imsg;
-	int		 rv;
-
 	if (argc != 1)
 		cmd_usage(cmd_lookup("reload"));
-	ctl_connect(&ibuf);
-	ctl_send(&ibuf, IMSG_CTL_RELOAD, NULL, 0);
-	ctl_recv(&ibuf, &imsg);
-	rv = ctl_result(&imsg, 0);
-	imsg_free(&imsg);
-	imsgbuf_clear(&ibuf);
-	close(ibuf.fd);
-	return rv;
+	return ctl_request(IMSG_CTL_RELOAD, NULL, 0);
 }
 
 static int

@@ -577,7 +577,7 @@ vm_op_done(struct vm *v, int error, const char *fmt, ...)
 }
 
 static int
-vmop_send(uint32_t type, struct vm *v, const void *data, size_t len)
+vmop_send(uint32_t type, const void *data, size_t len)
 {
 	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
 }
@@ -589,7 +589,7 @@ vmop_id_send(uint32_t type, struct vm *v)
 
 	memset(&vi, 0, sizeof(vi));
 	strlcpy(vi.vo_id, v->v_id, sizeof(vi.vo_id));
-	vmop_send(type, v, &vi, sizeof(vi));
+	vmop_send(type, &vi, sizeof(vi));
 }
 
 static void
@@ -611,7 +611,7 @@ vmop_signal_send(struct vm *v, int sig)
 	memset(&vg, 0, sizeof(vg));
 	strlcpy(vg.vg_id, v->v_id, sizeof(vg.vg_id));
 	vg.vg_signal = sig;
-	vmop_send(IMSG_VMOP_SIGNAL, v, &vg, sizeof(vg));
+	vmop_send(IMSG_VMOP_SIGNAL, &vg, sizeof(vg));
 }
 
 /*
@@ -1110,7 +1110,7 @@ vm_start_boot(struct vm *v)
 	vs.vs_addr = v->v_addr.s_addr;
 	vs.vs_npublish = v->v_npublish;
 	memcpy(vs.vs_publish, v->v_publish, sizeof(vs.vs_publish));
-	vmop_send(IMSG_VMOP_START, v, &vs, sizeof(vs));
+	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
 }
 
 /*
@@ -1911,7 +1911,7 @@ vm_create_disk(struct vm *v)
 	vc.vc_disk_size = v->v_disk_asked ? v->v_disk_asked : v->v_disk;
 	vc.vc_flags = v->v_disk_asked ? 0 : VC_F_DISK_AT_LEAST;
 	vc.vc_owner = v->v_owner;
-	vmop_send(IMSG_VMOP_CREATE, v, &vc, sizeof(vc));
+	vmop_send(IMSG_VMOP_CREATE, &vc, sizeof(vc));
 }
 
 /* The net worker's answer: a VM's address, MAC and domain. */
