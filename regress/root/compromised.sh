@@ -13,12 +13,7 @@ INJECT=$HELPERS/imsg-inject
 
 daemon_setup
 trap 'kill "$canary" 2>/dev/null; daemon_cleanup' EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "compromised: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
+vm_daemon_start compromised
 ctl vm create real >/dev/null
 id=$(vm_id real)
 ctl vm create running --start >/dev/null

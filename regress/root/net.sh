@@ -12,9 +12,6 @@ daemon_setup 'bridge "br-fc" {
 	address 10.77.0.1/29
 	egress "up0"
 }'
-trap daemon_cleanup EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
 # The egress interface, a veth into an "upstream" namespace.
 UP=banger-up-$$
 ip netns add "$UP"
@@ -22,10 +19,7 @@ trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null' EXIT
 in_ns ip link add up0 type veth peer name up1 netns "$UP"
 in_ns ip addr add 10.78.0.1/24 dev up0
 in_ns ip link set up0 up
-if ! daemon_start; then
-	fail "net: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
+vm_daemon_start net
 
 # NAT is set up for the egress.
 wait_for 5 in_ns nft list table ip banger
