@@ -119,6 +119,16 @@ vm_daemon_start() {
 	fi
 }
 
+# upstream_ns UPNS ADDR/PREFIX: a namespace UPNS for the egress to reach
+# (the caller's trap deletes it), and the egress interface: up0 in the
+# test's namespace, with ADDR/PREFIX and up, a veth to up1 in UPNS.
+upstream_ns() {
+	ip netns add "$1"
+	in_ns ip link add up0 type veth peer name up1 netns "$1"
+	in_ns ip addr add "$2" dev up0
+	in_ns ip link set up0 up
+}
+
 # The id of a VM by name.
 vm_id() { ctl vm show --json "$1" | jq -r .id; }
 

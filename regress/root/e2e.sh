@@ -66,11 +66,8 @@ image "guest" {
 EOC
 
 # The egress: a veth into the "upstream" namespace.
-ip netns add "$UP"
+upstream_ns "$UP" 10.80.0.1/24
 ip -n "$UP" link set lo up
-in_ns ip link add up0 type veth peer name up1 netns "$UP"
-in_ns ip addr add 10.80.0.1/24 dev up0
-in_ns ip link set up0 up
 ip -n "$UP" addr add 10.80.0.2/24 dev up1
 ip -n "$UP" link set up1 up
 

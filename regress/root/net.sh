@@ -14,11 +14,8 @@ daemon_setup 'bridge "br-fc" {
 }'
 # The egress interface, a veth into an "upstream" namespace.
 UP=banger-up-$$
-ip netns add "$UP"
 trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null' EXIT
-in_ns ip link add up0 type veth peer name up1 netns "$UP"
-in_ns ip addr add 10.78.0.1/24 dev up0
-in_ns ip link set up0 up
+upstream_ns "$UP" 10.78.0.1/24
 vm_daemon_start net
 
 # NAT is set up for the egress.
