@@ -129,6 +129,19 @@ upstream_ns() {
 	in_ns ip link set up0 up
 }
 
+# seen_from UPNS ADDR: in the background ($! is its pid), a TCP server
+# on ADDR port 9000 in UPNS that tells each client "seen from" the
+# address it came from.
+seen_from() {
+	ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9000)); s.listen(8)
+while True:
+    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
+' "$2" &
+}
+
 # The id of a VM by name.
 vm_id() { ctl vm show --json "$1" | jq -r .id; }
 

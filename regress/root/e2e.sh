@@ -98,13 +98,7 @@ before=$(traces)
 # Something in the upstream namespace for the guest to reach: a server
 # that says whom it sees, and a counter of what arrives from the egress
 # address on port 9001 (closed: each try is one SYN).
-ip netns exec "$UP" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.80.0.2", 9000)); s.listen(8)
-while True:
-    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
-' &
+seen_from "$UP" 10.80.0.2
 UPL=$!
 ip netns exec "$UP" nft -f - <<'EON'
 table inet e2e {

@@ -114,13 +114,7 @@ except Exception as e:
 '; }
 # Egress: the "VM" reaches the upstream namespace, masqueraded as the
 # host's egress address.
-ip netns exec "$UP" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.78.0.2", 9000)); s.listen(8)
-while True:
-    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
-' &
+seen_from "$UP" 10.78.0.2
 upl=$!
 sleep 0.5
 expect_eq "net: a VM reaches the upstream, masqueraded as the egress" \
