@@ -78,7 +78,8 @@
 static volatile sig_atomic_t	 got_usr1, got_term;
 
 static void	usage(void) __attribute__((__noreturn__));
-static int	parse_hostport(const char *, struct sockaddr_in *);
+static int	num_arg(int, long long, long long);
+static void	parse_hostport(const char *, struct sockaddr_in *);
 static void	parse_bridge(const char *, struct in_addr *, int *);
 static int	bind_sock(const struct sockaddr_in *, int);
 static char	*read_text(const char *);
@@ -102,24 +103,37 @@ usage(void)
 	exit(2);
 }
 
+/* The argument of option ch: a number from lo to hi, or exit 2. */
 static int
+num_arg(int ch, long long lo, long long hi)
+{
+	const char	*errstr;
+	int		 n;
+
+	n = strtonum(optarg, lo, hi, &errstr);
+	if (errstr != NULL)
+		errx(2, "-%c %s: %s", ch, optarg, errstr);
+	return (n);
+}
+
+/* addr[:port], port 53 if none; a bad one exits 2. */
+static void
 parse_hostport(const char *s, struct sockaddr_in *sin)
 {
 	char		 buf[64], *colon;
-	const char	*errstr;
+	const char	*errstr = NULL;
 
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(DRIVE_PORT);
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
-		return (-1);
+		errx(2, "bad address %s", s);
 	if ((colon = strchr(buf, ':')) != NULL) {
 		*colon++ = '\0';
 		sin->sin_port = htons(strtonum(colon, 1, 65535, &errstr));
-		if (errstr != NULL)
-			return (-1);
 	}
-	return (inet_pton(AF_INET, buf, &sin->sin_addr) == 1 ? 0 : -1);
+	if (errstr != NULL || inet_pton(AF_INET, buf, &sin->sin_addr) != 1)
+		errx(2, "bad address %s", s);
 }
 
 static void
@@ -290,7 +304,7 @@ cmd_serve(int argc, char **argv)
 	struct sockaddr_in	 sin;
 	struct in_addr		 bridge, a;
 	struct event		 ev_usr1, ev_term, ev_int;
-	const char		*domain = NULL, *resolv = NULL, *errstr;
+	const char		*domain = NULL, *resolv = NULL;
 	char			*text, *eq, name[64];
 	int			 ch, prefix = 0, udpfd = -1, tcpfd = -1;
 	int			 gen = 0, sandbox = 0, i, havebridge = 0;
@@ -307,13 +321,10 @@ cmd_serve(int argc, char **argv)
 			domain = optarg;
 			break;
 		case 'g':
-			gen = strtonum(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "-g %s: %s", optarg, errstr);
+			gen = num_arg(ch, 0, 60000);
 			break;
 		case 'l':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			udpfd = bind_sock(&sin, SOCK_DGRAM);
 			tcpfd = bind_sock(&sin, SOCK_STREAM);
 			break;
@@ -329,14 +340,10 @@ cmd_serve(int argc, char **argv)
 			sandbox = 1;
 			break;
 		case 'T':
-			tcpfd = strtonum(optarg, 0, 1024, &errstr);
-			if (errstr != NULL)
-				errx(2, "-T %s: %s", optarg, errstr);
+			tcpfd = num_arg(ch, 0, 1024);
 			break;
 		case 'U':
-			udpfd = strtonum(optarg, 0, 1024, &errstr);
-			if (errstr != NULL)
-				errx(2, "-U %s: %s", optarg, errstr);
+			udpfd = num_arg(ch, 0, 1024);
 			break;
 		default:
 			usage();
@@ -509,8 +516,7 @@ cmd_upstream(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "l:")) != -1) {
 		switch (ch) {
 		case 'l':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			udpfd = bind_sock(&sin, SOCK_DGRAM);
 			tcpfd = bind_sock(&sin, SOCK_STREAM);
 			break;
@@ -600,7 +606,6 @@ cmd_query(int argc, char **argv)
 	ldns_pkt		*q = NULL, *r = NULL;
 	ldns_rr_type		 type;
 	ldns_rr_list		*an;
-	const char		*errstr;
 	uint8_t			*wire, buf[2 + DNS_MSG_MAX];
 	size_t			 wlen, i;
 	ssize_t			 n;
@@ -611,23 +616,16 @@ cmd_query(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "c:e:i:s:t")) != -1) {
 		switch (ch) {
 		case 'c':
-			count = strtonum(optarg, 1, 1000, &errstr);
-			if (errstr != NULL)
-				errx(2, "-c %s: %s", optarg, errstr);
+			count = num_arg(ch, 1, 1000);
 			break;
 		case 'e':
-			edns = strtonum(optarg, 512, 65535, &errstr);
-			if (errstr != NULL)
-				errx(2, "-e %s: %s", optarg, errstr);
+			edns = num_arg(ch, 512, 65535);
 			break;
 		case 'i':
-			id = strtonum(optarg, 0, 65535, &errstr);
-			if (errstr != NULL)
-				errx(2, "-i %s: %s", optarg, errstr);
+			id = num_arg(ch, 0, 65535);
 			break;
 		case 's':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			have = 1;
 			break;
 		case 't':
@@ -756,21 +754,17 @@ cmd_idle(int argc, char **argv)
 	struct sockaddr_in	 sin;
 	struct pollfd		 pfd;
 	struct timespec		 t0;
-	const char		*errstr;
 	uint8_t			 b;
 	int			 ch, fd, have = 0, secs = 15;
 
 	while ((ch = getopt(argc, argv, "s:w:")) != -1) {
 		switch (ch) {
 		case 's':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			have = 1;
 			break;
 		case 'w':
-			secs = strtonum(optarg, 1, 600, &errstr);
-			if (errstr != NULL)
-				errx(2, "-w %s: %s", optarg, errstr);
+			secs = num_arg(ch, 1, 600);
 			break;
 		default:
 			usage();
@@ -882,7 +876,7 @@ cmd_burst(int argc, char **argv)
 	struct pollfd		 pfd;
 	struct bq		*b;
 	ldns_pkt		*r;
-	const char		*domain = NULL, *errstr;
+	const char		*domain = NULL;
 	uint8_t			 buf[DNS_MSG_MAX];
 	char			 why[128];
 	uint32_t		 net;
@@ -903,29 +897,20 @@ cmd_burst(int argc, char **argv)
 			domain = optarg;
 			break;
 		case 'f':
-			every = strtonum(optarg, 0, 1000, &errstr);
-			if (errstr != NULL)
-				errx(2, "-f %s: %s", optarg, errstr);
+			every = num_arg(ch, 0, 1000);
 			break;
 		case 'g':
-			names = strtonum(optarg, 1, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "-g %s: %s", optarg, errstr);
+			names = num_arg(ch, 1, 60000);
 			break;
 		case 'n':
-			count = strtonum(optarg, 1, 65535, &errstr);
-			if (errstr != NULL)
-				errx(2, "-n %s: %s", optarg, errstr);
+			count = num_arg(ch, 1, 65535);
 			break;
 		case 's':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			have = 1;
 			break;
 		case 'w':
-			window = strtonum(optarg, 1, 4096, &errstr);
-			if (errstr != NULL)
-				errx(2, "-w %s: %s", optarg, errstr);
+			window = num_arg(ch, 1, 4096);
 			break;
 		default:
 			usage();
@@ -1022,8 +1007,7 @@ cmd_send(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "s:")) != -1) {
 		switch (ch) {
 		case 's':
-			if (parse_hostport(optarg, &sin) == -1)
-				errx(2, "bad address %s", optarg);
+			parse_hostport(optarg, &sin);
 			have = 1;
 			break;
 		default:

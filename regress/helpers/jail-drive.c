@@ -218,7 +218,7 @@ spawn_loop(struct fc_proc *fp, const struct jail_spec *js, int out)
 	struct pollfd	 pfd[3];
 	char		 line[64];
 	ssize_t		 n;
-	int		 status, ptyopen = 1, inopen = 1;
+	int		 status, ptyopen = 1;
 
 	(void)fcntl(fp->fp_ptyfd, F_SETFL, O_NONBLOCK);
 	for (;;) {
@@ -226,7 +226,7 @@ spawn_loop(struct fc_proc *fp, const struct jail_spec *js, int out)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = fp->fp_pidfd;
 		pfd[1].events = POLLIN;
-		pfd[2].fd = inopen ? STDIN_FILENO : -1;
+		pfd[2].fd = STDIN_FILENO;
 		pfd[2].events = POLLIN;
 		if (poll(pfd, 3, -1) == -1) {
 			if (errno == EINTR)
@@ -247,17 +247,12 @@ spawn_loop(struct fc_proc *fp, const struct jail_spec *js, int out)
 		}
 		if (!pfd[2].revents)
 			continue;
-		if ((n = read(STDIN_FILENO, line, sizeof(line) - 1)) <= 0) {
-			inopen = 0;
-			if (fc_stop(fp, 1000, &status) == -1)
-				return -1;
-			if (ptyopen)
-				(void)drain(fp->fp_ptyfd, out);
-			report_exit(status);
-			return 0;
+		if ((n = read(STDIN_FILENO, line, sizeof(line) - 1)) <= 0)
+			(void)strlcpy(line, "stop", sizeof(line)); /* EOF */
+		else {
+			line[n] = '\0';
+			line[strcspn(line, "\n")] = '\0';
 		}
-		line[n] = '\0';
-		line[strcspn(line, "\n")] = '\0';
 		if (strcmp(line, "term") == 0 || strcmp(line, "kill") == 0) {
 			if (fc_signal(fp, line[0] == 't' ? SIGTERM :
 			    SIGKILL) == -1)

@@ -1,6 +1,6 @@
 # Start and stop a bangerd on a private state directory and socket, for
 # root tests.  Source after lib.sh.  Sets: T (temp dir), CONF, SOCK,
-# STATE, DLOG (daemon's stderr), DPID.
+# STATE, DLOG (daemon's stderr), DPID, ctlgid (group banger's id).
 
 : "${BANGERD:?BANGERD must name the bangerd binary}"
 : "${BANGERCTL:?BANGERCTL must name the bangerctl binary}"
@@ -24,6 +24,7 @@ daemon_setup() {
 	install -m 0755 "$BANGERCTL" "$T/ubin/bangerctl"
 	UBANGERD=$T/ubin/bangerd
 	UBANGERCTL=$T/ubin/bangerctl
+	ctlgid=$(getent group banger | cut -d: -f3)
 	STATE=$T/state
 	SOCK=$T/run/bangerd.sock
 	CONF=$T/bangerd.conf
@@ -45,6 +46,10 @@ daemon_start() {
 }
 
 ctl() { "$BANGERCTL" -s "$SOCK" "$@"; }
+
+# bangerctl as a member of group banger who is not root.
+user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
+    "$UBANGERCTL" -s "$SOCK" "$@"; }
 
 # All three workers report running.
 daemon_workers_running() {
@@ -100,6 +105,41 @@ image \"default\" {
 	rootfs \"$T/img/rootfs.ext4\"
 	boot-args \"console=ttyS0 reboot=k panic=1\"
 }"
+}
+
+# vm_daemon_start NAME: vm_env's lines added to the configuration, then
+# daemon_start; if the daemon does not come up, "NAME: daemon starts"
+# fails and the test ends.
+vm_daemon_start() {
+	vm_env
+	printf '%s\n' "$VM_CONF" >>"$CONF"
+	if ! daemon_start; then
+		fail "$1: daemon starts" "$(tail -5 "$DLOG")"
+		t_done
+	fi
+}
+
+# upstream_ns UPNS ADDR/PREFIX: a namespace UPNS for the egress to reach
+# (the caller's trap deletes it), and the egress interface: up0 in the
+# test's namespace, with ADDR/PREFIX and up, a veth to up1 in UPNS.
+upstream_ns() {
+	ip netns add "$1"
+	in_ns ip link add up0 type veth peer name up1 netns "$1"
+	in_ns ip addr add "$2" dev up0
+	in_ns ip link set up0 up
+}
+
+# seen_from UPNS ADDR: in the background ($! is its pid), a TCP server
+# on ADDR port 9000 in UPNS that tells each client "seen from" the
+# address it came from.
+seen_from() {
+	ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9000)); s.listen(8)
+while True:
+    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
+' "$2" &
 }
 
 # The id of a VM by name.

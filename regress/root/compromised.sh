@@ -13,12 +13,7 @@ INJECT=$HELPERS/imsg-inject
 
 daemon_setup
 trap 'kill "$canary" 2>/dev/null; daemon_cleanup' EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "compromised: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
+vm_daemon_start compromised
 ctl vm create real >/dev/null
 id=$(vm_id real)
 ctl vm create running --start >/dev/null
@@ -40,22 +35,24 @@ snapshot() {
 }
 before=$(snapshot)
 
-# refuse NAME CASE ARGS... WANT: the request kills the vm worker with
-# WANT in the log, and the daemon carries on.
-refuse() {
-	local name=$1 want=$2 old
-	shift 2
-	old=$(worker_pid vm)
+# refuse_by ROLE NAME WANT ARGS...: the request, sent as the ROLE (vm or
+# net) worker, kills that worker with WANT in the log, and the daemon
+# carries on.
+refuse_by() {
+	local role=$1 name=$2 want=$3 old
+	shift 3
+	old=$(worker_pid "$role")
 	"$INJECT" "$old" 3 "$@" || { fail "compromised: $name" "inject"; return; }
 	if wait_for 10 sh -c "! kill -0 $old 2>/dev/null"; then
 		pass "compromised: $name: the worker is killed"
 	else
 		fail "compromised: $name: the worker is killed" "pid $old alive"
 	fi
-	expect_match "compromised: $name: refused and logged" \
-	    "$(cat "$DLOG")" "vm worker \(pid $old\): protocol violation: $want"
+	expect_match "compromised: $name: refused and logged" "$(cat "$DLOG")" \
+	    "$role worker \(pid $old\): protocol violation: $want"
 	wait_for 10 daemon_workers_running
 }
+refuse() { refuse_by vm "$@"; }
 
 refuse "create naming eth0" 'bad vm id "eth0"' vmop-create eth0 default
 refuse "create with a path for an id" 'bad vm id "../../etc"' \
@@ -85,20 +82,7 @@ refuse "start with a running VM's address" \
     "vm $id: address $raddr is running VM $rid's" vmop-start "$id" "$raddr"
 
 # The net worker's answers are checked too.
-refuse_net() {	# name want args...
-	local name=$1 want=$2 old
-	shift 2
-	old=$(worker_pid net)
-	"$INJECT" "$old" 3 "$@" || { fail "compromised: $name" "inject"; return; }
-	if wait_for 10 sh -c "! kill -0 $old 2>/dev/null"; then
-		pass "compromised: $name: the worker is killed"
-	else
-		fail "compromised: $name: the worker is killed" "pid $old alive"
-	fi
-	expect_match "compromised: $name: refused and logged" \
-	    "$(cat "$DLOG")" "net worker \(pid $old\): protocol violation: $want"
-	wait_for 10 daemon_workers_running
-}
+refuse_net() { refuse_by net "$@"; }
 baddr=$(ctl status --json | jq -r .bridge.address)
 bdomain=$(ctl status --json | jq -r .dns_domain)
 refuse_net "an address outside the subnet" \

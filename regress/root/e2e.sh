@@ -66,11 +66,8 @@ image "guest" {
 EOC
 
 # The egress: a veth into the "upstream" namespace.
-ip netns add "$UP"
+upstream_ns "$UP" 10.80.0.1/24
 ip -n "$UP" link set lo up
-in_ns ip link add up0 type veth peer name up1 netns "$UP"
-in_ns ip addr add 10.80.0.1/24 dev up0
-in_ns ip link set up0 up
 ip -n "$UP" addr add 10.80.0.2/24 dev up1
 ip -n "$UP" link set up1 up
 
@@ -101,13 +98,7 @@ before=$(traces)
 # Something in the upstream namespace for the guest to reach: a server
 # that says whom it sees, and a counter of what arrives from the egress
 # address on port 9001 (closed: each try is one SYN).
-ip netns exec "$UP" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.80.0.2", 9000)); s.listen(8)
-while True:
-    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
-' &
+seen_from "$UP" 10.80.0.2
 UPL=$!
 ip netns exec "$UP" nft -f - <<'EON'
 table inet e2e {

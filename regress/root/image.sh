@@ -11,16 +11,7 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "image: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
-ctlgid=$(getent group banger | cut -d: -f3)
-# A member of group banger who is not root.
-user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$UBANGERCTL" -s "$SOCK" "$@"; }
+vm_daemon_start image
 
 # Builds keep their temporary files here, to see that none are left.
 export TMPDIR=$T/buildtmp

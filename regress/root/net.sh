@@ -12,20 +12,11 @@ daemon_setup 'bridge "br-fc" {
 	address 10.77.0.1/29
 	egress "up0"
 }'
-trap daemon_cleanup EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
 # The egress interface, a veth into an "upstream" namespace.
 UP=banger-up-$$
-ip netns add "$UP"
 trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null' EXIT
-in_ns ip link add up0 type veth peer name up1 netns "$UP"
-in_ns ip addr add 10.78.0.1/24 dev up0
-in_ns ip link set up0 up
-if ! daemon_start; then
-	fail "net: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
+upstream_ns "$UP" 10.78.0.1/24
+vm_daemon_start net
 
 # NAT is set up for the egress.
 wait_for 5 in_ns nft list table ip banger
@@ -123,13 +114,7 @@ except Exception as e:
 '; }
 # Egress: the "VM" reaches the upstream namespace, masqueraded as the
 # host's egress address.
-ip netns exec "$UP" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.78.0.2", 9000)); s.listen(8)
-while True:
-    c, a = s.accept(); c.sendall(("seen from %s\n" % a[0]).encode()); c.close()
-' &
+seen_from "$UP" 10.78.0.2
 upl=$!
 sleep 0.5
 expect_eq "net: a VM reaches the upstream, masqueraded as the egress" \

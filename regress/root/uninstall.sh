@@ -92,17 +92,9 @@ daemon_setup 'bridge "br-fc" {
 	egress "up0"
 }'
 UP=banger-up-$$
-ip netns add "$UP"
 trap 'daemon_cleanup; ip netns delete "$UP" 2>/dev/null' EXIT
-in_ns ip link add up0 type veth peer name up1 netns "$UP"
-in_ns ip addr add 10.80.0.1/24 dev up0
-in_ns ip link set up0 up
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "uninstall: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
+upstream_ns "$UP" 10.80.0.1/24
+vm_daemon_start uninstall
 
 expect_match "uninstall: the page has the recipe through the daemon" \
     "$(recipe_blocks removal-daemon | tr '\0' '\n')" "vm rm -f"

@@ -11,16 +11,7 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "vm: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
-ctlgid=$(getent group banger | cut -d: -f3)
-# A member of group banger who is not root.
-user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$UBANGERCTL" -s "$SOCK" "$@"; }
+vm_daemon_start vm
 
 bad() {	# name want-regex command...
 	local name=$1 want=$2 out rc

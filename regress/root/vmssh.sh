@@ -13,15 +13,7 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_env
-printf '%s\n' "$VM_CONF" >>"$CONF"
-if ! daemon_start; then
-	fail "vmssh: daemon starts" "$(tail -5 "$DLOG")"
-	t_done
-fi
-ctlgid=$(getent group banger | cut -d: -f3)
-user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
-    "$UBANGERCTL" -s "$SOCK" "$@"; }
+vm_daemon_start vmssh
 
 # The recording ssh, first in PATH.
 mkdir -p "$T/fakebin" "$T/rec" "$T/tmp" "$T/key"
