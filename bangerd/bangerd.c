@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/fs.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,14 @@
 #include "log.h"
 #include "validate.h"
 
+/*
+ * A worker that dies is restarted at once, unless it died more than
+ * CRASHLOOP_DEATHS times in CRASHLOOP_S seconds: then it waits, from
+ * BACKOFF_MIN_MS doubling to BACKOFF_MAX_MS, until it has run
+ * BACKOFF_RESET_S seconds.
+ */
+#define CRASHLOOP_DEATHS	5
+#define CRASHLOOP_S		10
 #define BACKOFF_MIN_MS		250
 #define BACKOFF_MAX_MS		30000
 #define BACKOFF_RESET_S		30	/* a worker up this long starts over */
@@ -64,6 +74,7 @@ static void	 setup_ids(void);
 static void	 setup_dirs(void);
 static int	 control_open(void);
 static void	 pid_file_write(void);
+static void	 nofile_raise(void);
 static const char *storage_detect(void);
 
 static __attribute__((__noreturn__)) void
@@ -169,6 +180,15 @@ main(int argc, char *argv[], char *envp[])
 		    env->bd_conf->cf_statedir,
 		    PROTO_PATH_MAX - sizeof("/update"));
 	setup_dirs();
+	{
+		struct stat	 st;
+
+		if (stat(env->bd_conf->cf_statedir, &st) == -1)
+			fatal("%s", env->bd_conf->cf_statedir);
+		env->bd_statedev = st.st_dev;
+		env->bd_stateino = st.st_ino;
+	}
+	nofile_raise();
 	env->bd_storage = storage_detect();
 
 	if ((fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) == -1)
@@ -356,6 +376,25 @@ setup_dirs(void)
 	}
 }
 
+/* Probe files a crash left in the state directory (storage_detect). */
+static void
+probe_clean(void)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+	struct dirent	*de;
+	DIR		*d;
+
+	if ((d = opendir(sd)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, ".reflink-probe.", 15) == 0 &&
+		    strlen(de->d_name) == 21 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_info("removed %s/%s, left by a crash", sd,
+			    de->d_name);
+	closedir(d);
+}
+
 /*
  * Which copy-on-write backend serves VM disks: device-mapper where the
  * kernel has it, else reflinks where the state directory's file system
@@ -384,6 +423,7 @@ storage_detect(void)
 	}
 	if (dm)
 		return "dm";
+	probe_clean();
 	if (snprintf(path, sizeof(path), "%s/.reflink-probe.XXXXXX",
 	    env->bd_conf->cf_statedir) >= (int)sizeof(path) ||
 	    snprintf(path2, sizeof(path2), "%s/.reflink-probe.XXXXXX",
@@ -486,6 +526,27 @@ pid_file_write(void)
 	}
 	fprintf(fp, "%d\n", getpid());
 	fclose(fp);
+}
+
+/*
+ * The parent holds two descriptors per running VM (its pidfd and its
+ * console); its soft limit goes up to its hard limit.
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE %llu",
+			    (unsigned long long)rl.rlim_max);
+	}
 }
 
 static int
@@ -627,11 +688,8 @@ parent_dispatch_starting(struct worker *w, struct imsg *imsg)
 		break;
 	case PROC_NET:
 		w->w_dispatch = priv_dispatch_net;
-		/* The vm worker names its VMs to the new net worker again. */
-		if (env->bd_workers[PROC_VM].w_iev != NULL &&
-		    env->bd_workers[PROC_VM].w_state == WORKER_RUNNING)
-			imsg_compose_event(env->bd_workers[PROC_VM].w_iev,
-			    IMSG_NET_READY, 0, 0, -1, NULL, 0);
+		/* Its table follows our records: every VM's name, address. */
+		vmop_net_sync(w);
 		break;
 	case PROC_UPDATE:
 		w->w_dispatch = priv_dispatch_update;
@@ -728,8 +786,10 @@ parent_reap(void)
 		else if (!env->bd_shutdown || WEXITSTATUS(status) != 0)
 			log_warnx("%s worker (pid %d) exited with status %d",
 			    w->w_name, pid, WEXITSTATUS(status));
-		if (w->w_role == PROC_VM)
+		if (w->w_role == PROC_VM) {
 			image_worker_gone();
+			vmop_vm_gone();
+		}
 		if (w->w_iev != NULL) {
 			imsgev_clear(w->w_iev);
 			close(w->w_iev->ibuf.fd);
@@ -742,20 +802,39 @@ parent_reap(void)
 		w->w_state = WORKER_RESTARTING;
 		if (w->w_role == PROC_UPDATE)
 			priv_update_worker_gone();
+		if (w->w_role == PROC_NET)
+			vmop_net_gone();
 		if (env->bd_shutdown)
 			continue;
 
-		/* Double the wait after each quick death, up to a cap. */
+		/*
+		 * At once, but for a crash loop: then double the wait after
+		 * each quick death, up to a cap.
+		 */
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		memmove(&w->w_deaths[1], &w->w_deaths[0],
+		    sizeof(w->w_deaths) - sizeof(w->w_deaths[0]));
+		w->w_deaths[0] = now.tv_sec;
 		ms = (w->w_backoff.tv_sec * 1000) + w->w_backoff.tv_usec / 1000;
-		if (now.tv_sec - w->w_started_mono.tv_sec >= BACKOFF_RESET_S ||
-		    ms == 0)
+		if (now.tv_sec - w->w_started_mono.tv_sec >= BACKOFF_RESET_S)
+			ms = 0;
+		if (w->w_deaths[CRASHLOOP_DEATHS] == 0 ||
+		    now.tv_sec - w->w_deaths[CRASHLOOP_DEATHS] > CRASHLOOP_S) {
+			w->w_backoff.tv_sec = 0;
+			w->w_backoff.tv_usec = 0;
+			log_info("restarting the %s worker", w->w_name);
+			evtimer_add(&w->w_restart_ev, &w->w_backoff);
+			continue;
+		}
+		if (ms == 0)
 			ms = BACKOFF_MIN_MS;
 		else if ((ms *= 2) > BACKOFF_MAX_MS)
 			ms = BACKOFF_MAX_MS;
 		w->w_backoff.tv_sec = ms / 1000;
 		w->w_backoff.tv_usec = (ms % 1000) * 1000;
-		log_info("restarting the %s worker in %ld ms", w->w_name, ms);
+		log_warnx("the %s worker died %d times in %d s: restarting it "
+		    "in %ld ms", w->w_name, CRASHLOOP_DEATHS + 1, CRASHLOOP_S,
+		    ms);
 		evtimer_add(&w->w_restart_ev, &w->w_backoff);
 	}
 }

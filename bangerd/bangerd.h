@@ -38,6 +38,7 @@ struct worker {
 	time_t		 w_started;
 	struct timespec	 w_started_mono;
 	struct timeval	 w_backoff;		/* before the next restart */
+	time_t		 w_deaths[6];		/* its last deaths, newest first */
 	struct event	 w_restart_ev;
 	struct imsgev	*w_iev;
 	/* answers this worker's requests in its current state */
@@ -63,6 +64,8 @@ struct bangerd {
 	int			 bd_nat;	/* our nftables table is set */
 	int			 bd_resolver;	/* resolver routing is set */
 	struct cgroup_tree	 bd_cgroup;	/* where VMs' cgroups go */
+	dev_t			 bd_statedev;	/* the state directory's */
+	ino_t			 bd_stateino;
 };
 
 /* An image's files on the host, from the config or the image store. */
@@ -77,6 +80,7 @@ struct image_files {
 struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
 	char			 pv_id[VM_ID_LEN + 1];
+	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
 	char			 pv_image[BANGER_NAME_MAX];
 	uid_t			 pv_owner;	/* who asked for it */
 	uid_t			 pv_uid;	/* its own uid and gid */
@@ -90,10 +94,21 @@ struct pvm {
 	struct fc_proc		 pv_proc;
 	struct event		 pv_exit_ev;
 	int			 pv_busy;	/* its e2fsck runs */
-	/* while running: its address and published ports */
-	struct in_addr		 pv_addr;
+	struct in_addr		 pv_addr;	/* its lease, from creation */
+	/* at its last start, and while running: its published ports */
+	uint32_t		 pv_cpus;
+	uint64_t		 pv_memory;	/* MiB */
 	size_t			 pv_npublish;
 	struct proto_publish	 pv_publish[PROTO_PUBLISH_MAX];
+	/* its Firecracker ended (since its last start): when, and how */
+	int			 pv_ended;
+	time_t			 pv_exit_time;
+	int			 pv_exit_status;	/* wait status, -1 */
+	/* CREATING, waiting for the net worker's address */
+	int			 pv_pending;
+	uint32_t		 pv_peerid;	/* the vm worker's request */
+	uint64_t		 pv_want_size;
+	uint32_t		 pv_want_flags;
 };
 TAILQ_HEAD(pvms, pvm);
 
@@ -116,9 +131,16 @@ int	 install_rollback(char *, size_t);
 /* vmops.c */
 struct pvm *pvm_find(const char *);
 struct pvms *pvm_list(void);
+const char *pvm_state_name(int);
+void	 pvm_loop_mark(const char *, char *, size_t);
 int	 image_resolve(const char *, struct image_files *);
-void	 pvm_stopped(struct pvm *);
+void	 pvm_stopped(struct pvm *, int);
 int	 vmop_create(struct worker *, uint32_t, const struct vmop_create *);
+int	 vmop_net_addr(struct worker *, const struct net_addr *);
+void	 vmop_net_sync(struct worker *);
+void	 vmop_net_gone(void);
+void	 vmop_vm_gone(void);
+void	 vmop_taps_ensure(void);
 int	 vmop_start(struct worker *, uint32_t, struct pvm *,
 	    const struct vmop_start *);
 int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
@@ -132,8 +154,13 @@ void	 vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
 
 /* sweep.c */
+struct fcscan;
 void	 vmop_sweep(void);
 int	 sweep_vm_loops(const char *, const char *);
+struct fcscan *fcscan_new(void);
+pid_t	 fcscan_find(struct fcscan *, const char *, pid_t);
+int	 fcscan_kill(struct fcscan *, pid_t);
+void	 fcscan_free(struct fcscan *);
 
 /* image.c */
 void	 image_store_clean(void);

@@ -490,6 +490,93 @@ ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,
 	return (0);
 }
 
+/*
+ * The VM has exactly this address (its owner's record says so): taken
+ * from whichever entry holds it, and the VM's old one, if another,
+ * freed.  For a table that must follow records kept elsewhere.
+ */
+int
+ipam_assign(struct ipam *ip, const char *vmid, struct in_addr addr)
+{
+	struct ipam_entry	*old = NULL;
+	uint32_t		 a = ntohl(addr.s_addr);
+	size_t			 i, at, n;
+	int			 committed, saved;
+
+	if (ipam_check_id(ip, vmid) == -1)
+		return (-1);
+	if (!ipam_host(ip, a))
+		return (ipam_error(ip, EINVAL, "%s is not a VM address in %s",
+		    inet_ntoa(addr), ip->ip_subnet));
+	if (ipam_find(ip, vmid, &i) == 0 && ip->ip_ent[i].ie_addr == a)
+		return (0);
+	/* Kept whole until the new table is on disk. */
+	n = ip->ip_n;
+	if (n > 0 && (old = reallocarray(NULL, n, sizeof(*old))) == NULL)
+		return (ipam_error(ip, errno, "%s", strerror(errno)));
+	if (n > 0)
+		memcpy(old, ip->ip_ent, n * sizeof(*old));
+	for (i = 0; i < ip->ip_n; ) {
+		if (ip->ip_ent[i].ie_addr == a ||
+		    strcmp(ip->ip_ent[i].ie_vmid, vmid) == 0)
+			ipam_remove(ip, i);
+		else
+			i++;
+	}
+	for (at = 0; at < ip->ip_n && ip->ip_ent[at].ie_addr < a; at++)
+		;
+	if (ipam_insert(ip, at, a, vmid) == -1 ||
+	    ipam_save(ip, &committed) == -1) {
+		saved = errno;
+		if (!committed && n > 0 && ip->ip_cap >= n) {
+			memcpy(ip->ip_ent, old, n * sizeof(*old));
+			ip->ip_n = n;
+		}
+		free(old);
+		errno = saved;
+		return (-1);
+	}
+	free(old);
+	return (0);
+}
+
+/*
+ * Drop every entry keep() says no to, in one write of the table.
+ * Returns how many went, or -1.
+ */
+int
+ipam_prune(struct ipam *ip, int (*keep)(const char *, void *), void *arg)
+{
+	struct ipam_entry	*old = NULL;
+	size_t			 i, n = ip->ip_n, dropped = 0;
+	int			 committed, saved;
+
+	if (n > 0 && (old = reallocarray(NULL, n, sizeof(*old))) == NULL)
+		return (ipam_error(ip, errno, "%s", strerror(errno)));
+	if (n > 0)
+		memcpy(old, ip->ip_ent, n * sizeof(*old));
+	for (i = 0; i < ip->ip_n; ) {
+		if (keep(ip->ip_ent[i].ie_vmid, arg))
+			i++;
+		else {
+			ipam_remove(ip, i);
+			dropped++;
+		}
+	}
+	if (dropped > 0 && ipam_save(ip, &committed) == -1) {
+		saved = errno;
+		if (!committed) {
+			memcpy(ip->ip_ent, old, n * sizeof(*old));
+			ip->ip_n = n;
+		}
+		free(old);
+		errno = saved;
+		return (-1);
+	}
+	free(old);
+	return ((int)dropped);
+}
+
 int
 ipam_lookup(struct ipam *ip, const char *vmid, struct in_addr *addr,
     char *mac)

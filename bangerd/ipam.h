@@ -33,6 +33,9 @@ int		 ipam_alloc(struct ipam *, const char *, struct in_addr *,
 int		 ipam_lookup(struct ipam *, const char *, struct in_addr *,
 		    char *);
 int		 ipam_release(struct ipam *, const char *);
+int		 ipam_assign(struct ipam *, const char *, struct in_addr);
+int		 ipam_prune(struct ipam *, int (*)(const char *, void *),
+		    void *);
 int		 ipam_foreach(struct ipam *, ipam_cb, void *);
 size_t		 ipam_count(const struct ipam *);
 const char	*ipam_strerror(const struct ipam *);

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 #include <linux/magic.h>
 #include <linux/sched.h>
@@ -664,7 +665,8 @@ spec_check(const struct jail_spec *js, char *ctx, size_t ctxlen)
 	    !string_in(js->js_jailer, sizeof(js->js_jailer)) ||
 	    !string_in(js->js_firecracker, sizeof(js->js_firecracker)) ||
 	    !string_in(js->js_cgroot, sizeof(js->js_cgroot)) ||
-	    !string_in(js->js_cgparent, sizeof(js->js_cgparent))) {
+	    !string_in(js->js_cgparent, sizeof(js->js_cgparent)) ||
+	    !string_in(js->js_cgmark, sizeof(js->js_cgmark))) {
 		log_warnx("%s: unterminated path in spec", ctx);
 		goto bad;
 	}
@@ -1405,6 +1407,11 @@ cgroup_setup(const char *ctx, const struct jail_spec *js, int limits,
 		log_warn("%s: %s", ctx, shown);
 		goto fail;
 	}
+	/* Whose it is, for the sweep of a bangerd sharing the parent. */
+	if (js->js_cgmark[0] != '\0' && fsetxattr(vfd, "trusted.banger",
+	    js->js_cgmark, strlen(js->js_cgmark), 0) == -1)
+		log_debug("%s: %s: trusted.banger: %s", ctx, shown,
+		    strerror(errno));
 	if (!created) {
 		if (read_at(vfd, "cgroup.procs", buf, sizeof(buf)) == -1) {
 			log_warn("%s: %s/cgroup.procs", ctx, shown);

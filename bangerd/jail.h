@@ -67,6 +67,7 @@ struct jail_spec {
 	char		js_firecracker[PATH_MAX]; /* jailer --exec-file */
 	char		js_cgroot[PATH_MAX];	/* cgroup2 mount, "" = none */
 	char		js_cgparent[PATH_MAX];	/* VMs' group, below js_cgroot */
+	char		js_cgmark[PATH_MAX];	/* "" or trusted.banger's value */
 	int		js_cpus;
 	uint64_t	js_memory;		/* MiB */
 	uint64_t	js_nofile;		/* 0 = JAIL_NOFILE */

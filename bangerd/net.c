@@ -1,8 +1,12 @@
 /*
- * The net worker: addresses, MACs and DNS names for VMs.  It runs as
- * _banger chrooted in STATE/net, where its address table lives.  It
- * asks the parent for every change to the host's network (first of all
- * the bridge, NAT and resolver routing the configuration describes), and
+ * The net worker: addresses and DNS names for VMs.  It runs as _banger
+ * chrooted in STATE/net, where its address table lives.  It picks a
+ * new VM's address when the parent asks; the parent records it, and
+ * at each start of this worker names every VM it holds again, with
+ * its address, then says that was all (IMSG_NET_SYNC_END): the table
+ * follows the parent's records and drops any other lease.  It asks
+ * the parent for every change to the host's network (first of all the
+ * bridge, NAT and resolver routing the configuration describes), and
  * answers DNS queries on sockets the parent bound on the bridge.
  */
 #include <sys/types.h>
@@ -67,20 +71,27 @@ name_find(const char *id)
 	return NULL;
 }
 
+/*
+ * A VM's name, and its address: the one the parent recorded
+ * (nv_addr), or a new one, which the parent is told (and records).
+ */
 static void
 net_alloc(struct imsgev *iev, const struct net_vm *nv)
 {
 	struct net_addr	 na;
 	struct net_name	*nn;
 	struct in_addr	 addr;
-	char		 mac[IPAM_MAC_SIZE];
 
 	memset(&na, 0, sizeof(na));
 	strlcpy(na.na_id, nv->nv_id, sizeof(na.na_id));
-	if (ipam_alloc(ipam, nv->nv_id, &addr, mac) == -1) {
+	addr.s_addr = nv->nv_addr;
+	if (nv->nv_addr != 0 ? ipam_assign(ipam, nv->nv_id, addr) == -1 :
+	    ipam_alloc(ipam, nv->nv_id, &addr, NULL) == -1) {
 		na.na_error = errno;
 		strlcpy(na.na_msg, ipam_strerror(ipam), sizeof(na.na_msg));
 		log_warnx("vm %s: %s", nv->nv_id, na.na_msg);
+		if (nv->nv_addr != 0)
+			return;
 		goto reply;
 	}
 	if ((nn = name_find(nv->nv_id)) == NULL) {
@@ -93,15 +104,32 @@ net_alloc(struct imsgev *iev, const struct net_vm *nv)
 	strlcpy(nn->nn_name, nv->nv_name, sizeof(nn->nn_name));
 	if (dns_set(dns, nn->nn_name, addr) == -1)
 		log_warn("vm %s: dns name %s", nv->nv_id, nn->nn_name);
-	na.na_addr = addr.s_addr;
-	na.na_prefix = bridge_prefix;
-	na.na_gateway = bridge_addr.s_addr;
-	strlcpy(na.na_mac, mac, sizeof(na.na_mac));
-	strlcpy(na.na_domain, domain, sizeof(na.na_domain));
 	log_debug("vm %s: %s.%s is %s", nv->nv_id, nv->nv_name, domain,
 	    inet_ntoa(addr));
+	if (nv->nv_addr != 0)
+		return;
+	na.na_addr = addr.s_addr;
 reply:
 	imsg_compose_event(iev, IMSG_NET_ADDR, 0, 0, -1, &na, sizeof(na));
+}
+
+/* The table keeps the leases of the VMs the parent named. */
+static int
+net_named(const char *id, void *arg)
+{
+	return name_find(id) != NULL;
+}
+
+static void
+net_sync_end(void)
+{
+	int	 n;
+
+	if ((n = ipam_prune(ipam, net_named, NULL)) == -1)
+		log_warnx("addresses: %s", ipam_strerror(ipam));
+	else if (n > 0)
+		log_info("addresses: %d lease%s of VMs bangerd does not hold "
+		    "released", n, n == 1 ? "" : "s");
 }
 
 static void
@@ -148,6 +176,11 @@ net_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 				log_debug("dns: answering for %s on %s:53",
 				    domain, inet_ntoa(bridge_addr));
 		}
+		return 0;
+	case IMSG_NET_SYNC_END:
+		if (imsg_read_exact(imsg, NULL, 0) == -1)
+			fatalx("%s: bad sync end", __func__);
+		net_sync_end();
 		return 0;
 	case IMSG_NET_ALLOC:
 	case IMSG_NET_RELEASE:

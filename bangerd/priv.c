@@ -14,6 +14,7 @@
 #include <net/if.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,87 +177,110 @@ vmid_check(struct worker *w, const char *field, size_t size, int create,
 	return 0;
 }
 
+/* Whether addr is an address of one of the host's interfaces. */
+static int
+host_local_addr(struct in_addr addr)
+{
+	struct ifaddrs	*ifa, *i;
+	int		 found = 0;
+
+	if (getifaddrs(&ifa) == -1)
+		return -1;
+	for (i = ifa; i != NULL && !found; i = i->ifa_next)
+		if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+		    addr.s_addr)
+			found = 1;
+	freeifaddrs(ifa);
+	return found;
+}
+
 /*
- * A starting VM's address and published ports: its address inside the
- * bridge's subnet (not the bridge, network or broadcast), ports 1..65535
- * over TCP or UDP.  Anything else is a violation.
+ * A starting VM's published ports, against the parent's own record
+ * (its owner) and the other running VMs.  What the vm worker refuses
+ * at create (a bad protocol or port, a host address NAT cannot forward
+ * from or in the VMs' own subnet, a port below 1024 for a VM not
+ * root's, a port twice) is a violation here; what may have changed
+ * since (the host's addresses, other VMs' ports) fails the start with
+ * its reason in msg.  Returns 0, 1 (refused, msg says why) or -1
+ * (violation, the worker is killed).
  */
 static int
-publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs)
+publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs,
+    char *msg, size_t len)
 {
 	struct bangerd_config	*conf = env->bd_conf;
+	const struct proto_publish *a, *b;
+	struct in_addr		 ha;
 	struct pvm		*other;
-	uint32_t		 mask, a, b;
-	uint32_t		 i;
+	const char		*why;
+	uint32_t		 mask, i, j;
+	size_t			 k;
 
-	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
-	    (32 - conf->cf_bridge_prefix) : 0;
-	a = ntohl(vs->vs_addr);
-	b = ntohl(conf->cf_bridge_addr.s_addr);
-	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
-	    (a & ~mask) == ~mask) {
-		parent_worker_violation(w, "vm %s: address %s outside the "
-		    "bridge's subnet", pv->pv_id,
-		    inet_ntoa(*(const struct in_addr *)&vs->vs_addr));
-		return -1;
-	}
-	/* Another VM's address would take its traffic and its ports. */
-	TAILQ_FOREACH(other, pvm_list(), pv_entry) {
-		if (other != pv && other->pv_addr.s_addr == vs->vs_addr &&
-		    other->pv_state == VMOP_RUNNING) {
-			parent_worker_violation(w, "vm %s: address %s is "
-			    "running VM %s's", pv->pv_id,
-			    inet_ntoa(*(const struct in_addr *)&vs->vs_addr),
-			    other->pv_id);
-			return -1;
-		}
-	}
 	if (vs->vs_npublish > PROTO_PUBLISH_MAX) {
 		parent_worker_violation(w, "vm %s: %u published ports",
 		    pv->pv_id, vs->vs_npublish);
 		return -1;
 	}
+	mask = conf->cf_bridge_prefix ? htonl(0xffffffffU <<
+	    (32 - conf->cf_bridge_prefix)) : 0;
 	for (i = 0; i < vs->vs_npublish; i++) {
-		const struct proto_publish *pp = &vs->vs_publish[i];
-
-		if ((pp->pp_proto != IPPROTO_TCP &&
-		    pp->pp_proto != IPPROTO_UDP) || pp->pp_host_port == 0 ||
-		    pp->pp_guest_port == 0) {
-			parent_worker_violation(w, "vm %s: published port %u",
-			    pv->pv_id, i);
+		a = &vs->vs_publish[i];
+		ha.s_addr = a->pp_host_addr;
+		why = NULL;
+		if ((a->pp_proto != IPPROTO_TCP &&
+		    a->pp_proto != IPPROTO_UDP) || a->pp_host_port == 0 ||
+		    a->pp_guest_port == 0)
+			why = "bad protocol or port";
+		else if (valid_publish_host(ha, &why) == -1)
+			;
+		else if (ha.s_addr != INADDR_ANY && (ha.s_addr & mask) ==
+		    (conf->cf_bridge_addr.s_addr & mask))
+			why = "host address in the VMs' subnet";
+		else if (pv->pv_owner != 0 && a->pp_host_port < 1024)
+			why = "port below 1024 for a VM not root's";
+		for (j = 0; why == NULL && j < i; j++) {
+			b = &vs->vs_publish[j];
+			if (a->pp_proto == b->pp_proto &&
+			    a->pp_host_port == b->pp_host_port)
+				why = "host port published twice";
+		}
+		if (why != NULL) {
+			parent_worker_violation(w, "vm %s (uid %u): published "
+			    "port %u (%s %u): %s", pv->pv_id,
+			    (unsigned)pv->pv_owner, i, a->pp_proto ==
+			    IPPROTO_UDP ? "udp" : "tcp", a->pp_host_port, why);
 			return -1;
+		}
+		if (ha.s_addr != INADDR_ANY && host_local_addr(ha) != 1) {
+			snprintf(msg, len, "published port %u/%s: %s is not an "
+			    "address of this host", a->pp_host_port,
+			    a->pp_proto == IPPROTO_UDP ? "udp" : "tcp",
+			    inet_ntoa(ha));
+			return 1;
+		}
+		/* Any address overlaps every other address. */
+		TAILQ_FOREACH(other, pvm_list(), pv_entry) {
+			if (other == pv || other->pv_state != VMOP_RUNNING)
+				continue;
+			for (k = 0; k < other->pv_npublish; k++) {
+				b = &other->pv_publish[k];
+				if (a->pp_proto != b->pp_proto ||
+				    a->pp_host_port != b->pp_host_port ||
+				    (a->pp_host_addr != INADDR_ANY &&
+				    b->pp_host_addr != INADDR_ANY &&
+				    a->pp_host_addr != b->pp_host_addr))
+					continue;
+				snprintf(msg, len, "host port %u/%s is "
+				    "published by running VM %s",
+				    a->pp_host_port, a->pp_proto ==
+				    IPPROTO_UDP ? "udp" : "tcp",
+				    other->pv_name);
+				return 1;
+			}
 		}
 	}
 	return 0;
-}
-
-/*
- * The net worker's answer: an address inside the bridge's subnet (not
- * the bridge, network or broadcast), the bridge as gateway, the
- * bridge's prefix, and the configured domain.
- */
-static int
-net_addr_check(const struct net_addr *na, const char **why)
-{
-	struct bangerd_config	*conf = env->bd_conf;
-	uint32_t		 mask, a, b;
-
-	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
-	    (32 - conf->cf_bridge_prefix) : 0;
-	a = ntohl(na->na_addr);
-	b = ntohl(conf->cf_bridge_addr.s_addr);
-	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
-	    (a & ~mask) == ~mask)
-		*why = "outside the bridge's subnet";
-	else if (na->na_gateway != conf->cf_bridge_addr.s_addr)
-		*why = "gateway is not the bridge";
-	else if (na->na_prefix != conf->cf_bridge_prefix)
-		*why = "prefix is not the bridge's";
-	else if (strcmp(na->na_domain, conf->cf_domain) != 0)
-		*why = "domain is not the configured one";
-	else
-		return 0;
-	return -1;
 }
 
 /* The root operations on VMs, each legal only in some of a VM's states. */
@@ -267,8 +291,10 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 	struct vmop_start	 vs;
 	struct vmop_signal	 vg;
 	struct vmop_id		 vi;
+	struct vmop_result	 vr;
 	struct pvm		*pv;
 	const char		*why;
+	char			 msg[PROTO_MSG_MAX];
 	size_t			 len;
 	uint32_t		 peerid = imsg_get_id(imsg);
 
@@ -280,6 +306,11 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		if (wire_string(vc.vc_image, sizeof(vc.vc_image), &len) == -1 ||
 		    valid_name(vc.vc_image, len, &why) == -1) {
 			parent_worker_violation(w, "bad image name");
+			return -1;
+		}
+		if (wire_string(vc.vc_name, sizeof(vc.vc_name), &len) == -1 ||
+		    valid_name(vc.vc_name, len, &why) == -1) {
+			parent_worker_violation(w, "bad vm name");
 			return -1;
 		}
 		if (vc.vc_disk_size > VMOP_DISK_MAX ||
@@ -297,7 +328,7 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		if (pv->pv_state != VMOP_CREATED || pv->pv_busy) {
 			parent_worker_violation(w, "start of vm %s, which is "
 			    "%s", pv->pv_id, pv->pv_busy ? "being checked" :
-			    "running");
+			    pvm_state_name(pv->pv_state));
 			return -1;
 		}
 		if (vs.vs_cpus < 1 || vs.vs_cpus > VMOP_CPUS_MAX ||
@@ -308,8 +339,20 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			    (unsigned long long)vs.vs_memory);
 			return -1;
 		}
-		if (publish_check(w, pv, &vs) == -1)
+		switch (publish_check(w, pv, &vs, msg, sizeof(msg))) {
+		case -1:
 			return -1;
+		case 1:
+			memset(&vr, 0, sizeof(vr));
+			strlcpy(vr.vr_id, pv->pv_id, sizeof(vr.vr_id));
+			vr.vr_op = IMSG_VMOP_START;
+			vr.vr_error = EADDRINUSE;
+			strlcpy(vr.vr_msg, msg, sizeof(vr.vr_msg));
+			log_warnx("vm %s: start refused: %s", pv->pv_id, msg);
+			imsg_compose_event(w->w_iev, IMSG_VMOP_RESULT, peerid,
+			    0, -1, &vr, sizeof(vr));
+			return 0;
+		}
 		return vmop_start(w, peerid, pv, &vs);
 	case IMSG_VMOP_SIGNAL:
 		if (read_request(w, imsg, &vg, sizeof(vg)) == -1 ||
@@ -330,12 +373,18 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			return -1;
 		if (imsg_get_type(imsg) == IMSG_VMOP_SOCKET)
 			return vmop_socket(w, peerid, pv);
+		/* A creation cut short, or a removal, may be finished. */
+		if (imsg_get_type(imsg) == IMSG_VMOP_DESTROY && !pv->pv_busy &&
+		    !pv->pv_pending && (pv->pv_state == VMOP_CREATING ||
+		    pv->pv_state == VMOP_DESTROYING))
+			return vmop_destroy(w, peerid, pv);
 		if (pv->pv_state != VMOP_CREATED || pv->pv_busy) {
 			parent_worker_violation(w, "%s of vm %s, which is "
 			    "%s", imsg_get_type(imsg) == IMSG_VMOP_DISK ?
 			    "disk access" : imsg_get_type(imsg) ==
 			    IMSG_VMOP_FSCK ? "fsck" : "destroy", pv->pv_id,
-			    pv->pv_busy ? "being checked" : "running");
+			    pv->pv_busy ? "being checked" :
+			    pvm_state_name(pv->pv_state));
 			return -1;
 		}
 		if (imsg_get_type(imsg) == IMSG_VMOP_DISK)
@@ -345,46 +394,6 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		return vmop_destroy(w, peerid, pv);
 	}
 	return -1;
-}
-
-/*
- * A VM's address and name: checked, then passed on to the net worker.
- * If it is not there, the vm worker hears so and asks again when the
- * net worker is back (IMSG_NET_READY).
- */
-static int
-priv_net_forward(struct worker *w, struct imsg *imsg)
-{
-	struct worker	*net = &env->bd_workers[PROC_NET];
-	struct net_vm	 nv;
-	struct net_addr	 na;
-	const char	*why;
-	size_t		 len;
-
-	if (read_request(w, imsg, &nv, sizeof(nv)) == -1)
-		return -1;
-	if (wire_string(nv.nv_id, sizeof(nv.nv_id), &len) == -1 ||
-	    valid_vm_id(nv.nv_id, len, &why) == -1 ||
-	    wire_string(nv.nv_name, sizeof(nv.nv_name), &len) == -1 ||
-	    valid_name(nv.nv_name, len, &why) == -1) {
-		parent_worker_violation(w, "bad vm id or name");
-		return -1;
-	}
-	if (net->w_iev == NULL || net->w_state != WORKER_RUNNING) {
-		if (imsg_get_type(imsg) == IMSG_NET_RELEASE)
-			return 0;
-		memset(&na, 0, sizeof(na));
-		strlcpy(na.na_id, nv.nv_id, sizeof(na.na_id));
-		na.na_error = EAGAIN;
-		strlcpy(na.na_msg, "the net worker is restarting; try again",
-		    sizeof(na.na_msg));
-		imsg_compose_event(w->w_iev, IMSG_NET_ADDR, 0, 0, -1, &na,
-		    sizeof(na));
-		return 0;
-	}
-	imsg_compose_event(net->w_iev, imsg_get_type(imsg), 0, 0, -1, &nv,
-	    sizeof(nv));
-	return 0;
 }
 
 /*
@@ -506,9 +515,6 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_DESTROY:
 	case IMSG_VMOP_FSCK:
 		return priv_vmop(w, imsg);
-	case IMSG_NET_ALLOC:
-	case IMSG_NET_RELEASE:
-		return priv_net_forward(w, imsg);
 	case IMSG_IMGOP_FILE:
 	case IMSG_IMGOP_IMPORT:
 	case IMSG_IMGOP_QUERY:
@@ -573,6 +579,8 @@ priv_net_setup(char *msg, size_t len)
 		    strerror(errno));
 		return -1;
 	}
+	/* Recorded VMs' taps, if a reboot took them. */
+	vmop_taps_ensure();
 	/* Without its egress the VMs still get the bridge and DNS. */
 	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) == 0)
 		log_warnx("egress interface %s does not exist; NAT not set up",
@@ -686,7 +694,6 @@ priv_dns_sockets(int *udp, int *tcp, char *msg, size_t len)
 int
 priv_dispatch_net(struct worker *w, struct imsg *imsg)
 {
-	struct worker	*vm = &env->bd_workers[PROC_VM];
 	struct net_addr	 na;
 	const char	*why;
 	char		 msg[PROTO_MSG_MAX];
@@ -720,22 +727,11 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 			return -1;
 		if (wire_string(na.na_id, sizeof(na.na_id), &len) == -1 ||
 		    valid_vm_id(na.na_id, len, &why) == -1 ||
-		    wire_string(na.na_msg, sizeof(na.na_msg), &len) == -1 ||
-		    wire_string(na.na_mac, sizeof(na.na_mac), &len) == -1 ||
-		    wire_string(na.na_domain, sizeof(na.na_domain),
-		    &len) == -1) {
+		    wire_string(na.na_msg, sizeof(na.na_msg), &len) == -1) {
 			parent_worker_violation(w, "malformed address");
 			return -1;
 		}
-		if (na.na_error == 0 && net_addr_check(&na, &why) == -1) {
-			parent_worker_violation(w, "vm %s: address: %s",
-			    na.na_id, why);
-			return -1;
-		}
-		if (vm->w_iev != NULL && vm->w_state == WORKER_RUNNING)
-			imsg_compose_event(vm->w_iev, IMSG_NET_ADDR, 0, 0, -1,
-			    &na, sizeof(na));
-		return 0;
+		return vmop_net_addr(w, &na);
 	}
 	return -1;
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,7 +81,13 @@ proc_exec_worker(int role, int exefd, int debug, int verbose, int *fdp)
 	int		 sp[2], argc = 0, envc = 0, i;
 	pid_t		 pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+	/*
+	 * Neither end ever blocks: the parent and a worker that both have
+	 * much to say (the VMs announced at a restart) each write what
+	 * the socket takes and read meanwhile.
+	 */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1)
 		return -1;
 
 	switch (pid = fork()) {
@@ -155,10 +162,9 @@ imsgev_clear(struct imsgev *iev)
 void
 imsg_event_add(struct imsgev *iev)
 {
-	if (iev->handler == NULL) {
-		imsgbuf_flush(&iev->ibuf);
+	/* No event loop (a worker before it is ready): written then. */
+	if (iev->handler == NULL)
 		return;
-	}
 	if (iev->events)
 		event_del(&iev->ev);
 	iev->events = iev->no_read ? 0 : EV_READ;
@@ -252,7 +258,13 @@ worker_main(const char *rolename)
 			break;
 		switch (imsgbuf_read(&iev->ibuf)) {
 		case -1:
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EAGAIN) {
+				struct pollfd	 pfd = { PROC_PARENT_FD, POLLIN, 0 };
+
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
+			if (errno == EINTR)
 				continue;
 			fatal("%s: imsgbuf_read", __func__);
 		case 0:

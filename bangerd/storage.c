@@ -197,9 +197,13 @@ loop_decode_dev(uint64_t d)
  * if asked (fd must then be open for writing otherwise: the kernel
  * would quietly make the device read-only), and return its path in
  * dev.  No partition scan and no autoclear (see the top of the file).
+ * mark, if not NULL, becomes the device's lo_file_name (LOOP_MARK_MAX
+ * bytes at most): the device carries it from the moment it is
+ * attached, so whoever made it can find it again (loop_mark) before
+ * any record names the device, whatever file backs it.
  */
 int
-loop_attach(int fd, int readonly, char *dev, size_t devlen)
+loop_attach(int fd, int readonly, const char *mark, char *dev, size_t devlen)
 {
 	struct loop_config	 lc;
 	struct loop_info64	 li;
@@ -209,6 +213,11 @@ loop_attach(int fd, int readonly, char *dev, size_t devlen)
 
 	if (dev == NULL || devlen < LOOP_DEV_MAX) {
 		log_warnx("loop attach: no room for the device name");
+		errno = EINVAL;
+		return -1;
+	}
+	if (mark != NULL && strlen(mark) >= LOOP_MARK_MAX) {
+		log_warnx("loop attach: mark \"%s\" is too long", mark);
 		errno = EINVAL;
 		return -1;
 	}
@@ -253,6 +262,9 @@ loop_attach(int fd, int readonly, char *dev, size_t devlen)
 		memset(&lc, 0, sizeof(lc));
 		lc.fd = fd;
 		lc.info.lo_flags = readonly ? LO_FLAGS_READ_ONLY : 0;
+		if (mark != NULL)
+			strlcpy((char *)lc.info.lo_file_name, mark,
+			    sizeof(lc.info.lo_file_name));
 		if (ioctl(lfd, LOOP_CONFIGURE, &lc) == 0) {
 			bound = 1;
 			break;
@@ -261,6 +273,9 @@ loop_attach(int fd, int readonly, char *dev, size_t devlen)
 			/* Before Linux 5.8: two steps. */
 			if (ioctl(lfd, LOOP_SET_FD, fd) == 0) {
 				memset(&li, 0, sizeof(li));
+				if (mark != NULL)
+					strlcpy((char *)li.lo_file_name, mark,
+					    sizeof(li.lo_file_name));
 				if (ioctl(lfd, LOOP_SET_STATUS64, &li) == -1) {
 					log_warn("loop attach: %s: %s: set "
 					    "status", name, path);
@@ -367,6 +382,36 @@ loop_detach(const char *dev)
 	else
 		log_debug("loop device %s: detached", dev);
 	close(fd);
+	return 0;
+}
+
+/*
+ * The mark an attached loop device carries (loop_attach), "" if none,
+ * in mark.  Fails with ENXIO if the device is not attached.
+ */
+int
+loop_mark(const char *dev, char *mark, size_t len)
+{
+	struct loop_info64	 li;
+	unsigned int		 n;
+	int			 fd, saved_errno;
+
+	if (loop_number(dev, &n) == -1)
+		return -1;
+	if ((fd = loop_open(dev, O_RDONLY)) == -1) {
+		if (errno == ENOENT)
+			errno = ENXIO;
+		return -1;
+	}
+	if (ioctl(fd, LOOP_GET_STATUS64, &li) == -1) {
+		saved_errno = errno;
+		close(fd);
+		errno = saved_errno;
+		return -1;
+	}
+	close(fd);
+	li.lo_file_name[sizeof(li.lo_file_name) - 1] = '\0';
+	strlcpy(mark, (const char *)li.lo_file_name, len);
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 #define DM_UUID_PREFIX		"BANGER-"	/* marks banger's dm devices */
 #define SNAP_CHUNK_SECTORS	8		/* 4 KiB exception chunks */
 #define LOOP_DEV_MAX		sizeof("/dev/loop1048575")
+#define LOOP_MARK_MAX		64	/* lo_file_name, its NUL included */
 
 
 /*
@@ -47,8 +48,9 @@
 typedef int	(*disk_progress_fn)(uint64_t, uint64_t, void *);
 
 /* storage.c */
-int		loop_attach(int, int, char *, size_t);
+int		loop_attach(int, int, const char *, char *, size_t);
 int		loop_detach(const char *);
+int		loop_mark(const char *, char *, size_t);
 int		loop_backing(const char *, char *, size_t, dev_t *, ino_t *);
 
 int		storage_has_dm(void);

@@ -3,28 +3,36 @@
  * parent has no record of.
  *
  * A VM's objects are named for its id: STATE/disks/ID.ext4, ID.cow and
- * ID.ext4.new, loop devices backed by those files, the snapshot
- * fc-rootfs-ID, the tap fc-tap-ID (marked with banger's link alias) and
- * the jail STATE/jail/firecracker/ID, and, where bangerd's cgroup is
- * delegated to it (so the tree below is banger's alone), the cgroup
- * GROUP/vms/ID.  An id found in any of them is an
- * orphan when STATE/priv holds no record for it and no Firecracker runs
- * for it (its root is the jail, or its argv is a Firecracker's with
- * --id ID): then everything of it goes, in vm rm's order, each removal
- * logged.  Anything of an id with a record, or with a live Firecracker,
- * is left as it is; so is a link without banger's mark and a loop
- * device backed by anything outside STATE/disks, and MOUNT/banger/ID
- * when not delegated (every bangerd on the host shares MOUNT/banger, so
- * an id there may be another's).  Running it twice
- * finds nothing the second time.
+ * ID.ext4.new, loop devices backed by those files or marked "banger ID
+ * DEV:INO" (lo_file_name; DEV:INO is this state directory's, see
+ * pvm_loop_mark), the snapshot fc-rootfs-ID, the tap fc-tap-ID (marked
+ * with banger's link alias), the jail STATE/jail/firecracker/ID and its
+ * Firecracker (a process whose root is the jail), and the cgroup:
+ * GROUP/vms/ID where bangerd's cgroup is delegated to it (the tree
+ * below is banger's alone), else MOUNT/banger/ID if it carries the
+ * extended attribute trusted.banger naming this state directory (every
+ * bangerd on the host shares MOUNT/banger).  An id found in any of
+ * them is an orphan when STATE/priv holds no record for it: then
+ * everything of it goes, its process first, in vm rm's order, each
+ * removal logged.  Anything of an id with a record is left to the
+ * record (vmop_restore); so is a link without banger's mark, a loop
+ * device neither marked nor backed by STATE/disks, an unmarked cgroup,
+ * and an id whose Firecracker runs outside its jail (it names the id,
+ * but is not in a jail of ours).  Running it twice finds nothing the
+ * second time.
  */
 #include <sys/types.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +48,8 @@
 #define PRIV_DIR	"priv"
 #define SYS_BLOCK	"/sys/block"
 #define DELETED		" (deleted)"	/* the kernel's, after unlink */
+#define CG_MARK		"trusted.banger"	/* jail.c sets it */
+#define KILL_WAIT_MS	5000
 
 /* What was found of one id. */
 #define SW_DISK		0x01
@@ -121,44 +131,196 @@ has_record(const char *id)
 }
 
 /*
- * A process that is id's Firecracker: its root is id's jail root, or
- * its argv is a Firecracker's with --id ID.  Its pid, or 0 if none.
+ * The processes that may be a VM's Firecracker, read once from /proc:
+ * those whose root is not the host's (a jail's, after pivot_root) and
+ * those whose argv is a Firecracker's with --id ID.
  */
-static pid_t
-fc_alive(const char *id)
-{
-	const char		*sd = env->bd_conf->cf_statedir;
-	char			 path[PATH_MAX];
-	struct stat		 jst, st;
-	struct dirent		*de;
-	unsigned long long	 start;
-	DIR			*d;
-	pid_t			 pid, found = 0;
-	int			 havejail;
-	char			*end;
+struct fcproc {
+	pid_t			 fp_pid;
+	unsigned long long	 fp_start;
+	dev_t			 fp_rdev;
+	ino_t			 fp_rino;
+	char			 fp_id[VM_ID_LEN + 1];	/* "" if none */
+	int			 fp_gone;
+};
 
-	snprintf(path, sizeof(path), "%s/%s/%s/%s/%s", sd, JAIL_DIR,
-	    JAIL_EXEC_NAME, id, JAIL_ROOT);
-	havejail = lstat(path, &jst) == 0 && S_ISDIR(jst.st_mode);
+struct fcscan {
+	struct fcproc	*fs_procs;
+	size_t		 fs_n;
+};
+
+/* The --id of a Firecracker's (or the jailer's) argv, if one. */
+static int
+cmdline_fc_id(pid_t pid, char *id, size_t idlen)
+{
+	char		 path[64], buf[4096], *arg, *end, *base;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	end = buf + n;
+	base = strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 : buf;
+	if (strcmp(base, JAIL_ARGV0) != 0)
+		return -1;
+	for (arg = buf + strlen(buf) + 1; arg < end; arg += strlen(arg) + 1)
+		if (strcmp(arg, "--id") == 0 && arg + strlen(arg) + 1 < end) {
+			arg += strlen(arg) + 1;
+			if (valid_vm_id(arg, strlen(arg), NULL) == -1)
+				return -1;
+			strlcpy(id, arg, idlen);
+			return 0;
+		}
+	return -1;
+}
+
+struct fcscan *
+fcscan_new(void)
+{
+	struct fcscan	*fs;
+	struct fcproc	*fp;
+	struct dirent	*de;
+	struct stat	 st, rootst;
+	char		 path[64], id[VM_ID_LEN + 1];
+	unsigned long long start;
+	DIR		*d;
+	pid_t		 pid;
+	char		*end;
+	int		 jailed;
+
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		fatal(NULL);
+	if (stat("/", &rootst) == -1)
+		fatal("stat /");
 	if ((d = opendir("/proc")) == NULL) {
-		log_warn("sweep: /proc");
-		return -1;	/* cannot tell: keep */
+		log_warn("%s: /proc", __func__);
+		return fs;
 	}
-	while (found == 0 && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		errno = 0;
 		pid = strtol(de->d_name, &end, 10);
-		if (errno != 0 || *end != '\0' || pid <= 1 || pid == getpid())
+		if (errno != 0 || *end != '\0' || pid <= 1 ||
+		    pid == getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
-		if (havejail && stat(path, &st) == 0 &&
-		    st.st_dev == jst.st_dev && st.st_ino == jst.st_ino)
-			found = pid;
-		else if (proc_starttime(pid, &start) == 0 &&
-		    valid_fc_process(pid, JAILER_ARGV0, id, start, NULL) == 0)
-			found = pid;
+		if (stat(path, &st) == -1)
+			continue;
+		jailed = st.st_dev != rootst.st_dev ||
+		    st.st_ino != rootst.st_ino;
+		id[0] = '\0';
+		if (!jailed && cmdline_fc_id(pid, id, sizeof(id)) == -1)
+			continue;
+		if (proc_starttime(pid, &start) == -1)
+			continue;
+		if ((fp = reallocarray(fs->fs_procs, fs->fs_n + 1,
+		    sizeof(*fp))) == NULL)
+			fatal(NULL);
+		fs->fs_procs = fp;
+		fp = &fs->fs_procs[fs->fs_n++];
+		memset(fp, 0, sizeof(*fp));
+		fp->fp_pid = pid;
+		fp->fp_start = start;
+		fp->fp_rdev = st.st_dev;
+		fp->fp_rino = st.st_ino;
+		if (id[0] == '\0')
+			(void)cmdline_fc_id(pid, id, sizeof(id));
+		strlcpy(fp->fp_id, id, sizeof(fp->fp_id));
 	}
 	closedir(d);
-	return found;
+	return fs;
+}
+
+/*
+ * A live process, other than keep, that is id's Firecracker: its root
+ * is id's jail root, or (jail or not, with jailonly 0) its argv names
+ * id.  Its pid, or 0.
+ */
+static pid_t
+fcscan_match(struct fcscan *fs, const char *id, pid_t keep, int jailonly)
+{
+	char		 path[PATH_MAX];
+	struct stat	 jst;
+	size_t		 i;
+	int		 havejail;
+
+	snprintf(path, sizeof(path), "%s/%s/%s/%s/%s",
+	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, id,
+	    JAIL_ROOT);
+	havejail = lstat(path, &jst) == 0 && S_ISDIR(jst.st_mode);
+	for (i = 0; i < fs->fs_n; i++) {
+		struct fcproc	*fp = &fs->fs_procs[i];
+
+		if (fp->fp_gone || fp->fp_pid == keep)
+			continue;
+		if (havejail && fp->fp_rdev == jst.st_dev &&
+		    fp->fp_rino == jst.st_ino)
+			return fp->fp_pid;
+		if (!jailonly && strcmp(fp->fp_id, id) == 0)
+			return fp->fp_pid;
+	}
+	return 0;
+}
+
+pid_t
+fcscan_find(struct fcscan *fs, const char *id, pid_t keep)
+{
+	return fcscan_match(fs, id, keep, 0);
+}
+
+/*
+ * SIGKILL to a process of the scan, if it is still the one scanned
+ * (same start time), and wait for it to end.
+ */
+int
+fcscan_kill(struct fcscan *fs, pid_t pid)
+{
+	struct fcproc		*fp = NULL;
+	struct pollfd		 pfd;
+	unsigned long long	 start;
+	size_t			 i;
+	int			 fd, rv = 0;
+
+	for (i = 0; i < fs->fs_n; i++)
+		if (fs->fs_procs[i].fp_pid == pid)
+			fp = &fs->fs_procs[i];
+	if (fp == NULL) {
+		errno = ESRCH;
+		return -1;
+	}
+	fp->fp_gone = 1;
+	if ((fd = pidfd_open(pid, 0)) == -1)
+		return errno == ESRCH ? 0 : -1;
+	if (proc_starttime(pid, &start) == -1 || start != fp->fp_start) {
+		close(fd);
+		return 0;
+	}
+	if (pidfd_send_signal(fd, SIGKILL, NULL, 0) == -1 && errno != ESRCH)
+		rv = -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (rv == 0 && poll(&pfd, 1, KILL_WAIT_MS) != 1) {
+		errno = ETIMEDOUT;
+		rv = -1;
+	}
+	close(fd);
+	/* Ours after a re-exec: reaped here, or it stays a zombie. */
+	(void)waitpid(pid, NULL, WNOHANG);
+	return rv;
+}
+
+void
+fcscan_free(struct fcscan *fs)
+{
+	if (fs == NULL)
+		return;
+	free(fs->fs_procs);
+	free(fs);
 }
 
 /* Ids with a file in STATE/disks. */
@@ -230,15 +392,16 @@ loop_disk(const char *dev, char *id, size_t idlen, char *name,
 }
 
 /*
- * Call cb on each attached loop device backed by a file in STATE/disks,
- * with the device, the file's name and its VM id.
+ * Call cb on each attached loop device marked as one of this state
+ * directory's VMs' (pvm_loop_mark), or backed by a file in STATE/disks,
+ * with the device, the file's name (or its mark) and its VM id.
  */
 static void
 loop_foreach(void (*cb)(const char *, const char *, const char *, void *),
     void *arg)
 {
 	char		 dev[LOOP_DEV_MAX], id[VM_ID_LEN + 1], name[NAME_MAX];
-	char		 attr[PATH_MAX];
+	char		 attr[PATH_MAX], mark[LOOP_MARK_MAX], want[LOOP_MARK_MAX];
 	struct dirent	*de;
 	DIR		*d;
 	char		*end;
@@ -262,6 +425,19 @@ loop_foreach(void (*cb)(const char *, const char *, const char *, void *),
 		if (access(attr, F_OK) == -1)
 			continue;
 		snprintf(dev, sizeof(dev), LOOP_PREFIX "%lu", n);
+		/* "banger ID DEV:INO": ours if it ends with our DEV:INO. */
+		if (loop_mark(dev, mark, sizeof(mark)) == 0 &&
+		    strncmp(mark, "banger ", 7) == 0 &&
+		    strlen(mark) > 7 + VM_ID_LEN &&
+		    valid_vm_id(mark + 7, VM_ID_LEN, NULL) == 0) {
+			memcpy(id, mark + 7, VM_ID_LEN);
+			id[VM_ID_LEN] = '\0';
+			pvm_loop_mark(id, want, sizeof(want));
+			if (strcmp(mark, want) == 0) {
+				cb(dev, mark, id, arg);
+				continue;
+			}
+		}
 		if (loop_disk(dev, id, sizeof(id), name, sizeof(name)) == 0)
 			cb(dev, name, id, arg);
 	}
@@ -307,16 +483,22 @@ scan_jails(struct sweep *sw)
 	closedir(d);
 }
 
-/* Delegated only: ids with a cgroup in GROUP/vms. */
+/*
+ * Ids with a cgroup of ours: in GROUP/vms when delegated, else in
+ * MOUNT/banger marked with this state directory (jail.c sets the mark).
+ */
 static void
 scan_cgroups(struct sweep *sw)
 {
 	const struct cgroup_tree *ct = &env->bd_cgroup;
-	char		 dir[PATH_MAX * 2];
+	const char	*sd = env->bd_conf->cf_statedir;
+	char		 dir[PATH_MAX * 2], mark[PATH_MAX];
 	struct dirent	*de;
+	ssize_t		 n;
 	DIR		*d;
+	int		 fd;
 
-	if (ct->ct_mode != CGT_DELEGATED)
+	if (ct->ct_mode == CGT_NONE)
 		return;
 	snprintf(dir, sizeof(dir), "%s/%s", ct->ct_mount, ct->ct_parent);
 	if ((d = opendir(dir)) == NULL) {
@@ -324,10 +506,24 @@ scan_cgroups(struct sweep *sw)
 			log_warn("sweep: %s", dir);
 		return;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (de->d_type == DT_DIR &&
-		    valid_vm_id(de->d_name, strlen(de->d_name), NULL) == 0)
-			sweep_add(sw, de->d_name, SW_CGROUP);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR ||
+		    valid_vm_id(de->d_name, strlen(de->d_name), NULL) == -1)
+			continue;
+		if (ct->ct_mode != CGT_DELEGATED) {
+			if ((fd = openat(dirfd(d), de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+				continue;
+			n = fgetxattr(fd, CG_MARK, mark, sizeof(mark) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			mark[n] = '\0';
+			if (strcmp(mark, sd) != 0)
+				continue;
+		}
+		sweep_add(sw, de->d_name, SW_CGROUP);
+	}
 	closedir(d);
 }
 
@@ -478,6 +674,8 @@ void
 vmop_sweep(void)
 {
 	struct sweep	 sw;
+	struct fcscan	*fs;
+	const char	*id;
 	size_t		 i;
 	pid_t		 pid;
 
@@ -489,18 +687,30 @@ vmop_sweep(void)
 		log_warn("sweep: cannot list the taps");
 	scan_jails(&sw);
 	scan_cgroups(&sw);
+	fs = fcscan_new();
 	for (i = 0; i < sw.sw_n; i++) {
-		if (has_record(sw.sw_ids[i].si_id))
+		id = sw.sw_ids[i].si_id;
+		if (has_record(id))
 			continue;
-		if ((pid = fc_alive(sw.sw_ids[i].si_id)) != 0) {
-			if (pid > 0)
-				log_warnx("sweep: vm %s has no record but its "
-				    "firecracker (pid %d) runs; its jail, "
-				    "disk, tap and cgroup are left", sw.sw_ids[i].si_id,
-				    (int)pid);
+		/* In our jail and named by no record: nothing justifies it. */
+		while ((pid = fcscan_match(fs, id, 0, 1)) > 0) {
+			if (fcscan_kill(fs, pid) == -1)
+				log_warn("sweep: vm %s: kill its firecracker "
+				    "(pid %d)", id, (int)pid);
+			else
+				log_info("sweep: killed orphan firecracker "
+				    "pid %d of vm %s (no record)", (int)pid,
+				    id);
+		}
+		if ((pid = fcscan_match(fs, id, 0, 0)) > 0) {
+			log_warnx("sweep: vm %s has no record but a "
+			    "firecracker (pid %d) outside its jail names it; "
+			    "its jail, disk, tap and cgroup are left", id,
+			    (int)pid);
 			continue;
 		}
 		sweep_one(&sw.sw_ids[i]);
 	}
+	fcscan_free(fs);
 	free(sw.sw_ids);
 }

@@ -191,6 +191,11 @@ static TAILQ_HEAD(, vm)	 vms = TAILQ_HEAD_INITIALIZER(vms);
 static TAILQ_HEAD(, prune) prunes = TAILQ_HEAD_INITIALIZER(prunes);
 static struct imsgev	*parent_iev;
 static struct vm_defaults defaults = { 1, 0, 512, 4ULL << 30 };
+static struct in_addr	 bridge_addr;	/* the VMs' subnet */
+static int		 bridge_prefix;
+/* The control socket, served once our records agree with the parent's. */
+static int		 ctl_fd = -1;
+static int		 reconciled;
 
 static void	 vm_set_state(struct vm *, int);
 static int	 vm_save(struct vm *);
@@ -205,8 +210,7 @@ static void	 vm_viewers_end(struct vm *, int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
 static void	 vm_free(struct vm *);
 static void	 vm_fcout_close(struct vm *);
-static void	 vm_net_addr(struct imsg *);
-static void	 vm_net_announce(void);
+static void	 vm_create_send(struct vm *);
 
 static const char *
 state_name(int s)
@@ -302,7 +306,11 @@ vm_info(const struct vm *v, struct vm_info *vi)
 
 /*
  * Records: /vms/ID/vm.json, written to a temporary file, fsynced,
- * renamed, and the directory fsynced.
+ * renamed, and the directory fsynced.  Every state is recorded, and
+ * before the request that leads to it goes to the parent: a VM being
+ * created or removed has a record from its first moment to its last,
+ * so after a crash it is finished or undone (vm_reconcile), never
+ * lost or left behind.
  */
 static int
 vm_save(struct vm *v)
@@ -311,8 +319,6 @@ vm_save(struct vm *v)
 	json_t	*j;
 	int	 fd, dfd;
 
-	if (v->v_state == VM_CREATING || v->v_state == VM_REMOVING)
-		return 0;
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
@@ -373,10 +379,14 @@ vm_save(struct vm *v)
 		unlink(tmp);
 		return -1;
 	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		log_warn("vm %s: fsync %s", v->v_name, dir);
+		if (dfd != -1)
+			close(dfd);
+		return -1;
 	}
+	close(dfd);
 	return 0;
 }
 
@@ -397,6 +407,10 @@ vm_unsave(struct vm *v)
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_FCLOG_OLD);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_METRICS);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_RECORD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_METRICS);
 	unlink(path);
 	if (rmdir(dir) == -1 && errno != ENOENT)
 		log_warn("vm %s: rmdir %s", v->v_name, dir);
@@ -492,6 +506,43 @@ vm_load_one(const char *id)
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 }
 
+/*
+ * What a crash may leave in /vms/ID besides a record: the temporary
+ * files of a record or metrics write, and, for an id with no record
+ * (a VM removed up to its directory), the directory and its logs.
+ */
+static void
+vm_dir_clean(const char *id)
+{
+	static const char *const names[] = { VM_CONSOLE, VM_CONSOLE_OLD,
+	    VM_FCLOG, VM_FCLOG_OLD, VM_METRICS, "." VM_RECORD ".tmp",
+	    "." VM_METRICS ".tmp" };
+	struct stat	 st;
+	char		 path[128];
+	size_t		 i;
+	int		 record;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
+	record = lstat(path, &st) == 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (record && names[i][0] != '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id,
+		    names[i]);
+		if (unlink(path) == 0)
+			log_info("vm %s: removed %s, left by a crash", id,
+			    path);
+	}
+	if (!record) {
+		snprintf(path, sizeof(path), "%s/%s", VMS_DIR, id);
+		if (rmdir(path) == 0)
+			log_info("vm %s: removed %s, which had no record", id,
+			    path);
+		else if (errno != ENOENT)
+			log_warn("vm %s: rmdir %s", id, path);
+	}
+}
+
 static void
 vm_load(void)
 {
@@ -504,8 +555,10 @@ vm_load(void)
 		return;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0)
+		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0) {
+			vm_dir_clean(de->d_name);
 			vm_load_one(de->d_name);
+		}
 	closedir(d);
 }
 
@@ -590,17 +643,6 @@ vmop_id_send(uint32_t type, struct vm *v)
 	memset(&vi, 0, sizeof(vi));
 	strlcpy(vi.vo_id, v->v_id, sizeof(vi.vo_id));
 	vmop_send(type, &vi, sizeof(vi));
-}
-
-static void
-net_send(uint32_t type, struct vm *v)
-{
-	struct net_vm	 nv;
-
-	memset(&nv, 0, sizeof(nv));
-	strlcpy(nv.nv_id, v->v_id, sizeof(nv.nv_id));
-	strlcpy(nv.nv_name, v->v_name, sizeof(nv.nv_name));
-	imsg_compose_event(parent_iev, type, 0, 0, -1, &nv, sizeof(nv));
 }
 
 static void
@@ -1088,6 +1130,14 @@ vm_from_result(struct vm *v, const struct vmop_result *vr)
 	if (vr->vr_bootargs[0] != '\0' || v->v_bootargs[0] == '\0')
 		strlcpy(v->v_bootargs, vr->vr_bootargs[0] ? vr->vr_bootargs :
 		    DEFAULT_BOOTARGS, sizeof(v->v_bootargs));
+	/* Its address, name and MAC are the parent's to give. */
+	if (vr->vr_addr != 0) {
+		v->v_addr.s_addr = vr->vr_addr;
+		v->v_prefix = vr->vr_prefix;
+		v->v_gateway.s_addr = vr->vr_gateway;
+		strlcpy(v->v_mac, vr->vr_mac, sizeof(v->v_mac));
+		strlcpy(v->v_domain, vr->vr_domain, sizeof(v->v_domain));
+	}
 }
 
 /* Starting: e2fsck -p on the disk first (the parent runs it), then boot. */
@@ -1107,7 +1157,6 @@ vm_start_boot(struct vm *v)
 	strlcpy(vs.vs_id, v->v_id, sizeof(vs.vs_id));
 	vs.vs_cpus = v->v_cpus;
 	vs.vs_memory = v->v_memory;
-	vs.vs_addr = v->v_addr.s_addr;
 	vs.vs_npublish = v->v_npublish;
 	memcpy(vs.vs_publish, v->v_publish, sizeof(vs.vs_publish));
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
@@ -1375,7 +1424,10 @@ vm_result(struct imsg *imsg)
 	switch (vr.vr_op) {
 	case IMSG_VMOP_CREATE:
 		if (vr.vr_error) {
-			vm_op_done(v, vr.vr_error, "%s", vr.vr_msg);
+			/* The parent undid its part: nothing is left of it. */
+			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
+			    vr.vr_msg);
+			vm_unsave(v);
 			vm_free(v);
 			return;
 		}
@@ -1477,10 +1529,13 @@ vm_result(struct imsg *imsg)
 			prune_done(v, 0);
 			return;
 		}
-		net_send(IMSG_NET_RELEASE, v);
 		if (v->v_create_failed) {
-			vm_op_done(v, EIO, "vm %s: provisioning its disk: %s",
-			    v->v_name, v->v_error);
+			if (v->v_client != 0)
+				vm_op_done(v, EIO, "vm %s: provisioning its "
+				    "disk: %s", v->v_name, v->v_error);
+			else
+				log_info("vm %s: %s", v->v_name, v->v_error);
+			vm_unsave(v);
 			vm_free(v);
 			break;
 		}
@@ -1553,81 +1608,264 @@ vm_exited(struct imsg *imsg)
 		vm_op_done(v, 0, "vm %s stopped", v->v_name);
 }
 
-/* What the parent holds, after our restart or its own. */
+/*
+ * After our start, the parent tells us every VM it holds (vm_known),
+ * then that it told us all (vm_reconcile).  Until then no client is
+ * served: our records are brought to agree with the parent's first.
+ */
+struct vm_known {
+	TAILQ_ENTRY(vm_known)	 vk_entry;
+	struct vmop_result	 vk_vr;
+	int			 vk_ptyfd;
+};
+static TAILQ_HEAD(, vm_known) known = TAILQ_HEAD_INITIALIZER(known);
+
 static void
 vm_known(struct imsg *imsg)
 {
-	struct vmop_result	 vr;
-	struct vm		*v;
-	char			 err[PROTO_MSG_MAX];
+	struct vm_known		*vk;
 	size_t			 len;
-	int			 fd;
 
-	if (imsg_read_exact(imsg, &vr, sizeof(vr)) == -1 ||
-	    wire_string(vr.vr_id, sizeof(vr.vr_id), &len) == -1)
+	if ((vk = calloc(1, sizeof(*vk))) == NULL)
+		fatal(NULL);
+	if (imsg_read_exact(imsg, &vk->vk_vr, sizeof(vk->vk_vr)) == -1 ||
+	    wire_string(vk->vk_vr.vr_id, sizeof(vk->vk_vr.vr_id), &len) == -1 ||
+	    wire_string(vk->vk_vr.vr_name, sizeof(vk->vk_vr.vr_name),
+	    &len) == -1 ||
+	    wire_string(vk->vk_vr.vr_image, sizeof(vk->vk_vr.vr_image),
+	    &len) == -1)
 		fatalx("%s: malformed vm from the parent", __func__);
-	fd = imsg_get_fd(imsg);
-	if ((v = vm_by_id(vr.vr_id)) == NULL) {
-		log_warnx("vm %s: the parent has it but there is no record; "
-		    "ignored", vr.vr_id);
-		if (fd != -1)
-			close(fd);
-		return;
+	vk->vk_ptyfd = imsg_get_fd(imsg);
+	TAILQ_INSERT_TAIL(&known, vk, vk_entry);
+}
+
+/* When its Firecracker ended, for a VM's error. */
+static void
+vm_ended_why(struct vm *v, const struct vmop_result *vr, const char *what)
+{
+	char		 ts[32];
+	struct tm	 tm;
+	time_t		 t;
+
+	if (vr != NULL && (vr->vr_flags & VR_F_ENDED)) {
+		t = vr->vr_exit_time;
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (vr->vr_exit_status == -1)
+			snprintf(v->v_error, sizeof(v->v_error), "%s; found "
+			    "ended at %s, while bangerd was not running",
+			    what, ts);
+		else
+			snprintf(v->v_error, sizeof(v->v_error), "%s; ended "
+			    "at %s (wait status %d) while the vm worker was "
+			    "restarting", what, ts, vr->vr_exit_status);
+	} else
+		strlcpy(v->v_error, what, sizeof(v->v_error));
+}
+
+/* A VM the parent holds but we have no record of: ours again. */
+static struct vm *
+vm_rebuild(const struct vmop_result *vr)
+{
+	const char	*why;
+	struct vm	*v;
+
+	v = vm_new();
+	strlcpy(v->v_id, vr->vr_id, sizeof(v->v_id));
+	if (valid_name(vr->vr_name, strlen(vr->vr_name), &why) == -1 ||
+	    vm_by_name(vr->vr_name) != NULL)
+		snprintf(v->v_name, sizeof(v->v_name), "recovered-%s",
+		    vr->vr_id);
+	else
+		strlcpy(v->v_name, vr->vr_name, sizeof(v->v_name));
+	strlcpy(v->v_image, vr->vr_image, sizeof(v->v_image));
+	v->v_owner = vr->vr_owner;
+	v->v_cpus = vr->vr_cpus ? vr->vr_cpus : defaults.vd_cpus;
+	v->v_memory = vr->vr_memory ? vr->vr_memory : defaults.vd_memory;
+	v->v_disk = vr->vr_disk_size;
+	v->v_created = time(NULL);
+	v->v_state = vr->vr_state == VMOP_RUNNING ? VM_RUNNING : VM_STOPPED;
+	strlcpy(v->v_error, "its record was lost; rebuilt from bangerd's",
+	    sizeof(v->v_error));
+	vm_mac(v);
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	(void)vm_save(v);
+	log_warnx("vm %s: no record of it, but the parent holds it: record "
+	    "rebuilt as %s", vr->vr_id, v->v_name);
+	return v;
+}
+
+/* Ask the parent to remove what it has of v, for no client. */
+static void
+vm_undo(struct vm *v, const char *why)
+{
+	log_info("vm %s: %s; removing what is left of it", v->v_name, why);
+	strlcpy(v->v_error, why, sizeof(v->v_error));
+	v->v_create_failed = 1;
+	vm_destroy_begin(v);
+}
+
+/* One VM: our record v against the parent's vr (NULL: it has none). */
+static void
+vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
+{
+	struct fc_instance	 fi;
+	char			 err[PROTO_MSG_MAX], why[PROTO_MSG_MAX + 16];
+	int			 running;
+
+	if (vr == NULL) {
+		v->v_known = 0;
+		switch (v->v_state) {
+		case VM_CREATING:
+		case VM_REMOVING:
+			/* The parent undid or finished its part. */
+			log_info("vm %s: its %s was cut short; nothing of it "
+			    "is left", v->v_name, v->v_state == VM_CREATING ?
+			    "creation" : "removal");
+			vm_unsave(v);
+			vm_free(v);
+			return;
+		default:
+			strlcpy(v->v_error, "its disk and tap are gone (bangerd "
+			    "has no record of them); remove it with vm rm",
+			    sizeof(v->v_error));
+			v->v_state = VM_STOPPED;
+			vm_set_state(v, VM_ERROR);
+			return;
+		}
 	}
 	v->v_known = 1;
-	vm_from_result(v, &vr);
-	/*
-	 * Only a new vm worker hears this: a VM it loaded half made or
-	 * half removed was cut short by a crash.  The parent's side is
-	 * whole, so vm rm (idempotent) removes it.
-	 */
-	if (vr.vr_state != VMOP_RUNNING && (v->v_state == VM_CREATING ||
-	    v->v_state == VM_REMOVING)) {
-		snprintf(v->v_error, sizeof(v->v_error), "its %s was "
-		    "interrupted (bangerd stopped); remove it with vm rm",
-		    v->v_state == VM_CREATING ? "creation" : "removal");
-		v->v_state = VM_STOPPED;
+	vm_from_result(v, vr);
+	running = vr->vr_state == VMOP_RUNNING;
+	switch (v->v_state) {
+	case VM_CREATING:
+		/* Its files were not (all) written; no one waits for it. */
+		vm_undo(v, "its creation was cut short (bangerd or its vm "
+		    "worker stopped)");
+		return;
+	case VM_REMOVING:
+		vm_undo(v, "its removal was cut short");
+		return;
+	}
+	if (vr->vr_state != VMOP_RUNNING && vr->vr_state != VMOP_CREATED) {
+		/* Half made or half removed in the parent: remove it. */
+		vm_undo(v, "bangerd's record of it was cut short");
+		return;
+	}
+	if (!running) {
+		switch (v->v_state) {
+		case VM_RUNNING:
+		case VM_PAUSED:
+		case VM_STOPPING:
+			vm_ended_why(v, vr, "firecracker ended");
+			v->v_vmm_state[0] = '\0';
+			snprintf(why, sizeof(why), "stopped: %s", v->v_error);
+			vm_console_close(v, why);
+			vm_set_state(v, VM_STOPPED);
+			break;
+		case VM_STARTING:
+			strlcpy(v->v_error, "its start was cut short (bangerd "
+			    "or its vm worker stopped); start it again",
+			    sizeof(v->v_error));
+			vm_set_state(v, VM_ERROR);
+			break;
+		}
+		return;
+	}
+	switch (v->v_state) {
+	case VM_STARTING:
+		/* Running only if Firecracker took InstanceStart. */
+		if (fcapi_instance(v->v_socket, &fi, err, sizeof(err)) == 0 &&
+		    (strcmp(fi.fi_state, "Running") == 0 ||
+		    strcmp(fi.fi_state, "Paused") == 0)) {
+			strlcpy(v->v_vmm_version, fi.fi_version,
+			    sizeof(v->v_vmm_version));
+			strlcpy(v->v_vmm_state, fi.fi_state,
+			    sizeof(v->v_vmm_state));
+			if (v->v_started == 0)
+				v->v_started = time(NULL);
+			vm_set_state(v, strcmp(fi.fi_state, "Paused") == 0 ?
+			    VM_PAUSED : VM_RUNNING);
+			break;
+		}
+		/* FALLTHROUGH */
+	case VM_CREATED:
+	case VM_STOPPED:
+	case VM_ERROR:
+		/* A Firecracker no boot of ours was recorded for. */
+		strlcpy(v->v_error, v->v_state == VM_STARTING ? "its start "
+		    "was cut short (bangerd or its vm worker stopped); start "
+		    "it again" : "a firecracker ran that no start recorded; "
+		    "it was killed", sizeof(v->v_error));
+		log_info("vm %s: %s", v->v_name, v->v_error);
 		vm_set_state(v, VM_ERROR);
-	} else if (vr.vr_state == VMOP_RUNNING) {
-		if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
-			vm_set_state(v, VM_RUNNING);
+		vmop_signal_send(v, SIGKILL);
+		break;
+	case VM_STOPPING:
+		/* The stop was cut short: the VM still runs. */
+		vm_set_state(v, VM_RUNNING);
+		break;
+	}
+	if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED) {
 		/* The parent kept the console's master for us. */
-		if (fd != -1 && v->v_ptyfd == -1) {
-			vm_console_open(v, fd);
+		if (ptyfd != -1 && v->v_ptyfd == -1) {
+			vm_console_open(v, ptyfd);
 			vm_console_mark(v, "console reconnected after the vm "
 			    "worker restarted");
-			fd = -1;
+			ptyfd = -1;
 		}
 		/* Firecracker kept writing into them meanwhile. */
 		if (v->v_fclogfd == -1 &&
 		    vm_fcout_open(v, err, sizeof(err)) == -1)
 			log_info("vm %s: %s", v->v_name, err);
-	} else if (v->v_state == VM_RUNNING || v->v_state == VM_STARTING ||
-	    v->v_state == VM_STOPPING || v->v_state == VM_PAUSED)
-		vm_set_state(v, VM_STOPPED);
-	if (fd != -1)
-		close(fd);
+	}
+	if (ptyfd != -1)
+		close(ptyfd);
 }
 
+/*
+ * The parent told us every VM it holds: each of our records is brought
+ * to the truth (vm_reconcile_one), a VM it holds that we have no record
+ * of is ours again, and only then are clients served.
+ */
 static void
-vm_known_end(void)
+vm_reconcile(void)
 {
-	struct vm	*v;
+	struct vm_known	*vk;
+	struct vm	*v, *tv;
+	int		 ptyfd;
 
-	TAILQ_FOREACH(v, &vms, v_entry) {
-		if (v->v_known)
-			continue;
-		/* The parent undid (or swept) what it had made of it. */
-		if (v->v_state == VM_CREATING)
-			snprintf(v->v_error, sizeof(v->v_error), "its creation "
-			    "was interrupted (bangerd stopped) and undone; "
-			    "remove it with vm rm");
-		else
-			snprintf(v->v_error, sizeof(v->v_error), "its disk and "
-			    "tap are gone (the daemon has no record of them); "
-			    "remove it with vm rm");
-		v->v_state = VM_STOPPED;
-		vm_set_state(v, VM_ERROR);
+	TAILQ_FOREACH(v, &vms, v_entry)
+		v->v_known = -1;	/* not yet seen */
+	while ((vk = TAILQ_FIRST(&known)) != NULL) {
+		TAILQ_REMOVE(&known, vk, vk_entry);
+		ptyfd = vk->vk_ptyfd;
+		if ((v = vm_by_id(vk->vk_vr.vr_id)) == NULL) {
+			if (vk->vk_vr.vr_state == VMOP_CREATED ||
+			    vk->vk_vr.vr_state == VMOP_RUNNING)
+				v = vm_rebuild(&vk->vk_vr);
+			else {
+				/* Half made: it goes. */
+				v = vm_new();
+				strlcpy(v->v_id, vk->vk_vr.vr_id,
+				    sizeof(v->v_id));
+				strlcpy(v->v_name, vk->vk_vr.vr_id,
+				    sizeof(v->v_name));
+				v->v_state = VM_REMOVING;
+				TAILQ_INSERT_TAIL(&vms, v, v_entry);
+			}
+		}
+		vm_reconcile_one(v, &vk->vk_vr, ptyfd);
+		free(vk);
+	}
+	TAILQ_FOREACH_SAFE(v, &vms, v_entry, tv)
+		if (v->v_known == -1)
+			vm_reconcile_one(v, NULL, -1);
+	if (!reconciled) {
+		reconciled = 1;
+		if (ctl_fd != -1)
+			control_listen(ctl_fd);
+		ctl_fd = -1;
 	}
 }
 
@@ -1693,7 +1931,13 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CTL_SOCKET:
 		if ((fd = imsg_get_fd(imsg)) == -1)
 			fatalx("%s: control socket without an fd", __func__);
-		control_listen(fd);
+		if (reconciled)
+			control_listen(fd);
+		else {
+			if (ctl_fd != -1)
+				close(ctl_fd);
+			ctl_fd = fd;
+		}
 		return 0;
 	case IMSG_VM_DEFAULTS:
 		if (imsg_read_exact(imsg, &defaults, sizeof(defaults)) == -1)
@@ -1709,13 +1953,7 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		vm_known(imsg);
 		return 0;
 	case IMSG_VMOP_KNOWN_END:
-		vm_known_end();
-		return 0;
-	case IMSG_NET_ADDR:
-		vm_net_addr(imsg);
-		return 0;
-	case IMSG_NET_READY:
-		vm_net_announce();
+		vm_reconcile();
 		return 0;
 	case IMSG_IMGOP_INFO:
 		vm_image_info(imsg);
@@ -1757,7 +1995,9 @@ static int
 publish_conflict(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
 	const struct proto_publish *a, *b;
+	struct in_addr	 ha;
 	struct vm	*v;
+	const char	*why;
 	uint32_t	 i, j;
 	size_t		 k;
 
@@ -1771,6 +2011,23 @@ publish_conflict(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		if ((a->pp_proto != IPPROTO_TCP && a->pp_proto != IPPROTO_UDP) ||
 		    a->pp_host_port == 0 || a->pp_guest_port == 0) {
 			control_reply(client, EINVAL, "bad published port");
+			return -1;
+		}
+		ha.s_addr = a->pp_host_addr;
+		if (valid_publish_host(ha, &why) == -1) {
+			control_reply(client, EINVAL, "--publish: host address "
+			    "%s: %s; NAT cannot forward from it (leave the "
+			    "address out to publish on every address of the "
+			    "host)", inet_ntoa(ha), why);
+			return -1;
+		}
+		if (ha.s_addr != INADDR_ANY && bridge_prefix > 0 &&
+		    ((ntohl(ha.s_addr) ^ ntohl(bridge_addr.s_addr)) >>
+		    (32 - bridge_prefix)) == 0) {
+			control_reply(client, EINVAL, "--publish: host address "
+			    "%s is in the VMs' own subnet (%s/%d)",
+			    inet_ntoa(ha), inet_ntoa(bridge_addr),
+			    bridge_prefix);
 			return -1;
 		}
 		/* The host's own services live below 1024: root's to give. */
@@ -1892,71 +2149,35 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		fatal(NULL);
 	strlcpy(v->v_sshkey, cc->cc_sshkey, sizeof(v->v_sshkey));
 	vm_mac(v);
-	TAILQ_INSERT_TAIL(&vms, v, v_entry);
-
-	/* First its address and name; the disk and tap come after. */
 	v->v_disk_asked = cc->cc_disk;
-	net_send(IMSG_NET_ALLOC, v);
+	/* Recorded before anything of it exists anywhere. */
+	if (vm_save(v) == -1) {
+		control_reply(client, EIO, "vm %s: cannot write its record",
+		    v->v_name);
+		vm_unsave(v);
+		freezero(v->v_authkeys, strlen(v->v_authkeys));
+		free(v);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	vm_create_send(v);
 }
 
+/* The parent makes its address, disk and tap; we provision it then. */
 static void
-vm_create_disk(struct vm *v)
+vm_create_send(struct vm *v)
 {
 	struct vmop_create vc;
 
 	memset(&vc, 0, sizeof(vc));
 	strlcpy(vc.vc_id, v->v_id, sizeof(vc.vc_id));
+	strlcpy(vc.vc_name, v->v_name, sizeof(vc.vc_name));
 	strlcpy(vc.vc_image, v->v_image, sizeof(vc.vc_image));
 	/* Asked for: exactly that; the default: at least the image's. */
 	vc.vc_disk_size = v->v_disk_asked ? v->v_disk_asked : v->v_disk;
 	vc.vc_flags = v->v_disk_asked ? 0 : VC_F_DISK_AT_LEAST;
 	vc.vc_owner = v->v_owner;
 	vmop_send(IMSG_VMOP_CREATE, &vc, sizeof(vc));
-}
-
-/* The net worker's answer: a VM's address, MAC and domain. */
-static void
-vm_net_addr(struct imsg *imsg)
-{
-	struct net_addr	 na;
-	struct vm	*v;
-	size_t		 len;
-
-	if (imsg_read_exact(imsg, &na, sizeof(na)) == -1 ||
-	    wire_string(na.na_id, sizeof(na.na_id), &len) == -1 ||
-	    wire_string(na.na_msg, sizeof(na.na_msg), &len) == -1 ||
-	    wire_string(na.na_mac, sizeof(na.na_mac), &len) == -1 ||
-	    wire_string(na.na_domain, sizeof(na.na_domain), &len) == -1)
-		fatalx("%s: malformed address from the parent", __func__);
-	if ((v = vm_by_id(na.na_id)) == NULL)
-		return;
-	if (na.na_error) {
-		log_warnx("vm %s: no address: %s", v->v_name, na.na_msg);
-		if (v->v_state == VM_CREATING) {
-			vm_op_done(v, na.na_error, "vm %s: %s", v->v_name,
-			    na.na_msg);
-			vm_free(v);
-		}
-		return;
-	}
-	v->v_addr.s_addr = na.na_addr;
-	v->v_prefix = na.na_prefix;
-	v->v_gateway.s_addr = na.na_gateway;
-	strlcpy(v->v_mac, na.na_mac, sizeof(v->v_mac));
-	strlcpy(v->v_domain, na.na_domain, sizeof(v->v_domain));
-	if (v->v_state == VM_CREATING && v->v_client != 0)
-		vm_create_disk(v);
-}
-
-/* Tell the net worker every VM's name again (it restarted, or we did). */
-static void
-vm_net_announce(void)
-{
-	struct vm	*v;
-
-	TAILQ_FOREACH(v, &vms, v_entry)
-		if (v->v_state != VM_CREATING && v->v_state != VM_REMOVING)
-			net_send(IMSG_NET_ALLOC, v);
 }
 
 static void
@@ -1990,8 +2211,7 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 		p->p_pending++;
 		v->v_prune = client;
 		if (!v->v_known) {
-			/* Nothing of it is left on the host but its address. */
-			net_send(IMSG_NET_RELEASE, v);
+			/* Nothing of it is left on the host. */
 			vm_unsave(v);
 			vm_free(v);
 			p->p_pending--;
@@ -2133,7 +2353,6 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		}
 		v->v_client = client;
 		if (!v->v_known) {
-			net_send(IMSG_NET_RELEASE, v);
 			vm_unsave(v);
 			vm_op_done(v, 0, "vm %s removed", v->v_name);
 			vm_free(v);
@@ -2369,13 +2588,15 @@ vm_client_gone(uint32_t client)
 void
 vm_worker(struct imsgev *iev, const struct worker_init *wi)
 {
+	/* The event loop writes to the parent: nothing waits on it here. */
 	parent_iev = iev;
-	vm_load();
-	control_init(iev, wi);
-	vm_net_announce();
 	worker_set_handler(vm_dispatch_parent);
 	iev->handler = worker_dispatch_parent;
 	iev->data = iev;
+	bridge_addr.s_addr = wi->wi_bridge_addr;
+	bridge_prefix = wi->wi_bridge_prefix;
+	vm_load();
+	control_init(iev, wi);
 	imsg_event_add(iev);
 	event_dispatch();
 	exit(0);

@@ -1,14 +1,30 @@
 /*
  * The parent's side of each VM: its own record of what it made for the
- * VM (uid, tap, disk, loop devices, Firecracker process), and the root
- * operations the vm worker may ask for, each legal only in certain
- * states.  The worker names a VM by its id and an image by its name;
- * every device, path, interface and process comes from this record and
- * the configuration, and each is validated again by the module that
- * acts on it.
+ * VM (uid, address, tap, disk, loop devices, Firecracker process), and
+ * the root operations the vm worker may ask for, each legal only in
+ * certain states.  The worker names a VM by its id and an image by its
+ * name; every device, path, interface, address and process comes from
+ * this record and the configuration, and each is validated again by
+ * the module that acts on it.
  *
  * Records live in STATE/priv (root, 0700), one file per VM, written
- * atomically; the parent reads only files it wrote itself.
+ * atomically; the parent reads only files it wrote itself.  A record
+ * is written, and synced, before anything it owns exists, and its
+ * state says what may exist (VMOP_* in proto.h):
+ *
+ *	CREATING	address lease, disk files, loop devices (marked
+ *			with the VM's id), snapshot, tap; all undone at
+ *			start
+ *	CREATED		address, disk, tap; no process, jail or cgroup
+ *	STARTING	and a jail, a cgroup, a Firecracker process found
+ *			by its jail or its --id; killed and removed at
+ *			start
+ *	RUNNING		and the process of the recorded pid and start
+ *			time, re-adopted at start
+ *	DESTROYING	whatever is left of it; finished at start
+ *
+ * vmop_restore() drives the host back to the records at every start;
+ * the sweep (sweep.c) removes what no record names.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -28,7 +44,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "bangerd.h"
+#include "ipam.h"
 #include "jail.h"
 #include "log.h"
 #include "netops.h"
@@ -115,29 +134,52 @@ image_resolve(const char *name, struct image_files *img)
 	return 0;
 }
 
-/* The lowest uid of the configured range that no VM holds. */
+/* The lowest uid of the configured range that no record holds. */
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uid_t	 x = *(const uid_t *)a, y = *(const uid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int
 pvm_uid_alloc(uid_t *uidp)
 {
 	struct bangerd_config	*conf = env->bd_conf;
 	struct pvm		*pv;
-	uid_t			 uid;
-	int			 used;
+	uid_t			*used = NULL, uid;
+	size_t			 n = 0, i;
 
-	for (uid = conf->cf_vm_uid_min; uid <= conf->cf_vm_uid_max; uid++) {
-		used = 0;
-		TAILQ_FOREACH(pv, &pvms, pv_entry)
-			if (pv->pv_uid == uid)
-				used = 1;
-		if (!used) {
-			*uidp = uid;
-			return 0;
-		}
-		if (uid == conf->cf_vm_uid_max)
+	TAILQ_FOREACH(pv, &pvms, pv_entry)
+		n++;
+	if (n > 0 && (used = calloc(n, sizeof(*used))) == NULL)
+		fatal(NULL);
+	i = 0;
+	TAILQ_FOREACH(pv, &pvms, pv_entry)
+		used[i++] = pv->pv_uid;
+	if (n > 0)
+		qsort(used, n, sizeof(*used), uid_cmp);
+	uid = conf->cf_vm_uid_min;
+	for (i = 0; i < n && uid <= conf->cf_vm_uid_max; i++) {
+		if (used[i] < uid)
+			continue;
+		if (used[i] > uid)
 			break;
+		if (uid == conf->cf_vm_uid_max) {
+			free(used);
+			errno = ENOSPC;
+			return -1;
+		}
+		uid++;
 	}
-	errno = ENOSPC;
-	return -1;
+	free(used);
+	if (uid > conf->cf_vm_uid_max || uid < conf->cf_vm_uid_min) {
+		errno = ENOSPC;
+		return -1;
+	}
+	*uidp = uid;
+	return 0;
 }
 
 static int
@@ -151,52 +193,62 @@ priv_path(const char *id, const char *suffix, char *buf, size_t len)
 	return 0;
 }
 
-/* temp file, fsync, rename, fsync of the directory */
+/*
+ * The record, one write: temp file, fsync, rename, fsync of the
+ * directory.  Once this returns, the state it names survives a crash
+ * or a power cut.
+ */
 static int
 pvm_save(struct pvm *pv)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
-	FILE	*fp;
-	size_t	 i;
-	int	 fd, dfd, saved;
+	char	 buf[4096];
+	size_t	 i, len;
+	int	 fd, dfd, n, saved;
 
 	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
 	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
 		return -1;
+	n = snprintf(buf, sizeof(buf), "id %s\nname %s\nimage %s\n"
+	    "owner %u\nuid %u\nstate %d\ntap %s\nbackend %s\ndisk %s\n"
+	    "disk_size %" PRIu64 "\nloop_origin %s\nloop_cow %s\npid %d\n"
+	    "starttime %llu\naddr %u\ncpus %u\nmemory %" PRIu64 "\n"
+	    "ended %d\nexit_time %lld\nexit_status %d\n",
+	    pv->pv_id, pv->pv_name, pv->pv_image, (unsigned)pv->pv_owner,
+	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
+	    pv->pv_disk, pv->pv_disk_size, pv->pv_loop_origin,
+	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
+	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr,
+	    pv->pv_cpus, pv->pv_memory, pv->pv_ended,
+	    (long long)pv->pv_exit_time, pv->pv_exit_status);
+	for (i = 0; i < pv->pv_npublish && n > 0 && (size_t)n < sizeof(buf);
+	    i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "publish %u %u %u %u\n",
+		    pv->pv_publish[i].pp_proto,
+		    (unsigned)pv->pv_publish[i].pp_host_addr,
+		    pv->pv_publish[i].pp_host_port,
+		    pv->pv_publish[i].pp_guest_port);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		log_warnx("vm %s: its record does not fit %zu bytes",
+		    pv->pv_id, sizeof(buf));
+		errno = EOVERFLOW;
+		return -1;
+	}
+	len = n;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		log_warn("vm %s: %s", pv->pv_id, tmp);
 		return -1;
 	}
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	fprintf(fp, "id %s\nimage %s\nowner %u\nuid %u\nstate %d\n"
-	    "tap %s\nbackend %s\ndisk %s\ndisk_size %" PRIu64 "\n"
-	    "loop_origin %s\nloop_cow %s\npid %d\nstarttime %llu\n"
-	    "addr %u\n",
-	    pv->pv_id, pv->pv_image, (unsigned)pv->pv_owner,
-	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
-	    pv->pv_disk, pv->pv_disk_size, pv->pv_loop_origin,
-	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
-	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr);
-	for (i = 0; i < pv->pv_npublish; i++)
-		fprintf(fp, "publish %u %u %u %u\n",
-		    pv->pv_publish[i].pp_proto,
-		    (unsigned)pv->pv_publish[i].pp_host_addr,
-		    pv->pv_publish[i].pp_host_port,
-		    pv->pv_publish[i].pp_guest_port);
-	if (fflush(fp) == EOF || fsync(fd) == -1) {
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) == -1) {
 		saved = errno;
-		fclose(fp);
+		close(fd);
 		unlink(tmp);
 		errno = saved;
 		log_warn("vm %s: write %s", pv->pv_id, tmp);
 		return -1;
 	}
-	fclose(fp);
+	close(fd);
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename %s", pv->pv_id, tmp);
 		unlink(tmp);
@@ -204,11 +256,25 @@ pvm_save(struct pvm *pv)
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
 	    PRIV_DIR);
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		saved = errno;
+		if (dfd != -1)
+			close(dfd);
+		errno = saved;
+		log_warn("vm %s: fsync %s", pv->pv_id, dir);
+		return -1;
 	}
+	close(dfd);
 	return 0;
+}
+
+/* A state change, recorded: -1 if it could not be (then logged). */
+static int
+pvm_set_state(struct pvm *pv, int state)
+{
+	pv->pv_state = state;
+	return pvm_save(pv);
 }
 
 /*
@@ -226,11 +292,38 @@ pvm_disk_reclaim(struct pvm *pv)
 static void
 pvm_unsave(struct pvm *pv)
 {
-	char	 path[PATH_MAX];
+	char	 path[PATH_MAX], dir[PATH_MAX];
+	int	 dfd;
 
 	if (priv_path(pv->pv_id, "", path, sizeof(path)) == 0 &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("vm %s: unlink %s", pv->pv_id, path);
+	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
+static void
+pvm_free(struct pvm *pv)
+{
+	TAILQ_REMOVE(&pvms, pv, pv_entry);
+	free(pv);
+}
+
+/*
+ * The mark each loop device of the VM carries from the moment it is
+ * attached (storage.c loop_attach): "banger ID DEV:INO", DEV:INO being
+ * the state directory's, so that two bangerds never take each other's.
+ */
+void
+pvm_loop_mark(const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "banger %s %llx:%llx", id,
+	    (unsigned long long)env->bd_statedev,
+	    (unsigned long long)env->bd_stateino);
 }
 
 /* Undo whatever exists of the VM's disk; idempotent. */
@@ -240,7 +333,8 @@ pvm_disk_remove(struct pvm *pv)
 	const char	*sd = env->bd_conf->cf_statedir;
 	int		 rv = 0;
 
-	if (strcmp(pv->pv_backend, "dm") == 0 && snap_remove(pv->pv_id) == -1)
+	if ((strcmp(pv->pv_backend, "dm") == 0 || storage_has_dm()) &&
+	    snap_remove(pv->pv_id) == -1)
 		rv = -1;
 	if (pv->pv_loop_cow[0] != '\0') {
 		if (loop_detach(pv->pv_loop_cow) == -1)
@@ -254,6 +348,9 @@ pvm_disk_remove(struct pvm *pv)
 		else
 			pv->pv_loop_origin[0] = '\0';
 	}
+	/* Any the record does not name yet: found by their mark. */
+	if (sweep_vm_loops(pv->pv_id, "its disk goes") == -1)
+		rv = -1;
 	if (disk_remove(sd, pv->pv_id) == -1)
 		rv = -1;
 	return rv;
@@ -264,6 +361,7 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
     uint64_t size, int flags, char *msg, size_t msglen)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *used = NULL;
+	char		 mark[LOOP_MARK_MAX];
 	struct stat	 st;
 	int		 fd, cowfd = -1, dm;
 
@@ -293,13 +391,19 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
 
 	if (dm) {
 		strlcpy(pv->pv_backend, "dm", sizeof(pv->pv_backend));
-		/* The record names each loop device once it is attached. */
-		if (loop_attach(fd, 1, pv->pv_loop_origin,
+		/*
+		 * Each loop device carries the VM's mark from its first
+		 * moment (the origin is backed by the image, outside
+		 * STATE/disks); the record names it once attached.
+		 */
+		pvm_loop_mark(pv->pv_id, mark, sizeof(mark));
+		if (pvm_save(pv) == -1 ||
+		    loop_attach(fd, 1, mark, pv->pv_loop_origin,
 		    sizeof(pv->pv_loop_origin)) == -1 ||
 		    pvm_save(pv) == -1 ||
 		    disk_cow_create(sd, pv->pv_id, pv->pv_disk_size,
 		    &cowfd) == -1 ||
-		    loop_attach(cowfd, 0, pv->pv_loop_cow,
+		    loop_attach(cowfd, 0, mark, pv->pv_loop_cow,
 		    sizeof(pv->pv_loop_cow)) == -1 ||
 		    pvm_save(pv) == -1 ||
 		    snap_create(pv->pv_id, pv->pv_loop_origin, pv->pv_loop_cow,
@@ -340,6 +444,8 @@ fail:
 static void
 pvm_result_init(struct pvm *pv, uint32_t op, struct vmop_result *vr)
 {
+	struct bangerd_config	*conf = env->bd_conf;
+
 	memset(vr, 0, sizeof(*vr));
 	strlcpy(vr->vr_id, pv->pv_id, sizeof(vr->vr_id));
 	vr->vr_op = op;
@@ -354,12 +460,34 @@ pvm_result_init(struct pvm *pv, uint32_t op, struct vmop_result *vr)
 	    JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id, JAIL_ROOT, JAIL_API_SOCK);
 	snprintf(vr->vr_kernel, sizeof(vr->vr_kernel), "/%s", JAIL_KERNEL);
 	snprintf(vr->vr_disk, sizeof(vr->vr_disk), "/%s", JAIL_DISK);
+	strlcpy(vr->vr_name, pv->pv_name, sizeof(vr->vr_name));
+	vr->vr_owner = pv->pv_owner;
+	vr->vr_cpus = pv->pv_cpus;
+	vr->vr_memory = pv->pv_memory;
+	if (pv->pv_addr.s_addr != 0) {
+		vr->vr_addr = pv->pv_addr.s_addr;
+		vr->vr_prefix = conf->cf_bridge_prefix;
+		vr->vr_gateway = conf->cf_bridge_addr.s_addr;
+		ipam_mac(pv->pv_addr, vr->vr_mac);
+		strlcpy(vr->vr_domain, conf->cf_domain,
+		    sizeof(vr->vr_domain));
+	}
+	if (pv->pv_ended) {
+		vr->vr_flags |= VR_F_ENDED;
+		vr->vr_exit_time = pv->pv_exit_time;
+		vr->vr_exit_status = pv->pv_exit_status;
+	}
 }
 
 static void
 vmop_reply(struct worker *w, uint32_t peerid, struct vmop_result *vr,
     int fd)
 {
+	if (w->w_iev == NULL || w->w_state != WORKER_RUNNING) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
 	imsg_compose_event(w->w_iev, IMSG_VMOP_RESULT, peerid, 0, fd, vr,
 	    sizeof(*vr));
 }
@@ -379,87 +507,312 @@ vmop_error(struct worker *w, uint32_t peerid, const char *id, uint32_t op,
 	vmop_reply(w, peerid, &vr, -1);
 }
 
+/* The net worker, if it runs: where a VM's address and name go. */
+static struct imsgev *
+net_iev(void)
+{
+	struct worker	*net = &env->bd_workers[PROC_NET];
+
+	if (net->w_iev == NULL || net->w_state != WORKER_RUNNING)
+		return NULL;
+	return net->w_iev;
+}
+
+/* Tell the net worker a VM's name and address (0: pick one), or that
+ * it is gone.  Without a net worker, its next start learns them all. */
+static void
+pvm_net_send(struct pvm *pv, uint32_t type)
+{
+	struct imsgev	*iev;
+	struct net_vm	 nv;
+
+	if ((iev = net_iev()) == NULL)
+		return;
+	memset(&nv, 0, sizeof(nv));
+	strlcpy(nv.nv_id, pv->pv_id, sizeof(nv.nv_id));
+	strlcpy(nv.nv_name, pv->pv_name, sizeof(nv.nv_name));
+	nv.nv_addr = pv->pv_addr.s_addr;
+	imsg_compose_event(iev, type, 0, 0, -1, &nv, sizeof(nv));
+}
+
+/*
+ * Everything of a VM whose record is CREATING or DESTROYING, or that
+ * the vm worker asked to destroy: its process must be gone already.
+ * The tap, jail, cgroup, disk, loop devices and lease go, then the
+ * record.  Idempotent; -1 (logged, record kept) if something stays.
+ */
+static int
+pvm_teardown(struct pvm *pv, char *msg, size_t len)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+	char		 tap[IFNAMSIZ];
+
+	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
+	/* EPERM: not banger's mark, so never this VM's (create refuses it). */
+	if (net_tap_delete(tap) == -1 && errno != EPERM) {
+		snprintf(msg, len, "tap %s: %s", tap, strerror(errno));
+		return -1;
+	}
+	if (jail_cleanup(sd, pv->pv_id) == -1) {
+		snprintf(msg, len, "jail: %s", strerror(errno));
+		return -1;
+	}
+	if (env->bd_cgroup.ct_mode != CGT_NONE &&
+	    fc_cgroup_remove(env->bd_cgroup.ct_mount,
+	    env->bd_cgroup.ct_parent, pv->pv_id) == -1) {
+		snprintf(msg, len, "cgroup: %s", strerror(errno));
+		return -1;
+	}
+	if (pvm_disk_remove(pv) == -1) {
+		snprintf(msg, len, "disk: %s", strerror(errno));
+		return -1;
+	}
+	if (pv->pv_addr.s_addr != 0)
+		pvm_net_send(pv, IMSG_NET_RELEASE);
+	pvm_unsave(pv);
+	return 0;
+}
+
+/*
+ * Creation, in two turns.  The record first, "creating", naming who
+ * the VM is and its uid; then the net worker is asked for an address;
+ * its answer (vmop_net_addr) is recorded before the disk and tap are
+ * made.  Whatever a crash leaves of it is named by the record, which
+ * vmop_restore() undoes.
+ */
 int
 vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 {
 	struct bangerd_config	*conf = env->bd_conf;
 	struct image_files	 img;
-	struct vmop_result	 vr;
 	struct pvm		*pv;
-	char			 msg[PROTO_MSG_MAX], dir[PATH_MAX];
-	int			 saved_errno;
+	char			 msg[PROTO_MSG_MAX];
 
 	if (image_resolve(vc->vc_image, &img) == -1) {
 		snprintf(msg, sizeof(msg), "image %s not found", vc->vc_image);
 		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, ENOENT, msg);
 		return 0;
 	}
+	if (net_iev() == NULL) {
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, EAGAIN,
+		    "the net worker is restarting; try again");
+		return 0;
+	}
 	if ((pv = calloc(1, sizeof(*pv))) == NULL)
 		fatal(NULL);
 	strlcpy(pv->pv_id, vc->vc_id, sizeof(pv->pv_id));
+	strlcpy(pv->pv_name, vc->vc_name, sizeof(pv->pv_name));
 	strlcpy(pv->pv_image, vc->vc_image, sizeof(pv->pv_image));
+	strlcpy(pv->pv_proc.fp_vmid, pv->pv_id, sizeof(pv->pv_proc.fp_vmid));
 	pv->pv_owner = vc->vc_owner;
 	pv->pv_proc.fp_pidfd = -1;
 	pv->pv_proc.fp_ptyfd = -1;
+	pv->pv_exit_status = -1;
 	if (pvm_uid_alloc(&pv->pv_uid) == -1) {
 		snprintf(msg, sizeof(msg), "no free uid in vm-uids %u to %u",
 		    conf->cf_vm_uid_min, conf->cf_vm_uid_max);
-		goto fail;
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, ENOSPC, msg);
+		free(pv);
+		return 0;
 	}
 	snprintf(pv->pv_tap, sizeof(pv->pv_tap), "%s%s", TAP_PREFIX,
 	    pv->pv_id);
-
-	snprintf(dir, sizeof(dir), "%s/%s", conf->cf_statedir, PRIV_DIR);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	/*
-	 * The record first, "creating": whatever a crash leaves of the
-	 * disk and tap is then named by a record, which vmop_restore()
-	 * undoes (pvm_create_undo).
-	 */
 	pv->pv_state = VMOP_CREATING;
 	if (pvm_save(pv) == -1) {
-		snprintf(msg, sizeof(msg), "cannot write its record");
-		goto fail;
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno,
+		    "cannot write its record");
+		pvm_unsave(pv);
+		free(pv);
+		return 0;
 	}
-	if (pvm_disk_create(pv, &img, vc->vc_disk_size, vc->vc_flags, msg,
-	    sizeof(msg)) == -1)
-		goto fail_record;
+	pv->pv_pending = 1;
+	pv->pv_peerid = peerid;
+	pv->pv_want_size = vc->vc_disk_size;
+	pv->pv_want_flags = vc->vc_flags;
+	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	pvm_net_send(pv, IMSG_NET_ALLOC);
+	return 0;
+}
+
+/* A creation that cannot go on: undone, and its requester told. */
+static void
+pvm_create_fail(struct pvm *pv, int error, const char *msg)
+{
+	struct worker	*w = &env->bd_workers[PROC_VM];
+	char		 why[PROTO_MSG_MAX];
+
+	vmop_error(w, pv->pv_peerid, pv->pv_id, IMSG_VMOP_CREATE, error, msg);
+	if (pvm_teardown(pv, why, sizeof(why)) == -1) {
+		/* The record stays CREATING: the next start undoes it. */
+		log_warnx("vm %s: its failed creation is not undone (%s); "
+		    "the next start of bangerd tries again", pv->pv_id, why);
+		pv->pv_pending = 0;
+		return;
+	}
+	pvm_free(pv);
+}
+
+/* The net worker's answer: the address, checked, then disk and tap. */
+int
+vmop_net_addr(struct worker *net, const struct net_addr *na)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct worker		*w = &env->bd_workers[PROC_VM];
+	struct image_files	 img;
+	struct vmop_result	 vr;
+	struct pvm		*pv, *other;
+	struct net_vm		 nv;
+	char			 msg[PROTO_MSG_MAX];
+	uint32_t		 mask, a, b;
+
+	if ((pv = pvm_find(na->na_id)) == NULL) {
+		/* Its creation was given up (the vm worker went). */
+		log_debug("vm %s: address for a creation given up; released",
+		    na->na_id);
+		memset(&nv, 0, sizeof(nv));
+		strlcpy(nv.nv_id, na->na_id, sizeof(nv.nv_id));
+		imsg_compose_event(net->w_iev, IMSG_NET_RELEASE, 0, 0, -1, &nv,
+		    sizeof(nv));
+		return 0;
+	}
+	if (pv->pv_state != VMOP_CREATING || !pv->pv_pending) {
+		parent_worker_violation(net, "vm %s: an address it was not "
+		    "asked for", pv->pv_id);
+		return -1;
+	}
+	if (na->na_error) {
+		pvm_create_fail(pv, na->na_error, na->na_msg);
+		return 0;
+	}
+	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
+	    (32 - conf->cf_bridge_prefix) : 0;
+	a = ntohl(na->na_addr);
+	b = ntohl(conf->cf_bridge_addr.s_addr);
+	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
+	    (a & ~mask) == ~mask) {
+		parent_worker_violation(net, "vm %s: address %s outside the "
+		    "bridge's subnet", pv->pv_id,
+		    inet_ntoa(*(const struct in_addr *)&na->na_addr));
+		pvm_create_fail(pv, EAGAIN, "the net worker gave a bad "
+		    "address; try again");
+		return -1;
+	}
+	/* Each address is one VM's: the records say whose. */
+	TAILQ_FOREACH(other, &pvms, pv_entry)
+		if (other != pv && other->pv_addr.s_addr == na->na_addr) {
+			parent_worker_violation(net, "vm %s: address %s is "
+			    "vm %s's", pv->pv_id, inet_ntoa(*(const struct
+			    in_addr *)&na->na_addr), other->pv_id);
+			pvm_create_fail(pv, EAGAIN, "the net worker gave "
+			    "another VM's address; try again");
+			return -1;
+		}
+	pv->pv_pending = 0;
+	pv->pv_addr.s_addr = na->na_addr;
+	if (pvm_save(pv) == -1) {
+		pvm_create_fail(pv, EIO, "cannot write its record");
+		return 0;
+	}
+	if (image_resolve(pv->pv_image, &img) == -1) {
+		snprintf(msg, sizeof(msg), "image %s not found", pv->pv_image);
+		pvm_create_fail(pv, ENOENT, msg);
+		return 0;
+	}
+	if (pvm_disk_create(pv, &img, pv->pv_want_size, pv->pv_want_flags,
+	    msg, sizeof(msg)) == -1) {
+		pvm_create_fail(pv, errno, msg);
+		return 0;
+	}
 	if (net_tap_create(pv->pv_tap, conf->cf_bridge, pv->pv_uid,
 	    pv->pv_uid) == -1) {
 		snprintf(msg, sizeof(msg), "tap %s on %s: %s", pv->pv_tap,
 		    conf->cf_bridge, strerror(errno));
-		pvm_disk_remove(pv);
-		goto fail_record;
+		pvm_create_fail(pv, errno, msg);
+		return 0;
 	}
-	pv->pv_state = VMOP_CREATED;
-	if (pvm_save(pv) == -1) {
-		snprintf(msg, sizeof(msg), "cannot write its record");
-		net_tap_delete(pv->pv_tap);
-		pvm_disk_remove(pv);
-		goto fail_record;
+	if (pvm_set_state(pv, VMOP_CREATED) == -1) {
+		pv->pv_state = VMOP_CREATING;
+		pvm_create_fail(pv, EIO, "cannot write its record");
+		return 0;
 	}
-	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
-	log_info("vm %s: created for uid %u from image %s: uid %u, tap %s, "
-	    "%s disk %s", pv->pv_id, (unsigned)pv->pv_owner, pv->pv_image,
-	    (unsigned)pv->pv_uid, pv->pv_tap, pv->pv_backend, pv->pv_disk);
+	log_info("vm %s: created for uid %u from image %s: uid %u, address %s, "
+	    "tap %s, %s disk %s", pv->pv_id, (unsigned)pv->pv_owner,
+	    pv->pv_image, (unsigned)pv->pv_uid, inet_ntoa(pv->pv_addr),
+	    pv->pv_tap, pv->pv_backend, pv->pv_disk);
 	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
 	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
 	if (img.initrd[0] != '\0')
 		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
 		    JAIL_INITRD);
-	vmop_reply(w, peerid, &vr, -1);
+	vmop_reply(w, pv->pv_peerid, &vr, -1);
 	return 0;
-fail_record:
-	saved_errno = errno;
-	pvm_unsave(pv);
-	errno = saved_errno;
-fail:
-	vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno, msg);
-	free(pv);
-	return 0;
+}
+
+/*
+ * A (re)started net worker: it learns every VM's name and address from
+ * the records, then that there are no others (its table drops them).
+ */
+void
+vmop_net_sync(struct worker *net)
+{
+	struct pvm	*pv;
+
+	TAILQ_FOREACH(pv, &pvms, pv_entry)
+		if (pv->pv_addr.s_addr != 0 &&
+		    pv->pv_state != VMOP_DESTROYING)
+			pvm_net_send(pv, IMSG_NET_ALLOC);
+	imsg_compose_event(net->w_iev, IMSG_NET_SYNC_END, 0, 0, -1, NULL, 0);
+}
+
+/* The net worker ended: creations waiting for its answer fail. */
+void
+vmop_net_gone(void)
+{
+	struct pvm	*pv, *tpv;
+
+	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
+		if (pv->pv_state == VMOP_CREATING && pv->pv_pending)
+			pvm_create_fail(pv, EAGAIN, "the net worker ended; "
+			    "try again");
+}
+
+/*
+ * The vm worker ended: what it was waiting for is given up.  Creations
+ * are undone (no one will provision them), and e2fsck children killed
+ * (fsck_done then gives the disk back).
+ */
+static void	 fsck_cancel_all(void);
+
+void
+vmop_vm_gone(void)
+{
+	struct pvm	*pv, *tpv;
+
+	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
+		if (pv->pv_state == VMOP_CREATING && pv->pv_pending) {
+			log_info("vm %s: the vm worker ended while it was "
+			    "being created; undoing it", pv->pv_id);
+			pvm_create_fail(pv, EIO, "the vm worker ended");
+		}
+	fsck_cancel_all();
+}
+
+/*
+ * What a failed or interrupted start leaves goes: jail, cgroup, the
+ * disk given back to root.  The process must be gone.
+ */
+static void
+pvm_unjail(struct pvm *pv)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+
+	if (jail_cleanup(sd, pv->pv_id) == -1)
+		log_warn("vm %s: jail cleanup", pv->pv_id);
+	if (env->bd_cgroup.ct_mode != CGT_NONE &&
+	    fc_cgroup_remove(env->bd_cgroup.ct_mount, env->bd_cgroup.ct_parent,
+	    pv->pv_id) == -1)
+		log_warn("vm %s: cgroup removal", pv->pv_id);
+	pvm_disk_reclaim(pv);
 }
 
 int
@@ -471,7 +824,7 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	struct jail_spec	 js;
 	struct vmop_result	 vr;
 	char			 msg[PROTO_MSG_MAX];
-	int			 exefd = -1, ptyfd;
+	int			 exefd = -1, ptyfd, status;
 
 	if (image_resolve(pv->pv_image, &img) == -1) {
 		snprintf(msg, sizeof(msg), "image %s not found", pv->pv_image);
@@ -499,34 +852,48 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	js.js_cpus = vs->vs_cpus;
 	js.js_memory = vs->vs_memory;
 	js.js_flags = JAIL_F_CGROUP_PARTIAL;
+	strlcpy(js.js_cgmark, conf->cf_statedir, sizeof(js.js_cgmark));
 
 	if (fc_exec_check(conf->cf_jailer[0] ? conf->cf_jailer :
 	    conf->cf_firecracker, &exefd) == -1) {
 		snprintf(msg, sizeof(msg), "%s cannot be trusted to run: %s",
 		    conf->cf_jailer[0] ? conf->cf_jailer :
 		    conf->cf_firecracker, strerror(errno));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
+		return 0;
+	}
+	/*
+	 * "starting" first: from here a jail, a cgroup and a process may
+	 * exist, and a start after a crash looks for them (by the jail
+	 * and the --id) before it trusts any of them.
+	 */
+	pv->pv_cpus = vs->vs_cpus;
+	pv->pv_memory = vs->vs_memory;
+	pv->pv_npublish = vs->vs_npublish;
+	memcpy(pv->pv_publish, vs->vs_publish, sizeof(pv->pv_publish));
+	pv->pv_ended = 0;
+	if (pvm_set_state(pv, VMOP_STARTING) == -1) {
+		snprintf(msg, sizeof(msg), "cannot write its record");
 		goto fail;
 	}
 	if (jail_prepare(&js) == -1 || jail_fifos(conf->cf_statedir,
 	    pv->pv_id, pv->pv_uid, env->bd_gid) == -1) {
 		snprintf(msg, sizeof(msg), "jail: %s", strerror(errno));
-		jail_cleanup(conf->cf_statedir, pv->pv_id);
 		goto fail;
 	}
 	if (fc_spawn(&js, exefd, &pv->pv_proc) == -1) {
 		snprintf(msg, sizeof(msg), "firecracker: %s", strerror(errno));
-		jail_cleanup(conf->cf_statedir, pv->pv_id);
 		goto fail;
 	}
 	close(exefd);
 	exefd = -1;
-	pv->pv_state = VMOP_RUNNING;
-	pv->pv_addr.s_addr = vs->vs_addr;
-	pv->pv_npublish = vs->vs_npublish;
-	memcpy(pv->pv_publish, vs->vs_publish, sizeof(pv->pv_publish));
-	(void)pvm_save(pv);
+	if (pvm_set_state(pv, VMOP_RUNNING) == -1) {
+		snprintf(msg, sizeof(msg), "cannot write its record");
+		goto kill;
+	}
+	/* Its ports, or no start: the ruleset stays whole for the others. */
 	if (pv->pv_npublish > 0 && priv_nat_rebuild(msg, sizeof(msg)) == -1)
-		log_warnx("vm %s: published ports: %s", pv->pv_id, msg);
+		goto kill;
 	event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd, EV_READ,
 	    pvm_exit_cb, pv);
 	event_add(&pv->pv_exit_ev, NULL);
@@ -550,9 +917,19 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 		log_warn("vm %s: console", pv->pv_id);
 	vmop_reply(w, peerid, &vr, ptyfd);
 	return 0;
+kill:
+	(void)fc_stop(&pv->pv_proc, 0, &status);
+	fc_close(&pv->pv_proc);
 fail:
 	if (exefd != -1)
 		close(exefd);
+	pv->pv_proc.fp_pid = 0;
+	pv->pv_proc.fp_starttime = 0;
+	pv->pv_npublish = 0;
+	pvm_unjail(pv);
+	if (pvm_set_state(pv, VMOP_CREATED) == -1)
+		log_warnx("vm %s: its record still says starting; the next "
+		    "start of bangerd checks it", pv->pv_id);
 	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
 	return 0;
 }
@@ -572,7 +949,7 @@ pvm_exit_cb(int fd, short event, void *arg)
 	}
 	log_info("vm %s: firecracker (pid %d) ended, status %d", pv->pv_id,
 	    (int)pv->pv_proc.fp_pid, status);
-	pvm_stopped(pv);
+	pvm_stopped(pv, status);
 	memset(&ve, 0, sizeof(ve));
 	strlcpy(ve.ve_id, pv->pv_id, sizeof(ve.ve_id));
 	ve.ve_status = status;
@@ -581,27 +958,20 @@ pvm_exit_cb(int fd, short event, void *arg)
 		    sizeof(ve));
 }
 
-/* The process is gone: its jail and cgroup go too. */
+/* The process is gone (status: its wait status, -1 unknown). */
 void
-pvm_stopped(struct pvm *pv)
+pvm_stopped(struct pvm *pv, int status)
 {
-	const char	*sd = env->bd_conf->cf_statedir;
-
 	if (event_initialized(&pv->pv_exit_ev))
 		event_del(&pv->pv_exit_ev);
 	fc_close(&pv->pv_proc);
 	pv->pv_proc.fp_pid = 0;
 	pv->pv_proc.fp_starttime = 0;
-	if (jail_cleanup(sd, pv->pv_id) == -1)
-		log_warn("vm %s: jail cleanup", pv->pv_id);
-	if (env->bd_cgroup.ct_mode != CGT_NONE &&
-	    fc_cgroup_remove(env->bd_cgroup.ct_mount, env->bd_cgroup.ct_parent,
-	    pv->pv_id) == -1)
-		log_debug("vm %s: cgroup removal: %s", pv->pv_id,
-		    strerror(errno));
-	pvm_disk_reclaim(pv);
+	pvm_unjail(pv);
+	pv->pv_ended = 1;
+	pv->pv_exit_time = time(NULL);
+	pv->pv_exit_status = status;
 	pv->pv_state = VMOP_CREATED;
-	(void)pvm_save(pv);
 	if (pv->pv_npublish > 0) {
 		char	 msg[PROTO_MSG_MAX];
 
@@ -610,6 +980,7 @@ pvm_stopped(struct pvm *pv)
 			log_warnx("vm %s: published ports: %s", pv->pv_id,
 			    msg);
 	}
+	(void)pvm_save(pv);
 }
 
 int
@@ -618,6 +989,11 @@ vmop_socket(struct worker *w, uint32_t peerid, struct pvm *pv)
 	struct vmop_result	 vr;
 	char			 msg[PROTO_MSG_MAX];
 
+	if (pv->pv_state != VMOP_RUNNING) {
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_SOCKET, ESRCH,
+		    "api socket: its firecracker is not running");
+		return 0;
+	}
 	if (fc_socket_grant(env->bd_conf->cf_statedir, pv->pv_id,
 	    env->bd_gid) == -1) {
 		/* Not there yet is normal just after start: the worker retries. */
@@ -682,32 +1058,34 @@ vmop_disk(struct worker *w, uint32_t peerid, struct pvm *pv)
 int
 vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
 {
-	const char		*sd = env->bd_conf->cf_statedir;
 	struct vmop_result	 vr;
-	char			 msg[PROTO_MSG_MAX];
+	char			 msg[PROTO_MSG_MAX], why[PROTO_MSG_MAX];
 
-	if (net_tap_delete(pv->pv_tap) == -1) {
-		snprintf(msg, sizeof(msg), "tap %s: %s", pv->pv_tap,
-		    strerror(errno));
+	if (pv->pv_state != VMOP_DESTROYING &&
+	    pvm_set_state(pv, VMOP_DESTROYING) == -1) {
+		pv->pv_state = VMOP_CREATED;
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, EIO,
+		    "cannot write its record");
+		return 0;
+	}
+	if (pvm_teardown(pv, why, sizeof(why)) == -1) {
+		snprintf(msg, sizeof(msg), "cleanup: %s", why);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
 		return 0;
 	}
-	if (jail_cleanup(sd, pv->pv_id) == -1 || pvm_disk_remove(pv) == -1) {
-		snprintf(msg, sizeof(msg), "cleanup: %s", strerror(errno));
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
-		return 0;
-	}
-	pvm_unsave(pv);
 	log_info("vm %s: destroyed", pv->pv_id);
 	pvm_result_init(pv, IMSG_VMOP_DESTROY, &vr);
 	vr.vr_state = 0;
-	TAILQ_REMOVE(&pvms, pv, pv_entry);
-	free(pv);
+	pvm_free(pv);
 	vmop_reply(w, peerid, &vr, -1);
 	return 0;
 }
 
-/* Tell a (re)started vm worker about every VM the parent holds. */
+/*
+ * Tell a (re)started vm worker about every VM the parent holds; it
+ * reconciles its records with these at IMSG_VMOP_KNOWN_END.  Queued
+ * only: the event loop writes them as the worker reads.
+ */
 void
 vmop_announce(struct worker *w)
 {
@@ -750,23 +1128,27 @@ static int
 record_field(FILE *fp, struct pvm *pv)
 {
 	char		 line[PATH_MAX + 64], *val;
-	unsigned long	 ul;
 
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
-		if ((val = strchr(line, ' ')) == NULL)
-			return -1;
-		*val++ = '\0';
+		if ((val = strchr(line, ' ')) == NULL) {
+			/* An empty value: "tap " is "tap" here. */
+			if (line[0] == '\0')
+				return -1;
+			val = line + strlen(line);
+		} else
+			*val++ = '\0';
 		if (strcmp(line, "id") == 0)
 			strlcpy(pv->pv_id, val, sizeof(pv->pv_id));
+		else if (strcmp(line, "name") == 0)
+			strlcpy(pv->pv_name, val, sizeof(pv->pv_name));
 		else if (strcmp(line, "image") == 0)
 			strlcpy(pv->pv_image, val, sizeof(pv->pv_image));
 		else if (strcmp(line, "owner") == 0)
 			pv->pv_owner = strtoul(val, NULL, 10);
-		else if (strcmp(line, "uid") == 0) {
-			ul = strtoul(val, NULL, 10);
-			pv->pv_uid = ul;
-		} else if (strcmp(line, "state") == 0)
+		else if (strcmp(line, "uid") == 0)
+			pv->pv_uid = strtoul(val, NULL, 10);
+		else if (strcmp(line, "state") == 0)
 			pv->pv_state = atoi(val);
 		else if (strcmp(line, "tap") == 0)
 			strlcpy(pv->pv_tap, val, sizeof(pv->pv_tap));
@@ -787,6 +1169,16 @@ record_field(FILE *fp, struct pvm *pv)
 			pv->pv_proc.fp_starttime = strtoull(val, NULL, 10);
 		else if (strcmp(line, "addr") == 0)
 			pv->pv_addr.s_addr = strtoul(val, NULL, 10);
+		else if (strcmp(line, "cpus") == 0)
+			pv->pv_cpus = strtoul(val, NULL, 10);
+		else if (strcmp(line, "memory") == 0)
+			pv->pv_memory = strtoull(val, NULL, 10);
+		else if (strcmp(line, "ended") == 0)
+			pv->pv_ended = atoi(val) != 0;
+		else if (strcmp(line, "exit_time") == 0)
+			pv->pv_exit_time = strtoll(val, NULL, 10);
+		else if (strcmp(line, "exit_status") == 0)
+			pv->pv_exit_status = atoi(val);
 		else if (strcmp(line, "publish") == 0 &&
 		    pv->pv_npublish < PROTO_PUBLISH_MAX) {
 			struct proto_publish	*pp =
@@ -804,39 +1196,6 @@ record_field(FILE *fp, struct pvm *pv)
 		}
 	}
 	return 0;
-}
-
-/*
- * A record still "creating" at start: the parent stopped while it made
- * the VM's disk or tap.  The vm worker's request died with it and the
- * disk holds no guest files yet, so the VM cannot be finished: what the
- * record names goes, with any loop device on the VM's files it may not
- * name yet, then the record.  If something will not go, the record
- * stays, for the next start to try again (and the sweep leaves the id).
- */
-static void
-pvm_create_undo(struct pvm *pv)
-{
-	char	 tap[IFNAMSIZ];
-	int	 rv = 0;
-
-	log_info("vm %s: its creation was interrupted; undoing it", pv->pv_id);
-	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
-	/* EPERM: not banger's mark, so never this VM's (create refuses it). */
-	if (net_tap_delete(tap) == -1 && errno != EPERM)
-		rv = -1;
-	if (pvm_disk_remove(pv) == -1)
-		rv = -1;
-	if (sweep_vm_loops(pv->pv_id, "its creation was interrupted") == -1)
-		rv = -1;
-	if (rv == -1) {
-		log_warnx("vm %s: interrupted creation not fully undone; its "
-		    "record stays for the next start", pv->pv_id);
-		return;
-	}
-	pvm_unsave(pv);
-	log_info("vm %s: interrupted creation undone: tap %s, disk and "
-	    "record removed", pv->pv_id, tap);
 }
 
 /*
@@ -913,21 +1272,134 @@ consoles_adopt(const char *list)
 	free(dup);
 }
 
+/* Read one record of STATE/priv; NULL (logged) if it is not whole. */
+static struct pvm *
+pvm_load(const char *dir, const char *id)
+{
+	char		 path[PATH_MAX * 2];
+	struct pvm	*pv;
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	if ((fp = fopen(path, "re")) == NULL) {
+		log_warn("vm %s: %s", id, path);
+		return NULL;
+	}
+	if ((pv = calloc(1, sizeof(*pv))) == NULL)
+		fatal(NULL);
+	pv->pv_proc.fp_pidfd = -1;
+	pv->pv_proc.fp_ptyfd = -1;
+	pv->pv_exit_status = -1;
+	if (record_field(fp, pv) == -1 || strcmp(pv->pv_id, id) != 0 ||
+	    pv->pv_state < VMOP_CREATED || pv->pv_state > VMOP_DESTROYING) {
+		log_warnx("vm %s: unreadable record %s, ignored", id, path);
+		fclose(fp);
+		free(pv);
+		return NULL;
+	}
+	fclose(fp);
+	strlcpy(pv->pv_proc.fp_vmid, pv->pv_id, sizeof(pv->pv_proc.fp_vmid));
+	return pv;
+}
+
 /*
- * At start: read our records back, re-adopt each Firecracker that is
- * still the process we started (same argv and start time), and clean up
- * after those that are gone.  After a re-exec, take back the consoles
- * the previous bangerd kept open.
+ * A Firecracker of this VM that its record does not account for (its
+ * root is the VM's jail, or its argv names the VM's id): killed.
+ */
+static void
+pvm_kill_unrecorded(struct fcscan *fs, struct pvm *pv, pid_t keep)
+{
+	pid_t	 pid;
+
+	while ((pid = fcscan_find(fs, pv->pv_id, keep)) > 0) {
+		log_warnx("vm %s: firecracker pid %d runs though its record "
+		    "(%s) does not account for it; killing it", pv->pv_id,
+		    (int)pid, pvm_state_name(pv->pv_state));
+		if (fcscan_kill(fs, pid) == -1)
+			log_warn("vm %s: kill pid %d", pv->pv_id, (int)pid);
+	}
+}
+
+/*
+ * One record at start, driven to what its state allows (see the top of
+ * the file).  Returns 0 if the record stays, -1 if it went.
+ */
+static int
+pvm_restore_one(struct fcscan *fs, struct pvm *pv)
+{
+	char	 why[PROTO_MSG_MAX];
+
+	switch (pv->pv_state) {
+	case VMOP_CREATING:
+	case VMOP_DESTROYING:
+		pvm_kill_unrecorded(fs, pv, 0);
+		log_info("vm %s: its %s was interrupted; %s it", pv->pv_id,
+		    pv->pv_state == VMOP_CREATING ? "creation" : "removal",
+		    pv->pv_state == VMOP_CREATING ? "undoing" : "finishing");
+		if (pvm_teardown(pv, why, sizeof(why)) == -1) {
+			log_warnx("vm %s: not all of it could be removed "
+			    "(%s); its record stays for the next start",
+			    pv->pv_id, why);
+			return 0;
+		}
+		log_info("vm %s: removed (tap, disk, address and record)",
+		    pv->pv_id);
+		return -1;
+	case VMOP_STARTING:
+		/* Nothing of it was told to boot: its process goes. */
+		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_unjail(pv);
+		pv->pv_proc.fp_pid = 0;
+		pv->pv_proc.fp_starttime = 0;
+		pv->pv_npublish = 0;
+		pv->pv_ended = 0;
+		log_info("vm %s: its start was interrupted; stopped", pv->pv_id);
+		(void)pvm_set_state(pv, VMOP_CREATED);
+		return 0;
+	case VMOP_RUNNING:
+		/*
+		 * argv[0] is "firecracker" in our jail and "/firecracker"
+		 * in the jailer's: this matches both.
+		 */
+		if (fc_adopt(JAILER_ARGV0, pv->pv_id, pv->pv_proc.fp_pid,
+		    pv->pv_proc.fp_starttime, &pv->pv_proc.fp_pidfd) == 0) {
+			pvm_kill_unrecorded(fs, pv, pv->pv_proc.fp_pid);
+			event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd,
+			    EV_READ, pvm_exit_cb, pv);
+			event_add(&pv->pv_exit_ev, NULL);
+			log_info("vm %s: re-adopted firecracker pid %d",
+			    pv->pv_id, (int)pv->pv_proc.fp_pid);
+			return 0;
+		}
+		log_info("vm %s: firecracker pid %d ended while bangerd was "
+		    "not running", pv->pv_id, (int)pv->pv_proc.fp_pid);
+		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_stopped(pv, -1);
+		return 0;
+	default:
+		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_unjail(pv);
+		return 0;
+	}
+}
+
+/*
+ * At start: read our records back and drive the host to them: adopt
+ * each Firecracker that is still the process we started (same argv and
+ * start time), finish or undo what a crash cut short, and note the VMs
+ * whose Firecracker ended meanwhile.  After a re-exec, take back the
+ * consoles the previous bangerd kept open.
  */
 void
 vmop_restore(const char *consoles)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *why;
-	char		 dir[PATH_MAX], path[PATH_MAX * 2];
+	char		 dir[PATH_MAX];
 	struct dirent	*de;
-	struct pvm	*pv;
+	struct fcscan	*fs;
+	struct pvm	*pv, *tpv;
 	DIR		*d;
-	FILE		*fp;
+	size_t		 n = 0;
 
 	snprintf(dir, sizeof(dir), "%s/%s", sd, PRIV_DIR);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
@@ -937,74 +1409,77 @@ vmop_restore(const char *consoles)
 	while ((de = readdir(d)) != NULL) {
 		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == -1)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((fp = fopen(path, "re")) == NULL)
+		if ((pv = pvm_load(dir, de->d_name)) == NULL)
 			continue;
-		if ((pv = calloc(1, sizeof(*pv))) == NULL)
-			fatal(NULL);
-		pv->pv_proc.fp_pidfd = -1;
-		pv->pv_proc.fp_ptyfd = -1;
-		if (record_field(fp, pv) == -1 ||
-		    strcmp(pv->pv_id, de->d_name) != 0) {
-			log_warnx("vm %s: unreadable record %s, ignored",
-			    de->d_name, path);
-			fclose(fp);
-			free(pv);
-			continue;
-		}
-		fclose(fp);
-		strlcpy(pv->pv_proc.fp_vmid, pv->pv_id,
-		    sizeof(pv->pv_proc.fp_vmid));
-		if (pv->pv_state == VMOP_CREATING) {
-			pvm_create_undo(pv);
-			free(pv);
-			continue;
-		}
-		if (pv->pv_state == VMOP_RUNNING) {
-			/*
-			 * argv[0] is "firecracker" in our jail and
-			 * "/firecracker" in the jailer's: this matches both.
-			 */
-			if (fc_adopt(JAILER_ARGV0, pv->pv_id,
-			    pv->pv_proc.fp_pid, pv->pv_proc.fp_starttime,
-			    &pv->pv_proc.fp_pidfd) == 0) {
-				event_set(&pv->pv_exit_ev,
-				    pv->pv_proc.fp_pidfd, EV_READ,
-				    pvm_exit_cb, pv);
-				event_add(&pv->pv_exit_ev, NULL);
-				log_info("vm %s: re-adopted firecracker pid %d",
-				    pv->pv_id, (int)pv->pv_proc.fp_pid);
-			} else {
-				log_info("vm %s: firecracker pid %d is gone",
-				    pv->pv_id, (int)pv->pv_proc.fp_pid);
-				pvm_stopped(pv);
-			}
-		}
 		TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+		n++;
 	}
 	closedir(d);
+	fs = fcscan_new();
+	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
+		if (pvm_restore_one(fs, pv) == -1)
+			pvm_free(pv);
+	fcscan_free(fs);
 	consoles_adopt(consoles);
+	log_info("%zu VM records read", n);
+}
+
+/* Recorded VMs' taps that are missing (a reboot) are made again. */
+void
+vmop_taps_ensure(void)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct pvm		*pv;
+
+	TAILQ_FOREACH(pv, &pvms, pv_entry)
+		if ((pv->pv_state == VMOP_CREATED ||
+		    pv->pv_state == VMOP_RUNNING) && net_tap_create(pv->pv_tap,
+		    conf->cf_bridge, pv->pv_uid, pv->pv_uid) == -1)
+			log_warn("vm %s: tap %s", pv->pv_id, pv->pv_tap);
+}
+
+const char *
+pvm_state_name(int state)
+{
+	switch (state) {
+	case VMOP_CREATING:
+		return "creating";
+	case VMOP_CREATED:
+		return "created";
+	case VMOP_STARTING:
+		return "starting";
+	case VMOP_RUNNING:
+		return "running";
+	case VMOP_DESTROYING:
+		return "destroying";
+	}
+	return "unknown";
 }
 
 /*
  * e2fsck -p on a VM's root disk, before it boots.  The parent opens the
  * disk and hands it to a child that runs e2fsck as the VM's own uid and
  * gid, with no privileges, so root never parses the guest's file system.
+ * The child dies with the parent (PR_SET_PDEATHSIG), and is killed when
+ * the vm worker that asked goes: nothing checks a disk no one waits for.
  */
 #define E2FSCK		"/sbin/e2fsck"
 #define FSCK_OUT_MAX	(PROTO_MSG_MAX - 64)
 
 struct fsck_job {
+	TAILQ_ENTRY(fsck_job) fj_entry;
 	struct pvm	*fj_pv;
 	struct worker	*fj_w;
 	uint32_t	 fj_peerid;
 	pid_t		 fj_pid;
 	int		 fj_pidfd;
 	int		 fj_outfd;
+	int		 fj_cancelled;
 	char		 fj_out[FSCK_OUT_MAX];
 	size_t		 fj_outlen;
 	struct event	 fj_ev;
 };
+static TAILQ_HEAD(, fsck_job) fsck_jobs = TAILQ_HEAD_INITIALIZER(fsck_jobs);
 
 static void
 fsck_done(int fd, short event, void *arg)
@@ -1022,9 +1497,17 @@ fsck_done(int fd, short event, void *arg)
 	fj->fj_out[fj->fj_outlen] = '\0';
 	if (waitpid(fj->fj_pid, &status, 0) == -1)
 		status = -1;
+	TAILQ_REMOVE(&fsck_jobs, fj, fj_entry);
 	close(fj->fj_pidfd);
 	close(fj->fj_outfd);
 	pvm_disk_reclaim(fj->fj_pv);
+	fj->fj_pv->pv_busy = 0;
+	if (fj->fj_cancelled) {
+		log_info("vm %s: e2fsck -p stopped: no one waits for it",
+		    fj->fj_pv->pv_id);
+		free(fj);
+		return;
+	}
 
 	pvm_result_init(fj->fj_pv, IMSG_VMOP_FSCK, &vr);
 	/* e2fsck: 0 clean, 1 errors corrected; 4 and up are failures. */
@@ -1040,10 +1523,21 @@ fsck_done(int fd, short event, void *arg)
 		    WEXITSTATUS(status) == 1 ? "errors corrected" : "clean");
 		log_info("vm %s: %s", fj->fj_pv->pv_id, vr.vr_msg);
 	}
-	fj->fj_pv->pv_busy = 0;
-	if (fj->fj_w->w_iev != NULL)
-		vmop_reply(fj->fj_w, fj->fj_peerid, &vr, -1);
+	vmop_reply(fj->fj_w, fj->fj_peerid, &vr, -1);
 	free(fj);
+}
+
+static void
+fsck_cancel_all(void)
+{
+	struct fsck_job	*fj;
+
+	TAILQ_FOREACH(fj, &fsck_jobs, fj_entry) {
+		fj->fj_cancelled = 1;
+		if (pidfd_send_signal(fj->fj_pidfd, SIGKILL, NULL, 0) == -1 &&
+		    errno != ESRCH)
+			log_warn("vm %s: kill e2fsck", fj->fj_pv->pv_id);
+	}
 }
 
 int
@@ -1052,7 +1546,7 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 	struct fsck_job	*fj;
 	char		 msg[PROTO_MSG_MAX];
 	int		 disk, p[2];
-	pid_t		 pid;
+	pid_t		 pid, ppid = getpid();
 	gid_t		 gid = pv->pv_uid;
 
 	if (disk_open(env->bd_conf->cf_statedir, pv->pv_id, &disk) == -1) {
@@ -1065,6 +1559,7 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 	    pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
 		close(disk);
+		pvm_disk_reclaim(pv);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_FSCK, errno, msg);
 		return 0;
 	}
@@ -1074,6 +1569,7 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 		close(disk);
 		close(p[0]);
 		close(p[1]);
+		pvm_disk_reclaim(pv);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_FSCK, errno, msg);
 		return 0;
 	case 0:
@@ -1083,6 +1579,10 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 		closefrom(4);
 		if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 		    setresuid(pv->pv_uid, pv->pv_uid, pv->pv_uid) == -1 ||
+		    /* Not to outlive us (we give its disk back to root);
+		     * set after the uid changes, which clear it. */
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != ppid ||
 		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 		    fsck_filter() == -1)
 			_exit(8);
@@ -1102,6 +1602,7 @@ vmop_fsck(struct worker *w, uint32_t peerid, struct pvm *pv)
 	if ((fj->fj_pidfd = pidfd_open(pid, 0)) == -1)
 		fatal("pidfd_open");
 	pv->pv_busy = 1;
+	TAILQ_INSERT_TAIL(&fsck_jobs, fj, fj_entry);
 	event_set(&fj->fj_ev, fj->fj_pidfd, EV_READ, fsck_done, fj);
 	event_add(&fj->fj_ev, NULL);
 	return 0;

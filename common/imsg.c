@@ -1108,24 +1108,46 @@ imsgbuf_write(struct imsgbuf *imsgbuf)
 	return (ibuf_write(imsgbuf->fd, imsgbuf->w));
 }
 
+/* Bytes still queued for writing. */
+static size_t
+msgbuf_bytes(struct msgbuf *msgbuf)
+{
+	struct ibuf	*buf;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(buf, &msgbuf->bufs, entry)
+		n += ibuf_size(buf);
+	return (n);
+}
+
 /*
- * Write until the queue is empty.  On a nonblocking socket that is
- * full, wait in poll(2) for room instead of spinning.
+ * Write until the queue is empty.  After a write that made progress,
+ * write again at once.  Only a socket that took nothing is waited on,
+ * and then for a short while, not for POLLOUT alone: Linux reports a
+ * unix socket writable only once the peer has drained most of it, so
+ * a peer that read a little and then flushes itself would leave both
+ * waiting for each other, though both could write.
  */
+#define FLUSH_POLL_MS	20
+
 int
 imsgbuf_flush(struct imsgbuf *imsgbuf)
 {
 	struct pollfd	 pfd;
+	size_t		 before;
 
 	while (imsgbuf_queuelen(imsgbuf) > 0) {
+		before = msgbuf_bytes(imsgbuf->w);
 		if (imsgbuf_write(imsgbuf) == -1)
 			return (-1);
 		if (imsgbuf_queuelen(imsgbuf) == 0)
 			break;
+		if (msgbuf_bytes(imsgbuf->w) < before)
+			continue;
 		pfd.fd = imsgbuf->fd;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+		if (poll(&pfd, 1, FLUSH_POLL_MS) == -1 && errno != EINTR)
 			return (-1);
 	}
 	return (0);

@@ -71,13 +71,15 @@ enum proto_type {
 	IMSG_NETOP_DNS_TCP,	/* fd: listening TCP socket on BRIDGE:53 */
 
 	/*
-	 * A VM's address and DNS name: the vm worker asks, the parent
-	 * passes it on to the net worker and the answer back.
+	 * A VM's address and DNS name.  The parent owns them (its record
+	 * of the VM names both); the net worker's table follows it.
+	 * parent -> net worker:
 	 */
 	IMSG_NET_ALLOC,		/* struct net_vm: address for a VM, name it */
 	IMSG_NET_RELEASE,	/* struct net_vm: the VM is gone */
-	IMSG_NET_ADDR,		/* struct net_addr: the answer */
-	IMSG_NET_READY,		/* parent -> vm: the net worker (re)started */
+	IMSG_NET_SYNC_END,	/* no payload: every VM not named since the
+				   worker started is gone */
+	IMSG_NET_ADDR,		/* struct net_addr: net worker -> parent */
 
 	/*
 	 * The image store: the vm worker passes a client's files on (one
@@ -213,6 +215,7 @@ struct vmop_id {
 
 struct vmop_create {
 	char		vc_id[PROTO_VMID_MAX];
+	char		vc_name[PROTO_VMNAME_MAX];	/* its DNS name too */
 	char		vc_image[PROTO_VMNAME_MAX];
 	uint64_t	vc_disk_size;		/* bytes; 0 = the image's */
 	uint32_t	vc_owner;		/* the user it is made for */
@@ -223,7 +226,7 @@ struct vmop_create {
 struct vmop_start {
 	char		vs_id[PROTO_VMID_MAX];
 	uint32_t	vs_cpus;
-	uint32_t	vs_addr;		/* its address, network order */
+	uint32_t	vs_pad;
 	uint64_t	vs_memory;		/* MiB */
 	uint32_t	vs_npublish;
 	struct proto_publish vs_publish[PROTO_PUBLISH_MAX];
@@ -234,9 +237,20 @@ struct vmop_signal {
 	int32_t		vg_signal;		/* SIGTERM or SIGKILL */
 };
 
-#define VMOP_CREATED	1	/* disk and tap exist, not running */
-#define VMOP_RUNNING	2
-#define VMOP_CREATING	3	/* parent's record only: disk and tap being made */
+/*
+ * The parent's states of a VM: what may exist of it on the host.  Only
+ * CREATED and RUNNING outlast one turn of the parent's event loop (or,
+ * for CREATING, the net worker's answer); a record found in another at
+ * start was cut short by a crash and is finished or undone.
+ */
+#define VMOP_CREATED	1	/* address, disk and tap; no process */
+#define VMOP_RUNNING	2	/* and its Firecracker (pid, start time) */
+#define VMOP_CREATING	3	/* address, disk, tap being made */
+#define VMOP_STARTING	4	/* a jail, cgroup and process may exist */
+#define VMOP_DESTROYING	5	/* everything of it being removed */
+
+/* vr_flags */
+#define VR_F_ENDED	0x01	/* its Firecracker ended: vr_exit_* say when */
 
 struct vmop_result {
 	char		vr_id[PROTO_VMID_MAX];
@@ -255,6 +269,21 @@ struct vmop_result {
 	char		vr_bootargs[PROTO_MSG_MAX];	/* the image's */
 	char		vr_socket[PROTO_PATH_MAX];	/* in the worker's root */
 	uint64_t	vr_disk_size;
+	/* the parent's record: who and what the VM is, and its address */
+	char		vr_name[PROTO_VMNAME_MAX];
+	uint32_t	vr_owner;
+	uint32_t	vr_cpus;		/* at its last start, or 0 */
+	uint64_t	vr_memory;		/* MiB, likewise */
+	uint32_t	vr_addr;		/* network order */
+	int32_t		vr_prefix;
+	uint32_t	vr_gateway;		/* the bridge */
+	uint32_t	vr_flags;		/* VR_F_* */
+	char		vr_mac[24];
+	char		vr_domain[PROTO_DOMAIN_MAX];
+	char		vr_pad[2];
+	int64_t		vr_exit_time;		/* unix time, VR_F_ENDED */
+	int32_t		vr_exit_status;		/* wait status, -1 unknown */
+	int32_t		vr_pad2;
 };
 
 struct vm_defaults {
@@ -267,17 +296,15 @@ struct vm_defaults {
 struct net_vm {
 	char		nv_id[PROTO_VMID_MAX];
 	char		nv_name[PROTO_VMNAME_MAX];
+	uint32_t	nv_addr;		/* network order; 0: choose one */
 };
 
+/* The net worker's answer to IMSG_NET_ALLOC (for nv_addr 0 only). */
 struct net_addr {
 	char		na_id[PROTO_VMID_MAX];
 	int32_t		na_error;		/* 0, or an errno */
 	char		na_msg[PROTO_MSG_MAX];
 	uint32_t	na_addr;		/* network byte order */
-	int32_t		na_prefix;
-	uint32_t	na_gateway;		/* the bridge */
-	char		na_mac[24];
-	char		na_domain[PROTO_DOMAIN_MAX];
 };
 
 struct vmop_exited {

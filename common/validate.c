@@ -287,6 +287,20 @@ valid_bridge_addr(struct in_addr addr, int prefix, const char **why)
 	return (0);
 }
 
+/*
+ * The host address of a published port: INADDR_ANY (every address of
+ * the host), or one NAT can forward from: not 0.0.0.0/8, loopback
+ * (DNAT there needs route_localnet, which banger does not turn on),
+ * multicast, reserved or broadcast.
+ */
+int
+valid_publish_host(struct in_addr addr, const char **why)
+{
+	if (addr.s_addr == INADDR_ANY)
+		return (0);
+	return (valid_bridge_addr(addr, 32, why));
+}
+
 /* A guest MAC banger hands out: 02:fc: and four more octets. */
 int
 valid_mac(const char *s, size_t len, const char **why)

@@ -44,6 +44,7 @@ int	valid_ipv4(const char *, size_t, struct in_addr *, const char **);
 int	valid_prefix(const char *, size_t, int *, const char **);
 int	valid_prefix_num(int, const char **);
 int	valid_bridge_addr(struct in_addr, int, const char **);
+int	valid_publish_host(struct in_addr, const char **);
 int	valid_mac(const char *, size_t, const char **);
 int	valid_dm_name(const char *, size_t, const char **);
 int	valid_dm_path(const char *, size_t, const char **);

@@ -4,11 +4,12 @@
  * malformed message on it, as the worker itself could.
  *
  * usage: imsg-inject pid fd case [arguments]
- * (net-addr: id addr gateway prefix domain, as the net worker answers)
  * cases: unknown-type, short, oversized, under-header, unterminated,
  *	  ready-again, with-fd, bad-verbose, and the VM operations:
- *	  vmop-create ID IMAGE, vmop-start ID, vmop-signal ID SIG,
- *	  vmop-disk ID, vmop-destroy ID, vmop-socket ID
+ *	  vmop-create ID IMAGE [NAME], vmop-signal ID SIG, vmop-disk ID,
+ *	  vmop-destroy ID, vmop-socket ID, vmop-fsck ID,
+ *	  vmop-start ID [tcp|udp:HOSTADDR:HOSTPORT:GUESTPORT ...];
+ *	  as the net worker: net-addr ID ADDR
  */
 #include <sys/types.h>
 #include <sys/pidfd.h>
@@ -79,18 +80,36 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 	struct vmop_signal	 vg;
 	struct vmop_id		 vi;
 	uint32_t		 type;
+	int			 i;
 
-	if (strcmp(op, "create") == 0 && argc == 2) {
+	if (strcmp(op, "create") == 0 && (argc == 2 || argc == 3)) {
 		memset(&vc, 0, sizeof(vc));
 		strncpy(vc.vc_id, argv[0], sizeof(vc.vc_id) - 1);
 		strncpy(vc.vc_image, argv[1], sizeof(vc.vc_image) - 1);
+		strncpy(vc.vc_name, argc == 3 ? argv[2] : "forged",
+		    sizeof(vc.vc_name) - 1);
 		send_raw(fd, IMSG_VMOP_CREATE, IMSG_HEADER_SIZE + sizeof(vc),
 		    &vc, sizeof(vc), -1);
-	} else if (strcmp(op, "start") == 0 && (argc == 1 || argc == 2)) {
+	} else if (strcmp(op, "start") == 0 && argc >= 1 &&
+	    argc <= 1 + PROTO_PUBLISH_MAX) {
 		memset(&vs, 0, sizeof(vs));
 		strncpy(vs.vs_id, argv[0], sizeof(vs.vs_id) - 1);
-		if (argc == 2 && inet_pton(AF_INET, argv[1], &vs.vs_addr) != 1)
-			errx(1, "bad address %s", argv[1]);
+		for (i = 1; i < argc; i++) {
+			struct proto_publish	*pp = &vs.vs_publish[i - 1];
+			char			 pr[8], ha[32];
+			unsigned		 hp, gp;
+			struct in_addr		 a;
+
+			if (sscanf(argv[i], "%7[a-z]:%31[0-9.]:%u:%u", pr, ha,
+			    &hp, &gp) != 4 || inet_pton(AF_INET, ha, &a) != 1)
+				errx(1, "bad published port %s", argv[i]);
+			pp->pp_proto = strcmp(pr, "udp") == 0 ? IPPROTO_UDP :
+			    IPPROTO_TCP;
+			pp->pp_host_addr = a.s_addr;
+			pp->pp_host_port = hp;
+			pp->pp_guest_port = gp;
+		}
+		vs.vs_npublish = argc - 1;
 		vs.vs_cpus = 1;
 		vs.vs_memory = 128;
 		send_raw(fd, IMSG_VMOP_START, IMSG_HEADER_SIZE + sizeof(vs),
@@ -175,16 +194,12 @@ main(int argc, char *argv[])
 		vr.vr_verbose = 7;
 		send_raw(fd, IMSG_VERBOSE_REQ, IMSG_HEADER_SIZE + sizeof(vr),
 		    &vr, sizeof(vr), -1);
-	} else if (strcmp(what, "net-addr") == 0 && argc == 9) {
-		/* As the net worker answers: id addr gateway prefix domain */
+	} else if (strcmp(what, "net-addr") == 0 && argc == 6) {
+		/* As the net worker answers: id addr */
 		memset(&na, 0, sizeof(na));
 		strncpy(na.na_id, argv[4], sizeof(na.na_id) - 1);
-		if (inet_pton(AF_INET, argv[5], &na.na_addr) != 1 ||
-		    inet_pton(AF_INET, argv[6], &na.na_gateway) != 1)
+		if (inet_pton(AF_INET, argv[5], &na.na_addr) != 1)
 			errx(1, "bad address");
-		na.na_prefix = atoi(argv[7]);
-		strlcpy(na.na_mac, "02:fc:00:00:00:01", sizeof(na.na_mac));
-		strncpy(na.na_domain, argv[8], sizeof(na.na_domain) - 1);
 		send_raw(fd, IMSG_NET_ADDR, IMSG_HEADER_SIZE + sizeof(na),
 		    &na, sizeof(na), -1);
 	} else if (strncmp(what, "vmop-", 5) == 0 && argc >= 5)

@@ -4,7 +4,8 @@
  * failure exits 1 after "storage-drive: CMD: strerror".
  *
  * usage:
- *	storage-drive attach FILE ro|rw		prints /dev/loopN
+ *	storage-drive attach FILE ro|rw [MARK]	prints /dev/loopN
+ *	storage-drive mark DEV			prints the device's mark
  *	storage-drive detach DEV
  *	storage-drive backing DEV		prints PATH, st_dev, st_ino
  *	storage-drive reflink SRC DST		DST is created (0600) if missing
@@ -119,17 +120,20 @@ main(int argc, char *argv[])
 	argc -= 2;
 	argv += 2;
 
-	if (strcmp(cmd, "attach") == 0 && argc == 2) {
+	if (strcmp(cmd, "attach") == 0 && (argc == 2 || argc == 3)) {
 		if (strcmp(argv[1], "ro") == 0)
 			fd = open_src(argv[0]);
 		else if (strcmp(argv[1], "rw") == 0)
 			fd = open_dst(argv[0]);
 		else
 			usage();
-		if ((rv = loop_attach(fd, argv[1][1] == 'o', dev,
-		    sizeof(dev))) == 0)
+		if ((rv = loop_attach(fd, argv[1][1] == 'o',
+		    argc == 3 ? argv[2] : NULL, dev, sizeof(dev))) == 0)
 			printf("%s\n", dev);
 		close(fd);
+	} else if (strcmp(cmd, "mark") == 0 && argc == 1) {
+		if ((rv = loop_mark(argv[0], path, sizeof(path))) == 0)
+			printf("%s\n", path);
 	} else if (strcmp(cmd, "detach") == 0 && argc == 1)
 		rv = loop_detach(argv[0]);
 	else if (strcmp(cmd, "backing") == 0 && argc == 1) {

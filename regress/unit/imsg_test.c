@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1232,6 +1233,137 @@ test_flush_nonblocking(void)
 	free(buf);
 }
 
+/*
+ * Two peers that flush at once, as a daemon and its worker do when both
+ * have much to say.  A fills the socket and waits in its flush; B reads
+ * once (one buffer: the socket stays mostly full), then flushes as much
+ * itself.  A could now write the rest of its queue, but Linux reports a
+ * unix socket writable only once the peer drained most of it: a flush
+ * that waits for POLLOUT after a partial write would wait for B, which
+ * waits for A.  Each peer is a child; the test gives them 20 s.
+ */
+#define PEER_SIZE	8192
+
+/*
+ * How many PEER_SIZE messages one write puts into a socket with
+ * SO_SNDBUF sz, as imsg writes them (one writev of them all).
+ */
+static int
+peer_capacity(int sz)
+{
+	struct iovec	 iov[128];
+	unsigned char	*buf;
+	int		 sv[2], i;
+	ssize_t		 n;
+
+	pair(sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	nonblock(sv[0]);
+	if ((buf = calloc(1, PEER_SIZE + IMSG_HEADER_SIZE)) == NULL)
+		exit(1);
+	for (i = 0; i < 128; i++) {
+		iov[i].iov_base = buf;
+		iov[i].iov_len = PEER_SIZE + IMSG_HEADER_SIZE;
+	}
+	n = writev(sv[0], iov, 128);
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+	return (n > 0 ? n / (PEER_SIZE + IMSG_HEADER_SIZE) : 0);
+}
+
+static int
+flush_peer(int fd, int second, int nmsgs)
+{
+	struct imsgbuf	 ib;
+	struct imsg	 imsg;
+	struct pollfd	 pfd;
+	unsigned char	*buf;
+	int		 got = 0, i, sz = 131072;
+	ssize_t		 n;
+
+	if ((buf = malloc(PEER_SIZE)) == NULL)
+		return (1);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	nonblock(fd);
+	imsgbuf_init(&ib, fd);
+	if (second) {
+		/* The first peer fills the socket and waits. */
+		usleep(200 * 1000);
+		if (imsgbuf_read(&ib) == -1)
+			return (2);
+		while ((n = imsg_get(&ib, &imsg)) > 0) {
+			got++;
+			imsg_free(&imsg);
+		}
+	}
+	for (i = 0; i < nmsgs; i++) {
+		fill(buf, PEER_SIZE, i);
+		imsg_compose(&ib, 1, i, 0, -1, buf, PEER_SIZE);
+	}
+	if (imsgbuf_flush(&ib) == -1)
+		return (3);
+	while (got < nmsgs) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 1000) == -1 ||
+		    ((n = imsgbuf_read(&ib)) == -1 && errno != EAGAIN) ||
+		    n == 0)
+			return (4);
+		while ((n = imsg_get(&ib, &imsg)) > 0) {
+			got++;
+			imsg_free(&imsg);
+		}
+	}
+	imsgbuf_clear(&ib);
+	free(buf);
+	return (0);
+}
+
+static void
+test_flush_two_peers(void)
+{
+	pid_t	 pid[2];
+	int	 sv[2], status[2] = { -1, -1 }, i, waited, done, nmsgs;
+
+	/* A little more than the socket takes: each flush waits once. */
+	nmsgs = peer_capacity(131072) + 1;
+	pair(sv);
+	for (i = 0; i < 2; i++) {
+		if ((pid[i] = fork()) == -1) {
+			perror("fork");
+			exit(1);
+		}
+		if (pid[i] == 0) {
+			close(sv[1 - i]);
+			close(tfd);
+			_exit(flush_peer(sv[i], i, nmsgs));
+		}
+	}
+	close(sv[0]);
+	close(sv[1]);
+	for (waited = 0, done = 0; waited < 2000 && done < 2; waited++) {
+		for (i = 0, done = 0; i < 2; i++)
+			if (status[i] != -1 ||
+			    waitpid(pid[i], &status[i], WNOHANG) == pid[i])
+				done++;
+		if (done < 2)
+			usleep(10000);
+	}
+	for (i = 0; i < 2; i++)
+		if (status[i] == -1) {
+			kill(pid[i], SIGKILL);
+			waitpid(pid[i], NULL, 0);
+		}
+	T_CHECK("imsg: two peers flushing at once both finish",
+	    done == 2 && WIFEXITED(status[0]) && WEXITSTATUS(status[0]) == 0 &&
+	    WIFEXITED(status[1]) && WEXITSTATUS(status[1]) == 0,
+	    "%s (%d messages each; status %#x, %#x)", done == 2 ?
+	    "a peer failed" : "still flushing after 20 s", nmsgs, status[0],
+	    status[1]);
+}
+
 static volatile sig_atomic_t nalarm;
 
 static void
@@ -1525,6 +1657,7 @@ main(void)
 	test_nonblocking();
 	test_fd_partial_write();
 	test_flush_nonblocking();
+	test_flush_two_peers();
 	test_eintr();
 	test_misc_io();
 	test_ibuf();
