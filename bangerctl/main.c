@@ -203,7 +203,9 @@ ctl_recv(struct imsgbuf *ibuf, struct imsg *imsg)
 				continue;
 			err(1, "read from bangerd");
 		case 0:
-			errx(1, "bangerd closed the connection");
+			errx(1, "bangerd closed the connection before it "
+			    "answered (its vm worker restarted?); see "
+			    "\"bangerctl vm ls\" and try again");
 		}
 	}
 }

@@ -529,6 +529,7 @@ info_json(struct vm_info *vi)
 	    "disk_backend", vi->vi_backend,
 	    "created", (json_int_t)vi->vi_created,
 	    "started", vi->vi_started ? json_integer(vi->vi_started) : NULL);
+	json_object_set_new(j, "uid", json_integer(vi->vi_uid));
 	json_object_set_new(j, "publish", publish_json(vi));
 	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
 	json_object_set_new(j, "host_key", vi->vi_hostkey[0] ?

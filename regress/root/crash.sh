@@ -1,0 +1,207 @@
+# After a crash, one truth: what bangerd records, what the host holds
+# and what vm ls shows agree again.  Each case forges, as a SIGKILL at
+# the wrong moment would leave it, one state the records did not
+# account for, restarts bangerd, and checks what a user sees and what
+# the host holds.  Also: failures never keep what they took (addresses,
+# the disk's owner).
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "crash" "needs root to start bangerd"
+	t_done
+fi
+
+daemon_setup 'bridge "br-fc" {
+	address 10.78.0.1/29
+}'
+trap daemon_cleanup EXIT
+vm_daemon_start crash
+
+# A /29: five addresses for VMs.
+ctl_as_user_fails() { ! user vm create "$1" --disk 1M >/dev/null 2>&1; }
+n=0
+for i in $(seq 1 20); do
+	ctl_as_user_fails "tiny$i" && n=$((n + 1))
+done
+expect_eq "crash: twenty creates with a disk too small fail" "$n" 20
+expect_eq "crash: ... and hold no address" \
+    "$(grep -vc '^#' "$STATE/net/ipam.table")" 0
+expect_eq "crash: ... and leave no record" \
+    "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
+
+$STATE/vms:"
+for i in 1 2 3 4 5; do
+	user vm create "fits$i" >/dev/null 2>&1
+done
+expect_eq "crash: all five addresses are still there to take" \
+    "$(user vm ls --json | jq length)" 5
+expect_match "crash: a sixth is refused, naming the subnet" \
+    "$(user vm create sixth 2>&1)" "no free address in 10.78.0.0/29"
+for i in 1 2 3 4 5; do
+	user vm rm "fits$i" >/dev/null
+done
+
+# A start that fails after the jail gave the disk to the VM's uid gives
+# it back: the next start is not refused.
+ctl vm create fails >/dev/null
+fid=$(vm_id fails)
+head -c 4096 /dev/urandom >"$T/bin/garbage"
+chmod 0755 "$T/bin/garbage"
+sed -i "s,^firecracker .*,firecracker \"$T/bin/garbage\"," "$CONF"
+ctl reload >/dev/null
+expect_match "crash: a start that cannot execute firecracker fails" \
+    "$(ctl vm start fails 2>&1)" "firecracker: Exec format error"
+expect_eq "crash: ... and the disk is root's again" \
+    "$(stat -c %u "$STATE/disks/$fid.ext4")" 0
+expect_eq "crash: ... no jail is left" \
+    "$(ls "$STATE/jail/firecracker")" ""
+sed -i "s,^firecracker .*,firecracker \"$T/bin/firecracker\"," "$CONF"
+ctl reload >/dev/null
+expect_eq "crash: ... and the next start works" "$(ctl vm start fails)" \
+    "vm fails started"
+ctl vm rm -f fails >/dev/null
+
+# kill_daemon: SIGKILL to the parent; its workers follow it.
+kill_daemon() {
+	local w
+	w=$(ctl status --json | jq -r '.workers[].pid')
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null
+	DPID=
+	for p in $w; do
+		wait_for 10 sh -c "! kill -0 $p 2>/dev/null"
+	done
+}
+restart() {
+	if ! daemon_start; then
+		fail "crash: $1: daemon starts again" "$(tail -5 "$DLOG")"
+		t_done
+	fi
+	wait_for 10 sh -c "ctl vm ls >/dev/null"
+}
+# set_state ID PARENT_STATE VM_STATE: as a crash would leave the records.
+set_state() {
+	local rec=$STATE/vms/$1/vm.json
+	sed -i "s/^state .*/state $2/" "$STATE/priv/$1"
+	jq -c ".state = \"$3\"" "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+}
+fc_pid() { ctl vm show --json "$1" | jq -r .pid; }
+
+# 1. Killed between Firecracker's spawn and the record that it runs: the
+#    parent's record says starting.  Nothing told that process to boot:
+#    it goes, and the VM says its start was cut short.
+ctl vm create s1 --start >/dev/null
+id=$(vm_id s1)
+pid=$(fc_pid s1)
+kill_daemon
+set_state "$id" 4 starting
+sed -i 's/^pid .*/pid 0/' "$STATE/priv/$id"
+restart "start cut short"
+expect_eq "crash: a start cut short: its firecracker is killed" \
+    "$(kill -0 "$pid" 2>/dev/null && echo alive)" ""
+js=$(ctl vm show --json s1)
+expect_eq "crash: ... the VM is in error" "$(echo "$js" | jq -r .state)" error
+expect_match "crash: ... saying why" "$(echo "$js" | jq -r .error)" \
+    "its start was cut short"
+expect_eq "crash: ... its jail is gone" \
+    "$(ls "$STATE/jail/firecracker")" ""
+expect_match "crash: ... the parent logs it" "$(cat "$DLOG")" \
+    "vm $id: firecracker pid $pid runs though its record \(starting\) does not account for it; killing it"
+expect_eq "crash: ... it starts again" "$(ctl vm start s1)" "vm s1 started"
+
+# 2. The vm worker recorded "starting", but Firecracker took
+#    InstanceStart: it is running, and adopted as such.
+pid=$(fc_pid s1)
+kill_daemon
+set_state "$id" 2 starting
+restart "started, not recorded"
+expect_eq "crash: a start that reached the guest is adopted as running" \
+    "$(ctl vm show --json s1 | jq -r '.state, .pid' | tr '\n' ' ')" \
+    "running $pid "
+
+# 3. A Firecracker the parent's record says is not running (the old
+#    hole: a record left at created): killed, so its uid is never
+#    handed to another VM while it lives.
+kill_daemon
+set_state "$id" 1 running
+restart "running, recorded as created"
+expect_eq "crash: an unrecorded firecracker is killed" \
+    "$(kill -0 "$pid" 2>/dev/null && echo alive)" ""
+expect_eq "crash: ... and the VM is not shown running" \
+    "$(ctl vm show --json s1 | jq -r .state)" stopped
+ctl vm create s2 --start >/dev/null
+expect_eq "crash: ... a new VM does not get a live process's uid" \
+    "$(ps -o uid= -p "$(fc_pid s2)" | tr -d ' ')" \
+    "$(ctl vm show --json s2 | jq -r .uid)"
+ctl vm rm -f s2 >/dev/null
+
+# 4. Firecracker ended while bangerd was down: stopped, and when.
+ctl vm start s1 >/dev/null
+pid=$(fc_pid s1)
+kill_daemon
+kill -KILL "$pid"
+wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+restart "ended while down"
+js=$(ctl vm show --json s1)
+expect_eq "crash: a VM whose firecracker ended meanwhile is stopped" \
+    "$(echo "$js" | jq -r .state)" stopped
+expect_match "crash: ... saying when" "$(echo "$js" | jq -r .error)" \
+    "firecracker ended; found ended at [0-9T:-]+Z, while bangerd was not running"
+expect_eq "crash: ... its jail is gone" \
+    "$(ls "$STATE/jail/firecracker")" ""
+
+# 5. A removal cut short in the parent (its record says destroying):
+#    finished, and the vm worker's record goes too.
+kill_daemon
+set_state "$id" 5 removing
+restart "removal cut short"
+wait_for 10 sh -c "! ls -d '$STATE/vms/$id' 2>/dev/null"
+expect_match "crash: a removal cut short is finished" \
+    "$(ctl vm show s1 2>&1)" "no VM named s1"
+expect_eq "crash: ... nothing of it is left" \
+    "$(ls "$STATE/priv" "$STATE/disks"; in_ns ip -br link show type tun)" \
+    "$STATE/disks:
+
+$STATE/priv:"
+
+# 6. The vm worker killed while a creation waits for an address (the
+#    net worker does not answer): the creation is undone at once.
+net=$(worker_pid net)
+vm=$(worker_pid vm)
+kill -STOP "$net"
+ctl vm create w1 >"$T/w1.out" 2>&1 &
+cpid=$!
+wait_for 10 sh -c "grep -l '^name w1\$' '$STATE'/priv/*"
+kill -KILL "$vm"
+wait "$cpid"
+expect_match "crash: a client whose vm worker dies is told so" \
+    "$(cat "$T/w1.out")" "bangerd closed the connection"
+kill -CONT "$net"
+wait_for 10 daemon_workers_running
+wait_for 10 sh -c "ctl vm ls >/dev/null"
+expect_eq "crash: ... the creation is undone: no record" \
+    "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
+
+$STATE/vms:"
+wait_for 5 sh -c "! grep -q . '$STATE/net/ipam.table' ||
+    [ \$(grep -vc '^#' '$STATE/net/ipam.table') = 0 ]"
+expect_eq "crash: ... no lease" \
+    "$(grep -vc '^#' "$STATE/net/ipam.table")" 0
+expect_match "crash: ... and the name is free" "$(ctl vm create w1)" \
+    "^vm w1 created"
+ctl vm rm w1 >/dev/null
+
+# 7. A lease no VM holds (a crash after the net worker wrote it): gone
+#    at the net worker's next start.
+echo "0badbeef 10.78.0.6" >>"$STATE/net/ipam.table"
+kill -KILL "$(worker_pid net)"
+wait_for 10 daemon_workers_running
+wait_for 5 sh -c "! grep -q 0badbeef '$STATE/net/ipam.table'"
+expect_eq "crash: a lease no VM holds is released" \
+    "$(grep -c 0badbeef "$STATE/net/ipam.table")" 0
+expect_match "crash: ... and logged" "$(cat "$DLOG")" \
+    "addresses: 1 lease of VMs bangerd does not hold released"
+
+expect_eq "crash: nothing of any VM is left" "$(host_traces)" ""
+t_done
