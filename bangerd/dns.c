@@ -27,9 +27,12 @@
  *
  * Malformed messages (short header, responses, names ldns refuses:
  * pointer loops, overlong names and labels, truncated sections) are
- * dropped; QDCOUNT other than 1 gets FORMERR, an opcode other than
- * QUERY NOTIMP, an EDNS version other than 0 BADVERS.  All are counted
- * in ds_malformed.
+ * dropped; an opcode other than QUERY gets NOTIMP, QDCOUNT other than 1
+ * FORMERR, more than one OPT record, an OPT not owned by the root or an
+ * option whose length runs past its record FORMERR (RFC 6891 6.1.1 and
+ * 7), an EDNS version other than 0 BADVERS.  These answers, like all of
+ * ours, have RA set when there is an upstream to forward to and an OPT
+ * record when the query had one.  All are counted in ds_malformed.
  *
  * System calls once started (for the net worker's seccomp allow-list),
  * beyond libevent's epoll and clock calls: recvfrom, sendto, read,
@@ -194,7 +197,11 @@ static int	 dns_rev_classify(const struct dns_ctx *, const ldns_rdf *,
 		    uint32_t *, int *);
 static int	 dns_build(struct dns_ctx *, const ldns_pkt *, int, int,
 		    ldns_rr *, ldns_rr *, int, size_t, uint8_t *, size_t *);
-static int	 dns_build_hdr(const uint8_t *, int, uint8_t *, size_t *);
+static int	 dns_build_hdr(struct dns_ctx *, const uint8_t *,
+		    const ldns_pkt *, int, uint8_t *, size_t *);
+static int	 dns_opt_scan(const uint8_t *, size_t, int *, int *, int *);
+static int	 dns_skip_name(const uint8_t *, size_t, size_t *);
+static int	 dns_is_root(const uint8_t *, size_t, size_t);
 static int	 dns_error_reply(struct dns_ctx *, const uint8_t *, size_t, int,
 		    size_t, uint8_t *, size_t *);
 static int	 dns_wire_out(ldns_pkt *, size_t, uint8_t *, size_t *);
@@ -566,7 +573,7 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	const ldns_rdf	*qname;
 	ldns_rr_class	 qclass;
 	size_t		 limit;
-	int		 r;
+	int		 r, nopt, ownerbad, optlenbad, optbad;
 
 	cx->cx_st.ds_queries++;
 	*limitp = tcp ? DNS_MSG_MAX : DNS_UDP_MIN;
@@ -575,20 +582,41 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 		cx->cx_st.ds_malformed++;
 		return (DNS_DROP);
 	}
-	if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY) {
-		cx->cx_st.ds_malformed++;
-		return (dns_build_hdr(q, LDNS_RCODE_NOTIMPL, out, outlen));
-	}
 	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK) {
 		cx->cx_st.ds_malformed++;
+		/* Other opcodes' messages need not parse as a query's. */
+		if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY)
+			return (dns_build_hdr(cx, q, NULL, LDNS_RCODE_NOTIMPL,
+			    out, outlen));
 		return (DNS_DROP);
 	}
+	optbad = dns_opt_scan(q, qlen, &nopt, &ownerbad, &optlenbad) == -1;
+	/* ldns counts OPT records in a byte: 256 of them read as none. */
+	if (nopt > 0 && !ldns_pkt_edns(pkt))
+		ldns_pkt_set_edns_udp_size(pkt, DNS_UDP_MIN);
 	limit = tcp ? DNS_MSG_MAX : dns_udp_limit(pkt);
 	*limitp = limit;
+	if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY) {
+		cx->cx_st.ds_malformed++;
+		r = dns_build_hdr(cx, q, pkt, LDNS_RCODE_NOTIMPL, out, outlen);
+		goto done;
+	}
 	if (ldns_pkt_qdcount(pkt) != 1 ||
 	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
 		cx->cx_st.ds_malformed++;
-		r = dns_build_hdr(q, LDNS_RCODE_FORMERR, out, outlen);
+		r = dns_build_hdr(cx, q, pkt, LDNS_RCODE_FORMERR, out, outlen);
+		goto done;
+	}
+	/*
+	 * RFC 6891 6.1.1 and 7: one OPT at most, owned by the root; its
+	 * options are read only for the version we speak, so BADVERS comes
+	 * before a bad option length.
+	 */
+	if (optbad || nopt > 1 || ownerbad || (ldns_pkt_edns(pkt) &&
+	    ldns_pkt_edns_version(pkt) == 0 && optlenbad)) {
+		cx->cx_st.ds_malformed++;
+		r = dns_build(cx, pkt, LDNS_RCODE_FORMERR, 0, NULL, NULL, 0,
+		    limit, out, outlen);
 		goto done;
 	}
 	if (ldns_pkt_edns(pkt) && ldns_pkt_edns_version(pkt) != 0) {
@@ -986,9 +1014,13 @@ dns_wire_out(ldns_pkt *r, size_t limit, uint8_t *out, size_t *outlen)
 	return (0);
 }
 
-/* A header-only answer, for what has no question we could repeat. */
+/*
+ * A header-only answer, for what has no question we could repeat: RA as
+ * in every answer, and an OPT if pkt, the query parsed, has one.
+ */
 static int
-dns_build_hdr(const uint8_t *q, int rcode, uint8_t *out, size_t *outlen)
+dns_build_hdr(struct dns_ctx *cx, const uint8_t *q, const ldns_pkt *pkt,
+    int rcode, uint8_t *out, size_t *outlen)
 {
 	ldns_pkt	*r;
 	int		 ret;
@@ -1000,10 +1032,103 @@ dns_build_hdr(const uint8_t *q, int rcode, uint8_t *out, size_t *outlen)
 	ldns_pkt_set_opcode(r, LDNS_OPCODE_WIRE(q));
 	ldns_pkt_set_rd(r, LDNS_RD_WIRE(q) != 0);
 	ldns_pkt_set_cd(r, LDNS_CD_WIRE(q) != 0);
+	ldns_pkt_set_ra(r, cx->cx_nup > 0);
 	ldns_pkt_set_rcode(r, rcode);
+	if (pkt != NULL && ldns_pkt_edns(pkt)) {
+		ldns_pkt_set_edns_udp_size(r, DNS_EDNS_SIZE);
+		ldns_pkt_set_edns_do(r, ldns_pkt_edns_do(pkt));
+	}
 	ret = dns_wire_out(r, DNS_MSG_MAX, out, outlen);
 	ldns_pkt_free(r);
 	return (ret == 0 ? DNS_REPLY : DNS_DROP);
+}
+
+/*
+ * The OPT records of a message ldns parsed (RFC 6891 6.1.1): *nopt of
+ * them in the additional section, *ownerbad if one is owned by other
+ * than the root, *lenbad if an option's length runs past its record.
+ * -1 if the sections do not add up (ldns should have refused it).
+ */
+static int
+dns_opt_scan(const uint8_t *m, size_t len, int *nopt, int *ownerbad,
+    int *lenbad)
+{
+	size_t		 off = LDNS_HEADER_SIZE, owner, rd, rdlen, o, olen;
+	unsigned int	 i, n;
+
+	*nopt = *ownerbad = *lenbad = 0;
+	for (i = 0; i < LDNS_QDCOUNT(m); i++) {
+		if (dns_skip_name(m, len, &off) == -1 || len - off < 4)
+			return (-1);
+		off += 4;
+	}
+	n = LDNS_ANCOUNT(m) + LDNS_NSCOUNT(m) + LDNS_ARCOUNT(m);
+	for (i = 0; i < n; i++) {
+		owner = off;
+		if (dns_skip_name(m, len, &off) == -1 || len - off < 10)
+			return (-1);
+		rd = off + 10;
+		rdlen = (m[off + 8] << 8) | m[off + 9];
+		if (len - rd < rdlen)
+			return (-1);
+		if (i >= n - LDNS_ARCOUNT(m) &&
+		    ((m[off] << 8) | m[off + 1]) == LDNS_RR_TYPE_OPT) {
+			(*nopt)++;
+			if (!dns_is_root(m, len, owner))
+				*ownerbad = 1;
+			for (o = 0; o < rdlen; o += 4 + olen) {
+				if (rdlen - o < 4) {
+					*lenbad = 1;
+					break;
+				}
+				olen = (m[rd + o + 2] << 8) | m[rd + o + 3];
+				if (rdlen - o - 4 < olen) {
+					*lenbad = 1;
+					break;
+				}
+			}
+		}
+		off = rd + rdlen;
+	}
+	return (0);
+}
+
+/* Step over the name at *off: labels up to the root, or a pointer. */
+static int
+dns_skip_name(const uint8_t *m, size_t len, size_t *off)
+{
+	while (*off < len) {
+		if ((m[*off] & 0xc0) == 0xc0) {
+			if (len - *off < 2)
+				return (-1);
+			*off += 2;
+			return (0);
+		}
+		if ((m[*off] & 0xc0) != 0)
+			return (-1);
+		if (m[*off] == 0) {
+			(*off)++;
+			return (0);
+		}
+		*off += 1 + m[*off];
+	}
+	return (-1);
+}
+
+/* Whether the name at off is the root: a zero, or pointers to one. */
+static int
+dns_is_root(const uint8_t *m, size_t len, size_t off)
+{
+	int	 hops;
+
+	for (hops = 0; hops < 16 && off < len; hops++) {
+		if (m[off] == 0)
+			return (1);
+		if ((m[off] & 0xc0) != 0xc0 || len - off < 2)
+			return (0);
+		off = ((m[off] & 0x3f) << 8) | m[off + 1];
+	}
+	return (0);
 }
 
 /* An error answer (SERVFAIL) to a query we took earlier. */
@@ -1017,7 +1142,7 @@ dns_error_reply(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int rcode,
 	if (qlen < LDNS_HEADER_SIZE)
 		return (DNS_DROP);
 	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK)
-		return (dns_build_hdr(q, rcode, out, outlen));
+		return (dns_build_hdr(cx, q, NULL, rcode, out, outlen));
 	r = dns_build(cx, pkt, rcode, 0, NULL, NULL, 0, limit, out, outlen);
 	ldns_pkt_free(pkt);
 	return (r);

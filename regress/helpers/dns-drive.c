@@ -23,8 +23,11 @@
  *
  *   dns-drive query -s addr[:port] [-t [-c count]] [-e size] [-i id]
  *	name type
- *	One query over UDP (no EDNS unless -e) or TCP (-t); prints
- *	"rcode=R flags=F an=N ns=N ar=N size=N" and the answer records.
+ *   dns-drive query -s addr[:port] [-t] -f file
+ *	One query over UDP (no EDNS unless -e) or TCP (-t), or the message
+ *	in file as it is; prints "rcode=R flags=F an=N ns=N ar=N size=N
+ *	opt=S" (S the answer's EDNS size, or "none") and the answer and
+ *	authority records.
  *	With -c, count queries written at once on one TCP connection;
  *	prints "pipelined sent=N answered=N" (each ID answered once).
  *
@@ -609,17 +612,22 @@ cmd_query(int argc, char **argv)
 	uint8_t			*wire, buf[2 + DNS_MSG_MAX];
 	size_t			 wlen, i;
 	ssize_t			 n;
-	char			*s;
+	char			*s, opt[16];
+	const char		*file = NULL;
 	int			 ch, tcp = 0, edns = 0, id = -1, fd, have = 0;
 	int			 count = 0;
+	uint16_t		 qid;
 
-	while ((ch = getopt(argc, argv, "c:e:i:s:t")) != -1) {
+	while ((ch = getopt(argc, argv, "c:e:f:i:s:t")) != -1) {
 		switch (ch) {
 		case 'c':
 			count = num_arg(ch, 1, 1000);
 			break;
 		case 'e':
 			edns = num_arg(ch, 512, 65535);
+			break;
+		case 'f':
+			file = optarg;
 			break;
 		case 'i':
 			id = num_arg(ch, 0, 65535);
@@ -637,7 +645,20 @@ cmd_query(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2 || !have)
+	if (file != NULL && argc == 0 && have && count == 0) {
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+			err(1, "%s", file);
+		if ((n = read(fd, buf, sizeof(buf))) < LDNS_HEADER_SIZE)
+			errx(1, "%s: no DNS header", file);
+		close(fd);
+		if ((wire = malloc(n)) == NULL)
+			err(1, NULL);
+		memcpy(wire, buf, n);
+		wlen = n;
+		qid = LDNS_ID_WIRE(wire);
+		goto send;
+	}
+	if (argc != 2 || !have || file != NULL)
 		usage();
 	if ((type = ldns_get_rr_type_by_name(argv[1])) == 0)
 		errx(2, "unknown type %s", argv[1]);
@@ -649,6 +670,7 @@ cmd_query(int argc, char **argv)
 		ldns_pkt_set_edns_udp_size(q, edns);
 	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
 		errx(1, "pkt2wire");
+	qid = ldns_pkt_id(q);
 	if (count > 0) {
 		if (!tcp)
 			errx(2, "-c needs -t");
@@ -658,6 +680,8 @@ cmd_query(int argc, char **argv)
 		return (ch);
 	}
 
+
+ send:
 	fd = connect_to(&sin, tcp ? SOCK_STREAM : SOCK_DGRAM);
 	if (tcp) {
 		buf[0] = wlen >> 8;
@@ -680,15 +704,19 @@ cmd_query(int argc, char **argv)
 	free(wire);
 	if (ldns_wire2pkt(&r, buf, n) != LDNS_STATUS_OK)
 		errx(1, "answer does not parse");
-	if (ldns_pkt_id(r) != ldns_pkt_id(q))
-		errx(1, "answer id %u, query id %u", ldns_pkt_id(r),
-		    ldns_pkt_id(q));
+	if (ldns_pkt_id(r) != qid)
+		errx(1, "answer id %u, query id %u", ldns_pkt_id(r), qid);
 	s = ldns_pkt_rcode2str(ldns_pkt_get_rcode(r));
-	printf("rcode=%s flags=%s%s%s%s%s an=%u ns=%u ar=%u size=%zd\n", s,
+	if (ldns_pkt_edns(r))
+		snprintf(opt, sizeof(opt), "%u", ldns_pkt_edns_udp_size(r));
+	else
+		strlcpy(opt, "none", sizeof(opt));
+	printf("rcode=%s flags=%s%s%s%s%s an=%u ns=%u ar=%u size=%zd "
+	    "opt=%s\n", s,
 	    ldns_pkt_qr(r) ? "qr," : "", ldns_pkt_aa(r) ? "aa," : "",
 	    ldns_pkt_tc(r) ? "tc," : "", ldns_pkt_rd(r) ? "rd," : "",
 	    ldns_pkt_ra(r) ? "ra," : "", ldns_pkt_ancount(r),
-	    ldns_pkt_nscount(r), ldns_pkt_arcount(r), n);
+	    ldns_pkt_nscount(r), ldns_pkt_arcount(r), n, opt);
 	free(s);
 	an = ldns_pkt_answer(r);
 	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {

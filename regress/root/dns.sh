@@ -284,6 +284,35 @@ out=$(d -t @$SRV big.example.com A)
 expect_eq "dns: drill gets all 100 records over TCP" "$(printf '%s\n' "$out" |
     grep -cE "^big\.example\.com\.${W}60${W}IN${W}A")" "100"
 
+# --- errors: RA and the OPT record as in every answer ------------------------
+
+# qf FILE: the corpus file FILE as a query over UDP.
+qf() { q -f "$CORPUS/$1"; }
+out=$(qf seed-edns.bin)
+expect_match "dns: an EDNS answer has RA and an OPT" "$out" \
+    "^rcode=NOERROR flags=qr,aa,rd,ra, an=1 .* opt=1232$"
+out=$(qf malformed-qdcount-0-edns.bin)
+expect_match "dns: FORMERR (no question) keeps RA and the OPT" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
+out=$(qf malformed-qdcount-0.bin)
+expect_match "dns: FORMERR without EDNS has RA and no OPT" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, .* opt=none$"
+out=$(qf malformed-opcode-notify-edns.bin)
+expect_match "dns: NOTIMP keeps RA and the OPT" "$out" \
+    "^rcode=NOTIMPL flags=qr,ra, an=0 ns=0 ar=0 .* opt=1232$"
+out=$(qf malformed-opcode-notify.bin)
+expect_match "dns: NOTIMP without EDNS has RA and no OPT" "$out" \
+    "^rcode=NOTIMPL flags=qr,ra, .* opt=none$"
+# RFC 6891 6.1.1 and 7: FORMERR, with an OPT in the answer.
+for f in opt-two opt-owner opt-option-len opt-option-short; do
+	out=$(qf malformed-$f.bin)
+	expect_match "dns: FORMERR with an OPT for $f" "$out" \
+	    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
+done
+out=$(q -t -f "$CORPUS/malformed-opt-two.bin")
+expect_match "dns: FORMERR with an OPT for opt-two over TCP" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
+
 # --- a burst ---------------------------------------------------------------
 
 before=$(stats)
