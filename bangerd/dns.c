@@ -4,9 +4,16 @@
  * Answers from its own table:
  *	NAME.DOMAIN	A: the VM's address (TTL DNS_TTL); AAAA and other
  *			types: NOERROR, no data; ANY: the A record
- *	DOMAIN		SOA and ANY: the SOA; other types: no data
+ *	DOMAIN		the zone's apex and the name of its name server
+ *			(the responder): SOA (MNAME DOMAIN), NS DOMAIN
+ *			(with its A as additional data), A the bridge's
+ *			address; ANY: all three; other types: no data
+ *	the reverse apex, the octet-aligned block holding the subnet (for a
+ *			/29 that block's name only): SOA, NS DOMAIN, ANY
+ *			both; other types: no data
  *	d.c.b.a.in-addr.arpa, the address in the bridge's subnet:
- *			PTR NAME.DOMAIN, or NXDOMAIN
+ *			PTR NAME.DOMAIN (DOMAIN for the bridge's own
+ *			address), or NXDOMAIN
  *	anything else under DOMAIN, or under a reverse block inside the
  *			subnet: NXDOMAIN
  * Negative answers carry a synthesized SOA (owner the zone apex, TTL and
@@ -144,6 +151,13 @@ struct dns_pending {
 };
 RB_HEAD(dns_pendings, dns_pending);
 
+/* An answer's records by section (any may be NULL): dns_build() takes them. */
+struct dns_rrs {
+	ldns_rr_list		*rr_an;
+	ldns_rr_list		*rr_ns;
+	ldns_rr_list		*rr_ad;
+};
+
 struct dns_ctx {
 	ldns_rdf		*cx_domain;
 	ldns_rdf		*cx_hostmaster;	/* SOA RNAME */
@@ -187,16 +201,19 @@ static int	 dns_eval(struct dns_ctx *, const uint8_t *, size_t, int,
 		    uint8_t *, size_t *, size_t *);
 static int	 dns_zone(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
 		    const ldns_rdf *, int (*)(struct dns_ctx *,
-		    const ldns_rr *, ldns_rr **, ldns_rr **), size_t,
-		    uint8_t *, size_t *);
-static int	 dns_local(struct dns_ctx *, const ldns_rr *, ldns_rr **,
-		    ldns_rr **);
-static int	 dns_reverse(struct dns_ctx *, const ldns_rr *, ldns_rr **,
-		    ldns_rr **);
+		    const ldns_rr *, struct dns_rrs *), size_t, uint8_t *,
+		    size_t *);
+static int	 dns_local(struct dns_ctx *, const ldns_rr *, struct dns_rrs *);
+static int	 dns_reverse(struct dns_ctx *, const ldns_rr *,
+		    struct dns_rrs *);
+static int	 dns_apex(struct dns_ctx *, const ldns_rdf *, const ldns_rdf *,
+		    ldns_rr_type, struct dns_rrs *);
 static int	 dns_rev_classify(const struct dns_ctx *, const ldns_rdf *,
 		    uint32_t *, int *);
 static int	 dns_build(struct dns_ctx *, const ldns_pkt *, int, int,
-		    ldns_rr *, ldns_rr *, int, size_t, uint8_t *, size_t *);
+		    struct dns_rrs *, int, size_t, uint8_t *, size_t *);
+static void	 dns_rrs_free(struct dns_rrs *);
+static int	 dns_push(ldns_rr_list *, ldns_rr *);
 static int	 dns_build_hdr(struct dns_ctx *, const uint8_t *,
 		    const ldns_pkt *, int, uint8_t *, size_t *);
 static int	 dns_opt_scan(const uint8_t *, size_t, int *, int *, int *);
@@ -212,6 +229,7 @@ static ldns_rr	*dns_soa(struct dns_ctx *, const ldns_rdf *);
 static ldns_rr	*dns_rr_one(const ldns_rdf *, ldns_rr_type, ldns_rdf *);
 static ldns_rr	*dns_rr_a(const ldns_rdf *, uint32_t);
 static ldns_rr	*dns_rr_ptr(struct dns_ctx *, const ldns_rdf *, const char *);
+static ldns_rr	*dns_rr_ns(struct dns_ctx *, const ldns_rdf *);
 static int	 dns_label(const ldns_rdf *, int, char *, size_t);
 static struct dns_name *dns_byname(struct dns_ctx *, const char *);
 static struct dns_name *dns_byaddr(struct dns_ctx *, uint32_t);
@@ -615,13 +633,13 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	if (optbad || nopt > 1 || ownerbad || (ldns_pkt_edns(pkt) &&
 	    ldns_pkt_edns_version(pkt) == 0 && optlenbad)) {
 		cx->cx_st.ds_malformed++;
-		r = dns_build(cx, pkt, LDNS_RCODE_FORMERR, 0, NULL, NULL, 0,
+		r = dns_build(cx, pkt, LDNS_RCODE_FORMERR, 0, NULL, 0,
 		    limit, out, outlen);
 		goto done;
 	}
 	if (ldns_pkt_edns(pkt) && ldns_pkt_edns_version(pkt) != 0) {
 		cx->cx_st.ds_malformed++;
-		r = dns_build(cx, pkt, 16 /* BADVERS */, 0, NULL, NULL, 0,
+		r = dns_build(cx, pkt, 16 /* BADVERS */, 0, NULL, 0,
 		    limit, out, outlen);
 		goto done;
 	}
@@ -653,8 +671,8 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
  refused:
 	/* Not ours, and no one to ask or not a class we pass on. */
 	cx->cx_st.ds_refused++;
-	r = dns_build(cx, pkt, LDNS_RCODE_REFUSED, 0, NULL, NULL, 0, limit,
-	    out, outlen);
+	r = dns_build(cx, pkt, LDNS_RCODE_REFUSED, 0, NULL, 0, limit, out,
+	    outlen);
  done:
 	ldns_pkt_free(pkt);
 	return (r);
@@ -662,44 +680,70 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 
 /*
  * An answer from our zone with apex APEX, zone transfers refused.
- * lookup gives the rcode and the answer, if any (the zone's SOA, taken
- * from *soap, may be it), or -1 out of memory; without an answer the
- * SOA goes in the authority section.
+ * lookup gives the rcode and fills the sections, or -1 out of memory;
+ * without an answer the zone's SOA goes in the authority section.
  */
 static int
 dns_zone(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
     const ldns_rdf *apex, int (*lookup)(struct dns_ctx *, const ldns_rr *,
-    ldns_rr **, ldns_rr **), size_t limit, uint8_t *out, size_t *outlen)
+    struct dns_rrs *), size_t limit, uint8_t *out, size_t *outlen)
 {
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	ldns_rr		*an = NULL, *soa;
+	struct dns_rrs	 rrs;
 	int		 rcode;
 
 	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
 		cx->cx_st.ds_refused++;
-		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
-		    limit, out, outlen));
+		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, 0, limit,
+		    out, outlen));
 	}
-	if ((soa = dns_soa(cx, apex)) == NULL ||
-	    (rcode = lookup(cx, qrr, &soa, &an)) == -1) {
-		ldns_rr_free(soa);
+	rrs.rr_an = ldns_rr_list_new();
+	rrs.rr_ns = ldns_rr_list_new();
+	rrs.rr_ad = ldns_rr_list_new();
+	if (rrs.rr_an == NULL || rrs.rr_ns == NULL || rrs.rr_ad == NULL ||
+	    (rcode = lookup(cx, qrr, &rrs)) == -1 ||
+	    (ldns_rr_list_rr_count(rrs.rr_an) == 0 &&
+	    dns_push(rrs.rr_ns, dns_soa(cx, apex)) == -1)) {
+		dns_rrs_free(&rrs);
 		cx->cx_st.ds_dropped++;
 		return (DNS_DROP);
-	}
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
 	}
 	cx->cx_st.ds_answered++;
 	if (rcode == LDNS_RCODE_NXDOMAIN)
 		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
+	return (dns_build(cx, q, rcode, 1, &rrs, 0, limit, out, outlen));
+}
+
+/*
+ * At a zone's apex: the SOA, the NS naming the responder (DOMAIN, the
+ * SOA's MNAME too) and, with the NS, the responder's address as
+ * additional data; at DOMAIN also that address as its A record.
+ */
+static int
+dns_apex(struct dns_ctx *cx, const ldns_rdf *qname, const ldns_rdf *apex,
+    ldns_rr_type qtype, struct dns_rrs *rrs)
+{
+	uint32_t	 bridge = ntohl(cx->cx_bridge.s_addr);
+	int		 any = qtype == LDNS_RR_TYPE_ANY;
+
+	if ((any || qtype == LDNS_RR_TYPE_SOA) &&
+	    dns_push(rrs->rr_an, dns_soa(cx, apex)) == -1)
+		return (-1);
+	if ((any || qtype == LDNS_RR_TYPE_NS) &&
+	    dns_push(rrs->rr_an, dns_rr_ns(cx, qname)) == -1)
+		return (-1);
+	if (apex == cx->cx_domain && (any || qtype == LDNS_RR_TYPE_A) &&
+	    dns_push(rrs->rr_an, dns_rr_a(qname, bridge)) == -1)
+		return (-1);
+	if (qtype == LDNS_RR_TYPE_NS &&
+	    dns_push(rrs->rr_ad, dns_rr_a(cx->cx_domain, bridge)) == -1)
+		return (-1);
+	return (0);
 }
 
 /* NAME.DOMAIN, DOMAIN itself and anything else under it. */
 static int
-dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
-    ldns_rr **anp)
+dns_local(struct dns_ctx *cx, const ldns_rr *qrr, struct dns_rrs *rrs)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
@@ -710,48 +754,50 @@ dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
 	nd = ldns_dname_label_count(cx->cx_domain);
 	nq = ldns_dname_label_count(qname);
 	if (nq == nd) {
-		if (qtype == LDNS_RR_TYPE_SOA || qtype == LDNS_RR_TYPE_ANY) {
-			*anp = *soap;
-			*soap = NULL;
-		}
+		if (dns_apex(cx, qname, cx->cx_domain, qtype, rrs) == -1)
+			return (-1);
 	} else if (nq == nd + 1 &&
 	    dns_label(qname, 0, label, sizeof(label)) == 0 &&
 	    (n = dns_byname(cx, label)) != NULL) {
-		if (qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) {
-			if ((*anp = dns_rr_a(qname, n->dn_addr)) == NULL)
-				return (-1);
-		}
+		if ((qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) &&
+		    dns_push(rrs->rr_an, dns_rr_a(qname, n->dn_addr)) == -1)
+			return (-1);
 	} else
 		return (LDNS_RCODE_NXDOMAIN);
 	return (LDNS_RCODE_NOERROR);
 }
 
-/* Names under in-addr.arpa that dns_rev_classify() says are ours. */
+/*
+ * Names under in-addr.arpa that dns_rev_classify() says are ours; the
+ * bridge's address is the responder's, DOMAIN.
+ */
 static int
-dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
-    ldns_rr **anp)
+dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, struct dns_rrs *rrs)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	struct dns_name	*n;
+	struct dns_name	*n = NULL;
+	ldns_rr		*ptr;
 	uint32_t	 addr = 0;
 	int		 apex = 0;
 
 	switch (dns_rev_classify(cx, qname, &addr, &apex)) {
 	case REV_ADDR:
-		if ((n = dns_byaddr(cx, addr)) == NULL)
+		if (addr != ntohl(cx->cx_bridge.s_addr) &&
+		    (n = dns_byaddr(cx, addr)) == NULL)
 			return (LDNS_RCODE_NXDOMAIN);
 		if (qtype == LDNS_RR_TYPE_PTR || qtype == LDNS_RR_TYPE_ANY) {
-			if ((*anp = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
+			ptr = n == NULL ? dns_rr_one(qname, LDNS_RR_TYPE_PTR,
+			    ldns_rdf_clone(cx->cx_domain)) :
+			    dns_rr_ptr(cx, qname, n->dn_name);
+			if (dns_push(rrs->rr_an, ptr) == -1)
 				return (-1);
 		}
 		return (LDNS_RCODE_NOERROR);
 	case REV_BLOCK:
-		if (apex && (qtype == LDNS_RR_TYPE_SOA ||
-		    qtype == LDNS_RR_TYPE_ANY)) {
-			*anp = *soap;
-			*soap = NULL;
-		}
+		if (apex && dns_apex(cx, qname, cx->cx_revapex, qtype,
+		    rrs) == -1)
+			return (-1);
 		return (LDNS_RCODE_NOERROR);
 	default:
 		return (LDNS_RCODE_NXDOMAIN);
@@ -794,6 +840,17 @@ dns_rev_classify(const struct dns_ctx *cx, const ldns_rdf *qname,
 			break;
 		a |= v << (24 - 8 * m);
 		m++;
+	}
+	/*
+	 * A subnet that is not octet-aligned (a /29): the block holding it
+	 * is the apex of its SOA, so that name is ours too, but nothing
+	 * else in the block outside the subnet.
+	 */
+	if (i < 0 && cx->cx_prefix % 8 != 0 && m == cx->cx_prefix / 8 &&
+	    a == (cx->cx_net & (0xffffffffU << (32 - 8 * m)))) {
+		if (apexp != NULL)
+			*apexp = 1;
+		return (REV_BLOCK);
 	}
 	if (8 * m < cx->cx_prefix || (a & cx->cx_mask) != cx->cx_net)
 		return (REV_NOTOURS);
@@ -914,28 +971,59 @@ dns_rr_ptr(struct dns_ctx *cx, const ldns_rdf *owner, const char *name)
 	    ldns_dname_new_frm_str(buf)));
 }
 
+/* The responder's name server record: DOMAIN. */
+static ldns_rr *
+dns_rr_ns(struct dns_ctx *cx, const ldns_rdf *owner)
+{
+	return (dns_rr_one(owner, LDNS_RR_TYPE_NS,
+	    ldns_rdf_clone(cx->cx_domain)));
+}
+
+/* Add rr (NULL: out of memory) to l, or free it. */
+static int
+dns_push(ldns_rr_list *l, ldns_rr *rr)
+{
+	if (rr == NULL)
+		return (-1);
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+dns_rrs_free(struct dns_rrs *rrs)
+{
+	if (rrs == NULL)
+		return;
+	ldns_rr_list_deep_free(rrs->rr_an);
+	ldns_rr_list_deep_free(rrs->rr_ns);
+	ldns_rr_list_deep_free(rrs->rr_ad);
+	rrs->rr_an = rrs->rr_ns = rrs->rr_ad = NULL;
+}
+
 /*
  * An answer to q: rcode (above 15: the extended EDNS rcode), the
- * question, an in the answer and ns in the authority section (both
- * consumed, either may be NULL).  Over limit it is built again with the
- * question only and TC set.
+ * question and the records of rrs (taken and freed; rrs may be NULL).
+ * Over limit it is built again with the question only and TC set.
  */
 static int
 dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
-    ldns_rr *an, ldns_rr *ns, int tc, size_t limit, uint8_t *out,
+    struct dns_rrs *rrs, int tc, size_t limit, uint8_t *out,
     size_t *outlen)
 {
+	static const ldns_pkt_section	 secs[3] = { LDNS_SECTION_ANSWER,
+	    LDNS_SECTION_AUTHORITY, LDNS_SECTION_ADDITIONAL };
 	ldns_pkt	*r;
 	const ldns_rr	*qrr;
+	ldns_rr_list	*l;
 	ldns_rr		*c;
+	size_t		 i, j;
 	int		 ret;
 
-	if ((r = ldns_pkt_new()) == NULL) {
-		ldns_rr_free(an);
-		ldns_rr_free(ns);
-		cx->cx_st.ds_dropped++;
-		return (DNS_DROP);
-	}
+	if ((r = ldns_pkt_new()) == NULL)
+		goto nomem;
 	ldns_pkt_set_id(r, ldns_pkt_id(q));
 	ldns_pkt_set_qr(r, 1);
 	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
@@ -953,16 +1041,17 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 			goto nomem;
 		}
 	}
-	if (an != NULL) {
-		if (!ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, an))
-			goto nomem;
-		an = NULL;
+	for (i = 0; rrs != NULL && i < 3; i++) {
+		l = i == 0 ? rrs->rr_an : i == 1 ? rrs->rr_ns : rrs->rr_ad;
+		for (j = 0; l != NULL && j < ldns_rr_list_rr_count(l); j++) {
+			if ((c = ldns_rr_clone(ldns_rr_list_rr(l, j))) ==
+			    NULL || !ldns_pkt_push_rr(r, secs[i], c)) {
+				ldns_rr_free(c);
+				goto nomem;
+			}
+		}
 	}
-	if (ns != NULL) {
-		if (!ldns_pkt_push_rr(r, LDNS_SECTION_AUTHORITY, ns))
-			goto nomem;
-		ns = NULL;
-	}
+	dns_rrs_free(rrs);
 	if (ldns_pkt_edns(q)) {
 		ldns_pkt_set_edns_udp_size(r, DNS_EDNS_SIZE);
 		ldns_pkt_set_edns_extended_rcode(r, rcode >> 4);
@@ -972,7 +1061,7 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 	ldns_pkt_free(r);
 	if (ret == 1 && !tc) {
 		cx->cx_st.ds_truncated++;
-		return (dns_build(cx, q, rcode, aa, NULL, NULL, 1, limit, out,
+		return (dns_build(cx, q, rcode, aa, NULL, 1, limit, out,
 		    outlen));
 	}
 	if (ret != 0) {
@@ -982,8 +1071,7 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 	return (DNS_REPLY);
 
  nomem:
-	ldns_rr_free(an);
-	ldns_rr_free(ns);
+	dns_rrs_free(rrs);
 	ldns_pkt_free(r);
 	cx->cx_st.ds_dropped++;
 	return (DNS_DROP);
@@ -1143,7 +1231,7 @@ dns_error_reply(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int rcode,
 		return (DNS_DROP);
 	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK)
 		return (dns_build_hdr(cx, q, NULL, rcode, out, outlen));
-	r = dns_build(cx, pkt, rcode, 0, NULL, NULL, 0, limit, out, outlen);
+	r = dns_build(cx, pkt, rcode, 0, NULL, 0, limit, out, outlen);
 	ldns_pkt_free(pkt);
 	return (r);
 }

@@ -36,6 +36,7 @@ UP=10.53.0.2
 DOMAIN=vm.internal
 CORPUS=$TOP/regress/fuzz/corpus/dns
 SPID=
+SPID2=
 UPID=
 IPID=
 
@@ -59,6 +60,7 @@ del_netns() {
 cleanup() {
 	stop_pid "$IPID"
 	stop_pid "$SPID"
+	stop_pid "$SPID2"
 	stop_pid "$UPID"
 	del_netns
 	if [ -n "$DNS_KEEP" ]; then
@@ -193,12 +195,34 @@ hostmaster\.vm\.internal\. [0-9]+ 3600 600 86400 5"
 out=$(d @$SRV a.web.$DOMAIN A)
 expect_match "dns: below a VM name is NXDOMAIN" "$out" "rcode: NXDOMAIN"
 
+# The zones' name server is DOMAIN itself, at the bridge's address: the
+# SOA's MNAME, the NS at both apexes, its A and its PTR all agree.
 out=$(d @$SRV $DOMAIN A)
-expect_match "dns: apex A is NOERROR" "$out" "rcode: NOERROR"
-expect_match "dns: apex A has no data" "$out" "ANSWER: 0,"
+expect_match "dns: apex A is the bridge's address" "$out" \
+    "^vm\.internal\.${W}30${W}IN${W}A${W}172\.16\.0\.1$"
+expect_match "dns: apex A is authoritative" "$out" "flags: qr aa rd"
 out=$(d @$SRV $DOMAIN SOA)
-expect_match "dns: apex SOA" "$out" \
-    "^vm\.internal\.${W}5${W}IN${W}SOA"
+expect_match "dns: apex SOA, MNAME the name server" "$out" \
+    "^vm\.internal\.${W}5${W}IN${W}SOA${W}vm\.internal\. hostmaster\."
+out=$(d @$SRV $DOMAIN NS)
+expect_match "dns: apex NS names the responder" "$out" \
+    "^vm\.internal\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+expect_match "dns: apex NS is authoritative" "$out" "flags: qr aa rd"
+expect_match "dns: apex NS comes with the name server's address" \
+    "$(printf '%s\n' "$out" | sed -n '/ADDITIONAL SECTION/,$p')" \
+    "^vm\.internal\.${W}30${W}IN${W}A${W}172\.16\.0\.1$"
+out=$(d @$SRV $DOMAIN ANY)
+expect_match "dns: apex ANY: SOA, NS and A" "$out" "ANSWER: 3,"
+out=$(d @$SRV 0.16.172.in-addr.arpa NS)
+expect_match "dns: reverse apex NS names the responder" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+expect_match "dns: reverse apex NS is authoritative" "$out" "flags: qr aa rd"
+out=$(d @$SRV 0.16.172.in-addr.arpa SOA)
+expect_match "dns: reverse apex SOA, MNAME the name server" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA${W}vm\.internal\. "
+out=$(d @$SRV -x 172.16.0.1)
+expect_match "dns: the bridge's address is the name server's" "$out" \
+    "1\.0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}PTR${W}vm\.internal\.$"
 
 out=$(d @$SRV -x 172.16.0.2)
 expect_match "dns: PTR for a VM's address" "$out" \
@@ -211,6 +235,34 @@ expect_match "dns: PTR for a free address is NXDOMAIN" "$out" \
     "rcode: NXDOMAIN"
 expect_match "dns: reverse NXDOMAIN carries the reverse SOA" "$out" \
     "0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA"
+
+# --- a /29: its reverse apex is the octet block that holds it -------------
+
+# A second responder, on port 5353, for the bridge 172.16.0.1/29.
+ip netns exec "$NS_S" "$DRIVE" serve -S -l $SRV:5353 -d $DOMAIN \
+    -b $SRV/29 -r "$T/resolv.conf" -n web=172.16.0.2 >"$T/serve2.log" 2>&1 &
+SPID2=$!
+if wait_for 10 grep -q '^ready' "$T/serve2.log"; then
+	pass "dns: a responder for a /29 starts"
+else
+	fail "dns: a responder for a /29 starts" \
+	    "$(tr '\n' ' ' <"$T/serve2.log" | cut -c1-300)"
+fi
+out=$(d -p 5353 @$SRV -x 172.16.0.5)
+expect_match "dns: /29: a free address is NXDOMAIN" "$out" "rcode: NXDOMAIN"
+expect_match "dns: /29: ... with the SOA of 0.16.172.in-addr.arpa" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA"
+out=$(d -p 5353 @$SRV 0.16.172.in-addr.arpa SOA)
+expect_match "dns: /29: that SOA is answered, not forwarded" "$out" \
+    "flags: qr aa rd"
+expect_match "dns: /29: ... and is the same SOA" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA${W}vm\.internal\. "
+out=$(d -p 5353 @$SRV 0.16.172.in-addr.arpa NS)
+expect_match "dns: /29: the reverse apex NS names the responder" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+out=$(d -p 5353 @$SRV -x 172.16.0.9)
+expect_match "dns: /29: an address outside it is forwarded" "$out" \
+    "flags: qr rd ra ;"
 
 # --- forwarding ---------------------------------------------------------
 
