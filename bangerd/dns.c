@@ -41,6 +41,17 @@
  * ours, have RA set when there is an upstream to forward to and an OPT
  * record when the query had one.  All are counted in ds_malformed.
  *
+ * TCP clients (RFC 7766) may pipeline DNS_TCP_INFLIGHT queries on a
+ * connection, DNS_TCP_MAX connections at once, of which DNS_TCP_PER_ADDR
+ * (cx_tcp_peraddr) from one address: more from it are taken and closed
+ * at once, so a few addresses cannot hold every slot.  Deadlines run per
+ * message, never restarted by a byte: a query must arrive whole within
+ * DNS_TCP_MSG_MS (cx_tcp_msg) of its first byte, and a connection with
+ * no query coming and nothing to read is closed DNS_TCP_IDLE_MS
+ * (cx_tcp_idle) after its last query taken or answer written; a message
+ * dropped as malformed restarts neither.  Waiting for an upstream is not
+ * the client's time.  dns_set_tcp_limits() changes the three.
+ *
  * System calls once started (for the net worker's seccomp allow-list),
  * beyond libevent's epoll and clock calls: recvfrom, sendto, read,
  * close, fcntl (F_GETFL/F_SETFL on the two listening sockets),
@@ -117,7 +128,10 @@ struct dns_conn {
 	int			 dc_fd;
 	struct event		 dc_rev;
 	struct event		 dc_wev;
-	struct event		 dc_idle;
+	struct event		 dc_timer;
+	int			 dc_msgclock;	/* dc_timer: a query's deadline,
+						   not the idle limit */
+	struct sockaddr_storage	 dc_peer;
 	int			 dc_reading;	/* dc_rev is added */
 	int			 dc_writing;	/* dc_wev is added */
 	int			 dc_eof;
@@ -186,6 +200,9 @@ struct dns_ctx {
 	size_t			 cx_npending;
 	TAILQ_HEAD(, dns_conn)	 cx_conns;
 	size_t			 cx_nconns;
+	int			 cx_tcp_idle;	/* ms */
+	int			 cx_tcp_msg;	/* ms */
+	int			 cx_tcp_peraddr;
 	uint8_t			 cx_in[DNS_MSG_MAX];
 	uint8_t			 cx_out[DNS_MSG_MAX];
 };
@@ -258,8 +275,10 @@ static void	 dns_upstream_close(struct dns_upstream *);
 static void	 dns_upstream_read(int, short, void *);
 static void	 dns_conn_read(int, short, void *);
 static void	 dns_conn_write(int, short, void *);
-static void	 dns_conn_idle(int, short, void *);
-static void	 dns_conn_touch(struct dns_conn *);
+static void	 dns_conn_timeout(int, short, void *);
+static void	 dns_conn_arm(struct dns_conn *, int);
+static size_t	 dns_conns_from(struct dns_ctx *,
+		    const struct sockaddr_storage *);
 static void	 dns_conn_process(struct dns_conn *);
 static void	 dns_conn_enqueue(struct dns_conn *, const uint8_t *, size_t);
 static void	 dns_conn_check(struct dns_conn *);
@@ -329,6 +348,9 @@ dns_new(const char *domain, struct in_addr bridge, int prefix)
 	TAILQ_INIT(&cx->cx_conns);
 	cx->cx_udpfd = cx->cx_tcpfd = -1;
 	cx->cx_serial = 1;
+	cx->cx_tcp_idle = DNS_TCP_IDLE_MS;
+	cx->cx_tcp_msg = DNS_TCP_MSG_MS;
+	cx->cx_tcp_peraddr = DNS_TCP_PER_ADDR;
 	cx->cx_bridge = bridge;
 	cx->cx_prefix = prefix;
 	cx->cx_mask = prefix == 0 ? 0 : 0xffffffffU << (32 - prefix);
@@ -534,6 +556,26 @@ int
 dns_upstream_count(const struct dns_ctx *cx)
 {
 	return (cx->cx_nup);
+}
+
+/*
+ * TCP clients' limits, from then on: idle_ms between queries, msg_ms to
+ * send a whole query from its first byte, per_addr connections at once
+ * from one address.  dns_new() sets DNS_TCP_IDLE_MS, DNS_TCP_MSG_MS and
+ * DNS_TCP_PER_ADDR.
+ */
+int
+dns_set_tcp_limits(struct dns_ctx *cx, int idle_ms, int msg_ms, int per_addr)
+{
+	if (idle_ms <= 0 || msg_ms <= 0 || per_addr <= 0 ||
+	    per_addr > DNS_TCP_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	cx->cx_tcp_idle = idle_ms;
+	cx->cx_tcp_msg = msg_ms;
+	cx->cx_tcp_peraddr = per_addr;
+	return (0);
 }
 
 /*
@@ -1812,9 +1854,11 @@ dns_accept_resume(int fd, short ev, void *arg)
 static void
 dns_tcp_accept(int fd, short ev, void *arg)
 {
-	struct dns_ctx	*cx = arg;
-	struct dns_conn	*c;
-	int		 s;
+	struct dns_ctx		*cx = arg;
+	struct dns_conn		*c;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 s;
 
 	for (;;) {
 		if (cx->cx_nconns >= DNS_TCP_MAX) {
@@ -1822,8 +1866,9 @@ dns_tcp_accept(int fd, short ev, void *arg)
 			dns_accept_pause(cx, 0);
 			return;
 		}
-		if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) == -1) {
+		sslen = sizeof(ss);
+		if ((s = accept4(fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 			if (errno == EMFILE || errno == ENFILE) {
 				log_warn("%s: accept4", __func__);
 				dns_accept_pause(cx, 1000);
@@ -1832,6 +1877,12 @@ dns_tcp_accept(int fd, short ev, void *arg)
 				log_warn("%s: accept4", __func__);
 			return;
 		}
+		/* Taken and closed: left queued, it would block the rest. */
+		if (dns_conns_from(cx, &ss) >= (size_t)cx->cx_tcp_peraddr) {
+			close(s);
+			cx->cx_st.ds_tcp_refused++;
+			continue;
+		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(s);
 			cx->cx_st.ds_dropped++;
@@ -1839,6 +1890,7 @@ dns_tcp_accept(int fd, short ev, void *arg)
 		}
 		c->dc_ctx = cx;
 		c->dc_fd = s;
+		memcpy(&c->dc_peer, &ss, sizeof(ss));
 		TAILQ_INIT(&c->dc_outq);
 		TAILQ_INSERT_TAIL(&cx->cx_conns, c, dc_entry);
 		cx->cx_nconns++;
@@ -1846,26 +1898,67 @@ dns_tcp_accept(int fd, short ev, void *arg)
 		    c);
 		event_set(&c->dc_wev, s, EV_WRITE | EV_PERSIST,
 		    dns_conn_write, c);
-		evtimer_set(&c->dc_idle, dns_conn_idle, c);
+		evtimer_set(&c->dc_timer, dns_conn_timeout, c);
 		event_add(&c->dc_rev, NULL);
 		c->dc_reading = 1;
-		dns_conn_touch(c);
+		dns_conn_arm(c, 0);
 	}
 }
 
+/* How many connections the client at ss has open. */
+static size_t
+dns_conns_from(struct dns_ctx *cx, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*a4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*a6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in	*b4;
+	const struct sockaddr_in6	*b6;
+	struct dns_conn			*c;
+	size_t				 n = 0;
+
+	TAILQ_FOREACH(c, &cx->cx_conns, dc_entry) {
+		if (c->dc_peer.ss_family != ss->ss_family)
+			continue;
+		b4 = (const struct sockaddr_in *)&c->dc_peer;
+		b6 = (const struct sockaddr_in6 *)&c->dc_peer;
+		if ((ss->ss_family == AF_INET &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr) ||
+		    (ss->ss_family == AF_INET6 &&
+		    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr)))
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * The connection's one timer, restarted only at a message's bounds,
+ * never by single bytes: msg, the deadline of a query whose first byte
+ * has come (cx_tcp_msg), else the idle limit (cx_tcp_idle) from the
+ * last query taken or answer written.
+ */
 static void
-dns_conn_touch(struct dns_conn *c)
+dns_conn_arm(struct dns_conn *c, int msg)
 {
 	struct timeval	 tv;
 
-	dns_timeval(&tv, DNS_TCP_IDLE_MS);
-	evtimer_add(&c->dc_idle, &tv);
+	c->dc_msgclock = msg;
+	dns_timeval(&tv, msg ? c->dc_ctx->cx_tcp_msg : c->dc_ctx->cx_tcp_idle);
+	evtimer_add(&c->dc_timer, &tv);
 }
 
 static void
-dns_conn_idle(int fd, short ev, void *arg)
+dns_conn_timeout(int fd, short ev, void *arg)
 {
-	dns_conn_close(arg);
+	struct dns_conn	*c = arg;
+
+	/* Waiting for the upstreams, not for the client: wait on. */
+	if (!(c->dc_reading && c->dc_inlen > 0) && c->dc_queued == 0 &&
+	    c->dc_pending > 0) {
+		dns_conn_arm(c, 0);
+		return;
+	}
+	c->dc_ctx->cx_st.ds_tcp_timeout++;
+	dns_conn_close(c);
 }
 
 static void
@@ -1887,7 +1980,9 @@ dns_conn_read(int fd, short ev, void *arg)
 		c->dc_reading = 0;
 	} else {
 		c->dc_inlen += n;
-		dns_conn_touch(c);
+		/* The first byte of a query starts its deadline. */
+		if (!c->dc_msgclock)
+			dns_conn_arm(c, 1);
 	}
 	dns_conn_check(c);
 }
@@ -1898,7 +1993,7 @@ dns_conn_process(struct dns_conn *c)
 {
 	struct dns_ctx	*cx = c->dc_ctx;
 	size_t		 off = 0, mlen, outlen, limit;
-	int		 r;
+	int		 r, taken = 0;
 
 	while (c->dc_queued + c->dc_pending < DNS_TCP_INFLIGHT &&
 	    c->dc_inlen - off >= 2) {
@@ -1913,12 +2008,17 @@ dns_conn_process(struct dns_conn *c)
 		else if (r == DNS_FORWARD)
 			dns_forward(cx, c->dc_in + off + 2, mlen, limit, NULL,
 			    0, c);
+		if (r != DNS_DROP)
+			taken = 1;
 		off += 2 + mlen;
 	}
 	if (off > 0) {
 		memmove(c->dc_in, c->dc_in + off, c->dc_inlen - off);
 		c->dc_inlen -= off;
 	}
+	/* A message we drop restarts no clock: it buys no time. */
+	if (taken)
+		dns_conn_arm(c, c->dc_inlen > 0);
 }
 
 static void
@@ -1959,12 +2059,14 @@ dns_conn_write(int fd, short ev, void *arg)
 			dns_conn_close(c);
 			return;
 		}
-		dns_conn_touch(c);
 		if ((m->tm_off += n) < m->tm_len)
 			return;
 		TAILQ_REMOVE(&c->dc_outq, m, tm_entry);
 		free(m);
 		c->dc_queued--;
+		/* A whole answer read: the client may wait again. */
+		if (!(c->dc_reading && c->dc_inlen > 0))
+			dns_conn_arm(c, 0);
 	}
 	event_del(&c->dc_wev);
 	c->dc_writing = 0;
@@ -2013,7 +2115,7 @@ dns_conn_close(struct dns_conn *c)
 	}
 	event_del(&c->dc_rev);
 	event_del(&c->dc_wev);
-	evtimer_del(&c->dc_idle);
+	evtimer_del(&c->dc_timer);
 	close(c->dc_fd);
 	while ((m = TAILQ_FIRST(&c->dc_outq)) != NULL) {
 		TAILQ_REMOVE(&c->dc_outq, m, tm_entry);

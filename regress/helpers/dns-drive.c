@@ -5,13 +5,14 @@
  *
  *   dns-drive serve -d domain -b bridge/prefix (-l addr[:port] |
  *	-U udpfd -T tcpfd) [-r resolv.conf] [-n name=addr ...] [-g count]
- *	[-S]
+ *	[-I idle_ms -M msg_ms -P per_addr] [-S]
  *	Serve with dns_start() on the given or bound sockets.  -g adds
- *	names vm0..vm<count-1> at the bridge network + 10 + i.  -S loads
- *	a seccomp allow-list first (the workers' common list and the
- *	responder's calls, default kill) to prove the list is enough.
- *	Prints "ready" once serving, a stats line on SIGUSR1 and at exit
- *	(SIGTERM).
+ *	names vm0..vm<count-1> at the bridge network + 10 + i.  -I, -M
+ *	and -P set the TCP limits (dns_set_tcp_limits(), all three or
+ *	none).  -S loads a seccomp allow-list first (the workers' common
+ *	list and the responder's calls, default kill) to prove the list is
+ *	enough.  Prints "ready" once serving, a stats line on SIGUSR1 and
+ *	at exit (SIGTERM).
  *
  *   dns-drive upstream -l addr[:port]
  *	A stand-in recursive resolver on UDP and TCP: A for any name is
@@ -21,15 +22,26 @@
  *	"drop" no answer at all.  Prints "ready" and, on SIGUSR1, its
  *	query counts per transport.
  *
- *   dns-drive query -s addr[:port] [-t [-c count]] [-e size] [-i id]
- *	name type
- *   dns-drive query -s addr[:port] [-t] -f file
+ *   dns-drive query -s addr[:port] [-B src] [-t [-c count]] [-e size]
+ *	[-i id] name type
+ *   dns-drive query -s addr[:port] [-B src] [-t] -f file
  *	One query over UDP (no EDNS unless -e) or TCP (-t), or the message
  *	in file as it is; prints "rcode=R flags=F an=N ns=N ar=N size=N
  *	opt=S" (S the answer's EDNS size, or "none") and the answer and
- *	authority records.
+ *	authority records.  -B: from source address src.
  *	With -c, count queries written at once on one TCP connection;
  *	prints "pipelined sent=N answered=N" (each ID answered once).
+ *
+ *   dns-drive hold -s addr[:port] [-B src] -n conns [-i ms] [-b] [-z]
+ *	[-w seconds]
+ *	Open conns TCP connections at once and keep them busy for the
+ *	given seconds (default 5): every ms (default 500) each sends a
+ *	whole query for vm.internal A (with -z an empty message, just its
+ *	length), or with -b the next single byte of one (a slow drip), and
+ *	reads what comes back.  Prints "hold open=N
+ *	closed=N answered=N first_close_ms=T last_close_ms=T": connections
+ *	still open at the end, those the server closed (and when, after
+ *	the start; -1 if none), whole answers read.
  *
  *   dns-drive idle -s addr[:port] [-w seconds]
  *	Open a TCP connection, send nothing; prints "closed after N s" when
@@ -79,11 +91,14 @@
 #define BURST_TRIES	6
 
 static volatile sig_atomic_t	 got_usr1, got_term;
+static struct sockaddr_in	 src_addr;	/* -B: clients bind to it */
+static int			 src_set;
 
 static void	usage(void) __attribute__((__noreturn__));
 static int	num_arg(int, long long, long long);
 static void	parse_hostport(const char *, struct sockaddr_in *);
 static void	parse_bridge(const char *, struct in_addr *, int *);
+static void	parse_src(const char *);
 static int	bind_sock(const struct sockaddr_in *, int);
 static char	*read_text(const char *);
 static uint32_t	name_hash(const char *);
@@ -94,6 +109,7 @@ static int	cmd_query(int, char **);
 static int	cmd_burst(int, char **);
 static int	cmd_send(int, char **);
 static int	cmd_idle(int, char **);
+static int	cmd_hold(int, char **);
 static long	ms_since(const struct timespec *);
 static int	query_pipelined(const struct sockaddr_in *, const uint8_t *,
 		    size_t, int);
@@ -102,7 +118,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dns-drive serve|upstream|query|burst|send|"
-	    "idle ...\n");
+	    "idle|hold ...\n");
 	exit(2);
 }
 
@@ -152,6 +168,17 @@ parse_bridge(const char *s, struct in_addr *addr, int *prefix)
 	*prefix = strtonum(slash, 8, 32, &errstr);
 	if (errstr != NULL || inet_pton(AF_INET, buf, addr) != 1)
 		errx(2, "bad bridge %s", s);
+}
+
+/* -B: the source address of the client sockets, any port. */
+static void
+parse_src(const char *s)
+{
+	memset(&src_addr, 0, sizeof(src_addr));
+	src_addr.sin_family = AF_INET;
+	if (inet_pton(AF_INET, s, &src_addr.sin_addr) != 1)
+		errx(2, "bad source address %s", s);
+	src_set = 1;
 }
 
 static int
@@ -231,7 +258,8 @@ print_stats(const char *what)
 
 	printf("%s queries=%llu answered=%llu nxdomain=%llu forwarded=%llu "
 	    "relayed=%llu servfail=%llu refused=%llu malformed=%llu "
-	    "truncated=%llu dropped=%llu upstream_bad=%llu\n", what,
+	    "truncated=%llu dropped=%llu upstream_bad=%llu tcp_refused=%llu "
+	    "tcp_timeout=%llu\n", what,
 	    (unsigned long long)st->ds_queries,
 	    (unsigned long long)st->ds_answered,
 	    (unsigned long long)st->ds_nxdomain,
@@ -242,7 +270,9 @@ print_stats(const char *what)
 	    (unsigned long long)st->ds_malformed,
 	    (unsigned long long)st->ds_truncated,
 	    (unsigned long long)st->ds_dropped,
-	    (unsigned long long)st->ds_upstream_bad);
+	    (unsigned long long)st->ds_upstream_bad,
+	    (unsigned long long)st->ds_tcp_refused,
+	    (unsigned long long)st->ds_tcp_timeout);
 	fflush(stdout);
 }
 
@@ -311,11 +341,20 @@ cmd_serve(int argc, char **argv)
 	char			*text, *eq, name[64];
 	int			 ch, prefix = 0, udpfd = -1, tcpfd = -1;
 	int			 gen = 0, sandbox = 0, i, havebridge = 0;
-	int			 nnames = 0;
+	int			 nnames = 0, idle = 0, msg = 0, peraddr = 0;
 	char			*names[256];
 
-	while ((ch = getopt(argc, argv, "b:d:g:l:n:r:ST:U:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:d:g:I:l:M:n:P:r:ST:U:")) != -1) {
 		switch (ch) {
+		case 'I':
+			idle = num_arg(ch, 1, 600000);
+			break;
+		case 'M':
+			msg = num_arg(ch, 1, 600000);
+			break;
+		case 'P':
+			peraddr = num_arg(ch, 1, DNS_TCP_MAX);
+			break;
 		case 'b':
 			parse_bridge(optarg, &bridge, &prefix);
 			havebridge = 1;
@@ -352,11 +391,14 @@ cmd_serve(int argc, char **argv)
 			usage();
 		}
 	}
-	if (domain == NULL || !havebridge || (udpfd == -1 && tcpfd == -1))
+	if (domain == NULL || !havebridge || (udpfd == -1 && tcpfd == -1) ||
+	    (idle || msg || peraddr) != (idle && msg && peraddr))
 		usage();
 
 	if ((serve_cx = dns_new(domain, bridge, prefix)) == NULL)
 		err(1, "dns_new");
+	if (idle && dns_set_tcp_limits(serve_cx, idle, msg, peraddr) == -1)
+		err(1, "dns_set_tcp_limits");
 	for (i = 0; i < nnames; i++) {
 		if ((eq = strchr(names[i], '=')) == NULL)
 			errx(2, "-n %s: want name=address", names[i]);
@@ -585,6 +627,9 @@ connect_to(const struct sockaddr_in *sin, int type)
 	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC, 0)) == -1)
 		err(1, "socket");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (src_set && bind(fd, (const struct sockaddr *)&src_addr,
+	    sizeof(src_addr)) == -1)
+		err(1, "bind %s", inet_ntoa(src_addr.sin_addr));
 	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
 		err(1, "connect");
 	return (fd);
@@ -618,8 +663,11 @@ cmd_query(int argc, char **argv)
 	int			 count = 0;
 	uint16_t		 qid;
 
-	while ((ch = getopt(argc, argv, "c:e:f:i:s:t")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:e:f:i:s:t")) != -1) {
 		switch (ch) {
+		case 'B':
+			parse_src(optarg);
+			break;
 		case 'c':
 			count = num_arg(ch, 1, 1000);
 			break;
@@ -809,6 +857,152 @@ cmd_idle(int argc, char **argv)
 	else
 		printf("open after %d s\n", secs);
 	close(fd);
+	return (0);
+}
+
+/* hold */
+
+struct hc {
+	int		 fd;		/* -1 once closed */
+	size_t		 sent;		/* bytes of the current query */
+	size_t		 got;		/* bytes of the current answer */
+	uint8_t		 in[2 + DNS_MSG_MAX];
+	long		 closed_ms;
+};
+
+/* Read what there is; -1 once the server closed the connection. */
+static int
+hold_read(struct hc *h, int *answered)
+{
+	ssize_t	 n;
+	size_t	 need;
+
+	for (;;) {
+		n = recv(h->fd, h->in + h->got, sizeof(h->in) - h->got,
+		    MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return (0);
+		if (n <= 0)
+			return (-1);
+		h->got += n;
+		while (h->got >= 2 && h->got >= (need = 2 +
+		    ((h->in[0] << 8) | h->in[1]))) {
+			(*answered)++;
+			memmove(h->in, h->in + need, h->got - need);
+			h->got -= need;
+		}
+	}
+}
+
+static int
+cmd_hold(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct timespec		 t0, ts;
+	struct sigaction	 sa;
+	struct hc		*h;
+	ldns_pkt		*q = NULL;
+	uint8_t			*wire, *msg;
+	size_t			 wlen, mlen, chunk;
+	long			 now, first = -1, last = -1;
+	int			 ch, have = 0, conns = 0, every = 500, secs = 5;
+	int			 drip = 0, i, open, closed = 0, answered = 0;
+	int			 empty = 0;
+
+	while ((ch = getopt(argc, argv, "B:bi:n:s:w:z")) != -1) {
+		switch (ch) {
+		case 'z':
+			empty = 1;
+			break;
+		case 'B':
+			parse_src(optarg);
+			break;
+		case 'b':
+			drip = 1;
+			break;
+		case 'i':
+			every = num_arg(ch, 1, 60000);
+			break;
+		case 'n':
+			conns = num_arg(ch, 1, 1000);
+			break;
+		case 's':
+			parse_hostport(optarg, &sin);
+			have = 1;
+			break;
+		case 'w':
+			secs = num_arg(ch, 1, 600);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || conns == 0)
+		usage();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (ldns_pkt_query_new_frm_str(&q, "vm.internal.", LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK ||
+	    ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+		errx(1, "cannot build the query");
+	ldns_pkt_free(q);
+	mlen = 2 + wlen;
+	if ((msg = malloc(mlen)) == NULL ||
+	    (h = calloc(conns, sizeof(*h))) == NULL)
+		err(1, NULL);
+	if (empty)
+		wlen = 0;
+	msg[0] = wlen >> 8;
+	msg[1] = wlen & 0xff;
+	memcpy(msg + 2, wire, wlen);
+	mlen = 2 + wlen;
+	free(wire);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < conns; i++) {
+		h[i].fd = connect_to(&sin, SOCK_STREAM);
+		h[i].closed_ms = -1;
+	}
+	ts.tv_sec = every / 1000;
+	ts.tv_nsec = (every % 1000) * 1000000L;
+	while ((now = ms_since(&t0)) < secs * 1000L) {
+		for (i = 0; i < conns; i++) {
+			if (h[i].fd == -1)
+				continue;
+			chunk = drip ? 1 : mlen - h[i].sent;
+			if (hold_read(&h[i], &answered) == -1 ||
+			    send(h[i].fd, msg + h[i].sent, chunk,
+			    MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+				close(h[i].fd);
+				h[i].fd = -1;
+				h[i].closed_ms = now;
+				if (first == -1)
+					first = now;
+				last = now;
+				closed++;
+				continue;
+			}
+			h[i].sent = (h[i].sent + chunk) % mlen;
+		}
+		nanosleep(&ts, NULL);
+	}
+	for (open = 0, i = 0; i < conns; i++) {
+		if (h[i].fd == -1)
+			continue;
+		if (hold_read(&h[i], &answered) == -1) {
+			closed++;
+			last = ms_since(&t0);
+			if (first == -1)
+				first = last;
+		} else
+			open++;
+		close(h[i].fd);
+	}
+	printf("hold open=%d closed=%d answered=%d first_close_ms=%ld "
+	    "last_close_ms=%ld\n", open, closed, answered, first, last);
+	free(h);
+	free(msg);
 	return (0);
 }
 
@@ -1085,5 +1279,7 @@ main(int argc, char *argv[])
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "idle") == 0)
 		return (cmd_idle(argc, argv));
+	if (strcmp(cmd, "hold") == 0)
+		return (cmd_hold(argc, argv));
 	usage();
 }

@@ -116,6 +116,8 @@ if ! { ip -n "$NS_S" link add dt-c0 type veth peer name dt-c1 \
     S ip addr add $SRV/24 dev dt-c0 && S ip link set dt-c0 up &&
     S ip addr add 10.53.0.1/24 dev dt-u0 && S ip link set dt-u0 up &&
     C ip addr add 172.16.0.2/24 dev dt-c1 && C ip link set dt-c1 up &&
+    C ip addr add 172.16.0.3/24 dev dt-c1 &&
+    C ip addr add 172.16.0.4/24 dev dt-c1 &&
     U ip addr add $UP/24 dev dt-u1 && U ip link set dt-u1 up; }; then
 	fail "dns: namespaces" "cannot link the namespaces"
 	t_done
@@ -238,9 +240,12 @@ expect_match "dns: reverse NXDOMAIN carries the reverse SOA" "$out" \
 
 # --- a /29: its reverse apex is the octet block that holds it -------------
 
-# A second responder, on port 5353, for the bridge 172.16.0.1/29.
+# A second responder, on port 5353, for the bridge 172.16.0.1/29, with
+# short TCP limits: 1.5 s idle, 1 s for a whole query, 4 connections
+# from one address.
 ip netns exec "$NS_S" "$DRIVE" serve -S -l $SRV:5353 -d $DOMAIN \
-    -b $SRV/29 -r "$T/resolv.conf" -n web=172.16.0.2 >"$T/serve2.log" 2>&1 &
+    -b $SRV/29 -r "$T/resolv.conf" -n web=172.16.0.2 -I 1500 -M 1000 -P 4 \
+    >"$T/serve2.log" 2>&1 &
 SPID2=$!
 if wait_for 10 grep -q '^ready' "$T/serve2.log"; then
 	pass "dns: a responder for a /29 starts"
@@ -318,6 +323,54 @@ expect_eq "dns: 50 queries pipelined on one TCP connection" "$out" \
 out=$(q -t -c 20 pipe.example.com A)
 expect_eq "dns: 20 forwarded queries pipelined on one connection" "$out" \
     "pipelined sent=20 answered=20"
+
+# --- TCP limits (the second responder) --------------------------------------
+
+# 64 connections from one address, each sending a whole query every
+# 300 ms (so never idle), for 8 s: only 4 stay; a query from another
+# address is answered meanwhile.  Alongside, from a third address, a
+# query dripped a byte every 100 ms, and empty messages dripped so.
+C "$DRIVE" hold -s $SRV:5353 -n 64 -i 300 -w 8 >"$T/hold.log" 2>&1 &
+HPID1=$!
+C "$DRIVE" hold -s $SRV:5353 -B 172.16.0.4 -n 1 -b -i 100 -w 6 \
+    >"$T/drip.log" 2>&1 &
+HPID2=$!
+C "$DRIVE" hold -s $SRV:5353 -B 172.16.0.4 -n 1 -b -z -i 100 -w 6 \
+    >"$T/dripz.log" 2>&1 &
+HPID3=$!
+sleep 1
+out=$(C "$DRIVE" query -s $SRV:5353 -B 172.16.0.3 -t web.$DOMAIN A 2>&1)
+expect_match "dns: TCP: one address cannot keep another out" "$out" \
+    "^rcode=NOERROR flags=qr,aa,rd,ra, an=1"
+wait "$HPID1" "$HPID2" "$HPID3"
+out=$(cat "$T/hold.log")
+expect_match "dns: TCP: 4 connections per address, the other 60 closed" \
+    "$out" "^hold open=4 closed=60 "
+expect_match "dns: TCP: ... and the 4 had their answers" "$out" \
+    "answered=[1-9][0-9]* "
+out=$(cat "$T/drip.log")
+if [[ $out =~ ^hold\ open=0\ closed=1\ .*first_close_ms=([0-9]+) ]] &&
+    [ "${BASH_REMATCH[1]}" -ge 800 ] && [ "${BASH_REMATCH[1]}" -le 2500 ]
+then
+	pass "dns: TCP: a query dripped a byte at a time is cut off at 1 s"
+else
+	fail "dns: TCP: a query dripped a byte at a time is cut off at 1 s" \
+	    "$out"
+fi
+out=$(cat "$T/dripz.log")
+if [[ $out =~ ^hold\ open=0\ closed=1\ .*first_close_ms=([0-9]+) ]] &&
+    [ "${BASH_REMATCH[1]}" -ge 800 ] && [ "${BASH_REMATCH[1]}" -le 2500 ]
+then
+	pass "dns: TCP: empty messages dripped do not restart the clock"
+else
+	fail "dns: TCP: empty messages dripped do not restart the clock" \
+	    "$out"
+fi
+kill -USR1 "$SPID2"
+wait_for 5 grep -q '^stats ' "$T/serve2.log"
+out=$(grep '^stats ' "$T/serve2.log" | tail -1)
+expect_match "dns: TCP: the refused and cut-off connections are counted" \
+    "$out" "tcp_refused=60 tcp_timeout=2$"
 
 # --- truncation and the fallback to TCP ----------------------------------
 
