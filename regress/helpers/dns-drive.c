@@ -5,11 +5,12 @@
  *
  *   dns-drive serve -d domain -b bridge/prefix (-l addr[:port] |
  *	-U udpfd -T tcpfd) [-r resolv.conf] [-n name=addr ...] [-g count]
- *	[-I idle_ms -M msg_ms -P per_addr] [-S]
+ *	[-I idle_ms -M msg_ms -P per_addr] [-R bytes] [-S]
  *	Serve with dns_start() on the given or bound sockets.  -g adds
  *	names vm0..vm<count-1> at the bridge network + 10 + i.  -I, -M
  *	and -P set the TCP limits (dns_set_tcp_limits(), all three or
- *	none).  -S loads a seccomp allow-list first (the workers' common
+ *	none).  -R sets the UDP socket's receive buffer (SO_RCVBUFFORCE),
+ *	as the daemon's parent does.  -S loads a seccomp allow-list first (the workers' common
  *	list and the responder's calls, default kill) to prove the list is
  *	enough.  Prints "ready" once serving, a stats line on SIGUSR1 and
  *	at exit (SIGTERM).
@@ -54,6 +55,12 @@
  *	address); each answer is checked.  Unanswered queries are resent
  *	after 1 s, up to 5 times.  Prints "burst sent=N ok=N wrong=N
  *	lost=N retries=N"; exits 0 only if every query got its answer.
+ *
+ *   dns-drive flood -s addr[:port] -n count [-d domain] [-g names]
+ *	count queries for vm<i % names>.domain (default vm.internal, 100
+ *	names) over UDP, as fast as they can be sent, not paced by the
+ *	answers; answers are read meanwhile and for 2 s after.  Prints
+ *	"flood sent=N answered=N lost=N loss=P%".
  *
  *   dns-drive send -s addr[:port] file...
  *	Each file as one UDP datagram, 2 ms apart.  Prints "sent N".
@@ -110,6 +117,7 @@ static int	cmd_burst(int, char **);
 static int	cmd_send(int, char **);
 static int	cmd_idle(int, char **);
 static int	cmd_hold(int, char **);
+static int	cmd_flood(int, char **);
 static long	ms_since(const struct timespec *);
 static int	query_pipelined(const struct sockaddr_in *, const uint8_t *,
 		    size_t, int);
@@ -118,7 +126,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dns-drive serve|upstream|query|burst|send|"
-	    "idle|hold ...\n");
+	    "idle|hold|flood ...\n");
 	exit(2);
 }
 
@@ -342,10 +350,14 @@ cmd_serve(int argc, char **argv)
 	int			 ch, prefix = 0, udpfd = -1, tcpfd = -1;
 	int			 gen = 0, sandbox = 0, i, havebridge = 0;
 	int			 nnames = 0, idle = 0, msg = 0, peraddr = 0;
+	int			 rcvbuf = 0;
 	char			*names[256];
 
-	while ((ch = getopt(argc, argv, "b:d:g:I:l:M:n:P:r:ST:U:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:d:g:I:l:M:n:P:R:r:ST:U:")) != -1) {
 		switch (ch) {
+		case 'R':
+			rcvbuf = num_arg(ch, 1024, 1 << 30);
+			break;
 		case 'I':
 			idle = num_arg(ch, 1, 600000);
 			break;
@@ -399,6 +411,9 @@ cmd_serve(int argc, char **argv)
 		err(1, "dns_new");
 	if (idle && dns_set_tcp_limits(serve_cx, idle, msg, peraddr) == -1)
 		err(1, "dns_set_tcp_limits");
+	if (rcvbuf && (udpfd == -1 || setsockopt(udpfd, SOL_SOCKET,
+	    SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == -1))
+		err(1, "SO_RCVBUFFORCE");
 	for (i = 0; i < nnames; i++) {
 		if ((eq = strchr(names[i], '=')) == NULL)
 			errx(2, "-n %s: want name=address", names[i]);
@@ -1215,6 +1230,96 @@ cmd_burst(int argc, char **argv)
 	return (wrong == 0 && lost == 0 && ok == count ? 0 : 1);
 }
 
+/* flood */
+
+/* Read the answers there are; each ID counts once. */
+static void
+flood_read(int fd, uint8_t *seen, int count, int *answered)
+{
+	uint8_t	 buf[DNS_MSG_MAX];
+	ssize_t	 n;
+	int	 id;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >=
+	    LDNS_HEADER_SIZE) {
+		id = LDNS_ID_WIRE(buf);
+		if (id < count && !seen[id]) {
+			seen[id] = 1;
+			(*answered)++;
+		}
+	}
+}
+
+static int
+cmd_flood(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct pollfd		 pfd;
+	struct timespec		 t0;
+	ldns_pkt		*q = NULL;
+	const char		*domain = "vm.internal";
+	uint8_t			*wire, *seen;
+	char			 name[300];
+	size_t			 wlen;
+	int			 ch, have = 0, count = 0, names = 100, fd, i;
+	int			 answered = 0, big = 256 << 20;
+
+	while ((ch = getopt(argc, argv, "d:g:n:s:")) != -1) {
+		switch (ch) {
+		case 'd':
+			domain = optarg;
+			break;
+		case 'g':
+			names = num_arg(ch, 1, 60000);
+			break;
+		case 'n':
+			count = num_arg(ch, 1, 65535);
+			break;
+		case 's':
+			parse_hostport(optarg, &sin);
+			have = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || count == 0)
+		usage();
+	if ((seen = calloc(count, 1)) == NULL)
+		err(1, NULL);
+	fd = connect_to(&sin, SOCK_DGRAM);
+	/* Room for every answer here: losses are the server's only. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big,
+	    sizeof(big)) == -1)
+		err(1, "SO_RCVBUFFORCE");
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "vm%d.%s.", i % names, domain);
+		if (ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A,
+		    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+			errx(1, "query %s", name);
+		ldns_pkt_set_id(q, i);
+		if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+			errx(1, "pkt2wire");
+		if (send(fd, wire, wlen, 0) != (ssize_t)wlen)
+			err(1, "send");
+		free(wire);
+		ldns_pkt_free(q);
+		flood_read(fd, seen, count, &answered);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (answered < count && ms_since(&t0) < 2000) {
+		poll(&pfd, 1, 100);
+		flood_read(fd, seen, count, &answered);
+	}
+	close(fd);
+	printf("flood sent=%d answered=%d lost=%d loss=%.1f%%\n", count,
+	    answered, count - answered, 100.0 * (count - answered) / count);
+	free(seen);
+	return (0);
+}
+
 /* send */
 
 static int
@@ -1281,5 +1386,7 @@ main(int argc, char *argv[])
 		return (cmd_idle(argc, argv));
 	if (strcmp(cmd, "hold") == 0)
 		return (cmd_hold(argc, argv));
+	if (strcmp(cmd, "flood") == 0)
+		return (cmd_flood(argc, argv));
 	usage();
 }
