@@ -10,10 +10,10 @@
  *	names vm0..vm<count-1> at the bridge network + 10 + i.  -I, -M
  *	and -P set the TCP limits (dns_set_tcp_limits(), all three or
  *	none).  -R sets the UDP socket's receive buffer (SO_RCVBUFFORCE),
- *	as the daemon's parent does.  -S loads a seccomp allow-list first (the workers' common
- *	list and the responder's calls, default kill) to prove the list is
- *	enough.  Prints "ready" once serving, a stats line on SIGUSR1 and
- *	at exit (SIGTERM).
+ *	as the daemon's parent does.  -S loads a seccomp allow-list first
+ *	(the workers' common list and the responder's calls, default kill)
+ *	to prove the list is enough.  Prints "ready" once serving, a stats
+ *	line on SIGUSR1 and at exit (SIGTERM).
  *
  *   dns-drive upstream -l addr[:port]
  *	A stand-in recursive resolver on UDP and TCP: A for any name is
