@@ -4,9 +4,16 @@
  * Answers from its own table:
  *	NAME.DOMAIN	A: the VM's address (TTL DNS_TTL); AAAA and other
  *			types: NOERROR, no data; ANY: the A record
- *	DOMAIN		SOA and ANY: the SOA; other types: no data
+ *	DOMAIN		the zone's apex and the name of its name server
+ *			(the responder): SOA (MNAME DOMAIN), NS DOMAIN
+ *			(with its A as additional data), A the bridge's
+ *			address; ANY: all three; other types: no data
+ *	the reverse apex, the octet-aligned block holding the subnet (for a
+ *			/29 that block's name only): SOA, NS DOMAIN, ANY
+ *			both; other types: no data
  *	d.c.b.a.in-addr.arpa, the address in the bridge's subnet:
- *			PTR NAME.DOMAIN, or NXDOMAIN
+ *			PTR NAME.DOMAIN (DOMAIN for the bridge's own
+ *			address), or NXDOMAIN
  *	anything else under DOMAIN, or under a reverse block inside the
  *			subnet: NXDOMAIN
  * Negative answers carry a synthesized SOA (owner the zone apex, TTL and
@@ -27,9 +34,23 @@
  *
  * Malformed messages (short header, responses, names ldns refuses:
  * pointer loops, overlong names and labels, truncated sections) are
- * dropped; QDCOUNT other than 1 gets FORMERR, an opcode other than
- * QUERY NOTIMP, an EDNS version other than 0 BADVERS.  All are counted
- * in ds_malformed.
+ * dropped; an opcode other than QUERY gets NOTIMP, QDCOUNT other than 1
+ * FORMERR, more than one OPT record, an OPT not owned by the root or an
+ * option whose length runs past its record FORMERR (RFC 6891 6.1.1 and
+ * 7), an EDNS version other than 0 BADVERS.  These answers, like all of
+ * ours, have RA set when there is an upstream to forward to and an OPT
+ * record when the query had one.  All are counted in ds_malformed.
+ *
+ * TCP clients (RFC 7766) may pipeline DNS_TCP_INFLIGHT queries on a
+ * connection, DNS_TCP_MAX connections at once, of which DNS_TCP_PER_ADDR
+ * (cx_tcp_peraddr) from one address: more from it are taken and closed
+ * at once, so a few addresses cannot hold every slot.  Deadlines run per
+ * message, never restarted by a byte: a query must arrive whole within
+ * DNS_TCP_MSG_MS (cx_tcp_msg) of its first byte, and a connection with
+ * no query coming and nothing to read is closed DNS_TCP_IDLE_MS
+ * (cx_tcp_idle) after its last query taken or answer written; a message
+ * dropped as malformed restarts neither.  Waiting for an upstream is not
+ * the client's time.  dns_set_tcp_limits() changes the three.
  *
  * System calls once started (for the net worker's seccomp allow-list),
  * beyond libevent's epoll and clock calls: recvfrom, sendto, read,
@@ -107,7 +128,10 @@ struct dns_conn {
 	int			 dc_fd;
 	struct event		 dc_rev;
 	struct event		 dc_wev;
-	struct event		 dc_idle;
+	struct event		 dc_timer;
+	int			 dc_msgclock;	/* dc_timer: a query's deadline,
+						   not the idle limit */
+	struct sockaddr_storage	 dc_peer;
 	int			 dc_reading;	/* dc_rev is added */
 	int			 dc_writing;	/* dc_wev is added */
 	int			 dc_eof;
@@ -141,6 +165,13 @@ struct dns_pending {
 };
 RB_HEAD(dns_pendings, dns_pending);
 
+/* An answer's records by section (any may be NULL): dns_build() takes them. */
+struct dns_rrs {
+	ldns_rr_list		*rr_an;
+	ldns_rr_list		*rr_ns;
+	ldns_rr_list		*rr_ad;
+};
+
 struct dns_ctx {
 	ldns_rdf		*cx_domain;
 	ldns_rdf		*cx_hostmaster;	/* SOA RNAME */
@@ -169,6 +200,9 @@ struct dns_ctx {
 	size_t			 cx_npending;
 	TAILQ_HEAD(, dns_conn)	 cx_conns;
 	size_t			 cx_nconns;
+	int			 cx_tcp_idle;	/* ms */
+	int			 cx_tcp_msg;	/* ms */
+	int			 cx_tcp_peraddr;
 	uint8_t			 cx_in[DNS_MSG_MAX];
 	uint8_t			 cx_out[DNS_MSG_MAX];
 };
@@ -184,17 +218,24 @@ static int	 dns_eval(struct dns_ctx *, const uint8_t *, size_t, int,
 		    uint8_t *, size_t *, size_t *);
 static int	 dns_zone(struct dns_ctx *, const ldns_pkt *, const ldns_rr *,
 		    const ldns_rdf *, int (*)(struct dns_ctx *,
-		    const ldns_rr *, ldns_rr **, ldns_rr **), size_t,
-		    uint8_t *, size_t *);
-static int	 dns_local(struct dns_ctx *, const ldns_rr *, ldns_rr **,
-		    ldns_rr **);
-static int	 dns_reverse(struct dns_ctx *, const ldns_rr *, ldns_rr **,
-		    ldns_rr **);
+		    const ldns_rr *, struct dns_rrs *), size_t, uint8_t *,
+		    size_t *);
+static int	 dns_local(struct dns_ctx *, const ldns_rr *, struct dns_rrs *);
+static int	 dns_reverse(struct dns_ctx *, const ldns_rr *,
+		    struct dns_rrs *);
+static int	 dns_apex(struct dns_ctx *, const ldns_rdf *, const ldns_rdf *,
+		    ldns_rr_type, struct dns_rrs *);
 static int	 dns_rev_classify(const struct dns_ctx *, const ldns_rdf *,
 		    uint32_t *, int *);
 static int	 dns_build(struct dns_ctx *, const ldns_pkt *, int, int,
-		    ldns_rr *, ldns_rr *, int, size_t, uint8_t *, size_t *);
-static int	 dns_build_hdr(const uint8_t *, int, uint8_t *, size_t *);
+		    struct dns_rrs *, int, size_t, uint8_t *, size_t *);
+static void	 dns_rrs_free(struct dns_rrs *);
+static int	 dns_push(ldns_rr_list *, ldns_rr *);
+static int	 dns_build_hdr(struct dns_ctx *, const uint8_t *,
+		    const ldns_pkt *, int, uint8_t *, size_t *);
+static int	 dns_opt_scan(const uint8_t *, size_t, int *, int *, int *);
+static int	 dns_skip_name(const uint8_t *, size_t, size_t *);
+static int	 dns_is_root(const uint8_t *, size_t, size_t);
 static int	 dns_error_reply(struct dns_ctx *, const uint8_t *, size_t, int,
 		    size_t, uint8_t *, size_t *);
 static int	 dns_wire_out(ldns_pkt *, size_t, uint8_t *, size_t *);
@@ -205,6 +246,7 @@ static ldns_rr	*dns_soa(struct dns_ctx *, const ldns_rdf *);
 static ldns_rr	*dns_rr_one(const ldns_rdf *, ldns_rr_type, ldns_rdf *);
 static ldns_rr	*dns_rr_a(const ldns_rdf *, uint32_t);
 static ldns_rr	*dns_rr_ptr(struct dns_ctx *, const ldns_rdf *, const char *);
+static ldns_rr	*dns_rr_ns(struct dns_ctx *, const ldns_rdf *);
 static int	 dns_label(const ldns_rdf *, int, char *, size_t);
 static struct dns_name *dns_byname(struct dns_ctx *, const char *);
 static struct dns_name *dns_byaddr(struct dns_ctx *, uint32_t);
@@ -233,8 +275,10 @@ static void	 dns_upstream_close(struct dns_upstream *);
 static void	 dns_upstream_read(int, short, void *);
 static void	 dns_conn_read(int, short, void *);
 static void	 dns_conn_write(int, short, void *);
-static void	 dns_conn_idle(int, short, void *);
-static void	 dns_conn_touch(struct dns_conn *);
+static void	 dns_conn_timeout(int, short, void *);
+static void	 dns_conn_arm(struct dns_conn *, int);
+static size_t	 dns_conns_from(struct dns_ctx *,
+		    const struct sockaddr_storage *);
 static void	 dns_conn_process(struct dns_conn *);
 static void	 dns_conn_enqueue(struct dns_conn *, const uint8_t *, size_t);
 static void	 dns_conn_check(struct dns_conn *);
@@ -304,6 +348,9 @@ dns_new(const char *domain, struct in_addr bridge, int prefix)
 	TAILQ_INIT(&cx->cx_conns);
 	cx->cx_udpfd = cx->cx_tcpfd = -1;
 	cx->cx_serial = 1;
+	cx->cx_tcp_idle = DNS_TCP_IDLE_MS;
+	cx->cx_tcp_msg = DNS_TCP_MSG_MS;
+	cx->cx_tcp_peraddr = DNS_TCP_PER_ADDR;
 	cx->cx_bridge = bridge;
 	cx->cx_prefix = prefix;
 	cx->cx_mask = prefix == 0 ? 0 : 0xffffffffU << (32 - prefix);
@@ -512,6 +559,26 @@ dns_upstream_count(const struct dns_ctx *cx)
 }
 
 /*
+ * TCP clients' limits, from then on: idle_ms between queries, msg_ms to
+ * send a whole query from its first byte, per_addr connections at once
+ * from one address.  dns_new() sets DNS_TCP_IDLE_MS, DNS_TCP_MSG_MS and
+ * DNS_TCP_PER_ADDR.
+ */
+int
+dns_set_tcp_limits(struct dns_ctx *cx, int idle_ms, int msg_ms, int per_addr)
+{
+	if (idle_ms <= 0 || msg_ms <= 0 || per_addr <= 0 ||
+	    per_addr > DNS_TCP_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	cx->cx_tcp_idle = idle_ms;
+	cx->cx_tcp_msg = msg_ms;
+	cx->cx_tcp_peraddr = per_addr;
+	return (0);
+}
+
+/*
  * The pure part: what to do with one message from a client.  Returns
  * -1 to drop it, 0 with *forward 0 and the answer in out (*outlen is
  * its capacity on entry, its length on return), or 0 with *forward 1 to
@@ -566,7 +633,7 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 	const ldns_rdf	*qname;
 	ldns_rr_class	 qclass;
 	size_t		 limit;
-	int		 r;
+	int		 r, nopt, ownerbad, optlenbad, optbad;
 
 	cx->cx_st.ds_queries++;
 	*limitp = tcp ? DNS_MSG_MAX : DNS_UDP_MIN;
@@ -575,25 +642,46 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 		cx->cx_st.ds_malformed++;
 		return (DNS_DROP);
 	}
-	if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY) {
-		cx->cx_st.ds_malformed++;
-		return (dns_build_hdr(q, LDNS_RCODE_NOTIMPL, out, outlen));
-	}
 	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK) {
 		cx->cx_st.ds_malformed++;
+		/* Other opcodes' messages need not parse as a query's. */
+		if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY)
+			return (dns_build_hdr(cx, q, NULL, LDNS_RCODE_NOTIMPL,
+			    out, outlen));
 		return (DNS_DROP);
 	}
+	optbad = dns_opt_scan(q, qlen, &nopt, &ownerbad, &optlenbad) == -1;
+	/* ldns counts OPT records in a byte: 256 of them read as none. */
+	if (nopt > 0 && !ldns_pkt_edns(pkt))
+		ldns_pkt_set_edns_udp_size(pkt, DNS_UDP_MIN);
 	limit = tcp ? DNS_MSG_MAX : dns_udp_limit(pkt);
 	*limitp = limit;
+	if (LDNS_OPCODE_WIRE(q) != LDNS_PACKET_QUERY) {
+		cx->cx_st.ds_malformed++;
+		r = dns_build_hdr(cx, q, pkt, LDNS_RCODE_NOTIMPL, out, outlen);
+		goto done;
+	}
 	if (ldns_pkt_qdcount(pkt) != 1 ||
 	    ldns_rr_list_rr_count(ldns_pkt_question(pkt)) != 1) {
 		cx->cx_st.ds_malformed++;
-		r = dns_build_hdr(q, LDNS_RCODE_FORMERR, out, outlen);
+		r = dns_build_hdr(cx, q, pkt, LDNS_RCODE_FORMERR, out, outlen);
+		goto done;
+	}
+	/*
+	 * RFC 6891 6.1.1 and 7: one OPT at most, owned by the root; its
+	 * options are read only for the version we speak, so BADVERS comes
+	 * before a bad option length.
+	 */
+	if (optbad || nopt > 1 || ownerbad || (ldns_pkt_edns(pkt) &&
+	    ldns_pkt_edns_version(pkt) == 0 && optlenbad)) {
+		cx->cx_st.ds_malformed++;
+		r = dns_build(cx, pkt, LDNS_RCODE_FORMERR, 0, NULL, 0,
+		    limit, out, outlen);
 		goto done;
 	}
 	if (ldns_pkt_edns(pkt) && ldns_pkt_edns_version(pkt) != 0) {
 		cx->cx_st.ds_malformed++;
-		r = dns_build(cx, pkt, 16 /* BADVERS */, 0, NULL, NULL, 0,
+		r = dns_build(cx, pkt, 16 /* BADVERS */, 0, NULL, 0,
 		    limit, out, outlen);
 		goto done;
 	}
@@ -625,8 +713,8 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
  refused:
 	/* Not ours, and no one to ask or not a class we pass on. */
 	cx->cx_st.ds_refused++;
-	r = dns_build(cx, pkt, LDNS_RCODE_REFUSED, 0, NULL, NULL, 0, limit,
-	    out, outlen);
+	r = dns_build(cx, pkt, LDNS_RCODE_REFUSED, 0, NULL, 0, limit, out,
+	    outlen);
  done:
 	ldns_pkt_free(pkt);
 	return (r);
@@ -634,44 +722,70 @@ dns_eval(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int tcp,
 
 /*
  * An answer from our zone with apex APEX, zone transfers refused.
- * lookup gives the rcode and the answer, if any (the zone's SOA, taken
- * from *soap, may be it), or -1 out of memory; without an answer the
- * SOA goes in the authority section.
+ * lookup gives the rcode and fills the sections, or -1 out of memory;
+ * without an answer the zone's SOA goes in the authority section.
  */
 static int
 dns_zone(struct dns_ctx *cx, const ldns_pkt *q, const ldns_rr *qrr,
     const ldns_rdf *apex, int (*lookup)(struct dns_ctx *, const ldns_rr *,
-    ldns_rr **, ldns_rr **), size_t limit, uint8_t *out, size_t *outlen)
+    struct dns_rrs *), size_t limit, uint8_t *out, size_t *outlen)
 {
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	ldns_rr		*an = NULL, *soa;
+	struct dns_rrs	 rrs;
 	int		 rcode;
 
 	if (qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR) {
 		cx->cx_st.ds_refused++;
-		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, NULL, 0,
-		    limit, out, outlen));
+		return (dns_build(cx, q, LDNS_RCODE_REFUSED, 1, NULL, 0, limit,
+		    out, outlen));
 	}
-	if ((soa = dns_soa(cx, apex)) == NULL ||
-	    (rcode = lookup(cx, qrr, &soa, &an)) == -1) {
-		ldns_rr_free(soa);
+	rrs.rr_an = ldns_rr_list_new();
+	rrs.rr_ns = ldns_rr_list_new();
+	rrs.rr_ad = ldns_rr_list_new();
+	if (rrs.rr_an == NULL || rrs.rr_ns == NULL || rrs.rr_ad == NULL ||
+	    (rcode = lookup(cx, qrr, &rrs)) == -1 ||
+	    (ldns_rr_list_rr_count(rrs.rr_an) == 0 &&
+	    dns_push(rrs.rr_ns, dns_soa(cx, apex)) == -1)) {
+		dns_rrs_free(&rrs);
 		cx->cx_st.ds_dropped++;
 		return (DNS_DROP);
-	}
-	if (an != NULL) {
-		ldns_rr_free(soa);
-		soa = NULL;
 	}
 	cx->cx_st.ds_answered++;
 	if (rcode == LDNS_RCODE_NXDOMAIN)
 		cx->cx_st.ds_nxdomain++;
-	return (dns_build(cx, q, rcode, 1, an, soa, 0, limit, out, outlen));
+	return (dns_build(cx, q, rcode, 1, &rrs, 0, limit, out, outlen));
+}
+
+/*
+ * At a zone's apex: the SOA, the NS naming the responder (DOMAIN, the
+ * SOA's MNAME too) and, with the NS, the responder's address as
+ * additional data; at DOMAIN also that address as its A record.
+ */
+static int
+dns_apex(struct dns_ctx *cx, const ldns_rdf *qname, const ldns_rdf *apex,
+    ldns_rr_type qtype, struct dns_rrs *rrs)
+{
+	uint32_t	 bridge = ntohl(cx->cx_bridge.s_addr);
+	int		 any = qtype == LDNS_RR_TYPE_ANY;
+
+	if ((any || qtype == LDNS_RR_TYPE_SOA) &&
+	    dns_push(rrs->rr_an, dns_soa(cx, apex)) == -1)
+		return (-1);
+	if ((any || qtype == LDNS_RR_TYPE_NS) &&
+	    dns_push(rrs->rr_an, dns_rr_ns(cx, qname)) == -1)
+		return (-1);
+	if (apex == cx->cx_domain && (any || qtype == LDNS_RR_TYPE_A) &&
+	    dns_push(rrs->rr_an, dns_rr_a(qname, bridge)) == -1)
+		return (-1);
+	if (qtype == LDNS_RR_TYPE_NS &&
+	    dns_push(rrs->rr_ad, dns_rr_a(cx->cx_domain, bridge)) == -1)
+		return (-1);
+	return (0);
 }
 
 /* NAME.DOMAIN, DOMAIN itself and anything else under it. */
 static int
-dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
-    ldns_rr **anp)
+dns_local(struct dns_ctx *cx, const ldns_rr *qrr, struct dns_rrs *rrs)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
@@ -682,48 +796,50 @@ dns_local(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
 	nd = ldns_dname_label_count(cx->cx_domain);
 	nq = ldns_dname_label_count(qname);
 	if (nq == nd) {
-		if (qtype == LDNS_RR_TYPE_SOA || qtype == LDNS_RR_TYPE_ANY) {
-			*anp = *soap;
-			*soap = NULL;
-		}
+		if (dns_apex(cx, qname, cx->cx_domain, qtype, rrs) == -1)
+			return (-1);
 	} else if (nq == nd + 1 &&
 	    dns_label(qname, 0, label, sizeof(label)) == 0 &&
 	    (n = dns_byname(cx, label)) != NULL) {
-		if (qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) {
-			if ((*anp = dns_rr_a(qname, n->dn_addr)) == NULL)
-				return (-1);
-		}
+		if ((qtype == LDNS_RR_TYPE_A || qtype == LDNS_RR_TYPE_ANY) &&
+		    dns_push(rrs->rr_an, dns_rr_a(qname, n->dn_addr)) == -1)
+			return (-1);
 	} else
 		return (LDNS_RCODE_NXDOMAIN);
 	return (LDNS_RCODE_NOERROR);
 }
 
-/* Names under in-addr.arpa that dns_rev_classify() says are ours. */
+/*
+ * Names under in-addr.arpa that dns_rev_classify() says are ours; the
+ * bridge's address is the responder's, DOMAIN.
+ */
 static int
-dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, ldns_rr **soap,
-    ldns_rr **anp)
+dns_reverse(struct dns_ctx *cx, const ldns_rr *qrr, struct dns_rrs *rrs)
 {
 	const ldns_rdf	*qname = ldns_rr_owner(qrr);
 	ldns_rr_type	 qtype = ldns_rr_get_type(qrr);
-	struct dns_name	*n;
+	struct dns_name	*n = NULL;
+	ldns_rr		*ptr;
 	uint32_t	 addr = 0;
 	int		 apex = 0;
 
 	switch (dns_rev_classify(cx, qname, &addr, &apex)) {
 	case REV_ADDR:
-		if ((n = dns_byaddr(cx, addr)) == NULL)
+		if (addr != ntohl(cx->cx_bridge.s_addr) &&
+		    (n = dns_byaddr(cx, addr)) == NULL)
 			return (LDNS_RCODE_NXDOMAIN);
 		if (qtype == LDNS_RR_TYPE_PTR || qtype == LDNS_RR_TYPE_ANY) {
-			if ((*anp = dns_rr_ptr(cx, qname, n->dn_name)) == NULL)
+			ptr = n == NULL ? dns_rr_one(qname, LDNS_RR_TYPE_PTR,
+			    ldns_rdf_clone(cx->cx_domain)) :
+			    dns_rr_ptr(cx, qname, n->dn_name);
+			if (dns_push(rrs->rr_an, ptr) == -1)
 				return (-1);
 		}
 		return (LDNS_RCODE_NOERROR);
 	case REV_BLOCK:
-		if (apex && (qtype == LDNS_RR_TYPE_SOA ||
-		    qtype == LDNS_RR_TYPE_ANY)) {
-			*anp = *soap;
-			*soap = NULL;
-		}
+		if (apex && dns_apex(cx, qname, cx->cx_revapex, qtype,
+		    rrs) == -1)
+			return (-1);
 		return (LDNS_RCODE_NOERROR);
 	default:
 		return (LDNS_RCODE_NXDOMAIN);
@@ -766,6 +882,17 @@ dns_rev_classify(const struct dns_ctx *cx, const ldns_rdf *qname,
 			break;
 		a |= v << (24 - 8 * m);
 		m++;
+	}
+	/*
+	 * A subnet that is not octet-aligned (a /29): the block holding it
+	 * is the apex of its SOA, so that name is ours too, but nothing
+	 * else in the block outside the subnet.
+	 */
+	if (i < 0 && cx->cx_prefix % 8 != 0 && m == cx->cx_prefix / 8 &&
+	    a == (cx->cx_net & (0xffffffffU << (32 - 8 * m)))) {
+		if (apexp != NULL)
+			*apexp = 1;
+		return (REV_BLOCK);
 	}
 	if (8 * m < cx->cx_prefix || (a & cx->cx_mask) != cx->cx_net)
 		return (REV_NOTOURS);
@@ -886,28 +1013,59 @@ dns_rr_ptr(struct dns_ctx *cx, const ldns_rdf *owner, const char *name)
 	    ldns_dname_new_frm_str(buf)));
 }
 
+/* The responder's name server record: DOMAIN. */
+static ldns_rr *
+dns_rr_ns(struct dns_ctx *cx, const ldns_rdf *owner)
+{
+	return (dns_rr_one(owner, LDNS_RR_TYPE_NS,
+	    ldns_rdf_clone(cx->cx_domain)));
+}
+
+/* Add rr (NULL: out of memory) to l, or free it. */
+static int
+dns_push(ldns_rr_list *l, ldns_rr *rr)
+{
+	if (rr == NULL)
+		return (-1);
+	if (!ldns_rr_list_push_rr(l, rr)) {
+		ldns_rr_free(rr);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+dns_rrs_free(struct dns_rrs *rrs)
+{
+	if (rrs == NULL)
+		return;
+	ldns_rr_list_deep_free(rrs->rr_an);
+	ldns_rr_list_deep_free(rrs->rr_ns);
+	ldns_rr_list_deep_free(rrs->rr_ad);
+	rrs->rr_an = rrs->rr_ns = rrs->rr_ad = NULL;
+}
+
 /*
  * An answer to q: rcode (above 15: the extended EDNS rcode), the
- * question, an in the answer and ns in the authority section (both
- * consumed, either may be NULL).  Over limit it is built again with the
- * question only and TC set.
+ * question and the records of rrs (taken and freed; rrs may be NULL).
+ * Over limit it is built again with the question only and TC set.
  */
 static int
 dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
-    ldns_rr *an, ldns_rr *ns, int tc, size_t limit, uint8_t *out,
+    struct dns_rrs *rrs, int tc, size_t limit, uint8_t *out,
     size_t *outlen)
 {
+	static const ldns_pkt_section	 secs[3] = { LDNS_SECTION_ANSWER,
+	    LDNS_SECTION_AUTHORITY, LDNS_SECTION_ADDITIONAL };
 	ldns_pkt	*r;
 	const ldns_rr	*qrr;
+	ldns_rr_list	*l;
 	ldns_rr		*c;
+	size_t		 i, j;
 	int		 ret;
 
-	if ((r = ldns_pkt_new()) == NULL) {
-		ldns_rr_free(an);
-		ldns_rr_free(ns);
-		cx->cx_st.ds_dropped++;
-		return (DNS_DROP);
-	}
+	if ((r = ldns_pkt_new()) == NULL)
+		goto nomem;
 	ldns_pkt_set_id(r, ldns_pkt_id(q));
 	ldns_pkt_set_qr(r, 1);
 	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
@@ -925,16 +1083,17 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 			goto nomem;
 		}
 	}
-	if (an != NULL) {
-		if (!ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, an))
-			goto nomem;
-		an = NULL;
+	for (i = 0; rrs != NULL && i < 3; i++) {
+		l = i == 0 ? rrs->rr_an : i == 1 ? rrs->rr_ns : rrs->rr_ad;
+		for (j = 0; l != NULL && j < ldns_rr_list_rr_count(l); j++) {
+			if ((c = ldns_rr_clone(ldns_rr_list_rr(l, j))) ==
+			    NULL || !ldns_pkt_push_rr(r, secs[i], c)) {
+				ldns_rr_free(c);
+				goto nomem;
+			}
+		}
 	}
-	if (ns != NULL) {
-		if (!ldns_pkt_push_rr(r, LDNS_SECTION_AUTHORITY, ns))
-			goto nomem;
-		ns = NULL;
-	}
+	dns_rrs_free(rrs);
 	if (ldns_pkt_edns(q)) {
 		ldns_pkt_set_edns_udp_size(r, DNS_EDNS_SIZE);
 		ldns_pkt_set_edns_extended_rcode(r, rcode >> 4);
@@ -944,7 +1103,7 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 	ldns_pkt_free(r);
 	if (ret == 1 && !tc) {
 		cx->cx_st.ds_truncated++;
-		return (dns_build(cx, q, rcode, aa, NULL, NULL, 1, limit, out,
+		return (dns_build(cx, q, rcode, aa, NULL, 1, limit, out,
 		    outlen));
 	}
 	if (ret != 0) {
@@ -954,8 +1113,7 @@ dns_build(struct dns_ctx *cx, const ldns_pkt *q, int rcode, int aa,
 	return (DNS_REPLY);
 
  nomem:
-	ldns_rr_free(an);
-	ldns_rr_free(ns);
+	dns_rrs_free(rrs);
 	ldns_pkt_free(r);
 	cx->cx_st.ds_dropped++;
 	return (DNS_DROP);
@@ -986,9 +1144,13 @@ dns_wire_out(ldns_pkt *r, size_t limit, uint8_t *out, size_t *outlen)
 	return (0);
 }
 
-/* A header-only answer, for what has no question we could repeat. */
+/*
+ * A header-only answer, for what has no question we could repeat: RA as
+ * in every answer, and an OPT if pkt, the query parsed, has one.
+ */
 static int
-dns_build_hdr(const uint8_t *q, int rcode, uint8_t *out, size_t *outlen)
+dns_build_hdr(struct dns_ctx *cx, const uint8_t *q, const ldns_pkt *pkt,
+    int rcode, uint8_t *out, size_t *outlen)
 {
 	ldns_pkt	*r;
 	int		 ret;
@@ -1000,10 +1162,103 @@ dns_build_hdr(const uint8_t *q, int rcode, uint8_t *out, size_t *outlen)
 	ldns_pkt_set_opcode(r, LDNS_OPCODE_WIRE(q));
 	ldns_pkt_set_rd(r, LDNS_RD_WIRE(q) != 0);
 	ldns_pkt_set_cd(r, LDNS_CD_WIRE(q) != 0);
+	ldns_pkt_set_ra(r, cx->cx_nup > 0);
 	ldns_pkt_set_rcode(r, rcode);
+	if (pkt != NULL && ldns_pkt_edns(pkt)) {
+		ldns_pkt_set_edns_udp_size(r, DNS_EDNS_SIZE);
+		ldns_pkt_set_edns_do(r, ldns_pkt_edns_do(pkt));
+	}
 	ret = dns_wire_out(r, DNS_MSG_MAX, out, outlen);
 	ldns_pkt_free(r);
 	return (ret == 0 ? DNS_REPLY : DNS_DROP);
+}
+
+/*
+ * The OPT records of a message ldns parsed (RFC 6891 6.1.1): *nopt of
+ * them in the additional section, *ownerbad if one is owned by other
+ * than the root, *lenbad if an option's length runs past its record.
+ * -1 if the sections do not add up (ldns should have refused it).
+ */
+static int
+dns_opt_scan(const uint8_t *m, size_t len, int *nopt, int *ownerbad,
+    int *lenbad)
+{
+	size_t		 off = LDNS_HEADER_SIZE, owner, rd, rdlen, o, olen;
+	unsigned int	 i, n;
+
+	*nopt = *ownerbad = *lenbad = 0;
+	for (i = 0; i < LDNS_QDCOUNT(m); i++) {
+		if (dns_skip_name(m, len, &off) == -1 || len - off < 4)
+			return (-1);
+		off += 4;
+	}
+	n = LDNS_ANCOUNT(m) + LDNS_NSCOUNT(m) + LDNS_ARCOUNT(m);
+	for (i = 0; i < n; i++) {
+		owner = off;
+		if (dns_skip_name(m, len, &off) == -1 || len - off < 10)
+			return (-1);
+		rd = off + 10;
+		rdlen = (m[off + 8] << 8) | m[off + 9];
+		if (len - rd < rdlen)
+			return (-1);
+		if (i >= n - LDNS_ARCOUNT(m) &&
+		    ((m[off] << 8) | m[off + 1]) == LDNS_RR_TYPE_OPT) {
+			(*nopt)++;
+			if (!dns_is_root(m, len, owner))
+				*ownerbad = 1;
+			for (o = 0; o < rdlen; o += 4 + olen) {
+				if (rdlen - o < 4) {
+					*lenbad = 1;
+					break;
+				}
+				olen = (m[rd + o + 2] << 8) | m[rd + o + 3];
+				if (rdlen - o - 4 < olen) {
+					*lenbad = 1;
+					break;
+				}
+			}
+		}
+		off = rd + rdlen;
+	}
+	return (0);
+}
+
+/* Step over the name at *off: labels up to the root, or a pointer. */
+static int
+dns_skip_name(const uint8_t *m, size_t len, size_t *off)
+{
+	while (*off < len) {
+		if ((m[*off] & 0xc0) == 0xc0) {
+			if (len - *off < 2)
+				return (-1);
+			*off += 2;
+			return (0);
+		}
+		if ((m[*off] & 0xc0) != 0)
+			return (-1);
+		if (m[*off] == 0) {
+			(*off)++;
+			return (0);
+		}
+		*off += 1 + m[*off];
+	}
+	return (-1);
+}
+
+/* Whether the name at off is the root: a zero, or pointers to one. */
+static int
+dns_is_root(const uint8_t *m, size_t len, size_t off)
+{
+	int	 hops;
+
+	for (hops = 0; hops < 16 && off < len; hops++) {
+		if (m[off] == 0)
+			return (1);
+		if ((m[off] & 0xc0) != 0xc0 || len - off < 2)
+			return (0);
+		off = ((m[off] & 0x3f) << 8) | m[off + 1];
+	}
+	return (0);
 }
 
 /* An error answer (SERVFAIL) to a query we took earlier. */
@@ -1017,8 +1272,8 @@ dns_error_reply(struct dns_ctx *cx, const uint8_t *q, size_t qlen, int rcode,
 	if (qlen < LDNS_HEADER_SIZE)
 		return (DNS_DROP);
 	if (ldns_wire2pkt(&pkt, q, qlen) != LDNS_STATUS_OK)
-		return (dns_build_hdr(q, rcode, out, outlen));
-	r = dns_build(cx, pkt, rcode, 0, NULL, NULL, 0, limit, out, outlen);
+		return (dns_build_hdr(cx, q, NULL, rcode, out, outlen));
+	r = dns_build(cx, pkt, rcode, 0, NULL, 0, limit, out, outlen);
 	ldns_pkt_free(pkt);
 	return (r);
 }
@@ -1599,9 +1854,11 @@ dns_accept_resume(int fd, short ev, void *arg)
 static void
 dns_tcp_accept(int fd, short ev, void *arg)
 {
-	struct dns_ctx	*cx = arg;
-	struct dns_conn	*c;
-	int		 s;
+	struct dns_ctx		*cx = arg;
+	struct dns_conn		*c;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 s;
 
 	for (;;) {
 		if (cx->cx_nconns >= DNS_TCP_MAX) {
@@ -1609,8 +1866,9 @@ dns_tcp_accept(int fd, short ev, void *arg)
 			dns_accept_pause(cx, 0);
 			return;
 		}
-		if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) == -1) {
+		sslen = sizeof(ss);
+		if ((s = accept4(fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 			if (errno == EMFILE || errno == ENFILE) {
 				log_warn("%s: accept4", __func__);
 				dns_accept_pause(cx, 1000);
@@ -1619,6 +1877,12 @@ dns_tcp_accept(int fd, short ev, void *arg)
 				log_warn("%s: accept4", __func__);
 			return;
 		}
+		/* Taken and closed: left queued, it would block the rest. */
+		if (dns_conns_from(cx, &ss) >= (size_t)cx->cx_tcp_peraddr) {
+			close(s);
+			cx->cx_st.ds_tcp_refused++;
+			continue;
+		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(s);
 			cx->cx_st.ds_dropped++;
@@ -1626,6 +1890,7 @@ dns_tcp_accept(int fd, short ev, void *arg)
 		}
 		c->dc_ctx = cx;
 		c->dc_fd = s;
+		memcpy(&c->dc_peer, &ss, sizeof(ss));
 		TAILQ_INIT(&c->dc_outq);
 		TAILQ_INSERT_TAIL(&cx->cx_conns, c, dc_entry);
 		cx->cx_nconns++;
@@ -1633,26 +1898,67 @@ dns_tcp_accept(int fd, short ev, void *arg)
 		    c);
 		event_set(&c->dc_wev, s, EV_WRITE | EV_PERSIST,
 		    dns_conn_write, c);
-		evtimer_set(&c->dc_idle, dns_conn_idle, c);
+		evtimer_set(&c->dc_timer, dns_conn_timeout, c);
 		event_add(&c->dc_rev, NULL);
 		c->dc_reading = 1;
-		dns_conn_touch(c);
+		dns_conn_arm(c, 0);
 	}
 }
 
+/* How many connections the client at ss has open. */
+static size_t
+dns_conns_from(struct dns_ctx *cx, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*a4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*a6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in	*b4;
+	const struct sockaddr_in6	*b6;
+	struct dns_conn			*c;
+	size_t				 n = 0;
+
+	TAILQ_FOREACH(c, &cx->cx_conns, dc_entry) {
+		if (c->dc_peer.ss_family != ss->ss_family)
+			continue;
+		b4 = (const struct sockaddr_in *)&c->dc_peer;
+		b6 = (const struct sockaddr_in6 *)&c->dc_peer;
+		if ((ss->ss_family == AF_INET &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr) ||
+		    (ss->ss_family == AF_INET6 &&
+		    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr)))
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * The connection's one timer, restarted only at a message's bounds,
+ * never by single bytes: msg, the deadline of a query whose first byte
+ * has come (cx_tcp_msg), else the idle limit (cx_tcp_idle) from the
+ * last query taken or answer written.
+ */
 static void
-dns_conn_touch(struct dns_conn *c)
+dns_conn_arm(struct dns_conn *c, int msg)
 {
 	struct timeval	 tv;
 
-	dns_timeval(&tv, DNS_TCP_IDLE_MS);
-	evtimer_add(&c->dc_idle, &tv);
+	c->dc_msgclock = msg;
+	dns_timeval(&tv, msg ? c->dc_ctx->cx_tcp_msg : c->dc_ctx->cx_tcp_idle);
+	evtimer_add(&c->dc_timer, &tv);
 }
 
 static void
-dns_conn_idle(int fd, short ev, void *arg)
+dns_conn_timeout(int fd, short ev, void *arg)
 {
-	dns_conn_close(arg);
+	struct dns_conn	*c = arg;
+
+	/* Waiting for the upstreams, not for the client: wait on. */
+	if (!(c->dc_reading && c->dc_inlen > 0) && c->dc_queued == 0 &&
+	    c->dc_pending > 0) {
+		dns_conn_arm(c, 0);
+		return;
+	}
+	c->dc_ctx->cx_st.ds_tcp_timeout++;
+	dns_conn_close(c);
 }
 
 static void
@@ -1674,7 +1980,9 @@ dns_conn_read(int fd, short ev, void *arg)
 		c->dc_reading = 0;
 	} else {
 		c->dc_inlen += n;
-		dns_conn_touch(c);
+		/* The first byte of a query starts its deadline. */
+		if (!c->dc_msgclock)
+			dns_conn_arm(c, 1);
 	}
 	dns_conn_check(c);
 }
@@ -1685,7 +1993,7 @@ dns_conn_process(struct dns_conn *c)
 {
 	struct dns_ctx	*cx = c->dc_ctx;
 	size_t		 off = 0, mlen, outlen, limit;
-	int		 r;
+	int		 r, taken = 0;
 
 	while (c->dc_queued + c->dc_pending < DNS_TCP_INFLIGHT &&
 	    c->dc_inlen - off >= 2) {
@@ -1700,12 +2008,17 @@ dns_conn_process(struct dns_conn *c)
 		else if (r == DNS_FORWARD)
 			dns_forward(cx, c->dc_in + off + 2, mlen, limit, NULL,
 			    0, c);
+		if (r != DNS_DROP)
+			taken = 1;
 		off += 2 + mlen;
 	}
 	if (off > 0) {
 		memmove(c->dc_in, c->dc_in + off, c->dc_inlen - off);
 		c->dc_inlen -= off;
 	}
+	/* A message we drop restarts no clock: it buys no time. */
+	if (taken)
+		dns_conn_arm(c, c->dc_inlen > 0);
 }
 
 static void
@@ -1746,12 +2059,14 @@ dns_conn_write(int fd, short ev, void *arg)
 			dns_conn_close(c);
 			return;
 		}
-		dns_conn_touch(c);
 		if ((m->tm_off += n) < m->tm_len)
 			return;
 		TAILQ_REMOVE(&c->dc_outq, m, tm_entry);
 		free(m);
 		c->dc_queued--;
+		/* A whole answer read: the client may wait again. */
+		if (!(c->dc_reading && c->dc_inlen > 0))
+			dns_conn_arm(c, 0);
 	}
 	event_del(&c->dc_wev);
 	c->dc_writing = 0;
@@ -1800,7 +2115,7 @@ dns_conn_close(struct dns_conn *c)
 	}
 	event_del(&c->dc_rev);
 	event_del(&c->dc_wev);
-	evtimer_del(&c->dc_idle);
+	evtimer_del(&c->dc_timer);
 	close(c->dc_fd);
 	while ((m = TAILQ_FIRST(&c->dc_outq)) != NULL) {
 		TAILQ_REMOVE(&c->dc_outq, m, tm_entry);

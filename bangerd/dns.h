@@ -21,8 +21,10 @@
 #define DNS_FWD_TIMEOUT_MS	2000	/* per upstream, then the next */
 #define DNS_PENDING_MAX		1024	/* forwarded queries in flight */
 #define DNS_TCP_MAX		64	/* client connections at once */
+#define DNS_TCP_PER_ADDR	8	/* of those, from one client address */
 #define DNS_TCP_INFLIGHT	32	/* queries queued per connection */
-#define DNS_TCP_IDLE_MS		10000	/* close a silent connection */
+#define DNS_TCP_IDLE_MS		10000	/* between queries, then closed */
+#define DNS_TCP_MSG_MS		2000	/* one query, first byte to last */
 #define DNS_UDP_MIN		512	/* without EDNS (RFC 1035) */
 #define DNS_EDNS_SIZE		1232	/* our UDP limit (DNS flag day 2020) */
 #define DNS_MSG_MAX		65535
@@ -41,6 +43,8 @@ struct dns_stats {
 	uint64_t	ds_truncated;	/* UDP answers cut down, TC set */
 	uint64_t	ds_dropped;	/* not answered: tables full, errors */
 	uint64_t	ds_upstream_bad; /* upstream replies matching nothing */
+	uint64_t	ds_tcp_refused;	/* connections over DNS_TCP_PER_ADDR */
+	uint64_t	ds_tcp_timeout;	/* connections closed at a deadline */
 };
 
 struct dns_ctx;
@@ -52,6 +56,7 @@ int		 dns_set(struct dns_ctx *, const char *, struct in_addr);
 int		 dns_unset(struct dns_ctx *, const char *);
 int		 dns_upstreams_from_resolvconf(struct dns_ctx *, const char *);
 int		 dns_upstream_count(const struct dns_ctx *);
+int		 dns_set_tcp_limits(struct dns_ctx *, int, int, int);
 int		 dns_answer(struct dns_ctx *, const uint8_t *, size_t,
 		    uint8_t *, size_t *, int *);
 int		 dns_answer_tcp(struct dns_ctx *, const uint8_t *, size_t,

@@ -645,38 +645,30 @@ valid_domain(const char *s, const char **why)
 {
 	size_t	 len, i, label = 0;
 
-	if (s == NULL) {
-		*why = "null domain";
-		return (-1);
-	}
+	if (s == NULL)
+		return (reject(why, "null domain"));
 	len = strnlen(s, VALID_DOMAIN_MAX + 1);
-	if (len == 0 || len > VALID_DOMAIN_MAX) {
-		*why = "not 1 to 253 characters long";
-		return (-1);
-	}
+	if (len == 0 || len > VALID_DOMAIN_MAX)
+		return (reject(why, "not 1 to 253 characters long"));
 	for (i = 0; i <= len; i++) {
 		if (s[i] == '.' || s[i] == '\0') {
 			if (label == 0)
-				*why = "has an empty label";
-			else if (label > 63)
-				*why = "has a label longer than 63 characters";
-			else if (s[i - 1] == '-')
-				*why = "has a label ending with '-'";
-			else {
-				label = 0;
-				continue;
-			}
-			return (-1);
+				return (reject(why, "has an empty label"));
+			if (label > 63)
+				return (reject(why,
+				    "has a label longer than 63 characters"));
+			if (s[i - 1] == '-')
+				return (reject(why,
+				    "has a label ending with '-'"));
+			label = 0;
+			continue;
 		}
-		if (label == 0 && s[i] == '-') {
-			*why = "has a label starting with '-'";
-			return (-1);
-		}
+		if (label == 0 && s[i] == '-')
+			return (reject(why, "has a label starting with '-'"));
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
-			*why = "not lowercase letters, digits, '-' and '.'";
-			return (-1);
-		}
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return (reject(why,
+			    "not lowercase letters, digits, '-' and '.'"));
 		label++;
 	}
 	return (0);

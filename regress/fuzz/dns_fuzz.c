@@ -3,7 +3,10 @@
  * each input is a client's message (UDP and TCP paths), an upstream's
  * reply to a fixed query, and a resolv.conf text.  Whatever comes back
  * must be a response that parses, with the query's ID, within the
- * client's size; anything else aborts.
+ * client's size (over UDP 512 bytes without EDNS, else its advertised
+ * size capped as dns.c caps it), and the responder's own answers have
+ * RA set and an OPT exactly when the query had one; anything else
+ * aborts.
  *
  *   clang -fsanitize=fuzzer,address -g -O1 -D_GNU_SOURCE -Icommon \
  *	-Ibangerd $(pkg-config --cflags libbsd-overlay ldns libevent_core) \
@@ -57,11 +60,16 @@ setup(void)
 	ldns_pkt_free(q);
 }
 
+/*
+ * ours: the responder's own answer, not an upstream's relayed; it has RA
+ * set (cx has an upstream) and an OPT exactly when the query had one.
+ */
 static void
 check(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen,
-    size_t limit)
+    size_t limit, int ours)
 {
-	ldns_pkt	*p = NULL;
+	ldns_pkt	*p = NULL, *pq = NULL;
+	int		 qedns = 0;
 
 	if (alen > limit || alen < LDNS_HEADER_SIZE)
 		abort();
@@ -69,7 +77,36 @@ check(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen,
 		abort();
 	if (!ldns_pkt_qr(p) || LDNS_ID_WIRE(a) != LDNS_ID_WIRE(q))
 		abort();
+	if (ours) {
+		if (ldns_wire2pkt(&pq, q, qlen) == LDNS_STATUS_OK)
+			qedns = ldns_pkt_edns(pq);
+		if (!ldns_pkt_ra(p) || qedns != ldns_pkt_edns(p))
+			abort();
+		ldns_pkt_free(pq);
+	}
 	ldns_pkt_free(p);
+}
+
+/*
+ * What the client takes over UDP, as dns.c works it out: 512 without
+ * EDNS (RFC 1035 4.2.1), else the advertised size, at least 512 and at
+ * most DNS_EDNS_SIZE.
+ */
+static size_t
+udp_limit(const uint8_t *q, size_t qlen)
+{
+	ldns_pkt	*p = NULL;
+	size_t		 limit = DNS_UDP_MIN;
+
+	if (ldns_wire2pkt(&p, q, qlen) == LDNS_STATUS_OK && ldns_pkt_edns(p)) {
+		limit = ldns_pkt_edns_udp_size(p);
+		if (limit < DNS_UDP_MIN)
+			limit = DNS_UDP_MIN;
+		if (limit > DNS_EDNS_SIZE)
+			limit = DNS_EDNS_SIZE;
+	}
+	ldns_pkt_free(p);
+	return (limit);
 }
 
 int
@@ -85,15 +122,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	outlen = sizeof(out);
 	if (dns_answer(cx, data, size, out, &outlen, &fwd) == 0 && !fwd)
-		check(data, size, out, outlen, DNS_EDNS_SIZE);
+		check(data, size, out, outlen, udp_limit(data, size), 1);
 	outlen = sizeof(out);
 	if (dns_answer_tcp(cx, data, size, out, &outlen, &fwd) == 0 && !fwd)
-		check(data, size, out, outlen, DNS_MSG_MAX);
+		check(data, size, out, outlen, DNS_MSG_MAX, 1);
 
 	outlen = sizeof(out);
 	if (dns_relay_reply(cx, fixedq, fixedqlen, data, size, 512, out,
 	    &outlen) == 0)
-		check(fixedq, fixedqlen, out, outlen, 512);
+		check(fixedq, fixedqlen, out, outlen, 512, 0);
 
 	if ((text = malloc(size + 1)) == NULL)
 		return (0);

@@ -5,13 +5,15 @@
  *
  *   dns-drive serve -d domain -b bridge/prefix (-l addr[:port] |
  *	-U udpfd -T tcpfd) [-r resolv.conf] [-n name=addr ...] [-g count]
- *	[-S]
+ *	[-I idle_ms -M msg_ms -P per_addr] [-R bytes] [-S]
  *	Serve with dns_start() on the given or bound sockets.  -g adds
- *	names vm0..vm<count-1> at the bridge network + 10 + i.  -S loads
- *	a seccomp allow-list first (the workers' common list and the
- *	responder's calls, default kill) to prove the list is enough.
- *	Prints "ready" once serving, a stats line on SIGUSR1 and at exit
- *	(SIGTERM).
+ *	names vm0..vm<count-1> at the bridge network + 10 + i.  -I, -M
+ *	and -P set the TCP limits (dns_set_tcp_limits(), all three or
+ *	none).  -R sets the UDP socket's receive buffer (SO_RCVBUFFORCE),
+ *	as the daemon's parent does.  -S loads a seccomp allow-list first
+ *	(the workers' common list and the responder's calls, default kill)
+ *	to prove the list is enough.  Prints "ready" once serving, a stats
+ *	line on SIGUSR1 and at exit (SIGTERM).
  *
  *   dns-drive upstream -l addr[:port]
  *	A stand-in recursive resolver on UDP and TCP: A for any name is
@@ -21,12 +23,26 @@
  *	"drop" no answer at all.  Prints "ready" and, on SIGUSR1, its
  *	query counts per transport.
  *
- *   dns-drive query -s addr[:port] [-t [-c count]] [-e size] [-i id]
- *	name type
- *	One query over UDP (no EDNS unless -e) or TCP (-t); prints
- *	"rcode=R flags=F an=N ns=N ar=N size=N" and the answer records.
+ *   dns-drive query -s addr[:port] [-B src] [-t [-c count]] [-e size]
+ *	[-i id] name type
+ *   dns-drive query -s addr[:port] [-B src] [-t] -f file
+ *	One query over UDP (no EDNS unless -e) or TCP (-t), or the message
+ *	in file as it is; prints "rcode=R flags=F an=N ns=N ar=N size=N
+ *	opt=S" (S the answer's EDNS size, or "none") and the answer and
+ *	authority records.  -B: from source address src.
  *	With -c, count queries written at once on one TCP connection;
  *	prints "pipelined sent=N answered=N" (each ID answered once).
+ *
+ *   dns-drive hold -s addr[:port] [-B src] -n conns [-i ms] [-b] [-z]
+ *	[-w seconds]
+ *	Open conns TCP connections at once and keep them busy for the
+ *	given seconds (default 5): every ms (default 500) each sends a
+ *	whole query for vm.internal A (with -z an empty message, just its
+ *	length), or with -b the next single byte of one (a slow drip), and
+ *	reads what comes back.  Prints "hold open=N
+ *	closed=N answered=N first_close_ms=T last_close_ms=T": connections
+ *	still open at the end, those the server closed (and when, after
+ *	the start; -1 if none), whole answers read.
  *
  *   dns-drive idle -s addr[:port] [-w seconds]
  *	Open a TCP connection, send nothing; prints "closed after N s" when
@@ -39,6 +55,12 @@
  *	address); each answer is checked.  Unanswered queries are resent
  *	after 1 s, up to 5 times.  Prints "burst sent=N ok=N wrong=N
  *	lost=N retries=N"; exits 0 only if every query got its answer.
+ *
+ *   dns-drive flood -s addr[:port] -n count [-d domain] [-g names]
+ *	count queries for vm<i % names>.domain (default vm.internal, 100
+ *	names) over UDP, as fast as they can be sent, not paced by the
+ *	answers; answers are read meanwhile and for 2 s after.  Prints
+ *	"flood sent=N answered=N lost=N loss=P%".
  *
  *   dns-drive send -s addr[:port] file...
  *	Each file as one UDP datagram, 2 ms apart.  Prints "sent N".
@@ -76,11 +98,14 @@
 #define BURST_TRIES	6
 
 static volatile sig_atomic_t	 got_usr1, got_term;
+static struct sockaddr_in	 src_addr;	/* -B: clients bind to it */
+static int			 src_set;
 
 static void	usage(void) __attribute__((__noreturn__));
 static int	num_arg(int, long long, long long);
 static void	parse_hostport(const char *, struct sockaddr_in *);
 static void	parse_bridge(const char *, struct in_addr *, int *);
+static void	parse_src(const char *);
 static int	bind_sock(const struct sockaddr_in *, int);
 static char	*read_text(const char *);
 static uint32_t	name_hash(const char *);
@@ -91,6 +116,8 @@ static int	cmd_query(int, char **);
 static int	cmd_burst(int, char **);
 static int	cmd_send(int, char **);
 static int	cmd_idle(int, char **);
+static int	cmd_hold(int, char **);
+static int	cmd_flood(int, char **);
 static long	ms_since(const struct timespec *);
 static int	query_pipelined(const struct sockaddr_in *, const uint8_t *,
 		    size_t, int);
@@ -99,7 +126,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dns-drive serve|upstream|query|burst|send|"
-	    "idle ...\n");
+	    "idle|hold|flood ...\n");
 	exit(2);
 }
 
@@ -149,6 +176,17 @@ parse_bridge(const char *s, struct in_addr *addr, int *prefix)
 	*prefix = strtonum(slash, 8, 32, &errstr);
 	if (errstr != NULL || inet_pton(AF_INET, buf, addr) != 1)
 		errx(2, "bad bridge %s", s);
+}
+
+/* -B: the source address of the client sockets, any port. */
+static void
+parse_src(const char *s)
+{
+	memset(&src_addr, 0, sizeof(src_addr));
+	src_addr.sin_family = AF_INET;
+	if (inet_pton(AF_INET, s, &src_addr.sin_addr) != 1)
+		errx(2, "bad source address %s", s);
+	src_set = 1;
 }
 
 static int
@@ -228,7 +266,8 @@ print_stats(const char *what)
 
 	printf("%s queries=%llu answered=%llu nxdomain=%llu forwarded=%llu "
 	    "relayed=%llu servfail=%llu refused=%llu malformed=%llu "
-	    "truncated=%llu dropped=%llu upstream_bad=%llu\n", what,
+	    "truncated=%llu dropped=%llu upstream_bad=%llu tcp_refused=%llu "
+	    "tcp_timeout=%llu\n", what,
 	    (unsigned long long)st->ds_queries,
 	    (unsigned long long)st->ds_answered,
 	    (unsigned long long)st->ds_nxdomain,
@@ -239,7 +278,9 @@ print_stats(const char *what)
 	    (unsigned long long)st->ds_malformed,
 	    (unsigned long long)st->ds_truncated,
 	    (unsigned long long)st->ds_dropped,
-	    (unsigned long long)st->ds_upstream_bad);
+	    (unsigned long long)st->ds_upstream_bad,
+	    (unsigned long long)st->ds_tcp_refused,
+	    (unsigned long long)st->ds_tcp_timeout);
 	fflush(stdout);
 }
 
@@ -308,11 +349,24 @@ cmd_serve(int argc, char **argv)
 	char			*text, *eq, name[64];
 	int			 ch, prefix = 0, udpfd = -1, tcpfd = -1;
 	int			 gen = 0, sandbox = 0, i, havebridge = 0;
-	int			 nnames = 0;
+	int			 nnames = 0, idle = 0, msg = 0, peraddr = 0;
+	int			 rcvbuf = 0;
 	char			*names[256];
 
-	while ((ch = getopt(argc, argv, "b:d:g:l:n:r:ST:U:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:d:g:I:l:M:n:P:R:r:ST:U:")) != -1) {
 		switch (ch) {
+		case 'R':
+			rcvbuf = num_arg(ch, 1024, 1 << 30);
+			break;
+		case 'I':
+			idle = num_arg(ch, 1, 600000);
+			break;
+		case 'M':
+			msg = num_arg(ch, 1, 600000);
+			break;
+		case 'P':
+			peraddr = num_arg(ch, 1, DNS_TCP_MAX);
+			break;
 		case 'b':
 			parse_bridge(optarg, &bridge, &prefix);
 			havebridge = 1;
@@ -349,11 +403,17 @@ cmd_serve(int argc, char **argv)
 			usage();
 		}
 	}
-	if (domain == NULL || !havebridge || (udpfd == -1 && tcpfd == -1))
+	if (domain == NULL || !havebridge || (udpfd == -1 && tcpfd == -1) ||
+	    (idle || msg || peraddr) != (idle && msg && peraddr))
 		usage();
 
 	if ((serve_cx = dns_new(domain, bridge, prefix)) == NULL)
 		err(1, "dns_new");
+	if (idle && dns_set_tcp_limits(serve_cx, idle, msg, peraddr) == -1)
+		err(1, "dns_set_tcp_limits");
+	if (rcvbuf && (udpfd == -1 || setsockopt(udpfd, SOL_SOCKET,
+	    SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == -1))
+		err(1, "SO_RCVBUFFORCE");
 	for (i = 0; i < nnames; i++) {
 		if ((eq = strchr(names[i], '=')) == NULL)
 			errx(2, "-n %s: want name=address", names[i]);
@@ -582,6 +642,9 @@ connect_to(const struct sockaddr_in *sin, int type)
 	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC, 0)) == -1)
 		err(1, "socket");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (src_set && bind(fd, (const struct sockaddr *)&src_addr,
+	    sizeof(src_addr)) == -1)
+		err(1, "bind %s", inet_ntoa(src_addr.sin_addr));
 	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
 		err(1, "connect");
 	return (fd);
@@ -609,17 +672,25 @@ cmd_query(int argc, char **argv)
 	uint8_t			*wire, buf[2 + DNS_MSG_MAX];
 	size_t			 wlen, i;
 	ssize_t			 n;
-	char			*s;
+	char			*s, opt[16];
+	const char		*file = NULL;
 	int			 ch, tcp = 0, edns = 0, id = -1, fd, have = 0;
 	int			 count = 0;
+	uint16_t		 qid;
 
-	while ((ch = getopt(argc, argv, "c:e:i:s:t")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:e:f:i:s:t")) != -1) {
 		switch (ch) {
+		case 'B':
+			parse_src(optarg);
+			break;
 		case 'c':
 			count = num_arg(ch, 1, 1000);
 			break;
 		case 'e':
 			edns = num_arg(ch, 512, 65535);
+			break;
+		case 'f':
+			file = optarg;
 			break;
 		case 'i':
 			id = num_arg(ch, 0, 65535);
@@ -637,7 +708,20 @@ cmd_query(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2 || !have)
+	if (file != NULL && argc == 0 && have && count == 0) {
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+			err(1, "%s", file);
+		if ((n = read(fd, buf, sizeof(buf))) < LDNS_HEADER_SIZE)
+			errx(1, "%s: no DNS header", file);
+		close(fd);
+		if ((wire = malloc(n)) == NULL)
+			err(1, NULL);
+		memcpy(wire, buf, n);
+		wlen = n;
+		qid = LDNS_ID_WIRE(wire);
+		goto send;
+	}
+	if (argc != 2 || !have || file != NULL)
 		usage();
 	if ((type = ldns_get_rr_type_by_name(argv[1])) == 0)
 		errx(2, "unknown type %s", argv[1]);
@@ -649,6 +733,7 @@ cmd_query(int argc, char **argv)
 		ldns_pkt_set_edns_udp_size(q, edns);
 	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
 		errx(1, "pkt2wire");
+	qid = ldns_pkt_id(q);
 	if (count > 0) {
 		if (!tcp)
 			errx(2, "-c needs -t");
@@ -658,6 +743,8 @@ cmd_query(int argc, char **argv)
 		return (ch);
 	}
 
+
+ send:
 	fd = connect_to(&sin, tcp ? SOCK_STREAM : SOCK_DGRAM);
 	if (tcp) {
 		buf[0] = wlen >> 8;
@@ -680,15 +767,19 @@ cmd_query(int argc, char **argv)
 	free(wire);
 	if (ldns_wire2pkt(&r, buf, n) != LDNS_STATUS_OK)
 		errx(1, "answer does not parse");
-	if (ldns_pkt_id(r) != ldns_pkt_id(q))
-		errx(1, "answer id %u, query id %u", ldns_pkt_id(r),
-		    ldns_pkt_id(q));
+	if (ldns_pkt_id(r) != qid)
+		errx(1, "answer id %u, query id %u", ldns_pkt_id(r), qid);
 	s = ldns_pkt_rcode2str(ldns_pkt_get_rcode(r));
-	printf("rcode=%s flags=%s%s%s%s%s an=%u ns=%u ar=%u size=%zd\n", s,
+	if (ldns_pkt_edns(r))
+		snprintf(opt, sizeof(opt), "%u", ldns_pkt_edns_udp_size(r));
+	else
+		strlcpy(opt, "none", sizeof(opt));
+	printf("rcode=%s flags=%s%s%s%s%s an=%u ns=%u ar=%u size=%zd "
+	    "opt=%s\n", s,
 	    ldns_pkt_qr(r) ? "qr," : "", ldns_pkt_aa(r) ? "aa," : "",
 	    ldns_pkt_tc(r) ? "tc," : "", ldns_pkt_rd(r) ? "rd," : "",
 	    ldns_pkt_ra(r) ? "ra," : "", ldns_pkt_ancount(r),
-	    ldns_pkt_nscount(r), ldns_pkt_arcount(r), n);
+	    ldns_pkt_nscount(r), ldns_pkt_arcount(r), n, opt);
 	free(s);
 	an = ldns_pkt_answer(r);
 	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
@@ -781,6 +872,152 @@ cmd_idle(int argc, char **argv)
 	else
 		printf("open after %d s\n", secs);
 	close(fd);
+	return (0);
+}
+
+/* hold */
+
+struct hc {
+	int		 fd;		/* -1 once closed */
+	size_t		 sent;		/* bytes of the current query */
+	size_t		 got;		/* bytes of the current answer */
+	uint8_t		 in[2 + DNS_MSG_MAX];
+	long		 closed_ms;
+};
+
+/* Read what there is; -1 once the server closed the connection. */
+static int
+hold_read(struct hc *h, int *answered)
+{
+	ssize_t	 n;
+	size_t	 need;
+
+	for (;;) {
+		n = recv(h->fd, h->in + h->got, sizeof(h->in) - h->got,
+		    MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return (0);
+		if (n <= 0)
+			return (-1);
+		h->got += n;
+		while (h->got >= 2 && h->got >= (need = 2 +
+		    ((h->in[0] << 8) | h->in[1]))) {
+			(*answered)++;
+			memmove(h->in, h->in + need, h->got - need);
+			h->got -= need;
+		}
+	}
+}
+
+static int
+cmd_hold(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct timespec		 t0, ts;
+	struct sigaction	 sa;
+	struct hc		*h;
+	ldns_pkt		*q = NULL;
+	uint8_t			*wire, *msg;
+	size_t			 wlen, mlen, chunk;
+	long			 now, first = -1, last = -1;
+	int			 ch, have = 0, conns = 0, every = 500, secs = 5;
+	int			 drip = 0, i, open, closed = 0, answered = 0;
+	int			 empty = 0;
+
+	while ((ch = getopt(argc, argv, "B:bi:n:s:w:z")) != -1) {
+		switch (ch) {
+		case 'z':
+			empty = 1;
+			break;
+		case 'B':
+			parse_src(optarg);
+			break;
+		case 'b':
+			drip = 1;
+			break;
+		case 'i':
+			every = num_arg(ch, 1, 60000);
+			break;
+		case 'n':
+			conns = num_arg(ch, 1, 1000);
+			break;
+		case 's':
+			parse_hostport(optarg, &sin);
+			have = 1;
+			break;
+		case 'w':
+			secs = num_arg(ch, 1, 600);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || conns == 0)
+		usage();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (ldns_pkt_query_new_frm_str(&q, "vm.internal.", LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK ||
+	    ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+		errx(1, "cannot build the query");
+	ldns_pkt_free(q);
+	mlen = 2 + wlen;
+	if ((msg = malloc(mlen)) == NULL ||
+	    (h = calloc(conns, sizeof(*h))) == NULL)
+		err(1, NULL);
+	if (empty)
+		wlen = 0;
+	msg[0] = wlen >> 8;
+	msg[1] = wlen & 0xff;
+	memcpy(msg + 2, wire, wlen);
+	mlen = 2 + wlen;
+	free(wire);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < conns; i++) {
+		h[i].fd = connect_to(&sin, SOCK_STREAM);
+		h[i].closed_ms = -1;
+	}
+	ts.tv_sec = every / 1000;
+	ts.tv_nsec = (every % 1000) * 1000000L;
+	while ((now = ms_since(&t0)) < secs * 1000L) {
+		for (i = 0; i < conns; i++) {
+			if (h[i].fd == -1)
+				continue;
+			chunk = drip ? 1 : mlen - h[i].sent;
+			if (hold_read(&h[i], &answered) == -1 ||
+			    send(h[i].fd, msg + h[i].sent, chunk,
+			    MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+				close(h[i].fd);
+				h[i].fd = -1;
+				h[i].closed_ms = now;
+				if (first == -1)
+					first = now;
+				last = now;
+				closed++;
+				continue;
+			}
+			h[i].sent = (h[i].sent + chunk) % mlen;
+		}
+		nanosleep(&ts, NULL);
+	}
+	for (open = 0, i = 0; i < conns; i++) {
+		if (h[i].fd == -1)
+			continue;
+		if (hold_read(&h[i], &answered) == -1) {
+			closed++;
+			last = ms_since(&t0);
+			if (first == -1)
+				first = last;
+		} else
+			open++;
+		close(h[i].fd);
+	}
+	printf("hold open=%d closed=%d answered=%d first_close_ms=%ld "
+	    "last_close_ms=%ld\n", open, closed, answered, first, last);
+	free(h);
+	free(msg);
 	return (0);
 }
 
@@ -993,6 +1230,96 @@ cmd_burst(int argc, char **argv)
 	return (wrong == 0 && lost == 0 && ok == count ? 0 : 1);
 }
 
+/* flood */
+
+/* Read the answers there are; each ID counts once. */
+static void
+flood_read(int fd, uint8_t *seen, int count, int *answered)
+{
+	uint8_t	 buf[DNS_MSG_MAX];
+	ssize_t	 n;
+	int	 id;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >=
+	    LDNS_HEADER_SIZE) {
+		id = LDNS_ID_WIRE(buf);
+		if (id < count && !seen[id]) {
+			seen[id] = 1;
+			(*answered)++;
+		}
+	}
+}
+
+static int
+cmd_flood(int argc, char **argv)
+{
+	struct sockaddr_in	 sin;
+	struct pollfd		 pfd;
+	struct timespec		 t0;
+	ldns_pkt		*q = NULL;
+	const char		*domain = "vm.internal";
+	uint8_t			*wire, *seen;
+	char			 name[300];
+	size_t			 wlen;
+	int			 ch, have = 0, count = 0, names = 100, fd, i;
+	int			 answered = 0, big = 256 << 20;
+
+	while ((ch = getopt(argc, argv, "d:g:n:s:")) != -1) {
+		switch (ch) {
+		case 'd':
+			domain = optarg;
+			break;
+		case 'g':
+			names = num_arg(ch, 1, 60000);
+			break;
+		case 'n':
+			count = num_arg(ch, 1, 65535);
+			break;
+		case 's':
+			parse_hostport(optarg, &sin);
+			have = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || count == 0)
+		usage();
+	if ((seen = calloc(count, 1)) == NULL)
+		err(1, NULL);
+	fd = connect_to(&sin, SOCK_DGRAM);
+	/* Room for every answer here: losses are the server's only. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big,
+	    sizeof(big)) == -1)
+		err(1, "SO_RCVBUFFORCE");
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "vm%d.%s.", i % names, domain);
+		if (ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A,
+		    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+			errx(1, "query %s", name);
+		ldns_pkt_set_id(q, i);
+		if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+			errx(1, "pkt2wire");
+		if (send(fd, wire, wlen, 0) != (ssize_t)wlen)
+			err(1, "send");
+		free(wire);
+		ldns_pkt_free(q);
+		flood_read(fd, seen, count, &answered);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (answered < count && ms_since(&t0) < 2000) {
+		poll(&pfd, 1, 100);
+		flood_read(fd, seen, count, &answered);
+	}
+	close(fd);
+	printf("flood sent=%d answered=%d lost=%d loss=%.1f%%\n", count,
+	    answered, count - answered, 100.0 * (count - answered) / count);
+	free(seen);
+	return (0);
+}
+
 /* send */
 
 static int
@@ -1057,5 +1384,9 @@ main(int argc, char *argv[])
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "idle") == 0)
 		return (cmd_idle(argc, argv));
+	if (strcmp(cmd, "hold") == 0)
+		return (cmd_hold(argc, argv));
+	if (strcmp(cmd, "flood") == 0)
+		return (cmd_flood(argc, argv));
 	usage();
 }

@@ -9,9 +9,11 @@
  * Each file goes through dns_answer() (UDP), dns_answer_tcp() and, as
  * an upstream's reply to "www.example.com A", dns_relay_reply().  What
  * every answer must be: a response that parses, with the query's ID
- * and its question byte for byte, within the client's UDP size.  By
- * name:
- *	malformed-*	counted as malformed; dropped, FORMERR or NOTIMP
+ * and its question byte for byte, within the client's UDP size, with RA
+ * set (there is an upstream), and with an OPT record exactly when the
+ * query had one (RFC 6891 6.1.1 and 7, errors included).  By name:
+ *	malformed-*	counted as malformed; dropped, FORMERR or NOTIMP,
+ *			and the rcode the table below says if it has one
  *	seed-*		not malformed; the answer the table below says
  *	reply-*		a query-path drop; relayed to the client
  *	anything else	(fixed crashers) only the invariants
@@ -54,12 +56,17 @@ static const struct seed {
 	{ "seed-mx.bin", LDNS_RCODE_NOERROR, 0, 1, NULL },
 	{ "seed-nxdomain.bin", LDNS_RCODE_NXDOMAIN, 0, 1, NULL },
 	{ "seed-below-vm.bin", LDNS_RCODE_NXDOMAIN, 0, 1, NULL },
-	{ "seed-apex-a.bin", LDNS_RCODE_NOERROR, 0, 1, NULL },
+	/* The apex names the responder: NS and A (the bridge) at DOMAIN. */
+	{ "seed-apex-a.bin", LDNS_RCODE_NOERROR, 1, 0, "172.16.0.1" },
 	{ "seed-apex-soa.bin", LDNS_RCODE_NOERROR, 1, 0, "vm.internal." },
+	{ "seed-apex-ns.bin", LDNS_RCODE_NOERROR, 1, 0, "vm.internal." },
+	{ "seed-apex-any.bin", LDNS_RCODE_NOERROR, 3, 0, "vm.internal." },
 	{ "seed-ptr.bin", LDNS_RCODE_NOERROR, 1, 0, "web.vm.internal." },
 	{ "seed-ptr-nx.bin", LDNS_RCODE_NXDOMAIN, 0, 1, NULL },
 	{ "seed-ptr-apex-soa.bin", LDNS_RCODE_NOERROR, 1, 0,
 	    "vm.internal." },
+	{ "seed-ptr-apex-ns.bin", LDNS_RCODE_NOERROR, 1, 0, "vm.internal." },
+	{ "seed-ptr-bridge.bin", LDNS_RCODE_NOERROR, 1, 0, "vm.internal." },
 	{ "seed-ptr-extra-label.bin", LDNS_RCODE_NXDOMAIN, 0, 1, NULL },
 	{ "seed-ptr-leading-zero.bin", LDNS_RCODE_NXDOMAIN, 0, 1, NULL },
 	{ "seed-ptr-other-net.bin", FWD, 0, 0, NULL },
@@ -72,6 +79,18 @@ static const struct seed {
 	{ "seed-class-ch-local.bin", LDNS_RCODE_REFUSED, 0, 0, NULL },
 	{ "seed-badvers.bin", BADVERS, 0, 0, NULL },
 	{ "seed-tc-set.bin", LDNS_RCODE_NOERROR, 1, 0, "172.16.0.2" },
+	{ "seed-edns-owner-pointer-root.bin", LDNS_RCODE_NOERROR, 1, 0,
+	    "172.16.0.2" },
+	/* RFC 6891 6.1.1 and 7: FORMERR, with an OPT */
+	{ "malformed-opt-two.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opt-owner.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opt-owner-pointer.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opt-option-len.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opt-option-short.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opt-option-trailing.bin", LDNS_RCODE_FORMERR, 0, 0,
+	    NULL },
+	{ "malformed-qdcount-0-edns.bin", LDNS_RCODE_FORMERR, 0, 0, NULL },
+	{ "malformed-opcode-notify-edns.bin", LDNS_RCODE_NOTIMPL, 0, 0, NULL },
 };
 
 static struct dns_ctx	*cx;
@@ -124,11 +143,12 @@ question_len(const uint8_t *m, size_t len)
 
 /*
  * The invariants of any answer to q: NULL if it holds them, else why.
- * *pktp gets the parsed answer.
+ * ours: built by the responder, not an upstream's relayed (whose RA and
+ * OPT are the upstream's).  *pktp gets the parsed answer.
  */
 static const char *
 check_answer(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen,
-    size_t limit, ldns_pkt **pktp)
+    size_t limit, int ours, ldns_pkt **pktp)
 {
 	ldns_pkt	*pq = NULL;
 	size_t		 ql;
@@ -143,8 +163,18 @@ check_answer(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen,
 		return ("answer without QR");
 	if (LDNS_ID_WIRE(a) != LDNS_ID_WIRE(q))
 		return ("answer id differs");
-	if (ldns_wire2pkt(&pq, q, qlen) == LDNS_STATUS_OK &&
-	    ldns_pkt_qdcount(pq) == 1 && ldns_pkt_qdcount(*pktp) == 1) {
+	if (ours && !ldns_pkt_ra(*pktp))
+		return ("RA clear, with an upstream to forward to");
+	if (ldns_wire2pkt(&pq, q, qlen) != LDNS_STATUS_OK) {
+		if (ours && ldns_pkt_edns(*pktp))
+			return ("an OPT for a query that does not parse");
+		return (NULL);
+	}
+	if (ours && ldns_pkt_edns(pq) && !ldns_pkt_edns(*pktp))
+		why = "no OPT, the query had one";
+	else if (ours && !ldns_pkt_edns(pq) && ldns_pkt_edns(*pktp))
+		why = "an OPT, the query had none";
+	else if (ldns_pkt_qdcount(pq) == 1 && ldns_pkt_qdcount(*pktp) == 1) {
 		ql = question_len(q, qlen);
 		if (ql != 0 && (alen < LDNS_HEADER_SIZE + ql ||
 		    memcmp(q + LDNS_HEADER_SIZE, a + LDNS_HEADER_SIZE,
@@ -207,7 +237,7 @@ replay(const char *dir, const char *file)
 	limit = udp_limit(buf, len);
 	why = NULL;
 	if (r == 0 && !fwd)
-		why = check_answer(buf, len, out, outlen, limit, &pkt);
+		why = check_answer(buf, len, out, outlen, limit, 1, &pkt);
 
 	/* TCP decides the same, and its answers hold the invariants. */
 	outlen = sizeof(out);
@@ -217,7 +247,8 @@ replay(const char *dir, const char *file)
 	if (why == NULL && rt == 0 && !fwdt) {
 		ldns_pkt	*tp;
 
-		why = check_answer(buf, len, out, outlen, DNS_MSG_MAX, &tp);
+		why = check_answer(buf, len, out, outlen, DNS_MSG_MAX, 1,
+		    &tp);
 		ldns_pkt_free(tp);
 	}
 	snprintf(name, sizeof(name), "dns-replay: %s", file);
@@ -229,7 +260,13 @@ replay(const char *dir, const char *file)
 		    (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_FORMERR &&
 		    ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOTIMPL)))
 			why = "answered, not dropped or refused";
-		T_CHECK(name, why == NULL, "%s", why);
+		if (why == NULL && s != NULL && (r != 0 || fwd ||
+		    (int)ldns_pkt_get_rcode(pkt) != s->rcode ||
+		    ldns_pkt_ancount(pkt) != s->an ||
+		    ldns_pkt_nscount(pkt) != s->ns))
+			why = "not the rcode and sections the table says";
+		T_CHECK(name, why == NULL, "%s (rcode %d)", why,
+		    pkt ? (int)ldns_pkt_get_rcode(pkt) : -1);
 	} else if (strncmp(file, "seed-", 5) == 0) {
 		if (s == NULL)
 			why = "no expectation in dns-replay.c's table";
@@ -275,7 +312,8 @@ replay(const char *dir, const char *file)
 	r = dns_relay_reply(cx, fixedq, fixedqlen, buf, len, 512, out, &outlen);
 	why = NULL;
 	if (r == 0) {
-		why = check_answer(fixedq, fixedqlen, out, outlen, 512, &pkt);
+		why = check_answer(fixedq, fixedqlen, out, outlen, 512, 0,
+		    &pkt);
 		if (why == NULL && (len > 512) != (ldns_pkt_tc(pkt) != 0))
 			why = "TC not set exactly when cut down";
 	}

@@ -36,6 +36,7 @@ UP=10.53.0.2
 DOMAIN=vm.internal
 CORPUS=$TOP/regress/fuzz/corpus/dns
 SPID=
+SPID2=
 UPID=
 IPID=
 
@@ -59,6 +60,7 @@ del_netns() {
 cleanup() {
 	stop_pid "$IPID"
 	stop_pid "$SPID"
+	stop_pid "$SPID2"
 	stop_pid "$UPID"
 	del_netns
 	if [ -n "$DNS_KEEP" ]; then
@@ -114,6 +116,8 @@ if ! { ip -n "$NS_S" link add dt-c0 type veth peer name dt-c1 \
     S ip addr add $SRV/24 dev dt-c0 && S ip link set dt-c0 up &&
     S ip addr add 10.53.0.1/24 dev dt-u0 && S ip link set dt-u0 up &&
     C ip addr add 172.16.0.2/24 dev dt-c1 && C ip link set dt-c1 up &&
+    C ip addr add 172.16.0.3/24 dev dt-c1 &&
+    C ip addr add 172.16.0.4/24 dev dt-c1 &&
     U ip addr add $UP/24 dev dt-u1 && U ip link set dt-u1 up; }; then
 	fail "dns: namespaces" "cannot link the namespaces"
 	t_done
@@ -193,12 +197,34 @@ hostmaster\.vm\.internal\. [0-9]+ 3600 600 86400 5"
 out=$(d @$SRV a.web.$DOMAIN A)
 expect_match "dns: below a VM name is NXDOMAIN" "$out" "rcode: NXDOMAIN"
 
+# The zones' name server is DOMAIN itself, at the bridge's address: the
+# SOA's MNAME, the NS at both apexes, its A and its PTR all agree.
 out=$(d @$SRV $DOMAIN A)
-expect_match "dns: apex A is NOERROR" "$out" "rcode: NOERROR"
-expect_match "dns: apex A has no data" "$out" "ANSWER: 0,"
+expect_match "dns: apex A is the bridge's address" "$out" \
+    "^vm\.internal\.${W}30${W}IN${W}A${W}172\.16\.0\.1$"
+expect_match "dns: apex A is authoritative" "$out" "flags: qr aa rd"
 out=$(d @$SRV $DOMAIN SOA)
-expect_match "dns: apex SOA" "$out" \
-    "^vm\.internal\.${W}5${W}IN${W}SOA"
+expect_match "dns: apex SOA, MNAME the name server" "$out" \
+    "^vm\.internal\.${W}5${W}IN${W}SOA${W}vm\.internal\. hostmaster\."
+out=$(d @$SRV $DOMAIN NS)
+expect_match "dns: apex NS names the responder" "$out" \
+    "^vm\.internal\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+expect_match "dns: apex NS is authoritative" "$out" "flags: qr aa rd"
+expect_match "dns: apex NS comes with the name server's address" \
+    "$(printf '%s\n' "$out" | sed -n '/ADDITIONAL SECTION/,$p')" \
+    "^vm\.internal\.${W}30${W}IN${W}A${W}172\.16\.0\.1$"
+out=$(d @$SRV $DOMAIN ANY)
+expect_match "dns: apex ANY: SOA, NS and A" "$out" "ANSWER: 3,"
+out=$(d @$SRV 0.16.172.in-addr.arpa NS)
+expect_match "dns: reverse apex NS names the responder" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+expect_match "dns: reverse apex NS is authoritative" "$out" "flags: qr aa rd"
+out=$(d @$SRV 0.16.172.in-addr.arpa SOA)
+expect_match "dns: reverse apex SOA, MNAME the name server" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA${W}vm\.internal\. "
+out=$(d @$SRV -x 172.16.0.1)
+expect_match "dns: the bridge's address is the name server's" "$out" \
+    "1\.0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}PTR${W}vm\.internal\.$"
 
 out=$(d @$SRV -x 172.16.0.2)
 expect_match "dns: PTR for a VM's address" "$out" \
@@ -211,6 +237,37 @@ expect_match "dns: PTR for a free address is NXDOMAIN" "$out" \
     "rcode: NXDOMAIN"
 expect_match "dns: reverse NXDOMAIN carries the reverse SOA" "$out" \
     "0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA"
+
+# --- a /29: its reverse apex is the octet block that holds it -------------
+
+# A second responder, on port 5353, for the bridge 172.16.0.1/29, with
+# short TCP limits: 1.5 s idle, 1 s for a whole query, 4 connections
+# from one address.
+ip netns exec "$NS_S" "$DRIVE" serve -S -l $SRV:5353 -d $DOMAIN \
+    -b $SRV/29 -r "$T/resolv.conf" -n web=172.16.0.2 -I 1500 -M 1000 -P 4 \
+    >"$T/serve2.log" 2>&1 &
+SPID2=$!
+if wait_for 10 grep -q '^ready' "$T/serve2.log"; then
+	pass "dns: a responder for a /29 starts"
+else
+	fail "dns: a responder for a /29 starts" \
+	    "$(tr '\n' ' ' <"$T/serve2.log" | cut -c1-300)"
+fi
+out=$(d -p 5353 @$SRV -x 172.16.0.5)
+expect_match "dns: /29: a free address is NXDOMAIN" "$out" "rcode: NXDOMAIN"
+expect_match "dns: /29: ... with the SOA of 0.16.172.in-addr.arpa" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA"
+out=$(d -p 5353 @$SRV 0.16.172.in-addr.arpa SOA)
+expect_match "dns: /29: that SOA is answered, not forwarded" "$out" \
+    "flags: qr aa rd"
+expect_match "dns: /29: ... and is the same SOA" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}5${W}IN${W}SOA${W}vm\.internal\. "
+out=$(d -p 5353 @$SRV 0.16.172.in-addr.arpa NS)
+expect_match "dns: /29: the reverse apex NS names the responder" "$out" \
+    "^0\.16\.172\.in-addr\.arpa\.${W}30${W}IN${W}NS${W}vm\.internal\.$"
+out=$(d -p 5353 @$SRV -x 172.16.0.9)
+expect_match "dns: /29: an address outside it is forwarded" "$out" \
+    "flags: qr rd ra ;"
 
 # --- forwarding ---------------------------------------------------------
 
@@ -267,6 +324,54 @@ out=$(q -t -c 20 pipe.example.com A)
 expect_eq "dns: 20 forwarded queries pipelined on one connection" "$out" \
     "pipelined sent=20 answered=20"
 
+# --- TCP limits (the second responder) --------------------------------------
+
+# 64 connections from one address, each sending a whole query every
+# 300 ms (so never idle), for 8 s: only 4 stay; a query from another
+# address is answered meanwhile.  Alongside, from a third address, a
+# query dripped a byte every 100 ms, and empty messages dripped so.
+C "$DRIVE" hold -s $SRV:5353 -n 64 -i 300 -w 8 >"$T/hold.log" 2>&1 &
+HPID1=$!
+C "$DRIVE" hold -s $SRV:5353 -B 172.16.0.4 -n 1 -b -i 100 -w 6 \
+    >"$T/drip.log" 2>&1 &
+HPID2=$!
+C "$DRIVE" hold -s $SRV:5353 -B 172.16.0.4 -n 1 -b -z -i 100 -w 6 \
+    >"$T/dripz.log" 2>&1 &
+HPID3=$!
+sleep 1
+out=$(C "$DRIVE" query -s $SRV:5353 -B 172.16.0.3 -t web.$DOMAIN A 2>&1)
+expect_match "dns: TCP: one address cannot keep another out" "$out" \
+    "^rcode=NOERROR flags=qr,aa,rd,ra, an=1"
+wait "$HPID1" "$HPID2" "$HPID3"
+out=$(cat "$T/hold.log")
+expect_match "dns: TCP: 4 connections per address, the other 60 closed" \
+    "$out" "^hold open=4 closed=60 "
+expect_match "dns: TCP: ... and the 4 had their answers" "$out" \
+    "answered=[1-9][0-9]* "
+out=$(cat "$T/drip.log")
+if [[ $out =~ ^hold\ open=0\ closed=1\ .*first_close_ms=([0-9]+) ]] &&
+    [ "${BASH_REMATCH[1]}" -ge 800 ] && [ "${BASH_REMATCH[1]}" -le 2500 ]
+then
+	pass "dns: TCP: a query dripped a byte at a time is cut off at 1 s"
+else
+	fail "dns: TCP: a query dripped a byte at a time is cut off at 1 s" \
+	    "$out"
+fi
+out=$(cat "$T/dripz.log")
+if [[ $out =~ ^hold\ open=0\ closed=1\ .*first_close_ms=([0-9]+) ]] &&
+    [ "${BASH_REMATCH[1]}" -ge 800 ] && [ "${BASH_REMATCH[1]}" -le 2500 ]
+then
+	pass "dns: TCP: empty messages dripped do not restart the clock"
+else
+	fail "dns: TCP: empty messages dripped do not restart the clock" \
+	    "$out"
+fi
+kill -USR1 "$SPID2"
+wait_for 5 grep -q '^stats ' "$T/serve2.log"
+out=$(grep '^stats ' "$T/serve2.log" | tail -1)
+expect_match "dns: TCP: the refused and cut-off connections are counted" \
+    "$out" "tcp_refused=60 tcp_timeout=2$"
+
 # --- truncation and the fallback to TCP ----------------------------------
 
 out=$(q big.example.com A)
@@ -283,6 +388,35 @@ expect_match "dns: the same answer whole over TCP" "$out" \
 out=$(d -t @$SRV big.example.com A)
 expect_eq "dns: drill gets all 100 records over TCP" "$(printf '%s\n' "$out" |
     grep -cE "^big\.example\.com\.${W}60${W}IN${W}A")" "100"
+
+# --- errors: RA and the OPT record as in every answer ------------------------
+
+# qf FILE: the corpus file FILE as a query over UDP.
+qf() { q -f "$CORPUS/$1"; }
+out=$(qf seed-edns.bin)
+expect_match "dns: an EDNS answer has RA and an OPT" "$out" \
+    "^rcode=NOERROR flags=qr,aa,rd,ra, an=1 .* opt=1232$"
+out=$(qf malformed-qdcount-0-edns.bin)
+expect_match "dns: FORMERR (no question) keeps RA and the OPT" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
+out=$(qf malformed-qdcount-0.bin)
+expect_match "dns: FORMERR without EDNS has RA and no OPT" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, .* opt=none$"
+out=$(qf malformed-opcode-notify-edns.bin)
+expect_match "dns: NOTIMP keeps RA and the OPT" "$out" \
+    "^rcode=NOTIMPL flags=qr,ra, an=0 ns=0 ar=0 .* opt=1232$"
+out=$(qf malformed-opcode-notify.bin)
+expect_match "dns: NOTIMP without EDNS has RA and no OPT" "$out" \
+    "^rcode=NOTIMPL flags=qr,ra, .* opt=none$"
+# RFC 6891 6.1.1 and 7: FORMERR, with an OPT in the answer.
+for f in opt-two opt-owner opt-option-len opt-option-short; do
+	out=$(qf malformed-$f.bin)
+	expect_match "dns: FORMERR with an OPT for $f" "$out" \
+	    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
+done
+out=$(q -t -f "$CORPUS/malformed-opt-two.bin")
+expect_match "dns: FORMERR with an OPT for opt-two over TCP" "$out" \
+    "^rcode=FORMERR flags=qr,rd,ra, an=0 ns=0 ar=0 .* opt=1232$"
 
 # --- a burst ---------------------------------------------------------------
 

@@ -1182,6 +1182,18 @@ test_domain(void)
 	    "accepted");
 	T_CHECK("validate: domain rejects NULL",
 	    valid_domain(NULL, &why) == -1, "accepted");
+	/* Callers that want no reason pass NULL, as to the other valid_*. */
+	T_CHECK("validate: domain rejects NULL, no reason asked",
+	    valid_domain(NULL, NULL) == -1, "accepted");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(name, sizeof(name), "validate: domain rejects \"%s\", "
+		    "no reason asked", bad[i]);
+		T_CHECK(name, valid_domain(bad[i], NULL) == -1, "accepted");
+	}
+	T_CHECK("validate: domain rejects 299 characters, no reason asked",
+	    valid_domain(longname, NULL) == -1, "accepted");
+	T_CHECK("validate: domain accepts vm.internal, no reason asked",
+	    valid_domain("vm.internal", NULL) == 0, "rejected");
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		snprintf(name, sizeof(name), "validate: domain accepts \"%s\"",
 		    good[i]);
