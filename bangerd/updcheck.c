@@ -445,7 +445,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 {
 	json_t		*root, *rels, *r, *arts, *a, *best = NULL;
 	json_error_t	 jerr;
-	const char	*bestver = NULL, *v, *arch, *k, *name;
+	const char	*bestver = NULL, *v, *arch, *k, *name, *other;
 	char		 why[UPD_ERR_MAX], t1[TIME_LEN], t2[TIME_LEN];
 	char		 expect[UPD_URL_MAX], have[UPD_ERR_MAX];
 	struct upd_release rel;
@@ -493,13 +493,23 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 			    "1.2.3");
 			goto bad;
 		}
-		for (j = 0; j < i; j++)
-			if (strcmp(v, json_string_value(json_object_get(
-			    json_array_get(rels, j), "version"))) == 0) {
+		/* 1.2 and 1.2.0 are one version: which would be chosen? */
+		for (j = 0; j < i; j++) {
+			other = json_string_value(json_object_get(
+			    json_array_get(rels, j), "version"));
+			if (upd_version_cmp(v, other, &cmp) == 0 && cmp != 0)
+				continue;
+			if (strcmp(v, other) == 0)
 				rc = fail(why, sizeof(why), UPD_EMANIFEST,
 				    "version %s is listed twice", v);
-				goto bad;
-			}
+			else
+				rc = fail(why, sizeof(why), UPD_EMANIFEST,
+				    "version %s is the same version as "
+				    "releases[%zu]'s %s (a missing number "
+				    "counts as 0): each version may be listed "
+				    "only once", v, j, other);
+			goto bad;
+		}
 		if ((rc = time_parse_json(r, "released", &released, why,
 		    sizeof(why))) != UPD_OK ||
 		    (rc = time_parse_json(r, "expires", &expires, why,

@@ -770,6 +770,17 @@ test_manifest_choice(void)
 	    rel1("1.2.0"), rel1("1.2.0"), NULL);
 	EXPECT("manifest: a version listed twice refuses", rc, UPD_EMANIFEST,
 	    "releases[1]: version 1.2.0 is listed twice");
+	rc = check_releases("0.1.0", NULL, &rel, err, sizeof(err),
+	    rel1("1.0"), rel1("1.1"), rel1("1.0.0"), NULL);
+	EXPECT("manifest: 1.0 and 1.0.0 listed both refuses", rc,
+	    UPD_EMANIFEST, "the manifest is malformed: releases[2]: version "
+	    "1.0.0 is the same version as releases[0]'s 1.0 (a missing "
+	    "number counts as 0): each version may be listed only once");
+	rc = check_releases("0.1.0", NULL, &rel, err, sizeof(err),
+	    rel1("2.0.0.0"), rel1("2"), NULL);
+	EXPECT("manifest: 2 and 2.0.0.0 listed both refuses, the newest "
+	    "too", rc, UPD_EMANIFEST, "releases[1]: version 2 is the same "
+	    "version as releases[0]'s 2.0.0.0");
 	rc = check_releases("1.0.0", NULL, &rel, err, sizeof(err),
 	    rel1("1.2.0"), rel1("1.3.0-rc1"), NULL);
 	EXPECT("manifest: a malformed version refuses", rc, UPD_EMANIFEST,
