@@ -667,10 +667,18 @@ upd_manifest_check(const struct signify_pubkey *key, const void *m,
 		    "%s", khave, kwant));
 	}
 	/* Over the raw bytes, before any parsing. */
-	if (signify_verify(key, &sig, m, mlen, &why) == -1)
+	if (signify_verify(key, &sig, m, mlen, &why) == -1) {
+		/* The likeliest alteration: a transfer in text mode. */
+		if (memmem(m, mlen, "\r\n", 2) != NULL)
+			return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
+			    "signature does not verify: the manifest has CRLF "
+			    "line endings; was it converted after signing? "
+			    "(else it was altered after signing or signed by "
+			    "another key)"));
 		return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
 		    "signature does not verify: it was altered after signing "
 		    "or signed by another key"));
+	}
 	return (manifest_select(m, mlen, want, rel, err, errlen));
 }
 

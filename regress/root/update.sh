@@ -237,6 +237,21 @@ refused "a malformed signature" UPD_ESIGFORMAT \
     "the manifest's signature is malformed: bad base64" \
     "$B/badsig/manifest.json"
 
+scenario crlfsig
+cp "$W/good/manifest.json" "$W/good/manifest.json.sig" "$W/crlfsig/"
+sed -i 's/$/\r/' "$W/crlfsig/manifest.json.sig"
+refused "a signature with CRLF line endings" UPD_ESIGFORMAT \
+    "the manifest's signature is malformed: CRLF line endings \(each line must end in a newline alone\)$" \
+    "$B/crlfsig/manifest.json"
+
+scenario crlfman
+jq . "$W/good/manifest.json" >"$W/crlfman/manifest.json"
+sign "$W/crlfman/manifest.json"
+sed -i 's/$/\r/' "$W/crlfman/manifest.json"
+refused "a manifest turned CRLF after signing" UPD_EBADSIG \
+    "the manifest's signature does not verify: the manifest has CRLF line endings; was it converted after signing\?" \
+    "$B/crlfman/manifest.json"
+
 scenario otherkey
 cp "$W/good/manifest.json" "$W/otherkey/"
 sign "$W/otherkey/manifest.json" "$T/k2.sec"
@@ -443,6 +458,10 @@ expect_match "embed: a key gives its base64 line" "$out" \
 out=$(sh "$TOP/scripts/embed-pubkey.sh" "$W/good/manifest.json.sig" 2>&1)
 expect_match "embed: a signature is not a key" "$out" \
     "embed-pubkey.sh: .*manifest.json.sig: not a signify Ed25519 public key \(bad base64 line\)"
+sed 's/$/\r/' "$T/k.pub" >"$T/crlf.pub"
+out=$(sh "$TOP/scripts/embed-pubkey.sh" "$T/crlf.pub" 2>&1)
+expect_match "embed: a key with CRLF line endings is refused as such" \
+    "$out" "embed-pubkey.sh: .*crlf.pub: not a signify public key \(CRLF line endings; each line must end in a newline alone\)$"
 out=$(sh "$TOP/scripts/embed-pubkey.sh" "$T/nonexistent.pub" 2>&1)
 expect_match "embed: a missing file fails" "$out" "no such readable file"
 
