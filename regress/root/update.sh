@@ -381,10 +381,30 @@ mkdir -p "$W/offhost"
 mkman "$W/offhost/manifest.json" 1.2.0 \
     "http://example.invalid/$ART" 200000 "$ASHA"
 sign "$W/offhost/manifest.json"
-DR_OUT=$("$DRIVE" -S -H -k "$T/k.pub" -o "$T/installed" apply \
-    "$B/offhost/manifest.json" 2>&1)
-expect_match "update: an artifact at http://example.invalid is refused" \
-    "$DR_OUT" "^update-drive: UPD_EURL: refusing plain http to example\.invalid"
+refused "an artifact at http://example.invalid" UPD_EURL \
+    "the artifact of release 1\.2\.0 cannot be fetched: refusing plain http to example\.invalid: http is allowed only to loopback hosts" \
+    "$B/offhost/manifest.json"
+# check refuses what apply would: the same checks of the artifact's URL
+dr check "$B/offhost/manifest.json"
+expect_match "update: check refuses an artifact URL apply would refuse" \
+    "$DR_ERR" "^update-drive: UPD_EURL: the artifact of release 1\.2\.0 cannot be fetched: refusing plain http to example\.invalid"
+expect_eq "update: ... and says no update is available" "$DR_RC:$DR_OUT" 1:
+mkdir -p "$W/othername"
+mkman "$W/othername/manifest.json" 1.2.0 "https://other.test/$ART" 200000 \
+    "$ASHA"
+sign "$W/othername/manifest.json"
+dr check "$B/othername/manifest.json"
+expect_match "update: check refuses an artifact on a host with no address" \
+    "$DR_ERR" "^update-drive: UPD_EINVAL: the artifact of release 1\.2\.0 cannot be fetched: no CA bundle to check other\.test's certificate with$"
+# a CA bundle is only read when a connection is made: none is here
+echo "no certificates" >"$T/ca-unused.pem"
+dr -c "$T/ca-unused.pem" check "$B/othername/manifest.json"
+expect_match "update: ... or, with a CA bundle, that it cannot look up" \
+    "$DR_ERR" "^update-drive: UPD_ERESOLVE: the artifact of release 1\.2\.0 cannot be fetched: cannot look up other\.test inside the sandbox: no address was given for it$"
+dr -c "$T/ca-unused.pem" -R "banger.test:443:127.0.0.1" check \
+    "$B/othername/manifest.json"
+expect_match "update: ... or that only the update url's host was looked up" \
+    "$DR_ERR" "^update-drive: UPD_ERESOLVE: the artifact of release 1\.2\.0 cannot be fetched: cannot look up other\.test port 443 inside the sandbox: addresses were given only for banger\.test port 443, the update url's$"
 if command -v strace >/dev/null 2>&1; then
 	strace -f -qq -e trace=socket,connect -o "$T/strace" "$DRIVE" -S -H \
 	    -k "$T/k.pub" check http://example.invalid/manifest.json \

@@ -172,6 +172,16 @@ signify-openbsd -S -s "$T/k.sec" -m "$W/manifest.json" -x "$W/manifest.json.sig"
 refused "an artifact on a port nobody listens on" "refused" apply
 restore
 
+# check refuses what apply would refuse: the same checks of the URL
+resign ".releases[0].artifacts.x86_64.url = \"http://example.org/banger-$NEWV-x86_64.tar\""
+refused "check: an artifact URL apply could not fetch" \
+    "update check: the artifact of release $NEWV cannot be fetched: refusing plain http to example\.org" \
+    check
+refused "apply: the same artifact URL" \
+    "update refused: the artifact of release $NEWV cannot be fetched: refusing plain http to example\.org" \
+    apply
+restore
+
 # --- apply
 PID0=$(ctl status --json | jq .pid)
 out=$(ctl update apply 2>&1); rc=$?
