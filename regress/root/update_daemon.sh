@@ -184,8 +184,15 @@ restore
 
 # --- apply
 PID0=$(ctl status --json | jq .pid)
-out=$(ctl update apply 2>&1); rc=$?
+# Standard output a pipe, standard error a file: each line once.
+stdout=$(ctl update apply 2>"$T/apply.err"); rc=$?
+out=$(printf '%s\n' "$stdout"; cat "$T/apply.err")
 expect_eq "update_daemon: apply succeeds" "$rc" 0
+expect_eq "update_daemon: apply's output to a pipe has each result once" \
+    "$stdout" "installed bangerd $NEWV; restarting
+bangerd restarted: version $NEWV, pid $PID0"
+expect_eq "update_daemon: ... and no stray \"not running\" while it waits" \
+    "$(grep -c 'not running' "$T/apply.err")" 0
 expect_match "update_daemon: apply reports the install" "$out" \
     "installed bangerd $NEWV; restarting"
 expect_match "update_daemon: apply shows the download's progress" "$out" \
@@ -228,8 +235,14 @@ expect_eq "update_daemon: applying the same release again is refused" \
 expect_match "update_daemon: ... as not newer" "$out" "no newer release"
 
 # --- rollback
-out=$(ctl update rollback 2>&1); rc=$?
+stdout=$(ctl update rollback 2>"$T/rollback.err"); rc=$?
+out=$(printf '%s\n' "$stdout"; cat "$T/rollback.err")
 expect_eq "update_daemon: rollback succeeds" "$rc" 0
+expect_eq "update_daemon: rollback's output to a pipe has each result once" \
+    "$stdout" "rolled back to the previous bangerd; restarting
+bangerd restarted: version $OLDV, pid $PID0"
+expect_eq "update_daemon: ... and nothing on standard error" \
+    "$(cat "$T/rollback.err")" ""
 expect_match "update_daemon: rollback reports the restarted daemon" "$out" \
     "bangerd restarted: version $OLDV"
 check "update_daemon: rollback restores the old bangerd" \
