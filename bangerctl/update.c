@@ -6,6 +6,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -142,12 +143,25 @@ restart_wait(struct imsgbuf *ibuf)
 	imsgbuf_clear(ibuf);
 	close(ibuf->fd);
 
-	/* Each try in a child: ctl_connect exits when nobody answers. */
+	/*
+	 * Each try in a child: ctl_connect exits when nobody answers.  What
+	 * is buffered is written first, or each child that exits would
+	 * write it again; and a child's "not running" is only a try that
+	 * came too early, so it goes nowhere.
+	 */
 	for (i = 0; i < RESTART_WAIT_S * 10; i++) {
+		fflush(stdout);
+		fflush(stderr);
 		if ((pid = fork()) == -1)
 			err(1, "fork");
 		if (pid == 0) {
-			int	 fd = ctl_connect(&nbuf);
+			int	 fd;
+
+			if ((fd = open("/dev/null", O_WRONLY)) == -1 ||
+			    dup2(fd, STDERR_FILENO) == -1)
+				_exit(1);
+			close(fd);
+			fd = ctl_connect(&nbuf);
 
 			ctl_send(&nbuf, IMSG_CTL_STATUS, NULL, 0);
 			ctl_recv(&nbuf, &imsg);

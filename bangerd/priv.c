@@ -1057,7 +1057,10 @@ priv_dispatch_update(struct worker *w, struct imsg *imsg)
 			goto out;
 		}
 		rv = 0;
-		/* Sealed, so the worker cannot change it after this. */
+		/*
+		 * Sealed, so the worker cannot change it after this; both
+		 * read it with pread, as the worker may still move its offset.
+		 */
 		if ((rc = upd_verify_fd(fd, &upd.rel, 1, err, sizeof(err))) !=
 		    UPD_OK) {
 			upd_reply(EPERM, "update refused: %s (nothing "

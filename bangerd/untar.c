@@ -6,7 +6,10 @@
  * man/ directory, plain relative names without "..", sizes within
  * UNTAR_FILE_MAX, each program exactly once; it writes only the named
  * programs (mode 0755, created new, never through a link) into dfd and
- * reads past the man pages.
+ * reads past the man pages.  It reads at its own offsets (pread): the
+ * update worker that sent the sealed memfd may keep a descriptor of it
+ * and move the file offset they share, which would otherwise splice
+ * other parts of the checked archive into what is installed.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -67,18 +70,31 @@ prog_index(const char *name, const char *const *progs, size_t nprogs)
 	return -1;
 }
 
+/* A member's type flag for a message: '0', or its code if unprintable. */
+static const char *
+type_str(unsigned char t, char *buf, size_t len)
+{
+	if (t > ' ' && t < 0x7f)
+		snprintf(buf, len, "'%c'", t);
+	else
+		snprintf(buf, len, "0x%02x", t);
+	return buf;
+}
+
 /*
- * Read exactly len bytes (less only at the end of the file): the count,
- * or -1.
+ * Read exactly len bytes at off (less only at the end of the file): the
+ * count, or -1.  Never read(2): the sender of the artifact may keep a
+ * descriptor sharing its file offset and move it under us.
  */
 static ssize_t
-readn(int fd, void *buf, size_t len)
+preadn(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t	 done = 0;
 	ssize_t	 n;
 
 	while (done < len) {
-		if ((n = read(fd, (char *)buf + done, len - done)) == -1) {
+		if ((n = pread(fd, (char *)buf + done, len - done,
+		    (off_t)(off + done))) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -100,8 +116,9 @@ untar_programs(int fd, int dfd, const char *const *progs, size_t nprogs,
     char *msg, size_t len)
 {
 	unsigned char	 hdr[TAR_BLOCK];
-	char		 name[TAR_BLOCK], buf[65536];
-	uint64_t	 size, left, skip;
+	char		 name[TAR_BLOCK], buf[65536], ts[8];
+	const char	*why;
+	uint64_t	 size, left, skip, off = 0;
 	int		 ofd = -1, bad, i, n;
 	int		 seen[UNTAR_PROGS_MAX] = { 0 };
 	int		 zeros = 0, rv = -1;
@@ -109,16 +126,19 @@ untar_programs(int fd, int dfd, const char *const *progs, size_t nprogs,
 
 	if (nprogs > UNTAR_PROGS_MAX)
 		return msgf(msg, len, "untar: %zu programs", nprogs);
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		return msgf(msg, len, "artifact: %s", strerror(errno));
 	for (;;) {
-		if ((n = readn(fd, hdr, sizeof(hdr))) != TAR_BLOCK) {
+		if ((n = preadn(fd, hdr, sizeof(hdr), off)) != TAR_BLOCK) {
 			if (n == 0 && zeros > 0)
 				break;
-			msgf(msg, len, "artifact: not a tar archive "
-			    "(truncated header)");
+			if (n == -1)
+				msgf(msg, len, "artifact: %s",
+				    strerror(errno));
+			else
+				msgf(msg, len, "artifact: not a tar archive "
+				    "(truncated header)");
 			goto out;
 		}
+		off += TAR_BLOCK;
 		for (i = 0; i < TAR_BLOCK && hdr[i] == 0; i++)
 			;
 		if (i == TAR_BLOCK) {
@@ -143,10 +163,28 @@ untar_programs(int fd, int dfd, const char *const *progs, size_t nprogs,
 			    hdr + 345, hdr);
 		else
 			snprintf(name, sizeof(name), "%.100s", hdr);
-		if (bad || size > TAR_FILE_MAX || name[0] == '/' ||
-		    strstr(name, "..") != NULL) {
-			msgf(msg, len, "artifact: refusing entry \"%.100s\"",
-			    name);
+		type_str(hdr[156], ts, sizeof(ts));
+		if (bad) {
+			msgf(msg, len, "artifact: refusing entry \"%.100s\" "
+			    "(type %s): its size field is not an octal number",
+			    name, ts);
+			goto out;
+		}
+		why = NULL;
+		if (name[0] == '/')
+			why = "an absolute name (only plain relative names "
+			    "are taken)";
+		else if (strstr(name, "..") != NULL)
+			why = "a name with \"..\" (only plain relative names "
+			    "are taken)";
+		if (why != NULL || size > TAR_FILE_MAX) {
+			if (why == NULL)
+				snprintf(buf, sizeof(buf), "larger than the "
+				    "%llu bytes a member may have",
+				    (unsigned long long)TAR_FILE_MAX);
+			msgf(msg, len, "artifact: refusing entry \"%.100s\" "
+			    "(type %s, size %llu): %s", name, ts,
+			    (unsigned long long)size, why ? why : buf);
 			goto out;
 		}
 		switch (hdr[156]) {
@@ -163,7 +201,7 @@ untar_programs(int fd, int dfd, const char *const *progs, size_t nprogs,
 			break;
 		default:
 			msgf(msg, len, "artifact: \"%.100s\" is not a regular "
-			    "file (type '%c')", name, hdr[156]);
+			    "file (type %s)", name, ts);
 			goto out;
 		}
 		if ((i = prog_index(name, progs, nprogs)) != -1) {
@@ -186,11 +224,12 @@ untar_programs(int fd, int dfd, const char *const *progs, size_t nprogs,
 		skip = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 		for (left = size + skip; left > 0; left -= n) {
 			n = left > sizeof(buf) ? (int)sizeof(buf) : (int)left;
-			if (readn(fd, buf, n) != n) {
+			if (preadn(fd, buf, n, off) != n) {
 				msgf(msg, len, "artifact: %s is truncated",
 				    name);
 				goto out;
 			}
+			off += n;
 			if (ofd != -1 && left > skip) {
 				uint64_t data = left - skip;
 				size_t	 w = (uint64_t)n < data ? (size_t)n :

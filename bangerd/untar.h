@@ -10,10 +10,11 @@
 #define UNTAR_FILE_MAX	(256ULL * 1024 * 1024)	/* one member's size */
 
 /*
- * Read the tar archive on fd (from offset 0) and write each of progs
+ * Read the tar archive on fd (from offset 0, with pread(2) only: fd's
+ * file offset is neither used nor moved) and write each of progs
  * (nprogs <= UNTAR_PROGS_MAX) into the directory dfd; 0, or -1 with a
- * message naming what was refused.  What it wrote is left for the caller
- * to remove.
+ * message naming what was refused and by which rule.  What it wrote is
+ * left for the caller to remove.
  */
 int	untar_programs(int, int, const char *const *, size_t, char *, size_t);
 

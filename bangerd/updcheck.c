@@ -90,6 +90,8 @@ static int	url_parse(const char *, int, CURLU **, char **, long *,
 		    int *, char *, size_t);
 static int	resolve_check(const char *, const char *, long, int, char *,
 		    size_t);
+static int	fetch_plan(const char *, const struct upd_fetch *, CURLU **,
+		    char **, int *, struct curl_slist **, char *, size_t);
 static size_t	xfer_write(char *, size_t, size_t, void *);
 static int	xfer_run(struct xfer *, const struct upd_fetch *, char *,
 		    size_t);
@@ -445,7 +447,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 {
 	json_t		*root, *rels, *r, *arts, *a, *best = NULL;
 	json_error_t	 jerr;
-	const char	*bestver = NULL, *v, *arch, *k, *name;
+	const char	*bestver = NULL, *v, *arch, *k, *name, *other;
 	char		 why[UPD_ERR_MAX], t1[TIME_LEN], t2[TIME_LEN];
 	char		 expect[UPD_URL_MAX], have[UPD_ERR_MAX];
 	struct upd_release rel;
@@ -493,13 +495,23 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 			    "1.2.3");
 			goto bad;
 		}
-		for (j = 0; j < i; j++)
-			if (strcmp(v, json_string_value(json_object_get(
-			    json_array_get(rels, j), "version"))) == 0) {
+		/* 1.2 and 1.2.0 are one version: which would be chosen? */
+		for (j = 0; j < i; j++) {
+			other = json_string_value(json_object_get(
+			    json_array_get(rels, j), "version"));
+			if (upd_version_cmp(v, other, &cmp) == 0 && cmp != 0)
+				continue;
+			if (strcmp(v, other) == 0)
 				rc = fail(why, sizeof(why), UPD_EMANIFEST,
 				    "version %s is listed twice", v);
-				goto bad;
-			}
+			else
+				rc = fail(why, sizeof(why), UPD_EMANIFEST,
+				    "version %s is the same version as "
+				    "releases[%zu]'s %s (a missing number "
+				    "counts as 0): each version may be listed "
+				    "only once", v, j, other);
+			goto bad;
+		}
 		if ((rc = time_parse_json(r, "released", &released, why,
 		    sizeof(why))) != UPD_OK ||
 		    (rc = time_parse_json(r, "expires", &expires, why,
@@ -657,10 +669,18 @@ upd_manifest_check(const struct signify_pubkey *key, const void *m,
 		    "%s", khave, kwant));
 	}
 	/* Over the raw bytes, before any parsing. */
-	if (signify_verify(key, &sig, m, mlen, &why) == -1)
+	if (signify_verify(key, &sig, m, mlen, &why) == -1) {
+		/* The likeliest alteration: a transfer in text mode. */
+		if (memmem(m, mlen, "\r\n", 2) != NULL)
+			return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
+			    "signature does not verify: the manifest has CRLF "
+			    "line endings; was it converted after signing? "
+			    "(else it was altered after signing or signed by "
+			    "another key)"));
 		return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
 		    "signature does not verify: it was altered after signing "
 		    "or signed by another key"));
+	}
 	return (manifest_select(m, mlen, want, rel, err, errlen));
 }
 
@@ -841,9 +861,15 @@ resolve_check(const char *entry, const char *host, long port, int https,
 	*p++ = '\0';
 	*q++ = '\0';
 	n = strtol(p, &last, 10);
-	if (strcasecmp(buf, host) != 0 || *last != '\0' || n != port)
+	if (*last != '\0')
 		return (fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
-		    " is not for %.256s port %ld", entry, host, port));
+		    " is not host:port:address", entry));
+	/* The parent looks up the update url's host and port only. */
+	if (strcasecmp(buf, host) != 0 || n != port)
+		return (fail(err, errlen, UPD_ERESOLVE, "cannot look up "
+		    "%.256s port %ld inside the sandbox: addresses were given "
+		    "only for %.256s port %ld, the update url's", host, port,
+		    buf, n));
 	for (a = strtok_r(q, ",", &last); a != NULL;
 	    a = strtok_r(NULL, ",", &last)) {
 		len = strlen(a);
@@ -1001,6 +1027,66 @@ xfer_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return (n);
 }
 
+/*
+ * Everything a fetch of url with uf checks before it connects, so that
+ * a check can refuse what a fetch would: the URL (url_parse), a CA
+ * bundle for https, and an address for the host without the resolver:
+ * an IP literal, localhost, or uf's resolve entry, which is for the
+ * update url's host and port only.  On success the caller frees *hp
+ * (curl_url_cleanup), *hostp (curl_free) and *resp (NULL, or
+ * curl_slist_free_all).
+ */
+static int
+fetch_plan(const char *url, const struct upd_fetch *uf, CURLU **hp,
+    char **hostp, int *httpsp, struct curl_slist **resp, char *err,
+    size_t errlen)
+{
+	struct curl_slist	*res = NULL;
+	CURLU			*h = NULL;
+	char			 loent[300], *host = NULL;
+	long			 port;
+	int			 rc;
+
+	*resp = NULL;
+	if ((rc = url_parse(url, uf->uf_allow_http, &h, &host, &port, httpsp,
+	    err, errlen)) != UPD_OK)
+		return (rc);
+	if (*httpsp && (uf->uf_ca == NULL || uf->uf_calen == 0)) {
+		rc = fail(err, errlen, UPD_EINVAL, "no CA bundle to check "
+		    "%.256s's certificate with", host);
+		goto out;
+	}
+	if (host_is_literal(host)) {
+		rc = UPD_OK;		/* nothing to look up */
+	} else if (strcasecmp(host, "localhost") == 0) {
+		/* Never let a name reach the resolver, even this one. */
+		(void)snprintf(loent, sizeof(loent), "%s:%ld:127.0.0.1,[::1]",
+		    host, port);
+		if ((res = curl_slist_append(NULL, loent)) == NULL)
+			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
+	} else if (uf->uf_resolve != NULL && *uf->uf_resolve != '\0') {
+		if ((rc = resolve_check(uf->uf_resolve, host, port, *httpsp,
+		    err, errlen)) == UPD_OK &&
+		    (res = curl_slist_append(NULL, uf->uf_resolve)) == NULL)
+			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
+	} else if (!uf->uf_allow_resolver) {
+		rc = fail(err, errlen, UPD_ERESOLVE, "cannot look up %.256s "
+		    "inside the sandbox: no address was given for it", host);
+	} else
+		rc = UPD_OK;
+ out:
+	if (rc != UPD_OK) {
+		curl_slist_free_all(res);
+		curl_free(host);
+		curl_url_cleanup(h);
+		return (rc);
+	}
+	*hp = h;
+	*hostp = host;
+	*resp = res;
+	return (UPD_OK);
+}
+
 /* Set up, run and explain one transfer of x->x_url. */
 static int
 xfer_run(struct xfer *x, const struct upd_fetch *uf, char *err,
@@ -1011,42 +1097,16 @@ xfer_run(struct xfer *x, const struct upd_fetch *uf, char *err,
 	CURLcode		 cc;
 	struct curl_slist	*res = NULL;
 	struct curl_blob	 blob;
-	char			 ebuf[CURL_ERROR_SIZE], loent[300];
+	char			 ebuf[CURL_ERROR_SIZE];
 	char			*host = NULL;
 	const char		*what = x->x_what;
-	long			 port, oserr = 0;
+	long			 oserr = 0;
 	curl_off_t		 clen = -1;
 	int			 https, rc;
 
-	if ((rc = url_parse(x->x_url, uf->uf_allow_http, &h, &host, &port,
-	    &https, err, errlen)) != UPD_OK)
+	if ((rc = fetch_plan(x->x_url, uf, &h, &host, &https, &res, err,
+	    errlen)) != UPD_OK)
 		return (rc);
-	if (https && (uf->uf_ca == NULL || uf->uf_calen == 0)) {
-		rc = fail(err, errlen, UPD_EINVAL, "no CA bundle to check "
-		    "%.256s's certificate with", host);
-		goto out;
-	}
-	if (uf->uf_resolve != NULL && *uf->uf_resolve != '\0') {
-		if ((rc = resolve_check(uf->uf_resolve, host, port, https, err,
-		    errlen)) != UPD_OK)
-			goto out;
-		if ((res = curl_slist_append(NULL, uf->uf_resolve)) == NULL) {
-			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
-			goto out;
-		}
-	} else if (strcasecmp(host, "localhost") == 0) {
-		/* Never let a name reach the resolver, even this one. */
-		(void)snprintf(loent, sizeof(loent), "%s:%ld:127.0.0.1,[::1]",
-		    host, port);
-		if ((res = curl_slist_append(NULL, loent)) == NULL) {
-			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
-			goto out;
-		}
-	} else if (!host_is_literal(host) && !uf->uf_allow_resolver) {
-		rc = fail(err, errlen, UPD_ERESOLVE, "cannot look up %.256s "
-		    "inside the sandbox: no address was given for it", host);
-		goto out;
-	}
 
 	if ((c = curl_easy_init()) == NULL) {
 		rc = fail(err, errlen, UPD_ENOMEM, "curl_easy_init failed");
@@ -1219,11 +1279,13 @@ upd_check(const char *url, const struct upd_fetch *uf,
     struct upd_release *rel, char **mp, size_t *mlenp, char **sp,
     size_t *slenp, char *err, size_t errlen)
 {
-	char	 sigurl[UPD_URL_MAX];
-	char	*m = NULL, *s = NULL;
-	size_t	 mlen = 0, slen = 0;
-	long	 status = 0;
-	int	 rc;
+	struct curl_slist	*res = NULL;
+	CURLU			*h = NULL;
+	char			 sigurl[UPD_URL_MAX], why[UPD_ERR_MAX];
+	char			*m = NULL, *s = NULL, *host = NULL;
+	size_t			 mlen = 0, slen = 0;
+	long			 status = 0;
+	int			 https, rc;
 
 	if (mp != NULL)
 		*mp = NULL;
@@ -1263,7 +1325,15 @@ upd_check(const char *url, const struct upd_fetch *uf,
 		goto out;
 	rc = upd_manifest_check(key, m, mlen, s, slen, want, rel, err,
 	    errlen);
+	/* Say now what the artifact's fetch would refuse before connecting. */
+	if (rc == UPD_OK && (rc = fetch_plan(rel->ur_url, uf, &h, &host,
+	    &https, &res, why, sizeof(why))) != UPD_OK)
+		rc = fail(err, errlen, rc, "the artifact of release %s cannot "
+		    "be fetched: %s", rel->ur_version, why);
  out:
+	curl_slist_free_all(res);
+	curl_free(host);
+	curl_url_cleanup(h);
 	if (rc == UPD_OK && mp != NULL) {
 		*mp = m;
 		*mlenp = mlen;

@@ -176,11 +176,12 @@ int	 upd_fetch_artifact(const struct upd_release *,
 	    const struct upd_fetch *, int, char *, size_t);
 
 /*
- * Check fd's content (from offset 0) against the release: the parent's
- * own check of what the worker hands it.  With sealed set, refuse an fd
- * not sealed against writing, growing and shrinking: the worker keeps
- * its own descriptor and could otherwise change the bytes after this
- * check.
+ * Check fd's content (read with pread from offset 0; fd's own offset,
+ * which the sender may share and move, is not used) against the
+ * release: the parent's own check of what the worker hands it.  With
+ * sealed set, refuse an fd not sealed against writing, growing and
+ * shrinking: the worker keeps its own descriptor and could otherwise
+ * change the bytes after this check.
  */
 int	 upd_verify_fd(int, const struct upd_release *, int, char *, size_t);
 

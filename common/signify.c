@@ -13,6 +13,8 @@
 
 #define PKALG		"Ed"
 #define PKALG_LEN	2
+#define CRLF_WHY	"CRLF line endings (each line must end in a " \
+			"newline alone)"
 
 static int	reject(const char **, const char *);
 static int	b64_blob(const char *, size_t, size_t, void *, size_t,
@@ -70,6 +72,9 @@ two_lines(const char *buf, size_t len, const char **b64, size_t *b64len,
 	end = buf + len;
 	if ((nl = memchr(buf, '\n', len)) == NULL)
 		return (reject(why, "missing the comment line"));
+	/* Else the base64 line is one character long: "wrong length". */
+	if (nl > buf && nl[-1] == '\r')
+		return (reject(why, CRLF_WHY));
 	if ((size_t)(nl - buf) <= hdr ||
 	    memcmp(buf, SIGNIFY_COMMENT_HDR, hdr) != 0)
 		return (reject(why, "missing the comment line (it must "
@@ -81,6 +86,8 @@ two_lines(const char *buf, size_t len, const char **b64, size_t *b64len,
 	nl++;
 	if ((nl2 = memchr(nl, '\n', end - nl)) == NULL)
 		return (reject(why, "missing the newline after the base64"));
+	if (nl2 > nl && nl2[-1] == '\r')
+		return (reject(why, CRLF_WHY));
 	if (nl2 + 1 != end)
 		return (reject(why, "trailing data after the base64 line"));
 	*b64 = nl;

@@ -28,6 +28,10 @@ else
 	if [ ! -f "$file" ] || [ ! -r "$file" ]; then
 		die "$file: no such readable file"
 	fi
+	if grep -q "$(printf '\r')\$" "$file"; then
+		die "$file: not a signify public key (CRLF line endings;" \
+		    "each line must end in a newline alone)"
+	fi
 	[ "$(wc -l <"$file")" -eq 2 ] ||
 	    die "$file: not a signify public key (must be exactly two lines)"
 	head -n 1 "$file" | grep -q '^untrusted comment: .' ||

@@ -237,6 +237,21 @@ refused "a malformed signature" UPD_ESIGFORMAT \
     "the manifest's signature is malformed: bad base64" \
     "$B/badsig/manifest.json"
 
+scenario crlfsig
+cp "$W/good/manifest.json" "$W/good/manifest.json.sig" "$W/crlfsig/"
+sed -i 's/$/\r/' "$W/crlfsig/manifest.json.sig"
+refused "a signature with CRLF line endings" UPD_ESIGFORMAT \
+    "the manifest's signature is malformed: CRLF line endings \(each line must end in a newline alone\)$" \
+    "$B/crlfsig/manifest.json"
+
+scenario crlfman
+jq . "$W/good/manifest.json" >"$W/crlfman/manifest.json"
+sign "$W/crlfman/manifest.json"
+sed -i 's/$/\r/' "$W/crlfman/manifest.json"
+refused "a manifest turned CRLF after signing" UPD_EBADSIG \
+    "the manifest's signature does not verify: the manifest has CRLF line endings; was it converted after signing\?" \
+    "$B/crlfman/manifest.json"
+
 scenario otherkey
 cp "$W/good/manifest.json" "$W/otherkey/"
 sign "$W/otherkey/manifest.json" "$T/k2.sec"
@@ -366,10 +381,30 @@ mkdir -p "$W/offhost"
 mkman "$W/offhost/manifest.json" 1.2.0 \
     "http://example.invalid/$ART" 200000 "$ASHA"
 sign "$W/offhost/manifest.json"
-DR_OUT=$("$DRIVE" -S -H -k "$T/k.pub" -o "$T/installed" apply \
-    "$B/offhost/manifest.json" 2>&1)
-expect_match "update: an artifact at http://example.invalid is refused" \
-    "$DR_OUT" "^update-drive: UPD_EURL: refusing plain http to example\.invalid"
+refused "an artifact at http://example.invalid" UPD_EURL \
+    "the artifact of release 1\.2\.0 cannot be fetched: refusing plain http to example\.invalid: http is allowed only to loopback hosts" \
+    "$B/offhost/manifest.json"
+# check refuses what apply would: the same checks of the artifact's URL
+dr check "$B/offhost/manifest.json"
+expect_match "update: check refuses an artifact URL apply would refuse" \
+    "$DR_ERR" "^update-drive: UPD_EURL: the artifact of release 1\.2\.0 cannot be fetched: refusing plain http to example\.invalid"
+expect_eq "update: ... and says no update is available" "$DR_RC:$DR_OUT" 1:
+mkdir -p "$W/othername"
+mkman "$W/othername/manifest.json" 1.2.0 "https://other.test/$ART" 200000 \
+    "$ASHA"
+sign "$W/othername/manifest.json"
+dr check "$B/othername/manifest.json"
+expect_match "update: check refuses an artifact on a host with no address" \
+    "$DR_ERR" "^update-drive: UPD_EINVAL: the artifact of release 1\.2\.0 cannot be fetched: no CA bundle to check other\.test's certificate with$"
+# a CA bundle is only read when a connection is made: none is here
+echo "no certificates" >"$T/ca-unused.pem"
+dr -c "$T/ca-unused.pem" check "$B/othername/manifest.json"
+expect_match "update: ... or, with a CA bundle, that it cannot look up" \
+    "$DR_ERR" "^update-drive: UPD_ERESOLVE: the artifact of release 1\.2\.0 cannot be fetched: cannot look up other\.test inside the sandbox: no address was given for it$"
+dr -c "$T/ca-unused.pem" -R "banger.test:443:127.0.0.1" check \
+    "$B/othername/manifest.json"
+expect_match "update: ... or that only the update url's host was looked up" \
+    "$DR_ERR" "^update-drive: UPD_ERESOLVE: the artifact of release 1\.2\.0 cannot be fetched: cannot look up other\.test port 443 inside the sandbox: addresses were given only for banger\.test port 443, the update url's$"
 if command -v strace >/dev/null 2>&1; then
 	strace -f -qq -e trace=socket,connect -o "$T/strace" "$DRIVE" -S -H \
 	    -k "$T/k.pub" check http://example.invalid/manifest.json \
@@ -443,6 +478,10 @@ expect_match "embed: a key gives its base64 line" "$out" \
 out=$(sh "$TOP/scripts/embed-pubkey.sh" "$W/good/manifest.json.sig" 2>&1)
 expect_match "embed: a signature is not a key" "$out" \
     "embed-pubkey.sh: .*manifest.json.sig: not a signify Ed25519 public key \(bad base64 line\)"
+sed 's/$/\r/' "$T/k.pub" >"$T/crlf.pub"
+out=$(sh "$TOP/scripts/embed-pubkey.sh" "$T/crlf.pub" 2>&1)
+expect_match "embed: a key with CRLF line endings is refused as such" \
+    "$out" "embed-pubkey.sh: .*crlf.pub: not a signify public key \(CRLF line endings; each line must end in a newline alone\)$"
 out=$(sh "$TOP/scripts/embed-pubkey.sh" "$T/nonexistent.pub" 2>&1)
 expect_match "embed: a missing file fails" "$out" "no such readable file"
 

@@ -172,10 +172,27 @@ signify-openbsd -S -s "$T/k.sec" -m "$W/manifest.json" -x "$W/manifest.json.sig"
 refused "an artifact on a port nobody listens on" "refused" apply
 restore
 
+# check refuses what apply would refuse: the same checks of the URL
+resign ".releases[0].artifacts.x86_64.url = \"http://example.org/banger-$NEWV-x86_64.tar\""
+refused "check: an artifact URL apply could not fetch" \
+    "update check: the artifact of release $NEWV cannot be fetched: refusing plain http to example\.org" \
+    check
+refused "apply: the same artifact URL" \
+    "update refused: the artifact of release $NEWV cannot be fetched: refusing plain http to example\.org" \
+    apply
+restore
+
 # --- apply
 PID0=$(ctl status --json | jq .pid)
-out=$(ctl update apply 2>&1); rc=$?
+# Standard output a pipe, standard error a file: each line once.
+stdout=$(ctl update apply 2>"$T/apply.err"); rc=$?
+out=$(printf '%s\n' "$stdout"; cat "$T/apply.err")
 expect_eq "update_daemon: apply succeeds" "$rc" 0
+expect_eq "update_daemon: apply's output to a pipe has each result once" \
+    "$stdout" "installed bangerd $NEWV; restarting
+bangerd restarted: version $NEWV, pid $PID0"
+expect_eq "update_daemon: ... and no stray \"not running\" while it waits" \
+    "$(grep -c 'not running' "$T/apply.err")" 0
 expect_match "update_daemon: apply reports the install" "$out" \
     "installed bangerd $NEWV; restarting"
 expect_match "update_daemon: apply shows the download's progress" "$out" \
@@ -218,8 +235,14 @@ expect_eq "update_daemon: applying the same release again is refused" \
 expect_match "update_daemon: ... as not newer" "$out" "no newer release"
 
 # --- rollback
-out=$(ctl update rollback 2>&1); rc=$?
+stdout=$(ctl update rollback 2>"$T/rollback.err"); rc=$?
+out=$(printf '%s\n' "$stdout"; cat "$T/rollback.err")
 expect_eq "update_daemon: rollback succeeds" "$rc" 0
+expect_eq "update_daemon: rollback's output to a pipe has each result once" \
+    "$stdout" "rolled back to the previous bangerd; restarting
+bangerd restarted: version $OLDV, pid $PID0"
+expect_eq "update_daemon: ... and nothing on standard error" \
+    "$(cat "$T/rollback.err")" ""
 expect_match "update_daemon: rollback reports the restarted daemon" "$out" \
     "bangerd restarted: version $OLDV"
 check "update_daemon: rollback restores the old bangerd" \

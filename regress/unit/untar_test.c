@@ -6,18 +6,23 @@
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "regress.h"
 #include "untar.h"
+#include "updcheck.h"
 
 static const char *const progs[] = { "bangerd", "bangerctl" };
 
@@ -62,6 +67,19 @@ ar_header(struct ar *a, const char *name, char type, uint64_t size,
 		sum += h[i];
 	snprintf((char *)h + 148, 8, "%06o", sum + sum_delta);
 	ar_add(a, h, sizeof(h));
+}
+
+/* The header checksum again, after a change to the header at h. */
+static void
+ar_resum(unsigned char *h)
+{
+	unsigned	 sum = 0;
+	int		 i;
+
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
 }
 
 static void
@@ -193,6 +211,128 @@ slurp(int dfd, const char *name, struct stat *st)
 	return buf;
 }
 
+/* The whole of one file in dfd, or NULL; *lenp its length. */
+static char *
+slurp_all(int dfd, const char *name, size_t max, size_t *lenp)
+{
+	char	*buf;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW)) == -1)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL)
+		abort();
+	*lenp = 0;
+	while ((n = read(fd, buf + *lenp, max + 1 - *lenp)) > 0)
+		*lenp += n;
+	close(fd);
+	return buf;
+}
+
+#define RACE_BODY	(2 * 1024 * 1024)
+#define RACE_ROUNDS	8
+
+/*
+ * The update worker hands the artifact over as a sealed memfd but may
+ * keep a descriptor of it, sharing its file offset with the parent's.
+ * Whatever it does with that offset, the parent must verify and unpack
+ * the same bytes: the archive's own.
+ */
+static void
+test_offset_race(void)
+{
+	struct ar		 a = { NULL, 0 };
+	struct upd_release	 rel;
+	char			 dir[64], msg[512] = "", err[UPD_ERR_MAX];
+	char			*body, *got;
+	uint32_t		 x = 1;
+	size_t			 i, len;
+	off_t			 off;
+	pid_t			 pid;
+	int			 fd, dfd, rv, bad = 0, p[2];
+
+	if ((body = malloc(RACE_BODY)) == NULL)
+		abort();
+	for (i = 0; i < RACE_BODY; i++) {
+		x = x * 1103515245 + 12345;
+		body[i] = (char)(x >> 16);
+	}
+	ar_header(&a, "bangerd", '0', RACE_BODY, NULL, NULL, 0);
+	ar_data(&a, body, RACE_BODY);
+	ar_file(&a, "bangerctl", "#!ctl\n");
+	ar_header(&a, "man/", '5', 0, NULL, NULL, 0);
+	ar_file(&a, "man/bangerd.8", ".Dd\n");
+	ar_end(&a);
+	if ((fd = memfd_create("artifact", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1 ||
+	    write(fd, a.buf, a.len) != (ssize_t)a.len ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) == -1)
+		abort();
+	memset(&rel, 0, sizeof(rel));
+	strlcpy(rel.ur_url, "https://example.org/banger-1.2.0-x86_64.tar",
+	    sizeof(rel.ur_url));
+	rel.ur_length = a.len;
+	crypto_hash_sha256(rel.ur_sha256, a.buf, a.len);
+
+	/* Reading it must not move the offset the other holder sees. */
+	if (lseek(fd, 777, SEEK_SET) != 777)
+		abort();
+	dfd = dir_new(dir, sizeof(dir));
+	rv = untar_programs(fd, dfd, progs, 2, msg, sizeof(msg));
+	off = lseek(fd, 0, SEEK_CUR);
+	T_CHECK("untar: unpacking leaves the shared file offset alone",
+	    rv == 0 && off == 777, "rv %d (%s), offset %lld, want 777", rv,
+	    msg, (long long)off);
+	dir_remove(dfd, dir);
+
+	/* A holder of the same open file moving its offset all along. */
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		abort();
+	if (pid == 0) {
+		close(p[0]);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (x = 7;; x = x * 1103515245 + 12345)
+			(void)lseek(fd, (off_t)((x >> 8) % a.len) & ~511,
+			    SEEK_SET);
+	}
+	close(p[1]);
+	if (read(p[0], msg, 1) != 1)
+		abort();
+	close(p[0]);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		err[0] = msg[0] = '\0';
+		dfd = dir_new(dir, sizeof(dir));
+		if ((rv = upd_verify_fd(fd, &rel, 1, err, sizeof(err))) !=
+		    UPD_OK) {
+			bad++;
+			snprintf(msg, sizeof(msg), "verify: %s", err);
+		} else if (untar_programs(fd, dfd, progs, 2, msg,
+		    sizeof(msg)) == -1)
+			bad++;
+		else if ((got = slurp_all(dfd, "bangerd", RACE_BODY,
+		    &len)) == NULL || len != RACE_BODY ||
+		    memcmp(got, body, RACE_BODY) != 0) {
+			bad++;
+			snprintf(msg, sizeof(msg), "bangerd differs from the "
+			    "archive's (%zu bytes)", got ? len : 0);
+			free(got);
+		} else
+			free(got);
+		dir_remove(dfd, dir);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	T_CHECK("untar: another holder moving the shared offset changes "
+	    "nothing verified or unpacked", bad == 0,
+	    "%d of %d rounds went wrong, last: %s", bad, RACE_ROUNDS, msg);
+	close(fd);
+	free(body);
+	free(a.buf);
+}
+
 int
 main(void)
 {
@@ -269,12 +409,15 @@ main(void)
 
 	ar_file(&a, "../bangerd", "x");
 	ar_end(&a);
-	refused("untar: a name with ..", &a, "refusing entry \"../bangerd\"");
+	refused("untar: a name with ..", &a, "artifact: refusing entry "
+	    "\"../bangerd\" (type '0', size 1): a name with \"..\" (only "
+	    "plain relative names are taken)");
 
 	ar_file(&a, "/usr/local/sbin/bangerd", "x");
 	ar_end(&a);
-	refused("untar: an absolute name", &a,
-	    "refusing entry \"/usr/local/sbin/bangerd\"");
+	refused("untar: an absolute name", &a, "artifact: refusing entry "
+	    "\"/usr/local/sbin/bangerd\" (type '0', size 1): an absolute "
+	    "name (only plain relative names are taken)");
 
 	ar_file(&a, "bangerd", "x");
 	ar_header(&a, "bangerd", '0', 1, "..", NULL, 0);
@@ -322,8 +465,23 @@ main(void)
 
 	ar_header(&a, "bangerd", '0', UNTAR_FILE_MAX + 1, NULL, NULL, 0);
 	ar_end(&a);
-	refused("untar: a member over the size cap", &a,
-	    "refusing entry \"bangerd\"");
+	refused("untar: a member over the size cap", &a, "artifact: refusing "
+	    "entry \"bangerd\" (type '0', size 268435457): larger than the "
+	    "268435456 bytes a member may have");
+
+	ar_header(&a, "bangerd", '0', 4, NULL, NULL, 0);
+	memcpy(a.buf + 124, "0000000004x", 11);
+	ar_resum(a.buf);
+	ar_data(&a, "abcd", 4);
+	ar_end(&a);
+	refused("untar: a size field that is not octal", &a, "artifact: "
+	    "refusing entry \"bangerd\" (type '0'): its size field is not an "
+	    "octal number");
+
+	ar_header(&a, "man/x.8", 0x01, 0, NULL, NULL, 0);
+	ar_end(&a);
+	refused("untar: an unprintable type is shown by its code", &a,
+	    "artifact: \"man/x.8\" is not a regular file (type 0x01)");
 
 	/* A program name that is already there is never written through. */
 	ar_good(&a);
@@ -339,5 +497,8 @@ main(void)
 	dir_remove(dfd, dir);
 	free(a.buf);
 
+	if (sodium_init() < 0)
+		abort();
+	test_offset_race();
 	return t_done();
 }

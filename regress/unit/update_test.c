@@ -125,6 +125,7 @@ test_signify_parse(void)
 	{
 		/* Each malformed .pub, refused for its own reason. */
 		char	 l55[160], l57[160], badch[160], badalg[160], crlf[160];
+		char	 crlf2[160];
 		char	 noend[160], trail[200], longc[1200], nul[160];
 		char	 trusted[160], emptyc[160], onlyb64[160], pad[160];
 
@@ -142,6 +143,8 @@ test_signify_parse(void)
 		snprintf(badalg, sizeof(badalg), "untrusted comment: k\n%s\n",
 		    b);
 		snprintf(crlf, sizeof(crlf), "untrusted comment: k\r\n%s\r\n",
+		    goodb64);
+		snprintf(crlf2, sizeof(crlf2), "untrusted comment: k\n%s\r\n",
 		    goodb64);
 		snprintf(noend, sizeof(noend), "untrusted comment: k\n%s",
 		    goodb64);
@@ -171,7 +174,10 @@ test_signify_parse(void)
 			{ "\"EC\" instead of \"Ed\"", badalg,
 			    "not an Ed25519 key or signature (algorithm is "
 			    "not \"Ed\")" },
-			{ "CRLF line ends", crlf, "wrong length" },
+			{ "CRLF line ends", crlf, "CRLF line endings (each "
+			    "line must end in a newline alone)" },
+			{ "CRLF on the base64 line only", crlf2, "CRLF line "
+			    "endings (each line must end in a newline alone)" },
 			{ "no newline after the base64", noend,
 			    "missing the newline after the base64" },
 			{ "a third line", trail,
@@ -584,6 +590,20 @@ rel1(const char *version)
 	return (r);
 }
 
+/* s with each "\n" turned into "\r\n". */
+static void
+crlf_of(const char *s, char *out, size_t len)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0' && n + 2 < len; s++) {
+		if (*s == '\n')
+			out[n++] = '\r';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+}
+
 #define EXPECT(name, rc, code, pat) do {				\
 	T_CHECK(name, (rc) == (code) && strstr(err, (pat)) != NULL,	\
 	    "got %s '%s', want %s containing '%s'", upd_errname(rc), err, \
@@ -598,6 +618,7 @@ test_manifest_signature(void)
 	struct upd_want		 want;
 	struct signify_pubkey	 ph;
 	char			 err[UPD_ERR_MAX], sig[300], hex[20], *big;
+	char			 crlf[320];
 	int			 rc;
 
 	memset(&want, 0, sizeof(want));
@@ -631,6 +652,21 @@ test_manifest_signature(void)
 	    UPD_EKEYNUM, "the manifest is signed with key ");
 	T_CHECK("manifest: ... naming both key numbers",
 	    strstr(err, hex) != NULL, "'%s' lacks %s", err, hex);
+
+	/* A .sig and a manifest converted to CRLF after signing. */
+	tsign(&key1, NULL, m, sizeof(m) - 1, sig, sizeof(sig));
+	crlf_of(sig, crlf, sizeof(crlf));
+	rc = upd_manifest_check(&key1.spk, m, sizeof(m) - 1, crlf,
+	    strlen(crlf), &want, &rel, err, sizeof(err));
+	EXPECT("manifest: a CRLF signature is refused as CRLF", rc,
+	    UPD_ESIGFORMAT, "the manifest's signature is malformed: CRLF "
+	    "line endings (each line must end in a newline alone)");
+	rc = upd_manifest_check(&key1.spk, "{\"releases\":[]}\r\n",
+	    sizeof(m), sig, strlen(sig), &want, &rel, err, sizeof(err));
+	EXPECT("manifest: a manifest turned CRLF after signing is refused, "
+	    "saying so", rc, UPD_EBADSIG, "the manifest's signature does not "
+	    "verify: the manifest has CRLF line endings; was it converted "
+	    "after signing?");
 
 	tsign(&key1, NULL, m, sizeof(m) - 1, sig, sizeof(sig));
 	rc = upd_manifest_check(&key1.spk, "{\"releases\":[ ]}\n",
@@ -770,6 +806,17 @@ test_manifest_choice(void)
 	    rel1("1.2.0"), rel1("1.2.0"), NULL);
 	EXPECT("manifest: a version listed twice refuses", rc, UPD_EMANIFEST,
 	    "releases[1]: version 1.2.0 is listed twice");
+	rc = check_releases("0.1.0", NULL, &rel, err, sizeof(err),
+	    rel1("1.0"), rel1("1.1"), rel1("1.0.0"), NULL);
+	EXPECT("manifest: 1.0 and 1.0.0 listed both refuses", rc,
+	    UPD_EMANIFEST, "the manifest is malformed: releases[2]: version "
+	    "1.0.0 is the same version as releases[0]'s 1.0 (a missing "
+	    "number counts as 0): each version may be listed only once");
+	rc = check_releases("0.1.0", NULL, &rel, err, sizeof(err),
+	    rel1("2.0.0.0"), rel1("2"), NULL);
+	EXPECT("manifest: 2 and 2.0.0.0 listed both refuses, the newest "
+	    "too", rc, UPD_EMANIFEST, "releases[1]: version 2 is the same "
+	    "version as releases[0]'s 2.0.0.0");
 	rc = check_releases("1.0.0", NULL, &rel, err, sizeof(err),
 	    rel1("1.2.0"), rel1("1.3.0-rc1"), NULL);
 	EXPECT("manifest: a malformed version refuses", rc, UPD_EMANIFEST,
