@@ -69,7 +69,7 @@ static const int seccomp_vm[] = {
 	SCMP_SYS(clone), SCMP_SYS(set_robust_list), SCMP_SYS(wait4),
 	SCMP_SYS(seccomp), SCMP_SYS(prctl), SCMP_SYS(close_range),
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(geteuid),
-	SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(getppid),
 };
 
 /*

@@ -10,6 +10,7 @@
  * for its end.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -1333,7 +1334,7 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 	ssize_t			 n;
 	size_t			 i;
 	int			 p[2], status, sc;
-	pid_t			 pid;
+	pid_t			 pid, self;
 
 	memset(&gs, 0, sizeof(gs));
 	gs.gs_hostname = v->v_name;
@@ -1350,6 +1351,7 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	self = getpid();
 	switch (pid = fork()) {
 	case -1:
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -1358,6 +1360,10 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 		return -1;
 	case 0:
 		close(p[0]);
+		/* It writes a disk no one waits for once we are gone. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != self)
+			_exit(1);
 		memset(&gr, 0, sizeof(gr));
 		memset(cerr, 0, sizeof(cerr));
 		if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)

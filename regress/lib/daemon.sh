@@ -155,13 +155,24 @@ host_traces() {
 	} | sort | tr '\n' ' '
 }
 
-# Firecracker processes in this test's jails (by their root directory):
-# other daemons on the host, tests run side by side, have their own.
+# Firecracker processes in this test's jails (by their root directory,
+# even one since removed): other daemons on the host, tests run side by
+# side, have their own.  A daemon in the host's mount namespace (not ip
+# netns exec's) leaves a jail root readlink cannot name from here: its
+# mount's root, in the process's mountinfo, names it then.
 our_firecrackers() {
-	local p
+	local p mnt rel dev root
+	mnt=$(findmnt -n -o TARGET --target "$STATE" | tr -d " ")
+	rel=${STATE#"${mnt%/}"}
+	dev=$(findmnt -n -o MAJ:MIN --target "$STATE" | tr -d " ")
 	for p in $(pgrep -f -- "--api-sock /run/firecracker.socket --id"); do
 		case $(readlink "/proc/$p/root" 2>/dev/null) in
-		"$STATE"/*)	echo "$p" ;;
+		"$STATE"/*)	echo "$p"; continue ;;
+		esac
+		root=$(awk -v dev="$dev" '$5 == "/" && $3 == dev { print $4 }' \
+		    "/proc/$p/mountinfo" 2>/dev/null)
+		case $root in
+		"$rel"/jail/firecracker/*)	echo "$p" ;;
 		esac
 	done
 }

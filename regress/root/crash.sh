@@ -78,7 +78,7 @@ restart() {
 		fail "crash: $1: daemon starts again" "$(tail -5 "$DLOG")"
 		t_done
 	fi
-	wait_for 10 sh -c "ctl vm ls >/dev/null"
+	wait_for 10 ctl vm ls
 }
 # set_state ID PARENT_STATE VM_STATE: as a crash would leave the records.
 set_state() {
@@ -179,7 +179,7 @@ expect_match "crash: a client whose vm worker dies is told so" \
     "$(cat "$T/w1.out")" "bangerd closed the connection"
 kill -CONT "$net"
 wait_for 10 daemon_workers_running
-wait_for 10 sh -c "ctl vm ls >/dev/null"
+wait_for 10 ctl vm ls
 expect_eq "crash: ... the creation is undone: no record" \
     "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
 
