@@ -202,6 +202,11 @@ void	 vm_client_gone(uint32_t);
 /* sandbox.c */
 void	 sandbox_enter(int, const struct worker_init *);
 
+/* signals.c */
+void	 parent_signals(void (*)(int, short, void *));
+void	 parent_signals_child(void);
+const char *signal_name(int);
+
 /* vm.c */
 void	 vm_worker(struct imsgev *, const struct worker_init *);
 
