@@ -200,6 +200,7 @@ void	 vm_console_input(uint32_t, const void *, size_t);
 void	 vm_client_gone(uint32_t);
 
 /* sandbox.c */
+#define PROC_VM_NOFILE	4096	/* the vm worker's RLIMIT_NOFILE */
 void	 sandbox_enter(int, const struct worker_init *);
 
 /* signals.c */
