@@ -72,6 +72,8 @@ BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 		$(UPD_SRCS) $(NET_SRCS) $(GUEST_SRCS)
 # What a crash left of VMs with no record, removed at start.
 BANGERD_SRCS +=	bangerd/sweep.c
+# The parent's signals: what it does with each it can be sent.
+BANGERD_SRCS +=	bangerd/signals.c
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/image.c bangerctl/update.c bangerctl/console.c
 

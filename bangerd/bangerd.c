@@ -90,7 +90,6 @@ usage(void)
 int
 main(int argc, char *argv[], char *envp[])
 {
-	struct event	 ev_sigint, ev_sigterm, ev_sighup, ev_sigchld;
 	char		 errbuf[PROTO_MSG_MAX];
 	const char	*role = NULL;
 	char		*consoles = NULL;
@@ -224,19 +223,12 @@ main(int argc, char *argv[], char *envp[])
 		log_warnx("cgroup: none for VMs: %s", env->bd_cgroup.ct_why);
 
 	event_init();
+	/* From here on a stray signal is logged, not fatal (signals.c). */
+	parent_signals(parent_sig);
 	vmop_restore(consoles);
 	free(consoles);
 	vmop_sweep();
 	image_store_clean();
-	signal_set(&ev_sigint, SIGINT, parent_sig, NULL);
-	signal_set(&ev_sigterm, SIGTERM, parent_sig, NULL);
-	signal_set(&ev_sighup, SIGHUP, parent_sig, NULL);
-	signal_set(&ev_sigchld, SIGCHLD, parent_sig, NULL);
-	signal_add(&ev_sigint, NULL);
-	signal_add(&ev_sigterm, NULL);
-	signal_add(&ev_sighup, NULL);
-	signal_add(&ev_sigchld, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	for (i = 0; i < PROC_MAX; i++) {
 		struct worker	*w = &env->bd_workers[i];
@@ -847,18 +839,24 @@ parent_sig(int sig, short event, void *arg)
 	switch (sig) {
 	case SIGINT:
 	case SIGTERM:
-		log_info("received %s, shutting down", strsignal(sig));
+	case SIGQUIT:
+	case SIGXCPU:	/* past the soft CPU limit: stop before the hard */
+		log_info("received %s, shutting down", signal_name(sig));
 		env->bd_shutdown = 1;
 		event_loopexit(NULL);
 		break;
 	case SIGHUP:
-		log_info("received hangup, reloading %s", env->bd_conffile);
+		log_info("received SIGHUP, reloading %s", env->bd_conffile);
 		if (parent_reload(errbuf, sizeof(errbuf)) == -1)
 			log_warnx("reload failed, configuration unchanged: %s",
 			    errbuf);
 		break;
 	case SIGCHLD:
 		parent_reap();
+		break;
+	default:
+		/* No meaning here; ending would leave the VMs unattended. */
+		log_warnx("received %s, ignored", signal_name(sig));
 		break;
 	}
 }

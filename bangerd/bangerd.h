@@ -227,7 +227,13 @@ void	 vm_console_input(uint32_t, const void *, size_t);
 void	 vm_client_gone(uint32_t);
 
 /* sandbox.c */
+#define PROC_VM_NOFILE	4096	/* the vm worker's RLIMIT_NOFILE */
 void	 sandbox_enter(int, const struct worker_init *);
+
+/* signals.c */
+void	 parent_signals(void (*)(int, short, void *));
+void	 parent_signals_child(void);
+const char *signal_name(int);
 
 /* vm.c */
 void	 vm_worker(struct imsgev *, const struct worker_init *);

@@ -20,7 +20,22 @@
 #include "log.h"
 #include "validate.h"
 
+/*
+ * Clients served at once.  Root may take any of CONTROL_MAX_CLIENTS;
+ * other users share all but CONTROL_ROOT_SLOTS of them, at most
+ * CONTROL_MAX_PER_UID each, so that neither one user nor all of them
+ * together keep root from status.  Sixteen is a console and a followed
+ * log for each of a few VMs, with waits and commands beside them, and
+ * lets seven users hold as many at once.  Each client holds its socket,
+ * and root's image import up to IMAGE_NFILES files: a quarter of the
+ * worker's descriptors at most, the rest are the VMs'.
+ */
 #define CONTROL_MAX_CLIENTS	128
+#define CONTROL_ROOT_SLOTS	8
+#define CONTROL_MAX_PER_UID	16
+_Static_assert(CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES) <=
+    PROC_VM_NOFILE / 4,
+    "control clients need too many of the vm worker's fds");
 #define CONTROL_MAX_GROUPS	256
 /*
  * Console output queued for a client that does not read it: past this
@@ -52,6 +67,8 @@ static char		 ctl_group[PROTO_NAME_MAX * 2 + 1];
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
+static void	 control_turn_away(int, int, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
 
 void
 control_init(struct imsgev *iev, const struct worker_init *wi)
@@ -94,11 +111,76 @@ control_peer_allowed(int fd, const struct ucred *cred)
 	return 0;
 }
 
+/*
+ * Room for another client of uid?  If not, why, in words for the client.
+ */
+static int
+control_room(uid_t uid, char *why, size_t len)
+{
+	struct ctl_conn	*c;
+	int		 mine = 0, users = 0;
+
+	if (ctl_nclients >= CONTROL_MAX_CLIENTS) {
+		snprintf(why, len, "too many connections: all %d the daemon "
+		    "serves at once are in use; try again later",
+		    CONTROL_MAX_CLIENTS);
+		return -1;
+	}
+	if (uid == 0)
+		return 0;
+	TAILQ_FOREACH(c, &ctl_conns, entry) {
+		if (c->cred.uid == uid)
+			mine++;
+		if (c->cred.uid != 0)
+			users++;
+	}
+	if (mine >= CONTROL_MAX_PER_UID) {
+		snprintf(why, len, "too many connections: uid %u has %d open "
+		    "and may have at most %d; close one and try again",
+		    (unsigned)uid, mine, CONTROL_MAX_PER_UID);
+		return -1;
+	}
+	if (users >= CONTROL_MAX_CLIENTS - CONTROL_ROOT_SLOTS) {
+		snprintf(why, len, "too many connections: all %d that users "
+		    "other than root may have are in use; try again later",
+		    CONTROL_MAX_CLIENTS - CONTROL_ROOT_SLOTS);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuse a connection before it takes a slot: the result is written at
+ * once (a new socket has room for it), then the connection is closed.
+ */
+static void
+control_turn_away(int fd, int error, const char *fmt, ...)
+{
+	struct imsgbuf	 ibuf;
+	struct result	 res;
+	va_list		 ap;
+
+	memset(&res, 0, sizeof(res));
+	res.res_error = error;
+	va_start(ap, fmt);
+	vsnprintf(res.res_msg, sizeof(res.res_msg), fmt, ap);
+	va_end(ap);
+	if (imsgbuf_init(&ibuf, fd) == 0) {
+		if (imsg_compose(&ibuf, IMSG_CTL_RESULT, 0, 0, -1, &res,
+		    sizeof(res)) == -1 || imsgbuf_write(&ibuf) == -1)
+			log_debug("%s: %s", __func__, strerror(errno));
+		imsgbuf_clear(&ibuf);
+	}
+	close(fd);
+}
+
 static void
 control_accept(int fd, short event, void *arg)
 {
 	struct ctl_conn	*c;
+	struct ucred	 cred;
 	struct timeval	 tv = { 1, 0 };
+	char		 why[PROTO_MSG_MAX];
 	socklen_t	 len;
 	int		 cfd;
 
@@ -117,9 +199,25 @@ control_accept(int fd, short event, void *arg)
 			log_warn("%s: accept4", __func__);
 		return;
 	}
-	if (ctl_nclients >= CONTROL_MAX_CLIENTS) {
-		log_warnx("%s: too many control clients", __func__);
+	len = sizeof(cred);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("%s: SO_PEERCRED", __func__);
 		close(cfd);
+		return;
+	}
+	if (!control_peer_allowed(cfd, &cred)) {
+		log_warnx("control: refused uid %u (pid %d): neither root nor "
+		    "in group %s", (unsigned)cred.uid, (int)cred.pid,
+		    ctl_group);
+		control_turn_away(cfd, EACCES, "permission denied: uid %u is "
+		    "neither root nor in group %s", (unsigned)cred.uid,
+		    ctl_group);
+		return;
+	}
+	if (control_room(cred.uid, why, sizeof(why)) == -1) {
+		log_warnx("control: refused uid %u (pid %d): %s",
+		    (unsigned)cred.uid, (int)cred.pid, why);
+		control_turn_away(cfd, EAGAIN, "%s", why);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -127,13 +225,7 @@ control_accept(int fd, short event, void *arg)
 		close(cfd);
 		return;
 	}
-	len = sizeof(c->cred);
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == -1) {
-		log_warn("%s: SO_PEERCRED", __func__);
-		close(cfd);
-		free(c);
-		return;
-	}
+	c->cred = cred;
 	c->id = ctl_nextid++;
 	if (ctl_nextid == 0)
 		ctl_nextid = 1;
@@ -150,16 +242,6 @@ control_accept(int fd, short event, void *arg)
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
 	ctl_nclients++;
 
-	if (!control_peer_allowed(cfd, &c->cred)) {
-		log_warnx("control: refused uid %u (pid %d): neither root nor "
-		    "in group %s", (unsigned)c->cred.uid, (int)c->cred.pid,
-		    ctl_group);
-		imsg_send_result(&c->iev, IMSG_CTL_RESULT, 0, EACCES,
-		    "permission denied: uid %u is neither root nor in group %s",
-		    (unsigned)c->cred.uid, ctl_group);
-		c->closing = 1;
-		return;
-	}
 	log_debug("control: client %u, uid %u, pid %d", c->id,
 	    (unsigned)c->cred.uid, (int)c->cred.pid);
 	imsg_event_add(&c->iev);

@@ -358,10 +358,7 @@ image_copy_child(int out, const char *name, const char *tmp,
 
 	setproctitle("image import %s", name);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
+	parent_signals_child();
 
 	for (i = 0; i < IMAGE_NFILES; i++)
 		if (fds[i] != -1 && image_file_check(i, fds[i], paths[i], msg,

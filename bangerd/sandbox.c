@@ -200,7 +200,7 @@ sandbox_rlimits(int role)
 	/* Only the vm worker ever forks (its per-VM disk children). */
 	if (role != PROC_VM && setrlimit(RLIMIT_NPROC, &rl) == -1)
 		fatal("%s: RLIMIT_NPROC", __func__);
-	rl.rlim_cur = rl.rlim_max = role == PROC_VM ? 4096 : 256;
+	rl.rlim_cur = rl.rlim_max = role == PROC_VM ? PROC_VM_NOFILE : 256;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("%s: RLIMIT_NOFILE", __func__);
 }

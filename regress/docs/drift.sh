@@ -305,6 +305,44 @@ else
 fi
 
 #
+# The control socket's limits in control.c are the ones the pages give.
+#
+cnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" \
+    "$TOP/bangerd/control.c"; }
+cmax=$(cnum CONTROL_MAX_CLIENTS)
+croot=$(cnum CONTROL_ROOT_SLOTS)
+cper=$(cnum CONTROL_MAX_PER_UID)
+for page in bangerd.8 bangerctl.8 banger-privileges.7; do
+	text=$(flat "$MAN/$page")
+	for phrase in "at most $cmax clients at once" \
+	    "$croot of them kept for root" "at most $cper each"; do
+		case $text in
+		*"$phrase"*)
+			pass "drift: $page gives the control limit \"$phrase\"" ;;
+		*)
+			fail "drift: $page gives the control limit \"$phrase\"" \
+			    "not found (control.c: $cmax clients, $croot for root, $cper per uid)" ;;
+		esac
+	done
+done
+
+#
+# Every signal the parent catches (signals.c) is in bangerd.8's SIGNALS.
+#
+caught=$(awk '/^static const int parent_caught\[\]/ { on = 1; next }
+    on && /^};/ { on = 0 }
+    on' "$TOP/bangerd/signals.c" | grep -Eo 'SIG[A-Z0-9]+' | sort -u)
+documented=$(awk '/^\.Sh SIGNALS/ { on = 1; next } on && /^\.Sh / { on = 0 }
+    on' "$MAN/bangerd.8" | grep -Eo 'SIG[A-Z0-9]+' | sort -u)
+missing=$(comm -23 <(echo "$caught") <(echo "$documented") | oneline)
+if [ -n "$caught" ] && [ -z "$missing" ]; then
+	pass "drift: bangerd.8's SIGNALS names the $(echo "$caught" | wc -l) signals signals.c catches"
+else
+	fail "drift: bangerd.8's SIGNALS names the signals signals.c catches" \
+	    "missing: ${missing:-none read from signals.c}"
+fi
+
+#
 # The systemd unit parses, and its exposure score is what systemd says.
 #
 if ! command -v systemd-analyze >/dev/null 2>&1; then
