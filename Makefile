@@ -27,7 +27,8 @@ SANFLAGS =	-fsanitize=address,undefined -fno-sanitize-recover=all \
 else
 # Unit tests run under valgrind: a leak or memory error fails them.
 VALGRIND =	$(shell command -v valgrind >/dev/null 2>&1 && echo \
-		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
+		valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=1)
 OBJDIR ?=	obj
 SANFLAGS =
 endif
@@ -167,17 +168,33 @@ $(OBJDIR)/regress/helpers/jailer-standin: regress/helpers/jailer-standin.c
 
 check-build: all $(UNIT_BINS) $(HELPERS_BINS)
 
+TEST_ENV =	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
+		BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
+		HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
+		SANITIZE=$(SANITIZE) TOP=$(CURDIR) VALGRIND="$(VALGRIND)"
+
 check: check-build
-	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
-	    BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
-	    HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
-	    SANITIZE=$(SANITIZE) TOP=$(CURDIR) VALGRIND="$(VALGRIND)" \
-	    ./regress/run.sh $(UNIT_BINS) $(OBJDIR)/regress/helpers/dns-replay \
-	    $(ROOT_TESTS)
+	$(TEST_ENV) ./regress/run.sh $(UNIT_BINS) \
+	    $(OBJDIR)/regress/helpers/dns-replay $(ROOT_TESTS)
 
 $(OBJDIR)/bench/%: bench/%.c $(COMMON_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(COMMON_OBJS) $(PKG_LIBS_D)
+
+# The long forms of two root tests: make chaos N=500 [W=100] kills the
+# parent N times and the workers W times in concurrent lifecycles and
+# prints the leftovers by kind; make scale N=4000 runs that many VMs and
+# restarts bangerd under them.
+N ?=
+W ?=
+chaos: check-build
+	$(TEST_ENV) CHAOS_PARENT_KILLS=$(or $(N),500) \
+	    CHAOS_WORKER_KILLS=$(or $(W),100) ./regress/run.sh \
+	    regress/root/chaos.sh
+
+scale: check-build
+	$(TEST_ENV) SCALE_VMS=$(or $(N),4000) ./regress/run.sh \
+	    regress/root/scale.sh
 
 # Benchmarks print figures and ratios; they are not part of check.
 bench: $(OBJDIR)/bench/imsg_bench
@@ -252,6 +269,7 @@ clean:
 
 FORCE:
 
-.PHONY: all bench check check-build deps fuzz guest guest-check install uninstall clean FORCE
+.PHONY: all bench chaos check check-build deps fuzz guest guest-check install \
+	scale uninstall clean FORCE
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

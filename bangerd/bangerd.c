@@ -521,13 +521,16 @@ pid_file_write(void)
 }
 
 /*
- * The parent holds two descriptors per running VM (its pidfd and its
- * console); its soft limit goes up to its hard limit.
+ * The parent holds descriptors for each VM (its pidfd, its console),
+ * the vm worker more: the soft limit goes up to the hard limit, which
+ * the workers inherit, and a hard limit too low for max-vms is named.
  */
 static void
 nofile_raise(void)
 {
 	struct rlimit	 rl;
+	rlim_t		 want;
+	int		 max = env->bd_conf->cf_max_vms;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit");
@@ -539,6 +542,14 @@ nofile_raise(void)
 			log_warn("setrlimit RLIMIT_NOFILE %llu",
 			    (unsigned long long)rl.rlim_max);
 	}
+	want = proc_nofile(PROC_VM, max);
+	if (proc_nofile(PROC_PARENT, max) > want)
+		want = proc_nofile(PROC_PARENT, max);
+	if (rl.rlim_max < want)
+		log_warnx("RLIMIT_NOFILE is %llu: max-vms %d wants %llu; "
+		    "raise it (LimitNOFILE= in the unit, ulimit -n) or fewer "
+		    "VMs will run", (unsigned long long)rl.rlim_max, max,
+		    (unsigned long long)want);
 }
 
 static int
@@ -586,6 +597,7 @@ worker_start(struct worker *w)
 	wi.wi_bridge_addr = conf->cf_bridge_addr.s_addr;
 	wi.wi_bridge_prefix = conf->cf_bridge_prefix;
 	strlcpy(wi.wi_domain, conf->cf_domain, sizeof(wi.wi_domain));
+	wi.wi_max_vms = conf->cf_max_vms;
 	if (worker_root(w->w_role, conf, wi.wi_chroot,
 	    sizeof(wi.wi_chroot)) == -1)
 		fatalx("state-dir %s is too long", conf->cf_statedir);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 
 #include <event.h>
 #include <stdint.h>
@@ -183,7 +184,9 @@ void	 priv_net_teardown(void);
 void	 priv_update_worker_gone(void);
 
 /* proc.c */
+#define PROC_PARENT	(-1)		/* proc_nofile(): the parent's own */
 const char *proc_name(int);
+rlim_t	 proc_nofile(int, int);
 int	 proc_role(const char *);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
 pid_t	 proc_exec_worker(int, int, int, int, int *);
@@ -201,6 +204,7 @@ void	 worker_dispatch_parent(int, short, void *);
 void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
 
 /* control.c */
+size_t	 control_fds_max(void);
 void	 control_init(struct imsgev *, const struct worker_init *);
 void	 control_listen(int);
 void	 control_relay(uint32_t, uint32_t, struct imsg *);
@@ -227,7 +231,15 @@ void	 vm_console_input(uint32_t, const void *, size_t);
 void	 vm_client_gone(uint32_t);
 
 /* sandbox.c */
-#define PROC_VM_NOFILE	4096	/* the vm worker's RLIMIT_NOFILE */
+/*
+ * Descriptors: each process may hold NOFILE_BASE of its own, and per VM
+ * (proc_nofile): the vm worker a running VM's console, its log, the
+ * Firecracker log FIFO and its copy, the metrics FIFO and one spare;
+ * the parent its pidfd, its console's copy and an e2fsck child's.
+ */
+#define NOFILE_BASE		256
+#define NOFILE_PER_VM_WORKER	6
+#define NOFILE_PER_VM_PARENT	3
 void	 sandbox_enter(int, const struct worker_init *);
 
 /* signals.c */

@@ -25,6 +25,8 @@
 #define BANGER_FIRECRACKER	"/usr/local/bin/firecracker"
 #define BANGER_VM_UID_MIN	300000
 #define BANGER_VM_UID_MAX	399999
+#define BANGER_MAX_VMS		4096	/* VMs at once */
+#define BANGER_MAX_VMS_LIMIT	65536
 #define BANGER_DEF_CPUS		1
 #define BANGER_DEF_MEMORY	512		/* MiB */
 #define BANGER_DEF_DISK		(4ULL << 30)	/* bytes */
@@ -68,6 +70,7 @@ struct bangerd_config {
 	char		 cf_jailer[PATH_MAX];	/* "" = banger's own jail */
 	uid_t		 cf_vm_uid_min;		/* uids and gids for VMs */
 	uid_t		 cf_vm_uid_max;
+	int		 cf_max_vms;		/* every limit follows from it */
 	int		 cf_storage;		/* STORAGE_* */
 
 	char		 cf_update_url[BANGER_URL_MAX];	/* "" = no updates */

@@ -33,9 +33,6 @@
 #define CONTROL_MAX_CLIENTS	128
 #define CONTROL_ROOT_SLOTS	8
 #define CONTROL_MAX_PER_UID	16
-_Static_assert(CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES) <=
-    PROC_VM_NOFILE / 4,
-    "control clients need too many of the vm worker's fds");
 #define CONTROL_MAX_GROUPS	256
 /*
  * Console output queued for a client that does not read it: past this
@@ -69,6 +66,13 @@ static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
 static void	 control_turn_away(int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
+
+/* The descriptors clients may hold at most: proc_nofile() counts them. */
+size_t
+control_fds_max(void)
+{
+	return CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES);
+}
 
 void
 control_init(struct imsgev *iev, const struct worker_init *wi)

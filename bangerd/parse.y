@@ -82,7 +82,7 @@ struct chunk {
 enum setting {
 	S_STATEDIR, S_SOCKET, S_SOCKGROUP, S_USER, S_BRIDGE, S_ADDRESS,
 	S_EGRESS, S_DOMAIN, S_FIRECRACKER, S_JAILER, S_VMUIDS, S_STORAGE,
-	S_UPDATE, S_CPUS, S_MEMORY, S_DISK, S_MAX
+	S_UPDATE, S_CPUS, S_MEMORY, S_DISK, S_MAXVMS, S_MAX
 };
 struct where {
 	const char		*file;		/* NULL: not set yet */
@@ -156,6 +156,7 @@ static void	 set_address(const char *, int);
 static void	 set_egress(const char *, int);
 static void	 set_domain(const char *, int);
 static void	 set_vmuids(int64_t, int64_t, int);
+static void	 set_maxvms(int64_t, int);
 static void	 set_update(const char *, int, int);
 static void	 set_cpus(int64_t, int);
 static void	 set_memory(const char *, int64_t, int);
@@ -168,7 +169,7 @@ static void	 image_end(int);
 %token	ADDRESS ALLOWHTTP AUTO BOOTARGS BRIDGE COPY CPUS DEFAULTS DISK DM
 %token	DOMAIN EGRESS FIRECRACKER GROUP IMAGE INCLUDE INITRD JAILER KERNEL
 %token	MEMORY REFLINK ROOTFS SOCKET STATEDIR STORAGE TO UPDATE URL USER
-%token	VMUIDS ERROR
+%token	VMUIDS MAXVMS ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	strnum
@@ -246,6 +247,14 @@ main		: STATEDIR STRING	{
 		| VMUIDS NUMBER TO NUMBER	{
 			if (set_once(S_VMUIDS, "vm-uids", $<lineno>1) == 0)
 				set_vmuids($2, $4, $<lineno>1);
+		}
+		| MAXVMS NUMBER		{
+			if (set_once(S_MAXVMS, "max-vms", $<lineno>1) == 0)
+				set_maxvms($2, $<lineno>2);
+		}
+		| MAXVMS STRING		{
+			parse_error($<lineno>2, "max-vms \"%s\": expected a "
+			    "number from 1 to %d", show($2), BANGER_MAX_VMS_LIMIT);
 		}
 		| VMUIDS STRING		{
 			parse_error($<lineno>2, "vm-uids \"%s\": expected a "
@@ -394,6 +403,7 @@ static const struct keyword keywords[] = {
 	{ "initrd",		INITRD },
 	{ "jailer",		JAILER },
 	{ "kernel",		KERNEL },
+	{ "max-vms",		MAXVMS },
 	{ "memory",		MEMORY },
 	{ "reflink",		REFLINK },
 	{ "rootfs",		ROOTFS },
@@ -1432,6 +1442,16 @@ set_vmuids(int64_t min, int64_t max, int line)
 	}
 }
 
+static void
+set_maxvms(int64_t n, int line)
+{
+	if (n < 1 || n > BANGER_MAX_VMS_LIMIT)
+		parse_error(line, "max-vms %lld: expected a number from 1 to %d",
+		    (long long)n, BANGER_MAX_VMS_LIMIT);
+	else
+		conf->cf_max_vms = (int)n;
+}
+
 static int
 is_loopback_host(const char *host, size_t len)
 {
@@ -1834,6 +1854,7 @@ config_new(void)
 	    sizeof(c->cf_firecracker));
 	c->cf_vm_uid_min = BANGER_VM_UID_MIN;
 	c->cf_vm_uid_max = BANGER_VM_UID_MAX;
+	c->cf_max_vms = BANGER_MAX_VMS;
 	c->cf_storage = STORAGE_AUTO;
 	c->cf_def_cpus = BANGER_DEF_CPUS;
 	c->cf_def_memory = BANGER_DEF_MEMORY;
@@ -1895,6 +1916,7 @@ parse_cleanup(void)
 int
 config_parse(struct bangerd_config *c, const char *path)
 {
+	uint64_t uids;
 	int	 saved_errno = 0;
 
 	conf = c;
@@ -1928,6 +1950,19 @@ config_parse(struct bangerd_config *c, const char *path)
 		parse_error_at(path, 0, "cannot parse the file");
 
 	/* Checks across settings. */
+	/* Each VM has a uid of its own: a default max-vms fits the range. */
+	uids = (uint64_t)c->cf_vm_uid_max - c->cf_vm_uid_min + 1;
+	if (errors == 0 && uids < (uint64_t)c->cf_max_vms) {
+		if (seen[S_MAXVMS].file == NULL)
+			c->cf_max_vms = (int)uids;
+		else
+			parse_error_at(seen[S_MAXVMS].file,
+			    seen[S_MAXVMS].line, "max-vms %d: more than the "
+			    "%llu uids of vm-uids %llu to %llu, one for each "
+			    "VM", c->cf_max_vms, (unsigned long long)uids,
+			    (unsigned long long)c->cf_vm_uid_min,
+			    (unsigned long long)c->cf_vm_uid_max);
+	}
 	if (errors == 0 && c->cf_egress[0] != '\0' &&
 	    strcmp(c->cf_egress, c->cf_bridge) == 0)
 		parse_error_at(seen[S_EGRESS].file, seen[S_EGRESS].line,
@@ -2011,6 +2046,7 @@ config_print(FILE *fp, const struct bangerd_config *c)
 	fprintf(fp, "vm-uids %llu to %llu\n",
 	    (unsigned long long)c->cf_vm_uid_min,
 	    (unsigned long long)c->cf_vm_uid_max);
+	fprintf(fp, "max-vms %d\n", c->cf_max_vms);
 	if (c->cf_storage >= 0 && c->cf_storage <= STORAGE_COPY)
 		fprintf(fp, "storage %s\n", storage_names[c->cf_storage]);
 	if (c->cf_update_url[0] != '\0') {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bangerd.h"
+#include "dns.h"
 #include "fcapi.h"
 #include "log.h"
 #include "validate.h"
@@ -55,6 +56,28 @@ worker_root(int role, const struct bangerd_config *conf, char *buf,
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return 0;
+}
+
+/*
+ * The descriptors a process needs with max_vms VMs: its RLIMIT_NOFILE
+ * (a worker's, set in its sandbox) or, for the parent, the least it
+ * should have.  The net worker's follow from its DNS responder: a UDP
+ * socket per forwarded query, and a TCP client's connection with its
+ * own to the upstream.
+ */
+rlim_t
+proc_nofile(int role, int max_vms)
+{
+	switch (role) {
+	case PROC_VM:
+		return NOFILE_BASE + control_fds_max() +
+		    (rlim_t)NOFILE_PER_VM_WORKER * max_vms;
+	case PROC_NET:
+		return NOFILE_BASE + DNS_PENDING_MAX + 2 * DNS_TCP_MAX;
+	case PROC_UPDATE:
+		return NOFILE_BASE;
+	}
+	return NOFILE_BASE + (rlim_t)NOFILE_PER_VM_PARENT * max_vms;
 }
 
 int

@@ -190,9 +190,10 @@ sandbox_caps_verify(void)
 }
 
 static void
-sandbox_rlimits(int role)
+sandbox_rlimits(int role, int max_vms)
 {
 	struct rlimit	 rl;
+	rlim_t		 want = proc_nofile(role, max_vms);
 
 	rl.rlim_cur = rl.rlim_max = 0;
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
@@ -200,7 +201,17 @@ sandbox_rlimits(int role)
 	/* Only the vm worker ever forks (its per-VM disk children). */
 	if (role != PROC_VM && setrlimit(RLIMIT_NPROC, &rl) == -1)
 		fatal("%s: RLIMIT_NPROC", __func__);
-	rl.rlim_cur = rl.rlim_max = role == PROC_VM ? PROC_VM_NOFILE : 256;
+	/* No more than we were given: no capability raises it now. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("%s: RLIMIT_NOFILE", __func__);
+	if (want > rl.rlim_max) {
+		log_warnx("%s: RLIMIT_NOFILE %llu, %llu wanted for max-vms %d: "
+		    "raise the limit (LimitNOFILE=)", __func__,
+		    (unsigned long long)rl.rlim_max, (unsigned long long)want,
+		    max_vms);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = rl.rlim_max = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("%s: RLIMIT_NOFILE", __func__);
 }
@@ -234,6 +245,6 @@ sandbox_enter(int role, const struct worker_init *wi)
 		fatal("%s: PR_SET_NO_NEW_PRIVS", __func__);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("%s: PR_SET_DUMPABLE", __func__);
-	sandbox_rlimits(role);
+	sandbox_rlimits(role, wi->wi_max_vms);
 	sandbox_seccomp(role);
 }

@@ -544,15 +544,20 @@ detach_cb(const char *dev, const char *name, const char *id, void *arg)
 		lda->lda_rv = -1;
 		return;
 	}
-	log_info("sweep: detached orphan loop device %s (backed by %s/%s/%s, "
-	    "%s)", dev, env->bd_conf->cf_statedir, DISKS_DIR, name,
-	    lda->lda_why);
+	if (strncmp(name, "banger ", 7) == 0)
+		log_info("sweep: detached loop device %s (marked \"%s\", %s)",
+		    dev, name, lda->lda_why);
+	else
+		log_info("sweep: detached orphan loop device %s (backed by "
+		    "%s/%s/%s, %s)", dev, env->bd_conf->cf_statedir, DISKS_DIR,
+		    name, lda->lda_why);
 }
 
 /*
- * Detach every loop device backed by one of id's files in STATE/disks;
- * why says why in the log.  Also for restore's undoing of a VM whose
- * creation was cut short (its record may not name them all yet).
+ * Detach every loop device of id's: marked with its mark, or backed by
+ * one of its files in STATE/disks; why says why in the log.  Also for
+ * the removal of a VM whose record may not name them all yet (its
+ * creation was cut short).
  */
 int
 sweep_vm_loops(const char *id, const char *why)

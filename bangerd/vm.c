@@ -191,7 +191,8 @@ struct prune {
 static TAILQ_HEAD(, vm)	 vms = TAILQ_HEAD_INITIALIZER(vms);
 static TAILQ_HEAD(, prune) prunes = TAILQ_HEAD_INITIALIZER(prunes);
 static struct imsgev	*parent_iev;
-static struct vm_defaults defaults = { 1, 0, 512, 4ULL << 30 };
+static struct vm_defaults defaults = { 1, BANGER_MAX_VMS, 512, 4ULL << 30 };
+static size_t		 nvms;		/* VMs in vms */
 static struct in_addr	 bridge_addr;	/* the VMs' subnet */
 static int		 bridge_prefix;
 /* The control socket, served once our records agree with the parent's. */
@@ -505,6 +506,7 @@ vm_load_one(const char *id)
 	}
 	json_decref(j);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	nvms++;
 }
 
 /*
@@ -581,6 +583,7 @@ vm_free(struct vm *v)
 		free(vw);
 	}
 	TAILQ_REMOVE(&vms, v, v_entry);
+	nvms--;
 	free(v->v_inbuf);
 	free(v->v_mbuf);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
@@ -1695,6 +1698,7 @@ vm_rebuild(const struct vmop_result *vr)
 	    sizeof(v->v_error));
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	nvms++;
 	(void)vm_save(v);
 	log_warnx("vm %s: no record of it, but the parent holds it: record "
 	    "rebuilt as %s", vr->vr_id, v->v_name);
@@ -1859,6 +1863,7 @@ vm_reconcile(void)
 				    sizeof(v->v_name));
 				v->v_state = VM_REMOVING;
 				TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	nvms++;
 			}
 		}
 		vm_reconcile_one(v, &vk->vk_vr, ptyfd);
@@ -2101,6 +2106,12 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		    cc->cc_name);
 		return;
 	}
+	if (nvms >= defaults.vd_max_vms) {
+		control_reply(client, ENOSPC, "vm %s: bangerd holds %zu VMs, "
+		    "its max-vms; remove one, or raise max-vms in "
+		    "bangerd.conf(5)", cc->cc_name, nvms);
+		return;
+	}
 	if (publish_conflict(client, uid, cc) == -1)
 		return;
 	if (wire_string(cc->cc_authkeys, sizeof(cc->cc_authkeys), &len) == -1) {
@@ -2166,6 +2177,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	nvms++;
 	vm_create_send(v);
 }
 

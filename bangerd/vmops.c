@@ -58,6 +58,7 @@
 #define IMAGES_DIR	"images"
 
 static struct pvms	 pvms = TAILQ_HEAD_INITIALIZER(pvms);
+static size_t		 pvm_count;	/* records in pvms */
 
 static void	 pvm_exit_cb(int, short, void *);
 static int	 pvm_save(struct pvm *);
@@ -307,9 +308,17 @@ pvm_unsave(struct pvm *pv)
 }
 
 static void
+pvm_insert(struct pvm *pv)
+{
+	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	pvm_count++;
+}
+
+static void
 pvm_free(struct pvm *pv)
 {
 	TAILQ_REMOVE(&pvms, pv, pv_entry);
+	pvm_count--;
 	free(pv);
 }
 
@@ -598,6 +607,12 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 		    "the net worker is restarting; try again");
 		return 0;
 	}
+	if (pvm_count >= (size_t)conf->cf_max_vms) {
+		snprintf(msg, sizeof(msg), "bangerd holds %zu VMs, its "
+		    "max-vms", pvm_count);
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, ENOSPC, msg);
+		return 0;
+	}
 	if ((pv = calloc(1, sizeof(*pv))) == NULL)
 		fatal(NULL);
 	strlcpy(pv->pv_id, vc->vc_id, sizeof(pv->pv_id));
@@ -629,7 +644,7 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	pv->pv_peerid = peerid;
 	pv->pv_want_size = vc->vc_disk_size;
 	pv->pv_want_flags = vc->vc_flags;
-	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	pvm_insert(pv);
 	pvm_net_send(pv, IMSG_NET_ALLOC);
 	return 0;
 }
@@ -1118,6 +1133,7 @@ vm_defaults_send(struct worker *w)
 		return;
 	memset(&vd, 0, sizeof(vd));
 	vd.vd_cpus = conf->cf_def_cpus;
+	vd.vd_max_vms = conf->cf_max_vms;
 	vd.vd_memory = conf->cf_def_memory;
 	vd.vd_disk = conf->cf_def_disk;
 	imsg_compose_event(w->w_iev, IMSG_VM_DEFAULTS, 0, 0, -1, &vd,
@@ -1304,14 +1320,15 @@ pvm_load(const char *dir, const char *id)
 
 /*
  * A Firecracker of this VM that its record does not account for (its
- * root is the VM's jail, or its argv names the VM's id): killed.
+ * root is the VM's jail, or its argv names the VM's id), and whatever
+ * else runs in the jail: killed.
  */
 static void
-pvm_kill_unrecorded(struct fcscan *fs, struct pvm *pv, pid_t keep)
+pvm_kill_unrecorded(struct fcscan *fs, struct pvm *pv)
 {
 	pid_t	 pid;
 
-	while ((pid = fcscan_find(fs, pv->pv_id, keep)) > 0) {
+	while ((pid = fcscan_find(fs, pv->pv_id, 0)) > 0) {
 		log_warnx("vm %s: firecracker pid %d runs though its record "
 		    "(%s) does not account for it; killing it", pv->pv_id,
 		    (int)pid, pvm_state_name(pv->pv_state));
@@ -1332,7 +1349,7 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
 	switch (pv->pv_state) {
 	case VMOP_CREATING:
 	case VMOP_DESTROYING:
-		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_kill_unrecorded(fs, pv);
 		log_info("vm %s: its %s was interrupted; %s it", pv->pv_id,
 		    pv->pv_state == VMOP_CREATING ? "creation" : "removal",
 		    pv->pv_state == VMOP_CREATING ? "undoing" : "finishing");
@@ -1347,7 +1364,7 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
 		return -1;
 	case VMOP_STARTING:
 		/* Nothing of it was told to boot: its process goes. */
-		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_kill_unrecorded(fs, pv);
 		pvm_unjail(pv);
 		pv->pv_proc.fp_pid = 0;
 		pv->pv_proc.fp_starttime = 0;
@@ -1363,7 +1380,7 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
 		 */
 		if (fc_adopt(JAILER_ARGV0, pv->pv_id, pv->pv_proc.fp_pid,
 		    pv->pv_proc.fp_starttime, &pv->pv_proc.fp_pidfd) == 0) {
-			pvm_kill_unrecorded(fs, pv, pv->pv_proc.fp_pid);
+			/* Others in its jail are its own (a VMM's helpers). */
 			event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd,
 			    EV_READ, pvm_exit_cb, pv);
 			event_add(&pv->pv_exit_ev, NULL);
@@ -1373,11 +1390,11 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
 		}
 		log_info("vm %s: firecracker pid %d ended while bangerd was "
 		    "not running", pv->pv_id, (int)pv->pv_proc.fp_pid);
-		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_kill_unrecorded(fs, pv);
 		pvm_stopped(pv, -1);
 		return 0;
 	default:
-		pvm_kill_unrecorded(fs, pv, 0);
+		pvm_kill_unrecorded(fs, pv);
 		pvm_unjail(pv);
 		return 0;
 	}
@@ -1411,7 +1428,7 @@ vmop_restore(const char *consoles)
 			continue;
 		if ((pv = pvm_load(dir, de->d_name)) == NULL)
 			continue;
-		TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+		pvm_insert(pv);
 		n++;
 	}
 	closedir(d);

@@ -160,6 +160,8 @@ struct worker_init {
 	uint32_t	wi_bridge_addr;		/* network byte order */
 	int32_t		wi_bridge_prefix;
 	char		wi_domain[PROTO_DOMAIN_MAX];
+	char		wi_pad[2];
+	int32_t		wi_max_vms;		/* max-vms: limits follow */
 };
 
 struct worker_ready {
@@ -288,7 +290,7 @@ struct vmop_result {
 
 struct vm_defaults {
 	uint32_t	vd_cpus;
-	uint32_t	vd_pad;
+	uint32_t	vd_max_vms;		/* max-vms */
 	uint64_t	vd_memory;		/* MiB */
 	uint64_t	vd_disk;		/* bytes */
 };

@@ -83,6 +83,45 @@ for page in bangerd.8 bangerd.conf.5; do
 	esac
 done
 
+# The descriptor limits the pages give, and the unit's, against the code.
+dnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" "$TOP/$2"; }
+nbase=$(dnum NOFILE_BASE bangerd/bangerd.h)
+nvm=$(dnum NOFILE_PER_VM_WORKER bangerd/bangerd.h)
+npar=$(dnum NOFILE_PER_VM_PARENT bangerd/bangerd.h)
+vmfixed=$((nbase + $(dnum CONTROL_MAX_CLIENTS bangerd/control.c) * \
+    (1 + $(dnum IMAGE_NFILES common/proto.h))))
+netfds=$((nbase + $(dnum DNS_PENDING_MAX bangerd/dns.h) + \
+    2 * $(dnum DNS_TCP_MAX bangerd/dns.h)))
+for want in "vm worker may hold $vmfixed plus $nvm per VM" \
+    "parent needs $nbase plus $npar per VM"; do
+	case $(flat "$MAN/bangerd.conf.5") in
+	*"$want"*)	pass "drift: bangerd.conf.5: $want" ;;
+	*)		fail "drift: bangerd.conf.5: $want" "not found" ;;
+	esac
+done
+for want in "$vmfixed plus $nvm per VM for vm" "$netfds for net" \
+    "$nbase for update"; do
+	case $(flat "$PRIV") in
+	*"$want"*)	pass "drift: banger-privileges.7: RLIMIT_NOFILE $want" ;;
+	*)		fail "drift: banger-privileges.7: RLIMIT_NOFILE $want" \
+			    "not found" ;;
+	esac
+done
+unitfds=$(sed -n 's/^LimitNOFILE=//p' "$UNIT")
+maxvms=$(hnum BANGER_MAX_VMS)
+if [ -n "$unitfds" ] && [ "$unitfds" -ge $((vmfixed + nvm * maxvms)) ]; then
+	pass "drift: the unit's LimitNOFILE ($unitfds) holds the default max-vms $maxvms"
+else
+	fail "drift: the unit's LimitNOFILE holds the default max-vms" \
+	    "LimitNOFILE=$unitfds < $((vmfixed + nvm * maxvms))"
+fi
+case $(flat "$MAN/bangerd.conf.5") in
+*"The default is $maxvms"*)
+	pass "drift: bangerd.conf.5 gives the default max-vms ($maxvms)" ;;
+*)	fail "drift: bangerd.conf.5 gives the default max-vms" \
+	    "'The default is $maxvms' not found" ;;
+esac
+
 # The unit and the init script use the same paths.
 expect_eq "drift: the unit's PIDFile is the socket directory's bangerd.pid" \
     "$(sed -n 's/^PIDFile=//p' "$UNIT")" "$rundir/bangerd.pid"

@@ -26,6 +26,8 @@ fi
 G=$CG2/banger-test-$$
 P=$CG2/banger-test-$$-plain
 O2=0bad00c2
+O3=0bad00c3
+O4=0bad00c4
 [ -d "$CG2/banger" ] || BMADE=1
 cg_cleanup() {
 	local d p
@@ -39,7 +41,7 @@ cg_cleanup() {
 		done
 		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
-	rmdir "$CG2/banger/$O2" 2>/dev/null
+	rmdir "$CG2/banger/$O2" "$CG2/banger/$O3" "$CG2/banger/$O4" 2>/dev/null
 	[ -n "${BMADE:-}" ] && rmdir "$CG2/banger" 2>/dev/null
 	return 0
 }
@@ -136,6 +138,11 @@ daemon_stop
 
 mkdir "$P"
 mkdir -p "$CG2/banger/$O2"
+# Marked as this state directory's (as jail.c marks a VM's cgroup), and
+# as another bangerd's.
+mkdir -p "$CG2/banger/$O3" "$CG2/banger/$O4"
+setfattr -n trusted.banger -v "$STATE" "$CG2/banger/$O3"
+setfattr -n trusted.banger -v "/var/lib/another-banger" "$CG2/banger/$O4"
 if ! daemon_start_in "$P"; then
 	fail "plain: daemon starts in a group not delegated" \
 	    "$(tail -5 "$DLOG")"
@@ -150,6 +157,12 @@ else
 	    "bangerd's group /banger-test-$$-plain is not delegated to it; the cgroup2 mount $CG2 is writable"
 	expect_eq "plain: an id in MOUNT/banger may be another bangerd's: not swept" \
 	    "$(ls -d "$CG2/banger/$O2" 2>/dev/null)" "$CG2/banger/$O2"
+	expect_eq "plain: one marked as another's is not swept either" \
+	    "$(ls -d "$CG2/banger/$O4" 2>/dev/null)" "$CG2/banger/$O4"
+	expect_eq "plain: one marked as this state directory's is swept" \
+	    "$(ls -d "$CG2/banger/$O3" 2>/dev/null)" ""
+	expect_match "plain: and its removal logged" "$(cat "$DLOG")" \
+	    "sweep: removed orphan cgroup $CG2/banger/$O3 \(no record\)"
 	if ! ctl vm create web --disk 128M --start >/dev/null 2>"$T/err"
 	then
 		fail "plain: a VM starts" "$(cat "$T/err"; tail -5 "$DLOG")"
@@ -157,6 +170,9 @@ else
 		id=$(vm_id web)
 		expect_eq "plain: its firecracker runs in MOUNT/banger/ID" \
 		    "$(cg_of "$(fc_of "$id")")" "/banger/$id"
+		expect_eq "plain: which names this state directory" \
+		    "$(getfattr --only-values -n trusted.banger \
+		    "$CG2/banger/$id" 2>/dev/null)" "$STATE"
 		ctl vm stop -f web >/dev/null 2>&1
 		expect_eq "plain: vm stop removes MOUNT/banger/ID" \
 		    "$(ls -d "$CG2/banger/$id" 2>/dev/null)" ""

@@ -87,6 +87,12 @@ set_state() {
 	jq -c ".state = \"$3\"" "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
 }
 fc_pid() { ctl vm show --json "$1" | jq -r .pid; }
+# "alive" if pid $1 runs (a zombie no longer does: killed orphans wait
+# for whoever adopted them to reap them).
+alive() {
+	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ] &&
+	    kill -0 "$1" 2>/dev/null && echo alive
+}
 
 # 1. Killed between Firecracker's spawn and the record that it runs: the
 #    parent's record says starting.  Nothing told that process to boot:
@@ -99,7 +105,7 @@ set_state "$id" 4 starting
 sed -i 's/^pid .*/pid 0/' "$STATE/priv/$id"
 restart "start cut short"
 expect_eq "crash: a start cut short: its firecracker is killed" \
-    "$(kill -0 "$pid" 2>/dev/null && echo alive)" ""
+    "$(alive "$pid")" ""
 js=$(ctl vm show --json s1)
 expect_eq "crash: ... the VM is in error" "$(echo "$js" | jq -r .state)" error
 expect_match "crash: ... saying why" "$(echo "$js" | jq -r .error)" \
@@ -127,7 +133,7 @@ kill_daemon
 set_state "$id" 1 running
 restart "running, recorded as created"
 expect_eq "crash: an unrecorded firecracker is killed" \
-    "$(kill -0 "$pid" 2>/dev/null && echo alive)" ""
+    "$(alive "$pid")" ""
 expect_eq "crash: ... and the VM is not shown running" \
     "$(ctl vm show --json s1 | jq -r .state)" stopped
 ctl vm create s2 --start >/dev/null
@@ -141,7 +147,7 @@ ctl vm start s1 >/dev/null
 pid=$(fc_pid s1)
 kill_daemon
 kill -KILL "$pid"
-wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+wait_for 5 sh -c "[ -z \"\$(awk '{print \$3}' /proc/$pid/stat 2>/dev/null | grep -v Z)\" ]"
 restart "ended while down"
 js=$(ctl vm show --json s1)
 expect_eq "crash: a VM whose firecracker ended meanwhile is stopped" \
@@ -202,6 +208,36 @@ expect_eq "crash: a lease no VM holds is released" \
     "$(grep -c 0badbeef "$STATE/net/ipam.table")" 0
 expect_match "crash: ... and logged" "$(cat "$DLOG")" \
     "addresses: 1 lease of VMs bangerd does not hold released"
+
+# A worker that dies is back at once; one in a crash loop waits.
+old=$(worker_pid update)
+kill -KILL "$old"
+wait_for 10 daemon_workers_running
+expect_match "crash: a worker killed once restarts at once" \
+    "$(cat "$DLOG")" "restarting the update worker$"
+for i in 1 2 3 4 5 6; do
+	wait_for 10 daemon_workers_running
+	kill -KILL "$(worker_pid update)"
+done
+wait_for 10 grep -q "the update worker died 6 times in 10 s: restarting it in 250 ms" "$DLOG"
+expect_match "crash: one that died six times in ten seconds waits" \
+    "$(cat "$DLOG")" "the update worker died 6 times in 10 s: restarting it in 250 ms"
+wait_for 15 daemon_workers_running
+
+# max-vms: a create past it is refused, saying so; at once on reload.
+printf 'max-vms 2\n' >>"$CONF"
+ctl reload >/dev/null
+ctl vm create m1 >/dev/null
+ctl vm create m2 >/dev/null
+expect_match "crash: a create past max-vms is refused" \
+    "$(ctl vm create m3 2>&1)" \
+    "vm m3: bangerd holds 2 VMs, its max-vms; remove one, or raise max-vms"
+expect_match "crash: ... and leaves nothing" \
+    "$(ctl vm show m3 2>&1)" "no VM named m3"
+ctl vm rm m1 >/dev/null
+ctl vm rm m2 >/dev/null
+sed -i '/^max-vms/d' "$CONF"
+ctl reload >/dev/null
 
 expect_eq "crash: nothing of any VM is left" "$(host_traces)" ""
 t_done

@@ -122,6 +122,21 @@ else
 	fail "loop: attach read-only" "$(tail -3 "$T/log")"
 fi
 
+# A mark, in lo_file_name from the attach on: what loop_mark reads.
+if DEV=$("$D" attach "$IMG" ro "banger 0bad00aa 801:1234" 2>>"$T/log"); then
+	ATTACHED="$ATTACHED $DEV"
+	expect_eq "loop: a device attached with a mark carries it" \
+	    "$("$D" mark "$DEV" 2>>"$T/log")" "banger 0bad00aa 801:1234"
+	"$D" detach "$DEV" 2>>"$T/log"
+else
+	fail "loop: attach with a mark" "$(tail -3 "$T/log")"
+fi
+expect_eq "loop: one without a mark has none" \
+    "$(DEV=$(attach "$IMG" ro) && "$D" mark "$DEV"; "$D" detach "$DEV")" ""
+out=$("$D" attach "$IMG" ro "$(printf 'x%.0s' $(seq 1 64))" 2>&1)
+expect_match "loop: a mark longer than lo_file_name is refused" "$out" \
+    'mark "x+" is too long'
+
 if DEV=$(attach "$IMG" rw); then
 	pass "loop: attach read-write"
 	expect_eq "loop: read-write in /sys" \

@@ -13,9 +13,11 @@ fi
 
 LOOPS=
 FCPID=
+JPID=
 sweep_cleanup() {
 	local l
 	[ -n "$FCPID" ] && kill -KILL "$FCPID" 2>/dev/null
+	[ -n "$JPID" ] && kill -KILL "$JPID" 2>/dev/null
 	# Only loop devices of ours: backed by a file under $T.
 	for l in $LOOPS; do
 		case $(cat "/sys/block/${l#/dev/}/loop/backing_file" \
@@ -77,6 +79,7 @@ done
 
 # Orphans of ids with no record at all.
 o1=0bad0001 o2=0bad0002 o3=0bad0003 o4=0bad0004
+o5=0bad0005 o6=0bad0006 o7=0bad0007
 truncate -s 16M "$STATE/disks/$o1.ext4" "$STATE/disks/$o1.ext4.new"
 chmod 0600 "$STATE/disks/$o1.ext4" "$STATE/disks/$o1.ext4.new"
 lo1=$(losetup -f --show "$STATE/disks/$o1.ext4")
@@ -93,6 +96,23 @@ env PATH="$T/bin" firecracker --api-sock "$T/o4.sock" --id "$o4" \
     >/dev/null 2>&1 &
 FCPID=$!
 wait_for 5 test -S "$T/o4.sock"
+
+# A loop device marked as an orphan id's of this state directory, on a
+# file outside STATE/disks (as device-mapper's origin on the image), and
+# one marked as another state directory's.
+sdev=$(printf '%x:%x' $(stat -c '%d %i' "$STATE"))
+lo5=$("$HELPERS/storage-drive" attach "$T/img/rootfs.ext4" ro \
+    "banger $o5 $sdev")
+lo6=$("$HELPERS/storage-drive" attach "$T/img/rootfs.ext4" ro \
+    "banger $o6 1:1")
+LOOPS="$LOOPS $lo5 $lo6"
+# A Firecracker running in an orphan's jail.
+mkdir -p "$STATE/jail/firecracker/$o7/root/run"
+cp "$T/bin/firecracker" "$STATE/jail/firecracker/$o7/root/firecracker"
+chroot "$STATE/jail/firecracker/$o7/root" /firecracker --api-sock \
+    /run/firecracker.socket --id "$o7" >/dev/null 2>&1 &
+JPID=$!
+wait_for 5 test -S "$STATE/jail/firecracker/$o7/root/run/firecracker.socket"
 
 if ! daemon_start; then
 	fail "sweep: daemon starts again" "$(tail -5 "$DLOG")"
@@ -119,6 +139,20 @@ expect_eq "sweep: an orphan jail is removed" \
     "$(ls -d "$STATE/jail/firecracker/$o3" 2>/dev/null)" ""
 expect_match "sweep: its removal is logged" "$log" \
     "sweep: removed orphan jail $STATE/jail/firecracker/$o3 \(no record\)"
+expect_eq "sweep: a loop device marked as an orphan's is detached" \
+    "$(cat "/sys/block/${lo5#/dev/}/loop/backing_file" 2>/dev/null)" ""
+expect_match "sweep: ... whatever backs it, and logged" "$log" \
+    "sweep: detached loop device $lo5 \(marked \"banger $o5 $sdev\", no record\)"
+expect_eq "sweep: one marked as another state directory's stays" \
+    "$(cat "/sys/block/${lo6#/dev/}/loop/backing_file" 2>/dev/null)" \
+    "$T/img/rootfs.ext4"
+wait "$JPID" 2>/dev/null
+expect_eq "sweep: a firecracker in an orphan's jail is killed" \
+    "$(kill -0 "$JPID" 2>/dev/null && echo alive)" ""
+expect_match "sweep: ... and logged" "$log" \
+    "sweep: killed orphan firecracker pid $JPID of vm $o7 \(no record\)"
+expect_eq "sweep: ... and its jail removed" \
+    "$(ls -d "$STATE/jail/firecracker/$o7" 2>/dev/null)" ""
 expect_eq "sweep: a half-written record is removed" \
     "$(ls "$STATE/priv/$o1.tmp" 2>/dev/null)" ""
 

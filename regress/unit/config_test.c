@@ -186,6 +186,8 @@ test_defaults(void)
 	T_CHECK("empty: vm-uids", c->cf_vm_uid_min == BANGER_VM_UID_MIN &&
 	    c->cf_vm_uid_max == BANGER_VM_UID_MAX, "%u to %u",
 	    c->cf_vm_uid_min, c->cf_vm_uid_max);
+	T_CHECK("empty: max-vms", c->cf_max_vms == BANGER_MAX_VMS, "%d",
+	    c->cf_max_vms);
 	T_CHECK("empty: storage", c->cf_storage == STORAGE_AUTO, "%d",
 	    c->cf_storage);
 	T_CHECK("empty: update", c->cf_update_url[0] == '\0' &&
@@ -220,6 +222,7 @@ static const char full_conf[] =
     "firecracker \"/opt/fc/firecracker\"\n"
     "jailer \"/opt/fc/jailer\"\n"
     "vm-uids 100000 to 165535\n"
+    "max-vms 9000\n"
     "storage reflink\n"
     "update url \"https://example.org/banger/manifest.json\"\n"
     "defaults {\n"
@@ -273,6 +276,8 @@ test_full(void)
 	T_CHECK("full: vm-uids", c->cf_vm_uid_min == 100000 &&
 	    c->cf_vm_uid_max == 165535, "%u to %u", c->cf_vm_uid_min,
 	    c->cf_vm_uid_max);
+	T_CHECK("full: max-vms", c->cf_max_vms == 9000, "%d",
+	    c->cf_max_vms);
 	T_CHECK("full: storage", c->cf_storage == STORAGE_REFLINK, "%d",
 	    c->cf_storage);
 	T_CHECK("full: update url", strcmp(c->cf_update_url,
@@ -627,6 +632,11 @@ test_values(void)
 	    "%s", config_error());
 	config_free(c);
 
+	c = parse_text("maxvms.conf", "vm-uids 10 to 19\n");
+	T_CHECK("max-vms defaults to the uids of a small vm-uids", c != NULL &&
+	    c->cf_max_vms == 10, "%d", c != NULL ? c->cf_max_vms : -1);
+	config_free(c);
+
 	c = parse_text("longname.conf", "image \"a12345678901234567890"
 	    "1234567890123456789012345678901234567890-3\" {\n"
 	    "\tkernel \"/k\"\n\trootfs \"/r\"\n}\n");
@@ -743,6 +753,17 @@ static const struct bad bad[] = {
 	{ "domain label too long", "domain \"a123456789012345678901234567890"
 	    "12345678901234567890123456789012345.x\"\n", 1,
 	    "domain \"a12345" },
+	{ "max-vms zero", "max-vms 0\n", 1,
+	    "max-vms 0: expected a number from 1 to 65536" },
+	{ "max-vms too large", "max-vms 65537\n", 1,
+	    "max-vms 65537: expected a number from 1 to 65536" },
+	{ "max-vms a word", "max-vms lots\n", 1,
+	    "max-vms \"lots\": expected a number from 1 to 65536" },
+	{ "max-vms twice", "max-vms 5\nmax-vms 6\n", 2,
+	    "max-vms already set at line 1" },
+	{ "max-vms over the uids", "vm-uids 10 to 19\nmax-vms 11\n", 2,
+	    "max-vms 11: more than the 10 uids of vm-uids 10 to 19, one for "
+	    "each VM" },
 	{ "vm-uids zero", "vm-uids 0 to 10\n", 1,
 	    "vm-uids 0 to 10: the first uid must be from 1 to" },
 	{ "vm-uids reversed", "vm-uids 10 to 10\n", 1,
