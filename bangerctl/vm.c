@@ -197,7 +197,7 @@ static int
 parse_publish(const char *arg, struct proto_publish *pp)
 {
 	char		 buf[64], *proto, *f[3];
-	const char	*errstr;
+	const char	*errstr, *why;
 	struct in_addr	 a;
 	int		 n = 0;
 	char		*p, *q;
@@ -223,6 +223,13 @@ parse_publish(const char *arg, struct proto_publish *pp)
 	if (n == 3) {
 		if (inet_pton(AF_INET, f[0], &a) != 1)
 			goto bad;
+		if (valid_publish_host(a, &why) == -1) {
+			warnx("invalid --publish \"%s\": host address %s: %s; "
+			    "NAT cannot forward from it (leave the address out "
+			    "to publish on every address of the host)", arg,
+			    f[0], why);
+			return -1;
+		}
 		pp->pp_host_addr = a.s_addr;
 		f[0] = f[1];
 		f[1] = f[2];
@@ -237,7 +244,7 @@ parse_publish(const char *arg, struct proto_publish *pp)
 	return 0;
 bad:
 	warnx("invalid --publish \"%s\": use [HOSTIP:]HOSTPORT:GUESTPORT"
-	    "[/tcp|/udp], such as 8080:80 or 127.0.0.1:2222:22/tcp", arg);
+	    "[/tcp|/udp], such as 8080:80 or 192.0.2.10:2222:22/tcp", arg);
 	return -1;
 }
 

@@ -43,6 +43,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # JOBS clients, each creating and starting its share.
 t0=$(now_ms)
+pids=
 for j in $(seq 0 $((J - 1))); do
 	(
 		i=$j
@@ -51,8 +52,9 @@ for j in $(seq 0 $((J - 1))); do
 			i=$((i + J))
 		done
 	) &
+	pids="$pids $!"
 done
-wait
+wait $pids
 t1=$(now_ms)
 echo "scale: $N VMs created and started in $(((t1 - t0) / 1000)) s by $J clients"
 js=$(ctl vm ls --json)
@@ -121,6 +123,7 @@ else
 fi
 
 t0=$(now_ms)
+pids=
 for j in $(seq 0 $((J - 1))); do
 	(
 		i=$j
@@ -129,8 +132,9 @@ for j in $(seq 0 $((J - 1))); do
 			i=$((i + J))
 		done
 	) &
+	pids="$pids $!"
 done
-wait
+wait $pids
 t1=$(now_ms)
 echo "scale: $N VMs removed in $(((t1 - t0) / 1000)) s"
 [ -s "$T/rm.err" ] && fail "scale: no removal failed" \

@@ -178,6 +178,23 @@ expect_eq "vm: a user may not publish a host port below 1024 (exit 1)" "$rc" 1
 expect_eq "vm: ... and is told so" "$out" \
     "bangerctl: host port 22: only root may publish ports below 1024"
 
+# Host addresses NAT cannot forward from are refused at create, so that
+# no VM's rule can break the NAT table for the others.
+for a in 127.0.0.1 0.1.2.3 224.0.0.5 255.255.255.255; do
+	out=$(ctl vm create badaddr --publish "$a:2222:22" 2>&1); rc=$?
+	expect_eq "vm: --publish $a:...: refused (exit 1)" "$rc" 1
+	expect_match "vm: ... saying why" "$out" \
+	    "invalid --publish \"$a:2222:22\": host address $a: .*NAT cannot forward from it"
+done
+expect_match "vm: ... and no such VM was made" \
+    "$(ctl vm show badaddr 2>&1)" "no VM named badaddr"
+out=$(ctl vm create faraway --publish 192.0.2.77:2222:22 --start 2>&1); rc=$?
+expect_eq "vm: an address the host does not have fails the start (exit 1)" \
+    "$rc" 1
+expect_match "vm: ... saying so" "$out" \
+    "192.0.2.77 is not an address of this host"
+ctl vm rm faraway >/dev/null 2>&1
+
 # The user's own VM.
 expect_match "vm: a group member creates a VM" \
     "$(user vm create mine --start)" "vm mine started"
