@@ -128,6 +128,59 @@ expect_eq "update_daemon: check --json gives the release" \
     "true $OLDV $NEWV $(wc -c <"$ART" | tr -d ' ') $(sha256sum "$ART" | cut -d' ' -f1)"
 expect_eq "update_daemon: check installs nothing" "$(sums)" "$OLDSUM"
 
+# --- a compromised update worker, with a check in flight: the worker is
+# stopped, so that the parent's request waits on its channel, and an
+# answer under the request's own id comes in its place, out of turn or
+# malformed.  Each is a protocol violation: the worker is killed and
+# restarted, the check fails, and nothing is installed.  (Forged answers
+# for no request in flight: regress/root/compromised.sh.)
+INJECT=$HELPERS/imsg-inject
+forged() {	# NAME WANT CASE ARGS...
+	local name=$1 want=$2 old cpid sent rc
+	shift 2
+	old=$(worker_pid update)
+	kill -STOP "$old"
+	ctl update check >"$T/forged.out" 2>&1 &
+	cpid=$!
+	if ! sent=$("$INJECT" "$old" 3 "$@" 2>&1); then
+		kill -CONT "$old"
+		wait "$cpid"
+		fail "update_daemon: forged $name" "imsg-inject: $sent"
+		return
+	fi
+	wait "$cpid"; rc=$?
+	expect_eq "update_daemon: forged $name: the check fails (exit 1)" \
+	    "$rc" 1
+	expect_match "update_daemon: forged $name: ... as the worker ended" \
+	    "$(cat "$T/forged.out")" \
+	    "update: the update worker ended; nothing was installed"
+	expect_match "update_daemon: forged $name: refused and logged" \
+	    "$(cat "$DLOG")" \
+	    "update worker \(pid $old\): protocol violation: $want; killing it"
+	expect_eq "update_daemon: forged $name: nothing installed" "$(sums)" \
+	    "$OLDSUM"
+	# A crash loop's backoff may hold a restart back up to 30 s.
+	if wait_for 40 daemon_workers_running; then
+		pass "update_daemon: forged $name: the update worker is restarted"
+	else
+		fail "update_daemon: forged $name: the update worker is restarted" \
+		    "$(tail -3 "$DLOG")"
+	fi
+}
+forged "a checked manifest without an fd" \
+    "checked manifest out of turn or without an fd" \
+    upd-checked fetch no-fd 100
+forged "a checked manifest of no length" "malformed checked manifest" \
+    upd-checked fetch fd 0
+forged "progress during a check" "bad progress" upd-progress fetch 0 100
+forged "an artifact during a check" \
+    "artifact out of turn or without an fd" upd-artifact fetch fd
+forged "a failure that is none (UPD_OK)" "malformed failure" \
+    upd-failed fetch 0
+out=$(ctl update check 2>&1)
+expect_match "update_daemon: check works again after the forged answers" \
+    "$out" "^update available: bangerd $NEWV \(running $OLDV\)"
+
 # --- refusals, each served from the same directory and then restored.
 restore() { cp "$T/manifest.json" "$T/manifest.json.sig" "$W/"; cp "$T/${ART##*/}" "$ART"; }
 

@@ -16,14 +16,16 @@ if ! daemon_start; then
 	t_done
 fi
 
-# inject ROLE CASE LOG-REGEX
+# inject ROLE CASE LOG-REGEX: {type} in LOG-REGEX is the number of the
+# type imsg-inject sent.
 inject() {
-	local role=$1 what=$2 want=$3 old new
+	local role=$1 what=$2 want=$3 old new sent
 	old=$(worker_pid "$role")
-	if ! "$INJECT" "$old" 3 "$what"; then
+	if ! sent=$("$INJECT" "$old" 3 "$what"); then
 		fail "violation: $role: $what" "imsg-inject failed"
 		return
 	fi
+	want=${want//\{type\}/${sent#* }}
 	if ! wait_for 10 sh -c "! kill -0 $old 2>/dev/null"; then
 		fail "violation: $role worker killed after $what" \
 		    "pid $old still alive"
@@ -51,15 +53,15 @@ inject() {
 	fi
 }
 
-inject vm short "message type 5 of 4 bytes, expected 28"
+inject vm short "message type {type} of 4 bytes, expected 28"
 inject vm unterminated "unterminated command name"
 inject vm oversized "malformed message"
 inject net unknown-type "unexpected message type 9999"
 inject net under-header "malformed message"
-inject update ready-again "unexpected message type 4"
+inject update ready-again "unexpected message type {type}"
 # The update worker may pass fds (the manifest, the artifact), but only
 # with its own messages.
-inject update with-fd "unexpected message type 5"
+inject update with-fd "unexpected message type {type}"
 inject vm bad-verbose "verbosity 7"
 
 # After all that, the control socket still works through the new vm worker.
