@@ -33,24 +33,23 @@
 #define VMOP_MEM_MAX	(1024 * 1024)	/* MiB */
 #define VMOP_CPUS_MAX	32
 
-static const char *const ctl_commands[] = {
-	"status", "log", "reload", "image", "update",
-};
-
-/* Check the client credentials and command name a request carries. */
+/*
+ * The client's credentials and command name a request carries: the
+ * command must be the one that request serves (want).
+ */
 static int
-audit_check(struct worker *w, const struct ctl_audit *ca)
+audit_check(struct worker *w, const struct ctl_audit *ca, const char *want)
 {
-	size_t	 len, i;
+	size_t	 len;
 
 	if (wire_string(ca->ca_cmd, sizeof(ca->ca_cmd), &len) == -1) {
 		parent_worker_violation(w, "unterminated command name");
 		return -1;
 	}
-	for (i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
-		if (strcmp(ca->ca_cmd, ctl_commands[i]) == 0)
-			return 0;
-	parent_worker_violation(w, "unknown command \"%s\"", ca->ca_cmd);
+	if (strcmp(ca->ca_cmd, want) == 0)
+		return 0;
+	parent_worker_violation(w, "command \"%s\" for a %s request",
+	    ca->ca_cmd, want);
 	return -1;
 }
 
@@ -438,7 +437,7 @@ priv_image(struct worker *w, struct imsg *imsg)
 		return 0;
 	case IMSG_IMGOP_IMPORT:
 		if (read_request(w, imsg, &ii, sizeof(ii)) == -1 ||
-		    audit_check(w, &ii.ii_audit) == -1)
+		    audit_check(w, &ii.ii_audit, "image") == -1)
 			return -1;
 		if (wire_string(ii.ii_req.ci_name, sizeof(ii.ii_req.ci_name),
 		    &len) == -1 || valid_name(ii.ii_req.ci_name, len,
@@ -465,7 +464,7 @@ priv_image(struct worker *w, struct imsg *imsg)
 		return imgop_import(w, peerid, &ii);
 	case IMSG_IMGOP_QUERY:
 		if (read_request(w, imsg, &iq, sizeof(iq)) == -1 ||
-		    audit_check(w, &iq.iq_audit) == -1)
+		    audit_check(w, &iq.iq_audit, "image") == -1)
 			return -1;
 		if (wire_string(iq.iq_req.cm_name, sizeof(iq.iq_req.cm_name),
 		    &len) == -1 ||
@@ -522,13 +521,13 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 		return priv_image(w, imsg);
 	case IMSG_STATUS_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
-		    audit_check(w, &ca) == -1)
+		    audit_check(w, &ca, "status") == -1)
 			return -1;
 		priv_status(w, peerid);
 		return 0;
 	case IMSG_VERBOSE_REQ:
 		if (read_request(w, imsg, &vr, sizeof(vr)) == -1 ||
-		    audit_check(w, &vr.vr_audit) == -1)
+		    audit_check(w, &vr.vr_audit, "log") == -1)
 			return -1;
 		if (vr.vr_verbose != 0 && vr.vr_verbose != 1) {
 			parent_worker_violation(w, "verbosity %d",
@@ -545,7 +544,7 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 		return priv_update_req(w, imsg);
 	case IMSG_RELOAD_REQ:
 		if (read_request(w, imsg, &ca, sizeof(ca)) == -1 ||
-		    audit_check(w, &ca) == -1)
+		    audit_check(w, &ca, "reload") == -1)
 			return -1;
 		log_info("uid %u: reload", ca.ca_uid);
 		if (parent_reload(errbuf, sizeof(errbuf)) == -1) {
@@ -826,7 +825,7 @@ priv_update_req(struct worker *w, struct imsg *imsg)
 	uint32_t		 peerid = imsg_get_id(imsg);
 
 	if (read_request(w, imsg, &ur, sizeof(ur)) == -1 ||
-	    audit_check(w, &ur.ur_audit) == -1)
+	    audit_check(w, &ur.ur_audit, "update") == -1)
 		return -1;
 	if (ur.ur_action != CTL_UPDATE_CHECK &&
 	    ur.ur_action != CTL_UPDATE_APPLY &&

@@ -234,11 +234,11 @@ refuse "an image action there is not" 'image action 9' \
 refuse "an image cancel with a payload" \
     'message type {type} of 4 bytes, expected 0' imgop-cancel 4
 refuse "a status request for a command there is not" \
-    'unknown command "vm"' status-req vm
+    'command "vm" for a status request' status-req vm
 refuse "a reload request for a command there is not" \
-    'unknown command "sh"' reload-req sh
-refuse "a verbosity request for a command there is not" \
-    'unknown command "vm"' verbose-req vm 1
+    'command "sh" for a reload request' reload-req sh
+refuse "a verbosity request for another command" \
+    'command "status" for a log request' verbose-req status 1
 refuse "a verbosity of -1" 'verbosity -1' verbose-req log -1
 refuse "an update for uid 65534" 'update for uid 65534' \
     update-req 65534 1
