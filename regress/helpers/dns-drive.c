@@ -15,13 +15,15 @@
  *	to prove the list is enough.  Prints "ready" once serving, a stats
  *	line on SIGUSR1 and at exit (SIGTERM).
  *
- *   dns-drive upstream -l addr[:port]
+ *   dns-drive upstream -l addr[:port] [-D ms]
  *	A stand-in recursive resolver on UDP and TCP: A for any name is
  *	198.18.x.y from a hash of the name; a first label starting with
  *	"big" gets DRIVE_BIG A records, over UDP too, whatever the
  *	client's size (so the responder must truncate); "nx" NXDOMAIN;
- *	"drop" no answer at all.  Prints "ready" and, on SIGUSR1, its
- *	query counts per transport.
+ *	"drop" no answer at all.  -D holds every answer ms (default 0)
+ *	before it is sent, a slow resolver; UP_CONNS TCP connections are
+ *	served at once.  Prints "ready" and, on SIGUSR1, its query counts
+ *	per transport.
  *
  *   dns-drive query -s addr[:port] [-B src] [-t [-c count]] [-e size]
  *	[-i id] name type
@@ -62,10 +64,27 @@
  *	answers; answers are read meanwhile and for 2 s after.  Prints
  *	"flood sent=N answered=N lost=N loss=P%".
  *
+ *   dns-drive pipeline -s addr[:port] -n conns -c count [-B src ...]
+ *	[-p pid] [-w seconds]
+ *	conns TCP connections at once (their source addresses the -B ones
+ *	in turn, at most 16), each writing count queries in one go (IDs
+ *	0..count-1) for p<conn>-<id>.example.com A, names to forward, and
+ *	reading the answers until all came or the seconds (default 10)
+ *	passed.  Prints "pipeline conns=N sent=N answered=N noerror=N
+ *	servfail=N other=N wrong=N closed=N ms=T": answers by rcode,
+ *	those not the stand-in upstream's for the name (or unparsable, or
+ *	a second for an ID), connections the server closed before their
+ *	last answer, and when the last answer came.  -p: the most
+ *	descriptors process pid held meanwhile, counted in /proc/pid/fd
+ *	between reads, adds " fds_before=N fds_peak=N".  Exits 0 only if
+ *	every query had the right NOERROR answer.
+ *
  *   dns-drive send -s addr[:port] file...
  *	Each file as one UDP datagram, 2 ms apart.  Prints "sent N".
  */
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -73,10 +92,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <event.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -118,6 +139,7 @@ static int	cmd_send(int, char **);
 static int	cmd_idle(int, char **);
 static int	cmd_hold(int, char **);
 static int	cmd_flood(int, char **);
+static int	cmd_pipeline(int, char **);
 static long	ms_since(const struct timespec *);
 static int	query_pipelined(const struct sockaddr_in *, const uint8_t *,
 		    size_t, int);
@@ -126,7 +148,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dns-drive serve|upstream|query|burst|send|"
-	    "idle|hold|flood ...\n");
+	    "idle|hold|flood|pipeline ...\n");
 	exit(2);
 }
 
@@ -467,7 +489,32 @@ cmd_serve(int argc, char **argv)
 
 /* upstream */
 
-static unsigned long	 up_udp, up_tcp;
+#define UP_CONNS	4096	/* TCP connections the stand-in holds */
+
+struct up_conn {
+	TAILQ_ENTRY(up_conn)	 uc_entry;
+	int			 uc_fd;
+	size_t			 uc_got;
+	uint8_t			 uc_in[2 + DNS_MSG_MAX];
+};
+
+/* An answer held back for -D: due in order, the delay being fixed. */
+struct up_ans {
+	TAILQ_ENTRY(up_ans)	 ua_entry;
+	struct up_conn		*ua_conn;	/* TCP, else NULL: UDP */
+	struct sockaddr_storage	 ua_ss;
+	socklen_t		 ua_sslen;
+	struct timespec		 ua_due;
+	size_t			 ua_len;
+	uint8_t			 ua_data[];	/* TCP: after its length */
+};
+
+static TAILQ_HEAD(, up_conn)	 up_conns =
+				    TAILQ_HEAD_INITIALIZER(up_conns);
+static TAILQ_HEAD(, up_ans)	 up_answers =
+				    TAILQ_HEAD_INITIALIZER(up_answers);
+static int			 up_nconns, up_delay, up_udpfd = -1;
+static unsigned long		 up_udp, up_tcp;
 
 /* The stand-in's answer to q, or -1 for none. */
 static int
@@ -530,33 +577,141 @@ upstream_answer(const uint8_t *q, size_t qlen, uint8_t **wire, size_t *wlen)
 	return (ret);
 }
 
+/* Hold the answer to q for the delay; the UDP client at ss, or c's. */
 static void
-upstream_tcp(int fd)
+upstream_queue(struct up_conn *c, const struct sockaddr_storage *ss,
+    socklen_t sslen, const uint8_t *q, size_t qlen)
 {
-	struct timeval	 tv = { 2, 0 };
-	uint8_t		 buf[2 + DNS_MSG_MAX], *wire, len[2];
-	size_t		 wlen, need, got;
-	ssize_t		 n;
+	struct up_ans	*a;
+	uint8_t		*wire;
+	size_t		 wlen, off = c != NULL ? 2 : 0;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	for (;;) {
-		for (got = 0, need = 2; got < need; got += n) {
-			if ((n = read(fd, buf + got, need - got)) <= 0)
-				return;
-			if (got + n == 2 && need == 2)
-				need = 2 + ((buf[0] << 8) | buf[1]);
+	if (upstream_answer(q, qlen, &wire, &wlen) == -1)
+		return;
+	if ((a = calloc(1, sizeof(*a) + off + wlen)) == NULL)
+		err(1, NULL);
+	a->ua_conn = c;
+	if (ss != NULL) {
+		memcpy(&a->ua_ss, ss, sslen);
+		a->ua_sslen = sslen;
+	}
+	if (c != NULL) {
+		a->ua_data[0] = wlen >> 8;
+		a->ua_data[1] = wlen & 0xff;
+	}
+	memcpy(a->ua_data + off, wire, wlen);
+	a->ua_len = off + wlen;
+	free(wire);
+	clock_gettime(CLOCK_MONOTONIC, &a->ua_due);
+	a->ua_due.tv_sec += up_delay / 1000;
+	a->ua_due.tv_nsec += (up_delay % 1000) * 1000000L;
+	if (a->ua_due.tv_nsec >= 1000000000L) {
+		a->ua_due.tv_sec++;
+		a->ua_due.tv_nsec -= 1000000000L;
+	}
+	TAILQ_INSERT_TAIL(&up_answers, a, ua_entry);
+}
+
+static void
+upstream_close(struct up_conn *c)
+{
+	struct up_ans	*a, *next;
+
+	for (a = TAILQ_FIRST(&up_answers); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, ua_entry);
+		if (a->ua_conn == c) {
+			TAILQ_REMOVE(&up_answers, a, ua_entry);
+			free(a);
 		}
-		up_tcp++;
-		if (upstream_answer(buf + 2, need - 2, &wire, &wlen) == -1)
+	}
+	close(c->uc_fd);
+	TAILQ_REMOVE(&up_conns, c, uc_entry);
+	up_nconns--;
+	free(c);
+}
+
+/* The answers that are due; ms until the next one, or -1 if none. */
+static int
+upstream_flush(void)
+{
+	struct up_ans	*a;
+	struct up_conn	*c;
+	struct timespec	 now;
+	long		 ms;
+	int		 bad;
+
+	while ((a = TAILQ_FIRST(&up_answers)) != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (a->ua_due.tv_sec - now.tv_sec) * 1000 +
+		    (a->ua_due.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms > 0)
+			return (ms);
+		TAILQ_REMOVE(&up_answers, a, ua_entry);
+		if ((c = a->ua_conn) == NULL) {
+			sendto(up_udpfd, a->ua_data, a->ua_len, 0,
+			    (struct sockaddr *)&a->ua_ss, a->ua_sslen);
+			free(a);
 			continue;
-		len[0] = wlen >> 8;
-		len[1] = wlen & 0xff;
-		if (write(fd, len, 2) != 2 ||
-		    write(fd, wire, wlen) != (ssize_t)wlen) {
-			free(wire);
-			return;
 		}
-		free(wire);
+		/* Small answers to a reader: a blocking write is fine. */
+		bad = write(c->uc_fd, a->ua_data, a->ua_len) !=
+		    (ssize_t)a->ua_len;
+		free(a);
+		if (bad)
+			upstream_close(c);
+	}
+	return (-1);
+}
+
+/* Read what c sent; queue an answer to every whole query. */
+static void
+upstream_read(struct up_conn *c)
+{
+	size_t	 need;
+	ssize_t	 n;
+
+	n = read(c->uc_fd, c->uc_in + c->uc_got, sizeof(c->uc_in) - c->uc_got);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		upstream_close(c);
+		return;
+	}
+	c->uc_got += n;
+	while (c->uc_got >= 2 &&
+	    c->uc_got >= (need = 2 + ((c->uc_in[0] << 8) | c->uc_in[1]))) {
+		up_tcp++;
+		upstream_queue(c, NULL, 0, c->uc_in + 2, need - 2);
+		memmove(c->uc_in, c->uc_in + need, c->uc_got - need);
+		c->uc_got -= need;
+	}
+}
+
+static void
+upstream_accept(int tcpfd)
+{
+	struct up_conn	*c;
+	int		 s;
+
+	while (up_nconns < UP_CONNS &&
+	    (s = accept4(tcpfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			err(1, NULL);
+		c->uc_fd = s;
+		TAILQ_INSERT_TAIL(&up_conns, c, uc_entry);
+		up_nconns++;
+	}
+}
+
+/* Room for every descriptor the hard limit allows. */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
 
@@ -565,27 +720,38 @@ cmd_upstream(int argc, char **argv)
 {
 	struct sockaddr_in	 sin;
 	struct sockaddr_storage	 ss;
-	struct pollfd		 pfd[2];
+	struct pollfd		*pfd;
+	struct up_conn		*c, *next;
+	struct up_ans		*a;
 	struct sigaction	 sa;
 	socklen_t		 sslen;
-	uint8_t			 buf[DNS_MSG_MAX], *wire;
-	size_t			 wlen;
+	uint8_t			 buf[DNS_MSG_MAX];
 	ssize_t			 n;
-	int			 ch, udpfd = -1, tcpfd = -1, s;
+	int			 ch, tcpfd = -1, i, npfd, timeout;
 
-	while ((ch = getopt(argc, argv, "l:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:l:")) != -1) {
 		switch (ch) {
+		case 'D':
+			up_delay = num_arg(ch, 0, 60000);
+			break;
 		case 'l':
 			parse_hostport(optarg, &sin);
-			udpfd = bind_sock(&sin, SOCK_DGRAM);
+			up_udpfd = bind_sock(&sin, SOCK_DGRAM);
 			tcpfd = bind_sock(&sin, SOCK_STREAM);
 			break;
 		default:
 			usage();
 		}
 	}
-	if (udpfd == -1)
+	if (up_udpfd == -1)
 		usage();
+	nofile_raise();
+	/* Many forwarders' connections at once: a backlog to hold them. */
+	if (listen(tcpfd, UP_CONNS) == -1 ||
+	    fcntl(tcpfd, F_SETFL, O_NONBLOCK) == -1)
+		err(1, "listen");
+	if ((pfd = calloc(2 + UP_CONNS, sizeof(*pfd))) == NULL)
+		err(1, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGUSR1, &sa, NULL);
@@ -593,40 +759,57 @@ cmd_upstream(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	printf("ready\n");
 	fflush(stdout);
-	pfd[0].fd = udpfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = tcpfd;
-	pfd[1].events = POLLIN;
 	while (!got_term) {
 		if (got_usr1) {
 			got_usr1 = 0;
 			printf("upstream udp=%lu tcp=%lu\n", up_udp, up_tcp);
 			fflush(stdout);
 		}
-		if (poll(pfd, 2, 1000) == -1) {
+		timeout = upstream_flush();
+		if (timeout == -1 || timeout > 1000)
+			timeout = 1000;
+		pfd[0].fd = up_udpfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = up_nconns < UP_CONNS ? tcpfd : -1;
+		pfd[1].events = POLLIN;
+		npfd = 2;
+		TAILQ_FOREACH(c, &up_conns, uc_entry) {
+			pfd[npfd].fd = c->uc_fd;
+			pfd[npfd++].events = POLLIN;
+		}
+		if (poll(pfd, npfd, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
 		}
-		sslen = sizeof(ss);
-		if ((pfd[0].revents & POLLIN) && (n = recvfrom(udpfd, buf,
-		    sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss,
-		    &sslen)) > 0) {
+		/* The list as pfd has it: accepted ones join only below. */
+		for (i = 2, c = TAILQ_FIRST(&up_conns); c != NULL;
+		    c = next, i++) {
+			next = TAILQ_NEXT(c, uc_entry);
+			if (pfd[i].revents != 0)
+				upstream_read(c);
+		}
+		for (i = 0; (pfd[0].revents & POLLIN) && i < 64; i++) {
+			sslen = sizeof(ss);
+			if ((n = recvfrom(up_udpfd, buf, sizeof(buf),
+			    MSG_DONTWAIT, (struct sockaddr *)&ss,
+			    &sslen)) <= 0)
+				break;
 			up_udp++;
-			if (upstream_answer(buf, n, &wire, &wlen) == 0) {
-				sendto(udpfd, wire, wlen, 0,
-				    (struct sockaddr *)&ss, sslen);
-				free(wire);
-			}
+			upstream_queue(NULL, &ss, sslen, buf, n);
 		}
-		if ((pfd[1].revents & POLLIN) &&
-		    (s = accept4(tcpfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
-			upstream_tcp(s);
-			close(s);
-		}
+		if (pfd[1].revents & POLLIN)
+			upstream_accept(tcpfd);
 	}
 	printf("upstream udp=%lu tcp=%lu\n", up_udp, up_tcp);
-	close(udpfd);
+	while ((c = TAILQ_FIRST(&up_conns)) != NULL)
+		upstream_close(c);
+	while ((a = TAILQ_FIRST(&up_answers)) != NULL) {
+		TAILQ_REMOVE(&up_answers, a, ua_entry);
+		free(a);
+	}
+	free(pfd);
+	close(up_udpfd);
 	close(tcpfd);
 	return (0);
 }
@@ -1320,6 +1503,256 @@ cmd_flood(int argc, char **argv)
 	return (0);
 }
 
+/* pipeline */
+
+struct pl {
+	int		 fd;		/* -1 once done or closed */
+	int		 connected;
+	int		 answered;
+	size_t		 got;
+	uint8_t		*seen;		/* by query ID */
+	uint8_t		 in[2 + DNS_MSG_MAX];
+};
+
+/* The descriptors process pid holds, or -1. */
+static int
+fd_count(pid_t pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/* Query idx of connection conn: a name outside any domain of ours. */
+static void
+pipeline_name(char *buf, size_t len, int conn, int idx)
+{
+	snprintf(buf, len, "p%d-%d.example.com.", conn, idx);
+}
+
+/* conn's count queries, IDs 0..count-1, in one write. */
+static int
+pipeline_send(int fd, int conn, int count)
+{
+	ldns_pkt	*q;
+	uint8_t		*out, *wire;
+	char		 name[128];
+	size_t		 off = 0, wlen;
+	int		 i, ret;
+
+	if ((out = malloc(count * (2 + 128 + LDNS_HEADER_SIZE + 4))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < count; i++) {
+		q = NULL;
+		pipeline_name(name, sizeof(name), conn, i);
+		if (ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A,
+		    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+			errx(1, "query %s", name);
+		ldns_pkt_set_id(q, i);
+		if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK)
+			errx(1, "pkt2wire");
+		out[off] = wlen >> 8;
+		out[off + 1] = wlen & 0xff;
+		memcpy(out + off + 2, wire, wlen);
+		off += 2 + wlen;
+		free(wire);
+		ldns_pkt_free(q);
+	}
+	ret = send(fd, out, off, MSG_NOSIGNAL) == (ssize_t)off ? 0 : -1;
+	free(out);
+	return (ret);
+}
+
+/* Count the answers read on p; -1 once the server closed it. */
+static int
+pipeline_read(struct pl *p, int conn, int count, int *rc, int *wrong)
+{
+	struct bq	 b;
+	ldns_pkt	*r;
+	char		 why[128];
+	size_t		 need;
+	ssize_t		 n;
+	int		 id;
+
+	for (;;) {
+		n = recv(p->fd, p->in + p->got, sizeof(p->in) - p->got,
+		    MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return (0);
+		if (n <= 0)
+			return (-1);
+		p->got += n;
+		while (p->got >= 2 && p->got >= (need = 2 +
+		    ((p->in[0] << 8) | p->in[1]))) {
+			r = NULL;
+			if (need - 2 < LDNS_HEADER_SIZE ||
+			    ldns_wire2pkt(&r, p->in + 2, need - 2) !=
+			    LDNS_STATUS_OK ||
+			    (id = ldns_pkt_id(r)) >= count || p->seen[id])
+				(*wrong)++;
+			else {
+				p->seen[id] = 1;
+				p->answered++;
+				rc[ldns_pkt_get_rcode(r) & 0xf]++;
+				memset(&b, 0, sizeof(b));
+				pipeline_name(b.name, sizeof(b.name), conn,
+				    id);
+				b.want = upstream_addr(b.name);
+				if (ldns_pkt_get_rcode(r) ==
+				    LDNS_RCODE_NOERROR &&
+				    !burst_check(r, &b, why, sizeof(why))) {
+					(*wrong)++;
+					if (*wrong <= 5)
+						fprintf(stderr, "pipeline: "
+						    "%s: %s\n", b.name, why);
+				}
+			}
+			ldns_pkt_free(r);
+			memmove(p->in, p->in + need, p->got - need);
+			p->got -= need;
+		}
+	}
+}
+
+static int
+cmd_pipeline(int argc, char **argv)
+{
+	struct sockaddr_in	 sin, src[16];
+	struct pollfd		*pfd;
+	struct timespec		 t0;
+	struct pl		*p;
+	socklen_t		 len;
+	long			 last = 0;
+	pid_t			 watch = 0;
+	int			 ch, have = 0, conns = 0, count = 0, secs = 10;
+	int			 nsrc = 0, i, open, closed = 0, answered = 0;
+	int			 wrong = 0, rc[16], peak = -1, before = -1, n;
+	int			 e, other;
+
+	memset(rc, 0, sizeof(rc));
+	while ((ch = getopt(argc, argv, "B:c:n:p:s:w:")) != -1) {
+		switch (ch) {
+		case 'B':
+			if (nsrc == 16)
+				errx(2, "too many -B");
+			parse_src(optarg);
+			src[nsrc++] = src_addr;
+			break;
+		case 'c':
+			count = num_arg(ch, 1, 1000);
+			break;
+		case 'n':
+			conns = num_arg(ch, 1, 1000);
+			break;
+		case 'p':
+			watch = num_arg(ch, 1, INT_MAX);
+			break;
+		case 's':
+			parse_hostport(optarg, &sin);
+			have = 1;
+			break;
+		case 'w':
+			secs = num_arg(ch, 1, 600);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!have || conns == 0 || count == 0)
+		usage();
+	nofile_raise();
+	if ((p = calloc(conns, sizeof(*p))) == NULL ||
+	    (pfd = calloc(conns, sizeof(*pfd))) == NULL)
+		err(1, NULL);
+	if (watch)
+		before = peak = fd_count(watch);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < conns; i++) {
+		if ((p[i].seen = calloc(count, 1)) == NULL)
+			err(1, NULL);
+		if ((p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
+			err(1, "socket");
+		if (nsrc > 0 && bind(p[i].fd, (struct sockaddr *)
+		    &src[i % nsrc], sizeof(src[0])) == -1)
+			err(1, "bind %s", inet_ntoa(src[i % nsrc].sin_addr));
+		if (connect(p[i].fd, (struct sockaddr *)&sin,
+		    sizeof(sin)) == -1 && errno != EINPROGRESS)
+			err(1, "connect");
+	}
+	for (;;) {
+		for (open = 0, i = 0; i < conns; i++) {
+			pfd[i].fd = p[i].fd;
+			pfd[i].events = p[i].connected ? POLLIN : POLLOUT;
+			if (p[i].fd != -1)
+				open++;
+		}
+		if (open == 0 || ms_since(&t0) >= secs * 1000L)
+			break;
+		if (poll(pfd, conns, 10) == -1 && errno != EINTR)
+			err(1, "poll");
+		if (watch && (n = fd_count(watch)) > peak)
+			peak = n;
+		for (i = 0; i < conns; i++) {
+			if (p[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			if (!p[i].connected) {
+				len = sizeof(e);
+				if (getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR,
+				    &e, &len) == -1 || e != 0 ||
+				    pipeline_send(p[i].fd, i, count) == -1)
+					goto closed;
+				p[i].connected = 1;
+				continue;
+			}
+			n = pipeline_read(&p[i], i, count, rc, &wrong);
+			if (p[i].answered == count) {
+				last = ms_since(&t0);
+				close(p[i].fd);
+				p[i].fd = -1;
+				continue;
+			}
+			if (n == 0)
+				continue;
+ closed:
+			close(p[i].fd);
+			p[i].fd = -1;
+			closed++;
+		}
+	}
+	for (i = 0; i < conns; i++) {
+		if (p[i].fd != -1)
+			close(p[i].fd);
+		answered += p[i].answered;
+		free(p[i].seen);
+	}
+	for (other = 0, i = 0; i < 16; i++)
+		if (i != LDNS_RCODE_NOERROR && i != LDNS_RCODE_SERVFAIL)
+			other += rc[i];
+	printf("pipeline conns=%d sent=%d answered=%d noerror=%d "
+	    "servfail=%d other=%d wrong=%d closed=%d ms=%ld", conns,
+	    conns * count, answered, rc[LDNS_RCODE_NOERROR],
+	    rc[LDNS_RCODE_SERVFAIL], other, wrong, closed, last);
+	if (watch)
+		printf(" fds_before=%d fds_peak=%d", before, peak);
+	printf("\n");
+	free(p);
+	free(pfd);
+	return (answered == conns * count && wrong == 0 &&
+	    rc[LDNS_RCODE_NOERROR] == answered ? 0 : 1);
+}
+
 /* send */
 
 static int
@@ -1388,5 +1821,7 @@ main(int argc, char *argv[])
 		return (cmd_hold(argc, argv));
 	if (strcmp(cmd, "flood") == 0)
 		return (cmd_flood(argc, argv));
+	if (strcmp(cmd, "pipeline") == 0)
+		return (cmd_pipeline(argc, argv));
 	usage();
 }

@@ -1,6 +1,9 @@
 # Start and stop a bangerd on a private state directory and socket, for
 # root tests.  Source after lib.sh.  Sets: T (temp dir), CONF, SOCK,
 # STATE, DLOG (daemon's stderr), DPID, ctlgid (group banger's id).
+# With DAEMON_RESOLV naming a file, the daemon runs in a mount namespace
+# of its own where that file is /etc/resolv.conf: its net worker then
+# forwards DNS to the resolvers the test names, not to the host's.
 
 : "${BANGERD:?BANGERD must name the bangerd binary}"
 : "${BANGERCTL:?BANGERCTL must name the bangerctl binary}"
@@ -40,7 +43,16 @@ EOC
 in_ns() { ip netns exec "$NS" "$@"; }
 
 daemon_start() {
-	ip netns exec "$NS" "$BANGERD" -d -f "$CONF" "$@" >"$DLOG" 2>&1 &
+	if [ -n "${DAEMON_RESOLV:-}" ]; then
+		# unshare and sh exec: $! is bangerd itself.
+		ip netns exec "$NS" unshare -m --propagation private sh -c \
+		    'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+		    "$DAEMON_RESOLV" "$BANGERD" -d -f "$CONF" "$@" \
+		    >"$DLOG" 2>&1 &
+	else
+		ip netns exec "$NS" "$BANGERD" -d -f "$CONF" "$@" \
+		    >"$DLOG" 2>&1 &
+	fi
 	DPID=$!
 	wait_for 10 daemon_workers_running
 }
