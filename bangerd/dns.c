@@ -137,6 +137,9 @@ struct dns_conn {
 	int			 dc_eof;
 	size_t			 dc_queued;	/* answers not yet written */
 	size_t			 dc_pending;	/* forwarded, not answered */
+	/* waiting for a forwarding slot (all DNS_PENDING_MAX are in use) */
+	int			 dc_slotwait;
+	TAILQ_ENTRY(dns_conn)	 dc_slotentry;
 	TAILQ_HEAD(, dns_tcpmsg) dc_outq;
 	size_t			 dc_inlen;
 	uint8_t			 dc_in[2 + DNS_MSG_MAX];
@@ -198,6 +201,9 @@ struct dns_ctx {
 	int			 cx_accepting;
 	struct dns_pendings	 cx_pending;
 	size_t			 cx_npending;
+	/* TCP clients waiting for a forwarding slot, and their wake-up */
+	TAILQ_HEAD(, dns_conn)	 cx_slotwait;
+	struct event		 cx_slotev;
 	TAILQ_HEAD(, dns_conn)	 cx_conns;
 	size_t			 cx_nconns;
 	int			 cx_tcp_idle;	/* ms */
@@ -267,6 +273,7 @@ static void	 dns_pending_done(struct dns_pending *, const uint8_t *,
 static void	 dns_pending_free(struct dns_pending *);
 static void	 dns_pending_tcp_close(struct dns_pending *);
 static void	 dns_pending_timeout(int, short, void *);
+static void	 dns_slot_wake(int, short, void *);
 static void	 dns_pending_tcp_io(int, short, void *);
 static void	 dns_deliver(struct dns_ctx *, const struct sockaddr_storage *,
 		    socklen_t, struct dns_conn *, const uint8_t *, size_t);
@@ -345,6 +352,7 @@ dns_new(const char *domain, struct in_addr bridge, int prefix)
 	RB_INIT(&cx->cx_names);
 	RB_INIT(&cx->cx_addrs);
 	RB_INIT(&cx->cx_pending);
+	TAILQ_INIT(&cx->cx_slotwait);
 	TAILQ_INIT(&cx->cx_conns);
 	cx->cx_udpfd = cx->cx_tcpfd = -1;
 	cx->cx_serial = 1;
@@ -1430,6 +1438,7 @@ dns_start(struct dns_ctx *cx, int udpfd, int tcpfd)
 		event_add(&cx->cx_udpev, NULL);
 	}
 	evtimer_set(&cx->cx_acceptwait, dns_accept_resume, cx);
+	evtimer_set(&cx->cx_slotev, dns_slot_wake, cx);
 	if (tcpfd != -1) {
 		event_set(&cx->cx_tcpev, tcpfd, EV_READ | EV_PERSIST,
 		    dns_tcp_accept, cx);
@@ -1461,6 +1470,7 @@ dns_stop(struct dns_ctx *cx)
 	if (cx->cx_tcpfd != -1 && cx->cx_accepting)
 		event_del(&cx->cx_tcpev);
 	evtimer_del(&cx->cx_acceptwait);
+	evtimer_del(&cx->cx_slotev);
 	cx->cx_accepting = 0;
 	cx->cx_udpfd = cx->cx_tcpfd = -1;
 	cx->cx_started = 0;
@@ -1661,13 +1671,42 @@ dns_pending_done(struct dns_pending *p, const uint8_t *msg, size_t len)
 	dns_pending_free(p);
 }
 
+/*
+ * A forwarding slot came free: the TCP clients that wait for one are
+ * read again, from the event loop (the caller may be deep in one).
+ */
+static void
+dns_slot_wake(int fd, short ev, void *arg)
+{
+	struct dns_ctx	*cx = arg;
+	struct dns_conn	*c;
+	TAILQ_HEAD(, dns_conn) waiting;
+
+	TAILQ_INIT(&waiting);
+	TAILQ_CONCAT(&waiting, &cx->cx_slotwait, dc_slotentry);
+	while ((c = TAILQ_FIRST(&waiting)) != NULL) {
+		TAILQ_REMOVE(&waiting, c, dc_slotentry);
+		c->dc_slotwait = 0;
+		if (cx->cx_npending < DNS_PENDING_MAX)
+			dns_conn_check(c);
+		else {
+			TAILQ_INSERT_TAIL(&cx->cx_slotwait, c, dc_slotentry);
+			c->dc_slotwait = 1;
+		}
+	}
+}
+
 static void
 dns_pending_free(struct dns_pending *p)
 {
 	struct dns_ctx	*cx = p->dp_ctx;
+	struct timeval	 now = { 0, 0 };
 
 	RB_REMOVE(dns_pendings, &cx->cx_pending, p);
 	cx->cx_npending--;
+	if (!TAILQ_EMPTY(&cx->cx_slotwait) && cx->cx_started &&
+	    !evtimer_pending(&cx->cx_slotev, NULL))
+		evtimer_add(&cx->cx_slotev, &now);
 	evtimer_del(&p->dp_timeout);
 	dns_pending_tcp_close(p);
 	if (p->dp_conn != NULL)
@@ -1952,8 +1991,8 @@ dns_conn_timeout(int fd, short ev, void *arg)
 	struct dns_conn	*c = arg;
 
 	/* Waiting for the upstreams, not for the client: wait on. */
-	if (!(c->dc_reading && c->dc_inlen > 0) && c->dc_queued == 0 &&
-	    c->dc_pending > 0) {
+	if (c->dc_slotwait || (!(c->dc_reading && c->dc_inlen > 0) &&
+	    c->dc_queued == 0 && c->dc_pending > 0)) {
 		dns_conn_arm(c, 0);
 		return;
 	}
@@ -2000,6 +2039,18 @@ dns_conn_process(struct dns_conn *c)
 		mlen = (c->dc_in[off] << 8) | c->dc_in[off + 1];
 		if (c->dc_inlen - off < 2 + mlen)
 			break;
+		/*
+		 * Every forwarding slot in use: a TCP client waits for one
+		 * (read no more from it) instead of getting SERVFAIL.
+		 */
+		if (cx->cx_npending >= DNS_PENDING_MAX) {
+			if (!c->dc_slotwait) {
+				TAILQ_INSERT_TAIL(&cx->cx_slotwait, c,
+				    dc_slotentry);
+				c->dc_slotwait = 1;
+			}
+			break;
+		}
 		outlen = sizeof(cx->cx_out);
 		r = dns_eval(cx, c->dc_in + off + 2, mlen, 1, cx->cx_out,
 		    &outlen, &limit);
@@ -2088,7 +2139,7 @@ dns_conn_check(struct dns_conn *c)
 	}
 	/* A full buffer holds a whole message: read again once it went. */
 	if (c->dc_queued + c->dc_pending >= DNS_TCP_INFLIGHT ||
-	    c->dc_inlen == sizeof(c->dc_in)) {
+	    c->dc_slotwait || c->dc_inlen == sizeof(c->dc_in)) {
 		if (c->dc_reading) {
 			event_del(&c->dc_rev);
 			c->dc_reading = 0;
@@ -2113,6 +2164,8 @@ dns_conn_close(struct dns_conn *c)
 			dns_pending_free(p);
 		}
 	}
+	if (c->dc_slotwait)
+		TAILQ_REMOVE(&cx->cx_slotwait, c, dc_slotentry);
 	event_del(&c->dc_rev);
 	event_del(&c->dc_wev);
 	evtimer_del(&c->dc_timer);

@@ -1,15 +1,17 @@
 #!/bin/bash
 # dnsload.sh: the net worker's DNS responder under TCP load, in a real
-# bangerd.  DNS_TCP_MAX (64) TCP clients each pipeline 16 queries for
-# names it must forward, to an upstream that takes its time: so
-# DNS_PENDING_MAX (1024) are in flight at once, each on a TCP connection
-# of its own to the upstream, the most the responder holds.  Its
-# descriptor limit (proc_nofile()) must hold them all: at 256 the worker
-# ran out ("Too many open files") and answered SERVFAIL.
+# bangerd.  60 TCP clients each pipeline 32 queries for names it must
+# forward, to an upstream that takes its time: DNS_PENDING_MAX (1024)
+# are in flight at once, each on a TCP connection of its own to the
+# upstream, the most the responder holds, and the rest wait their turn
+# (a TCP client whose query finds every forwarding slot taken is not
+# read until one comes free).  Its descriptor limit (proc_nofile())
+# must hold them all: at 256 the worker ran out ("Too many open files")
+# and answered SERVFAIL; with 1024 slots for 1920 queries it answered
+# the overflow SERVFAIL at once.
 #
-# DNSLOAD_CONNS and DNSLOAD_QUERIES change the load (at most 64 clients;
-# past 1024 queries in all, the responder answers the rest SERVFAIL at
-# once, its table of forwarded queries full).
+# DNSLOAD_CONNS and DNSLOAD_QUERIES change the load (at most 64 clients,
+# DNS_TCP_INFLIGHT (32) queries each).
 #
 # Root only.  The daemon runs in a network namespace made here, with a
 # resolv.conf of the test's (DAEMON_RESOLV); the upstream, dns-drive's
@@ -34,8 +36,8 @@ fi
 
 BR=10.84.0.1
 UPADDR=10.85.0.2
-CONNS=${DNSLOAD_CONNS:-64}	# TCP clients, DNS_TCP_MAX
-QUERIES=${DNSLOAD_QUERIES:-16}	# pipelined on each: 1024 in all
+CONNS=${DNSLOAD_CONNS:-60}	# TCP clients (DNS_TCP_MAX is 64)
+QUERIES=${DNSLOAD_QUERIES:-32}	# pipelined on each: 1920 in all
 N=$((CONNS * QUERIES))
 DELAY=800		# ms the upstream holds each answer: less than the
 			# responder waits (DNS_FWD_TIMEOUT_MS, 2000)
