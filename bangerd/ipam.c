@@ -490,46 +490,34 @@ ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,
 	return (0);
 }
 
-/*
- * The VM has exactly this address (its owner's record says so): taken
- * from whichever entry holds it, and the VM's old one, if another,
- * freed.  For a table that must follow records kept elsewhere.
- */
-int
-ipam_assign(struct ipam *ip, const char *vmid, struct in_addr addr)
+/* A copy of the entries, for ipam_commit to put back. */
+static int
+ipam_keep(struct ipam *ip, struct ipam_entry **oldp)
 {
-	struct ipam_entry	*old = NULL;
-	uint32_t		 a = ntohl(addr.s_addr);
-	size_t			 i, at, n;
-	int			 committed, saved;
-
-	if (ipam_check_id(ip, vmid) == -1)
-		return (-1);
-	if (!ipam_host(ip, a))
-		return (ipam_error(ip, EINVAL, "%s is not a VM address in %s",
-		    inet_ntoa(addr), ip->ip_subnet));
-	if (ipam_find(ip, vmid, &i) == 0 && ip->ip_ent[i].ie_addr == a)
+	*oldp = NULL;
+	if (ip->ip_n == 0)
 		return (0);
-	/* Kept whole until the new table is on disk. */
-	n = ip->ip_n;
-	if (n > 0 && (old = reallocarray(NULL, n, sizeof(*old))) == NULL)
+	if ((*oldp = reallocarray(NULL, ip->ip_n, sizeof(**oldp))) == NULL)
 		return (ipam_error(ip, errno, "%s", strerror(errno)));
-	if (n > 0)
-		memcpy(old, ip->ip_ent, n * sizeof(*old));
-	for (i = 0; i < ip->ip_n; ) {
-		if (ip->ip_ent[i].ie_addr == a ||
-		    strcmp(ip->ip_ent[i].ie_vmid, vmid) == 0)
-			ipam_remove(ip, i);
-		else
-			i++;
-	}
-	for (at = 0; at < ip->ip_n && ip->ip_ent[at].ie_addr < a; at++)
-		;
-	if (ipam_insert(ip, at, a, vmid) == -1 ||
-	    ipam_save(ip, &committed) == -1) {
+	memcpy(*oldp, ip->ip_ent, ip->ip_n * sizeof(**oldp));
+	return (0);
+}
+
+/*
+ * Save the table as changed (changed: 0, else the change failed): if it
+ * did not reach the disk, the n entries kept are the table again (the
+ * room is there: the table never shrinks).
+ */
+static int
+ipam_commit(struct ipam *ip, int changed, struct ipam_entry *old, size_t n)
+{
+	int	 committed = 0, saved;
+
+	if (changed == -1 || ipam_save(ip, &committed) == -1) {
 		saved = errno;
-		if (!committed && n > 0 && ip->ip_cap >= n) {
-			memcpy(ip->ip_ent, old, n * sizeof(*old));
+		if (!committed) {
+			if (n > 0)
+				memcpy(ip->ip_ent, old, n * sizeof(*old));
 			ip->ip_n = n;
 		}
 		free(old);
@@ -541,20 +529,50 @@ ipam_assign(struct ipam *ip, const char *vmid, struct in_addr addr)
 }
 
 /*
+ * The VM has exactly this address (its owner's record says so): taken
+ * from whichever entry holds it, and the VM's old one, if another,
+ * freed.  For a table that must follow records kept elsewhere.
+ */
+int
+ipam_assign(struct ipam *ip, const char *vmid, struct in_addr addr)
+{
+	struct ipam_entry	*old;
+	uint32_t		 a = ntohl(addr.s_addr);
+	size_t			 i, at, n = ip->ip_n;
+
+	if (ipam_check_id(ip, vmid) == -1)
+		return (-1);
+	if (!ipam_host(ip, a))
+		return (ipam_error(ip, EINVAL, "%s is not a VM address in %s",
+		    inet_ntoa(addr), ip->ip_subnet));
+	if (ipam_find(ip, vmid, &i) == 0 && ip->ip_ent[i].ie_addr == a)
+		return (0);
+	if (ipam_keep(ip, &old) == -1)
+		return (-1);
+	for (i = 0; i < ip->ip_n; ) {
+		if (ip->ip_ent[i].ie_addr == a ||
+		    strcmp(ip->ip_ent[i].ie_vmid, vmid) == 0)
+			ipam_remove(ip, i);
+		else
+			i++;
+	}
+	for (at = 0; at < ip->ip_n && ip->ip_ent[at].ie_addr < a; at++)
+		;
+	return (ipam_commit(ip, ipam_insert(ip, at, a, vmid), old, n));
+}
+
+/*
  * Drop every entry keep() says no to, in one write of the table.
  * Returns how many went, or -1.
  */
 int
 ipam_prune(struct ipam *ip, int (*keep)(const char *, void *), void *arg)
 {
-	struct ipam_entry	*old = NULL;
+	struct ipam_entry	*old;
 	size_t			 i, n = ip->ip_n, dropped = 0;
-	int			 committed, saved;
 
-	if (n > 0 && (old = reallocarray(NULL, n, sizeof(*old))) == NULL)
-		return (ipam_error(ip, errno, "%s", strerror(errno)));
-	if (n > 0)
-		memcpy(old, ip->ip_ent, n * sizeof(*old));
+	if (ipam_keep(ip, &old) == -1)
+		return (-1);
 	for (i = 0; i < ip->ip_n; ) {
 		if (keep(ip->ip_ent[i].ie_vmid, arg))
 			i++;
@@ -563,17 +581,12 @@ ipam_prune(struct ipam *ip, int (*keep)(const char *, void *), void *arg)
 			dropped++;
 		}
 	}
-	if (dropped > 0 && ipam_save(ip, &committed) == -1) {
-		saved = errno;
-		if (!committed) {
-			memcpy(ip->ip_ent, old, n * sizeof(*old));
-			ip->ip_n = n;
-		}
+	if (dropped == 0) {
 		free(old);
-		errno = saved;
-		return (-1);
+		return (0);
 	}
-	free(old);
+	if (ipam_commit(ip, 0, old, n) == -1)
+		return (-1);
 	return ((int)dropped);
 }
 

@@ -81,6 +81,20 @@ daemon_stop() {
 	DPID=
 }
 
+# A crash: SIGKILL to the parent; its workers follow it out, and are
+# waited for.
+daemon_kill() {
+	local w p
+	w=$(timeout 5 "$BANGERCTL" -s "$SOCK" status --json 2>/dev/null |
+	    jq -r ".workers[].pid")
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null
+	DPID=
+	for p in $w; do
+		wait_for 10 sh -c "! kill -0 $p 2>/dev/null"
+	done
+}
+
 daemon_cleanup() {
 	local n p
 	# VMs a failed test left: removed through the daemon, and any

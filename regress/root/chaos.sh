@@ -190,7 +190,7 @@ sweep_transient() {
 }
 
 round() {
-	local k=$1 kind=$2 j old
+	local k=$1 kind=$2 j
 	rm -f "$T/stop"
 	LOOPS=
 	for j in 1 2 3; do
@@ -200,10 +200,7 @@ round() {
 	sleep "0.$(printf '%03d' $((RANDOM % 300)))"
 	case $kind in
 	parent)
-		old=$(ctl status --json 2>/dev/null |
-		    jq -r '.workers[].pid')
-		kill -KILL "$DPID"
-		wait "$DPID" 2>/dev/null
+		daemon_kill
 		KILLS_PARENT=$((KILLS_PARENT + 1))
 		;;
 	vm|net)
@@ -216,9 +213,6 @@ round() {
 	wait $LOOPS 2>/dev/null
 	LOOPS=
 	if [ "$kind" = parent ]; then
-		for j in $old; do
-			wait_for 10 sh -c "! kill -0 $j 2>/dev/null"
-		done
 		if ! chaos_start; then
 			fail "chaos: kill $k: bangerd starts again" \
 			    "$(tail -5 "$DLOG")"

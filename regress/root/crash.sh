@@ -62,17 +62,6 @@ expect_eq "crash: ... and the next start works" "$(ctl vm start fails)" \
     "vm fails started"
 ctl vm rm -f fails >/dev/null
 
-# kill_daemon: SIGKILL to the parent; its workers follow it.
-kill_daemon() {
-	local w
-	w=$(ctl status --json | jq -r '.workers[].pid')
-	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null
-	DPID=
-	for p in $w; do
-		wait_for 10 sh -c "! kill -0 $p 2>/dev/null"
-	done
-}
 restart() {
 	if ! daemon_start; then
 		fail "crash: $1: daemon starts again" "$(tail -5 "$DLOG")"
@@ -100,7 +89,7 @@ alive() {
 ctl vm create s1 --start >/dev/null
 id=$(vm_id s1)
 pid=$(fc_pid s1)
-kill_daemon
+daemon_kill
 set_state "$id" 4 starting
 sed -i 's/^pid .*/pid 0/' "$STATE/priv/$id"
 restart "start cut short"
@@ -119,7 +108,7 @@ expect_eq "crash: ... it starts again" "$(ctl vm start s1)" "vm s1 started"
 # 2. The vm worker recorded "starting", but Firecracker took
 #    InstanceStart: it is running, and adopted as such.
 pid=$(fc_pid s1)
-kill_daemon
+daemon_kill
 set_state "$id" 2 starting
 restart "started, not recorded"
 expect_eq "crash: a start that reached the guest is adopted as running" \
@@ -129,7 +118,7 @@ expect_eq "crash: a start that reached the guest is adopted as running" \
 # 3. A Firecracker the parent's record says is not running (the old
 #    hole: a record left at created): killed, so its uid is never
 #    handed to another VM while it lives.
-kill_daemon
+daemon_kill
 set_state "$id" 1 running
 restart "running, recorded as created"
 expect_eq "crash: an unrecorded firecracker is killed" \
@@ -145,7 +134,7 @@ ctl vm rm -f s2 >/dev/null
 # 4. Firecracker ended while bangerd was down: stopped, and when.
 ctl vm start s1 >/dev/null
 pid=$(fc_pid s1)
-kill_daemon
+daemon_kill
 kill -KILL "$pid"
 wait_for 5 sh -c "[ -z \"\$(awk '{print \$3}' /proc/$pid/stat 2>/dev/null | grep -v Z)\" ]"
 restart "ended while down"
@@ -159,7 +148,7 @@ expect_eq "crash: ... its jail is gone" \
 
 # 5. A removal cut short in the parent (its record says destroying):
 #    finished, and the vm worker's record goes too.
-kill_daemon
+daemon_kill
 set_state "$id" 5 removing
 restart "removal cut short"
 wait_for 10 sh -c "! ls -d '$STATE/vms/$id' 2>/dev/null"

@@ -39,6 +39,8 @@ static void		 test_renumbered(void);
 static void		 test_write_failure(void);
 static void		 test_foreach(void);
 static void		 test_open_refused(void);
+static void		 test_assign(void);
+static void		 test_prune(void);
 
 static int
 tdir(char *path, size_t len)
@@ -614,6 +616,109 @@ test_open_refused(void)
 	rmtree(path);
 }
 
+/*
+ * The table follows records kept elsewhere: a VM gets exactly the
+ * address named, taken from whichever entry held it.
+ */
+static void
+test_assign(void)
+{
+	struct ipam	*ip;
+	struct in_addr	 a;
+	char		 path[64], *t;
+	int		 dfd;
+
+	dfd = tdir(path, sizeof(path));
+	ip = open_net(dfd, "172.16.0.0", 24, "172.16.0.1");
+	ipam_alloc(ip, "00000001", &a, NULL);		/* .2 */
+	ipam_alloc(ip, "00000002", &a, NULL);		/* .3 */
+	T_CHECK("ipam: assign gives a new VM the address named",
+	    ipam_assign(ip, "00000003", ip4("172.16.0.9")) == 0 &&
+	    ipam_lookup(ip, "00000003", &a, NULL) == 0 &&
+	    strcmp(ntoa(a), "172.16.0.9") == 0, "%s", ntoa(a));
+	T_CHECK("ipam: assign takes an address another VM held",
+	    ipam_assign(ip, "00000004", ip4("172.16.0.2")) == 0 &&
+	    ipam_lookup(ip, "00000001", &a, NULL) == -1 &&
+	    ipam_lookup(ip, "00000004", &a, NULL) == 0 &&
+	    strcmp(ntoa(a), "172.16.0.2") == 0 && ipam_count(ip) == 3,
+	    "%zu entries", ipam_count(ip));
+	T_CHECK("ipam: assign moves a VM, freeing its old address",
+	    ipam_assign(ip, "00000002", ip4("172.16.0.20")) == 0 &&
+	    ipam_count(ip) == 3 && ipam_alloc(ip, "00000005", &a, NULL) == 0 &&
+	    strcmp(ntoa(a), "172.16.0.3") == 0, "got %s", ntoa(a));
+	T_CHECK("ipam: assign of the address a VM has changes nothing",
+	    ipam_assign(ip, "00000002", ip4("172.16.0.20")) == 0 &&
+	    ipam_count(ip) == 4, "%zu entries", ipam_count(ip));
+	T_CHECK("ipam: assign refuses the bridge's address",
+	    ipam_assign(ip, "00000006", ip4("172.16.0.1")) == -1 &&
+	    errno == EINVAL && strstr(ipam_strerror(ip),
+	    "172.16.0.1 is not a VM address in 172.16.0.0/24") != NULL,
+	    "'%s'", ipam_strerror(ip));
+	T_CHECK("ipam: assign refuses an address outside the subnet",
+	    ipam_assign(ip, "00000006", ip4("10.0.0.5")) == -1 &&
+	    errno == EINVAL, "errno %d", errno);
+	ipam_close(ip);
+	t = slurp(dfd, IPAM_TABLE);
+	T_CHECK("ipam: assignments are saved",
+	    t != NULL && strstr(t, "00000004 172.16.0.2\n") != NULL &&
+	    strstr(t, "00000002 172.16.0.20\n") != NULL &&
+	    strstr(t, "00000001") == NULL, "table: %s", t ? t : "missing");
+	/* A save that fails leaves the table as it was, in memory too. */
+	ip = open_net(dfd, "172.16.0.0", 24, "172.16.0.1");
+	if (mkdirat(dfd, IPAM_TABLE_TMP, 0700) == 0) {
+		T_CHECK("ipam: an assignment that cannot be saved is undone",
+		    ipam_assign(ip, "00000007", ip4("172.16.0.2")) == -1 &&
+		    ipam_lookup(ip, "00000004", &a, NULL) == 0 &&
+		    strcmp(ntoa(a), "172.16.0.2") == 0 &&
+		    ipam_lookup(ip, "00000007", &a, NULL) == -1,
+		    "%zu entries", ipam_count(ip));
+		unlinkat(dfd, IPAM_TABLE_TMP, AT_REMOVEDIR);
+	}
+	ipam_close(ip);
+	close(dfd);
+	rmtree(path);
+}
+
+static int
+keep_odd(const char *vmid, void *arg)
+{
+	(*(int *)arg)++;
+	return ((vmid[7] - '0') % 2 == 1);
+}
+
+/* One write drops every lease its owner does not hold. */
+static void
+test_prune(void)
+{
+	struct ipam	*ip;
+	struct in_addr	 a;
+	char		 path[64], id[16], *t;
+	int		 dfd, i, asked = 0;
+
+	dfd = tdir(path, sizeof(path));
+	ip = open_net(dfd, "172.16.0.0", 24, "172.16.0.1");
+	for (i = 1; i <= 6; i++) {
+		snprintf(id, sizeof(id), "0000000%d", i);
+		ipam_alloc(ip, id, &a, NULL);
+	}
+	T_CHECK("ipam: prune drops the entries keep() refuses",
+	    ipam_prune(ip, keep_odd, &asked) == 3 && ipam_count(ip) == 3 &&
+	    asked == 6 && ipam_lookup(ip, "00000002", &a, NULL) == -1 &&
+	    ipam_lookup(ip, "00000003", &a, NULL) == 0, "%zu entries, %d asked",
+	    ipam_count(ip), asked);
+	T_CHECK("ipam: a prune that drops nothing says 0",
+	    ipam_prune(ip, keep_odd, &asked) == 0 && ipam_count(ip) == 3,
+	    "%zu entries", ipam_count(ip));
+	ipam_close(ip);
+	t = slurp(dfd, IPAM_TABLE);
+	T_CHECK("ipam: the pruned table is saved",
+	    t != NULL && strstr(t, "00000004") == NULL &&
+	    strstr(t, "00000005 172.16.0.6\n") != NULL, "table: %s",
+	    t ? t : "missing");
+	close(dfd);
+	rmtree(path);
+}
+
 int
 main(void)
 {
@@ -628,5 +733,7 @@ main(void)
 	test_write_failure();
 	test_foreach();
 	test_open_refused();
+	test_assign();
+	test_prune();
 	return (t_done());
 }
