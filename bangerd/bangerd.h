@@ -234,8 +234,9 @@ void	 vm_client_gone(uint32_t);
 /*
  * Descriptors: each process may hold NOFILE_BASE of its own, and per VM
  * (proc_nofile): the vm worker a running VM's console, its log, the
- * Firecracker log FIFO and its copy, the metrics FIFO and one spare;
- * the parent its pidfd, its console's copy and an e2fsck child's.
+ * Firecracker log and metrics FIFOs, and two spare (a log written, a
+ * metrics file replaced); the parent its pidfd, its console's copy and
+ * an e2fsck child's.
  */
 #define NOFILE_BASE		256
 #define NOFILE_PER_VM_WORKER	6

@@ -41,6 +41,7 @@
 
 #include <linux/if_tun.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -58,6 +59,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
 #include <nftables/libnftables.h>
 
 /* linux/rtnetlink.h's (for prefix messages) is not validate.h's. */
@@ -576,7 +578,27 @@ link_remove_ours(const char *what, const char *name,
 int
 net_bridge_remove(const char *name)
 {
-	return (link_remove_ours("bridge", name, valid_bridge_name, "bridge"));
+	char	 leaf[IFNAMSIZ], up[IFNAMSIZ], down[IFNAMSIZ];
+	int	 n, rv = 0;
+
+	/* Its leaves, and their veth pairs (one end takes the other). */
+	for (n = 1; n <= BRIDGE_LEAVES; n++) {
+		if (snprintf(leaf, sizeof(leaf), "%s-%d", name, n) >=
+		    (int)sizeof(leaf) || snprintf(up, sizeof(up), "%s-%du",
+		    name, n) >= (int)sizeof(up) || snprintf(down, sizeof(down),
+		    "%s-%dd", name, n) >= (int)sizeof(down))
+			break;
+		if (link_remove_ours("link", up, valid_bridge_name,
+		    "veth") == -1 || link_remove_ours("link", down,
+		    valid_bridge_name, "veth") == -1 ||
+		    link_remove_ours("bridge", leaf, valid_bridge_name,
+		    "bridge") == -1)
+			rv = -1;
+	}
+	if (link_remove_ours("bridge", name, valid_bridge_name,
+	    "bridge") == -1)
+		rv = -1;
+	return (rv);
 }
 
 /*
@@ -684,12 +706,294 @@ tap_matches(const char *tap, uid_t uid, gid_t gid)
 	return (1);
 }
 
+/* Give link NAME banger's mark. */
+static int
+link_mark(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link	*link = NULL, *change = NULL;
+	int			 err, ret = -1;
+
+	if ((err = rtnl_link_get_kernel(sk, 0, name, &link)) < 0) {
+		log_warnx("link %s: gone right after its creation: %s", name,
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (-1);
+	}
+	if ((change = rtnl_link_alloc()) == NULL)
+		errno = ENOMEM;
+	else {
+		rtnl_link_set_ifalias(change, NETOPS_ALIAS);
+		ret = link_change(sk, "link", name, link, change);
+		rtnl_link_put(change);
+	}
+	rtnl_link_put(link);
+	return (ret);
+}
+
+/*
+ * A Linux bridge takes at most 1024 ports.  Past BRIDGE_PORTS taps on
+ * the bridge, taps go on leaf bridges ROOT-1 to ROOT-BRIDGE_LEAVES, each
+ * joined to the bridge by a veth pair (ROOT-Nu on the bridge, ROOT-Nd on
+ * the leaf): one layer two network, so the VMs reach each other and the
+ * host through the bridge as before, and NAT and DNS, which see all
+ * their traffic arrive on the bridge, stay as they are.  The leaves and
+ * the veth pairs carry banger's mark like the bridge, and stay like it.
+ */
+
+/* Ports on bridge NAME (entries of /sys/class/net/NAME/brif), or -1. */
+static int
+bridge_nports(const char *name)
+{
+	char		 path[PATH_MAX];
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", name);
+	if ((d = opendir(path)) == NULL) {
+		log_warn("bridge %s: %s", name, path);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/* ROOT-N, ROOT-Nu, ROOT-Nd: names that fit, or -1 (EINVAL, logged). */
+static int
+leaf_names(const char *root, int n, char *leaf, char *up, char *down)
+{
+	if (snprintf(leaf, IFNAMSIZ, "%s-%d", root, n) >= IFNAMSIZ ||
+	    snprintf(up, IFNAMSIZ, "%s-%du", root, n) >= IFNAMSIZ ||
+	    snprintf(down, IFNAMSIZ, "%s-%dd", root, n) >= IFNAMSIZ ||
+	    check_name("bridge", leaf, valid_bridge_name) == -1) {
+		log_warnx("bridge %s: its leaf bridge %d does not fit a name "
+		    "of %d characters", root, n, IFNAMSIZ - 1);
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Put link NAME (ours) on bridge MASTER, with its MTU, and up. */
+static int
+link_enslave(struct nl_sock *sk, const char *what, const char *name,
+    struct rtnl_link *master)
+{
+	struct rtnl_link	*link = NULL, *change = NULL;
+	int			 err, ret = -1;
+
+	if ((err = rtnl_link_get_kernel(sk, 0, name, &link)) < 0) {
+		log_warnx("%s %s: cannot look it up: %s", what, name,
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (-1);
+	}
+	if ((change = rtnl_link_alloc()) == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	rtnl_link_set_mtu(change, rtnl_link_get_mtu(master));
+	rtnl_link_set_master(change, rtnl_link_get_ifindex(master));
+	rtnl_link_set_flags(change, IFF_UP);
+	ret = link_change(sk, what, name, link, change);
+ out:
+	if (change != NULL)
+		rtnl_link_put(change);
+	rtnl_link_put(link);
+	return (ret);
+}
+
+/*
+ * Leaf N of bridge ROOT, with its veth pair to ROOT: made and marked
+ * where missing, each end on its bridge and up.  *leafp is the leaf.
+ */
+static int
+leaf_ensure(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
+    int n, struct rtnl_link **leafp)
+{
+	struct rtnl_link	*leaf = NULL, *veth = NULL, *peer, *change = NULL;
+	char			 lname[IFNAMSIZ], up[IFNAMSIZ], down[IFNAMSIZ];
+	int			 err, saved_errno;
+
+	*leafp = NULL;
+	if (leaf_names(root, n, lname, up, down) == -1)
+		return (-1);
+	switch (link_get(sk, "bridge", lname, "bridge", &leaf)) {
+	case LINK_OURS:
+		break;
+	case LINK_MISSING:
+		if (bridge_create(sk, lname, &leaf) == -1)
+			return (-1);
+		break;
+	case LINK_FOREIGN:
+		errno = EEXIST;
+		return (-1);
+	default:
+		return (-1);
+	}
+	switch (link_get(sk, "link", up, "veth", &veth)) {
+	case LINK_OURS:
+		break;
+	case LINK_MISSING:
+		/* The pair, then the mark on each end. */
+		if ((veth = rtnl_link_veth_alloc()) == NULL) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		rtnl_link_set_name(veth, up);
+		peer = rtnl_link_veth_get_peer(veth);
+		rtnl_link_set_name(peer, down);
+		rtnl_link_put(peer);
+		if ((err = rtnl_link_add(sk, veth, NLM_F_CREATE |
+		    NLM_F_EXCL)) < 0) {
+			log_warnx("link %s: cannot create it: %s", up,
+			    nl_geterror(err));
+			errno = nl_errno(err);
+			goto fail;
+		}
+		rtnl_link_veth_release(veth);
+		veth = NULL;
+		if (link_mark(sk, up) == -1 || link_mark(sk, down) == -1)
+			goto fail;
+		log_info("bridge %s: leaf %s joined by %s and %s", root, lname,
+		    up, down);
+		break;
+	case LINK_FOREIGN:
+		errno = EEXIST;
+		goto fail;
+	default:
+		goto fail;
+	}
+	if (link_enslave(sk, "link", up, rootlink) == -1 ||
+	    link_enslave(sk, "link", down, leaf) == -1)
+		goto fail;
+	if (!(rtnl_link_get_flags(leaf) & IFF_UP)) {
+		if ((change = rtnl_link_alloc()) == NULL) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		rtnl_link_set_mtu(change, rtnl_link_get_mtu(rootlink));
+		rtnl_link_set_flags(change, IFF_UP);
+		if (link_change(sk, "bridge", lname, leaf, change) == -1)
+			goto fail;
+		rtnl_link_put(change);
+	}
+	if (veth != NULL)
+		rtnl_link_put(veth);
+	*leafp = leaf;
+	return (0);
+ fail:
+	saved_errno = errno;
+	if (change != NULL)
+		rtnl_link_put(change);
+	if (veth != NULL)
+		rtnl_link_put(veth);
+	if (leaf != NULL)
+		rtnl_link_put(leaf);
+	errno = saved_errno;
+	return (-1);
+}
+
+/*
+ * Whether link index ifindex is ROOT itself or one of its leaves (by
+ * name, and ours); 1 if so, with its name in name.
+ */
+static int
+bridge_of_root(struct nl_sock *sk, const char *root, int ifindex,
+    char *name)
+{
+	struct rtnl_link	*link = NULL;
+	const char		*n, *alias, *kind;
+	char			*end;
+	size_t			 rlen = strlen(root);
+	long			 i;
+	int			 ours = 0;
+
+	if (ifindex <= 0 || rtnl_link_get_kernel(sk, ifindex, NULL,
+	    &link) < 0)
+		return (0);
+	n = rtnl_link_get_name(link);
+	alias = rtnl_link_get_ifalias(link);
+	kind = rtnl_link_get_type(link);
+	if (n != NULL && alias != NULL && kind != NULL &&
+	    strcmp(alias, NETOPS_ALIAS) == 0 && strcmp(kind, "bridge") == 0) {
+		if (strcmp(n, root) == 0)
+			ours = 1;
+		else if (strncmp(n, root, rlen) == 0 && n[rlen] == '-' &&
+		    n[rlen + 1] != '0') {
+			errno = 0;
+			i = strtol(n + rlen + 1, &end, 10);
+			ours = errno == 0 && *end == '\0' && i >= 1 &&
+			    i <= BRIDGE_LEAVES;
+		}
+	}
+	if (ours)
+		strlcpy(name, n, IFNAMSIZ);
+	rtnl_link_put(link);
+	return (ours);
+}
+
+/*
+ * The bridge a tap goes on: where it already is (ROOT or a leaf of
+ * it), else ROOT while it has fewer than BRIDGE_PORTS ports, else the
+ * first leaf with room, made if need be.
+ */
+static int
+tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
+    struct rtnl_link *tap, struct rtnl_link **brp, char *brname)
+{
+	struct rtnl_link	*leaf;
+	char			 lname[IFNAMSIZ], up[IFNAMSIZ], down[IFNAMSIZ];
+	int			 n, ports;
+
+	*brp = NULL;
+	if (bridge_of_root(sk, root, rtnl_link_get_master(tap), brname)) {
+		if (strcmp(brname, root) == 0) {
+			nl_object_get((struct nl_object *)rootlink);
+			*brp = rootlink;
+			return (0);
+		}
+		return (rtnl_link_get_kernel(sk, 0, brname, brp) < 0 ? -1 : 0);
+	}
+	if ((ports = bridge_nports(root)) == -1)
+		return (-1);
+	if (ports < BRIDGE_PORTS) {
+		nl_object_get((struct nl_object *)rootlink);
+		*brp = rootlink;
+		strlcpy(brname, root, IFNAMSIZ);
+		return (0);
+	}
+	for (n = 1; n <= BRIDGE_LEAVES; n++) {
+		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1)
+			return (-1);
+		(void)leaf_names(root, n, lname, up, down);
+		if ((ports = bridge_nports(lname)) == -1) {
+			rtnl_link_put(leaf);
+			return (-1);
+		}
+		if (ports < BRIDGE_PORTS) {
+			*brp = leaf;
+			strlcpy(brname, lname, IFNAMSIZ);
+			return (0);
+		}
+		rtnl_link_put(leaf);
+	}
+	log_warnx("bridge %s: it and its %d leaves hold %d taps each: no "
+	    "room for another", root, BRIDGE_LEAVES, BRIDGE_PORTS);
+	errno = ENOSPC;
+	return (-1);
+}
+
 int
 net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 {
 	struct nl_sock		*sk = NULL;
 	struct rtnl_link	*br = NULL, *link = NULL, *change = NULL;
-	char			 what[64];
+	struct rtnl_link	*on = NULL;
+	char			 what[64], onname[IFNAMSIZ];
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
 
 	if (check_name("tap", tap, valid_tap_name) == -1 ||
@@ -756,19 +1060,21 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 		goto fail;
 	}
 
-	/* MTU of the bridge, on the bridge, up. */
+	/* MTU of the bridge, on the bridge (or a leaf of it), up. */
+	if (tap_bridge(sk, bridge, br, link, &on, onname) == -1)
+		goto fail;
 	if ((change = rtnl_link_alloc()) == NULL) {
 		log_warnx("tap %s: out of memory", tap);
 		errno = ENOMEM;
 		goto fail;
 	}
 	rtnl_link_set_mtu(change, rtnl_link_get_mtu(br));
-	rtnl_link_set_master(change, rtnl_link_get_ifindex(br));
+	rtnl_link_set_master(change, rtnl_link_get_ifindex(on));
 	rtnl_link_set_flags(change, IFF_UP);
 	if (link_change(sk, "tap", tap, link, change) == -1)
 		goto fail;
 	log_debug("tap %s: mtu %u, on bridge %s, up", tap,
-	    rtnl_link_get_mtu(br), bridge);
+	    rtnl_link_get_mtu(br), onname);
 	ret = 0;
  fail:
 	saved_errno = errno;
@@ -783,6 +1089,8 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 		rtnl_link_put(change);
 	if (link != NULL)
 		rtnl_link_put(link);
+	if (on != NULL)
+		rtnl_link_put(on);
 	if (br != NULL)
 		rtnl_link_put(br);
 	nl_socket_free(sk);

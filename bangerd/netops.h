@@ -29,6 +29,14 @@
 #define NETOPS_ALIAS		"banger"	/* IFLA_IFALIAS of ours */
 #define NAT_TABLE		"banger"	/* table ip banger */
 #define NAT_PUBLISH_MAX		1024
+/*
+ * Taps on one bridge: Linux takes at most 1024 ports.  Past them taps go
+ * on leaf bridges BRIDGE-1 to BRIDGE-BRIDGE_LEAVES (netops.c), so a
+ * bridge's name must leave room for "-99u" (BRIDGE_NAME_MAX).
+ */
+#define BRIDGE_PORTS		1000
+#define BRIDGE_LEAVES		99
+#define BRIDGE_NAME_MAX		11
 
 /* A published port: HOST_ADDR:HOST_PORT is forwarded to the guest. */
 struct nat_publish {

@@ -1287,7 +1287,7 @@ set_bridge(const char *val, int line)
 		ok = 1;
 	else {
 		ok = strncmp(val, BANGER_BRIDGE "-", plen + 1) == 0 &&
-		    len > plen + 1 && len <= plen + 1 + 9 &&
+		    len > plen + 1 && len <= plen + 1 + 5 &&
 		    len < sizeof(conf->cf_bridge);
 		for (i = plen + 1; ok && i < len; i++)
 			if (!islower((unsigned char)val[i]) &&
@@ -1296,7 +1296,7 @@ set_bridge(const char *val, int line)
 	}
 	if (!ok) {
 		parse_error(line, "bridge \"%s\": invalid name; expected "
-		    "\"%s\" or \"%s-\" followed by 1 to 9 of [a-z0-9-]",
+		    "\"%s\" or \"%s-\" followed by 1 to 5 of [a-z0-9-]",
 		    show(val), BANGER_BRIDGE, BANGER_BRIDGE);
 		return;
 	}

@@ -167,7 +167,6 @@ struct vm {
 	struct event		 v_timer;	/* socket polling, stop */
 	/* Firecracker's log and metrics FIFOs (read ends) */
 	int			 v_fclogfd;
-	int			 v_fclogout;	/* VMS_DIR/ID/firecracker.log */
 	struct event		 v_fclog_ev;
 	int			 v_metricsfd;
 	struct event		 v_metrics_ev;
@@ -428,7 +427,6 @@ vm_new(void)
 	v->v_ptyfd = -1;
 	v->v_logfd = -1;
 	v->v_fclogfd = -1;
-	v->v_fclogout = -1;
 	v->v_metricsfd = -1;
 	TAILQ_INIT(&v->v_waiters);
 	TAILQ_INIT(&v->v_viewers);
@@ -929,31 +927,33 @@ vm_fifo_open(const struct vm *v, const char *inside, char *err,
 	return fd;
 }
 
+/*
+ * Firecracker logs little once a VM runs: the file is opened for each
+ * write, not held, which leaves a running VM four descriptors here.
+ */
 static void
 vm_fclog_write(struct vm *v, const char *buf, size_t n)
 {
-	char	 path[128], old[128];
-	int	 trunc = 0;
+	char		 path[128], old[128];
+	struct stat	 st;
+	int		 fd, trunc = 0;
 
 	vm_console_path(v, VM_FCLOG, path, sizeof(path));
-	if (v->v_fclogout != -1 &&
-	    lseek(v->v_fclogout, 0, SEEK_END) >= FCLOG_MAX) {
-		close(v->v_fclogout);
-		v->v_fclogout = -1;
+	if (lstat(path, &st) == 0 && st.st_size >= FCLOG_MAX) {
 		vm_console_path(v, VM_FCLOG_OLD, old, sizeof(old));
 		if (rename(path, old) == -1) {
 			log_warn("vm %s: rename %s", v->v_name, path);
 			trunc = O_TRUNC;
 		}
 	}
-	if (v->v_fclogout == -1 && (v->v_fclogout = open(path, O_WRONLY |
-	    O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | trunc,
-	    0600)) == -1) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC | trunc, 0600)) == -1) {
 		log_warn("vm %s: %s", v->v_name, path);
 		return;
 	}
-	if (write(v->v_fclogout, buf, n) == -1)
+	if (write(fd, buf, n) == -1)
 		log_warn("vm %s: %s", v->v_name, path);
+	close(fd);
 }
 
 /* One metrics flush: if it is a JSON object, it replaces metrics.json. */
@@ -1111,10 +1111,6 @@ vm_fcout_close(struct vm *v)
 {
 	vm_fifo_end(v, 0);
 	vm_fifo_end(v, 1);
-	if (v->v_fclogout != -1) {
-		close(v->v_fclogout);
-		v->v_fclogout = -1;
-	}
 	v->v_mlen = 0;
 	v->v_mskip = 0;
 }

@@ -409,6 +409,66 @@ ok "tap delete again" tap-delete $TAP
 H ip link del br-fc-x
 H ip link set br-fc mtu 1500
 
+# --- leaf bridges -----------------------------------------------------
+
+# Linux takes 1024 ports on a bridge: past 1000 taps, a leaf joined to
+# the bridge by a veth pair takes them.
+ok "leaves: bridge" bridge-ensure br-fc-q 10.80.0.1 24
+H ip link set br-fc-q mtu 1400
+args=()
+for i in $(seq 1 1002); do
+	args+=(tap-create "$(printf 'fc-tap-%08x' "$i")" br-fc-q 300001 300002)
+done
+ok "leaves: 1002 taps" "${args[@]}"
+master() { linkj "$1" 'l.get("master", "")'; }
+expect_eq "leaves: 1000 on the bridge" \
+    "$(H ls /sys/class/net/br-fc-q/brif | grep -c '^fc-tap-')" 1000
+expect_eq "leaves: the rest on its first leaf" \
+    "$(master fc-tap-000003e9) $(master fc-tap-000003ea)" \
+    "br-fc-q-1 br-fc-q-1"
+expect_eq "leaves: the leaf is a bridge, marked, up" \
+    "$(linkj br-fc-q-1 'l["linkinfo"]["info_kind"] + " " +
+    l.get("ifalias", "") + " " + str("UP" in l["flags"])')" \
+    "bridge banger True"
+expect_eq "leaves: joined by a veth pair, marked, one end on each" \
+    "$(linkj br-fc-q-1u 'l["linkinfo"]["info_kind"] + " " +
+    l.get("ifalias", "") + " " + l.get("master", "")') $(linkj br-fc-q-1d \
+    'l.get("ifalias", "") + " " + l.get("master", "")')" \
+    "veth banger br-fc-q banger br-fc-q-1"
+expect_eq "leaves: with the bridge's MTU" \
+    "$(linkj br-fc-q-1 'l["mtu"]') $(linkj br-fc-q-1u 'l["mtu"]')" \
+    "1400 1400"
+expect_match "leaves: logged" "$ERR" \
+    "bridge br-fc-q: leaf br-fc-q-1 joined by br-fc-q-1u and br-fc-q-1d"
+ok "leaves: a tap made again stays on its leaf" \
+    tap-create fc-tap-000003ea br-fc-q 300001 300002
+expect_eq "leaves: ... on br-fc-q-1" "$(master fc-tap-000003ea)" br-fc-q-1
+# The leaf is one network with the bridge: a host on it reaches the
+# bridge's address.
+H ip link add nt-leaf type veth peer name nt-leaf-v netns "$NS_V"
+H ip link set nt-leaf master br-fc-q-1 up
+V ip addr add 10.80.0.77/24 dev nt-leaf-v
+V ip link set nt-leaf-v up
+H "$PY" -c 'import socket
+s = socket.socket(); s.bind(("10.80.0.1", 9099)); s.listen(1)
+c, a = s.accept(); c.sendall(("seen " + a[0] + "\n").encode())' &
+lpid=$!
+sleep 0.3
+expect_eq "leaves: a host on a leaf reaches the bridge" \
+    "$(V "$PY" -c 'import socket
+s = socket.create_connection(("10.80.0.1", 9099), 5)
+print(s.recv(64).decode().strip())' 2>&1)" "seen 10.80.0.77"
+wait "$lpid" 2>/dev/null
+H ip link del nt-leaf
+args=()
+for i in $(seq 1 1002); do
+	args+=(tap-delete "$(printf 'fc-tap-%08x' "$i")")
+done
+ok "leaves: the taps go" "${args[@]}"
+ok "leaves: the bridge goes with its leaves" bridge-remove br-fc-q
+expect_eq "leaves: nothing of them is left" \
+    "$(H ip -o link show | grep -c 'br-fc-q')" 0
+
 # --- NAT --------------------------------------------------------------
 
 # vm: eth0 172.16.0.2/24 on br-fc through nt-vm; vm2: 172.16.0.3/24

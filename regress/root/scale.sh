@@ -19,8 +19,8 @@ if [ "$N" -gt $((ptymax - 64)) ]; then
 	t_done
 fi
 
-# Root may raise its own limit: a vm worker with N VMs needs 6 each.
-ulimit -n 65536
+# Root may raise its own limit where it has CAP_SYS_RESOURCE.
+ulimit -n 65536 2>/dev/null
 
 # A /20 holds 4093 VMs; larger runs take a /16.
 prefix=20
@@ -80,8 +80,12 @@ vmw=$(worker_pid vm)
 fds=$(ls "/proc/$vmw/fd" | wc -l)
 lim=$(awk '/Max open files/ {print $4}' "/proc/$vmw/limits")
 echo "scale: the vm worker holds $fds descriptors of $lim"
-check "scale: the vm worker's limit has room for max-vms" \
-    test "$lim" -ge $((768 + 6 * (N + 16)))
+# 768 and 6 per VM of max-vms, or what bangerd was started with if less.
+want=$((768 + 6 * (N + 16)))
+hard=$(ulimit -Hn)
+[ "$hard" != unlimited ] && [ "$want" -gt "$hard" ] && want=$hard
+expect_eq "scale: the vm worker's limit follows max-vms" "$lim" "$want"
+check "scale: its descriptors fit in it" test "$fds" -lt "$lim"
 
 # adopted LABEL: every VM running again, with the same process.
 adopted() {

@@ -708,9 +708,13 @@ static const struct bad bad[] = {
 	    "socket group \"9group\": invalid name" },
 	{ "bad bridge name", "bridge \"virbr0\" {\n}\n", 1,
 	    "bridge \"virbr0\": invalid name; expected \"br-fc\" or "
-	    "\"br-fc-\" followed by 1 to 9 of [a-z0-9-]" },
+	    "\"br-fc-\" followed by 1 to 5 of [a-z0-9-]" },
 	{ "bridge name too long", "bridge \"br-fc-0123456789\" {}\n", 1,
 	    "bridge \"br-fc-0123456789\": invalid name" },
+	{ "bridge name with no room for its leaves",
+	    "bridge \"br-fc-abcdef\" {}\n", 1,
+	    "bridge \"br-fc-abcdef\": invalid name; expected \"br-fc\" or "
+	    "\"br-fc-\" followed by 1 to 5 of [a-z0-9-]" },
 	{ "bridge name upper case", "bridge \"br-fc-A\" {}\n", 1,
 	    "bridge \"br-fc-A\": invalid name" },
 	{ "address without prefix", "bridge \"br-fc\" {\n"
