@@ -296,9 +296,10 @@ copy_progress(uint64_t done, uint64_t size, void *arg)
 }
 
 /*
- * What a file must look like, cheaply: a kernel an ELF file or a
- * bzImage, a root file system with the ext2/3/4 superblock magic, an
- * initrd not empty.  Sets msg to say what is wrong.
+ * What a file must look like, cheaply: a kernel of the kind Firecracker
+ * loads here (an ELF vmlinux on x86_64, an arm64 Image on aarch64; a
+ * bzImage never), a root file system with the ext2/3/4 superblock
+ * magic, an initrd not empty.  Sets msg to say what is wrong.
  */
 static int
 image_file_check(int kind, int fd, const char *path, char *msg, size_t len)
@@ -318,12 +319,23 @@ image_file_check(int kind, int fd, const char *path, char *msg, size_t len)
 	}
 	switch (kind) {
 	case IMAGE_KERNEL:
+#if defined(__aarch64__)
+		/* the arm64 Image header's magic, at 56 */
+		if (pread(fd, b, 4, 56) == 4 && memcmp(b, "ARM\x64", 4) == 0)
+			return 0;
+		snprintf(msg, len, "%s %s: not a kernel: expected an arm64 "
+		    "Image", image_file_opts[kind], path);
+#else
 		if (pread(fd, b, 4, 0) == 4 && memcmp(b, "\177ELF", 4) == 0)
 			return 0;
 		if (pread(fd, b, 4, 0x202) == 4 && memcmp(b, "HdrS", 4) == 0)
-			return 0;
-		snprintf(msg, len, "%s %s: not a kernel: expected an ELF file "
-		    "(vmlinux) or a bzImage", image_file_opts[kind], path);
+			snprintf(msg, len, "%s %s: a bzImage, which "
+			    "Firecracker does not boot: give the ELF kernel "
+			    "(vmlinux) in it", image_file_opts[kind], path);
+		else
+			snprintf(msg, len, "%s %s: not a kernel: expected an "
+			    "ELF file (vmlinux)", image_file_opts[kind], path);
+#endif
 		return -1;
 	case IMAGE_INITRD:
 		if (st.st_size > 0)

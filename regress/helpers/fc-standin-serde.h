@@ -55,6 +55,7 @@ struct sd_field {
 struct sd_struct {
 	const char		*name;		/* for "expected struct X" */
 	const struct sd_field	*fields;	/* ends with a NULL name */
+	int			 unknown_ok;	/* no deny_unknown_fields */
 };
 
 struct sd_enum {
@@ -931,7 +932,11 @@ sd_field_value(struct sd *p, const struct sd_field *f)
 	return NULL;
 }
 
-/* A struct with #[serde(deny_unknown_fields)], as serde derives it. */
+/*
+ * A struct as serde derives it: with #[serde(deny_unknown_fields)] an
+ * unknown field is an error; without it (unknown_ok) the field's value
+ * is read as any JSON and dropped.
+ */
 static json_t *
 sd_struct(struct sd *p, const struct sd_struct *st)
 {
@@ -1002,7 +1007,7 @@ sd_struct(struct sd *p, const struct sd_struct *st)
 		for (i = 0; i < nf; i++)
 			if (strcmp(key, names[i]) == 0)
 				break;
-		if (i == nf) {
+		if (i == nf && !st->unknown_ok) {
 			if (nf == 0)
 				sd_err(p, "unknown field `%s`, there are no "
 				    "fields", key);
@@ -1015,8 +1020,8 @@ sd_struct(struct sd *p, const struct sd_struct *st)
 			goto vfail;
 		}
 		free(key);
-		f = &st->fields[i];
-		if (seen[i]) {
+		f = i < nf ? &st->fields[i] : NULL;
+		if (f != NULL && seen[i]) {
 			sd_err(p, "duplicate field `%s`", f->name);
 			goto vfail;
 		}
@@ -1031,6 +1036,12 @@ sd_struct(struct sd *p, const struct sd_struct *st)
 			goto fail;
 		}
 		p->pos++;
+		if (f == NULL) {
+			if ((v = sd_any(p)) == NULL)
+				goto vfail;
+			json_decref(v);
+			continue;
+		}
 		if ((v = sd_field_value(p, f)) == NULL)
 			goto vfail;
 		seen[i] = 1;

@@ -9,26 +9,45 @@
  *	fc-standin-idle		(default) no guest: InstanceStart prints a
  *				boot banner on stdout, then a tiny getty
  *				answers each line on stdin ("echo: LINE";
- *				"poweroff" exits 0), SendCtrlAltDel exits 0.
+ *				"poweroff" exits 0); Ctrl+Alt+Del makes
+ *				the guest reboot and the VMM exit 0 (a
+ *				paused guest reads it when resumed).
  *	fc-standin-qemu		(-DSTANDIN_MODE_QEMU) InstanceStart runs
  *				qemu-system-x86_64 (-DQEMU_PATH, or env
  *				FC_STANDIN_QEMU) as a child, console on our
- *				stdio; the API keeps answering; we exit with
- *				qemu's status.
+ *				stdio, the taps opened at PUT passed as fds;
+ *				SendCtrlAltDel is the keypress (QMP send-key)
+ *				and nothing more; the API keeps answering;
+ *				we exit, with qemu's status, when qemu does
+ *				(the guest powered off or rebooted).
+ *
+ * As Firecracker does, PUT /network-interfaces opens the tap then and
+ * there (TUNSETIFF on /dev/net/tun, as whoever runs us, in our network
+ * namespace) and holds it, and InstanceStart loads the kernel: an ELF
+ * vmlinux (x86_64) or an arm64 Image (aarch64), checked as
+ * linux-loader checks it.
  *
  * Stand-in-only knobs:
  *	--standin-log FILE, env FC_STANDIN_LOG, or ./fc-standin.log-path,
  *	else fc-standin.requests beside the API socket
  *		append {"method","path","body","status"} per request.
- *	FC_STANDIN_POWERDOWN_TIMEOUT (qemu) seconds between
- *		system_powerdown and SIGTERM, default 10.
- *	./fc-standin.responses (read at start, from the cwd: the jail
- *		root of a jailed stand-in) lines "METHOD PATH STATUS
- *		[JSON]": that request is answered so and not acted on,
- *		for tests of what a misbehaving VMM's answers do.
+ *	--standin-arch x86_64|aarch64, env FC_STANDIN_ARCH (idle mode)
+ *		the host architecture to answer as: on aarch64 the kernel
+ *		is an arm64 Image and SendCtrlAltDel is refused.
+ *	--standin-listen-delay MS, env FC_STANDIN_LISTEN_DELAY_MS
+ *		bind the API socket, then wait MS before listening: the
+ *		socket file is there and connections are refused.
+ *	./fc-standin.args (read at start, from the cwd: the jail root of
+ *		a jailed stand-in, which gets no environment and no
+ *		options of ours) more options, whitespace-separated.
+ *	./fc-standin.responses (read at start, from the cwd) lines
+ *		"METHOD PATH STATUS [JSON]": that request is answered so
+ *		and not acted on, for tests of what a misbehaving VMM's
+ *		answers do.
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -49,6 +68,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <net/if.h>
+
+#include <linux/if_tun.h>
+
 #include <jansson.h>
 
 #include "fc-standin-serde.h"
@@ -62,6 +85,7 @@
 #define DEFAULT_ID		"anonymous-instance"
 #define LOGPATH_FILE		"fc-standin.log-path"
 #define RESPONSES_FILE		"fc-standin.responses"
+#define ARGS_FILE		"fc-standin.args"
 #define METRICS_PERIOD_MS	60000	/* WRITE_METRICS_PERIOD_MS */
 
 #define HTTP_MAX_PAYLOAD	51200	/* vmm::HTTP_MAX_PAYLOAD_SIZE */
@@ -93,6 +117,22 @@
 			"size."
 #define ERR_IDMISMATCH	"The id from the path does not match the id from " \
 			"the body!"
+#define ERR_NETDEV	"Network config error: Could not create the network " \
+			"device: "
+#define ERR_KERNEL	"Start microvm error: Cannot load kernel due to " \
+			"invalid memory configuration or invalid kernel " \
+			"image: Kernel Loader: "
+#define ERR_I8042_FULL	"Internal VMM error: I8042 error: i8042 internal " \
+			"buffer full."
+#define ERR_CAD_AARCH64	"SendCtrlAltDel does not supported on aarch64."
+
+#define VNET_HDR_LEN		12	/* virtio_net_hdr_v1 */
+#define I8042_BUF_SIZE		16	/* i8042.rs BUF_SIZE */
+#define I8042_CAD_LEN		4	/* Ctrl, Alt, extended Del */
+#define X86_HIMEM_START		0x100000ULL
+#define X86_MMIO_MEM_START	(0x100000000ULL - (768ULL << 20))
+#define ARM_DRAM_START		0x80000000ULL
+#define ARM_KERNEL_START	(ARM_DRAM_START + 0x200000ULL)
 
 enum method { M_GET, M_PUT, M_PATCH };
 enum vmstate { VM_NOT_STARTED, VM_RUNNING, VM_PAUSED };
@@ -140,6 +180,8 @@ static struct {
 	json_t		*boot_built;	/* the last one that could be used */
 	json_t		*drives;	/* [BlockDeviceConfig], root first */
 	json_t		*nets;		/* [NetworkInterfaceConfig] */
+	int		*tapfds;	/* each net's open tap, in order */
+	int		 kernel_fd;	/* boot_built's, open since PUT */
 	json_t		*vsock;
 	json_t		*entropy;
 	json_t		*mmds_cfg;
@@ -168,8 +210,10 @@ static struct {
 	pid_t		 qemu_pid;
 	char		 qmp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int		 qmp_fd;
-	int64_t		 powerdown_kill_at;	/* 0: none */
 	int64_t		 term_kill_at;		/* 0: none */
+	int		 aarch64;	/* --standin-arch aarch64 */
+	int		 kbd_len;	/* i8042 bytes the guest has not read */
+	long		 listen_delay;	/* ms, --standin-listen-delay */
 	json_t		*canned;	/* [[method, path, status, body]] */
 } g;
 
@@ -181,7 +225,7 @@ static const struct sd_field f_action[] = {
 	{ "action_type", SD_ENUM, 0, &en_action },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_action = { "ActionBody", f_action };
+static const struct sd_struct st_action = { "ActionBody", f_action, 0 };
 
 static const char * const en_vmstate_v[] = { "Paused", "Resumed", NULL };
 static const struct sd_enum en_vmstate = { en_vmstate_v, 0 };
@@ -189,7 +233,7 @@ static const struct sd_field f_vm[] = {
 	{ "state", SD_ENUM, 0, &en_vmstate },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_vm = { "Vm", f_vm };
+static const struct sd_struct st_vm = { "Vm", f_vm, 0 };
 
 static const char * const en_cputmpl_v[] = {
 	"C3", "T2", "T2S", "None", "T2CL", "T2A", NULL };
@@ -205,7 +249,7 @@ static const struct sd_field f_mc[] = {
 	{ "huge_pages", SD_ENUM, SD_DEF, &en_huge },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_mc = { "MachineConfig", f_mc };
+static const struct sd_struct st_mc = { "MachineConfig", f_mc, 0 };
 static const struct sd_field f_mcu[] = {
 	{ "vcpu_count", SD_U8, SD_OPT, NULL },
 	{ "mem_size_mib", SD_USIZE, SD_OPT, NULL },
@@ -215,7 +259,7 @@ static const struct sd_field f_mcu[] = {
 	{ "huge_pages", SD_ENUM, SD_OPT, &en_huge },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_mcu = { "MachineConfigUpdate", f_mcu };
+static const struct sd_struct st_mcu = { "MachineConfigUpdate", f_mcu, 0 };
 
 static const struct sd_field f_boot[] = {
 	{ "kernel_image_path", SD_STR, 0, NULL },
@@ -223,7 +267,7 @@ static const struct sd_field f_boot[] = {
 	{ "boot_args", SD_STR, SD_OPT, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_boot = { "BootSourceConfig", f_boot };
+static const struct sd_struct st_boot = { "BootSourceConfig", f_boot, 0 };
 
 static const struct sd_field f_bucket[] = {
 	{ "size", SD_U64, 0, NULL },
@@ -231,13 +275,13 @@ static const struct sd_field f_bucket[] = {
 	{ "refill_time", SD_U64, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_bucket = { "TokenBucketConfig", f_bucket };
+static const struct sd_struct st_bucket = { "TokenBucketConfig", f_bucket, 1 };
 static const struct sd_field f_rl[] = {
 	{ "bandwidth", SD_STRUCT, SD_OPT, &st_bucket },
 	{ "ops", SD_STRUCT, SD_OPT, &st_bucket },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_rl = { "RateLimiterConfig", f_rl };
+static const struct sd_struct st_rl = { "RateLimiterConfig", f_rl, 0 };
 
 static const char * const en_cache_v[] = { "Unsafe", "Writeback", NULL };
 static const struct sd_enum en_cache = { en_cache_v, 0 };
@@ -255,7 +299,7 @@ static const struct sd_field f_drive[] = {
 	{ "socket", SD_STR, SD_OPT, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_drive = { "BlockDeviceConfig", f_drive };
+static const struct sd_struct st_drive = { "BlockDeviceConfig", f_drive, 0 };
 static const struct sd_field f_driveu[] = {
 	{ "drive_id", SD_STR, 0, NULL },
 	{ "path_on_host", SD_STR, SD_OPT, NULL },
@@ -263,7 +307,7 @@ static const struct sd_field f_driveu[] = {
 	{ NULL, 0, 0, NULL }
 };
 static const struct sd_struct st_driveu = {
-	"BlockDeviceUpdateConfig", f_driveu };
+	"BlockDeviceUpdateConfig", f_driveu, 0 };
 
 static const struct sd_field f_net[] = {
 	{ "iface_id", SD_STR, 0, NULL },
@@ -273,7 +317,7 @@ static const struct sd_field f_net[] = {
 	{ "tx_rate_limiter", SD_STRUCT, SD_OPT, &st_rl },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_net = { "NetworkInterfaceConfig", f_net };
+static const struct sd_struct st_net = { "NetworkInterfaceConfig", f_net, 0 };
 static const struct sd_field f_netu[] = {
 	{ "iface_id", SD_STR, 0, NULL },
 	{ "rx_rate_limiter", SD_STRUCT, SD_OPT, &st_rl },
@@ -281,7 +325,7 @@ static const struct sd_field f_netu[] = {
 	{ NULL, 0, 0, NULL }
 };
 static const struct sd_struct st_netu = {
-	"NetworkInterfaceUpdateConfig", f_netu };
+	"NetworkInterfaceUpdateConfig", f_netu, 0 };
 
 static const char * const en_level_v[] = {
 	"Off", "Trace", "Debug", "Info", "Warn", "Error", "Warning", NULL };
@@ -294,13 +338,13 @@ static const struct sd_field f_logger[] = {
 	{ "module", SD_STR, SD_OPT, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_logger = { "LoggerConfig", f_logger };
+static const struct sd_struct st_logger = { "LoggerConfig", f_logger, 0 };
 
 static const struct sd_field f_metrics[] = {
 	{ "metrics_path", SD_PATH, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_metrics = { "MetricsConfig", f_metrics };
+static const struct sd_struct st_metrics = { "MetricsConfig", f_metrics, 1 };
 
 static const struct sd_field f_vsock[] = {
 	{ "vsock_id", SD_STR, SD_OPT, NULL },
@@ -308,14 +352,14 @@ static const struct sd_field f_vsock[] = {
 	{ "uds_path", SD_STR, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_vsock = { "VsockDeviceConfig", f_vsock };
+static const struct sd_struct st_vsock = { "VsockDeviceConfig", f_vsock, 0 };
 
 static const struct sd_field f_entropy[] = {
 	{ "rate_limiter", SD_STRUCT, SD_OPT, &st_rl },
 	{ NULL, 0, 0, NULL }
 };
 static const struct sd_struct st_entropy = {
-	"EntropyDeviceConfig", f_entropy };
+	"EntropyDeviceConfig", f_entropy, 0 };
 
 static const char * const en_mmdsv_v[] = { "V1", "V2", NULL };
 static const struct sd_enum en_mmdsv = { en_mmdsv_v, 0 };
@@ -325,7 +369,7 @@ static const struct sd_field f_mmdscfg[] = {
 	{ "ipv4_address", SD_IPV4, SD_OPT, NULL },
 	{ NULL, 0, 0, NULL }
 };
-static const struct sd_struct st_mmdscfg = { "MmdsConfig", f_mmdscfg };
+static const struct sd_struct st_mmdscfg = { "MmdsConfig", f_mmdscfg, 0 };
 
 static void	cleanup(void);
 static void	die(int, const char *, ...)
@@ -795,6 +839,208 @@ guest_cmdline(void)
 }
 
 /*
+ * The kernel, as build_microvm_for_boot() loads it with linux-loader
+ * 0.13: an ELF vmlinux on x86_64 (loader/elf), an arm64 Image on
+ * aarch64 (loader/pe), into guest memory of mem_size_mib.  Nothing is
+ * loaded: each returns NULL if the kernel would load, else the
+ * loader's words.
+ */
+
+#define ELF_ERR(s)	"failed to load ELF kernel image: Kernel Loader: " s
+#define PE_ERR(s)	"failed to load PE kernel image: PE Kernel Loader: " s
+#define LOADER_OVERFLOW	"memory to load kernel image is not enough"
+
+/* Read::read_exact() at off: 0, or -1 if the file ends first. */
+static int
+read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	if (off > (uint64_t)INT64_MAX - n)
+		return -1;
+	while (got < n) {
+		r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Does the file hold len bytes from off? */
+static int
+file_has(int fd, uint64_t off, uint64_t len)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1 || st.st_size < 0)
+		return 0;
+	return off <= (uint64_t)st.st_size &&
+	    len <= (uint64_t)st.st_size - off;
+}
+
+static uint64_t
+le(const unsigned char *p, int n)
+{
+	uint64_t	v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static int
+in_region(uint64_t addr, uint64_t len, uint64_t start, uint64_t size)
+{
+	return addr >= start && addr - start <= size &&
+	    len <= size - (addr - start);
+}
+
+/* arch_memory_regions(): does [addr, addr + len) lie in one region? */
+static int
+guest_mem_has(uint64_t addr, uint64_t len)
+{
+	uint64_t	mem = vm.mem_mib << 20, low;
+
+	if (g.aarch64)
+		return in_region(addr, len, ARM_DRAM_START, mem);
+	low = mem < X86_MMIO_MEM_START ? mem : X86_MMIO_MEM_START;
+	return in_region(addr, len, 0, low) ||
+	    (mem > low && in_region(addr, len, 1ULL << 32, mem - low));
+}
+
+/* parse_elf_note(): a PT_NOTE segment, looking for the PVH entry. */
+static const char *
+kernel_pvh_note(int fd, uint64_t off, uint64_t filesz)
+{
+	unsigned char	nh[12], buf[4];
+	uint64_t	rd = 0, pos = off, na, da;
+	uint32_t	namesz = 0, descsz = 0;
+
+	if (off > INT64_MAX)
+		return ELF_ERR("Unable to seek to note header");
+	while (rd < filesz) {
+		if (read_at(fd, nh, sizeof(nh), pos) == -1)
+			return ELF_ERR("Unable to read note header");
+		pos += sizeof(nh);
+		namesz = (uint32_t)le(nh, 4);
+		descsz = (uint32_t)le(nh + 4, 4);
+		/* XEN_ELFNOTE_PHYS32_ENTRY, named "Xen" */
+		if (le(nh + 8, 4) == 18 && namesz == 4) {
+			if (read_at(fd, buf, 4, pos) == -1)
+				return ELF_ERR("Unable to read note header");
+			pos += 4;
+			if (memcmp(buf, "Xen", 4) == 0)
+				break;
+		}
+		na = ((uint64_t)namesz + 3) & ~3ULL;
+		da = ((uint64_t)descsz + 3) & ~3ULL;
+		if (na > UINT32_MAX || da > UINT32_MAX)
+			return ELF_ERR("Overflow occurred during an "
+			    "arithmetic operation");
+		rd += sizeof(nh) + na + da;
+		if ((pos = off + rd) > INT64_MAX)
+			return ELF_ERR("Unable to seek to note header");
+	}
+	if (rd >= filesz)
+		return NULL;		/* no PVH entry: boots the other way */
+	if (descsz < 4)
+		return ELF_ERR("Invalid PVH note header");
+	if (read_at(fd, buf, 4, pos) == -1)
+		return ELF_ERR("Unable to read note header");
+	return NULL;
+}
+
+/* Elf::load(guest_mem, None, kernel, Some(HIMEM_START)). */
+static const char *
+kernel_elf(int fd)
+{
+	unsigned char	 eh[64], ph[56];
+	uint64_t	 phoff, off, paddr, filesz, memsz;
+	uint32_t	 type;
+	unsigned int	 i, phnum;
+	const char	*e;
+
+	if (read_at(fd, eh, sizeof(eh), 0) == -1)
+		return ELF_ERR("Unable to read elf header");
+	if (memcmp(eh, "\177ELF", 4) != 0)
+		return ELF_ERR("Invalid Elf magic number");
+	if (eh[5] != 1)		/* EI_DATA, ELFDATA2LSB */
+		return ELF_ERR("Trying to load big-endian binary on "
+		    "little-endian machine");
+	if (le(eh + 54, 2) != sizeof(ph))	/* e_phentsize */
+		return ELF_ERR("Invalid program header size");
+	if ((phoff = le(eh + 32, 8)) < sizeof(eh))
+		return ELF_ERR("Invalid program header offset");
+	if (le(eh + 24, 8) < X86_HIMEM_START)	/* e_entry */
+		return ELF_ERR("Invalid entry address");
+	if (phoff > INT64_MAX)
+		return ELF_ERR("Unable to seek to program header");
+	phnum = (unsigned int)le(eh + 56, 2);
+	/* all the program headers are read before any segment */
+	for (i = 0; i < phnum; i++)
+		if (read_at(fd, ph, sizeof(ph), phoff + (uint64_t)i *
+		    sizeof(ph)) == -1)
+			return ELF_ERR("Unable to read program header");
+	for (i = 0; i < phnum; i++) {
+		(void)read_at(fd, ph, sizeof(ph), phoff + (uint64_t)i *
+		    sizeof(ph));
+		type = (uint32_t)le(ph, 4);
+		off = le(ph + 8, 8);
+		paddr = le(ph + 24, 8);
+		filesz = le(ph + 32, 8);
+		memsz = le(ph + 40, 8);
+		if (type != 1 || filesz == 0) {		/* PT_LOAD */
+			if (type == 4 && (e = kernel_pvh_note(fd, off,
+			    filesz)) != NULL)			/* PT_NOTE */
+				return e;
+			continue;
+		}
+		if (off > INT64_MAX)
+			return ELF_ERR("Unable to seek to kernel start");
+		if (!guest_mem_has(paddr, filesz) || !file_has(fd, off,
+		    filesz))
+			return ELF_ERR("Unable to read kernel image");
+		if (memsz > UINT64_MAX - paddr)
+			return LOADER_OVERFLOW;
+	}
+	return NULL;
+}
+
+/* PE::load(guest_mem, Some(get_kernel_start()), kernel, None). */
+static const char *
+kernel_pe(int fd)
+{
+	unsigned char	h[64];
+	struct stat	st;
+	uint64_t	text, load;
+
+	if (fstat(fd, &st) == -1)
+		return PE_ERR("unable to seek Image end");
+	if (read_at(fd, h, sizeof(h), 0) == -1)
+		return PE_ERR("unable to read Image header");
+	if (le(h + 56, 4) != 0x644d5241)	/* "ARM\x64" */
+		return PE_ERR("invalid Image magic number");
+	/* text_offset, or 0x80000 for an image_size of 0 */
+	text = le(h + 16, 8) == 0 ? 0x80000 : le(h + 8, 8);
+	if (text > UINT64_MAX - ARM_KERNEL_START)
+		return PE_ERR("invalid Image");
+	load = ARM_KERNEL_START + text;
+	if (!guest_mem_has(load, (uint64_t)st.st_size))
+		return PE_ERR("unable to read kernel image");
+	return NULL;
+}
+
+static const char *
+kernel_load(void)
+{
+	return g.aarch64 ? kernel_pe(vm.kernel_fd) : kernel_elf(vm.kernel_fd);
+}
+
+/*
  * The guest, idle flavour: a banner, and nothing behind it.
  */
 
@@ -875,19 +1121,25 @@ guest_start(struct resp *rs)
 	no_content(rs);
 }
 
-static void
-guest_ctrl_alt_del(struct resp *rs)
+/*
+ * The running guest reads the i8042's buffer: Ctrl+Alt+Del reboots it,
+ * and with reboot=k that ends the VMM.
+ */
+static int
+guest_keys(char *err, size_t errsz)
 {
 	char	t[32];
 
+	(void)err;
+	(void)errsz;
+	g.kbd_len = 0;
 	console_stamp(t, sizeof(t));
 	console("%s reboot: Restarting system\n", t);
-	/* exit once the 204 is out, as Firecracker does when the guest
-	 * reboots */
+	/* exit once the 204 is out, as Firecracker does on a reboot */
 	g.exit_pending = 1;
 	g.exit_code = 0;
 	g.exit_at = now_ms() + 200;
-	no_content(rs);
+	return 0;
 }
 
 static int
@@ -1100,9 +1352,9 @@ qmp_close(void)
 	g.qmp_fd = -1;
 }
 
-/* One command; 0 if qemu returned, -1 with err set if not. */
+/* One command (args: JSON or NULL); 0 if qemu returned, else -1, err. */
 static int
-qmp_exec(const char *cmd, char *err, size_t errsz)
+qmp_exec(const char *cmd, const char *args, char *err, size_t errsz)
 {
 	char		 line[8192];
 	json_t		*o, *e;
@@ -1110,7 +1362,12 @@ qmp_exec(const char *cmd, char *err, size_t errsz)
 	int64_t		 deadline;
 	int		 rc = -1;
 
-	snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\r\n", cmd);
+	if (args != NULL)
+		snprintf(line, sizeof(line), "{\"execute\":\"%s\","
+		    "\"arguments\":%s}\r\n", cmd, args);
+	else
+		snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\r\n",
+		    cmd);
 	if (write(g.qmp_fd, line, strlen(line)) != (ssize_t)strlen(line)) {
 		snprintf(err, errsz, "QMP write: %s", strerror(errno));
 		qmp_close();
@@ -1174,15 +1431,15 @@ qmp_connect(char *err, size_t errsz)
 		qmp_close();
 		return -1;
 	}
-	return qmp_exec("qmp_capabilities", err, errsz);
+	return qmp_exec("qmp_capabilities", NULL, err, errsz);
 }
 
 static int
-qmp(const char *cmd, char *err, size_t errsz)
+qmp(const char *cmd, const char *args, char *err, size_t errsz)
 {
 	if (qmp_connect(err, errsz) == -1)
 		return -1;
-	return qmp_exec(cmd, err, errsz);
+	return qmp_exec(cmd, args, err, errsz);
 }
 
 static void
@@ -1232,12 +1489,10 @@ qemu_args(struct strv *av, const char *qemu)
 		strv_add(av, "-device");
 		strv_add(av, "virtio-blk-device,drive=%s", id);
 	}
+	/* the taps opened at PUT, inherited: qemu opens none itself */
 	json_array_foreach(vm.nets, i, n) {
-		esc = qemu_escape(jget_str(n, "host_dev_name"));
 		strv_add(av, "-netdev");
-		strv_add(av, "tap,id=n%zu,ifname=%s,script=no,downscript=no",
-		    i, esc);
-		free(esc);
+		strv_add(av, "tap,id=n%zu,fd=%d", i, vm.tapfds[i]);
 		strv_add(av, "-device");
 		if ((s = jget_str(n, "guest_mac")) != NULL)
 			strv_add(av, "virtio-net-device,netdev=n%zu,mac=%s",
@@ -1270,6 +1525,7 @@ guest_start(struct resp *rs)
 	const char	*qemu;
 	sigset_t	 all;
 	pid_t		 pid;
+	size_t		 i;
 	int		 pfd[2], e;
 	ssize_t		 r;
 
@@ -1300,6 +1556,8 @@ guest_start(struct resp *rs)
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (i = 0; i < json_array_size(vm.nets); i++)
+			(void)fcntl(vm.tapfds[i], F_SETFD, 0);
 		execv(qemu, av.v);
 		e = errno;
 		(void)write(pfd[1], &e, sizeof(e));
@@ -1325,25 +1583,27 @@ guest_start(struct resp *rs)
 	no_content(rs);
 }
 
-static void
-guest_ctrl_alt_del(struct resp *rs)
+/*
+ * The running guest reads the i8042's buffer: each Ctrl+Alt+Del in it
+ * is a QMP send-key.  What the guest does about it is its business (a
+ * reboot, with reboot=k, ends qemu and then us; a guest without an AT
+ * keyboard driver does nothing).
+ */
+static int
+guest_keys(char *err, size_t errsz)
 {
-	char	err[512];
-	long	timeout = 10;
-	char	*s;
-
-	if ((s = getenv("FC_STANDIN_POWERDOWN_TIMEOUT")) != NULL)
-		timeout = strtol(s, NULL, 10);
-	if (qmp("system_powerdown", err, sizeof(err)) == 0) {
-		if (g.powerdown_kill_at == 0)
-			g.powerdown_kill_at = now_ms() + timeout * 1000;
-	} else {
-		fclog(LV_WARN, "fc_vmm", "system_powerdown: %s; sending "
-		    "SIGTERM", err);
-		if (g.qemu_pid != -1)
-			kill(g.qemu_pid, SIGTERM);
+	while (g.kbd_len >= I8042_CAD_LEN) {
+		if (qmp("send-key", "{\"keys\":["
+		    "{\"type\":\"qcode\",\"data\":\"ctrl\"},"
+		    "{\"type\":\"qcode\",\"data\":\"alt\"},"
+		    "{\"type\":\"qcode\",\"data\":\"delete\"}]}",
+		    err, errsz) == -1) {
+			g.kbd_len = 0;
+			return -1;
+		}
+		g.kbd_len -= I8042_CAD_LEN;
 	}
-	no_content(rs);
+	return 0;
 }
 
 static int
@@ -1351,7 +1611,7 @@ guest_pause(struct resp *rs, int pause)
 {
 	char	err[512];
 
-	if (qmp(pause ? "stop" : "cont", err, sizeof(err)) == -1) {
+	if (qmp(pause ? "stop" : "cont", NULL, err, sizeof(err)) == -1) {
 		fault(rs, "Internal VMM error: %s the guest: %s",
 		    pause ? "cannot pause" : "cannot resume", err);
 		return -1;
@@ -1403,12 +1663,6 @@ guest_timers(void)
 
 	if (g.qemu_pid == -1)
 		return;
-	if (g.powerdown_kill_at != 0 && t >= g.powerdown_kill_at) {
-		g.powerdown_kill_at = 0;
-		kill(g.qemu_pid, SIGTERM);
-		if (g.term_kill_at == 0)
-			g.term_kill_at = t + 10000;
-	}
 	if (g.term_kill_at != 0 && t >= g.term_kill_at) {
 		g.term_kill_at = 0;
 		kill(g.qemu_pid, SIGKILL);
@@ -1550,7 +1804,7 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 {
 	json_t		*b, *o;
 	const char	*s;
-	int		 fd;
+	int		 fd, kfd;
 
 	if ((b = decode(rs, rq, &st_boot)) == NULL)
 		return;
@@ -1576,28 +1830,34 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 	vm.boot = o;
 	json_decref(b);
 
-	if ((fd = open(jget_str(o, "kernel_image_path"),
+	/* BootConfig keeps the kernel open: InstanceStart loads that */
+	if ((kfd = open(jget_str(o, "kernel_image_path"),
 	    O_RDONLY | O_CLOEXEC)) == -1) {
 		fault(rs, "Boot source error: The kernel file cannot be "
 		    "opened: %s", oserr(errno));
 		return;
 	}
-	close(fd);
 	if ((s = jget_str(o, "initrd_path")) != NULL) {
 		if ((fd = open(s, O_RDONLY | O_CLOEXEC)) == -1) {
 			fault(rs, "Boot source error: The initrd file cannot "
 			    "be opened due to invalid path or invalid "
 			    "permissions. %s", oserr(errno));
+			close(kfd);
 			return;
 		}
 		close(fd);
 	}
 	if ((s = jget_str(o, "boot_args")) == NULL)
 		s = DEFAULT_CMDLINE;
-	if (cmdline_check(rs, s) == -1)
+	if (cmdline_check(rs, s) == -1) {
+		close(kfd);
 		return;
+	}
 	json_decref(vm.boot_built);
 	vm.boot_built = json_incref(o);
+	if (vm.kernel_fd != -1)
+		close(vm.kernel_fd);
+	vm.kernel_fd = kfd;
 	no_content(rs);
 }
 
@@ -1735,13 +1995,75 @@ out:
 	json_decref(b);
 }
 
+/*
+ * Tap::open_named() and Net::new(): /dev/net/tun, the name, TUNSETIFF
+ * (only root may make a tap that is not there: anyone else needs one
+ * that is, and is theirs), the vnet header size.  The fd is held until
+ * we exit.  -1 with err in NetError's words on failure.
+ */
+static int
+tap_open(const char *name, char *err, size_t errsz)
+{
+	struct ifreq	ifr;
+	int		fd, hdr = VNET_HDR_LEN, e;
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		snprintf(err, errsz, "Open tap device failed: Couldn't open "
+		    "/dev/net/tun: %s", oserr(errno));
+		return -1;
+	}
+	if (strlen(name) >= IFNAMSIZ) {
+		close(fd);
+		snprintf(err, errsz, "Open tap device failed: Invalid "
+		    "interface name");
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, strlen(name));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+		e = errno;
+		close(fd);
+		snprintf(err, errsz, "Open tap device failed: Error while "
+		    "creating ifreq structure: %s. Invalid TUN/TAP Backend "
+		    "provided by %s. Check our documentation on setting up "
+		    "the network devices.", oserr(e), name);
+		return -1;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) == -1) {
+		e = errno;
+		close(fd);
+		snprintf(err, errsz, "Setting vnet header size failed: Error "
+		    "while setting size of the vnet header: %s", oserr(e));
+		return -1;
+	}
+	return fd;
+}
+
+/* NetBuilder's swap_remove(): the last one takes its place. */
+static void
+net_remove(size_t pos)
+{
+	size_t	last = json_array_size(vm.nets) - 1;
+
+	close(vm.tapfds[pos]);
+	if (pos != last) {
+		json_array_set(vm.nets, pos, json_array_get(vm.nets, last));
+		vm.tapfds[pos] = vm.tapfds[last];
+	}
+	json_array_remove(vm.nets, last);
+}
+
 static void
 api_put_net(struct resp *rs, const struct req *rq, const char *id)
 {
 	json_t		*b, *n, *e;
 	const char	*mac, *dev;
+	char		 err[1024];
 	ssize_t		 pos;
-	size_t		 i, last;
+	size_t		 i, count;
+	int		 fd;
 
 	if (checked_id(rs, id) == -1)
 		return;
@@ -1759,33 +2081,29 @@ api_put_net(struct resp *rs, const struct req *rq, const char *id)
 	mac = jget_str(b, "guest_mac");
 	dev = jget_str(b, "host_dev_name");
 	json_array_foreach(vm.nets, i, e) {
-		if (strcmp(jget_str(e, "iface_id"), id) == 0)
-			continue;
 		if (mac != NULL && jget_str(e, "guest_mac") != NULL &&
-		    strcmp(jget_str(e, "guest_mac"), mac) == 0) {
+		    strcmp(jget_str(e, "guest_mac"), mac) == 0 &&
+		    strcmp(jget_str(e, "iface_id"), id) != 0) {
 			fault(rs, "Network config error: The MAC address is "
 			    "already in use: %s", mac);
 			goto out;
 		}
-		if (strcmp(jget_str(e, "host_dev_name"), dev) == 0) {
-			/* the second open of the tap fails with EBUSY */
-			fault(rs, "Network config error: Could not create the "
-			    "network device: Open tap device failed: Error "
-			    "while creating ifreq structure: %s. Invalid "
-			    "TUN/TAP Backend provided by %s. Check our "
-			    "documentation on setting up the network "
-			    "devices.", oserr(EBUSY), dev);
-			goto out;
-		}
 	}
-	if ((pos = find_by(vm.nets, "iface_id", id)) != -1) {
-		/* NetBuilder: swap_remove() the old one, push the new */
-		last = json_array_size(vm.nets) - 1;
-		if ((size_t)pos != last)
-			json_array_set(vm.nets, (size_t)pos,
-			    json_array_get(vm.nets, last));
-		json_array_remove(vm.nets, last);
+	/*
+	 * NetBuilder::build() drops the interface it updates before it
+	 * opens the new tap: a failed update loses the old one.
+	 */
+	if ((pos = find_by(vm.nets, "iface_id", id)) != -1)
+		net_remove((size_t)pos);
+	if ((fd = tap_open(dev, err, sizeof(err))) == -1) {
+		fault(rs, ERR_NETDEV "%s", err);
+		goto out;
 	}
+	count = json_array_size(vm.nets);
+	if ((vm.tapfds = reallocarray(vm.tapfds, count + 1,
+	    sizeof(*vm.tapfds))) == NULL)
+		die(EXIT_GENERIC, "out of memory");
+	vm.tapfds[count] = fd;
 	n = json_object();
 	json_object_set_new(n, "iface_id", json_string(id));
 	json_object_set_new(n, "host_dev_name", json_string(dev));
@@ -2083,7 +2401,8 @@ static void
 api_actions(struct resp *rs, const struct req *rq)
 {
 	json_t		*b;
-	const char	*act;
+	const char	*act, *e;
+	char		 err[512];
 
 	if ((b = decode(rs, rq, &st_action)) == NULL)
 		return;
@@ -2093,6 +2412,8 @@ api_actions(struct resp *rs, const struct req *rq)
 			fault(rs, ERR_POSTBOOT);
 		else if (vm.boot_built == NULL)
 			fault(rs, ERR_NOKERNEL);
+		else if ((e = kernel_load()) != NULL)
+			fault(rs, ERR_KERNEL "%s", e);
 		else {
 			guest_start(rs);
 			/*
@@ -2106,10 +2427,26 @@ api_actions(struct resp *rs, const struct req *rq)
 			}
 		}
 	} else if (strcmp(act, "SendCtrlAltDel") == 0) {
-		if (!started())
+		/*
+		 * Vmm::send_ctrl_alt_del(): the keys go into the i8042's
+		 * buffer, and a paused guest reads them when it resumes.
+		 * On aarch64 the request does not even parse.
+		 */
+		if (g.aarch64)
+			fault(rs, ERR_CAD_AARCH64);
+		else if (!started())
 			fault(rs, ERR_PREBOOT);
-		else
-			guest_ctrl_alt_del(rs);
+		else if (I8042_BUF_SIZE - g.kbd_len < I8042_CAD_LEN)
+			fault(rs, ERR_I8042_FULL);
+		else {
+			g.kbd_len += I8042_CAD_LEN;
+			if (vm.state != VM_RUNNING ||
+			    guest_keys(err, sizeof(err)) == 0)
+				no_content(rs);
+			else
+				fault(rs, "Internal VMM error: fc-standin: %s",
+				    err);
+		}
 	} else {
 		if (!started())
 			fault(rs, ERR_PREBOOT);
@@ -2125,6 +2462,7 @@ static void
 api_patch_vm(struct resp *rs, const struct req *rq)
 {
 	json_t	*b;
+	char	 err[512];
 	int	 pause;
 
 	if ((b = decode(rs, rq, &st_vm)) == NULL)
@@ -2140,6 +2478,9 @@ api_patch_vm(struct resp *rs, const struct req *rq)
 	vm.state = pause ? VM_PAUSED : VM_RUNNING;
 	fclog(LV_INFO, "fc_vmm", "'%s vm' VMM action took 0 us.",
 	    pause ? "pause" : "resume");
+	/* what was typed while it was paused, it reads now */
+	if (!pause && g.kbd_len > 0 && guest_keys(err, sizeof(err)) == -1)
+		fclog(LV_WARN, "fc_vmm", "fc-standin: %s", err);
 	no_content(rs);
 }
 
@@ -2764,6 +3105,10 @@ static struct arg args[] = {
 	{ "enable-pci", 0, NULL, 0, "Enables PCIe support." },
 	{ "standin-log", 1, NULL, 0, "fc-standin only: append one JSON line "
 	    "per API request to this file." },
+	{ "standin-arch", 1, NULL, 0, "fc-standin only: x86_64 or aarch64, "
+	    "the host to answer as (aarch64: idle mode only)." },
+	{ "standin-listen-delay", 1, NULL, 0, "fc-standin only: milliseconds "
+	    "between binding the API socket and listening on it." },
 	{ NULL, 0, NULL, 0, NULL }
 };
 
@@ -2788,6 +3133,43 @@ static int
 arg_given(const char *name)
 {
 	return arg_find(name)->given;
+}
+
+/*
+ * ./fc-standin.args: options for a stand-in the jailer runs (which
+ * passes it no environment and only Firecracker's options), put before
+ * those of the command line.
+ */
+static void
+args_from_file(int *argcp, char ***argvp)
+{
+	char	**av, *line = NULL, *tok, *save;
+	size_t	  cap = 0, n = 0, size;
+	FILE	 *f;
+	int	  i;
+
+	if ((f = fopen(ARGS_FILE, "re")) == NULL)
+		return;
+	size = (size_t)*argcp + 1;
+	if ((av = reallocarray(NULL, size, sizeof(*av))) == NULL)
+		die(EXIT_GENERIC, "out of memory");
+	av[n++] = (*argvp)[0];
+	while (getline(&line, &cap, f) != -1) {
+		for (tok = strtok_r(line, " \t\r\n", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t\r\n", &save)) {
+			if (n + *argcp >= size && (av = reallocarray(av,
+			    size *= 2, sizeof(*av))) == NULL)
+				die(EXIT_GENERIC, "out of memory");
+			av[n++] = xstrdup(tok);
+		}
+	}
+	free(line);
+	fclose(f);
+	for (i = 1; i < *argcp; i++)
+		av[n++] = (*argvp)[i];
+	av[n] = NULL;
+	*argcp = (int)n;
+	*argvp = av;
 }
 
 /* utils::arg_parser's errors, and main.rs's report of them. */
@@ -3073,10 +3455,43 @@ setup_metadata(void)
 	vm.mmds = v;
 }
 
+/* The stand-in's own options: from the command line, else the env. */
+static void
+setup_standin(void)
+{
+	const char	*v;
+	char		*end;
+
+	if ((v = arg_value("standin-arch")) == NULL &&
+	    (v = getenv("FC_STANDIN_ARCH")) != NULL && *v == '\0')
+		v = NULL;
+	if (v != NULL && strcmp(v, "aarch64") == 0)
+		g.aarch64 = 1;
+	else if (v != NULL && strcmp(v, "x86_64") != 0)
+		die(EXIT_GENERIC, "--standin-arch %s: x86_64 or aarch64", v);
+#ifdef STANDIN_MODE_QEMU
+	if (g.aarch64)
+		die(EXIT_GENERIC, "--standin-arch aarch64: qemu mode runs "
+		    "x86_64 guests only");
+#endif
+	if ((v = arg_value("standin-listen-delay")) == NULL &&
+	    (v = getenv("FC_STANDIN_LISTEN_DELAY_MS")) != NULL && *v == '\0')
+		v = NULL;
+	if (v != NULL) {
+		errno = 0;
+		g.listen_delay = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0 ||
+		    g.listen_delay < 0 || g.listen_delay > 600000)
+			die(EXIT_GENERIC, "--standin-listen-delay %s: "
+			    "milliseconds, 0 to 600000", v);
+	}
+}
+
 static void
 setup_socket(void)
 {
 	struct sockaddr_un	sun;
+	struct timespec		ts;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -3098,6 +3513,11 @@ setup_socket(void)
 		exit(EXIT_GENERIC);
 	}
 	g.sock_made = 1;
+	/* the file is there; until listen() a connect is refused */
+	ts.tv_sec = g.listen_delay / 1000;
+	ts.tv_nsec = g.listen_delay % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 	if (listen(g.listen_fd, 128) == -1)
 		die(EXIT_GENERIC, "listen: %s", strerror(errno));
 	fclog(LV_INFO, "fc_api", "API server started.");
@@ -3165,9 +3585,6 @@ poll_timeout(void)
 	if (vm.metrics_next != 0 && (next == -1 || vm.metrics_next < next))
 		next = vm.metrics_next;
 #ifdef STANDIN_MODE_QEMU
-	if (g.powerdown_kill_at != 0 && (next == -1 ||
-	    g.powerdown_kill_at < next))
-		next = g.powerdown_kill_at;
 	if (g.term_kill_at != 0 && (next == -1 || g.term_kill_at < next))
 		next = g.term_kill_at;
 #endif
@@ -3242,8 +3659,9 @@ main(int argc, char *argv[])
 	g.listen_fd = g.sig_fd = g.reqlog_fd = g.log_fd = g.qmp_fd = -1;
 	g.qemu_pid = -1;
 	g.t0 = now_ms();
-	vm.metrics_fd = -1;
+	vm.metrics_fd = vm.kernel_fd = -1;
 
+	args_from_file(&argc, &argv);
 	parse_args(argc, argv);
 	if (arg_given("snapshot-version")) {
 		printf("v4.0.0\n");
@@ -3271,6 +3689,7 @@ main(int argc, char *argv[])
 		(void)num_arg("start-time-cpu-us", "u64");
 	if (arg_given("parent-cpu-time-us"))
 		(void)num_arg("parent-cpu-time-us", "u64");
+	setup_standin();
 	if (arg_given("seccomp-filter") &&
 	    access(arg_value("seccomp-filter"), R_OK) == -1) {
 		fprintf(stderr, "Error: SeccompFilter(FileOpen(...))\n"

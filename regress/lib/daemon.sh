@@ -115,13 +115,14 @@ daemon_cleanup() {
 }
 
 # A VM environment: the idle Firecracker stand-in installed root-owned as
-# $T/bin/firecracker, an image "default" (a kernel-shaped file and a
-# 64 MiB ext4 rootfs), and the configuration lines that name them.
+# $T/bin/firecracker, an image "default" (a kernel Firecracker's loader
+# takes, from mkvmlinux, and a 64 MiB ext4 rootfs), and the
+# configuration lines that name them.
 vm_env() {
 	mkdir -p "$T/bin" "$T/img"
 	chmod 0755 "$T/bin" "$T/img"
 	install -m 0755 "$HELPERS/fc-standin-idle" "$T/bin/firecracker"
-	head -c 1048576 /dev/urandom >"$T/img/vmlinux"
+	mkvmlinux "$T/img/vmlinux"
 	truncate -s 64M "$T/img/rootfs.ext4"
 	mkfs.ext4 -q -F "$T/img/rootfs.ext4"
 	chmod 0644 "$T/img/vmlinux" "$T/img/rootfs.ext4"

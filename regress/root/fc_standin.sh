@@ -4,12 +4,16 @@
 # messages, state rules, command line, console, exit.
 #
 # Binaries: $HELPERS/fc-standin-idle and $HELPERS/fc-standin-qemu, or,
-# with HELPERS unset, built here with cc.  The real-qemu checks run when
+# with HELPERS unset, built here with cc.  As Firecracker does, the
+# stand-in opens a tap at PUT /network-interfaces: as root, the stand-ins
+# run in a network namespace made here, with the taps they are given
+# (and one runs as nobody, as a jailed Firecracker does); without root
+# the checks of taps are skipped.  The real-qemu checks run when
 # /usr/bin/qemu-system-x86_64 exists and, as root, boot the guest that
 # scripts/build-guest.sh builds (cached in FC_STANDIN_GUEST, default
 # /var/cache/banger-guest), its NIC on a tap in a network namespace of
-# their own; the rest needs no root.  FC_STANDIN_KEEP=1 keeps the
-# temporary directory for a look afterwards.
+# their own.  FC_STANDIN_KEEP=1 keeps the temporary directory for a look
+# afterwards.
 
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=regress/lib/lib.sh
@@ -17,6 +21,8 @@ TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 T=$(mktemp -d /tmp/fc_standin.XXXXXX) || exit 1
 PIDS=()
+NETNS=
+RUN=()
 # shellcheck disable=SC2317
 cleanup() {
 	local p
@@ -24,6 +30,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	[ -z "$NETNS" ] || ip netns del "$NETNS" 2>/dev/null
 	if [ -n "$FC_STANDIN_KEEP" ]; then
 		echo "fc_standin: kept $T"
 	else
@@ -73,6 +80,33 @@ if ! command -v curl >/dev/null; then
 	t_done
 fi
 
+# The stand-ins' network namespace, and the taps in it: tap-a0 and
+# tap-q0 root's, tap-n0 nobody's (TUNSETIFF as root makes a tap that is
+# not there, so never in the host's namespace).  $T/tun is a
+# /dev/net/tun of nobody's, for the stand-in that runs as nobody.
+if [ "$(id -u)" -eq 0 ]; then
+	NETNS=fcst-net-$$
+	chmod 0711 "$T"
+	mkdir "$T/nobody"
+	chown 65534:65534 "$T/nobody"
+	if ! ip netns add "$NETNS" 2>"$T/netns.err" ||
+	    ! ip -n "$NETNS" tuntap add dev tap-a0 mode tap \
+	    2>>"$T/netns.err" ||
+	    ! ip -n "$NETNS" tuntap add dev tap-q0 mode tap \
+	    2>>"$T/netns.err" ||
+	    ! ip -n "$NETNS" tuntap add dev tap-n0 mode tap user 65534 \
+	    2>>"$T/netns.err" ||
+	    ! mknod -m 0600 "$T/tun" c 10 200 2>>"$T/netns.err" ||
+	    ! chown 65534:65534 "$T/tun" 2>>"$T/netns.err"; then
+		fail netns "$(tr '\n' ' ' <"$T/netns.err")"
+		t_done
+	fi
+	RUN=(ip netns exec "$NETNS")
+	pass netns
+else
+	skip taps "needs root (a network namespace and taps)"
+fi
+
 # --- helpers ----------------------------------------------------------
 
 # api SOCK METHOD PATH [BODY]: CODE and OUT get the status and body.
@@ -120,14 +154,45 @@ expect_has() {
 	esac
 }
 
-# start NAME BINARY SOCK [ARGS...]: PID gets the stand-in's pid.
+# start NAME BINARY SOCK [ARGS...]: PID gets the stand-in's pid (in the
+# taps' namespace when there is one).
 start() {
 	local name=$1 bin=$2 sock=$3
 	shift 3
-	"$bin" --api-sock "$sock" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	"${RUN[@]}" "$bin" --api-sock "$sock" "$@" >"$T/$name.out" \
+	    2>"$T/$name.err" &
 	PID=$!
 	PIDS+=("$PID")
 	wait_for 5 test -S "$sock"
+}
+
+# start_nobody NAME BINARY SOCK [ARGS...]: as start, but as nobody with
+# no capabilities, as the jailer runs Firecracker, and with $T/tun for
+# its /dev/net/tun (the host's is root's).
+start_nobody() {
+	local name=$1 bin=$2 sock=$3
+	shift 3
+	# shellcheck disable=SC2016
+	"${RUN[@]}" unshare -m --propagation private sh -c \
+	    'mount --bind "$0" /dev/net/tun && exec setpriv --reuid=65534 \
+	    --regid=65534 --clear-groups "$@"' "$T/tun" \
+	    "$bin" --api-sock "$sock" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	PID=$!
+	PIDS+=("$PID")
+	wait_for 5 test -S "$sock"
+}
+
+# le64 FILE OFFSET VALUE: write VALUE there, 8 bytes little-endian.
+le64() {
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!\n";
+	    seek($f, $ARGV[1], 0); print $f pack("Q<", $ARGV[2]);' "$@"
+}
+
+# mkimage FILE: an arm64 Image as the loader reads it: image_size 0
+# (text_offset 0x80000), "ARM\x64" at 56.
+mkimage() {
+	perl -e 'open(my $f, ">", $ARGV[0]) or die "$ARGV[0]: $!\n";
+	    print $f pack("a56 a4 x4", "", "ARM\x64") . "\0" x 4032;' "$1"
 }
 
 # forget PID: reaped, so never to be signalled again.
@@ -272,7 +337,8 @@ raw() {
 	perl "$T/raw.pl" "$1" "$2" 2>&1
 }
 
-touch "$T/vmlinux" "$T/initrd"
+mkvmlinux "$T/vmlinux"
+touch "$T/initrd"
 truncate -s 1M "$T/rootfs.ext4" "$T/data.ext4"
 : >"$T/fc.log"
 : >"$T/metrics.json"
@@ -422,12 +488,19 @@ expect put_drive_data "$A" PUT /drives/data \
 expect bad_second_root "$A" PUT /drives/data \
     "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":true,\"is_read_only\":true}" \
     400 "$(fault 'Drive config error: A root block device already exists!')"
-expect put_network_interface "$A" PUT /network-interfaces/eth0 \
-    '{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:AC:10:00:02"}' \
-    204 ""
-expect bad_net_mac_in_use "$A" PUT /network-interfaces/eth1 \
-    '{"iface_id":"eth1","host_dev_name":"tap-a1","guest_mac":"06:00:ac:10:00:02"}' \
-    400 "$(fault 'Network config error: The MAC address is already in use: 06:00:ac:10:00:02')"
+if [ -n "$NETNS" ]; then
+	expect put_network_interface "$A" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:AC:10:00:02"}' \
+	    204 ""
+	# held open, with Firecracker's flags (IFF_TAP, IFF_NO_PI,
+	# IFF_VNET_HDR; IFF_PERSIST from ip tuntap)
+	expect_eq put_network_interface_opens_tap "$(find "/proc/$PID/fd" \
+	    -lname /dev/net/tun | wc -l) $("${RUN[@]}" \
+	    cat /sys/class/net/tap-a0/tun_flags)" "1 0x5802"
+	expect bad_net_mac_in_use "$A" PUT /network-interfaces/eth1 \
+	    '{"iface_id":"eth1","host_dev_name":"tap-a1","guest_mac":"06:00:ac:10:00:02"}' \
+	    400 "$(fault 'Network config error: The MAC address is already in use: 06:00:ac:10:00:02')"
+fi
 expect put_logger "$A" PUT /logger \
     "{\"log_path\":\"$T/fc.log\",\"level\":\"Debug\",\"show_level\":true}" \
     204 ""
@@ -489,8 +562,10 @@ expect postboot_metrics "$A" PUT /metrics \
     "{\"metrics_path\":\"$T/metrics.json\"}" 400 "$(fault "$POSTBOOT")"
 expect postboot_patch_drive "$A" PATCH /drives/data \
     "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\"}" 204 ""
-expect postboot_patch_net "$A" PATCH /network-interfaces/eth0 \
-    '{"iface_id":"eth0"}' 204 ""
+if [ -n "$NETNS" ]; then
+	expect postboot_patch_net "$A" PATCH /network-interfaces/eth0 \
+	    '{"iface_id":"eth0"}' 204 ""
+fi
 expect postboot_flush_metrics "$A" PUT /actions \
     '{"action_type":"FlushMetrics"}' 204 ""
 expect_match metrics_written "$(cat "$T/metrics.json")" '"utc_timestamp_ms":[0-9]+'
@@ -517,8 +592,10 @@ expect_has vm_config_drive_root "$CFG" \
     "\"drives\":[{\"drive_id\":\"rootfs\",\"partuuid\":null,\"is_root_device\":true,\"cache_type\":\"Unsafe\",\"is_read_only\":false,\"path_on_host\":\"$T/rootfs.ext4\",\"rate_limiter\":null,\"io_engine\":\"Sync\",\"socket\":null},"
 expect_has vm_config_drive_data "$CFG" \
     "{\"drive_id\":\"data\",\"partuuid\":null,\"is_root_device\":false,\"cache_type\":\"Writeback\",\"is_read_only\":true,\"path_on_host\":\"$T/data.ext4\",\"rate_limiter\":null,\"io_engine\":\"Sync\",\"socket\":null}]"
-expect_has vm_config_network "$CFG" \
-    '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:ac:10:00:02","rx_rate_limiter":null,"tx_rate_limiter":null}]'
+if [ -n "$NETNS" ]; then
+	expect_has vm_config_network "$CFG" \
+	    '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:ac:10:00:02","rx_rate_limiter":null,"tx_rate_limiter":null}]'
+fi
 expect_has vm_config_vsock "$CFG" \
     "\"vsock\":{\"guest_cid\":3,\"uds_path\":\"$T/vsock.sock\"}"
 expect_match vm_config_keys "$CFG" \
@@ -560,6 +637,172 @@ expect_eq metrics_at_exit \
 expect_eq ctrl_alt_del_socket_removed "$(test -e "$A" && echo yes)" ""
 expect_has ctrl_alt_del_console "$(tail -1 "$T/a.out")" \
     "reboot: Restarting system"
+
+# --- kernels: InstanceStart loads the kernel, as linux-loader does ------
+
+KERN='Start microvm error: Cannot load kernel due to invalid memory configuration or invalid kernel image: Kernel Loader: '
+ELFERR="${KERN}failed to load ELF kernel image: Kernel Loader:"
+K=$T/k.sock
+start k "$IDLE" "$K" --id vm-k
+head -c 8192 /dev/urandom >"$T/random"
+: >"$T/empty"
+cp "$T/vmlinux" "$T/lowentry"
+le64 "$T/lowentry" 24 4096		# e_entry below 1 MiB
+cp "$T/vmlinux" "$T/highload"
+le64 "$T/highload" 88 $((1 << 30))	# p_paddr at 1 GiB
+# kernel FILE NAME MESSAGE: PUT /boot-source takes it, InstanceStart
+# refuses it, and the VM stays unstarted.
+kernel() {
+	api "$K" PUT /boot-source "{\"kernel_image_path\":\"$1\"}"
+	expect_eq "$2_put" "$CODE" 204
+	expect "$2" "$K" PUT /actions '{"action_type":"InstanceStart"}' \
+	    400 "$(fault "$3")"
+}
+kernel "$T/random" kernel_not_elf "$ELFERR Invalid Elf magic number"
+kernel "$T/empty" kernel_empty "$ELFERR Unable to read elf header"
+kernel "$T/lowentry" kernel_entry_below_1m "$ELFERR Invalid entry address"
+kernel "$T/highload" kernel_beyond_memory \
+    "$ELFERR Unable to read kernel image"
+api "$K" GET /
+expect_match kernel_refused_not_started "$CODE $OUT" '"state":"Not started"'
+api "$K" PATCH /machine-config '{"mem_size_mib":2048}'
+expect kernel_fits_more_memory "$K" PUT /actions \
+    '{"action_type":"InstanceStart"}' 204 ""
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# --- bodies: the structs without deny_unknown_fields ---------------------
+
+M=$T/m.sock
+start m "$IDLE" "$M" --id vm-m
+: >"$T/m-metrics.json"
+expect metrics_unknown_field "$M" PUT /metrics \
+    "{\"metrics_path\":\"$T/m-metrics.json\",\"extra\":{\"a\":[1,2]}}" 204 ""
+expect bucket_unknown_field "$M" PUT /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":false,\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":1,\"extra\":true}}}" \
+    204 ""
+expect rate_limiter_unknown_field "$M" PUT /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":false,\"rate_limiter\":{\"extra\":1}}" \
+    400 "$(fault "$SERDE unknown field \`extra\`, expected \`bandwidth\` or \`ops\` at line 1 column $((${#T} + 93)).")"
+expect metrics_unknown_field_bad_json "$M" PUT /metrics \
+    "{\"metrics_path\":\"$T/m-metrics.json\",\"extra\":[1,}" 400 \
+    "$(fault "$SERDE expected value at line 1 column $((${#T} + 46)).")"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# --- Ctrl+Alt+Del to a paused VM: it waits in the i8042 ------------------
+
+P=$T/p.sock
+start p "$IDLE" "$P" --id vm-p
+api "$P" PUT /boot-source "{\"kernel_image_path\":\"$T/vmlinux\"}"
+api "$P" PUT /actions '{"action_type":"InstanceStart"}'
+api "$P" PATCH /vm '{"state":"Paused"}'
+for i in 1 2 3 4; do
+	expect "paused_ctrl_alt_del_$i" "$P" PUT /actions \
+	    '{"action_type":"SendCtrlAltDel"}' 204 ""
+done
+# 16 bytes of buffer, 4 per Ctrl+Alt+Del
+expect paused_ctrl_alt_del_buffer_full "$P" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 \
+    "$(fault 'Internal VMM error: I8042 error: i8042 internal buffer full.')"
+sleep 1
+api "$P" GET /
+expect_match paused_ctrl_alt_del_nothing_yet \
+    "$CODE $OUT $(grep -c 'reboot:' "$T/p.out")" '^200 .*"state":"Paused".* 0$'
+expect paused_ctrl_alt_del_resume "$P" PATCH /vm '{"state":"Resumed"}' 204 ""
+wait_exit "$PID" 5
+expect_eq paused_ctrl_alt_del_read_on_resume \
+    "$RC $(tail -1 "$T/p.out" | grep -o 'reboot: Restarting system')" \
+    "0 reboot: Restarting system"
+
+# --- aarch64: an arm64 Image, and no SendCtrlAltDel ----------------------
+
+CADARM='SendCtrlAltDel does not supported on aarch64.'
+mkimage "$T/Image"
+R64=$T/arm.sock
+start arm "$IDLE" "$R64" --standin-arch aarch64
+expect aarch64_ctrl_alt_del_preboot "$R64" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 "$(fault "$CADARM")"
+api "$R64" PUT /boot-source "{\"kernel_image_path\":\"$T/vmlinux\"}"
+expect aarch64_elf_kernel "$R64" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 \
+    "$(fault "${KERN}failed to load PE kernel image: PE Kernel Loader: invalid Image magic number")"
+api "$R64" PUT /boot-source "{\"kernel_image_path\":\"$T/Image\"}"
+expect aarch64_image_kernel "$R64" PUT /actions \
+    '{"action_type":"InstanceStart"}' 204 ""
+expect aarch64_ctrl_alt_del "$R64" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 "$(fault "$CADARM")"
+sleep 0.5
+api "$R64" GET /
+expect_match aarch64_ctrl_alt_del_still_running "$CODE $OUT" \
+    '^200 .*"state":"Running"'
+kill -TERM "$PID"
+wait_exit "$PID" 5
+FC_STANDIN_ARCH=aarch64 start arm2 "$IDLE" "$T/arm2.sock"
+expect aarch64_from_env "$T/arm2.sock" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 "$(fault "$CADARM")"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+# a jailed stand-in gets its options from ./fc-standin.args
+mkdir "$T/jail3"
+echo "--standin-arch aarch64" >"$T/jail3/fc-standin.args"
+(cd "$T/jail3" && exec "${RUN[@]}" "$IDLE" --api-sock "$T/arm3.sock" \
+    >"$T/arm3.out" 2>&1) &
+PID=$!
+PIDS+=("$PID")
+wait_for 5 test -S "$T/arm3.sock"
+expect aarch64_from_args_file "$T/arm3.sock" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 "$(fault "$CADARM")"
+kill -TERM "$PID"
+wait_exit "$PID" 5
+"$QEMU" --api-sock "$T/arm4.sock" --standin-arch aarch64 >"$T/arm4.out" 2>&1
+expect_eq aarch64_not_in_qemu_mode "$? $(cat "$T/arm4.out")" \
+    "1 fc-standin: --standin-arch aarch64: qemu mode runs x86_64 guests only"
+
+# --- a socket made before it is listened on -------------------------------
+
+L=$T/l.sock
+start l "$IDLE" "$L" --standin-listen-delay 3000
+curl -sS --unix-socket "$L" -o /dev/null http://localhost/ 2>"$T/l.curl"
+expect_match listen_delay_refused \
+    "$? $(test -S "$L" && echo socket) $(cat "$T/l.curl")" \
+    "^7 socket curl: \(7\) .*Couldn't connect to server$"
+if wait_for 10 curl -sf --unix-socket "$L" http://localhost/; then
+	pass listen_delay_then_listens
+else
+	fail listen_delay_then_listens "no answer in 10 s"
+fi
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# --- taps, as a jailed Firecracker meets them: as nobody ---------------------
+
+if [ -n "$NETNS" ]; then
+	NETERR='Network config error: Could not create the network device: Open tap device failed:'
+	N=$T/nobody/n.sock
+	start_nobody n "$IDLE" "$N" --id vm-n
+	expect tap_of_its_own "$N" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-n0"}' 204 ""
+	expect tap_missing "$N" PUT /network-interfaces/eth1 \
+	    '{"iface_id":"eth1","host_dev_name":"tap-n9"}' 400 \
+	    "$(fault "$NETERR Error while creating ifreq structure: Operation not permitted (os error 1). Invalid TUN/TAP Backend provided by tap-n9. Check our documentation on setting up the network devices.")"
+	expect tap_name_of_16 "$N" PUT /network-interfaces/eth1 \
+	    '{"iface_id":"eth1","host_dev_name":"tap-0123456789ab"}' 400 \
+	    "$(fault "$NETERR Invalid interface name")"
+	expect tap_in_use "$N" PUT /network-interfaces/eth1 \
+	    '{"iface_id":"eth1","host_dev_name":"tap-n0"}' 400 \
+	    "$(fault "$NETERR Error while creating ifreq structure: Device or resource busy (os error 16). Invalid TUN/TAP Backend provided by tap-n0. Check our documentation on setting up the network devices.")"
+	# NetBuilder drops the interface it updates before opening the tap
+	api "$N" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-n9"}'
+	api "$N" GET /vm/config
+	expect_has tap_failed_update_drops_old "$CODE $OUT" \
+	    '"network-interfaces":[]'
+	expect tap_free_again "$N" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-n0"}' 204 ""
+	kill -TERM "$PID"
+	wait_exit "$PID" 5
+fi
 
 # --- instance B: no boot source; the socket in use ----------------------
 
@@ -668,15 +911,23 @@ chmod +x "$T/fakeqemu"
 cp "$T/rootfs.ext4" "$T/root,fs.img"
 
 Q=$T/q.sock
-FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu \
-    FC_STANDIN_POWERDOWN_TIMEOUT=1 start q "$QEMU" "$Q" --id vm-q
+FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu start q "$QEMU" "$Q" --id vm-q
 api "$Q" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256}'
 api "$Q" PUT /boot-source \
     "{\"kernel_image_path\":\"$T/vmlinux\",\"initrd_path\":\"$T/initrd\",\"boot_args\":\"console=ttyS0\"}"
 api "$Q" PUT /drives/rootfs \
     "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/root,fs.img\",\"is_root_device\":true,\"is_read_only\":true}"
-api "$Q" PUT /network-interfaces/eth0 \
-    '{"iface_id":"eth0","host_dev_name":"tap-q0","guest_mac":"06:00:ac:10:00:09"}'
+# the tap opened at PUT is qemu's by inheritance, as fd N
+NETARGS=
+if [ -n "$NETNS" ]; then
+	api "$Q" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-q0","guest_mac":"06:00:ac:10:00:09"}'
+	NETARGS="
+-netdev
+tap,id=n0,fd=N
+-device
+virtio-net-device,netdev=n0,mac=06:00:ac:10:00:09"
+fi
 expect qemu_instance_start "$Q" PUT /actions \
     '{"action_type":"InstanceStart"}' 204 ""
 wait_for 5 test -f "$T/argv"
@@ -704,24 +955,33 @@ console=ttyS0 root=/dev/vda ro
 -drive
 id=blk_rootfs,file=$T/root,,fs.img,format=raw,if=none,readonly=on,cache=unsafe
 -device
-virtio-blk-device,drive=blk_rootfs
--netdev
-tap,id=n0,ifname=tap-q0,script=no,downscript=no
--device
-virtio-net-device,netdev=n0,mac=06:00:ac:10:00:09
+virtio-blk-device,drive=blk_rootfs$NETARGS
 -no-reboot
 -qmp
 unix:$Q.qmp,server=on,wait=off"
-expect_eq qemu_argv "$(cat "$T/argv" 2>/dev/null)" "$WANT"
+expect_eq qemu_argv "$(sed 's/^\(tap,id=n0,fd=\)[0-9][0-9]*$/\1N/' \
+    "$T/argv" 2>/dev/null)" "$WANT"
+if [ -n "$NETNS" ]; then
+	QPID=$(pgrep -P "$PID")
+	N=$(sed -n 's/^tap,id=n0,fd=\([0-9][0-9]*\)$/\1/p' "$T/argv")
+	expect_eq qemu_tap_fd "$(readlink "/proc/$QPID/fd/$N")" /dev/net/tun
+fi
 api "$Q" GET /
 expect_match qemu_state_running "$CODE $OUT" '^200 .*"state":"Running"'
 expect qemu_instance_start_again "$Q" PUT /actions \
     '{"action_type":"InstanceStart"}' 400 "$(fault "$POSTBOOT")"
+# Ctrl+Alt+Del is a keypress and no more: the fake has no QMP to take
+# it, so it is refused, and the VMM runs on
 expect qemu_ctrl_alt_del "$Q" PUT /actions \
-    '{"action_type":"SendCtrlAltDel"}' 204 ""
+    '{"action_type":"SendCtrlAltDel"}' 400 \
+    "$(fault "Internal VMM error: fc-standin: cannot connect to QMP at $Q.qmp")"
+sleep 2
+expect_eq qemu_ctrl_alt_del_no_exit \
+    "$(kill -0 "$PID" 2>/dev/null && echo running)" running
+kill -TERM "$PID"
 wait_exit "$PID" 15
-# no QMP on the fake, so SIGTERM at once; "qemu" died of it: 128 + 15
-expect_eq qemu_ctrl_alt_del_exit "$RC" 143
+# "qemu" died of the SIGTERM passed on: 128 + 15
+expect_eq qemu_sigterm_status "$RC" 143
 expect_eq qemu_socket_removed "$(test -e "$Q" && echo yes)" ""
 
 # qemu's exit status is ours
@@ -812,7 +1072,7 @@ qemu_boot() {
 	fi
 
 	R=$T/r.sock
-	FC_STANDIN_POWERDOWN_TIMEOUT=30 ip netns exec "$NS" "$QEMU" \
+	ip netns exec "$NS" "$QEMU" \
 	    --api-sock "$R" --id vm-r >"$T/r.out" 2>"$T/r.err" &
 	PID=$!
 	PIDS+=("$PID")
@@ -880,18 +1140,27 @@ qemu_boot() {
 	expect_match qemu_paused "$CODE $OUT" '"state":"Paused"'
 	expect qemu_resume "$R" PATCH /vm '{"state":"Resumed"}' 204 ""
 
-	# Ctrl+Alt+Del: the guest shuts down, qemu and the stand-in exit 0
+	# Ctrl+Alt+Del to the paused guest waits in the i8042 (qemu drops
+	# keys while stopped: the stand-in keeps them); once resumed, the
+	# guest reboots (reboot=k), and qemu and the stand-in exit 0
 	qpid=$(pgrep -P "$PID" | head -1)
-	t0=$SECONDS
+	expect qemu_pause_again "$R" PATCH /vm '{"state":"Paused"}' 204 ""
 	expect qemu_boot_ctrl_alt_del "$R" PUT /actions \
 	    '{"action_type":"SendCtrlAltDel"}' 204 ""
-	wait_exit "$PID" 40
+	sleep 3
+	expect_eq qemu_boot_ctrl_alt_del_waits \
+	    "$(kill -0 "$PID" 2>/dev/null && echo running) $(grep -c \
+	    'reboot:' "$T/r.out")" "running 0"
+	t0=$SECONDS
+	expect qemu_resume_reads_it "$R" PATCH /vm '{"state":"Resumed"}' \
+	    204 ""
+	wait_exit "$PID" 90
 	dt=$((SECONDS - t0))
 	expect_eq qemu_boot_exit "$RC" 0
-	if grep -Eq 'reboot: (Power down|Restarting system)' "$T/r.out"; then
-		pass qemu_boot_guest_shutdown "(${dt}s)"
+	if grep -q 'reboot: Restarting system' "$T/r.out"; then
+		pass qemu_boot_guest_reboot "(${dt}s)"
 	else
-		fail qemu_boot_guest_shutdown "the guest did not shut down: $(tail -c 300 "$T/r.out" | tr -d '\r' | tr '\n' ' ')"
+		fail qemu_boot_guest_reboot "the guest did not reboot: $(tail -c 300 "$T/r.out" | tr -d '\r' | tr '\n' ' ')"
 	fi
 	expect_eq qemu_boot_qemu_gone \
 	    "$([ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null && echo alive)" ""

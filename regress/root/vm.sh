@@ -260,6 +260,15 @@ expect_eq "vm: paused shows paused" "$(ctl vm show --json web | jq -r .state)" \
 expect_eq "vm: ... and firecracker's state is Paused" \
     "$(ctl vm show --json web | jq -r .vmm_state)" "Paused"
 expect_eq "vm: resume" "$(ctl vm resume web)" "vm web resumed"
+# A paused guest reads Ctrl-Alt-Del only once it runs again.
+ctl vm pause web >/dev/null
+n0=$(grep -c 'reboot: Restarting system' "$STATE/vms/$id/console.log")
+expect_eq "vm: stop of a paused VM" "$(ctl vm stop web)" "vm web stopped"
+expect_eq "vm: ... shuts its guest down, rather than killing it at the timeout" \
+    "$(grep -c 'reboot: Restarting system' "$STATE/vms/$id/console.log") $(
+    grep -c 'vm web: no shutdown after SendCtrlAltDel' "$DLOG")" \
+    "$((n0 + 1)) 0"
+ctl vm start web >/dev/null
 expect_eq "vm: restart of a running VM" "$(ctl vm restart -f web)" \
     "vm web started"
 expect_eq "vm: kill" "$(ctl vm kill web)" "vm web stopped"
