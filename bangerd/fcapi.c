@@ -54,8 +54,9 @@ fcapi_init(void)
 }
 
 /*
- * One request.  Returns the HTTP status, or -1 (err says why).  On a
- * 2xx with a body, *respp (if not NULL) gets the parsed JSON.
+ * One request.  Returns the HTTP status, or -1 (err says why; errno is
+ * ECONNREFUSED if nothing listens on the socket, else EIO).  On a 2xx
+ * with a body, *respp (if not NULL) gets the parsed JSON.
  */
 int
 fcapi_call(const char *sock, const char *method, const char *path,
@@ -67,7 +68,7 @@ fcapi_call(const char *sock, const char *method, const char *path,
 	json_error_t		 jerr;
 	json_t			*resp = NULL, *fm;
 	char			 url[512], *data = NULL;
-	long			 status = -1;
+	long			 status = -1, oserr = 0;
 	CURLcode		 cc;
 
 	if (respp != NULL)
@@ -101,6 +102,8 @@ fcapi_call(const char *sock, const char *method, const char *path,
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
 		snprintf(err, errlen, "%s %s: %s", method, path,
 		    curl_easy_strerror(cc));
+		if (cc == CURLE_COULDNT_CONNECT)
+			curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 		goto done;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -123,6 +126,8 @@ done:
 	free(rb.buf);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
+	if (status == -1)
+		errno = oserr == ECONNREFUSED ? ECONNREFUSED : EIO;
 	return (int)status;
 }
 
@@ -131,52 +136,76 @@ static int
 fcapi_ok(const char *sock, const char *method, const char *path,
     json_t *body, char *err, size_t errlen)
 {
-	int	 st;
+	int	 st, saved_errno;
 
 	st = fcapi_call(sock, method, path, body, NULL, err, errlen);
+	saved_errno = errno;
 	json_decref(body);
-	if (st < 200 || st > 299)
+	if (st < 200 || st > 299) {
+		errno = st == -1 ? saved_errno : EIO;
 		return -1;
+	}
 	return 0;
 }
 
+/*
+ * The pre-boot configuration, request by request.  Only the first can
+ * find Firecracker not listening yet: errno is ECONNREFUSED then (the
+ * caller may try again), EIO on any other failure.
+ */
 int
 fcapi_configure(const char *sock, const struct fc_boot *fb, char *err,
     size_t errlen)
 {
-	json_t	*bs;
+	struct {
+		const char	*path;
+		json_t		*body;
+	}		 rq[6];
+	size_t		 n = 0, i;
+	int		 saved_errno;
 
 	/* The logger first, so that Firecracker logs the rest. */
-	if (fb->fb_log != NULL && fcapi_ok(sock, "PUT", "/logger", json_pack(
-	    "{s:s, s:s, s:b, s:b}", "log_path", fb->fb_log, "level", "Info",
-	    "show_level", 1, "show_log_origin", 0), err, errlen) == -1)
-		return -1;
-	if (fb->fb_metrics != NULL && fcapi_ok(sock, "PUT", "/metrics",
-	    json_pack("{s:s}", "metrics_path", fb->fb_metrics), err,
-	    errlen) == -1)
-		return -1;
-	if (fcapi_ok(sock, "PUT", "/machine-config", json_pack(
-	    "{s:i, s:I, s:b}", "vcpu_count", fb->fb_cpus,
-	    "mem_size_mib", (json_int_t)fb->fb_memory, "smt", 0),
-	    err, errlen) == -1)
-		return -1;
-	bs = json_pack("{s:s, s:s}", "kernel_image_path", fb->fb_kernel,
-	    "boot_args", fb->fb_bootargs);
-	if (fb->fb_initrd[0] != '\0')
-		json_object_set_new(bs, "initrd_path",
+	if (fb->fb_log != NULL) {
+		rq[n].path = "/logger";
+		rq[n++].body = json_pack("{s:s, s:s, s:b, s:b}", "log_path",
+		    fb->fb_log, "level", "Info", "show_level", 1,
+		    "show_log_origin", 0);
+	}
+	if (fb->fb_metrics != NULL) {
+		rq[n].path = "/metrics";
+		rq[n++].body = json_pack("{s:s}", "metrics_path",
+		    fb->fb_metrics);
+	}
+	rq[n].path = "/machine-config";
+	rq[n++].body = json_pack("{s:i, s:I, s:b}", "vcpu_count", fb->fb_cpus,
+	    "mem_size_mib", (json_int_t)fb->fb_memory, "smt", 0);
+	rq[n].path = "/boot-source";
+	rq[n].body = json_pack("{s:s, s:s}", "kernel_image_path",
+	    fb->fb_kernel, "boot_args", fb->fb_bootargs);
+	if (rq[n].body != NULL && fb->fb_initrd[0] != '\0')
+		json_object_set_new(rq[n].body, "initrd_path",
 		    json_string(fb->fb_initrd));
-	if (fcapi_ok(sock, "PUT", "/boot-source", bs, err, errlen) == -1)
-		return -1;
-	if (fcapi_ok(sock, "PUT", "/drives/rootfs", json_pack(
-	    "{s:s, s:b, s:s, s:b}", "drive_id", "rootfs",
-	    "is_root_device", 1, "path_on_host", fb->fb_disk,
-	    "is_read_only", 0), err, errlen) == -1)
-		return -1;
-	if (fcapi_ok(sock, "PUT", "/network-interfaces/eth0", json_pack(
-	    "{s:s, s:s, s:s}", "iface_id", "eth0",
-	    "host_dev_name", fb->fb_tap, "guest_mac", fb->fb_mac),
-	    err, errlen) == -1)
-		return -1;
+	n++;
+	rq[n].path = "/drives/rootfs";
+	rq[n++].body = json_pack("{s:s, s:b, s:s, s:b}", "drive_id",
+	    "rootfs", "is_root_device", 1, "path_on_host", fb->fb_disk,
+	    "is_read_only", 0);
+	rq[n].path = "/network-interfaces/eth0";
+	rq[n++].body = json_pack("{s:s, s:s, s:s}", "iface_id", "eth0",
+	    "host_dev_name", fb->fb_tap, "guest_mac", fb->fb_mac);
+
+	for (i = 0; i < n; i++) {
+		/* fcapi_ok() takes the body */
+		if (fcapi_ok(sock, "PUT", rq[i].path, rq[i].body, err,
+		    errlen) == -1) {
+			saved_errno = i == 0 && errno == ECONNREFUSED ?
+			    ECONNREFUSED : EIO;
+			while (++i < n)
+				json_decref(rq[i].body);
+			errno = saved_errno;
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -57,6 +58,11 @@
 #define CONSOLE_IN_LOW		(16 * 1024)
 #define CONSOLE_IN_MAX		(256 * 1024)
 #define SOCKET_TRIES		200		/* 25 ms apart: 5 s */
+/*
+ * Firecracker makes its API socket before it listens on it: refused
+ * connections are retried, 25 ms apart, for CONNECT_TIMEOUT seconds.
+ */
+#define CONNECT_TIMEOUT		5
 #define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
 #define DEFAULT_IMAGE		"default"
 #define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off"
@@ -176,6 +182,7 @@ struct vm {
 	char			 v_vmm_version[32];	/* GET /, at start */
 	char			 v_vmm_state[16];
 	int			 v_tries;
+	struct timespec		 v_connect_by;	/* then refusals count */
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
 };
 
@@ -1162,17 +1169,57 @@ vm_start_boot(struct vm *v)
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
 }
 
+static void	vm_boot(struct vm *);
+
+/* A start that failed: the VM in error, its Firecracker killed. */
+static void
+vm_boot_fail(struct vm *v, const char *what, const char *err)
+{
+	strlcpy(v->v_error, err, sizeof(v->v_error));
+	vm_set_state(v, VM_ERROR);
+	vmop_signal_send(v, SIGKILL);
+	vm_op_done(v, EIO, "vm %s: %s%s", v->v_name, what, err);
+}
+
+static void
+vm_boot_retry(int fd, short event, void *arg)
+{
+	struct vm	*v = arg;
+
+	if (v->v_state == VM_STARTING)
+		vm_boot(v);
+}
+
+/* The API socket is there: open our ends of its FIFOs, then boot. */
+static void
+vm_boot_begin(struct vm *v)
+{
+	char	 err[PROTO_MSG_MAX];
+
+	/* Our read ends first: Firecracker opens its ends at PUT. */
+	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
+		vm_boot_fail(v, "", err);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &v->v_connect_by);
+	v->v_connect_by.tv_sec += CONNECT_TIMEOUT;
+	vm_boot(v);
+}
+
 /*
  * Configure Firecracker over its API and boot the guest, then check
- * that it runs (GET /) and runs what was sent (GET /vm/config).
+ * that it runs (GET /) and runs what was sent (GET /vm/config).  Until
+ * v_connect_by, a first request that finds nothing listening is tried
+ * again later.
  */
 static void
 vm_boot(struct vm *v)
 {
 	struct fc_boot		 fb;
 	struct fc_instance	 fi;
-	struct timespec		 ts = { 0, 50 * 1000 * 1000 };
-	char			 err[PROTO_MSG_MAX];
+	struct timespec		 ts = { 0, 50 * 1000 * 1000 }, now;
+	struct timeval		 retry = { 0, 25000 };
+	char			 err[PROTO_MSG_MAX], err2[PROTO_MSG_MAX];
 	char			 bootargs[PROTO_MSG_MAX + 128];
 	const char		*what = "firecracker refused: ";
 	int			 i;
@@ -1202,13 +1249,23 @@ vm_boot(struct vm *v)
 	fb.fb_mac = v->v_mac;
 	fb.fb_log = JAIL_LOG;
 	fb.fb_metrics = JAIL_METRICS;
-	/* Our read ends first: Firecracker opens its ends at PUT. */
-	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
-		what = "";
+	if (fcapi_configure(v->v_socket, &fb, err, sizeof(err)) == -1) {
+		if (errno == ECONNREFUSED) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (timespeccmp(&now, &v->v_connect_by, <)) {
+				evtimer_set(&v->v_timer, vm_boot_retry, v);
+				evtimer_add(&v->v_timer, &retry);
+				return;
+			}
+			what = "";
+			snprintf(err2, sizeof(err2), "firecracker did not "
+			    "accept connections on its API socket within %d "
+			    "s (%s)", CONNECT_TIMEOUT, err);
+			strlcpy(err, err2, sizeof(err));
+		}
 		goto fail;
 	}
-	if (fcapi_configure(v->v_socket, &fb, err, sizeof(err)) == -1 ||
-	    fcapi_action(v->v_socket, "InstanceStart", err,
+	if (fcapi_action(v->v_socket, "InstanceStart", err,
 	    sizeof(err)) == -1)
 		goto fail;
 
@@ -1238,10 +1295,7 @@ vm_boot(struct vm *v)
 	vm_op_done(v, 0, "vm %s started", v->v_name);
 	return;
 fail:
-	strlcpy(v->v_error, err, sizeof(v->v_error));
-	vm_set_state(v, VM_ERROR);
-	vmop_signal_send(v, SIGKILL);
-	vm_op_done(v, EIO, "vm %s: %s%s", v->v_name, what, err);
+	vm_boot_fail(v, what, err);
 }
 
 static void
@@ -1516,7 +1570,7 @@ vm_result(struct imsg *imsg)
 			vm_op_done(v, EIO, "vm %s: %s", v->v_name, v->v_error);
 			break;
 		}
-		vm_boot(v);
+		vm_boot_begin(v);
 		break;
 	case IMSG_VMOP_SIGNAL:
 		if (vr.vr_error)

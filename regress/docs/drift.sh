@@ -122,6 +122,15 @@ case $(flat "$MAN/bangerd.conf.5") in
 	    "'The default is $maxvms' not found" ;;
 esac
 
+# How long a start waits for Firecracker to listen on its API socket.
+ct=$(dnum CONNECT_TIMEOUT bangerd/vm.c)
+case $(flat "$MAN/bangerctl.8") in
+*"for up to $ct seconds"*"within $ct s"*)
+	pass "drift: bangerctl.8 gives the API socket's wait ($ct s)" ;;
+*)	fail "drift: bangerctl.8 gives the API socket's wait" \
+	    "'for up to ${ct:-?} seconds' ... 'within ${ct:-?} s' not found" ;;
+esac
+
 # The unit and the init script use the same paths.
 expect_eq "drift: the unit's PIDFile is the socket directory's bangerd.pid" \
     "$(sed -n 's/^PIDFile=//p' "$UNIT")" "$rundir/bangerd.pid"

@@ -307,7 +307,27 @@ bad "start when firecracker's configuration is not what was sent" \
     ctl vm start cfg
 expect_match "vm: ... and the difference is logged" "$(cat "$DLOG")" \
     "vm cfg: firecracker.s configuration is not what was sent: vcpu_count is 4"
-for n in lg ns cfg; do
+
+# Firecracker makes its API socket before it listens on it: a start that
+# finds its connections refused tries again for 5 s, then says so.
+standin_args() {	# vm-name stand-in-options
+	ctl vm create "$1" >/dev/null
+	mkdir -p "$STATE/jail/firecracker/$(vm_id "$1")/root"
+	printf '%s\n' "$2" \
+	    >"$STATE/jail/firecracker/$(vm_id "$1")/root/fc-standin.args"
+}
+standin_args late '--standin-listen-delay 1500'
+expect_eq "vm: start waits for a firecracker that listens late" \
+    "$(ctl vm start late 2>&1)" "vm late started"
+expect_eq "vm: ... which then runs" \
+    "$(ctl vm show --json late | jq -r .state)" "running"
+expect_eq "vm: a VM started late stops" "$(ctl vm rm -f late)" \
+    "vm late removed"
+standin_args deaf '--standin-listen-delay 60000'
+bad "start when firecracker never listens" \
+    '^bangerctl: vm deaf: firecracker did not accept connections on its API socket within 5 s \(PUT /logger: Couldn.t connect to server\)$' \
+    ctl vm start deaf
+for n in lg ns cfg deaf; do
 	nid=$(vm_id $n)
 	wait_for 5 sh -c "! test -e $STATE/jail/firecracker/$nid"
 	expect_eq "vm: $n: its firecracker and jail are gone" \
