@@ -28,7 +28,7 @@
  *		for tests of what a misbehaving VMM's answers do.  PATH
  *		"/actions:TYPE" is only the action of that action_type
  *		(a guest that ignores SendCtrlAltDel, a VMM that refuses
- *		it).
+ *		it), "/vm:STATE" only that state (Paused, Resumed).
  */
 
 #include <sys/types.h>
@@ -2999,11 +2999,11 @@ setup_canned(void)
 	fclose(f);
 }
 
-/* A canned line's PATH against a request: "/actions:TYPE" too. */
+/* A canned line's PATH against a request: "/actions:TYPE", "/vm:STATE". */
 static int
 canned_path(const char *cpath, const struct req *rq)
 {
-	const char	*path = abs_path(rq->uri), *act;
+	const char	*path = abs_path(rq->uri), *key, *val;
 	size_t		 n = strlen(path);
 	json_error_t	 jerr;
 	json_t		*b;
@@ -3011,13 +3011,18 @@ canned_path(const char *cpath, const struct req *rq)
 
 	if (strcmp(cpath, path) == 0)
 		return 1;
-	if (strcmp(path, "/actions") != 0 || strncmp(cpath, path, n) != 0 ||
-	    cpath[n] != ':' || rq->body == NULL)
+	if (strcmp(path, "/actions") == 0)
+		key = "action_type";
+	else if (strcmp(path, "/vm") == 0)
+		key = "state";
+	else
 		return 0;
-	if ((b = json_loadb(rq->body, rq->bodylen, 0, &jerr)) == NULL)
+	if (strncmp(cpath, path, n) != 0 || cpath[n] != ':' ||
+	    rq->body == NULL ||
+	    (b = json_loadb(rq->body, rq->bodylen, 0, &jerr)) == NULL)
 		return 0;
-	act = jget_str(b, "action_type");
-	match = act != NULL && strcmp(act, cpath + n + 1) == 0;
+	val = jget_str(b, key);
+	match = val != NULL && strcmp(val, cpath + n + 1) == 0;
 	json_decref(b);
 	return match;
 }
