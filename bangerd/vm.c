@@ -59,7 +59,13 @@
 #define SOCKET_TRIES		200		/* 25 ms apart: 5 s */
 #define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
 #define DEFAULT_IMAGE		"default"
-#define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off"
+/*
+ * The boot arguments of an image that has none.  The i8042 options are
+ * Firecracker's own defaults: with them an x86 guest's kernel finds the
+ * keyboard controller through which SendCtrlAltDel (vm stop) reaches it.
+ */
+#define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off " \
+	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 #define VM_CPUS_MAX		32
 #define VM_MEM_MIN		128		/* MiB */
 #define VM_MEM_MAX		(1024 * 1024)

@@ -11,7 +11,11 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_daemon_start vm
+# "bare": an image without boot-args, which boots with bangerd's.
+vm_daemon_start vm "image \"bare\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+}"
 
 bad() {	# name want-regex command...
 	local name=$1 want=$2 out rc
@@ -401,6 +405,16 @@ expect_eq "vm: ... and it is left paused" \
 expect_eq "vm: ... stop -f kills it" "$(ctl vm stop -f stuck 2>&1)" \
     "vm stuck stopped"
 ctl vm rm stuck >/dev/null
+
+# An image without boot-args: bangerd's, with which an x86 guest's i8042
+# driver finds Firecracker's keyboard controller (Ctrl-Alt-Del).
+ctl vm create bare --image bare --start >/dev/null
+baddr=$(ctl vm show --json bare | jq -r .address)
+expect_eq "vm: an image without boot-args boots with bangerd's" \
+    "$(jq -r 'select(.path == "/boot-source") | .body.boot_args' \
+    "$STATE/jail/firecracker/$(vm_id bare)/root/run/fc-standin.requests")" \
+    "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd ip=$baddr::172.16.0.1:255.255.255.0:bare:eth0:off"
+ctl vm rm -f bare >/dev/null
 
 # e2fsck -p runs before each boot, as the VM's uid, not root.
 expect_match "vm: e2fsck checked the disk before the boot" "$(cat "$DLOG")" \
