@@ -196,6 +196,13 @@ struct result {
 	char		res_msg[PROTO_MSG_MAX];
 };
 
+/*
+ * res_error of a vm stop or restart that got there only by killing a
+ * guest that did not shut down (Firecracker refused Ctrl-Alt-Del, or the
+ * guest did not act on it): not an errno; bangerctl exits 2.
+ */
+#define RES_KILLED		(-2)
+
 #define PROTO_VMID_MAX		16	/* 8 hex digits, NUL-padded */
 #define PROTO_AUTHKEYS_MAX	8192	/* authorized_keys text */
 #define PROTO_HOSTKEY_MAX	384	/* "ssh-ed25519 AAAA... comment" */

@@ -122,6 +122,25 @@ case $(flat "$MAN/bangerd.conf.5") in
 	    "'The default is $maxvms' not found" ;;
 esac
 
+# The boot arguments of an image without boot-args (vm.c), which the
+# pages give: a C string, perhaps in pieces over several lines.
+bootargs=$(awk '$1 == "#define" && $2 == "DEFAULT_BOOTARGS" { on = 1 }
+    on { print; if ($0 !~ /\\$/) exit }' "$TOP/bangerd/vm.c" |
+    grep -o '"[^"]*"' | tr -d '"\n')
+for page in bangerd.conf.5 bangerctl.8; do
+	case $bootargs in
+	'')	fail "drift: $page gives the default boot-args" \
+		    "cannot read DEFAULT_BOOTARGS from bangerd/vm.c"
+		continue ;;
+	esac
+	case $(flat "$MAN/$page") in
+	*"$bootargs"*)
+		pass "drift: $page gives the default boot-args ($bootargs)" ;;
+	*)	fail "drift: $page gives the default boot-args" \
+		    "'$bootargs' not found" ;;
+	esac
+done
+
 # The unit and the init script use the same paths.
 expect_eq "drift: the unit's PIDFile is the socket directory's bangerd.pid" \
     "$(sed -n 's/^PIDFile=//p' "$UNIT")" "$rundir/bangerd.pid"
