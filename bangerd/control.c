@@ -390,7 +390,8 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 			snprintf(msg, sizeof(msg), "image import: boot args: "
 			    "byte 0x%02x at offset %zu is %s; Firecracker "
 			    "takes only 0x20 to 0x7e",
-			    (unsigned char)ii.ii_req.ci_bootargs[off], off, why);
+			    (unsigned char)ii.ii_req.ci_bootargs[off], off,
+			    why);
 			control_refuse(c, EINVAL, msg);
 			return 0;
 		}

@@ -269,7 +269,7 @@ struct vmop_result {
 	char		vr_kernel[PROTO_PATH_MAX];	/* inside the jail */
 	char		vr_initrd[PROTO_PATH_MAX];	/* "" if none */
 	char		vr_disk[PROTO_PATH_MAX];	/* inside the jail */
-	char		vr_bootargs[PROTO_BOOTARGS_MAX];	/* the image's */
+	char		vr_bootargs[PROTO_BOOTARGS_MAX]; /* the image's */
 	char		vr_socket[PROTO_PATH_MAX];	/* in the worker's root */
 	uint64_t	vr_disk_size;
 	/* the parent's record: who and what the VM is, and its address */
