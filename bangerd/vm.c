@@ -66,6 +66,22 @@
  */
 #define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off " \
 	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+/*
+ * The kernel command line vm_boot() sends: the image's boot args, then
+ * " ip=ADDR::GATEWAY:MASK:NAME:eth0:off" (three dotted quads, a VM name).
+ * Firecracker appends " root=/dev/vda rw" and, on x86_64, one
+ * " virtio_mmio.device=4K@0x...:IRQ" for each device (two here), and
+ * refuses a line that does not fit its CMDLINE_MAX_SIZE, 2048 bytes with
+ * the NUL: the longest boot args an image may have leave room for all.
+ */
+#define BOOT_IP_MAX		(sizeof(" ip=:::::eth0:off") - 1 + \
+				3 * (INET_ADDRSTRLEN - 1) + VALID_NAME_MAX)
+#define BOOT_CMDLINE_MAX	(PROTO_BOOTARGS_MAX + BOOT_IP_MAX)
+#define FC_CMDLINE_MAX		2048
+#define FC_CMDLINE_ADDED	128
+_Static_assert(BOOT_CMDLINE_MAX + FC_CMDLINE_ADDED <= FC_CMDLINE_MAX,
+    "an image's boot args and the address may not fit Firecracker's "
+    "command line");
 #define VM_CPUS_MAX		32
 #define VM_MEM_MIN		128		/* MiB */
 #define VM_MEM_MAX		(1024 * 1024)
@@ -149,7 +165,7 @@ struct vm {
 	char			 v_kernel[PROTO_PATH_MAX];
 	char			 v_initrd[PROTO_PATH_MAX];
 	char			 v_diskpath[PROTO_PATH_MAX];
-	char			 v_bootargs[PROTO_MSG_MAX];
+	char			 v_bootargs[PROTO_BOOTARGS_MAX];
 	char			 v_mac[24];
 	size_t			 v_npublish;
 	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
@@ -1201,9 +1217,9 @@ vm_boot(struct vm *v)
 	struct fc_instance	 fi;
 	struct timespec		 ts = { 0, 50 * 1000 * 1000 };
 	char			 err[PROTO_MSG_MAX];
-	char			 bootargs[PROTO_MSG_MAX + 128];
+	char			 bootargs[BOOT_CMDLINE_MAX];
 	const char		*what = "firecracker refused: ";
-	int			 i;
+	int			 i, n;
 
 	memset(&fb, 0, sizeof(fb));
 	fb.fb_cpus = v->v_cpus;
@@ -1220,10 +1236,18 @@ vm_boot(struct vm *v)
 		inet_ntop(AF_INET, &v->v_addr, a, sizeof(a));
 		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
 		inet_ntop(AF_INET, &mask, m, sizeof(m));
-		snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:eth0:"
-		    "off", v->v_bootargs, a, g, m, v->v_name);
+		n = snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:"
+		    "eth0:off", v->v_bootargs, a, g, m, v->v_name);
 	} else
-		strlcpy(bootargs, v->v_bootargs, sizeof(bootargs));
+		n = snprintf(bootargs, sizeof(bootargs), "%s", v->v_bootargs);
+	/* Cut short, the guest would boot with other arguments. */
+	if (n < 0 || (size_t)n >= sizeof(bootargs)) {
+		snprintf(err, sizeof(err), "its kernel command line of %d "
+		    "bytes is longer than the %zu it may have", n,
+		    sizeof(bootargs) - 1);
+		what = "";
+		goto fail;
+	}
 	fb.fb_bootargs = bootargs;
 	fb.fb_disk = v->v_diskpath;
 	fb.fb_tap = v->v_tap;

@@ -129,6 +129,36 @@ wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
 expect_match "vm: the console is logged" \
     "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
 
+# The longest boot args an image may have (1023 bytes), for a VM with the
+# longest name: Firecracker gets all of them, and the address after them.
+long=$(awk 'BEGIN { s = "console=ttyS0 reboot=k panic=1"
+	for (i = 1; length(s) < 1023; i++) s = s sprintf(" w%d=abcdefghij", i)
+	print substr(s, 1, 1022) "z" }')
+expect_eq "vm: the long boot args are 1023 bytes" "${#long}" 1023
+cat >>"$CONF" <<EOC
+image "long" {
+	kernel "$T/img/vmlinux"
+	rootfs "$T/img/rootfs.ext4"
+	boot-args "$long"
+}
+EOC
+ctl reload >/dev/null
+lname=l$(printf '%062d' 0)
+expect_eq "vm: a VM from an image with 1023 bytes of boot args starts" \
+    "$(ctl vm create "$lname" --image long --disk 128M --start 2>&1)" \
+    "vm $lname started"
+lid=$(vm_id "$lname")
+laddr=$(ctl vm show --json "$lname" | jq -r .address)
+lwant="$long ip=$laddr::172.16.0.1:255.255.255.0:$lname:eth0:off"
+expect_eq "vm: firecracker gets the long boot args whole, then the address" \
+    "$(jq -r 'select(.path == "/boot-source") | .body.boot_args' \
+	"$STATE/jail/firecracker/$lid/root/run/fc-standin.requests")" "$lwant"
+wait_for 5 grep -q "Command line:" "$STATE/vms/$lid/console.log"
+expect_eq "vm: the guest's command line has them whole" \
+    "$(sed -n 's/^.*Command line: //p' "$STATE/vms/$lid/console.log" |
+	tr -d '\r')" "$lwant root=/dev/vda rw"
+ctl vm rm -f "$lname" >/dev/null
+
 # Provisioning: the guest's files are written into its disk at create.
 ssh-keygen -q -t ed25519 -N '' -C tester@host -f "$T/userkey"
 expect_match "vm: create with --ssh-key" \
