@@ -222,12 +222,13 @@ fuzz: $(OBJDIR)/fuzz/dns_fuzz
 	    regress/fuzz/corpus/dns
 
 # The guest the qemu checks boot (fc_standin.sh builds it when missing),
-# cached in /var/cache/banger-guest.
+# cached in /var/cache/banger-guest.  A bash script: regress/docs/lint.sh
+# checks that each script is run with its #! interpreter.
 guest:
-	sh scripts/build-guest.sh
+	bash scripts/build-guest.sh
 
 guest-check: guest
-	sh scripts/build-guest.sh --check
+	bash scripts/build-guest.sh --check
 
 deps:
 	sh scripts/deps.sh

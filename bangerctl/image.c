@@ -203,6 +203,9 @@ static int
 import_option(int ch, struct ctl_image_import *ci,
     const char *paths[IMAGE_NFILES])
 {
+	const char	*why;
+	size_t		 off;
+
 	switch (ch) {
 	case OPT_KERNEL:
 		paths[IMAGE_KERNEL] = optarg;
@@ -215,6 +218,12 @@ import_option(int ch, struct ctl_image_import *ci,
 		    sizeof(ci->ci_bootargs)) >= sizeof(ci->ci_bootargs)) {
 			warnx("--boot-args: longer than %zu characters",
 			    sizeof(ci->ci_bootargs) - 1);
+			return -1;
+		}
+		if (valid_bootargs(optarg, strlen(optarg), &off, &why) == -1) {
+			warnx("--boot-args: byte 0x%02x at offset %zu is %s; "
+			    "Firecracker takes only 0x20 to 0x7e",
+			    (unsigned char)optarg[off], off, why);
 			return -1;
 		}
 		ci->ci_flags |= IMAGE_F_BOOTARGS;

@@ -212,7 +212,8 @@ ctl_recv(struct imsgbuf *ibuf, struct imsg *imsg)
 
 /*
  * Print a result message: the text on stdout if it succeeded (unless
- * quiet), as an error otherwise.  Returns the exit status.
+ * quiet), as an error otherwise.  Returns the exit status: 0, 1, or 2
+ * for a vm stop or restart that had to kill the guest (RES_KILLED).
  */
 int
 ctl_result(struct imsg *imsg, int quiet)
@@ -227,7 +228,7 @@ ctl_result(struct imsg *imsg, int quiet)
 		    imsg_get_type(imsg));
 	if (res.res_error != 0) {
 		warnx("%s", res.res_msg);
-		return 1;
+		return res.res_error == RES_KILLED ? 2 : 1;
 	}
 	if (!quiet && res.res_msg[0] != '\0')
 		printf("%s\n", res.res_msg);

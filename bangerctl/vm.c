@@ -724,12 +724,44 @@ vm_show(int argc, char **argv)
 	return 0;
 }
 
+/* vm ssh: the signal that ends us, and ssh, to which it is passed on. */
+static volatile sig_atomic_t	 ssh_signal;
+static volatile pid_t		 ssh_pid;
+
+static void
+ssh_forward(int sig)
+{
+	int	 saved = errno;
+
+	ssh_signal = sig;
+	if (ssh_pid > 0)
+		(void)kill(ssh_pid, sig);
+	errno = saved;
+}
+
+/* Why vm ssh cannot log into a VM in this state, and what would help. */
+static __attribute__((__noreturn__)) void
+ssh_not_running(const char *name, const char *state)
+{
+	if (strcmp(state, "paused") == 0)
+		errx(1, "vm %s is paused, not running (bangerctl vm resume "
+		    "%s)", name, name);
+	if (strcmp(state, "starting") == 0)
+		errx(1, "vm %s is starting, not running yet (bangerctl vm "
+		    "wait %s)", name, name);
+	if (strcmp(state, "stopping") == 0 ||
+	    strcmp(state, "removing") == 0 || strcmp(state, "creating") == 0)
+		errx(1, "vm %s is %s, not running", name, state);
+	errx(1, "vm %s is %s, not running (bangerctl vm start %s)", name,
+	    state, name);
+}
+
 /*
  * bangerctl vm ssh: ssh into a running VM at its address, checking its
  * host key against the one pinned at create (in a private known_hosts
  * file, so ssh never asks), with the private key beside the --ssh-key
  * it was created with unless -i names another.  ssh's exit status is
- * ours.
+ * ours, unless a signal ends us: see below.
  */
 static int
 vm_ssh(int argc, char **argv)
@@ -737,14 +769,17 @@ vm_ssh(int argc, char **argv)
 	static const struct option opts[] = {
 		{ NULL, 0, NULL, 0 },
 	};
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
+#define NSIGS	(sizeof(sigs) / sizeof(sigs[0]))
 	struct ctl_vm	 cv;
 	struct vm_info	*vis = NULL, *vi;
-	struct sigaction sa, oint, oquit;
+	struct sigaction sa, osa[NSIGS];
+	sigset_t	 block, omask;
 	const char	*user = "root", *identity = NULL, *tmpdir, *name;
 	char		 khosts[PATH_MAX], khopt[PATH_MAX + 32], priv[PATH_MAX];
 	char		 ktype[64], kdata[PROTO_HOSTKEY_MAX];
 	char		**av = NULL;
-	size_t		 n, len;
+	size_t		 n, len, k;
 	pid_t		 pid;
 	int		 ch, ac = 0, fd, rv, status, i;
 
@@ -776,8 +811,7 @@ vm_ssh(int argc, char **argv)
 	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
 	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
 	if (strcmp(vi->vi_state, "running") != 0)
-		errx(1, "vm %s is %s, not running (bangerctl vm start %s)",
-		    name, vi->vi_state, name);
+		ssh_not_running(name, vi->vi_state);
 	if (vi->vi_addr[0] == '\0')
 		errx(1, "vm %s has no address", name);
 	if (vi->vi_hostkey[0] == '\0')
@@ -805,6 +839,26 @@ vm_ssh(int argc, char **argv)
 	if ((size_t)snprintf(khosts, sizeof(khosts),
 	    "%s/bangerctl-known_hosts.XXXXXX", tmpdir) >= sizeof(khosts))
 		errx(1, "TMPDIR %s: too long", tmpdir);
+
+	/*
+	 * A signal that would end us (timeout(1), a hung-up terminal, ^C)
+	 * is passed on to ssh, which is waited for, and the file removed:
+	 * nothing is left connected to the guest.  Blocked until ssh's pid
+	 * is known; a signal ignored when we started stays ignored.
+	 */
+	sigemptyset(&block);
+	for (k = 0; k < NSIGS; k++)
+		sigaddset(&block, sigs[k]);
+	(void)sigprocmask(SIG_BLOCK, &block, &omask);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ssh_forward;
+	sa.sa_mask = block;
+	for (k = 0; k < NSIGS; k++) {
+		(void)sigaction(sigs[k], NULL, &osa[k]);
+		if (osa[k].sa_handler != SIG_IGN)
+			(void)sigaction(sigs[k], &sa, NULL);
+	}
+
 	if ((fd = mkstemp(khosts)) == -1)
 		err(1, "%s", khosts);
 	if (fchmod(fd, 0600) == -1 ||
@@ -847,12 +901,6 @@ vm_ssh(int argc, char **argv)
 		av[ac++] = argv[i];
 	av[ac] = NULL;
 
-	/* ^C is for ssh; we stay to remove the file. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, &oint);
-	(void)sigaction(SIGQUIT, &sa, &oquit);
 	switch (pid = fork()) {
 	case -1:
 		warn("fork");
@@ -861,12 +909,16 @@ vm_ssh(int argc, char **argv)
 		free(vis);
 		return 1;
 	case 0:
-		(void)sigaction(SIGINT, &oint, NULL);
-		(void)sigaction(SIGQUIT, &oquit, NULL);
+		for (k = 0; k < NSIGS; k++)
+			(void)sigaction(sigs[k], &osa[k], NULL);
+		(void)sigprocmask(SIG_SETMASK, &omask, NULL);
 		execvp(av[0], av);
 		warn("%s", av[0]);
 		_exit(127);
 	}
+	ssh_pid = pid;
+	/* One that came meanwhile is delivered, and passed on, now. */
+	(void)sigprocmask(SIG_SETMASK, &omask, NULL);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR) {
 			warn("waitpid");
@@ -876,11 +928,14 @@ vm_ssh(int argc, char **argv)
 	(void)unlink(khosts);
 	free(av);
 	free(vis);
+	if (ssh_signal != 0)
+		return 128 + ssh_signal;
 	if (status == -1)
 		return 1;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+#undef NSIGS
 }
 
 /*

@@ -134,7 +134,7 @@ struct pvm *pvm_find(const char *);
 struct pvms *pvm_list(void);
 const char *pvm_state_name(int);
 void	 pvm_loop_mark(const char *, char *, size_t);
-int	 image_resolve(const char *, struct image_files *);
+int	 image_resolve(const char *, struct image_files *, char *, size_t);
 void	 pvm_stopped(struct pvm *, int);
 int	 vmop_create(struct worker *, uint32_t, const struct vmop_create *);
 int	 vmop_net_addr(struct worker *, const struct net_addr *);

@@ -337,8 +337,8 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 	struct imgop_import	 ii;
 	struct imgop_query	 iq;
 	const char		*why;
-	char			 names[PROTO_MSG_MAX];
-	size_t			 len;
+	char			 names[PROTO_MSG_MAX], msg[PROTO_MSG_MAX];
+	size_t			 len, off;
 	uint32_t		 n;
 	int			 fd, i;
 
@@ -382,6 +382,17 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 		    &why) == -1) {
 			control_image_files_clear(c);
 			control_bad_name(c, ii.ii_req.ci_name, why);
+			return 0;
+		}
+		if (valid_bootargs(ii.ii_req.ci_bootargs,
+		    strlen(ii.ii_req.ci_bootargs), &off, &why) == -1) {
+			control_image_files_clear(c);
+			snprintf(msg, sizeof(msg), "image import: boot args: "
+			    "byte 0x%02x at offset %zu is %s; Firecracker "
+			    "takes only 0x20 to 0x7e",
+			    (unsigned char)ii.ii_req.ci_bootargs[off], off,
+			    why);
+			control_refuse(c, EINVAL, msg);
 			return 0;
 		}
 		if (ii.ii_req.ci_kernel_from[0] != '\0' &&

@@ -578,9 +578,15 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 	}
 	if (ci->ci_kernel_from[0] != '\0') {
 		error = ENOENT;
-		if (image_resolve(ci->ci_kernel_from, &src) == -1) {
-			snprintf(msg, sizeof(msg), "--kernel-from %s: no such "
-			    "image", ci->ci_kernel_from);
+		/* Its boot args, if unusable, matter only if taken. */
+		if (image_resolve(ci->ci_kernel_from, &src, msg,
+		    sizeof(msg)) == -1 && (errno != EILSEQ ||
+		    !(ci->ci_flags & IMAGE_F_BOOTARGS))) {
+			if (errno == EILSEQ)
+				error = EINVAL;
+			else
+				snprintf(msg, sizeof(msg), "--kernel-from %s: "
+				    "no such image", ci->ci_kernel_from);
 			goto fail;
 		}
 		if ((fds[IMAGE_KERNEL] = open(src.kernel, O_RDONLY |
@@ -691,7 +697,7 @@ image_info_fill(const char *name, int source, struct image_info *im)
 	struct image_files	 img;
 	struct pvm		*pv;
 	struct stat		 st;
-	char			 dir[PATH_MAX];
+	char			 dir[PATH_MAX], msg[PROTO_MSG_MAX];
 
 	memset(im, 0, sizeof(*im));
 	strlcpy(im->im_name, name, sizeof(im->im_name));
@@ -701,7 +707,9 @@ image_info_fill(const char *name, int source, struct image_info *im)
 	TAILQ_FOREACH(pv, pvm_list(), pv_entry)
 		if (strcmp(pv->pv_image, name) == 0)
 			im->im_nvms++;
-	if (image_resolve(name, &img) == -1)
+	/* Unusable boot args (vm create says why) leave the rest to show. */
+	if (image_resolve(name, &img, msg, sizeof(msg)) == -1 &&
+	    errno != EILSEQ)
 		return;
 	strlcpy(im->im_kernel, img.kernel, sizeof(im->im_kernel));
 	strlcpy(im->im_initrd, img.initrd, sizeof(im->im_initrd));

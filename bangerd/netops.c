@@ -740,24 +740,21 @@ link_mark(struct nl_sock *sk, const char *name)
  * the veth pairs carry banger's mark like the bridge, and stay like it.
  */
 
-/* Ports on bridge NAME (entries of /sys/class/net/NAME/brif), or -1. */
+/*
+ * Ports on the bridge with index ifindex: the links of cache whose
+ * master it is.  By netlink, not /sys/class/net: sysfs shows the links
+ * of the namespace it was mounted in, which need not be this one.
+ */
 static int
-bridge_nports(const char *name)
+bridge_nports(struct nl_cache *cache, int ifindex)
 {
-	char		 path[PATH_MAX];
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
+	struct nl_object	*o;
+	int			 n = 0;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", name);
-	if ((d = opendir(path)) == NULL) {
-		log_warn("bridge %s: %s", name, path);
-		return (-1);
-	}
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o))
+		if (rtnl_link_get_master((struct rtnl_link *)o) == ifindex)
 			n++;
-	closedir(d);
 	return (n);
 }
 
@@ -946,8 +943,9 @@ tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
     struct rtnl_link *tap, struct rtnl_link **brp, char *brname)
 {
 	struct rtnl_link	*leaf;
-	char			 lname[IFNAMSIZ], up[IFNAMSIZ], down[IFNAMSIZ];
-	int			 n, ports;
+	struct nl_cache		*cache = NULL;
+	char			 up[IFNAMSIZ], down[IFNAMSIZ];
+	int			 n, err, saved_errno;
 
 	*brp = NULL;
 	if (bridge_of_root(sk, root, rtnl_link_get_master(tap), brname)) {
@@ -958,29 +956,41 @@ tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
 		}
 		return (rtnl_link_get_kernel(sk, 0, brname, brp) < 0 ? -1 : 0);
 	}
-	if ((ports = bridge_nports(root)) == -1)
+	/*
+	 * One dump of the links counts every bridge's ports; a leaf made
+	 * after it has none in it, which is right but for its veth end.
+	 */
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("bridge %s: cannot list links: %s", root,
+		    nl_geterror(err));
+		errno = nl_errno(err);
 		return (-1);
-	if (ports < BRIDGE_PORTS) {
+	}
+	if (bridge_nports(cache, rtnl_link_get_ifindex(rootlink)) <
+	    BRIDGE_PORTS) {
+		nl_cache_free(cache);
 		nl_object_get((struct nl_object *)rootlink);
 		*brp = rootlink;
 		strlcpy(brname, root, IFNAMSIZ);
 		return (0);
 	}
 	for (n = 1; n <= BRIDGE_LEAVES; n++) {
-		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1)
-			return (-1);
-		(void)leaf_names(root, n, lname, up, down);
-		if ((ports = bridge_nports(lname)) == -1) {
-			rtnl_link_put(leaf);
+		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1) {
+			saved_errno = errno;
+			nl_cache_free(cache);
+			errno = saved_errno;
 			return (-1);
 		}
-		if (ports < BRIDGE_PORTS) {
+		if (bridge_nports(cache, rtnl_link_get_ifindex(leaf)) <
+		    BRIDGE_PORTS) {
+			nl_cache_free(cache);
+			(void)leaf_names(root, n, brname, up, down);
 			*brp = leaf;
-			strlcpy(brname, lname, IFNAMSIZ);
 			return (0);
 		}
 		rtnl_link_put(leaf);
 	}
+	nl_cache_free(cache);
 	log_warnx("bridge %s: it and its %d leaves hold %d taps each: no "
 	    "room for another", root, BRIDGE_LEAVES, BRIDGE_PORTS);
 	errno = ENOSPC;

@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "validate.h"
 
 #define TOKEN_MAX		8192	/* longest word or quoted string */
 #define INCLUDE_DEPTH_MAX	16
@@ -1779,7 +1780,9 @@ image_opt(enum imgopt opt, const char *val, int line)
 		[I_KERNEL] = "kernel", [I_INITRD] = "initrd",
 		[I_ROOTFS] = "rootfs", [I_BOOTARGS] = "boot-args",
 	};
-	char	*args;
+	const char	*why;
+	char		*args;
+	size_t		 off;
 
 	if (img_seen[opt] != 0) {
 		parse_error(line, "%s already set at line %d in this image",
@@ -1808,6 +1811,11 @@ image_opt(enum imgopt opt, const char *val, int line)
 			parse_error(line, "boot-args \"%s\": too long (at most "
 			    "%zu bytes)", show(args),
 			    sizeof(img->img_bootargs) - 1);
+		else if (valid_bootargs(args, strlen(args), &off, &why) == -1)
+			parse_error(line, "boot-args \"%s\": byte 0x%02x at "
+			    "offset %zu is %s; Firecracker takes only 0x20 "
+			    "to 0x7e", show(args), (unsigned char)args[off],
+			    off, why);
 		else
 			strlcpy(img->img_bootargs, args,
 			    sizeof(img->img_bootargs));

@@ -457,6 +457,13 @@ priv_image(struct worker *w, struct imsg *imsg)
 			    ii.ii_audit.ca_uid);
 			return -1;
 		}
+		/* Written to the store, they must be what Firecracker takes. */
+		if (valid_bootargs(ii.ii_req.ci_bootargs,
+		    strlen(ii.ii_req.ci_bootargs), NULL, &why) == -1) {
+			parent_worker_violation(w, "image import with boot "
+			    "args %s", why);
+			return -1;
+		}
 		if (imgop_import_check(peerid, &ii.ii_req, &why) == -1) {
 			parent_worker_violation(w, "%s", why);
 			return -1;

@@ -65,7 +65,29 @@
 #define CONNECT_TIMEOUT		5
 #define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
 #define DEFAULT_IMAGE		"default"
-#define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off"
+/*
+ * The boot arguments of an image that has none.  The i8042 options are
+ * Firecracker's own defaults: with them an x86 guest's kernel finds the
+ * keyboard controller through which SendCtrlAltDel (vm stop) reaches it.
+ */
+#define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off " \
+	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+/*
+ * The kernel command line vm_boot() sends: the image's boot args, then
+ * " ip=ADDR::GATEWAY:MASK:NAME:eth0:off" (three dotted quads, a VM name).
+ * Firecracker appends " root=/dev/vda rw" and, on x86_64, one
+ * " virtio_mmio.device=4K@0x...:IRQ" for each device (two here), and
+ * refuses a line that does not fit its CMDLINE_MAX_SIZE, 2048 bytes with
+ * the NUL: the longest boot args an image may have leave room for all.
+ */
+#define BOOT_IP_MAX		(sizeof(" ip=:::::eth0:off") - 1 + \
+				3 * (INET_ADDRSTRLEN - 1) + VALID_NAME_MAX)
+#define BOOT_CMDLINE_MAX	(PROTO_BOOTARGS_MAX + BOOT_IP_MAX)
+#define FC_CMDLINE_MAX		2048
+#define FC_CMDLINE_ADDED	128
+_Static_assert(BOOT_CMDLINE_MAX + FC_CMDLINE_ADDED <= FC_CMDLINE_MAX,
+    "an image's boot args and the address may not fit Firecracker's "
+    "command line");
 #define VM_CPUS_MAX		32
 #define VM_MEM_MIN		128		/* MiB */
 #define VM_MEM_MAX		(1024 * 1024)
@@ -99,6 +121,13 @@ enum vm_next {
 	NEXT_NONE,
 	NEXT_START,		/* create --start, restart */
 	NEXT_DESTROY,		/* rm -f of a running VM */
+};
+
+/* A restart under way, for what its client is told at the end. */
+enum vm_restart {
+	RESTART_NONE,
+	RESTART_STOP,		/* of a running VM: stop, then start */
+	RESTART_START,		/* of a VM that was not running: start */
 };
 
 struct vm_waiter {
@@ -142,7 +171,7 @@ struct vm {
 	char			 v_kernel[PROTO_PATH_MAX];
 	char			 v_initrd[PROTO_PATH_MAX];
 	char			 v_diskpath[PROTO_PATH_MAX];
-	char			 v_bootargs[PROTO_MSG_MAX];
+	char			 v_bootargs[PROTO_BOOTARGS_MAX];
 	char			 v_mac[24];
 	size_t			 v_npublish;
 	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
@@ -159,6 +188,16 @@ struct vm {
 	uint32_t		 v_client;	/* waiting for the op, or 0 */
 	uint32_t		 v_prune;	/* prune batch it belongs to */
 	int			 v_next;	/* NEXT_* */
+	int			 v_restart;	/* RESTART_* */
+	int			 v_restart_was;	/* RESTART_START: its state */
+	int			 v_stop_force;	/* the stop killed at once */
+	int			 v_stop_timeout; /* s, Ctrl-Alt-Del to kill */
+	/*
+	 * Why the stop killed it unasked ("" if it did not), and whether
+	 * that was because Ctrl-Alt-Del was not sent (else: not acted on).
+	 */
+	int			 v_killed_cad;
+	char			 v_killed[PROTO_MSG_MAX];
 	int			 v_ptyfd;
 	int			 v_logfd;
 	int			 v_log_nl;	/* the log ends a line */
@@ -208,6 +247,7 @@ static int		 reconciled;
 static void	 vm_set_state(struct vm *, int);
 static int	 vm_save(struct vm *);
 static void	 vm_start_begin(struct vm *);
+static void	 vm_started(struct vm *);
 static void	 vm_destroy_begin(struct vm *);
 static void	 vm_op_done(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
@@ -632,7 +672,11 @@ vm_op_done(struct vm *v, int error, const char *fmt, ...)
 	va_end(ap);
 	v->v_client = 0;
 	v->v_next = NEXT_NONE;
-	if (error)
+	v->v_restart = RESTART_NONE;
+	v->v_stop_force = 0;
+	v->v_killed[0] = '\0';
+	/* RES_KILLED: the kill was logged as it was decided. */
+	if (error > 0)
 		log_warnx("vm %s: %s", v->v_name, msg);
 	if (client != 0)
 		control_reply(client, error, "%s", msg);
@@ -1220,9 +1264,9 @@ vm_boot(struct vm *v)
 	struct timespec		 ts = { 0, 50 * 1000 * 1000 }, now;
 	struct timeval		 retry = { 0, 25000 };
 	char			 err[PROTO_MSG_MAX], err2[PROTO_MSG_MAX];
-	char			 bootargs[PROTO_MSG_MAX + 128];
+	char			 bootargs[BOOT_CMDLINE_MAX];
 	const char		*what = "firecracker refused: ";
-	int			 i;
+	int			 i, n;
 
 	memset(&fb, 0, sizeof(fb));
 	fb.fb_cpus = v->v_cpus;
@@ -1239,10 +1283,18 @@ vm_boot(struct vm *v)
 		inet_ntop(AF_INET, &v->v_addr, a, sizeof(a));
 		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
 		inet_ntop(AF_INET, &mask, m, sizeof(m));
-		snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:eth0:"
-		    "off", v->v_bootargs, a, g, m, v->v_name);
+		n = snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:"
+		    "eth0:off", v->v_bootargs, a, g, m, v->v_name);
 	} else
-		strlcpy(bootargs, v->v_bootargs, sizeof(bootargs));
+		n = snprintf(bootargs, sizeof(bootargs), "%s", v->v_bootargs);
+	/* Cut short, the guest would boot with other arguments. */
+	if (n < 0 || (size_t)n >= sizeof(bootargs)) {
+		snprintf(err, sizeof(err), "its kernel command line of %d "
+		    "bytes is longer than the %zu it may have", n,
+		    sizeof(bootargs) - 1);
+		what = "";
+		goto fail;
+	}
 	fb.fb_bootargs = bootargs;
 	fb.fb_disk = v->v_diskpath;
 	fb.fb_tap = v->v_tap;
@@ -1292,10 +1344,46 @@ vm_boot(struct vm *v)
 	vm_set_state(v, VM_RUNNING);
 	log_info("vm %s: running (firecracker %s, pid %d)", v->v_name,
 	    v->v_vmm_version, v->v_pid);
-	vm_op_done(v, 0, "vm %s started", v->v_name);
+	vm_started(v);
 	return;
 fail:
 	vm_boot_fail(v, what, err);
+}
+
+/* "vm NAME did not shut down ...", "vm NAME: firecracker refused ...". */
+static const char *
+vm_killed_why(const struct vm *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "vm %s%s%s", v->v_name, v->v_killed_cad ? ": " :
+	    " ", v->v_killed);
+	return buf;
+}
+
+/* Running: the client is told what its start, or restart, did. */
+static void
+vm_started(struct vm *v)
+{
+	char	 why[PROTO_MSG_MAX];
+
+	switch (v->v_restart) {
+	case RESTART_START:
+		vm_op_done(v, 0, "vm %s was not running (%s); started",
+		    v->v_name, state_name(v->v_restart_was));
+		break;
+	case RESTART_STOP:
+		if (v->v_killed[0] != '\0')
+			vm_op_done(v, RES_KILLED, "%s; killed and started "
+			    "again", vm_killed_why(v, why, sizeof(why)));
+		else if (v->v_stop_force)
+			vm_op_done(v, 0, "vm %s killed and started again",
+			    v->v_name);
+		else
+			vm_op_done(v, 0, "vm %s restarted", v->v_name);
+		break;
+	default:
+		vm_op_done(v, 0, "vm %s started", v->v_name);
+		break;
+	}
 }
 
 static void
@@ -1313,27 +1401,75 @@ vm_stop_timeout(int fd, short event, void *arg)
 
 	if (v->v_state != VM_STOPPING)
 		return;
-	log_info("vm %s: no shutdown after SendCtrlAltDel; killing it",
-	    v->v_name);
+	log_info("vm %s: no shutdown within %d s of SendCtrlAltDel; killing "
+	    "it", v->v_name, v->v_stop_timeout);
+	v->v_killed_cad = 0;
+	snprintf(v->v_killed, sizeof(v->v_killed), "did not shut down within "
+	    "%d s", v->v_stop_timeout);
 	vmop_signal_send(v, SIGKILL);
 }
 
+/*
+ * A paused guest cannot act on Ctrl-Alt-Del: a stop resumes it first.
+ * If it cannot be resumed the stop is refused (it is left paused).
+ */
+static int
+vm_stop_resume(struct vm *v, uint32_t client)
+{
+	char	 err[PROTO_MSG_MAX];
+
+	if (fcapi_set_state(v->v_socket, "Resumed", err, sizeof(err)) == -1) {
+		log_warnx("vm %s: resume, to shut it down: %s", v->v_name, err);
+		control_reply(client, EIO, "vm %s is paused and could not be "
+		    "resumed to shut it down (%s): resume it first (bangerctl "
+		    "vm resume %s), or stop -f to kill it", v->v_name, err,
+		    v->v_name);
+		return -1;
+	}
+	strlcpy(v->v_vmm_state, "Running", sizeof(v->v_vmm_state));
+	log_info("vm %s: resumed, to shut it down", v->v_name);
+	return 0;
+}
+
+/*
+ * Stop: Ctrl-Alt-Del, and SIGKILL if the VM has not ended after the
+ * timeout; SIGKILL at once if forced, or if Firecracker does not send
+ * Ctrl-Alt-Del (it refuses it on aarch64).  A kill that was not asked
+ * for is kept in v_killed: the client is told of it.
+ */
 static void
 vm_stop_begin(struct vm *v, int force, int timeout)
 {
 	struct timeval	 tv;
+	json_t		*body;
 	char		 err[PROTO_MSG_MAX];
+	int		 st;
 
 	vm_set_state(v, VM_STOPPING);
-	if (force || fcapi_action(v->v_socket, "SendCtrlAltDel", err,
-	    sizeof(err)) == -1) {
-		if (!force)
-			log_info("vm %s: SendCtrlAltDel: %s; killing it",
-			    v->v_name, err);
+	v->v_stop_force = force;
+	v->v_stop_timeout = timeout > 0 ? timeout : STOP_TIMEOUT;
+	v->v_killed[0] = '\0';
+	if (force) {
 		vmop_signal_send(v, SIGKILL);
 		return;
 	}
-	tv.tv_sec = timeout > 0 ? timeout : STOP_TIMEOUT;
+	err[0] = '\0';
+	body = json_pack("{s:s}", "action_type", "SendCtrlAltDel");
+	st = fcapi_call(v->v_socket, "PUT", "/actions", body, NULL, err,
+	    sizeof(err));
+	json_decref(body);
+	if (st < 200 || st > 299) {
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "HTTP %d", st);
+		v->v_killed_cad = 1;
+		snprintf(v->v_killed, sizeof(v->v_killed), st == -1 ?
+		    "Ctrl-Alt-Del could not be sent (%s)" :
+		    "firecracker refused Ctrl-Alt-Del (%s)", err);
+		log_info("vm %s: %s; killing it", v->v_name, v->v_killed);
+		vmop_signal_send(v, SIGKILL);
+		return;
+	}
+	tv.tv_sec = v->v_stop_timeout;
 	tv.tv_usec = 0;
 	evtimer_set(&v->v_timer, vm_stop_timeout, v);
 	evtimer_add(&v->v_timer, &tv);
@@ -1616,7 +1752,7 @@ vm_exited(struct imsg *imsg)
 {
 	struct vmop_exited	 ve;
 	struct vm		*v;
-	char			 why[PROTO_MSG_MAX + 16];
+	char			 why[PROTO_MSG_MAX + 32];
 	size_t			 len;
 	int			 was = 0;
 
@@ -1638,9 +1774,16 @@ vm_exited(struct imsg *imsg)
 			    "firecracker ended (wait status %d)",
 			    ve.ve_status);
 		snprintf(why, sizeof(why), "stopped: %s", v->v_error);
-	} else if (was == VM_STOPPING)
-		snprintf(why, sizeof(why), "stopped (on request)");
-	else
+	} else if (was == VM_STOPPING) {
+		/* It ended by itself as the kill went out: not killed. */
+		if (ve.ve_status != -1 && WIFEXITED(ve.ve_status))
+			v->v_killed[0] = '\0';
+		if (v->v_killed[0] != '\0')
+			snprintf(why, sizeof(why), "stopped (on request: %s; "
+			    "killed)", v->v_killed);
+		else
+			snprintf(why, sizeof(why), "stopped (on request)");
+	} else
 		snprintf(why, sizeof(why), "ended while starting");
 	vm_console_close(v, why);
 	vm_fcout_close(v);
@@ -1663,7 +1806,10 @@ vm_exited(struct imsg *imsg)
 		vm_destroy_begin(v);
 		return;
 	}
-	if (was == VM_STOPPING || v->v_client != 0)
+	if (was == VM_STOPPING && v->v_killed[0] != '\0')
+		vm_op_done(v, RES_KILLED, "%s; killed", vm_killed_why(v, why,
+		    sizeof(why)));
+	else if (was == VM_STOPPING || v->v_client != 0)
 		vm_op_done(v, 0, "vm %s stopped", v->v_name);
 }
 
@@ -2305,7 +2451,7 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 	struct vm		*v;
 	char			 err[PROTO_MSG_MAX];
 	size_t			 len;
-	int			 want, running;
+	int			 want, running, force;
 
 	if (wire_string(cv->cv_name, sizeof(cv->cv_name), &len) == -1 ||
 	    wire_string(cv->cv_state, sizeof(cv->cv_state), &len) == -1) {
@@ -2360,8 +2506,16 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 	running = v->v_state == VM_RUNNING || v->v_state == VM_PAUSED ||
 	    v->v_state == VM_STOPPING;
 
+	force = (cv->cv_flags & CTL_VM_F_FORCE) != 0;
+
 	switch (cv->cv_action) {
 	case CTL_VM_START:
+		if (v->v_state == VM_PAUSED) {
+			control_reply(client, EALREADY, "vm %s is paused: "
+			    "resume it (bangerctl vm resume %s)", v->v_name,
+			    v->v_name);
+			return;
+		}
 		if (running || v->v_state == VM_STARTING) {
 			control_reply(client, EALREADY, "vm %s is already %s",
 			    v->v_name, state_name(v->v_state));
@@ -2382,14 +2536,18 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			    "(%s)", v->v_name, state_name(v->v_state));
 			return;
 		}
-		v->v_client = client;
 		if (cv->cv_action == CTL_VM_KILL) {
+			v->v_client = client;
 			vm_set_state(v, VM_STOPPING);
 			vmop_signal_send(v, SIGKILL);
-		} else
-			vm_stop_begin(v, v->v_state == VM_STARTING ||
-			    (cv->cv_flags & CTL_VM_F_FORCE),
-			    cv->cv_timeout);
+			return;
+		}
+		force = force || v->v_state == VM_STARTING;
+		if (!force && v->v_state == VM_PAUSED &&
+		    vm_stop_resume(v, client) == -1)
+			return;
+		v->v_client = client;
+		vm_stop_begin(v, force, cv->cv_timeout);
 		return;
 	case CTL_VM_RESTART:
 		if (!v->v_known) {
@@ -2397,20 +2555,27 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			    v->v_name, v->v_error);
 			return;
 		}
-		v->v_client = client;
 		if (!running) {
+			v->v_client = client;
+			v->v_restart = RESTART_START;
+			v->v_restart_was = v->v_state;
 			vm_start_begin(v);
 			return;
 		}
+		if (!force && v->v_state == VM_PAUSED &&
+		    vm_stop_resume(v, client) == -1)
+			return;
+		v->v_client = client;
+		v->v_restart = RESTART_STOP;
 		v->v_next = NEXT_START;
-		vm_stop_begin(v, cv->cv_flags & CTL_VM_F_FORCE,
-		    cv->cv_timeout);
+		vm_stop_begin(v, force, cv->cv_timeout);
 		return;
 	case CTL_VM_RM:
 		if (running || v->v_state == VM_STARTING) {
-			if (!(cv->cv_flags & CTL_VM_F_FORCE)) {
-				control_reply(client, EBUSY, "vm %s is running; "
-				    "stop it first, or rm -f", v->v_name);
+			if (!force) {
+				control_reply(client, EBUSY, "vm %s is %s; stop "
+				    "it first, or rm -f", v->v_name,
+				    state_name(v->v_state));
 				return;
 			}
 			v->v_client = client;
@@ -2432,8 +2597,15 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 	case CTL_VM_RESUME:
 		want = cv->cv_action == CTL_VM_PAUSE ? VM_RUNNING : VM_PAUSED;
 		if (v->v_state != want) {
-			control_reply(client, EALREADY, "vm %s is %s",
-			    v->v_name, state_name(v->v_state));
+			if (v->v_state == (want == VM_RUNNING ? VM_PAUSED :
+			    VM_RUNNING))
+				control_reply(client, EALREADY, "vm %s is "
+				    "already %s", v->v_name,
+				    state_name(v->v_state));
+			else
+				control_reply(client, EALREADY, "vm %s is %s, "
+				    "not %s", v->v_name,
+				    state_name(v->v_state), state_name(want));
 			return;
 		}
 		if (fcapi_set_state(v->v_socket, want == VM_RUNNING ?

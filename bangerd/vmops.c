@@ -80,21 +80,83 @@ pvm_list(void)
 	return &pvms;
 }
 
+_Static_assert(BANGER_BOOTARGS_MAX == PROTO_BOOTARGS_MAX,
+    "configured and imported boot args travel in the same fields");
+
+/*
+ * STATE/images/NAME/boot-args: one line, the whole of it as
+ * valid_bootargs() takes it, or the image cannot be used (EILSEQ, err
+ * says why): cut short or passed on as it is, the guest would boot with
+ * other arguments than the image's, or not at all.
+ */
+static int
+image_bootargs_read(const char *name, const char *path, char *buf,
+    size_t size, char *err, size_t errlen)
+{
+	FILE		*fp;
+	char		*line = NULL;
+	size_t		 cap = 0, len, off;
+	ssize_t		 n;
+	const char	*why;
+	int		 extra;
+
+	buf[0] = '\0';
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "image %s: %s: %s", name, path,
+		    strerror(errno));
+		errno = EILSEQ;
+		return -1;
+	}
+	n = getline(&line, &cap, fp);
+	extra = n != -1 && fgetc(fp) != EOF;
+	fclose(fp);
+	if (n == -1) {
+		free(line);
+		return 0;
+	}
+	len = n;
+	if (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	if (extra)
+		snprintf(err, errlen, "image %s: %s: more than one line",
+		    name, path);
+	else if (len >= size)
+		snprintf(err, errlen, "image %s: %s: %zu bytes, more than "
+		    "the %zu boot args may have", name, path, len, size - 1);
+	else if (valid_bootargs(line, len, &off, &why) == -1)
+		snprintf(err, errlen, "image %s: %s: byte 0x%02x at offset "
+		    "%zu is %s; Firecracker takes only 0x20 to 0x7e", name,
+		    path, (unsigned char)line[off], off, why);
+	else {
+		memcpy(buf, line, len + 1);
+		free(line);
+		return 0;
+	}
+	free(line);
+	errno = EILSEQ;
+	return -1;
+}
+
 /*
  * An image by name: declared in the configuration, or imported into
  * STATE/images/NAME (vmlinux, rootfs.ext4, optional initrd, boot-args).
+ * -1 with errno ENOENT if there is none; EILSEQ if its boot-args cannot
+ * be used (its files are filled in, err says why).
  */
 int
-image_resolve(const char *name, struct image_files *img)
+image_resolve(const char *name, struct image_files *img, char *err,
+    size_t errlen)
 {
 	struct bangerd_config	*conf = env->bd_conf;
 	struct conf_image	*ci;
 	char			 path[PATH_MAX];
-	FILE			*fp;
 	const char		*why;
 
 	memset(img, 0, sizeof(*img));
 	if (valid_name(name, strlen(name), &why) == -1) {
+		snprintf(err, errlen, "image %s not found", name);
 		errno = EINVAL;
 		return -1;
 	}
@@ -111,6 +173,7 @@ image_resolve(const char *name, struct image_files *img)
 	if (snprintf(path, sizeof(path), "%s/%s/%s", conf->cf_statedir,
 	    IMAGES_DIR, name) >= (int)sizeof(path) ||
 	    access(path, F_OK) == -1) {
+		snprintf(err, errlen, "image %s not found", name);
 		errno = ENOENT;
 		return -1;
 	}
@@ -122,17 +185,14 @@ image_resolve(const char *name, struct image_files *img)
 	    snprintf(img->initrd, sizeof(img->initrd), "%s/initrd",
 	    path) >= (int)sizeof(img->initrd) ||
 	    strlcat(path, "/boot-args", sizeof(path)) >= sizeof(path)) {
+		snprintf(err, errlen, "image %s: path too long", name);
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (access(img->initrd, F_OK) == -1)
 		img->initrd[0] = '\0';
-	if ((fp = fopen(path, "re")) != NULL) {
-		if (fgets(img->bootargs, sizeof(img->bootargs), fp) != NULL)
-			img->bootargs[strcspn(img->bootargs, "\n")] = '\0';
-		fclose(fp);
-	}
-	return 0;
+	return image_bootargs_read(name, path, img->bootargs,
+	    sizeof(img->bootargs), err, errlen);
 }
 
 /* The lowest uid of the configured range that no record holds. */
@@ -597,9 +657,8 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	struct pvm		*pv;
 	char			 msg[PROTO_MSG_MAX];
 
-	if (image_resolve(vc->vc_image, &img) == -1) {
-		snprintf(msg, sizeof(msg), "image %s not found", vc->vc_image);
-		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, ENOENT, msg);
+	if (image_resolve(vc->vc_image, &img, msg, sizeof(msg)) == -1) {
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno, msg);
 		return 0;
 	}
 	if (net_iev() == NULL) {
@@ -728,9 +787,8 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, EIO, "cannot write its record");
 		return 0;
 	}
-	if (image_resolve(pv->pv_image, &img) == -1) {
-		snprintf(msg, sizeof(msg), "image %s not found", pv->pv_image);
-		pvm_create_fail(pv, ENOENT, msg);
+	if (image_resolve(pv->pv_image, &img, msg, sizeof(msg)) == -1) {
+		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
 	if (pvm_disk_create(pv, &img, pv->pv_want_size, pv->pv_want_flags,
@@ -841,9 +899,8 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	char			 msg[PROTO_MSG_MAX];
 	int			 exefd = -1, ptyfd, status;
 
-	if (image_resolve(pv->pv_image, &img) == -1) {
-		snprintf(msg, sizeof(msg), "image %s not found", pv->pv_image);
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, ENOENT, msg);
+	if (image_resolve(pv->pv_image, &img, msg, sizeof(msg)) == -1) {
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
 		return 0;
 	}
 	memset(&js, 0, sizeof(js));

@@ -24,6 +24,7 @@
 #define PROTO_MSG_MAX		512	/* human-readable results */
 #define PROTO_IFNAME_MAX	16
 #define PROTO_DOMAIN_MAX	254
+#define PROTO_BOOTARGS_MAX	1024	/* an image's boot args, with NUL */
 
 enum proto_type {
 	IMSG_NONE = 0,
@@ -196,6 +197,13 @@ struct result {
 	char		res_msg[PROTO_MSG_MAX];
 };
 
+/*
+ * res_error of a vm stop or restart that got there only by killing a
+ * guest that did not shut down (Firecracker refused Ctrl-Alt-Del, or the
+ * guest did not act on it): not an errno; bangerctl exits 2.
+ */
+#define RES_KILLED		(-2)
+
 #define PROTO_VMID_MAX		16	/* 8 hex digits, NUL-padded */
 #define PROTO_AUTHKEYS_MAX	8192	/* authorized_keys text */
 #define PROTO_HOSTKEY_MAX	384	/* "ssh-ed25519 AAAA... comment" */
@@ -268,7 +276,7 @@ struct vmop_result {
 	char		vr_kernel[PROTO_PATH_MAX];	/* inside the jail */
 	char		vr_initrd[PROTO_PATH_MAX];	/* "" if none */
 	char		vr_disk[PROTO_PATH_MAX];	/* inside the jail */
-	char		vr_bootargs[PROTO_MSG_MAX];	/* the image's */
+	char		vr_bootargs[PROTO_BOOTARGS_MAX]; /* the image's */
 	char		vr_socket[PROTO_PATH_MAX];	/* in the worker's root */
 	uint64_t	vr_disk_size;
 	/* the parent's record: who and what the VM is, and its address */
@@ -434,8 +442,6 @@ struct status_daemon {
 #define IMAGE_INITRD	1
 #define IMAGE_ROOTFS	2
 #define IMAGE_NFILES	3
-
-#define PROTO_BOOTARGS_MAX	1024
 
 struct ctl_image_file {
 	uint32_t	cf_kind;		/* IMAGE_* */

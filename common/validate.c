@@ -673,3 +673,29 @@ valid_domain(const char *s, const char **why)
 	}
 	return (0);
 }
+
+/*
+ * An image's kernel boot arguments: at most VALID_BOOTARGS_MAX bytes of
+ * printable ASCII (0x20 to 0x7e), or none.  Firecracker's command line
+ * (linux-loader's Cmdline) refuses any other byte, so such a value
+ * would pass here and fail only when a VM starts.  *offp, when offp is
+ * not NULL, gets the offset of the first byte refused.
+ */
+int
+valid_bootargs(const char *s, size_t len, size_t *offp, const char **why)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return (reject(why, "null string"));
+	if (len > VALID_BOOTARGS_MAX)
+		return (reject(why, "too long"));
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) {
+			if (offp != NULL)
+				*offp = i;
+			return (reject(why, "not printable ASCII"));
+		}
+	}
+	return (0);
+}

@@ -28,6 +28,7 @@
 #define PREFIX_MIN		8
 #define PREFIX_MAX		32
 #define VALID_DOMAIN_MAX	253	/* a DNS name, without NUL */
+#define VALID_BOOTARGS_MAX	1023	/* an image's boot args, without NUL */
 #define CMDLINE_MAX		16384	/* longest /proc/PID/cmdline read */
 
 /* valid_path_under() flags */
@@ -52,6 +53,7 @@ int	valid_loop_path(const char *, size_t, const char **);
 int	valid_path_under(const char *, const char *, int, const char **);
 int	valid_pid_target(pid_t, const char **);
 int	valid_domain(const char *, const char **);
+int	valid_bootargs(const char *, size_t, size_t *, const char **);
 int	proc_starttime(pid_t, unsigned long long *);
 int	valid_fc_process(pid_t, const char *, const char *,
 	    unsigned long long, const char **);

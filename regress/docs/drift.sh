@@ -131,6 +131,75 @@ case $(flat "$MAN/bangerctl.8") in
 	    "'for up to ${ct:-?} seconds' ... 'within ${ct:-?} s' not found" ;;
 esac
 
+# The boot arguments of an image without boot-args (vm.c), which the
+# pages give: a C string, perhaps in pieces over several lines.
+bootargs=$(awk '$1 == "#define" && $2 == "DEFAULT_BOOTARGS" { on = 1 }
+    on { print; if ($0 !~ /\\$/) exit }' "$TOP/bangerd/vm.c" |
+    grep -o '"[^"]*"' | tr -d '"\n')
+for page in bangerd.conf.5 bangerctl.8; do
+	case $bootargs in
+	'')	fail "drift: $page gives the default boot-args" \
+		    "cannot read DEFAULT_BOOTARGS from bangerd/vm.c"
+		continue ;;
+	esac
+	case $(flat "$MAN/$page") in
+	*"$bootargs"*)
+		pass "drift: $page gives the default boot-args ($bootargs)" ;;
+	*)	fail "drift: $page gives the default boot-args" \
+		    "'$bootargs' not found" ;;
+	esac
+done
+
+# The default disk size and the boot args' limit the pages give.
+gib=$(sed -n 's/^#define[	 ]*BANGER_DEF_DISK[	 ]*(\([0-9][0-9]*\)ULL << 30).*/\1/p' \
+    "$TOP/bangerd/config.h")
+bootmax=$(( $(hnum BANGER_BOOTARGS_MAX) - 1 ))
+for want in "bangerd.conf.5:The default is ${gib}G. A VM created without --disk gets this size, or its image's root file system's if that is larger." \
+    "bangerctl.8:Without it, the disk has the default size, disk in the defaults of bangerd.conf(5) (${gib}G unless set there), or the size of the image's root file system if that is larger." \
+    "bangerd.conf.5:The kernel command line, at most $bootmax bytes of printable ASCII, 0x20 (space) to 0x7e (tilde)" \
+    "bangerctl.8:are at most $bootmax bytes of printable ASCII, 0x20 (space) to 0x7e (tilde)"; do
+	page=${want%%:*}
+	want=${want#*:}
+	case $(flat "$MAN/$page") in
+	*"$want"*)	pass "drift: $page: $want" ;;
+	*)		fail "drift: $page: $want" "not found (config.h: disk ${gib}G, boot args $bootmax)" ;;
+	esac
+done
+expect_eq "drift: validate.h's boot args limit is config.h's" \
+    "$(sed -n 's/^#define[	 ]*VALID_BOOTARGS_MAX[	 ]*\([0-9][0-9]*\).*/\1/p' \
+	"$TOP/common/validate.h")" "$bootmax"
+
+# The README's way to run one test gives it what make check does, and
+# names stand-ins the Makefile builds.
+runone=$(grep -E '^    .*\./regress/run\.sh regress/' "$TOP/README")
+for v in $(sed -n '/^TEST_ENV =/,/^$/p' "$TOP/Makefile" |
+    grep -Eo '[A-Z]+=' | tr -d =); do
+	case $v in
+	SANITIZE|VALGRIND)
+		# Given in the words around the line: only some runs need them.
+		if grep -q "$v=" "$TOP/README"; then
+			pass "drift: README says how a test gets $v"
+		else
+			fail "drift: README says how a test gets $v" "no $v= in README"
+		fi ;;
+	*)	case $runone in
+		*"$v="*) pass "drift: README's one-test command line sets $v" ;;
+		*)	fail "drift: README's one-test command line sets $v" \
+			    "'$runone'" ;;
+		esac ;;
+	esac
+done
+for h in $(grep -Eo 'obj/regress/helpers/[a-z-]+|(fc-standin-[a-z]+|jailer-standin)' \
+    "$TOP/README" | sed 's,.*/,,' | sort -u); do
+	if grep -qE "\\\$\(OBJDIR\)/regress/helpers/$h( |:|$)" "$TOP/Makefile"
+	then
+		pass "drift: README's stand-in $h is one make check-build builds"
+	else
+		fail "drift: README's stand-in $h is one make check-build builds" \
+		    "no \$(OBJDIR)/regress/helpers/$h in the Makefile"
+	fi
+done
+
 # The unit and the init script use the same paths.
 expect_eq "drift: the unit's PIDFile is the socket directory's bangerd.pid" \
     "$(sed -n 's/^PIDFile=//p' "$UNIT")" "$rundir/bangerd.pid"
@@ -457,6 +526,23 @@ else
 		rm -rf "$TMPD"
 	}
 	trap rc_cleanup EXIT
+	# bangerd.8: with or without -d, its pid in bangerd.pid beside the
+	# socket, removed when it stops.
+	case $(flat "$MAN/bangerd.8") in
+	*"With or without -d, it writes its pid to bangerd.pid in the socket's directory, and removes the file when it stops."*)
+		pass "drift: bangerd.8 says where the pid file is, -d or not" ;;
+	*)	fail "drift: bangerd.8 says where the pid file is, -d or not" \
+		    "not found" ;;
+	esac
+	if daemon_start; then
+		expect_eq "drift: bangerd -d writes its pid to bangerd.pid beside the socket" \
+		    "$(cat "$(dirname "$SOCK")/bangerd.pid" 2>&1)" "$DPID"
+		daemon_stop
+		check "drift: ... and removes it when it stops" \
+		    test ! -e "$(dirname "$SOCK")/bangerd.pid"
+	else
+		fail "drift: bangerd -d starts" "$(tail -5 "$DLOG")"
+	fi
 	out=$(rc status 2>&1); st=$?
 	expect_eq "drift: rc.bangerd status of a stopped daemon is 3" "$st" 3
 	out=$(rc start 2>&1); st=$?

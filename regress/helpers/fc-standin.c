@@ -43,7 +43,10 @@
  *	./fc-standin.responses (read at start, from the cwd) lines
  *		"METHOD PATH STATUS [JSON]": that request is answered so
  *		and not acted on, for tests of what a misbehaving VMM's
- *		answers do.
+ *		answers do.  PATH "/actions:TYPE" is only the action of
+ *		that action_type (a guest that ignores SendCtrlAltDel, a
+ *		VMM that refuses it), "/vm:STATE" only that state
+ *		(Paused, Resumed).
  */
 
 #include <sys/types.h>
@@ -3378,6 +3381,34 @@ setup_canned(void)
 	fclose(f);
 }
 
+/* A canned line's PATH against a request: "/actions:TYPE", "/vm:STATE". */
+static int
+canned_path(const char *cpath, const struct req *rq)
+{
+	const char	*path = abs_path(rq->uri), *key, *val;
+	size_t		 n = strlen(path);
+	json_error_t	 jerr;
+	json_t		*b;
+	int		 match;
+
+	if (strcmp(cpath, path) == 0)
+		return 1;
+	if (strcmp(path, "/actions") == 0)
+		key = "action_type";
+	else if (strcmp(path, "/vm") == 0)
+		key = "state";
+	else
+		return 0;
+	if (strncmp(cpath, path, n) != 0 || cpath[n] != ':' ||
+	    rq->body == NULL ||
+	    (b = json_loadb(rq->body, rq->bodylen, 0, &jerr)) == NULL)
+		return 0;
+	val = jget_str(b, key);
+	match = val != NULL && strcmp(val, cpath + n + 1) == 0;
+	json_decref(b);
+	return match;
+}
+
 /* A canned answer for this request: 1 if there is one. */
 static int
 canned_response(struct resp *rs, const struct req *rq)
@@ -3387,8 +3418,8 @@ canned_response(struct resp *rs, const struct req *rq)
 
 	json_array_foreach(g.canned, i, c) {
 		if (strcmp(json_string_value(json_array_get(c, 0)),
-		    rq->mname) != 0 || strcmp(json_string_value(
-		    json_array_get(c, 1)), abs_path(rq->uri)) != 0)
+		    rq->mname) != 0 || !canned_path(json_string_value(
+		    json_array_get(c, 1)), rq))
 			continue;
 		b = json_array_get(c, 3);
 		if (json_is_null(b)) {

@@ -14,7 +14,7 @@
  *	  vmop-start ID [tcp|udp:HOSTADDR:HOSTPORT:GUESTPORT ...],
  *	  status-req CMD, reload-req CMD, verbose-req CMD LEVEL,
  *	  update-req UID ACTION, imgop-file KIND fd|no-fd,
- *	  imgop-import UID NAME, imgop-query UID ACTION NAME,
+ *	  imgop-import UID NAME [BOOTARGS], imgop-query UID ACTION NAME,
  *	  imgop-cancel BYTES (of payload);
  *	as the net worker:
  *	  net-addr ID ADDR, netop-setup BYTES;
@@ -238,7 +238,7 @@ send_imgop(int fd, const char *op, int argc, char **argv)
 		passfd = open_fd(argv[1]);
 		send_raw(fd, IMSG_IMGOP_FILE, 0, IMSG_HEADER_SIZE + sizeof(f),
 		    &f, sizeof(f), passfd);
-	} else if (strcmp(op, "import") == 0 && argc == 2) {
+	} else if (strcmp(op, "import") == 0 && (argc == 2 || argc == 3)) {
 		memset(&ii, 0, sizeof(ii));
 		ii.ii_audit.ca_uid = strtoul(argv[0], NULL, 10);
 		ii.ii_audit.ca_gid = ii.ii_audit.ca_uid;
@@ -246,6 +246,11 @@ send_imgop(int fd, const char *op, int argc, char **argv)
 		    sizeof(ii.ii_audit.ca_cmd));
 		strncpy(ii.ii_req.ci_name, argv[1],
 		    sizeof(ii.ii_req.ci_name) - 1);
+		if (argc == 3) {
+			strncpy(ii.ii_req.ci_bootargs, argv[2],
+			    sizeof(ii.ii_req.ci_bootargs) - 1);
+			ii.ii_req.ci_flags = IMAGE_F_BOOTARGS;
+		}
 		send_struct(fd, IMSG_IMGOP_IMPORT, &ii, sizeof(ii));
 	} else if (strcmp(op, "query") == 0 && argc == 3) {
 		memset(&iq, 0, sizeof(iq));

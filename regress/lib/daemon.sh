@@ -134,12 +134,12 @@ image \"default\" {
 }"
 }
 
-# vm_daemon_start NAME: vm_env's lines added to the configuration, then
-# daemon_start; if the daemon does not come up, "NAME: daemon starts"
-# fails and the test ends.
+# vm_daemon_start NAME [LINES]: vm_env's lines (and LINES) added to the
+# configuration, then daemon_start; if the daemon does not come up,
+# "NAME: daemon starts" fails and the test ends.
 vm_daemon_start() {
 	vm_env
-	printf '%s\n' "$VM_CONF" >>"$CONF"
+	printf '%s\n' "$VM_CONF" ${2+"$2"} >>"$CONF"
 	if ! daemon_start; then
 		fail "$1: daemon starts" "$(tail -5 "$DLOG")"
 		t_done

@@ -27,6 +27,16 @@ out=$("$BANGERD" -n -f "$CONF" 2>&1); rc=$?
 expect_eq "cli: bangerd -n rejects a bad file (exit 1)" "$rc" 1
 expect_match "cli: the rejection names file and line" "$out" "^$CONF:4: "
 sed -i '$d' "$CONF"
+# Boot args Firecracker would refuse at vm start are refused here.
+printf 'image "u" { kernel "/k", rootfs "/r"\n\tboot-args "%s" }\n' \
+    "$(printf 'quiet caf\303\251')" >>"$CONF"
+out=$("$BANGERD" -n -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: bangerd -n rejects boot args that are not ASCII (exit 1)" \
+    "$rc" 1
+expect_eq "cli: ... naming file, line and byte" "$out" \
+    "$CONF:5: boot-args \"quiet caf\\xc3\\xa9\": byte 0xc3 at offset 9 is not printable ASCII; Firecracker takes only 0x20 to 0x7e"
+sed -i '$d' "$CONF"
+sed -i '$d' "$CONF"
 
 out=$("$BANGERD" -n -f "$T/missing.conf" 2>&1); rc=$?
 expect_eq "cli: a missing file fails" "$rc" 1

@@ -227,6 +227,9 @@ refuse "an image import for uid 65534" 'image import for uid 65534' \
     imgop-import 65534 forged
 refuse "an image import named with a path" 'bad image import' \
     imgop-import 0 ../../etc
+refuse "an image import with boot args Firecracker refuses" \
+    'image import with boot args not printable ASCII' \
+    imgop-import 0 forged "$(printf 'quiet caf\303\251')"
 refuse "an image rm for uid 65534" 'image rm for uid 65534' \
     imgop-query 65534 3 default
 refuse "an image action there is not" 'image action 9' \

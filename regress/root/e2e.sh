@@ -173,6 +173,28 @@ vssh g1 -- exit 7 >/dev/null 2>&1
 expect_eq "e2e: vm ssh exits with the command's status" "$?" 7
 expect_eq "e2e: vm ssh leaves no known_hosts file behind" \
     "$(ls -A "$T/tmp")" ""
+# SIGTERM to a connected vm ssh (timeout in a session of its own signals
+# bangerctl alone): its ssh ends too, and the guest's sshd is left with
+# no session of it.  (Output to a file: a $(...) would wait for an ssh
+# left behind.)
+sessions() { vssh g1 -- "pgrep -c -f '^sshd: root@'"; }
+timeout --preserve-status -s TERM 15 setsid -w ip netns exec "$NS" \
+    env TMPDIR="$T/tmp" "$BANGERCTL" -s "$SOCK" vm ssh g1 -- sleep 300 \
+    </dev/null >"$T/sigterm.out" 2>&1
+rc=$?
+expect_eq "e2e: vm ssh ended by SIGTERM exits 143" "$rc" 143
+expect_eq "e2e: ... its ssh ended with it" \
+    "$(pgrep -f "UserKnownHostsFile=$T/tmp/")" ""
+expect_eq "e2e: ... its known_hosts file is removed" "$(ls -A "$T/tmp")" ""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	n=$(sessions 2>&1)
+	[ "$n" = 1 ] && break
+	sleep 1
+done
+expect_eq "e2e: ... and the guest's sshd holds no session of it (only the one that asks)" \
+    "$n" 1
+for p in $(pgrep -f "UserKnownHostsFile=$T/tmp/"); do kill "$p"; done
+
 ssh-keygen -q -t ed25519 -N '' -f "$T/key/other" >/dev/null
 out=$(vssh g1 -i "$T/key/other" -- true 2>&1); rc=$?
 expect_eq "e2e: vm ssh -i overrides the VM's key (a key it does not know)" \

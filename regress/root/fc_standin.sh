@@ -882,6 +882,8 @@ wait_exit "$PID" 5
 mkdir "$T/jail2"
 printf '%s\n' 'PUT /logger 400 {"fault_message":"canned fault"}' \
     'GET / 200 {"state":"Not started"}' 'PUT /metrics 204' \
+    'PUT /actions:SendCtrlAltDel 400 {"fault_message":"canned refusal"}' \
+    'PATCH /vm:Resumed 400 {"fault_message":"canned resume"}' \
     >"$T/jail2/fc-standin.responses"
 (cd "$T/jail2" && exec "$IDLE" --api-sock "$T/g.sock" --id canned \
     >"$T/g.out" 2>&1) &
@@ -895,6 +897,14 @@ expect canned_204_not_acted_on "$T/g.sock" PUT /metrics \
     "{\"metrics_path\":\"$T/nosuch\"}" 204 ""
 expect uncanned_as_usual "$T/g.sock" PUT /machine-config \
     '{"vcpu_count":1,"mem_size_mib":64}' 204 ""
+expect canned_one_action "$T/g.sock" PUT /actions \
+    '{"action_type":"SendCtrlAltDel"}' 400 '{"fault_message":"canned refusal"}'
+expect canned_not_other_actions "$T/g.sock" PUT /actions \
+    '{"action_type":"FlushMetrics"}' 400 "$(fault "$PREBOOT")"
+expect canned_one_state "$T/g.sock" PATCH /vm '{"state":"Resumed"}' 400 \
+    '{"fault_message":"canned resume"}'
+expect canned_not_other_states "$T/g.sock" PATCH /vm '{"state":"Paused"}' \
+    400 "$(fault "$PREBOOT")"
 kill -TERM "$PID"
 wait_exit "$PID" 5
 

@@ -152,6 +152,71 @@ bad "the name of a configured image" \
     ctl image import default --kernel "$F/vmlinux" --rootfs "$F/rootfs.ext4"
 expect_eq "image: failed imports leave the store as it was" \
     "$(ls "$IMAGES" | tr '\n' ' ')" "web web2 "
+
+#
+# Boot args: all of them reach Firecracker; what it would refuse is
+# refused where it is given, not when a VM starts.
+#
+long=$(awk 'BEGIN { s = "console=ttyS0 quiet"
+	for (i = 1; length(s) < 1000; i++) s = s sprintf(" w%d=abcdefghij", i)
+	print substr(s, 1, 999) "z" }')
+expect_eq "image: import with 1000 bytes of boot args" \
+    "$(ctl image import longargs --kernel "$F/vmlinux" \
+	--rootfs "$F/rootfs.ext4" --boot-args "$long" 2>&1)" \
+    "image longargs imported"
+expect_eq "image: ... keeps them whole" "$(cat "$IMAGES/longargs/boot-args")" \
+    "$long"
+expect_eq "image: a VM from it starts" \
+    "$(ctl vm create lv --image longargs --disk 128M --start 2>&1)" \
+    "vm lv started"
+expect_eq "image: its Firecracker gets the 1000 bytes whole, then ip=" \
+    "$(jq -r 'select(.path == "/boot-source") | .body.boot_args' \
+	"$STATE/jail/firecracker/$(vm_id lv)/root/run/fc-standin.requests" |
+	sed 's/ ip=[0-9.]*::[0-9.]*:[0-9.]*:lv:eth0:off$//')" "$long"
+ctl vm rm -f lv >/dev/null
+ascii_msg="is not printable ASCII; Firecracker takes only 0x20 to 0x7e"
+bad "boot args that are not ASCII" \
+    "^bangerctl: --boot-args: byte 0xc3 at offset 9 $ascii_msg$" \
+    ctl image import x --kernel "$F/vmlinux" --rootfs "$F/rootfs.ext4" \
+    --boot-args "$(printf 'quiet caf\303\251')"
+bad "boot args with a newline" \
+    "^bangerctl: --boot-args: byte 0x0a at offset 5 $ascii_msg$" \
+    ctl image import x --kernel "$F/vmlinux" --rootfs "$F/rootfs.ext4" \
+    --boot-args "$(printf 'quiet\ninit=/bin/sh')"
+bad "build with boot args that are not ASCII" \
+    "^bangerctl: --boot-args: byte 0xff at offset 0 $ascii_msg$" \
+    ctl image build x --from-dir "$F" --kernel "$F/vmlinux" \
+    --boot-args "$(printf '\377')"
+vmpid=$(worker_pid vm)
+expect_eq "image: a client that is not bangerctl is refused the same" \
+    "$("$HELPERS/ctl-import" "$SOCK" x "$(printf 'quiet caf\303\251')")" \
+    "22 image import: boot args: byte 0xc3 at offset 9 $ascii_msg"
+expect_eq "image: ... by the vm worker, which carries on" \
+    "$(worker_pid vm)" "$vmpid"
+# An image whose boot-args file is not what an import writes (an older
+# bangerd's, or edited): no VM is made from it with other boot args.
+ctl image import oldargs --kernel "$F/vmlinux" --rootfs "$F/rootfs.ext4" \
+    >/dev/null
+printf 'quiet caf\303\251\n' >"$IMAGES/oldargs/boot-args"
+bad "create from an image whose stored boot args are not ASCII" \
+    "vm ov: image oldargs: $IMAGES/oldargs/boot-args: byte 0xc3 at offset 9 $ascii_msg$" \
+    ctl vm create ov --image oldargs
+awk 'BEGIN { for (i = 0; i < 1500; i++) printf "x"; print "" }' \
+    >"$IMAGES/oldargs/boot-args"
+bad "create from an image whose stored boot args are too long" \
+    "vm ov: image oldargs: $IMAGES/oldargs/boot-args: 1500 bytes, more than the 1023 boot args may have$" \
+    ctl vm create ov --image oldargs
+bad "--kernel-from an image whose boot args cannot be used, taking them" \
+    "image oldargs: $IMAGES/oldargs/boot-args: 1500 bytes, more than" \
+    ctl image import x --kernel-from oldargs --rootfs "$F/rootfs.ext4"
+expect_eq "image: ... not taking them, with boot args of its own" \
+    "$(ctl image import kf --kernel-from oldargs --rootfs "$F/rootfs.ext4" \
+	--boot-args quiet 2>&1)" "image kf imported"
+expect_eq "image: no VM was made from the unusable boot args" \
+    "$(ctl vm ls --json | jq length)" 0
+for i in longargs oldargs kf; do
+	ctl image rm "$i" >/dev/null
+done
 bad "show of an unknown image" "no image nope \(bangerctl image ls lists them\)" \
     ctl image show nope
 bad "rm of an unknown image" "no image nope \(bangerctl image ls lists them\)" \

@@ -11,7 +11,11 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_daemon_start vm
+# "bare": an image without boot-args, which boots with bangerd's.
+vm_daemon_start vm "image \"bare\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+}"
 
 bad() {	# name want-regex command...
 	local name=$1 want=$2 out rc
@@ -124,6 +128,36 @@ expect_match "vm: show gives firecracker's version and state" \
 wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
 expect_match "vm: the console is logged" \
     "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
+
+# The longest boot args an image may have (1023 bytes), for a VM with the
+# longest name: Firecracker gets all of them, and the address after them.
+long=$(awk 'BEGIN { s = "console=ttyS0 reboot=k panic=1"
+	for (i = 1; length(s) < 1023; i++) s = s sprintf(" w%d=abcdefghij", i)
+	print substr(s, 1, 1022) "z" }')
+expect_eq "vm: the long boot args are 1023 bytes" "${#long}" 1023
+cat >>"$CONF" <<EOC
+image "long" {
+	kernel "$T/img/vmlinux"
+	rootfs "$T/img/rootfs.ext4"
+	boot-args "$long"
+}
+EOC
+ctl reload >/dev/null
+lname=l$(printf '%062d' 0)
+expect_eq "vm: a VM from an image with 1023 bytes of boot args starts" \
+    "$(ctl vm create "$lname" --image long --disk 128M --start 2>&1)" \
+    "vm $lname started"
+lid=$(vm_id "$lname")
+laddr=$(ctl vm show --json "$lname" | jq -r .address)
+lwant="$long ip=$laddr::172.16.0.1:255.255.255.0:$lname:eth0:off"
+expect_eq "vm: firecracker gets the long boot args whole, then the address" \
+    "$(jq -r 'select(.path == "/boot-source") | .body.boot_args' \
+	"$STATE/jail/firecracker/$lid/root/run/fc-standin.requests")" "$lwant"
+wait_for 5 grep -q "Command line:" "$STATE/vms/$lid/console.log"
+expect_eq "vm: the guest's command line has them whole" \
+    "$(sed -n 's/^.*Command line: //p' "$STATE/vms/$lid/console.log" |
+	tr -d '\r')" "$lwant root=/dev/vda rw"
+ctl vm rm -f "$lname" >/dev/null
 
 # Provisioning: the guest's files are written into its disk at create.
 ssh-keygen -q -t ed25519 -N '' -C tester@host -f "$T/userkey"
@@ -252,25 +286,52 @@ expect_match "vm: the metrics it wrote as it stopped are kept" \
 expect_eq "vm: a stopped VM shows no firecracker state" \
     "$(ctl vm show --json web | jq -c '[.vmm_version, .vmm_state]')" '[null,null]'
 bad "stop of a stopped VM" 'vm web is not running \(stopped\)' ctl vm stop web
-expect_eq "vm: restart of a stopped VM starts it" "$(ctl vm restart web)" \
-    "vm web started"
+bad "pause of a stopped VM" '^bangerctl: vm web is stopped, not running$' \
+    ctl vm pause web
+expect_eq "vm: restart of a stopped VM starts it, saying so" \
+    "$(ctl vm restart web)" "vm web was not running (stopped); started"
+bad "resume of a running VM" '^bangerctl: vm web is already running$' \
+    ctl vm resume web
 expect_eq "vm: pause" "$(ctl vm pause web)" "vm web paused"
 expect_eq "vm: paused shows paused" "$(ctl vm show --json web | jq -r .state)" \
     "paused"
 expect_eq "vm: ... and firecracker's state is Paused" \
     "$(ctl vm show --json web | jq -r .vmm_state)" "Paused"
+bad "pause of a paused VM" '^bangerctl: vm web is already paused$' \
+    ctl vm pause web
+bad "start of a paused VM" \
+    '^bangerctl: vm web is paused: resume it \(bangerctl vm resume web\)$' \
+    ctl vm start web
+bad "rm of a paused VM" '^bangerctl: vm web is paused; stop it first, or rm -f$' \
+    ctl vm rm web
 expect_eq "vm: resume" "$(ctl vm resume web)" "vm web resumed"
-# A paused guest reads Ctrl-Alt-Del only once it runs again.
+
+# A stop or restart shuts the guest down with Ctrl-Alt-Del; a paused
+# guest cannot take it, so it is resumed first.
+cads() { grep -c "reboot: Restarting system" "$STATE/vms/$id/console.log"; }
+# The last two requests firecracker's log shows, as "Method /path body".
+last_reqs() {
+	sed -n 's/.*received a \([A-Za-z]*\) request on "\([^"]*\)" with body \(.*\)\.$/\1 \2 \3/p' \
+	    "$STATE/vms/$id/firecracker.log" | tail -2 | tr -d '\\' | tr '\n' ' '
+}
+n=$(cads)
+expect_eq "vm: restart of a running VM shuts it down and starts it, saying so" \
+    "$(ctl vm restart web)" "vm web restarted"
+expect_eq "vm: ... with Ctrl-Alt-Del" "$(cads)" $((n + 1))
+expect_eq "vm: restart -f of a running VM kills it, saying so" \
+    "$(ctl vm restart -f web)" "vm web killed and started again"
+expect_eq "vm: ... without Ctrl-Alt-Del" "$(cads)" $((n + 1))
 ctl vm pause web >/dev/null
-n0=$(grep -c 'reboot: Restarting system' "$STATE/vms/$id/console.log")
-expect_eq "vm: stop of a paused VM" "$(ctl vm stop web)" "vm web stopped"
-expect_eq "vm: ... shuts its guest down, rather than killing it at the timeout" \
-    "$(grep -c 'reboot: Restarting system' "$STATE/vms/$id/console.log") $(
-    grep -c 'vm web: no shutdown after SendCtrlAltDel' "$DLOG")" \
-    "$((n0 + 1)) 0"
+out=$(ctl vm stop web 2>&1); rc=$?
+expect_eq "vm: stop of a paused VM shuts it down" "$rc $out" "0 vm web stopped"
+expect_eq "vm: ... resuming it before Ctrl-Alt-Del" "$(last_reqs)" \
+    'Patch /vm "{"state":"Resumed"}" Put /actions "{"action_type":"SendCtrlAltDel"}" '
+expect_eq "vm: ... which the guest took" "$(cads)" $((n + 2))
 ctl vm start web >/dev/null
-expect_eq "vm: restart of a running VM" "$(ctl vm restart -f web)" \
-    "vm web started"
+ctl vm pause web >/dev/null
+expect_eq "vm: restart of a paused VM" "$(ctl vm restart web 2>&1)" \
+    "vm web restarted"
+expect_eq "vm: ... resuming it before Ctrl-Alt-Del" "$(cads)" $((n + 3))
 expect_eq "vm: kill" "$(ctl vm kill web)" "vm web stopped"
 expect_eq "vm: wait for a state it is in" \
     "$(ctl vm wait web --state stopped)" "vm web is stopped"
@@ -337,6 +398,73 @@ for n in lg ns cfg deaf; do
 	    "$(ls -A "$STATE/vms/$nid" 2>&1)" \
 	    "ls: cannot access '$STATE/vms/$nid': No such file or directory"
 done
+
+# A stop that has to kill: Firecracker refuses Ctrl-Alt-Del (as it does
+# on aarch64), or the guest ignores it (no i8042 driver, no init that
+# acts on it).  The user is told, with exit status 2.
+arm_refuses() {
+	mkdir -p "$STATE/jail/firecracker/$(vm_id arm)/root"
+	printf '%s\n' 'PUT /actions:SendCtrlAltDel 400 {"fault_message":"SendCtrlAltDel does not supported on aarch64."}' \
+	    >"$STATE/jail/firecracker/$(vm_id arm)/root/fc-standin.responses"
+}
+ctl vm create arm >/dev/null
+arm_refuses
+ctl vm start arm >/dev/null
+out=$(ctl vm stop arm 2>&1); rc=$?
+expect_eq "vm: stop when firecracker refuses Ctrl-Alt-Del exits 2" "$rc" 2
+expect_eq "vm: ... saying it killed the VM, and why" "$out" \
+    "bangerctl: vm arm: firecracker refused Ctrl-Alt-Del (SendCtrlAltDel does not supported on aarch64.); killed"
+expect_eq "vm: ... and the VM is stopped" \
+    "$(ctl vm show --json arm | jq -r '"\(.state) \(.pid)"')" "stopped 0"
+arm_refuses
+ctl vm start arm >/dev/null
+out=$(ctl vm restart arm 2>&1); rc=$?
+expect_eq "vm: restart when firecracker refuses Ctrl-Alt-Del exits 2" \
+    "$rc" 2
+expect_eq "vm: ... saying it killed the VM before starting it" "$out" \
+    "bangerctl: vm arm: firecracker refused Ctrl-Alt-Del (SendCtrlAltDel does not supported on aarch64.); killed and started again"
+expect_eq "vm: ... and the VM runs" "$(ctl vm show --json arm | jq -r .state)" \
+    "running"
+ctl vm rm -f arm >/dev/null
+canned deaf 'PUT /actions:SendCtrlAltDel 204'
+ctl vm start deaf >/dev/null
+t0=$(date +%s%N)
+out=$(ctl vm stop --timeout 1 deaf 2>&1); rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "vm: stop of a guest that ignores Ctrl-Alt-Del exits 2" "$rc" 2
+expect_eq "vm: ... saying it did not shut down and was killed" "$out" \
+    "bangerctl: vm deaf did not shut down within 1 s; killed"
+if [ "$ms" -ge 1000 ] && [ "$ms" -lt 5000 ]; then
+	pass "vm: ... after the --timeout (${ms} ms)"
+else
+	fail "vm: ... after the --timeout" "${ms} ms"
+fi
+expect_match "vm: ... and its console log says so" \
+    "$(tail -1 "$STATE/vms/$(vm_id deaf)/console.log")" \
+    "vm deaf stopped \(on request: did not shut down within 1 s; killed\)$"
+ctl vm rm deaf >/dev/null
+# A paused VM that Firecracker will not resume: the stop is refused.
+canned stuck 'PATCH /vm:Resumed 400 {"fault_message":"Internal VMM error: cannot resume the guest"}'
+ctl vm start stuck >/dev/null
+ctl vm pause stuck >/dev/null
+bad "stop of a paused VM that cannot be resumed" \
+    '^bangerctl: vm stuck is paused and could not be resumed to shut it down \(Internal VMM error: cannot resume the guest\): resume it first \(bangerctl vm resume stuck\), or stop -f to kill it$' \
+    ctl vm stop stuck
+expect_eq "vm: ... and it is left paused" \
+    "$(ctl vm show --json stuck | jq -r .state)" "paused"
+expect_eq "vm: ... stop -f kills it" "$(ctl vm stop -f stuck 2>&1)" \
+    "vm stuck stopped"
+ctl vm rm stuck >/dev/null
+
+# An image without boot-args: bangerd's, with which an x86 guest's i8042
+# driver finds Firecracker's keyboard controller (Ctrl-Alt-Del).
+ctl vm create bare --image bare --start >/dev/null
+baddr=$(ctl vm show --json bare | jq -r .address)
+expect_eq "vm: an image without boot-args boots with bangerd's" \
+    "$(jq -r 'select(.path == "/boot-source") | .body.boot_args' \
+    "$STATE/jail/firecracker/$(vm_id bare)/root/run/fc-standin.requests")" \
+    "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd ip=$baddr::172.16.0.1:255.255.255.0:bare:eth0:off"
+ctl vm rm -f bare >/dev/null
 
 # e2fsck -p runs before each boot, as the VM's uid, not root.
 expect_match "vm: e2fsck checked the disk before the boot" "$(cat "$DLOG")" \

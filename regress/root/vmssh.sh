@@ -29,6 +29,15 @@ for a; do
 		cp "$f" "$REC/known_hosts" ;;
 	esac
 done
+# FAKE_SSH_SLEEP: a session that lasts, until a signal ends it.
+if [ -n "${FAKE_SSH_SLEEP:-}" ]; then
+	for s in TERM INT HUP; do
+		trap "echo $s >\"\$REC/signal\"; kill \$! 2>/dev/null; exit 255" $s
+	done
+	sleep "$FAKE_SSH_SLEEP" &
+	echo $$ >"$REC/pid"
+	wait $!
+fi
 exit "${FAKE_SSH_EXIT:-0}"
 EOS
 chmod 0755 "$T/fakebin/ssh"
@@ -88,6 +97,55 @@ expect_eq "vmssh: it is removed when ssh ends" "$(ls -A "$T/tmp")" ""
 
 FAKE_SSH_EXIT=5 vssh v1 >/dev/null 2>&1
 expect_eq "vmssh: ssh's exit status is vm ssh's" "$?" 5
+
+# A signal to vm ssh (timeout(1), a closed terminal, kill) ends its ssh
+# too, and removes the known_hosts file: nothing is left connected to
+# the guest.  timeout in a session of its own signals only bangerctl.
+sigtest() {	# SIG how
+	local sig=$1 bp sp rc
+	rm -f "$T/rec/"*
+	if [ "$2" = timeout ]; then
+		env PATH="$T/fakebin:$PATH" REC="$T/rec" TMPDIR="$T/tmp" \
+		    FAKE_SSH_SLEEP=30 timeout --preserve-status -s "$sig" 2 \
+		    setsid -w "$BANGERCTL" -s "$SOCK" vm ssh v1 -- sleep 30 \
+		    >/dev/null 2>&1 &
+	else
+		# (env: a background job of a script ignores SIGINT)
+		env --default-signal=INT PATH="$T/fakebin:$PATH" \
+		    REC="$T/rec" TMPDIR="$T/tmp" FAKE_SSH_SLEEP=30 \
+		    "$BANGERCTL" -s "$SOCK" vm ssh v1 -- sleep 30 \
+		    >/dev/null 2>&1 &
+	fi
+	bp=$!
+	wait_for 10 test -s "$T/rec/pid"
+	sp=$(cat "$T/rec/pid" 2>/dev/null)
+	[ "$2" = timeout ] || kill -"$sig" "$bp"
+	wait "$bp"
+	rc=$?
+	expect_eq "vmssh: SIG$sig to vm ssh ($2): it exits 128+signal" \
+	    "$rc" $((128 + $(kill -l "$sig")))
+	expect_eq "vmssh: ... having passed the signal on to ssh" \
+	    "$(cat "$T/rec/signal" 2>&1)" "$sig"
+	if [ -n "$sp" ] && ! kill -0 "$sp" 2>/dev/null; then
+		pass "vmssh: ... and waited for ssh to end"
+	else
+		fail "vmssh: ... and waited for ssh to end" "ssh (${sp:-no pid}) is left"
+		[ -n "$sp" ] && kill -KILL "$sp" 2>/dev/null
+	fi
+	expect_eq "vmssh: ... and removed the known_hosts file" \
+	    "$(ls -A "$T/tmp")" ""
+}
+sigtest TERM timeout
+sigtest TERM kill
+sigtest INT kill
+sigtest HUP kill
+
+ctl vm pause v1 >/dev/null
+out=$(vssh v1 -- true 2>&1); rc=$?
+expect_eq "vmssh: a paused VM is refused (exit 1)" "$rc" 1
+expect_eq "vmssh: ... with the command that resumes it" "$out" \
+    "bangerctl: vm v1 is paused, not running (bangerctl vm resume v1)"
+ctl vm resume v1 >/dev/null
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/key/other" >/dev/null
 vssh v1 -l admin -i "$T/key/other" >/dev/null 2>&1

@@ -559,6 +559,9 @@ test_values(void)
 {
 	struct bangerd_config	*c;
 	const struct conf_image	*i;
+	char			 args[BANGER_BOOTARGS_MAX], *text = NULL;
+	size_t			 n, len = 0;
+	FILE			*fp;
 
 	c = parse_text("sizes1.conf", "defaults {\n\tmemory 1024\n"
 	    "\tdisk 8589934592\n}\n");
@@ -621,6 +624,28 @@ test_values(void)
 	T_CHECK("boot-args over lines", i != NULL &&
 	    strcmp(i->img_bootargs, "console=ttyS0 reboot=k \"q\" panic=1") ==
 	    0, "%s", i != NULL ? i->img_bootargs : config_error());
+	config_free(c);
+
+	/* Every printable ASCII byte, in the longest value an image takes. */
+	memset(args, 0, sizeof(args));
+	for (n = 0; n < BANGER_BOOTARGS_MAX - 1; n++)
+		args[n] = 0x20 + n % (0x7f - 0x20);
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		exit(1);
+	fprintf(fp, "image \"x\" {\n\tkernel \"/k\"\n\trootfs \"/r\"\n"
+	    "\tboot-args \"");
+	for (n = 0; args[n] != '\0'; n++)
+		fprintf(fp, "%s%c", args[n] == '"' || args[n] == '\\' ?
+		    "\\" : "", args[n]);
+	fprintf(fp, "\"\n}\n");
+	fclose(fp);
+	c = parse_text("bootargs-max.conf", text);
+	free(text);
+	text = NULL;
+	i = c != NULL ? TAILQ_FIRST(&c->cf_images) : NULL;
+	T_CHECK("boot-args: 1023 bytes of printable ASCII", i != NULL &&
+	    strcmp(i->img_bootargs, args) == 0, "%s",
+	    i != NULL ? i->img_bootargs : config_error());
 	config_free(c);
 
 	c = parse_text("cont.conf",
@@ -844,6 +869,10 @@ static const struct bad bad[] = {
 	{ "boot-args control character", "image \"a\" { kernel \"/k\"\n"
 	    "rootfs \"/r\"\nboot-args \"a\007b\" }\n", 3,
 	    "boot-args \"a\\x07b\": must not contain control characters" },
+	{ "boot-args not ASCII", "image \"a\" { kernel \"/k\"\n"
+	    "rootfs \"/r\"\nboot-args \"quiet caf\xc3\xa9\" }\n", 3,
+	    "boot-args \"quiet caf\\xc3\\xa9\": byte 0xc3 at offset 9 is not "
+	    "printable ASCII; Firecracker takes only 0x20 to 0x7e" },
 	{ "setting twice", "domain \"a\"\n# x\ndomain \"b\"\n", 3,
 	    "domain already set at line 1" },
 	{ "defaults twice", "defaults { cpus 2 }\ndefaults { cpus 3 }\n", 2,

@@ -1201,6 +1201,47 @@ test_domain(void)
 	}
 }
 
+/* Boot args: what Firecracker's command line takes, nothing else. */
+static void
+test_bootargs(void)
+{
+	char		 s[VALID_BOOTARGS_MAX + 2];
+	const char	*why;
+	size_t		 i, off = 0;
+	int		 c, bad;
+
+	for (i = 0; i < VALID_BOOTARGS_MAX; i++)
+		s[i] = 0x20 + i % (0x7f - 0x20);
+	why = NULL;
+	T_CHECK("validate: boot args of every printable byte, 1023 of them",
+	    valid_bootargs(s, VALID_BOOTARGS_MAX, NULL, &why) == 0,
+	    "why: %s", why ? why : "(none)");
+	T_CHECK("validate: boot args may be empty",
+	    valid_bootargs("", 0, NULL, &why) == 0, "why: %s", why);
+	why = NULL;
+	T_CHECK("validate: boot args of 1024 bytes are too long",
+	    valid_bootargs(s, VALID_BOOTARGS_MAX + 1, NULL, &why) == -1 &&
+	    why != NULL && strcmp(why, "too long") == 0, "why: %s",
+	    why ? why : "(none)");
+	/* Each byte outside 0x20-0x7e, control, DEL, UTF-8 and all. */
+	for (c = 0, bad = -1; c < 256 && bad == -1; c++) {
+		if (c >= 0x20 && c <= 0x7e)
+			continue;
+		memcpy(s, "quiet x", 7);
+		s[5] = c;
+		why = NULL;
+		off = 99;
+		if (valid_bootargs(s, 7, &off, &why) != -1 || off != 5 ||
+		    why == NULL || strcmp(why, "not printable ASCII") != 0)
+			bad = c;
+	}
+	T_CHECK("validate: boot args refuse the 161 other bytes, saying where",
+	    bad == -1, "byte 0x%02x: off %zu, why: %s", bad, off,
+	    why ? why : "(none)");
+	T_CHECK("validate: boot args refuse a byte, no offset or reason asked",
+	    valid_bootargs("caf\xc3\xa9", 5, NULL, NULL) == -1, "accepted");
+}
+
 int
 main(void)
 {
@@ -1218,6 +1259,7 @@ main(void)
 	test_starttime();
 	test_fc_process();
 	test_domain();
+	test_bootargs();
 	reap_all();
 	close(hold[0]);
 	close(hold[1]);
