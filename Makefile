@@ -221,6 +221,19 @@ fuzz: $(OBJDIR)/fuzz/dns_fuzz
 	    -artifact_prefix=$(OBJDIR)/fuzz/ $(OBJDIR)/fuzz/dns-corpus \
 	    regress/fuzz/corpus/dns
 
+# From nothing to a shell in a VM and back: a private daemon in its own
+# network namespace, the test guest, two VMs, ssh by name (scripts/demo.sh).
+demo: all $(OBJDIR)/regress/helpers/fc-standin-qemu \
+    $(OBJDIR)/regress/helpers/jailer-standin
+	OBJDIR=$(OBJDIR) bash scripts/demo.sh
+
+# The release check: the guest scenarios end to end, JOBS VMs at a time
+# (regress/smoke/smoke.sh); real Firecracker and /dev/kvm where they are.
+JOBS ?=
+smoke: check-build
+	$(TEST_ENV) SMOKE_JOBS=$(or $(JOBS),4) ./regress/run.sh \
+	    regress/smoke/smoke.sh
+
 # The guest the qemu checks boot (fc_standin.sh builds it when missing),
 # cached in /var/cache/banger-guest.  A bash script: regress/docs/lint.sh
 # checks that each script is run with its #! interpreter.
@@ -270,7 +283,7 @@ clean:
 
 FORCE:
 
-.PHONY: all bench chaos check check-build deps fuzz guest guest-check install \
-	scale uninstall clean FORCE
+.PHONY: all bench chaos check check-build demo deps fuzz guest guest-check \
+	install scale smoke uninstall clean FORCE
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

@@ -33,7 +33,7 @@ GUEST=$TOP/regress/guest
 RECIPE=1
 META=linux-image-cloud-amd64
 SUITE=${GUEST_SUITE:-bookworm}
-INCLUDE=openssh-server,iproute2,systemd-sysv,udev,ifupdown,dbus,kmod
+INCLUDE=openssh-server,iproute2,iputils-ping,systemd-sysv,udev,ifupdown,dbus,kmod
 ROOTFS_SIZE=1G
 
 SECONDS=0
