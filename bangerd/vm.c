@@ -67,8 +67,9 @@
 #define DEFAULT_IMAGE		"default"
 /*
  * The boot arguments of an image that has none.  The i8042 options are
- * Firecracker's own defaults: with them an x86 guest's kernel finds the
- * keyboard controller through which SendCtrlAltDel (vm stop) reaches it.
+ * Firecracker's own defaults: they spare the guest's kernel probing the
+ * keyboard controller (SendCtrlAltDel's way in) for what Firecracker
+ * does not emulate.
  */
 #define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off " \
 	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
