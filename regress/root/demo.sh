@@ -75,7 +75,7 @@ wait_for 120 grep -q 'created and started' "$OUT"
 kill -TERM "$pid"
 wait "$pid"
 expect_eq "demo: interrupted, exits 130" "$?" 130
-for i in $(seq 30); do
+for _ in $(seq 30); do
 	[ "$(traces)" = "$before" ] && break
 	sleep 1
 done
