@@ -774,13 +774,34 @@ leaf_names(const char *root, int n, char *leaf, char *up, char *down)
 	return (0);
 }
 
+/* Put LINK (ours, named NAME) on bridge MASTER, with MTU mtu, and up. */
+static int
+link_attach(struct nl_sock *sk, const char *what, const char *name,
+    struct rtnl_link *link, struct rtnl_link *master, unsigned int mtu)
+{
+	struct rtnl_link	*change;
+	int			 ret;
+
+	if ((change = rtnl_link_alloc()) == NULL) {
+		log_warnx("%s %s: out of memory", what, name);
+		errno = ENOMEM;
+		return (-1);
+	}
+	rtnl_link_set_mtu(change, mtu);
+	rtnl_link_set_master(change, rtnl_link_get_ifindex(master));
+	rtnl_link_set_flags(change, IFF_UP);
+	ret = link_change(sk, what, name, link, change);
+	rtnl_link_put(change);
+	return (ret);
+}
+
 /* Put link NAME (ours) on bridge MASTER, with its MTU, and up. */
 static int
 link_enslave(struct nl_sock *sk, const char *what, const char *name,
     struct rtnl_link *master)
 {
-	struct rtnl_link	*link = NULL, *change = NULL;
-	int			 err, ret = -1;
+	struct rtnl_link	*link = NULL;
+	int			 err, ret;
 
 	if ((err = rtnl_link_get_kernel(sk, 0, name, &link)) < 0) {
 		log_warnx("%s %s: cannot look it up: %s", what, name,
@@ -788,17 +809,8 @@ link_enslave(struct nl_sock *sk, const char *what, const char *name,
 		errno = nl_errno(err);
 		return (-1);
 	}
-	if ((change = rtnl_link_alloc()) == NULL) {
-		errno = ENOMEM;
-		goto out;
-	}
-	rtnl_link_set_mtu(change, rtnl_link_get_mtu(master));
-	rtnl_link_set_master(change, rtnl_link_get_ifindex(master));
-	rtnl_link_set_flags(change, IFF_UP);
-	ret = link_change(sk, what, name, link, change);
- out:
-	if (change != NULL)
-		rtnl_link_put(change);
+	ret = link_attach(sk, what, name, link, master,
+	    rtnl_link_get_mtu(master));
 	rtnl_link_put(link);
 	return (ret);
 }
@@ -1071,17 +1083,8 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	}
 
 	/* MTU of the bridge, on the bridge (or a leaf of it), up. */
-	if (tap_bridge(sk, bridge, br, link, &on, onname) == -1)
-		goto fail;
-	if ((change = rtnl_link_alloc()) == NULL) {
-		log_warnx("tap %s: out of memory", tap);
-		errno = ENOMEM;
-		goto fail;
-	}
-	rtnl_link_set_mtu(change, rtnl_link_get_mtu(br));
-	rtnl_link_set_master(change, rtnl_link_get_ifindex(on));
-	rtnl_link_set_flags(change, IFF_UP);
-	if (link_change(sk, "tap", tap, link, change) == -1)
+	if (tap_bridge(sk, bridge, br, link, &on, onname) == -1 ||
+	    link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) == -1)
 		goto fail;
 	log_debug("tap %s: mtu %u, on bridge %s, up", tap,
 	    rtnl_link_get_mtu(br), onname);

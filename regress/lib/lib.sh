@@ -66,3 +66,20 @@ EOF
 }
 
 t_done() { exit $T_FAILED; }
+
+# need_guest NAME: the test guest in $GUEST (scripts/build-guest.sh),
+# built if missing or stale; where it cannot be, NAME is skipped (a
+# prerequisite is missing: exit 2) or fails, and the test ends.
+need_guest() {
+	local log
+	log=$(mktemp)
+	"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$log"
+	case $? in
+	0)	rm -f "$log"
+		return 0 ;;
+	2)	skip "$1" "scripts/build-guest.sh: $(tail -n 1 "$log")" ;;
+	*)	fail "$1: the guest is built" "$(tail -n 3 "$log" | tr '\n' ' ')" ;;
+	esac
+	rm -f "$log"
+	t_done
+}

@@ -13,18 +13,7 @@ if [ ! -x /usr/bin/qemu-system-x86_64 ]; then
 	skip "demo" "/usr/bin/qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
 	t_done
 fi
-# The guest is e2e.sh's; built once (it says why if it cannot be).
-BLOG=$(mktemp)
-"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$BLOG"
-case $? in
-0)	rm -f "$BLOG" ;;
-2)	skip "demo" "scripts/build-guest.sh: $(tail -n 1 "$BLOG")"
-	rm -f "$BLOG"
-	t_done ;;
-*)	fail "demo: the guest is built" "$(tail -n 3 "$BLOG" | tr '\n' ' ')"
-	rm -f "$BLOG"
-	t_done ;;
-esac
+need_guest "demo"
 KREL=$(sed -n 's/^kernel_release=//p' "$GUEST/stamp")
 
 # What a demo may leave: its directory, namespace, daemon and VMs.

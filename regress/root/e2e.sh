@@ -21,17 +21,7 @@ if ! command -v ssh >/dev/null; then
 	skip "e2e" "ssh is not installed (openssh-client)"
 	t_done
 fi
-BLOG=$(mktemp)
-"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$BLOG"
-case $? in
-0)	rm -f "$BLOG" ;;
-2)	skip "e2e" "scripts/build-guest.sh: $(tail -n 1 "$BLOG")"
-	rm -f "$BLOG"
-	t_done ;;
-*)	fail "e2e: the guest is built" "$(tail -n 3 "$BLOG" | tr '\n' ' ')"
-	rm -f "$BLOG"
-	t_done ;;
-esac
+need_guest "e2e"
 KREL=$(sed -n 's/^kernel_release=//p' "$GUEST/stamp")
 
 daemon_setup 'bridge "br-fc" {

@@ -32,17 +32,7 @@ for c in ssh jq python3; do
 		t_done
 	fi
 done
-BLOG=$(mktemp)
-"$TOP/scripts/build-guest.sh" "$GUEST" 2>"$BLOG"
-case $? in
-0)	rm -f "$BLOG" ;;
-2)	skip "smoke" "scripts/build-guest.sh: $(tail -n 1 "$BLOG")"
-	rm -f "$BLOG"
-	t_done ;;
-*)	fail "smoke: the guest is built" "$(tail -n 3 "$BLOG" | tr '\n' ' ')"
-	rm -f "$BLOG"
-	t_done ;;
-esac
+need_guest "smoke"
 
 daemon_setup 'bridge "br-fc" {
 	address 10.81.0.1/24
