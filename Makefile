@@ -196,9 +196,11 @@ scale: check-build
 	$(TEST_ENV) SCALE_VMS=$(or $(N),4000) ./regress/run.sh \
 	    regress/root/scale.sh
 
-# Benchmarks print figures and ratios; they are not part of check.
-bench: $(OBJDIR)/bench/imsg_bench
-	$(OBJDIR)/bench/imsg_bench
+# Benchmarks print figures and ratios (one table, banger against the
+# shell recipe in the same run); they are not part of check.
+# BENCH_ONLY, BENCH_RUNS, BENCH_VMS...: see bench/bench.sh.
+bench: check-build $(OBJDIR)/bench/imsg_bench $(OBJDIR)/bench/life_bench
+	$(TEST_ENV) bash bench/bench.sh
 
 # libFuzzer on the DNS query path (clang); its corpus is replayed by
 # dns-replay in make check.

@@ -37,6 +37,10 @@
  *	--standin-listen-delay MS, env FC_STANDIN_LISTEN_DELAY_MS
  *		bind the API socket, then wait MS before listening: the
  *		socket file is there and connections are refused.
+ *	fc_standin.api_delay_ms=MS in the boot arguments
+ *		once PUT /boot-source has set them, every API answer
+ *		comes MS late (at most 60000): a slow VMM among fast
+ *		ones, for the benches.
  *	./fc-standin.args (read at start, from the cwd: the jail root of
  *		a jailed stand-in, which gets no environment and no
  *		options of ours) more options, whitespace-separated.
@@ -2672,6 +2676,27 @@ log_request(const struct req *rq)
 
 static int	canned_response(struct resp *, const struct req *);
 
+/* A VMM that answers late: fc_standin.api_delay_ms=MS in its boot args. */
+static void
+api_delay(void)
+{
+	const char	*a, *p, *key = "fc_standin.api_delay_ms=";
+	struct timespec	 ts;
+	long		 ms;
+
+	if (vm.boot_built == NULL ||
+	    (a = jget_str(vm.boot_built, "boot_args")) == NULL ||
+	    (p = strstr(a, key)) == NULL)
+		return;
+	ms = strtol(p + strlen(key), NULL, 10);
+	if (ms <= 0 || ms > 60000)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 static void
 api_handle(const struct req *rq, struct resp *rs)
 {
@@ -2681,6 +2706,7 @@ api_handle(const struct req *rq, struct resp *rs)
 	log_request(rq);
 	if (canned_response(rs, rq) == 0)
 		api_route(rs, rq);
+	api_delay();
 	if (rs->status == 204)
 		fclog(LV_INFO, "fc_api", "The request was executed "
 		    "successfully. Status code: 204 No Content.");

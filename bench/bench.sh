@@ -1,0 +1,311 @@
+#!/bin/bash
+# make bench: banger against the getting-started shell recipe, in the
+# same run, on the same bridge, storage and stand-in; one table.
+#
+# A bangerd runs in a network namespace of its own with reflink storage
+# on a loop-mounted xfs, the idle Firecracker stand-in and a 1 GiB
+# image.  Figures are medians of BENCH_RUNS lifecycles (create, start,
+# stop, rm); a ratio above 1 means banger is faster than the recipe.
+#
+#	BENCH_RUNS	lifecycles for each median (40)
+#	BENCH_CLIENTS	concurrent clients (16)
+#	BENCH_PER	lifecycles each concurrent client runs (8)
+#	BENCH_VMS	VMs for vm ls, memory, restart and prune (1000)
+#	BENCH_ONLY	space-separated parts to run (all): recipe life
+#			conc slow ls mem restart prune imsg
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+RUNS=${BENCH_RUNS:-40}
+CLIENTS=${BENCH_CLIENTS:-16}
+PER=${BENCH_PER:-8}
+NVMS=${BENCH_VMS:-1000}
+ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune imsg}
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# Rows of the table: "what|figure|goal|ratio".
+ROWS=()
+row() { ROWS+=("$1|$2|$3|$4"); printf '  %s: %s\n' "$1" "$2" >&2; }
+
+# Microseconds, from bash's clock (no fork).
+us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
+    else if (NR % 2) print a[(NR + 1) / 2];
+    else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b;
+    else print "-" }'; }
+
+cleanup() {
+	[ -n "${XFS:-}" ] && mountpoint -q "$XFS" && {
+		daemon_cleanup
+		umount "$XFS"
+	}
+	[ -n "${XFS:-}" ] && rm -rf "$XFS" "$XFS.img"
+	daemon_cleanup 2>/dev/null
+}
+trap cleanup EXIT
+
+ulimit -n 65536 2>/dev/null
+daemon_setup "storage reflink
+bridge \"br-fc\" {
+	address 10.79.0.1/20
+}
+max-vms $((NVMS + 64))"
+XFS=$T.xfs
+mkdir -p "$XFS"
+truncate -s 8G "$XFS.img"
+mkfs.xfs -q -m reflink=1 "$XFS.img" && mount -o loop "$XFS.img" "$XFS" ||
+    { echo "bench: cannot mount an xfs with reflink" >&2; exit 1; }
+STATE=$XFS/state
+sed -i "s,^state-dir .*,state-dir \"$STATE\"," "$CONF"
+vm_env
+mkdir -p "$XFS/img"
+chmod 0755 "$XFS/img"
+truncate -s 1G "$XFS/img/rootfs.ext4"
+mkfs.ext4 -q -F "$XFS/img/rootfs.ext4"
+cp "$T/img/vmlinux" "$XFS/img/vmlinux"
+chmod 0644 "$XFS/img/rootfs.ext4" "$XFS/img/vmlinux"
+VM_CONF=$(printf '%s\n' "$VM_CONF" | sed "s,$T/img,$XFS/img,")
+# A second image whose stand-in answers every API call late: one slow
+# VM among fast ones.
+printf '%s\n' "$VM_CONF" >>"$CONF"
+printf '%s\n' "$VM_CONF" | sed -e '/^firecracker /d' -e 's/image "default"/image "slow"/' \
+    -e 's/boot-args "/boot-args "fc_standin.api_delay_ms=300 /' >>"$CONF"
+daemon_start || { echo "bench: bangerd does not start" >&2;
+    tail -5 "$DLOG" >&2; exit 1; }
+
+# The recipe: what Firecracker's getting-started guide has a user type,
+# per VM, as root, in the daemon's namespace (so on its bridge).
+recipe() {
+	local n=$1 dir=$XFS/recipe
+	mkdir -p "$dir"
+	in_ns env FC="$T/bin/firecracker" IMG="$XFS/img" D="$dir" N="$n" \
+	    bash -c '
+us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+for i in $(seq 1 $N); do
+	t0=$(us)
+	ip tuntap add dev rtap0 mode tap
+	ip link set rtap0 master br-fc up
+	cp --reflink=always "$IMG/rootfs.ext4" "$D/rootfs.ext4"
+	rm -f "$D/fc.sock"
+	"$FC" --api-sock "$D/fc.sock" >/dev/null 2>&1 &
+	pid=$!
+	while [ ! -S "$D/fc.sock" ]; do sleep 0.001; done
+	put() { curl -fsS --unix-socket "$D/fc.sock" -X PUT \
+	    -H "Content-Type: application/json" -d "$2" \
+	    "http://localhost/$1" >/dev/null; }
+	put boot-source "{\"kernel_image_path\": \"$IMG/vmlinux\",
+	    \"boot_args\": \"console=ttyS0 reboot=k panic=1\"}"
+	put drives/rootfs "{\"drive_id\": \"rootfs\",
+	    \"path_on_host\": \"$D/rootfs.ext4\",
+	    \"is_root_device\": true, \"is_read_only\": false}"
+	put network-interfaces/eth0 "{\"iface_id\": \"eth0\",
+	    \"guest_mac\": \"06:00:AC:10:00:02\", \"host_dev_name\": \"rtap0\"}"
+	put machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": 128}"
+	put actions "{\"action_type\": \"InstanceStart\"}"
+	kill $pid
+	wait $pid 2>/dev/null
+	ip link del rtap0
+	rm -f "$D/rootfs.ext4" "$D/fc.sock"
+	echo $(( $(us) - t0 ))
+done'
+}
+
+# One lifecycle through bangerctl; prints the four steps and the total.
+life() {
+	local n=$1 t0 t1 t2 t3 t4
+	t0=$(us)
+	ctl vm create "$n" >/dev/null || return 1
+	t1=$(us)
+	ctl vm start "$n" >/dev/null || return 1
+	t2=$(us)
+	ctl vm stop "$n" >/dev/null || return 1
+	t3=$(us)
+	ctl vm rm "$n" >/dev/null || return 1
+	t4=$(us)
+	echo "$((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $((t4 - t3)) $((t4 - t0))"
+}
+
+echo "bench: $(nproc) cores, $(uname -r), $RUNS runs per median" >&2
+
+RECIPE=0
+if want recipe || want life; then
+	recipe 3 >/dev/null		# warm the caches
+	RECIPE=$(recipe "$RUNS" | median)
+	row "recipe: one VM (ip, cp --reflink, 5 curl PUTs, kill)" \
+	    "$(ms "$RECIPE") ms" "" "1.00x"
+fi
+
+LB="$TOP/$OBJDIR/bench/life_bench"
+# life_bench's lifecycle lines: the medians of each step and of the
+# total, as "create start stop rm total" in microseconds.
+medians() {
+	local c out=
+	for c in 1 2 3 4 5; do
+		out="$out $(grep -v '^wall' "$@" | cut -d' ' -f$c | median)"
+	done
+	echo $out
+}
+wall() { awk '$1 == "wall" { print $2 }' "$@"; }
+steps() { echo "create $(ms $1), start $(ms $2), stop $(ms $3), rm $(ms $4)"; }
+
+if want life; then
+	"$LB" "$SOCK" warm 3 >/dev/null
+	"$LB" "$SOCK" l "$RUNS" >"$T/life" ||
+	    { echo "bench: a lifecycle failed" >&2; exit 1; }
+	set -- $(medians "$T/life")
+	row "banger: one lifecycle, through the control socket" \
+	    "$(ms "$5") ms ($(steps "$@"))" "<= 20 ms, >= 5x" \
+	    "$(ratio "$RECIPE" "$5")"
+	: >"$T/lifectl"
+	for i in $(seq 1 "$RUNS"); do life "c$i" >>"$T/lifectl" ||
+	    { echo "bench: lifecycle $i failed" >&2; exit 1; }; done
+	set -- $(medians "$T/lifectl")
+	t0=$(us); for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done
+	exe=$(( ($(us) - t0) / 10 ))
+	row "banger: one lifecycle, by 4 bangerctl commands" \
+	    "$(ms "$5") ms ($(steps "$@"); an exec of /bin/true: $(ms "$exe") ms)" \
+	    "" "$(ratio "$RECIPE" "$5")"
+fi
+
+if want conc || want slow; then
+	"$LB" "$SOCK" c "$PER" "$CLIENTS" >"$T/conc" ||
+	    { echo "bench: a concurrent lifecycle failed" >&2; exit 1; }
+	n=$((CLIENTS * PER))
+	rate=$(awk -v n=$n -v u="$(wall "$T/conc")" \
+	    'BEGIN { printf "%.1f", n / (u / 1e6) }')
+	rrate=$(awk -v u="$RECIPE" 'BEGIN { if (u > 0) printf "%.1f", 1e6 / u }')
+	set -- $(medians "$T/conc")
+	row "banger: $CLIENTS clients, $n lifecycles" \
+	    "$rate a second (median lifecycle $(ms "$5") ms)" ">= 100/s" \
+	    "$(ratio "$rate" "${rrate:-0}")"
+fi
+
+# Slow VMs (their stand-in answers each API call 300 ms late) in
+# lifecycles of their own while the clients run: the clients' median
+# lifecycle, against theirs without.
+if want slow; then
+	"$LB" "$SOCK" slow 2 2 slow >"$T/slowvm" &
+	sp=$!
+	sleep 0.2
+	"$LB" "$SOCK" s "$PER" "$CLIENTS" >"$T/beside" ||
+	    { echo "bench: a lifecycle beside the slow VMs failed" >&2; exit 1; }
+	wait $sp
+	set -- $(medians "$T/conc"); fast=$5
+	set -- $(medians "$T/slowvm"); slowvm=$5
+	set -- $(medians "$T/beside")
+	row "banger: $CLIENTS clients beside 2 slow VMs (each API answer 300 ms late)" \
+	    "median lifecycle $(ms "$5") ms (without: $(ms "$fast") ms; the slow VMs': $(ms "$slowvm") ms)" \
+	    "unaffected" "$(ratio "$fast" "$5")"
+fi
+
+# BENCH_VMS VMs created and started by 16 clients, for the rest.
+many() {
+	local pids= c t0
+	t0=$(us)
+	for c in $(seq 0 15); do
+		( i=$c; while [ "$i" -lt "$NVMS" ]; do
+			ctl vm create "m$i" --start >/dev/null ||
+			    echo "m$i failed" >&2
+			i=$((i + 16))
+		done ) &
+		pids="$pids $!"
+	done
+	wait $pids
+	echo $(( $(us) - t0 ))
+}
+
+pss() {
+	local p sum=0 k
+	for p in $DPID $(ctl status --json | jq -r '.workers[].pid'); do
+		k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
+		sum=$((sum + k))
+	done
+	echo "$sum"
+}
+
+best_of() {
+	local i best= t0 t
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do
+		t0=$(us)
+		"$@" >/dev/null
+		t=$(( $(us) - t0 ))
+		echo "$t"
+	done | median
+}
+
+if want ls || want mem || want restart || want prune; then
+	pss0=$(pss)
+	show1=$(ctl vm create one >/dev/null; best_of ctl vm show one)
+	stat1=$(best_of ctl status)
+	ctl vm rm one >/dev/null
+	wall=$(many)
+	row "banger: $NVMS VMs created and started (16 clients)" \
+	    "$(ms "$wall") ms" "4000 in <= 60 s" ""
+	got=$(ctl vm ls --json | jq '[.[] | select(.state == "running")] | length')
+	[ "$got" = "$NVMS" ] || echo "bench: only $got of $NVMS running" >&2
+fi
+
+if want ls; then
+	row "vm ls, $NVMS VMs" "$(ms "$(best_of ctl vm ls)") ms" "<= 10 ms" ""
+	row "vm ls --json, $NVMS VMs" "$(ms "$(best_of ctl vm ls --json)") ms" \
+	    "<= 10 ms" ""
+	showN=$(best_of ctl vm show m7)
+	row "vm show, 1 VM vs $NVMS VMs" "$(ms "$show1") ms vs $(ms "$showN") ms" \
+	    "the same" "$(ratio "$show1" "$showN")"
+	statN=$(best_of ctl status)
+	row "status, 1 VM vs $NVMS VMs" "$(ms "$stat1") ms vs $(ms "$statN") ms" \
+	    "the same" "$(ratio "$stat1" "$statN")"
+fi
+
+if want mem; then
+	pssN=$(pss)
+	per=$(( (pssN - pss0) * 1024 / NVMS ))
+	row "PSS of bangerd's 4 processes, 0 and $NVMS VMs" \
+	    "$((pss0 / 1024)).$(( (pss0 % 1024) * 10 / 1024 )) MiB, $((pssN / 1024)).$(( (pssN % 1024) * 10 / 1024 )) MiB ($per bytes a VM)" \
+	    "<= 16 MiB, <= 4 KiB a VM" ""
+fi
+
+if want restart; then
+	daemon_stop
+	t0=$(us)
+	daemon_start
+	wait_for 60 sh -c "[ \$($BANGERCTL -s $SOCK vm ls --json | jq '[.[] | select(.state == \"running\")] | length') = $NVMS ]"
+	row "restart adopting $NVMS running VMs" "$(ms $(( $(us) - t0 ))) ms" \
+	    "4000 in <= 3 s" ""
+fi
+
+if want prune; then
+	ctl vm ls --json | jq -r '.[].name' | head -n "$NVMS" | while read -r n; do
+		echo "$n"; done >/dev/null
+	for c in $(seq 0 15); do
+		( i=$c; while [ "$i" -lt "$NVMS" ]; do
+			ctl vm kill "m$i" >/dev/null 2>&1
+			i=$((i + 16)); done ) &
+	done
+	wait
+	t0=$(us)
+	ctl vm prune >/dev/null
+	row "vm prune of $NVMS stopped VMs" "$(ms $(( $(us) - t0 ))) ms" \
+	    "4000 in <= 10 s" ""
+fi
+
+if want imsg; then
+	"$TOP/$OBJDIR/bench/imsg_bench" | tee "$T/imsg" >&2
+	r=$(awk '$1 == 16000 { print $NF }' "$T/imsg")
+	row "imsg, 16000-byte payloads, against write()" "$r" ">= 0.8x" ""
+fi
+
+echo
+echo "| What | Figure | Goal | Against the recipe |"
+echo "|---|---|---|---|"
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r a b c d <<<"$r"
+	echo "| $a | $b | $c | $d |"
+done
+echo
+echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(free -g | awk '/Mem:/ { print $2 }') GiB, Linux $(uname -r); $(date -u +%Y-%m-%d)"
