@@ -27,13 +27,21 @@ struct fc_instance {
 	char		 fi_state[16];		/* Not started, Running, Paused */
 };
 
+/* fcapi_start's callback: arg, HTTP status or -1, body, error, errno. */
+typedef void	(*fcapi_cb)(void *, int, json_t *, const char *, int);
+struct fcapi_req;
+#define FCAPI_ERR_MAX	512
+
 int	fcapi_init(void);
+struct fcapi_req *fcapi_start(const char *, const char *, const char *,
+	    json_t *, fcapi_cb, void *, char *, size_t);
+void	fcapi_cancel(struct fcapi_req *);
 int	fcapi_call(const char *, const char *, const char *, json_t *,
 	    json_t **, char *, size_t);
-int	fcapi_configure(const char *, const struct fc_boot *, char *, size_t);
-int	fcapi_action(const char *, const char *, char *, size_t);
-int	fcapi_set_state(const char *, const char *, char *, size_t);
+#define FCAPI_CONFIG_MAX	6	/* requests before InstanceStart */
+size_t	fcapi_config_reqs(const struct fc_boot *, const char **, json_t **);
+int	fcapi_instance_parse(json_t *, struct fc_instance *, char *, size_t);
+int	fcapi_config_check(json_t *, const struct fc_boot *, char *, size_t);
 int	fcapi_instance(const char *, struct fc_instance *, char *, size_t);
-int	fcapi_verify(const char *, const struct fc_boot *, char *, size_t);
 
 #endif /* BANGERD_FCAPI_H */

@@ -47,7 +47,7 @@
 #define FCLOG_MAX		(1 << 20)	/* then it becomes .0 */
 #define VM_METRICS		"metrics.json"
 #define METRICS_LINE_MAX	(256 * 1024)	/* one flush; longer is dropped */
-#define INSTANCE_TRIES		20		/* 50 ms apart: "Not started" */
+#define INSTANCE_WAIT_MS	1000		/* "Not started" that long */
 /*
  * Typed, not yet taken by the pty: past CONSOLE_IN_HIGH we stop reading
  * the client until the guest has read it down to CONSOLE_IN_LOW; the
@@ -57,10 +57,11 @@
 #define CONSOLE_IN_HIGH		(64 * 1024)
 #define CONSOLE_IN_LOW		(16 * 1024)
 #define CONSOLE_IN_MAX		(256 * 1024)
-#define SOCKET_TRIES		200		/* 25 ms apart: 5 s */
+#define SOCKET_WAIT_MS		5000		/* for the API socket file */
 /*
  * Firecracker makes its API socket before it listens on it: refused
- * connections are retried, 25 ms apart, for CONNECT_TIMEOUT seconds.
+ * connections are retried, 1 ms apart at first and at most 25 ms, for
+ * CONNECT_TIMEOUT seconds.
  */
 #define CONNECT_TIMEOUT		5
 #define STOP_TIMEOUT		10		/* s, SendCtrlAltDel to kill */
@@ -221,8 +222,11 @@ struct vm {
 	int			 v_mskip;	/* dropping an overlong line */
 	char			 v_vmm_version[32];	/* GET /, at start */
 	char			 v_vmm_state[16];
-	int			 v_tries;
-	struct timespec		 v_connect_by;	/* then refusals count */
+	int			 v_tries;	/* retries so far */
+	struct timespec		 v_deadline;	/* then they stop */
+	struct fcapi_req	*v_api;		/* the API request in flight */
+	int			 v_bootstep;	/* the boot's request */
+	char			*v_cmdline;	/* while it boots */
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
 };
 
@@ -258,6 +262,7 @@ static void	 vm_console_mark(struct vm *, const char *, ...)
 static void	 vm_viewers_end(struct vm *, int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
 static void	 vm_free(struct vm *);
+static void	 vm_boot_end(struct vm *);
 static void	 vm_fcout_close(struct vm *);
 static void	 vm_create_send(struct vm *);
 
@@ -616,6 +621,7 @@ vm_free(struct vm *v)
 {
 	struct vm_waiter	*vw;
 
+	vm_boot_end(v);
 	vm_console_close(v, NULL);
 	vm_fcout_close(v);
 	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
@@ -1214,12 +1220,86 @@ vm_start_boot(struct vm *v)
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
 }
 
-static void	vm_boot(struct vm *);
+/*
+ * The boot's steps after the configuration requests: InstanceStart,
+ * GET / until Firecracker says Running, GET /vm/config to verify.
+ */
+enum {
+	BOOT_ACTION = FCAPI_CONFIG_MAX,
+	BOOT_INSTANCE,
+	BOOT_VERIFY,
+};
+
+static void	vm_boot_step(struct vm *);
+
+/* A request on v's API socket, the one in flight for v (any other goes). */
+static int
+vm_api(struct vm *v, const char *method, const char *path, json_t *body,
+    fcapi_cb cb, char *err, size_t errlen)
+{
+	fcapi_cancel(v->v_api);
+	v->v_api = fcapi_start(v->v_socket, method, path, body, cb, v, err,
+	    errlen);
+	return v->v_api == NULL ? -1 : 0;
+}
+
+/*
+ * Try again soon: 1 ms, then twice as long each time up to cap_ms, for
+ * what comes in a few milliseconds on an idle host and later on a busy
+ * one (a socket to appear, a VMM to listen, a guest to start).
+ */
+static void
+vm_retry(struct vm *v, void (*cb)(int, short, void *), int cap_ms)
+{
+	struct timeval	 tv;
+	long		 ms;
+
+	ms = v->v_tries < 16 ? 1L << v->v_tries : cap_ms;
+	if (ms > cap_ms)
+		ms = cap_ms;
+	v->v_tries++;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = ms % 1000 * 1000;
+	evtimer_set(&v->v_timer, cb, v);
+	evtimer_add(&v->v_timer, &tv);
+}
+
+/* now + ms, on the monotonic clock. */
+static void
+deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += ms % 1000 * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int
+deadline_passed(const struct timespec *ts)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return !timespeccmp(&now, ts, <);
+}
+
+static void
+vm_boot_end(struct vm *v)
+{
+	fcapi_cancel(v->v_api);
+	v->v_api = NULL;
+	free(v->v_cmdline);
+	v->v_cmdline = NULL;
+}
 
 /* A start that failed: the VM in error, its Firecracker killed. */
 static void
 vm_boot_fail(struct vm *v, const char *what, const char *err)
 {
+	vm_boot_end(v);
 	strlcpy(v->v_error, err, sizeof(v->v_error));
 	vm_set_state(v, VM_ERROR);
 	vmop_signal_send(v, SIGKILL);
@@ -1232,48 +1312,46 @@ vm_boot_retry(int fd, short event, void *arg)
 	struct vm	*v = arg;
 
 	if (v->v_state == VM_STARTING)
-		vm_boot(v);
+		vm_boot_step(v);
 }
 
-/* The API socket is there: open our ends of its FIFOs, then boot. */
+/* What Firecracker is told; pointers into v. */
+static void
+vm_boot_fb(struct vm *v, struct fc_boot *fb)
+{
+	memset(fb, 0, sizeof(*fb));
+	fb->fb_cpus = v->v_cpus;
+	fb->fb_memory = v->v_memory;
+	fb->fb_kernel = v->v_kernel;
+	fb->fb_initrd = v->v_initrd;
+	fb->fb_bootargs = v->v_cmdline;
+	fb->fb_disk = v->v_diskpath;
+	fb->fb_tap = v->v_tap;
+	fb->fb_mac = v->v_mac;
+	fb->fb_log = JAIL_LOG;
+	fb->fb_metrics = JAIL_METRICS;
+}
+
+/*
+ * The API socket is there: open our ends of its FIFOs, make the kernel
+ * command line, then configure Firecracker over its API and boot the
+ * guest, then check that it runs (GET /) and runs what was sent (GET
+ * /vm/config): one request at a time, each answered in the event loop.
+ */
 static void
 vm_boot_begin(struct vm *v)
 {
 	char	 err[PROTO_MSG_MAX];
+	int	 n;
 
 	/* Our read ends first: Firecracker opens its ends at PUT. */
 	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
 		vm_boot_fail(v, "", err);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &v->v_connect_by);
-	v->v_connect_by.tv_sec += CONNECT_TIMEOUT;
-	vm_boot(v);
-}
-
-/*
- * Configure Firecracker over its API and boot the guest, then check
- * that it runs (GET /) and runs what was sent (GET /vm/config).  Until
- * v_connect_by, a first request that finds nothing listening is tried
- * again later.
- */
-static void
-vm_boot(struct vm *v)
-{
-	struct fc_boot		 fb;
-	struct fc_instance	 fi;
-	struct timespec		 ts = { 0, 50 * 1000 * 1000 }, now;
-	struct timeval		 retry = { 0, 25000 };
-	char			 err[PROTO_MSG_MAX], err2[PROTO_MSG_MAX];
-	char			 bootargs[BOOT_CMDLINE_MAX];
-	const char		*what = "firecracker refused: ";
-	int			 i, n;
-
-	memset(&fb, 0, sizeof(fb));
-	fb.fb_cpus = v->v_cpus;
-	fb.fb_memory = v->v_memory;
-	fb.fb_kernel = v->v_kernel;
-	fb.fb_initrd = v->v_initrd;
+	free(v->v_cmdline);
+	if ((v->v_cmdline = malloc(BOOT_CMDLINE_MAX)) == NULL)
+		fatal(NULL);
 	/* The address on the command line, for guests that take it there. */
 	if (v->v_addr.s_addr != 0) {
 		char	 a[16], g[16], m[16];
@@ -1284,71 +1362,144 @@ vm_boot(struct vm *v)
 		inet_ntop(AF_INET, &v->v_addr, a, sizeof(a));
 		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
 		inet_ntop(AF_INET, &mask, m, sizeof(m));
-		n = snprintf(bootargs, sizeof(bootargs), "%s ip=%s::%s:%s:%s:"
-		    "eth0:off", v->v_bootargs, a, g, m, v->v_name);
+		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s ip=%s::%s:%s:"
+		    "%s:eth0:off", v->v_bootargs, a, g, m, v->v_name);
 	} else
-		n = snprintf(bootargs, sizeof(bootargs), "%s", v->v_bootargs);
+		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s",
+		    v->v_bootargs);
 	/* Cut short, the guest would boot with other arguments. */
-	if (n < 0 || (size_t)n >= sizeof(bootargs)) {
+	if (n < 0 || (size_t)n >= BOOT_CMDLINE_MAX) {
 		snprintf(err, sizeof(err), "its kernel command line of %d "
 		    "bytes is longer than the %zu it may have", n,
-		    sizeof(bootargs) - 1);
-		what = "";
-		goto fail;
+		    BOOT_CMDLINE_MAX - 1);
+		vm_boot_fail(v, "", err);
+		return;
 	}
-	fb.fb_bootargs = bootargs;
-	fb.fb_disk = v->v_diskpath;
-	fb.fb_tap = v->v_tap;
-	fb.fb_mac = v->v_mac;
-	fb.fb_log = JAIL_LOG;
-	fb.fb_metrics = JAIL_METRICS;
-	if (fcapi_configure(v->v_socket, &fb, err, sizeof(err)) == -1) {
-		if (errno == ECONNREFUSED) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (timespeccmp(&now, &v->v_connect_by, <)) {
-				evtimer_set(&v->v_timer, vm_boot_retry, v);
-				evtimer_add(&v->v_timer, &retry);
+	deadline_in(&v->v_deadline, CONNECT_TIMEOUT * 1000L);
+	v->v_tries = 0;
+	v->v_bootstep = 0;
+	vm_boot_step(v);
+}
+
+static void
+vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
+{
+	struct vm		*v = arg;
+	struct fc_instance	 fi;
+	struct fc_boot		 fb;
+	char			 msg[PROTO_MSG_MAX];
+
+	v->v_api = NULL;
+	if (v->v_state != VM_STARTING)
+		return;
+	if (v->v_bootstep < BOOT_INSTANCE && (st < 200 || st > 299)) {
+		/* Until v_deadline, a first request may find no listener. */
+		if (v->v_bootstep == 0 && st == -1 &&
+		    errnum == ECONNREFUSED) {
+			if (!deadline_passed(&v->v_deadline)) {
+				vm_retry(v, vm_boot_retry, 25);
 				return;
 			}
-			what = "";
-			snprintf(err2, sizeof(err2), "firecracker did not "
+			snprintf(msg, sizeof(msg), "firecracker did not "
 			    "accept connections on its API socket within %d "
 			    "s (%s)", CONNECT_TIMEOUT, err);
-			strlcpy(err, err2, sizeof(err));
+			vm_boot_fail(v, "", msg);
+			return;
 		}
-		goto fail;
+		vm_boot_fail(v, "firecracker refused: ", err);
+		return;
 	}
-	if (fcapi_action(v->v_socket, "InstanceStart", err,
-	    sizeof(err)) == -1)
-		goto fail;
-
-	what = "";
-	for (i = 0; ; i++) {
-		if (fcapi_instance(v->v_socket, &fi, err, sizeof(err)) == -1)
-			goto fail;
+	if (st < 200 || st > 299) {
+		vm_boot_fail(v, "", err);
+		return;
+	}
+	switch (v->v_bootstep) {
+	case BOOT_ACTION:
+		deadline_in(&v->v_deadline, INSTANCE_WAIT_MS);
+		v->v_tries = 0;
+		break;
+	case BOOT_INSTANCE:
+		if (fcapi_instance_parse(resp, &fi, msg, sizeof(msg)) == -1) {
+			vm_boot_fail(v, "", msg);
+			return;
+		}
+		strlcpy(v->v_vmm_version, fi.fi_version,
+		    sizeof(v->v_vmm_version));
+		strlcpy(v->v_vmm_state, fi.fi_state, sizeof(v->v_vmm_state));
 		if (strcmp(fi.fi_state, "Running") == 0)
 			break;
 		if (strcmp(fi.fi_state, "Not started") != 0 ||
-		    i + 1 >= INSTANCE_TRIES) {
-			snprintf(err, sizeof(err), "firecracker's state is "
+		    deadline_passed(&v->v_deadline)) {
+			snprintf(msg, sizeof(msg), "firecracker's state is "
 			    "\"%s\" after InstanceStart, not \"Running\"",
 			    fi.fi_state);
-			goto fail;
+			vm_boot_fail(v, "", msg);
+			return;
 		}
-		nanosleep(&ts, NULL);
+		vm_retry(v, vm_boot_retry, 50);
+		return;
+	case BOOT_VERIFY:
+		vm_boot_fb(v, &fb);
+		if (fcapi_config_check(resp, &fb, msg, sizeof(msg)) == -1) {
+			vm_boot_fail(v, "", msg);
+			return;
+		}
+		vm_boot_end(v);
+		v->v_started = time(NULL);
+		vm_set_state(v, VM_RUNNING);
+		log_info("vm %s: running (firecracker %s, pid %d)", v->v_name,
+		    v->v_vmm_version, v->v_pid);
+		vm_started(v);
+		return;
 	}
-	if (fcapi_verify(v->v_socket, &fb, err, sizeof(err)) == -1)
-		goto fail;
-	strlcpy(v->v_vmm_version, fi.fi_version, sizeof(v->v_vmm_version));
-	strlcpy(v->v_vmm_state, fi.fi_state, sizeof(v->v_vmm_state));
-	v->v_started = time(NULL);
-	vm_set_state(v, VM_RUNNING);
-	log_info("vm %s: running (firecracker %s, pid %d)", v->v_name,
-	    v->v_vmm_version, v->v_pid);
-	vm_started(v);
-	return;
-fail:
-	vm_boot_fail(v, what, err);
+	v->v_bootstep++;
+	vm_boot_step(v);
+}
+
+/* The boot's next request. */
+static void
+vm_boot_step(struct vm *v)
+{
+	struct fc_boot	 fb;
+	const char	*paths[FCAPI_CONFIG_MAX];
+	json_t		*bodies[FCAPI_CONFIG_MAX], *body = NULL;
+	const char	*method = "PUT", *path = NULL, *what = "";
+	char		 err[PROTO_MSG_MAX];
+	size_t		 n, i;
+	int		 step = v->v_bootstep;
+
+	vm_boot_fb(v, &fb);
+	n = fcapi_config_reqs(&fb, paths, bodies);
+	if (step >= (int)n && step < BOOT_ACTION)
+		step = v->v_bootstep = BOOT_ACTION;
+	for (i = 0; i < n; i++) {
+		if ((int)i == step) {
+			path = paths[i];
+			body = bodies[i];
+		} else
+			json_decref(bodies[i]);
+	}
+	switch (step) {
+	case BOOT_ACTION:
+		path = "/actions";
+		body = json_pack("{s:s}", "action_type", "InstanceStart");
+		what = "firecracker refused: ";
+		break;
+	case BOOT_INSTANCE:
+		method = "GET";
+		path = "/";
+		break;
+	case BOOT_VERIFY:
+		method = "GET";
+		path = "/vm/config";
+		break;
+	default:
+		what = "firecracker refused: ";
+		break;
+	}
+	if (vm_api(v, method, path, body, vm_boot_done, err,
+	    sizeof(err)) == -1)
+		vm_boot_fail(v, what, err);
 }
 
 /* "vm NAME did not shut down ...", "vm NAME: firecracker refused ...". */
@@ -1410,62 +1561,83 @@ vm_stop_timeout(int fd, short event, void *arg)
 	vmop_signal_send(v, SIGKILL);
 }
 
+static void	vm_stop_cad(struct vm *);
+
 /*
  * A paused guest cannot act on Ctrl-Alt-Del: a stop resumes it first.
  * If it cannot be resumed the stop is refused (it is left paused).
  */
-static int
-vm_stop_resume(struct vm *v, uint32_t client)
+static void
+vm_stop_resumed(void *arg, int st, json_t *resp, const char *err,
+    int errnum)
 {
-	char	 err[PROTO_MSG_MAX];
+	struct vm	*v = arg;
 
-	if (fcapi_set_state(v->v_socket, "Resumed", err, sizeof(err)) == -1) {
+	v->v_api = NULL;
+	if (v->v_state != VM_PAUSED)
+		return;
+	if (st < 200 || st > 299) {
 		log_warnx("vm %s: resume, to shut it down: %s", v->v_name, err);
-		control_reply(client, EIO, "vm %s is paused and could not be "
-		    "resumed to shut it down (%s): resume it first (bangerctl "
-		    "vm resume %s), or stop -f to kill it", v->v_name, err,
+		vm_op_done(v, EIO, "vm %s is paused and could not be resumed "
+		    "to shut it down (%s): resume it first (bangerctl vm "
+		    "resume %s), or stop -f to kill it", v->v_name, err,
 		    v->v_name);
-		return -1;
+		return;
 	}
 	strlcpy(v->v_vmm_state, "Running", sizeof(v->v_vmm_state));
 	log_info("vm %s: resumed, to shut it down", v->v_name);
-	return 0;
+	vm_set_state(v, VM_STOPPING);
+	vm_stop_cad(v);
 }
 
 /*
  * Stop: Ctrl-Alt-Del, and SIGKILL if the VM has not ended after the
  * timeout; SIGKILL at once if forced, or if Firecracker does not send
  * Ctrl-Alt-Del (it refuses it on aarch64).  A kill that was not asked
- * for is kept in v_killed: the client is told of it.
+ * for is kept in v_killed: the client is told of it.  A paused VM is
+ * resumed first (unless forced).
  */
 static void
 vm_stop_begin(struct vm *v, int force, int timeout)
 {
-	struct timeval	 tv;
-	json_t		*body;
-	char		 err[PROTO_MSG_MAX];
-	int		 st;
+	char	 err[PROTO_MSG_MAX];
 
-	vm_set_state(v, VM_STOPPING);
 	v->v_stop_force = force;
 	v->v_stop_timeout = timeout > 0 ? timeout : STOP_TIMEOUT;
 	v->v_killed[0] = '\0';
+	if (!force && v->v_state == VM_PAUSED) {
+		if (vm_api(v, "PATCH", "/vm", json_pack("{s:s}", "state",
+		    "Resumed"), vm_stop_resumed, err, sizeof(err)) == -1)
+			vm_stop_resumed(v, -1, NULL, err, EIO);
+		return;
+	}
+	vm_set_state(v, VM_STOPPING);
 	if (force) {
 		vmop_signal_send(v, SIGKILL);
 		return;
 	}
-	err[0] = '\0';
-	body = json_pack("{s:s}", "action_type", "SendCtrlAltDel");
-	st = fcapi_call(v->v_socket, "PUT", "/actions", body, NULL, err,
-	    sizeof(err));
-	json_decref(body);
+	vm_stop_cad(v);
+}
+
+static void
+vm_stop_sent(void *arg, int st, json_t *resp, const char *err, int errnum)
+{
+	struct vm	*v = arg;
+	struct timeval	 tv;
+	char		 msg[PROTO_MSG_MAX];
+
+	v->v_api = NULL;
+	if (v->v_state != VM_STOPPING)
+		return;
 	if (st < 200 || st > 299) {
 		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "HTTP %d", st);
+			snprintf(msg, sizeof(msg), "HTTP %d", st);
+		else
+			strlcpy(msg, err, sizeof(msg));
 		v->v_killed_cad = 1;
 		snprintf(v->v_killed, sizeof(v->v_killed), st == -1 ?
 		    "Ctrl-Alt-Del could not be sent (%s)" :
-		    "firecracker refused Ctrl-Alt-Del (%s)", err);
+		    "firecracker refused Ctrl-Alt-Del (%s)", msg);
 		log_info("vm %s: %s; killing it", v->v_name, v->v_killed);
 		vmop_signal_send(v, SIGKILL);
 		return;
@@ -1474,6 +1646,16 @@ vm_stop_begin(struct vm *v, int force, int timeout)
 	tv.tv_usec = 0;
 	evtimer_set(&v->v_timer, vm_stop_timeout, v);
 	evtimer_add(&v->v_timer, &tv);
+}
+
+static void
+vm_stop_cad(struct vm *v)
+{
+	char	 err[PROTO_MSG_MAX];
+
+	if (vm_api(v, "PUT", "/actions", json_pack("{s:s}", "action_type",
+	    "SendCtrlAltDel"), vm_stop_sent, err, sizeof(err)) == -1)
+		vm_stop_sent(v, -1, NULL, err, EIO);
 }
 
 static void
@@ -1601,7 +1783,6 @@ static void
 vm_result(struct imsg *imsg)
 {
 	struct vmop_result	 vr;
-	struct timeval		 tv = { 0, 25000 };
 	struct vm		*v;
 	size_t			 len;
 	int			 fd;
@@ -1677,6 +1858,7 @@ vm_result(struct imsg *imsg)
 			vm_console_open(v, fd);
 		vm_console_mark(v, "starting (firecracker pid %d)", v->v_pid);
 		v->v_tries = 0;
+		deadline_in(&v->v_deadline, SOCKET_WAIT_MS);
 		vmop_id_send(IMSG_VMOP_SOCKET, v);
 		break;
 	case IMSG_VMOP_FSCK:
@@ -1694,9 +1876,9 @@ vm_result(struct imsg *imsg)
 	case IMSG_VMOP_SOCKET:
 		if (v->v_state != VM_STARTING)
 			break;
-		if (vr.vr_error == ENOENT && ++v->v_tries < SOCKET_TRIES) {
-			evtimer_set(&v->v_timer, vm_socket_retry, v);
-			evtimer_add(&v->v_timer, &tv);
+		if (vr.vr_error == ENOENT &&
+		    !deadline_passed(&v->v_deadline)) {
+			vm_retry(v, vm_socket_retry, 25);
 			break;
 		}
 		if (vr.vr_error) {
@@ -1764,6 +1946,8 @@ vm_exited(struct imsg *imsg)
 		return;
 	if (evtimer_initialized(&v->v_timer))
 		evtimer_del(&v->v_timer);
+	/* Nothing answers a request to a VMM that is gone. */
+	vm_boot_end(v);
 	v->v_pid = 0;
 	was = v->v_state;
 	if (was == VM_RUNNING || was == VM_PAUSED) {
@@ -2443,6 +2627,26 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 	}
 }
 
+/* PATCH /vm answered, for vm pause or resume. */
+static void
+vm_paused(void *arg, int st, json_t *resp, const char *err, int errnum)
+{
+	struct vm	*v = arg;
+	int		 pause = v->v_state == VM_RUNNING;
+
+	v->v_api = NULL;
+	if (v->v_state != VM_RUNNING && v->v_state != VM_PAUSED)
+		return;
+	if (st < 200 || st > 299) {
+		vm_op_done(v, EIO, "vm %s: %s", v->v_name, err);
+		return;
+	}
+	strlcpy(v->v_vmm_state, pause ? "Paused" : "Running",
+	    sizeof(v->v_vmm_state));
+	vm_set_state(v, pause ? VM_PAUSED : VM_RUNNING);
+	vm_op_done(v, 0, "vm %s %s", v->v_name, pause ? "paused" : "resumed");
+}
+
 void
 vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 {
@@ -2498,6 +2702,21 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		evtimer_add(&vw->vw_timer, &tv);
 		return;
 	}
+	force = (cv->cv_flags & CTL_VM_F_FORCE) != 0;
+	/*
+	 * A start waiting on its VMM's answers can be cut short by a kill
+	 * or rm -f: its client is told, and the kill goes ahead.
+	 */
+	if (v->v_client != 0 && v->v_state == VM_STARTING && v->v_pid > 0 &&
+	    (cv->cv_action == CTL_VM_KILL ||
+	    (cv->cv_action == CTL_VM_RM && force))) {
+		if (evtimer_initialized(&v->v_timer))
+			evtimer_del(&v->v_timer);
+		vm_boot_end(v);
+		vm_op_done(v, EINTR, "vm %s: the start was cut short by vm %s",
+		    v->v_name, cv->cv_action == CTL_VM_KILL ? "kill" :
+		    "rm -f");
+	}
 	if (v->v_client != 0 || v->v_state == VM_CREATING ||
 	    v->v_state == VM_REMOVING) {
 		control_reply(client, EBUSY, "vm %s is busy (%s); try again",
@@ -2506,8 +2725,6 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 	}
 	running = v->v_state == VM_RUNNING || v->v_state == VM_PAUSED ||
 	    v->v_state == VM_STOPPING;
-
-	force = (cv->cv_flags & CTL_VM_F_FORCE) != 0;
 
 	switch (cv->cv_action) {
 	case CTL_VM_START:
@@ -2544,9 +2761,6 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			return;
 		}
 		force = force || v->v_state == VM_STARTING;
-		if (!force && v->v_state == VM_PAUSED &&
-		    vm_stop_resume(v, client) == -1)
-			return;
 		v->v_client = client;
 		vm_stop_begin(v, force, cv->cv_timeout);
 		return;
@@ -2563,9 +2777,6 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			vm_start_begin(v);
 			return;
 		}
-		if (!force && v->v_state == VM_PAUSED &&
-		    vm_stop_resume(v, client) == -1)
-			return;
 		v->v_client = client;
 		v->v_restart = RESTART_STOP;
 		v->v_next = NEXT_START;
@@ -2609,17 +2820,11 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 				    state_name(v->v_state), state_name(want));
 			return;
 		}
-		if (fcapi_set_state(v->v_socket, want == VM_RUNNING ?
-		    "Paused" : "Resumed", err, sizeof(err)) == -1) {
-			control_reply(client, EIO, "vm %s: %s", v->v_name,
-			    err);
-			return;
-		}
-		strlcpy(v->v_vmm_state, want == VM_RUNNING ? "Paused" :
-		    "Running", sizeof(v->v_vmm_state));
-		vm_set_state(v, want == VM_RUNNING ? VM_PAUSED : VM_RUNNING);
-		control_reply(client, 0, "vm %s %s", v->v_name,
-		    want == VM_RUNNING ? "paused" : "resumed");
+		v->v_client = client;
+		if (vm_api(v, "PATCH", "/vm", json_pack("{s:s}", "state",
+		    want == VM_RUNNING ? "Paused" : "Resumed"), vm_paused,
+		    err, sizeof(err)) == -1)
+			vm_paused(v, -1, NULL, err, EIO);
 		return;
 	}
 	control_reply(client, EINVAL, "unknown action %d", cv->cv_action);
