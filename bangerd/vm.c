@@ -181,6 +181,13 @@ struct vm {
 	char			 v_hostkey[PROTO_HOSTKEY_MAX];
 	char			 v_sshkey[PROTO_PATH_MAX];	/* --ssh-key */
 	int			 v_create_failed;
+	/*
+	 * v_fresh: no guest has booted the disk since it was provisioned
+	 * (so it needs no e2fsck); v_sync: the next save is synced.
+	 */
+	int			 v_fresh;
+	int			 v_sync;
+	struct vm_prov		*v_prov;	/* provisioning under way */
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
 	struct in_addr		 v_gateway;
@@ -252,6 +259,7 @@ static int		 reconciled;
 static void	 vm_set_state(struct vm *, int);
 static int	 vm_save(struct vm *);
 static void	 vm_start_begin(struct vm *);
+static void	 vm_start_boot(struct vm *);
 static void	 vm_started(struct vm *);
 static void	 vm_destroy_begin(struct vm *);
 static void	 vm_op_done(struct vm *, int, const char *, ...)
@@ -263,6 +271,7 @@ static void	 vm_viewers_end(struct vm *, int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));
 static void	 vm_free(struct vm *);
 static void	 vm_boot_end(struct vm *);
+static int	 vm_provision_end(struct vm *);
 static void	 vm_fcout_close(struct vm *);
 static void	 vm_create_send(struct vm *);
 
@@ -359,24 +368,40 @@ vm_info(const struct vm *v, struct vm_info *vi)
 }
 
 /*
- * Records: /vms/ID/vm.json, written to a temporary file, fsynced,
- * renamed, and the directory fsynced.  Every state is recorded, and
- * before the request that leads to it goes to the parent: a VM being
- * created or removed has a record from its first moment to its last,
- * so after a crash it is finished or undone (vm_reconcile), never
- * lost or left behind.
+ * Records: /vms/ID/vm.json, written whole to a temporary file and
+ * renamed over the last: a crash of the daemon leaves the old record or
+ * the new, never part of one.  Every state is recorded, and before the
+ * request that leads to it goes to the parent: a VM being created or
+ * removed has a record from its first moment to its last, so after a
+ * crash it is finished or undone (vm_reconcile), never lost or left
+ * behind.
+ *
+ * Against a power cut, the states that outlive one are synced (file,
+ * then directory, and /vms for a new VM) before anything acts on them:
+ * creating, created and removing, and the first start of a VM (it
+ * records that a guest has booted the disk, so e2fsck checks it from
+ * then on).  The run-time states (starting, running, paused, stopping,
+ * stopped, error) are not: no VM survives a power cut, and at the next
+ * start every VM whose Firecracker is gone is stopped, whichever of
+ * these its record held.
  */
 static int
 vm_save(struct vm *v)
 {
-	char	 dir[64], path[128], tmp[128];
+	char	 dir[64], path[128], tmp[128], *buf;
 	json_t	*j;
-	int	 fd, dfd;
+	size_t	 len, off;
+	ssize_t	 n;
+	int	 fd, dfd, sync, made = 0;
 
+	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
+	    v->v_state == VM_REMOVING || v->v_sync;
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0)
+		made = 1;
+	else if (errno != EEXIST) {
 		log_warn("vm %s: mkdir %s", v->v_name, dir);
 		return -1;
 	}
@@ -401,6 +426,8 @@ vm_save(struct vm *v)
 		    json_string(v->v_vmm_version));
 	if (v->v_vmm_state[0] != '\0')
 		json_object_set_new(j, "vmm_state", json_string(v->v_vmm_state));
+	if (v->v_fresh)
+		json_object_set_new(j, "fresh", json_true());
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -413,26 +440,37 @@ vm_save(struct vm *v)
 			    v->v_publish[i].pp_guest_port));
 		json_object_set_new(j, "publish", arr);
 	}
+	/* One write of the whole record, not one per token. */
+	buf = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	if (buf == NULL)
+		return -1;
+	len = strlen(buf);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		log_warn("vm %s: %s", v->v_name, tmp);
-		json_decref(j);
+		free(buf);
 		return -1;
 	}
-	if (json_dumpfd(j, fd, JSON_INDENT(1)) == -1 || fsync(fd) == -1) {
+	for (off = 0; off < len; off += n)
+		if ((n = write(fd, buf + off, len - off)) <= 0)
+			break;
+	free(buf);
+	if (off < len || (sync && fsync(fd) == -1)) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
 		close(fd);
 		unlink(tmp);
-		json_decref(j);
 		return -1;
 	}
 	close(fd);
-	json_decref(j);
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename", v->v_name);
 		unlink(tmp);
 		return -1;
 	}
+	if (!sync)
+		return 0;
+	v->v_sync = 0;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(dfd) == -1) {
 		log_warn("vm %s: fsync %s", v->v_name, dir);
@@ -441,6 +479,15 @@ vm_save(struct vm *v)
 		return -1;
 	}
 	close(dfd);
+	if (made && ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) == -1)) {
+		log_warn("vm %s: fsync %s", v->v_name, VMS_DIR);
+		if (dfd != -1)
+			close(dfd);
+		return -1;
+	}
+	if (made)
+		close(dfd);
 	return 0;
 }
 
@@ -533,6 +580,7 @@ vm_load_one(const char *id)
 		strlcpy(v->v_vmm_version, vmm, sizeof(v->v_vmm_version));
 	if (json_unpack(j, "{s:s}", "vmm_state", &vmm) == 0)
 		strlcpy(v->v_vmm_state, vmm, sizeof(v->v_vmm_state));
+	v->v_fresh = json_is_true(json_object_get(j, "fresh"));
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);
@@ -622,6 +670,9 @@ vm_free(struct vm *v)
 	struct vm_waiter	*vw;
 
 	vm_boot_end(v);
+	/* Its disk child ends, or dies writing to the closed pipe. */
+	if (v->v_prov != NULL)
+		(void)vm_provision_end(v);
 	vm_console_close(v, NULL);
 	vm_fcout_close(v);
 	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
@@ -1198,12 +1249,25 @@ vm_from_result(struct vm *v, const struct vmop_result *vr)
 	}
 }
 
-/* Starting: e2fsck -p on the disk first (the parent runs it), then boot. */
+/*
+ * Starting: e2fsck -p on the disk first (the parent runs it), then boot;
+ * a disk no guest has booted since provisioning wrote it (and closed its
+ * file system clean) needs no check.
+ */
 static void
 vm_start_begin(struct vm *v)
 {
+	int	 fresh = v->v_fresh;
+
+	if (fresh) {
+		v->v_fresh = 0;
+		v->v_sync = 1;
+	}
 	vm_set_state(v, VM_STARTING);
-	vmop_id_send(IMSG_VMOP_FSCK, v);
+	if (fresh)
+		vm_start_boot(v);
+	else
+		vmop_id_send(IMSG_VMOP_FSCK, v);
 }
 
 static void
@@ -1691,21 +1755,94 @@ prune_done(struct vm *v, int ok)
 	free(p);
 }
 
+/* A provisioning child's report, read as it comes. */
+struct vm_prov {
+	struct {
+		struct guest_result	 gr;
+		char			 cerr[GUESTFS_ERR_MAX];
+	}			 pr_msg;
+	size_t			 pr_len;
+	int			 pr_fd;
+	pid_t			 pr_pid;
+	struct event		 pr_ev;
+};
+
+static void	vm_created(struct vm *);
+static void	vm_create_undo(struct vm *);
+
+/* The child is done, or gone: reaped, its pipe closed. */
+static int
+vm_provision_end(struct vm *v)
+{
+	struct vm_prov	*pr = v->v_prov;
+	int		 status = -1;
+
+	event_del(&pr->pr_ev);
+	close(pr->pr_fd);
+	while (waitpid(pr->pr_pid, &status, 0) == -1 && errno == EINTR)
+		;
+	v->v_prov = NULL;
+	free(pr);
+	return status;
+}
+
+static void
+vm_provision_read(int fd, short event, void *arg)
+{
+	struct vm		*v = arg;
+	struct vm_prov		*pr = v->v_prov;
+	struct guest_result	*gr = &pr->pr_msg.gr;
+	ssize_t			 n;
+	int			 status;
+
+	n = read(fd, (char *)&pr->pr_msg + pr->pr_len,
+	    sizeof(pr->pr_msg) - pr->pr_len);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0) {
+		pr->pr_len += n;
+		if (pr->pr_len < sizeof(pr->pr_msg))
+			return;
+	}
+	if (pr->pr_len < sizeof(pr->pr_msg)) {
+		status = vm_provision_end(v);
+		snprintf(v->v_error, sizeof(v->v_error), "the disk child died "
+		    "(wait status %d)", status);
+		vm_create_undo(v);
+		return;
+	}
+	pr->pr_msg.cerr[sizeof(pr->pr_msg.cerr) - 1] = '\0';
+	if (gr->gr_written == -1) {
+		strlcpy(v->v_error, pr->pr_msg.cerr, sizeof(v->v_error));
+		vm_provision_end(v);
+		vm_create_undo(v);
+		return;
+	}
+	gr->gr_hostkey[sizeof(gr->gr_hostkey) - 1] = '\0';
+	strlcpy(v->v_hostkey, gr->gr_hostkey, sizeof(v->v_hostkey));
+	log_info("vm %s: provisioned: %d files, host key %s", v->v_name,
+	    gr->gr_written, gr->gr_fingerprint[0] ? gr->gr_fingerprint : "-");
+	vm_provision_end(v);
+	vm_created(v);
+}
+
 /*
  * Write the guest's files into its disk: a child of ours, under a
  * seccomp filter that allows only what libext2fs needs on the disk fd,
- * does it with libext2fs (guestfs.c) and reports back on a pipe.
+ * does it with libext2fs (guestfs.c) and reports back on a pipe, read
+ * in the event loop (vm_provision_read): the worker serves everyone
+ * else meanwhile.
  */
 static int
 vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 {
 	struct guest_spec	 gs;
 	struct guest_result	 gr;
+	struct vm_prov		*pr;
 	scmp_filter_ctx		 ctx;
 	char			 cerr[GUESTFS_ERR_MAX];
-	ssize_t			 n;
 	size_t			 i;
-	int			 p[2], status, sc;
+	int			 p[2], sc;
 	pid_t			 pid, self;
 
 	memset(&gs, 0, sizeof(gs));
@@ -1756,27 +1893,41 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 		_exit(0);
 	}
 	close(p[1]);
-	n = read(p[0], &gr, sizeof(gr));
-	if (n == sizeof(gr) && read(p[0], cerr, sizeof(cerr)) != sizeof(cerr))
-		n = -1;
-	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (n != sizeof(gr)) {
-		snprintf(err, errlen, "the disk child died (wait status %d)",
-		    status);
-		return -1;
-	}
-	cerr[sizeof(cerr) - 1] = '\0';
-	if (gr.gr_written == -1) {
-		snprintf(err, errlen, "%s", cerr);
-		return -1;
-	}
-	gr.gr_hostkey[sizeof(gr.gr_hostkey) - 1] = '\0';
-	strlcpy(v->v_hostkey, gr.gr_hostkey, sizeof(v->v_hostkey));
-	log_info("vm %s: provisioned: %d files, host key %s", v->v_name,
-	    gr.gr_written, gr.gr_fingerprint[0] ? gr.gr_fingerprint : "-");
+	if ((pr = calloc(1, sizeof(*pr))) == NULL)
+		fatal(NULL);
+	pr->pr_fd = p[0];
+	pr->pr_pid = pid;
+	v->v_prov = pr;
+	event_set(&pr->pr_ev, p[0], EV_READ | EV_PERSIST, vm_provision_read, v);
+	event_add(&pr->pr_ev, NULL);
 	return 0;
+}
+
+/* Nothing is left of a VM that could not be made. */
+static void
+vm_create_undo(struct vm *v)
+{
+	v->v_create_failed = 1;
+	v->v_state = VM_REMOVING;
+	vmop_id_send(IMSG_VMOP_DESTROY, v);
+}
+
+/* Provisioned: the VM is created (and started, if that was asked). */
+static void
+vm_created(struct vm *v)
+{
+	freezero(v->v_authkeys, strlen(v->v_authkeys));
+	v->v_authkeys = NULL;
+	v->v_fresh = 1;
+	vm_set_state(v, VM_CREATED);
+	log_info("vm %s: created (id %s, image %s, %s disk)",
+	    v->v_name, v->v_id, v->v_image, v->v_backend);
+	if (v->v_next == NEXT_START) {
+		v->v_next = NEXT_NONE;
+		vm_start_begin(v);
+	} else
+		vm_op_done(v, 0, "vm %s created (id %s)", v->v_name,
+		    v->v_id);
 }
 
 static void
@@ -1826,24 +1977,11 @@ vm_result(struct imsg *imsg)
 				    sizeof(v->v_error));
 			if (fd != -1)
 				close(fd);
-			/* Nothing is left of a VM that could not be made. */
-			v->v_create_failed = 1;
-			v->v_state = VM_REMOVING;
-			vmop_id_send(IMSG_VMOP_DESTROY, v);
+			vm_create_undo(v);
 			break;
 		}
+		/* The child has its own; it reports when it is done. */
 		close(fd);
-		freezero(v->v_authkeys, strlen(v->v_authkeys));
-		v->v_authkeys = NULL;
-		vm_set_state(v, VM_CREATED);
-		log_info("vm %s: created (id %s, image %s, %s disk)",
-		    v->v_name, v->v_id, v->v_image, v->v_backend);
-		if (v->v_next == NEXT_START) {
-			v->v_next = NEXT_NONE;
-			vm_start_begin(v);
-		} else
-			vm_op_done(v, 0, "vm %s created (id %s)", v->v_name,
-			    v->v_id);
 		break;
 	case IMSG_VMOP_START:
 		if (vr.vr_error) {

@@ -20,6 +20,11 @@ vm_daemon_start async "image \"slow\" {
 }"
 
 state() { ctl vm show --json "$1" | jq -r .state; }
+# The slow VM is starting and its VMM is up (the API requests are next).
+slow_vmm_up() {
+	[ "$(ctl vm show --json slow | jq -r '"\(.state) \(.pid > 0)"')" = \
+	    "starting true" ]
+}
 
 ctl vm create slow --image slow >/dev/null
 ctl vm create fast >/dev/null
@@ -29,8 +34,7 @@ ctl vm start other >/dev/null
 # The slow VM's start: its nine requests take at least 27 s.
 ctl vm start slow >"$T/slow.out" 2>&1 &
 sp=$!
-wait_for 10 sh -c "[ \"\$($BANGERCTL -s $SOCK vm show --json slow |
-    jq -r .state)\" = starting ]"
+wait_for 30 slow_vmm_up
 expect_eq "async: the slow VM is starting" "$(state slow)" "starting"
 expect_match "async: another VM starts meanwhile" \
     "$(ctl vm start fast 2>&1)" "^vm fast started$"
@@ -62,8 +66,7 @@ expect_eq "async: no firecracker of the killed VM is left" \
 # Removed mid-start, with rm -f.
 ctl vm start slow >"$T/slow.out" 2>&1 &
 sp=$!
-wait_for 10 sh -c "[ \"\$($BANGERCTL -s $SOCK vm show --json slow |
-    jq -r .state)\" = starting ]"
+wait_for 30 slow_vmm_up
 expect_match "async: rm -f removes a VM while its VMM is slow to answer" \
     "$(ctl vm rm -f slow 2>&1)" "^vm slow removed$"
 wait $sp
