@@ -964,6 +964,8 @@ static void
 parent_shutdown(void)
 {
 	workers_stop();
+	/* A start under way ends running, recorded so, or undone. */
+	vmop_spawns_finish();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);

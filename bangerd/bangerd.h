@@ -94,6 +94,7 @@ struct pvm {
 	char			 pv_loop_cow[32];
 	struct fc_proc		 pv_proc;
 	struct event		 pv_exit_ev;
+	struct pvm_spawn	*pv_spawn;	/* its spawn under way */
 	int			 pv_busy;	/* its e2fsck runs */
 	struct in_addr		 pv_addr;	/* its lease, from creation */
 	/* at its last start, and while running: its published ports */
@@ -141,6 +142,8 @@ int	 vmop_net_addr(struct worker *, const struct net_addr *);
 void	 vmop_net_sync(struct worker *);
 void	 vmop_net_gone(void);
 void	 vmop_vm_gone(void);
+void	 vmop_spawns_finish(void);
+void	 vmop_spawn_finish(struct pvm *);
 void	 vmop_taps_ensure(void);
 int	 vmop_start(struct worker *, uint32_t, struct pvm *,
 	    const struct vmop_start *);

@@ -1610,12 +1610,20 @@ spawn_child(const struct spawn_args *sa)
 	spawn_fail(sa, ST_EXEC);
 }
 
+/*
+ * Start Firecracker in its jail: *reportfd gets the read end of the
+ * child's report pipe, readable once the child has executed Firecracker
+ * (end of file) or failed before it; fc_spawn_done() reads it.  The
+ * parent's event loop waits for it, not a blocking read: the child's
+ * mounts, pivot_root and exec take milliseconds, other VMs' requests
+ * are served meanwhile.
+ */
 int
-fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
+fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
+    int *reportfd)
 {
 	struct clone_args	 ca;
 	struct spawn_args	 sa;
-	struct spawn_report	 sr;
 	struct jailer_strs	 jstr;
 	struct stat		 st;
 	char			 ctx[32], shown[PATH_MAX];
@@ -1623,12 +1631,12 @@ fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
 	int			 ffd = -1, vfd = -1, rfd = -1, runfd = -1;
 	int			 cgfd = -1, master = -1, slave = -1, exe = -1;
 	int			 ep[2] = { -1, -1 }, pidfd = -1, argc = 0;
-	int			 saved_errno, fcfd, status;
+	int			 saved_errno, fcfd;
 	int			 want[CG_NCTRL] = { 0 };
 	size_t			 i;
 	long			 pid;
-	ssize_t			 n;
-	siginfo_t		 si;
+
+	*reportfd = -1;
 
 	if (spec_check(js, ctx, sizeof(ctx)) == -1)
 		return -1;
@@ -1800,51 +1808,22 @@ fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
 	if (pid == 0)
 		spawn_child(&sa);
 
+	/* The child has its own copies of what it still needs. */
 	close(slave);
-	slave = -1;
 	close(ep[1]);
-	ep[1] = -1;
-	while ((n = read(ep[0], &sr, sizeof(sr))) == -1 && errno == EINTR)
-		;
-	if (n != 0) {
-		if (n == (ssize_t)sizeof(sr) && sr.sr_step >= 0 &&
-		    sr.sr_step < ST_MAX) {
-			errno = sr.sr_errno;
-			log_warn("%s: spawn: %s", ctx,
-			    spawn_steps[sr.sr_step]);
-		} else
-			log_warnx("%s: spawn: child failed before exec", ctx);
-		saved_errno = n == (ssize_t)sizeof(sr) ? sr.sr_errno : EIO;
-		while (waitid(P_PIDFD, pidfd, &si, WEXITED) == -1 &&
-		    errno == EINTR)
-			;
-		errno = saved_errno;
-		goto fail;
-	}
 	fp->fp_pid = pid;
 	fp->fp_pidfd = pidfd;
 	fp->fp_ptyfd = master;
 	(void)strlcpy(fp->fp_vmid, js->js_vmid, sizeof(fp->fp_vmid));
-	if (proc_starttime(pid, &fp->fp_starttime) == -1) {
-		/* Only if it died and was reaped behind our back. */
-		log_warn("%s: pid %ld start time", ctx, pid);
-		saved_errno = errno;
-		(void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		(void)fc_wait(fp, -1, &status);
-		fc_close(fp);
-		errno = saved_errno;
-		pidfd = master = -1;
-		goto fail;
-	}
+	*reportfd = ep[0];
 	close(exe);
-	close(ep[0]);
 	if (cgfd != -1)
 		close(cgfd);
 	close(runfd);
 	close(rfd);
 	close(vfd);
 	close(ffd);
-	log_info("%s: firecracker started, pid %ld%s", ctx, pid,
+	log_debug("%s: spawned pid %ld%s", ctx, pid,
 	    sa.sa_jailer ? " (jailer)" : "");
 	return 0;
 fail:
@@ -1876,6 +1855,68 @@ fail:
 		close(ffd);
 	errno = saved_errno;
 	return -1;
+}
+
+/*
+ * The child's report, once reportfd is readable (or to wait for it):
+ * 0 if it executed Firecracker, whose start time fp now holds; -1 with
+ * errno if it failed before, the child reaped and fp closed.  Closes
+ * reportfd either way.
+ */
+int
+fc_spawn_done(struct fc_proc *fp, int reportfd)
+{
+	struct spawn_report	 sr;
+	siginfo_t		 si;
+	char			 ctx[32];
+	ssize_t			 n;
+	int			 saved_errno, status;
+
+	(void)snprintf(ctx, sizeof(ctx), "vm %s", fp->fp_vmid);
+	while ((n = read(reportfd, &sr, sizeof(sr))) == -1 && errno == EINTR)
+		;
+	close(reportfd);
+	if (n != 0) {
+		if (n == (ssize_t)sizeof(sr) && sr.sr_step >= 0 &&
+		    sr.sr_step < ST_MAX) {
+			errno = sr.sr_errno;
+			log_warn("%s: spawn: %s", ctx,
+			    spawn_steps[sr.sr_step]);
+		} else
+			log_warnx("%s: spawn: child failed before exec", ctx);
+		saved_errno = n == (ssize_t)sizeof(sr) ? sr.sr_errno : EIO;
+		while (waitid(P_PIDFD, fp->fp_pidfd, &si, WEXITED) == -1 &&
+		    errno == EINTR)
+			;
+		fc_close(fp);
+		fp->fp_pid = 0;
+		errno = saved_errno;
+		return -1;
+	}
+	if (proc_starttime(fp->fp_pid, &fp->fp_starttime) == -1) {
+		/* Only if it died and was reaped behind our back. */
+		log_warn("%s: pid %ld start time", ctx, (long)fp->fp_pid);
+		saved_errno = errno;
+		(void)pidfd_send_signal(fp->fp_pidfd, SIGKILL, NULL, 0);
+		(void)fc_wait(fp, -1, &status);
+		fc_close(fp);
+		fp->fp_pid = 0;
+		errno = saved_errno;
+		return -1;
+	}
+	log_info("%s: firecracker started, pid %ld", ctx, (long)fp->fp_pid);
+	return 0;
+}
+
+/* fc_spawn_start(), and its report waited for. */
+int
+fc_spawn(const struct jail_spec *js, int exefd, struct fc_proc *fp)
+{
+	int	 reportfd;
+
+	if (fc_spawn_start(js, exefd, fp, &reportfd) == -1)
+		return -1;
+	return fc_spawn_done(fp, reportfd);
 }
 
 /*

@@ -86,6 +86,8 @@ struct fc_proc {
 int	fc_exec_check(const char *, int *);
 int	jail_prepare(const struct jail_spec *);
 int	fc_spawn(const struct jail_spec *, int, struct fc_proc *);
+int	fc_spawn_start(const struct jail_spec *, int, struct fc_proc *, int *);
+int	fc_spawn_done(struct fc_proc *, int);
 int	fc_signal(struct fc_proc *, int);
 int	fc_wait(struct fc_proc *, int, int *);
 int	fc_stop(struct fc_proc *, int, int *);

@@ -173,6 +173,13 @@ vmid_check(struct worker *w, const char *field, size_t size, int create,
 		parent_worker_violation(w, "unknown vm %s", field);
 		return -1;
 	}
+	/*
+	 * A request about a VM whose Firecracker is being spawned waits
+	 * for the spawn's end: it then finds the VM running (or not), as
+	 * when the start was one step.
+	 */
+	if (*pvp != NULL && (*pvp)->pv_spawn != NULL)
+		vmop_spawn_finish(*pvp);
 	return 0;
 }
 

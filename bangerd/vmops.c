@@ -868,6 +868,8 @@ vmop_vm_gone(void)
 			pvm_create_fail(pv, EIO, "the vm worker ended");
 		}
 	fsck_cancel_all();
+	/* Settled before the next vm worker hears of them. */
+	vmop_spawns_finish();
 }
 
 /*
@@ -888,6 +890,23 @@ pvm_unjail(struct pvm *pv)
 	pvm_disk_reclaim(pv);
 }
 
+/*
+ * A start whose Firecracker is being spawned: the child's report is
+ * waited for in the event loop (vmop_spawned), then the start goes on.
+ */
+struct pvm_spawn {
+	struct event	 ps_ev;
+	int		 ps_fd;
+	struct worker	*ps_w;
+	uint32_t	 ps_peerid;
+	int		 ps_initrd;
+	char		 ps_bootargs[PROTO_BOOTARGS_MAX];
+};
+
+static void	vmop_spawned(int, short, void *);
+static void	vmop_start_fail(struct worker *, uint32_t, struct pvm *,
+		    int, const char *);
+
 int
 vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
     const struct vmop_start *vs)
@@ -895,9 +914,9 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	struct bangerd_config	*conf = env->bd_conf;
 	struct image_files	 img;
 	struct jail_spec	 js;
-	struct vmop_result	 vr;
+	struct pvm_spawn	*ps;
 	char			 msg[PROTO_MSG_MAX];
-	int			 exefd = -1, ptyfd, status;
+	int			 exefd = -1, reportfd;
 
 	if (image_resolve(pv->pv_image, &img, msg, sizeof(msg)) == -1) {
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
@@ -953,12 +972,63 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 		snprintf(msg, sizeof(msg), "jail: %s", strerror(errno));
 		goto fail;
 	}
-	if (fc_spawn(&js, exefd, &pv->pv_proc) == -1) {
+	if (fc_spawn_start(&js, exefd, &pv->pv_proc, &reportfd) == -1) {
 		snprintf(msg, sizeof(msg), "firecracker: %s", strerror(errno));
 		goto fail;
 	}
 	close(exefd);
-	exefd = -1;
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		fatal(NULL);
+	ps->ps_fd = reportfd;
+	ps->ps_w = w;
+	ps->ps_peerid = peerid;
+	ps->ps_initrd = img.initrd[0] != '\0';
+	strlcpy(ps->ps_bootargs, img.bootargs, sizeof(ps->ps_bootargs));
+	pv->pv_spawn = ps;
+	event_set(&ps->ps_ev, reportfd, EV_READ, vmop_spawned, pv);
+	event_add(&ps->ps_ev, NULL);
+	return 0;
+fail:
+	if (exefd != -1)
+		close(exefd);
+	vmop_start_fail(w, peerid, pv, errno, msg);
+	return 0;
+}
+
+/* What a failed start leaves goes; the vm worker is told why. */
+static void
+vmop_start_fail(struct worker *w, uint32_t peerid, struct pvm *pv,
+    int error, const char *msg)
+{
+	pv->pv_proc.fp_pid = 0;
+	pv->pv_proc.fp_starttime = 0;
+	pv->pv_npublish = 0;
+	pvm_unjail(pv);
+	if (pvm_set_state(pv, VMOP_CREATED) == -1)
+		log_warnx("vm %s: its record still says starting; the next "
+		    "start of bangerd checks it", pv->pv_id);
+	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, error, msg);
+}
+
+/* The child executed Firecracker, or failed to: the start goes on. */
+static void
+vmop_spawned(int fd, short event, void *arg)
+{
+	struct pvm		*pv = arg;
+	struct pvm_spawn	*ps = pv->pv_spawn;
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+	int			 ptyfd, status, error;
+
+	pv->pv_spawn = NULL;
+	event_del(&ps->ps_ev);
+	if (fc_spawn_done(&pv->pv_proc, ps->ps_fd) == -1) {
+		error = errno;
+		snprintf(msg, sizeof(msg), "firecracker: %s", strerror(error));
+		vmop_start_fail(ps->ps_w, ps->ps_peerid, pv, error, msg);
+		free(ps);
+		return;
+	}
 	if (pvm_set_state(pv, VMOP_RUNNING) == -1) {
 		snprintf(msg, sizeof(msg), "cannot write its record");
 		goto kill;
@@ -973,8 +1043,8 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	    (int)pv->pv_proc.fp_pid, (unsigned)pv->pv_uid);
 
 	pvm_result_init(pv, IMSG_VMOP_START, &vr);
-	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
-	if (img.initrd[0] != '\0')
+	strlcpy(vr.vr_bootargs, ps->ps_bootargs, sizeof(vr.vr_bootargs));
+	if (ps->ps_initrd)
 		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
 		    JAIL_INITRD);
 	/*
@@ -987,23 +1057,33 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	if (pv->pv_proc.fp_ptyfd != -1 && (ptyfd = fcntl(pv->pv_proc.fp_ptyfd,
 	    F_DUPFD_CLOEXEC, 0)) == -1)
 		log_warn("vm %s: console", pv->pv_id);
-	vmop_reply(w, peerid, &vr, ptyfd);
-	return 0;
+	vmop_reply(ps->ps_w, ps->ps_peerid, &vr, ptyfd);
+	free(ps);
+	return;
 kill:
+	error = errno;
 	(void)fc_stop(&pv->pv_proc, 0, &status);
 	fc_close(&pv->pv_proc);
-fail:
-	if (exefd != -1)
-		close(exefd);
-	pv->pv_proc.fp_pid = 0;
-	pv->pv_proc.fp_starttime = 0;
-	pv->pv_npublish = 0;
-	pvm_unjail(pv);
-	if (pvm_set_state(pv, VMOP_CREATED) == -1)
-		log_warnx("vm %s: its record still says starting; the next "
-		    "start of bangerd checks it", pv->pv_id);
-	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
-	return 0;
+	vmop_start_fail(ps->ps_w, ps->ps_peerid, pv, error, msg);
+	free(ps);
+}
+
+/* A spawn under way, finished now (its report waited for). */
+void
+vmop_spawn_finish(struct pvm *pv)
+{
+	if (pv->pv_spawn != NULL)
+		vmop_spawned(pv->pv_spawn->ps_fd, EV_READ, pv);
+}
+
+/* Every spawn under way, finished now. */
+void
+vmop_spawns_finish(void)
+{
+	struct pvm	*pv, *tpv;
+
+	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
+		vmop_spawn_finish(pv);
 }
 
 /* Firecracker ended: reap it, clean its jail, tell the vm worker. */
