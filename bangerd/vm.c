@@ -376,14 +376,15 @@ vm_info(const struct vm *v, struct vm_info *vi)
  * crash it is finished or undone (vm_reconcile), never lost or left
  * behind.
  *
- * Against a power cut, the states that outlive one are synced (file,
- * then directory, and /vms for a new VM) before anything acts on them:
- * creating, created and removing, and the first start of a VM (it
- * records that a guest has booted the disk, so e2fsck checks it from
- * then on).  The run-time states (starting, running, paused, stopping,
- * stopped, error) are not: no VM survives a power cut, and at the next
- * start every VM whose Firecracker is gone is stopped, whichever of
- * these its record held.
+ * Against a power cut: the file is synced before it is renamed, so a
+ * record is never found empty or torn, only older.  The rename itself
+ * is synced (the directory, and /vms for a new VM) before anything acts
+ * on it for the states that must outlive a power cut: creating, created
+ * and removing, and the first start of a VM (it records that a guest
+ * has booted the disk, so e2fsck checks it from then on).  The run-time
+ * states (starting, running, paused, stopping, stopped, error) are not:
+ * no VM survives a power cut, and at the next start every VM whose
+ * Firecracker is gone is stopped, whichever of these its record held.
  */
 static int
 vm_save(struct vm *v)
@@ -456,7 +457,7 @@ vm_save(struct vm *v)
 		if ((n = write(fd, buf + off, len - off)) <= 0)
 			break;
 	free(buf);
-	if (off < len || (sync && fsync(fd) == -1)) {
+	if (off < len || fsync(fd) == -1) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
 		close(fd);
 		unlink(tmp);

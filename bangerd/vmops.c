@@ -255,12 +255,19 @@ priv_path(const char *id, const char *suffix, char *buf, size_t len)
 }
 
 /*
- * The record, one write: temp file, fsync, rename, fsync of the
- * directory.  Once this returns, the state it names survives a crash
- * or a power cut.
+ * The record, one write: temp file, fsync, rename.  Once this returns,
+ * the state it names survives a crash of the daemon, and the file is
+ * never found empty or torn, only older.  With dirsync the rename is
+ * synced too (the directory): the state survives a power cut.  That is
+ * wanted for the states a power cut must not undo: a new record
+ * (creating), created (the client is told) and destroying (resources
+ * go next).  Starting and running need not: no VM survives a power
+ * cut, and at the next start a record that still says created, or says
+ * starting or running with no such process, ends as created (jail and
+ * cgroup removed: pvm_restore_one).
  */
 static int
-pvm_save(struct pvm *pv)
+pvm_save_sync(struct pvm *pv, int dirsync)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
 	char	 buf[4096];
@@ -315,6 +322,8 @@ pvm_save(struct pvm *pv)
 		unlink(tmp);
 		return -1;
 	}
+	if (!dirsync)
+		return 0;
 	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
 	    PRIV_DIR);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
@@ -330,12 +339,22 @@ pvm_save(struct pvm *pv)
 	return 0;
 }
 
+/* A record that outlives a power cut only as far as the last sync. */
+static int
+pvm_save(struct pvm *pv)
+{
+	return pvm_save_sync(pv, 0);
+}
+
 /* A state change, recorded: -1 if it could not be (then logged). */
 static int
 pvm_set_state(struct pvm *pv, int state)
 {
+	int	 was = pv->pv_state;
+
 	pv->pv_state = state;
-	return pvm_save(pv);
+	return pvm_save_sync(pv, state == VMOP_DESTROYING ||
+	    (state == VMOP_CREATED && was == VMOP_CREATING));
 }
 
 /*
@@ -692,7 +711,7 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	snprintf(pv->pv_tap, sizeof(pv->pv_tap), "%s%s", TAP_PREFIX,
 	    pv->pv_id);
 	pv->pv_state = VMOP_CREATING;
-	if (pvm_save(pv) == -1) {
+	if (pvm_save_sync(pv, 1) == -1) {
 		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno,
 		    "cannot write its record");
 		pvm_unsave(pv);
