@@ -47,7 +47,8 @@ PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
-PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD)) -lcom_err
+PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD)) -lcom_err \
+		-pthread
 PKG_CFLAGS_C :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_CTL))
 PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
 
@@ -75,6 +76,8 @@ BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
 BANGERD_SRCS +=	bangerd/sweep.c
 # The parent's signals: what it does with each it can be sent.
 BANGERD_SRCS +=	bangerd/signals.c
+# Taps deleted in a thread of the parent's, off its event loop.
+BANGERD_SRCS +=	bangerd/reaper.c
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/image.c bangerctl/update.c bangerctl/console.c
 

@@ -33,6 +33,7 @@
 
 #include "bangerd.h"
 #include "log.h"
+#include "reaper.h"
 #include "validate.h"
 
 /*
@@ -229,6 +230,8 @@ main(int argc, char *argv[], char *envp[])
 	free(consoles);
 	vmop_sweep();
 	image_store_clean();
+	if (reaper_init() == -1)
+		fatal("cannot start the tap reaper");
 
 	for (i = 0; i < PROC_MAX; i++) {
 		struct worker	*w = &env->bd_workers[i];
@@ -966,6 +969,8 @@ parent_shutdown(void)
 	workers_stop();
 	/* A start under way ends running, recorded so, or undone. */
 	vmop_spawns_finish();
+	/* Removals waiting on their taps end, their records gone. */
+	reaper_drain();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);
@@ -998,6 +1003,8 @@ parent_reexec(int fd, short event, void *arg)
 
 	log_info("re-executing %s", exe);
 	workers_stop();
+	vmop_spawns_finish();
+	reaper_drain();
 	unlink(env->bd_conf->cf_socket);
 	/* Running VMs keep their consoles: the new bangerd inherits them. */
 	vmop_consoles_keep(consoles, sizeof(consoles));

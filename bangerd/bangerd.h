@@ -95,7 +95,8 @@ struct pvm {
 	struct fc_proc		 pv_proc;
 	struct event		 pv_exit_ev;
 	struct pvm_spawn	*pv_spawn;	/* its spawn under way */
-	int			 pv_busy;	/* its e2fsck runs */
+	int			 pv_busy;	/* its e2fsck runs, or its tap goes */
+	int			 pv_reaping;	/* REAP_*: after the tap goes */
 	struct in_addr		 pv_addr;	/* its lease, from creation */
 	/* at its last start, and while running: its published ports */
 	uint32_t		 pv_cpus;

@@ -50,6 +50,7 @@
 #include "ipam.h"
 #include "jail.h"
 #include "log.h"
+#include "reaper.h"
 #include "netops.h"
 #include "storage.h"
 #include "validate.h"
@@ -629,10 +630,12 @@ pvm_net_send(struct pvm *pv, uint32_t type)
  * The tap, jail, cgroup, disk, loop devices and lease go, then the
  * record.  Idempotent; -1 (logged, record kept) if something stays.
  */
+static int	pvm_teardown_local(struct pvm *, char *, size_t);
+static void	pvm_reaped(void *, int, const char *);
+
 static int
 pvm_teardown(struct pvm *pv, char *msg, size_t len)
 {
-	const char	*sd = env->bd_conf->cf_statedir;
 	char		 tap[IFNAMSIZ];
 
 	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
@@ -641,6 +644,84 @@ pvm_teardown(struct pvm *pv, char *msg, size_t len)
 		snprintf(msg, len, "tap %s: %s", tap, strerror(errno));
 		return -1;
 	}
+	if (pvm_teardown_local(pv, msg, len) == -1)
+		return -1;
+	if (pv->pv_addr.s_addr != 0)
+		pvm_net_send(pv, IMSG_NET_RELEASE);
+	pvm_unsave(pv);
+	return 0;
+}
+
+/* What to do once a VM's tap has gone (pvm_teardown_begin). */
+enum {
+	REAP_NONE,
+	REAP_DESTROY,		/* the vm worker's destroy: reply */
+	REAP_CREATE_FAIL,	/* a failed creation: its error was sent */
+};
+
+/*
+ * pvm_teardown(), with the tap deleted by the reaper's thread: the rest
+ * goes now, the lease and the record once the tap is gone (pvm_reaped).
+ * The VM is busy meanwhile: no request about it is taken.
+ */
+static int
+pvm_teardown_begin(struct pvm *pv, int reaping, char *msg, size_t len)
+{
+	char	 tap[IFNAMSIZ];
+
+	if (pvm_teardown_local(pv, msg, len) == -1)
+		return -1;
+	snprintf(tap, sizeof(tap), "%s%s", TAP_PREFIX, pv->pv_id);
+	pv->pv_busy = 1;
+	pv->pv_reaping = reaping;
+	reaper_tap_delete(tap, pvm_reaped, pv);
+	return 0;
+}
+
+static void
+pvm_reaped(void *arg, int error, const char *why)
+{
+	struct pvm		*pv = arg;
+	struct worker		*w = &env->bd_workers[PROC_VM];
+	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
+	int			 reaping = pv->pv_reaping;
+
+	pv->pv_busy = 0;
+	pv->pv_reaping = REAP_NONE;
+	if (error != 0) {
+		snprintf(msg, sizeof(msg), "cleanup: tap %s%s: %s",
+		    TAP_PREFIX, pv->pv_id, why);
+		if (reaping == REAP_DESTROY)
+			vmop_error(w, pv->pv_peerid, pv->pv_id,
+			    IMSG_VMOP_DESTROY, error, msg);
+		else {
+			/* The record stays CREATING: the next start undoes it. */
+			log_warnx("vm %s: its failed creation is not undone "
+			    "(%s); the next start of bangerd tries again",
+			    pv->pv_id, msg);
+			pv->pv_pending = 0;
+		}
+		return;
+	}
+	if (pv->pv_addr.s_addr != 0)
+		pvm_net_send(pv, IMSG_NET_RELEASE);
+	pvm_unsave(pv);
+	if (reaping == REAP_DESTROY) {
+		log_info("vm %s: destroyed", pv->pv_id);
+		pvm_result_init(pv, IMSG_VMOP_DESTROY, &vr);
+		vr.vr_state = 0;
+		vmop_reply(w, pv->pv_peerid, &vr, -1);
+	}
+	pvm_free(pv);
+}
+
+/* A VM's jail, cgroup, disk and loop devices go. */
+static int
+pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
+{
+	const char	*sd = env->bd_conf->cf_statedir;
+
 	if (jail_cleanup(sd, pv->pv_id) == -1) {
 		snprintf(msg, len, "jail: %s", strerror(errno));
 		return -1;
@@ -655,9 +736,6 @@ pvm_teardown(struct pvm *pv, char *msg, size_t len)
 		snprintf(msg, len, "disk: %s", strerror(errno));
 		return -1;
 	}
-	if (pv->pv_addr.s_addr != 0)
-		pvm_net_send(pv, IMSG_NET_RELEASE);
-	pvm_unsave(pv);
 	return 0;
 }
 
@@ -735,14 +813,13 @@ pvm_create_fail(struct pvm *pv, int error, const char *msg)
 	char		 why[PROTO_MSG_MAX];
 
 	vmop_error(w, pv->pv_peerid, pv->pv_id, IMSG_VMOP_CREATE, error, msg);
-	if (pvm_teardown(pv, why, sizeof(why)) == -1) {
+	if (pvm_teardown_begin(pv, REAP_CREATE_FAIL, why,
+	    sizeof(why)) == -1) {
 		/* The record stays CREATING: the next start undoes it. */
 		log_warnx("vm %s: its failed creation is not undone (%s); "
 		    "the next start of bangerd tries again", pv->pv_id, why);
 		pv->pv_pending = 0;
-		return;
 	}
-	pvm_free(pv);
 }
 
 /* The net worker's answer: the address, checked, then disk and tap. */
@@ -889,6 +966,7 @@ vmop_vm_gone(void)
 	fsck_cancel_all();
 	/* Settled before the next vm worker hears of them. */
 	vmop_spawns_finish();
+	reaper_drain();
 }
 
 /*
@@ -1229,7 +1307,6 @@ vmop_disk(struct worker *w, uint32_t peerid, struct pvm *pv)
 int
 vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
 {
-	struct vmop_result	 vr;
 	char			 msg[PROTO_MSG_MAX], why[PROTO_MSG_MAX];
 
 	if (pv->pv_state != VMOP_DESTROYING &&
@@ -1239,16 +1316,12 @@ vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
 		    "cannot write its record");
 		return 0;
 	}
-	if (pvm_teardown(pv, why, sizeof(why)) == -1) {
+	pv->pv_peerid = peerid;
+	if (pvm_teardown_begin(pv, REAP_DESTROY, why, sizeof(why)) == -1) {
 		snprintf(msg, sizeof(msg), "cleanup: %s", why);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
-		return 0;
 	}
-	log_info("vm %s: destroyed", pv->pv_id);
-	pvm_result_init(pv, IMSG_VMOP_DESTROY, &vr);
-	vr.vr_state = 0;
-	pvm_free(pv);
-	vmop_reply(w, peerid, &vr, -1);
+	/* The reply comes when the tap is gone (pvm_reaped). */
 	return 0;
 }
 

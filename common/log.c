@@ -17,6 +17,13 @@
 static int	 log_debug_mode = 1;	/* stderr until log_init says otherwise */
 static int	 log_verbose;
 static const char *log_procname;
+/*
+ * A thread that must not write the log itself (a fork elsewhere could
+ * copy a held lock of stdio or syslog): its lines are kept, the last
+ * error one in log_held, for the main thread to log.
+ */
+static __thread char	*log_held;
+static __thread size_t	 log_heldlen;
 
 void
 log_init(int debug, int facility)
@@ -64,12 +71,28 @@ logit(int pri, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* This thread's log lines: the last error kept in buf, not written. */
+void
+log_hold(char *buf, size_t len)
+{
+	log_held = buf;
+	log_heldlen = len;
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
 	char	 buf[1024];
 	int	 saved_errno = errno;
 
+	if (log_held != NULL) {
+		if (pri <= LOG_ERR)
+			vsnprintf(log_held, log_heldlen, fmt, ap);
+		errno = saved_errno;
+		return;
+	}
 	if (log_debug_mode) {
 		vsnprintf(buf, sizeof(buf), fmt, ap);
 		if (log_procname != NULL)

@@ -10,6 +10,7 @@
 void	log_init(int debug, int facility);
 void	log_procinit(const char *procname);
 void	log_setverbose(int verbose);
+void	log_hold(char *, size_t);
 int	log_getverbose(void);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
