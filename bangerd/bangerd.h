@@ -88,7 +88,7 @@ struct pvm {
 	int			 pv_state;	/* VMOP_* */
 	char			 pv_tap[IFNAMSIZ];
 	char			 pv_backend[16];	/* dm, reflink, copy */
-	char			 pv_disk[PATH_MAX];
+	char			*pv_disk;	/* its path, or NULL */
 	uint64_t		 pv_disk_size;
 	char			 pv_loop_origin[32];
 	char			 pv_loop_cow[32];

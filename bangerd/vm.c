@@ -158,7 +158,7 @@ struct vm {
 	uint64_t		 v_disk;	/* bytes asked for, 0 = image's */
 	uint64_t		 v_disk_asked;	/* as given to create */
 	int			 v_state;
-	char			 v_error[PROTO_MSG_MAX];
+	char			*v_error;
 	time_t			 v_created;
 	time_t			 v_started;
 	int			 v_known;	/* the parent has it */
@@ -169,17 +169,18 @@ struct vm {
 	char			 v_tap[PROTO_IFNAME_MAX];
 	char			 v_backend[PROTO_NAME_MAX];
 	uint64_t		 v_disk_size;
-	char			 v_socket[PROTO_PATH_MAX];
-	char			 v_kernel[PROTO_PATH_MAX];
-	char			 v_initrd[PROTO_PATH_MAX];
-	char			 v_diskpath[PROTO_PATH_MAX];
-	char			 v_bootargs[PROTO_BOOTARGS_MAX];
+	/* Strings: allocated, NULL when empty (read them through S()). */
+	char			*v_socket;
+	char			*v_kernel;
+	char			*v_initrd;
+	char			*v_diskpath;
+	char			*v_bootargs;
 	char			 v_mac[24];
 	size_t			 v_npublish;
 	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
 	char			*v_authkeys;	/* for provisioning, once */
-	char			 v_hostkey[PROTO_HOSTKEY_MAX];
-	char			 v_sshkey[PROTO_PATH_MAX];	/* --ssh-key */
+	char			*v_hostkey;
+	char			*v_sshkey;	/* --ssh-key */
 	int			 v_create_failed;
 	/*
 	 * v_fresh: no guest has booted the disk since it was provisioned
@@ -191,7 +192,7 @@ struct vm {
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
 	struct in_addr		 v_gateway;
-	char			 v_domain[PROTO_DOMAIN_MAX];
+	char			*v_domain;
 
 	/* runtime */
 	uint32_t		 v_client;	/* waiting for the op, or 0 */
@@ -206,7 +207,7 @@ struct vm {
 	 * that was because Ctrl-Alt-Del was not sent (else: not acted on).
 	 */
 	int			 v_killed_cad;
-	char			 v_killed[PROTO_MSG_MAX];
+	char			*v_killed;
 	int			 v_ptyfd;
 	int			 v_logfd;
 	int			 v_log_nl;	/* the log ends a line */
@@ -257,6 +258,46 @@ static int		 ctl_fd = -1;
 static int		 reconciled;
 
 static void	 vm_set_state(struct vm *, int);
+
+static void	 vm_strf(char **, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
+/* A string of struct vm's, "" if it has none. */
+#define S(x)	((x) != NULL ? (x) : "")
+
+/*
+ * Set one of a VM's strings: a copy of src, at most max - 1 bytes (as
+ * the array it replaces held), NULL if empty.  A VM holds thousands of
+ * bytes less than with arrays of the longest each may be.
+ */
+static void
+vm_strset(char **dst, const char *src, size_t max)
+{
+	size_t	 len = strnlen(src, max - 1);
+
+	if (*dst != NULL && strlen(*dst) == len &&
+	    memcmp(*dst, src, len) == 0)
+		return;
+	free(*dst);
+	*dst = NULL;
+	if (len == 0)
+		return;
+	if ((*dst = strndup(src, len)) == NULL)
+		fatal(NULL);
+}
+
+/* vm_strset() of a message, formatted (at most PROTO_MSG_MAX - 1). */
+static void
+vm_strf(char **dst, const char *fmt, ...)
+{
+	char	 buf[PROTO_MSG_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vm_strset(dst, buf, sizeof(buf));
+}
 static int	 vm_save(struct vm *);
 static void	 vm_start_begin(struct vm *);
 static void	 vm_start_boot(struct vm *);
@@ -338,7 +379,7 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	strlcpy(vi->vi_name, v->v_name, sizeof(vi->vi_name));
 	strlcpy(vi->vi_image, v->v_image, sizeof(vi->vi_image));
 	strlcpy(vi->vi_state, state_name(v->v_state), sizeof(vi->vi_state));
-	strlcpy(vi->vi_error, v->v_error, sizeof(vi->vi_error));
+	strlcpy(vi->vi_error, S(v->v_error), sizeof(vi->vi_error));
 	vi->vi_owner = v->v_owner;
 	vi->vi_uid = v->v_uid;
 	vi->vi_cpus = v->v_cpus;
@@ -351,13 +392,13 @@ vm_info(const struct vm *v, struct vm_info *vi)
 		inet_ntop(AF_INET, &v->v_addr, vi->vi_addr,
 		    sizeof(vi->vi_addr));
 		snprintf(vi->vi_fqdn, sizeof(vi->vi_fqdn), "%s.%s", v->v_name,
-		    v->v_domain);
+		    S(v->v_domain));
 	}
 	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
 	vi->vi_created = v->v_created;
 	vi->vi_started = v->v_started;
-	strlcpy(vi->vi_hostkey, v->v_hostkey, sizeof(vi->vi_hostkey));
-	strlcpy(vi->vi_sshkey, v->v_sshkey, sizeof(vi->vi_sshkey));
+	strlcpy(vi->vi_hostkey, S(v->v_hostkey), sizeof(vi->vi_hostkey));
+	strlcpy(vi->vi_sshkey, S(v->v_sshkey), sizeof(vi->vi_sshkey));
 	strlcpy(vi->vi_vmm_version, v->v_vmm_version,
 	    sizeof(vi->vi_vmm_version));
 	if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED)
@@ -416,11 +457,11 @@ vm_save(struct vm *v)
 	    "started", (json_int_t)v->v_started);
 	if (j == NULL)
 		return -1;
-	if (v->v_error[0] != '\0')
+	if (v->v_error != NULL)
 		json_object_set_new(j, "error", json_string(v->v_error));
-	if (v->v_hostkey[0] != '\0')
+	if (v->v_hostkey != NULL)
 		json_object_set_new(j, "host_key", json_string(v->v_hostkey));
-	if (v->v_sshkey[0] != '\0')
+	if (v->v_sshkey != NULL)
 		json_object_set_new(j, "ssh_key", json_string(v->v_sshkey));
 	if (v->v_vmm_version[0] != '\0')
 		json_object_set_new(j, "vmm_version",
@@ -571,12 +612,12 @@ vm_load_one(const char *id)
 	v->v_disk = disk;
 	v->v_state = s;
 	if (error != NULL)
-		strlcpy(v->v_error, error, sizeof(v->v_error));
+		vm_strset(&v->v_error, error, PROTO_MSG_MAX);
 	if (json_unpack(j, "{s:s}", "host_key", &hostkey) == 0)
-		strlcpy(v->v_hostkey, hostkey, sizeof(v->v_hostkey));
+		vm_strset(&v->v_hostkey, hostkey, PROTO_HOSTKEY_MAX);
 	if (json_unpack(j, "{s:s}", "ssh_key", &sshkey) == 0 &&
 	    sshkey[0] == '/')
-		strlcpy(v->v_sshkey, sshkey, sizeof(v->v_sshkey));
+		vm_strset(&v->v_sshkey, sshkey, PROTO_PATH_MAX);
 	if (json_unpack(j, "{s:s}", "vmm_version", &vmm) == 0)
 		strlcpy(v->v_vmm_version, vmm, sizeof(v->v_vmm_version));
 	if (json_unpack(j, "{s:s}", "vmm_state", &vmm) == 0)
@@ -690,6 +731,16 @@ vm_free(struct vm *v)
 	nvms--;
 	free(v->v_inbuf);
 	free(v->v_mbuf);
+	free(v->v_socket);
+	free(v->v_kernel);
+	free(v->v_initrd);
+	free(v->v_diskpath);
+	free(v->v_bootargs);
+	free(v->v_hostkey);
+	free(v->v_sshkey);
+	free(v->v_domain);
+	free(v->v_error);
+	free(v->v_killed);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }
@@ -705,7 +756,7 @@ vm_set_state(struct vm *v, int state)
 	    state_name(state));
 	v->v_state = state;
 	if (state != VM_ERROR && state != VM_STOPPED)
-		v->v_error[0] = '\0';
+		vm_strset(&v->v_error, "", PROTO_MSG_MAX);
 	(void)vm_save(v);
 	TAILQ_FOREACH_SAFE(vw, &v->v_waiters, vw_entry, tvw) {
 		if (vw->vw_state != state)
@@ -733,7 +784,7 @@ vm_op_done(struct vm *v, int error, const char *fmt, ...)
 	v->v_next = NEXT_NONE;
 	v->v_restart = RESTART_NONE;
 	v->v_stop_force = 0;
-	v->v_killed[0] = '\0';
+	vm_strset(&v->v_killed, "", PROTO_MSG_MAX);
 	/* RES_KILLED: the kill was logged as it was decided. */
 	if (error > 0)
 		log_warnx("vm %s: %s", v->v_name, msg);
@@ -1009,7 +1060,7 @@ vm_fifo_open(const struct vm *v, const char *inside, char *err,
     size_t errlen)
 {
 	char		 path[PROTO_PATH_MAX + 64];
-	size_t		 n = strlen(v->v_socket), sl = strlen(JAIL_API_SOCK);
+	size_t		 n = strlen(S(v->v_socket)), sl = strlen(JAIL_API_SOCK);
 	struct stat	 st;
 	int		 fd;
 
@@ -1019,7 +1070,7 @@ vm_fifo_open(const struct vm *v, const char *inside, char *err,
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%.*s%s", (int)(n - sl), v->v_socket,
+	snprintf(path, sizeof(path), "%.*s%s", (int)(n - sl), S(v->v_socket),
 	    inside);
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
@@ -1233,20 +1284,20 @@ vm_from_result(struct vm *v, const struct vmop_result *vr)
 	strlcpy(v->v_tap, vr->vr_tap, sizeof(v->v_tap));
 	strlcpy(v->v_backend, vr->vr_backend, sizeof(v->v_backend));
 	v->v_disk_size = vr->vr_disk_size;
-	strlcpy(v->v_socket, vr->vr_socket, sizeof(v->v_socket));
-	strlcpy(v->v_kernel, vr->vr_kernel, sizeof(v->v_kernel));
-	strlcpy(v->v_initrd, vr->vr_initrd, sizeof(v->v_initrd));
-	strlcpy(v->v_diskpath, vr->vr_disk, sizeof(v->v_diskpath));
-	if (vr->vr_bootargs[0] != '\0' || v->v_bootargs[0] == '\0')
-		strlcpy(v->v_bootargs, vr->vr_bootargs[0] ? vr->vr_bootargs :
-		    DEFAULT_BOOTARGS, sizeof(v->v_bootargs));
+	vm_strset(&v->v_socket, vr->vr_socket, sizeof(vr->vr_socket));
+	vm_strset(&v->v_kernel, vr->vr_kernel, sizeof(vr->vr_kernel));
+	vm_strset(&v->v_initrd, vr->vr_initrd, sizeof(vr->vr_initrd));
+	vm_strset(&v->v_diskpath, vr->vr_disk, sizeof(vr->vr_disk));
+	if (vr->vr_bootargs[0] != '\0' || v->v_bootargs == NULL)
+		vm_strset(&v->v_bootargs, vr->vr_bootargs[0] ?
+		    vr->vr_bootargs : DEFAULT_BOOTARGS, PROTO_BOOTARGS_MAX);
 	/* Its address, name and MAC are the parent's to give. */
 	if (vr->vr_addr != 0) {
 		v->v_addr.s_addr = vr->vr_addr;
 		v->v_prefix = vr->vr_prefix;
 		v->v_gateway.s_addr = vr->vr_gateway;
 		strlcpy(v->v_mac, vr->vr_mac, sizeof(v->v_mac));
-		strlcpy(v->v_domain, vr->vr_domain, sizeof(v->v_domain));
+		vm_strset(&v->v_domain, vr->vr_domain, sizeof(vr->vr_domain));
 	}
 }
 
@@ -1303,7 +1354,7 @@ vm_api(struct vm *v, const char *method, const char *path, json_t *body,
     fcapi_cb cb, char *err, size_t errlen)
 {
 	fcapi_cancel(v->v_api);
-	v->v_api = fcapi_start(v->v_socket, method, path, body, cb, v, err,
+	v->v_api = fcapi_start(S(v->v_socket), method, path, body, cb, v, err,
 	    errlen);
 	return v->v_api == NULL ? -1 : 0;
 }
@@ -1365,7 +1416,7 @@ static void
 vm_boot_fail(struct vm *v, const char *what, const char *err)
 {
 	vm_boot_end(v);
-	strlcpy(v->v_error, err, sizeof(v->v_error));
+	vm_strset(&v->v_error, err, PROTO_MSG_MAX);
 	vm_set_state(v, VM_ERROR);
 	vmop_signal_send(v, SIGKILL);
 	vm_op_done(v, EIO, "vm %s: %s%s", v->v_name, what, err);
@@ -1387,10 +1438,10 @@ vm_boot_fb(struct vm *v, struct fc_boot *fb)
 	memset(fb, 0, sizeof(*fb));
 	fb->fb_cpus = v->v_cpus;
 	fb->fb_memory = v->v_memory;
-	fb->fb_kernel = v->v_kernel;
-	fb->fb_initrd = v->v_initrd;
+	fb->fb_kernel = S(v->v_kernel);
+	fb->fb_initrd = S(v->v_initrd);
 	fb->fb_bootargs = v->v_cmdline;
-	fb->fb_disk = v->v_diskpath;
+	fb->fb_disk = S(v->v_diskpath);
 	fb->fb_tap = v->v_tap;
 	fb->fb_mac = v->v_mac;
 	fb->fb_log = JAIL_LOG;
@@ -1428,10 +1479,10 @@ vm_boot_begin(struct vm *v)
 		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
 		inet_ntop(AF_INET, &mask, m, sizeof(m));
 		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s ip=%s::%s:%s:"
-		    "%s:eth0:off", v->v_bootargs, a, g, m, v->v_name);
+		    "%s:eth0:off", S(v->v_bootargs), a, g, m, v->v_name);
 	} else
 		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s",
-		    v->v_bootargs);
+		    S(v->v_bootargs));
 	/* Cut short, the guest would boot with other arguments. */
 	if (n < 0 || (size_t)n >= BOOT_CMDLINE_MAX) {
 		snprintf(err, sizeof(err), "its kernel command line of %d "
@@ -1572,7 +1623,7 @@ static const char *
 vm_killed_why(const struct vm *v, char *buf, size_t len)
 {
 	snprintf(buf, len, "vm %s%s%s", v->v_name, v->v_killed_cad ? ": " :
-	    " ", v->v_killed);
+	    " ", S(v->v_killed));
 	return buf;
 }
 
@@ -1588,7 +1639,7 @@ vm_started(struct vm *v)
 		    v->v_name, state_name(v->v_restart_was));
 		break;
 	case RESTART_STOP:
-		if (v->v_killed[0] != '\0')
+		if (v->v_killed != NULL)
 			vm_op_done(v, RES_KILLED, "%s; killed and started "
 			    "again", vm_killed_why(v, why, sizeof(why)));
 		else if (v->v_stop_force)
@@ -1621,7 +1672,7 @@ vm_stop_timeout(int fd, short event, void *arg)
 	log_info("vm %s: no shutdown within %d s of SendCtrlAltDel; killing "
 	    "it", v->v_name, v->v_stop_timeout);
 	v->v_killed_cad = 0;
-	snprintf(v->v_killed, sizeof(v->v_killed), "did not shut down within "
+	vm_strf(&v->v_killed, "did not shut down within "
 	    "%d s", v->v_stop_timeout);
 	vmop_signal_send(v, SIGKILL);
 }
@@ -1669,7 +1720,7 @@ vm_stop_begin(struct vm *v, int force, int timeout)
 
 	v->v_stop_force = force;
 	v->v_stop_timeout = timeout > 0 ? timeout : STOP_TIMEOUT;
-	v->v_killed[0] = '\0';
+	vm_strset(&v->v_killed, "", PROTO_MSG_MAX);
 	if (!force && v->v_state == VM_PAUSED) {
 		if (vm_api(v, "PATCH", "/vm", json_pack("{s:s}", "state",
 		    "Resumed"), vm_stop_resumed, err, sizeof(err)) == -1)
@@ -1700,10 +1751,10 @@ vm_stop_sent(void *arg, int st, json_t *resp, const char *err, int errnum)
 		else
 			strlcpy(msg, err, sizeof(msg));
 		v->v_killed_cad = 1;
-		snprintf(v->v_killed, sizeof(v->v_killed), st == -1 ?
+		vm_strf(&v->v_killed, st == -1 ?
 		    "Ctrl-Alt-Del could not be sent (%s)" :
 		    "firecracker refused Ctrl-Alt-Del (%s)", msg);
-		log_info("vm %s: %s; killing it", v->v_name, v->v_killed);
+		log_info("vm %s: %s; killing it", v->v_name, S(v->v_killed));
 		vmop_signal_send(v, SIGKILL);
 		return;
 	}
@@ -1807,20 +1858,20 @@ vm_provision_read(int fd, short event, void *arg)
 	}
 	if (pr->pr_len < sizeof(pr->pr_msg)) {
 		status = vm_provision_end(v);
-		snprintf(v->v_error, sizeof(v->v_error), "the disk child died "
+		vm_strf(&v->v_error, "the disk child died "
 		    "(wait status %d)", status);
 		vm_create_undo(v);
 		return;
 	}
 	pr->pr_msg.cerr[sizeof(pr->pr_msg.cerr) - 1] = '\0';
 	if (gr->gr_written == -1) {
-		strlcpy(v->v_error, pr->pr_msg.cerr, sizeof(v->v_error));
+		vm_strset(&v->v_error, pr->pr_msg.cerr, PROTO_MSG_MAX);
 		vm_provision_end(v);
 		vm_create_undo(v);
 		return;
 	}
 	gr->gr_hostkey[sizeof(gr->gr_hostkey) - 1] = '\0';
-	strlcpy(v->v_hostkey, gr->gr_hostkey, sizeof(v->v_hostkey));
+	vm_strset(&v->v_hostkey, gr->gr_hostkey, sizeof(gr->gr_hostkey));
 	log_info("vm %s: provisioned: %d files, host key %s", v->v_name,
 	    gr->gr_written, gr->gr_fingerprint[0] ? gr->gr_fingerprint : "-");
 	vm_provision_end(v);
@@ -1848,7 +1899,7 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 
 	memset(&gs, 0, sizeof(gs));
 	gs.gs_hostname = v->v_name;
-	gs.gs_domain = v->v_domain;
+	gs.gs_domain = S(v->v_domain);
 	gs.gs_addr = v->v_addr;
 	gs.gs_prefix = v->v_prefix;
 	gs.gs_gateway = v->v_gateway;
@@ -1936,6 +1987,7 @@ vm_result(struct imsg *imsg)
 {
 	struct vmop_result	 vr;
 	struct vm		*v;
+	char			 err[PROTO_MSG_MAX];
 	size_t			 len;
 	int			 fd;
 
@@ -1972,10 +2024,12 @@ vm_result(struct imsg *imsg)
 			break;
 		}
 		if (vr.vr_error || fd == -1 ||
-		    vm_provision(v, fd, v->v_error, sizeof(v->v_error)) == -1) {
+		    vm_provision(v, fd, err, sizeof(err)) == -1) {
+			if (!vr.vr_error && fd != -1)
+				vm_strset(&v->v_error, err, PROTO_MSG_MAX);
 			if (vr.vr_error)
-				strlcpy(v->v_error, vr.vr_msg,
-				    sizeof(v->v_error));
+				vm_strset(&v->v_error, vr.vr_msg,
+				    PROTO_MSG_MAX);
 			if (fd != -1)
 				close(fd);
 			vm_create_undo(v);
@@ -1986,7 +2040,7 @@ vm_result(struct imsg *imsg)
 		break;
 	case IMSG_VMOP_START:
 		if (vr.vr_error) {
-			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			vm_strset(&v->v_error, vr.vr_msg, PROTO_MSG_MAX);
 			vm_set_state(v, VM_ERROR);
 			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
 			    vr.vr_msg);
@@ -2004,7 +2058,7 @@ vm_result(struct imsg *imsg)
 		if (v->v_state != VM_STARTING)
 			break;
 		if (vr.vr_error) {
-			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			vm_strset(&v->v_error, vr.vr_msg, PROTO_MSG_MAX);
 			vm_set_state(v, VM_ERROR);
 			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
 			    vr.vr_msg);
@@ -2021,11 +2075,12 @@ vm_result(struct imsg *imsg)
 			break;
 		}
 		if (vr.vr_error) {
-			strlcpy(v->v_error, "firecracker's API socket did not "
-			    "appear", sizeof(v->v_error));
+			vm_strset(&v->v_error, "firecracker's API socket did "
+			    "not appear", PROTO_MSG_MAX);
 			vm_set_state(v, VM_ERROR);
 			vmop_signal_send(v, SIGKILL);
-			vm_op_done(v, EIO, "vm %s: %s", v->v_name, v->v_error);
+			vm_op_done(v, EIO, "vm %s: %s", v->v_name,
+			    S(v->v_error));
 			break;
 		}
 		vm_boot_begin(v);
@@ -2038,7 +2093,7 @@ vm_result(struct imsg *imsg)
 		break;
 	case IMSG_VMOP_DESTROY:
 		if (vr.vr_error) {
-			strlcpy(v->v_error, vr.vr_msg, sizeof(v->v_error));
+			vm_strset(&v->v_error, vr.vr_msg, PROTO_MSG_MAX);
 			v->v_state = VM_STOPPED;
 			vm_set_state(v, VM_ERROR);
 			vm_op_done(v, vr.vr_error, "vm %s: %s", v->v_name,
@@ -2049,9 +2104,9 @@ vm_result(struct imsg *imsg)
 		if (v->v_create_failed) {
 			if (v->v_client != 0)
 				vm_op_done(v, EIO, "vm %s: provisioning its "
-				    "disk: %s", v->v_name, v->v_error);
+				    "disk: %s", v->v_name, S(v->v_error));
 			else
-				log_info("vm %s: %s", v->v_name, v->v_error);
+				log_info("vm %s: %s", v->v_name, S(v->v_error));
 			vm_unsave(v);
 			vm_free(v);
 			break;
@@ -2091,20 +2146,18 @@ vm_exited(struct imsg *imsg)
 	was = v->v_state;
 	if (was == VM_RUNNING || was == VM_PAUSED) {
 		if (ve.ve_status == -1 || ve.ve_status == 0)
-			snprintf(v->v_error, sizeof(v->v_error),
-			    "the guest shut down");
+			vm_strf(&v->v_error, "the guest shut down");
 		else
-			snprintf(v->v_error, sizeof(v->v_error),
-			    "firecracker ended (wait status %d)",
-			    ve.ve_status);
-		snprintf(why, sizeof(why), "stopped: %s", v->v_error);
+			vm_strf(&v->v_error, "firecracker ended (wait status "
+			    "%d)", ve.ve_status);
+		snprintf(why, sizeof(why), "stopped: %s", S(v->v_error));
 	} else if (was == VM_STOPPING) {
 		/* It ended by itself as the kill went out: not killed. */
 		if (ve.ve_status != -1 && WIFEXITED(ve.ve_status))
-			v->v_killed[0] = '\0';
-		if (v->v_killed[0] != '\0')
+			vm_strset(&v->v_killed, "", PROTO_MSG_MAX);
+		if (v->v_killed != NULL)
 			snprintf(why, sizeof(why), "stopped (on request: %s; "
-			    "killed)", v->v_killed);
+			    "killed)", S(v->v_killed));
 		else
 			snprintf(why, sizeof(why), "stopped (on request)");
 	} else
@@ -2130,7 +2183,7 @@ vm_exited(struct imsg *imsg)
 		vm_destroy_begin(v);
 		return;
 	}
-	if (was == VM_STOPPING && v->v_killed[0] != '\0')
+	if (was == VM_STOPPING && v->v_killed != NULL)
 		vm_op_done(v, RES_KILLED, "%s; killed", vm_killed_why(v, why,
 		    sizeof(why)));
 	else if (was == VM_STOPPING || v->v_client != 0)
@@ -2181,15 +2234,15 @@ vm_ended_why(struct vm *v, const struct vmop_result *vr, const char *what)
 		gmtime_r(&t, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		if (vr->vr_exit_status == -1)
-			snprintf(v->v_error, sizeof(v->v_error), "%s; found "
+			vm_strf(&v->v_error, "%s; found "
 			    "ended at %s, while bangerd was not running",
 			    what, ts);
 		else
-			snprintf(v->v_error, sizeof(v->v_error), "%s; ended "
+			vm_strf(&v->v_error, "%s; ended "
 			    "at %s (wait status %d) while the vm worker was "
 			    "restarting", what, ts, vr->vr_exit_status);
 	} else
-		strlcpy(v->v_error, what, sizeof(v->v_error));
+		vm_strset(&v->v_error, what, PROTO_MSG_MAX);
 }
 
 /* A VM the parent holds but we have no record of: ours again. */
@@ -2214,8 +2267,8 @@ vm_rebuild(const struct vmop_result *vr)
 	v->v_disk = vr->vr_disk_size;
 	v->v_created = time(NULL);
 	v->v_state = vr->vr_state == VMOP_RUNNING ? VM_RUNNING : VM_STOPPED;
-	strlcpy(v->v_error, "its record was lost; rebuilt from bangerd's",
-	    sizeof(v->v_error));
+	vm_strset(&v->v_error, "its record was lost; rebuilt from bangerd's",
+	    PROTO_MSG_MAX);
 	vm_mac(v);
 	TAILQ_INSERT_TAIL(&vms, v, v_entry);
 	nvms++;
@@ -2230,7 +2283,7 @@ static void
 vm_undo(struct vm *v, const char *why)
 {
 	log_info("vm %s: %s; removing what is left of it", v->v_name, why);
-	strlcpy(v->v_error, why, sizeof(v->v_error));
+	vm_strset(&v->v_error, why, PROTO_MSG_MAX);
 	v->v_create_failed = 1;
 	vm_destroy_begin(v);
 }
@@ -2256,9 +2309,9 @@ vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
 			vm_free(v);
 			return;
 		default:
-			strlcpy(v->v_error, "its disk and tap are gone (bangerd "
-			    "has no record of them); remove it with vm rm",
-			    sizeof(v->v_error));
+			vm_strset(&v->v_error, "its disk and tap are gone "
+			    "(bangerd has no record of them); remove it with "
+			    "vm rm", PROTO_MSG_MAX);
 			v->v_state = VM_STOPPED;
 			vm_set_state(v, VM_ERROR);
 			return;
@@ -2289,14 +2342,15 @@ vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
 		case VM_STOPPING:
 			vm_ended_why(v, vr, "firecracker ended");
 			v->v_vmm_state[0] = '\0';
-			snprintf(why, sizeof(why), "stopped: %s", v->v_error);
+			snprintf(why, sizeof(why), "stopped: %s",
+			    S(v->v_error));
 			vm_console_close(v, why);
 			vm_set_state(v, VM_STOPPED);
 			break;
 		case VM_STARTING:
-			strlcpy(v->v_error, "its start was cut short (bangerd "
-			    "or its vm worker stopped); start it again",
-			    sizeof(v->v_error));
+			vm_strset(&v->v_error, "its start was cut short "
+			    "(bangerd or its vm worker stopped); start it "
+			    "again", PROTO_MSG_MAX);
 			vm_set_state(v, VM_ERROR);
 			break;
 		}
@@ -2305,7 +2359,8 @@ vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
 	switch (v->v_state) {
 	case VM_STARTING:
 		/* Running only if Firecracker took InstanceStart. */
-		if (fcapi_instance(v->v_socket, &fi, err, sizeof(err)) == 0 &&
+		if (fcapi_instance(S(v->v_socket), &fi, err,
+		    sizeof(err)) == 0 &&
 		    (strcmp(fi.fi_state, "Running") == 0 ||
 		    strcmp(fi.fi_state, "Paused") == 0)) {
 			strlcpy(v->v_vmm_version, fi.fi_version,
@@ -2323,11 +2378,11 @@ vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
 	case VM_STOPPED:
 	case VM_ERROR:
 		/* A Firecracker no boot of ours was recorded for. */
-		strlcpy(v->v_error, v->v_state == VM_STARTING ? "its start "
+		vm_strset(&v->v_error, v->v_state == VM_STARTING ? "its start "
 		    "was cut short (bangerd or its vm worker stopped); start "
 		    "it again" : "a firecracker ran that no start recorded; "
-		    "it was killed", sizeof(v->v_error));
-		log_info("vm %s: %s", v->v_name, v->v_error);
+		    "it was killed", PROTO_MSG_MAX);
+		log_info("vm %s: %s", v->v_name, S(v->v_error));
 		vm_set_state(v, VM_ERROR);
 		vmop_signal_send(v, SIGKILL);
 		break;
@@ -2684,7 +2739,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	memcpy(v->v_publish, cc->cc_publish, sizeof(v->v_publish));
 	if ((v->v_authkeys = strdup(cc->cc_authkeys)) == NULL)
 		fatal(NULL);
-	strlcpy(v->v_sshkey, cc->cc_sshkey, sizeof(v->v_sshkey));
+	vm_strset(&v->v_sshkey, cc->cc_sshkey, sizeof(cc->cc_sshkey));
 	vm_mac(v);
 	v->v_disk_asked = cc->cc_disk;
 	/* Recorded before anything of it exists anywhere. */
@@ -2880,7 +2935,7 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		}
 		if (!v->v_known) {
 			control_reply(client, EIO, "vm %s cannot start: %s",
-			    v->v_name, v->v_error);
+			    v->v_name, S(v->v_error));
 			return;
 		}
 		v->v_client = client;
@@ -2906,7 +2961,7 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 	case CTL_VM_RESTART:
 		if (!v->v_known) {
 			control_reply(client, EIO, "vm %s cannot start: %s",
-			    v->v_name, v->v_error);
+			    v->v_name, S(v->v_error));
 			return;
 		}
 		if (!running) {

@@ -255,6 +255,30 @@ priv_path(const char *id, const char *suffix, char *buf, size_t len)
 	return 0;
 }
 
+/* A VM's disk path, "" before it has one. */
+static const char *
+pvm_disk(const struct pvm *pv)
+{
+	return pv->pv_disk != NULL ? pv->pv_disk : "";
+}
+
+/* Its disk path, held for as long as it is (not PATH_MAX per VM). */
+static void
+pvm_disk_setf(struct pvm *pv, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	free(pv->pv_disk);
+	pv->pv_disk = p[0] != '\0' ? p : NULL;
+	if (pv->pv_disk == NULL)
+		free(p);
+}
+
 /*
  * The record, one write: temp file, fsync, rename.  Once this returns,
  * the state it names survives a crash of the daemon, and the file is
@@ -285,7 +309,7 @@ pvm_save_sync(struct pvm *pv, int dirsync)
 	    "ended %d\nexit_time %lld\nexit_status %d\n",
 	    pv->pv_id, pv->pv_name, pv->pv_image, (unsigned)pv->pv_owner,
 	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
-	    pv->pv_disk, pv->pv_disk_size, pv->pv_loop_origin,
+	    pvm_disk(pv), pv->pv_disk_size, pv->pv_loop_origin,
 	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
 	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr,
 	    pv->pv_cpus, pv->pv_memory, pv->pv_ended,
@@ -365,7 +389,7 @@ pvm_set_state(struct pvm *pv, int state)
 static void
 pvm_disk_reclaim(struct pvm *pv)
 {
-	if (pv->pv_disk[0] != '\0' && fchownat(AT_FDCWD, pv->pv_disk, 0, 0,
+	if (pv->pv_disk != NULL && fchownat(AT_FDCWD, pv->pv_disk, 0, 0,
 	    AT_SYMLINK_NOFOLLOW) == -1 && errno != ENOENT)
 		log_warn("vm %s: chown %s", pv->pv_id, pv->pv_disk);
 }
@@ -399,6 +423,7 @@ pvm_free(struct pvm *pv)
 {
 	TAILQ_REMOVE(&pvms, pv, pv_entry);
 	pvm_count--;
+	free(pv->pv_disk);
 	free(pv);
 }
 
@@ -501,8 +526,7 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
 			    "%s", pv->pv_id, strerror(errno));
 			goto fail;
 		}
-		snprintf(pv->pv_disk, sizeof(pv->pv_disk), "%s%s%s",
-		    DM_DIR, DM_PREFIX, pv->pv_id);
+		pvm_disk_setf(pv, "%s%s%s", DM_DIR, DM_PREFIX, pv->pv_id);
 	} else {
 		if (disk_create(sd, pv->pv_id, fd, env->bd_conf->cf_storage ==
 		    STORAGE_REFLINK ? STORAGE_REFLINK :
@@ -515,8 +539,8 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img,
 		strlcpy(pv->pv_backend, used != NULL &&
 		    strcmp(used, "existing") != 0 ? used : env->bd_storage,
 		    sizeof(pv->pv_backend));
-		snprintf(pv->pv_disk, sizeof(pv->pv_disk), "%s/%s/%s%s", sd,
-		    DISKS_DIR, pv->pv_id, DISK_SUFFIX);
+		pvm_disk_setf(pv, "%s/%s/%s%s", sd, DISKS_DIR, pv->pv_id,
+		    DISK_SUFFIX);
 	}
 	if (cowfd != -1)
 		close(cowfd);
@@ -907,7 +931,7 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 	log_info("vm %s: created for uid %u from image %s: uid %u, address %s, "
 	    "tap %s, %s disk %s", pv->pv_id, (unsigned)pv->pv_owner,
 	    pv->pv_image, (unsigned)pv->pv_uid, inet_ntoa(pv->pv_addr),
-	    pv->pv_tap, pv->pv_backend, pv->pv_disk);
+	    pv->pv_tap, pv->pv_backend, pvm_disk(pv));
 	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
 	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
 	if (img.initrd[0] != '\0')
@@ -1027,7 +1051,7 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	js.js_uid_max = conf->cf_vm_uid_max;
 	strlcpy(js.js_kernel, img.kernel, sizeof(js.js_kernel));
 	strlcpy(js.js_initrd, img.initrd, sizeof(js.js_initrd));
-	strlcpy(js.js_disk, pv->pv_disk, sizeof(js.js_disk));
+	strlcpy(js.js_disk, pvm_disk(pv), sizeof(js.js_disk));
 	strlcpy(js.js_jailer, conf->cf_jailer, sizeof(js.js_jailer));
 	strlcpy(js.js_firecracker, conf->cf_firecracker,
 	    sizeof(js.js_firecracker));
@@ -1400,7 +1424,7 @@ record_field(FILE *fp, struct pvm *pv)
 		else if (strcmp(line, "backend") == 0)
 			strlcpy(pv->pv_backend, val, sizeof(pv->pv_backend));
 		else if (strcmp(line, "disk") == 0)
-			strlcpy(pv->pv_disk, val, sizeof(pv->pv_disk));
+			pvm_disk_setf(pv, "%s", val);
 		else if (strcmp(line, "disk_size") == 0)
 			pv->pv_disk_size = strtoull(val, NULL, 10);
 		else if (strcmp(line, "loop_origin") == 0)
@@ -1539,6 +1563,7 @@ pvm_load(const char *dir, const char *id)
 	    pv->pv_state < VMOP_CREATED || pv->pv_state > VMOP_DESTROYING) {
 		log_warnx("vm %s: unreadable record %s, ignored", id, path);
 		fclose(fp);
+		free(pv->pv_disk);
 		free(pv);
 		return NULL;
 	}

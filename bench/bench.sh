@@ -219,6 +219,7 @@ many() {
 	echo $(( $(us) - t0 ))
 }
 
+# The sum of the PSS of bangerd's processes, KiB; pss_each: each one's.
 pss() {
 	local p sum=0 k
 	for p in $DPID $(ctl status --json | jq -r '.workers[].pid'); do
@@ -226,6 +227,15 @@ pss() {
 		sum=$((sum + k))
 	done
 	echo "$sum"
+}
+pss_each() {
+	local p sum=0 k out=
+	for p in $DPID $(ctl status --json | jq -r '.workers[] | "\(.role):\(.pid)"'); do
+		case $p in *:*) ;; *) p=parent:$p ;; esac
+		k=$(awk '/^Pss:/ { print $2 }' "/proc/${p#*:}/smaps_rollup")
+		out="$out${out:+, }${p%%:*} $((k / 1024)).$(( (k % 1024) * 10 / 1024 ))"
+	done
+	echo "$out"
 }
 
 best_of() {
@@ -240,6 +250,7 @@ best_of() {
 
 if want ls || want mem || want restart || want prune; then
 	pss0=$(pss)
+	each0=$(pss_each)
 	show1=$(ctl vm create one >/dev/null; best_of ctl vm show one)
 	stat1=$(best_of ctl status)
 	ctl vm rm one >/dev/null
@@ -266,7 +277,7 @@ if want mem; then
 	pssN=$(pss)
 	per=$(( (pssN - pss0) * 1024 / NVMS ))
 	row "PSS of bangerd's 4 processes, 0 and $NVMS VMs" \
-	    "$((pss0 / 1024)).$(( (pss0 % 1024) * 10 / 1024 )) MiB, $((pssN / 1024)).$(( (pssN % 1024) * 10 / 1024 )) MiB ($per bytes a VM)" \
+	    "$((pss0 / 1024)).$(( (pss0 % 1024) * 10 / 1024 )) MiB, $((pssN / 1024)).$(( (pssN % 1024) * 10 / 1024 )) MiB ($per bytes a VM; MiB at 0: $each0; at $NVMS: $(pss_each))" \
 	    "<= 16 MiB, <= 4 KiB a VM" ""
 fi
 
