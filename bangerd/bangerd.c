@@ -232,6 +232,7 @@ main(int argc, char *argv[], char *envp[])
 	image_store_clean();
 	if (reaper_init() == -1)
 		fatal("cannot start the tap reaper");
+	proc_trim_start();
 
 	for (i = 0; i < PROC_MAX; i++) {
 		struct worker	*w = &env->bd_workers[i];

@@ -192,6 +192,7 @@ void	 priv_update_worker_gone(void);
 const char *proc_name(int);
 rlim_t	 proc_nofile(int, int);
 int	 proc_role(const char *);
+void	 proc_trim_start(void);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
 pid_t	 proc_exec_worker(int, int, int, int, int *);
 void	 imsg_event_add(struct imsgev *);

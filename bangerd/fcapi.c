@@ -32,7 +32,7 @@
 #define FCAPI_TIMEOUT_MS	5000
 #define FCAPI_RESP_MAX		(64 * 1024)
 /* Idle kept-alive connections the multi handle may hold, all VMs. */
-#define FCAPI_MAXCONNECTS	64
+#define FCAPI_MAXCONNECTS	16
 
 struct respbuf {
 	char	*buf;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -327,6 +328,7 @@ worker_main(const char *rolename)
 
 	log_debug("%s worker ready: uid %u, root %s", rolename,
 	    (unsigned)getuid(), wi.wi_chroot);
+	proc_trim_start();
 
 	switch (role) {
 	case PROC_VM:
@@ -340,6 +342,35 @@ worker_main(const char *rolename)
 		break;
 	}
 	exit(0);
+}
+
+/*
+ * Memory freed after a burst of work (a thousand VMs created, a prune)
+ * stays in the heap between what is still held, counted against the
+ * process.  Every PROC_TRIM_SECS, if more than PROC_TRIM_MIN is free
+ * in it, its free pages go back to the kernel (malloc_trim).
+ */
+#define PROC_TRIM_SECS	2
+#define PROC_TRIM_MIN	(256 * 1024)
+
+static struct event	 trim_ev;
+
+static void
+proc_trim(int fd, short event, void *arg)
+{
+	struct mallinfo2	 mi = mallinfo2();
+
+	if (mi.fordblks > PROC_TRIM_MIN)
+		(void)malloc_trim(0);
+}
+
+void
+proc_trim_start(void)
+{
+	struct timeval	 tv = { PROC_TRIM_SECS, 0 };
+
+	event_set(&trim_ev, -1, EV_PERSIST, proc_trim, NULL);
+	event_add(&trim_ev, &tv);
 }
 
 static int	(*worker_handler)(struct imsgev *, struct imsg *);

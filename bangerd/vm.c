@@ -1183,6 +1183,9 @@ vm_metrics_feed(struct vm *v, const char *buf, size_t n)
 			return;
 		if (!v->v_mskip && v->v_mlen > 0)
 			vm_metrics_save(v, v->v_mbuf, v->v_mlen);
+		/* A line a minute: not worth its kilobytes in between. */
+		free(v->v_mbuf);
+		v->v_mbuf = NULL;
 		v->v_mlen = 0;
 		v->v_mskip = 0;
 		buf = nl + 1;

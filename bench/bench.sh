@@ -274,6 +274,8 @@ if want ls; then
 fi
 
 if want mem; then
+	# bangerd gives freed heap back every 2 s (proc.c, proc_trim).
+	sleep 3
 	pssN=$(pss)
 	per=$(( (pssN - pss0) * 1024 / NVMS ))
 	row "PSS of bangerd's 4 processes, 0 and $NVMS VMs" \
