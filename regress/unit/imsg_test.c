@@ -1618,6 +1618,116 @@ test_ibuf(void)
 	    "fd %d", fd);
 }
 
+/* Large messages: the reuse of buffers of messages written. */
+
+/*
+ * Write what a takes and read what b gets until n messages came, or
+ * the sockets stall: the messages read, in out[].  Both nonblocking.
+ */
+static int
+pump(struct imsgbuf *a, struct imsgbuf *b, struct imsg *out, int n)
+{
+	int	 got = 0, loops = 0, r;
+	ssize_t	 g;
+
+	while (got < n && loops++ < 100000) {
+		if (imsgbuf_write(a) == -1)
+			return (got);
+		if ((r = imsgbuf_read(b)) != 1)
+			return (got);
+		while (got < n && (g = imsg_get(b, &out[got])) > 0)
+			got++;
+		if (g == -1)
+			return (got);
+	}
+	return (got);
+}
+
+#define BURST	80
+#define REUSESIZE(round, i)	((round) == 0 ? MAXPAYLOAD :	\
+	(size_t)(5000 + (i) * 7 * (round)))
+
+static void
+test_reuse(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	*m;
+	struct ibuf	*wbuf;
+	unsigned char	*p, *zero;
+	char		 why[200] = "";
+	size_t		 sz;
+	int		 sv[2], got, i, j, n, round;
+
+	setup(&a, &b, sv);
+	nonblock(sv[0]);
+	nonblock(sv[1]);
+	m = calloc(BURST + 1, sizeof(*m));
+	p = malloc(MAXPAYLOAD);
+	zero = calloc(1, MAXPAYLOAD);
+	if (m == NULL || p == NULL || zero == NULL)
+		exit(1);
+
+	/*
+	 * Large, then smaller: no byte of an earlier message goes out.
+	 * Halfway through the later bursts, room asked of imsg_create
+	 * and not written: zeroes.
+	 */
+	for (round = 0; round < 3 && why[0] == '\0'; round++) {
+		for (i = 0; i <= BURST; i++) {
+			if (i == BURST / 2 && round == 0)
+				continue;
+			if (i == BURST / 2) {
+				if ((wbuf = imsg_create(&a, 999, round, 0,
+				    6000)) == NULL ||
+				    ibuf_reserve(wbuf, 6000) == NULL) {
+					snprintf(why, sizeof(why), "create: "
+					    "%s", strerror(errno));
+					break;
+				}
+				imsg_close(&a, wbuf);
+				continue;
+			}
+			sz = REUSESIZE(round, i);
+			fill(p, sz, round * 1000 + i);
+			imsg_compose(&a, i, round, 0, -1, p, sz);
+		}
+		n = round == 0 ? BURST : BURST + 1;
+		got = pump(&a, &b, m, n);
+		for (i = 0, j = 0; i < got && why[0] == '\0'; i++, j++) {
+			if (j == BURST / 2 && round == 0)
+				j++;
+			if (j == BURST / 2) {
+				if (imsg_get_type(&m[i]) != 999 ||
+				    imsg_get_len(&m[i]) != 6000 ||
+				    memcmp(m[i].data, zero, 6000) != 0)
+					snprintf(why, sizeof(why), "round %d: "
+					    "imsg_create room not zero", round);
+				continue;
+			}
+			sz = REUSESIZE(round, j);
+			fill(p, sz, round * 1000 + j);
+			if (imsg_get_type(&m[i]) != (uint32_t)j ||
+			    imsg_get_id(&m[i]) != (uint32_t)round ||
+			    imsg_get_len(&m[i]) != sz ||
+			    memcmp(m[i].data, p, sz) != 0)
+				snprintf(why, sizeof(why), "round %d message "
+				    "%d: len %zu, want %zu", round, j,
+				    imsg_get_len(&m[i]), sz);
+		}
+		if (got != n && why[0] == '\0')
+			snprintf(why, sizeof(why), "round %d: got %d", round,
+			    got);
+		for (i = 0; i < got; i++)
+			imsg_free(&m[i]);
+	}
+	T_CHECK("imsg: bursts of large then smaller messages arrive exact",
+	    why[0] == '\0', "%s", why);
+	free(m);
+	free(p);
+	free(zero);
+	teardown(&a, &b, sv);
+}
+
 int
 main(void)
 {
@@ -1661,6 +1771,7 @@ main(void)
 	test_eintr();
 	test_misc_io();
 	test_ibuf();
+	test_reuse();
 
 	after = nfds();
 	T_CHECK("imsg: no descriptor leaked by the tests", after == base,
