@@ -941,10 +941,11 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		char		buf[CMSG_SPACE(sizeof(struct ucred)) +
 				    CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
-	struct iovec	 iov;
+	struct iovec	 iov[2];
+	struct ibuf	*direct = NULL;
 	ssize_t		 n;
-	size_t		 i, nfds;
-	int		 f, rfd = -1, error = 0;
+	size_t		 i, nfds, left = 0;
+	int		 f, rfd = -1, error = 0, iovcnt = 0;
 
 	if (msgbuf->rbuf == NULL) {
 		errno = EINVAL;
@@ -955,12 +956,28 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		return (-1);
 	}
 
+	/*
+	 * The rest of a message whose header came earlier is read into
+	 * its own buffer, not copied there from rbuf: a large message is
+	 * mostly such a rest.  Only what follows it goes to rbuf.
+	 */
+	if (msgbuf->rpmsg != NULL && msgbuf->roff == 0) {
+		direct = msgbuf->rpmsg;
+		left = ibuf_left(direct);
+		if (ibuf_grow(direct, left) == -1)
+			return (-1);
+		iov[iovcnt].iov_base = direct->buf + direct->wpos;
+		iov[iovcnt].iov_len = left;
+		iovcnt++;
+	}
+	iov[iovcnt].iov_base = msgbuf->rbuf + msgbuf->roff;
+	iov[iovcnt].iov_len = IBUF_READ_SIZE - msgbuf->roff;
+	iovcnt++;
+
 	memset(&msg, 0, sizeof(msg));
 	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = msgbuf->rbuf + msgbuf->roff;
-	iov.iov_len = IBUF_READ_SIZE - msgbuf->roff;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = iovcnt;
 	msg.msg_control = cmsgbuf.buf;
 	msg.msg_controllen = sizeof(cmsgbuf.buf);
 
@@ -1004,6 +1021,17 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		return (0);		/* EOF */
 	}
 
+	if (direct != NULL) {
+		if ((size_t)n < left) {
+			direct->wpos += n;
+			n = 0;
+		} else {
+			direct->wpos += left;
+			n -= left;
+			TAILQ_INSERT_TAIL(&msgbuf->rbufs, direct, entry);
+			msgbuf->rpmsg = NULL;
+		}
+	}
 	msgbuf->roff += n;
 	if (msgbuf_frame(msgbuf, rfd) == -1)
 		return (-1);
