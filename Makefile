@@ -56,7 +56,7 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-Icommon -Ibangerd -I$(B) $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
-COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
+COMMON_SRCS =	common/log.c common/imsg.c common/validate.c common/wire.c
 # The root operations, each a module with its own tests.
 OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c \
 		bangerd/cgroup.c
