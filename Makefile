@@ -130,6 +130,13 @@ $(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
+# bangerctl's JSON writer, against jansson.
+$(OBJDIR)/regress/unit/jsonw_test: regress/unit/jsonw_test.c \
+    $(B)/bangerctl/output.o $(COMMON_OBJS) regress/regress.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iregress -Ibangerctl $(ALL_LDFLAGS) -o $@ $< \
+	    $(B)/bangerctl/output.o $(COMMON_OBJS) $(PKG_LIBS_C)
+
 HELPER_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(GUEST_OBJS)
 $(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(HELPER_LINK)
 	@mkdir -p $(@D)
