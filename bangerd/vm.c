@@ -2628,15 +2628,18 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 void
 vm_ctl_ls(uint32_t client, uid_t uid)
 {
+	struct ctl_info	 ci;
 	struct vm_info	 vi;
 	struct vm	*v;
 
+	control_info_start(&ci, client);
 	TAILQ_FOREACH(v, &vms, v_entry) {
 		if (!vm_visible(v, uid) || v->v_state == VM_CREATING)
 			continue;
 		vm_info(v, &vi);
-		control_info(client, &vi);
+		control_info_add(&ci, &vi);
 	}
+	control_info_end(&ci);
 	control_reply(client, 0, "%s", "");
 }
 
