@@ -65,20 +65,25 @@ json_print(json_t *j)
  * out by jw_flush (and by jw_close of the outermost container).
  */
 static void
-jw_add(struct jw *jw, const char *s, size_t len)
+jw_grow(struct jw *jw, size_t len)
 {
 	char	*nb;
 	size_t	 size;
 
-	if (len > jw->jw_size - jw->jw_len) {
-		size = jw->jw_size ? jw->jw_size : 4096;
-		while (len > size - jw->jw_len)
-			size *= 2;
-		if ((nb = realloc(jw->jw_buf, size)) == NULL)
-			err(1, NULL);
-		jw->jw_buf = nb;
-		jw->jw_size = size;
-	}
+	size = jw->jw_size ? jw->jw_size : 4096;
+	while (len > size - jw->jw_len)
+		size *= 2;
+	if ((nb = realloc(jw->jw_buf, size)) == NULL)
+		err(1, NULL);
+	jw->jw_buf = nb;
+	jw->jw_size = size;
+}
+
+static inline void
+jw_add(struct jw *jw, const char *s, size_t len)
+{
+	if (len > jw->jw_size - jw->jw_len)
+		jw_grow(jw, len);
 	memcpy(jw->jw_buf + jw->jw_len, s, len);
 	jw->jw_len += len;
 }
@@ -195,23 +200,33 @@ jw_str(struct jw *jw, const char *s, size_t max)
 	jw_add(jw, "\"", 1);
 }
 
-/* A member: its key, then the caller writes the value. */
+/*
+ * A member: its key, then the caller writes the value.  Keys are the
+ * caller's own words: nothing in them to escape.
+ */
 void
 jw_key(struct jw *jw, const char *key)
 {
 	jw_next(jw);
-	jw_str(jw, key, strlen(key));
-	jw_add(jw, ": ", 2);
+	jw_add(jw, "\"", 1);
+	jw_add(jw, key, strlen(key));
+	jw_add(jw, "\": ", 3);
 }
 
 void
 jw_int(struct jw *jw, int64_t v)
 {
-	char	 b[32];
-	int	 n;
+	char		 b[24], *p = b + sizeof(b);
+	uint64_t	 u;
 
-	n = snprintf(b, sizeof(b), "%" PRId64, v);
-	jw_add(jw, b, n);
+	u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		*--p = '0' + u % 10;
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	jw_add(jw, p, b + sizeof(b) - p);
 }
 
 void

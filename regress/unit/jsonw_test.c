@@ -4,6 +4,7 @@
  * JSON_PRESERVE_ORDER, which vm ls --json printed before it wrote its
  * listing as it went.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,21 @@ nested_json(void)
 	return (arr);
 }
 
+static void
+w_ints(struct jw *jw, const void *arg)
+{
+	jw_open(jw, '[');
+	jw_next(jw);
+	jw_int(jw, 0);
+	jw_next(jw);
+	jw_int(jw, INT64_MIN);
+	jw_next(jw);
+	jw_int(jw, INT64_MAX);
+	jw_next(jw);
+	jw_int(jw, 300000);
+	jw_close(jw, ']');
+}
+
 /* A string longer than its field stops at the field. */
 static void
 w_bounded(struct jw *jw, const void *arg)
@@ -145,6 +161,10 @@ main(void)
 	    written(w_empty, NULL), jansson(json_pack("[{}, []]")));
 	check("jsonw: objects, arrays, null, integers, indented",
 	    written(w_nested, NULL), jansson(nested_json()));
+	check("jsonw: integers, the largest and smallest too",
+	    written(w_ints, NULL), jansson(json_pack("[I, I, I, I]",
+	    (json_int_t)0, (json_int_t)INT64_MIN, (json_int_t)INT64_MAX,
+	    (json_int_t)300000)));
 	check("jsonw: a string stops at its field's size",
 	    written(w_bounded, "abcdefgh"), strdup("\"abcd\""));
 	T_CHECK("jsonw: ASCII is told from the rest",
