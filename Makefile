@@ -57,7 +57,7 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-Icommon -Ibangerd -I$(B) $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
-COMMON_SRCS =	common/log.c common/imsg.c common/validate.c
+COMMON_SRCS =	common/log.c common/imsg.c common/validate.c common/wire.c
 # The root operations, each a module with its own tests.
 OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c \
 		bangerd/cgroup.c
@@ -132,6 +132,13 @@ $(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+# bangerctl's JSON writer, against jansson.
+$(OBJDIR)/regress/unit/jsonw_test: regress/unit/jsonw_test.c \
+    $(B)/bangerctl/output.o $(COMMON_OBJS) regress/regress.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iregress -Ibangerctl $(ALL_LDFLAGS) -o $@ $< \
+	    $(B)/bangerctl/output.o $(COMMON_OBJS) $(PKG_LIBS_C)
 
 HELPER_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(GUEST_OBJS)
 $(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(HELPER_LINK)

@@ -54,6 +54,27 @@ const char *fmt_size(uint64_t, char *, size_t);
 #define PROGRESS_WIDTH	30
 void	 progress_bar(const char *, uint64_t, uint64_t);
 void	 json_print(json_t *);
+
+#define JW_DEPTH	8
+struct jw {
+	FILE	*jw_fp;
+	int	 jw_depth;		/* containers open */
+	int	 jw_n[JW_DEPTH];	/* members or elements in each */
+	char	*jw_buf;		/* written, not yet out */
+	size_t	 jw_len;
+	size_t	 jw_size;
+};
+void	 jw_flush(struct jw *);
+void	 jw_free(struct jw *);
+void	 jw_open(struct jw *, char);
+void	 jw_next(struct jw *);
+void	 jw_close(struct jw *, char);
+void	 jw_raw(struct jw *, const char *, size_t);
+void	 jw_key(struct jw *, const char *);
+void	 jw_str(struct jw *, const char *, size_t);
+void	 jw_int(struct jw *, int64_t);
+void	 jw_null(struct jw *);
+int	 jw_ascii(const char *, size_t);
 const char *worker_state_name(int);
 
 #endif /* BANGERCTL_H */

@@ -25,6 +25,7 @@
 
 #include "bangerctl.h"
 #include "validate.h"
+#include "wire.h"
 
 static int	 vm_create(int, char **);
 static int	 vm_simple(int, char **);
@@ -556,41 +557,166 @@ info_json(struct vm_info *vi)
 	return j;
 }
 
+/* Do the strings of vi that info_json gives hold only ASCII? */
 static int
-info_read(struct imsg *imsg, struct vm_info *vi)
+info_ascii(struct vm_info *vi)
+{
+	return jw_ascii(vi->vi_name, sizeof(vi->vi_name)) &&
+	    jw_ascii(vi->vi_id, sizeof(vi->vi_id)) &&
+	    jw_ascii(vi->vi_image, sizeof(vi->vi_image)) &&
+	    jw_ascii(vi->vi_state, sizeof(vi->vi_state)) &&
+	    jw_ascii(vi->vi_error, sizeof(vi->vi_error)) &&
+	    jw_ascii(vi->vi_tap, sizeof(vi->vi_tap)) &&
+	    jw_ascii(vi->vi_mac, sizeof(vi->vi_mac)) &&
+	    jw_ascii(vi->vi_addr, sizeof(vi->vi_addr)) &&
+	    jw_ascii(vi->vi_fqdn, sizeof(vi->vi_fqdn)) &&
+	    jw_ascii(vi->vi_backend, sizeof(vi->vi_backend)) &&
+	    jw_ascii(vi->vi_hostkey, sizeof(vi->vi_hostkey)) &&
+	    jw_ascii(vi->vi_sshkey, sizeof(vi->vi_sshkey)) &&
+	    jw_ascii(vi->vi_vmm_version, sizeof(vi->vi_vmm_version)) &&
+	    jw_ascii(vi->vi_vmm_state, sizeof(vi->vi_vmm_state));
+}
+
+/* A string member, or null if the string is empty. */
+static void
+info_str(struct jw *jw, const char *key, const char *s, size_t max)
+{
+	jw_key(jw, key);
+	if (s[0] != '\0')
+		jw_str(jw, s, max);
+	else
+		jw_null(jw);
+}
+
+#define INFO_STR(jw, key, vi, f)					\
+	do {								\
+		jw_key((jw), (key));					\
+		jw_str((jw), (vi)->f, sizeof((vi)->f));			\
+	} while (0)
+#define INFO_INT(jw, key, v)						\
+	do {								\
+		jw_key((jw), (key));					\
+		jw_int((jw), (v));					\
+	} while (0)
+
+/*
+ * What info_json gives, written as it goes: the same members in the
+ * same order.  Only for info_ascii's VMs.
+ */
+static void
+info_write(struct jw *jw, struct vm_info *vi)
+{
+	char		 b[64];
+	uint32_t	 i;
+
+	jw_open(jw, '{');
+	INFO_STR(jw, "name", vi, vi_name);
+	INFO_STR(jw, "id", vi, vi_id);
+	INFO_STR(jw, "image", vi, vi_image);
+	INFO_STR(jw, "state", vi, vi_state);
+	info_str(jw, "error", vi->vi_error, sizeof(vi->vi_error));
+	INFO_INT(jw, "owner", (json_int_t)vi->vi_owner);
+	INFO_INT(jw, "cpus", (json_int_t)vi->vi_cpus);
+	INFO_INT(jw, "memory_mib", (json_int_t)vi->vi_memory);
+	INFO_INT(jw, "disk_bytes", (json_int_t)vi->vi_disk);
+	INFO_INT(jw, "pid", (json_int_t)vi->vi_pid);
+	INFO_STR(jw, "tap", vi, vi_tap);
+	INFO_STR(jw, "mac", vi, vi_mac);
+	info_str(jw, "address", vi->vi_addr, sizeof(vi->vi_addr));
+	info_str(jw, "fqdn", vi->vi_fqdn, sizeof(vi->vi_fqdn));
+	INFO_STR(jw, "disk_backend", vi, vi_backend);
+	INFO_INT(jw, "created", (json_int_t)vi->vi_created);
+	jw_key(jw, "started");
+	if (vi->vi_started)
+		jw_int(jw, vi->vi_started);
+	else
+		jw_null(jw);
+	INFO_INT(jw, "uid", (json_int_t)vi->vi_uid);
+	jw_key(jw, "publish");
+	jw_open(jw, '[');
+	for (i = 0; i < vi->vi_npublish && i < PROTO_PUBLISH_MAX; i++) {
+		jw_next(jw);
+		fmt_publish(&vi->vi_publish[i], b, sizeof(b));
+		jw_str(jw, b, sizeof(b));
+	}
+	jw_close(jw, ']');
+	info_str(jw, "host_key", vi->vi_hostkey, sizeof(vi->vi_hostkey));
+	info_str(jw, "ssh_key", vi->vi_sshkey, sizeof(vi->vi_sshkey));
+	jw_key(jw, "vmm_version");
+	if (vi->vi_vmm_state[0] && vi->vi_vmm_version[0])
+		jw_str(jw, vi->vi_vmm_version, sizeof(vi->vi_vmm_version));
+	else
+		jw_null(jw);
+	info_str(jw, "vmm_state", vi->vi_vmm_state,
+	    sizeof(vi->vi_vmm_state));
+	jw_close(jw, '}');
+}
+
+/* Check a VM's information as it came from bangerd. */
+static void
+info_check(struct vm_info *vi)
 {
 	size_t	 len;
 
-	if (imsg_get_data(imsg, vi, sizeof(*vi)) == -1 ||
-	    wire_string(vi->vi_name, sizeof(vi->vi_name), &len) == -1 ||
+	if (wire_string(vi->vi_name, sizeof(vi->vi_name), &len) == -1 ||
 	    wire_string(vi->vi_state, sizeof(vi->vi_state), &len) == -1 ||
 	    wire_string(vi->vi_error, sizeof(vi->vi_error), &len) == -1 ||
 	    wire_string(vi->vi_addr, sizeof(vi->vi_addr), &len) == -1 ||
 	    wire_string(vi->vi_fqdn, sizeof(vi->vi_fqdn), &len) == -1)
 		errx(1, "bad VM information from bangerd");
-	return 0;
 }
+
+/*
+ * The name of a VM's owner.  getpwuid reads the password database
+ * afresh each time, and a listing names the same few owners over and
+ * over: the first OWNER_CACHE owners are remembered.
+ */
+#define OWNER_CACHE	32
 
 static const char *
 owner_name(uid_t uid, char *buf, size_t len)
 {
+	static struct {
+		uid_t	 uid;
+		char	*name;
+	}		 cache[OWNER_CACHE];
+	static size_t	 ncache;
 	struct passwd	*pw;
+	const char	*name;
+	size_t		 i;
 
+	for (i = 0; i < ncache; i++)
+		if (cache[i].uid == uid)
+			return cache[i].name;
 	if ((pw = getpwuid(uid)) != NULL)
-		return pw->pw_name;
-	snprintf(buf, len, "%u", (unsigned)uid);
-	return buf;
+		name = pw->pw_name;
+	else {
+		snprintf(buf, len, "%u", (unsigned)uid);
+		name = buf;
+	}
+	if (ncache < OWNER_CACHE &&
+	    (cache[ncache].name = strdup(name)) != NULL) {
+		cache[ncache].uid = uid;
+		return cache[ncache++].name;
+	}
+	return name;
 }
 
-/* Collect IMSG_CTL_VM_INFO answers until the result. */
+/*
+ * Ask bangerd, and hand each VM of its IMSG_CTL_VM_INFO answers (each
+ * carries one or more, packed) to fn, until the result; returns the
+ * exit status.  One VM at a time, in the same memory: a listing of
+ * thousands touches no more memory than one of a few.
+ */
 static int
-collect(uint32_t type, const void *data, size_t len, struct vm_info **vis,
-    size_t *nvis)
+vm_each(uint32_t type, const void *data, size_t len,
+    void (*fn)(struct vm_info *, void *), void *arg)
 {
 	struct imsgbuf	 ibuf;
 	struct imsg	 imsg;
-	struct vm_info	*v = NULL;
-	size_t		 n = 0;
+	struct ibuf	 payload;
+	struct vm_info	 vi;
+	size_t		 used;
 	int		 rv;
 
 	ctl_connect(&ibuf);
@@ -600,9 +726,18 @@ collect(uint32_t type, const void *data, size_t len, struct vm_info **vis,
 		if (imsg_get_type(&imsg) == IMSG_CTL_RESULT)
 			break;
 		if (imsg_get_type(&imsg) == IMSG_CTL_VM_INFO) {
-			if ((v = reallocarray(v, n + 1, sizeof(*v))) == NULL)
-				err(1, NULL);
-			info_read(&imsg, &v[n++]);
+			if (imsg_get_ibuf(&imsg, &payload) == -1)
+				errx(1, "bad VM information from bangerd");
+			while (ibuf_size(&payload) > 0) {
+				if (wire_zunpack(ibuf_data(&payload),
+				    ibuf_size(&payload), &vi, sizeof(vi),
+				    &used) == -1 ||
+				    ibuf_skip(&payload, used) == -1)
+					errx(1, "bad VM information from "
+					    "bangerd");
+				info_check(&vi);
+				fn(&vi, arg);
+			}
 		}
 		imsg_free(&imsg);
 	}
@@ -610,9 +745,110 @@ collect(uint32_t type, const void *data, size_t len, struct vm_info **vis,
 	imsg_free(&imsg);
 	imsgbuf_clear(&ibuf);
 	close(ibuf.fd);
-	*vis = v;
-	*nvis = n;
 	return rv;
+}
+
+struct vm_array {
+	struct vm_info	*va_vis;
+	size_t		 va_n;
+	size_t		 va_max;
+};
+
+static void
+collect_one(struct vm_info *vi, void *arg)
+{
+	struct vm_array	*va = arg;
+	struct vm_info	*nv;
+	size_t		 max;
+
+	if (va->va_n == va->va_max) {
+		max = va->va_max ? va->va_max * 2 : 8;
+		if ((nv = reallocarray(va->va_vis, max, sizeof(*nv))) == NULL)
+			err(1, NULL);
+		va->va_vis = nv;
+		va->va_max = max;
+	}
+	va->va_vis[va->va_n++] = *vi;
+}
+
+/* The VMs of the answers, in an array. */
+static int
+collect(uint32_t type, const void *data, size_t len, struct vm_info **vis,
+    size_t *nvis)
+{
+	struct vm_array	 va;
+	int		 rv;
+
+	memset(&va, 0, sizeof(va));
+	rv = vm_each(type, data, len, collect_one, &va);
+	*vis = va.va_vis;
+	*nvis = va.va_n;
+	return rv;
+}
+
+struct vm_ls {
+	int		 json;
+	size_t		 n;
+	struct jw	 jw;		/* --json: the array */
+};
+
+static void
+ls_header(void)
+{
+	printf("%-20s %-9s %-8s %-12s %4s %10s %10s %s\n", "NAME", "STATE",
+	    "ID", "IMAGE", "CPUS", "MEMORY", "DISK", "OWNER");
+}
+
+/*
+ * One VM of vm ls, printed as it arrives.  --json prints what
+ * json_print would of the array of them all: info_write's objects,
+ * or, for a VM with a string jansson must check, jansson's dump a
+ * level deeper (JSON strings hold no newline).  A VM jansson refuses
+ * is left out, as json_array_append_new leaves it out.
+ */
+static void
+ls_one(struct vm_info *vi, void *arg)
+{
+	struct vm_ls	*ls = arg;
+	json_t		*j;
+	char		*text, *p, *nl;
+	char		 b1[32], b2[32], b3[32];
+
+	if (!ls->json) {
+		if (ls->n++ == 0)
+			ls_header();
+		printf("%-20s %-9s %-8s %-12s %4u %10s %10s %s\n",
+		    vi->vi_name, vi->vi_state, vi->vi_id, vi->vi_image,
+		    vi->vi_cpus, fmt_size(vi->vi_memory << 20, b1, sizeof(b1)),
+		    fmt_size(vi->vi_disk, b2, sizeof(b2)),
+		    owner_name(vi->vi_owner, b3, sizeof(b3)));
+		return;
+	}
+
+	if (info_ascii(vi)) {
+		if (ls->n++ == 0)
+			jw_open(&ls->jw, '[');
+		jw_next(&ls->jw);
+		info_write(&ls->jw, vi);
+	} else {
+		if ((j = info_json(vi)) == NULL)
+			return;
+		text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(j);
+		if (text == NULL)
+			return;
+		if (ls->n++ == 0)
+			jw_open(&ls->jw, '[');
+		jw_next(&ls->jw);
+		for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+			jw_raw(&ls->jw, p, nl - p);
+			jw_raw(&ls->jw, "\n  ", 3);
+		}
+		jw_raw(&ls->jw, p, strlen(p));
+		free(text);
+	}
+	if (ls->jw.jw_len >= 32768)
+		jw_flush(&ls->jw);
 }
 
 static int
@@ -622,39 +858,31 @@ vm_ls(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vm_info	*vis;
-	size_t		 n, i;
-	json_t		*arr;
-	char		 b1[32], b2[32], b3[32];
-	int		 ch, json = 0, rv;
+	struct vm_ls	 ls;
+	int		 ch, rv;
 
+	memset(&ls, 0, sizeof(ls));
+	ls.jw.jw_fp = stdout;
 	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (ch != 'j')
 			vm_usage();
-		json = 1;
+		ls.json = 1;
 	}
 	if (optind != argc)
 		vm_usage();
-	if ((rv = collect(IMSG_CTL_VM_LS, NULL, 0, &vis, &n)) != 0)
+	rv = vm_each(IMSG_CTL_VM_LS, NULL, 0, ls_one, &ls);
+	if (rv != 0 && ls.n == 0)
 		return rv;
-	if (json) {
-		arr = json_array();
-		for (i = 0; i < n; i++)
-			json_array_append_new(arr, info_json(&vis[i]));
-		json_print(arr);
-	} else {
-		printf("%-20s %-9s %-8s %-12s %4s %10s %10s %s\n", "NAME",
-		    "STATE", "ID", "IMAGE", "CPUS", "MEMORY", "DISK", "OWNER");
-		for (i = 0; i < n; i++)
-			printf("%-20s %-9s %-8s %-12s %4u %10s %10s %s\n",
-			    vis[i].vi_name, vis[i].vi_state, vis[i].vi_id,
-			    vis[i].vi_image, vis[i].vi_cpus,
-			    fmt_size(vis[i].vi_memory << 20, b1, sizeof(b1)),
-			    fmt_size(vis[i].vi_disk, b2, sizeof(b2)),
-			    owner_name(vis[i].vi_owner, b3, sizeof(b3)));
-	}
-	free(vis);
-	return 0;
+	/* what was printed is ended, even should an error follow */
+	if (ls.json) {
+		if (ls.n == 0)
+			jw_open(&ls.jw, '[');
+		jw_close(&ls.jw, ']');
+		jw_free(&ls.jw);
+		putchar('\n');
+	} else if (ls.n == 0)
+		ls_header();
+	return rv;
 }
 
 static int

@@ -209,6 +209,12 @@ void	 worker_dispatch_parent(int, short, void *);
 void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
 
 /* control.c */
+/* An IMSG_CTL_VM_INFO being filled: VMs packed, sent when it is full. */
+struct ctl_info {
+	uint32_t	 ci_client;
+	size_t		 ci_len;
+	unsigned char	 ci_buf[MAX_IMSGSIZE - IMSG_HEADER_SIZE];
+};
 size_t	 control_fds_max(void);
 void	 control_init(struct imsgev *, const struct worker_init *);
 void	 control_listen(int);
@@ -216,6 +222,9 @@ void	 control_relay(uint32_t, uint32_t, struct imsg *);
 void	 control_reply(uint32_t, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 control_info(uint32_t, const struct vm_info *);
+void	 control_info_start(struct ctl_info *, uint32_t);
+void	 control_info_add(struct ctl_info *, const struct vm_info *);
+void	 control_info_end(struct ctl_info *);
 void	 control_send(uint32_t, uint32_t, const void *, size_t);
 int	 control_uid(uint32_t, uid_t *);
 int	 control_alive(uint32_t);

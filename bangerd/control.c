@@ -19,6 +19,7 @@
 #include "bangerd.h"
 #include "log.h"
 #include "validate.h"
+#include "wire.h"
 
 /*
  * Clients served at once.  Root may take any of CONTROL_MAX_CLIENTS;
@@ -677,15 +678,61 @@ control_reply(uint32_t id, int error, const char *fmt, ...)
 	    sizeof(res));
 }
 
+/*
+ * VMs' information for a client: packed (wire_zpack) as many to a
+ * message as fit.  A listing of thousands of VMs is then a few hundred
+ * kilobytes in a few dozen messages, not a message of 1936 bytes each.
+ */
 void
-control_info(uint32_t id, const struct vm_info *vi)
+control_info_start(struct ctl_info *ci, uint32_t id)
+{
+	ci->ci_client = id;
+	ci->ci_len = 0;
+}
+
+void
+control_info_add(struct ctl_info *ci, const struct vm_info *vi)
+{
+	size_t	 n;
+
+	if (sizeof(ci->ci_buf) - ci->ci_len < WIRE_ZPACK_MAX(sizeof(*vi)))
+		control_info_end(ci);
+	if ((n = wire_zpack(vi, sizeof(*vi), ci->ci_buf + ci->ci_len,
+	    sizeof(ci->ci_buf) - ci->ci_len)) == 0)
+		fatalx("%s: no room", __func__);
+	ci->ci_len += n;
+}
+
+/*
+ * Send what is packed, writing what the socket takes at once: a
+ * listing goes out while the rest is packed, and is never queued
+ * whole (the rest waits for the event loop, as a write error does).
+ */
+void
+control_info_end(struct ctl_info *ci)
 {
 	struct ctl_conn	*c;
 
-	if ((c = control_find(id)) == NULL)
+	if (ci->ci_len == 0)
 		return;
-	imsg_compose_event(&c->iev, IMSG_CTL_VM_INFO, 0, 0, -1, vi,
-	    sizeof(*vi));
+	if ((c = control_find(ci->ci_client)) != NULL &&
+	    imsg_compose(&c->iev.ibuf, IMSG_CTL_VM_INFO, 0, 0, -1,
+	    ci->ci_buf, ci->ci_len) != -1) {
+		(void)imsgbuf_write(&c->iev.ibuf);
+		imsg_event_add(&c->iev);
+	}
+	ci->ci_len = 0;
+}
+
+/* One VM's information, in a message of its own. */
+void
+control_info(uint32_t id, const struct vm_info *vi)
+{
+	struct ctl_info	 ci;
+
+	control_info_start(&ci, id);
+	control_info_add(&ci, vi);
+	control_info_end(&ci);
 }
 
 void

@@ -186,14 +186,26 @@ imsgev_clear(struct imsgev *iev)
 void
 imsg_event_add(struct imsgev *iev)
 {
+	short	 events;
+
 	/* No event loop (a worker before it is ready): written then. */
 	if (iev->handler == NULL)
 		return;
+	events = iev->no_read ? 0 : EV_READ;
+	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+		events |= EV_WRITE;
+	/*
+	 * Already waiting for just these: nothing to change, and nothing
+	 * to tell the kernel (a burst of messages re-armed it for each).
+	 */
+	if (events != 0 && events == iev->events &&
+	    event_pending(&iev->ev, EV_READ | EV_WRITE, NULL) == events &&
+	    event_get_callback(&iev->ev) == iev->handler &&
+	    event_get_callback_arg(&iev->ev) == iev->data)
+		return;
 	if (iev->events)
 		event_del(&iev->ev);
-	iev->events = iev->no_read ? 0 : EV_READ;
-	if (imsgbuf_queuelen(&iev->ibuf) > 0)
-		iev->events |= EV_WRITE;
+	iev->events = events;
 	if (iev->events == 0)
 		return;
 	event_set(&iev->ev, iev->ibuf.fd, iev->events, iev->handler,

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/tree.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -149,6 +150,10 @@ struct vm_viewer {
 
 struct vm {
 	TAILQ_ENTRY(vm)		 v_entry;
+	/* vm_names and vm_ids, kept in step with vms by vm_link */
+	RB_ENTRY(vm)		 v_name_node;
+	RB_ENTRY(vm)		 v_id_node;
+	uint64_t		 v_seq;		/* of vm_link: ties in them */
 	char			 v_id[VM_ID_LEN + 1];
 	char			 v_name[VALID_NAME_MAX + 1];
 	char			 v_image[VALID_NAME_MAX + 1];
@@ -247,6 +252,21 @@ struct prune {
 };
 
 static TAILQ_HEAD(, vm)	 vms = TAILQ_HEAD_INITIALIZER(vms);
+/*
+ * The same VMs by name and by id, so that finding one costs the same
+ * among thousands as among a few.  Records read from disk may repeat a
+ * name: the tie goes to the first linked, the one a walk of vms meets
+ * first.
+ */
+RB_HEAD(vm_names, vm);
+RB_HEAD(vm_ids, vm);
+static struct vm_names	 vm_names = RB_INITIALIZER(&vm_names);
+static struct vm_ids	 vm_ids = RB_INITIALIZER(&vm_ids);
+static uint64_t		 vm_seq;
+static int		 vm_name_cmp(struct vm *, struct vm *);
+static int		 vm_id_cmp(struct vm *, struct vm *);
+RB_PROTOTYPE(vm_names, vm, v_name_node, vm_name_cmp)
+RB_PROTOTYPE(vm_ids, vm, v_id_node, vm_id_cmp)
 static TAILQ_HEAD(, prune) prunes = TAILQ_HEAD_INITIALIZER(prunes);
 static struct imsgev	*parent_iev;
 static struct vm_defaults defaults = { 1, BANGER_MAX_VMS, 512, 4ULL << 30 };
@@ -335,26 +355,92 @@ state_by_name(const char *name)
 	return -1;
 }
 
+static int
+vm_seq_cmp(const struct vm *a, const struct vm *b)
+{
+	if (a->v_seq != b->v_seq)
+		return a->v_seq < b->v_seq ? -1 : 1;
+	return 0;
+}
+
+static int
+vm_name_cmp(struct vm *a, struct vm *b)
+{
+	int	 c;
+
+	if ((c = strcmp(a->v_name, b->v_name)) != 0)
+		return c;
+	return vm_seq_cmp(a, b);
+}
+
+static int
+vm_id_cmp(struct vm *a, struct vm *b)
+{
+	int	 c;
+
+	if ((c = strcmp(a->v_id, b->v_id)) != 0)
+		return c;
+	return vm_seq_cmp(a, b);
+}
+
+RB_GENERATE(vm_names, vm, v_name_node, vm_name_cmp)
+RB_GENERATE(vm_ids, vm, v_id_node, vm_id_cmp)
+
+/* Add v to vms and to the trees; its name and id are set, and stay. */
+static void
+vm_link(struct vm *v)
+{
+	v->v_seq = vm_seq++;
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	if (RB_INSERT(vm_names, &vm_names, v) != NULL ||
+	    RB_INSERT(vm_ids, &vm_ids, v) != NULL)
+		fatalx("%s: vm %s linked twice", __func__, v->v_id);
+	nvms++;
+}
+
+static void
+vm_unlink(struct vm *v)
+{
+	TAILQ_REMOVE(&vms, v, v_entry);
+	RB_REMOVE(vm_names, &vm_names, v);
+	RB_REMOVE(vm_ids, &vm_ids, v);
+	nvms--;
+}
+
+/* The first linked of the VMs with id, or NULL. */
 static struct vm *
 vm_by_id(const char *id)
 {
-	struct vm	*v;
+	struct vm	*v, *found = NULL;
+	int		 c;
 
-	TAILQ_FOREACH(v, &vms, v_entry)
-		if (strcmp(v->v_id, id) == 0)
-			return v;
-	return NULL;
+	for (v = RB_ROOT(&vm_ids); v != NULL; ) {
+		if ((c = strcmp(id, v->v_id)) <= 0) {
+			if (c == 0)
+				found = v;
+			v = RB_LEFT(v, v_id_node);
+		} else
+			v = RB_RIGHT(v, v_id_node);
+	}
+	return found;
 }
 
+/* The first linked of the VMs named name, or NULL. */
 static struct vm *
 vm_by_name(const char *name)
 {
-	struct vm	*v;
+	struct vm	*v, *found = NULL;
+	int		 c;
 
-	TAILQ_FOREACH(v, &vms, v_entry)
-		if (strcmp(v->v_name, name) == 0)
-			return v;
-	return NULL;
+	for (v = RB_ROOT(&vm_names); v != NULL; ) {
+		if ((c = strcmp(name, v->v_name)) <= 0) {
+			if (c == 0)
+				found = v;
+			v = RB_LEFT(v, v_name_node);
+		} else
+			v = RB_RIGHT(v, v_name_node);
+	}
+	return found;
 }
 
 /* Root sees every VM, anyone else only their own. */
@@ -646,8 +732,7 @@ vm_load_one(const char *id)
 			}
 	}
 	json_decref(j);
-	TAILQ_INSERT_TAIL(&vms, v, v_entry);
-	nvms++;
+	vm_link(v);
 }
 
 /*
@@ -727,8 +812,7 @@ vm_free(struct vm *v)
 		    v->v_name);
 		free(vw);
 	}
-	TAILQ_REMOVE(&vms, v, v_entry);
-	nvms--;
+	vm_unlink(v);
 	free(v->v_inbuf);
 	free(v->v_mbuf);
 	free(v->v_socket);
@@ -2273,8 +2357,7 @@ vm_rebuild(const struct vmop_result *vr)
 	vm_strset(&v->v_error, "its record was lost; rebuilt from bangerd's",
 	    PROTO_MSG_MAX);
 	vm_mac(v);
-	TAILQ_INSERT_TAIL(&vms, v, v_entry);
-	nvms++;
+	vm_link(v);
 	(void)vm_save(v);
 	log_warnx("vm %s: no record of it, but the parent holds it: record "
 	    "rebuilt as %s", vr->vr_id, v->v_name);
@@ -2440,8 +2523,7 @@ vm_reconcile(void)
 				strlcpy(v->v_name, vk->vk_vr.vr_id,
 				    sizeof(v->v_name));
 				v->v_state = VM_REMOVING;
-				TAILQ_INSERT_TAIL(&vms, v, v_entry);
-	nvms++;
+				vm_link(v);
 			}
 		}
 		vm_reconcile_one(v, &vk->vk_vr, ptyfd);
@@ -2754,8 +2836,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		free(v);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&vms, v, v_entry);
-	nvms++;
+	vm_link(v);
 	vm_create_send(v);
 }
 
@@ -3030,15 +3111,18 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 void
 vm_ctl_ls(uint32_t client, uid_t uid)
 {
+	struct ctl_info	 ci;
 	struct vm_info	 vi;
 	struct vm	*v;
 
+	control_info_start(&ci, client);
 	TAILQ_FOREACH(v, &vms, v_entry) {
 		if (!vm_visible(v, uid) || v->v_state == VM_CREATING)
 			continue;
 		vm_info(v, &vi);
-		control_info(client, &vi);
+		control_info_add(&ci, &vi);
 	}
+	control_info_end(&ci);
 	control_reply(client, 0, "%s", "");
 }
 

@@ -45,7 +45,9 @@
 struct msgbuf {
 	TAILQ_HEAD(, ibuf)	 bufs;		/* to write */
 	TAILQ_HEAD(, ibuf)	 rbufs;		/* whole messages read */
+	TAILQ_HEAD(, ibuf)	 spare;		/* written, kept for reuse */
 	uint32_t		 queued;	/* ibufs on bufs */
+	size_t			 sparelen;	/* bytes on spare */
 	unsigned char		*rbuf;		/* bytes read, not yet framed */
 	size_t			 roff;		/* how many */
 	size_t			 hdrsize;
@@ -58,11 +60,16 @@ struct msgbuf {
 
 static int	 ibuf_grow(struct ibuf *, size_t);
 static void	 msgbuf_drain(struct msgbuf *, size_t);
+static void	 msgbuf_keep(struct msgbuf *, struct ibuf *);
+static struct ibuf *msgbuf_spare(struct msgbuf *, size_t, size_t);
+static void	 msgbuf_free_spare(struct msgbuf *);
 static int	 msgbuf_send(int, struct msgbuf *, int);
 static int	 msgbuf_recv(int, struct msgbuf *, int);
 static int	 msgbuf_frame(struct msgbuf *, int);
 static void	 msgbuf_closefd(int *);
 static struct ibuf *imsg_parse_hdr(struct ibuf *, void *, int *);
+static struct ibuf *imsg_start(struct imsgbuf *, uint32_t, uint32_t, pid_t,
+		    size_t, int);
 
 /*
  * ibuf
@@ -648,6 +655,7 @@ msgbuf_new(void)
 		return (NULL);
 	TAILQ_INIT(&msgbuf->bufs);
 	TAILQ_INIT(&msgbuf->rbufs);
+	TAILQ_INIT(&msgbuf->spare);
 	msgbuf->rfd = -1;
 	return (msgbuf);
 }
@@ -712,6 +720,7 @@ msgbuf_clear(struct msgbuf *msgbuf)
 	msgbuf->roff = 0;
 	msgbuf_closefd(&msgbuf->rfd);
 	msgbuf->rerrno = 0;
+	msgbuf_free_spare(msgbuf);
 }
 
 uint32_t
@@ -835,8 +844,68 @@ msgbuf_drain(struct msgbuf *msgbuf, size_t n)
 		n -= ibuf_size(buf);
 		TAILQ_REMOVE(&msgbuf->bufs, buf, entry);
 		msgbuf->queued--;
+		msgbuf_keep(msgbuf, buf);
+	}
+}
+
+/*
+ * Keep the memory of a large message written, for the next message
+ * composed.  Freed instead, a burst of large messages is returned to
+ * the kernel by malloc's trimming once the queue drains, and every
+ * page is faulted in again by the next burst: that, not copying,
+ * costs the most when large messages are sent.  What is kept is
+ * bounded, and freed with the msgbuf.
+ */
+#define MSGBUF_SPARE_MIN	4096		/* smaller: malloc does well */
+#define MSGBUF_SPARE_MAX	(1024 * 1024)	/* bytes kept at most */
+
+static void
+msgbuf_keep(struct msgbuf *msgbuf, struct ibuf *buf)
+{
+	if (buf->fd != -1 || buf->buf == NULL ||
+	    buf->size < MSGBUF_SPARE_MIN ||
+	    buf->size > MSGBUF_SPARE_MAX - msgbuf->sparelen) {
+		ibuf_free(buf);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&msgbuf->spare, buf, entry);
+	msgbuf->sparelen += buf->size;
+}
+
+/*
+ * A kept buffer of at least len bytes, empty, with room up to max, or
+ * NULL.  Its bytes are those of an earlier message to the same peer;
+ * the caller overwrites all it sends.
+ */
+static struct ibuf *
+msgbuf_spare(struct msgbuf *msgbuf, size_t len, size_t max)
+{
+	struct ibuf	*buf;
+
+	if (len < MSGBUF_SPARE_MIN)
+		return (NULL);
+	TAILQ_FOREACH(buf, &msgbuf->spare, entry)
+		if (buf->size >= len && buf->size <= max)
+			break;
+	if (buf == NULL)
+		return (NULL);
+	TAILQ_REMOVE(&msgbuf->spare, buf, entry);
+	msgbuf->sparelen -= buf->size;
+	buf->rpos = buf->wpos = 0;
+	buf->max = max;
+	return (buf);
+}
+
+static void
+msgbuf_free_spare(struct msgbuf *msgbuf)
+{
+	struct ibuf	*buf;
+
+	while ((buf = TAILQ_FIRST(&msgbuf->spare)) != NULL) {
+		TAILQ_REMOVE(&msgbuf->spare, buf, entry);
 		ibuf_free(buf);
 	}
+	msgbuf->sparelen = 0;
 }
 
 /* Read, refusing descriptors: 1 read or nothing yet, 0 EOF, -1 error. */
@@ -872,10 +941,11 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		char		buf[CMSG_SPACE(sizeof(struct ucred)) +
 				    CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
-	struct iovec	 iov;
+	struct iovec	 iov[2];
+	struct ibuf	*direct = NULL;
 	ssize_t		 n;
-	size_t		 i, nfds;
-	int		 f, rfd = -1, error = 0;
+	size_t		 i, nfds, left = 0;
+	int		 f, rfd = -1, error = 0, iovcnt = 0;
 
 	if (msgbuf->rbuf == NULL) {
 		errno = EINVAL;
@@ -886,12 +956,28 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		return (-1);
 	}
 
+	/*
+	 * The rest of a message whose header came earlier is read into
+	 * its own buffer, not copied there from rbuf: a large message is
+	 * mostly such a rest.  Only what follows it goes to rbuf.
+	 */
+	if (msgbuf->rpmsg != NULL && msgbuf->roff == 0) {
+		direct = msgbuf->rpmsg;
+		left = ibuf_left(direct);
+		if (ibuf_grow(direct, left) == -1)
+			return (-1);
+		iov[iovcnt].iov_base = direct->buf + direct->wpos;
+		iov[iovcnt].iov_len = left;
+		iovcnt++;
+	}
+	iov[iovcnt].iov_base = msgbuf->rbuf + msgbuf->roff;
+	iov[iovcnt].iov_len = IBUF_READ_SIZE - msgbuf->roff;
+	iovcnt++;
+
 	memset(&msg, 0, sizeof(msg));
 	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = msgbuf->rbuf + msgbuf->roff;
-	iov.iov_len = IBUF_READ_SIZE - msgbuf->roff;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = iovcnt;
 	msg.msg_control = cmsgbuf.buf;
 	msg.msg_controllen = sizeof(cmsgbuf.buf);
 
@@ -935,6 +1021,17 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		return (0);		/* EOF */
 	}
 
+	if (direct != NULL) {
+		if ((size_t)n < left) {
+			direct->wpos += n;
+			n = 0;
+		} else {
+			direct->wpos += left;
+			n -= left;
+			TAILQ_INSERT_TAIL(&msgbuf->rbufs, direct, entry);
+			msgbuf->rpmsg = NULL;
+		}
+	}
 	msgbuf->roff += n;
 	if (msgbuf_frame(msgbuf, rfd) == -1)
 		return (-1);
@@ -1274,7 +1371,7 @@ imsg_compose(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
 {
 	struct ibuf	*wbuf;
 
-	if ((wbuf = imsg_create(imsgbuf, type, id, pid, datalen)) == NULL)
+	if ((wbuf = imsg_start(imsgbuf, type, id, pid, datalen, 1)) == NULL)
 		return (-1);
 	if (ibuf_add(wbuf, data, datalen) == -1)
 		goto fail;
@@ -1307,7 +1404,7 @@ imsg_composev(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
 		datalen += iov[i].iov_len;
 	}
 
-	if ((wbuf = imsg_create(imsgbuf, type, id, pid, datalen)) == NULL)
+	if ((wbuf = imsg_start(imsgbuf, type, id, pid, datalen, 1)) == NULL)
 		return (-1);
 	for (i = 0; i < iovcnt; i++)
 		if (ibuf_add(wbuf, iov[i].iov_base, iov[i].iov_len) == -1)
@@ -1395,7 +1492,19 @@ struct ibuf *
 imsg_create(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
     size_t datalen)
 {
-	struct ibuf	*wbuf;
+	return (imsg_start(imsgbuf, type, id, pid, datalen, 0));
+}
+
+/*
+ * imsg_create, and with reuse a buffer kept from a message written may
+ * serve: only for callers that fill all datalen bytes, since it is not
+ * zeroed.
+ */
+static struct ibuf *
+imsg_start(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
+    size_t datalen, int reuse)
+{
+	struct ibuf	*wbuf = NULL;
 	struct imsg_hdr	 hdr;
 
 	if (imsgbuf->w == NULL) {
@@ -1414,7 +1523,10 @@ imsg_create(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, pid_t pid,
 	if ((hdr.pid = pid) == 0)
 		hdr.pid = imsgbuf->pid;
 
-	if ((wbuf = ibuf_dynamic(datalen, imsgbuf->maxsize)) == NULL)
+	if (reuse)
+		wbuf = msgbuf_spare(imsgbuf->w, datalen, imsgbuf->maxsize);
+	if (wbuf == NULL &&
+	    (wbuf = ibuf_dynamic(datalen, imsgbuf->maxsize)) == NULL)
 		return (NULL);
 	if (ibuf_add(wbuf, &hdr, sizeof(hdr)) == -1) {
 		ibuf_free(wbuf);

@@ -2,7 +2,9 @@
  * Every message banger's processes exchange, with its fixed-size payload
  * and who may send it.  Strings in payloads are fixed-size fields that
  * must hold a NUL and be zero-padded after it (wire_string() checks);
- * payload sizes are checked exactly on receipt.
+ * payload sizes are checked exactly on receipt.  Listings of VMs to
+ * bangerctl are the exception: structs packed without their runs of
+ * zeros (wire.h), each unpacked to exactly its size.
  *
  * Two channels carry these:
  *   - the parent and each worker, over a socketpair (fd PROC_PARENT_FD
@@ -100,14 +102,16 @@ enum proto_type {
 
 	IMSG_CTL_VM_CREATE,	/* struct ctl_vm_create */
 	IMSG_CTL_VM,		/* struct ctl_vm: an action on VMs */
-	IMSG_CTL_VM_LS,		/* no payload: IMSG_CTL_VM_INFO each */
+	IMSG_CTL_VM_LS,		/* no payload: IMSG_CTL_VM_INFO, many
+				   VMs each */
 	IMSG_CTL_VM_LOGS,	/* struct ctl_console: the console log */
 	IMSG_CTL_VM_CONSOLE,	/* struct ctl_console: attach to it */
 	IMSG_CTL_CONSOLE_IN,	/* 1..PROTO_CONSOLE_CHUNK bytes: typed */
 
 	/* vm worker -> bangerctl */
 	IMSG_CTL_RESULT,	/* struct result: ends a command */
-	IMSG_CTL_VM_INFO,	/* struct vm_info */
+	IMSG_CTL_VM_INFO,	/* struct vm_info, one or more, each
+				   wire_zpack()ed (wire.h) */
 
 	/* bangerctl -> vm worker: images */
 	IMSG_CTL_IMAGE_FILE,	/* struct ctl_image_file, fd: a file */

@@ -91,15 +91,16 @@ int
 wire_string(const char *field, size_t fieldsize, size_t *lenp)
 {
 	const char	*nul;
-	size_t		 i;
+	size_t		 rest;
 
 	if (field == NULL || fieldsize == 0)
 		return (-1);
 	if ((nul = memchr(field, '\0', fieldsize)) == NULL)
 		return (-1);
-	for (i = nul - field + 1; i < fieldsize; i++)
-		if (field[i] != '\0')
-			return (-1);
+	/* zeros to the end: each byte from the NUL on equals the next */
+	rest = fieldsize - (nul - field);
+	if (rest > 1 && memcmp(nul, nul + 1, rest - 1) != 0)
+		return (-1);
 	if (lenp != NULL)
 		*lenp = nul - field;
 	return (0);

@@ -1618,6 +1618,284 @@ test_ibuf(void)
 	    "fd %d", fd);
 }
 
+/*
+ * Large messages: a payload read mostly straight into its message's
+ * own buffer, messages larger than the read buffer, descriptors with
+ * large payloads, and the reuse of buffers of messages written.
+ */
+#define BIG		16000
+#define HUGE		(3 * IBUF_READ_SIZE + 1234)
+
+/*
+ * Write what a takes and read what b gets until n messages came, or
+ * the sockets stall: the messages read, in out[].  Both nonblocking.
+ */
+static int
+pump(struct imsgbuf *a, struct imsgbuf *b, struct imsg *out, int n)
+{
+	int	 got = 0, loops = 0, r;
+	ssize_t	 g;
+
+	while (got < n && loops++ < 100000) {
+		if (imsgbuf_write(a) == -1)
+			return (got);
+		if ((r = imsgbuf_read(b)) != 1)
+			return (got);
+		while (got < n && (g = imsg_get(b, &out[got])) > 0)
+			got++;
+		if (g == -1)
+			return (got);
+	}
+	return (got);
+}
+
+static void
+test_large_split(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 imsg;
+	struct ibuf	 ib;
+	unsigned char	*f, *payload, *copy;
+	size_t		 len, len2, len3;
+	ssize_t		 n1, n2, n3, n4;
+	int		 sv[2], ok;
+
+	setup(&a, &b, sv);
+	f = malloc(3 * (BIG + 16));
+	payload = malloc(BIG);
+	copy = malloc(BIG);
+	if (f == NULL || payload == NULL || copy == NULL)
+		exit(1);
+	fill(payload, BIG, 11);
+	len = frame(f, 40, 16 + BIG, 1, 2, payload, BIG);
+	len2 = frame(f + len, 41, 20, 0, 0, "tail", 4);
+	len3 = frame(f + len + len2, 42, 16 + BIG, 0, 0, payload, BIG);
+
+	/* the header and a little, then most, then the rest and more */
+	xwrite(sv[0], f, 100);
+	n1 = imsgbuf_read(&b) == 1 ? imsg_get(&b, &imsg) : -2;
+	xwrite(sv[0], f + 100, 8000);
+	n2 = imsgbuf_read(&b) == 1 ? imsg_get(&b, &imsg) : -2;
+	xwrite(sv[0], f + 8100, len - 8100 + len2 + 50);
+	n3 = imsgbuf_read(&b) == 1 ? imsg_get(&b, &imsg) : -2;
+	ok = n3 == (ssize_t)len && imsg_get_type(&imsg) == 40 &&
+	    imsg_get_id(&imsg) == 1 && imsg_get_pid(&imsg) == 2 &&
+	    imsg_get_len(&imsg) == BIG &&
+	    memcmp(imsg.data, payload, BIG) == 0;
+	T_CHECK("imsg: large message split across three reads", n1 == 0 &&
+	    n2 == 0 && ok, "imsg_get %zd %zd %zd ok %d", n1, n2, n3, ok);
+	if (n3 > 0) {
+		ok = imsg_get_ibuf(&imsg, &ib) == 0 &&
+		    ibuf_size(&ib) == BIG &&
+		    memcmp(ibuf_data(&ib), payload, BIG) == 0 &&
+		    imsg_get_len(&imsg) == 0;
+		T_CHECK("imsg: imsg_get_ibuf of a large message read in "
+		    "parts", ok, "size %zu", ibuf_size(&ib));
+		imsg_free(&imsg);
+	}
+
+	/* what came after the large message in the same read */
+	n1 = imsg_get(&b, &imsg);
+	ok = n1 == 20 && imsg_get_type(&imsg) == 41 &&
+	    memcmp(imsg.data, "tail", 4) == 0;
+	if (n1 > 0)
+		imsg_free(&imsg);
+	n2 = imsg_get(&b, &imsg);
+	xwrite(sv[0], f + len + len2 + 50, len3 - 50);
+	n3 = getone(&b, &imsg);
+	ok = ok && n2 == 0 && n3 == (ssize_t)len3 &&
+	    imsg_get_type(&imsg) == 42 &&
+	    imsg_get_data(&imsg, copy, BIG) == 0 &&
+	    memcmp(copy, payload, BIG) == 0;
+	if (n3 > 0)
+		imsg_free(&imsg);
+	n4 = imsg_get(&b, &imsg);
+	T_CHECK("imsg: messages after a large one, read with its rest",
+	    ok && n4 == 0, "imsg_get %zd %zd %zd %zd", n1, n2, n3, n4);
+	free(f);
+	free(payload);
+	free(copy);
+	teardown(&a, &b, sv);
+}
+
+static void
+test_larger_than_readbuf(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 m[4];
+	unsigned char	*p1, *p2;
+	int		 sv[2], got, i, r1, r2, ok;
+
+	setup(&a, &b, sv);
+	nonblock(sv[0]);
+	nonblock(sv[1]);
+	p1 = malloc(HUGE);
+	p2 = malloc(HUGE);
+	if (p1 == NULL || p2 == NULL)
+		exit(1);
+	fill(p1, HUGE, 21);
+	fill(p2, HUGE, 22);
+	r1 = imsgbuf_set_maxsize(&a, HUGE);
+	r2 = imsgbuf_set_maxsize(&b, HUGE);
+	imsg_compose(&a, 1, 0, 0, -1, p1, HUGE);
+	imsg_compose(&a, 2, 0, 0, -1, "x", 1);
+	imsg_compose(&a, 3, 0, 0, -1, p2, HUGE - 1);
+	imsg_compose(&a, 4, 0, 0, -1, NULL, 0);
+	got = pump(&a, &b, m, 4);
+	ok = r1 == 0 && r2 == 0 && got == 4 &&
+	    imsg_get_type(&m[0]) == 1 && imsg_get_len(&m[0]) == HUGE &&
+	    memcmp(m[0].data, p1, HUGE) == 0 &&
+	    imsg_get_type(&m[1]) == 2 && imsg_get_len(&m[1]) == 1 &&
+	    imsg_get_type(&m[2]) == 3 && imsg_get_len(&m[2]) == HUGE - 1 &&
+	    memcmp(m[2].data, p2, HUGE - 1) == 0 &&
+	    imsg_get_type(&m[3]) == 4 && imsg_get_len(&m[3]) == 0;
+	T_CHECK("imsg: messages larger than the read buffer", ok,
+	    "maxsize %d %d, got %d of 4", r1, r2, got);
+	for (i = 0; i < got; i++)
+		imsg_free(&m[i]);
+	free(p1);
+	free(p2);
+	teardown(&a, &b, sv);
+}
+
+static void
+test_fd_large(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 m[5];
+	unsigned char	*p;
+	char		 why[200] = "";
+	size_t		 sizes[5] = { BIG, BIG, 10, HUGE, BIG };
+	int		 withfd[5] = { 1, 0, 1, 1, 1 };
+	int		 sv[2], got, i, fd, base;
+
+	base = nfds();
+	setup(&a, &b, sv);
+	imsgbuf_allow_fdpass(&a);
+	imsgbuf_allow_fdpass(&b);
+	imsgbuf_set_maxsize(&a, HUGE);
+	imsgbuf_set_maxsize(&b, HUGE);
+	nonblock(sv[0]);
+	nonblock(sv[1]);
+	if ((p = malloc(HUGE)) == NULL)
+		exit(1);
+	for (i = 0; i < 5; i++) {
+		fill(p, sizes[i], 30 + i);
+		imsg_compose(&a, 50 + i, 0, 0, withfd[i] ? dup(tfd) : -1, p,
+		    sizes[i]);
+	}
+	got = pump(&a, &b, m, 5);
+	for (i = 0; i < got && why[0] == '\0'; i++) {
+		fill(p, sizes[i], 30 + i);
+		fd = imsg_get_fd(&m[i]);
+		if (imsg_get_type(&m[i]) != (uint32_t)(50 + i) ||
+		    imsg_get_len(&m[i]) != sizes[i] ||
+		    memcmp(m[i].data, p, sizes[i]) != 0)
+			snprintf(why, sizeof(why), "message %d: content", i);
+		else if (withfd[i] && (fd < 0 || !sametestfile(fd)))
+			snprintf(why, sizeof(why), "message %d: fd %d", i,
+			    fd);
+		else if (!withfd[i] && fd != -1)
+			snprintf(why, sizeof(why), "message %d: unexpected "
+			    "fd %d", i, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	T_CHECK("imsg: fds reach their large messages", got == 5 &&
+	    why[0] == '\0', "got %d of 5: %s", got, why);
+	for (i = 0; i < got; i++)
+		imsg_free(&m[i]);
+	free(p);
+	teardown(&a, &b, sv);
+	T_CHECK("imsg: no fd left behind by large messages", nfds() == base,
+	    "fds %d -> %d", base, nfds());
+}
+
+#define BURST	80
+#define REUSESIZE(round, i)	((round) == 0 ? MAXPAYLOAD :	\
+	(size_t)(5000 + (i) * 7 * (round)))
+
+static void
+test_reuse(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	*m;
+	struct ibuf	*wbuf;
+	unsigned char	*p, *zero;
+	char		 why[200] = "";
+	size_t		 sz;
+	int		 sv[2], got, i, j, n, round;
+
+	setup(&a, &b, sv);
+	nonblock(sv[0]);
+	nonblock(sv[1]);
+	m = calloc(BURST + 1, sizeof(*m));
+	p = malloc(MAXPAYLOAD);
+	zero = calloc(1, MAXPAYLOAD);
+	if (m == NULL || p == NULL || zero == NULL)
+		exit(1);
+
+	/*
+	 * Large, then smaller: no byte of an earlier message goes out.
+	 * Halfway through the later bursts, room asked of imsg_create
+	 * and not written: zeroes.
+	 */
+	for (round = 0; round < 3 && why[0] == '\0'; round++) {
+		for (i = 0; i <= BURST; i++) {
+			if (i == BURST / 2 && round == 0)
+				continue;
+			if (i == BURST / 2) {
+				if ((wbuf = imsg_create(&a, 999, round, 0,
+				    6000)) == NULL ||
+				    ibuf_reserve(wbuf, 6000) == NULL) {
+					snprintf(why, sizeof(why), "create: "
+					    "%s", strerror(errno));
+					break;
+				}
+				imsg_close(&a, wbuf);
+				continue;
+			}
+			sz = REUSESIZE(round, i);
+			fill(p, sz, round * 1000 + i);
+			imsg_compose(&a, i, round, 0, -1, p, sz);
+		}
+		n = round == 0 ? BURST : BURST + 1;
+		got = pump(&a, &b, m, n);
+		for (i = 0, j = 0; i < got && why[0] == '\0'; i++, j++) {
+			if (j == BURST / 2 && round == 0)
+				j++;
+			if (j == BURST / 2) {
+				if (imsg_get_type(&m[i]) != 999 ||
+				    imsg_get_len(&m[i]) != 6000 ||
+				    memcmp(m[i].data, zero, 6000) != 0)
+					snprintf(why, sizeof(why), "round %d: "
+					    "imsg_create room not zero", round);
+				continue;
+			}
+			sz = REUSESIZE(round, j);
+			fill(p, sz, round * 1000 + j);
+			if (imsg_get_type(&m[i]) != (uint32_t)j ||
+			    imsg_get_id(&m[i]) != (uint32_t)round ||
+			    imsg_get_len(&m[i]) != sz ||
+			    memcmp(m[i].data, p, sz) != 0)
+				snprintf(why, sizeof(why), "round %d message "
+				    "%d: len %zu, want %zu", round, j,
+				    imsg_get_len(&m[i]), sz);
+		}
+		if (got != n && why[0] == '\0')
+			snprintf(why, sizeof(why), "round %d: got %d", round,
+			    got);
+		for (i = 0; i < got; i++)
+			imsg_free(&m[i]);
+	}
+	T_CHECK("imsg: bursts of large then smaller messages arrive exact",
+	    why[0] == '\0', "%s", why);
+	free(m);
+	free(p);
+	free(zero);
+	teardown(&a, &b, sv);
+}
+
 int
 main(void)
 {
@@ -1661,6 +1939,10 @@ main(void)
 	test_eintr();
 	test_misc_io();
 	test_ibuf();
+	test_large_split();
+	test_larger_than_readbuf();
+	test_fd_large();
+	test_reuse();
 
 	after = nfds();
 	T_CHECK("imsg: no descriptor leaked by the tests", after == base,
