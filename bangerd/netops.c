@@ -1118,6 +1118,232 @@ net_tap_delete(const char *tap)
 }
 
 /*
+ * Many taps at once.  The kernel spends RCU grace periods on each link
+ * it unregisters (tens of milliseconds), but links deleted in one
+ * request share them: each tap of ours (checked as link_get does, in
+ * one dump of the links) is moved into a link group no other link is
+ * in, by its index, and the group is deleted in one request.  What the
+ * group request leaves is deleted one by one.  errs[i] is 0 once
+ * taps[i] is gone or was, EPERM if it is not banger's, else why it
+ * could not be deleted.  Returns 0, or -1 if any could not.
+ */
+struct tap_del {
+	const char		*td_name;
+	struct rtnl_link	*td_link;	/* ours, in the dump */
+	int			*td_err;
+};
+
+static int
+tap_del_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct tap_del *)a)->td_name,
+	    ((const struct tap_del *)b)->td_name));
+}
+
+/* A link group unused in cache, never 0 (every link's by default). */
+static uint32_t
+group_unused(struct nl_cache *cache)
+{
+	struct nl_object	*o;
+	uint32_t		 g;
+
+	for (;;) {
+		g = arc4random() | 0x80000000U;
+		for (o = nl_cache_get_first(cache); o != NULL;
+		    o = nl_cache_get_next(o))
+			if (rtnl_link_get_group((struct rtnl_link *)o) == g)
+				break;
+		if (o == NULL)
+			return (g);
+	}
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * The indexes of the links there are now, sorted, in one dump; NULL
+ * with *np 0 if there are none, NULL with *np 1 on error (logged).
+ */
+static int *
+links_index(struct nl_sock *sk, size_t *np)
+{
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	size_t			 n = 0;
+	int			*idx, err;
+
+	*np = 1;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap deletion: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (NULL);
+	}
+	if ((idx = reallocarray(NULL, nl_cache_nitems(cache) + 1,
+	    sizeof(*idx))) == NULL) {
+		nl_cache_free(cache);
+		return (NULL);
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o))
+		idx[n++] = rtnl_link_get_ifindex((struct rtnl_link *)o);
+	nl_cache_free(cache);
+	qsort(idx, n, sizeof(*idx), int_cmp);
+	*np = n;
+	if (n == 0) {
+		free(idx);
+		return (NULL);
+	}
+	return (idx);
+}
+
+/* RTM_DELLINK of every link in group g. */
+static int
+group_delete(struct nl_sock *sk, uint32_t g)
+{
+	struct ifinfomsg	 ifi;
+	struct nl_msg		*msg;
+	int			 err;
+
+	if ((msg = nlmsg_alloc_simple(RTM_DELLINK, 0)) == NULL)
+		return (-NLE_NOMEM);
+	memset(&ifi, 0, sizeof(ifi));
+	ifi.ifi_family = AF_UNSPEC;
+	if ((err = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO)) < 0 ||
+	    (err = nla_put_u32(msg, IFLA_GROUP, g)) < 0 ||
+	    (err = nl_send_auto_complete(sk, msg)) < 0) {
+		nlmsg_free(msg);
+		return (err);
+	}
+	nlmsg_free(msg);
+	return (nl_wait_for_ack(sk));
+}
+
+int
+net_taps_delete(const char *const *taps, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*o;
+	struct rtnl_link	*link, *change = NULL;
+	struct tap_del		*td = NULL, key, *hit;
+	const char		*name, *kind, *alias;
+	size_t			 i, m = 0, grouped = 0, nleft = 0;
+	uint32_t		 g;
+	int			 err, ret = 0, idx, *left = NULL;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if (n == 0)
+		return (0);
+	if ((td = calloc(n, sizeof(*td))) == NULL)
+		goto fail_all;
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	qsort(td, m, sizeof(*td), tap_del_cmp);
+	if (nl_open("tap", "deletion", &sk) == -1)
+		goto fail_all;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap deletion: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		goto fail_all;
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
+		    (hit = bsearch(&key, td, m, sizeof(*td),
+		    tap_del_cmp)) == NULL)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind == NULL || strcmp(kind, "tun") != 0) {
+			log_warnx("tap %s: an interface of that name exists "
+			    "and is not a tap; not banger's, left alone",
+			    hit->td_name);
+			*hit->td_err = EPERM;
+		} else if (alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0) {
+			log_warnx("tap %s: exists without banger's mark (alias "
+			    "\"%s\"); not banger's, left alone", hit->td_name,
+			    NETOPS_ALIAS);
+			*hit->td_err = EPERM;
+		} else
+			hit->td_link = link;
+	}
+	if ((change = rtnl_link_alloc()) == NULL) {
+		errno = ENOMEM;
+		goto fail_all;
+	}
+	g = group_unused(cache);
+	rtnl_link_set_group(change, g);
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		err = rtnl_link_change(sk, td[i].td_link, change, 0);
+		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+			td[i].td_link = NULL;	/* gone meanwhile */
+		else if (err >= 0)
+			grouped++;
+	}
+	if (grouped > 0 && (err = group_delete(sk, g)) < 0 &&
+	    err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		log_debug("tap deletion: group %u: %s; one by one", g,
+		    nl_geterror(err));
+	/* What the group request left, if anything, goes one by one. */
+	if ((left = links_index(sk, &nleft)) == NULL && nleft != 0)
+		goto fail_all;
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		name = td[i].td_name;
+		idx = rtnl_link_get_ifindex(td[i].td_link);
+		if (bsearch(&idx, left, nleft, sizeof(*left), int_cmp) ==
+		    NULL) {
+			log_info("tap %s: deleted", name);
+			continue;
+		}
+		if (link_delete(sk, "tap", name, td[i].td_link) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (change != NULL)
+		rtnl_link_put(change);
+	if (cache != NULL)
+		nl_cache_free(cache);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(left);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
+}
+
+/*
  * Call cb with each tap named fc-tap-ID, and whether it is banger's
  * (kind tun, marked with our alias): a list for the start-up sweep,
  * which removes only those that are.  Nothing is changed here.
