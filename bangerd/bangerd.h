@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/resource.h>
 
 #include <event.h>
@@ -80,6 +81,8 @@ struct image_files {
 /* The parent's record of one VM: what it made, and its process. */
 struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
+	RB_ENTRY(pvm)		 pv_byid;	/* pvm_find() */
+	RB_ENTRY(pvm)		 pv_byuid;	/* the uids held */
 	char			 pv_id[VM_ID_LEN + 1];
 	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
 	char			 pv_image[BANGER_NAME_MAX];

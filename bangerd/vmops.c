@@ -61,18 +61,47 @@
 static struct pvms	 pvms = TAILQ_HEAD_INITIALIZER(pvms);
 static size_t		 pvm_count;	/* records in pvms */
 
+/*
+ * The records by id, and by uid (then id, as two records may name one
+ * uid after vm-uids changed): thousands of VMs, and a lookup for every
+ * request and every object the sweep finds.
+ */
+static int
+pvm_id_cmp(struct pvm *a, struct pvm *b)
+{
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+static int
+pvm_uid_cmp(struct pvm *a, struct pvm *b)
+{
+	if (a->pv_uid != b->pv_uid)
+		return a->pv_uid < b->pv_uid ? -1 : 1;
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+RB_HEAD(pvm_ids, pvm);
+RB_HEAD(pvm_uids, pvm);
+RB_PROTOTYPE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_PROTOTYPE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+RB_GENERATE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_GENERATE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+static struct pvm_ids	 pvm_byid = RB_INITIALIZER(&pvm_byid);
+static struct pvm_uids	 pvm_byuid = RB_INITIALIZER(&pvm_byuid);
+/* Every uid from uid_from up to uid_next is held (pvm_uid_alloc). */
+static uid_t		 uid_from, uid_next;
+
 static void	 pvm_exit_cb(int, short, void *);
 static int	 pvm_save(struct pvm *);
 
 struct pvm *
 pvm_find(const char *id)
 {
-	struct pvm	*pv;
+	struct pvm	 key;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		if (strcmp(pv->pv_id, id) == 0)
-			return pv;
-	return NULL;
+	if (strlcpy(key.pv_id, id, sizeof(key.pv_id)) >= sizeof(key.pv_id))
+		return NULL;
+	return RB_FIND(pvm_ids, &pvm_byid, &key);
 }
 
 struct pvms *
@@ -196,47 +225,33 @@ image_resolve(const char *name, struct image_files *img, char *err,
 	    sizeof(img->bootargs), err, errlen);
 }
 
-/* The lowest uid of the configured range that no record holds. */
-static int
-uid_cmp(const void *a, const void *b)
-{
-	uid_t	 x = *(const uid_t *)a, y = *(const uid_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/*
+ * The lowest uid of the configured range that no record holds: the
+ * held ones in order from the lowest not known to be held, which moves
+ * up as uids are taken and down as they are freed (pvm_free), so that
+ * one creation after another costs a step or two, not a pass over all.
+ */
 static int
 pvm_uid_alloc(uid_t *uidp)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct pvm		*pv;
-	uid_t			*used = NULL, uid;
-	size_t			 n = 0, i;
+	struct pvm		 key, *pv;
+	uid_t			 uid;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		n++;
-	if (n > 0 && (used = calloc(n, sizeof(*used))) == NULL)
-		fatal(NULL);
-	i = 0;
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		used[i++] = pv->pv_uid;
-	if (n > 0)
-		qsort(used, n, sizeof(*used), uid_cmp);
-	uid = conf->cf_vm_uid_min;
-	for (i = 0; i < n && uid <= conf->cf_vm_uid_max; i++) {
-		if (used[i] < uid)
-			continue;
-		if (used[i] > uid)
-			break;
-		if (uid == conf->cf_vm_uid_max) {
-			free(used);
-			errno = ENOSPC;
-			return -1;
-		}
-		uid++;
+	if (uid_from != conf->cf_vm_uid_min || uid_next < uid_from) {
+		uid_from = conf->cf_vm_uid_min;
+		uid_next = uid_from;
 	}
-	free(used);
-	if (uid > conf->cf_vm_uid_max || uid < conf->cf_vm_uid_min) {
+	uid = uid_next;
+	key.pv_uid = uid;
+	key.pv_id[0] = '\0';
+	for (pv = RB_NFIND(pvm_uids, &pvm_byuid, &key);
+	    pv != NULL && pv->pv_uid <= uid && uid <= conf->cf_vm_uid_max;
+	    pv = RB_NEXT(pvm_uids, &pvm_byuid, pv))
+		if (pv->pv_uid == uid)
+			uid++;
+	uid_next = uid;
+	if (uid > conf->cf_vm_uid_max) {
 		errno = ENOSPC;
 		return -1;
 	}
@@ -390,6 +405,9 @@ pvm_unsave(struct pvm *pv)
 static void
 pvm_insert(struct pvm *pv)
 {
+	if (RB_INSERT(pvm_ids, &pvm_byid, pv) != NULL)
+		fatalx("vm %s: two records of it", pv->pv_id);
+	RB_INSERT(pvm_uids, &pvm_byuid, pv);
 	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	pvm_count++;
 }
@@ -397,6 +415,10 @@ pvm_insert(struct pvm *pv)
 static void
 pvm_free(struct pvm *pv)
 {
+	RB_REMOVE(pvm_ids, &pvm_byid, pv);
+	RB_REMOVE(pvm_uids, &pvm_byuid, pv);
+	if (pv->pv_uid >= uid_from && pv->pv_uid < uid_next)
+		uid_next = pv->pv_uid;
 	TAILQ_REMOVE(&pvms, pv, pv_entry);
 	pvm_count--;
 	free(pv);
