@@ -967,10 +967,11 @@ static void
 parent_shutdown(void)
 {
 	workers_stop();
-	/* A start under way ends running, recorded so, or undone. */
-	vmop_spawns_finish();
-	/* Removals waiting on their taps end, their records gone. */
-	reaper_drain();
+	/*
+	 * A start under way ends running, recorded so, or undone; removals
+	 * under way end, their records gone.
+	 */
+	vmop_settle();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);
@@ -1003,8 +1004,7 @@ parent_reexec(int fd, short event, void *arg)
 
 	log_info("re-executing %s", exe);
 	workers_stop();
-	vmop_spawns_finish();
-	reaper_drain();
+	vmop_settle();
 	unlink(env->bd_conf->cf_socket);
 	/* Running VMs keep their consoles: the new bangerd inherits them. */
 	vmop_consoles_keep(consoles, sizeof(consoles));

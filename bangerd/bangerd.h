@@ -83,6 +83,7 @@ struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
 	RB_ENTRY(pvm)		 pv_byid;	/* pvm_find() */
 	RB_ENTRY(pvm)		 pv_byuid;	/* the uids held */
+	TAILQ_ENTRY(pvm)	 pv_batch;	/* a removal waiting to commit */
 	char			 pv_id[VM_ID_LEN + 1];
 	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
 	char			 pv_image[BANGER_NAME_MAX];
@@ -147,6 +148,7 @@ void	 vmop_net_sync(struct worker *);
 void	 vmop_net_gone(void);
 void	 vmop_vm_gone(void);
 void	 vmop_spawns_finish(void);
+void	 vmop_settle(void);
 void	 vmop_spawn_finish(struct pvm *);
 void	 vmop_taps_ensure(void);
 int	 vmop_start(struct worker *, uint32_t, struct pvm *,
