@@ -105,6 +105,7 @@ static int	 tap_open(const char *, uid_t, gid_t, int);
 static int	 tap_sysfs(const char *, const char *, char *, size_t);
 static int	 tap_sysfs_is(const char *, const char *, long long);
 static int	 tap_matches(const char *, uid_t, gid_t);
+static void	 ports_forget(void);
 static int	 nat_check(const struct nat_config *);
 static int	 nat_publish_check(const struct nat_config *, size_t);
 static char	*nat_ruleset(const struct nat_config *);
@@ -278,6 +279,7 @@ link_delete(struct nl_sock *sk, const char *what, const char *name,
 {
 	int	 err;
 
+	ports_forget();
 	err = rtnl_link_delete(sk, link);
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return (0);
@@ -740,24 +742,6 @@ link_mark(struct nl_sock *sk, const char *name)
  * the veth pairs carry banger's mark like the bridge, and stay like it.
  */
 
-/*
- * Ports on the bridge with index ifindex: the links of cache whose
- * master it is.  By netlink, not /sys/class/net: sysfs shows the links
- * of the namespace it was mounted in, which need not be this one.
- */
-static int
-bridge_nports(struct nl_cache *cache, int ifindex)
-{
-	struct nl_object	*o;
-	int			 n = 0;
-
-	for (o = nl_cache_get_first(cache); o != NULL;
-	    o = nl_cache_get_next(o))
-		if (rtnl_link_get_master((struct rtnl_link *)o) == ifindex)
-			n++;
-	return (n);
-}
-
 /* ROOT-N, ROOT-Nu, ROOT-Nd: names that fit, or -1 (EINVAL, logged). */
 static int
 leaf_names(const char *root, int n, char *leaf, char *up, char *down)
@@ -946,20 +930,129 @@ bridge_of_root(struct nl_sock *sk, const char *root, int ifindex,
 }
 
 /*
+ * The ports of the bridge and of its leaves, counted in one dump of the
+ * links (by netlink, not /sys/class/net: sysfs shows the links of the
+ * namespace it was mounted in, which need not be this one), and then
+ * kept: a dump of thousands of links costs far more than
+ * the rest of a tap's creation, and each creation would take one.  The
+ * counts are those of the last dump plus the taps put on each since;
+ * they are counted again when older than PORTS_TTL_MS, after any link
+ * of ours was deleted (ports_gen, bumped from any thread), when a tap
+ * could not be attached, and for another bridge.  A count can be off
+ * only by ports others added meanwhile: a Linux bridge takes 1024,
+ * BRIDGE_PORTS is 1000.
+ */
+#define PORTS_TTL_MS	1000
+
+static struct {
+	int		 valid;
+	int		 root;			/* the bridge's ifindex */
+	unsigned int	 gen;			/* ports_gen when counted */
+	struct timespec	 taken;
+	int		 index[BRIDGE_LEAVES + 1];	/* 0: no such leaf */
+	int		 nports[BRIDGE_LEAVES + 1];	/* [0]: the bridge's */
+} ports;
+static unsigned int	 ports_gen;
+
+static void
+ports_forget(void)
+{
+	__atomic_add_fetch(&ports_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* Count them again if need be; the leaves that exist are ensured then. */
+static int
+ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
+{
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	struct rtnl_link	*link;
+	struct timespec		 now;
+	const char		*name, *kind, *alias;
+	char			*end;
+	size_t			 rlen = strlen(root);
+	long			 leaf;
+	unsigned int		 gen;
+	int			 err, i, m;
+
+	gen = __atomic_load_n(&ports_gen, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ports.valid && ports.root == rtnl_link_get_ifindex(rootlink) &&
+	    ports.gen == gen &&
+	    (now.tv_sec - ports.taken.tv_sec) * 1000 +
+	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS)
+		return (0);
+	ports.valid = 0;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("bridge %s: cannot list links: %s", root,
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (-1);
+	}
+	memset(ports.index, 0, sizeof(ports.index));
+	memset(ports.nports, 0, sizeof(ports.nports));
+	ports.root = ports.index[0] = rtnl_link_get_ifindex(rootlink);
+	/* The leaves, by name and mark (as bridge_of_root). */
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		name = rtnl_link_get_name(link);
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (name == NULL || kind == NULL || alias == NULL ||
+		    strcmp(kind, "bridge") != 0 ||
+		    strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    strncmp(name, root, rlen) != 0 || name[rlen] != '-' ||
+		    name[rlen + 1] == '0')
+			continue;
+		errno = 0;
+		leaf = strtol(name + rlen + 1, &end, 10);
+		if (errno == 0 && *end == '\0' && leaf >= 1 &&
+		    leaf <= BRIDGE_LEAVES)
+			ports.index[leaf] = rtnl_link_get_ifindex(link);
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		if ((m = rtnl_link_get_master((struct rtnl_link *)o)) <= 0)
+			continue;
+		for (i = 0; i <= BRIDGE_LEAVES; i++)
+			if (ports.index[i] == m) {
+				ports.nports[i]++;
+				break;
+			}
+	}
+	nl_cache_free(cache);
+	/* What each create used to do to every leaf up to its own. */
+	for (i = 1; i <= BRIDGE_LEAVES; i++) {
+		if (ports.index[i] == 0)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, i, &link) == -1)
+			return (-1);
+		ports.index[i] = rtnl_link_get_ifindex(link);
+		rtnl_link_put(link);
+	}
+	ports.gen = gen;
+	ports.taken = now;
+	ports.valid = 1;
+	return (0);
+}
+
+/*
  * The bridge a tap goes on: where it already is (ROOT or a leaf of
  * it), else ROOT while it has fewer than BRIDGE_PORTS ports, else the
- * first leaf with room, made if need be.
+ * first leaf with room, made if need be.  *slotp: which (0 for ROOT),
+ * for net_tap_create to count the tap on it.
  */
 static int
 tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
-    struct rtnl_link *tap, struct rtnl_link **brp, char *brname)
+    struct rtnl_link *tap, struct rtnl_link **brp, char *brname, int *slotp)
 {
 	struct rtnl_link	*leaf;
-	struct nl_cache		*cache = NULL;
 	char			 up[IFNAMSIZ], down[IFNAMSIZ];
-	int			 n, err, saved_errno;
+	int			 n;
 
 	*brp = NULL;
+	*slotp = -1;
 	if (bridge_of_root(sk, root, rtnl_link_get_master(tap), brname)) {
 		if (strcmp(brname, root) == 0) {
 			nl_object_get((struct nl_object *)rootlink);
@@ -968,41 +1061,34 @@ tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
 		}
 		return (rtnl_link_get_kernel(sk, 0, brname, brp) < 0 ? -1 : 0);
 	}
-	/*
-	 * One dump of the links counts every bridge's ports; a leaf made
-	 * after it has none in it, which is right but for its veth end.
-	 */
-	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("bridge %s: cannot list links: %s", root,
-		    nl_geterror(err));
-		errno = nl_errno(err);
+	if (ports_count(sk, root, rootlink) == -1)
 		return (-1);
-	}
-	if (bridge_nports(cache, rtnl_link_get_ifindex(rootlink)) <
-	    BRIDGE_PORTS) {
-		nl_cache_free(cache);
+	if (ports.nports[0] < BRIDGE_PORTS) {
 		nl_object_get((struct nl_object *)rootlink);
 		*brp = rootlink;
 		strlcpy(brname, root, IFNAMSIZ);
+		*slotp = 0;
 		return (0);
 	}
 	for (n = 1; n <= BRIDGE_LEAVES; n++) {
-		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1) {
-			saved_errno = errno;
-			nl_cache_free(cache);
-			errno = saved_errno;
+		/* Full when counted: ensured then, not again for each tap. */
+		if (ports.index[n] != 0 && ports.nports[n] >= BRIDGE_PORTS)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1)
 			return (-1);
+		/* A leaf made now has no port but its veth end: 0, as ever. */
+		if (ports.index[n] != rtnl_link_get_ifindex(leaf)) {
+			ports.index[n] = rtnl_link_get_ifindex(leaf);
+			ports.nports[n] = 0;
 		}
-		if (bridge_nports(cache, rtnl_link_get_ifindex(leaf)) <
-		    BRIDGE_PORTS) {
-			nl_cache_free(cache);
+		if (ports.nports[n] < BRIDGE_PORTS) {
 			(void)leaf_names(root, n, brname, up, down);
 			*brp = leaf;
+			*slotp = n;
 			return (0);
 		}
 		rtnl_link_put(leaf);
 	}
-	nl_cache_free(cache);
 	log_warnx("bridge %s: it and its %d leaves hold %d taps each: no "
 	    "room for another", root, BRIDGE_LEAVES, BRIDGE_PORTS);
 	errno = ENOSPC;
@@ -1017,6 +1103,7 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	struct rtnl_link	*on = NULL;
 	char			 what[64], onname[IFNAMSIZ];
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
+	int			 slot;
 
 	if (check_name("tap", tap, valid_tap_name) == -1 ||
 	    check_name("bridge", bridge, valid_bridge_name) == -1)
@@ -1083,9 +1170,15 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	}
 
 	/* MTU of the bridge, on the bridge (or a leaf of it), up. */
-	if (tap_bridge(sk, bridge, br, link, &on, onname) == -1 ||
-	    link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) == -1)
+	if (tap_bridge(sk, bridge, br, link, &on, onname, &slot) == -1)
 		goto fail;
+	if (link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) ==
+	    -1) {
+		ports.valid = 0;
+		goto fail;
+	}
+	if (slot != -1)
+		ports.nports[slot]++;
 	log_debug("tap %s: mtu %u, on bridge %s, up", tap,
 	    rtnl_link_get_mtu(br), onname);
 	ret = 0;
@@ -1127,17 +1220,17 @@ net_tap_delete(const char *tap)
  * taps[i] is gone or was, EPERM if it is not banger's, else why it
  * could not be deleted.  Returns 0, or -1 if any could not.
  */
-struct tap_del {
+struct tap_req {
 	const char		*td_name;
 	struct rtnl_link	*td_link;	/* ours, in the dump */
 	int			*td_err;
 };
 
 static int
-tap_del_cmp(const void *a, const void *b)
+tap_req_cmp(const void *a, const void *b)
 {
-	return (strcmp(((const struct tap_del *)a)->td_name,
-	    ((const struct tap_del *)b)->td_name));
+	return (strcmp(((const struct tap_req *)a)->td_name,
+	    ((const struct tap_req *)b)->td_name));
 }
 
 /* A link group unused in cache, never 0 (every link's by default). */
@@ -1232,7 +1325,7 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 	struct nl_cache		*cache = NULL;
 	struct nl_object	*o;
 	struct rtnl_link	*link, *change = NULL;
-	struct tap_del		*td = NULL, key, *hit;
+	struct tap_req		*td = NULL, key, *hit;
 	const char		*name, *kind, *alias;
 	size_t			 i, m = 0, grouped = 0, nleft = 0;
 	uint32_t		 g;
@@ -1253,7 +1346,7 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 		td[m].td_err = &errs[i];
 		m++;
 	}
-	qsort(td, m, sizeof(*td), tap_del_cmp);
+	qsort(td, m, sizeof(*td), tap_req_cmp);
 	if (nl_open("tap", "deletion", &sk) == -1)
 		goto fail_all;
 	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
@@ -1267,7 +1360,7 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 		link = (struct rtnl_link *)o;
 		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
 		    (hit = bsearch(&key, td, m, sizeof(*td),
-		    tap_del_cmp)) == NULL)
+		    tap_req_cmp)) == NULL)
 			continue;
 		kind = rtnl_link_get_type(link);
 		alias = rtnl_link_get_ifalias(link);
@@ -1299,6 +1392,8 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 		else if (err >= 0)
 			grouped++;
 	}
+	if (grouped > 0)
+		ports_forget();
 	if (grouped > 0 && (err = group_delete(sk, g)) < 0 &&
 	    err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
 		log_debug("tap deletion: group %u: %s; one by one", g,

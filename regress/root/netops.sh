@@ -443,6 +443,17 @@ expect_match "leaves: logged" "$ERR" \
 ok "leaves: a tap made again stays on its leaf" \
     tap-create fc-tap-000003ea br-fc-q 300001 300002
 expect_eq "leaves: ... on br-fc-q-1" "$(master fc-tap-000003ea)" br-fc-q-1
+# The ports are counted once and kept (netops.c, ports_count): taps
+# deleted are counted at once, in the same process, well within the
+# time the counts are kept.  (The bridge holds 1000 taps and the leaf's
+# veth end: two must go for room.)
+ok "leaves: a tap, then two gone from the bridge, then another" \
+    tap-create fc-tap-00000bbc br-fc-q 300001 300002 \
+    taps-delete 2 fc-tap-00000001 fc-tap-00000002 \
+    tap-create fc-tap-00000bbb br-fc-q 300001 300002
+expect_eq "leaves: ... the first on the leaf, the next where two went" \
+    "$(master fc-tap-00000bbc) $(master fc-tap-00000bbb)" \
+    "br-fc-q-1 br-fc-q"
 # The leaf is one network with the bridge: a host on it reaches the
 # bridge's address.
 H ip link add nt-leaf type veth peer name nt-leaf-v netns "$NS_V"
@@ -470,12 +481,12 @@ args=()
 for i in $(seq 1 1002); do
 	args+=("$(printf 'fc-tap-%08x' "$i")")
 done
-run taps-delete 1006 "${args[@]}" fc-tap-deadbeef fc-tap-00000bad \
-    fc-tap-0000ffff fc-tap-XYZ
+run taps-delete 1008 "${args[@]}" fc-tap-00000bbb fc-tap-00000bbc \
+    fc-tap-deadbeef fc-tap-00000bad fc-tap-0000ffff fc-tap-XYZ
 sanitized "taps delete: in one batch"
 expect_eq "taps delete: status 1, for what it left" "$RC" 1
 expect_eq "taps delete: each of banger's gone, a missing one too" \
-    "$(printf '%s\n' "$OUT" | grep -c ' ok$')" 1003
+    "$(printf '%s\n' "$OUT" | grep -c ' ok$')" 1005
 expect_eq "taps delete: each refusal named" \
     "$(printf '%s\n' "$OUT" | grep -v ' ok$' | tr '\n' ';')" \
     "fc-tap-deadbeef Operation not permitted;fc-tap-00000bad Operation not permitted;fc-tap-XYZ Invalid argument;"
