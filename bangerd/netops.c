@@ -1439,6 +1439,137 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 }
 
 /*
+ * net_tap_create() for many taps, each with its uid as owner and group,
+ * at a start: one dump of the links says which already are as it would
+ * leave them (banger's, on BRIDGE or a leaf of it, with BRIDGE's MTU,
+ * up, and tap_matches), and only the others go through it.  errs[i] is
+ * 0 or the errno of taps[i]'s failure (logged).  Returns 0, or -1 if
+ * any failed.
+ */
+int
+net_taps_ensure(const char *bridge, const char *const *taps,
+    const uid_t *uids, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*o;
+	struct rtnl_link	*br = NULL, *link;
+	struct tap_req		*td = NULL, key, *hit;
+	const char		*name, *kind, *alias;
+	char			 what[64];
+	size_t			 i, m = 0, rlen, nours = 0;
+	unsigned int		 mtu;
+	int			*ours = NULL, err, ret = 0, ok;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if (n == 0)
+		return (0);
+	if (check_name("bridge", bridge, valid_bridge_name) == -1)
+		goto fail_all;
+	if ((td = calloc(n, sizeof(*td))) == NULL ||
+	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
+		goto fail_all;
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	qsort(td, m, sizeof(*td), tap_req_cmp);
+	if (nl_open("tap", "check", &sk) == -1)
+		goto fail_all;
+	snprintf(what, sizeof(what), "taps on %s", bridge);
+	if (bridge_ours(sk, what, bridge, &br) == -1)
+		goto fail_all;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap check: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		goto fail_all;
+	}
+	/* The bridge and its leaves (bridge_of_root, from the dump). */
+	rlen = strlen(bridge);
+	ours[nours++] = rtnl_link_get_ifindex(br);
+	for (o = nl_cache_get_first(cache); o != NULL && nours <=
+	    BRIDGE_LEAVES; o = nl_cache_get_next(o)) {
+		char	*end;
+		long	 leaf;
+
+		link = (struct rtnl_link *)o;
+		name = rtnl_link_get_name(link);
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (name == NULL || kind == NULL || alias == NULL ||
+		    strcmp(kind, "bridge") != 0 ||
+		    strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    strncmp(name, bridge, rlen) != 0 || name[rlen] != '-' ||
+		    name[rlen + 1] == '0')
+			continue;
+		errno = 0;
+		leaf = strtol(name + rlen + 1, &end, 10);
+		if (errno == 0 && *end == '\0' && leaf >= 1 &&
+		    leaf <= BRIDGE_LEAVES)
+			ours[nours++] = rtnl_link_get_ifindex(link);
+	}
+	mtu = rtnl_link_get_mtu(br);
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
+		    (hit = bsearch(&key, td, m, sizeof(*td),
+		    tap_req_cmp)) == NULL)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind == NULL || strcmp(kind, "tun") != 0 ||
+		    alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    !(rtnl_link_get_flags(link) & IFF_UP) ||
+		    rtnl_link_get_mtu(link) != mtu)
+			continue;
+		for (i = 0, ok = 0; i < nours && !ok; i++)
+			ok = rtnl_link_get_master(link) == ours[i];
+		if (ok)
+			hit->td_link = link;
+	}
+	for (i = 0; i < m; i++) {
+		/* td[i] is taps[j], errs[j] its error: uids[j] its uid. */
+		const uid_t	*uid = &uids[td[i].td_err - errs];
+
+		if (td[i].td_link != NULL &&
+		    tap_matches(td[i].td_name, *uid, *uid))
+			continue;
+		if (net_tap_create(td[i].td_name, bridge, *uid, *uid) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (cache != NULL)
+		nl_cache_free(cache);
+	if (br != NULL)
+		rtnl_link_put(br);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(ours);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
+}
+
+/*
  * Call cb with each tap named fc-tap-ID, and whether it is banger's
  * (kind tun, marked with our alias): a list for the start-up sweep,
  * which removes only those that are.  Nothing is changed here.

@@ -1916,18 +1916,43 @@ vmop_restore(const char *consoles)
 	log_info("%zu VM records read", n);
 }
 
-/* Recorded VMs' taps that are missing (a reboot) are made again. */
+/*
+ * Recorded VMs' taps that are missing (a reboot) are made again, and
+ * any not as its creation left it is put right (net_taps_ensure: one
+ * look at all the links, not one round of requests a tap).
+ */
 void
 vmop_taps_ensure(void)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct pvm		*pv;
+	struct pvm		*pv, **pvs;
+	const char		**taps;
+	uid_t			*uids;
+	int			*errs;
+	size_t			 n = 0, i;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		if ((pv->pv_state == VMOP_CREATED ||
-		    pv->pv_state == VMOP_RUNNING) && net_tap_create(pv->pv_tap,
-		    conf->cf_bridge, pv->pv_uid, pv->pv_uid) == -1)
-			log_warn("vm %s: tap %s", pv->pv_id, pv->pv_tap);
+	if ((pvs = calloc(pvm_count + 1, sizeof(*pvs))) == NULL ||
+	    (taps = calloc(pvm_count + 1, sizeof(*taps))) == NULL ||
+	    (uids = calloc(pvm_count + 1, sizeof(*uids))) == NULL ||
+	    (errs = calloc(pvm_count + 1, sizeof(*errs))) == NULL)
+		fatal(NULL);
+	TAILQ_FOREACH(pv, &pvms, pv_entry) {
+		if (pv->pv_state != VMOP_CREATED &&
+		    pv->pv_state != VMOP_RUNNING)
+			continue;
+		pvs[n] = pv;
+		taps[n] = pv->pv_tap;
+		uids[n++] = pv->pv_uid;
+	}
+	(void)net_taps_ensure(conf->cf_bridge, taps, uids, errs, n);
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			log_warnx("vm %s: tap %s: %s", pvs[i]->pv_id, taps[i],
+			    strerror(errs[i]));
+	free(pvs);
+	free(taps);
+	free(uids);
+	free(errs);
 }
 
 const char *
