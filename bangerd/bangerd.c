@@ -94,6 +94,7 @@ main(int argc, char *argv[], char *envp[])
 	char		 errbuf[PROTO_MSG_MAX];
 	const char	*role = NULL;
 	char		*consoles = NULL;
+	struct fcscan	*fs;
 	int		 ch, i, fd, reexec = 0;
 
 	/* setproctitle_init may reuse argv's memory: keep a copy. */
@@ -226,9 +227,9 @@ main(int argc, char *argv[], char *envp[])
 	event_init();
 	/* From here on a stray signal is logged, not fatal (signals.c). */
 	parent_signals(parent_sig);
-	vmop_restore(consoles);
+	fs = vmop_restore(consoles);
 	free(consoles);
-	vmop_sweep();
+	vmop_sweep(fs);
 	image_store_clean();
 	if (reaper_init() == -1)
 		fatal("cannot start the tap reaper");

@@ -136,6 +136,7 @@ int	 install_apply(int, const char *, char *, size_t);
 int	 install_rollback(char *, size_t);
 
 /* vmops.c */
+struct fcscan;
 struct pvm *pvm_find(const char *);
 struct pvms *pvm_list(void);
 const char *pvm_state_name(int);
@@ -160,12 +161,11 @@ int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
 int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
-void	 vmop_restore(const char *);
+struct fcscan *vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
 
 /* sweep.c */
-struct fcscan;
-void	 vmop_sweep(void);
+void	 vmop_sweep(struct fcscan *);
 int	 sweep_vm_loops(const char *, const char *);
 struct fcscan *fcscan_new(void);
 pid_t	 fcscan_find(struct fcscan *, const char *, pid_t);

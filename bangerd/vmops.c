@@ -1880,9 +1880,11 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
  * each Firecracker that is still the process we started (same argv and
  * start time), finish or undo what a crash cut short, and note the VMs
  * whose Firecracker ended meanwhile.  After a re-exec, take back the
- * consoles the previous bangerd kept open.
+ * consoles the previous bangerd kept open.  Returns the scan of the
+ * processes it made, for the sweep (vmop_sweep) to use and free: one
+ * pass over /proc for both.
  */
-void
+struct fcscan *
 vmop_restore(const char *consoles)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *why;
@@ -1911,9 +1913,9 @@ vmop_restore(const char *consoles)
 	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
 		if (pvm_restore_one(fs, pv) == -1)
 			pvm_free(pv);
-	fcscan_free(fs);
 	consoles_adopt(consoles);
 	log_info("%zu VM records read", n);
+	return fs;
 }
 
 /*
