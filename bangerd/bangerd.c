@@ -94,6 +94,7 @@ main(int argc, char *argv[], char *envp[])
 	char		 errbuf[PROTO_MSG_MAX];
 	const char	*role = NULL;
 	char		*consoles = NULL;
+	struct fcscan	*fs;
 	int		 ch, i, fd, reexec = 0;
 
 	/* setproctitle_init may reuse argv's memory: keep a copy. */
@@ -226,9 +227,9 @@ main(int argc, char *argv[], char *envp[])
 	event_init();
 	/* From here on a stray signal is logged, not fatal (signals.c). */
 	parent_signals(parent_sig);
-	vmop_restore(consoles);
+	fs = vmop_restore(consoles);
 	free(consoles);
-	vmop_sweep();
+	vmop_sweep(fs);
 	image_store_clean();
 	if (reaper_init() == -1)
 		fatal("cannot start the tap reaper");
@@ -968,10 +969,11 @@ static void
 parent_shutdown(void)
 {
 	workers_stop();
-	/* A start under way ends running, recorded so, or undone. */
-	vmop_spawns_finish();
-	/* Removals waiting on their taps end, their records gone. */
-	reaper_drain();
+	/*
+	 * A start under way ends running, recorded so, or undone; removals
+	 * under way end, their records gone.
+	 */
+	vmop_settle();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	priv_net_teardown();
 	unlink(env->bd_conf->cf_socket);
@@ -1004,8 +1006,7 @@ parent_reexec(int fd, short event, void *arg)
 
 	log_info("re-executing %s", exe);
 	workers_stop();
-	vmop_spawns_finish();
-	reaper_drain();
+	vmop_settle();
 	unlink(env->bd_conf->cf_socket);
 	/* Running VMs keep their consoles: the new bangerd inherits them. */
 	vmop_consoles_keep(consoles, sizeof(consoles));

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/resource.h>
 
 #include <event.h>
@@ -80,6 +81,9 @@ struct image_files {
 /* The parent's record of one VM: what it made, and its process. */
 struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
+	RB_ENTRY(pvm)		 pv_byid;	/* pvm_find() */
+	RB_ENTRY(pvm)		 pv_byuid;	/* the uids held */
+	TAILQ_ENTRY(pvm)	 pv_batch;	/* a removal waiting to commit */
 	char			 pv_id[VM_ID_LEN + 1];
 	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
 	char			 pv_image[BANGER_NAME_MAX];
@@ -132,6 +136,7 @@ int	 install_apply(int, const char *, char *, size_t);
 int	 install_rollback(char *, size_t);
 
 /* vmops.c */
+struct fcscan;
 struct pvm *pvm_find(const char *);
 struct pvms *pvm_list(void);
 const char *pvm_state_name(int);
@@ -144,6 +149,7 @@ void	 vmop_net_sync(struct worker *);
 void	 vmop_net_gone(void);
 void	 vmop_vm_gone(void);
 void	 vmop_spawns_finish(void);
+void	 vmop_settle(void);
 void	 vmop_spawn_finish(struct pvm *);
 void	 vmop_taps_ensure(void);
 int	 vmop_start(struct worker *, uint32_t, struct pvm *,
@@ -155,12 +161,11 @@ int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
 int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
-void	 vmop_restore(const char *);
+struct fcscan *vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
 
 /* sweep.c */
-struct fcscan;
-void	 vmop_sweep(void);
+void	 vmop_sweep(struct fcscan *);
 int	 sweep_vm_loops(const char *, const char *);
 struct fcscan *fcscan_new(void);
 pid_t	 fcscan_find(struct fcscan *, const char *, pid_t);

@@ -9,7 +9,15 @@
  * VM, in a directory the caller hands over as an fd (the worker runs
  * chrooted, so no absolute path is involved).  Every change rewrites it
  * whole: temporary file, fsync, rename, fsync of the directory.  The
- * table in memory is always what the last rename committed.
+ * table in memory is what the last rename committed, but for the
+ * addresses ipam_forget() freed since: they are written with the next
+ * change, or by ipam_flush().  (A freed address is then taken by
+ * ipam_prune's sweep at the next start if a crash comes first: the
+ * owner of the records names every VM it still holds, then prunes.)
+ *
+ * Entries are kept sorted by address (the lowest free one is found in
+ * one walk) and, as copies, by VM id (ipam_find): a lookup, a change or
+ * a release costs a binary search and a memmove, not a scan.
  *
  * System calls (for the net worker's seccomp allow-list): openat,
  * fstat (newfstatat), read, write, fsync, renameat, unlinkat (only to
@@ -50,8 +58,10 @@ struct ipam {
 	int		 ip_prefix;
 	char		 ip_subnet[INET_ADDRSTRLEN + 3];	/* a.b.c.d/nn */
 	struct ipam_entry *ip_ent;		/* sorted by address */
+	struct ipam_entry *ip_byid;		/* the same, by VM id */
 	size_t		 ip_n;
 	size_t		 ip_cap;
+	int		 ip_dirty;		/* forgotten, not saved */
 	char		 ip_err[IPAM_ERR_SIZE];
 };
 
@@ -59,6 +69,8 @@ static int	ipam_error(struct ipam *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	ipam_check_id(struct ipam *, const char *);
 static int	ipam_find(const struct ipam *, const char *, size_t *);
+static int	ipam_find_id(const struct ipam *, const char *, size_t *);
+static int	ipam_index(struct ipam *);
 static int	ipam_host(const struct ipam *, uint32_t);
 static int	ipam_insert(struct ipam *, size_t, uint32_t, const char *);
 static void	ipam_remove(struct ipam *, size_t);
@@ -119,36 +131,100 @@ ipam_host(const struct ipam *ip, uint32_t a)
 }
 
 static int
+entry_id_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct ipam_entry *)a)->ie_vmid,
+	    ((const struct ipam_entry *)b)->ie_vmid));
+}
+
+/*
+ * Where vmid is in ip_byid (0), or would go (-1); *idx either way.
+ */
+static int
+ipam_find_id(const struct ipam *ip, const char *vmid, size_t *idx)
+{
+	size_t	 lo = 0, hi = ip->ip_n, mid;
+	int	 c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(ip->ip_byid[mid].ie_vmid, vmid)) == 0) {
+			*idx = mid;
+			return (0);
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*idx = lo;
+	return (-1);
+}
+
+/* Where addr (host order) is in ip_ent, or would go. */
+static size_t
+ipam_at(const struct ipam *ip, uint32_t addr)
+{
+	size_t	 lo = 0, hi = ip->ip_n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ip->ip_ent[mid].ie_addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/* The index in ip_ent of vmid's entry. */
+static int
 ipam_find(const struct ipam *ip, const char *vmid, size_t *idx)
 {
 	size_t	 i;
 
-	for (i = 0; i < ip->ip_n; i++)
-		if (strcmp(ip->ip_ent[i].ie_vmid, vmid) == 0) {
-			if (idx != NULL)
-				*idx = i;
-			return (0);
-		}
-	return (-1);
+	if (ip->ip_n == 0 || ipam_find_id(ip, vmid, &i) == -1)
+		return (-1);
+	if (idx != NULL)
+		*idx = ipam_at(ip, ip->ip_byid[i].ie_addr);
+	return (0);
+}
+
+/* ip_byid again from ip_ent, after ip_ent was put back whole. */
+static int
+ipam_index(struct ipam *ip)
+{
+	if (ip->ip_n > 0)
+		memcpy(ip->ip_byid, ip->ip_ent, ip->ip_n * sizeof(*ip->ip_ent));
+	qsort(ip->ip_byid, ip->ip_n, sizeof(*ip->ip_byid), entry_id_cmp);
+	return (0);
 }
 
 static int
 ipam_insert(struct ipam *ip, size_t at, uint32_t addr, const char *vmid)
 {
-	struct ipam_entry	*ent;
-	size_t			 cap;
+	struct ipam_entry	*ent, *byid;
+	size_t			 cap, j;
 
 	if (ip->ip_n == ip->ip_cap) {
 		cap = ip->ip_cap ? ip->ip_cap * 2 : 16;
 		if ((ent = reallocarray(ip->ip_ent, cap, sizeof(*ent))) == NULL)
 			return (ipam_error(ip, errno, "%s", strerror(errno)));
 		ip->ip_ent = ent;
+		if ((byid = reallocarray(ip->ip_byid, cap,
+		    sizeof(*byid))) == NULL)
+			return (ipam_error(ip, errno, "%s", strerror(errno)));
+		ip->ip_byid = byid;
 		ip->ip_cap = cap;
 	}
 	memmove(&ip->ip_ent[at + 1], &ip->ip_ent[at],
 	    (ip->ip_n - at) * sizeof(*ip->ip_ent));
 	ip->ip_ent[at].ie_addr = addr;
 	strlcpy(ip->ip_ent[at].ie_vmid, vmid, sizeof(ip->ip_ent[at].ie_vmid));
+	(void)ipam_find_id(ip, vmid, &j);
+	memmove(&ip->ip_byid[j + 1], &ip->ip_byid[j],
+	    (ip->ip_n - j) * sizeof(*ip->ip_byid));
+	ip->ip_byid[j] = ip->ip_ent[at];
 	ip->ip_n++;
 	return (0);
 }
@@ -156,6 +232,12 @@ ipam_insert(struct ipam *ip, size_t at, uint32_t addr, const char *vmid)
 static void
 ipam_remove(struct ipam *ip, size_t at)
 {
+	size_t	 j;
+
+	if (ipam_find_id(ip, ip->ip_ent[at].ie_vmid, &j) == 0) {
+		memmove(&ip->ip_byid[j], &ip->ip_byid[j + 1],
+		    (ip->ip_n - j - 1) * sizeof(*ip->ip_byid));
+	}
 	memmove(&ip->ip_ent[at], &ip->ip_ent[at + 1],
 	    (ip->ip_n - at - 1) * sizeof(*ip->ip_ent));
 	ip->ip_n--;
@@ -232,6 +314,7 @@ ipam_close(struct ipam *ip)
 	if (ip->ip_dirfd != -1)
 		close(ip->ip_dirfd);
 	free(ip->ip_ent);
+	free(ip->ip_byid);
 	free(ip);
 }
 
@@ -341,9 +424,7 @@ ipam_parse(struct ipam *ip, char *buf, size_t len)
 			    ip->ip_subnet);
 			continue;
 		}
-		for (at = 0; at < ip->ip_n && ip->ip_ent[at].ie_addr < addr;
-		    at++)
-			;
+		at = ipam_at(ip, addr);
 		if (at < ip->ip_n && ip->ip_ent[at].ie_addr == addr)
 			return (ipam_error(ip, EINVAL, "%s:%zu: %s given to "
 			    "vm %s and vm %s", IPAM_TABLE, lineno, sp,
@@ -422,6 +503,7 @@ ipam_save(struct ipam *ip, int *committed)
 		    strerror(saved)));
 	}
 	*committed = 1;
+	ip->ip_dirty = 0;
 	if (fsync(ip->ip_dirfd) == -1)
 		return (ipam_error(ip, errno, "%s: fsync of directory: %s",
 		    IPAM_TABLE, strerror(errno)));
@@ -519,6 +601,7 @@ ipam_commit(struct ipam *ip, int changed, struct ipam_entry *old, size_t n)
 			if (n > 0)
 				memcpy(ip->ip_ent, old, n * sizeof(*old));
 			ip->ip_n = n;
+			ipam_index(ip);
 		}
 		free(old);
 		errno = saved;
@@ -549,15 +632,10 @@ ipam_assign(struct ipam *ip, const char *vmid, struct in_addr addr)
 		return (0);
 	if (ipam_keep(ip, &old) == -1)
 		return (-1);
-	for (i = 0; i < ip->ip_n; ) {
-		if (ip->ip_ent[i].ie_addr == a ||
-		    strcmp(ip->ip_ent[i].ie_vmid, vmid) == 0)
-			ipam_remove(ip, i);
-		else
-			i++;
-	}
-	for (at = 0; at < ip->ip_n && ip->ip_ent[at].ie_addr < a; at++)
-		;
+	if (ipam_find(ip, vmid, &i) == 0)
+		ipam_remove(ip, i);
+	if ((at = ipam_at(ip, a)) < ip->ip_n && ip->ip_ent[at].ie_addr == a)
+		ipam_remove(ip, at);
 	return (ipam_commit(ip, ipam_insert(ip, at, a, vmid), old, n));
 }
 
@@ -629,6 +707,37 @@ ipam_release(struct ipam *ip, const char *vmid)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Free the VM's address in memory only (ENOENT if it had none): the
+ * table on disk keeps it until the next change or ipam_flush(), so that
+ * many releases cost one write.  For a table that follows records kept
+ * elsewhere (see the top of the file).
+ */
+int
+ipam_forget(struct ipam *ip, const char *vmid)
+{
+	size_t	 i;
+
+	if (ipam_check_id(ip, vmid) == -1)
+		return (-1);
+	if (ipam_find(ip, vmid, &i) == -1)
+		return (ipam_error(ip, ENOENT, "vm %s has no address", vmid));
+	ipam_remove(ip, i);
+	ip->ip_dirty = 1;
+	return (0);
+}
+
+/* The addresses ipam_forget() freed, written; 0 if there were none. */
+int
+ipam_flush(struct ipam *ip)
+{
+	int	 committed;
+
+	if (!ip->ip_dirty)
+		return (0);
+	return (ipam_save(ip, &committed));
 }
 
 /* The callback must not change the table. */

@@ -2,7 +2,8 @@
  * IPAM: one IPv4 address per VM from the bridge's subnet, and the
  * guest MAC derived from it.  The net worker owns the table; it lives
  * in one file (IPAM_TABLE) in a directory the worker owns, rewritten
- * atomically on every change, so that a VM keeps its address for its
+ * atomically on every change (releases may be gathered first:
+ * ipam_forget, ipam_flush), so that a VM keeps its address for its
  * whole life and across restarts of the daemon.
  */
 #ifndef BANGER_IPAM_H
@@ -33,6 +34,8 @@ int		 ipam_alloc(struct ipam *, const char *, struct in_addr *,
 int		 ipam_lookup(struct ipam *, const char *, struct in_addr *,
 		    char *);
 int		 ipam_release(struct ipam *, const char *);
+int		 ipam_forget(struct ipam *, const char *);
+int		 ipam_flush(struct ipam *);
 int		 ipam_assign(struct ipam *, const char *, struct in_addr);
 int		 ipam_prune(struct ipam *, int (*)(const char *, void *),
 		    void *);

@@ -11,6 +11,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
 
 #include <arpa/inet.h>
 
@@ -30,12 +31,24 @@
 #define RESOLVCONF_MAX		8192
 
 struct net_name {
-	TAILQ_ENTRY(net_name)	 nn_entry;
+	RB_ENTRY(net_name)	 nn_entry;
 	char			 nn_id[VM_ID_LEN + 1];
 	char			 nn_name[VALID_NAME_MAX + 1];
 };
 
-static TAILQ_HEAD(, net_name) names = TAILQ_HEAD_INITIALIZER(names);
+static int
+name_cmp(struct net_name *a, struct net_name *b)
+{
+	return strcmp(a->nn_id, b->nn_id);
+}
+
+/* By VM id: the parent names thousands of VMs at each start. */
+RB_HEAD(net_names, net_name);
+RB_PROTOTYPE(net_names, net_name, nn_entry, name_cmp)
+RB_GENERATE(net_names, net_name, nn_entry, name_cmp)
+static struct net_names	 names = RB_INITIALIZER(&names);
+/* Releases are written to the table together, after those at hand. */
+static struct event	 flush_ev;
 static char		 resolvconf[RESOLVCONF_MAX];
 static struct ipam	*ipam;
 static struct dns_ctx	*dns;
@@ -63,12 +76,11 @@ net_preinit(void)
 static struct net_name *
 name_find(const char *id)
 {
-	struct net_name	*nn;
+	struct net_name	 key;
 
-	TAILQ_FOREACH(nn, &names, nn_entry)
-		if (strcmp(nn->nn_id, id) == 0)
-			return nn;
-	return NULL;
+	if (strlcpy(key.nn_id, id, sizeof(key.nn_id)) >= sizeof(key.nn_id))
+		return NULL;
+	return RB_FIND(net_names, &names, &key);
 }
 
 /*
@@ -98,7 +110,7 @@ net_alloc(struct imsgev *iev, const struct net_vm *nv)
 		if ((nn = calloc(1, sizeof(*nn))) == NULL)
 			fatal(NULL);
 		strlcpy(nn->nn_id, nv->nv_id, sizeof(nn->nn_id));
-		TAILQ_INSERT_TAIL(&names, nn, nn_entry);
+		RB_INSERT(net_names, &names, nn);
 	} else if (strcmp(nn->nn_name, nv->nv_name) != 0)
 		dns_unset(dns, nn->nn_name);
 	strlcpy(nn->nn_name, nv->nv_name, sizeof(nn->nn_name));
@@ -133,17 +145,38 @@ net_sync_end(void)
 }
 
 static void
+net_flush(int fd, short event, void *arg)
+{
+	if (ipam_flush(ipam) == -1)
+		log_warnx("addresses: %s", ipam_strerror(ipam));
+}
+
+/*
+ * A VM gone: its name at once, its address in the table with the other
+ * releases at hand (a prune brings thousands), in one write.  Until it
+ * is written the address is taken in memory only: an allocation writes
+ * it with the rest, and after a crash the parent's sync drops it.
+ */
+static void
 net_release(const struct net_vm *nv)
 {
+	struct timeval	 now = { 0, 0 };
 	struct net_name	*nn;
 
 	if ((nn = name_find(nv->nv_id)) != NULL) {
 		dns_unset(dns, nn->nn_name);
-		TAILQ_REMOVE(&names, nn, nn_entry);
+		RB_REMOVE(net_names, &names, nn);
 		free(nn);
 	}
-	if (ipam_release(ipam, nv->nv_id) == -1 && errno != ENOENT)
-		log_warnx("vm %s: %s", nv->nv_id, ipam_strerror(ipam));
+	if (ipam_forget(ipam, nv->nv_id) == -1) {
+		if (errno != ENOENT)
+			log_warnx("vm %s: %s", nv->nv_id, ipam_strerror(ipam));
+		return;
+	}
+	if (!evtimer_initialized(&flush_ev))
+		evtimer_set(&flush_ev, net_flush, NULL);
+	if (!evtimer_pending(&flush_ev, NULL))
+		evtimer_add(&flush_ev, &now);
 }
 
 static int

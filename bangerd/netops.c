@@ -105,6 +105,7 @@ static int	 tap_open(const char *, uid_t, gid_t, int);
 static int	 tap_sysfs(const char *, const char *, char *, size_t);
 static int	 tap_sysfs_is(const char *, const char *, long long);
 static int	 tap_matches(const char *, uid_t, gid_t);
+static void	 ports_forget(void);
 static int	 nat_check(const struct nat_config *);
 static int	 nat_publish_check(const struct nat_config *, size_t);
 static char	*nat_ruleset(const struct nat_config *);
@@ -278,6 +279,7 @@ link_delete(struct nl_sock *sk, const char *what, const char *name,
 {
 	int	 err;
 
+	ports_forget();
 	err = rtnl_link_delete(sk, link);
 	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
 		return (0);
@@ -740,24 +742,6 @@ link_mark(struct nl_sock *sk, const char *name)
  * the veth pairs carry banger's mark like the bridge, and stay like it.
  */
 
-/*
- * Ports on the bridge with index ifindex: the links of cache whose
- * master it is.  By netlink, not /sys/class/net: sysfs shows the links
- * of the namespace it was mounted in, which need not be this one.
- */
-static int
-bridge_nports(struct nl_cache *cache, int ifindex)
-{
-	struct nl_object	*o;
-	int			 n = 0;
-
-	for (o = nl_cache_get_first(cache); o != NULL;
-	    o = nl_cache_get_next(o))
-		if (rtnl_link_get_master((struct rtnl_link *)o) == ifindex)
-			n++;
-	return (n);
-}
-
 /* ROOT-N, ROOT-Nu, ROOT-Nd: names that fit, or -1 (EINVAL, logged). */
 static int
 leaf_names(const char *root, int n, char *leaf, char *up, char *down)
@@ -946,20 +930,129 @@ bridge_of_root(struct nl_sock *sk, const char *root, int ifindex,
 }
 
 /*
+ * The ports of the bridge and of its leaves, counted in one dump of the
+ * links (by netlink, not /sys/class/net: sysfs shows the links of the
+ * namespace it was mounted in, which need not be this one), and then
+ * kept: a dump of thousands of links costs far more than
+ * the rest of a tap's creation, and each creation would take one.  The
+ * counts are those of the last dump plus the taps put on each since;
+ * they are counted again when older than PORTS_TTL_MS, after any link
+ * of ours was deleted (ports_gen, bumped from any thread), when a tap
+ * could not be attached, and for another bridge.  A count can be off
+ * only by ports others added meanwhile: a Linux bridge takes 1024,
+ * BRIDGE_PORTS is 1000.
+ */
+#define PORTS_TTL_MS	1000
+
+static struct {
+	int		 valid;
+	int		 root;			/* the bridge's ifindex */
+	unsigned int	 gen;			/* ports_gen when counted */
+	struct timespec	 taken;
+	int		 index[BRIDGE_LEAVES + 1];	/* 0: no such leaf */
+	int		 nports[BRIDGE_LEAVES + 1];	/* [0]: the bridge's */
+} ports;
+static unsigned int	 ports_gen;
+
+static void
+ports_forget(void)
+{
+	__atomic_add_fetch(&ports_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* Count them again if need be; the leaves that exist are ensured then. */
+static int
+ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
+{
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	struct rtnl_link	*link;
+	struct timespec		 now;
+	const char		*name, *kind, *alias;
+	char			*end;
+	size_t			 rlen = strlen(root);
+	long			 leaf;
+	unsigned int		 gen;
+	int			 err, i, m;
+
+	gen = __atomic_load_n(&ports_gen, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ports.valid && ports.root == rtnl_link_get_ifindex(rootlink) &&
+	    ports.gen == gen &&
+	    (now.tv_sec - ports.taken.tv_sec) * 1000 +
+	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS)
+		return (0);
+	ports.valid = 0;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("bridge %s: cannot list links: %s", root,
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (-1);
+	}
+	memset(ports.index, 0, sizeof(ports.index));
+	memset(ports.nports, 0, sizeof(ports.nports));
+	ports.root = ports.index[0] = rtnl_link_get_ifindex(rootlink);
+	/* The leaves, by name and mark (as bridge_of_root). */
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		name = rtnl_link_get_name(link);
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (name == NULL || kind == NULL || alias == NULL ||
+		    strcmp(kind, "bridge") != 0 ||
+		    strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    strncmp(name, root, rlen) != 0 || name[rlen] != '-' ||
+		    name[rlen + 1] == '0')
+			continue;
+		errno = 0;
+		leaf = strtol(name + rlen + 1, &end, 10);
+		if (errno == 0 && *end == '\0' && leaf >= 1 &&
+		    leaf <= BRIDGE_LEAVES)
+			ports.index[leaf] = rtnl_link_get_ifindex(link);
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		if ((m = rtnl_link_get_master((struct rtnl_link *)o)) <= 0)
+			continue;
+		for (i = 0; i <= BRIDGE_LEAVES; i++)
+			if (ports.index[i] == m) {
+				ports.nports[i]++;
+				break;
+			}
+	}
+	nl_cache_free(cache);
+	/* What each create used to do to every leaf up to its own. */
+	for (i = 1; i <= BRIDGE_LEAVES; i++) {
+		if (ports.index[i] == 0)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, i, &link) == -1)
+			return (-1);
+		ports.index[i] = rtnl_link_get_ifindex(link);
+		rtnl_link_put(link);
+	}
+	ports.gen = gen;
+	ports.taken = now;
+	ports.valid = 1;
+	return (0);
+}
+
+/*
  * The bridge a tap goes on: where it already is (ROOT or a leaf of
  * it), else ROOT while it has fewer than BRIDGE_PORTS ports, else the
- * first leaf with room, made if need be.
+ * first leaf with room, made if need be.  *slotp: which (0 for ROOT),
+ * for net_tap_create to count the tap on it.
  */
 static int
 tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
-    struct rtnl_link *tap, struct rtnl_link **brp, char *brname)
+    struct rtnl_link *tap, struct rtnl_link **brp, char *brname, int *slotp)
 {
 	struct rtnl_link	*leaf;
-	struct nl_cache		*cache = NULL;
 	char			 up[IFNAMSIZ], down[IFNAMSIZ];
-	int			 n, err, saved_errno;
+	int			 n;
 
 	*brp = NULL;
+	*slotp = -1;
 	if (bridge_of_root(sk, root, rtnl_link_get_master(tap), brname)) {
 		if (strcmp(brname, root) == 0) {
 			nl_object_get((struct nl_object *)rootlink);
@@ -968,41 +1061,34 @@ tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
 		}
 		return (rtnl_link_get_kernel(sk, 0, brname, brp) < 0 ? -1 : 0);
 	}
-	/*
-	 * One dump of the links counts every bridge's ports; a leaf made
-	 * after it has none in it, which is right but for its veth end.
-	 */
-	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("bridge %s: cannot list links: %s", root,
-		    nl_geterror(err));
-		errno = nl_errno(err);
+	if (ports_count(sk, root, rootlink) == -1)
 		return (-1);
-	}
-	if (bridge_nports(cache, rtnl_link_get_ifindex(rootlink)) <
-	    BRIDGE_PORTS) {
-		nl_cache_free(cache);
+	if (ports.nports[0] < BRIDGE_PORTS) {
 		nl_object_get((struct nl_object *)rootlink);
 		*brp = rootlink;
 		strlcpy(brname, root, IFNAMSIZ);
+		*slotp = 0;
 		return (0);
 	}
 	for (n = 1; n <= BRIDGE_LEAVES; n++) {
-		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1) {
-			saved_errno = errno;
-			nl_cache_free(cache);
-			errno = saved_errno;
+		/* Full when counted: ensured then, not again for each tap. */
+		if (ports.index[n] != 0 && ports.nports[n] >= BRIDGE_PORTS)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1)
 			return (-1);
+		/* A leaf made now has no port but its veth end: 0, as ever. */
+		if (ports.index[n] != rtnl_link_get_ifindex(leaf)) {
+			ports.index[n] = rtnl_link_get_ifindex(leaf);
+			ports.nports[n] = 0;
 		}
-		if (bridge_nports(cache, rtnl_link_get_ifindex(leaf)) <
-		    BRIDGE_PORTS) {
-			nl_cache_free(cache);
+		if (ports.nports[n] < BRIDGE_PORTS) {
 			(void)leaf_names(root, n, brname, up, down);
 			*brp = leaf;
+			*slotp = n;
 			return (0);
 		}
 		rtnl_link_put(leaf);
 	}
-	nl_cache_free(cache);
 	log_warnx("bridge %s: it and its %d leaves hold %d taps each: no "
 	    "room for another", root, BRIDGE_LEAVES, BRIDGE_PORTS);
 	errno = ENOSPC;
@@ -1017,6 +1103,7 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	struct rtnl_link	*on = NULL;
 	char			 what[64], onname[IFNAMSIZ];
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
+	int			 slot;
 
 	if (check_name("tap", tap, valid_tap_name) == -1 ||
 	    check_name("bridge", bridge, valid_bridge_name) == -1)
@@ -1083,9 +1170,15 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	}
 
 	/* MTU of the bridge, on the bridge (or a leaf of it), up. */
-	if (tap_bridge(sk, bridge, br, link, &on, onname) == -1 ||
-	    link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) == -1)
+	if (tap_bridge(sk, bridge, br, link, &on, onname, &slot) == -1)
 		goto fail;
+	if (link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) ==
+	    -1) {
+		ports.valid = 0;
+		goto fail;
+	}
+	if (slot != -1)
+		ports.nports[slot]++;
 	log_debug("tap %s: mtu %u, on bridge %s, up", tap,
 	    rtnl_link_get_mtu(br), onname);
 	ret = 0;
@@ -1115,6 +1208,365 @@ int
 net_tap_delete(const char *tap)
 {
 	return (link_remove_ours("tap", tap, valid_tap_name, "tun"));
+}
+
+/*
+ * Many taps at once.  The kernel spends RCU grace periods on each link
+ * it unregisters (tens of milliseconds), but links deleted in one
+ * request share them: each tap of ours (checked as link_get does, in
+ * one dump of the links) is moved into a link group no other link is
+ * in, by its index, and the group is deleted in one request.  What the
+ * group request leaves is deleted one by one.  errs[i] is 0 once
+ * taps[i] is gone or was, EPERM if it is not banger's, else why it
+ * could not be deleted.  Returns 0, or -1 if any could not.
+ */
+struct tap_req {
+	const char		*td_name;
+	struct rtnl_link	*td_link;	/* ours, in the dump */
+	int			*td_err;
+};
+
+static int
+tap_req_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct tap_req *)a)->td_name,
+	    ((const struct tap_req *)b)->td_name));
+}
+
+/* A link group unused in cache, never 0 (every link's by default). */
+static uint32_t
+group_unused(struct nl_cache *cache)
+{
+	struct nl_object	*o;
+	uint32_t		 g;
+
+	for (;;) {
+		g = arc4random() | 0x80000000U;
+		for (o = nl_cache_get_first(cache); o != NULL;
+		    o = nl_cache_get_next(o))
+			if (rtnl_link_get_group((struct rtnl_link *)o) == g)
+				break;
+		if (o == NULL)
+			return (g);
+	}
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * The indexes of the links there are now, sorted, in one dump; NULL
+ * with *np 0 if there are none, NULL with *np 1 on error (logged).
+ */
+static int *
+links_index(struct nl_sock *sk, size_t *np)
+{
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	size_t			 n = 0;
+	int			*idx, err;
+
+	*np = 1;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap deletion: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (NULL);
+	}
+	if ((idx = reallocarray(NULL, nl_cache_nitems(cache) + 1,
+	    sizeof(*idx))) == NULL) {
+		nl_cache_free(cache);
+		return (NULL);
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o))
+		idx[n++] = rtnl_link_get_ifindex((struct rtnl_link *)o);
+	nl_cache_free(cache);
+	qsort(idx, n, sizeof(*idx), int_cmp);
+	*np = n;
+	if (n == 0) {
+		free(idx);
+		return (NULL);
+	}
+	return (idx);
+}
+
+/* RTM_DELLINK of every link in group g. */
+static int
+group_delete(struct nl_sock *sk, uint32_t g)
+{
+	struct ifinfomsg	 ifi;
+	struct nl_msg		*msg;
+	int			 err;
+
+	if ((msg = nlmsg_alloc_simple(RTM_DELLINK, 0)) == NULL)
+		return (-NLE_NOMEM);
+	memset(&ifi, 0, sizeof(ifi));
+	ifi.ifi_family = AF_UNSPEC;
+	if ((err = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO)) < 0 ||
+	    (err = nla_put_u32(msg, IFLA_GROUP, g)) < 0 ||
+	    (err = nl_send_auto_complete(sk, msg)) < 0) {
+		nlmsg_free(msg);
+		return (err);
+	}
+	nlmsg_free(msg);
+	return (nl_wait_for_ack(sk));
+}
+
+int
+net_taps_delete(const char *const *taps, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*o;
+	struct rtnl_link	*link, *change = NULL;
+	struct tap_req		*td = NULL, key, *hit;
+	const char		*name, *kind, *alias;
+	size_t			 i, m = 0, grouped = 0, nleft = 0;
+	uint32_t		 g;
+	int			 err, ret = 0, idx, *left = NULL;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if (n == 0)
+		return (0);
+	if ((td = calloc(n, sizeof(*td))) == NULL)
+		goto fail_all;
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	qsort(td, m, sizeof(*td), tap_req_cmp);
+	if (nl_open("tap", "deletion", &sk) == -1)
+		goto fail_all;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap deletion: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		goto fail_all;
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
+		    (hit = bsearch(&key, td, m, sizeof(*td),
+		    tap_req_cmp)) == NULL)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind == NULL || strcmp(kind, "tun") != 0) {
+			log_warnx("tap %s: an interface of that name exists "
+			    "and is not a tap; not banger's, left alone",
+			    hit->td_name);
+			*hit->td_err = EPERM;
+		} else if (alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0) {
+			log_warnx("tap %s: exists without banger's mark (alias "
+			    "\"%s\"); not banger's, left alone", hit->td_name,
+			    NETOPS_ALIAS);
+			*hit->td_err = EPERM;
+		} else
+			hit->td_link = link;
+	}
+	if ((change = rtnl_link_alloc()) == NULL) {
+		errno = ENOMEM;
+		goto fail_all;
+	}
+	g = group_unused(cache);
+	rtnl_link_set_group(change, g);
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		err = rtnl_link_change(sk, td[i].td_link, change, 0);
+		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
+			td[i].td_link = NULL;	/* gone meanwhile */
+		else if (err >= 0)
+			grouped++;
+	}
+	if (grouped > 0)
+		ports_forget();
+	if (grouped > 0 && (err = group_delete(sk, g)) < 0 &&
+	    err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
+		log_debug("tap deletion: group %u: %s; one by one", g,
+		    nl_geterror(err));
+	/* What the group request left, if anything, goes one by one. */
+	if ((left = links_index(sk, &nleft)) == NULL && nleft != 0)
+		goto fail_all;
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		name = td[i].td_name;
+		idx = rtnl_link_get_ifindex(td[i].td_link);
+		if (bsearch(&idx, left, nleft, sizeof(*left), int_cmp) ==
+		    NULL) {
+			log_info("tap %s: deleted", name);
+			continue;
+		}
+		if (link_delete(sk, "tap", name, td[i].td_link) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (change != NULL)
+		rtnl_link_put(change);
+	if (cache != NULL)
+		nl_cache_free(cache);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(left);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
+}
+
+/*
+ * net_tap_create() for many taps, each with its uid as owner and group,
+ * at a start: one dump of the links says which already are as it would
+ * leave them (banger's, on BRIDGE or a leaf of it, with BRIDGE's MTU,
+ * up, and tap_matches), and only the others go through it.  errs[i] is
+ * 0 or the errno of taps[i]'s failure (logged).  Returns 0, or -1 if
+ * any failed.
+ */
+int
+net_taps_ensure(const char *bridge, const char *const *taps,
+    const uid_t *uids, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*o;
+	struct rtnl_link	*br = NULL, *link;
+	struct tap_req		*td = NULL, key, *hit;
+	const char		*name, *kind, *alias;
+	char			 what[64];
+	size_t			 i, m = 0, rlen, nours = 0;
+	unsigned int		 mtu;
+	int			*ours = NULL, err, ret = 0, ok;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if (n == 0)
+		return (0);
+	if (check_name("bridge", bridge, valid_bridge_name) == -1)
+		goto fail_all;
+	if ((td = calloc(n, sizeof(*td))) == NULL ||
+	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
+		goto fail_all;
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	qsort(td, m, sizeof(*td), tap_req_cmp);
+	if (nl_open("tap", "check", &sk) == -1)
+		goto fail_all;
+	snprintf(what, sizeof(what), "taps on %s", bridge);
+	if (bridge_ours(sk, what, bridge, &br) == -1)
+		goto fail_all;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap check: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		goto fail_all;
+	}
+	/* The bridge and its leaves (bridge_of_root, from the dump). */
+	rlen = strlen(bridge);
+	ours[nours++] = rtnl_link_get_ifindex(br);
+	for (o = nl_cache_get_first(cache); o != NULL && nours <=
+	    BRIDGE_LEAVES; o = nl_cache_get_next(o)) {
+		char	*end;
+		long	 leaf;
+
+		link = (struct rtnl_link *)o;
+		name = rtnl_link_get_name(link);
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (name == NULL || kind == NULL || alias == NULL ||
+		    strcmp(kind, "bridge") != 0 ||
+		    strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    strncmp(name, bridge, rlen) != 0 || name[rlen] != '-' ||
+		    name[rlen + 1] == '0')
+			continue;
+		errno = 0;
+		leaf = strtol(name + rlen + 1, &end, 10);
+		if (errno == 0 && *end == '\0' && leaf >= 1 &&
+		    leaf <= BRIDGE_LEAVES)
+			ours[nours++] = rtnl_link_get_ifindex(link);
+	}
+	mtu = rtnl_link_get_mtu(br);
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
+		    (hit = bsearch(&key, td, m, sizeof(*td),
+		    tap_req_cmp)) == NULL)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind == NULL || strcmp(kind, "tun") != 0 ||
+		    alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    !(rtnl_link_get_flags(link) & IFF_UP) ||
+		    rtnl_link_get_mtu(link) != mtu)
+			continue;
+		for (i = 0, ok = 0; i < nours && !ok; i++)
+			ok = rtnl_link_get_master(link) == ours[i];
+		if (ok)
+			hit->td_link = link;
+	}
+	for (i = 0; i < m; i++) {
+		/* td[i] is taps[j], errs[j] its error: uids[j] its uid. */
+		const uid_t	*uid = &uids[td[i].td_err - errs];
+
+		if (td[i].td_link != NULL &&
+		    tap_matches(td[i].td_name, *uid, *uid))
+			continue;
+		if (net_tap_create(td[i].td_name, bridge, *uid, *uid) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (cache != NULL)
+		nl_cache_free(cache);
+	if (br != NULL)
+		rtnl_link_put(br);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(ours);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
 }
 
 /*

@@ -61,6 +61,9 @@ int	net_bridge_ensure(const char *, struct in_addr, int);
 int	net_bridge_remove(const char *);
 int	net_tap_create(const char *, const char *, uid_t, gid_t);
 int	net_tap_delete(const char *);
+int	net_taps_delete(const char *const *, int *, size_t);
+int	net_taps_ensure(const char *, const char *const *, const uid_t *, int *,
+	    size_t);
 int	net_tap_list(void (*)(const char *, int, void *), void *);
 int	nat_apply(const struct nat_config *);
 int	nat_clear(void);

@@ -2,8 +2,12 @@
  * Taps deleted off the parent's event loop.  The kernel takes tens of
  * milliseconds to unregister a link (it waits for RCU grace periods),
  * during which the parent would serve no one: a thread of its own
- * deletes each tap it is given, and the parent carries on with the
+ * deletes the taps it is given, and the parent carries on with the
  * VM's removal (its record goes last) when the thread says it is done.
+ * The taps queued while it works go in its next request together
+ * (net_taps_delete): links deleted at once share the grace periods, so
+ * a prune of thousands of VMs waits for them a few times, not once a
+ * VM.
  *
  * The thread only deletes links, with a netlink socket of its own, and
  * writes no log (its lines are held and logged here): a fork in the
@@ -48,28 +52,61 @@ static int		 reap_pipe[2] = { -1, -1 };
 static struct event	 reap_ev;
 static size_t		 reap_pending;	/* queued and not yet called back */
 
+/*
+ * The thread: every tap queued so far in one net_taps_delete(), whose
+ * links share the kernel's grace periods, then the next batch.
+ */
 static void *
 reaper_thread(void *arg)
 {
+	struct reapq	 q = TAILQ_HEAD_INITIALIZER(q);
 	struct reap	*r;
+	const char	**taps;
+	char		 msg[256];
+	int		*errs;
+	size_t		 n, i;
 	char		 c = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&reap_lock);
-		while ((r = TAILQ_FIRST(&reap_todo)) == NULL)
+		while (TAILQ_EMPTY(&reap_todo))
 			pthread_cond_wait(&reap_cond, &reap_lock);
-		TAILQ_REMOVE(&reap_todo, r, r_entry);
+		TAILQ_CONCAT(&q, &reap_todo, r_entry);
 		reap_busy = 1;
 		pthread_mutex_unlock(&reap_lock);
 
-		log_hold(r->r_msg, sizeof(r->r_msg));
-		/* EPERM: not banger's mark, so never this VM's. */
-		if (net_tap_delete(r->r_tap) == -1 && errno != EPERM)
-			r->r_error = errno ? errno : EIO;
+		n = 0;
+		TAILQ_FOREACH(r, &q, r_entry)
+			n++;
+		taps = calloc(n, sizeof(*taps));
+		errs = calloc(n, sizeof(*errs));
+		i = 0;
+		TAILQ_FOREACH(r, &q, r_entry)
+			if (taps != NULL)
+				taps[i++] = r->r_tap;
+		log_hold(msg, sizeof(msg));
+		if (taps == NULL || errs == NULL)
+			strlcpy(msg, "tap deletion: out of memory",
+			    sizeof(msg));
+		else
+			(void)net_taps_delete(taps, errs, n);
 		log_hold(NULL, 0);
+		i = 0;
+		TAILQ_FOREACH(r, &q, r_entry) {
+			/* EPERM: not banger's mark, so never this VM's. */
+			if (taps == NULL || errs == NULL)
+				r->r_error = ENOMEM;
+			else if (errs[i] != 0 && errs[i] != EPERM)
+				r->r_error = errs[i];
+			if (r->r_error != 0)
+				strlcpy(r->r_msg, msg, sizeof(r->r_msg));
+			i++;
+		}
+		free(taps);
+		free(errs);
 
 		pthread_mutex_lock(&reap_lock);
-		TAILQ_INSERT_TAIL(&reap_done, r, r_entry);
+		TAILQ_CONCAT(&reap_done, &q, r_entry);
 		reap_busy = 0;
 		pthread_mutex_unlock(&reap_lock);
 		/* A full pipe already says there is something to collect. */

@@ -63,9 +63,11 @@ struct sweep_id {
 	int	si_found;		/* SW_* */
 };
 
+/* What was found, one entry a find; sorted and merged by id at the end. */
 struct sweep {
 	struct sweep_id	*sw_ids;
 	size_t		 sw_n;
+	size_t		 sw_cap;
 };
 
 static const char *const disk_suffixes[] = {
@@ -76,21 +78,43 @@ static void
 sweep_add(struct sweep *sw, const char *id, int what)
 {
 	struct sweep_id	*si;
-	size_t		 i;
+	size_t		 cap;
 
-	for (i = 0; i < sw->sw_n; i++)
-		if (strcmp(sw->sw_ids[i].si_id, id) == 0) {
-			sw->sw_ids[i].si_found |= what;
-			return;
-		}
-	if ((si = reallocarray(sw->sw_ids, sw->sw_n + 1, sizeof(*si))) ==
-	    NULL)
-		fatal(NULL);
-	sw->sw_ids = si;
+	if (sw->sw_n == sw->sw_cap) {
+		cap = sw->sw_cap ? sw->sw_cap * 2 : 256;
+		if ((si = reallocarray(sw->sw_ids, cap, sizeof(*si))) == NULL)
+			fatal(NULL);
+		sw->sw_ids = si;
+		sw->sw_cap = cap;
+	}
 	si = &sw->sw_ids[sw->sw_n++];
 	memset(si, 0, sizeof(*si));
 	strlcpy(si->si_id, id, sizeof(si->si_id));
 	si->si_found = what;
+}
+
+static int
+sweep_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sweep_id *)a)->si_id,
+	    ((const struct sweep_id *)b)->si_id);
+}
+
+/* One entry an id, with all that was found of it. */
+static void
+sweep_merge(struct sweep *sw)
+{
+	size_t	 i, n = 0;
+
+	qsort(sw->sw_ids, sw->sw_n, sizeof(*sw->sw_ids), sweep_id_cmp);
+	for (i = 0; i < sw->sw_n; i++) {
+		if (n > 0 && strcmp(sw->sw_ids[n - 1].si_id,
+		    sw->sw_ids[i].si_id) == 0)
+			sw->sw_ids[n - 1].si_found |= sw->sw_ids[i].si_found;
+		else
+			sw->sw_ids[n++] = sw->sw_ids[i];
+	}
+	sw->sw_n = n;
 }
 
 /*
@@ -147,7 +171,30 @@ struct fcproc {
 struct fcscan {
 	struct fcproc	*fs_procs;
 	size_t		 fs_n;
+	/* fs_procs in order of root (dev, ino), and of --id */
+	struct fcproc	**fs_byroot;
+	struct fcproc	**fs_byid;
 };
+
+static int
+byroot_cmp(const void *a, const void *b)
+{
+	const struct fcproc	*x = *(struct fcproc *const *)a;
+	const struct fcproc	*y = *(struct fcproc *const *)b;
+
+	if (x->fp_rdev != y->fp_rdev)
+		return x->fp_rdev < y->fp_rdev ? -1 : 1;
+	if (x->fp_rino != y->fp_rino)
+		return x->fp_rino < y->fp_rino ? -1 : 1;
+	return 0;
+}
+
+static int
+byid_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct fcproc *const *)a)->fp_id,
+	    (*(struct fcproc *const *)b)->fp_id);
+}
 
 /* The --id of a Firecracker's (or the jailer's) argv, if one. */
 static int
@@ -191,6 +238,7 @@ fcscan_new(void)
 	unsigned long long start;
 	DIR		*d;
 	pid_t		 pid;
+	size_t		 i;
 	char		*end;
 	int		 jailed;
 
@@ -233,6 +281,15 @@ fcscan_new(void)
 		strlcpy(fp->fp_id, id, sizeof(fp->fp_id));
 	}
 	closedir(d);
+	/* Each VM's processes found by a search, not a pass over all. */
+	if ((fs->fs_byroot = calloc(fs->fs_n + 1,
+	    sizeof(*fs->fs_byroot))) == NULL ||
+	    (fs->fs_byid = calloc(fs->fs_n + 1, sizeof(*fs->fs_byid))) == NULL)
+		fatal(NULL);
+	for (i = 0; i < fs->fs_n; i++)
+		fs->fs_byroot[i] = fs->fs_byid[i] = &fs->fs_procs[i];
+	qsort(fs->fs_byroot, fs->fs_n, sizeof(*fs->fs_byroot), byroot_cmp);
+	qsort(fs->fs_byid, fs->fs_n, sizeof(*fs->fs_byid), byid_cmp);
 	return fs;
 }
 
@@ -241,29 +298,52 @@ fcscan_new(void)
  * is id's jail root, or (jail or not, with jailonly 0) its argv names
  * id.  Its pid, or 0.
  */
+/* The first of idx[n] cmp does not put before key, or idx + n. */
+static struct fcproc **
+fcscan_lower(struct fcproc **idx, size_t n, struct fcproc *key,
+    int (*cmp)(const void *, const void *))
+{
+	struct fcproc	**lo = idx, **hi = idx + n, **mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cmp(mid, &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static pid_t
 fcscan_match(struct fcscan *fs, const char *id, pid_t keep, int jailonly)
 {
 	char		 path[PATH_MAX];
 	struct stat	 jst;
-	size_t		 i;
-	int		 havejail;
+	struct fcproc	 key, **fpp, **end;
 
 	snprintf(path, sizeof(path), "%s/%s/%s/%s/%s",
 	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, id,
 	    JAIL_ROOT);
-	havejail = lstat(path, &jst) == 0 && S_ISDIR(jst.st_mode);
-	for (i = 0; i < fs->fs_n; i++) {
-		struct fcproc	*fp = &fs->fs_procs[i];
-
-		if (fp->fp_gone || fp->fp_pid == keep)
-			continue;
-		if (havejail && fp->fp_rdev == jst.st_dev &&
-		    fp->fp_rino == jst.st_ino)
-			return fp->fp_pid;
-		if (!jailonly && strcmp(fp->fp_id, id) == 0)
-			return fp->fp_pid;
+	memset(&key, 0, sizeof(key));
+	if (lstat(path, &jst) == 0 && S_ISDIR(jst.st_mode)) {
+		key.fp_rdev = jst.st_dev;
+		key.fp_rino = jst.st_ino;
+		end = fs->fs_byroot + fs->fs_n;
+		for (fpp = fcscan_lower(fs->fs_byroot, fs->fs_n, &key,
+		    byroot_cmp); fpp < end && byroot_cmp(fpp,
+		    &(struct fcproc *){ &key }) == 0; fpp++)
+			if (!(*fpp)->fp_gone && (*fpp)->fp_pid != keep)
+				return (*fpp)->fp_pid;
 	}
+	if (jailonly)
+		return 0;
+	strlcpy(key.fp_id, id, sizeof(key.fp_id));
+	end = fs->fs_byid + fs->fs_n;
+	for (fpp = fcscan_lower(fs->fs_byid, fs->fs_n, &key, byid_cmp);
+	    fpp < end && byid_cmp(fpp, &(struct fcproc *){ &key }) == 0; fpp++)
+		if (!(*fpp)->fp_gone && (*fpp)->fp_pid != keep)
+			return (*fpp)->fp_pid;
 	return 0;
 }
 
@@ -319,6 +399,8 @@ fcscan_free(struct fcscan *fs)
 {
 	if (fs == NULL)
 		return;
+	free(fs->fs_byroot);
+	free(fs->fs_byid);
 	free(fs->fs_procs);
 	free(fs);
 }
@@ -675,11 +757,14 @@ sweep_priv_tmp(void)
 	closedir(d);
 }
 
+/*
+ * fs: the scan of the processes vmop_restore() made (it started none),
+ * freed here.
+ */
 void
-vmop_sweep(void)
+vmop_sweep(struct fcscan *fs)
 {
 	struct sweep	 sw;
-	struct fcscan	*fs;
 	const char	*id;
 	size_t		 i;
 	pid_t		 pid;
@@ -692,7 +777,7 @@ vmop_sweep(void)
 		log_warn("sweep: cannot list the taps");
 	scan_jails(&sw);
 	scan_cgroups(&sw);
-	fs = fcscan_new();
+	sweep_merge(&sw);
 	for (i = 0; i < sw.sw_n; i++) {
 		id = sw.sw_ids[i].si_id;
 		if (has_record(id))

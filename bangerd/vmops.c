@@ -61,18 +61,47 @@
 static struct pvms	 pvms = TAILQ_HEAD_INITIALIZER(pvms);
 static size_t		 pvm_count;	/* records in pvms */
 
+/*
+ * The records by id, and by uid (then id, as two records may name one
+ * uid after vm-uids changed): thousands of VMs, and a lookup for every
+ * request and every object the sweep finds.
+ */
+static int
+pvm_id_cmp(struct pvm *a, struct pvm *b)
+{
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+static int
+pvm_uid_cmp(struct pvm *a, struct pvm *b)
+{
+	if (a->pv_uid != b->pv_uid)
+		return a->pv_uid < b->pv_uid ? -1 : 1;
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+RB_HEAD(pvm_ids, pvm);
+RB_HEAD(pvm_uids, pvm);
+RB_PROTOTYPE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_PROTOTYPE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+RB_GENERATE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_GENERATE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+static struct pvm_ids	 pvm_byid = RB_INITIALIZER(&pvm_byid);
+static struct pvm_uids	 pvm_byuid = RB_INITIALIZER(&pvm_byuid);
+/* Every uid from uid_from up to uid_next is held (pvm_uid_alloc). */
+static uid_t		 uid_from, uid_next;
+
 static void	 pvm_exit_cb(int, short, void *);
 static int	 pvm_save(struct pvm *);
 
 struct pvm *
 pvm_find(const char *id)
 {
-	struct pvm	*pv;
+	struct pvm	 key;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		if (strcmp(pv->pv_id, id) == 0)
-			return pv;
-	return NULL;
+	if (strlcpy(key.pv_id, id, sizeof(key.pv_id)) >= sizeof(key.pv_id))
+		return NULL;
+	return RB_FIND(pvm_ids, &pvm_byid, &key);
 }
 
 struct pvms *
@@ -196,47 +225,33 @@ image_resolve(const char *name, struct image_files *img, char *err,
 	    sizeof(img->bootargs), err, errlen);
 }
 
-/* The lowest uid of the configured range that no record holds. */
-static int
-uid_cmp(const void *a, const void *b)
-{
-	uid_t	 x = *(const uid_t *)a, y = *(const uid_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/*
+ * The lowest uid of the configured range that no record holds: the
+ * held ones in order from the lowest not known to be held, which moves
+ * up as uids are taken and down as they are freed (pvm_free), so that
+ * one creation after another costs a step or two, not a pass over all.
+ */
 static int
 pvm_uid_alloc(uid_t *uidp)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct pvm		*pv;
-	uid_t			*used = NULL, uid;
-	size_t			 n = 0, i;
+	struct pvm		 key, *pv;
+	uid_t			 uid;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		n++;
-	if (n > 0 && (used = calloc(n, sizeof(*used))) == NULL)
-		fatal(NULL);
-	i = 0;
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		used[i++] = pv->pv_uid;
-	if (n > 0)
-		qsort(used, n, sizeof(*used), uid_cmp);
-	uid = conf->cf_vm_uid_min;
-	for (i = 0; i < n && uid <= conf->cf_vm_uid_max; i++) {
-		if (used[i] < uid)
-			continue;
-		if (used[i] > uid)
-			break;
-		if (uid == conf->cf_vm_uid_max) {
-			free(used);
-			errno = ENOSPC;
-			return -1;
-		}
-		uid++;
+	if (uid_from != conf->cf_vm_uid_min || uid_next < uid_from) {
+		uid_from = conf->cf_vm_uid_min;
+		uid_next = uid_from;
 	}
-	free(used);
-	if (uid > conf->cf_vm_uid_max || uid < conf->cf_vm_uid_min) {
+	uid = uid_next;
+	key.pv_uid = uid;
+	key.pv_id[0] = '\0';
+	for (pv = RB_NFIND(pvm_uids, &pvm_byuid, &key);
+	    pv != NULL && pv->pv_uid <= uid && uid <= conf->cf_vm_uid_max;
+	    pv = RB_NEXT(pvm_uids, &pvm_byuid, pv))
+		if (pv->pv_uid == uid)
+			uid++;
+	uid_next = uid;
+	if (uid > conf->cf_vm_uid_max) {
 		errno = ENOSPC;
 		return -1;
 	}
@@ -289,20 +304,16 @@ pvm_disk_setf(struct pvm *pv, const char *fmt, ...)
  * go next).  Starting and running need not: no VM survives a power
  * cut, and at the next start a record that still says created, or says
  * starting or running with no such process, ends as created (jail and
- * cgroup removed: pvm_restore_one).
+ * cgroup removed: pvm_restore_one).  pvm_save_all() saves many so, as
+ * one group commit.
  */
 static int
-pvm_save_sync(struct pvm *pv, int dirsync)
+pvm_record_text(struct pvm *pv, char *buf, size_t size)
 {
-	char	 path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
-	char	 buf[4096];
-	size_t	 i, len;
-	int	 fd, dfd, n, saved;
+	size_t	 i;
+	int	 n;
 
-	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
-	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "id %s\nname %s\nimage %s\n"
+	n = snprintf(buf, size, "id %s\nname %s\nimage %s\n"
 	    "owner %u\nuid %u\nstate %d\ntap %s\nbackend %s\ndisk %s\n"
 	    "disk_size %" PRIu64 "\nloop_origin %s\nloop_cow %s\npid %d\n"
 	    "starttime %llu\naddr %u\ncpus %u\nmemory %" PRIu64 "\n"
@@ -314,26 +325,41 @@ pvm_save_sync(struct pvm *pv, int dirsync)
 	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr,
 	    pv->pv_cpus, pv->pv_memory, pv->pv_ended,
 	    (long long)pv->pv_exit_time, pv->pv_exit_status);
-	for (i = 0; i < pv->pv_npublish && n > 0 && (size_t)n < sizeof(buf);
-	    i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "publish %u %u %u %u\n",
+	for (i = 0; i < pv->pv_npublish && n > 0 && (size_t)n < size; i++)
+		n += snprintf(buf + n, size - n, "publish %u %u %u %u\n",
 		    pv->pv_publish[i].pp_proto,
 		    (unsigned)pv->pv_publish[i].pp_host_addr,
 		    pv->pv_publish[i].pp_host_port,
 		    pv->pv_publish[i].pp_guest_port);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
+	if (n < 0 || (size_t)n >= size) {
 		log_warnx("vm %s: its record does not fit %zu bytes",
-		    pv->pv_id, sizeof(buf));
+		    pv->pv_id, size);
 		errno = EOVERFLOW;
 		return -1;
 	}
-	len = n;
+	return n;
+}
+
+/*
+ * The record into ID.tmp: synced (sync), or with its writeback only
+ * started, for pvm_save_all to sync with the others.
+ */
+static int
+pvm_write_tmp(struct pvm *pv, int sync)
+{
+	char	 tmp[PATH_MAX], buf[4096];
+	int	 fd, len, saved;
+
+	if (priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
+	    (len = pvm_record_text(pv, buf, sizeof(buf))) == -1)
+		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		log_warn("vm %s: %s", pv->pv_id, tmp);
 		return -1;
 	}
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) == -1) {
+	if (write(fd, buf, len) != len || (sync ? fsync(fd) :
+	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)) == -1) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -342,13 +368,33 @@ pvm_save_sync(struct pvm *pv, int dirsync)
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/* ID.tmp becomes the record. */
+static int
+pvm_rename_tmp(struct pvm *pv)
+{
+	char	 path[PATH_MAX], tmp[PATH_MAX];
+
+	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
+	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
+		return -1;
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename %s", pv->pv_id, tmp);
 		unlink(tmp);
 		return -1;
 	}
-	if (!dirsync)
-		return 0;
+	return 0;
+}
+
+/* STATE/priv synced: the renames and unlinks in it survive a power cut. */
+static int
+priv_dir_sync(void)
+{
+	char	 dir[PATH_MAX];
+	int	 dfd, saved;
+
 	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
 	    PRIV_DIR);
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
@@ -357,11 +403,68 @@ pvm_save_sync(struct pvm *pv, int dirsync)
 		if (dfd != -1)
 			close(dfd);
 		errno = saved;
-		log_warn("vm %s: fsync %s", pv->pv_id, dir);
+		log_warn("fsync %s", dir);
 		return -1;
 	}
 	close(dfd);
 	return 0;
+}
+
+static int
+pvm_save_sync(struct pvm *pv, int dirsync)
+{
+	if (pvm_write_tmp(pv, 1) == -1 || pvm_rename_tmp(pv) == -1)
+		return -1;
+	if (dirsync && priv_dir_sync() == -1) {
+		log_warnx("vm %s: its record's rename is not synced",
+		    pv->pv_id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * pvm_save_sync(pv, 1) for each of n records, with about one sync's
+ * cost for them all: every file is written and its writeback started,
+ * then each is synced (most of it done by then) and renamed, then the
+ * directory is synced once.  errs[i]: 0, or the errno of pvs[i]'s
+ * failure (logged).
+ */
+static void
+pvm_save_all(struct pvm **pvs, int *errs, size_t n)
+{
+	char	 tmp[PATH_MAX];
+	size_t	 i, renamed = 0;
+	int	 fd, err;
+
+	for (i = 0; i < n; i++)
+		errs[i] = pvm_write_tmp(pvs[i], 0) == -1 ? errno : 0;
+	for (i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		fd = -1;
+		if (priv_path(pvs[i]->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
+		    (fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1 || fsync(fd) == -1) {
+			errs[i] = errno ? errno : EIO;
+			log_warn("vm %s: sync %s", pvs[i]->pv_id, tmp);
+			if (fd != -1)
+				close(fd);
+			unlink(tmp);
+			continue;
+		}
+		close(fd);
+		if (pvm_rename_tmp(pvs[i]) == -1)
+			errs[i] = errno ? errno : EIO;
+		else
+			renamed++;
+	}
+	if (renamed > 0 && priv_dir_sync() == -1) {
+		err = errno ? errno : EIO;
+		for (i = 0; i < n; i++)
+			if (errs[i] == 0)
+				errs[i] = err;
+	}
 }
 
 /* A record that outlives a power cut only as far as the last sync. */
@@ -395,25 +498,95 @@ pvm_disk_reclaim(struct pvm *pv)
 }
 
 static void
-pvm_unsave(struct pvm *pv)
+pvm_unlink(struct pvm *pv)
 {
-	char	 path[PATH_MAX], dir[PATH_MAX];
-	int	 dfd;
+	char	 path[PATH_MAX];
 
 	if (priv_path(pv->pv_id, "", path, sizeof(path)) == 0 &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("vm %s: unlink %s", pv->pv_id, path);
-	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
-	    PRIV_DIR);
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
+}
+
+static void
+pvm_unsave(struct pvm *pv)
+{
+	pvm_unlink(pv);
+	(void)priv_dir_sync();
+}
+
+/*
+ * Work the event loop does once the messages and events at hand are
+ * dealt with, for all of them together (group commit): removals whose
+ * records are saved in one sync (vmop_destroy), and removed records
+ * whose directory is synced once before their replies go.
+ */
+static void
+batch_later(struct event *ev, void (*cb)(int, short, void *))
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (!evtimer_initialized(ev))
+		evtimer_set(ev, cb, NULL);
+	if (!evtimer_pending(ev, NULL))
+		evtimer_add(ev, &now);
+}
+
+struct unsaved {
+	TAILQ_ENTRY(unsaved)	 us_entry;
+	uint32_t		 us_peerid;
+	struct vmop_result	 us_vr;
+};
+static TAILQ_HEAD(, unsaved) unsaved_q = TAILQ_HEAD_INITIALIZER(unsaved_q);
+static struct event	 unsaved_ev;
+static int		 unsaved_n;	/* unlinks not synced yet */
+
+static void	 vmop_reply(struct worker *, uint32_t, struct vmop_result *,
+		    int);
+
+static void
+unsaved_run(int fd, short event, void *arg)
+{
+	struct worker	*w = &env->bd_workers[PROC_VM];
+	struct unsaved	*us;
+
+	if (unsaved_n == 0)
+		return;
+	unsaved_n = 0;
+	(void)priv_dir_sync();
+	while ((us = TAILQ_FIRST(&unsaved_q)) != NULL) {
+		TAILQ_REMOVE(&unsaved_q, us, us_entry);
+		vmop_reply(w, us->us_peerid, &us->us_vr, -1);
+		free(us);
 	}
+}
+
+/*
+ * pvm_unsave(), and then the reply vr (if any) to the vm worker, with
+ * the sync of the directory shared with the other removals at hand.
+ */
+static void
+pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)
+{
+	struct unsaved	*us;
+
+	pvm_unlink(pv);
+	unsaved_n++;
+	if (vr != NULL) {
+		if ((us = calloc(1, sizeof(*us))) == NULL)
+			fatal(NULL);
+		us->us_peerid = peerid;
+		us->us_vr = *vr;
+		TAILQ_INSERT_TAIL(&unsaved_q, us, us_entry);
+	}
+	batch_later(&unsaved_ev, unsaved_run);
 }
 
 static void
 pvm_insert(struct pvm *pv)
 {
+	if (RB_INSERT(pvm_ids, &pvm_byid, pv) != NULL)
+		fatalx("vm %s: two records of it", pv->pv_id);
+	RB_INSERT(pvm_uids, &pvm_byuid, pv);
 	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	pvm_count++;
 }
@@ -421,6 +594,10 @@ pvm_insert(struct pvm *pv)
 static void
 pvm_free(struct pvm *pv)
 {
+	RB_REMOVE(pvm_ids, &pvm_byid, pv);
+	RB_REMOVE(pvm_uids, &pvm_byuid, pv);
+	if (pv->pv_uid >= uid_from && pv->pv_uid < uid_next)
+		uid_next = pv->pv_uid;
 	TAILQ_REMOVE(&pvms, pv, pv_entry);
 	pvm_count--;
 	free(pv->pv_disk);
@@ -730,13 +907,13 @@ pvm_reaped(void *arg, int error, const char *why)
 	}
 	if (pv->pv_addr.s_addr != 0)
 		pvm_net_send(pv, IMSG_NET_RELEASE);
-	pvm_unsave(pv);
 	if (reaping == REAP_DESTROY) {
 		log_info("vm %s: destroyed", pv->pv_id);
 		pvm_result_init(pv, IMSG_VMOP_DESTROY, &vr);
 		vr.vr_state = 0;
-		vmop_reply(w, pv->pv_peerid, &vr, -1);
-	}
+		pvm_unsave_reply(pv, pv->pv_peerid, &vr);
+	} else
+		pvm_unsave_reply(pv, 0, NULL);
 	pvm_free(pv);
 }
 
@@ -989,8 +1166,7 @@ vmop_vm_gone(void)
 		}
 	fsck_cancel_all();
 	/* Settled before the next vm worker hears of them. */
-	vmop_spawns_finish();
-	reaper_drain();
+	vmop_settle();
 }
 
 /*
@@ -1328,25 +1504,95 @@ vmop_disk(struct worker *w, uint32_t peerid, struct pvm *pv)
 	return 0;
 }
 
+/*
+ * A removal: "destroying" recorded (and synced) first, then the VM's
+ * objects go (pvm_teardown_begin), the reply once its tap is gone.  The
+ * removals asked for together (a prune) are recorded together, in one
+ * group commit (vmop_destroys_run); meanwhile the VM is busy.
+ */
+static TAILQ_HEAD(, pvm)	 destroy_q = TAILQ_HEAD_INITIALIZER(destroy_q);
+static struct event		 destroy_ev;
+
+static void
+vmop_destroys_run(int fd, short event, void *arg)
+{
+	struct worker	*w = &env->bd_workers[PROC_VM];
+	struct pvm	**all, **save, *pv;
+	char		 msg[PROTO_MSG_MAX], why[PROTO_MSG_MAX];
+	size_t		 n = 0, m = 0, i, j;
+	int		*errs, *was;
+
+	TAILQ_FOREACH(pv, &destroy_q, pv_batch)
+		n++;
+	if (n == 0)
+		return;
+	if ((all = calloc(n, sizeof(*all))) == NULL ||
+	    (save = calloc(n, sizeof(*save))) == NULL ||
+	    (errs = calloc(n, sizeof(*errs))) == NULL ||
+	    (was = calloc(n, sizeof(*was))) == NULL)
+		fatal(NULL);
+	for (i = 0; (pv = TAILQ_FIRST(&destroy_q)) != NULL; i++) {
+		TAILQ_REMOVE(&destroy_q, pv, pv_batch);
+		all[i] = pv;
+		/* A removal cut short is finished: its record says so. */
+		if (pv->pv_state == VMOP_DESTROYING)
+			continue;
+		was[m] = pv->pv_state;
+		pv->pv_state = VMOP_DESTROYING;
+		save[m++] = pv;
+	}
+	pvm_save_all(save, errs, m);
+	for (i = 0, j = 0; i < n; i++) {
+		pv = all[i];
+		pv->pv_busy = 0;
+		if (j < m && save[j] == pv && errs[j] != 0) {
+			pv->pv_state = was[j++];
+			vmop_error(w, pv->pv_peerid, pv->pv_id,
+			    IMSG_VMOP_DESTROY, EIO, "cannot write its record");
+			continue;
+		}
+		if (j < m && save[j] == pv)
+			j++;
+		if (pvm_teardown_begin(pv, REAP_DESTROY, why,
+		    sizeof(why)) == -1) {
+			snprintf(msg, sizeof(msg), "cleanup: %s", why);
+			vmop_error(w, pv->pv_peerid, pv->pv_id,
+			    IMSG_VMOP_DESTROY, errno, msg);
+		}
+		/* The reply comes when the tap is gone (pvm_reaped). */
+	}
+	free(all);
+	free(save);
+	free(errs);
+	free(was);
+}
+
 int
 vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
 {
-	char			 msg[PROTO_MSG_MAX], why[PROTO_MSG_MAX];
-
-	if (pv->pv_state != VMOP_DESTROYING &&
-	    pvm_set_state(pv, VMOP_DESTROYING) == -1) {
-		pv->pv_state = VMOP_CREATED;
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, EIO,
-		    "cannot write its record");
-		return 0;
-	}
 	pv->pv_peerid = peerid;
-	if (pvm_teardown_begin(pv, REAP_DESTROY, why, sizeof(why)) == -1) {
-		snprintf(msg, sizeof(msg), "cleanup: %s", why);
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DESTROY, errno, msg);
-	}
-	/* The reply comes when the tap is gone (pvm_reaped). */
+	pv->pv_busy = 1;
+	TAILQ_INSERT_TAIL(&destroy_q, pv, pv_batch);
+	batch_later(&destroy_ev, vmop_destroys_run);
 	return 0;
+}
+
+/*
+ * Everything under way finished now, for a vm worker that ended or a
+ * bangerd that stops: spawns, removals waiting to be recorded, taps
+ * waiting to go, and the records they leave to remove.
+ */
+void
+vmop_settle(void)
+{
+	vmop_spawns_finish();
+	if (evtimer_initialized(&destroy_ev))
+		evtimer_del(&destroy_ev);
+	vmop_destroys_run(-1, EV_TIMEOUT, NULL);
+	reaper_drain();
+	if (evtimer_initialized(&unsaved_ev))
+		evtimer_del(&unsaved_ev);
+	unsaved_run(-1, EV_TIMEOUT, NULL);
 }
 
 /*
@@ -1659,9 +1905,11 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
  * each Firecracker that is still the process we started (same argv and
  * start time), finish or undo what a crash cut short, and note the VMs
  * whose Firecracker ended meanwhile.  After a re-exec, take back the
- * consoles the previous bangerd kept open.
+ * consoles the previous bangerd kept open.  Returns the scan of the
+ * processes it made, for the sweep (vmop_sweep) to use and free: one
+ * pass over /proc for both.
  */
-void
+struct fcscan *
 vmop_restore(const char *consoles)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *why;
@@ -1690,23 +1938,48 @@ vmop_restore(const char *consoles)
 	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
 		if (pvm_restore_one(fs, pv) == -1)
 			pvm_free(pv);
-	fcscan_free(fs);
 	consoles_adopt(consoles);
 	log_info("%zu VM records read", n);
+	return fs;
 }
 
-/* Recorded VMs' taps that are missing (a reboot) are made again. */
+/*
+ * Recorded VMs' taps that are missing (a reboot) are made again, and
+ * any not as its creation left it is put right (net_taps_ensure: one
+ * look at all the links, not one round of requests a tap).
+ */
 void
 vmop_taps_ensure(void)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct pvm		*pv;
+	struct pvm		*pv, **pvs;
+	const char		**taps;
+	uid_t			*uids;
+	int			*errs;
+	size_t			 n = 0, i;
 
-	TAILQ_FOREACH(pv, &pvms, pv_entry)
-		if ((pv->pv_state == VMOP_CREATED ||
-		    pv->pv_state == VMOP_RUNNING) && net_tap_create(pv->pv_tap,
-		    conf->cf_bridge, pv->pv_uid, pv->pv_uid) == -1)
-			log_warn("vm %s: tap %s", pv->pv_id, pv->pv_tap);
+	if ((pvs = calloc(pvm_count + 1, sizeof(*pvs))) == NULL ||
+	    (taps = calloc(pvm_count + 1, sizeof(*taps))) == NULL ||
+	    (uids = calloc(pvm_count + 1, sizeof(*uids))) == NULL ||
+	    (errs = calloc(pvm_count + 1, sizeof(*errs))) == NULL)
+		fatal(NULL);
+	TAILQ_FOREACH(pv, &pvms, pv_entry) {
+		if (pv->pv_state != VMOP_CREATED &&
+		    pv->pv_state != VMOP_RUNNING)
+			continue;
+		pvs[n] = pv;
+		taps[n] = pv->pv_tap;
+		uids[n++] = pv->pv_uid;
+	}
+	(void)net_taps_ensure(conf->cf_bridge, taps, uids, errs, n);
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			log_warnx("vm %s: tap %s: %s", pvs[i]->pv_id, taps[i],
+			    strerror(errs[i]));
+	free(pvs);
+	free(taps);
+	free(uids);
+	free(errs);
 }
 
 const char *

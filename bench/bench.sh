@@ -295,12 +295,15 @@ fi
 if want prune; then
 	ctl vm ls --json | jq -r '.[].name' | head -n "$NVMS" | while read -r n; do
 		echo "$n"; done >/dev/null
+	pids=
 	for c in $(seq 0 15); do
 		( i=$c; while [ "$i" -lt "$NVMS" ]; do
 			ctl vm kill "m$i" >/dev/null 2>&1
 			i=$((i + 16)); done ) &
+		pids="$pids $!"
 	done
-	wait
+	# Not a bare wait: bangerd is a child of this shell too.
+	wait $pids
 	t0=$(us)
 	ctl vm prune >/dev/null
 	row "vm prune of $NVMS stopped VMs" "$(ms $(( $(us) - t0 ))) ms" \

@@ -8,6 +8,7 @@
  *	bridge-remove NAME
  *	tap-create TAP BRIDGE UID GID
  *	tap-delete TAP
+ *	taps-delete COUNT TAP...	prints "TAP ok" or "TAP STRERROR" each
  *	nat-apply BRIDGE ADDR/PREFIX EGRESS PUBLISH
  *		EGRESS "-" for none; PUBLISH "-" for none, or a comma
  *		separated list of PROTO:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT
@@ -168,6 +169,21 @@ main(int argc, char *argv[])
 			NEED(1);
 			r = net_tap_delete(argv[1]);
 			argc -= 2, argv += 2;
+		} else if (strcmp(cmd, "taps-delete") == 0) {
+			int	*errs, i, n;
+
+			NEED(1);
+			n = number(argv[1], 0, INT_MAX);
+			NEED(n + 1);
+			if ((errs = calloc(n + 1, sizeof(*errs))) == NULL)
+				return (1);
+			r = net_taps_delete((const char *const *)&argv[2],
+			    errs, n);
+			for (i = 0; i < n; i++)
+				printf("%s %s\n", argv[2 + i], errs[i] == 0 ?
+				    "ok" : strerror(errs[i]));
+			free(errs);
+			argc -= n + 2, argv += n + 2;
 		} else if (strcmp(cmd, "nat-apply") == 0) {
 			NEED(4);
 			memset(&nc, 0, sizeof(nc));

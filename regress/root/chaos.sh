@@ -1,7 +1,8 @@
 # Chaos: SIGKILL of the parent and of each worker at random points in
 # concurrent VM lifecycles (create with a published port and start,
-# stop, start, rm), next to two long-lived running VMs, with copy and
-# reflink storage.  After every kill, once bangerd has settled, what it
+# stop, start, rm; and a user's creations removed by vm prune, all
+# together), next to two long-lived running VMs, with copy and reflink
+# storage.  After every kill, once bangerd has settled, what it
 # records, what it shows and what the host holds must agree: leftovers
 # are counted by kind (records, links and taps, disks, jails,
 # Firecracker processes, cgroups, NAT rules, leases, loop devices,
@@ -171,6 +172,19 @@ lifecycle() {
 	done
 }
 
+# A user's few VMs at a time, each batch removed by one vm prune (the
+# parent records their removals in one group commit), until $T/stop.
+prunes() {
+	local i=0 j
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		for j in 1 2 3; do
+			user vm create "p-$i-$j-$RANDOM" >/dev/null 2>&1
+		done
+		user vm prune >/dev/null 2>&1
+	done
+}
+
 # Wait for no VM to be in a passing state (creating, starting, ...).
 settle() {
 	wait_for 20 sh -c "[ \"\$($BANGERCTL -s $SOCK vm ls --json 2>/dev/null |
@@ -197,6 +211,8 @@ round() {
 		lifecycle "$j" &
 		LOOPS="$LOOPS $!"
 	done
+	prunes &
+	LOOPS="$LOOPS $!"
 	sleep "0.$(printf '%03d' $((RANDOM % 300)))"
 	case $kind in
 	parent)

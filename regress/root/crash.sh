@@ -213,6 +213,38 @@ expect_match "crash: one that died six times in ten seconds waits" \
     "$(cat "$DLOG")" "the update worker died 6 times in 10 s: restarting it in 250 ms"
 wait_for 15 daemon_workers_running
 
+# A reboot takes the taps, or a hand changes them: at the next start each
+# VM's tap is there again as its creation left it (one look at all the
+# links says which need it), and an unmarked one is left alone.
+for n in t1 t2 t3 t4 t5; do ctl vm create "$n" >/dev/null; done
+tid() { vm_id "$1"; }
+in_ns ip link del "fc-tap-$(tid t1)"
+in_ns ip link set "fc-tap-$(tid t2)" nomaster
+in_ns ip link set "fc-tap-$(tid t3)" down
+in_ns ip tuntap del "fc-tap-$(tid t4)" mode tap
+in_ns ip tuntap add "fc-tap-$(tid t4)" mode tap
+daemon_stop
+restart "taps lost"
+tapstate() {
+	in_ns ip -j -d link show "fc-tap-$(tid "$1")" 2>/dev/null | jq -r \
+	    '.[0] | "\(.master) \(.flags | index("UP") != null) \(
+	    .linkinfo.info_data.user)"'
+}
+for n in t1 t2 t3 t5; do
+	expect_eq "crash: taps lost: $n's is on the bridge, up, the VM's" \
+	    "$(tapstate "$n")" "br-fc true $(ctl vm show --json "$n" |
+	    jq -r .uid)"
+done
+expect_match "crash: taps lost: an unmarked one is left alone, and said" \
+    "$(cat "$DLOG")" "vm $(tid t4): tap fc-tap-$(tid t4): File exists"
+expect_eq "crash: taps lost: ... and stays unmarked, off the bridge" \
+    "$(in_ns ip -j -d link show "fc-tap-$(tid t4)" | jq -r \
+    '.[0] | "\(.master) \(.ifalias)"')" "null null"
+expect_eq "crash: taps lost: a VM whose tap came back starts" \
+    "$(ctl vm start t1)" "vm t1 started"
+in_ns ip link del "fc-tap-$(tid t4)"
+for n in t1 t2 t3 t4 t5; do ctl vm rm -f "$n" >/dev/null; done
+
 # max-vms: a create past it is refused, saying so; at once on reload.
 printf 'max-vms 2\n' >>"$CONF"
 ctl reload >/dev/null

@@ -443,6 +443,17 @@ expect_match "leaves: logged" "$ERR" \
 ok "leaves: a tap made again stays on its leaf" \
     tap-create fc-tap-000003ea br-fc-q 300001 300002
 expect_eq "leaves: ... on br-fc-q-1" "$(master fc-tap-000003ea)" br-fc-q-1
+# The ports are counted once and kept (netops.c, ports_count): taps
+# deleted are counted at once, in the same process, well within the
+# time the counts are kept.  (The bridge holds 1000 taps and the leaf's
+# veth end: two must go for room.)
+ok "leaves: a tap, then two gone from the bridge, then another" \
+    tap-create fc-tap-00000bbc br-fc-q 300001 300002 \
+    taps-delete 2 fc-tap-00000001 fc-tap-00000002 \
+    tap-create fc-tap-00000bbb br-fc-q 300001 300002
+expect_eq "leaves: ... the first on the leaf, the next where two went" \
+    "$(master fc-tap-00000bbc) $(master fc-tap-00000bbb)" \
+    "br-fc-q-1 br-fc-q"
 # The leaf is one network with the bridge: a host on it reaches the
 # bridge's address.
 H ip link add nt-leaf type veth peer name nt-leaf-v netns "$NS_V"
@@ -460,11 +471,46 @@ s = socket.create_connection(("10.80.0.1", 9099), 5)
 print(s.recv(64).decode().strip())' 2>&1)" "seen 10.80.0.77"
 wait "$lpid" 2>/dev/null
 H ip link del nt-leaf
+# All of them in one net_taps_delete (a prune's), among names that are
+# not banger's taps: those stay as they were, and say so.
+H ip tuntap add fc-tap-deadbeef mode tap
+H ip link add fc-tap-00000bad type veth peer name nt-bad-p
+H ip link add nt-grp type veth peer name nt-grp-p
+H ip link set nt-grp group 4242
 args=()
 for i in $(seq 1 1002); do
-	args+=(tap-delete "$(printf 'fc-tap-%08x' "$i")")
+	args+=("$(printf 'fc-tap-%08x' "$i")")
 done
-ok "leaves: the taps go" "${args[@]}"
+run taps-delete 1008 "${args[@]}" fc-tap-00000bbb fc-tap-00000bbc \
+    fc-tap-deadbeef fc-tap-00000bad fc-tap-0000ffff fc-tap-XYZ
+sanitized "taps delete: in one batch"
+expect_eq "taps delete: status 1, for what it left" "$RC" 1
+expect_eq "taps delete: each of banger's gone, a missing one too" \
+    "$(printf '%s\n' "$OUT" | grep -c ' ok$')" 1005
+expect_eq "taps delete: each refusal named" \
+    "$(printf '%s\n' "$OUT" | grep -v ' ok$' | tr '\n' ';')" \
+    "fc-tap-deadbeef Operation not permitted;fc-tap-00000bad Operation not permitted;fc-tap-XYZ Invalid argument;"
+expect_match "taps delete: unmarked tap logged" "$ERR" \
+    "tap fc-tap-deadbeef: exists without banger's mark"
+expect_match "taps delete: veth logged" "$ERR" \
+    "tap fc-tap-00000bad: .* is not a tap"
+expect_eq "taps delete: none of banger's is left" \
+    "$(H ip -o link show | grep -o 'fc-tap-[0-9a-f]*' | sort -u |
+    tr '\n' ' ')" "fc-tap-00000bad fc-tap-deadbeef "
+check "taps delete: the unmarked tap stays" exists fc-tap-deadbeef
+check "taps delete: the veth stays" exists fc-tap-00000bad
+expect_eq "taps delete: a link in a group of its own stays in it" \
+    "$(linkj nt-grp 'l["group"]')" 4242
+expect_eq "taps delete: the others' groups are as they were" \
+    "$(linkj fc-tap-deadbeef 'l["group"]') $(linkj fc-tap-00000bad \
+    'l["group"]')" "default default"
+H ip link del fc-tap-deadbeef
+H ip link del fc-tap-00000bad
+H ip link del nt-grp
+ok "taps delete: again, with nothing left" taps-delete 2 \
+    fc-tap-00000001 fc-tap-000003ea
+expect_eq "taps delete: again, each ok" "$OUT" \
+    "$(printf 'fc-tap-00000001 ok\nfc-tap-000003ea ok')"
 ok "leaves: the bridge goes with its leaves" bridge-remove br-fc-q
 expect_eq "leaves: nothing of them is left" \
     "$(H ip -o link show | grep -c 'br-fc-q')" 0

@@ -41,6 +41,8 @@ static void		 test_foreach(void);
 static void		 test_open_refused(void);
 static void		 test_assign(void);
 static void		 test_prune(void);
+static void		 test_forget(void);
+static void		 test_many(void);
 
 static int
 tdir(char *path, size_t len)
@@ -719,6 +721,139 @@ test_prune(void)
 	rmtree(path);
 }
 
+/*
+ * ipam_forget frees in memory only: the table on disk, and a handle
+ * opened on it (as after a crash), keep the address until ipam_flush or
+ * the next change writes the table.
+ */
+static void
+test_forget(void)
+{
+	struct ipam	*ip, *ip2;
+	struct in_addr	 a, b, c, d;
+	char		 path[64], *t;
+	int		 dfd;
+
+	dfd = tdir(path, sizeof(path));
+	ip = open_net(dfd, "172.16.0.0", 24, "172.16.0.1");
+	ipam_alloc(ip, "00000001", &a, NULL);
+	ipam_alloc(ip, "00000002", &b, NULL);
+	ipam_alloc(ip, "00000003", &c, NULL);
+	T_CHECK("ipam: forget of an allocated VM succeeds",
+	    ipam_forget(ip, "00000002") == 0, "%s", ipam_strerror(ip));
+	T_CHECK("ipam: a forgotten VM has no address",
+	    ipam_lookup(ip, "00000002", &d, NULL) == -1 && errno == ENOENT,
+	    "errno %d", errno);
+	T_CHECK("ipam: forget of an unknown VM is ENOENT",
+	    ipam_forget(ip, "0000ffff") == -1 && errno == ENOENT,
+	    "errno %d", errno);
+	t = slurp(dfd, IPAM_TABLE);
+	T_CHECK("ipam: the table on disk keeps a forgotten address",
+	    t != NULL && strstr(t, "00000002 172.16.0.3\n") != NULL,
+	    "table: %s", t ? t : "missing");
+	ip2 = open_net(dfd, "172.16.0.0", 24, "172.16.0.1");
+	T_CHECK("ipam: so does a table opened again before a flush",
+	    ipam_lookup(ip2, "00000002", &d, NULL) == 0 &&
+	    d.s_addr == b.s_addr, "%s", ipam_strerror(ip2));
+	ipam_close(ip2);
+	T_CHECK("ipam: flush writes what was forgotten",
+	    ipam_flush(ip) == 0 && (t = slurp(dfd, IPAM_TABLE)) != NULL &&
+	    strstr(t, "00000002") == NULL &&
+	    strstr(t, "00000003 172.16.0.4\n") != NULL, "table: %s",
+	    t ? t : "missing");
+	T_CHECK("ipam: a flush with nothing forgotten succeeds",
+	    ipam_flush(ip) == 0, "%s", ipam_strerror(ip));
+	ipam_forget(ip, "00000001");
+	T_CHECK("ipam: a forgotten address is reused first",
+	    ipam_alloc(ip, "00000004", &d, NULL) == 0 &&
+	    d.s_addr == a.s_addr, "got %s, want %s", ntoa(d), ntoa(a));
+	t = slurp(dfd, IPAM_TABLE);
+	T_CHECK("ipam: an allocation writes the forgotten ones too",
+	    t != NULL && strstr(t, "00000001") == NULL &&
+	    strstr(t, "00000004 172.16.0.2\n") != NULL, "table: %s",
+	    t ? t : "missing");
+	ipam_close(ip);
+	close(dfd);
+	rmtree(path);
+}
+
+struct many_walk {
+	int		 n;
+	uint32_t	 last;
+	int		 sorted;
+};
+
+static int
+many_cb(const char *vmid, struct in_addr addr, const char *mac, void *arg)
+{
+	struct many_walk	*mw = arg;
+
+	if (mw->n > 0 && ntohl(addr.s_addr) <= mw->last)
+		mw->sorted = 0;
+	mw->last = ntohl(addr.s_addr);
+	mw->n++;
+	return (0);
+}
+
+/*
+ * Hundreds of VMs, their ids in no order, released, forgotten and
+ * reassigned in another: every lookup by id finds the VM's own address.
+ */
+#define MANY	500
+
+static void
+test_many(void)
+{
+	struct ipam		*ip;
+	struct in_addr		 a, want[MANY];
+	struct many_walk	 mw;
+	char			 path[64], id[16];
+	int			 dfd, i, k, bad = 0, gone;
+
+	dfd = tdir(path, sizeof(path));
+	ip = open_net(dfd, "10.8.0.0", 23, "10.8.0.1");
+	for (i = 0; i < MANY; i++) {
+		snprintf(id, sizeof(id), "%08x", (unsigned)(i * 2654435761U));
+		if (ipam_alloc(ip, id, &want[i], NULL) == -1)
+			bad++;
+	}
+	for (i = 0; i < MANY; i += 3) {
+		snprintf(id, sizeof(id), "%08x", (unsigned)(i * 2654435761U));
+		if ((i / 3) % 2 ? ipam_forget(ip, id) : ipam_release(ip, id))
+			bad++;
+	}
+	(void)ipam_flush(ip);
+	/* Every fifth of the rest moves to an address freed above. */
+	for (i = 1, k = 0; i < MANY; i += 5, k += 3) {
+		if (i % 3 == 0)
+			continue;
+		snprintf(id, sizeof(id), "%08x", (unsigned)(i * 2654435761U));
+		if (ipam_assign(ip, id, want[k]) == -1)
+			bad++;
+		want[i] = want[k];
+	}
+	for (i = 0, gone = 0; i < MANY; i++) {
+		snprintf(id, sizeof(id), "%08x", (unsigned)(i * 2654435761U));
+		if (i % 3 == 0) {
+			gone++;
+			if (ipam_lookup(ip, id, &a, NULL) != -1)
+				bad++;
+		} else if (ipam_lookup(ip, id, &a, NULL) == -1 ||
+		    a.s_addr != want[i].s_addr)
+			bad++;
+	}
+	memset(&mw, 0, sizeof(mw));
+	mw.sorted = 1;
+	ipam_foreach(ip, many_cb, &mw);
+	T_CHECK("ipam: 500 VMs, released, forgotten and moved: each found at "
+	    "its address", bad == 0 && mw.n == MANY - gone && mw.sorted &&
+	    (size_t)mw.n == ipam_count(ip), "%d wrong, %d entries%s", bad,
+	    mw.n, mw.sorted ? "" : ", out of order");
+	ipam_close(ip);
+	close(dfd);
+	rmtree(path);
+}
+
 int
 main(void)
 {
@@ -735,5 +870,7 @@ main(void)
 	test_open_refused();
 	test_assign();
 	test_prune();
+	test_forget();
+	test_many();
 	return (t_done());
 }
