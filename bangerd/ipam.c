@@ -194,8 +194,9 @@ ipam_find(const struct ipam *ip, const char *vmid, size_t *idx)
 static int
 ipam_index(struct ipam *ip)
 {
-	if (ip->ip_n > 0)
-		memcpy(ip->ip_byid, ip->ip_ent, ip->ip_n * sizeof(*ip->ip_ent));
+	if (ip->ip_n == 0)
+		return (0);
+	memcpy(ip->ip_byid, ip->ip_ent, ip->ip_n * sizeof(*ip->ip_ent));
 	qsort(ip->ip_byid, ip->ip_n, sizeof(*ip->ip_byid), entry_id_cmp);
 	return (0);
 }

@@ -1213,17 +1213,19 @@ net_tap_delete(const char *tap)
 /*
  * Many taps at once.  The kernel spends RCU grace periods on each link
  * it unregisters (tens of milliseconds), but links deleted in one
- * request share them: each tap of ours (checked as link_get does, in
- * one dump of the links) is moved into a link group no other link is
- * in, by its index, and the group is deleted in one request.  What the
- * group request leaves is deleted one by one.  errs[i] is 0 once
+ * request share them: each tap of ours (checked by link_get, as for
+ * one) is moved into a link group no other link is in, by its index,
+ * and the group is deleted in one request (the kernel deletes all of a
+ * group or none).  A tap that could not join the group, or each if
+ * that request fails, is deleted on its own.  errs[i] is 0 once
  * taps[i] is gone or was, EPERM if it is not banger's, else why it
  * could not be deleted.  Returns 0, or -1 if any could not.
  */
 struct tap_req {
 	const char		*td_name;
-	struct rtnl_link	*td_link;	/* ours, in the dump */
+	struct rtnl_link	*td_link;	/* ours, as looked up */
 	int			*td_err;
+	int			 td_grouped;	/* moved into the group */
 };
 
 static int
@@ -1233,67 +1235,64 @@ tap_req_cmp(const void *a, const void *b)
 	    ((const struct tap_req *)b)->td_name));
 }
 
-/* A link group unused in cache, never 0 (every link's by default). */
-static uint32_t
-group_unused(struct nl_cache *cache)
-{
-	struct nl_object	*o;
-	uint32_t		 g;
-
-	for (;;) {
-		g = arc4random() | 0x80000000U;
-		for (o = nl_cache_get_first(cache); o != NULL;
-		    o = nl_cache_get_next(o))
-			if (rtnl_link_get_group((struct rtnl_link *)o) == g)
-				break;
-		if (o == NULL)
-			return (g);
-	}
-}
+/*
+ * A link group no link is in, never 0 (every link's by default): one
+ * not among the groups of the last dump of the links, taken again when
+ * older than GROUPS_TTL_MS (a dump of thousands of links costs more
+ * than deleting a few taps).  For one thread at a time (the reaper).
+ */
+#define GROUPS_TTL_MS	1000
 
 static int
-int_cmp(const void *a, const void *b)
+u32_cmp(const void *a, const void *b)
 {
-	int	 x = *(const int *)a, y = *(const int *)b;
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x < y ? -1 : x > y);
 }
 
-/*
- * The indexes of the links there are now, sorted, in one dump; NULL
- * with *np 0 if there are none, NULL with *np 1 on error (logged).
- */
-static int *
-links_index(struct nl_sock *sk, size_t *np)
+static int
+group_unused(struct nl_sock *sk, uint32_t *gp)
 {
+	static uint32_t		*used;
+	static size_t		 nused;
+	static struct timespec	 taken;
 	struct nl_cache		*cache;
 	struct nl_object	*o;
-	size_t			 n = 0;
-	int			*idx, err;
+	struct timespec		 now;
+	uint32_t		 g, *u;
+	int			 err;
 
-	*np = 1;
-	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("tap deletion: cannot list the links: %s",
-		    nl_geterror(err));
-		errno = nl_errno(err);
-		return (NULL);
-	}
-	if ((idx = reallocarray(NULL, nl_cache_nitems(cache) + 1,
-	    sizeof(*idx))) == NULL) {
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (used == NULL || (now.tv_sec - taken.tv_sec) * 1000 +
+	    (now.tv_nsec - taken.tv_nsec) / 1000000 >= GROUPS_TTL_MS) {
+		if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+			log_warnx("tap deletion: cannot list the links: %s",
+			    nl_geterror(err));
+			errno = nl_errno(err);
+			return (-1);
+		}
+		if ((u = reallocarray(NULL, nl_cache_nitems(cache) + 1,
+		    sizeof(*u))) == NULL) {
+			nl_cache_free(cache);
+			return (-1);
+		}
+		free(used);
+		used = u;
+		nused = 0;
+		for (o = nl_cache_get_first(cache); o != NULL;
+		    o = nl_cache_get_next(o))
+			used[nused++] = rtnl_link_get_group(
+			    (struct rtnl_link *)o);
 		nl_cache_free(cache);
-		return (NULL);
+		qsort(used, nused, sizeof(*used), u32_cmp);
+		taken = now;
 	}
-	for (o = nl_cache_get_first(cache); o != NULL;
-	    o = nl_cache_get_next(o))
-		idx[n++] = rtnl_link_get_ifindex((struct rtnl_link *)o);
-	nl_cache_free(cache);
-	qsort(idx, n, sizeof(*idx), int_cmp);
-	*np = n;
-	if (n == 0) {
-		free(idx);
-		return (NULL);
-	}
-	return (idx);
+	do
+		g = arc4random() | 0x80000000U;
+	while (bsearch(&g, used, nused, sizeof(*used), u32_cmp) != NULL);
+	*gp = g;
+	return (0);
 }
 
 /* RTM_DELLINK of every link in group g. */
@@ -1322,14 +1321,12 @@ int
 net_taps_delete(const char *const *taps, int *errs, size_t n)
 {
 	struct nl_sock		*sk = NULL;
-	struct nl_cache		*cache = NULL;
-	struct nl_object	*o;
-	struct rtnl_link	*link, *change = NULL;
-	struct tap_req		*td = NULL, key, *hit;
-	const char		*name, *kind, *alias;
-	size_t			 i, m = 0, grouped = 0, nleft = 0;
+	struct rtnl_link	*change = NULL;
+	struct tap_req		*td = NULL;
+	const char		*name;
+	size_t			 i, m = 0, grouped = 0;
 	uint32_t		 g;
-	int			 err, ret = 0, idx, *left = NULL;
+	int			 err, ret = 0;
 
 	for (i = 0; i < n; i++)
 		errs[i] = 0;
@@ -1346,72 +1343,60 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 		td[m].td_err = &errs[i];
 		m++;
 	}
-	qsort(td, m, sizeof(*td), tap_req_cmp);
 	if (nl_open("tap", "deletion", &sk) == -1)
 		goto fail_all;
-	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("tap deletion: cannot list the links: %s",
-		    nl_geterror(err));
-		errno = nl_errno(err);
-		goto fail_all;
-	}
-	for (o = nl_cache_get_first(cache); o != NULL;
-	    o = nl_cache_get_next(o)) {
-		link = (struct rtnl_link *)o;
-		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
-		    (hit = bsearch(&key, td, m, sizeof(*td),
-		    tap_req_cmp)) == NULL)
-			continue;
-		kind = rtnl_link_get_type(link);
-		alias = rtnl_link_get_ifalias(link);
-		if (kind == NULL || strcmp(kind, "tun") != 0) {
-			log_warnx("tap %s: an interface of that name exists "
-			    "and is not a tap; not banger's, left alone",
-			    hit->td_name);
-			*hit->td_err = EPERM;
-		} else if (alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0) {
-			log_warnx("tap %s: exists without banger's mark (alias "
-			    "\"%s\"); not banger's, left alone", hit->td_name,
-			    NETOPS_ALIAS);
-			*hit->td_err = EPERM;
-		} else
-			hit->td_link = link;
+	/* Each checked as link_remove_ours() does. */
+	for (i = 0; i < m; i++) {
+		switch (link_get(sk, "tap", td[i].td_name, "tun",
+		    &td[i].td_link)) {
+		case LINK_OURS:
+		case LINK_MISSING:
+			break;
+		case LINK_FOREIGN:
+			*td[i].td_err = EPERM;
+			break;
+		default:
+			*td[i].td_err = errno ? errno : EIO;
+			break;
+		}
 	}
 	if ((change = rtnl_link_alloc()) == NULL) {
 		errno = ENOMEM;
 		goto fail_all;
 	}
-	g = group_unused(cache);
+	if (group_unused(sk, &g) == -1)
+		goto fail_all;
 	rtnl_link_set_group(change, g);
 	for (i = 0; i < m; i++) {
 		if (td[i].td_link == NULL)
 			continue;
 		err = rtnl_link_change(sk, td[i].td_link, change, 0);
-		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV)
-			td[i].td_link = NULL;	/* gone meanwhile */
-		else if (err >= 0)
+		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) {
+			/* Gone meanwhile. */
+			rtnl_link_put(td[i].td_link);
+			td[i].td_link = NULL;
+		} else if (err >= 0) {
+			td[i].td_grouped = 1;
 			grouped++;
+		}
 	}
-	if (grouped > 0)
+	if (grouped > 0) {
 		ports_forget();
-	if (grouped > 0 && (err = group_delete(sk, g)) < 0 &&
-	    err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV)
-		log_debug("tap deletion: group %u: %s; one by one", g,
-		    nl_geterror(err));
-	/* What the group request left, if anything, goes one by one. */
-	if ((left = links_index(sk, &nleft)) == NULL && nleft != 0)
-		goto fail_all;
+		/* The kernel deletes every link of the group, or none. */
+		if ((err = group_delete(sk, g)) < 0) {
+			log_debug("tap deletion: group %u: %s; one by one", g,
+			    nl_geterror(err));
+			grouped = 0;
+		}
+	}
+	/* What the group request did not take goes one by one. */
 	for (i = 0; i < m; i++) {
 		if (td[i].td_link == NULL)
 			continue;
 		name = td[i].td_name;
-		idx = rtnl_link_get_ifindex(td[i].td_link);
-		if (bsearch(&idx, left, nleft, sizeof(*left), int_cmp) ==
-		    NULL) {
+		if (grouped > 0 && td[i].td_grouped)
 			log_info("tap %s: deleted", name);
-			continue;
-		}
-		if (link_delete(sk, "tap", name, td[i].td_link) == -1)
+		else if (link_delete(sk, "tap", name, td[i].td_link) == -1)
 			*td[i].td_err = errno ? errno : EIO;
 	}
 	for (i = 0; i < n; i++)
@@ -1427,11 +1412,11 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
  out:
 	if (change != NULL)
 		rtnl_link_put(change);
-	if (cache != NULL)
-		nl_cache_free(cache);
+	for (i = 0; td != NULL && i < m; i++)
+		if (td[i].td_link != NULL)
+			rtnl_link_put(td[i].td_link);
 	if (sk != NULL)
 		nl_socket_free(sk);
-	free(left);
 	free(td);
 	if (ret == -1)
 		errno = EIO;

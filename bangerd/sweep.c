@@ -106,6 +106,8 @@ sweep_merge(struct sweep *sw)
 {
 	size_t	 i, n = 0;
 
+	if (sw->sw_n == 0)
+		return;
 	qsort(sw->sw_ids, sw->sw_n, sizeof(*sw->sw_ids), sweep_id_cmp);
 	for (i = 0; i < sw->sw_n; i++) {
 		if (n > 0 && strcmp(sw->sw_ids[n - 1].si_id,
@@ -322,6 +324,8 @@ fcscan_match(struct fcscan *fs, const char *id, pid_t keep, int jailonly)
 	struct stat	 jst;
 	struct fcproc	 key, **fpp, **end;
 
+	if (fs->fs_n == 0)
+		return 0;
 	snprintf(path, sizeof(path), "%s/%s/%s/%s/%s",
 	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, id,
 	    JAIL_ROOT);
