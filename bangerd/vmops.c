@@ -1013,6 +1013,14 @@ pvm_create_fail(struct pvm *pv, int error, const char *msg)
 	struct worker	*w = &env->bd_workers[PROC_VM];
 	char		 why[PROTO_MSG_MAX];
 
+	/*
+	 * Once only: a violation by the net worker fails the creation it
+	 * answered, and the net worker's end fails every creation still
+	 * waiting on it, this one among them.
+	 */
+	if (pv->pv_reaping != REAP_NONE)
+		return;
+	pv->pv_pending = 0;
 	vmop_error(w, pv->pv_peerid, pv->pv_id, IMSG_VMOP_CREATE, error, msg);
 	if (pvm_teardown_begin(pv, REAP_CREATE_FAIL, why,
 	    sizeof(why)) == -1) {
