@@ -891,6 +891,36 @@ leaf_ensure(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
 }
 
 /*
+ * Whether link is banger's bridge ROOT (0) or one of its leaves
+ * ROOT-N (N, 1 to BRIDGE_LEAVES): a bridge with our alias and such a
+ * name.  -1 if it is neither.
+ */
+static long
+bridge_leaf(struct rtnl_link *link, const char *root)
+{
+	const char	*n, *alias, *kind;
+	char		*end;
+	size_t		 rlen = strlen(root);
+	long		 i;
+
+	n = rtnl_link_get_name(link);
+	alias = rtnl_link_get_ifalias(link);
+	kind = rtnl_link_get_type(link);
+	if (n == NULL || alias == NULL || kind == NULL ||
+	    strcmp(alias, NETOPS_ALIAS) != 0 || strcmp(kind, "bridge") != 0)
+		return (-1);
+	if (strcmp(n, root) == 0)
+		return (0);
+	if (strncmp(n, root, rlen) != 0 || n[rlen] != '-' || n[rlen + 1] == '0')
+		return (-1);
+	errno = 0;
+	i = strtol(n + rlen + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || i < 1 || i > BRIDGE_LEAVES)
+		return (-1);
+	return (i);
+}
+
+/*
  * Whether link index ifindex is ROOT itself or one of its leaves (by
  * name, and ours); 1 if so, with its name in name.
  */
@@ -899,32 +929,14 @@ bridge_of_root(struct nl_sock *sk, const char *root, int ifindex,
     char *name)
 {
 	struct rtnl_link	*link = NULL;
-	const char		*n, *alias, *kind;
-	char			*end;
-	size_t			 rlen = strlen(root);
-	long			 i;
-	int			 ours = 0;
+	int			 ours;
 
 	if (ifindex <= 0 || rtnl_link_get_kernel(sk, ifindex, NULL,
 	    &link) < 0)
 		return (0);
-	n = rtnl_link_get_name(link);
-	alias = rtnl_link_get_ifalias(link);
-	kind = rtnl_link_get_type(link);
-	if (n != NULL && alias != NULL && kind != NULL &&
-	    strcmp(alias, NETOPS_ALIAS) == 0 && strcmp(kind, "bridge") == 0) {
-		if (strcmp(n, root) == 0)
-			ours = 1;
-		else if (strncmp(n, root, rlen) == 0 && n[rlen] == '-' &&
-		    n[rlen + 1] != '0') {
-			errno = 0;
-			i = strtol(n + rlen + 1, &end, 10);
-			ours = errno == 0 && *end == '\0' && i >= 1 &&
-			    i <= BRIDGE_LEAVES;
-		}
-	}
+	ours = bridge_leaf(link, root) >= 0;
 	if (ours)
-		strlcpy(name, n, IFNAMSIZ);
+		strlcpy(name, rtnl_link_get_name(link), IFNAMSIZ);
 	rtnl_link_put(link);
 	return (ours);
 }
@@ -968,9 +980,6 @@ ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
 	struct nl_object	*o;
 	struct rtnl_link	*link;
 	struct timespec		 now;
-	const char		*name, *kind, *alias;
-	char			*end;
-	size_t			 rlen = strlen(root);
 	long			 leaf;
 	unsigned int		 gen;
 	int			 err, i, m;
@@ -992,23 +1001,11 @@ ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
 	memset(ports.index, 0, sizeof(ports.index));
 	memset(ports.nports, 0, sizeof(ports.nports));
 	ports.root = ports.index[0] = rtnl_link_get_ifindex(rootlink);
-	/* The leaves, by name and mark (as bridge_of_root). */
+	/* The leaves, by name and mark. */
 	for (o = nl_cache_get_first(cache); o != NULL;
 	    o = nl_cache_get_next(o)) {
 		link = (struct rtnl_link *)o;
-		name = rtnl_link_get_name(link);
-		kind = rtnl_link_get_type(link);
-		alias = rtnl_link_get_ifalias(link);
-		if (name == NULL || kind == NULL || alias == NULL ||
-		    strcmp(kind, "bridge") != 0 ||
-		    strcmp(alias, NETOPS_ALIAS) != 0 ||
-		    strncmp(name, root, rlen) != 0 || name[rlen] != '-' ||
-		    name[rlen + 1] == '0')
-			continue;
-		errno = 0;
-		leaf = strtol(name + rlen + 1, &end, 10);
-		if (errno == 0 && *end == '\0' && leaf >= 1 &&
-		    leaf <= BRIDGE_LEAVES)
+		if ((leaf = bridge_leaf(link, root)) >= 1)
 			ports.index[leaf] = rtnl_link_get_ifindex(link);
 	}
 	for (o = nl_cache_get_first(cache); o != NULL;
@@ -1236,6 +1233,34 @@ tap_req_cmp(const void *a, const void *b)
 }
 
 /*
+ * The requests for taps[0..n): errs[] cleared, a bad name's errs[i] set
+ * to EINVAL (logged) and left out; *mp gets how many there are.  NULL
+ * if out of memory.
+ */
+static struct tap_req *
+tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
+{
+	struct tap_req	*td;
+	size_t		 i, m = 0;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if ((td = calloc(n, sizeof(*td))) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	*mp = m;
+	return (td);
+}
+
+/*
  * A link group no link is in, never 0 (every link's by default): one
  * not among the groups of the last dump of the links, taken again when
  * older than GROUPS_TTL_MS (a dump of thousands of links costs more
@@ -1328,21 +1353,10 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 	uint32_t		 g;
 	int			 err, ret = 0;
 
-	for (i = 0; i < n; i++)
-		errs[i] = 0;
 	if (n == 0)
 		return (0);
-	if ((td = calloc(n, sizeof(*td))) == NULL)
+	if ((td = tap_reqs(taps, errs, n, &m)) == NULL)
 		goto fail_all;
-	for (i = 0; i < n; i++) {
-		if (check_name("tap", taps[i], valid_tap_name) == -1) {
-			errs[i] = EINVAL;
-			continue;
-		}
-		td[m].td_name = taps[i];
-		td[m].td_err = &errs[i];
-		m++;
-	}
 	if (nl_open("tap", "deletion", &sk) == -1)
 		goto fail_all;
 	/* Each checked as link_remove_ours() does. */
@@ -1440,9 +1454,9 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 	struct nl_object	*o;
 	struct rtnl_link	*br = NULL, *link;
 	struct tap_req		*td = NULL, key, *hit;
-	const char		*name, *kind, *alias;
+	const char		*kind, *alias;
 	char			 what[64];
-	size_t			 i, m = 0, rlen, nours = 0;
+	size_t			 i, m = 0, nours = 0;
 	unsigned int		 mtu;
 	int			*ours = NULL, err, ret = 0, ok;
 
@@ -1452,18 +1466,9 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 		return (0);
 	if (check_name("bridge", bridge, valid_bridge_name) == -1)
 		goto fail_all;
-	if ((td = calloc(n, sizeof(*td))) == NULL ||
+	if ((td = tap_reqs(taps, errs, n, &m)) == NULL ||
 	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
 		goto fail_all;
-	for (i = 0; i < n; i++) {
-		if (check_name("tap", taps[i], valid_tap_name) == -1) {
-			errs[i] = EINVAL;
-			continue;
-		}
-		td[m].td_name = taps[i];
-		td[m].td_err = &errs[i];
-		m++;
-	}
 	qsort(td, m, sizeof(*td), tap_req_cmp);
 	if (nl_open("tap", "check", &sk) == -1)
 		goto fail_all;
@@ -1476,30 +1481,13 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 		errno = nl_errno(err);
 		goto fail_all;
 	}
-	/* The bridge and its leaves (bridge_of_root, from the dump). */
-	rlen = strlen(bridge);
+	/* The bridge and its leaves, from the dump. */
 	ours[nours++] = rtnl_link_get_ifindex(br);
 	for (o = nl_cache_get_first(cache); o != NULL && nours <=
-	    BRIDGE_LEAVES; o = nl_cache_get_next(o)) {
-		char	*end;
-		long	 leaf;
-
-		link = (struct rtnl_link *)o;
-		name = rtnl_link_get_name(link);
-		kind = rtnl_link_get_type(link);
-		alias = rtnl_link_get_ifalias(link);
-		if (name == NULL || kind == NULL || alias == NULL ||
-		    strcmp(kind, "bridge") != 0 ||
-		    strcmp(alias, NETOPS_ALIAS) != 0 ||
-		    strncmp(name, bridge, rlen) != 0 || name[rlen] != '-' ||
-		    name[rlen + 1] == '0')
-			continue;
-		errno = 0;
-		leaf = strtol(name + rlen + 1, &end, 10);
-		if (errno == 0 && *end == '\0' && leaf >= 1 &&
-		    leaf <= BRIDGE_LEAVES)
-			ours[nours++] = rtnl_link_get_ifindex(link);
-	}
+	    BRIDGE_LEAVES; o = nl_cache_get_next(o))
+		if (bridge_leaf((struct rtnl_link *)o, bridge) >= 1)
+			ours[nours++] = rtnl_link_get_ifindex(
+			    (struct rtnl_link *)o);
 	mtu = rtnl_link_get_mtu(br);
 	for (o = nl_cache_get_first(cache); o != NULL;
 	    o = nl_cache_get_next(o)) {
