@@ -239,7 +239,7 @@ struct vm {
 	struct timespec		 v_deadline;	/* then they stop */
 	struct fcapi_req	*v_api;		/* the API request in flight */
 	int			 v_bootstep;	/* the boot's request */
-	char			*v_cmdline;	/* while it boots */
+	struct vm_boot		*v_boot;	/* while it boots */
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
 };
 
@@ -1494,13 +1494,30 @@ deadline_passed(const struct timespec *ts)
 	return !timespeccmp(&now, ts, <);
 }
 
+/*
+ * A boot under way: its kernel command line, and the configuration
+ * requests, made once (a refused first request is sent again).
+ */
+struct vm_boot {
+	char		 vb_cmdline[BOOT_CMDLINE_MAX];
+	const char	*vb_paths[FCAPI_CONFIG_MAX];
+	json_t		*vb_bodies[FCAPI_CONFIG_MAX];
+	size_t		 vb_n;
+};
+
 static void
 vm_boot_end(struct vm *v)
 {
+	size_t	 i;
+
 	fcapi_cancel(v->v_api);
 	v->v_api = NULL;
-	free(v->v_cmdline);
-	v->v_cmdline = NULL;
+	if (v->v_boot == NULL)
+		return;
+	for (i = 0; i < v->v_boot->vb_n; i++)
+		json_decref(v->v_boot->vb_bodies[i]);
+	free(v->v_boot);
+	v->v_boot = NULL;
 }
 
 /* A start that failed: the VM in error, its Firecracker killed. */
@@ -1532,7 +1549,7 @@ vm_boot_fb(struct vm *v, struct fc_boot *fb)
 	fb->fb_memory = v->v_memory;
 	fb->fb_kernel = S(v->v_kernel);
 	fb->fb_initrd = S(v->v_initrd);
-	fb->fb_bootargs = v->v_cmdline;
+	fb->fb_bootargs = v->v_boot->vb_cmdline;
 	fb->fb_disk = S(v->v_diskpath);
 	fb->fb_tap = v->v_tap;
 	fb->fb_mac = v->v_mac;
@@ -1549,16 +1566,17 @@ vm_boot_fb(struct vm *v, struct fc_boot *fb)
 static void
 vm_boot_begin(struct vm *v)
 {
-	char	 err[PROTO_MSG_MAX];
-	int	 n;
+	struct fc_boot	 fb;
+	char		 err[PROTO_MSG_MAX];
+	int		 n;
 
 	/* Our read ends first: Firecracker opens its ends at PUT. */
 	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
 		vm_boot_fail(v, "", err);
 		return;
 	}
-	free(v->v_cmdline);
-	if ((v->v_cmdline = malloc(BOOT_CMDLINE_MAX)) == NULL)
+	vm_boot_end(v);
+	if ((v->v_boot = calloc(1, sizeof(*v->v_boot))) == NULL)
 		fatal(NULL);
 	/* The address on the command line, for guests that take it there. */
 	if (v->v_addr.s_addr != 0) {
@@ -1570,10 +1588,11 @@ vm_boot_begin(struct vm *v)
 		inet_ntop(AF_INET, &v->v_addr, a, sizeof(a));
 		inet_ntop(AF_INET, &v->v_gateway, g, sizeof(g));
 		inet_ntop(AF_INET, &mask, m, sizeof(m));
-		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s ip=%s::%s:%s:"
+		n = snprintf(v->v_boot->vb_cmdline, BOOT_CMDLINE_MAX,
+		    "%s ip=%s::%s:%s:"
 		    "%s:eth0:off", S(v->v_bootargs), a, g, m, v->v_name);
 	} else
-		n = snprintf(v->v_cmdline, BOOT_CMDLINE_MAX, "%s",
+		n = snprintf(v->v_boot->vb_cmdline, BOOT_CMDLINE_MAX, "%s",
 		    S(v->v_bootargs));
 	/* Cut short, the guest would boot with other arguments. */
 	if (n < 0 || (size_t)n >= BOOT_CMDLINE_MAX) {
@@ -1583,6 +1602,9 @@ vm_boot_begin(struct vm *v)
 		vm_boot_fail(v, "", err);
 		return;
 	}
+	vm_boot_fb(v, &fb);
+	v->v_boot->vb_n = fcapi_config_reqs(&fb, v->v_boot->vb_paths,
+	    v->v_boot->vb_bodies);
 	deadline_in(&v->v_deadline, CONNECT_TIMEOUT * 1000L);
 	v->v_tries = 0;
 	v->v_bootstep = 0;
@@ -1668,24 +1690,18 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 static void
 vm_boot_step(struct vm *v)
 {
-	struct fc_boot	 fb;
-	const char	*paths[FCAPI_CONFIG_MAX];
-	json_t		*bodies[FCAPI_CONFIG_MAX], *body = NULL;
+	struct vm_boot	*vb = v->v_boot;
+	json_t		*body = NULL;
 	const char	*method = "PUT", *path = NULL, *what = "";
 	char		 err[PROTO_MSG_MAX];
-	size_t		 n, i;
 	int		 step = v->v_bootstep;
 
-	vm_boot_fb(v, &fb);
-	n = fcapi_config_reqs(&fb, paths, bodies);
-	if (step >= (int)n && step < BOOT_ACTION)
+	if (step >= (int)vb->vb_n && step < BOOT_ACTION)
 		step = v->v_bootstep = BOOT_ACTION;
-	for (i = 0; i < n; i++) {
-		if ((int)i == step) {
-			path = paths[i];
-			body = bodies[i];
-		} else
-			json_decref(bodies[i]);
+	if (step < (int)vb->vb_n) {
+		path = vb->vb_paths[step];
+		/* fcapi_start() takes a reference; ours is for a retry. */
+		body = json_incref(vb->vb_bodies[step]);
 	}
 	switch (step) {
 	case BOOT_ACTION:
