@@ -54,52 +54,54 @@ PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
 
 ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-D_GNU_SOURCE -DBANGER_VERSION='"$(VERSION)"' \
-		-Icommon -Ibangerd -I$(B) $(PKG_CFLAGS_D) $(PKG_CFLAGS_C)
+		-Icommon -Ibangerd/shared -Ibangerd -I$(B) $(PKG_CFLAGS_D) \
+		$(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
 COMMON_SRCS =	common/log.c common/imsg.c common/validate.c common/wire.c
-# The root operations, each a module with its own tests.
-OPS_SRCS =	bangerd/storage.c bangerd/netops.c bangerd/jail.c \
-		bangerd/cgroup.c
-# Self-update: the update worker's fetch and checks (and the parent's).
-UPD_SRCS =	bangerd/updcheck.c bangerd/untar.c common/signify.c
-# The net worker's address management and DNS responder.
-NET_SRCS =	bangerd/ipam.c bangerd/dns.c
-# Guest provisioning: files written into a VM's disk, SSH host keys.
-GUEST_SRCS =	bangerd/guestfs.c bangerd/sshkey.c
-BANGERD_SRCS =	bangerd/bangerd.c bangerd/proc.c bangerd/sandbox.c \
-		bangerd/priv.c bangerd/vm.c bangerd/control.c \
-		bangerd/net.c bangerd/update.c bangerd/vmops.c \
-		bangerd/fcapi.c bangerd/image.c bangerd/install.c $(OPS_SRCS) \
-		$(UPD_SRCS) $(NET_SRCS) $(GUEST_SRCS)
-# What a crash left of VMs with no record, removed at start.
-BANGERD_SRCS +=	bangerd/sweep.c
-# The parent's signals: what it does with each it can be sent.
-BANGERD_SRCS +=	bangerd/signals.c
-# Taps deleted in a thread of the parent's, off its event loop.
-BANGERD_SRCS +=	bangerd/reaper.c
+# bangerd's rooms, one folder per process (README, "Layout"):
+#   parent/  the root parent: every root operation, and its validators
+#   vm/ net/ update/  the workers, each chrooted with no capability once
+#            sandbox_enter() ran; a room's preinit.c runs before that,
+#            as root
+#   shared/  what every process runs: its start, the imsg channel, the
+#            sandbox, the signed manifest's checks
+# roles.c is the table of worker roles, the one file naming every room.
+PARENT_SRCS =	$(wildcard bangerd/parent/*.c)
+VM_SRCS =	$(wildcard bangerd/vm/*.c)
+NET_SRCS =	$(wildcard bangerd/net/*.c)
+UPDATE_SRCS =	$(wildcard bangerd/update/*.c)
+SHARED_SRCS =	$(wildcard bangerd/shared/*.c) common/signify.c
+BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
+		$(UPDATE_SRCS) $(SHARED_SRCS)
+# The unit tests and test helpers link the modules they use from an
+# archive of every object but the one holding main().
+MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c,$(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/image.c bangerctl/update.c bangerctl/console.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build
 COMMON_OBJS =	$(COMMON_SRCS:%.c=$(B)/%.o)
-BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parse.o
+BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parent/parse.o
 CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
-OPS_OBJS =	$(OPS_SRCS:%.c=$(B)/%.o)
-UPD_OBJS =	$(UPD_SRCS:%.c=$(B)/%.o)
-NET_OBJS =	$(NET_SRCS:%.c=$(B)/%.o)
-GUEST_OBJS =	$(GUEST_SRCS:%.c=$(B)/%.o)
+MODULE_OBJS =	$(MODULE_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parent/parse.o
+MODULE_LIB =	$(B)/libbangerd.a
 
-# Unit tests: regress/unit/NAME_test.c, linked with the common objects
-# and the configuration parser.
-UNIT_SRCS =	$(wildcard regress/unit/*_test.c)
+# Tests live in the room of the code they test: regress/common,
+# regress/parent, regress/vm, regress/net, regress/update,
+# regress/bangerctl, and regress/daemon for the whole daemon across
+# rooms.  In each, NAME_test.c is a unit test (linked with the modules
+# it uses) and NAME.sh a shell test, run with the built binaries named
+# in the environment; root tests skip, saying so, without root.
+# make check ROOMS="vm net" runs those rooms' tests alone.
+TEST_ROOMS =	common parent vm net update bangerctl daemon
+ROOMS ?=	$(TEST_ROOMS)
+UNIT_SRCS =	$(foreach r,$(ROOMS),$(wildcard regress/$(r)/*_test.c))
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
-UNIT_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) \
-		$(GUEST_OBJS) $(B)/bangerd/parse.o
-# Shell tests (regress/docs, regress/root): run with the built binaries
-# named in the environment; root tests skip, saying so, without root.
-ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh regress/root/*.sh))
+UNIT_LINK =	$(MODULE_LIB) $(COMMON_OBJS)
+ROOT_TESTS =	$(sort $(wildcard regress/docs/*.sh)) \
+		$(foreach r,$(ROOMS),$(sort $(wildcard regress/$(r)/*.sh)))
 HELPERS_SRCS =	$(filter-out regress/helpers/fc-standin.c \
 		    regress/helpers/jailer-standin.c, \
 		    $(wildcard regress/helpers/*.c))
@@ -113,10 +115,14 @@ all: $(OBJDIR)/bangerd $(OBJDIR)/bangerctl
 $(OBJDIR)/bangerd: $(BANGERD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_D)
 
+$(MODULE_LIB): $(MODULE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(OBJDIR)/bangerctl: $(CTL_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_C)
 
-$(B)/bangerd/parse.c: bangerd/parse.y
+$(B)/bangerd/parent/parse.c: bangerd/parent/parse.y
 	@mkdir -p $(@D)
 	$(YACC) -o $@ $<
 
@@ -124,23 +130,23 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/bangerd/parse.o: $(B)/bangerd/parse.c
+$(B)/bangerd/parent/parse.o: $(B)/bangerd/parent/parse.c
 	$(CC) $(ALL_CFLAGS) -Wno-unused-function -Wno-unused-but-set-variable \
 	    -c -o $@ $<
 
-$(OBJDIR)/regress/unit/%: regress/unit/%.c $(UNIT_LINK) regress/regress.h
+$(OBJDIR)/regress/%_test: regress/%_test.c $(UNIT_LINK) regress/regress.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
 
 # bangerctl's JSON writer, against jansson.
-$(OBJDIR)/regress/unit/jsonw_test: regress/unit/jsonw_test.c \
+$(OBJDIR)/regress/bangerctl/jsonw_test: regress/bangerctl/jsonw_test.c \
     $(B)/bangerctl/output.o $(COMMON_OBJS) regress/regress.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iregress -Ibangerctl $(ALL_LDFLAGS) -o $@ $< \
+	$(CC) $(ALL_CFLAGS) -Iregress -I. $(ALL_LDFLAGS) -o $@ $< \
 	    $(B)/bangerctl/output.o $(COMMON_OBJS) $(PKG_LIBS_C)
 
-HELPER_LINK =	$(COMMON_OBJS) $(OPS_OBJS) $(UPD_OBJS) $(NET_OBJS) $(GUEST_OBJS)
+HELPER_LINK =	$(MODULE_LIB) $(COMMON_OBJS)
 $(OBJDIR)/regress/helpers/%: regress/helpers/%.c $(HELPER_LINK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(HELPER_LINK) \
@@ -152,7 +158,7 @@ $(B)/pubkey.h: FORCE
 	@mkdir -p $(@D)
 	@sh scripts/embed-pubkey.sh $(RELEASE_PUBKEY) >$@.tmp && \
 	    if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-$(B)/bangerd/updcheck.o: $(B)/pubkey.h
+$(B)/bangerd/shared/updcheck.o: $(B)/pubkey.h
 
 # The Firecracker-API stand-in, in its two modes.  Static, like
 # Firecracker itself, so that it runs inside a VM's jail; never built
@@ -200,11 +206,11 @@ W ?=
 chaos: check-build
 	$(TEST_ENV) CHAOS_PARENT_KILLS=$(or $(N),500) \
 	    CHAOS_WORKER_KILLS=$(or $(W),100) ./regress/run.sh \
-	    regress/root/chaos.sh
+	    regress/daemon/chaos.sh
 
 scale: check-build
 	$(TEST_ENV) SCALE_VMS=$(or $(N),4000) ./regress/run.sh \
-	    regress/root/scale.sh
+	    regress/daemon/scale.sh
 
 # Benchmarks print figures and ratios (one table, banger against the
 # shell recipe in the same run); they are not part of check.
@@ -218,13 +224,13 @@ FUZZ_CC ?=	clang
 FUZZ_TIME ?=	60
 FUZZ_FLAGS =	-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -g -O1 -std=gnu11 -D_GNU_SOURCE \
-		-Icommon -Ibangerd $(shell $(PKG_CONFIG) --cflags \
+		-Icommon -Ibangerd/shared -Ibangerd $(shell $(PKG_CONFIG) --cflags \
 		libbsd-overlay ldns libevent_core)
 FUZZ_LIBS =	$(shell $(PKG_CONFIG) --libs libbsd-overlay ldns libevent_core)
-$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c bangerd/dns.c bangerd/dns.h \
+$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c bangerd/net/dns.c bangerd/net/dns.h \
     common/log.c common/validate.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c bangerd/dns.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c bangerd/net/dns.c \
 	    common/log.c common/validate.c $(FUZZ_LIBS)
 
 fuzz: $(OBJDIR)/fuzz/dns_fuzz

@@ -324,6 +324,21 @@ valid_mac(const char *s, size_t len, const char **why)
 	return (0);
 }
 
+/*
+ * A guest's MAC, from its address: 02 (locally administered, unicast),
+ * fc (banger's), then the address's four bytes, so it is as stable and
+ * as unique within the subnet as the address (the parent and the net
+ * worker both derive it).
+ */
+void
+mac_from_addr(struct in_addr addr, char *mac)
+{
+	const uint8_t	*b = (const uint8_t *)&addr.s_addr;
+
+	snprintf(mac, MAC_SIZE, "%s%02x:%02x:%02x:%02x", MAC_PREFIX,
+	    b[0], b[1], b[2], b[3]);
+}
+
 int
 valid_dm_name(const char *s, size_t len, const char **why)
 {

@@ -25,6 +25,7 @@
 #define LOOP_PREFIX		"/dev/loop"
 #define LOOP_NUM_MAX		1048575	/* 2^20 - 1, the largest minor */
 #define MAC_PREFIX		"02:fc:"
+#define MAC_SIZE		18	/* "02:fc:xx:xx:xx:xx" and its NUL */
 #define PREFIX_MIN		8
 #define PREFIX_MAX		32
 #define VALID_DOMAIN_MAX	253	/* a DNS name, without NUL */
@@ -47,6 +48,8 @@ int	valid_prefix_num(int, const char **);
 int	valid_bridge_addr(struct in_addr, int, const char **);
 int	valid_publish_host(struct in_addr, const char **);
 int	valid_mac(const char *, size_t, const char **);
+struct in_addr;
+void	mac_from_addr(struct in_addr, char *);
 int	valid_dm_name(const char *, size_t, const char **);
 int	valid_dm_path(const char *, size_t, const char **);
 int	valid_loop_path(const char *, size_t, const char **);

@@ -20,9 +20,9 @@ flat() { mandoc -Tascii "$1" | sed -e 's/.\x08//g' | tr -s ' \t\n' '   '; }
 
 # A string define of config.h, without its quotes; a number define.
 hstr() { sed -n "s/^#define[	 ]*$1[	 ]*\"\(.*\)\".*/\1/p" \
-    "$TOP/bangerd/config.h"; }
+    "$TOP/bangerd/shared/config.h"; }
 hnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" \
-    "$TOP/bangerd/config.h"; }
+    "$TOP/bangerd/shared/config.h"; }
 
 # The words between ".\" NAME:begin" and ".\" NAME:end" of a page, sorted,
 # taken from its ".Xr WORD 2" lines (KIND xr) or ".It Dv WORD" lines (dv).
@@ -85,13 +85,13 @@ done
 
 # The descriptor limits the pages give, and the unit's, against the code.
 dnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" "$TOP/$2"; }
-nbase=$(dnum NOFILE_BASE bangerd/bangerd.h)
-nvm=$(dnum NOFILE_PER_VM_WORKER bangerd/bangerd.h)
-npar=$(dnum NOFILE_PER_VM_PARENT bangerd/bangerd.h)
-vmfixed=$((nbase + $(dnum CONTROL_MAX_CLIENTS bangerd/control.c) * \
+nbase=$(dnum NOFILE_BASE bangerd/shared/proc.h)
+nvm=$(dnum NOFILE_PER_VM_WORKER bangerd/shared/proc.h)
+npar=$(dnum NOFILE_PER_VM_PARENT bangerd/shared/proc.h)
+vmfixed=$((nbase + $(dnum CONTROL_MAX_CLIENTS bangerd/vm/control.c) * \
     (1 + $(dnum IMAGE_NFILES common/proto.h))))
-netfds=$((nbase + $(dnum DNS_PENDING_MAX bangerd/dns.h) + \
-    2 * $(dnum DNS_TCP_MAX bangerd/dns.h)))
+netfds=$((nbase + $(dnum DNS_PENDING_MAX bangerd/net/dns.h) + \
+    2 * $(dnum DNS_TCP_MAX bangerd/net/dns.h)))
 for want in "vm worker may hold $vmfixed plus $nvm per VM" \
     "parent needs $nbase plus $npar per VM"; do
 	case $(flat "$MAN/bangerd.conf.5") in
@@ -123,7 +123,7 @@ case $(flat "$MAN/bangerd.conf.5") in
 esac
 
 # How long a start waits for Firecracker to listen on its API socket.
-ct=$(dnum CONNECT_TIMEOUT bangerd/vm.c)
+ct=$(dnum CONNECT_TIMEOUT bangerd/vm/vm.c)
 case $(flat "$MAN/bangerctl.8") in
 *"for up to $ct seconds"*"within $ct s"*)
 	pass "drift: bangerctl.8 gives the API socket's wait ($ct s)" ;;
@@ -134,12 +134,12 @@ esac
 # The boot arguments of an image without boot-args (vm.c), which the
 # pages give: a C string, perhaps in pieces over several lines.
 bootargs=$(awk '$1 == "#define" && $2 == "DEFAULT_BOOTARGS" { on = 1 }
-    on { print; if ($0 !~ /\\$/) exit }' "$TOP/bangerd/vm.c" |
+    on { print; if ($0 !~ /\\$/) exit }' "$TOP/bangerd/vm/vm.c" |
     grep -o '"[^"]*"' | tr -d '"\n')
 for page in bangerd.conf.5 bangerctl.8; do
 	case $bootargs in
 	'')	fail "drift: $page gives the default boot-args" \
-		    "cannot read DEFAULT_BOOTARGS from bangerd/vm.c"
+		    "cannot read DEFAULT_BOOTARGS from bangerd/vm/vm.c"
 		continue ;;
 	esac
 	case $(flat "$MAN/$page") in
@@ -152,7 +152,7 @@ done
 
 # The default disk size and the boot args' limit the pages give.
 gib=$(sed -n 's/^#define[	 ]*BANGER_DEF_DISK[	 ]*(\([0-9][0-9]*\)ULL << 30).*/\1/p' \
-    "$TOP/bangerd/config.h")
+    "$TOP/bangerd/shared/config.h")
 bootmax=$(( $(hnum BANGER_BOOTARGS_MAX) - 1 ))
 for want in "bangerd.conf.5:The default is ${gib}G. A VM created without --disk gets this size, or its image's root file system's if that is larger." \
     "bangerctl.8:Without it, the disk has the default size, disk in the defaults of bangerd.conf(5) (${gib}G unless set there), or the size of the image's root file system if that is larger." \
@@ -360,7 +360,7 @@ awk '
 		name = substr(line, RSTART + 9, RLENGTH - 10)
 		print (san ? "sanitizer" : role), name
 		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/sandbox.c" >"$TMPD/seccomp"
+	} }' "$TOP/bangerd/shared/sandbox.c" >"$TMPD/seccomp"
 roles=$(awk '{ print $1 }' "$TMPD/seccomp" | sort -u)
 docroles=$(sed -n 's/^\.\\" seccomp-\([a-z]*\):begin$/\1/p' "$PRIV" | sort -u)
 if [ -z "$roles" ]; then
@@ -383,7 +383,7 @@ updcalls=$(awk '/^const int upd_seccomp_syscalls\[\]/ { on = 1; next }
 	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
 		print substr(line, RSTART + 9, RLENGTH - 10)
 		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/updcheck.c" | sort -u)
+	} }' "$TOP/bangerd/shared/updcheck.c" | sort -u)
 missing=$(comm -23 <(echo "$updcalls") <(region "$PRIV" seccomp-update xr) |
     oneline)
 if [ -n "$updcalls" ] && [ -z "$missing" ]; then
@@ -402,7 +402,7 @@ done
 # Requests: every message the parent answers from a worker (priv.c) is
 # in banger-privileges.7, and every message the page names exists.
 #
-answered=$( { grep -Eo 'case IMSG_[A-Z_]+:' "$TOP/bangerd/priv.c" |
+answered=$( { grep -Eo 'case IMSG_[A-Z_]+:' "$TOP/bangerd/parent/priv.c" |
     sed 's/^case //; s/:$//'; echo IMSG_WORKER_READY; } | sort -u)
 named=$(grep -Eo 'IMSG_[A-Z_]+' "$PRIV" | sort -u)
 missing=$(comm -23 <(echo "$answered") <(echo "$named") | oneline)
@@ -425,7 +425,7 @@ fi
 # The control socket's limits in control.c are the ones the pages give.
 #
 cnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" \
-    "$TOP/bangerd/control.c"; }
+    "$TOP/bangerd/vm/control.c"; }
 cmax=$(cnum CONTROL_MAX_CLIENTS)
 croot=$(cnum CONTROL_ROOT_SLOTS)
 cper=$(cnum CONTROL_MAX_PER_UID)
@@ -448,7 +448,7 @@ done
 #
 caught=$(awk '/^static const int parent_caught\[\]/ { on = 1; next }
     on && /^};/ { on = 0 }
-    on' "$TOP/bangerd/signals.c" | grep -Eo 'SIG[A-Z0-9]+' | sort -u)
+    on' "$TOP/bangerd/parent/signals.c" | grep -Eo 'SIG[A-Z0-9]+' | sort -u)
 documented=$(awk '/^\.Sh SIGNALS/ { on = 1; next } on && /^\.Sh / { on = 0 }
     on' "$MAN/bangerd.8" | grep -Eo 'SIG[A-Z0-9]+' | sort -u)
 missing=$(comm -23 <(echo "$caught") <(echo "$documented") | oneline)

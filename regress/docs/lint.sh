@@ -9,7 +9,7 @@ for m in "$TOP"/man/*.[0-9]; do
 done
 
 # Defaults in bangerd.conf.5 against config.h.
-h=$TOP/bangerd/config.h
+h=$TOP/bangerd/shared/config.h
 m=$TOP/man/bangerd.conf.5
 for d in BANGER_STATEDIR BANGER_SOCKET BANGER_SOCKGROUP BANGER_USER \
     BANGER_BRIDGE BANGER_BRIDGE_ADDR BANGER_DOMAIN BANGER_FIRECRACKER; do

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the DNS responder's parsers (bangerd/dns.c):
+ * libFuzzer harness for the DNS responder's parsers (bangerd/net/dns.c):
  * each input is a client's message (UDP and TCP paths), an upstream's
  * reply to a fixed query, and a resolv.conf text.  Whatever comes back
  * must be a response that parses, with the query's ID, within the
@@ -10,7 +10,7 @@
  *
  *   clang -fsanitize=fuzzer,address -g -O1 -D_GNU_SOURCE -Icommon \
  *	-Ibangerd $(pkg-config --cflags libbsd-overlay ldns libevent_core) \
- *	regress/fuzz/dns_fuzz.c bangerd/dns.c common/log.c \
+ *	regress/fuzz/dns_fuzz.c bangerd/net/dns.c common/log.c \
  *	common/validate.c $(pkg-config --libs libbsd-overlay ldns \
  *	libevent_core) -o dns_fuzz
  *   ./dns_fuzz -max_total_time=60 regress/fuzz/corpus/dns
@@ -27,7 +27,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
+#include "net/dns.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,6 +1,6 @@
 /*
- * dns-drive: the net worker's DNS responder (bangerd/dns.c) run on its
- * own, for regress/root/dns.sh, with the clients and the stand-in
+ * dns-drive: the net worker's DNS responder (bangerd/net/dns.c) run on its
+ * own, for regress/net/dns.sh, with the clients and the stand-in
  * upstream the test needs.
  *
  *   dns-drive serve -d domain -b bridge/prefix (-l addr[:port] |
@@ -110,7 +110,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
+#include "net/dns.h"
 #include "log.h"
 
 #define DRIVE_BIG	100	/* A records in a "big" answer */
@@ -321,7 +321,7 @@ static void
 serve_seccomp(void)
 {
 	static const int calls[] = {
-		/* the workers' common list (bangerd/sandbox.c) */
+		/* the workers' common list (bangerd/shared/sandbox.c) */
 		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
 		SCMP_SYS(writev), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
 		SCMP_SYS(sendto), SCMP_SYS(close), SCMP_SYS(fcntl),
@@ -344,7 +344,7 @@ serve_seccomp(void)
 		SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(pipe2),
 		SCMP_SYS(wait4),
 #endif
-		/* the responder's own (bangerd/dns.c) */
+		/* the responder's own (bangerd/net/dns.c) */
 		SCMP_SYS(recvfrom), SCMP_SYS(accept4), SCMP_SYS(socket),
 		SCMP_SYS(connect),
 	};

@@ -36,7 +36,7 @@
 
 #include <ldns/ldns.h>
 
-#include "dns.h"
+#include "net/dns.h"
 #include "regress.h"
 
 #define FWD	-1	/* forwarded, not answered */

@@ -1,6 +1,6 @@
 /*
- * guestfs-drive: provision a guest disk image with bangerd/guestfs.c,
- * for regress/root/guestfs.sh.  Like the daemon, it hands the module
+ * guestfs-drive: provision a guest disk image with bangerd/vm/guestfs.c,
+ * for regress/vm/guestfs.sh.  Like the daemon, it hands the module
  * an open fd, never a path.  On success it prints
  *
  *	hostkey ssh-ed25519 AAAA... root@NAME	(with host keys)
@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guestfs.h"
+#include "vm/guestfs.h"
 
 static void	usage(void) __attribute__((__noreturn__));
 static char	*read_keys(const char *);

@@ -1,6 +1,6 @@
 /*
- * jail-drive: call bangerd/jail.c's functions one at a time, for
- * regress/root/jail.sh.  Messages go to stderr; a failure exits 1
+ * jail-drive: call bangerd/parent/jail.c's functions one at a time, for
+ * regress/parent/jail.sh.  Messages go to stderr; a failure exits 1
  * after "jail-drive: CMD: strerror".
  *
  * usage:
@@ -44,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jail.h"
+#include "parent/jail.h"
 #include "log.h"
 
 static const char	*cmd;

@@ -1,6 +1,6 @@
 /*
- * netops-drive: call bangerd's network operations (bangerd/netops.c)
- * from the command line, for regress/root/netops.sh.
+ * netops-drive: call bangerd's network operations (bangerd/parent/netops.c)
+ * from the command line, for regress/parent/netops.sh.
  *
  *	netops-drive [-v] command args [command args ...]
  *
@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "netops.h"
+#include "parent/netops.h"
 
 #define PUBLISH_MAX	16
 

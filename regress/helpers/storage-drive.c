@@ -1,6 +1,6 @@
 /*
- * storage-drive: call one of bangerd/storage.c's functions, for
- * regress/root/storage.sh.  Messages go to stderr with debug on; a
+ * storage-drive: call one of bangerd/parent/storage.c's functions, for
+ * regress/parent/storage.sh.  Messages go to stderr with debug on; a
  * failure exits 1 after "storage-drive: CMD: strerror".
  *
  * usage:
@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "storage.h"
+#include "parent/storage.h"
 
 static void	usage(void) __attribute__((__noreturn__));
 static uint64_t	num(const char *);

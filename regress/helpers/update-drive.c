@@ -1,6 +1,6 @@
 /*
- * update-drive: runs bangerd/updcheck.c as the update worker and the
- * parent would, for regress/root/update.sh.
+ * update-drive: runs bangerd/shared/updcheck.c as the update worker and the
+ * parent would, for regress/update/update.sh.
  *
  *	update-drive [-HKpS] [-a arch] [-C connect_ms] [-c cafile]
  *	    [-i installed] [-k pubfile] [-o out] [-R resolve] [-r running]
@@ -44,9 +44,9 @@
 #include <curl/curl.h>
 
 #include "signify.h"
-#include "updcheck.h"
+#include "shared/updcheck.h"
 
-/* bangerd/sandbox.c's seccomp_common. */
+/* bangerd/shared/sandbox.c's seccomp_common. */
 static const int common_calls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto),

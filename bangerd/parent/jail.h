@@ -1,0 +1,98 @@
+/*
+ * The jail each VM's Firecracker runs in, and the Firecracker process
+ * itself: checking the binary, building the jail, spawning into it,
+ * signalling, adopting after a restart and cleaning up.  The root
+ * parent calls these; each re-validates what it is given.
+ *
+ * Layout (Firecracker's jailer's, so either may run the VM):
+ *
+ *	STATE/jail/				root 0711
+ *	STATE/jail/firecracker/			root 0711
+ *	STATE/jail/firecracker/VMID/		root 0711
+ *	STATE/jail/firecracker/VMID/root/	root 0711, the VM's "/"
+ *	    dev/kvm dev/net/tun dev/urandom	the VM's uid:gid 0600
+ *	    run/				the VM's uid:gid 0711
+ *	    run/firecracker.socket		the API socket
+ *	    run/firecracker.log			FIFOs: the VM's uid, group
+ *	    run/firecracker.metrics		_banger, 0640 (jail_fifos)
+ *	    vmlinux initrd rootfs		kernel, initrd, disk
+ */
+#ifndef BANGER_JAIL_H
+#define BANGER_JAIL_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "fcjail.h"
+#include "validate.h"
+
+#define JAIL_DIR	"jail"
+#define JAIL_EXEC_NAME	"firecracker"	/* the jailer's <exec_file_name> */
+#define JAIL_ROOT	"root"
+#define JAIL_KERNEL	"vmlinux"	/* names in the jail root */
+#define JAIL_INITRD	"initrd"
+#define JAIL_DISK	"rootfs"
+#define JAIL_CG_PARENT	"banger"	/* CGROOT/banger/VMID undelegated */
+
+#define JAIL_ARGV0	"firecracker"	/* argv[0] as banger runs it */
+#define JAILER_ARGV0	"/firecracker"	/* as the jailer runs it */
+
+#define JAIL_NOFILE	2048		/* RLIMIT_NOFILE, as the jailer's */
+#define JAIL_MEM_EXTRA	64		/* memory.max: MiB above the guest's */
+#define JAIL_PIDS_BASE	32		/* pids.max: this plus the vcpus */
+#define JAIL_CPUS_MAX	32
+#define JAIL_MEMORY_MAX	(1024 * 1024)	/* MiB */
+
+/* js_flags */
+#define JAIL_F_DISK_RO		0x01	/* the disk is read-only */
+#define JAIL_F_CGROUP_PARTIAL	0x02	/* skip a limit with no controller */
+
+struct jail_spec {
+	char		js_statedir[PATH_MAX];
+	char		js_vmid[VM_ID_LEN + 1];
+	uid_t		js_uid;			/* the VM's own */
+	gid_t		js_gid;
+	uid_t		js_uid_min;		/* the configured range */
+	uid_t		js_uid_max;
+	char		js_kernel[PATH_MAX];
+	char		js_initrd[PATH_MAX];	/* "" if none */
+	char		js_disk[PATH_MAX];	/* STATE file, dm or loop */
+	char		js_jailer[PATH_MAX];	/* "" = banger's own jail */
+	char		js_firecracker[PATH_MAX]; /* jailer --exec-file */
+	char		js_cgroot[PATH_MAX];	/* cgroup2 mount, "" = none */
+	char		js_cgparent[PATH_MAX];	/* VMs' group, below js_cgroot */
+	char		js_cgmark[PATH_MAX];	/* "" or trusted.banger's value */
+	int		js_cpus;
+	uint64_t	js_memory;		/* MiB */
+	uint64_t	js_nofile;		/* 0 = JAIL_NOFILE */
+	int		js_flags;		/* JAIL_F_* */
+};
+
+struct fc_proc {
+	pid_t			fp_pid;		/* in our pid namespace */
+	int			fp_pidfd;
+	unsigned long long	fp_starttime;	/* proc_starttime() */
+	int			fp_ptyfd;	/* console master or -1 */
+	char			fp_vmid[VM_ID_LEN + 1];
+};
+
+/* jail.c */
+int	fc_exec_check(const char *, int *);
+int	jail_prepare(const struct jail_spec *);
+int	fc_spawn(const struct jail_spec *, int, struct fc_proc *);
+int	fc_spawn_start(const struct jail_spec *, int, struct fc_proc *, int *);
+int	fc_spawn_done(struct fc_proc *, int);
+int	fc_signal(struct fc_proc *, int);
+int	fc_wait(struct fc_proc *, int, int *);
+int	fc_stop(struct fc_proc *, int, int *);
+void	fc_close(struct fc_proc *);
+int	fc_adopt(const char *, const char *, pid_t, unsigned long long,
+	    int *);
+int	fc_socket_grant(const char *, const char *, gid_t);
+int	jail_fifos(const char *, const char *, uid_t, gid_t);
+int	fc_cgroup_remove(const char *, const char *, const char *);
+int	jail_cleanup(const char *, const char *);
+
+#endif /* BANGER_JAIL_H */

@@ -1,0 +1,188 @@
+/*
+ * bangerd's root parent: its workers, its records of VMs, and the
+ * validated root operations.  Everything declared here runs as root.
+ */
+#ifndef PARENT_H
+#define PARENT_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <event.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "proc.h"
+#include "jail.h"
+#include "cgroup.h"
+
+/* The parent's view of one worker. */
+struct worker {
+	int		 w_role;		/* PROC_* */
+	const char	*w_name;
+	pid_t		 w_pid;			/* 0 while not running */
+	int		 w_pidfd;
+	int		 w_state;		/* WORKER_* */
+	uint32_t	 w_restarts;
+	time_t		 w_started;
+	struct timespec	 w_started_mono;
+	struct timeval	 w_backoff;		/* before the next restart */
+	time_t		 w_deaths[6];		/* its last deaths, newest first */
+	struct event	 w_restart_ev;
+	struct imsgev	*w_iev;
+	/* answers this worker's requests in its current state */
+	int		(*w_dispatch)(struct worker *, struct imsg *);
+};
+
+struct bangerd {
+	struct bangerd_config	*bd_conf;
+	const char		*bd_conffile;
+	int			 bd_debug;
+	int			 bd_verbose;
+	int			 bd_noaction;
+	int			 bd_exefd;	/* our own executable */
+	time_t			 bd_started;
+	uid_t			 bd_uid;	/* workers' user */
+	gid_t			 bd_gid;
+	gid_t			 bd_ctlgid;	/* control socket group */
+	int			 bd_ctlfd;	/* listening control socket */
+	char			 bd_pidfile[PATH_MAX];
+	int			 bd_shutdown;
+	struct worker		 bd_workers[PROC_MAX];
+	const char		*bd_storage;	/* backend in use */
+	int			 bd_nat;	/* our nftables table is set */
+	int			 bd_resolver;	/* resolver routing is set */
+	struct cgroup_tree	 bd_cgroup;	/* where VMs' cgroups go */
+	dev_t			 bd_statedev;	/* the state directory's */
+	ino_t			 bd_stateino;
+};
+
+/* An image's files on the host, from the config or the image store. */
+struct image_files {
+	char		 kernel[PATH_MAX];
+	char		 initrd[PATH_MAX];	/* "" if none */
+	char		 rootfs[PATH_MAX];
+	char		 bootargs[BANGER_BOOTARGS_MAX];
+};
+
+/* The parent's record of one VM: what it made, and its process. */
+struct pvm {
+	TAILQ_ENTRY(pvm)	 pv_entry;
+	RB_ENTRY(pvm)		 pv_byid;	/* pvm_find() */
+	RB_ENTRY(pvm)		 pv_byuid;	/* the uids held */
+	TAILQ_ENTRY(pvm)	 pv_batch;	/* a removal waiting to commit */
+	char			 pv_id[VM_ID_LEN + 1];
+	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
+	char			 pv_image[BANGER_NAME_MAX];
+	uid_t			 pv_owner;	/* who asked for it */
+	uid_t			 pv_uid;	/* its own uid and gid */
+	int			 pv_state;	/* VMOP_* */
+	char			 pv_tap[IFNAMSIZ];
+	char			 pv_backend[16];	/* dm, reflink, copy */
+	char			*pv_disk;	/* its path, or NULL */
+	uint64_t		 pv_disk_size;
+	char			 pv_loop_origin[32];
+	char			 pv_loop_cow[32];
+	struct fc_proc		 pv_proc;
+	struct event		 pv_exit_ev;
+	struct pvm_spawn	*pv_spawn;	/* its spawn under way */
+	int			 pv_busy;	/* its e2fsck runs, or its tap goes */
+	int			 pv_reaping;	/* REAP_*: after the tap goes */
+	struct in_addr		 pv_addr;	/* its lease, from creation */
+	/* at its last start, and while running: its published ports */
+	uint32_t		 pv_cpus;
+	uint64_t		 pv_memory;	/* MiB */
+	size_t			 pv_npublish;
+	struct proto_publish	 pv_publish[PROTO_PUBLISH_MAX];
+	/* its Firecracker ended (since its last start): when, and how */
+	int			 pv_ended;
+	time_t			 pv_exit_time;
+	int			 pv_exit_status;	/* wait status, -1 */
+	/* CREATING, waiting for the net worker's address */
+	int			 pv_pending;
+	uint32_t		 pv_peerid;	/* the vm worker's request */
+	uint64_t		 pv_want_size;
+	uint32_t		 pv_want_flags;
+};
+TAILQ_HEAD(pvms, pvm);
+
+extern struct bangerd	*env;
+
+/* bangerd.c */
+void	 parent_worker_violation(struct worker *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+int	 parent_reload(char *, size_t);
+void	 parent_set_verbose(int);
+void	 parent_reexec_schedule(void);
+
+/* install.c */
+int	 install_init(void);
+const char *install_exe(void);
+int	 install_highest(char *, size_t);
+int	 install_apply(int, const char *, char *, size_t);
+int	 install_rollback(char *, size_t);
+
+/* vmops.c */
+struct fcscan;
+struct pvm *pvm_find(const char *);
+struct pvms *pvm_list(void);
+const char *pvm_state_name(int);
+void	 pvm_loop_mark(const char *, char *, size_t);
+int	 image_resolve(const char *, struct image_files *, char *, size_t);
+void	 pvm_stopped(struct pvm *, int);
+int	 vmop_create(struct worker *, uint32_t, const struct vmop_create *);
+int	 vmop_net_addr(struct worker *, const struct net_addr *);
+void	 vmop_net_sync(struct worker *);
+void	 vmop_net_gone(void);
+void	 vmop_vm_gone(void);
+void	 vmop_spawns_finish(void);
+void	 vmop_settle(void);
+void	 vmop_spawn_finish(struct pvm *);
+void	 vmop_taps_ensure(void);
+int	 vmop_start(struct worker *, uint32_t, struct pvm *,
+	    const struct vmop_start *);
+int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
+int	 vmop_signal(struct worker *, uint32_t, struct pvm *, int);
+int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
+int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
+int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
+void	 vmop_announce(struct worker *);
+void	 vm_defaults_send(struct worker *);
+struct fcscan *vmop_restore(const char *);
+void	 vmop_consoles_keep(char *, size_t);
+
+/* sweep.c */
+void	 vmop_sweep(struct fcscan *);
+int	 sweep_vm_loops(const char *, const char *);
+struct fcscan *fcscan_new(void);
+pid_t	 fcscan_find(struct fcscan *, const char *, pid_t);
+int	 fcscan_kill(struct fcscan *, pid_t);
+void	 fcscan_free(struct fcscan *);
+
+/* image.c */
+void	 image_store_clean(void);
+void	 image_worker_gone(void);
+int	 imgop_file(uint32_t, const struct imgop_file *, int, const char **);
+int	 imgop_import_check(uint32_t, const struct ctl_image_import *,
+	    const char **);
+int	 imgop_import(struct worker *, uint32_t, const struct imgop_import *);
+int	 imgop_query(struct worker *, uint32_t, const struct imgop_query *);
+void	 imgop_cancel(struct worker *, uint32_t);
+
+/* priv.c */
+int	 priv_dispatch_vm(struct worker *, struct imsg *);
+int	 priv_dispatch_net(struct worker *, struct imsg *);
+int	 priv_dispatch_update(struct worker *, struct imsg *);
+void	 priv_status(struct worker *, uint32_t);
+int	 priv_net_setup(char *, size_t);
+int	 priv_nat_rebuild(char *, size_t);
+void	 priv_net_teardown(void);
+void	 priv_update_worker_gone(void);
+
+/* signals.c */
+void	 parent_signals(void (*)(int, short, void *));
+void	 parent_signals_child(void);
+const char *signal_name(int);
+
+#endif /* PARENT_H */

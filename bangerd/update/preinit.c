@@ -1,0 +1,61 @@
+/*
+ * What the update worker does as root, before its sandbox: the
+ * libraries that read files when they start, started, and the CA
+ * bundle read into memory, since the chroot has neither.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "updcheck.h"
+#include "update.h"
+
+#define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+#define CA_MAX		(4 * 1024 * 1024)
+
+char	*upd_ca;
+size_t	 upd_calen;
+
+/*
+ * Before the sandbox: libcurl, OpenSSL and libsodium initialised, and
+ * the CA bundle read into memory (a missing one only means https
+ * cannot be verified; http to loopback still works).
+ */
+int
+update_preinit(void)
+{
+	char		 err[UPD_ERR_MAX];
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 fd;
+
+	if (upd_global_init(err, sizeof(err)) != UPD_OK)
+		fatalx("update: %s", err);
+	if ((fd = open(CA_BUNDLE, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("update: %s; https updates cannot be verified",
+		    CA_BUNDLE);
+		return 0;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0 || st.st_size > CA_MAX) {
+		log_warnx("update: %s is not a CA bundle of at most %d bytes",
+		    CA_BUNDLE, CA_MAX);
+		close(fd);
+		return 0;
+	}
+	if ((upd_ca = malloc(st.st_size)) == NULL)
+		fatal("%s", __func__);
+	while (off < (size_t)st.st_size) {
+		if ((n = read(fd, upd_ca + off, st.st_size - off)) <= 0)
+			break;
+		off += n;
+	}
+	close(fd);
+	upd_calen = off;
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The vm worker: the control socket's server, the VM registry and state
+ * machine, and the Firecracker API client.  Runs as _banger, chrooted,
+ * with no capability, after sandbox_enter().
+ */
+#ifndef VM_H
+#define VM_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "proc.h"
+
+/* control.c */
+/* An IMSG_CTL_VM_INFO being filled: VMs packed, sent when it is full. */
+struct ctl_info {
+	uint32_t	 ci_client;
+	size_t		 ci_len;
+	unsigned char	 ci_buf[MAX_IMSGSIZE - IMSG_HEADER_SIZE];
+};
+size_t	 control_fds_max(void);
+void	 control_init(struct imsgev *, const struct worker_init *);
+void	 control_listen(int);
+void	 control_relay(uint32_t, uint32_t, struct imsg *);
+void	 control_reply(uint32_t, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+void	 control_info(uint32_t, const struct vm_info *);
+void	 control_info_start(struct ctl_info *, uint32_t);
+void	 control_info_add(struct ctl_info *, const struct vm_info *);
+void	 control_info_end(struct ctl_info *);
+void	 control_send(uint32_t, uint32_t, const void *, size_t);
+int	 control_uid(uint32_t, uid_t *);
+int	 control_alive(uint32_t);
+int	 control_data(uint32_t, uint32_t, const void *, size_t);
+int	 control_fd(uint32_t, uint32_t, int, const void *, size_t);
+struct ucred;
+int	 control_cred(uint32_t, struct ucred *);
+void	 control_pause(uint32_t, int);
+
+/* vm.c */
+void	 vm_ctl_create(uint32_t, uid_t, const struct ctl_vm_create *);
+void	 vm_ctl_action(uint32_t, uid_t, const struct ctl_vm *);
+void	 vm_ctl_ls(uint32_t, uid_t);
+int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);
+void	 vm_ctl_logs(uint32_t, uid_t, const struct ctl_console *);
+void	 vm_ctl_console(uint32_t, uid_t, const struct ctl_console *);
+void	 vm_console_input(uint32_t, const void *, size_t);
+void	 vm_client_gone(uint32_t);
+
+/* preinit.c */
+int	 vm_preinit(void);
+
+/* vm.c */
+void	 vm_worker(struct imsgev *, const struct worker_init *);
+
+#endif /* VM_H */
