@@ -158,7 +158,7 @@ $(B)/pubkey.h: FORCE
 	@mkdir -p $(@D)
 	@sh scripts/embed-pubkey.sh $(RELEASE_PUBKEY) >$@.tmp && \
 	    if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-$(B)/bangerd/shared/updcheck.o: $(B)/pubkey.h
+$(B)/bangerd/shared/manifest.o: $(B)/pubkey.h
 
 # The Firecracker-API stand-in, in its two modes.  Static, like
 # Firecracker itself, so that it runs inside a VM's jail; never built

@@ -27,7 +27,7 @@
 #include "parent.h"
 #include "log.h"
 #include "untar.h"
-#include "updcheck.h"
+#include "manifest.h"
 
 #define HIGHEST_FILE	"priv/highest-version"
 

@@ -25,7 +25,7 @@
 #include "parent.h"
 #include "log.h"
 #include "netops.h"
-#include "updcheck.h"
+#include "manifest.h"
 #include "validate.h"
 
 #define VMOP_DISK_MAX	(16ULL << 40)	/* 16 TiB */

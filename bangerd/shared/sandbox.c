@@ -22,7 +22,7 @@
 
 #include "proc.h"
 #include "log.h"
-#include "updcheck.h"
+#include "manifest.h"
 
 /* What every worker needs: its event loop, imsg, logging, memory. */
 static const int seccomp_common[] = {

@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "update.h"
-#include "updcheck.h"
+#include "manifest.h"
 #include "validate.h"
 
 static struct imsgev	*upd_parent;

@@ -383,7 +383,7 @@ updcalls=$(awk '/^const int upd_seccomp_syscalls\[\]/ { on = 1; next }
 	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
 		print substr(line, RSTART + 9, RLENGTH - 10)
 		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/shared/updcheck.c" | sort -u)
+	} }' "$TOP/bangerd/shared/manifest.c" | sort -u)
 missing=$(comm -23 <(echo "$updcalls") <(region "$PRIV" seccomp-update xr) |
     oneline)
 if [ -n "$updcalls" ] && [ -z "$missing" ]; then

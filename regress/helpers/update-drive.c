@@ -44,7 +44,7 @@
 #include <curl/curl.h>
 
 #include "signify.h"
-#include "shared/updcheck.h"
+#include "shared/manifest.h"
 
 /* bangerd/shared/sandbox.c's seccomp_common. */
 static const int common_calls[] = {

@@ -22,7 +22,7 @@
 
 #include "regress.h"
 #include "parent/untar.h"
-#include "shared/updcheck.h"
+#include "shared/manifest.h"
 
 static const char *const progs[] = { "bangerd", "bangerctl" };
 

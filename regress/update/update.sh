@@ -503,7 +503,7 @@ if command -v "${CC:-cc}" >/dev/null 2>&1 &&
 		    -I"$TOP/common" -I"$TOP/bangerd" \
 		    $(pkg-config --cflags $PKGS) -o "$T/drive-$v" \
 		    "$TOP/regress/helpers/update-drive.c" \
-		    "$TOP/bangerd/shared/updcheck.c" "$TOP/common/signify.c" \
+		    "$TOP/bangerd/shared/manifest.c" "$TOP/common/signify.c" \
 		    $(pkg-config --libs $PKGS) 2>"$T/cc.err" ||
 		    fail "embed: the drive builds ($v)" "$(head -c 300 "$T/cc.err")"
 	done

@@ -28,7 +28,7 @@
 
 #include "regress.h"
 #include "signify.h"
-#include "shared/updcheck.h"
+#include "shared/manifest.h"
 
 #define NOW		1780272000	/* 2026-06-01T00:00:00Z */
 #define RELEASED	"2026-05-01T00:00:00Z"
