@@ -27,7 +27,7 @@
 #include "parent.h"
 #include "log.h"
 #include "untar.h"
-#include "manifest.h"
+#include "manifest.h"	/* shared: the parent checks again */
 
 #define HIGHEST_FILE	"priv/highest-version"
 

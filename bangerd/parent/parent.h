@@ -116,6 +116,13 @@ int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);
 void	 parent_reexec_schedule(void);
 
+/* updresolve.c */
+/*
+ * For the update worker, which has no resolver: look up url's host and make the resolve entry
+ * ("host:port:addr,...", up to 4 addresses) for struct upd_fetch.
+ */
+int	 upd_resolve(const char *, char *, size_t, char *, size_t);
+
 /* install.c */
 int	 install_init(void);
 const char *install_exe(void);

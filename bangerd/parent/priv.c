@@ -25,7 +25,7 @@
 #include "parent.h"
 #include "log.h"
 #include "netops.h"
-#include "manifest.h"
+#include "manifest.h"	/* shared: the parent checks again */
 #include "validate.h"
 
 #define VMOP_DISK_MAX	(16ULL << 40)	/* 16 TiB */

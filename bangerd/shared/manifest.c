@@ -1,16 +1,14 @@
 /*
- * Self-update for the update worker: the signed manifest, the choice of
- * release, and the fetches, each refusal with a message a user can act
- * on.  The manifest's signature is checked over its raw bytes before a
- * byte of JSON is parsed.  See updcheck.h and banger-manifest(5).
- *
- * Fetching: https, or plain http to a loopback host when the caller
- * allows it.  Redirects are not followed (a 3xx is an error): a
- * redirect could lead to a host we would refuse or cannot resolve in
- * the sandbox.  Proxies from the environment are ignored.  Bodies are
- * not content-decoded: the bytes hashed are the bytes served.
- */
-#include <sys/types.h>
+ * The signed manifest and its release, checked alike by the update
+ * worker, which fetches them, and by the parent, which checks again
+ * what the worker hands it (priv.c, install.c): the signature over the
+ * raw bytes before a byte of JSON is parsed, the choice of release,
+ * the artifact's length and SHA-256, and the update URL's shape.  Each
+ * refusal comes with a message a user can act on.  See manifest.h and
+ * banger-manifest(5).  The fetches are the update worker's
+ * (update/fetch.c); the host's lookup the parent's
+ * (parent/updresolve.c).
+ */#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 
@@ -33,7 +31,6 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <seccomp.h>
 #include <sodium.h>
 
 #include "signify.h"
@@ -45,35 +42,9 @@
 #endif
 
 #define UPD_RELEASES_MAX	1000	/* releases in one manifest */
-#define UPD_RESOLVE_ADDRS	4
-#define UPD_USERAGENT		"bangerd-update/" BANGER_VERSION
-#define SHA256_LEN		crypto_hash_sha256_BYTES
 #define TIME_LEN		21	/* "YYYY-MM-DDTHH:MM:SSZ" and NUL */
 
-#define PLACEHOLDER_MSG		"this bangerd was built with the placeholder " \
-				"release key; it cannot verify updates"
 
-/* One transfer in progress. */
-struct xfer {
-	CURL			*x_curl;
-	const char		*x_what;	/* "manifest", "artifact" */
-	const char		*x_url;
-	uint64_t		 x_cap;		/* stop reading past this */
-	int			 x_declared;	/* x_cap is a declared length */
-	uint64_t		 x_got;
-	int			 x_fd;		/* -1: into x_buf */
-	char			*x_buf;
-	size_t			 x_bufsize;
-	crypto_hash_sha256_state x_sha;
-	int			 x_err;		/* the callback's reason */
-	int			 x_errno;
-	long			 x_status;
-	int			 x_pct;		/* last percent reported */
-	const struct upd_fetch	*x_uf;
-};
-
-static int	fail(char *, size_t, int, const char *, ...)
-		    __attribute__((__format__ (printf, 4, 5)));
 static int	time_parse_json(json_t *, const char *, int64_t *, char *,
 		    size_t);
 static int	hex_decode(const char *, uint8_t *, size_t);
@@ -85,16 +56,6 @@ static int	artifact_parse(json_t *, const char *, const char *,
 		    struct upd_release *, char *, size_t);
 static int	host_addr(const char *, struct in_addr *, struct in6_addr *);
 static int	host_is_loopback(const char *);
-static int	host_is_literal(const char *);
-static int	url_parse(const char *, int, CURLU **, char **, long *,
-		    int *, char *, size_t);
-static int	resolve_check(const char *, const char *, long, int, char *,
-		    size_t);
-static int	fetch_plan(const char *, const struct upd_fetch *, CURLU **,
-		    char **, int *, struct curl_slist **, char *, size_t);
-static size_t	xfer_write(char *, size_t, size_t, void *);
-static int	xfer_run(struct xfer *, const struct upd_fetch *, char *,
-		    size_t);
 
 static const char *const upd_errnames[UPD_NERRORS] = {
 	[UPD_OK] = "UPD_OK",
@@ -126,22 +87,8 @@ static const char *const upd_errnames[UPD_NERRORS] = {
 	[UPD_ESHA256] = "UPD_ESHA256",
 };
 
-/*
- * What a fetch needs beyond the workers' common allow-list (measured
- * with strace -f on regress/helpers/update-drive, http and https, and
- * checked by running it under exactly this list; see update.sh).
- */
-const int upd_seccomp_syscalls[] = {
-	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
-	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate),
-};
-const size_t upd_seccomp_nsyscalls =
-    sizeof(upd_seccomp_syscalls) / sizeof(upd_seccomp_syscalls[0]);
-
-static int
-fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int
+upd_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -161,26 +108,6 @@ upd_errname(int code)
 	return (upd_errnames[code]);
 }
 
-int
-upd_global_init(char *err, size_t errlen)
-{
-	CURLcode	 rc;
-
-	if (sodium_init() < 0)
-		return (fail(err, errlen, UPD_EINVAL, "sodium_init failed"));
-	/*
-	 * Things that would otherwise open files on first use, after
-	 * chroot: glibc reads /etc/localtime on the first gmtime_r, and
-	 * jansson seeds its hash from /dev/urandom on the first object.
-	 */
-	tzset();
-	json_object_seed(0);
-	/* OpenSSL reads its configuration here: before chroot. */
-	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
-		return (fail(err, errlen, UPD_EINVAL, "curl_global_init: %s",
-		    curl_easy_strerror(rc)));
-	return (UPD_OK);
-}
 
 const char *
 upd_arch(void)
@@ -207,7 +134,7 @@ upd_builtin_pubkey(struct signify_pubkey *pk, char *err, size_t errlen)
 	const char	*why;
 
 	if (signify_parse_pubkey_b64(b64, strlen(b64), pk, &why) == -1)
-		return (fail(err, errlen, UPD_EINVAL,
+		return (upd_fail(err, errlen, UPD_EINVAL,
 		    "the built-in release key is malformed: %s", why));
 	return (UPD_OK);
 }
@@ -386,10 +313,10 @@ time_parse_json(json_t *o, const char *key, int64_t *t, char *err,
 	json_t	*v = json_object_get(o, key);
 
 	if (!json_is_string(v))
-		return (fail(err, errlen, UPD_EMANIFEST, "\"%s\" is missing "
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "\"%s\" is missing "
 		    "or not a string", key));
 	if (upd_time_parse(json_string_value(v), t) == -1)
-		return (fail(err, errlen, UPD_EMANIFEST, "\"%s\" is not a UTC "
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "\"%s\" is not a UTC "
 		    "time like 2026-01-31T12:00:00Z", key));
 	return (UPD_OK);
 }
@@ -407,28 +334,28 @@ artifact_parse(json_t *a, const char *arch, const char *version,
 	json_int_t	 n;
 
 	if (!json_is_object(a))
-		return (fail(err, errlen, UPD_EMANIFEST, "not an object"));
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "not an object"));
 	url = json_object_get(a, "url");
 	len = json_object_get(a, "length");
 	sha = json_object_get(a, "sha256");
 	if (!json_is_string(url))
-		return (fail(err, errlen, UPD_EMANIFEST,
+		return (upd_fail(err, errlen, UPD_EMANIFEST,
 		    "\"url\" is missing or not a string"));
 	u = json_string_value(url);
 	if (strlen(u) >= UPD_URL_MAX)
-		return (fail(err, errlen, UPD_EMANIFEST,
+		return (upd_fail(err, errlen, UPD_EMANIFEST,
 		    "\"url\" is longer than %d bytes", UPD_URL_MAX - 1));
 	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-		return (fail(err, errlen, UPD_EMANIFEST,
+		return (upd_fail(err, errlen, UPD_EMANIFEST,
 		    "\"url\" is not an http or https URL"));
 	if (!json_is_integer(len) || (n = json_integer_value(len)) <= 0 ||
 	    (unsigned long long)n > UPD_ARTIFACT_MAX)
-		return (fail(err, errlen, UPD_EMANIFEST, "\"length\" is not "
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "\"length\" is not "
 		    "an integer from 1 to %llu", UPD_ARTIFACT_MAX));
 	if (!json_is_string(sha) ||
 	    hex_decode(json_string_value(sha), rel->ur_sha256,
 	    sizeof(rel->ur_sha256)) == -1)
-		return (fail(err, errlen, UPD_EMANIFEST,
+		return (upd_fail(err, errlen, UPD_EMANIFEST,
 		    "\"sha256\" is not 64 lowercase hex digits"));
 	(void)strlcpy(rel->ur_url, u, sizeof(rel->ur_url));
 	(void)strlcpy(rel->ur_arch, arch, sizeof(rel->ur_arch));
@@ -459,21 +386,21 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 
 	if ((root = json_loadb(m, mlen, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL)
-		return (fail(err, errlen, UPD_EMANIFEST, "the manifest is not "
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "the manifest is not "
 		    "valid JSON: line %d: %s", jerr.line, jerr.text));
 	rels = json_object_get(root, "releases");
 	if (!json_is_object(root) || !json_is_array(rels)) {
-		rc = fail(err, errlen, UPD_EMANIFEST, "the manifest is "
+		rc = upd_fail(err, errlen, UPD_EMANIFEST, "the manifest is "
 		    "malformed: it has no \"releases\" array");
 		goto out;
 	}
 	if ((nrel = json_array_size(rels)) == 0) {
-		rc = fail(err, errlen, UPD_EMANIFEST, "the manifest lists no "
+		rc = upd_fail(err, errlen, UPD_EMANIFEST, "the manifest lists no "
 		    "releases");
 		goto out;
 	}
 	if (nrel > UPD_RELEASES_MAX) {
-		rc = fail(err, errlen, UPD_EMANIFEST, "the manifest lists "
+		rc = upd_fail(err, errlen, UPD_EMANIFEST, "the manifest lists "
 		    "more than %d releases", UPD_RELEASES_MAX);
 		goto out;
 	}
@@ -483,14 +410,14 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 		r = json_array_get(rels, i);
 		rc = UPD_OK;
 		if (!json_is_object(r)) {
-			rc = fail(why, sizeof(why), UPD_EMANIFEST,
+			rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 			    "not an object");
 			goto bad;
 		}
 		if (!json_is_string(json_object_get(r, "version")) ||
 		    !upd_version_valid(v = json_string_value(
 		    json_object_get(r, "version")))) {
-			rc = fail(why, sizeof(why), UPD_EMANIFEST,
+			rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 			    "\"version\" is missing or not a version like "
 			    "1.2.3");
 			goto bad;
@@ -502,10 +429,10 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 			if (upd_version_cmp(v, other, &cmp) == 0 && cmp != 0)
 				continue;
 			if (strcmp(v, other) == 0)
-				rc = fail(why, sizeof(why), UPD_EMANIFEST,
+				rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 				    "version %s is listed twice", v);
 			else
-				rc = fail(why, sizeof(why), UPD_EMANIFEST,
+				rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 				    "version %s is the same version as "
 				    "releases[%zu]'s %s (a missing number "
 				    "counts as 0): each version may be listed "
@@ -518,19 +445,19 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 		    sizeof(why))) != UPD_OK)
 			goto bad;
 		if (expires <= released) {
-			rc = fail(why, sizeof(why), UPD_EMANIFEST,
+			rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 			    "\"expires\" is not after \"released\"");
 			goto bad;
 		}
 		arts = json_object_get(r, "artifacts");
 		if (!json_is_object(arts) || json_object_size(arts) == 0) {
-			rc = fail(why, sizeof(why), UPD_EMANIFEST,
+			rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 			    "\"artifacts\" is missing or empty");
 			goto bad;
 		}
 		json_object_foreach(arts, k, a) {
 			if (!arch_valid(k)) {
-				rc = fail(why, sizeof(why), UPD_EMANIFEST,
+				rc = upd_fail(why, sizeof(why), UPD_EMANIFEST,
 				    "artifact name \"%.32s\" is not an "
 				    "architecture", k);
 				goto bad;
@@ -551,7 +478,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 		}
 		continue;
  bad:
-		rc = fail(err, errlen, rc, "the manifest is malformed: "
+		rc = upd_fail(err, errlen, rc, "the manifest is malformed: "
 		    "releases[%zu]: %s", i, why);
 		goto out;
 	}
@@ -560,14 +487,14 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 	if (want->uw_now > best_expires) {
 		upd_time_format(best_expires, t1, sizeof(t1));
 		upd_time_format(want->uw_now, t2, sizeof(t2));
-		rc = fail(err, errlen, UPD_EEXPIRED, "the manifest has "
+		rc = upd_fail(err, errlen, UPD_EEXPIRED, "the manifest has "
 		    "expired: its newest release, %s, expired at %s (now %s); "
 		    "the publisher must sign it again", bestver, t1, t2);
 		goto out;
 	}
 	if (upd_version_cmp(bestver, want->uw_running, &cmp) == 0 &&
 	    cmp <= 0) {
-		rc = fail(err, errlen, UPD_EUPTODATE, "no newer release: the "
+		rc = upd_fail(err, errlen, UPD_EUPTODATE, "no newer release: the "
 		    "newest in the manifest is %s and this bangerd is %s",
 		    bestver, want->uw_running);
 		goto out;
@@ -575,7 +502,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 	if (want->uw_installed != NULL && *want->uw_installed != '\0' &&
 	    upd_version_cmp(bestver, want->uw_installed, &cmp) == 0 &&
 	    cmp <= 0) {
-		rc = fail(err, errlen, UPD_EROLLBACK, "refusing release %s: "
+		rc = upd_fail(err, errlen, UPD_EROLLBACK, "refusing release %s: "
 		    "version %s has been installed before (an old manifest "
 		    "replayed?)", bestver, want->uw_installed);
 		goto out;
@@ -589,14 +516,14 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 				(void)strlcat(have, ", ", sizeof(have));
 			(void)strlcat(have, k, sizeof(have));
 		}
-		rc = fail(err, errlen, UPD_ENOARCH, "release %s has no "
+		rc = upd_fail(err, errlen, UPD_ENOARCH, "release %s has no "
 		    "artifact for %s (only for %s)", bestver, arch, have);
 		goto out;
 	}
 	memset(&rel, 0, sizeof(rel));
 	if ((rc = artifact_parse(a, arch, bestver, &rel, why,
 	    sizeof(why))) != UPD_OK) {
-		rc = fail(err, errlen, rc, "the manifest is malformed: %s",
+		rc = upd_fail(err, errlen, rc, "the manifest is malformed: %s",
 		    why);
 		goto out;
 	}
@@ -606,7 +533,7 @@ manifest_select(const void *m, size_t mlen, const struct upd_want *want,
 	name = strrchr(rel.ur_url, '/');
 	name = name != NULL ? name + 1 : rel.ur_url;
 	if (strcmp(name, expect) != 0) {
-		rc = fail(err, errlen, UPD_EWRONGARCH, "the %s artifact of "
+		rc = upd_fail(err, errlen, UPD_EWRONGARCH, "the %s artifact of "
 		    "release %s is \"%.200s\", not %s: wrong architecture or "
 		    "version", arch, bestver, name, expect);
 		goto out;
@@ -632,39 +559,39 @@ upd_manifest_check(const struct signify_pubkey *key, const void *m,
 	char			 kwant[SIGNIFY_KEYNUM_HEX];
 
 	if (key == NULL || want == NULL || rel == NULL)
-		return (fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
+		return (upd_fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
 		    __func__));
 	if (signify_pubkey_is_placeholder(key))
-		return (fail(err, errlen, UPD_EPLACEHOLDER, PLACEHOLDER_MSG));
+		return (upd_fail(err, errlen, UPD_EPLACEHOLDER, PLACEHOLDER_MSG));
 	arch = want->uw_arch != NULL ? want->uw_arch : upd_arch();
 	if (strcmp(arch, "x86_64") != 0 && strcmp(arch, "aarch64") != 0)
-		return (fail(err, errlen, UPD_EINVAL, "unsupported "
+		return (upd_fail(err, errlen, UPD_EINVAL, "unsupported "
 		    "architecture \"%.32s\"", arch));
 	if (!upd_version_valid(want->uw_running))
-		return (fail(err, errlen, UPD_EINVAL, "the running version "
+		return (upd_fail(err, errlen, UPD_EINVAL, "the running version "
 		    "\"%.40s\" is not a version like 1.2.3",
 		    want->uw_running ? want->uw_running : ""));
 	if (want->uw_installed != NULL && *want->uw_installed != '\0' &&
 	    !upd_version_valid(want->uw_installed))
-		return (fail(err, errlen, UPD_EINVAL, "the installed version "
+		return (upd_fail(err, errlen, UPD_EINVAL, "the installed version "
 		    "\"%.40s\" is not a version like 1.2.3",
 		    want->uw_installed));
 	if (m == NULL || mlen == 0)
-		return (fail(err, errlen, UPD_EMANIFEST, "the manifest is "
+		return (upd_fail(err, errlen, UPD_EMANIFEST, "the manifest is "
 		    "empty"));
 	if (mlen > UPD_MANIFEST_MAX)
-		return (fail(err, errlen, UPD_ETOOBIG, "the manifest is "
+		return (upd_fail(err, errlen, UPD_ETOOBIG, "the manifest is "
 		    "larger than %d bytes", UPD_MANIFEST_MAX));
 	if (sigbuf == NULL || siglen == 0)
-		return (fail(err, errlen, UPD_ENOSIG, "the manifest has no "
+		return (upd_fail(err, errlen, UPD_ENOSIG, "the manifest has no "
 		    "signature"));
 	if (signify_parse_sig(sigbuf, siglen, &sig, &why) == -1)
-		return (fail(err, errlen, UPD_ESIGFORMAT, "the manifest's "
+		return (upd_fail(err, errlen, UPD_ESIGFORMAT, "the manifest's "
 		    "signature is malformed: %s", why));
 	if (!signify_keynum_match(key, &sig)) {
 		signify_keynum_hex(sig.ss_keynum, khave);
 		signify_keynum_hex(key->sp_keynum, kwant);
-		return (fail(err, errlen, UPD_EKEYNUM, "the manifest is "
+		return (upd_fail(err, errlen, UPD_EKEYNUM, "the manifest is "
 		    "signed with key %s, not with this bangerd's release key "
 		    "%s", khave, kwant));
 	}
@@ -672,12 +599,12 @@ upd_manifest_check(const struct signify_pubkey *key, const void *m,
 	if (signify_verify(key, &sig, m, mlen, &why) == -1) {
 		/* The likeliest alteration: a transfer in text mode. */
 		if (memmem(m, mlen, "\r\n", 2) != NULL)
-			return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
+			return (upd_fail(err, errlen, UPD_EBADSIG, "the manifest's "
 			    "signature does not verify: the manifest has CRLF "
 			    "line endings; was it converted after signing? "
 			    "(else it was altered after signing or signed by "
 			    "another key)"));
-		return (fail(err, errlen, UPD_EBADSIG, "the manifest's "
+		return (upd_fail(err, errlen, UPD_EBADSIG, "the manifest's "
 		    "signature does not verify: it was altered after signing "
 		    "or signed by another key"));
 	}
@@ -705,8 +632,8 @@ host_addr(const char *host, struct in_addr *a4, struct in6_addr *a6)
 	return (0);
 }
 
-static int
-host_is_literal(const char *host)
+int
+upd_host_is_literal(const char *host)
 {
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
@@ -737,8 +664,8 @@ host_is_loopback(const char *host)
  * Parse and vet a URL; on success *hp is the parsed URL (for
  * CURLOPT_CURLU) and *hostp its host (curl_free() both).
  */
-static int
-url_parse(const char *url, int allow_http, CURLU **hp, char **hostp,
+int
+upd_url_parse(const char *url, int allow_http, CURLU **hp, char **hostp,
     long *portp, int *httpsp, char *err, size_t errlen)
 {
 	CURLU		*h;
@@ -751,33 +678,33 @@ url_parse(const char *url, int allow_http, CURLU **hp, char **hostp,
 	*hp = NULL;
 	*hostp = NULL;
 	if (url == NULL || *url == '\0')
-		return (fail(err, errlen, UPD_EURL, "no URL"));
+		return (upd_fail(err, errlen, UPD_EURL, "no URL"));
 	if (strlen(url) >= UPD_URL_MAX)
-		return (fail(err, errlen, UPD_EURL, "URL longer than %d bytes",
+		return (upd_fail(err, errlen, UPD_EURL, "URL longer than %d bytes",
 		    UPD_URL_MAX - 1));
 	if ((h = curl_url()) == NULL)
-		return (fail(err, errlen, UPD_ENOMEM, "out of memory"));
+		return (upd_fail(err, errlen, UPD_ENOMEM, "out of memory"));
 	if ((uc = curl_url_set(h, CURLUPART_URL, url, 0)) != CURLUE_OK) {
-		rc = fail(err, errlen, UPD_EURL, "malformed URL \"%.300s\": "
+		rc = upd_fail(err, errlen, UPD_EURL, "malformed URL \"%.300s\": "
 		    "%s", url, curl_url_strerror(uc));
 		goto out;
 	}
 	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
-		rc = fail(err, errlen, UPD_EURL, "refusing \"%.300s\": only "
+		rc = upd_fail(err, errlen, UPD_EURL, "refusing \"%.300s\": only "
 		    "https (and http to loopback) URLs are fetched", url);
 		goto out;
 	}
 	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
-		rc = fail(err, errlen, UPD_EURL, "malformed URL \"%.300s\"",
+		rc = upd_fail(err, errlen, UPD_EURL, "malformed URL \"%.300s\"",
 		    url);
 		goto out;
 	}
 	if (curl_url_get(h, CURLUPART_USER, &p, 0) == CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_PASSWORD, &p, 0) == CURLUE_OK) {
-		rc = fail(err, errlen, UPD_EURL, "refusing \"%.300s\": no "
+		rc = upd_fail(err, errlen, UPD_EURL, "refusing \"%.300s\": no "
 		    "credentials in update URLs", url);
 		goto out;
 	}
@@ -786,12 +713,12 @@ url_parse(const char *url, int allow_http, CURLU **hp, char **hostp,
 	else {
 		*httpsp = 0;
 		if (!allow_http) {
-			rc = fail(err, errlen, UPD_EURL, "refusing plain http "
+			rc = upd_fail(err, errlen, UPD_EURL, "refusing plain http "
 			    "(%.300s): only https is allowed", url);
 			goto out;
 		}
 		if (!host_is_loopback(host)) {
-			rc = fail(err, errlen, UPD_EURL, "refusing plain http "
+			rc = upd_fail(err, errlen, UPD_EURL, "refusing plain http "
 			    "to %.256s: http is allowed only to loopback hosts "
 			    "(127.0.0.0/8, localhost, [::1])", host);
 			goto out;
@@ -799,7 +726,7 @@ url_parse(const char *url, int allow_http, CURLU **hp, char **hostp,
 	}
 	n = strtol(port, (char **)&e, 10);
 	if (*e != '\0' || n <= 0 || n > 65535) {
-		rc = fail(err, errlen, UPD_EURL, "bad port in \"%.300s\"",
+		rc = upd_fail(err, errlen, UPD_EURL, "bad port in \"%.300s\"",
 		    url);
 		goto out;
 	}
@@ -826,7 +753,7 @@ upd_url_check(const char *url, int allow_http, char *err, size_t errlen)
 	long	 port;
 	int	 https, rc;
 
-	rc = url_parse(url, allow_http, &h, &host, &port, &https, err, errlen);
+	rc = upd_url_parse(url, allow_http, &h, &host, &port, &https, err, errlen);
 	curl_free(host);
 	curl_url_cleanup(h);
 	return (rc);
@@ -836,8 +763,8 @@ upd_url_check(const char *url, int allow_http, char *err, size_t errlen)
  * The resolve entry must be "host:port:addr[,addr...]" for this URL's
  * host and port, with address literals only.
  */
-static int
-resolve_check(const char *entry, const char *host, long port, int https,
+int
+upd_resolve_check(const char *entry, const char *host, long port, int https,
     char *err, size_t errlen)
 {
 	char		 buf[UPD_RESOLVE_MAX], *p, *q, *a, *last;
@@ -849,24 +776,24 @@ resolve_check(const char *entry, const char *host, long port, int https,
 	int		 naddr = 0;
 
 	if (!https)
-		return (fail(err, errlen, UPD_EINVAL, "a resolve entry is "
+		return (upd_fail(err, errlen, UPD_EINVAL, "a resolve entry is "
 		    "not used with plain http (loopback hosts need none)"));
 	if (strlcpy(buf, entry, sizeof(buf)) >= sizeof(buf))
-		return (fail(err, errlen, UPD_EINVAL, "resolve entry too "
+		return (upd_fail(err, errlen, UPD_EINVAL, "resolve entry too "
 		    "long"));
 	if ((p = strchr(buf, ':')) == NULL || (q = strchr(p + 1, ':')) ==
 	    NULL)
-		return (fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
+		return (upd_fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
 		    " is not host:port:address", entry));
 	*p++ = '\0';
 	*q++ = '\0';
 	n = strtol(p, &last, 10);
 	if (*last != '\0')
-		return (fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
+		return (upd_fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
 		    " is not host:port:address", entry));
 	/* The parent looks up the update url's host and port only. */
 	if (strcasecmp(buf, host) != 0 || n != port)
-		return (fail(err, errlen, UPD_ERESOLVE, "cannot look up "
+		return (upd_fail(err, errlen, UPD_ERESOLVE, "cannot look up "
 		    "%.256s port %ld inside the sandbox: addresses were given "
 		    "only for %.256s port %ld, the update url's", host, port,
 		    buf, n));
@@ -886,545 +813,40 @@ resolve_check(const char *entry, const char *host, long port, int https,
 			break;
 	}
 	if (a != NULL || naddr == 0)
-		return (fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
+		return (upd_fail(err, errlen, UPD_EINVAL, "resolve entry \"%.300s\""
 		    " has a bad address list", entry));
 	return (UPD_OK);
 }
 
-int
-upd_resolve(const char *url, char *entry, size_t len, char *err,
-    size_t errlen)
-{
-	struct addrinfo	 hints, *res = NULL, *ai;
-	CURLU		*h;
-	char		*host, addr[INET6_ADDRSTRLEN];
-	char		 one[INET6_ADDRSTRLEN + 3];
-	char		 seen[UPD_RESOLVE_ADDRS][INET6_ADDRSTRLEN];
-	long		 port;
-	int		 https, rc, n = 0, i, gai;
 
-	if ((rc = url_parse(url, 1, &h, &host, &port, &https, err, errlen)) !=
-	    UPD_OK)
-		return (rc);
-	if (len > 0)
-		entry[0] = '\0';
-	if (!https || host_is_literal(host) ||
-	    strcasecmp(host, "localhost") == 0) {
-		rc = UPD_OK;		/* nothing to look up */
-		goto out;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	if ((gai = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		rc = fail(err, errlen, UPD_ERESOLVE, "cannot resolve %.256s: "
-		    "%s", host, gai_strerror(gai));
-		goto out;
-	}
-	if ((size_t)snprintf(entry, len, "%s:%ld:", host, port) >= len) {
-		rc = fail(err, errlen, UPD_EINVAL, "resolve entry too long");
-		goto out;
-	}
-	for (ai = res; ai != NULL && n < UPD_RESOLVE_ADDRS; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)
-			    (void *)ai->ai_addr)->sin_addr, addr, sizeof(addr));
-		else if (ai->ai_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-			    (void *)ai->ai_addr)->sin6_addr, addr,
-			    sizeof(addr));
-		else
-			continue;
-		for (i = 0; i < n; i++)
-			if (strcmp(seen[i], addr) == 0)
-				break;
-		if (i < n)
-			continue;
-		(void)strlcpy(seen[n++], addr, sizeof(seen[0]));
-		(void)snprintf(one, sizeof(one), ai->ai_family == AF_INET6 ?
-		    "%s[%s]" : "%s%s", n > 1 ? "," : "", addr);
-		if (strlcat(entry, one, len) >= len) {
-			rc = fail(err, errlen, UPD_EINVAL,
-			    "resolve entry too long");
-			goto out;
-		}
-	}
-	rc = n > 0 ? UPD_OK : fail(err, errlen, UPD_ERESOLVE,
-	    "cannot resolve %.256s: no address", host);
- out:
-	if (rc != UPD_OK && len > 0)
-		entry[0] = '\0';
-	if (res != NULL)
-		freeaddrinfo(res);
-	curl_free(host);
-	curl_url_cleanup(h);
-	return (rc);
-}
 
-/* Fetching. */
 
-static size_t
-xfer_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer	*x = arg;
-	size_t		 n = size * nmemb, off, nbuf;
-	ssize_t		 w;
-	char		*nb;
-	int		 pct;
 
-	if (x->x_status == 0)
-		(void)curl_easy_getinfo(x->x_curl, CURLINFO_RESPONSE_CODE,
-		    &x->x_status);
-	if (x->x_status != 200) {
-		x->x_err = UPD_EHTTP;		/* an error page: not ours */
-		return (0);
-	}
-	if (n > x->x_cap - x->x_got) {
-		x->x_err = UPD_ETOOBIG;		/* stop: nothing past the cap */
-		return (0);
-	}
-	if (x->x_fd == -1) {
-		if (x->x_got + n + 1 > x->x_bufsize) {
-			nbuf = x->x_bufsize ? x->x_bufsize : 16384;
-			while (nbuf < x->x_got + n + 1)
-				nbuf *= 2;
-			if (nbuf > x->x_cap + 1)
-				nbuf = x->x_cap + 1;
-			if ((nb = realloc(x->x_buf, nbuf)) == NULL) {
-				x->x_err = UPD_ENOMEM;
-				return (0);
-			}
-			x->x_buf = nb;
-			x->x_bufsize = nbuf;
-		}
-		memcpy(x->x_buf + x->x_got, ptr, n);
-		x->x_buf[x->x_got + n] = '\0';
-	} else {
-		for (off = 0; off < n; off += (size_t)w) {
-			w = write(x->x_fd, ptr + off, n - off);
-			if (w == -1 && errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			if (w <= 0) {
-				x->x_err = UPD_EIO;
-				x->x_errno = w == -1 ? errno : EIO;
-				return (0);
-			}
-		}
-		crypto_hash_sha256_update(&x->x_sha, (const uint8_t *)ptr, n);
-	}
-	x->x_got += n;
-	if (x->x_uf->uf_progress != NULL && x->x_declared) {
-		pct = (int)(x->x_got * 100 / x->x_cap);
-		if (pct != x->x_pct) {
-			x->x_pct = pct;
-			x->x_uf->uf_progress(x->x_got, x->x_cap,
-			    x->x_uf->uf_progress_arg);
-		}
-	}
-	return (n);
-}
 
-/*
- * Everything a fetch of url with uf checks before it connects, so that
- * a check can refuse what a fetch would: the URL (url_parse), a CA
- * bundle for https, and an address for the host without the resolver:
- * an IP literal, localhost, or uf's resolve entry, which is for the
- * update url's host and port only.  On success the caller frees *hp
- * (curl_url_cleanup), *hostp (curl_free) and *resp (NULL, or
- * curl_slist_free_all).
- */
-static int
-fetch_plan(const char *url, const struct upd_fetch *uf, CURLU **hp,
-    char **hostp, int *httpsp, struct curl_slist **resp, char *err,
-    size_t errlen)
-{
-	struct curl_slist	*res = NULL;
-	CURLU			*h = NULL;
-	char			 loent[300], *host = NULL;
-	long			 port;
-	int			 rc;
 
-	*resp = NULL;
-	if ((rc = url_parse(url, uf->uf_allow_http, &h, &host, &port, httpsp,
-	    err, errlen)) != UPD_OK)
-		return (rc);
-	if (*httpsp && (uf->uf_ca == NULL || uf->uf_calen == 0)) {
-		rc = fail(err, errlen, UPD_EINVAL, "no CA bundle to check "
-		    "%.256s's certificate with", host);
-		goto out;
-	}
-	if (host_is_literal(host)) {
-		rc = UPD_OK;		/* nothing to look up */
-	} else if (strcasecmp(host, "localhost") == 0) {
-		/* Never let a name reach the resolver, even this one. */
-		(void)snprintf(loent, sizeof(loent), "%s:%ld:127.0.0.1,[::1]",
-		    host, port);
-		if ((res = curl_slist_append(NULL, loent)) == NULL)
-			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
-	} else if (uf->uf_resolve != NULL && *uf->uf_resolve != '\0') {
-		if ((rc = resolve_check(uf->uf_resolve, host, port, *httpsp,
-		    err, errlen)) == UPD_OK &&
-		    (res = curl_slist_append(NULL, uf->uf_resolve)) == NULL)
-			rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
-	} else if (!uf->uf_allow_resolver) {
-		rc = fail(err, errlen, UPD_ERESOLVE, "cannot look up %.256s "
-		    "inside the sandbox: no address was given for it", host);
-	} else
-		rc = UPD_OK;
- out:
-	if (rc != UPD_OK) {
-		curl_slist_free_all(res);
-		curl_free(host);
-		curl_url_cleanup(h);
-		return (rc);
-	}
-	*hp = h;
-	*hostp = host;
-	*resp = res;
-	return (UPD_OK);
-}
 
-/* Set up, run and explain one transfer of x->x_url. */
-static int
-xfer_run(struct xfer *x, const struct upd_fetch *uf, char *err,
-    size_t errlen)
-{
-	CURL			*c = NULL;
-	CURLU			*h = NULL;
-	CURLcode		 cc;
-	struct curl_slist	*res = NULL;
-	struct curl_blob	 blob;
-	char			 ebuf[CURL_ERROR_SIZE];
-	char			*host = NULL;
-	const char		*what = x->x_what;
-	long			 oserr = 0;
-	curl_off_t		 clen = -1;
-	int			 https, rc;
-
-	if ((rc = fetch_plan(x->x_url, uf, &h, &host, &https, &res, err,
-	    errlen)) != UPD_OK)
-		return (rc);
-
-	if ((c = curl_easy_init()) == NULL) {
-		rc = fail(err, errlen, UPD_ENOMEM, "curl_easy_init failed");
-		goto out;
-	}
-	x->x_curl = c;
-	ebuf[0] = '\0';
-	memset(&blob, 0, sizeof(blob));
-	blob.data = (void *)(uintptr_t)uf->uf_ca;
-	blob.len = uf->uf_calen;
-	blob.flags = CURL_BLOB_COPY;
-	if (curl_easy_setopt(c, CURLOPT_CURLU, h) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
-	    https ? "https" : "http") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
-	    https ? "https" : "http") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, UPD_USERAGENT) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    uf->uf_connect_timeout_ms > 0 ? uf->uf_connect_timeout_ms :
-	    (long)UPD_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, uf->uf_timeout_ms > 0 ?
-	    uf->uf_timeout_ms : (long)UPD_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT,
-	    uf->uf_low_speed_limit > 0 ? uf->uf_low_speed_limit :
-	    (long)UPD_LOW_SPEED_LIMIT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-	    uf->uf_low_speed_time > 0 ? uf->uf_low_speed_time :
-	    (long)UPD_LOW_SPEED_TIME) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)x->x_cap) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, xfer_write) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK ||
-	    (res != NULL &&
-	    curl_easy_setopt(c, CURLOPT_RESOLVE, res) != CURLE_OK) ||
-	    (https &&
-	    (curl_easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK))) {
-		rc = fail(err, errlen, UPD_EINVAL, "cannot set up the "
-		    "transfer: %s", ebuf[0] ? ebuf : "curl_easy_setopt failed");
-		goto out;
-	}
-
-	cc = curl_easy_perform(c);
-	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->x_status);
-	(void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-	(void)curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
-	if (ebuf[0] == '\0')
-		(void)strlcpy(ebuf, curl_easy_strerror(cc), sizeof(ebuf));
-
-	if (x->x_err == UPD_EHTTP ||
-	    (cc == CURLE_OK && x->x_status != 200)) {
-		rc = fail(err, errlen, UPD_EHTTP, "cannot fetch the %s from "
-		    "%.300s: the server answered HTTP %ld%s", what, x->x_url,
-		    x->x_status, x->x_status >= 300 && x->x_status < 400 ?
-		    " (redirects are not followed)" : "");
-	} else if (x->x_err == UPD_ETOOBIG || cc == CURLE_FILESIZE_EXCEEDED) {
-		if (x->x_declared)
-			rc = fail(err, errlen, UPD_ETOOBIG, "the %s at %.300s "
-			    "is larger than its declared %llu bytes; stopped "
-			    "reading", what, x->x_url,
-			    (unsigned long long)x->x_cap);
-		else
-			rc = fail(err, errlen, UPD_ETOOBIG, "the %s at %.300s "
-			    "is larger than %llu bytes; stopped reading", what,
-			    x->x_url, (unsigned long long)x->x_cap);
-	} else if (x->x_err == UPD_EIO) {
-		rc = fail(err, errlen, UPD_EIO, "cannot write the %s: %s",
-		    what, strerror(x->x_errno));
-	} else if (x->x_err == UPD_ENOMEM) {
-		rc = fail(err, errlen, UPD_ENOMEM, "out of memory");
-	} else if (cc == CURLE_OK) {
-		rc = UPD_OK;
-	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-		rc = fail(err, errlen, UPD_ETIMEOUT, "cannot fetch the %s from "
-		    "%.300s: timed out (%s)", what, x->x_url, ebuf);
-	} else if (cc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) {
-		rc = fail(err, errlen, UPD_ECONNREFUSED, "cannot fetch the %s "
-		    "from %.300s: connection refused", what, x->x_url);
-	} else if (cc == CURLE_COULDNT_CONNECT) {
-		rc = fail(err, errlen, UPD_ECONNECT, "cannot fetch the %s from "
-		    "%.300s: cannot connect (%s)", what, x->x_url, ebuf);
-	} else if (cc == CURLE_PARTIAL_FILE) {
-		if (clen >= 0)
-			rc = fail(err, errlen, UPD_ETRUNCATED, "cannot fetch "
-			    "the %s from %.300s: truncated: the server closed "
-			    "the connection after %llu of %lld bytes", what,
-			    x->x_url, (unsigned long long)x->x_got,
-			    (long long)clen);
-		else
-			rc = fail(err, errlen, UPD_ETRUNCATED, "cannot fetch "
-			    "the %s from %.300s: truncated (%s)", what,
-			    x->x_url, ebuf);
-	} else if (cc == CURLE_COULDNT_RESOLVE_HOST) {
-		rc = fail(err, errlen, UPD_ERESOLVE, "cannot fetch the %s from "
-		    "%.300s: %s", what, x->x_url, ebuf);
-	} else if (cc == CURLE_PEER_FAILED_VERIFICATION ||
-	    cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CERTPROBLEM ||
-	    cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_CACERT_BADFILE ||
-	    cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_USE_SSL_FAILED) {
-		rc = fail(err, errlen, UPD_ETLS, "cannot fetch the %s from "
-		    "%.300s: TLS: %s", what, x->x_url, ebuf);
-	} else {
-		rc = fail(err, errlen, UPD_ENET, "cannot fetch the %s from "
-		    "%.300s: %s", what, x->x_url, ebuf);
-	}
- out:
-	if (c != NULL)
-		curl_easy_cleanup(c);
-	x->x_curl = NULL;
-	curl_slist_free_all(res);
-	curl_url_cleanup(h);
-	curl_free(host);
-	return (rc);
-}
-
-static int
-fetch_buf(const char *url, const struct upd_fetch *uf, size_t cap,
-    const char *what, char **bufp, size_t *lenp, long *status, char *err,
-    size_t errlen)
-{
-	struct xfer	 x;
-	int		 rc;
-
-	*bufp = NULL;
-	*lenp = 0;
-	memset(&x, 0, sizeof(x));
-	x.x_what = what != NULL ? what : "file";
-	x.x_url = url;
-	x.x_cap = cap;
-	x.x_fd = -1;
-	x.x_uf = uf;
-	x.x_pct = -1;
-	rc = xfer_run(&x, uf, err, errlen);
-	if (status != NULL)
-		*status = x.x_status;
-	if (rc != UPD_OK) {
-		free(x.x_buf);
-		return (rc);
-	}
-	if (x.x_buf == NULL && (x.x_buf = calloc(1, 1)) == NULL)
-		return (fail(err, errlen, UPD_ENOMEM, "out of memory"));
-	*bufp = x.x_buf;
-	*lenp = x.x_got;
-	return (UPD_OK);
-}
 
 int
-upd_fetch_buf(const char *url, const struct upd_fetch *uf, size_t cap,
-    const char *what, char **bufp, size_t *lenp, char *err, size_t errlen)
-{
-	return (fetch_buf(url, uf, cap, what, bufp, lenp, NULL, err, errlen));
-}
-
-int
-upd_check(const char *url, const struct upd_fetch *uf,
-    const struct signify_pubkey *key, const struct upd_want *want,
-    struct upd_release *rel, char **mp, size_t *mlenp, char **sp,
-    size_t *slenp, char *err, size_t errlen)
-{
-	struct curl_slist	*res = NULL;
-	CURLU			*h = NULL;
-	char			 sigurl[UPD_URL_MAX], why[UPD_ERR_MAX];
-	char			*m = NULL, *s = NULL, *host = NULL;
-	size_t			 mlen = 0, slen = 0;
-	long			 status = 0;
-	int			 https, rc;
-
-	if (mp != NULL)
-		*mp = NULL;
-	if (sp != NULL)
-		*sp = NULL;
-	if (key == NULL || uf == NULL || want == NULL || rel == NULL)
-		return (fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
-		    __func__));
-	/* No traffic at all for a bangerd that could verify nothing. */
-	if (signify_pubkey_is_placeholder(key))
-		return (fail(err, errlen, UPD_EPLACEHOLDER, PLACEHOLDER_MSG));
-	if (url == NULL || (size_t)snprintf(sigurl, sizeof(sigurl), "%s.sig",
-	    url) >= sizeof(sigurl))
-		return (fail(err, errlen, UPD_EURL, "URL longer than %d bytes",
-		    UPD_URL_MAX - 5));
-	if ((rc = upd_url_check(url, uf->uf_allow_http, err, errlen)) !=
-	    UPD_OK)
-		return (rc);
-	if ((rc = fetch_buf(url, uf, UPD_MANIFEST_MAX, "manifest", &m,
-	    &mlen, NULL, err, errlen)) != UPD_OK)
-		goto out;
-	rc = fetch_buf(sigurl, uf, UPD_SIG_MAX, "signature", &s, &slen,
-	    &status, err, errlen);
-	if (rc == UPD_EHTTP) {
-		rc = fail(err, errlen, UPD_ENOSIG, "the manifest has no "
-		    "signature: %.300s answered HTTP %ld", sigurl,
-		    status);
-		goto out;
-	}
-	if (rc == UPD_ETOOBIG) {
-		rc = fail(err, errlen, UPD_ESIGFORMAT, "the manifest's "
-		    "signature is malformed: larger than %d bytes",
-		    UPD_SIG_MAX);
-		goto out;
-	}
-	if (rc != UPD_OK)
-		goto out;
-	rc = upd_manifest_check(key, m, mlen, s, slen, want, rel, err,
-	    errlen);
-	/* Say now what the artifact's fetch would refuse before connecting. */
-	if (rc == UPD_OK && (rc = fetch_plan(rel->ur_url, uf, &h, &host,
-	    &https, &res, why, sizeof(why))) != UPD_OK)
-		rc = fail(err, errlen, rc, "the artifact of release %s cannot "
-		    "be fetched: %s", rel->ur_version, why);
- out:
-	curl_slist_free_all(res);
-	curl_free(host);
-	curl_url_cleanup(h);
-	if (rc == UPD_OK && mp != NULL) {
-		*mp = m;
-		*mlenp = mlen;
-		m = NULL;
-	}
-	if (rc == UPD_OK && sp != NULL) {
-		*sp = s;
-		*slenp = slen;
-		s = NULL;
-	}
-	free(m);
-	free(s);
-	return (rc);
-}
-
-static int
-artifact_final(const struct upd_release *rel, uint64_t got,
+upd_artifact_final(const struct upd_release *rel, uint64_t got,
     const uint8_t *sum, char *err, size_t errlen)
 {
 	char	 have[SHA256_LEN * 2 + 1], want[SHA256_LEN * 2 + 1];
 
 	if (got != rel->ur_length)
-		return (fail(err, errlen, UPD_ELENGTH, "the artifact at %.300s "
+		return (upd_fail(err, errlen, UPD_ELENGTH, "the artifact at %.300s "
 		    "is %llu bytes, the manifest says %llu", rel->ur_url,
 		    (unsigned long long)got,
 		    (unsigned long long)rel->ur_length));
 	if (sodium_memcmp(sum, rel->ur_sha256, SHA256_LEN) != 0) {
 		hex_encode(sum, SHA256_LEN, have);
 		hex_encode(rel->ur_sha256, SHA256_LEN, want);
-		return (fail(err, errlen, UPD_ESHA256, "the artifact at %.300s "
+		return (upd_fail(err, errlen, UPD_ESHA256, "the artifact at %.300s "
 		    "has SHA-256 %s, the manifest says %s", rel->ur_url, have,
 		    want));
 	}
 	return (UPD_OK);
 }
 
-int
-upd_fetch_artifact(const struct upd_release *rel, const struct upd_fetch *uf,
-    int fd, char *err, size_t errlen)
-{
-	struct xfer	 x;
-	struct stat	 st;
-	uint8_t		 sum[SHA256_LEN];
-	int		 rc, saved;
-
-	if (rel == NULL || uf == NULL || rel->ur_length == 0 ||
-	    rel->ur_length > UPD_ARTIFACT_MAX)
-		return (fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
-		    __func__));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		return (fail(err, errlen, UPD_EINVAL, "%s: fd %d is not a "
-		    "regular file or memfd", __func__, fd));
-	if (ftruncate(fd, 0) == -1 || lseek(fd, 0, SEEK_SET) == -1)
-		return (fail(err, errlen, UPD_EIO, "cannot truncate the "
-		    "artifact's file: %s", strerror(errno)));
-	memset(&x, 0, sizeof(x));
-	x.x_what = "artifact";
-	x.x_url = rel->ur_url;
-	x.x_cap = rel->ur_length;
-	x.x_declared = 1;
-	x.x_fd = fd;
-	x.x_uf = uf;
-	x.x_pct = 0;
-	crypto_hash_sha256_init(&x.x_sha);
-	if (uf->uf_progress != NULL)
-		uf->uf_progress(0, rel->ur_length, uf->uf_progress_arg);
-	if ((rc = xfer_run(&x, uf, err, errlen)) == UPD_OK) {
-		crypto_hash_sha256_final(&x.x_sha, sum);
-		rc = artifact_final(rel, x.x_got, sum, err, errlen);
-	}
-	if (rc != UPD_OK) {
-		saved = errno;
-		(void)ftruncate(fd, 0);
-		errno = saved;
-		return (rc);
-	}
-	(void)lseek(fd, 0, SEEK_SET);
-	/*
-	 * A memfd made with MFD_ALLOW_SEALING is sealed, so that the parent
-	 * knows the bytes it checks are the bytes it installs.
-	 */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-	    F_SEAL_WRITE | F_SEAL_SEAL) == -1 && errno != EINVAL &&
-	    errno != EPERM) {
-		saved = errno;
-		(void)ftruncate(fd, 0);
-		return (fail(err, errlen, UPD_EIO, "cannot seal the "
-		    "artifact's memfd: %s", strerror(saved)));
-	}
-	return (UPD_OK);
-}
 
 int
 upd_verify_fd(int fd, const struct upd_release *rel, int sealed, char *err,
@@ -1438,16 +860,16 @@ upd_verify_fd(int fd, const struct upd_release *rel, int sealed, char *err,
 	int		 seals, need;
 
 	if (rel == NULL || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		return (fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
+		return (upd_fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
 		    __func__));
 	need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	if (sealed && ((seals = fcntl(fd, F_GET_SEALS)) == -1 ||
 	    (seals & need) != need))
-		return (fail(err, errlen, UPD_EINVAL, "the artifact's memfd "
+		return (upd_fail(err, errlen, UPD_EINVAL, "the artifact's memfd "
 		    "is not sealed against writing: its sender could still "
 		    "change it"));
 	if ((uint64_t)st.st_size > rel->ur_length)
-		return (fail(err, errlen, UPD_ETOOBIG, "the artifact is %llu "
+		return (upd_fail(err, errlen, UPD_ETOOBIG, "the artifact is %llu "
 		    "bytes, larger than its declared %llu",
 		    (unsigned long long)st.st_size,
 		    (unsigned long long)rel->ur_length));
@@ -1457,17 +879,17 @@ upd_verify_fd(int fd, const struct upd_release *rel, int sealed, char *err,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return (fail(err, errlen, UPD_EIO, "cannot read the "
+			return (upd_fail(err, errlen, UPD_EIO, "cannot read the "
 			    "artifact: %s", strerror(errno)));
 		if (n == 0)
 			break;
 		if (off + (uint64_t)n > rel->ur_length)
-			return (fail(err, errlen, UPD_ETOOBIG, "the artifact "
+			return (upd_fail(err, errlen, UPD_ETOOBIG, "the artifact "
 			    "is larger than its declared %llu bytes",
 			    (unsigned long long)rel->ur_length));
 		crypto_hash_sha256_update(&sha, buf, (unsigned long long)n);
 		off += (uint64_t)n;
 	}
 	crypto_hash_sha256_final(&sha, sum);
-	return (artifact_final(rel, off, sum, err, errlen));
+	return (upd_artifact_final(rel, off, sum, err, errlen));
 }

@@ -1,28 +1,29 @@
 /*
- * Self-update, the update worker's part: fetch the signed manifest,
- * verify it, choose the release and fetch its artifact, each with a
- * clear refusal.  See banger-manifest(5) for the format.
+ * Self-update: the signed manifest, its release and the update URL,
+ * checked alike by the update worker and by the parent (manifest.c).
+ * See banger-manifest(5) for the format.  The worker's fetches are
+ * update/fetch.h; the parent's lookup of the host, upd_resolve(), is
+ * in parent/parent.h.
  *
- * Sandbox: call upd_global_init() BEFORE chroot (it loads OpenSSL's
- * configuration and libsodium).  After it, nothing here opens a file:
- * the CA bundle is passed in memory, the artifact goes to an fd the
- * caller gives, and host names are never looked up (an IP literal,
- * "localhost", or a resolve entry made outside the sandbox by
- * upd_resolve()).  No thread is started; libcurl's threaded resolver is
- * never reached.  upd_seccomp_syscalls lists what a fetch needs beyond
- * the workers' common allow-list.
+ * Sandbox: nothing here opens a file or looks a name up; the update
+ * worker's upd_global_init() (update/fetch.c) loads what would,
+ * before its chroot.  upd_seccomp_syscalls lists what a fetch needs
+ * beyond the workers' common allow-list.
  *
  * Every function returning int returns UPD_OK (0) or one of the UPD_E*
  * codes, with a human-readable message in err (errlen bytes, always
  * NUL-terminated) saying what was refused and why.
  */
-#ifndef BANGER_UPDCHECK_H
-#define BANGER_UPDCHECK_H
+#ifndef BANGER_MANIFEST_H
+#define BANGER_MANIFEST_H
 
 #include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
 
 #include "signify.h"
 
@@ -36,11 +37,6 @@
 #define UPD_RESOLVE_MAX		512
 #define UPD_VERSION_PARTS	4
 
-/* Defaults for a zero field of struct upd_fetch. */
-#define UPD_CONNECT_TIMEOUT_MS	15000
-#define UPD_TIMEOUT_MS		(10 * 60 * 1000)
-#define UPD_LOW_SPEED_LIMIT	1024		/* bytes/s ... */
-#define UPD_LOW_SPEED_TIME	60		/* ... for this many s */
 
 enum upd_error {
 	UPD_OK = 0,
@@ -92,25 +88,7 @@ struct upd_want {
 	int64_t		 uw_now;	/* unix time */
 };
 
-/* How to fetch.  Zero-initialise; zero fields take the defaults. */
-struct upd_fetch {
-	const void	*uf_ca;		/* PEM CA bundle, read before chroot */
-	size_t		 uf_calen;
-	int		 uf_allow_http;	/* plain http, loopback hosts only */
-	const char	*uf_resolve;	/* "host:port:addr[,addr...]" */
-	int		 uf_allow_resolver; /* let libcurl look names up:
-					   never inside the sandbox */
-	long		 uf_connect_timeout_ms;
-	long		 uf_timeout_ms;	/* the whole transfer */
-	long		 uf_low_speed_limit; /* bytes/s, below which ... */
-	long		 uf_low_speed_time;  /* ... for this many s aborts */
-	/* artifact progress: each whole percent, and at the end */
-	void		(*uf_progress)(uint64_t, uint64_t, void *);
-	void		*uf_progress_arg;
-};
 
-/* Call once, before chroot. */
-int	 upd_global_init(char *, size_t);
 
 /* "x86_64" or "aarch64": the architecture this bangerd was built for. */
 const char *upd_arch(void);
@@ -150,30 +128,8 @@ int	 upd_manifest_check(const struct signify_pubkey *, const void *,
  */
 int	 upd_url_check(const char *, int, char *, size_t);
 
-/*
- * Fetch manifest_url and manifest_url + ".sig" (caps UPD_MANIFEST_MAX
- * and UPD_SIG_MAX) and run upd_manifest_check on them.  If mp/sp are
- * not NULL they get the raw bytes (free() them), for the parent.
- */
-int	 upd_check(const char *, const struct upd_fetch *,
-	    const struct signify_pubkey *, const struct upd_want *,
-	    struct upd_release *, char **, size_t *, char **, size_t *,
-	    char *, size_t);
 
-/* Fetch url into a buffer of at most cap bytes (free() *bufp). */
-int	 upd_fetch_buf(const char *, const struct upd_fetch *, size_t,
-	    const char *, char **, size_t *, char *, size_t);
 
-/*
- * Fetch the release's artifact into fd (truncated first), checking its
- * length and SHA-256 while it streams and stopping at the declared
- * length.  On any error fd is truncated to 0: nothing of it is usable.
- * On success fd is at offset 0 and, if it is a memfd made with
- * MFD_ALLOW_SEALING, sealed against any change (F_SEAL_WRITE, _GROW,
- * _SHRINK, _SEAL).
- */
-int	 upd_fetch_artifact(const struct upd_release *,
-	    const struct upd_fetch *, int, char *, size_t);
 
 /*
  * Check fd's content (read with pread from offset 0; fd's own offset,
@@ -185,17 +141,26 @@ int	 upd_fetch_artifact(const struct upd_release *,
  */
 int	 upd_verify_fd(int, const struct upd_release *, int, char *, size_t);
 
-/*
- * Outside the sandbox: look up url's host and make the resolve entry
- * ("host:port:addr,...", up to 4 addresses) for struct upd_fetch.
- */
-int	 upd_resolve(const char *, char *, size_t, char *, size_t);
 
 /* "UPD_ETIMEOUT", ... */
 const char *upd_errname(int);
 
-/* The system calls a fetch makes beyond the workers' common list. */
-extern const int	upd_seccomp_syscalls[];
-extern const size_t	upd_seccomp_nsyscalls;
+/*
+ * Between manifest.c, update/fetch.c and parent/updresolve.c: the
+ * message format, the URL's parse and checks, the artifact's final
+ * check.
+ */
+#define SHA256_LEN		crypto_hash_sha256_BYTES
+#define PLACEHOLDER_MSG		"this bangerd was built with the placeholder " \
+				"release key; it cannot verify updates"
+int	 upd_fail(char *, size_t, int, const char *, ...)
+	    __attribute__((__format__ (printf, 4, 5)));
+int	 upd_host_is_literal(const char *);
+int	 upd_url_parse(const char *, int, CURLU **, char **, long *, int *,
+	    char *, size_t);
+int	 upd_resolve_check(const char *, const char *, long, int, char *,
+	    size_t);
+int	 upd_artifact_final(const struct upd_release *, uint64_t,
+	    const uint8_t *, char *, size_t);
 
-#endif /* BANGER_UPDCHECK_H */
+#endif /* BANGER_MANIFEST_H */

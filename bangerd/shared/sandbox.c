@@ -22,7 +22,6 @@
 
 #include "proc.h"
 #include "log.h"
-#include "manifest.h"
 
 /* What every worker needs: its event loop, imsg, logging, memory. */
 static const int seccomp_common[] = {
@@ -85,9 +84,10 @@ static const int seccomp_net[] = {
 };
 
 /*
- * update: what a fetch needs (updcheck.c's upd_seccomp_syscalls, also
- * added below, written out here for banger-privileges(7)) and the memfds
- * the manifest and the artifact are handed over in.
+ * update: what a fetch needs (update/fetch.c's upd_seccomp_syscalls,
+ * which regress/docs/drift.sh holds to this list through
+ * banger-privileges(7)) and the memfds the manifest and the artifact
+ * are handed over in.
  */
 static const int seccomp_update[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
@@ -136,9 +136,7 @@ sandbox_seccomp(int role)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	case PROC_UPDATE:
-		if (seccomp_add(ctx, upd_seccomp_syscalls,
-		    upd_seccomp_nsyscalls) == -1 ||
-		    seccomp_add(ctx, seccomp_update,
+		if (seccomp_add(ctx, seccomp_update,
 		    sizeof(seccomp_update) / sizeof(seccomp_update[0])) == -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "manifest.h"
+#include "fetch.h"
 #include "update.h"
 
 #define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"

@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "update.h"
-#include "manifest.h"
+#include "fetch.h"
 #include "validate.h"
 
 static struct imsgev	*upd_parent;

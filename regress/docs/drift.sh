@@ -376,21 +376,21 @@ for r in $roles; do
 		    "only in sandbox.c: $(comm -23 <(echo "$code") <(echo "$doc") | oneline); only in the page: $(comm -13 <(echo "$code") <(echo "$doc") | oneline)"
 	fi
 done
-# The update worker also gets updcheck.c's list: the page has it too.
+# What update/fetch.c says a fetch needs is in the update list too.
 updcalls=$(awk '/^const int upd_seccomp_syscalls\[\]/ { on = 1; next }
     on && /^};/ { on = 0 }
     on { line = $0
 	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
 		print substr(line, RSTART + 9, RLENGTH - 10)
 		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/shared/manifest.c" | sort -u)
+	} }' "$TOP/bangerd/update/fetch.c" | sort -u)
 missing=$(comm -23 <(echo "$updcalls") <(region "$PRIV" seccomp-update xr) |
     oneline)
 if [ -n "$updcalls" ] && [ -z "$missing" ]; then
-	pass "drift: banger-privileges.7's update list has updcheck.c's upd_seccomp_syscalls"
+	pass "drift: banger-privileges.7's update list has fetch.c's upd_seccomp_syscalls"
 else
-	fail "drift: banger-privileges.7's update list has updcheck.c's upd_seccomp_syscalls" \
-	    "missing: ${missing:-none read from updcheck.c}"
+	fail "drift: banger-privileges.7's update list has fetch.c's upd_seccomp_syscalls" \
+	    "missing: ${missing:-none read from fetch.c}"
 fi
 for r in $docroles; do
 	printf '%s\n' "$roles" | grep -qx -- "$r" ||

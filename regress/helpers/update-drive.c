@@ -1,6 +1,6 @@
 /*
- * update-drive: runs bangerd/shared/updcheck.c as the update worker and the
- * parent would, for regress/update/update.sh.
+ * update-drive: runs bangerd/update/fetch.c and shared/manifest.c as
+ * the update worker and the parent would, for regress/update/update.sh.
  *
  *	update-drive [-HKpS] [-a arch] [-C connect_ms] [-c cafile]
  *	    [-i installed] [-k pubfile] [-o out] [-R resolve] [-r running]
@@ -44,7 +44,7 @@
 #include <curl/curl.h>
 
 #include "signify.h"
-#include "shared/manifest.h"
+#include "update/fetch.h"
 
 /* bangerd/shared/sandbox.c's seccomp_common. */
 static const int common_calls[] = {

@@ -1,8 +1,8 @@
 # Self-update end to end, against real servers on 127.0.0.1: releases
 # signed by signify-openbsd with keys made here, fetched and checked by
-# update-drive (bangerd/shared/updcheck.c in a child sandboxed like the update
-# worker: chroot and nobody when root, RLIMIT_NPROC 0, seccomp with the
-# workers' list plus upd_seccomp_syscalls), then checked again by its
+# update-drive (bangerd/update/fetch.c in a child sandboxed like the
+# update worker: chroot and nobody when root, RLIMIT_NPROC 0, seccomp
+# with the workers' list plus upd_seccomp_syscalls), then checked again by its
 # "parent", which only then writes the artifact out ("installs" it).
 # Every refusal must say why and install nothing.  Then the release key
 # embedding and scripts/publish-release.sh.
@@ -500,10 +500,11 @@ if command -v "${CC:-cc}" >/dev/null 2>&1 &&
 		fi >"$T/inc-$v/pubkey.h"
 		# shellcheck disable=SC2046,SC2086
 		${CC:-cc} -std=gnu11 -D_GNU_SOURCE -I"$T/inc-$v" \
-		    -I"$TOP/common" -I"$TOP/bangerd" \
+		    -I"$TOP/common" -I"$TOP/bangerd/shared" -I"$TOP/bangerd" \
 		    $(pkg-config --cflags $PKGS) -o "$T/drive-$v" \
 		    "$TOP/regress/helpers/update-drive.c" \
-		    "$TOP/bangerd/shared/manifest.c" "$TOP/common/signify.c" \
+		    "$TOP/bangerd/shared/manifest.c" \
+		    "$TOP/bangerd/update/fetch.c" "$TOP/common/signify.c" \
 		    $(pkg-config --libs $PKGS) 2>"$T/cc.err" ||
 		    fail "embed: the drive builds ($v)" "$(head -c 300 "$T/cc.err")"
 	done

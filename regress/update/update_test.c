@@ -1,6 +1,6 @@
 /*
- * Unit tests for common/signify.c and bangerd/shared/updcheck.c without the
- * network: signify key and signature files (well-formed and each way
+ * Unit tests for common/signify.c, bangerd/shared/manifest.c and
+ * update/fetch.c without the network: signify key and signature files (well-formed and each way
  * malformed), interoperability with Debian's signify-openbsd, version
  * and time parsing, every manifest refusal, URL vetting, and the
  * parent's re-check of an artifact fd.  The fetches are tested against
@@ -28,7 +28,8 @@
 
 #include "regress.h"
 #include "signify.h"
-#include "shared/manifest.h"
+#include "parent/parent.h"
+#include "update/fetch.h"
 
 #define NOW		1780272000	/* 2026-06-01T00:00:00Z */
 #define RELEASED	"2026-05-01T00:00:00Z"
