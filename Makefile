@@ -184,6 +184,10 @@ $(OBJDIR)/regress/helpers/jailer-standin: regress/helpers/jailer-standin.c
 
 check-build: all $(UNIT_BINS) $(HELPERS_BINS)
 
+# What runs as root in bangerd, by file, with its lines (scripts/tcb.sh).
+tcb: all
+	@sh scripts/tcb.sh $(OBJDIR)
+
 TEST_ENV =	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
 		BANGERCTL=$(CURDIR)/$(OBJDIR)/bangerctl \
 		HELPERS=$(CURDIR)/$(OBJDIR)/regress/helpers \
@@ -302,6 +306,6 @@ clean:
 FORCE:
 
 .PHONY: all bench chaos check check-build demo deps fuzz guest guest-check \
-	install scale smoke uninstall clean FORCE
+	install scale smoke tcb uninstall clean FORCE
 
 -include $(shell find $(OBJDIR) -name '*.d' 2>/dev/null)

@@ -10,11 +10,11 @@
 #include "update/update.h"
 #include "vm/vm.h"
 
-/* The vm worker's: its clients' (control.c), and each VM's. */
+/* The vm worker's: its clients' (vm.h), and each VM's. */
 static rlim_t
 vm_nofile(int max_vms)
 {
-	return control_fds_max() + (rlim_t)NOFILE_PER_VM_WORKER * max_vms;
+	return CONTROL_FDS_MAX + (rlim_t)NOFILE_PER_VM_WORKER * max_vms;
 }
 
 /*

@@ -76,27 +76,6 @@ static size_t	xfer_write(char *, size_t, size_t, void *);
 static int	xfer_run(struct xfer *, const struct upd_fetch *, char *,
 		    size_t);
 
-int
-upd_global_init(char *err, size_t errlen)
-{
-	CURLcode	 rc;
-
-	if (sodium_init() < 0)
-		return (upd_fail(err, errlen, UPD_EINVAL, "sodium_init failed"));
-	/*
-	 * Things that would otherwise open files on first use, after
-	 * chroot: glibc reads /etc/localtime on the first gmtime_r, and
-	 * jansson seeds its hash from /dev/urandom on the first object.
-	 */
-	tzset();
-	json_object_seed(0);
-	/* OpenSSL reads its configuration here: before chroot. */
-	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
-		return (upd_fail(err, errlen, UPD_EINVAL, "curl_global_init: %s",
-		    curl_easy_strerror(rc)));
-	return (UPD_OK);
-}
-
 static size_t
 xfer_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {

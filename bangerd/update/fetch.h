@@ -31,7 +31,7 @@ struct upd_fetch {
 	void		*uf_progress_arg;
 };
 
-/* Call once, before chroot. */
+/* preinit.c: call once, before chroot. */
 int	 upd_global_init(char *, size_t);
 
 /*

@@ -8,7 +8,12 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "fetch.h"
@@ -19,6 +24,27 @@
 
 char	*upd_ca;
 size_t	 upd_calen;
+
+int
+upd_global_init(char *err, size_t errlen)
+{
+	CURLcode	 rc;
+
+	if (sodium_init() < 0)
+		return (upd_fail(err, errlen, UPD_EINVAL, "sodium_init failed"));
+	/*
+	 * Things that would otherwise open files on first use, after
+	 * chroot: glibc reads /etc/localtime on the first gmtime_r, and
+	 * jansson seeds its hash from /dev/urandom on the first object.
+	 */
+	tzset();
+	json_object_seed(0);
+	/* OpenSSL reads its configuration here: before chroot. */
+	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
+		return (upd_fail(err, errlen, UPD_EINVAL, "curl_global_init: %s",
+		    curl_easy_strerror(rc)));
+	return (UPD_OK);
+}
 
 /*
  * Before the sandbox: libcurl, OpenSSL and libsodium initialised, and

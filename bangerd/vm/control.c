@@ -21,19 +21,6 @@
 #include "validate.h"
 #include "wire.h"
 
-/*
- * Clients served at once.  Root may take any of CONTROL_MAX_CLIENTS;
- * other users share all but CONTROL_ROOT_SLOTS of them, at most
- * CONTROL_MAX_PER_UID each, so that neither one user nor all of them
- * together keep root from status.  Sixteen is a console and a followed
- * log for each of a few VMs, with waits and commands beside them, and
- * lets seven users hold as many at once.  Each client holds its socket,
- * and root's image import up to IMAGE_NFILES files: a quarter of the
- * worker's descriptors at most, the rest are the VMs'.
- */
-#define CONTROL_MAX_CLIENTS	128
-#define CONTROL_ROOT_SLOTS	8
-#define CONTROL_MAX_PER_UID	16
 #define CONTROL_MAX_GROUPS	256
 /*
  * Console output queued for a client that does not read it: past this
@@ -67,13 +54,6 @@ static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
 static void	 control_turn_away(int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-
-/* The descriptors clients may hold at most: proc_nofile() counts them. */
-size_t
-control_fds_max(void)
-{
-	return CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES);
-}
 
 void
 control_init(struct imsgev *iev, const struct worker_init *wi)

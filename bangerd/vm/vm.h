@@ -13,13 +13,28 @@
 #include "proc.h"
 
 /* control.c */
+/*
+ * Clients served at once.  Root may take any of CONTROL_MAX_CLIENTS;
+ * other users share all but CONTROL_ROOT_SLOTS of them, at most
+ * CONTROL_MAX_PER_UID each, so that neither one user nor all of them
+ * together keep root from status.  Sixteen is a console and a followed
+ * log for each of a few VMs, with waits and commands beside them, and
+ * lets seven users hold as many at once.  Each client holds its socket,
+ * and root's image import up to IMAGE_NFILES files: a quarter of the
+ * worker's descriptors at most, the rest are the VMs'.
+ */
+#define CONTROL_MAX_CLIENTS	128
+#define CONTROL_ROOT_SLOTS	8
+#define CONTROL_MAX_PER_UID	16
+/* The descriptors clients may hold at most: proc_nofile() counts them. */
+#define CONTROL_FDS_MAX		(CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES))
+
 /* An IMSG_CTL_VM_INFO being filled: VMs packed, sent when it is full. */
 struct ctl_info {
 	uint32_t	 ci_client;
 	size_t		 ci_len;
 	unsigned char	 ci_buf[MAX_IMSGSIZE - IMSG_HEADER_SIZE];
 };
-size_t	 control_fds_max(void);
 void	 control_init(struct imsgev *, const struct worker_init *);
 void	 control_listen(int);
 void	 control_relay(uint32_t, uint32_t, struct imsg *);

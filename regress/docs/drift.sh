@@ -88,7 +88,7 @@ dnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" "$TOP/$2"; }
 nbase=$(dnum NOFILE_BASE bangerd/shared/proc.h)
 nvm=$(dnum NOFILE_PER_VM_WORKER bangerd/shared/proc.h)
 npar=$(dnum NOFILE_PER_VM_PARENT bangerd/shared/proc.h)
-vmfixed=$((nbase + $(dnum CONTROL_MAX_CLIENTS bangerd/vm/control.c) * \
+vmfixed=$((nbase + $(dnum CONTROL_MAX_CLIENTS bangerd/vm/vm.h) * \
     (1 + $(dnum IMAGE_NFILES common/proto.h))))
 netfds=$((nbase + $(dnum DNS_PENDING_MAX bangerd/net/dns.h) + \
     2 * $(dnum DNS_TCP_MAX bangerd/net/dns.h)))
@@ -422,10 +422,10 @@ else
 fi
 
 #
-# The control socket's limits in control.c are the ones the pages give.
+# The control socket's limits (vm/vm.h) are the ones the pages give.
 #
 cnum() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" \
-    "$TOP/bangerd/vm/control.c"; }
+    "$TOP/bangerd/vm/vm.h"; }
 cmax=$(cnum CONTROL_MAX_CLIENTS)
 croot=$(cnum CONTROL_ROOT_SLOTS)
 cper=$(cnum CONTROL_MAX_PER_UID)

@@ -504,7 +504,9 @@ if command -v "${CC:-cc}" >/dev/null 2>&1 &&
 		    $(pkg-config --cflags $PKGS) -o "$T/drive-$v" \
 		    "$TOP/regress/helpers/update-drive.c" \
 		    "$TOP/bangerd/shared/manifest.c" \
-		    "$TOP/bangerd/update/fetch.c" "$TOP/common/signify.c" \
+		    "$TOP/bangerd/update/fetch.c" \
+		    "$TOP/bangerd/update/preinit.c" "$TOP/common/signify.c" \
+		    "$TOP/common/log.c" \
 		    $(pkg-config --libs $PKGS) 2>"$T/cc.err" ||
 		    fail "embed: the drive builds ($v)" "$(head -c 300 "$T/cc.err")"
 	done

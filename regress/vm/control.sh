@@ -29,7 +29,7 @@ vm_daemon_start control
 # The limits as the code has them (regress/docs/drift.sh holds the pages
 # to the same numbers).
 climit() { sed -n "s/^#define[	 ]*$1[	 ]*\([0-9][0-9]*\).*/\1/p" \
-    "$TOP/bangerd/vm/control.c"; }
+    "$TOP/bangerd/vm/vm.h"; }
 MAX=$(climit CONTROL_MAX_CLIENTS)
 ROOT=$(climit CONTROL_ROOT_SLOTS)
 PER=$(climit CONTROL_MAX_PER_UID)

@@ -1,0 +1,137 @@
+# The layout keeps its promises (README, "Layout"): each folder of
+# bangerd/ is one process's room and includes no other room's header;
+# the code that runs as root (make tcb) calls no worker's function but
+# the roles' event loops, entered after the sandbox; no source file is
+# over the size a reader takes in at once; and the root figure the
+# README and banger-privileges(7) give is the one make tcb prints.
+. "$TOP/regress/lib/lib.sh"
+
+OBJDIR=${OBJDIR:-obj}
+B=$TOP/$OBJDIR/build
+TMPD=$(mktemp -d /tmp/banger-layout.XXXXXX)
+trap 'rm -rf "$TMPD"' EXIT
+cd "$TOP" || exit 1
+
+ROOMS="parent vm net update shared"
+oneline() { tr '\n' ' ' | sed 's/ $//'; }
+MAXLINES=1200
+
+# --- rooms: every file in one, and no include across them --------------
+
+stray=$(find bangerd -maxdepth 1 -type f ! -name roles.c | sort | oneline)
+if [ -z "$stray" ]; then
+	pass "layout: bangerd/ holds the rooms and roles.c, nothing else"
+else
+	fail "layout: bangerd/ holds the rooms and roles.c, nothing else" \
+	    "outside a room: $stray"
+fi
+for d in bangerd/*/; do
+	r=$(basename "$d")
+	case " $ROOMS " in
+	*" $r "*) ;;
+	*)	fail "layout: bangerd/$r is a known room" \
+		    "not one of: $ROOMS" ;;
+	esac
+done
+
+# A quoted include resolves in the file's own room, then in shared/ or
+# common/ (-Ibangerd/shared -Icommon); pubkey.h is generated.
+bad=
+for r in $ROOMS; do
+	for f in bangerd/$r/*.[chy]; do
+		for h in $(sed -n 's/^#[ 	]*include[ 	]*"\([^"]*\)".*/\1/p' \
+		    "$f"); do
+			if [ "$h" = pubkey.h ]; then
+				continue
+			fi
+			case $h in
+			*/*)	bad="$bad $f:$h" ;;
+			*)	if [ -f "bangerd/$r/$h" ] ||
+				    [ -f "bangerd/shared/$h" ] ||
+				    [ -f "common/$h" ]; then
+					:
+				else
+					bad="$bad $f:$h"
+				fi
+				if [ "$r" = shared ] &&
+				    [ ! -f "bangerd/shared/$h" ] &&
+				    [ ! -f "common/$h" ]; then
+					bad="$bad $f:$h"
+				fi ;;
+			esac
+		done
+	done
+done
+if [ -z "$bad" ]; then
+	pass "layout: no room includes another room's header"
+else
+	fail "layout: no room includes another room's header" \
+	    "across rooms:$bad"
+fi
+
+# --- sizes -------------------------------------------------------------
+
+big=$(wc -l bangerd/*/*.[ch] bangerd/roles.c common/*.[ch] bangerctl/*.[ch] |
+    awk -v m="$MAXLINES" '$2 != "total" && $1 > m { printf " %s (%d)", $2, $1 }')
+if [ -z "$big" ]; then
+	pass "layout: no source file over $MAXLINES lines (the grammar aside)"
+else
+	fail "layout: no source file over $MAXLINES lines (the grammar aside)" \
+	    "over:$big"
+fi
+
+# --- the root base calls into no worker --------------------------------
+
+if [ ! -f "$B/bangerd/parent/bangerd.o" ]; then
+	skip "layout: root code calls no worker's function" \
+	    "no objects in $B (run make first)"
+	skip "layout: the root figure in the docs" "no objects in $B"
+	t_done
+fi
+rootobjs=$(ls "$B"/bangerd/parent/*.o "$B"/bangerd/shared/*.o \
+    "$B"/bangerd/roles.o "$B"/bangerd/*/preinit.o)
+workobjs=$(ls "$B"/bangerd/vm/*.o "$B"/bangerd/net/*.o \
+    "$B"/bangerd/update/*.o | grep -v '/preinit\.o$')
+# shellcheck disable=SC2086
+nm -u --format=posix $rootobjs | awk '{ print $1 }' | sort -u >"$TMPD/need"
+# shellcheck disable=SC2086
+nm -g --defined-only --format=posix $workobjs | awk '{ print $1 }' |
+    sort -u >"$TMPD/work"
+called=$(comm -12 "$TMPD/need" "$TMPD/work" | oneline)
+if [ "$called" = "net_worker update_worker vm_worker" ]; then
+	pass "layout: root code calls no worker's function but the three event loops"
+else
+	fail "layout: root code calls no worker's function but the three event loops" \
+	    "it calls: $called"
+fi
+
+# --- the figure the docs give ------------------------------------------
+
+sh scripts/tcb.sh "$OBJDIR" >"$TMPD/tcb" 2>&1 ||
+    fail "layout: make tcb runs" "$(tail -n 1 "$TMPD/tcb")"
+files=$(sed -n 's/^\([0-9]*\) files, \([0-9]*\) lines.*/\1/p' "$TMPD/tcb")
+lines=$(sed -n 's/^\([0-9]*\) files, \([0-9]*\) lines.*/\2/p' "$TMPD/tcb")
+if [ -z "$files" ] || [ -z "$lines" ]; then
+	fail "layout: make tcb prints its total" "$(tail -n 1 "$TMPD/tcb")"
+	t_done
+fi
+pass "layout: make tcb prints $files files, $lines lines"
+# The docs round to the hundred: "NN files and about N,N00 lines".
+for doc in README man/banger-privileges.7; do
+	said=$(tr -s ' \n' '  ' <"$doc" |
+	    sed -n 's/.*\([0-9][0-9]*\) files and about \([0-9,]*\) lines run as root.*/\1 \2/p' |
+	    head -n 1)
+	sf=${said% *}
+	sl=$(echo "${said#* }" | tr -d ,)
+	if [ -z "$said" ]; then
+		fail "layout: $doc gives the root figure" \
+		    "no \"N files and about N lines run as root\""
+	elif [ "$sf" -eq "$files" ] &&
+	    [ $((sl - lines)) -le 100 ] && [ $((lines - sl)) -le 100 ]; then
+		pass "layout: $doc gives the root figure ($sf files, about $sl lines)"
+	else
+		fail "layout: $doc gives the root figure" \
+		    "it says $sf files and about $sl lines; make tcb: $files files, $lines lines"
+	fi
+done
+t_done

@@ -1,0 +1,69 @@
+#!/bin/sh
+# tcb.sh [OBJDIR]: what runs as root in bangerd, by file, with its lines
+# (make tcb).  Root runs:
+#   bangerd/parent/   the parent, all of it
+#   bangerd/shared/   every process's start, until sandbox_enter()
+#   bangerd/roles.c   the table of worker roles
+#   bangerd/*/preinit.c  what a worker does before its sandbox
+#   common/           the files of it that those link (found with nm
+#                     in OBJDIR's objects), with their headers, and
+#                     proto.h, the messages the parent reads
+# The workers' other files run as _banger, chrooted, with no capability;
+# regress/docs/layout.sh checks that root code calls none of their
+# functions but the roles' event loops.
+set -eu
+OBJDIR=${1:-obj}
+B=$OBJDIR/build
+cd "$(dirname "$0")/.."
+
+srcs=$(ls bangerd/parent/*.[chy] bangerd/shared/*.[ch] bangerd/roles.c \
+    bangerd/*/preinit.c)
+objs=$(ls "$B"/bangerd/parent/*.o "$B"/bangerd/shared/*.o \
+    "$B"/bangerd/roles.o "$B"/bangerd/*/preinit.o)
+for o in $objs; do
+	[ -f "$o" ] || { echo "tcb: $o missing: run make first" >&2; exit 1; }
+done
+
+# The common objects root code needs, and what they need in turn.
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+# shellcheck disable=SC2086
+nm -u --format=posix $objs | awk '{ print $1 }' | sort -u >"$T/need"
+common=
+while :; do
+	added=
+	for o in "$B"/common/*.o; do
+		c=common/$(basename "$o" .o).c
+		case " $common " in *" $c "*) continue ;; esac
+		nm -g --defined-only --format=posix "$o" | awk '{ print $1 }' |
+		    sort -u >"$T/defs"
+		if grep -qFx -f "$T/need" "$T/defs"; then
+			common="$common $c"
+			nm -u --format=posix "$o" | awk '{ print $1 }' |
+			    sort -u - "$T/need" >"$T/need2"
+			mv "$T/need2" "$T/need"
+			added=1
+		fi
+	done
+	[ -n "$added" ] || break
+done
+for c in $common; do
+	srcs="$srcs $c"
+	[ -f "${c%.c}.h" ] && srcs="$srcs ${c%.c}.h"
+done
+srcs="$srcs common/proto.h"
+
+echo "What runs as root in bangerd (make tcb):"
+# shellcheck disable=SC2086
+wc -l $(printf '%s\n' $srcs | sort -u) | awk '
+    $2 == "total" { total = $1; next }
+    { n++; printf "%7d  %s\n", $1, $2
+      split($2, p, "/")
+      room = p[1] == "common" ? "common" : \
+	  ($2 ~ /preinit\.c$/ ? "preinit" : \
+	  ($2 == "bangerd/roles.c" ? "shared" : p[2]))
+      by[room] += $1 }
+    END {
+	printf "%d files, %d lines: parent %d, shared %d, workers'"'"' " \
+	    "preinit %d, common %d\n", n, total, by["parent"], \
+	    by["shared"], by["preinit"], by["common"] }'
