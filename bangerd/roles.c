@@ -14,7 +14,8 @@
 static rlim_t
 vm_nofile(int max_vms)
 {
-	return CONTROL_FDS_MAX + (rlim_t)NOFILE_PER_VM_WORKER * max_vms;
+	return NOFILE_BASE + CONTROL_FDS_MAX +
+	    (rlim_t)NOFILE_PER_VM_WORKER * max_vms;
 }
 
 /*
@@ -25,13 +26,13 @@ vm_nofile(int max_vms)
 static rlim_t
 net_nofile(int max_vms)
 {
-	return DNS_PENDING_MAX + 2 * DNS_TCP_MAX;
+	return NOFILE_BASE + DNS_PENDING_MAX + 2 * DNS_TCP_MAX;
 }
 
 static rlim_t
 update_nofile(int max_vms)
 {
-	return 0;
+	return NOFILE_BASE;
 }
 
 const struct proc_role proc_roles[PROC_MAX] = {
@@ -40,3 +41,16 @@ const struct proc_role proc_roles[PROC_MAX] = {
 	[PROC_UPDATE] =	{ PROC_UPDATE, update_preinit, update_worker,
 			    update_nofile },
 };
+
+/*
+ * The descriptors a process needs with max_vms VMs: its RLIMIT_NOFILE
+ * (a worker's, set in its sandbox) or, for the parent, the least it
+ * should have.
+ */
+rlim_t
+proc_nofile(int role, int max_vms)
+{
+	if (role == PROC_PARENT)
+		return NOFILE_BASE + (rlim_t)NOFILE_PER_VM_PARENT * max_vms;
+	return proc_roles[role].pr_nofile(max_vms);
+}

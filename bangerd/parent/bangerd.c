@@ -156,7 +156,7 @@ main(int argc, char *argv[], char *envp[])
 	if (role != NULL) {
 		log_init(env->bd_debug, LOG_DAEMON);
 		log_setverbose(env->bd_verbose);
-		worker_main(role);
+		worker_main(proc_roles, role);
 	}
 
 	log_init(1, LOG_DAEMON);	/* stderr until daemonized */

@@ -57,20 +57,6 @@ worker_root(int role, const struct bangerd_config *conf, char *buf,
 	return 0;
 }
 
-/*
- * The descriptors a process needs with max_vms VMs: its RLIMIT_NOFILE
- * (a worker's, set in its sandbox) or, for the parent, the least it
- * should have.  A worker's beyond NOFILE_BASE are its role's count
- * (roles.c).
- */
-rlim_t
-proc_nofile(int role, int max_vms)
-{
-	if (role == PROC_PARENT)
-		return NOFILE_BASE + (rlim_t)NOFILE_PER_VM_PARENT * max_vms;
-	return NOFILE_BASE + proc_roles[role].pr_nofile(max_vms);
-}
-
 int
 proc_role(const char *name)
 {
@@ -251,10 +237,12 @@ imsg_send_result(struct imsgev *iev, uint32_t type, uint32_t peerid,
 
 /*
  * A worker's life: wait for the parent's worker_init, enter the sandbox,
- * report ready and hand over to the role's event loop.
+ * report ready and hand over to the role's event loop.  The roles are
+ * the caller's table (roles.c), so that nothing here calls into a
+ * worker's room.
  */
 void
-worker_main(const char *rolename)
+worker_main(const struct proc_role *roles, const char *rolename)
 {
 	struct worker_init	 wi;
 	struct worker_ready	 wr;
@@ -312,10 +300,9 @@ worker_main(const char *rolename)
 
 	event_init();
 	/* Libraries that read files at initialisation do it before chroot. */
-	if (proc_roles[role].pr_preinit != NULL &&
-	    proc_roles[role].pr_preinit() == -1)
+	if (roles[role].pr_preinit != NULL && roles[role].pr_preinit() == -1)
 		fatalx("%s worker: cannot start its libraries", rolename);
-	sandbox_enter(role, &wi);
+	sandbox_enter(role, roles[role].pr_nofile(wi.wi_max_vms), &wi);
 
 	memset(&wr, 0, sizeof(wr));
 	wr.wr_proto = BANGER_PROTO_VERSION;
@@ -329,7 +316,7 @@ worker_main(const char *rolename)
 	    (unsigned)getuid(), wi.wi_chroot);
 	proc_trim_start();
 
-	proc_roles[role].pr_main(iev, &wi);
+	roles[role].pr_main(iev, &wi);
 	exit(0);
 }
 

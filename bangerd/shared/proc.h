@@ -36,15 +36,15 @@ struct proc_role {
 	int		  pr_role;		/* PROC_* */
 	int		(*pr_preinit)(void);	/* -1: the worker cannot run */
 	void		(*pr_main)(struct imsgev *, const struct worker_init *);
-	/* its descriptors with max_vms VMs, beyond NOFILE_BASE */
+	/* its RLIMIT_NOFILE with max_vms VMs (proc_nofile()) */
 	rlim_t		(*pr_nofile)(int max_vms);
 };
 extern const struct proc_role proc_roles[PROC_MAX];
+rlim_t	 proc_nofile(int, int);
 
 /* proc.c */
 #define PROC_PARENT	(-1)		/* proc_nofile(): the parent's own */
 const char *proc_name(int);
-rlim_t	 proc_nofile(int, int);
 int	 proc_role(const char *);
 void	 proc_trim_start(void);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
@@ -61,7 +61,8 @@ int	 imsg_send_result(struct imsgev *, uint32_t, uint32_t, int,
 void	 worker_dispatch_parent(int, short, void *);
 void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
 
-__attribute__((__noreturn__)) void worker_main(const char *);
+__attribute__((__noreturn__)) void worker_main(const struct proc_role *,
+	    const char *);
 
 /* sandbox.c */
 /*
@@ -74,6 +75,6 @@ __attribute__((__noreturn__)) void worker_main(const char *);
 #define NOFILE_BASE		256
 #define NOFILE_PER_VM_WORKER	6
 #define NOFILE_PER_VM_PARENT	3
-void	 sandbox_enter(int, const struct worker_init *);
+void	 sandbox_enter(int, rlim_t, const struct worker_init *);
 
 #endif /* PROC_H */

@@ -188,10 +188,9 @@ sandbox_caps_verify(void)
 }
 
 static void
-sandbox_rlimits(int role, int max_vms)
+sandbox_rlimits(int role, rlim_t want, int max_vms)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = proc_nofile(role, max_vms);
 
 	rl.rlim_cur = rl.rlim_max = 0;
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
@@ -215,7 +214,7 @@ sandbox_rlimits(int role, int max_vms)
 }
 
 void
-sandbox_enter(int role, const struct worker_init *wi)
+sandbox_enter(int role, rlim_t nofile, const struct worker_init *wi)
 {
 	gid_t	 gid = wi->wi_gid;
 	uid_t	 uid = wi->wi_uid;
@@ -243,6 +242,6 @@ sandbox_enter(int role, const struct worker_init *wi)
 		fatal("%s: PR_SET_NO_NEW_PRIVS", __func__);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("%s: PR_SET_DUMPABLE", __func__);
-	sandbox_rlimits(role, wi->wi_max_vms);
+	sandbox_rlimits(role, nofile, wi->wi_max_vms);
 	sandbox_seccomp(role);
 }
