@@ -1,7 +1,8 @@
 /*
  * The vm worker: the control socket's server, the VM registry and state
  * machine, and the Firecracker API client.  Runs as _banger, chrooted,
- * with no capability, after sandbox_enter().
+ * with no capability, after sandbox_enter().  What its files share
+ * among themselves is in vmint.h.
  */
 #ifndef VM_H
 #define VM_H
@@ -53,11 +54,12 @@ struct ucred;
 int	 control_cred(uint32_t, struct ucred *);
 void	 control_pause(uint32_t, int);
 
-/* vm.c */
+/* state.c */
 void	 vm_ctl_create(uint32_t, uid_t, const struct ctl_vm_create *);
 void	 vm_ctl_action(uint32_t, uid_t, const struct ctl_vm *);
 void	 vm_ctl_ls(uint32_t, uid_t);
-int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);
+
+/* console.c */
 void	 vm_ctl_logs(uint32_t, uid_t, const struct ctl_console *);
 void	 vm_ctl_console(uint32_t, uid_t, const struct ctl_console *);
 void	 vm_console_input(uint32_t, const void *, size_t);
@@ -67,6 +69,7 @@ void	 vm_client_gone(uint32_t);
 int	 vm_preinit(void);
 
 /* vm.c */
+int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);
 void	 vm_worker(struct imsgev *, const struct worker_init *);
 
 #endif /* VM_H */

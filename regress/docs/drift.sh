@@ -123,7 +123,7 @@ case $(flat "$MAN/bangerd.conf.5") in
 esac
 
 # How long a start waits for Firecracker to listen on its API socket.
-ct=$(dnum CONNECT_TIMEOUT bangerd/vm/vm.c)
+ct=$(dnum CONNECT_TIMEOUT bangerd/vm/boot.c)
 case $(flat "$MAN/bangerctl.8") in
 *"for up to $ct seconds"*"within $ct s"*)
 	pass "drift: bangerctl.8 gives the API socket's wait ($ct s)" ;;

@@ -1,0 +1,586 @@
+/*
+ * The VM registry: every VM the worker holds, in a list and in two
+ * red-black trees (by name, by id), and their records on disk,
+ * /vms/ID/vm.json, read at the worker's start and written at each
+ * change.  The state machine that changes them is state.c.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmint.h"
+#include "log.h"
+#include "validate.h"
+
+static const char *const vm_state_names[] = {
+	[VM_CREATING] = "creating",
+	[VM_CREATED] = "created",
+	[VM_STARTING] = "starting",
+	[VM_RUNNING] = "running",
+	[VM_PAUSED] = "paused",
+	[VM_STOPPING] = "stopping",
+	[VM_STOPPED] = "stopped",
+	[VM_ERROR] = "error",
+	[VM_REMOVING] = "removing",
+};
+
+struct vm_list		 vms = TAILQ_HEAD_INITIALIZER(vms);
+/*
+ * The same VMs by name and by id, so that finding one costs the same
+ * among thousands as among a few.  Records read from disk may repeat a
+ * name: the tie goes to the first linked, the one a walk of vms meets
+ * first.
+ */
+RB_HEAD(vm_names, vm);
+RB_HEAD(vm_ids, vm);
+static struct vm_names	 vm_names = RB_INITIALIZER(&vm_names);
+static struct vm_ids	 vm_ids = RB_INITIALIZER(&vm_ids);
+static uint64_t		 vm_seq;
+static int		 vm_name_cmp(struct vm *, struct vm *);
+static int		 vm_id_cmp(struct vm *, struct vm *);
+RB_PROTOTYPE(vm_names, vm, v_name_node, vm_name_cmp)
+RB_PROTOTYPE(vm_ids, vm, v_id_node, vm_id_cmp)
+size_t			 nvms;		/* VMs in vms */
+
+/*
+ * Set one of a VM's strings: a copy of src, at most max - 1 bytes (as
+ * the array it replaces held), NULL if empty.  A VM holds thousands of
+ * bytes less than with arrays of the longest each may be.
+ */
+void
+vm_strset(char **dst, const char *src, size_t max)
+{
+	size_t	 len = strnlen(src, max - 1);
+
+	if (*dst != NULL && strlen(*dst) == len &&
+	    memcmp(*dst, src, len) == 0)
+		return;
+	free(*dst);
+	*dst = NULL;
+	if (len == 0)
+		return;
+	if ((*dst = strndup(src, len)) == NULL)
+		fatal(NULL);
+}
+
+/* vm_strset() of a message, formatted (at most PROTO_MSG_MAX - 1). */
+void
+vm_strf(char **dst, const char *fmt, ...)
+{
+	char	 buf[PROTO_MSG_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vm_strset(dst, buf, sizeof(buf));
+}
+
+const char *
+state_name(int s)
+{
+	if (s < 0 || s > VM_REMOVING)
+		return "unknown";
+	return vm_state_names[s];
+}
+
+int
+state_by_name(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i <= VM_REMOVING; i++)
+		if (strcmp(vm_state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int
+vm_seq_cmp(const struct vm *a, const struct vm *b)
+{
+	if (a->v_seq != b->v_seq)
+		return a->v_seq < b->v_seq ? -1 : 1;
+	return 0;
+}
+
+static int
+vm_name_cmp(struct vm *a, struct vm *b)
+{
+	int	 c;
+
+	if ((c = strcmp(a->v_name, b->v_name)) != 0)
+		return c;
+	return vm_seq_cmp(a, b);
+}
+
+static int
+vm_id_cmp(struct vm *a, struct vm *b)
+{
+	int	 c;
+
+	if ((c = strcmp(a->v_id, b->v_id)) != 0)
+		return c;
+	return vm_seq_cmp(a, b);
+}
+
+RB_GENERATE(vm_names, vm, v_name_node, vm_name_cmp)
+RB_GENERATE(vm_ids, vm, v_id_node, vm_id_cmp)
+
+/* Add v to vms and to the trees; its name and id are set, and stay. */
+void
+vm_link(struct vm *v)
+{
+	v->v_seq = vm_seq++;
+	TAILQ_INSERT_TAIL(&vms, v, v_entry);
+	if (RB_INSERT(vm_names, &vm_names, v) != NULL ||
+	    RB_INSERT(vm_ids, &vm_ids, v) != NULL)
+		fatalx("%s: vm %s linked twice", __func__, v->v_id);
+	nvms++;
+}
+
+static void
+vm_unlink(struct vm *v)
+{
+	TAILQ_REMOVE(&vms, v, v_entry);
+	RB_REMOVE(vm_names, &vm_names, v);
+	RB_REMOVE(vm_ids, &vm_ids, v);
+	nvms--;
+}
+
+/* The first linked of the VMs with id, or NULL. */
+struct vm *
+vm_by_id(const char *id)
+{
+	struct vm	*v, *found = NULL;
+	int		 c;
+
+	for (v = RB_ROOT(&vm_ids); v != NULL; ) {
+		if ((c = strcmp(id, v->v_id)) <= 0) {
+			if (c == 0)
+				found = v;
+			v = RB_LEFT(v, v_id_node);
+		} else
+			v = RB_RIGHT(v, v_id_node);
+	}
+	return found;
+}
+
+/* The first linked of the VMs named name, or NULL. */
+struct vm *
+vm_by_name(const char *name)
+{
+	struct vm	*v, *found = NULL;
+	int		 c;
+
+	for (v = RB_ROOT(&vm_names); v != NULL; ) {
+		if ((c = strcmp(name, v->v_name)) <= 0) {
+			if (c == 0)
+				found = v;
+			v = RB_LEFT(v, v_name_node);
+		} else
+			v = RB_RIGHT(v, v_name_node);
+	}
+	return found;
+}
+
+/* Root sees every VM, anyone else only their own. */
+int
+vm_visible(const struct vm *v, uid_t uid)
+{
+	return uid == 0 || v->v_owner == uid;
+}
+
+void
+vm_mac(struct vm *v)
+{
+	snprintf(v->v_mac, sizeof(v->v_mac), "02:fc:%.2s:%.2s:%.2s:%.2s",
+	    v->v_id, v->v_id + 2, v->v_id + 4, v->v_id + 6);
+}
+
+void
+vm_info(const struct vm *v, struct vm_info *vi)
+{
+	memset(vi, 0, sizeof(*vi));
+	strlcpy(vi->vi_id, v->v_id, sizeof(vi->vi_id));
+	strlcpy(vi->vi_name, v->v_name, sizeof(vi->vi_name));
+	strlcpy(vi->vi_image, v->v_image, sizeof(vi->vi_image));
+	strlcpy(vi->vi_state, state_name(v->v_state), sizeof(vi->vi_state));
+	strlcpy(vi->vi_error, S(v->v_error), sizeof(vi->vi_error));
+	vi->vi_owner = v->v_owner;
+	vi->vi_uid = v->v_uid;
+	vi->vi_cpus = v->v_cpus;
+	vi->vi_pid = v->v_pid;
+	vi->vi_memory = v->v_memory;
+	vi->vi_disk = v->v_disk_size ? v->v_disk_size : v->v_disk;
+	strlcpy(vi->vi_tap, v->v_tap, sizeof(vi->vi_tap));
+	strlcpy(vi->vi_mac, v->v_mac, sizeof(vi->vi_mac));
+	if (v->v_addr.s_addr != 0) {
+		inet_ntop(AF_INET, &v->v_addr, vi->vi_addr,
+		    sizeof(vi->vi_addr));
+		snprintf(vi->vi_fqdn, sizeof(vi->vi_fqdn), "%s.%s", v->v_name,
+		    S(v->v_domain));
+	}
+	strlcpy(vi->vi_backend, v->v_backend, sizeof(vi->vi_backend));
+	vi->vi_created = v->v_created;
+	vi->vi_started = v->v_started;
+	strlcpy(vi->vi_hostkey, S(v->v_hostkey), sizeof(vi->vi_hostkey));
+	strlcpy(vi->vi_sshkey, S(v->v_sshkey), sizeof(vi->vi_sshkey));
+	strlcpy(vi->vi_vmm_version, v->v_vmm_version,
+	    sizeof(vi->vi_vmm_version));
+	if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED)
+		strlcpy(vi->vi_vmm_state, v->v_vmm_state,
+		    sizeof(vi->vi_vmm_state));
+	vi->vi_npublish = v->v_npublish;
+	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
+}
+
+/*
+ * Records: /vms/ID/vm.json, written whole to a temporary file and
+ * renamed over the last: a crash of the daemon leaves the old record or
+ * the new, never part of one.  Every state is recorded, and before the
+ * request that leads to it goes to the parent: a VM being created or
+ * removed has a record from its first moment to its last, so after a
+ * crash it is finished or undone (vm_reconcile), never lost or left
+ * behind.
+ *
+ * Against a power cut: the file is synced before it is renamed, so a
+ * record is never found empty or torn, only older.  The rename itself
+ * is synced (the directory, and /vms for a new VM) before anything acts
+ * on it for the states that must outlive a power cut: creating, created
+ * and removing, and the first start of a VM (it records that a guest
+ * has booted the disk, so e2fsck checks it from then on).  The run-time
+ * states (starting, running, paused, stopping, stopped, error) are not:
+ * no VM survives a power cut, and at the next start every VM whose
+ * Firecracker is gone is stopped, whichever of these its record held.
+ */
+int
+vm_save(struct vm *v)
+{
+	char	 dir[64], path[128], tmp[128], *buf;
+	json_t	*j;
+	size_t	 len, off;
+	ssize_t	 n;
+	int	 fd, dfd, sync, made = 0;
+
+	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
+	    v->v_state == VM_REMOVING || v->v_sync;
+	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
+	if (mkdir(dir, 0700) == 0)
+		made = 1;
+	else if (errno != EEXIST) {
+		log_warn("vm %s: mkdir %s", v->v_name, dir);
+		return -1;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+	    "id", v->v_id, "name", v->v_name, "image", v->v_image,
+	    "owner", (json_int_t)v->v_owner, "cpus", (json_int_t)v->v_cpus,
+	    "memory_mib", (json_int_t)v->v_memory,
+	    "disk_bytes", (json_int_t)v->v_disk,
+	    "state", state_name(v->v_state),
+	    "created", (json_int_t)v->v_created,
+	    "started", (json_int_t)v->v_started);
+	if (j == NULL)
+		return -1;
+	if (v->v_error != NULL)
+		json_object_set_new(j, "error", json_string(v->v_error));
+	if (v->v_hostkey != NULL)
+		json_object_set_new(j, "host_key", json_string(v->v_hostkey));
+	if (v->v_sshkey != NULL)
+		json_object_set_new(j, "ssh_key", json_string(v->v_sshkey));
+	if (v->v_vmm_version[0] != '\0')
+		json_object_set_new(j, "vmm_version",
+		    json_string(v->v_vmm_version));
+	if (v->v_vmm_state[0] != '\0')
+		json_object_set_new(j, "vmm_state", json_string(v->v_vmm_state));
+	if (v->v_fresh)
+		json_object_set_new(j, "fresh", json_true());
+	if (v->v_npublish > 0) {
+		json_t	*arr = json_array();
+		size_t	 i;
+
+		for (i = 0; i < v->v_npublish; i++)
+			json_array_append_new(arr, json_pack("[i, I, i, i]",
+			    v->v_publish[i].pp_proto,
+			    (json_int_t)v->v_publish[i].pp_host_addr,
+			    v->v_publish[i].pp_host_port,
+			    v->v_publish[i].pp_guest_port));
+		json_object_set_new(j, "publish", arr);
+	}
+	/* One write of the whole record, not one per token. */
+	buf = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	if (buf == NULL)
+		return -1;
+	len = strlen(buf);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", v->v_name, tmp);
+		free(buf);
+		return -1;
+	}
+	for (off = 0; off < len; off += n)
+		if ((n = write(fd, buf + off, len - off)) <= 0)
+			break;
+	free(buf);
+	if (off < len || (prune_saves != NULL ? sync_file_range(fd, 0, 0,
+	    SYNC_FILE_RANGE_WRITE) : fsync(fd)) == -1) {
+		log_warn("vm %s: write %s", v->v_name, tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (prune_saves != NULL)
+		return prune_save_add(v);
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename", v->v_name);
+		unlink(tmp);
+		return -1;
+	}
+	if (!sync)
+		return 0;
+	v->v_sync = 0;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		log_warn("vm %s: fsync %s", v->v_name, dir);
+		if (dfd != -1)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	if (made && ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) == -1)) {
+		log_warn("vm %s: fsync %s", v->v_name, VMS_DIR);
+		if (dfd != -1)
+			close(dfd);
+		return -1;
+	}
+	if (made)
+		close(dfd);
+	return 0;
+}
+
+void
+vm_unsave(struct vm *v)
+{
+	char	 dir[64], path[128];
+
+	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE_OLD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_FCLOG);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_FCLOG_OLD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_METRICS);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_RECORD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_METRICS);
+	unlink(path);
+	if (rmdir(dir) == -1 && errno != ENOENT)
+		log_warn("vm %s: rmdir %s", v->v_name, dir);
+}
+
+struct vm *
+vm_new(void)
+{
+	struct vm	*v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		fatal(NULL);
+	v->v_ptyfd = -1;
+	v->v_logfd = -1;
+	v->v_fclogfd = -1;
+	v->v_metricsfd = -1;
+	TAILQ_INIT(&v->v_waiters);
+	TAILQ_INIT(&v->v_viewers);
+	return v;
+}
+
+static void
+vm_load_one(const char *id)
+{
+	char		 path[128];
+	json_error_t	 jerr;
+	json_t		*j;
+	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
+	const char	*sshkey = NULL, *vmm;
+	json_int_t	 owner, cpus, mem, disk, created, started;
+	struct vm	*v;
+	int		 s;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
+	if ((j = json_load_file(path, 0, &jerr)) == NULL) {
+		log_warnx("%s: %s", path, jerr.text);
+		return;
+	}
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:I, "
+	    "s:s, s?s, s:I, s:I}", "name", &name, "image", &image,
+	    "owner", &owner, "cpus", &cpus, "memory_mib", &mem,
+	    "disk_bytes", &disk, "state", &state, "error", &error,
+	    "created", &created, "started", &started) == -1 ||
+	    (s = state_by_name(state)) == -1) {
+		log_warnx("%s: unreadable record, ignored", path);
+		json_decref(j);
+		return;
+	}
+	v = vm_new();
+	strlcpy(v->v_id, id, sizeof(v->v_id));
+	strlcpy(v->v_name, name, sizeof(v->v_name));
+	strlcpy(v->v_image, image, sizeof(v->v_image));
+	v->v_owner = owner;
+	v->v_cpus = cpus;
+	v->v_memory = mem;
+	v->v_disk = disk;
+	v->v_state = s;
+	if (error != NULL)
+		vm_strset(&v->v_error, error, PROTO_MSG_MAX);
+	if (json_unpack(j, "{s:s}", "host_key", &hostkey) == 0)
+		vm_strset(&v->v_hostkey, hostkey, PROTO_HOSTKEY_MAX);
+	if (json_unpack(j, "{s:s}", "ssh_key", &sshkey) == 0 &&
+	    sshkey[0] == '/')
+		vm_strset(&v->v_sshkey, sshkey, PROTO_PATH_MAX);
+	if (json_unpack(j, "{s:s}", "vmm_version", &vmm) == 0)
+		strlcpy(v->v_vmm_version, vmm, sizeof(v->v_vmm_version));
+	if (json_unpack(j, "{s:s}", "vmm_state", &vmm) == 0)
+		strlcpy(v->v_vmm_state, vmm, sizeof(v->v_vmm_state));
+	v->v_fresh = json_is_true(json_object_get(j, "fresh"));
+	v->v_created = created;
+	v->v_started = started;
+	vm_mac(v);
+	{
+		json_t		*arr, *e;
+		size_t		 i;
+		int		 pr, hp, gp;
+		json_int_t	 ha;
+
+		if ((arr = json_object_get(j, "publish")) != NULL)
+			json_array_foreach(arr, i, e) {
+				if (v->v_npublish >= PROTO_PUBLISH_MAX ||
+				    json_unpack(e, "[i, I, i, i]", &pr, &ha,
+				    &hp, &gp) == -1)
+					break;
+				v->v_publish[v->v_npublish].pp_proto = pr;
+				v->v_publish[v->v_npublish].pp_host_addr = ha;
+				v->v_publish[v->v_npublish].pp_host_port = hp;
+				v->v_publish[v->v_npublish].pp_guest_port = gp;
+				v->v_npublish++;
+			}
+	}
+	json_decref(j);
+	vm_link(v);
+}
+
+/*
+ * What a crash may leave in /vms/ID besides a record: the temporary
+ * files of a record or metrics write, and, for an id with no record
+ * (a VM removed up to its directory), the directory and its logs.
+ */
+static void
+vm_dir_clean(const char *id)
+{
+	static const char *const names[] = { VM_CONSOLE, VM_CONSOLE_OLD,
+	    VM_FCLOG, VM_FCLOG_OLD, VM_METRICS, "." VM_RECORD ".tmp",
+	    "." VM_METRICS ".tmp" };
+	struct stat	 st;
+	char		 path[128];
+	size_t		 i;
+	int		 record;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
+	record = lstat(path, &st) == 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (record && names[i][0] != '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id,
+		    names[i]);
+		if (unlink(path) == 0)
+			log_info("vm %s: removed %s, left by a crash", id,
+			    path);
+	}
+	if (!record) {
+		snprintf(path, sizeof(path), "%s/%s", VMS_DIR, id);
+		if (rmdir(path) == 0)
+			log_info("vm %s: removed %s, which had no record", id,
+			    path);
+		else if (errno != ENOENT)
+			log_warn("vm %s: rmdir %s", id, path);
+	}
+}
+
+void
+vm_load(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	const char	*why;
+
+	if ((d = opendir(VMS_DIR)) == NULL) {
+		log_warn("%s", VMS_DIR);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0) {
+			vm_dir_clean(de->d_name);
+			vm_load_one(de->d_name);
+		}
+	closedir(d);
+}
+
+void
+vm_free(struct vm *v)
+{
+	struct vm_waiter	*vw;
+
+	vm_boot_end(v);
+	/* Its disk child ends, or dies writing to the closed pipe. */
+	if (v->v_prov != NULL)
+		(void)vm_provision_end(v);
+	vm_console_close(v, NULL);
+	vm_fcout_close(v);
+	vm_viewers_end(v, 1, 0, "vm %s was removed", v->v_name);
+	if (evtimer_initialized(&v->v_timer))
+		evtimer_del(&v->v_timer);
+	while ((vw = TAILQ_FIRST(&v->v_waiters)) != NULL) {
+		TAILQ_REMOVE(&v->v_waiters, vw, vw_entry);
+		evtimer_del(&vw->vw_timer);
+		control_reply(vw->vw_client, ENOENT, "vm %s was removed",
+		    v->v_name);
+		free(vw);
+	}
+	vm_unlink(v);
+	free(v->v_inbuf);
+	free(v->v_mbuf);
+	free(v->v_socket);
+	free(v->v_kernel);
+	free(v->v_initrd);
+	free(v->v_diskpath);
+	free(v->v_bootargs);
+	free(v->v_hostkey);
+	free(v->v_sshkey);
+	free(v->v_domain);
+	free(v->v_error);
+	free(v->v_killed);
+	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
+	free(v);
+}
