@@ -42,6 +42,7 @@ struct ctl_conn {
 
 static TAILQ_HEAD(, ctl_conn) ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 static struct imsgev	*parent_iev;
+static const struct control_ops *ops;	/* what requests are handed to */
 static struct event	 ctl_ev, ctl_pause_ev;
 static int		 ctl_fd = -1;
 static int		 ctl_nclients;
@@ -56,8 +57,10 @@ static void	 control_turn_away(int, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 
 void
-control_init(struct imsgev *iev, const struct worker_init *wi)
+control_init(struct imsgev *iev, const struct worker_init *wi,
+    const struct control_ops *o)
 {
+	ops = o;
 	parent_iev = iev;
 	ctl_gid = wi->wi_ctlgid;
 	strlcpy(ctl_group, wi->wi_ctlgroup, sizeof(ctl_group));
@@ -253,7 +256,7 @@ control_close(struct ctl_conn *c)
 		imsg_compose_event(parent_iev, IMSG_IMGOP_CANCEL, c->id, 0, -1,
 		    NULL, 0);
 	/* A console it held, or a log it followed, lets go of it. */
-	vm_client_gone(c->id);
+	ops->co_gone(c->id);
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
 	close(c->iev.ibuf.fd);
@@ -439,7 +442,7 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 		}
 		/* Our records name every VM, of every user, by name. */
 		if (iq.iq_req.cm_action == CTL_IMAGE_RM &&
-		    vm_image_users(iq.iq_req.cm_name, 0, names, sizeof(names),
+		    ops->co_image_users(iq.iq_req.cm_name, 0, names, sizeof(names),
 		    &n) > 0) {
 			imsg_send_result(&c->iev, IMSG_CTL_RESULT, 0, EBUSY,
 			    "image %s is in use by VM%s %s; remove %s first",
@@ -491,7 +494,7 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 
 		if (imsg_read_exact(imsg, &cc, sizeof(cc)) == -1)
 			return -1;
-		vm_ctl_create(c->id, c->cred.uid, &cc);
+		ops->co_create(c->id, c->cred.uid, &cc);
 		return 0;
 	}
 	case IMSG_CTL_VM: {
@@ -499,13 +502,13 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 
 		if (imsg_read_exact(imsg, &cv, sizeof(cv)) == -1)
 			return -1;
-		vm_ctl_action(c->id, c->cred.uid, &cv);
+		ops->co_action(c->id, c->cred.uid, &cv);
 		return 0;
 	}
 	case IMSG_CTL_VM_LS:
 		if (imsg_get_len(imsg) != 0)
 			return -1;
-		vm_ctl_ls(c->id, c->cred.uid);
+		ops->co_ls(c->id, c->cred.uid);
 		return 0;
 	case IMSG_CTL_IMAGE_FILE:
 	case IMSG_CTL_IMAGE_IMPORT:
@@ -540,9 +543,9 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		if (imsg_read_exact(imsg, &cs, sizeof(cs)) == -1)
 			return -1;
 		if (imsg_get_type(imsg) == IMSG_CTL_VM_LOGS)
-			vm_ctl_logs(c->id, c->cred.uid, &cs);
+			ops->co_logs(c->id, c->cred.uid, &cs);
 		else
-			vm_ctl_console(c->id, c->cred.uid, &cs);
+			ops->co_console(c->id, c->cred.uid, &cs);
 		return 0;
 	}
 	case IMSG_CTL_CONSOLE_IN: {
@@ -552,7 +555,7 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		if (len == 0 || len > sizeof(buf) ||
 		    imsg_get_data(imsg, buf, len) == -1)
 			return -1;
-		vm_console_input(c->id, buf, len);
+		ops->co_input(c->id, buf, len);
 		return 0;
 	}
 	case IMSG_CTL_RELOAD:

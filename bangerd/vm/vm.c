@@ -678,6 +678,18 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	return -1;
 }
 
+/* Clients' requests, as the control server hands them on. */
+static const struct control_ops vm_control_ops = {
+	.co_create = vm_ctl_create,
+	.co_action = vm_ctl_action,
+	.co_ls = vm_ctl_ls,
+	.co_logs = vm_ctl_logs,
+	.co_console = vm_ctl_console,
+	.co_input = vm_console_input,
+	.co_gone = vm_client_gone,
+	.co_image_users = vm_image_users,
+};
+
 void
 vm_worker(struct imsgev *iev, const struct worker_init *wi)
 {
@@ -689,7 +701,7 @@ vm_worker(struct imsgev *iev, const struct worker_init *wi)
 	bridge_addr.s_addr = wi->wi_bridge_addr;
 	bridge_prefix = wi->wi_bridge_prefix;
 	vm_load();
-	control_init(iev, wi);
+	control_init(iev, wi, &vm_control_ops);
 	imsg_event_add(iev);
 	event_dispatch();
 	exit(0);

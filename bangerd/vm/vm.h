@@ -36,7 +36,23 @@ struct ctl_info {
 	size_t		 ci_len;
 	unsigned char	 ci_buf[MAX_IMSGSIZE - IMSG_HEADER_SIZE];
 };
-void	 control_init(struct imsgev *, const struct worker_init *);
+/*
+ * What the control server hands clients' requests to (vm.c's table),
+ * so that it calls into no other file of the worker.
+ */
+struct control_ops {
+	void	(*co_create)(uint32_t, uid_t, const struct ctl_vm_create *);
+	void	(*co_action)(uint32_t, uid_t, const struct ctl_vm *);
+	void	(*co_ls)(uint32_t, uid_t);
+	void	(*co_logs)(uint32_t, uid_t, const struct ctl_console *);
+	void	(*co_console)(uint32_t, uid_t, const struct ctl_console *);
+	void	(*co_input)(uint32_t, const void *, size_t);
+	void	(*co_gone)(uint32_t);		/* a client left */
+	int	(*co_image_users)(const char *, uid_t, char *, size_t,
+		    uint32_t *);
+};
+void	 control_init(struct imsgev *, const struct worker_init *,
+	    const struct control_ops *);
 void	 control_listen(int);
 void	 control_relay(uint32_t, uint32_t, struct imsg *);
 void	 control_reply(uint32_t, int, const char *, ...)

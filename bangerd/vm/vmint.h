@@ -181,6 +181,7 @@ void		 vm_strf(char **, const char *, ...)
 const char	*state_name(int);
 int		 state_by_name(const char *);
 void		 vm_link(struct vm *);
+void		 vm_unlink(struct vm *);
 struct vm	*vm_by_id(const char *);
 struct vm	*vm_by_name(const char *);
 int		 vm_visible(const struct vm *, uid_t);
@@ -190,17 +191,16 @@ int		 vm_save(struct vm *);
 void		 vm_unsave(struct vm *);
 struct vm	*vm_new(void);
 void		 vm_load(void);
-void		 vm_free(struct vm *);
+void		 vm_save_group_begin(size_t);
+void		 vm_save_group_commit(void);
 
 /* state.c */
-/* A prune's records being saved as one group commit, else NULL. */
-extern struct vm **prune_saves;
 void		 vm_set_state(struct vm *, int);
 void		 vm_op_done(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 void		 vm_destroy_begin(struct vm *);
 void		 prune_done(struct vm *, int);
-int		 prune_save_add(struct vm *);
+void		 vm_free(struct vm *);
 
 /* boot.c */
 void		 vm_start_begin(struct vm *);
