@@ -778,7 +778,7 @@ parent_reap(void)
 
 	/*
 	 * Only our workers: each Firecracker is reaped through its pidfd
-	 * (vmops.c), so never waitpid(-1) here.
+	 * (vmstart.c), so never waitpid(-1) here.
 	 */
 	for (i = 0; i < PROC_MAX; i++) {
 		w = &env->bd_workers[i];

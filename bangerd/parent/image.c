@@ -3,7 +3,7 @@
  *
  * An imported image is a directory STATE/images/NAME holding vmlinux,
  * rootfs.ext4, and optionally initrd and boot-args (image_resolve() in
- * vmops.c reads it).  bangerctl opens the files as its user and the vm
+ * vmdisk.c reads it).  bangerctl opens the files as its user and the vm
  * worker passes the fds on, one message each (IMSG_IMGOP_FILE), then
  * the import (IMSG_IMGOP_IMPORT).  The parent makes a temporary
  * directory STATE/images/.NAME.XXXXXX and a child of the parent checks

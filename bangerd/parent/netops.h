@@ -56,18 +56,57 @@ struct nat_config {
 	size_t			 nc_npublish;
 };
 
+/* Whether link_get() found the link, and whose it is. */
+#define LINK_MISSING		0
+#define LINK_OURS		1
+#define LINK_FOREIGN		2
+
+struct nl_sock;
+struct rtnl_link;
+
 /* netops.c */
 int	net_bridge_ensure(const char *, struct in_addr, int);
 int	net_bridge_remove(const char *);
+/* netops.c: helpers and leaf bridges for tap.c, nat.c, resolver.c only */
+const char *show(const char *);
+int	nl_errno(int);
+int	check_name(const char *, const char *,
+	    int (*)(const char *, size_t, const char **));
+int	nl_open(const char *, const char *, struct nl_sock **);
+int	link_get(struct nl_sock *, const char *, const char *, const char *,
+	    struct rtnl_link **);
+int	link_change(struct nl_sock *, const char *, const char *,
+	    struct rtnl_link *, struct rtnl_link *);
+int	link_delete(struct nl_sock *, const char *, const char *,
+	    struct rtnl_link *);
+int	link_remove_ours(const char *, const char *,
+	    int (*)(const char *, size_t, const char **), const char *);
+int	link_attach(struct nl_sock *, const char *, const char *,
+	    struct rtnl_link *, struct rtnl_link *, unsigned int);
+int	bridge_ours(struct nl_sock *, const char *, const char *,
+	    struct rtnl_link **);
+int	leaf_names(const char *, int, char *, char *, char *);
+int	leaf_ensure(struct nl_sock *, const char *, struct rtnl_link *, int,
+	    struct rtnl_link **);
+long	bridge_leaf(struct rtnl_link *, const char *);
+int	bridge_of_root(struct nl_sock *, const char *, int, char *);
+
+/* tap.c */
 int	net_tap_create(const char *, const char *, uid_t, gid_t);
 int	net_tap_delete(const char *);
 int	net_taps_delete(const char *const *, int *, size_t);
 int	net_taps_ensure(const char *, const char *const *, const uid_t *, int *,
 	    size_t);
 int	net_tap_list(void (*)(const char *, int, void *), void *);
+/* tap.c: for netops.c's link_delete */
+void	ports_forget(void);
+
+/* nat.c */
 int	nat_apply(const struct nat_config *);
 int	nat_clear(void);
 int	nat_table_exists(void);		/* 1, 0, or -1 on error */
+
+/* resolver.c */
 int	resolver_route(const char *, struct in_addr, const char *, int *);
 int	resolver_clear(const char *);
 

@@ -131,33 +131,72 @@ int	 install_apply(int, const char *, char *, size_t);
 int	 install_rollback(char *, size_t);
 
 /* vmops.c */
-struct fcscan;
-struct pvm *pvm_find(const char *);
-struct pvms *pvm_list(void);
-const char *pvm_state_name(int);
-void	 pvm_loop_mark(const char *, char *, size_t);
-int	 image_resolve(const char *, struct image_files *, char *, size_t);
-void	 pvm_stopped(struct pvm *, int);
 int	 vmop_create(struct worker *, uint32_t, const struct vmop_create *);
 int	 vmop_net_addr(struct worker *, const struct net_addr *);
 void	 vmop_net_sync(struct worker *);
 void	 vmop_net_gone(void);
 void	 vmop_vm_gone(void);
-void	 vmop_spawns_finish(void);
 void	 vmop_settle(void);
-void	 vmop_spawn_finish(struct pvm *);
-void	 vmop_taps_ensure(void);
-int	 vmop_start(struct worker *, uint32_t, struct pvm *,
-	    const struct vmop_start *);
 int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
 int	 vmop_signal(struct worker *, uint32_t, struct pvm *, int);
 int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
 int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
-int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
+/* vmops.c: for vmstart.c, vmdisk.c and vmrestore.c */
+void	 pvm_result_init(struct pvm *, uint32_t, struct vmop_result *);
+void	 vmop_reply(struct worker *, uint32_t, struct vmop_result *, int);
+void	 vmop_error(struct worker *, uint32_t, const char *, uint32_t, int,
+	    const char *);
+int	 pvm_teardown(struct pvm *, char *, size_t);
+
+/* vmrecord.c */
+struct pvm *pvm_find(const char *);
+struct pvms *pvm_list(void);
+const char *pvm_state_name(int);
+/* vmrecord.c: the records and their files, for the other vm*.c */
+extern struct pvms pvms;	/* every record */
+extern size_t	 pvm_count;	/* records in pvms */
+int	 pvm_uid_alloc(uid_t *);
+const char *pvm_disk(const struct pvm *);
+void	 pvm_disk_setf(struct pvm *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+int	 pvm_save_sync(struct pvm *, int);
+void	 pvm_save_all(struct pvm **, int *, size_t);
+int	 pvm_save(struct pvm *);
+int	 pvm_set_state(struct pvm *, int);
+int	 priv_dir_sync(void);
+void	 pvm_unlink(struct pvm *);
+void	 pvm_unsave(struct pvm *);
+void	 pvm_insert(struct pvm *);
+void	 pvm_free(struct pvm *);
+
+/* vmrestore.c */
+struct fcscan;
 struct fcscan *vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
+void	 vmop_taps_ensure(void);
+
+/* vmstart.c */
+int	 vmop_start(struct worker *, uint32_t, struct pvm *,
+	    const struct vmop_start *);
+void	 vmop_spawn_finish(struct pvm *);
+void	 vmop_spawns_finish(void);
+void	 pvm_stopped(struct pvm *, int);
+/* vmstart.c: for vmrestore.c */
+void	 pvm_unjail(struct pvm *);
+void	 pvm_exit_cb(int, short, void *);
+
+/* vmdisk.c */
+int	 image_resolve(const char *, struct image_files *, char *, size_t);
+void	 pvm_loop_mark(const char *, char *, size_t);
+int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
+/* vmdisk.c: for vmops.c and vmstart.c */
+int	 pvm_disk_create(struct pvm *, const struct image_files *, uint64_t,
+	    int, char *, size_t);
+int	 pvm_disk_remove(struct pvm *);
+void	 pvm_disk_reclaim(struct pvm *);
+void	 fsck_cancel_all(void);
 
 /* sweep.c */
 void	 vmop_sweep(struct fcscan *);

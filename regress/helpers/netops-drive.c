@@ -1,6 +1,7 @@
 /*
- * netops-drive: call bangerd's network operations (bangerd/parent/netops.c)
- * from the command line, for regress/parent/netops.sh.
+ * netops-drive: call bangerd's network operations (bangerd/parent/netops.c,
+ * tap.c, nat.c, resolver.c) from the command line, for
+ * regress/parent/netops.sh.
  *
  *	netops-drive [-v] command args [command args ...]
  *

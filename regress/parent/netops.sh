@@ -1,7 +1,8 @@
 #!/bin/bash
-# netops.sh: bangerd's network root operations (bangerd/parent/netops.c),
-# driven through regress/helpers/netops-drive: bridge, taps, the NAT
-# table end to end, resolver routing with a resolvectl stand-in.
+# netops.sh: bangerd's network root operations (bangerd/parent/netops.c,
+# tap.c, nat.c, resolver.c), driven through regress/helpers/netops-drive:
+# bridge, taps, the NAT table end to end, resolver routing with a
+# resolvectl stand-in.
 #
 # Root only.  Everything happens in network namespaces made here
 # (banger-nt-PID-host, -vm, -up) and deleted at the end: the host's own
@@ -437,7 +438,7 @@ expect_match "leaves: logged" "$ERR" \
 ok "leaves: a tap made again stays on its leaf" \
     tap-create fc-tap-000003ea br-fc-q 300001 300002
 expect_eq "leaves: ... on br-fc-q-1" "$(master fc-tap-000003ea)" br-fc-q-1
-# The ports are counted once and kept (netops.c, ports_count): taps
+# The ports are counted once and kept (tap.c, ports_count): taps
 # deleted are counted at once, in the same process, well within the
 # time the counts are kept.  (The bridge holds 1000 taps and the leaf's
 # veth end: two must go for room.)

@@ -1,0 +1,788 @@
+/*
+ * The parent's taps (see netops.h): each made and marked through
+ * /dev/net/tun, put on banger's bridge or on a leaf bridge with room
+ * (netops.c makes the leaves), deleted one by one or many at once,
+ * and listed for the start-up sweep.
+ */
+#include <sys/types.h>
+#include <sys/ioctl.h>
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <linux/if_tun.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+
+/* linux/rtnetlink.h's (for prefix messages) is not validate.h's. */
+#undef PREFIX_MAX
+
+#include "log.h"
+#include "netops.h"
+#include "validate.h"
+
+#define TUN_DEV		"/dev/net/tun"
+#define TAP_FLAGS	(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
+
+static int	 tap_open(const char *, uid_t, gid_t, int);
+static int	 tap_sysfs(const char *, const char *, char *, size_t);
+static int	 tap_sysfs_is(const char *, const char *, long long);
+static int	 tap_matches(const char *, uid_t, gid_t);
+
+/*
+ * Attach to tap TAP through /dev/net/tun as Firecracker does, creating
+ * it if excl (and failing if it exists then), and give it to uid:gid.
+ * Returns the fd: the tap lives while it is open, or for good once
+ * made persistent.
+ */
+static int
+tap_open(const char *tap, uid_t uid, gid_t gid, int excl)
+{
+	struct ifreq	 ifr;
+	int		 fd, saved_errno;
+
+	if ((fd = open(TUN_DEV, O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("tap %s: %s", tap, TUN_DEV);
+		return (-1);
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strlcpy(ifr.ifr_name, tap, sizeof(ifr.ifr_name));
+	ifr.ifr_flags = TAP_FLAGS | (excl ? IFF_TUN_EXCL : 0);
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+		log_warn("tap %s: TUNSETIFF", tap);
+		goto fail;
+	}
+	if (strcmp(ifr.ifr_name, tap) != 0) {
+		log_warnx("tap %s: TUNSETIFF attached to %s instead", tap,
+		    show(ifr.ifr_name));
+		errno = EIO;
+		goto fail;
+	}
+	if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) == -1) {
+		log_warn("tap %s: TUNSETOWNER %lu", tap, (unsigned long)uid);
+		goto fail;
+	}
+	if (ioctl(fd, TUNSETGROUP, (unsigned long)gid) == -1) {
+		log_warn("tap %s: TUNSETGROUP %lu", tap, (unsigned long)gid);
+		goto fail;
+	}
+	return (fd);
+ fail:
+	saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return (-1);
+}
+
+/* Read /sys/class/net/TAP/ATTR, without its newline. */
+static int
+tap_sysfs(const char *tap, const char *attr, char *buf, size_t size)
+{
+	char	 path[PATH_MAX];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", tap, attr);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return (0);
+}
+
+/* Whether /sys/class/net/TAP/ATTR is the decimal number want. */
+static int
+tap_sysfs_is(const char *tap, const char *attr, long long want)
+{
+	char		 buf[32], *end;
+	long long	 v;
+
+	if (tap_sysfs(tap, attr, buf, sizeof(buf)) == -1)
+		return (0);
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	return (errno == 0 && *end == '\0' && v == want);
+}
+
+/*
+ * Whether an existing tap already has the owner, group and flags
+ * net_tap_create() gives: then it need not be attached to (which fails
+ * with EBUSY while Firecracker holds it).
+ */
+static int
+tap_matches(const char *tap, uid_t uid, gid_t gid)
+{
+	char		 buf[32], *end;
+	unsigned long	 flags, mask;
+
+	mask = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_PERSIST |
+	    IFF_MULTI_QUEUE;
+	if (!tap_sysfs_is(tap, "owner", (long long)uid) ||
+	    !tap_sysfs_is(tap, "group", (long long)gid))
+		return (0);
+	if (tap_sysfs(tap, "tun_flags", buf, sizeof(buf)) == -1)
+		return (0);
+	errno = 0;
+	flags = strtoul(buf, &end, 16);
+	if (errno != 0 || *end != '\0' ||
+	    (flags & mask) != (TAP_FLAGS | IFF_PERSIST))
+		return (0);
+	return (1);
+}
+
+/*
+ * The ports of the bridge and of its leaves, counted in one dump of the
+ * links (by netlink, not /sys/class/net: sysfs shows the links of the
+ * namespace it was mounted in, which need not be this one), and then
+ * kept: a dump of thousands of links costs far more than
+ * the rest of a tap's creation, and each creation would take one.  The
+ * counts are those of the last dump plus the taps put on each since;
+ * they are counted again when older than PORTS_TTL_MS, after any link
+ * of ours was deleted (ports_gen, bumped from any thread), when a tap
+ * could not be attached, and for another bridge.  A count can be off
+ * only by ports others added meanwhile: a Linux bridge takes 1024,
+ * BRIDGE_PORTS is 1000.
+ */
+#define PORTS_TTL_MS	1000
+
+static struct {
+	int		 valid;
+	int		 root;			/* the bridge's ifindex */
+	unsigned int	 gen;			/* ports_gen when counted */
+	struct timespec	 taken;
+	int		 index[BRIDGE_LEAVES + 1];	/* 0: no such leaf */
+	int		 nports[BRIDGE_LEAVES + 1];	/* [0]: the bridge's */
+} ports;
+static unsigned int	 ports_gen;
+
+void
+ports_forget(void)
+{
+	__atomic_add_fetch(&ports_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* Count them again if need be; the leaves that exist are ensured then. */
+static int
+ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
+{
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	struct rtnl_link	*link;
+	struct timespec		 now;
+	long			 leaf;
+	unsigned int		 gen;
+	int			 err, i, m;
+
+	gen = __atomic_load_n(&ports_gen, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ports.valid && ports.root == rtnl_link_get_ifindex(rootlink) &&
+	    ports.gen == gen &&
+	    (now.tv_sec - ports.taken.tv_sec) * 1000 +
+	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS)
+		return (0);
+	ports.valid = 0;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("bridge %s: cannot list links: %s", root,
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		return (-1);
+	}
+	memset(ports.index, 0, sizeof(ports.index));
+	memset(ports.nports, 0, sizeof(ports.nports));
+	ports.root = ports.index[0] = rtnl_link_get_ifindex(rootlink);
+	/* The leaves, by name and mark. */
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((leaf = bridge_leaf(link, root)) >= 1)
+			ports.index[leaf] = rtnl_link_get_ifindex(link);
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		if ((m = rtnl_link_get_master((struct rtnl_link *)o)) <= 0)
+			continue;
+		for (i = 0; i <= BRIDGE_LEAVES; i++)
+			if (ports.index[i] == m) {
+				ports.nports[i]++;
+				break;
+			}
+	}
+	nl_cache_free(cache);
+	/* What each create used to do to every leaf up to its own. */
+	for (i = 1; i <= BRIDGE_LEAVES; i++) {
+		if (ports.index[i] == 0)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, i, &link) == -1)
+			return (-1);
+		ports.index[i] = rtnl_link_get_ifindex(link);
+		rtnl_link_put(link);
+	}
+	ports.gen = gen;
+	ports.taken = now;
+	ports.valid = 1;
+	return (0);
+}
+
+/*
+ * The bridge a tap goes on: where it already is (ROOT or a leaf of
+ * it), else ROOT while it has fewer than BRIDGE_PORTS ports, else the
+ * first leaf with room, made if need be.  *slotp: which (0 for ROOT),
+ * for net_tap_create to count the tap on it.
+ */
+static int
+tap_bridge(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink,
+    struct rtnl_link *tap, struct rtnl_link **brp, char *brname, int *slotp)
+{
+	struct rtnl_link	*leaf;
+	char			 up[IFNAMSIZ], down[IFNAMSIZ];
+	int			 n;
+
+	*brp = NULL;
+	*slotp = -1;
+	if (bridge_of_root(sk, root, rtnl_link_get_master(tap), brname)) {
+		if (strcmp(brname, root) == 0) {
+			nl_object_get((struct nl_object *)rootlink);
+			*brp = rootlink;
+			return (0);
+		}
+		return (rtnl_link_get_kernel(sk, 0, brname, brp) < 0 ? -1 : 0);
+	}
+	if (ports_count(sk, root, rootlink) == -1)
+		return (-1);
+	if (ports.nports[0] < BRIDGE_PORTS) {
+		nl_object_get((struct nl_object *)rootlink);
+		*brp = rootlink;
+		strlcpy(brname, root, IFNAMSIZ);
+		*slotp = 0;
+		return (0);
+	}
+	for (n = 1; n <= BRIDGE_LEAVES; n++) {
+		/* Full when counted: ensured then, not again for each tap. */
+		if (ports.index[n] != 0 && ports.nports[n] >= BRIDGE_PORTS)
+			continue;
+		if (leaf_ensure(sk, root, rootlink, n, &leaf) == -1)
+			return (-1);
+		/* A leaf made now has no port but its veth end: 0, as ever. */
+		if (ports.index[n] != rtnl_link_get_ifindex(leaf)) {
+			ports.index[n] = rtnl_link_get_ifindex(leaf);
+			ports.nports[n] = 0;
+		}
+		if (ports.nports[n] < BRIDGE_PORTS) {
+			(void)leaf_names(root, n, brname, up, down);
+			*brp = leaf;
+			*slotp = n;
+			return (0);
+		}
+		rtnl_link_put(leaf);
+	}
+	log_warnx("bridge %s: it and its %d leaves hold %d taps each: no "
+	    "room for another", root, BRIDGE_LEAVES, BRIDGE_PORTS);
+	errno = ENOSPC;
+	return (-1);
+}
+
+int
+net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
+{
+	struct nl_sock		*sk = NULL;
+	struct rtnl_link	*br = NULL, *link = NULL, *change = NULL;
+	struct rtnl_link	*on = NULL;
+	char			 what[64], onname[IFNAMSIZ];
+	int			 fd = -1, created = 0, ret = -1, saved_errno;
+	int			 slot;
+
+	if (check_name("tap", tap, valid_tap_name) == -1 ||
+	    check_name("bridge", bridge, valid_bridge_name) == -1)
+		return (-1);
+	if (uid == 0 || uid == (uid_t)-1 || gid == 0 || gid == (gid_t)-1) {
+		log_warnx("tap %s: refused: owner %lu:%lu is root or none",
+		    tap, (unsigned long)uid, (unsigned long)gid);
+		errno = EINVAL;
+		return (-1);
+	}
+	if (nl_open("tap", tap, &sk) == -1)
+		return (-1);
+	snprintf(what, sizeof(what), "tap %s", tap);
+	if (bridge_ours(sk, what, bridge, &br) == -1)
+		goto fail;
+
+	switch (link_get(sk, "tap", tap, "tun", &link)) {
+	case LINK_OURS:
+		if (tap_matches(tap, uid, gid))
+			break;
+		/* Ours, with another owner or flags: fix them. */
+		if ((fd = tap_open(tap, uid, gid, 0)) == -1)
+			goto fail;
+		if (ioctl(fd, TUNSETPERSIST, 1UL) == -1) {
+			log_warn("tap %s: TUNSETPERSIST", tap);
+			goto fail;
+		}
+		close(fd);
+		fd = -1;
+		log_info("tap %s: owner %lu:%lu and flags set", tap,
+		    (unsigned long)uid, (unsigned long)gid);
+		break;
+	case LINK_MISSING:
+		/* It lives only while fd is open until it is marked. */
+		if ((fd = tap_open(tap, uid, gid, 1)) == -1)
+			goto fail;
+		created = 1;
+		if (rtnl_link_get_kernel(sk, 0, tap, &link) < 0 ||
+		    (change = rtnl_link_alloc()) == NULL) {
+			log_warnx("tap %s: cannot look it up after creating it",
+			    tap);
+			errno = EIO;
+			goto fail;
+		}
+		rtnl_link_set_ifalias(change, NETOPS_ALIAS);
+		if (link_change(sk, "tap", tap, link, change) == -1)
+			goto fail;
+		rtnl_link_put(change);
+		change = NULL;
+		if (ioctl(fd, TUNSETPERSIST, 1UL) == -1) {
+			log_warn("tap %s: TUNSETPERSIST", tap);
+			goto fail;
+		}
+		close(fd);
+		fd = -1;
+		log_info("tap %s: created for %lu:%lu", tap,
+		    (unsigned long)uid, (unsigned long)gid);
+		break;
+	case LINK_FOREIGN:
+		errno = EEXIST;
+		goto fail;
+	default:
+		goto fail;
+	}
+
+	/* MTU of the bridge, on the bridge (or a leaf of it), up. */
+	if (tap_bridge(sk, bridge, br, link, &on, onname, &slot) == -1)
+		goto fail;
+	if (link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) ==
+	    -1) {
+		ports.valid = 0;
+		goto fail;
+	}
+	if (slot != -1)
+		ports.nports[slot]++;
+	log_debug("tap %s: mtu %u, on bridge %s, up", tap,
+	    rtnl_link_get_mtu(br), onname);
+	ret = 0;
+ fail:
+	saved_errno = errno;
+	if (fd != -1) {
+		/* Not persistent yet: closing the fd removes it. */
+		if (created)
+			ioctl(fd, TUNSETPERSIST, 0UL);
+		close(fd);
+	} else if (ret == -1 && created && link != NULL)
+		link_delete(sk, "tap", tap, link);
+	if (change != NULL)
+		rtnl_link_put(change);
+	if (link != NULL)
+		rtnl_link_put(link);
+	if (on != NULL)
+		rtnl_link_put(on);
+	if (br != NULL)
+		rtnl_link_put(br);
+	nl_socket_free(sk);
+	errno = saved_errno;
+	return (ret);
+}
+
+int
+net_tap_delete(const char *tap)
+{
+	return (link_remove_ours("tap", tap, valid_tap_name, "tun"));
+}
+
+/*
+ * Many taps at once.  The kernel spends RCU grace periods on each link
+ * it unregisters (tens of milliseconds), but links deleted in one
+ * request share them: each tap of ours (checked by link_get, as for
+ * one) is moved into a link group no other link is in, by its index,
+ * and the group is deleted in one request (the kernel deletes all of a
+ * group or none).  A tap that could not join the group, or each if
+ * that request fails, is deleted on its own.  errs[i] is 0 once
+ * taps[i] is gone or was, EPERM if it is not banger's, else why it
+ * could not be deleted.  Returns 0, or -1 if any could not.
+ */
+struct tap_req {
+	const char		*td_name;
+	struct rtnl_link	*td_link;	/* ours, as looked up */
+	int			*td_err;
+	int			 td_grouped;	/* moved into the group */
+};
+
+static int
+tap_req_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct tap_req *)a)->td_name,
+	    ((const struct tap_req *)b)->td_name));
+}
+
+/*
+ * The requests for taps[0..n): errs[] cleared, a bad name's errs[i] set
+ * to EINVAL (logged) and left out; *mp gets how many there are.  NULL
+ * if out of memory.
+ */
+static struct tap_req *
+tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
+{
+	struct tap_req	*td;
+	size_t		 i, m = 0;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if ((td = calloc(n, sizeof(*td))) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++) {
+		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+			errs[i] = EINVAL;
+			continue;
+		}
+		td[m].td_name = taps[i];
+		td[m].td_err = &errs[i];
+		m++;
+	}
+	*mp = m;
+	return (td);
+}
+
+/*
+ * A link group no link is in, never 0 (every link's by default): one
+ * not among the groups of the last dump of the links, taken again when
+ * older than GROUPS_TTL_MS (a dump of thousands of links costs more
+ * than deleting a few taps).  For one thread at a time (the reaper).
+ */
+#define GROUPS_TTL_MS	1000
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+static int
+group_unused(struct nl_sock *sk, uint32_t *gp)
+{
+	static uint32_t		*used;
+	static size_t		 nused;
+	static struct timespec	 taken;
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	struct timespec		 now;
+	uint32_t		 g, *u;
+	int			 err;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (used == NULL || (now.tv_sec - taken.tv_sec) * 1000 +
+	    (now.tv_nsec - taken.tv_nsec) / 1000000 >= GROUPS_TTL_MS) {
+		if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+			log_warnx("tap deletion: cannot list the links: %s",
+			    nl_geterror(err));
+			errno = nl_errno(err);
+			return (-1);
+		}
+		if ((u = reallocarray(NULL, nl_cache_nitems(cache) + 1,
+		    sizeof(*u))) == NULL) {
+			nl_cache_free(cache);
+			return (-1);
+		}
+		free(used);
+		used = u;
+		nused = 0;
+		for (o = nl_cache_get_first(cache); o != NULL;
+		    o = nl_cache_get_next(o))
+			used[nused++] = rtnl_link_get_group(
+			    (struct rtnl_link *)o);
+		nl_cache_free(cache);
+		qsort(used, nused, sizeof(*used), u32_cmp);
+		taken = now;
+	}
+	do
+		g = arc4random() | 0x80000000U;
+	while (bsearch(&g, used, nused, sizeof(*used), u32_cmp) != NULL);
+	*gp = g;
+	return (0);
+}
+
+/* RTM_DELLINK of every link in group g. */
+static int
+group_delete(struct nl_sock *sk, uint32_t g)
+{
+	struct ifinfomsg	 ifi;
+	struct nl_msg		*msg;
+	int			 err;
+
+	if ((msg = nlmsg_alloc_simple(RTM_DELLINK, 0)) == NULL)
+		return (-NLE_NOMEM);
+	memset(&ifi, 0, sizeof(ifi));
+	ifi.ifi_family = AF_UNSPEC;
+	if ((err = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO)) < 0 ||
+	    (err = nla_put_u32(msg, IFLA_GROUP, g)) < 0 ||
+	    (err = nl_send_auto_complete(sk, msg)) < 0) {
+		nlmsg_free(msg);
+		return (err);
+	}
+	nlmsg_free(msg);
+	return (nl_wait_for_ack(sk));
+}
+
+int
+net_taps_delete(const char *const *taps, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct rtnl_link	*change = NULL;
+	struct tap_req		*td = NULL;
+	const char		*name;
+	size_t			 i, m = 0, grouped = 0;
+	uint32_t		 g;
+	int			 err, ret = 0;
+
+	if (n == 0)
+		return (0);
+	if ((td = tap_reqs(taps, errs, n, &m)) == NULL)
+		goto fail_all;
+	if (nl_open("tap", "deletion", &sk) == -1)
+		goto fail_all;
+	/* Each checked as link_remove_ours() does. */
+	for (i = 0; i < m; i++) {
+		switch (link_get(sk, "tap", td[i].td_name, "tun",
+		    &td[i].td_link)) {
+		case LINK_OURS:
+		case LINK_MISSING:
+			break;
+		case LINK_FOREIGN:
+			*td[i].td_err = EPERM;
+			break;
+		default:
+			*td[i].td_err = errno ? errno : EIO;
+			break;
+		}
+	}
+	if ((change = rtnl_link_alloc()) == NULL) {
+		errno = ENOMEM;
+		goto fail_all;
+	}
+	if (group_unused(sk, &g) == -1)
+		goto fail_all;
+	rtnl_link_set_group(change, g);
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		err = rtnl_link_change(sk, td[i].td_link, change, 0);
+		if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) {
+			/* Gone meanwhile. */
+			rtnl_link_put(td[i].td_link);
+			td[i].td_link = NULL;
+		} else if (err >= 0) {
+			td[i].td_grouped = 1;
+			grouped++;
+		}
+	}
+	if (grouped > 0) {
+		ports_forget();
+		/* The kernel deletes every link of the group, or none. */
+		if ((err = group_delete(sk, g)) < 0) {
+			log_debug("tap deletion: group %u: %s; one by one", g,
+			    nl_geterror(err));
+			grouped = 0;
+		}
+	}
+	/* What the group request did not take goes one by one. */
+	for (i = 0; i < m; i++) {
+		if (td[i].td_link == NULL)
+			continue;
+		name = td[i].td_name;
+		if (grouped > 0 && td[i].td_grouped)
+			log_info("tap %s: deleted", name);
+		else if (link_delete(sk, "tap", name, td[i].td_link) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (change != NULL)
+		rtnl_link_put(change);
+	for (i = 0; td != NULL && i < m; i++)
+		if (td[i].td_link != NULL)
+			rtnl_link_put(td[i].td_link);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
+}
+
+/*
+ * net_tap_create() for many taps, each with its uid as owner and group,
+ * at a start: one dump of the links says which already are as it would
+ * leave them (banger's, on BRIDGE or a leaf of it, with BRIDGE's MTU,
+ * up, and tap_matches), and only the others go through it.  errs[i] is
+ * 0 or the errno of taps[i]'s failure (logged).  Returns 0, or -1 if
+ * any failed.
+ */
+int
+net_taps_ensure(const char *bridge, const char *const *taps,
+    const uid_t *uids, int *errs, size_t n)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*o;
+	struct rtnl_link	*br = NULL, *link;
+	struct tap_req		*td = NULL, key, *hit;
+	const char		*kind, *alias;
+	char			 what[64];
+	size_t			 i, m = 0, nours = 0;
+	unsigned int		 mtu;
+	int			*ours = NULL, err, ret = 0, ok;
+
+	for (i = 0; i < n; i++)
+		errs[i] = 0;
+	if (n == 0)
+		return (0);
+	if (check_name("bridge", bridge, valid_bridge_name) == -1)
+		goto fail_all;
+	if ((td = tap_reqs(taps, errs, n, &m)) == NULL ||
+	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
+		goto fail_all;
+	qsort(td, m, sizeof(*td), tap_req_cmp);
+	if (nl_open("tap", "check", &sk) == -1)
+		goto fail_all;
+	snprintf(what, sizeof(what), "taps on %s", bridge);
+	if (bridge_ours(sk, what, bridge, &br) == -1)
+		goto fail_all;
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap check: cannot list the links: %s",
+		    nl_geterror(err));
+		errno = nl_errno(err);
+		goto fail_all;
+	}
+	/* The bridge and its leaves, from the dump. */
+	ours[nours++] = rtnl_link_get_ifindex(br);
+	for (o = nl_cache_get_first(cache); o != NULL && nours <=
+	    BRIDGE_LEAVES; o = nl_cache_get_next(o))
+		if (bridge_leaf((struct rtnl_link *)o, bridge) >= 1)
+			ours[nours++] = rtnl_link_get_ifindex(
+			    (struct rtnl_link *)o);
+	mtu = rtnl_link_get_mtu(br);
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((key.td_name = rtnl_link_get_name(link)) == NULL ||
+		    (hit = bsearch(&key, td, m, sizeof(*td),
+		    tap_req_cmp)) == NULL)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind == NULL || strcmp(kind, "tun") != 0 ||
+		    alias == NULL || strcmp(alias, NETOPS_ALIAS) != 0 ||
+		    !(rtnl_link_get_flags(link) & IFF_UP) ||
+		    rtnl_link_get_mtu(link) != mtu)
+			continue;
+		for (i = 0, ok = 0; i < nours && !ok; i++)
+			ok = rtnl_link_get_master(link) == ours[i];
+		if (ok)
+			hit->td_link = link;
+	}
+	for (i = 0; i < m; i++) {
+		/* td[i] is taps[j], errs[j] its error: uids[j] its uid. */
+		const uid_t	*uid = &uids[td[i].td_err - errs];
+
+		if (td[i].td_link != NULL &&
+		    tap_matches(td[i].td_name, *uid, *uid))
+			continue;
+		if (net_tap_create(td[i].td_name, bridge, *uid, *uid) == -1)
+			*td[i].td_err = errno ? errno : EIO;
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0)
+			ret = -1;
+	goto out;
+ fail_all:
+	err = errno ? errno : EIO;
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0)
+			errs[i] = err;
+	ret = -1;
+ out:
+	if (cache != NULL)
+		nl_cache_free(cache);
+	if (br != NULL)
+		rtnl_link_put(br);
+	if (sk != NULL)
+		nl_socket_free(sk);
+	free(ours);
+	free(td);
+	if (ret == -1)
+		errno = EIO;
+	return (ret);
+}
+
+/*
+ * Call cb with each tap named fc-tap-ID, and whether it is banger's
+ * (kind tun, marked with our alias): a list for the start-up sweep,
+ * which removes only those that are.  Nothing is changed here.
+ */
+int
+net_tap_list(void (*cb)(const char *, int, void *), void *arg)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache = NULL;
+	struct nl_object	*obj;
+	struct rtnl_link	*link;
+	const char		*name, *kind, *alias;
+	int			 err;
+
+	if (nl_open("tap", "list", &sk) == -1)
+		return (-1);
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("tap list: cannot list the links: %s",
+		    nl_geterror(err));
+		nl_socket_free(sk);
+		errno = nl_errno(err);
+		return (-1);
+	}
+	for (obj = nl_cache_get_first(cache); obj != NULL;
+	    obj = nl_cache_get_next(obj)) {
+		link = (struct rtnl_link *)obj;
+		if ((name = rtnl_link_get_name(link)) == NULL ||
+		    valid_tap_name(name, strnlen(name, IFNAMSIZ), NULL) == -1)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		cb(name, kind != NULL && strcmp(kind, "tun") == 0 &&
+		    alias != NULL && strcmp(alias, NETOPS_ALIAS) == 0, arg);
+	}
+	nl_cache_free(cache);
+	nl_socket_free(sk);
+	return (0);
+}

@@ -1,0 +1,390 @@
+/*
+ * The parent's records of its VMs (see vmops.c for what each state
+ * allows): held in memory by id and by uid, each VM's uid taken from
+ * vm-uids, and saved in STATE/priv, one file per VM, alone or many in
+ * one group commit.  vmrestore.c reads them back at start.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parent.h"
+#include "log.h"
+
+#define PRIV_DIR	"priv"
+
+/* Every record: vmops.c and the other vm*.c go through them all. */
+struct pvms		 pvms = TAILQ_HEAD_INITIALIZER(pvms);
+size_t			 pvm_count;	/* records in pvms */
+
+/*
+ * The records by id, and by uid (then id, as two records may name one
+ * uid after vm-uids changed): thousands of VMs, and a lookup for every
+ * request and every object the sweep finds.
+ */
+static int
+pvm_id_cmp(struct pvm *a, struct pvm *b)
+{
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+static int
+pvm_uid_cmp(struct pvm *a, struct pvm *b)
+{
+	if (a->pv_uid != b->pv_uid)
+		return a->pv_uid < b->pv_uid ? -1 : 1;
+	return strcmp(a->pv_id, b->pv_id);
+}
+
+RB_HEAD(pvm_ids, pvm);
+RB_HEAD(pvm_uids, pvm);
+RB_PROTOTYPE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_PROTOTYPE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+RB_GENERATE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
+RB_GENERATE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+static struct pvm_ids	 pvm_byid = RB_INITIALIZER(&pvm_byid);
+static struct pvm_uids	 pvm_byuid = RB_INITIALIZER(&pvm_byuid);
+/* Every uid from uid_from up to uid_next is held (pvm_uid_alloc). */
+static uid_t		 uid_from, uid_next;
+
+struct pvm *
+pvm_find(const char *id)
+{
+	struct pvm	 key;
+
+	if (strlcpy(key.pv_id, id, sizeof(key.pv_id)) >= sizeof(key.pv_id))
+		return NULL;
+	return RB_FIND(pvm_ids, &pvm_byid, &key);
+}
+
+struct pvms *
+pvm_list(void)
+{
+	return &pvms;
+}
+
+/*
+ * The lowest uid of the configured range that no record holds: the
+ * held ones in order from the lowest not known to be held, which moves
+ * up as uids are taken and down as they are freed (pvm_free), so that
+ * one creation after another costs a step or two, not a pass over all.
+ */
+int
+pvm_uid_alloc(uid_t *uidp)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct pvm		 key, *pv;
+	uid_t			 uid;
+
+	if (uid_from != conf->cf_vm_uid_min || uid_next < uid_from) {
+		uid_from = conf->cf_vm_uid_min;
+		uid_next = uid_from;
+	}
+	uid = uid_next;
+	key.pv_uid = uid;
+	key.pv_id[0] = '\0';
+	for (pv = RB_NFIND(pvm_uids, &pvm_byuid, &key);
+	    pv != NULL && pv->pv_uid <= uid && uid <= conf->cf_vm_uid_max;
+	    pv = RB_NEXT(pvm_uids, &pvm_byuid, pv))
+		if (pv->pv_uid == uid)
+			uid++;
+	uid_next = uid;
+	if (uid > conf->cf_vm_uid_max) {
+		errno = ENOSPC;
+		return -1;
+	}
+	*uidp = uid;
+	return 0;
+}
+
+static int
+priv_path(const char *id, const char *suffix, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s/%s/%s%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR, id, suffix) >= (int)len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A VM's disk path, "" before it has one. */
+const char *
+pvm_disk(const struct pvm *pv)
+{
+	return pv->pv_disk != NULL ? pv->pv_disk : "";
+}
+
+/* Its disk path, held for as long as it is (not PATH_MAX per VM). */
+void
+pvm_disk_setf(struct pvm *pv, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	free(pv->pv_disk);
+	pv->pv_disk = p[0] != '\0' ? p : NULL;
+	if (pv->pv_disk == NULL)
+		free(p);
+}
+
+/*
+ * The record, one write: temp file, fsync, rename.  Once this returns,
+ * the state it names survives a crash of the daemon, and the file is
+ * never found empty or torn, only older.  With dirsync the rename is
+ * synced too (the directory): the state survives a power cut.  That is
+ * wanted for the states a power cut must not undo: a new record
+ * (creating), created (the client is told) and destroying (resources
+ * go next).  Starting and running need not: no VM survives a power
+ * cut, and at the next start a record that still says created, or says
+ * starting or running with no such process, ends as created (jail and
+ * cgroup removed: pvm_restore_one).  pvm_save_all() saves many so, as
+ * one group commit.
+ */
+static int
+pvm_record_text(struct pvm *pv, char *buf, size_t size)
+{
+	size_t	 i;
+	int	 n;
+
+	n = snprintf(buf, size, "id %s\nname %s\nimage %s\n"
+	    "owner %u\nuid %u\nstate %d\ntap %s\nbackend %s\ndisk %s\n"
+	    "disk_size %" PRIu64 "\nloop_origin %s\nloop_cow %s\npid %d\n"
+	    "starttime %llu\naddr %u\ncpus %u\nmemory %" PRIu64 "\n"
+	    "ended %d\nexit_time %lld\nexit_status %d\n",
+	    pv->pv_id, pv->pv_name, pv->pv_image, (unsigned)pv->pv_owner,
+	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
+	    pvm_disk(pv), pv->pv_disk_size, pv->pv_loop_origin,
+	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
+	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr,
+	    pv->pv_cpus, pv->pv_memory, pv->pv_ended,
+	    (long long)pv->pv_exit_time, pv->pv_exit_status);
+	for (i = 0; i < pv->pv_npublish && n > 0 && (size_t)n < size; i++)
+		n += snprintf(buf + n, size - n, "publish %u %u %u %u\n",
+		    pv->pv_publish[i].pp_proto,
+		    (unsigned)pv->pv_publish[i].pp_host_addr,
+		    pv->pv_publish[i].pp_host_port,
+		    pv->pv_publish[i].pp_guest_port);
+	if (n < 0 || (size_t)n >= size) {
+		log_warnx("vm %s: its record does not fit %zu bytes",
+		    pv->pv_id, size);
+		errno = EOVERFLOW;
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * The record into ID.tmp: synced (sync), or with its writeback only
+ * started, for pvm_save_all to sync with the others.
+ */
+static int
+pvm_write_tmp(struct pvm *pv, int sync)
+{
+	char	 tmp[PATH_MAX], buf[4096];
+	int	 fd, len, saved;
+
+	if (priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
+	    (len = pvm_record_text(pv, buf, sizeof(buf))) == -1)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", pv->pv_id, tmp);
+		return -1;
+	}
+	if (write(fd, buf, len) != len || (sync ? fsync(fd) :
+	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)) == -1) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		log_warn("vm %s: write %s", pv->pv_id, tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* ID.tmp becomes the record. */
+static int
+pvm_rename_tmp(struct pvm *pv)
+{
+	char	 path[PATH_MAX], tmp[PATH_MAX];
+
+	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
+	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
+		return -1;
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename %s", pv->pv_id, tmp);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* STATE/priv synced: the renames and unlinks in it survive a power cut. */
+int
+priv_dir_sync(void)
+{
+	char	 dir[PATH_MAX];
+	int	 dfd, saved;
+
+	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		saved = errno;
+		if (dfd != -1)
+			close(dfd);
+		errno = saved;
+		log_warn("fsync %s", dir);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+int
+pvm_save_sync(struct pvm *pv, int dirsync)
+{
+	if (pvm_write_tmp(pv, 1) == -1 || pvm_rename_tmp(pv) == -1)
+		return -1;
+	if (dirsync && priv_dir_sync() == -1) {
+		log_warnx("vm %s: its record's rename is not synced",
+		    pv->pv_id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * pvm_save_sync(pv, 1) for each of n records, with about one sync's
+ * cost for them all: every file is written and its writeback started,
+ * then each is synced (most of it done by then) and renamed, then the
+ * directory is synced once.  errs[i]: 0, or the errno of pvs[i]'s
+ * failure (logged).
+ */
+void
+pvm_save_all(struct pvm **pvs, int *errs, size_t n)
+{
+	char	 tmp[PATH_MAX];
+	size_t	 i, renamed = 0;
+	int	 fd, err;
+
+	for (i = 0; i < n; i++)
+		errs[i] = pvm_write_tmp(pvs[i], 0) == -1 ? errno : 0;
+	for (i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		fd = -1;
+		if (priv_path(pvs[i]->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
+		    (fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1 || fsync(fd) == -1) {
+			errs[i] = errno ? errno : EIO;
+			log_warn("vm %s: sync %s", pvs[i]->pv_id, tmp);
+			if (fd != -1)
+				close(fd);
+			unlink(tmp);
+			continue;
+		}
+		close(fd);
+		if (pvm_rename_tmp(pvs[i]) == -1)
+			errs[i] = errno ? errno : EIO;
+		else
+			renamed++;
+	}
+	if (renamed > 0 && priv_dir_sync() == -1) {
+		err = errno ? errno : EIO;
+		for (i = 0; i < n; i++)
+			if (errs[i] == 0)
+				errs[i] = err;
+	}
+}
+
+/* A record that outlives a power cut only as far as the last sync. */
+int
+pvm_save(struct pvm *pv)
+{
+	return pvm_save_sync(pv, 0);
+}
+
+/* A state change, recorded: -1 if it could not be (then logged). */
+int
+pvm_set_state(struct pvm *pv, int state)
+{
+	int	 was = pv->pv_state;
+
+	pv->pv_state = state;
+	return pvm_save_sync(pv, state == VMOP_DESTROYING ||
+	    (state == VMOP_CREATED && was == VMOP_CREATING));
+}
+
+void
+pvm_unlink(struct pvm *pv)
+{
+	char	 path[PATH_MAX];
+
+	if (priv_path(pv->pv_id, "", path, sizeof(path)) == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("vm %s: unlink %s", pv->pv_id, path);
+}
+
+void
+pvm_unsave(struct pvm *pv)
+{
+	pvm_unlink(pv);
+	(void)priv_dir_sync();
+}
+
+void
+pvm_insert(struct pvm *pv)
+{
+	if (RB_INSERT(pvm_ids, &pvm_byid, pv) != NULL)
+		fatalx("vm %s: two records of it", pv->pv_id);
+	RB_INSERT(pvm_uids, &pvm_byuid, pv);
+	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
+	pvm_count++;
+}
+
+void
+pvm_free(struct pvm *pv)
+{
+	RB_REMOVE(pvm_ids, &pvm_byid, pv);
+	RB_REMOVE(pvm_uids, &pvm_byuid, pv);
+	if (pv->pv_uid >= uid_from && pv->pv_uid < uid_next)
+		uid_next = pv->pv_uid;
+	TAILQ_REMOVE(&pvms, pv, pv_entry);
+	pvm_count--;
+	free(pv->pv_disk);
+	free(pv);
+}
+
+const char *
+pvm_state_name(int state)
+{
+	switch (state) {
+	case VMOP_CREATING:
+		return "creating";
+	case VMOP_CREATED:
+		return "created";
+	case VMOP_STARTING:
+		return "starting";
+	case VMOP_RUNNING:
+		return "running";
+	case VMOP_DESTROYING:
+		return "destroying";
+	}
+	return "unknown";
+}
