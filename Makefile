@@ -227,11 +227,15 @@ FUZZ_FLAGS =	-fsanitize=fuzzer,address,undefined \
 		-Icommon -Ibangerd/shared -Ibangerd $(shell $(PKG_CONFIG) --cflags \
 		libbsd-overlay ldns libevent_core)
 FUZZ_LIBS =	$(shell $(PKG_CONFIG) --libs libbsd-overlay ldns libevent_core)
-$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c bangerd/net/dns.c bangerd/net/dns.h \
-    common/log.c common/validate.c
+# The responder's files: the answers (the parsers), its table, forwarding
+# and serving (dns_free() stops serving, so all four link).
+FUZZ_DNS_SRCS =	bangerd/net/dns.c bangerd/net/dnstable.c bangerd/net/dnsfwd.c \
+		bangerd/net/dnsserve.c
+$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c $(FUZZ_DNS_SRCS) \
+    bangerd/net/dns.h common/log.c common/validate.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c bangerd/net/dns.c \
-	    common/log.c common/validate.c $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c \
+	    $(FUZZ_DNS_SRCS) common/log.c common/validate.c $(FUZZ_LIBS)
 
 fuzz: $(OBJDIR)/fuzz/dns_fuzz
 	@mkdir -p $(OBJDIR)/fuzz/dns-corpus
