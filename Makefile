@@ -79,7 +79,8 @@ BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
 # archive of every object but the one holding main().
 MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c,$(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
-		bangerctl/image.c bangerctl/update.c bangerctl/console.c
+		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
+		bangerctl/console.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build
