@@ -58,7 +58,8 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		$(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
-COMMON_SRCS =	common/log.c common/imsg.c common/validate.c common/wire.c
+COMMON_SRCS =	common/log.c common/imsg-buffer.c common/imsg.c \
+		common/validate.c common/wire.c
 # bangerd's rooms, one folder per process (README, "Layout"):
 #   parent/  the root parent: every root operation, and its validators
 #   vm/ net/ update/  the workers, each chrooted with no capability once
@@ -78,7 +79,8 @@ BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
 # archive of every object but the one holding main().
 MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c,$(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
-		bangerctl/image.c bangerctl/update.c bangerctl/console.c
+		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
+		bangerctl/console.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build
@@ -231,11 +233,15 @@ FUZZ_FLAGS =	-fsanitize=fuzzer,address,undefined \
 		-Icommon -Ibangerd/shared -Ibangerd $(shell $(PKG_CONFIG) --cflags \
 		libbsd-overlay ldns libevent_core)
 FUZZ_LIBS =	$(shell $(PKG_CONFIG) --libs libbsd-overlay ldns libevent_core)
-$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c bangerd/net/dns.c bangerd/net/dns.h \
-    common/log.c common/validate.c
+# The responder's files: the answers (the parsers), its table, forwarding
+# and serving (dns_free() stops serving, so all four link).
+FUZZ_DNS_SRCS =	bangerd/net/dns.c bangerd/net/dnstable.c bangerd/net/dnsfwd.c \
+		bangerd/net/dnsserve.c
+$(OBJDIR)/fuzz/dns_fuzz: regress/fuzz/dns_fuzz.c $(FUZZ_DNS_SRCS) \
+    bangerd/net/dns.h common/log.c common/validate.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c bangerd/net/dns.c \
-	    common/log.c common/validate.c $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ regress/fuzz/dns_fuzz.c \
+	    $(FUZZ_DNS_SRCS) common/log.c common/validate.c $(FUZZ_LIBS)
 
 fuzz: $(OBJDIR)/fuzz/dns_fuzz
 	@mkdir -p $(OBJDIR)/fuzz/dns-corpus

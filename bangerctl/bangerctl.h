@@ -31,9 +31,15 @@ __attribute__((__noreturn__)) void cmd_usage(const struct ctl_cmd *);
 
 /* vm.c */
 int	 cmd_vm(int, char **);
-int	 cmd_net(int, char **);
 void	 vm_usage_list(FILE *);
 int	 parse_size(const char *, const char *, uint64_t *);
+
+/* vmls.c */
+int	 cmd_net(int, char **);
+int	 vm_ls(int, char **);
+int	 vm_show(int, char **);
+int	 vm_collect(uint32_t, const void *, size_t, struct vm_info **,
+	    size_t *);
 
 /* image.c */
 int	 cmd_image(int, char **);

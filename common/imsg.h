@@ -54,7 +54,7 @@ struct imsg {
 
 struct iovec;
 
-/* ibuf: growable buffers with a read and a write position */
+/* imsg-buffer.c: ibuf, growable buffers with read and write positions */
 struct ibuf	*ibuf_open(size_t);
 struct ibuf	*ibuf_dynamic(size_t, size_t);
 int		 ibuf_add(struct ibuf *, const void *, size_t);
@@ -103,7 +103,7 @@ int		 ibuf_fd_avail(struct ibuf *);
 int		 ibuf_fd_get(struct ibuf *);
 void		 ibuf_fd_set(struct ibuf *, int);
 
-/* msgbuf: the queues of an imsgbuf, and the socket I/O */
+/* imsg-buffer.c: msgbuf, the queues of an imsgbuf, and the socket I/O */
 struct msgbuf	*msgbuf_new(void);
 struct msgbuf	*msgbuf_new_reader(size_t,
 		    struct ibuf *(*)(struct ibuf *, void *, int *), void *);
@@ -115,8 +115,10 @@ int		 ibuf_write(int, struct msgbuf *);
 int		 msgbuf_write(int, struct msgbuf *);
 int		 ibuf_read(int, struct msgbuf *);
 int		 msgbuf_read(int, struct msgbuf *);
+size_t		 msgbuf_bytes(struct msgbuf *);
+struct ibuf	*msgbuf_spare(struct msgbuf *, size_t, size_t);
 
-/* imsg */
+/* imsg.c */
 int		 imsgbuf_init(struct imsgbuf *, int);
 void		 imsgbuf_allow_fdpass(struct imsgbuf *);
 int		 imsgbuf_set_maxsize(struct imsgbuf *, uint32_t);

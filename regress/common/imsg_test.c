@@ -1,6 +1,7 @@
 /*
- * Unit tests for common/imsg.c: framing, descriptor passing, limits,
- * error paths and nonblocking writes, over AF_UNIX socketpairs.
+ * Unit tests for common/imsg.c and common/imsg-buffer.c: framing,
+ * descriptor passing, limits, error paths and nonblocking writes, over
+ * AF_UNIX socketpairs.
  */
 #include <sys/types.h>
 #include <sys/queue.h>

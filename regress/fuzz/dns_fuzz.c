@@ -10,7 +10,8 @@
  *
  *   clang -fsanitize=fuzzer,address -g -O1 -D_GNU_SOURCE -Icommon \
  *	-Ibangerd $(pkg-config --cflags libbsd-overlay ldns libevent_core) \
- *	regress/fuzz/dns_fuzz.c bangerd/net/dns.c common/log.c \
+ *	regress/fuzz/dns_fuzz.c bangerd/net/dns.c bangerd/net/dnstable.c \
+ *	bangerd/net/dnsfwd.c bangerd/net/dnsserve.c common/log.c \
  *	common/validate.c $(pkg-config --libs libbsd-overlay ldns \
  *	libevent_core) -o dns_fuzz
  *   ./dns_fuzz -max_total_time=60 regress/fuzz/corpus/dns

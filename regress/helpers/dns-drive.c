@@ -1,5 +1,5 @@
 /*
- * dns-drive: the net worker's DNS responder (bangerd/net/dns.c) run on its
+ * dns-drive: the net worker's DNS responder (bangerd/net/dns*.c) run on its
  * own, for regress/net/dns.sh, with the clients and the stand-in
  * upstream the test needs.
  *

@@ -1,5 +1,5 @@
 #!/bin/bash
-# dns.sh: the net worker's DNS responder (bangerd/net/dns.c), run on its own
+# dns.sh: the net worker's DNS responder (bangerd/net/dns*.c), run on its own
 # by regress/helpers/dns-drive under the seccomp allow-list the worker
 # will have, and asked by a real client (drill) and by dns-drive's own
 # clients.
