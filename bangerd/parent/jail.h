@@ -4,6 +4,11 @@
  * signalling, adopting after a restart and cleaning up.  The root
  * parent calls these; each re-validates what it is given.
  *
+ * jail.c builds the jail, jailspawn.c starts Firecracker in it (and
+ * makes and removes its cgroup), fcproc.c handles the running process,
+ * jailclean.c removes the jail; jailpath.c holds the path checks and
+ * the O_NOFOLLOW walk all of them use.
+ *
  * Layout (Firecracker's jailer's, so either may run the VM):
  *
  *	STATE/jail/				root 0711
@@ -21,6 +26,7 @@
 #define BANGER_JAIL_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <limits.h>
 #include <stdint.h>
@@ -44,6 +50,17 @@
 #define JAIL_PIDS_BASE	32		/* pids.max: this plus the vcpus */
 #define JAIL_CPUS_MAX	32
 #define JAIL_MEMORY_MAX	(1024 * 1024)	/* MiB */
+
+/*
+ * For the jail's own files: open_dir_at() and walk_dir() flags, and
+ * names and limits more than one of them uses.
+ */
+#define WALK_SECURE	0x01	/* root-owned, not writable by others */
+#define WALK_QUIET	0x02	/* ENOENT is not worth a message */
+
+#define API_SOCK_NAME	"firecracker.socket"
+#define UMOUNT_ROUNDS	16
+#define PROCFD_LEN	32
 
 /* js_flags */
 #define JAIL_F_DISK_RO		0x01	/* the disk is read-only */
@@ -79,20 +96,53 @@ struct fc_proc {
 };
 
 /* jail.c */
+int	spec_check(const struct jail_spec *, char *, size_t);
+int	jail_base(const char *, const char *, int);
+int	jail_subdir(const char *, int, const char *, const char *, mode_t,
+	    uid_t, gid_t);
+int	entry_clear(const char *, int, const char *, const char *);
 int	fc_exec_check(const char *, int *);
 int	jail_prepare(const struct jail_spec *);
+int	jailer_clear(const char *, int, const char *);
+int	fc_socket_grant(const char *, const char *, gid_t);
+int	jail_fifos(const char *, const char *, uid_t, gid_t);
+
+/* jailpath.c */
+int	path_clean(const char *, const char **);
+int	path_split(const char *, char *, const char **, const char **);
+int	pathf(char *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+int	statedir_check(const char *, const char **);
+int	statedir_arg(const char *, const char *);
+int	vm_ctx(const char *, const char *, char *, size_t);
+int	cgparent_check(const char *, const char *, const char **);
+int	string_in(const char *, size_t);
+void	procfd_path(char *, size_t, int);
+int	fd_chmod(int, mode_t);
+int	fd_own(int, uid_t, gid_t, mode_t);
+int	is_mount_root(int);
+int	open_dir_at(const char *, int, const char *, const char *, int);
+int	walk_dir(const char *, const char *, int);
+int	open_file(const char *, const char *, struct stat *);
+int	read_at(int, const char *, char *, size_t);
+int	write_at(int, const char *, const char *);
+int	read_path(const char *, char *, size_t);
+
+/* jailspawn.c */
 int	fc_spawn(const struct jail_spec *, int, struct fc_proc *);
 int	fc_spawn_start(const struct jail_spec *, int, struct fc_proc *, int *);
 int	fc_spawn_done(struct fc_proc *, int);
+int	fc_cgroup_remove(const char *, const char *, const char *);
+
+/* fcproc.c */
 int	fc_signal(struct fc_proc *, int);
 int	fc_wait(struct fc_proc *, int, int *);
 int	fc_stop(struct fc_proc *, int, int *);
 void	fc_close(struct fc_proc *);
 int	fc_adopt(const char *, const char *, pid_t, unsigned long long,
 	    int *);
-int	fc_socket_grant(const char *, const char *, gid_t);
-int	jail_fifos(const char *, const char *, uid_t, gid_t);
-int	fc_cgroup_remove(const char *, const char *, const char *);
+
+/* jailclean.c */
 int	jail_cleanup(const char *, const char *);
 
 #endif /* BANGER_JAIL_H */

@@ -1,7 +1,7 @@
 /*
  * The parent's storage operations for VM root disks: loop devices,
  * device-mapper snapshots, and (where the kernel has no device-mapper)
- * reflinked or sparse-copied disk files.
+ * reflinked or sparse-copied disk files: loop.c, snap.c and storage.c.
  *
  * Every function returns 0 on success and -1 with errno set on
  * failure, logs through log.h naming the object it acted on, checks
@@ -38,6 +38,11 @@
 #define SNAP_CHUNK_SECTORS	8		/* 4 KiB exception chunks */
 #define LOOP_DEV_MAX		sizeof("/dev/loop1048575")
 #define LOOP_MARK_MAX		64	/* lo_file_name, its NUL included */
+#define SECTOR			512ULL
+#define DM_NAME_MAX		64	/* fc-rootfs-VMID-base and NUL */
+#define SHOW_MAX		64	/* of a refused string, in a message */
+
+struct dm_info;				/* libdevmapper.h */
 
 
 /*
@@ -47,18 +52,28 @@
  */
 typedef int	(*disk_progress_fn)(uint64_t, uint64_t, void *);
 
-/* storage.c */
+/* loop.c */
+int		loop_number(const char *, unsigned int *);
+int		loop_open(const char *, int);
 int		loop_attach(int, int, const char *, char *, size_t);
 int		loop_detach(const char *);
 int		loop_mark(const char *, char *, size_t);
 int		loop_backing(const char *, char *, size_t, dev_t *, ino_t *);
 
+/* snap.c */
+void		dm_setup(void);
+int		dm_names(const char *, char *, size_t, char *, size_t);
+int		dm_get(const char *, struct dm_info *, int *);
+int		dm_open(const char *, const struct dm_info *);
 int		storage_has_dm(void);
 uint64_t	snap_cow_bytes(uint64_t);
 int		snap_create(const char *, const char *, const char *,
 		    uint64_t);
 int		snap_remove(const char *);
 
+/* storage.c */
+const char	*storage_show(const char *, char *, size_t);
+const char	*fd_name(int, char *, size_t);
 int		disk_reflink(int, int);
 int		disk_sparse_copy(int, int);
 int		disk_sparse_copy_cb(int, int, disk_progress_fn, void *);

@@ -48,7 +48,7 @@
 #define PRIV_DIR	"priv"
 #define SYS_BLOCK	"/sys/block"
 #define DELETED		" (deleted)"	/* the kernel's, after unlink */
-#define CG_MARK		"trusted.banger"	/* jail.c sets it */
+#define CG_MARK		"trusted.banger"	/* jailspawn.c sets it */
 #define KILL_WAIT_MS	5000
 
 /* What was found of one id. */
@@ -571,7 +571,8 @@ scan_jails(struct sweep *sw)
 
 /*
  * Ids with a cgroup of ours: in GROUP/vms when delegated, else in
- * MOUNT/banger marked with this state directory (jail.c sets the mark).
+ * MOUNT/banger marked with this state directory (jailspawn.c sets the
+ * mark).
  */
 static void
 scan_cgroups(struct sweep *sw)

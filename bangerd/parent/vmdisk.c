@@ -157,7 +157,7 @@ pvm_disk_reclaim(struct pvm *pv)
 
 /*
  * The mark each loop device of the VM carries from the moment it is
- * attached (storage.c loop_attach): "banger ID DEV:INO", DEV:INO being
+ * attached (loop.c loop_attach): "banger ID DEV:INO", DEV:INO being
  * the state directory's, so that two bangerds never take each other's.
  */
 void

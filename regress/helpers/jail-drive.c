@@ -1,5 +1,6 @@
 /*
- * jail-drive: call bangerd/parent/jail.c's functions one at a time, for
+ * jail-drive: call the jail's functions (bangerd/parent/jail.c,
+ * jailspawn.c, fcproc.c, jailclean.c) one at a time, for
  * regress/parent/jail.sh.  Messages go to stderr; a failure exits 1
  * after "jail-drive: CMD: strerror".
  *

@@ -1,7 +1,8 @@
 /*
- * storage-drive: call one of bangerd/parent/storage.c's functions, for
- * regress/parent/storage.sh.  Messages go to stderr with debug on; a
- * failure exits 1 after "storage-drive: CMD: strerror".
+ * storage-drive: call one of the storage functions (bangerd/parent/
+ * loop.c, snap.c, storage.c), for regress/parent/storage.sh.
+ * Messages go to stderr with debug on; a failure exits 1 after
+ * "storage-drive: CMD: strerror".
  *
  * usage:
  *	storage-drive attach FILE ro|rw [MARK]	prints /dev/loopN

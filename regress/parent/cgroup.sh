@@ -138,8 +138,8 @@ daemon_stop
 
 mkdir "$P"
 mkdir -p "$CG2/banger/$O2"
-# Marked as this state directory's (as jail.c marks a VM's cgroup), and
-# as another bangerd's.
+# Marked as this state directory's (as jailspawn.c marks a VM's cgroup),
+# and as another bangerd's.
 mkdir -p "$CG2/banger/$O3" "$CG2/banger/$O4"
 setfattr -n trusted.banger -v "$STATE" "$CG2/banger/$O3"
 setfattr -n trusted.banger -v "/var/lib/another-banger" "$CG2/banger/$O4"

@@ -1,9 +1,10 @@
 #!/bin/bash
-# jail.sh: the jail Firecracker runs in and its process (bangerd/parent/jail.c
-# through $HELPERS/jail-drive): the binary check and exec through its
-# fd, the jail's layout, the spawned process's identity, namespaces,
-# root, fds, environment, privileges, cgroup and console, signals,
-# adoption after a restart, the API socket grant, and cleanup.
+# jail.sh: the jail Firecracker runs in and its process (bangerd/parent/
+# jail.c, jailpath.c, jailspawn.c, fcproc.c and jailclean.c through
+# $HELPERS/jail-drive): the binary check and exec through its fd, the
+# jail's layout, the spawned process's identity, namespaces, root, fds,
+# environment, privileges, cgroup and console, signals, adoption after
+# a restart, the API socket grant, and cleanup.
 #
 # The Firecracker is a static stand-in built here: it prints its argv,
 # fds and ids on its console, creates the API socket and waits for

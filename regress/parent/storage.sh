@@ -1,8 +1,8 @@
-# The parent's storage operations (bangerd/parent/storage.c) through
-# $HELPERS/storage-drive: loop devices, reflinks on xfs, sparse copies
-# on ext4 and tmpfs, disk files, and device-mapper snapshots where the
-# kernel has device-mapper.  Runs in a private mount namespace; leaves
-# no loop device, mount or file behind.
+# The parent's storage operations (bangerd/parent/loop.c, snap.c and
+# storage.c) through $HELPERS/storage-drive: loop devices, reflinks on
+# xfs, sparse copies on ext4 and tmpfs, disk files, and device-mapper
+# snapshots where the kernel has device-mapper.  Runs in a private mount
+# namespace; leaves no loop device, mount or file behind.
 . "$TOP/regress/lib/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
