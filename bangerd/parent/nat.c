@@ -101,7 +101,8 @@ nat_check(const struct nat_config *nc)
 		errno = EINVAL;
 		return (-1);
 	}
-	if (check_name("nat: bridge", nc->nc_bridge, valid_bridge_name) == -1)
+	if (netops_check_name("nat: bridge", nc->nc_bridge,
+	    valid_bridge_name) == -1)
 		return (-1);
 	if (valid_bridge_addr(nc->nc_bridge_addr, nc->nc_bridge_prefix,
 	    &why) == -1) {
@@ -112,7 +113,7 @@ nat_check(const struct nat_config *nc)
 		return (-1);
 	}
 	if (nc->nc_egress[0] != '\0') {
-		if (check_name("nat: egress", nc->nc_egress,
+		if (netops_check_name("nat: egress", nc->nc_egress,
 		    valid_ifname) == -1)
 			return (-1);
 		if (strcmp(nc->nc_egress, nc->nc_bridge) == 0) {

@@ -57,7 +57,7 @@ static int	 bridge_addr_set(struct nl_sock *, const char *, int,
  * turn, for two names in one message.
  */
 const char *
-show(const char *s)
+netops_show(const char *s)
 {
 	static char	 bufs[2][SHOW_MAX + 4];
 	static int	 n;
@@ -111,14 +111,14 @@ nl_errno(int err)
 }
 
 int
-check_name(const char *what, const char *name,
+netops_check_name(const char *what, const char *name,
     int (*valid)(const char *, size_t, const char **))
 {
 	const char	*why = "null name";
 
 	if (name == NULL || valid(name, strnlen(name, IFNAMSIZ), &why) == -1) {
-		log_warnx("%s %s: refused: invalid name: %s", what, show(name),
-		    why);
+		log_warnx("%s %s: refused: invalid name: %s", what,
+		    netops_show(name), why);
 		errno = EINVAL;
 		return (-1);
 	}
@@ -176,7 +176,7 @@ link_get(struct nl_sock *sk, const char *what, const char *name,
 		log_warnx("%s %s: an interface of that name exists and is "
 		    "not a %s (it is %s%s); not banger's, left alone", what,
 		    name, what, k == NULL ? "of no kind" : "a ",
-		    k == NULL ? "" : show(k));
+		    k == NULL ? "" : netops_show(k));
 		rtnl_link_put(link);
 		return (LINK_FOREIGN);
 	}
@@ -420,7 +420,7 @@ net_bridge_ensure(const char *name, struct in_addr addr, int prefix)
 	char			 a[INET_ADDRSTRLEN];
 	int			 ret = -1, saved_errno;
 
-	if (check_name("bridge", name, valid_bridge_name) == -1)
+	if (netops_check_name("bridge", name, valid_bridge_name) == -1)
 		return (-1);
 	if (valid_bridge_addr(addr, prefix, &why) == -1) {
 		inet_ntop(AF_INET, &addr, a, sizeof(a));
@@ -482,7 +482,7 @@ link_remove_ours(const char *what, const char *name,
 	struct rtnl_link	*link = NULL;
 	int			 ret = -1, saved_errno;
 
-	if (check_name(what, name, valid) == -1)
+	if (netops_check_name(what, name, valid) == -1)
 		return (-1);
 	if (nl_open(what, name, &sk) == -1)
 		return (-1);
@@ -577,7 +577,7 @@ leaf_names(const char *root, int n, char *leaf, char *up, char *down)
 	if (snprintf(leaf, IFNAMSIZ, "%s-%d", root, n) >= IFNAMSIZ ||
 	    snprintf(up, IFNAMSIZ, "%s-%du", root, n) >= IFNAMSIZ ||
 	    snprintf(down, IFNAMSIZ, "%s-%dd", root, n) >= IFNAMSIZ ||
-	    check_name("bridge", leaf, valid_bridge_name) == -1) {
+	    netops_check_name("bridge", leaf, valid_bridge_name) == -1) {
 		log_warnx("bridge %s: its leaf bridge %d does not fit a name "
 		    "of %d characters", root, n, IFNAMSIZ - 1);
 		errno = EINVAL;

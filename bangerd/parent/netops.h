@@ -68,9 +68,9 @@ struct rtnl_link;
 int	net_bridge_ensure(const char *, struct in_addr, int);
 int	net_bridge_remove(const char *);
 /* netops.c: helpers and leaf bridges for tap.c, nat.c, resolver.c only */
-const char *show(const char *);
+const char *netops_show(const char *);
 int	nl_errno(int);
-int	check_name(const char *, const char *,
+int	netops_check_name(const char *, const char *,
 	    int (*)(const char *, size_t, const char **));
 int	nl_open(const char *, const char *, struct nl_sock **);
 int	link_get(struct nl_sock *, const char *, const char *, const char *,

@@ -278,7 +278,7 @@ resolver_route(const char *bridge, struct in_addr dns, const char *domain,
 
 	if (active != NULL)
 		*active = 0;
-	if (check_name("resolver", bridge, valid_bridge_name) == -1)
+	if (netops_check_name("resolver", bridge, valid_bridge_name) == -1)
 		return (-1);
 	snprintf(what, sizeof(what), "resolver %s", bridge);
 	inet_ntop(AF_INET, &dns, a, sizeof(a));
@@ -288,8 +288,8 @@ resolver_route(const char *bridge, struct in_addr dns, const char *domain,
 		return (-1);
 	}
 	if (valid_domain(domain, &why) == -1) {
-		log_warnx("%s: refused: domain %s: %s", what, show(domain),
-		    why);
+		log_warnx("%s: refused: domain %s: %s", what,
+		    netops_show(domain), why);
 		errno = EINVAL;
 		return (-1);
 	}
@@ -342,7 +342,7 @@ resolver_clear(const char *bridge)
 				    (char *)bridge, NULL };
 	int			 r;
 
-	if (check_name("resolver", bridge, valid_bridge_name) == -1)
+	if (netops_check_name("resolver", bridge, valid_bridge_name) == -1)
 		return (-1);
 	snprintf(what, sizeof(what), "resolver %s", bridge);
 	if (nl_open("resolver", bridge, &sk) == -1)

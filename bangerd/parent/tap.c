@@ -66,7 +66,7 @@ tap_open(const char *tap, uid_t uid, gid_t gid, int excl)
 	}
 	if (strcmp(ifr.ifr_name, tap) != 0) {
 		log_warnx("tap %s: TUNSETIFF attached to %s instead", tap,
-		    show(ifr.ifr_name));
+		    netops_show(ifr.ifr_name));
 		errno = EIO;
 		goto fail;
 	}
@@ -307,8 +307,8 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
 	int			 slot;
 
-	if (check_name("tap", tap, valid_tap_name) == -1 ||
-	    check_name("bridge", bridge, valid_bridge_name) == -1)
+	if (netops_check_name("tap", tap, valid_tap_name) == -1 ||
+	    netops_check_name("bridge", bridge, valid_bridge_name) == -1)
 		return (-1);
 	if (uid == 0 || uid == (uid_t)-1 || gid == 0 || gid == (gid_t)-1) {
 		log_warnx("tap %s: refused: owner %lu:%lu is root or none",
@@ -453,7 +453,7 @@ tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
 	if ((td = calloc(n, sizeof(*td))) == NULL)
 		return (NULL);
 	for (i = 0; i < n; i++) {
-		if (check_name("tap", taps[i], valid_tap_name) == -1) {
+		if (netops_check_name("tap", taps[i], valid_tap_name) == -1) {
 			errs[i] = EINVAL;
 			continue;
 		}
@@ -669,7 +669,7 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 		errs[i] = 0;
 	if (n == 0)
 		return (0);
-	if (check_name("bridge", bridge, valid_bridge_name) == -1)
+	if (netops_check_name("bridge", bridge, valid_bridge_name) == -1)
 		goto fail_all;
 	if ((td = tap_reqs(taps, errs, n, &m)) == NULL ||
 	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
