@@ -975,7 +975,7 @@ parent_shutdown(void)
 	 */
 	vmop_settle();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
-	priv_net_teardown();
+	hostnet_teardown();
 	unlink(env->bd_conf->cf_socket);
 	unlink(env->bd_pidfile);
 	log_info("bangerd stopped");

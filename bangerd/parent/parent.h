@@ -143,12 +143,21 @@ int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
 int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);
-/* vmops.c: for vmstart.c, vmdisk.c and vmrestore.c */
+/* vmops.c: for priv.c and vmrestore.c */
+void	 pvm_create_fail(struct pvm *, int, const char *);
+int	 pvm_teardown(struct pvm *, char *, size_t);
+
+/* vmreply.c */
 void	 pvm_result_init(struct pvm *, uint32_t, struct vmop_result *);
 void	 vmop_reply(struct worker *, uint32_t, struct vmop_result *, int);
 void	 vmop_error(struct worker *, uint32_t, const char *, uint32_t, int,
 	    const char *);
-int	 pvm_teardown(struct pvm *, char *, size_t);
+
+/* hostnet.c */
+int	 hostnet_setup(char *, size_t);
+int	 hostnet_nat(char *, size_t);
+void	 hostnet_teardown(void);
+void	 vmop_taps_ensure(void);
 
 /* vmrecord.c */
 struct pvm *pvm_find(const char *);
@@ -170,12 +179,12 @@ void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);
 void	 pvm_insert(struct pvm *);
 void	 pvm_free(struct pvm *);
+void	 pvm_loop_mark(const char *, char *, size_t);
 
 /* vmrestore.c */
 struct fcscan;
 struct fcscan *vmop_restore(const char *);
 void	 vmop_consoles_keep(char *, size_t);
-void	 vmop_taps_ensure(void);
 
 /* vmstart.c */
 int	 vmop_start(struct worker *, uint32_t, struct pvm *,
@@ -189,7 +198,6 @@ void	 pvm_exit_cb(int, short, void *);
 
 /* vmdisk.c */
 int	 image_resolve(const char *, struct image_files *, char *, size_t);
-void	 pvm_loop_mark(const char *, char *, size_t);
 int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 /* vmdisk.c: for vmops.c and vmstart.c */
 int	 pvm_disk_create(struct pvm *, const struct image_files *, uint64_t,
@@ -201,8 +209,11 @@ void	 fsck_cancel_all(void);
 /* sweep.c */
 void	 vmop_sweep(struct fcscan *);
 int	 sweep_vm_loops(const char *, const char *);
+
+/* fcscan.c */
 struct fcscan *fcscan_new(void);
 pid_t	 fcscan_find(struct fcscan *, const char *, pid_t);
+pid_t	 fcscan_match(struct fcscan *, const char *, pid_t, int);
 int	 fcscan_kill(struct fcscan *, pid_t);
 void	 fcscan_free(struct fcscan *);
 
@@ -221,9 +232,6 @@ int	 priv_dispatch_vm(struct worker *, struct imsg *);
 int	 priv_dispatch_net(struct worker *, struct imsg *);
 int	 priv_dispatch_update(struct worker *, struct imsg *);
 void	 priv_status(struct worker *, uint32_t);
-int	 priv_net_setup(char *, size_t);
-int	 priv_nat_rebuild(char *, size_t);
-void	 priv_net_teardown(void);
 void	 priv_update_worker_gone(void);
 
 /* signals.c */

@@ -577,99 +577,6 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 }
 
 /*
- * The host side of the VMs' network, all from the configuration: the
- * bridge, NAT out of the egress interface, and resolver routing.
- */
-int
-priv_net_setup(char *msg, size_t len)
-{
-	struct bangerd_config	*conf = env->bd_conf;
-	int			 active = 0;
-
-	if (net_bridge_ensure(conf->cf_bridge, conf->cf_bridge_addr,
-	    conf->cf_bridge_prefix) == -1) {
-		snprintf(msg, len, "bridge %s: %s", conf->cf_bridge,
-		    strerror(errno));
-		return -1;
-	}
-	/* Recorded VMs' taps, if a reboot took them. */
-	vmop_taps_ensure();
-	/* Without its egress the VMs still get the bridge and DNS. */
-	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) == 0)
-		log_warnx("egress interface %s does not exist; NAT not set up",
-		    conf->cf_egress);
-	if (priv_nat_rebuild(msg, len) == -1)
-		return -1;
-	if (resolver_route(conf->cf_bridge, conf->cf_bridge_addr,
-	    conf->cf_domain, &active) == 0)
-		env->bd_resolver = active;
-	snprintf(msg, len, "bridge %s up%s%s", conf->cf_bridge,
-	    env->bd_nat ? ", NAT out of " : "", env->bd_nat ?
-	    conf->cf_egress : "");
-	return 0;
-}
-
-/*
- * The whole nftables table, from the configuration and the running VMs'
- * published ports: masquerade out of the egress where it exists, DNAT
- * for each published port.  No egress and no ports: no table.
- */
-int
-priv_nat_rebuild(char *msg, size_t len)
-{
-	struct bangerd_config	*conf = env->bd_conf;
-	struct nat_publish	*np = NULL;
-	struct nat_config	 nc;
-	struct pvm		*pv;
-	size_t			 n = 0, i;
-	int			 rv = 0;
-
-	memset(&nc, 0, sizeof(nc));
-	strlcpy(nc.nc_bridge, conf->cf_bridge, sizeof(nc.nc_bridge));
-	nc.nc_bridge_addr = conf->cf_bridge_addr;
-	nc.nc_bridge_prefix = conf->cf_bridge_prefix;
-	if (conf->cf_egress[0] != '\0' && if_nametoindex(conf->cf_egress) != 0)
-		strlcpy(nc.nc_egress, conf->cf_egress, sizeof(nc.nc_egress));
-	TAILQ_FOREACH(pv, pvm_list(), pv_entry) {
-		if (pv->pv_state != VMOP_RUNNING)
-			continue;
-		for (i = 0; i < pv->pv_npublish; i++) {
-			if ((np = reallocarray(np, n + 1, sizeof(*np))) == NULL)
-				fatal(NULL);
-			memset(&np[n], 0, sizeof(np[n]));
-			np[n].proto = pv->pv_publish[i].pp_proto;
-			np[n].host_addr.s_addr = pv->pv_publish[i].pp_host_addr;
-			np[n].host_port = pv->pv_publish[i].pp_host_port;
-			np[n].guest_addr = pv->pv_addr;
-			np[n].guest_port = pv->pv_publish[i].pp_guest_port;
-			n++;
-		}
-	}
-	nc.nc_publish = np;
-	nc.nc_npublish = n;
-	if (nc.nc_egress[0] == '\0' && n == 0) {
-		if (env->bd_nat && nat_clear() == 0)
-			env->bd_nat = 0;
-	} else if (nat_apply(&nc) == -1) {
-		snprintf(msg, len, "nat: %s", strerror(errno));
-		rv = -1;
-	} else
-		env->bd_nat = 1;
-	free(np);
-	return rv;
-}
-
-/* At shutdown: NAT and resolver routing go; the bridge stays for VMs. */
-void
-priv_net_teardown(void)
-{
-	if (env->bd_nat && nat_clear() == 0)
-		env->bd_nat = 0;
-	if (env->bd_resolver && resolver_clear(env->bd_conf->cf_bridge) == 0)
-		env->bd_resolver = 0;
-}
-
-/*
  * The DNS responder's sockets, on the bridge's address, port 53: bound
  * here (the net worker may not bind a privileged port) and handed over.
  * The UDP socket gets a 4 MiB receive buffer, more than the default
@@ -712,6 +619,53 @@ priv_dns_sockets(int *udp, int *tcp, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * The net worker's answer to a creation: an address it was asked for,
+ * in the bridge's subnet, that no other record holds.  An answer about
+ * a creation given up is vmop_net_addr()'s to release.
+ */
+static int
+net_addr_check(struct worker *net, const struct net_addr *na)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+	struct pvm		*pv, *other;
+	uint32_t		 mask, a, b;
+
+	if ((pv = pvm_find(na->na_id)) == NULL)
+		return 0;
+	if (pv->pv_state != VMOP_CREATING || !pv->pv_pending) {
+		parent_worker_violation(net, "vm %s: an address it was not "
+		    "asked for", pv->pv_id);
+		return -1;
+	}
+	if (na->na_error)
+		return 0;
+	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
+	    (32 - conf->cf_bridge_prefix) : 0;
+	a = ntohl(na->na_addr);
+	b = ntohl(conf->cf_bridge_addr.s_addr);
+	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
+	    (a & ~mask) == ~mask) {
+		parent_worker_violation(net, "vm %s: address %s outside the "
+		    "bridge's subnet", pv->pv_id,
+		    inet_ntoa(*(const struct in_addr *)&na->na_addr));
+		pvm_create_fail(pv, EAGAIN, "the net worker gave a bad "
+		    "address; try again");
+		return -1;
+	}
+	/* Each address is one VM's: the records say whose. */
+	TAILQ_FOREACH(other, pvm_list(), pv_entry)
+		if (other != pv && other->pv_addr.s_addr == na->na_addr) {
+			parent_worker_violation(net, "vm %s: address %s is "
+			    "vm %s's", pv->pv_id, inet_ntoa(*(const struct
+			    in_addr *)&na->na_addr), other->pv_id);
+			pvm_create_fail(pv, EAGAIN, "the net worker gave "
+			    "another VM's address; try again");
+			return -1;
+		}
+	return 0;
+}
+
 int
 priv_dispatch_net(struct worker *w, struct imsg *imsg)
 {
@@ -725,7 +679,7 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 	case IMSG_NETOP_SETUP:
 		if (read_request(w, imsg, NULL, 0) == -1)
 			return -1;
-		if (priv_net_setup(msg, sizeof(msg)) == -1) {
+		if (hostnet_setup(msg, sizeof(msg)) == -1) {
 			log_warnx("network setup: %s", msg);
 			imsg_send_result(w->w_iev, IMSG_NETOP_SETUP_DONE, 0,
 			    EIO, "%s", msg);
@@ -752,6 +706,8 @@ priv_dispatch_net(struct worker *w, struct imsg *imsg)
 			parent_worker_violation(w, "malformed address");
 			return -1;
 		}
+		if (net_addr_check(w, &na) == -1)
+			return -1;
 		return vmop_net_addr(w, &na);
 	}
 	return -1;

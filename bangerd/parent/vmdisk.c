@@ -155,19 +155,6 @@ pvm_disk_reclaim(struct pvm *pv)
 		log_warn("vm %s: chown %s", pv->pv_id, pv->pv_disk);
 }
 
-/*
- * The mark each loop device of the VM carries from the moment it is
- * attached (loop.c loop_attach): "banger ID DEV:INO", DEV:INO being
- * the state directory's, so that two bangerds never take each other's.
- */
-void
-pvm_loop_mark(const char *id, char *buf, size_t len)
-{
-	snprintf(buf, len, "banger %s %llx:%llx", id,
-	    (unsigned long long)env->bd_statedev,
-	    (unsigned long long)env->bd_stateino);
-}
-
 /* Undo whatever exists of the VM's disk; idempotent. */
 int
 pvm_disk_remove(struct pvm *pv)

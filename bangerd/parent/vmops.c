@@ -114,72 +114,6 @@ pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)
 	batch_later(&unsaved_ev, unsaved_run);
 }
 
-void
-pvm_result_init(struct pvm *pv, uint32_t op, struct vmop_result *vr)
-{
-	struct bangerd_config	*conf = env->bd_conf;
-
-	memset(vr, 0, sizeof(*vr));
-	strlcpy(vr->vr_id, pv->pv_id, sizeof(vr->vr_id));
-	vr->vr_op = op;
-	vr->vr_state = pv->pv_state;
-	vr->vr_pid = pv->pv_proc.fp_pid;
-	vr->vr_uid = pv->pv_uid;
-	strlcpy(vr->vr_tap, pv->pv_tap, sizeof(vr->vr_tap));
-	strlcpy(vr->vr_image, pv->pv_image, sizeof(vr->vr_image));
-	strlcpy(vr->vr_backend, pv->pv_backend, sizeof(vr->vr_backend));
-	vr->vr_disk_size = pv->pv_disk_size;
-	snprintf(vr->vr_socket, sizeof(vr->vr_socket), "/%s/%s/%s/%s%s",
-	    JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id, JAIL_ROOT, JAIL_API_SOCK);
-	snprintf(vr->vr_kernel, sizeof(vr->vr_kernel), "/%s", JAIL_KERNEL);
-	snprintf(vr->vr_disk, sizeof(vr->vr_disk), "/%s", JAIL_DISK);
-	strlcpy(vr->vr_name, pv->pv_name, sizeof(vr->vr_name));
-	vr->vr_owner = pv->pv_owner;
-	vr->vr_cpus = pv->pv_cpus;
-	vr->vr_memory = pv->pv_memory;
-	if (pv->pv_addr.s_addr != 0) {
-		vr->vr_addr = pv->pv_addr.s_addr;
-		vr->vr_prefix = conf->cf_bridge_prefix;
-		vr->vr_gateway = conf->cf_bridge_addr.s_addr;
-		mac_from_addr(pv->pv_addr, vr->vr_mac);
-		strlcpy(vr->vr_domain, conf->cf_domain,
-		    sizeof(vr->vr_domain));
-	}
-	if (pv->pv_ended) {
-		vr->vr_flags |= VR_F_ENDED;
-		vr->vr_exit_time = pv->pv_exit_time;
-		vr->vr_exit_status = pv->pv_exit_status;
-	}
-}
-
-void
-vmop_reply(struct worker *w, uint32_t peerid, struct vmop_result *vr,
-    int fd)
-{
-	if (w->w_iev == NULL || w->w_state != WORKER_RUNNING) {
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	imsg_compose_event(w->w_iev, IMSG_VMOP_RESULT, peerid, 0, fd, vr,
-	    sizeof(*vr));
-}
-
-void
-vmop_error(struct worker *w, uint32_t peerid, const char *id, uint32_t op,
-    int error, const char *msg)
-{
-	struct vmop_result	 vr;
-
-	memset(&vr, 0, sizeof(vr));
-	strlcpy(vr.vr_id, id, sizeof(vr.vr_id));
-	vr.vr_op = op;
-	vr.vr_error = error ? error : EIO;
-	strlcpy(vr.vr_msg, msg, sizeof(vr.vr_msg));
-	log_warnx("vm %s: %s", id, msg);
-	vmop_reply(w, peerid, &vr, -1);
-}
-
 /* The net worker, if it runs: where a VM's address and name go. */
 static struct imsgev *
 net_iev(void)
@@ -390,7 +324,7 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 }
 
 /* A creation that cannot go on: undone, and its requester told. */
-static void
+void
 pvm_create_fail(struct pvm *pv, int error, const char *msg)
 {
 	struct worker	*w = &env->bd_workers[PROC_VM];
@@ -422,10 +356,9 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct image_files	 img;
 	struct vmop_result	 vr;
-	struct pvm		*pv, *other;
+	struct pvm		*pv;
 	struct net_vm		 nv;
 	char			 msg[PROTO_MSG_MAX];
-	uint32_t		 mask, a, b;
 
 	if ((pv = pvm_find(na->na_id)) == NULL) {
 		/* Its creation was given up (the vm worker went). */
@@ -437,38 +370,11 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		    sizeof(nv));
 		return 0;
 	}
-	if (pv->pv_state != VMOP_CREATING || !pv->pv_pending) {
-		parent_worker_violation(net, "vm %s: an address it was not "
-		    "asked for", pv->pv_id);
-		return -1;
-	}
+	/* priv.c checked it was asked for, and is a free one of the subnet. */
 	if (na->na_error) {
 		pvm_create_fail(pv, na->na_error, na->na_msg);
 		return 0;
 	}
-	mask = conf->cf_bridge_prefix ? 0xffffffffU <<
-	    (32 - conf->cf_bridge_prefix) : 0;
-	a = ntohl(na->na_addr);
-	b = ntohl(conf->cf_bridge_addr.s_addr);
-	if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 ||
-	    (a & ~mask) == ~mask) {
-		parent_worker_violation(net, "vm %s: address %s outside the "
-		    "bridge's subnet", pv->pv_id,
-		    inet_ntoa(*(const struct in_addr *)&na->na_addr));
-		pvm_create_fail(pv, EAGAIN, "the net worker gave a bad "
-		    "address; try again");
-		return -1;
-	}
-	/* Each address is one VM's: the records say whose. */
-	TAILQ_FOREACH(other, &pvms, pv_entry)
-		if (other != pv && other->pv_addr.s_addr == na->na_addr) {
-			parent_worker_violation(net, "vm %s: address %s is "
-			    "vm %s's", pv->pv_id, inet_ntoa(*(const struct
-			    in_addr *)&na->na_addr), other->pv_id);
-			pvm_create_fail(pv, EAGAIN, "the net worker gave "
-			    "another VM's address; try again");
-			return -1;
-		}
 	pv->pv_pending = 0;
 	pv->pv_addr.s_addr = na->na_addr;
 	if (pvm_save(pv) == -1) {

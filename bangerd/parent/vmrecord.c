@@ -388,3 +388,16 @@ pvm_state_name(int state)
 	}
 	return "unknown";
 }
+
+/*
+ * The mark each loop device of the VM carries from the moment it is
+ * attached (loop.c loop_attach): "banger ID DEV:INO", DEV:INO being
+ * the state directory's, so that two bangerds never take each other's.
+ */
+void
+pvm_loop_mark(const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "banger %s %llx:%llx", id,
+	    (unsigned long long)env->bd_statedev,
+	    (unsigned long long)env->bd_stateino);
+}

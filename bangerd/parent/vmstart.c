@@ -181,7 +181,7 @@ vmop_spawned(int fd, short event, void *arg)
 		goto kill;
 	}
 	/* Its ports, or no start: the ruleset stays whole for the others. */
-	if (pv->pv_npublish > 0 && priv_nat_rebuild(msg, sizeof(msg)) == -1)
+	if (pv->pv_npublish > 0 && hostnet_nat(msg, sizeof(msg)) == -1)
 		goto kill;
 	event_set(&pv->pv_exit_ev, pv->pv_proc.fp_pidfd, EV_READ,
 	    pvm_exit_cb, pv);
@@ -275,7 +275,7 @@ pvm_stopped(struct pvm *pv, int status)
 		char	 msg[PROTO_MSG_MAX];
 
 		pv->pv_npublish = 0;
-		if (priv_nat_rebuild(msg, sizeof(msg)) == -1)
+		if (hostnet_nat(msg, sizeof(msg)) == -1)
 			log_warnx("vm %s: published ports: %s", pv->pv_id,
 			    msg);
 	}

@@ -37,40 +37,9 @@
 #define DEFAULT_BOOTARGS	"console=ttyS0 reboot=k panic=1 pci=off " \
 	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 
-static struct imsgev	*parent_iev;
-struct vm_defaults defaults = { 1, BANGER_MAX_VMS, 512, 4ULL << 30 };
-struct in_addr	 bridge_addr;	/* the VMs' subnet */
-int		 bridge_prefix;
 /* The control socket, served once our records agree with the parent's. */
 static int		 ctl_fd = -1;
 static int		 reconciled;
-
-int
-vmop_send(uint32_t type, const void *data, size_t len)
-{
-	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
-}
-
-void
-vmop_id_send(uint32_t type, struct vm *v)
-{
-	struct vmop_id	 vi;
-
-	memset(&vi, 0, sizeof(vi));
-	strlcpy(vi.vo_id, v->v_id, sizeof(vi.vo_id));
-	vmop_send(type, &vi, sizeof(vi));
-}
-
-void
-vmop_signal_send(struct vm *v, int sig)
-{
-	struct vmop_signal	 vg;
-
-	memset(&vg, 0, sizeof(vg));
-	strlcpy(vg.vg_id, v->v_id, sizeof(vg.vg_id));
-	vg.vg_signal = sig;
-	vmop_send(IMSG_VMOP_SIGNAL, &vg, sizeof(vg));
-}
 
 static void
 vm_from_result(struct vm *v, const struct vmop_result *vr)
@@ -694,7 +663,7 @@ void
 vm_worker(struct imsgev *iev, const struct worker_init *wi)
 {
 	/* The event loop writes to the parent: nothing waits on it here. */
-	parent_iev = iev;
+	vmop_channel(iev);
 	worker_set_handler(vm_dispatch_parent);
 	iev->handler = worker_dispatch_parent;
 	iev->data = iev;

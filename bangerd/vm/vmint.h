@@ -232,11 +232,12 @@ int		 vm_provision(struct vm *, int, char *, size_t);
 int		 vm_provision_end(struct vm *);
 void		 vm_create_undo(struct vm *);
 
-/* vm.c */
+/* request.c */
 /* From the parent: the defaults of a new VM, and the VMs' subnet. */
 extern struct vm_defaults defaults;
 extern struct in_addr	 bridge_addr;
 extern int		 bridge_prefix;
+void		 vmop_channel(struct imsgev *);
 int		 vmop_send(uint32_t, const void *, size_t);
 void		 vmop_id_send(uint32_t, struct vm *);
 void		 vmop_signal_send(struct vm *, int);

@@ -1,0 +1,52 @@
+/*
+ * The vm worker's requests to the parent about a VM, named by its id
+ * (parent/priv.c checks and answers them; vm.c reads the answers), and
+ * what the parent said for every VM: the defaults of a new one, and the
+ * VMs' subnet.
+ */
+#include <sys/types.h>
+
+#include <netinet/in.h>
+
+#include <string.h>
+
+#include "vm.h"
+#include "vmint.h"
+
+static struct imsgev	*parent_iev;
+struct vm_defaults defaults = { 1, BANGER_MAX_VMS, 512, 4ULL << 30 };
+struct in_addr	 bridge_addr;	/* the VMs' subnet */
+int		 bridge_prefix;
+
+void
+vmop_channel(struct imsgev *iev)
+{
+	parent_iev = iev;
+}
+
+int
+vmop_send(uint32_t type, const void *data, size_t len)
+{
+	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
+}
+
+void
+vmop_id_send(uint32_t type, struct vm *v)
+{
+	struct vmop_id	 vi;
+
+	memset(&vi, 0, sizeof(vi));
+	strlcpy(vi.vo_id, v->v_id, sizeof(vi.vo_id));
+	vmop_send(type, &vi, sizeof(vi));
+}
+
+void
+vmop_signal_send(struct vm *v, int sig)
+{
+	struct vmop_signal	 vg;
+
+	memset(&vg, 0, sizeof(vg));
+	strlcpy(vg.vg_id, v->v_id, sizeof(vg.vg_id));
+	vg.vg_signal = sig;
+	vmop_send(IMSG_VMOP_SIGNAL, &vg, sizeof(vg));
+}
