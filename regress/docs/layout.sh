@@ -118,9 +118,9 @@ fi
 pass "layout: make tcb prints $files files, $lines lines"
 # The docs round to the hundred: "NN files and about N,N00 lines".
 for doc in README man/banger-privileges.7; do
-	said=$(tr -s ' \n' '  ' <"$doc" |
-	    sed -n 's/.*\([0-9][0-9]*\) files and about \([0-9,]*\) lines run as root.*/\1 \2/p' |
-	    head -n 1)
+	said=$(tr -s ' \n' '  ' <"$doc" | sed 's/\\f[BIR]//g' |
+	    grep -o '[0-9][0-9]* files and about [0-9,]* lines run as root' |
+	    head -n 1 | awk '{ print $1, $5 }')
 	sf=${said% *}
 	sl=$(echo "${said#* }" | tr -d ,)
 	if [ -z "$said" ]; then
