@@ -5,10 +5,13 @@
  */
 #include <curl/curl.h>
 
+#include "log.h"
 #include "vm.h"
 
 int
 vm_preinit(void)
 {
-	return curl_global_init(CURL_GLOBAL_NOTHING) == CURLE_OK ? 0 : -1;
+	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
+		fatalx("cannot initialise libcurl");
+	return 0;
 }
