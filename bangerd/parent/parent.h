@@ -94,7 +94,7 @@ struct pvm {
 	uint32_t		 pv_cpus;
 	uint64_t		 pv_memory;	/* MiB */
 	size_t			 pv_npublish;
-	struct proto_publish	 pv_publish[PROTO_PUBLISH_MAX];
+	struct proto_publish	*pv_publish;	/* pv_npublish of them, or NULL */
 	/* its Firecracker ended (since its last start): when, and how */
 	int			 pv_ended;
 	time_t			 pv_exit_time;
@@ -179,6 +179,7 @@ void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);
 void	 pvm_insert(struct pvm *);
 void	 pvm_free(struct pvm *);
+void	 pvm_publish_set(struct pvm *, const struct proto_publish *, size_t);
 void	 pvm_loop_mark(const char *, char *, size_t);
 
 /* vmrestore.c */

@@ -358,6 +358,22 @@ pvm_insert(struct pvm *pv)
 	pvm_count++;
 }
 
+/* Its published ports, held at their number: n of them from pp. */
+void
+pvm_publish_set(struct pvm *pv, const struct proto_publish *pp, size_t n)
+{
+	struct proto_publish	*p = NULL;
+
+	if (n > 0) {
+		if ((p = reallocarray(NULL, n, sizeof(*p))) == NULL)
+			fatal(NULL);
+		memcpy(p, pp, n * sizeof(*p));
+	}
+	free(pv->pv_publish);
+	pv->pv_publish = p;
+	pv->pv_npublish = n;
+}
+
 void
 pvm_free(struct pvm *pv)
 {
@@ -367,6 +383,7 @@ pvm_free(struct pvm *pv)
 		uid_next = pv->pv_uid;
 	TAILQ_REMOVE(&pvms, pv, pv_entry);
 	pvm_count--;
+	free(pv->pv_publish);
 	free(pv->pv_disk);
 	free(pv);
 }

@@ -82,13 +82,18 @@ record_field(FILE *fp, struct pvm *pv)
 			pv->pv_exit_status = atoi(val);
 		else if (strcmp(line, "publish") == 0 &&
 		    pv->pv_npublish < PROTO_PUBLISH_MAX) {
-			struct proto_publish	*pp =
-			    &pv->pv_publish[pv->pv_npublish];
+			struct proto_publish	*pp;
 			unsigned		 pr, ha, hp, gp;
 
 			if (sscanf(val, "%u %u %u %u", &pr, &ha, &hp,
 			    &gp) != 4)
 				return -1;
+			if ((pp = reallocarray(pv->pv_publish,
+			    pv->pv_npublish + 1, sizeof(*pp))) == NULL)
+				fatal(NULL);
+			pv->pv_publish = pp;
+			pp += pv->pv_npublish;
+			memset(pp, 0, sizeof(*pp));
 			pp->pp_proto = pr;
 			pp->pp_host_addr = ha;
 			pp->pp_host_port = hp;
@@ -195,6 +200,7 @@ pvm_load(const char *dir, const char *id)
 	    pv->pv_state < VMOP_CREATED || pv->pv_state > VMOP_DESTROYING) {
 		log_warnx("vm %s: unreadable record %s, ignored", id, path);
 		fclose(fp);
+		free(pv->pv_publish);
 		free(pv->pv_disk);
 		free(pv);
 		return NULL;
@@ -254,7 +260,7 @@ pvm_restore_one(struct fcscan *fs, struct pvm *pv)
 		pvm_unjail(pv);
 		pv->pv_proc.fp_pid = 0;
 		pv->pv_proc.fp_starttime = 0;
-		pv->pv_npublish = 0;
+		pvm_publish_set(pv, NULL, 0);
 		pv->pv_ended = 0;
 		log_info("vm %s: its start was interrupted; stopped", pv->pv_id);
 		(void)pvm_set_state(pv, VMOP_CREATED);

@@ -107,8 +107,7 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	 */
 	pv->pv_cpus = vs->vs_cpus;
 	pv->pv_memory = vs->vs_memory;
-	pv->pv_npublish = vs->vs_npublish;
-	memcpy(pv->pv_publish, vs->vs_publish, sizeof(pv->pv_publish));
+	pvm_publish_set(pv, vs->vs_publish, vs->vs_npublish);
 	pv->pv_ended = 0;
 	if (pvm_set_state(pv, VMOP_STARTING) == -1) {
 		snprintf(msg, sizeof(msg), "cannot write its record");
@@ -149,7 +148,7 @@ vmop_start_fail(struct worker *w, uint32_t peerid, struct pvm *pv,
 {
 	pv->pv_proc.fp_pid = 0;
 	pv->pv_proc.fp_starttime = 0;
-	pv->pv_npublish = 0;
+	pvm_publish_set(pv, NULL, 0);
 	pvm_unjail(pv);
 	if (pvm_set_state(pv, VMOP_CREATED) == -1)
 		log_warnx("vm %s: its record still says starting; the next "
@@ -274,7 +273,7 @@ pvm_stopped(struct pvm *pv, int status)
 	if (pv->pv_npublish > 0) {
 		char	 msg[PROTO_MSG_MAX];
 
-		pv->pv_npublish = 0;
+		pvm_publish_set(pv, NULL, 0);
 		if (hostnet_nat(msg, sizeof(msg)) == -1)
 			log_warnx("vm %s: published ports: %s", pv->pv_id,
 			    msg);

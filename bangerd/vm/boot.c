@@ -83,7 +83,9 @@ vm_start_boot(struct vm *v)
 	vs.vs_cpus = v->v_cpus;
 	vs.vs_memory = v->v_memory;
 	vs.vs_npublish = v->v_npublish;
-	memcpy(vs.vs_publish, v->v_publish, sizeof(vs.vs_publish));
+	if (v->v_npublish > 0)
+		memcpy(vs.vs_publish, v->v_publish,
+		    v->v_npublish * sizeof(*v->v_publish));
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
 }
 

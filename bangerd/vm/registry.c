@@ -210,6 +210,22 @@ vm_mac(struct vm *v)
 	    v->v_id, v->v_id + 2, v->v_id + 4, v->v_id + 6);
 }
 
+/* Its published ports, held at their number: n of them from pp. */
+void
+vm_publish_set(struct vm *v, const struct proto_publish *pp, size_t n)
+{
+	struct proto_publish	*p = NULL;
+
+	if (n > 0) {
+		if ((p = reallocarray(NULL, n, sizeof(*p))) == NULL)
+			fatal(NULL);
+		memcpy(p, pp, n * sizeof(*p));
+	}
+	free(v->v_publish);
+	v->v_publish = p;
+	v->v_npublish = n;
+}
+
 void
 vm_info(const struct vm *v, struct vm_info *vi)
 {
@@ -244,7 +260,9 @@ vm_info(const struct vm *v, struct vm_info *vi)
 		strlcpy(vi->vi_vmm_state, v->v_vmm_state,
 		    sizeof(vi->vi_vmm_state));
 	vi->vi_npublish = v->v_npublish;
-	memcpy(vi->vi_publish, v->v_publish, sizeof(vi->vi_publish));
+	if (v->v_npublish > 0)
+		memcpy(vi->vi_publish, v->v_publish,
+		    v->v_npublish * sizeof(*v->v_publish));
 }
 
 /*
@@ -567,23 +585,26 @@ vm_load_one(const char *id)
 	v->v_started = started;
 	vm_mac(v);
 	{
-		json_t		*arr, *e;
-		size_t		 i;
-		int		 pr, hp, gp;
-		json_int_t	 ha;
+		struct proto_publish	 pp[PROTO_PUBLISH_MAX];
+		json_t			*arr, *e;
+		size_t			 i, n = 0;
+		int			 pr, hp, gp;
+		json_int_t		 ha;
 
+		memset(pp, 0, sizeof(pp));
 		if ((arr = json_object_get(j, "publish")) != NULL)
 			json_array_foreach(arr, i, e) {
-				if (v->v_npublish >= PROTO_PUBLISH_MAX ||
+				if (n >= PROTO_PUBLISH_MAX ||
 				    json_unpack(e, "[i, I, i, i]", &pr, &ha,
 				    &hp, &gp) == -1)
 					break;
-				v->v_publish[v->v_npublish].pp_proto = pr;
-				v->v_publish[v->v_npublish].pp_host_addr = ha;
-				v->v_publish[v->v_npublish].pp_host_port = hp;
-				v->v_publish[v->v_npublish].pp_guest_port = gp;
-				v->v_npublish++;
+				pp[n].pp_proto = pr;
+				pp[n].pp_host_addr = ha;
+				pp[n].pp_host_port = hp;
+				pp[n].pp_guest_port = gp;
+				n++;
 			}
+		vm_publish_set(v, pp, n);
 	}
 	json_decref(j);
 	vm_link(v);

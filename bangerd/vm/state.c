@@ -294,8 +294,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	v->v_state = VM_CREATING;
 	v->v_client = client;
 	v->v_next = (cc->cc_flags & CTL_VM_F_START) ? NEXT_START : NEXT_NONE;
-	v->v_npublish = cc->cc_npublish;
-	memcpy(v->v_publish, cc->cc_publish, sizeof(v->v_publish));
+	vm_publish_set(v, cc->cc_publish, cc->cc_npublish);
 	if ((v->v_authkeys = strdup(cc->cc_authkeys)) == NULL)
 		fatal(NULL);
 	vm_strset(&v->v_sshkey, cc->cc_sshkey, sizeof(cc->cc_sshkey));
@@ -307,6 +306,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		    v->v_name);
 		vm_unsave(v);
 		freezero(v->v_authkeys, strlen(v->v_authkeys));
+		free(v->v_publish);
 		free(v);
 		return;
 	}
@@ -367,6 +367,7 @@ vm_free(struct vm *v)
 		free(vw);
 	}
 	vm_unlink(v);
+	free(v->v_publish);
 	free(v->v_inbuf);
 	free(v->v_mbuf);
 	free(v->v_socket);

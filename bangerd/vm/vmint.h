@@ -106,7 +106,7 @@ struct vm {
 	char			*v_bootargs;
 	char			 v_mac[24];
 	size_t			 v_npublish;
-	struct proto_publish	 v_publish[PROTO_PUBLISH_MAX];
+	struct proto_publish	*v_publish;	/* v_npublish of them, or NULL */
 	char			*v_authkeys;	/* for provisioning, once */
 	char			*v_hostkey;
 	char			*v_sshkey;	/* --ssh-key */
@@ -186,6 +186,8 @@ struct vm	*vm_by_id(const char *);
 struct vm	*vm_by_name(const char *);
 int		 vm_visible(const struct vm *, uid_t);
 void		 vm_mac(struct vm *);
+void		 vm_publish_set(struct vm *, const struct proto_publish *,
+		    size_t);
 void		 vm_info(const struct vm *, struct vm_info *);
 int		 vm_save(struct vm *);
 void		 vm_unsave(struct vm *);
