@@ -145,6 +145,16 @@ expect_match "net: a bad --publish is named" "$bad" \
     'invalid --publish "80:eighty": use \[HOSTIP:\]HOSTPORT:GUESTPORT'
 expect_match "net: net show lists the published port" "$(ctl net show)" \
     "^web .* 8080:80/tcp$"
+# Both records hold the ports: a restart publishes them again.
+daemon_stop
+daemon_start
+wait_for 10 sh -c "ip netns exec $NS nft list table ip banger 2>/dev/null |
+    grep -q 'dnat to $waddr:80'"
+expect_match "net: after a restart the running VM's port is published again" \
+    "$(in_ns nft list table ip banger)" "dnat to $waddr:80"
+expect_eq "net: ... and reaches the VM" "$(connect)" "hello from the vm"
+expect_match "net: ... and net show lists it" "$(ctl net show)" \
+    "^web .* 8080:80/tcp$"
 ctl vm stop web >/dev/null
 expect_match "net: after vm stop the port is closed" "$(connect)" "failed"
 if in_ns nft list table ip banger | grep -q 'dnat'; then
