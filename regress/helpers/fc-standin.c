@@ -2582,6 +2582,8 @@ api_patch_vm(struct resp *rs, const struct req *rq)
 #ifndef STANDIN_MODE_QEMU
 
 /* The crc64 crate's: Jones polynomial, reflected, no final xor. */
+#define CRC64_POLY	0x95ac9329ac4bc9b5ULL
+
 static uint64_t
 crc64(uint64_t crc, const unsigned char *p, size_t n)
 {
@@ -2590,7 +2592,7 @@ crc64(uint64_t crc, const unsigned char *p, size_t n)
 	while (n-- > 0) {
 		crc ^= *p++;
 		for (i = 0; i < 8; i++)
-			crc = (crc >> 1) ^ (crc & 1 ? 0x95ac9329ac4bc9b5ULL : 0);
+			crc = (crc >> 1) ^ (crc & 1 ? CRC64_POLY : 0);
 	}
 	return crc;
 }
