@@ -715,6 +715,193 @@ expect_eq paused_ctrl_alt_del_read_on_resume \
     "$RC $(tail -1 "$T/p.out" | grep -o 'reboot: Restarting system')" \
     "0 reboot: Restarting system"
 
+# --- snapshots: create from a paused VM, load into a fresh stand-in ------
+
+SNAP_RUN='Create snapshot error: Cannot save the microVM state: Operation not allowed: save/restore unavailable while running'
+SNAP_DIFF='The requested operation is not supported: Diff snapshots are not allowed on uVMs with dirty page tracking disabled.'
+LOAD_NOTNOW='Load snapshot error: Loading a microVM snapshot not allowed after configuring boot-specific resources.'
+LOAD_ERR='Load snapshot error: Failed to restore from snapshot:'
+LOAD_FORMAT="$LOAD_ERR Failed to get snapshot state from file: Failed to load snapshot state from file:"
+# crc64 FILE: the crc64 crate's CRC64 of FILE but its last 8 bytes.
+crc64() {
+	perl -e 'local $/; open(my $f, "<", $ARGV[0]) or die "$!\n";
+	    my $d = <$f>; $d = substr($d, 0, length($d) - 8); my $c = 0;
+	    for my $b (unpack("C*", $d)) { $c ^= $b; for (1 .. 8) {
+	    $c = $c & 1 ? ($c >> 1) ^ 0x95ac9329ac4bc9b5 : $c >> 1; } }
+	    printf("%u\n", $c);' "$1"
+}
+# load_fails NAME BODY MESSAGE: a fresh stand-in refuses the load with
+# MESSAGE and, as Firecracker after a failed restore, exits 1.
+load_fails() {
+	start "$1" "$IDLE" "$T/$1.sock" --id vm-l
+	expect "$1" "$T/$1.sock" PUT /snapshot/load "$2" 400 "$(fault "$3")"
+	wait_exit "$PID" 5
+	expect_eq "$1_exit" "$RC" 1
+}
+
+mkdir "$T/sd"
+cd "$T/sd" || exit 1
+start s "$IDLE" "$T/s.sock" --id vm-s
+cd "$TOP" || exit 1
+S=$T/s.sock
+SNAPBODY='{"snapshot_path":"vm.snap","mem_file_path":"vm.mem"}'
+expect snapshot_create_preboot "$S" PUT /snapshot/create "$SNAPBODY" 400 \
+    "$(fault "$PREBOOT")"
+expect snapshot_no_operation "$S" PUT /snapshot '{}' 400 \
+    "$(fault 'Missing snapshot operation type.')"
+expect snapshot_bad_operation "$S" PUT /snapshot/save '{}' 400 \
+    "$(fault 'Invalid request method and/or path: PUT /snapshot/save.')"
+expect snapshot_create_missing_field "$S" PUT /snapshot/create \
+    '{"snapshot_path":"vm.snap"}' 400 \
+    "$(fault "$SERDE missing field \`mem_file_path\` at line 1 column 27.")"
+expect snapshot_create_unknown_field "$S" PUT /snapshot/create \
+    '{"snapshot_path":"a","mem_file_path":"b","version":"1.0.0"}' 400 \
+    "$(fault "$SERDE unknown field \`version\`, expected one of \`snapshot_type\`, \`snapshot_path\`, \`mem_file_path\` at line 1 column 50.")"
+expect snapshot_create_bad_type "$S" PUT /snapshot/create \
+    '{"snapshot_type":"Incremental","snapshot_path":"a","mem_file_path":"b"}' \
+    400 "$(fault "$SERDE unknown variant \`Incremental\`, expected \`Diff\` or \`Full\` at line 1 column 30.")"
+api "$S" PUT /machine-config '{"vcpu_count":2,"mem_size_mib":256,"smt":true}'
+api "$S" PUT /boot-source \
+    "{\"kernel_image_path\":\"$T/vmlinux\",\"boot_args\":\"console=ttyS0 reboot=k panic=1\"}"
+api "$S" PUT /drives/rootfs \
+    "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$T/rootfs.ext4\",\"is_root_device\":true,\"is_read_only\":false}"
+api "$S" PUT /drives/data \
+    "{\"drive_id\":\"data\",\"path_on_host\":\"$T/data.ext4\",\"is_root_device\":false,\"is_read_only\":true,\"rate_limiter\":{\"ops\":{\"size\":100,\"refill_time\":1000}}}"
+if [ -n "$NETNS" ]; then
+	api "$S" PUT /network-interfaces/eth0 \
+	    '{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:AC:10:00:05"}'
+fi
+api "$S" PUT /vsock "{\"guest_cid\":5,\"uds_path\":\"$T/s-vsock.sock\"}"
+expect snapshot_load_after_config "$S" PUT /snapshot/load \
+    '{"snapshot_path":"vm.snap","mem_backend":{"backend_path":"vm.mem","backend_type":"File"}}' \
+    400 "$(fault "$LOAD_NOTNOW")"
+api "$S" PUT /actions '{"action_type":"InstanceStart"}'
+expect snapshot_create_running "$S" PUT /snapshot/create "$SNAPBODY" 400 \
+    "$(fault "$SNAP_RUN")"
+expect_eq snapshot_create_running_no_files \
+    "$(ls "$T/sd" | grep -c '^vm\.')" 0
+api "$S" PATCH /vm '{"state":"Paused"}'
+expect snapshot_create_diff_untracked "$S" PUT /snapshot/create \
+    '{"snapshot_type":"Diff","snapshot_path":"vm.snap","mem_file_path":"vm.mem"}' \
+    400 "$(fault "$SNAP_DIFF")"
+expect snapshot_create "$S" PUT /snapshot/create "$SNAPBODY" 204 ""
+expect_eq snapshot_create_state_file "$(head -1 "$T/sd/vm.snap")" \
+    "fc-standin snapshot 1"
+expect_eq snapshot_create_mem_file \
+    "$(stat -c '%s %b' "$T/sd/vm.mem")" "268435456 0"
+expect_eq snapshot_create_crc "$(crc64 "$T/sd/vm.snap")" \
+    "$(perl -e 'open(my $f, "<", $ARGV[0]) or die; seek($f, -8, 2);
+    read($f, my $b, 8); printf("%u\n", unpack("Q<", $b));' "$T/sd/vm.snap")"
+expect snapshot_load_postboot "$S" PUT /snapshot/load \
+    '{"snapshot_path":"vm.snap","mem_file_path":"vm.mem"}' 400 \
+    "$(fault "$POSTBOOT")"
+api "$S" GET /vm/config
+CFG_S=$OUT
+expect snapshot_create_then_resume "$S" PATCH /vm '{"state":"Resumed"}' \
+    204 ""
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# bodies PUT /snapshot/load refuses; 1.10.1 has no network_overrides
+L=$T/l.sock
+start l "$IDLE" "$L" --id vm-l
+expect snapshot_load_both "$L" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\",\"mem_backend\":{\"backend_path\":\"$T/sd/vm.mem\",\"backend_type\":\"File\"}}" \
+    400 "$(fault "$SERDE too many fields: either \`mem_backend\` or \`mem_file_path\` exclusively is required.")"
+expect snapshot_load_neither "$L" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\"}" 400 \
+    "$(fault "$SERDE missing field: either \`mem_backend\` or \`mem_file_path\` is required.")"
+expect snapshot_load_network_overrides "$L" PUT /snapshot/load \
+    '{"snapshot_path":"a","mem_file_path":"b","network_overrides":[]}' 400 \
+    "$(fault "$SERDE unknown field \`network_overrides\`, expected one of \`snapshot_path\`, \`mem_file_path\`, \`mem_backend\`, \`enable_diff_snapshots\`, \`resume_vm\` at line 1 column 60.")"
+expect snapshot_load_backend_unknown_field "$L" PUT /snapshot/load \
+    '{"snapshot_path":"a","mem_backend":{"backend_path":"b","backend_type":"File","x":1}}' \
+    400 "$(fault "$SERDE unknown field \`x\`, expected \`backend_path\` or \`backend_type\` at line 1 column 80.")"
+expect snapshot_load_uffd "$L" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_backend\":{\"backend_path\":\"$T/uffd.sock\",\"backend_type\":\"Uffd\"}}" \
+    400 "$(fault 'fc-standin: Uffd memory backends are not emulated; use \"backend_type\": \"File\".')"
+api "$L" GET /
+expect_match snapshot_load_refusals_leave_it "$CODE $OUT" \
+    '^200 .*"state":"Not started"'
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# a failed restore: the answer, then exit 1
+truncate -s 128M "$T/small.mem"
+load_fails snapshot_load_mem_too_small \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_backend\":{\"backend_path\":\"$T/small.mem\",\"backend_type\":\"File\"}}" \
+    "$LOAD_ERR Failed to load guest memory: Error creating guest memory from file: Failed to restore guest memory: Cannot create mmap region: The specified file offset and length is greater then file length"
+load_fails snapshot_load_mem_missing \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_backend\":{\"backend_path\":\"$T/none.mem\",\"backend_type\":\"File\"}}" \
+    "$LOAD_ERR Failed to load guest memory: Error creating guest memory from file: Failed to load guest memory: No such file or directory (os error 2)"
+load_fails snapshot_load_state_missing \
+    "{\"snapshot_path\":\"$T/none.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    "$LOAD_ERR Failed to get snapshot state from file: Failed to open snapshot file: No such file or directory (os error 2)"
+printf 'this is not a snapshot\n' >"$T/not.snap"
+load_fails snapshot_load_not_a_snapshot \
+    "{\"snapshot_path\":\"$T/not.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    "$LOAD_FORMAT CRC64 validation failed: $(crc64 "$T/not.snap")"
+printf 'abc' >"$T/short.snap"
+load_fails snapshot_load_shorter_than_crc \
+    "{\"snapshot_path\":\"$T/short.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    "$LOAD_FORMAT Snapshot file is smaller than CRC length."
+# the CRC64 is right (the crc64 crate's own example), the magic is not
+perl -e 'print chr(123) x 16, pack("Q<", 0x29D5357216326566)' \
+    >"$T/magic.snap"
+load_fails snapshot_load_bad_magic \
+    "{\"snapshot_path\":\"$T/magic.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    "$LOAD_FORMAT Magic value does not match arch: 8897841259083430779"
+
+# the round trip: a fresh stand-in becomes the paused VM, then resumes
+R=$T/r.sock
+start r "$IDLE" "$R" --id vm-r
+api "$R" PUT /logger "{\"log_path\":\"$T/r.log\"}"
+expect snapshot_load "$R" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_backend\":{\"backend_path\":\"$T/sd/vm.mem\",\"backend_type\":\"File\"}}" \
+    204 ""
+api "$R" GET /
+expect_match snapshot_load_paused "$CODE $OUT" \
+    '^200 \{"id":"vm-r","state":"Paused",'
+api "$R" GET /vm/config
+expect_eq snapshot_load_vm_config "$CODE $OUT" "200 $CFG_S"
+if [ -n "$NETNS" ]; then
+	expect_has snapshot_load_network "$OUT" \
+	    '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap-a0","guest_mac":"06:00:ac:10:00:05",'
+	expect_eq snapshot_load_opens_tap "$(find "/proc/$PID/fd" \
+	    -lname /dev/net/tun | wc -l)" 1
+fi
+expect snapshot_load_again "$R" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    400 "$(fault "$POSTBOOT")"
+expect snapshot_load_then_start "$R" PUT /actions \
+    '{"action_type":"InstanceStart"}' 400 "$(fault "$POSTBOOT")"
+expect snapshot_load_resume "$R" PATCH /vm '{"state":"Resumed"}' 204 ""
+api "$R" GET /
+expect_match snapshot_load_running "$CODE $OUT" '^200 .*"state":"Running"'
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
+# resume_vm, the deprecated mem_file_path, and dirty page tracking
+R2=$T/r2.sock
+start r2 "$IDLE" "$R2" --id vm-r2
+HDR=$(curl -sS -i --unix-socket "$R2" -X PUT \
+    -H 'Content-Type: application/json' --data-binary \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\",\"resume_vm\":true,\"enable_diff_snapshots\":true}" \
+    http://localhost/snapshot/load | tr -d '\r')
+expect_eq snapshot_load_deprecated "$(head -1 <<<"$HDR") $(grep -c \
+    '^Deprecation: true$' <<<"$HDR")" "HTTP/1.1 204  1"
+api "$R2" GET /
+expect_match snapshot_load_resume_vm "$CODE $OUT" '^200 .*"state":"Running"'
+api "$R2" GET /machine-config
+expect_eq snapshot_load_diff_tracking "$CODE $OUT" \
+    '200 {"vcpu_count":2,"mem_size_mib":256,"smt":true,"track_dirty_pages":true,"huge_pages":"None"}'
+api "$R2" PATCH /vm '{"state":"Paused"}'
+expect snapshot_create_diff "$R2" PUT /snapshot/create \
+    "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$T/r2.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    204 ""
+kill -TERM "$PID"
+wait_exit "$PID" 5
+
 # --- aarch64: an arm64 Image, and no SendCtrlAltDel ----------------------
 
 CADARM='SendCtrlAltDel does not supported on aarch64.'

@@ -12,6 +12,9 @@
  *				"poweroff" exits 0); Ctrl+Alt+Del makes
  *				the guest reboot and the VMM exit 0 (a
  *				paused guest reads it when resumed).
+ *				PUT /snapshot/create and /snapshot/load
+ *				work as in 1.10.1 (state file ours, memory
+ *				file sparse zeros; no Uffd backend).
  *	fc-standin-qemu		(-DSTANDIN_MODE_QEMU) InstanceStart runs
  *				qemu-system-x86_64 (-DQEMU_PATH, or env
  *				FC_STANDIN_QEMU) as a child, console on our
@@ -20,6 +23,7 @@
  *				and nothing more; the API keeps answering;
  *				we exit, with qemu's status, when qemu does
  *				(the guest powered off or rebooted).
+ *				Snapshots are not emulated.
  *
  * As Firecracker does, PUT /network-interfaces opens the tap then and
  * there (TUNSETIFF on /dev/net/tun, as whoever runs us, in our network
@@ -132,6 +136,34 @@
 #define ERR_I8042_FULL	"Internal VMM error: I8042 error: i8042 internal " \
 			"buffer full."
 #define ERR_CAD_AARCH64	"SendCtrlAltDel does not supported on aarch64."
+#define ERR_SNAP_DIFF	"The requested operation is not supported: Diff " \
+			"snapshots are not allowed on uVMs with dirty page " \
+			"tracking disabled."
+#define ERR_SNAP_RUN	"Create snapshot error: Cannot save the microVM " \
+			"state: Operation not allowed: save/restore " \
+			"unavailable while running"
+#define ERR_SNAP_CREATE	"Create snapshot error: "
+#define ERR_LOAD_NOTNOW	"Load snapshot error: Loading a microVM snapshot " \
+			"not allowed after configuring boot-specific " \
+			"resources."
+#define ERR_LOAD	"Load snapshot error: Failed to restore from " \
+			"snapshot: "
+#define ERR_LOAD_STATE	ERR_LOAD "Failed to get snapshot state from file: "
+#define ERR_LOAD_FORMAT	ERR_LOAD_STATE "Failed to load snapshot state " \
+			"from file: "
+#define ERR_LOAD_MEM	ERR_LOAD "Failed to load guest memory: Error " \
+			"creating guest memory from file: "
+#define ERR_LOAD_DEV	ERR_LOAD "Failed to build microVM from snapshot: " \
+			"Failed to restore MMIO device: Cannot restore " \
+			"devices: "
+#define ERR_LOAD_BOTH	"too many fields: either `mem_backend` or " \
+			"`mem_file_path` exclusively is required"
+#define ERR_LOAD_NONE	"missing field: either `mem_backend` or " \
+			"`mem_file_path` is required"
+
+#define SNAP_MAGIC_FC	0x0710198486640000ULL	/* x86_64 SNAPSHOT_MAGIC_ID */
+#define SNAP_MAGIC	"fc-standin snapshot 1\n"
+#define SNAP_BODY_MAX	(1 << 20)	/* ours are a few KiB */
 
 #define VNET_HDR_LEN		12	/* virtio_net_hdr_v1 */
 #define I8042_BUF_SIZE		16	/* i8042.rs BUF_SIZE */
@@ -181,6 +213,7 @@ static struct {
 	uint64_t	 mem_mib;
 	int		 smt;
 	int		 track_dirty;
+	int		 boot_path;	/* configured: no snapshot load */
 	const char	*huge_pages;
 	const char	*cpu_template;	/* NULL: none */
 	json_t		*boot;		/* BootSourceConfig, or NULL */
@@ -377,6 +410,39 @@ static const struct sd_field f_mmdscfg[] = {
 	{ NULL, 0, 0, NULL }
 };
 static const struct sd_struct st_mmdscfg = { "MmdsConfig", f_mmdscfg, 0 };
+
+#ifndef STANDIN_MODE_QEMU
+static const char * const en_snaptype_v[] = { "Diff", "Full", NULL };
+static const struct sd_enum en_snaptype = { en_snaptype_v, 0 };
+static const struct sd_field f_snapcreate[] = {
+	{ "snapshot_type", SD_ENUM, SD_DEF, &en_snaptype },
+	{ "snapshot_path", SD_PATH, 0, NULL },
+	{ "mem_file_path", SD_PATH, 0, NULL },
+	{ NULL, 0, 0, NULL }
+};
+static const struct sd_struct st_snapcreate = {
+	"CreateSnapshotParams", f_snapcreate, 0 };
+
+static const char * const en_membackend_v[] = { "File", "Uffd", NULL };
+static const struct sd_enum en_membackend = { en_membackend_v, 0 };
+static const struct sd_field f_membackend[] = {
+	{ "backend_path", SD_PATH, 0, NULL },
+	{ "backend_type", SD_ENUM, 0, &en_membackend },
+	{ NULL, 0, 0, NULL }
+};
+static const struct sd_struct st_membackend = {
+	"MemBackendConfig", f_membackend, 0 };
+static const struct sd_field f_snapload[] = {
+	{ "snapshot_path", SD_PATH, 0, NULL },
+	{ "mem_file_path", SD_PATH, SD_OPT, NULL },
+	{ "mem_backend", SD_STRUCT, SD_OPT, &st_membackend },
+	{ "enable_diff_snapshots", SD_BOOL, SD_DEF, NULL },
+	{ "resume_vm", SD_BOOL, SD_DEF, NULL },
+	{ NULL, 0, 0, NULL }
+};
+static const struct sd_struct st_snapload = {
+	"LoadSnapshotConfig", f_snapload, 0 };
+#endif
 
 static void	cleanup(void);
 static void	die(int, const char *, ...)
@@ -695,6 +761,17 @@ static int
 started(void)
 {
 	return vm.state != VM_NOT_STARTED;
+}
+
+/*
+ * PrebootApiController: configuring a boot resource, even in vain,
+ * rules out loading a snapshot afterwards.
+ */
+static int
+boot_resource(void)
+{
+	vm.boot_path = 1;
+	return started();
 }
 
 static json_t *
@@ -1754,7 +1831,7 @@ api_put_machine_config(struct resp *rs, const struct req *rq)
 		json_object_set_new(mc, "track_dirty_pages", json_false());
 	if (json_object_get(mc, "huge_pages") == NULL)
 		json_object_set_new(mc, "huge_pages", json_string("None"));
-	if (started())
+	if (boot_resource())
 		fault(rs, ERR_POSTBOOT);
 	else
 		machine_config_update(rs, mc);
@@ -1778,7 +1855,7 @@ api_patch_machine_config(struct resp *rs, const struct req *rq)
 		fclog(LV_WARN, "fc_api", "PATCH /machine-config: "
 		    "cpu_template field is deprecated.");
 	}
-	if (started())
+	if (boot_resource())
 		fault(rs, ERR_POSTBOOT);
 	else
 		machine_config_update(rs, mc);
@@ -1815,7 +1892,7 @@ api_put_boot_source(struct resp *rs, const struct req *rq)
 
 	if ((b = decode(rs, rq, &st_boot)) == NULL)
 		return;
-	if (started()) {
+	if (boot_resource()) {
 		fault(rs, ERR_POSTBOOT);
 		json_decref(b);
 		return;
@@ -1884,7 +1961,7 @@ api_put_drive(struct resp *rs, const struct req *rq, const char *id)
 		fault(rs, ERR_IDMISMATCH);
 		goto out;
 	}
-	if (started()) {
+	if (boot_resource()) {
 		fault(rs, ERR_POSTBOOT);
 		goto out;
 	}
@@ -2081,7 +2158,7 @@ api_put_net(struct resp *rs, const struct req *rq, const char *id)
 		    "from the body [%s]!", id, jget_str(b, "iface_id"));
 		goto out;
 	}
-	if (started()) {
+	if (boot_resource()) {
 		fault(rs, ERR_POSTBOOT);
 		goto out;
 	}
@@ -2259,7 +2336,7 @@ api_put_vsock(struct resp *rs, const struct req *rq)
 		return;
 	if (json_object_get(b, "vsock_id") != NULL)
 		rs->deprecated = 1;
-	if (started())
+	if (boot_resource())
 		fault(rs, ERR_POSTBOOT);
 	else {
 		o = json_object();
@@ -2281,7 +2358,7 @@ api_put_entropy(struct resp *rs, const struct req *rq)
 
 	if ((b = decode(rs, rq, &st_entropy)) == NULL)
 		return;
-	if (started())
+	if (boot_resource())
 		fault(rs, ERR_POSTBOOT);
 	else {
 		o = json_object();
@@ -2343,7 +2420,7 @@ api_mmds(struct resp *rs, const struct req *rq, const char *sub)
 		}
 		if ((b = decode(rs, rq, &st_mmdscfg)) == NULL)
 			return;
-		if (started()) {
+		if (boot_resource()) {
 			fault(rs, ERR_POSTBOOT);
 			json_decref(b);
 			return;
@@ -2492,6 +2569,489 @@ api_patch_vm(struct resp *rs, const struct req *rq)
 }
 
 /*
+ * Snapshots, as persist.rs makes and restores them, in the idle mode
+ * only (the qemu mode answers that it does not emulate them).  The
+ * state file is ours: the magic line SNAP_MAGIC, then one JSON object
+ * (machine config, boot source, drives, network interfaces, vsock,
+ * entropy, MMDS config, VM state), then, as Firecracker ends its own,
+ * the CRC64 of all that (crc64 2.0, little-endian u64), so a file that
+ * is not a snapshot is refused in Firecracker's words.  The memory file
+ * is mem_size_mib MiB of zeros, sparse: there is no guest memory.
+ */
+
+#ifndef STANDIN_MODE_QEMU
+
+/* The crc64 crate's: Jones polynomial, reflected, no final xor. */
+#define CRC64_POLY	0x95ac9329ac4bc9b5ULL
+
+static uint64_t
+crc64(uint64_t crc, const unsigned char *p, size_t n)
+{
+	int	i;
+
+	while (n-- > 0) {
+		crc ^= *p++;
+		for (i = 0; i < 8; i++)
+			crc = (crc >> 1) ^ (crc & 1 ? CRC64_POLY : 0);
+	}
+	return crc;
+}
+
+static json_t *
+snapshot_state(void)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "machine-config", machine_config_json());
+	json_object_set_new(o, "boot-source", vm.boot_built != NULL ?
+	    json_incref(vm.boot_built) : json_null());
+	json_object_set(o, "drives", vm.drives);
+	json_object_set(o, "network-interfaces", vm.nets);
+	json_object_set_new(o, "vsock", vm.vsock != NULL ?
+	    json_incref(vm.vsock) : json_null());
+	json_object_set_new(o, "entropy", vm.entropy != NULL ?
+	    json_incref(vm.entropy) : json_null());
+	json_object_set_new(o, "mmds-config", vm.mmds_cfg != NULL ?
+	    json_incref(vm.mmds_cfg) : json_null());
+	json_object_set_new(o, "state", json_string(state_name()));
+	return o;
+}
+
+static int
+write_all(int fd, const void *buf, size_t n)
+{
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* snapshot_state_to_file(); a fault in CreateSnapshotError's words. */
+static int
+snapshot_write_state(struct resp *rs, const char *path)
+{
+	json_t		*o;
+	char		*js, *buf;
+	unsigned char	 le8[8];
+	uint64_t	 crc;
+	size_t		 n;
+	int		 fd, i, rc = -1;
+
+	o = snapshot_state();
+	js = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (js == NULL)
+		die(EXIT_GENERIC, "out of memory");
+	if (asprintf(&buf, "%s%s\n", SNAP_MAGIC, js) == -1)
+		die(EXIT_GENERIC, "out of memory");
+	free(js);
+	n = strlen(buf);
+	crc = crc64(0, (unsigned char *)buf, n);
+	for (i = 0; i < 8; i++)
+		le8[i] = (unsigned char)(crc >> (8 * i));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0666)) == -1) {
+		fault(rs, ERR_SNAP_CREATE "Cannot perform open on the snapshot "
+		    "backing file: %s", oserr(errno));
+		goto out;
+	}
+	if (write_all(fd, buf, n) == -1 || write_all(fd, le8, 8) == -1)
+		fault(rs, ERR_SNAP_CREATE "Cannot serialize the microVM "
+		    "state: An IO error occurred: %d", errno);
+	else if (fsync(fd) == -1)
+		fault(rs, ERR_SNAP_CREATE "Cannot perform sync_all on the "
+		    "snapshot backing file: %s", oserr(errno));
+	else
+		rc = 0;
+	close(fd);
+out:
+	free(buf);
+	return rc;
+}
+
+/*
+ * snapshot_memory_to_file(): the file is made mem_size_mib long.  A
+ * full snapshot writes all of memory, which is zeros here; a diff one
+ * writes the dirty pages over what is there, and none are dirty.
+ */
+static int
+snapshot_write_mem(struct resp *rs, const char *path, int full)
+{
+	struct stat	 st;
+	off_t		 size = (off_t)vm.mem_mib << 20;
+	const char	*what;
+	int		 fd, existed, rc = -1;
+
+	existed = stat(path, &st) == 0;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) == -1) {
+		fault(rs, ERR_SNAP_CREATE "Cannot perform open on the memory "
+		    "backing file: %s", oserr(errno));
+		return -1;
+	}
+	what = "get_metadata";
+	if (existed && fstat(fd, &st) == -1)
+		goto fail;
+	what = "truncate";
+	if (existed && (full || st.st_size != size) && ftruncate(fd, 0) == -1)
+		goto fail;
+	what = "set_length";
+	if (ftruncate(fd, size) == -1)
+		goto fail;
+	what = "sync_all";
+	if (fsync(fd) == -1)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	fault(rs, ERR_SNAP_CREATE "Cannot perform %s on the memory backing "
+	    "file: %s", what, oserr(errno));
+out:
+	close(fd);
+	return rc;
+}
+
+static void
+api_snapshot_create(struct resp *rs, const struct req *rq)
+{
+	json_t		*b;
+	const char	*type;
+	int		 full;
+
+	if ((b = decode(rs, rq, &st_snapcreate)) == NULL)
+		return;
+	type = jget_str(b, "snapshot_type");
+	full = type == NULL || strcmp(type, "Full") == 0;
+	if (!started())
+		fault(rs, ERR_PREBOOT);
+	else if (!full && !vm.track_dirty)
+		fault(rs, ERR_SNAP_DIFF);
+	else if (vm.state != VM_PAUSED)
+		fault(rs, ERR_SNAP_RUN);
+	else if (snapshot_write_state(rs, jget_str(b,
+	    "snapshot_path")) == 0 && snapshot_write_mem(rs, jget_str(b,
+	    "mem_file_path"), full) == 0) {
+		fclog(LV_INFO, "fc_vmm", "'create %s snapshot' VMM action "
+		    "took 0 us.", full ? "full" : "diff");
+		no_content(rs);
+	}
+	json_decref(b);
+}
+
+/*
+ * snapshot_state_from_file(): the file's CRC64, then its header.  The
+ * JSON object it holds, or NULL with err set to the rest of the fault.
+ */
+static json_t *
+snapshot_read_state(const char *path, char *err, size_t errsz)
+{
+	struct stat	 st;
+	unsigned char	*body = NULL, le8[8], chunk[65536];
+	uint64_t	 crc = 0, stored = 0, magic = 0, len, off = 0;
+	size_t		 keep, want;
+	ssize_t		 r;
+	json_t		*o = NULL;
+	json_error_t	 jerr;
+	int		 fd, i;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "Failed to open snapshot file: %s",
+		    oserr(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errsz, "Failed to read snapshot file metadata: "
+		    "%s", oserr(errno));
+		goto out;
+	}
+	if (st.st_size < 8) {
+		snprintf(err, errsz, "Failed to load snapshot state from "
+		    "file: Snapshot file is smaller than CRC length.");
+		goto out;
+	}
+	len = (uint64_t)st.st_size - 8;
+	keep = len < SNAP_BODY_MAX ? (size_t)len : SNAP_BODY_MAX;
+	body = xmalloc(keep + 1);
+	while (off < len) {
+		want = len - off < sizeof(chunk) ? (size_t)(len - off) :
+		    sizeof(chunk);
+		if ((r = read(fd, chunk, want)) <= 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			snprintf(err, errsz, "Failed to load snapshot state "
+			    "from file: An IO error occurred: %d",
+			    r == -1 ? errno : EINVAL);
+			goto out;
+		}
+		crc = crc64(crc, chunk, (size_t)r);
+		if (off < keep)
+			memcpy(body + off, chunk, keep - off < (size_t)r ?
+			    keep - off : (size_t)r);
+		off += (uint64_t)r;
+	}
+	if (read_at(fd, le8, 8, len) == -1) {
+		snprintf(err, errsz, "Failed to load snapshot state from "
+		    "file: An IO error occurred: %d", EINVAL);
+		goto out;
+	}
+	for (i = 7; i >= 0; i--)
+		stored = stored << 8 | le8[i];
+	if (crc != stored) {
+		snprintf(err, errsz, "Failed to load snapshot state from "
+		    "file: CRC64 validation failed: %llu",
+		    (unsigned long long)crc);
+		goto out;
+	}
+	body[keep] = '\0';
+	if (len < 8) {
+		snprintf(err, errsz, "Failed to load snapshot state from "
+		    "file: An error occured with serialization/"
+		    "deserialization: io error: failed to fill whole buffer");
+		goto out;
+	}
+	if (strncmp((char *)body, SNAP_MAGIC, strlen(SNAP_MAGIC)) != 0) {
+		for (i = 7; i >= 0; i--)
+			magic = magic << 8 | body[i];
+		if (magic != SNAP_MAGIC_FC)
+			snprintf(err, errsz, "Failed to load snapshot state "
+			    "from file: Magic value does not match arch: %llu",
+			    (unsigned long long)magic);
+		else
+			snprintf(err, errsz, "fc-standin: %s is a Firecracker "
+			    "snapshot; the stand-in restores only its own",
+			    path);
+		goto out;
+	}
+	if ((o = json_loadb((char *)body + strlen(SNAP_MAGIC),
+	    keep - strlen(SNAP_MAGIC), 0, &jerr)) == NULL ||
+	    !json_is_object(json_object_get(o, "machine-config")) ||
+	    !json_is_array(json_object_get(o, "drives")) ||
+	    !json_is_array(json_object_get(o, "network-interfaces"))) {
+		snprintf(err, errsz, "Failed to load snapshot state from "
+		    "file: An error occured with serialization/"
+		    "deserialization: fc-standin: a damaged state file");
+		json_decref(o);
+		o = NULL;
+	}
+out:
+	free(body);
+	close(fd);
+	return o;
+}
+
+/* A restored object member: a new reference, or NULL for null. */
+static json_t *
+restored(const json_t *o, const char *key)
+{
+	json_t	*v = json_object_get(o, key);
+
+	return v == NULL || json_is_null(v) ? NULL : json_incref(v);
+}
+
+/*
+ * restore_from_snapshot() and build_microvm_from_snapshot(): state,
+ * memory, devices.  0, or -1 with err set to the rest of the fault.
+ */
+static int
+snapshot_restore(const char *spath, const char *mpath, int diff,
+    char *err, size_t errsz)
+{
+	json_t		*o, *mc, *d, *n;
+	struct stat	 st;
+	const char	*dev;
+	char		 terr[1024];
+	size_t		 i, nn;
+	int		 fd, *taps = NULL;
+
+	if ((o = snapshot_read_state(spath, terr, sizeof(terr))) == NULL) {
+		snprintf(err, errsz, "%s%s", strncmp(terr, "fc-standin:",
+		    11) == 0 ? "" : "Failed to get snapshot state from file: ",
+		    terr);
+		return -1;
+	}
+	if ((fd = open(mpath, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "Failed to load guest memory: Error "
+		    "creating guest memory from file: Failed to load guest "
+		    "memory: %s", oserr(errno));
+		goto fail;
+	}
+	mc = json_object_get(o, "machine-config");
+	/* vm-memory maps the regions from the file: it must reach that far */
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size <
+	    (uint64_t)json_integer_value(json_object_get(mc,
+	    "mem_size_mib")) << 20) {
+		close(fd);
+		snprintf(err, errsz, "Failed to load guest memory: Error "
+		    "creating guest memory from file: Failed to restore guest "
+		    "memory: Cannot create mmap region: The specified file "
+		    "offset and length is greater then file length");
+		goto fail;
+	}
+	close(fd);
+	json_array_foreach(json_object_get(o, "drives"), i, d) {
+		if ((fd = open(jget_str(d, "path_on_host"),
+		    (jget_bool(d, "is_read_only", 0) ? O_RDONLY : O_RDWR) |
+		    O_CLOEXEC)) == -1) {
+			snprintf(err, errsz, "Failed to build microVM from "
+			    "snapshot: Failed to restore MMIO device: Cannot "
+			    "restore devices: Block: Virtio backend error: "
+			    "Error manipulating the backing file: %s %s",
+			    oserr(errno), jget_str(d, "path_on_host"));
+			goto fail;
+		}
+		close(fd);
+	}
+	nn = json_array_size(json_object_get(o, "network-interfaces"));
+	taps = reallocarray(NULL, nn + 1, sizeof(*taps));
+	if (taps == NULL)
+		die(EXIT_GENERIC, "out of memory");
+	json_array_foreach(json_object_get(o, "network-interfaces"), i, n) {
+		dev = jget_str(n, "host_dev_name");
+		if ((taps[i] = tap_open(dev != NULL ? dev : "", terr,
+		    sizeof(terr))) == -1) {
+			snprintf(err, errsz, "Failed to build microVM from "
+			    "snapshot: Failed to restore MMIO device: Cannot "
+			    "restore devices: Net: %s", terr);
+			while (i-- > 0)
+				close(taps[i]);
+			goto fail;
+		}
+	}
+
+	/* the VM as it was, but for dirty page tracking: the load's */
+	vm.vcpus = (unsigned int)json_integer_value(json_object_get(mc,
+	    "vcpu_count"));
+	vm.mem_mib = (uint64_t)json_integer_value(json_object_get(mc,
+	    "mem_size_mib"));
+	vm.smt = jget_bool(mc, "smt", 0);
+	vm.cpu_template = jget_str(mc, "cpu_template") == NULL ? NULL :
+	    enum_const(en_cputmpl_v, jget_str(mc, "cpu_template"));
+	vm.huge_pages = enum_const(en_huge_v, jget_str(mc, "huge_pages") ?
+	    jget_str(mc, "huge_pages") : "None");
+	vm.track_dirty = diff;
+	json_decref(vm.boot);
+	vm.boot = restored(o, "boot-source");
+	json_decref(vm.boot_built);
+	vm.boot_built = restored(o, "boot-source");
+	json_decref(vm.drives);
+	vm.drives = json_incref(json_object_get(o, "drives"));
+	json_decref(vm.nets);
+	vm.nets = json_incref(json_object_get(o, "network-interfaces"));
+	free(vm.tapfds);
+	vm.tapfds = taps;
+	json_decref(vm.vsock);
+	vm.vsock = restored(o, "vsock");
+	json_decref(vm.entropy);
+	vm.entropy = restored(o, "entropy");
+	json_decref(vm.mmds_cfg);
+	vm.mmds_cfg = restored(o, "mmds-config");
+	if (vm.mmds_cfg != NULL && vm.mmds == NULL)
+		vm.mmds = json_null();
+	json_decref(o);
+	return 0;
+fail:
+	free(taps);
+	json_decref(o);
+	return -1;
+}
+
+static int
+present(const json_t *o, const char *key)
+{
+	json_t	*v = json_object_get(o, key);
+
+	return v != NULL && !json_is_null(v);
+}
+
+static void
+api_snapshot_load(struct resp *rs, const struct req *rq)
+{
+	json_t		*b, *mb;
+	const char	*mpath;
+	char		 err[2048];
+
+	if ((b = decode(rs, rq, &st_snapload)) == NULL)
+		return;
+	mb = json_object_get(b, "mem_backend");
+	if (present(b, "mem_backend") && present(b, "mem_file_path")) {
+		serde_fault(rs, ERR_LOAD_BOTH);
+		goto out;
+	}
+	if (!present(b, "mem_backend") && !present(b, "mem_file_path")) {
+		serde_fault(rs, ERR_LOAD_NONE);
+		goto out;
+	}
+	if (present(b, "mem_file_path")) {
+		rs->deprecated = 1;
+		fclog(LV_WARN, "fc_api", "PUT /snapshot/load: mem_file_path "
+		    "field is deprecated.");
+		mpath = jget_str(b, "mem_file_path");
+	} else
+		mpath = jget_str(mb, "backend_path");
+	if (started()) {
+		fault(rs, ERR_POSTBOOT);
+		goto out;
+	}
+	if (vm.boot_path) {
+		fault(rs, ERR_LOAD_NOTNOW);
+		goto out;
+	}
+	if (mb != NULL && !json_is_null(mb) &&
+	    strcmp(jget_str(mb, "backend_type"), "Uffd") == 0) {
+		fault(rs, "fc-standin: Uffd memory backends are not emulated; "
+		    "use \"backend_type\": \"File\".");
+		goto out;
+	}
+	if (snapshot_restore(jget_str(b, "snapshot_path"), mpath,
+	    jget_bool(b, "enable_diff_snapshots", 0), err,
+	    sizeof(err)) == -1) {
+		if (strncmp(err, "fc-standin:", 11) == 0)
+			fault(rs, "%s", err);
+		else
+			fault(rs, ERR_LOAD "%s", err);
+		/* a failed restore leaves Firecracker too dirty to go on */
+		fprintf(stderr, "Error: RunWithApi(BuildMicroVmError("
+		    "Restore))\n");
+		g.exit_pending = 1;
+		g.exit_code = EXIT_GENERIC;
+		g.exit_at = now_ms() + 200;
+		goto out;
+	}
+	vm.state = jget_bool(b, "resume_vm", 0) ? VM_RUNNING : VM_PAUSED;
+	fclog(LV_INFO, "fc_vmm", "'load snapshot' VMM action took 0 us.");
+	/* the microVM is built: the periodic metrics start, as at boot */
+	metrics_flush();
+	vm.metrics_next = now_ms() + METRICS_PERIOD_MS;
+	no_content(rs);
+out:
+	json_decref(b);
+}
+
+static void
+api_snapshot(struct resp *rs, const struct req *rq, const char *op)
+{
+	if (op == NULL)
+		fault(rs, "Missing snapshot operation type.");
+	else if (strcmp(op, "create") == 0)
+		api_snapshot_create(rs, rq);
+	else if (strcmp(op, "load") == 0)
+		api_snapshot_load(rs, rq);
+	else
+		fault(rs, "Invalid request method and/or path: PUT "
+		    "/snapshot/%s.", op);
+}
+
+#endif /* !STANDIN_MODE_QEMU */
+
+/*
  * The router: parsed_request.rs's match, arm for arm.
  */
 
@@ -2608,10 +3168,16 @@ api_route(struct resp *rs, const struct req *rq)
 			api_put_vsock(rs, rq);
 		else if (strcmp(p0, "entropy") == 0)
 			api_put_entropy(rs, rq);
+#ifndef STANDIN_MODE_QEMU
+		else if (strcmp(p0, "snapshot") == 0)
+			api_snapshot(rs, rq, p1);
+#endif
 		else if (strcmp(p0, "balloon") == 0 ||
 		    strcmp(p0, "cpu-config") == 0 ||
 		    strcmp(p0, "pmem") == 0 || strcmp(p0, "serial") == 0 ||
+#ifdef STANDIN_MODE_QEMU
 		    strcmp(p0, "snapshot") == 0 ||
+#endif
 		    (strcmp(p0, "hotplug") == 0 && p1 != NULL &&
 		    strcmp(p1, "memory") == 0))
 			not_emulated(rs, rq);
