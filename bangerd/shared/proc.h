@@ -39,6 +39,8 @@ struct proc_role {
 	/* its RLIMIT_NOFILE with max_vms VMs (proc_nofile()) */
 	rlim_t		(*pr_nofile)(int max_vms);
 };
+
+/* roles.c: the table, which the parent hands to worker_main() */
 extern const struct proc_role proc_roles[PROC_MAX];
 rlim_t	 proc_nofile(int, int);
 
