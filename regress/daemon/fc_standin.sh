@@ -1213,6 +1213,28 @@ expect_match qemu_exec_failure_state "$CODE $OUT" '"state":"Not started"'
 kill -TERM "$PID"
 wait_exit "$PID" 5
 
+# snapshots: the idle mode's checks and faults, but the memory file must
+# be qemu's migration stream, which a fresh qemu reads with -S and
+# -incoming fd:N; this "qemu" never answers on QMP: a failed restore
+start q5 "$QEMU" "$T/q5.sock"
+expect qemu_snapshot_create_preboot "$T/q5.sock" PUT /snapshot/create \
+    '{"snapshot_path":"a","mem_file_path":"b"}' 400 "$(fault "$PREBOOT")"
+expect qemu_snapshot_load_not_qemu "$T/q5.sock" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    400 "$(fault "fc-standin: $T/sd/vm.mem is not a qemu migration stream; the qemu stand-in restores only its own")"
+wait_exit "$PID" 5
+expect_eq qemu_snapshot_load_not_qemu_exit "$RC" 1
+printf 'QEVM\0\0\0\3' >"$T/qevm.mem"
+rm -f "$T/argv"
+FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu start q6 "$QEMU" "$T/q6.sock"
+expect qemu_snapshot_load_no_qmp "$T/q6.sock" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/qevm.mem\"}" \
+    400 "$(fault "$LOAD_ERR Failed to load guest memory: fc-standin: qemu: cannot connect to QMP at $T/q6.sock.qmp")"
+expect_eq qemu_snapshot_load_incoming "$(tail -3 "$T/argv" 2>&1 |
+    sed 's/^fd:[0-9][0-9]*$/fd:N/' | tr '\n' ' ')" "-S -incoming fd:N "
+wait_exit "$PID" 5
+expect_eq qemu_snapshot_load_no_qmp_exit "$RC" 1
+
 # --- qemu mode, with qemu: a real guest ---------------------------------
 #
 # The guest scripts/build-guest.sh builds and caches (FC_STANDIN_GUEST,

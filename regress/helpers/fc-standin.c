@@ -2869,12 +2869,16 @@ guest_restore(int fd, char *err, size_t errsz)
 	if (qmp_migration_wait(qerr, sizeof(qerr)) == 0)
 		return 0;
 	/* qemu ends when an incoming migration fails: say how */
-	if ((pid = g.qemu_pid) != -1 && waitpid(pid, &st, WNOHANG) ==
-	    pid) {
-		g.qemu_pid = -1;
+	pid = g.qemu_pid;
+	if (waitpid(pid, &st, WNOHANG) == pid)
 		snprintf(qerr, sizeof(qerr), "qemu exited, status %d",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	else {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 	}
+	g.qemu_pid = -1;
+	qmp_close();
 	snprintf(err, errsz, "Failed to load guest memory: fc-standin: "
 	    "qemu: %s", qerr);
 	return -1;
