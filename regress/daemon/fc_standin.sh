@@ -1213,6 +1213,28 @@ expect_match qemu_exec_failure_state "$CODE $OUT" '"state":"Not started"'
 kill -TERM "$PID"
 wait_exit "$PID" 5
 
+# snapshots: the idle mode's checks and faults, but the memory file must
+# be qemu's migration stream, which a fresh qemu reads with -S and
+# -incoming fd:N; this "qemu" never answers on QMP: a failed restore
+start q5 "$QEMU" "$T/q5.sock"
+expect qemu_snapshot_create_preboot "$T/q5.sock" PUT /snapshot/create \
+    '{"snapshot_path":"a","mem_file_path":"b"}' 400 "$(fault "$PREBOOT")"
+expect qemu_snapshot_load_not_qemu "$T/q5.sock" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\"}" \
+    400 "$(fault "fc-standin: $T/sd/vm.mem is not a qemu migration stream; the qemu stand-in restores only its own")"
+wait_exit "$PID" 5
+expect_eq qemu_snapshot_load_not_qemu_exit "$RC" 1
+printf 'QEVM\0\0\0\3' >"$T/qevm.mem"
+rm -f "$T/argv"
+FAKE_ARGV=$T/argv FC_STANDIN_QEMU=$T/fakeqemu start q6 "$QEMU" "$T/q6.sock"
+expect qemu_snapshot_load_no_qmp "$T/q6.sock" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/qevm.mem\"}" \
+    400 "$(fault "$LOAD_ERR Failed to load guest memory: fc-standin: qemu: cannot connect to QMP at $T/q6.sock.qmp")"
+expect_eq qemu_snapshot_load_incoming "$(tail -3 "$T/argv" 2>&1 |
+    sed 's/^fd:[0-9][0-9]*$/fd:N/' | tr '\n' ' ')" "-S -incoming fd:N "
+wait_exit "$PID" 5
+expect_eq qemu_snapshot_load_no_qmp_exit "$RC" 1
+
 # --- qemu mode, with qemu: a real guest ---------------------------------
 #
 # The guest scripts/build-guest.sh builds and caches (FC_STANDIN_GUEST,
@@ -1240,8 +1262,76 @@ within() {
 	done
 }
 
-# qemu_boot: boot, log in over SSH, pause, Ctrl+Alt+Del; then a guest
-# that reboots by itself.
+# qemu_snapshot: a marker in the guest's memory (/run is a tmpfs), a
+# snapshot of the paused guest, the stand-in and its qemu killed, and a
+# fresh stand-in that loads the snapshot from the same disk and carries
+# on: the marker is there, the uptime goes on, no second boot.  R, PID
+# and ROUT then name the restored one.  Needs qemu_boot's ssh_opts.
+qemu_snapshot() {
+	local up0 out cfg qpid snap
+	up0=$(ip netns exec "$NS" ssh "${ssh_opts[@]}" -i "$key" "root@$ip" \
+	    "echo fcst-marker-$$ >/run/fcst-marker && cut -d. -f1 /proc/uptime" \
+	    2>&1)
+	if ! [ "$up0" -ge 0 ] 2>/dev/null; then
+		fail qemu_snapshot_marker_set "ssh: $up0"
+		return 1
+	fi
+	expect qemu_snapshot_pause "$R" PATCH /vm '{"state":"Paused"}' 204 ""
+	api "$R" GET /vm/config
+	cfg=$OUT
+	snap="{\"snapshot_path\":\"$T/q.snap\",\"mem_file_path\":\"$T/q.mem\"}"
+	expect qemu_snapshot_create "$R" PUT /snapshot/create "$snap" 204 ""
+	expect_eq qemu_snapshot_files "$(head -1 "$T/q.snap") $(head -c 4 \
+	    "$T/q.mem")" "fc-standin snapshot 1 QEVM"
+	api "$R" GET /
+	expect_match qemu_snapshot_still_paused "$CODE $OUT" \
+	    '"state":"Paused"'
+
+	# the first stand-in and its qemu go, by PID; the disk stays
+	qpid=$(pgrep -P "$PID" | head -1)
+	kill -KILL "$PID" $qpid 2>/dev/null
+	wait "$PID" 2>/dev/null
+	forget "$PID"
+	within 5 test ! -e "/proc/$qpid"
+
+	R=$T/s.sock
+	ROUT=$T/s.out
+	ip netns exec "$NS" "$QEMU" \
+	    --api-sock "$R" --id vm-s >"$ROUT" 2>"$T/s.err" &
+	PID=$!
+	PIDS+=("$PID")
+	wait_for 5 test -S "$R"
+	expect qemu_snapshot_load "$R" PUT /snapshot/load \
+	    "{\"snapshot_path\":\"$T/q.snap\",\"mem_backend\":{\"backend_path\":\"$T/q.mem\",\"backend_type\":\"File\"},\"resume_vm\":true}" \
+	    204 ""
+	qpid=$(pgrep -P "$PID" | head -1)
+	[ -z "$qpid" ] || PIDS+=("$qpid")
+	if [ "$CODE" != 204 ]; then
+		fail qemu_snapshot_restored "$OUT $(head -c 300 "$T/s.err")"
+		return 1
+	fi
+	api "$R" GET /
+	expect_match qemu_snapshot_load_running "$CODE $OUT" \
+	    '^200 \{"id":"vm-s","state":"Running",'
+	api "$R" GET /vm/config
+	expect_eq qemu_snapshot_load_vm_config "$CODE $OUT" "200 $cfg"
+	within 15 ip netns exec "$NS" ssh "${ssh_opts[@]}" -i "$key" \
+	    "root@$ip" true
+	out=$(ip netns exec "$NS" ssh "${ssh_opts[@]}" -i "$key" "root@$ip" \
+	    'cat /run/fcst-marker && cut -d. -f1 /proc/uptime' 2>&1)
+	expect_eq qemu_snapshot_marker "$(head -1 <<<"$out")" "fcst-marker-$$"
+	if [ "$(tail -1 <<<"$out")" -ge "$up0" ] 2>/dev/null; then
+		pass qemu_snapshot_uptime_goes_on \
+		    "(${up0}s before, $(tail -1 <<<"$out")s after)"
+	else
+		fail qemu_snapshot_uptime_goes_on \
+		    "${up0}s before, after: $out"
+	fi
+	expect_eq qemu_snapshot_no_boot "$(grep -c 'Linux version' "$ROUT")" 0
+}
+
+# qemu_boot: boot, log in over SSH, pause, snapshot and restore into a
+# fresh stand-in, Ctrl+Alt+Del; then a guest that reboots by itself.
 qemu_boot() {
 	local krel ip=172.31.254.2 args key qpid t0 dt ssh_opts
 	krel=$(sed -n 's/^kernel_release=//p' "$GUEST/stamp")
@@ -1269,6 +1359,7 @@ qemu_boot() {
 	fi
 
 	R=$T/r.sock
+	ROUT=$T/r.out
 	ip netns exec "$NS" "$QEMU" \
 	    --api-sock "$R" --id vm-r >"$T/r.out" 2>"$T/r.err" &
 	PID=$!
@@ -1337,6 +1428,12 @@ qemu_boot() {
 	expect_match qemu_paused "$CODE $OUT" '"state":"Paused"'
 	expect qemu_resume "$R" PATCH /vm '{"state":"Resumed"}' 204 ""
 
+	if ! command -v ssh >/dev/null; then
+		skip qemu_snapshot "ssh is not installed (openssh-client)"
+	elif ! qemu_snapshot; then
+		return
+	fi
+
 	# Ctrl+Alt+Del to the paused guest waits in the i8042 (qemu drops
 	# keys while stopped: the stand-in keeps them); once resumed, the
 	# guest reboots (reboot=k), and qemu and the stand-in exit 0
@@ -1347,17 +1444,18 @@ qemu_boot() {
 	sleep 3
 	expect_eq qemu_boot_ctrl_alt_del_waits \
 	    "$(kill -0 "$PID" 2>/dev/null && echo running) $(grep -c \
-	    'reboot:' "$T/r.out")" "running 0"
+	    'reboot:' "$ROUT")" "running 0"
 	t0=$SECONDS
 	expect qemu_resume_reads_it "$R" PATCH /vm '{"state":"Resumed"}' \
 	    204 ""
 	wait_exit "$PID" 90
 	dt=$((SECONDS - t0))
+	forget "$qpid"
 	expect_eq qemu_boot_exit "$RC" 0
-	if grep -q 'reboot: Restarting system' "$T/r.out"; then
+	if grep -q 'reboot: Restarting system' "$ROUT"; then
 		pass qemu_boot_guest_reboot "(${dt}s)"
 	else
-		fail qemu_boot_guest_reboot "the guest did not reboot: $(tail -c 300 "$T/r.out" | tr -d '\r' | tr '\n' ' ')"
+		fail qemu_boot_guest_reboot "the guest did not reboot: $(tail -c 300 "$ROUT" | tr -d '\r' | tr '\n' ' ')"
 	fi
 	expect_eq qemu_boot_qemu_gone \
 	    "$([ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null && echo alive)" ""

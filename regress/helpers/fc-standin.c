@@ -23,7 +23,10 @@
  *				and nothing more; the API keeps answering;
  *				we exit, with qemu's status, when qemu does
  *				(the guest powered off or rebooted).
- *				Snapshots are not emulated.
+ *				PUT /snapshot/create and /snapshot/load
+ *				as in the idle mode, but the memory file
+ *				is qemu's migration stream of the guest,
+ *				and load runs qemu -incoming from it.
  *
  * As Firecracker does, PUT /network-interfaces opens the tap then and
  * there (TUNSETIFF on /dev/net/tun, as whoever runs us, in our network
@@ -411,7 +414,6 @@ static const struct sd_field f_mmdscfg[] = {
 };
 static const struct sd_struct st_mmdscfg = { "MmdsConfig", f_mmdscfg, 0 };
 
-#ifndef STANDIN_MODE_QEMU
 static const char * const en_snaptype_v[] = { "Diff", "Full", NULL };
 static const struct sd_enum en_snaptype = { en_snaptype_v, 0 };
 static const struct sd_field f_snapcreate[] = {
@@ -442,7 +444,6 @@ static const struct sd_field f_snapload[] = {
 };
 static const struct sd_struct st_snapload = {
 	"LoadSnapshotConfig", f_snapload, 0 };
-#endif
 
 static void	cleanup(void);
 static void	die(int, const char *, ...)
@@ -1436,10 +1437,21 @@ qmp_close(void)
 	g.qmp_fd = -1;
 }
 
-/* One command (args: JSON or NULL); 0 if qemu returned, else -1, err. */
+/*
+ * One command (args: JSON or NULL; fd, unless -1, passed along, as
+ * getfd wants); 0 if qemu returned (its "return" in *ret if ret is not
+ * NULL), else -1, err.
+ */
 static int
-qmp_exec(const char *cmd, const char *args, char *err, size_t errsz)
+qmp_exec(const char *cmd, const char *args, int fd, json_t **ret,
+    char *err, size_t errsz)
 {
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
 	char		 line[8192];
 	json_t		*o, *e;
 	json_error_t	 jerr;
@@ -1452,7 +1464,21 @@ qmp_exec(const char *cmd, const char *args, char *err, size_t errsz)
 	else
 		snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\r\n",
 		    cmd);
-	if (write(g.qmp_fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = line;
+	iov.iov_len = strlen(line);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		cm.hdr.cmsg_level = SOL_SOCKET;
+		cm.hdr.cmsg_type = SCM_RIGHTS;
+		cm.hdr.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.hdr), &fd, sizeof(int));
+	}
+	if (sendmsg(g.qmp_fd, &msg, MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
 		snprintf(err, errsz, "QMP write: %s", strerror(errno));
 		qmp_close();
 		return -1;
@@ -1466,9 +1492,12 @@ qmp_exec(const char *cmd, const char *args, char *err, size_t errsz)
 		}
 		if ((o = json_loads(line, 0, &jerr)) == NULL)
 			continue;
-		if (json_object_get(o, "return") != NULL)
+		if (json_object_get(o, "return") != NULL) {
 			rc = 0;
-		else if ((e = json_object_get(o, "error")) != NULL) {
+			if (ret != NULL)
+				*ret = json_incref(json_object_get(o,
+				    "return"));
+		} else if ((e = json_object_get(o, "error")) != NULL) {
 			snprintf(err, errsz, "%s", jget_str(e, "desc") ?
 			    jget_str(e, "desc") : "QMP error");
 			rc = -2;
@@ -1515,7 +1544,7 @@ qmp_connect(char *err, size_t errsz)
 		qmp_close();
 		return -1;
 	}
-	return qmp_exec("qmp_capabilities", NULL, err, errsz);
+	return qmp_exec("qmp_capabilities", NULL, -1, NULL, err, errsz);
 }
 
 static int
@@ -1523,11 +1552,49 @@ qmp(const char *cmd, const char *args, char *err, size_t errsz)
 {
 	if (qmp_connect(err, errsz) == -1)
 		return -1;
-	return qmp_exec(cmd, args, err, errsz);
+	return qmp_exec(cmd, args, -1, NULL, err, errsz);
+}
+
+/*
+ * Until the migration, out of or into this qemu, ends: 0 if it
+ * completed, else -1 with err set.
+ */
+static int
+qmp_migration_wait(char *err, size_t errsz)
+{
+	json_t		*ret = NULL;
+	const char	*st;
+	int64_t		 deadline = now_ms() + 120000;
+	int		 rc = -1;
+
+	for (;;) {
+		if (qmp_connect(err, errsz) == -1 || qmp_exec("query-migrate",
+		    NULL, -1, &ret, err, errsz) == -1)
+			return -1;
+		st = jget_str(ret, "status");
+		if (st != NULL && strcmp(st, "completed") == 0)
+			rc = 0;
+		else if (st != NULL && (strcmp(st, "failed") == 0 ||
+		    strcmp(st, "cancelled") == 0))
+			snprintf(err, errsz, "migration %s: %s", st,
+			    jget_str(ret, "error-desc") != NULL ?
+			    jget_str(ret, "error-desc") : "no reason given");
+		else if (now_ms() >= deadline)
+			snprintf(err, errsz, "migration still %s after 120 s",
+			    st != NULL ? st : "not started");
+		else {
+			json_decref(ret);
+			ret = NULL;
+			usleep(20000);
+			continue;
+		}
+		json_decref(ret);
+		return rc;
+	}
 }
 
 static void
-qemu_args(struct strv *av, const char *qemu)
+qemu_args(struct strv *av, const char *qemu, const char *incoming)
 {
 	const char	*s;
 	char		*cmdline, *esc, id[256];
@@ -1588,6 +1655,12 @@ qemu_args(struct strv *av, const char *qemu)
 	strv_add(av, "-no-reboot");
 	strv_add(av, "-qmp");
 	strv_add(av, "unix:%s,server=on,wait=off", g.qmp_path);
+	/* a restore: stopped until the load asks for more (-S) */
+	if (incoming != NULL) {
+		strv_add(av, "-S");
+		strv_add(av, "-incoming");
+		strv_add(av, "%s", incoming);
+	}
 }
 
 static void
@@ -1602,8 +1675,12 @@ qmp_path_init(void)
 	    (int)getpid());
 }
 
-static void
-guest_start(struct resp *rs)
+/*
+ * qemu as our child, with the VM's configuration (and, for a restore,
+ * -incoming URI, keepfd inherited).  0, or -1 with err set.
+ */
+static int
+qemu_spawn(const char *incoming, int keepfd, char *err, size_t errsz)
 {
 	struct strv	 av = { NULL, 0, 0 };
 	const char	*qemu;
@@ -1617,12 +1694,11 @@ guest_start(struct resp *rs)
 		qemu = QEMU_PATH;
 	qmp_path_init();
 	unlink(g.qmp_path);
-	qemu_args(&av, qemu);
+	qemu_args(&av, qemu, incoming);
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		fault(rs, "Start microvm error: Internal error while starting "
-		    "microVM: %s", oserr(errno));
+		snprintf(err, errsz, "%s", oserr(errno));
 		strv_free(&av);
-		return;
+		return -1;
 	}
 	fflush(stdout);
 	fflush(stderr);
@@ -1631,10 +1707,9 @@ guest_start(struct resp *rs)
 		e = errno;
 		close(pfd[0]);
 		close(pfd[1]);
-		fault(rs, "Start microvm error: Internal error while starting "
-		    "microVM: %s", oserr(e));
+		snprintf(err, errsz, "%s", oserr(e));
 		strv_free(&av);
-		return;
+		return -1;
 	case 0:
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -1642,6 +1717,8 @@ guest_start(struct resp *rs)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (i = 0; i < json_array_size(vm.nets); i++)
 			(void)fcntl(vm.tapfds[i], F_SETFD, 0);
+		if (keepfd != -1)
+			(void)fcntl(keepfd, F_SETFD, 0);
 		execv(qemu, av.v);
 		e = errno;
 		(void)write(pfd[1], &e, sizeof(e));
@@ -1653,17 +1730,28 @@ guest_start(struct resp *rs)
 	while ((r = read(pfd[0], &e, sizeof(e))) == -1 && errno == EINTR)
 		;
 	close(pfd[0]);
+	strv_free(&av);
 	if (r == (ssize_t)sizeof(e)) {
 		waitpid(pid, NULL, 0);
+		snprintf(err, errsz, "cannot execute %s: %s", qemu, oserr(e));
+		return -1;
+	}
+	g.qemu_pid = pid;
+	fclog(LV_INFO, "fc_vmm", "Started %s as pid %d", qemu, (int)pid);
+	return 0;
+}
+
+static void
+guest_start(struct resp *rs)
+{
+	char	err[1024];
+
+	if (qemu_spawn(NULL, -1, err, sizeof(err)) == -1) {
 		fault(rs, "Start microvm error: Internal error while starting "
-		    "microVM: cannot execute %s: %s", qemu, oserr(e));
-		strv_free(&av);
+		    "microVM: %s", err);
 		return;
 	}
-	strv_free(&av);
-	g.qemu_pid = pid;
 	vm.state = VM_RUNNING;
-	fclog(LV_INFO, "fc_vmm", "Started %s as pid %d", qemu, (int)pid);
 	no_content(rs);
 }
 
@@ -2569,17 +2657,18 @@ api_patch_vm(struct resp *rs, const struct req *rq)
 }
 
 /*
- * Snapshots, as persist.rs makes and restores them, in the idle mode
- * only (the qemu mode answers that it does not emulate them).  The
- * state file is ours: the magic line SNAP_MAGIC, then one JSON object
- * (machine config, boot source, drives, network interfaces, vsock,
- * entropy, MMDS config, VM state), then, as Firecracker ends its own,
- * the CRC64 of all that (crc64 2.0, little-endian u64), so a file that
- * is not a snapshot is refused in Firecracker's words.  The memory file
- * is mem_size_mib MiB of zeros, sparse: there is no guest memory.
+ * Snapshots, as persist.rs makes and restores them.  The state file is
+ * ours: the magic line SNAP_MAGIC, then one JSON object (machine
+ * config, boot source, drives, network interfaces, vsock, entropy, MMDS
+ * config, VM state), then, as Firecracker ends its own, the CRC64 of
+ * all that (crc64 2.0, little-endian u64), so a file that is not a
+ * snapshot is refused in Firecracker's words.  The memory file is, in
+ * the idle mode, mem_size_mib MiB of zeros, sparse: there is no guest
+ * memory; in the qemu mode, qemu's own migration stream of the paused
+ * guest (devices and CPUs as well as RAM, zero pages elided), not a
+ * raw memory image: only a qemu of the same build and command line
+ * reads it back.  Disks are not copied: a restore needs the same files.
  */
-
-#ifndef STANDIN_MODE_QEMU
 
 /* The crc64 crate's: Jones polynomial, reflected, no final xor. */
 #define CRC64_POLY	0x95ac9329ac4bc9b5ULL
@@ -2678,6 +2767,7 @@ out:
 	return rc;
 }
 
+#ifndef STANDIN_MODE_QEMU
 /*
  * snapshot_memory_to_file(): the file is made mem_size_mib long.  A
  * full snapshot writes all of memory, which is zeros here; a diff one
@@ -2718,6 +2808,82 @@ out:
 	close(fd);
 	return rc;
 }
+#else
+/*
+ * The memory file: qemu migrates the paused guest into it, through an
+ * fd of ours passed over QMP (qemu 7.2 has no file: URI; an exec: cat
+ * would be killed on close, maybe before it wrote the last of it).
+ * qemu is left stopped (postmigrate: cont resumes it).  A diff is a
+ * full one: qemu keeps no dirty pages for us.
+ */
+static int
+snapshot_write_mem(struct resp *rs, const char *path, int full)
+{
+	char	err[1024];
+	int	fd, rc = -1;
+
+	(void)full;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0666)) == -1) {
+		fault(rs, ERR_SNAP_CREATE "Cannot perform open on the memory "
+		    "backing file: %s", oserr(errno));
+		return -1;
+	}
+	if (qmp_connect(err, sizeof(err)) == 0 &&
+	    qmp_exec("getfd", "{\"fdname\":\"snapmem\"}", fd, NULL, err,
+	    sizeof(err)) == 0 &&
+	    qmp("migrate-set-parameters", "{\"max-bandwidth\":"
+	    "1099511627776}", err, sizeof(err)) == 0 &&
+	    qmp("migrate", "{\"uri\":\"fd:snapmem\"}", err,
+	    sizeof(err)) == 0 && qmp_migration_wait(err, sizeof(err)) == 0)
+		rc = 0;
+	else
+		fault(rs, ERR_SNAP_CREATE "Cannot write memory file: "
+		    "fc-standin: qemu: %s", err);
+	if (rc == 0 && fsync(fd) == -1) {
+		fault(rs, ERR_SNAP_CREATE "Cannot perform sync_all on the "
+		    "memory backing file: %s", oserr(errno));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * The memory file is qemu's migration stream: qemu, with the restored
+ * configuration, reads it (-incoming fd:N), and stays stopped.
+ */
+static int
+guest_restore(int fd, char *err, size_t errsz)
+{
+	char	uri[64], qerr[1024];
+	pid_t	pid;
+	int	st;
+
+	snprintf(uri, sizeof(uri), "fd:%d", fd);
+	if (qemu_spawn(uri, fd, qerr, sizeof(qerr)) == -1) {
+		snprintf(err, errsz, "Failed to load guest memory: fc-standin: "
+		    "qemu: %s", qerr);
+		return -1;
+	}
+	if (qmp_migration_wait(qerr, sizeof(qerr)) == 0)
+		return 0;
+	/* qemu ends when an incoming migration fails: say how */
+	pid = g.qemu_pid;
+	if (waitpid(pid, &st, WNOHANG) == pid)
+		snprintf(qerr, sizeof(qerr), "qemu exited, status %d",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	else {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	g.qemu_pid = -1;
+	qmp_close();
+	snprintf(err, errsz, "Failed to load guest memory: fc-standin: "
+	    "qemu: %s", qerr);
+	return -1;
+}
+#endif
 
 static void
 api_snapshot_create(struct resp *rs, const struct req *rq)
@@ -2870,6 +3036,10 @@ snapshot_restore(const char *spath, const char *mpath, int diff,
 	char		 terr[1024];
 	size_t		 i, nn;
 	int		 fd, *taps = NULL;
+#ifdef STANDIN_MODE_QEMU
+	unsigned char	 magic[4];
+	int		 memfd = -1;
+#endif
 
 	if ((o = snapshot_read_state(spath, terr, sizeof(terr))) == NULL) {
 		snprintf(err, errsz, "%s%s", strncmp(terr, "fc-standin:",
@@ -2884,6 +3054,7 @@ snapshot_restore(const char *spath, const char *mpath, int diff,
 		goto fail;
 	}
 	mc = json_object_get(o, "machine-config");
+#ifndef STANDIN_MODE_QEMU
 	/* vm-memory maps the regions from the file: it must reach that far */
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size <
 	    (uint64_t)json_integer_value(json_object_get(mc,
@@ -2896,6 +3067,17 @@ snapshot_restore(const char *spath, const char *mpath, int diff,
 		goto fail;
 	}
 	close(fd);
+#else
+	(void)st;
+	/* a migration stream begins "QEVM" (QEMU_VM_FILE_MAGIC) */
+	if (read_at(fd, magic, 4, 0) == -1 || memcmp(magic, "QEVM", 4) != 0) {
+		close(fd);
+		snprintf(err, errsz, "fc-standin: %s is not a qemu migration "
+		    "stream; the qemu stand-in restores only its own", mpath);
+		goto fail;
+	}
+	memfd = fd;
+#endif
 	json_array_foreach(json_object_get(o, "drives"), i, d) {
 		if ((fd = open(jget_str(d, "path_on_host"),
 		    (jget_bool(d, "is_read_only", 0) ? O_RDONLY : O_RDWR) |
@@ -2956,8 +3138,18 @@ snapshot_restore(const char *spath, const char *mpath, int diff,
 	if (vm.mmds_cfg != NULL && vm.mmds == NULL)
 		vm.mmds = json_null();
 	json_decref(o);
+#ifdef STANDIN_MODE_QEMU
+	fd = guest_restore(memfd, err, errsz);
+	close(memfd);
+	return fd;
+#else
 	return 0;
+#endif
 fail:
+#ifdef STANDIN_MODE_QEMU
+	if (memfd != -1)
+		close(memfd);
+#endif
 	free(taps);
 	json_decref(o);
 	return -1;
@@ -3025,7 +3217,12 @@ api_snapshot_load(struct resp *rs, const struct req *rq)
 		g.exit_at = now_ms() + 200;
 		goto out;
 	}
-	vm.state = jget_bool(b, "resume_vm", 0) ? VM_RUNNING : VM_PAUSED;
+	vm.state = VM_PAUSED;
+	if (jget_bool(b, "resume_vm", 0)) {
+		if (guest_pause(rs, 0) == -1)
+			goto out;
+		vm.state = VM_RUNNING;
+	}
 	fclog(LV_INFO, "fc_vmm", "'load snapshot' VMM action took 0 us.");
 	/* the microVM is built: the periodic metrics start, as at boot */
 	metrics_flush();
@@ -3049,7 +3246,6 @@ api_snapshot(struct resp *rs, const struct req *rq, const char *op)
 		    "/snapshot/%s.", op);
 }
 
-#endif /* !STANDIN_MODE_QEMU */
 
 /*
  * The router: parsed_request.rs's match, arm for arm.
@@ -3168,16 +3364,11 @@ api_route(struct resp *rs, const struct req *rq)
 			api_put_vsock(rs, rq);
 		else if (strcmp(p0, "entropy") == 0)
 			api_put_entropy(rs, rq);
-#ifndef STANDIN_MODE_QEMU
 		else if (strcmp(p0, "snapshot") == 0)
 			api_snapshot(rs, rq, p1);
-#endif
 		else if (strcmp(p0, "balloon") == 0 ||
 		    strcmp(p0, "cpu-config") == 0 ||
 		    strcmp(p0, "pmem") == 0 || strcmp(p0, "serial") == 0 ||
-#ifdef STANDIN_MODE_QEMU
-		    strcmp(p0, "snapshot") == 0 ||
-#endif
 		    (strcmp(p0, "hotplug") == 0 && p1 != NULL &&
 		    strcmp(p1, "memory") == 0))
 			not_emulated(rs, rq);
