@@ -99,6 +99,10 @@ MODULE_LIB =	$(B)/libbangerd.a
 # make check ROOMS="vm net" runs those rooms' tests alone.
 TEST_ROOMS =	common parent vm net update bangerctl daemon
 ROOMS ?=	$(TEST_ROOMS)
+ifneq ($(filter-out $(TEST_ROOMS),$(ROOMS)),)
+$(error ROOMS names no such room: $(filter-out $(TEST_ROOMS),$(ROOMS)) \
+    (the rooms: $(TEST_ROOMS)))
+endif
 UNIT_SRCS =	$(foreach r,$(ROOMS),$(wildcard regress/$(r)/*_test.c))
 UNIT_BINS =	$(UNIT_SRCS:%.c=$(OBJDIR)/%)
 UNIT_LINK =	$(MODULE_LIB) $(COMMON_OBJS)

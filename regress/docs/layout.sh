@@ -69,6 +69,24 @@ else
 	    "across rooms:$bad"
 fi
 
+# Each room's tests are in regress/ROOM; make check ROOMS= takes only
+# rooms, and says which it does not know.
+for r in parent vm net update; do
+	if ls "regress/$r/"*.sh >/dev/null 2>&1; then
+		pass "layout: regress/$r holds the $r room's tests"
+	else
+		fail "layout: regress/$r holds the $r room's tests" "none there"
+	fi
+done
+out=$(make -s -n -C "$TOP" check ROOMS="vm nosuch" 2>&1); rc=$?
+if [ "$rc" -ne 0 ] && expr "$out" : '.*ROOMS names no such room: nosuch' \
+    >/dev/null; then
+	pass "layout: make check ROOMS= refuses a room it does not know, naming it"
+else
+	fail "layout: make check ROOMS= refuses a room it does not know, naming it" \
+	    "exit $rc: $(echo "$out" | tail -n 1)"
+fi
+
 # --- sizes -------------------------------------------------------------
 
 big=$(wc -l bangerd/*/*.[ch] bangerd/roles.c common/*.[ch] bangerctl/*.[ch] |
