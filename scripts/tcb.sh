@@ -1,6 +1,7 @@
 #!/bin/sh
-# tcb.sh [OBJDIR]: what runs as root in bangerd, by file, with its lines
-# (make tcb).  Root runs:
+# tcb.sh [-o] [OBJDIR]: what runs as root in bangerd, by file, with its
+# lines (make tcb); -o: the objects of bangerd's own files that do, one
+# a line (regress/docs/layout.sh checks what they call).  Root runs:
 #   bangerd/parent/   the parent, all of it
 #   bangerd/shared/   every process's start, until sandbox_enter()
 #   bangerd/roles.c   the table of worker roles
@@ -12,6 +13,11 @@
 # regress/docs/layout.sh checks that root code calls none of their
 # functions but the roles' event loops.
 set -eu
+objsonly=
+if [ "${1:-}" = -o ]; then
+	objsonly=1
+	shift
+fi
 OBJDIR=${1:-obj}
 B=$OBJDIR/build
 cd "$(dirname "$0")/.."
@@ -23,6 +29,10 @@ objs=$(ls "$B"/bangerd/parent/*.o "$B"/bangerd/shared/*.o \
 for o in $objs; do
 	[ -f "$o" ] || { echo "tcb: $o missing: run make first" >&2; exit 1; }
 done
+if [ -n "$objsonly" ]; then
+	printf '%s\n' $objs
+	exit 0
+fi
 
 # The common objects root code needs, and what they need in turn.
 T=$(mktemp -d)

@@ -106,10 +106,13 @@ if [ ! -f "$B/bangerd/parent/bangerd.o" ]; then
 	skip "layout: the root figure in the docs" "no objects in $B"
 	t_done
 fi
-rootobjs=$(ls "$B"/bangerd/parent/*.o "$B"/bangerd/shared/*.o \
-    "$B"/bangerd/roles.o "$B"/bangerd/*/preinit.o)
-workobjs=$(ls "$B"/bangerd/vm/*.o "$B"/bangerd/net/*.o \
-    "$B"/bangerd/update/*.o | grep -v '/preinit\.o$')
+# The root objects as make tcb counts them; every other object of the
+# workers' rooms runs sandboxed.
+sh scripts/tcb.sh -o "$OBJDIR" >"$TMPD/rootobjs" ||
+    fail "layout: make tcb names the root objects" "scripts/tcb.sh -o failed"
+rootobjs=$(cat "$TMPD/rootobjs")
+workobjs=$(ls "$OBJDIR"/build/bangerd/vm/*.o "$OBJDIR"/build/bangerd/net/*.o \
+    "$OBJDIR"/build/bangerd/update/*.o | grep -vxF -f "$TMPD/rootobjs")
 # shellcheck disable=SC2086
 nm -u --format=posix $rootobjs | awk '{ print $1 }' | sort -u >"$TMPD/need"
 # shellcheck disable=SC2086
