@@ -67,7 +67,10 @@ COMMON_SRCS =	common/log.c common/imsg-buffer.c common/imsg.c \
 #            as root
 #   shared/  what every process runs: its start, the imsg channel, the
 #            sandbox, the signed manifest's checks
-# roles.c is the table of worker roles, the one file naming every room.
+# roles.c is the parent's table of the workers' limits, the one file
+# naming every room.  Each process is a program of its own: bangerd (the
+# parent), and bangerd-vm, bangerd-net and bangerd-update (each worker
+# room's main.c), installed side by side.
 PARENT_SRCS =	$(wildcard bangerd/parent/*.c)
 VM_SRCS =	$(wildcard bangerd/vm/*.c)
 NET_SRCS =	$(wildcard bangerd/net/*.c)
@@ -75,9 +78,13 @@ UPDATE_SRCS =	$(wildcard bangerd/update/*.c)
 SHARED_SRCS =	$(wildcard bangerd/shared/*.c) common/signify.c
 BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
 		$(UPDATE_SRCS) $(SHARED_SRCS)
-# The unit tests and test helpers link the modules they use from an
-# archive of every object but the one holding main().
-MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c,$(BANGERD_SRCS))
+WORKER_MAINS =	bangerd/vm/main.c bangerd/net/main.c bangerd/update/main.c
+# Every program, and the unit tests and test helpers, link the modules
+# they use from an archive of every object but the ones holding main():
+# the linker takes the objects a program calls into and nothing else,
+# and --as-needed keeps only the libraries those objects call.
+MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c $(WORKER_MAINS), \
+		    $(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
 		bangerctl/console.c
@@ -85,10 +92,13 @@ CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build
 COMMON_OBJS =	$(COMMON_SRCS:%.c=$(B)/%.o)
-BANGERD_OBJS =	$(BANGERD_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parent/parse.o
 CTL_OBJS =	$(CTL_SRCS:%.c=$(B)/%.o)
 MODULE_OBJS =	$(MODULE_SRCS:%.c=$(B)/%.o) $(B)/bangerd/parent/parse.o
 MODULE_LIB =	$(B)/libbangerd.a
+COMMON_LIB =	$(B)/libcommon.a
+PROGRAM_LINK =	$(MODULE_LIB) $(COMMON_LIB)
+WORKER_PROGS =	$(OBJDIR)/bangerd-vm $(OBJDIR)/bangerd-net \
+		$(OBJDIR)/bangerd-update
 
 # Tests live in the room of the code they test: regress/common,
 # regress/parent, regress/vm, regress/net, regress/update,
@@ -116,12 +126,19 @@ HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%) \
 		$(OBJDIR)/regress/helpers/fc-standin-qemu \
 		$(OBJDIR)/regress/helpers/jailer-standin
 
-all: $(OBJDIR)/bangerd $(OBJDIR)/bangerctl
+all: $(OBJDIR)/bangerd $(WORKER_PROGS) $(OBJDIR)/bangerctl
 
-$(OBJDIR)/bangerd: $(BANGERD_OBJS) $(COMMON_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_D)
+$(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o $(PROGRAM_LINK)
+	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
+
+$(OBJDIR)/bangerd-%: $(B)/bangerd/%/main.o $(PROGRAM_LINK)
+	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 
 $(MODULE_LIB): $(MODULE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(COMMON_LIB): $(COMMON_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -284,6 +301,7 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/banger $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(INITDIR)
 	install -m 0755 $(OBJDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerd
+	install -m 0755 $(WORKER_PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(OBJDIR)/bangerctl $(DESTDIR)$(SBINDIR)/bangerctl
 	install -m 0644 man/bangerd.conf.5 man/banger-manifest.5 \
 	    $(DESTDIR)$(MANDIR)/man5/
@@ -300,6 +318,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerctl \
+	    $(DESTDIR)$(SBINDIR)/bangerd-vm $(DESTDIR)$(SBINDIR)/bangerd-net \
+	    $(DESTDIR)$(SBINDIR)/bangerd-update \
 	    $(DESTDIR)$(MANDIR)/man5/bangerd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/banger-manifest.5 \
 	    $(DESTDIR)$(MANDIR)/man7/banger-privileges.7 \

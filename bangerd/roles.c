@@ -1,13 +1,12 @@
 /*
- * The worker roles bangerd can be started as ("bangerd -P ROLE", by
- * proc_exec_worker()): what each does as root before its sandbox, and
- * its event loop.  The one file that names every room; shared/proc.c
- * reaches the workers only through this table.
+ * The parent's table of the workers' limits: each worker's
+ * RLIMIT_NOFILE with max_vms VMs, which the parent sends in its
+ * worker_init and counts in its own.  The one file naming every room,
+ * for their constants alone; the workers' code is in their own
+ * programs (each room's main.c), which the parent executes.
  */
 #include "proc.h"
 #include "net/dns.h"
-#include "net/net.h"
-#include "update/update.h"
 #include "vm/vm.h"
 
 /* The vm worker's: its clients' (vm.h), and each VM's. */
@@ -35,11 +34,10 @@ update_nofile(int max_vms)
 	return NOFILE_BASE;
 }
 
-const struct proc_role proc_roles[PROC_MAX] = {
-	[PROC_VM] =	{ PROC_VM, vm_preinit, vm_worker, vm_nofile },
-	[PROC_NET] =	{ PROC_NET, net_preinit, net_worker, net_nofile },
-	[PROC_UPDATE] =	{ PROC_UPDATE, update_preinit, update_worker,
-			    update_nofile },
+static rlim_t (*const proc_nofiles[PROC_MAX])(int) = {
+	[PROC_VM] =	vm_nofile,
+	[PROC_NET] =	net_nofile,
+	[PROC_UPDATE] =	update_nofile,
 };
 
 /*
@@ -52,5 +50,5 @@ proc_nofile(int role, int max_vms)
 {
 	if (role == PROC_PARENT)
 		return NOFILE_BASE + (rlim_t)NOFILE_PER_VM_PARENT * max_vms;
-	return proc_roles[role].pr_nofile(max_vms);
+	return proc_nofiles[role](max_vms);
 }

@@ -167,6 +167,8 @@ struct worker_init {
 	char		wi_domain[PROTO_DOMAIN_MAX];
 	char		wi_pad[2];
 	int32_t		wi_max_vms;		/* max-vms: limits follow */
+	uint32_t	wi_nofile;		/* its RLIMIT_NOFILE */
+	char		wi_version[PROTO_VERSION_MAX];	/* the parent's */
 };
 
 struct worker_ready {

@@ -2,8 +2,8 @@
 # publish-release.sh [-fn] [-d days] [-k key.sec] [-o dir] [-p key.pub]
 #     [-u base-url] VERSION
 #
-# Build banger with the release key built in, pack bangerd, bangerctl
-# and the man pages into banger-VERSION-ARCH.tar (ustar, uncompressed),
+# Build banger with the release key built in, pack bangerd, bangerctl,
+# the workers' programs and the man pages into banger-VERSION-ARCH.tar (ustar, uncompressed),
 # add the release to manifest.json (keeping the older ones), sign the manifest with
 # signify-openbsd, check the signature against the key the built
 # bangerd carries, and upload.  See banger-manifest(5).
@@ -135,7 +135,8 @@ if [ "$build" -eq 1 ]; then
 	${MAKE:-make} -C "$TOP" OBJDIR="$obj" RELEASE_PUBKEY="$pubkey" >&2 ||
 	    die "the build failed"
 fi
-for b in bangerd bangerctl; do
+PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update"
+for b in $PROGS; do
 	[ -x "$obj/$b" ] || die "$obj/$b: not built"
 done
 
@@ -209,13 +210,15 @@ now=$(date -u +%s)
 released=$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)
 expires=$(date -u -d "@$((now + days * 86400))" +%Y-%m-%dT%H:%M:%SZ)
 mkdir -p "$stage/root/man"
-install -m 0755 "$obj/bangerd" "$obj/bangerctl" "$stage/root/"
+for b in $PROGS; do
+	install -m 0755 "$obj/$b" "$stage/root/"
+done
 for m in "$TOP"/man/*.[1-9]; do
 	install -m 0644 "$m" "$stage/root/man/"
 done
 (cd "$stage/root" && tar --sort=name --owner=0 --group=0 --numeric-owner \
     --mtime="@${SOURCE_DATE_EPOCH:-$now}" --format=ustar \
-    -cf - bangerd bangerctl man) >"$stage/$name"
+    -cf - $PROGS man) >"$stage/$name"
 length=$(wc -c <"$stage/$name" | tr -d ' ')
 sha=$(sha256sum "$stage/$name" | cut -d' ' -f1)
 

@@ -4,8 +4,10 @@
 # a line (regress/docs/layout.sh checks what they call).  Root runs:
 #   bangerd/parent/   the parent, all of it
 #   bangerd/shared/   every process's start, until sandbox_enter()
-#   bangerd/roles.c   the table of worker roles
-#   bangerd/*/preinit.c  what a worker does before its sandbox
+#   bangerd/roles.c   the parent's table of the workers' limits
+#   bangerd/*/main.c, bangerd/*/preinit.c
+#                     a worker program's start, and what it does
+#                     before its sandbox
 #   common/           the files of it that those link (found with nm
 #                     in OBJDIR's objects), with their headers, and
 #                     proto.h, the messages the parent reads
@@ -23,9 +25,15 @@ B=$OBJDIR/build
 cd "$(dirname "$0")/.."
 
 srcs=$(ls bangerd/parent/*.[chy] bangerd/shared/*.[ch] bangerd/roles.c \
-    bangerd/*/preinit.c)
-objs=$(ls "$B"/bangerd/parent/*.o "$B"/bangerd/shared/*.o \
-    "$B"/bangerd/roles.o "$B"/bangerd/*/preinit.o)
+    bangerd/*/main.c bangerd/*/preinit.c)
+# The objects of those sources (a stale object of a removed file is not).
+objs=
+for f in $srcs; do
+	case $f in
+	*.c)	objs="$objs $B/${f%.c}.o" ;;
+	*.y)	objs="$objs $B/${f%.y}.o" ;;
+	esac
+done
 for o in $objs; do
 	[ -f "$o" ] || { echo "tcb: $o missing: run make first" >&2; exit 1; }
 done
@@ -70,10 +78,10 @@ wc -l $(printf '%s\n' $srcs | sort -u) | awk '
     { n++; printf "%7d  %s\n", $1, $2
       split($2, p, "/")
       room = p[1] == "common" ? "common" : \
-	  ($2 ~ /preinit\.c$/ ? "preinit" : \
+	  ($2 ~ /(preinit|main)\.c$/ ? "preinit" : \
 	  ($2 == "bangerd/roles.c" ? "shared" : p[2]))
       by[room] += $1 }
     END {
 	printf "%d files, %d lines: parent %d, shared %d, workers'"'"' " \
-	    "preinit %d, common %d\n", n, total, by["parent"], \
+	    "start %d, common %d\n", n, total, by["parent"], \
 	    by["shared"], by["preinit"], by["common"] }'

@@ -67,7 +67,7 @@ static void	 parent_reap(void);
 static void	 parent_shutdown(void);
 static void	 workers_stop(void);
 static void	 parent_reexec(int, short, void *);
-static int	 worker_start(struct worker *);
+static int	 worker_spawn(struct worker *);
 static void	 worker_restart_cb(int, short, void *);
 static void	 worker_kill(struct worker *, int);
 static int	 config_load(struct bangerd_config **, char *, size_t);
@@ -77,6 +77,7 @@ static int	 control_open(void);
 static void	 pid_file_write(void);
 static void	 nofile_raise(void);
 static const char *storage_detect(void);
+static void	 workers_open(void);
 
 static __attribute__((__noreturn__)) void
 usage(void)
@@ -92,10 +93,9 @@ int
 main(int argc, char *argv[], char *envp[])
 {
 	char		 errbuf[PROTO_MSG_MAX];
-	const char	*role = NULL;
 	char		*consoles = NULL;
 	struct fcscan	*fs;
-	int		 ch, i, fd, reexec = 0;
+	int		 ch, i, reexec = 0;
 
 	/* setproctitle_init may reuse argv's memory: keep a copy. */
 	if ((saved_argv = calloc(argc + 1, sizeof(*saved_argv))) == NULL)
@@ -118,9 +118,10 @@ main(int argc, char *argv[], char *envp[])
 		err(1, NULL);
 	env->bd_conffile = BANGERD_CONF;
 	env->bd_ctlfd = -1;
-	env->bd_exefd = -1;
+	for (i = 0; i < PROC_MAX; i++)
+		env->bd_exefd[i] = -1;
 
-	while ((ch = getopt(argc, argv, "dD:f:nP:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dD:f:nv")) != -1) {
 		switch (ch) {
 		case 'd':
 			env->bd_debug = 1;
@@ -139,9 +140,6 @@ main(int argc, char *argv[], char *envp[])
 		case 'n':
 			env->bd_noaction = 1;
 			break;
-		case 'P':
-			role = optarg;
-			break;
 		case 'v':
 			env->bd_verbose++;
 			break;
@@ -152,12 +150,6 @@ main(int argc, char *argv[], char *envp[])
 	argc -= optind;
 	if (argc > 0)
 		usage();
-
-	if (role != NULL) {
-		log_init(env->bd_debug, LOG_DAEMON);
-		log_setverbose(env->bd_verbose);
-		worker_main(proc_roles, role);
-	}
 
 	log_init(1, LOG_DAEMON);	/* stderr until daemonized */
 	log_setverbose(env->bd_verbose);
@@ -192,14 +184,9 @@ main(int argc, char *argv[], char *envp[])
 	nofile_raise();
 	env->bd_storage = storage_detect();
 
-	if ((fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) == -1)
-		fatal("open /proc/self/exe");
 	if (install_init() == -1)
 		fatal("readlink /proc/self/exe");
-	/* Keep it clear of the worker's channel fd. */
-	if ((env->bd_exefd = fcntl(fd, F_DUPFD_CLOEXEC, 10)) == -1)
-		fatal("fcntl");
-	close(fd);
+	workers_open();
 
 	if ((env->bd_ctlfd = control_open()) == -1)
 		exit(1);
@@ -244,7 +231,7 @@ main(int argc, char *argv[], char *envp[])
 		w->w_backoff.tv_sec = 0;
 		w->w_backoff.tv_usec = 0;
 		evtimer_set(&w->w_restart_ev, worker_restart_cb, w);
-		if (worker_start(w) == -1)
+		if (worker_spawn(w) == -1)
 			fatal("cannot start the %s worker", w->w_name);
 	}
 
@@ -557,15 +544,56 @@ nofile_raise(void)
 		    (unsigned long long)want);
 }
 
+/*
+ * The workers' programs, bangerd-ROLE beside bangerd, opened once at
+ * start (and again by a re-executed bangerd after an update).  Root
+ * executes each, so each must be a regular file with bangerd's own
+ * owner that no one else may write, as bangerd is.
+ */
+static void
+workers_open(void)
+{
+	struct stat	 self, st;
+	char		 path[PATH_MAX];
+	int		 fd, i;
+
+	if (stat("/proc/self/exe", &self) == -1)
+		fatal("stat /proc/self/exe");
+	for (i = 0; i < PROC_MAX; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    install_dir(), proc_program(i)) >= sizeof(path))
+			fatalx("%s/%s: too long", install_dir(),
+			    proc_program(i));
+		if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
+			fatal("the %s worker's program %s (installed beside "
+			    "bangerd)", proc_name(i), path);
+		if (fstat(fd, &st) == -1)
+			fatal("fstat %s", path);
+		if (!S_ISREG(st.st_mode) || (st.st_mode & S_IXUSR) == 0)
+			fatalx("%s: not an executable file", path);
+		if (st.st_uid != self.st_uid || (st.st_mode & 022) != 0)
+			fatalx("%s: owner uid %u, mode %04o: must be "
+			    "bangerd's owner's (uid %u) and writable by "
+			    "its owner alone", path, (unsigned)st.st_uid,
+			    (unsigned)(st.st_mode & 07777),
+			    (unsigned)self.st_uid);
+		/* Keep it clear of the worker's channel fd. */
+		if ((env->bd_exefd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 10)) == -1)
+			fatal("fcntl");
+		close(fd);
+	}
+}
+
 static int
-worker_start(struct worker *w)
+worker_spawn(struct worker *w)
 {
 	struct bangerd_config	*conf = env->bd_conf;
 	struct worker_init	 wi;
 	int			 fd;
 	pid_t			 pid;
 
-	if ((pid = proc_exec_worker(w->w_role, env->bd_exefd, env->bd_debug,
+	if ((pid = proc_exec_worker(w->w_role, env->bd_exefd[w->w_role],
+	    env->bd_debug,
 	    log_getverbose(), &fd)) == -1) {
 		log_warn("%s: fork", w->w_name);
 		return -1;
@@ -603,6 +631,8 @@ worker_start(struct worker *w)
 	wi.wi_bridge_prefix = conf->cf_bridge_prefix;
 	strlcpy(wi.wi_domain, conf->cf_domain, sizeof(wi.wi_domain));
 	wi.wi_max_vms = conf->cf_max_vms;
+	wi.wi_nofile = proc_nofile(w->w_role, conf->cf_max_vms);
+	strlcpy(wi.wi_version, BANGER_VERSION, sizeof(wi.wi_version));
 	if (worker_root(w->w_role, conf, wi.wi_chroot,
 	    sizeof(wi.wi_chroot)) == -1)
 		fatalx("state-dir %s is too long", conf->cf_statedir);
@@ -620,7 +650,7 @@ worker_restart_cb(int fd, short event, void *arg)
 	if (env->bd_shutdown)
 		return;
 	w->w_restarts++;
-	if (worker_start(w) == -1) {
+	if (worker_spawn(w) == -1) {
 		w->w_backoff.tv_sec = BACKOFF_MAX_MS / 1000;
 		evtimer_add(&w->w_restart_ev, &w->w_backoff);
 	}

@@ -1,17 +1,18 @@
 /*
  * Installing a verified update, in the parent: the release's tarball
- * (scripts/publish-release.sh: a ustar archive with bangerd, bangerctl
- * and man/ at its top, uncompressed so that no decompressor runs as
- * root) is unpacked into a new directory beside the running bangerd,
- * the two programs are swapped into place with renameat2(2)
- * RENAME_EXCHANGE, the ones they replace are kept as bangerd.prev and
- * bangerctl.prev for a rollback, and the highest version ever installed
+ * (scripts/publish-release.sh: a ustar archive with bangerd, bangerctl,
+ * the workers' programs bangerd-vm, bangerd-net and bangerd-update, and
+ * man/ at its top, uncompressed so that no decompressor runs as root)
+ * is unpacked into a new directory beside the running bangerd, the
+ * five programs are swapped into place with renameat2(2)
+ * RENAME_EXCHANGE, the ones they replace are kept as NAME.prev for a
+ * rollback, and the highest version ever installed
  * is recorded in STATE/priv/highest-version.  Until the swap is done
  * nothing installed changes; a failure at any step undoes the steps
  * before it and removes the new directory.
  *
  * The installed programs are the running bangerd's own file (from
- * /proc/self/exe at start) and bangerctl in the same directory.
+ * /proc/self/exe at start) and the others in the same directory.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -34,8 +35,10 @@
 static char	 inst_exe[PATH_MAX];	/* the running bangerd */
 static char	 inst_dir[PATH_MAX];	/* its directory */
 
-static const char *const inst_progs[] = { "bangerd", "bangerctl" };
-#define NPROGS	2
+static const char *const inst_progs[] = {
+	"bangerd", "bangerctl", "bangerd-vm", "bangerd-net", "bangerd-update"
+};
+#define NPROGS	5
 
 /* At start: where the running bangerd was executed from. */
 int
@@ -57,6 +60,12 @@ const char *
 install_exe(void)
 {
 	return inst_exe;
+}
+
+const char *
+install_dir(void)
+{
+	return inst_dir;
 }
 
 /* Read the highest version ever installed; "" if none is recorded. */
@@ -138,18 +147,15 @@ prog_check(int dfd, const char *name, char *msg, size_t len)
 static void
 tmpdir_remove(int dfd, const char *tmp)
 {
-	static const char *const leftovers[] = {
-		"bangerd", "bangerctl",
-	};
-	size_t	 i;
+	int	 i;
 
-	for (i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++)
-		(void)unlinkat(dfd, leftovers[i], 0);
+	for (i = 0; i < NPROGS; i++)
+		(void)unlinkat(dfd, inst_progs[i], 0);
 	if (rmdir(tmp) == -1 && errno != ENOENT)
 		log_warn("%s", tmp);
 }
 
-/* Both installed programs exist, as regular files. */
+/* Every installed program exists, as a regular file. */
 static int
 installed_check(int dirfd, char *msg, size_t len)
 {
@@ -160,7 +166,7 @@ installed_check(int dirfd, char *msg, size_t len)
 		if (fstatat(dirfd, inst_progs[i], &st,
 		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
 			return msgf(msg, len, "%s/%s is not a regular file: "
-			    "bangerd updates itself and the bangerctl beside "
+			    "bangerd updates itself and the programs beside "
 			    "it", inst_dir, inst_progs[i]);
 	return 0;
 }

@@ -41,7 +41,7 @@ struct bangerd {
 	int			 bd_debug;
 	int			 bd_verbose;
 	int			 bd_noaction;
-	int			 bd_exefd;	/* our own executable */
+	int			 bd_exefd[PROC_MAX]; /* the workers' programs */
 	time_t			 bd_started;
 	uid_t			 bd_uid;	/* workers' user */
 	gid_t			 bd_gid;
@@ -126,6 +126,7 @@ int	 upd_resolve(const char *, char *, size_t, char *, size_t);
 /* install.c */
 int	 install_init(void);
 const char *install_exe(void);
+const char *install_dir(void);
 int	 install_highest(char *, size_t);
 int	 install_apply(int, const char *, char *, size_t);
 int	 install_rollback(char *, size_t);

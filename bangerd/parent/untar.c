@@ -107,7 +107,8 @@ preadn(int fd, void *buf, size_t len, uint64_t off)
 }
 
 /*
- * Unpack bangerd and bangerctl from the tar archive on fd into dfd.
+ * Unpack the programs named in progs from the tar archive on fd into
+ * dfd.
  * Only regular files and directories, with plain relative names, are
  * accepted; the man pages are read past.
  */

@@ -1,12 +1,16 @@
 /*
- * Worker processes: the parent forks and re-executes itself for each
- * worker, with the worker's end of a socketpair on PROC_PARENT_FD, as
- * vmd does, so every worker starts with a fresh address space.
+ * Worker processes: the parent forks and executes each worker's own
+ * program (bangerd-vm, bangerd-net, bangerd-update, each linked with
+ * the libraries its room uses), with the worker's end of a socketpair
+ * on PROC_PARENT_FD, as vmd does, so every worker starts with a fresh
+ * address space.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -27,6 +32,21 @@ static const char *const proc_names[PROC_MAX] = {
 	[PROC_NET] = "net",
 	[PROC_UPDATE] = "update",
 };
+
+static const char *const proc_programs[PROC_MAX] = {
+	[PROC_VM] = "bangerd-vm",
+	[PROC_NET] = "bangerd-net",
+	[PROC_UPDATE] = "bangerd-update",
+};
+
+/* The worker's program, installed beside bangerd. */
+const char *
+proc_program(int role)
+{
+	if (role < 0 || role >= PROC_MAX)
+		return "unknown";
+	return proc_programs[role];
+}
 
 const char *
 proc_name(int role)
@@ -69,8 +89,8 @@ proc_role(const char *name)
 }
 
 /*
- * Fork and re-exec our own executable (exefd, opened at start) as the
- * worker for role.  Returns the child's pid and the parent's end of the
+ * Fork and execute the worker program for role (exefd: bangerd-ROLE,
+ * opened at start).  Returns the child's pid and the parent's end of the
  * channel in *fdp.
  */
 pid_t
@@ -115,7 +135,7 @@ proc_exec_worker(int role, int exefd, int debug, int verbose, int *fdp)
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 
-	argv[argc++] = (char *)"bangerd";
+	argv[argc++] = (char *)proc_programs[role];
 	argv[argc++] = (char *)"-P";
 	argv[argc++] = (char *)proc_names[role];
 	if (debug)
@@ -236,24 +256,56 @@ imsg_send_result(struct imsgev *iev, uint32_t type, uint32_t peerid,
 }
 
 /*
- * A worker's life: wait for the parent's worker_init, enter the sandbox,
- * report ready and hand over to the role's event loop.  The roles are
- * the caller's table (roles.c), so that nothing here calls into a
- * worker's room.
+ * A worker program's main(): bangerd-ROLE -P ROLE [-d] [-v], as
+ * proc_exec_worker() runs it, with the channel to the parent on
+ * PROC_PARENT_FD.  Then its life: wait for the parent's worker_init,
+ * enter the sandbox, report ready and hand over to the role's event
+ * loop.  The role is the caller's (the room's main.c), so that nothing
+ * here calls into a worker's room.
  */
 void
-worker_main(const struct proc_role *roles, const char *rolename)
+worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 {
 	struct worker_init	 wi;
 	struct worker_ready	 wr;
 	struct imsgev		*iev;
 	struct imsg		 imsg;
+	struct stat		 st;
 	ssize_t			 n;
 	size_t			 len;
-	int			 role;
+	const char		*rolename = proc_name(r->pr_role);
+	int			 ch, debug = 0, verbose = 0;
+	int			 role = r->pr_role;
 
-	if ((role = proc_role(rolename)) == -1)
-		fatalx("unknown worker role \"%s\"", rolename);
+	while ((ch = getopt(argc, argv, "dP:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'P':
+			if (strcmp(optarg, rolename) != 0)
+				errx(1, "-P %s: this program is the %s worker",
+				    optarg, rolename);
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			errx(1, "usage: %s -P %s [-dv] (bangerd starts it)",
+			    proc_program(role), rolename);
+		}
+	}
+	if (optind != argc)
+		errx(1, "usage: %s -P %s [-dv] (bangerd starts it)",
+		    proc_program(role), rolename);
+	/* Started by hand, without bangerd's channel: say so, and stop. */
+	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
+		errx(1, "%s is the %s worker: bangerd starts it, with its "
+		    "channel on descriptor %d", proc_program(role), rolename,
+		    PROC_PARENT_FD);
+	setproctitle_init(argc, argv, envp);
+	log_init(debug, LOG_DAEMON);
+	log_setverbose(verbose);
 	log_procinit(rolename);
 	setproctitle("%s", rolename);
 
@@ -292,6 +344,12 @@ worker_main(const struct proc_role *roles, const char *rolename)
 	if (wi.wi_proto != BANGER_PROTO_VERSION)
 		fatalx("protocol version %u, expected %u", wi.wi_proto,
 		    BANGER_PROTO_VERSION);
+	/* A worker program of another release than its parent's: refuse. */
+	if (wire_string(wi.wi_version, sizeof(wi.wi_version), &len) == -1 ||
+	    strcmp(wi.wi_version, BANGER_VERSION) != 0)
+		fatalx("%s is version %s, bangerd %.*s: install both from "
+		    "one release", proc_program(role), BANGER_VERSION,
+		    (int)sizeof(wi.wi_version), wi.wi_version);
 	if (wire_string(wi.wi_role, sizeof(wi.wi_role), &len) == -1 ||
 	    strcmp(wi.wi_role, rolename) != 0 ||
 	    wire_string(wi.wi_chroot, sizeof(wi.wi_chroot), &len) == -1)
@@ -300,9 +358,9 @@ worker_main(const struct proc_role *roles, const char *rolename)
 
 	event_init();
 	/* Libraries that read files at initialisation do it before chroot. */
-	if (roles[role].pr_preinit != NULL && roles[role].pr_preinit() == -1)
+	if (r->pr_preinit != NULL && r->pr_preinit() == -1)
 		fatalx("%s worker: cannot start its libraries", rolename);
-	sandbox_enter(role, roles[role].pr_nofile(wi.wi_max_vms), &wi);
+	sandbox_enter(role, wi.wi_nofile, &wi);
 
 	memset(&wr, 0, sizeof(wr));
 	wr.wr_proto = BANGER_PROTO_VERSION;
@@ -316,7 +374,7 @@ worker_main(const struct proc_role *roles, const char *rolename)
 	    (unsigned)getuid(), wi.wi_chroot);
 	proc_trim_start();
 
-	roles[role].pr_main(iev, &wi);
+	r->pr_main(iev, &wi);
 	exit(0);
 }
 

@@ -28,25 +28,24 @@ struct imsgev {
 };
 
 /*
- * A worker role: what it does as root before its sandbox (each worker
- * room's preinit.c; NULL for none), and its event loop, entered in the
- * sandbox.  The table is bangerd/roles.c.
+ * A worker program (bangerd-vm, bangerd-net, bangerd-update: each
+ * room's main.c): what it does as root before its sandbox (the room's
+ * preinit.c; NULL for none), and its event loop, entered in the
+ * sandbox.
  */
 struct proc_role {
 	int		  pr_role;		/* PROC_* */
 	int		(*pr_preinit)(void);	/* -1: the worker cannot run */
 	void		(*pr_main)(struct imsgev *, const struct worker_init *);
-	/* its RLIMIT_NOFILE with max_vms VMs (proc_nofile()) */
-	rlim_t		(*pr_nofile)(int max_vms);
 };
 
-/* roles.c: the table, which the parent hands to worker_main() */
-extern const struct proc_role proc_roles[PROC_MAX];
+/* roles.c, the parent's: each worker's RLIMIT_NOFILE with max_vms VMs */
 rlim_t	 proc_nofile(int, int);
 
 /* proc.c */
 #define PROC_PARENT	(-1)		/* proc_nofile(): the parent's own */
 const char *proc_name(int);
+const char *proc_program(int);
 int	 proc_role(const char *);
 void	 proc_trim_start(void);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
@@ -63,8 +62,8 @@ int	 imsg_send_result(struct imsgev *, uint32_t, uint32_t, int,
 void	 worker_dispatch_parent(int, short, void *);
 void	 worker_set_handler(int (*)(struct imsgev *, struct imsg *));
 
-__attribute__((__noreturn__)) void worker_main(const struct proc_role *,
-	    const char *);
+__attribute__((__noreturn__)) void worker_start(int, char *[], char *[],
+	    const struct proc_role *);
 
 /* sandbox.c */
 /*

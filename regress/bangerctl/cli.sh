@@ -51,11 +51,41 @@ expect_eq "cli: -D without = fails" "$rc" 1
 expect_match "cli: -D without = says what is expected" "$out" \
     "expected macro=value"
 
+# The workers' programs are bangerd's to start: run by hand, each says
+# what it is and stops, before touching anything.
+for r in vm net update; do
+	out=$("$(dirname "$BANGERD")/bangerd-$r" -P "$r" 2>&1 </dev/null 3</dev/null); rc=$?
+	expect_eq "cli: bangerd-$r run by hand fails" "$rc" 1
+	expect_match "cli: ... saying bangerd starts it" "$out" \
+	    "bangerd-$r is the $r worker: bangerd starts it, with its channel on descriptor 3"
+done
+out=$("$(dirname "$BANGERD")/bangerd-net" -P vm 2>&1); rc=$?
+expect_eq "cli: a worker program given another role fails" "$rc" 1
+expect_match "cli: ... naming both" "$out" "-P vm: this program is the net worker"
+
 if [ "$(id -u)" -ne 0 ]; then
 	skip "cli: daemon mode" "needs root"
 	skip "cli: make install" "needs root"
 	t_done
 fi
+
+# bangerd refuses a worker program it would execute as root that
+# another user could have replaced, and one that is missing.
+mkdir -p "$T/wbin"
+for p in bangerd bangerd-vm bangerd-net bangerd-update; do
+	install -m 0755 "$(dirname "$BANGERD")/$p" "$T/wbin/"
+done
+chmod 0775 "$T/wbin/bangerd-net"
+out=$(in_ns "$T/wbin/bangerd" -d -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: bangerd refuses a group-writable worker program" "$rc" 1
+expect_match "cli: ... naming it and what is right" "$out" \
+    "$T/wbin/bangerd-net: owner uid 0, mode 0775: must be bangerd's owner's \\(uid 0\\) and writable by its owner alone"
+rm "$T/wbin/bangerd-net"
+out=$(in_ns "$T/wbin/bangerd" -d -f "$CONF" 2>&1); rc=$?
+expect_eq "cli: bangerd refuses to start without a worker program" "$rc" 1
+expect_match "cli: ... naming it" "$out" \
+    "the net worker's program $T/wbin/bangerd-net \\(installed beside bangerd\\): No such file"
+expect_eq "cli: ... and leaves no socket" "$(ls "$T/run" 2>/dev/null)" ""
 
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$UBANGERD" -f "$CONF" 2>&1); rc=$?
@@ -96,6 +126,8 @@ make -s -C "$TOP" OBJDIR="${OBJDIR:-obj}" install DESTDIR="$D" PREFIX=/opt/bange
     >/dev/null 2>&1; rc=$?
 expect_eq "cli: make install succeeds" "$rc" 0
 for f in /opt/banger/sbin/bangerd /opt/banger/sbin/bangerctl \
+    /opt/banger/sbin/bangerd-vm /opt/banger/sbin/bangerd-net \
+    /opt/banger/sbin/bangerd-update \
     /opt/banger/share/man/man5/bangerd.conf.5 \
     /etc/banger/bangerd.conf.example; do
 	if [ -f "$D$f" ]; then pass "cli: make install puts $f"

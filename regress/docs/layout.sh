@@ -126,6 +126,36 @@ else
 	    "it calls: $called"
 fi
 
+# --- each program loads only the libraries its room uses ---------------
+
+# The root-only libraries (bridge, taps, nftables, device-mapper) are in
+# the parent alone, and the net worker, which serves DNS, has neither
+# libcurl nor jansson: a worker linked like the parent would list them.
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | oneline; }
+for p in bangerd-vm bangerd-net bangerd-update; do
+	libs=$(needed "$OBJDIR/$p")
+	bad=$(echo " $libs " | grep -oE ' lib(nl-[a-z-]*3|nftables|devmapper)[^ ]*' | oneline)
+	if [ -n "$libs" ] && [ -z "$bad" ]; then
+		pass "layout: $p loads no root-only library"
+	else
+		fail "layout: $p loads no root-only library" "it needs:$bad (all: $libs)"
+	fi
+done
+libs=$(needed "$OBJDIR/bangerd-net")
+bad=$(echo " $libs " | grep -oE ' lib(curl|jansson|ext2fs|sodium)[^ ]*' | oneline)
+if [ -z "$bad" ]; then
+	pass "layout: bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium"
+else
+	fail "layout: bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium" "it needs: $bad"
+fi
+libs=$(needed "$OBJDIR/bangerd")
+bad=$(echo " $libs " | grep -oE ' lib(ldns|ext2fs)[^ ]*' | oneline)
+if [ -z "$bad" ]; then
+	pass "layout: bangerd (the parent) loads neither ldns nor libext2fs"
+else
+	fail "layout: bangerd (the parent) loads neither ldns nor libext2fs" "it needs: $bad"
+fi
+
 # --- the figure the docs give ------------------------------------------
 
 sh scripts/tcb.sh "$OBJDIR" >"$TMPD/tcb" 2>&1 ||

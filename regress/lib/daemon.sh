@@ -24,6 +24,9 @@ daemon_setup() {
 	mkdir -p "$T/ubin"
 	chmod 0755 "$T/ubin"
 	install -m 0755 "$BANGERD" "$T/ubin/bangerd"
+	for p in bangerd-vm bangerd-net bangerd-update; do
+		install -m 0755 "$(dirname "$BANGERD")/$p" "$T/ubin/"
+	done
 	install -m 0755 "$BANGERCTL" "$T/ubin/bangerctl"
 	UBANGERD=$T/ubin/bangerd
 	UBANGERCTL=$T/ubin/bangerctl

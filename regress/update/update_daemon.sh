@@ -43,6 +43,7 @@ build() {	# OBJDIR VERSION
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 -C "$TOP" \
 	    OBJDIR="$1" VERSION="$2" \
 	    RELEASE_PUBKEY="$T/k.pub" "$1/bangerd" "$1/bangerctl" \
+	    "$1/bangerd-vm" "$1/bangerd-net" "$1/bangerd-update" \
 	    >"$T/build.log" 2>&1
 }
 if ! build "$T/objold" "$OLDV" || ! build "$T/objnew" "$NEWV"; then
@@ -80,11 +81,17 @@ if ! wait_for 10 in_ns curl -sf "$BASE/manifest.json"; then
 fi
 
 # The installed programs: copies of the old build.
+PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update"
 INST=$T/inst
 mkdir -p "$INST"
-install -m 0755 "$T/objold/bangerd" "$T/objold/bangerctl" "$INST/"
-OLDSUM=$(cat "$INST/bangerd" "$INST/bangerctl" | sha256sum)
-sums() { cat "$INST/bangerd" "$INST/bangerctl" | sha256sum; }
+inst() {	# DIR: install its programs
+	for p in $PROGS; do
+		install -m 0755 "$1/$p" "$INST/" || return 1
+	done
+}
+sums() { (cd "$INST" && cat $PROGS) | sha256sum; }
+inst "$T/objold"
+OLDSUM=$(sums)
 
 printf '%s\nupdate url "%s/manifest.json" allow-http\n' "$VM_CONF" \
     "$BASE" >>"$CONF"
@@ -264,6 +271,10 @@ check "update_daemon: the old bangerd is kept as bangerd.prev" \
     cmp "$INST/bangerd.prev" "$T/objold/bangerd"
 check "update_daemon: the old bangerctl is kept as bangerctl.prev" \
     cmp "$INST/bangerctl.prev" "$T/objold/bangerctl"
+for p in bangerd-vm bangerd-net bangerd-update; do
+	check "update_daemon: the new $p is installed, the old kept as $p.prev" \
+	    sh -c "cmp '$INST/$p' '$T/objnew/$p' && cmp '$INST/$p.prev' '$T/objold/$p'"
+done
 expect_eq "update_daemon: no temporary directory is left" \
     "$(find "$INST" -name '.bangerd-update.*' | wc -l)" 0
 expect_eq "update_daemon: the highest installed version is recorded" \
@@ -302,6 +313,10 @@ check "update_daemon: rollback restores the old bangerd" \
     cmp "$INST/bangerd" "$T/objold/bangerd"
 check "update_daemon: rollback restores the old bangerctl" \
     cmp "$INST/bangerctl" "$T/objold/bangerctl"
+for p in bangerd-vm bangerd-net bangerd-update; do
+	check "update_daemon: rollback restores the old $p" \
+	    cmp "$INST/$p" "$T/objold/$p"
+done
 wait_for 10 daemon_workers_running
 expect_eq "update_daemon: the VM still runs after the rollback" \
     "$(ctl vm show --json web | jq .pid)" "$FCPID"
@@ -314,7 +329,7 @@ expect_match "update_daemon: check after the rollback says nothing newer" \
 # --- a placeholder-key build (the default make) and a refused server
 ctl vm rm -f web >/dev/null
 daemon_stop
-install -m 0755 "$UBANGERD" "$INST/bangerd"
+inst "$(dirname "$UBANGERD")"
 install -m 0755 "$UBANGERCTL" "$INST/bangerctl"
 OLDSUM=$(sums)
 : >"$T/http.log"
@@ -330,7 +345,21 @@ else
 	fail "update_daemon: the placeholder build starts" "$(tail -5 "$DLOG")"
 fi
 daemon_stop
-install -m 0755 "$T/objold/bangerd" "$T/objold/bangerctl" "$INST/"
+
+# A worker program of another release than bangerd's: it refuses, saying
+# both versions, and no worker runs.
+inst "$T/objold"
+install -m 0755 "$T/objnew/bangerd-net" "$INST/bangerd-net"
+: >"$DLOG"
+if daemon_start 2>/dev/null; then
+	fail "update_daemon: a worker of another release is refused" \
+	    "the daemon started all its workers"
+else
+	expect_match "update_daemon: a worker of another release refuses to run, naming both versions" \
+	    "$(cat "$DLOG")" "bangerd-net is version $NEWV, bangerd $OLDV: install both from one release"
+fi
+daemon_stop
+inst "$T/objold"
 rm -f "$STATE/priv/highest-version"
 OLDSUM=$(sums)
 if daemon_start; then
