@@ -51,6 +51,10 @@ PKG_LIBS_D :=	$(shell $(PKG_CONFIG) --libs $(PKGS_BANGERD)) -lcom_err \
 		-pthread
 PKG_CFLAGS_C :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_CTL))
 PKG_LIBS_C :=	$(shell $(PKG_CONFIG) --libs $(PKGS_CTL))
+# bangerctl runs once per command: its libraries other than libc are
+# linked in, so that starting it loads one shared object, not four.
+CTL_LIBS :=	-Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs-only-l \
+		    $(PKGS_CTL)) -Wl,-Bdynamic
 
 ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-D_GNU_SOURCE -DBANGER_VERSION='"$(VERSION)"' \
@@ -143,7 +147,7 @@ $(COMMON_LIB): $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
 $(OBJDIR)/bangerctl: $(CTL_OBJS) $(COMMON_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS_C)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 $(B)/bangerd/parent/parse.c: bangerd/parent/parse.y
 	@mkdir -p $(@D)
