@@ -307,7 +307,8 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 	log_init(debug, LOG_DAEMON);
 	log_setverbose(verbose);
 	log_procinit(rolename);
-	setproctitle("%s", rolename);
+	/* "bangerd: vm", as the parent is "bangerd: parent" */
+	setproctitle("-bangerd: %s", rolename);
 
 	if ((iev = calloc(1, sizeof(*iev))) == NULL)
 		fatal("%s", __func__);
