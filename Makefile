@@ -246,7 +246,8 @@ scale: check-build
 # Benchmarks print figures and ratios (one table, banger against the
 # shell recipe in the same run); they are not part of check.
 # BENCH_ONLY, BENCH_RUNS, BENCH_VMS...: see bench/bench.sh.
-bench: check-build $(OBJDIR)/bench/imsg_bench $(OBJDIR)/bench/life_bench
+bench: check-build $(OBJDIR)/bench/imsg_bench $(OBJDIR)/bench/life_bench \
+    $(OBJDIR)/bench/proc_bench
 	$(TEST_ENV) bash bench/bench.sh
 
 # libFuzzer on the DNS query path (clang); its corpus is replayed by
