@@ -88,6 +88,12 @@ vm_log_rotate(struct vm *v)
 	vm_log_open(v);
 }
 
+/*
+ * Every VM's viewers, in one list too: a client's hang-up, and the
+ * one-console check, look among the viewers, not through every VM.
+ */
+static TAILQ_HEAD(, vm_viewer) viewers = TAILQ_HEAD_INITIALIZER(viewers);
+
 static void
 vm_viewer_remove(struct vm *v, struct vm_viewer *vv)
 {
@@ -101,6 +107,7 @@ vm_viewer_remove(struct vm *v, struct vm_viewer *vv)
 		    vv->vv_client);
 	}
 	TAILQ_REMOVE(&v->v_viewers, vv, vv_entry);
+	TAILQ_REMOVE(&viewers, vv, vv_all);
 	free(vv);
 }
 
@@ -499,13 +506,11 @@ vm_fcout_close(struct vm *v)
 static int
 vm_client_busy(uint32_t client)
 {
-	struct vm		*v;
 	struct vm_viewer	*vv;
 
-	TAILQ_FOREACH(v, &vms, v_entry)
-		TAILQ_FOREACH(vv, &v->v_viewers, vv_entry)
-			if (vv->vv_client == client)
-				return 1;
+	TAILQ_FOREACH(vv, &viewers, vv_all)
+		if (vv->vv_client == client)
+			return 1;
 	return 0;
 }
 
@@ -541,7 +546,9 @@ vm_viewer_add(struct vm *v, uint32_t client, int attached)
 		fatal(NULL);
 	vv->vv_client = client;
 	vv->vv_attached = attached;
+	vv->vv_vm = v;
 	TAILQ_INSERT_TAIL(&v->v_viewers, vv, vv_entry);
+	TAILQ_INSERT_TAIL(&viewers, vv, vv_all);
 }
 
 /*
@@ -639,12 +646,15 @@ vm_ctl_console(uint32_t client, uid_t uid, const struct ctl_console *cs)
 void
 vm_console_input(uint32_t client, const void *data, size_t len)
 {
-	struct vm	*v;
-	size_t		 room;
+	struct vm_viewer	*vv;
+	struct vm		*v = NULL;
+	size_t			 room;
 
-	TAILQ_FOREACH(v, &vms, v_entry)
-		if (v->v_writer == client)
+	TAILQ_FOREACH(vv, &viewers, vv_all)
+		if (vv->vv_attached && vv->vv_vm->v_writer == client) {
+			v = vv->vv_vm;
 			break;
+		}
 	if (v == NULL || v->v_ptyfd == -1)
 		return;
 	room = CONSOLE_IN_MAX - v->v_inlen;
@@ -672,11 +682,9 @@ vm_console_input(uint32_t client, const void *data, size_t len)
 void
 vm_client_gone(uint32_t client)
 {
-	struct vm		*v;
 	struct vm_viewer	*vv, *tvv;
 
-	TAILQ_FOREACH(v, &vms, v_entry)
-		TAILQ_FOREACH_SAFE(vv, &v->v_viewers, vv_entry, tvv)
-			if (vv->vv_client == client)
-				vm_viewer_remove(v, vv);
+	TAILQ_FOREACH_SAFE(vv, &viewers, vv_all, tvv)
+		if (vv->vv_client == client)
+			vm_viewer_remove(vv->vv_vm, vv);
 }

@@ -68,6 +68,8 @@ struct vm_waiter {
 /* A client that sees a VM's console: vm logs -f, or vm console. */
 struct vm_viewer {
 	TAILQ_ENTRY(vm_viewer)	 vv_entry;
+	TAILQ_ENTRY(vm_viewer)	 vv_all;	/* every VM's, console.c */
+	struct vm		*vv_vm;
 	uint32_t		 vv_client;
 	int			 vv_attached;	/* vm console: may type */
 };
