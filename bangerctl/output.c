@@ -281,6 +281,8 @@ worker_state_name(int state)
 		return "running";
 	case WORKER_RESTARTING:
 		return "restarting";
+	case WORKER_IDLE:
+		return "idle";
 	}
 	return "unknown";
 }

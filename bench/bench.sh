@@ -222,7 +222,7 @@ many() {
 # The sum of the PSS of bangerd's processes, KiB; pss_each: each one's.
 pss() {
 	local p sum=0 k
-	for p in $DPID $(ctl status --json | jq -r '.workers[].pid'); do
+	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | .pid'); do
 		k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
 		sum=$((sum + k))
 	done
@@ -230,7 +230,7 @@ pss() {
 }
 pss_each() {
 	local p sum=0 k out=
-	for p in $DPID $(ctl status --json | jq -r '.workers[] | "\(.role):\(.pid)"'); do
+	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | "\(.role):\(.pid)"'); do
 		case $p in *:*) ;; *) p=parent:$p ;; esac
 		k=$(awk '/^Pss:/ { print $2 }' "/proc/${p#*:}/smaps_rollup")
 		out="$out${out:+, }${p%%:*} $((k / 1024)).$(( (k % 1024) * 10 / 1024 ))"

@@ -394,6 +394,7 @@ struct vm_info {
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */
 #define WORKER_RUNNING		1
 #define WORKER_RESTARTING	2	/* dead, waiting out its backoff */
+#define WORKER_IDLE		3	/* not running: started when needed */
 
 struct status_worker {
 	char		sw_role[PROTO_NAME_MAX];

@@ -231,6 +231,14 @@ main(int argc, char *argv[], char *envp[])
 		w->w_backoff.tv_sec = 0;
 		w->w_backoff.tv_usec = 0;
 		evtimer_set(&w->w_restart_ev, worker_restart_cb, w);
+		/*
+		 * The update worker, the one with a way to the network, runs
+		 * only while an update is asked for (priv.c).
+		 */
+		if (i == PROC_UPDATE) {
+			w->w_state = WORKER_IDLE;
+			continue;
+		}
 		if (worker_spawn(w) == -1)
 			fatal("cannot start the %s worker", w->w_name);
 	}
@@ -671,6 +679,31 @@ worker_kill(struct worker *w, int sig)
 		log_warn("%s: pidfd_send_signal", w->w_name);
 }
 
+/* Start a worker that runs only when needed; 0 if it runs already. */
+int
+parent_worker_wake(struct worker *w)
+{
+	if (w->w_state != WORKER_IDLE)
+		return 0;
+	w->w_retiring = 0;
+	if (worker_spawn(w) == -1)
+		return -1;
+	log_info("%s worker started for a request (pid %d)", w->w_name,
+	    w->w_pid);
+	return 0;
+}
+
+/* End such a worker that has had nothing to do; it is started again. */
+void
+parent_worker_retire(struct worker *w)
+{
+	if (w->w_pid == 0 || w->w_retiring)
+		return;
+	log_info("%s worker idle; stopping it", w->w_name);
+	w->w_retiring = 1;
+	worker_kill(w, SIGTERM);
+}
+
 void
 parent_worker_violation(struct worker *w, const char *fmt, ...)
 {
@@ -732,6 +765,7 @@ parent_dispatch_starting(struct worker *w, struct imsg *imsg)
 		break;
 	case PROC_UPDATE:
 		w->w_dispatch = priv_dispatch_update;
+		priv_update_ready(w);
 		break;
 	}
 	log_info("%s worker running (pid %d)", w->w_name, w->w_pid);
@@ -815,8 +849,8 @@ parent_reap(void)
 		if (w->w_pid == 0 ||
 		    (pid = waitpid(w->w_pid, &status, WNOHANG)) <= 0)
 			continue;
-		if (env->bd_shutdown && WIFSIGNALED(status) &&
-		    WTERMSIG(status) == SIGTERM)
+		if ((env->bd_shutdown || w->w_retiring) &&
+		    WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
 			log_debug("%s worker (pid %d) ended", w->w_name, pid);
 		else if (WIFSIGNALED(status))
 			log_warnx("%s worker (pid %d) killed by signal %d (%s)",
@@ -839,8 +873,13 @@ parent_reap(void)
 		w->w_pidfd = -1;
 		w->w_pid = 0;
 		w->w_state = WORKER_RESTARTING;
-		if (w->w_role == PROC_UPDATE)
+		if (w->w_role == PROC_UPDATE) {
+			/* Started again by the next request, not now. */
+			w->w_state = WORKER_IDLE;
+			w->w_retiring = 0;
 			priv_update_worker_gone();
+			continue;
+		}
 		if (w->w_role == PROC_NET)
 			vmop_net_gone();
 		if (env->bd_shutdown)

@@ -31,6 +31,7 @@ struct worker {
 	time_t		 w_deaths[6];		/* its last deaths, newest first */
 	struct event	 w_restart_ev;
 	struct imsgev	*w_iev;
+	int		 w_retiring;		/* stopped for being idle */
 	/* answers this worker's requests in its current state */
 	int		(*w_dispatch)(struct worker *, struct imsg *);
 };
@@ -112,6 +113,8 @@ extern struct bangerd	*env;
 /* bangerd.c */
 void	 parent_worker_violation(struct worker *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
+int	 parent_worker_wake(struct worker *);
+void	 parent_worker_retire(struct worker *);
 int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);
 void	 parent_reexec_schedule(void);
@@ -235,6 +238,7 @@ int	 priv_dispatch_net(struct worker *, struct imsg *);
 int	 priv_dispatch_update(struct worker *, struct imsg *);
 void	 priv_status(struct worker *, uint32_t);
 void	 priv_update_worker_gone(void);
+void	 priv_update_ready(struct worker *);
 
 /* signals.c */
 void	 parent_signals(void (*)(int, short, void *));

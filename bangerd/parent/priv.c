@@ -730,6 +730,34 @@ static struct {
 	char			 installed[UPD_VERSION_MAX];
 } upd;
 static uint32_t		 upd_nextid;
+/*
+ * The update worker runs only for a request: started by it (its fetch
+ * waits in upd_fetch until the worker is ready), and stopped when
+ * UPDATE_IDLE_S seconds have passed without another.
+ */
+#define UPDATE_IDLE_S	30
+static struct upd_fetch_req	 upd_fetch;
+static int			 upd_fetch_pending;
+static struct event		 upd_idle_ev;
+
+static void
+upd_idle(int fd, short event, void *arg)
+{
+	if (!upd.active)
+		parent_worker_retire(&env->bd_workers[PROC_UPDATE]);
+}
+
+static void
+upd_idle_arm(void)
+{
+	struct timeval	 tv = { UPDATE_IDLE_S, 0 };
+
+	if (env->bd_workers[PROC_UPDATE].w_pid == 0)
+		return;
+	if (!evtimer_initialized(&upd_idle_ev))
+		evtimer_set(&upd_idle_ev, upd_idle, NULL);
+	evtimer_add(&upd_idle_ev, &tv);
+}
 
 static void
 upd_reply(int error, const char *fmt, ...)
@@ -752,6 +780,8 @@ upd_reply(int error, const char *fmt, ...)
 		imsg_send_result(vm->w_iev, IMSG_RESULT, upd.client, error,
 		    "%s", msg);
 	upd.active = 0;
+	upd_fetch_pending = 0;
+	upd_idle_arm();
 }
 
 static void
@@ -860,8 +890,15 @@ priv_update_req(struct worker *w, struct imsg *imsg)
 		upd_reply(EHOSTUNREACH, "update: %s", err);
 		return 0;
 	}
-	if (uw->w_iev == NULL || uw->w_state != WORKER_RUNNING) {
-		upd_reply(EAGAIN, "update: the update worker is restarting; "
+	if (evtimer_initialized(&upd_idle_ev))
+		evtimer_del(&upd_idle_ev);
+	if (uw->w_state == WORKER_IDLE && parent_worker_wake(uw) == -1) {
+		upd_reply(EAGAIN, "update: cannot start the update worker: %s",
+		    strerror(errno));
+		return 0;
+	}
+	if (uw->w_iev == NULL) {
+		upd_reply(EAGAIN, "update: the update worker is stopping; "
 		    "try again");
 		return 0;
 	}
@@ -874,9 +911,27 @@ priv_update_req(struct worker *w, struct imsg *imsg)
 	if (++upd_nextid == 0)
 		upd_nextid = 1;
 	upd.id = upd_nextid;
-	imsg_compose_event(uw->w_iev, IMSG_UPD_FETCH, upd.id, 0, -1, &uq,
-	    sizeof(uq));
+	if (uw->w_state == WORKER_RUNNING)
+		imsg_compose_event(uw->w_iev, IMSG_UPD_FETCH, upd.id, 0, -1,
+		    &uq, sizeof(uq));
+	else {
+		/* Sent when it is ready (priv_update_ready). */
+		upd_fetch = uq;
+		upd_fetch_pending = 1;
+	}
 	return 0;
+}
+
+/* The update worker is ready: the fetch it was started for, if any. */
+void
+priv_update_ready(struct worker *uw)
+{
+	if (upd.active && upd_fetch_pending)
+		imsg_compose_event(uw->w_iev, IMSG_UPD_FETCH, upd.id, 0, -1,
+		    &upd_fetch, sizeof(upd_fetch));
+	else
+		upd_idle_arm();
+	upd_fetch_pending = 0;
 }
 
 /* The update worker died with a request in hand. */

@@ -66,14 +66,18 @@ ctl() { "$BANGERCTL" -s "$SOCK" "$@"; }
 user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
     "$UBANGERCTL" -s "$SOCK" "$@"; }
 
-# All three workers report running.
+# The vm and net workers report running, and the update worker too or
+# idle (it runs only while an update is asked for).
 daemon_workers_running() {
 	[ "$(ctl status --json 2>/dev/null |
-	    jq '[.workers[] | select(.state == "running" and .pid > 0)] | length')" = 3 ]
+	    jq '[.workers[] | select((.state == "running" and .pid > 0) or
+	    (.role == "update" and .state == "idle" and .pid == 0))] | length')" = 3 ]
 }
 
+# The worker's pid; nothing for one not running (never a 0 that kill
+# would take for the process group).
 worker_pid() {
-	ctl status --json | jq -r ".workers[] | select(.role == \"$1\") | .pid"
+	ctl status --json | jq -r ".workers[] | select(.role == \"$1\" and .pid > 0) | .pid"
 }
 
 daemon_stop() {
@@ -89,7 +93,7 @@ daemon_stop() {
 daemon_kill() {
 	local w p
 	w=$(timeout 5 "$BANGERCTL" -s "$SOCK" status --json 2>/dev/null |
-	    jq -r ".workers[].pid")
+	    jq -r ".workers[] | select(.pid > 0) | .pid")
 	kill -KILL "$DPID"
 	wait "$DPID" 2>/dev/null
 	DPID=
@@ -205,4 +209,37 @@ our_firecrackers() {
 		"$rel"/jail/firecracker/*)	echo "$p" ;;
 		esac
 	done
+}
+
+# A running worker's sandbox, as the kernel reports it: PREFIX names the
+# checks.
+worker_sandbox_check() {	# PREFIX ROLE
+	local pre=$1 role=$2 p st want uid gid c
+	uid=$(id -u _banger)
+	gid=$(id -g _banger)
+	p=$(worker_pid "$role")
+	st=/proc/$p/status
+	expect_eq "$pre: $role worker runs as _banger (uid)" \
+	    "$(awk '/^Uid:/ {print $2,$3,$4,$5}' $st)" "$uid $uid $uid $uid"
+	expect_eq "$pre: $role worker runs as _banger (gid)" \
+	    "$(awk '/^Gid:/ {print $2,$3,$4,$5}' $st)" "$gid $gid $gid $gid"
+	expect_eq "$pre: $role worker has only its own group" \
+	    "$(awk '/^Groups:/ {print $2}' $st)" "$gid"
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		expect_eq "$pre: $role worker $c is empty" \
+		    "$(awk "/^$c:/ {print \$2}" $st)" "0000000000000000"
+	done
+	expect_eq "$pre: $role worker has NoNewPrivs" \
+	    "$(awk '/^NoNewPrivs:/ {print $2}' $st)" "1"
+	expect_eq "$pre: $role worker is in seccomp filter mode" \
+	    "$(awk '/^Seccomp:/ {print $2}' $st)" "2"
+	if [ "$role" = vm ]; then want=$STATE; else want=$STATE/$role; fi
+	expect_eq "$pre: $role worker is chrooted in its directory" \
+	    "$(readlink /proc/$p/root)" "$want"
+	expect_eq "$pre: $role worker's cwd is its root" \
+	    "$(readlink /proc/$p/cwd)" "$want"
+	expect_match "$pre: $role worker's title shows its role" \
+	    "$(tr '\0' ' ' </proc/$p/cmdline)" "^bangerd: $role"
+	expect_eq "$pre: $role worker may not dump core" \
+	    "$(awk '/^Max core file size/ {print $5}' /proc/$p/limits)" "0"
 }

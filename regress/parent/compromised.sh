@@ -255,17 +255,10 @@ refuse_by net "an address for a path" 'malformed address' \
     net-addr ../x "${baddr%.*}.77"
 refuse_by net "a ready from the running net worker" \
     'unexpected message type {type}' ready-again net
-# ... and as the update worker, whose messages answer a request of the
-# parent's: none is in flight here, with no update url configured
-# (regress/update/update_daemon.sh forges them for one in flight).
-refuse_by update "a checked manifest for no request" \
-    'update message type {type} for no request' upd-checked 1 fd 100
-refuse_by update "progress for no request" \
-    'update message type {type} for no request' upd-progress 1 0 100
-refuse_by update "an artifact for no request" \
-    'update message type {type} for no request' upd-artifact 1 fd
-refuse_by update "a failure for no request" \
-    'update message type {type} for no request' upd-failed 1 21
+# The update worker runs only for an update, which this bangerd (the
+# placeholder key, no update url) never starts:
+# regress/update/update_daemon.sh forges each of its types, for no
+# request and for one in flight.
 
 # The request types: the cases of priv.c's three dispatchers, and what
 # a starting worker may send (bangerd.c), as regress/docs/drift.sh reads
@@ -276,8 +269,7 @@ body() {	# FUNCTION FILE: the function's lines
 }
 types=
 unread=
-for f in priv_dispatch_vm priv_dispatch_net priv_dispatch_update \
-    parent_dispatch_starting; do
+for f in priv_dispatch_vm priv_dispatch_net parent_dispatch_starting; do
 	case $f in
 	priv_*)	t=$(body "$f" "$TOP/bangerd/parent/priv.c" |
 		    sed -n 's/^[	 ]*case \(IMSG_[A-Z_]*\):.*/\1/p') ;;

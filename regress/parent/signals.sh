@@ -104,7 +104,9 @@ expect_match "signals: SIGHUP is logged" "$(cat "$DLOG")" \
 check "signals: the parent carries on after SIGHUP" same_parent
 
 # A worker ends of a stray signal; the parent says so and restarts it.
-for role in vm net update; do
+# (The update worker runs only for an update, which this bangerd, with
+# the placeholder key, never starts: regress/update/update_daemon.sh.)
+for role in vm net; do
 	old=$(worker_pid "$role")
 	kill -s USR1 "$old"
 	if wait_for 10 restarted "$role" "$old"; then

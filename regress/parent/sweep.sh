@@ -49,7 +49,7 @@ gid=$(vm_id gone)
 vm_id_of() { case $1 in half) echo "$hid" ;; gone) echo "$gid" ;; esac; }
 
 # The crash: SIGKILL to the parent; its workers follow it out.
-wpids=$(ctl status --json | jq -r '.workers[].pid')
+wpids=$(ctl status --json | jq -r '.workers[] | select(.pid > 0) | .pid')
 kill -KILL "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=

@@ -58,10 +58,8 @@ inject vm unterminated "unterminated command name"
 inject vm oversized "malformed message"
 inject net unknown-type "unexpected message type 9999"
 inject net under-header "malformed message"
-inject update ready-again "unexpected message type {type}"
-# The update worker may pass fds (the manifest, the artifact), but only
-# with its own messages.
-inject update with-fd "unexpected message type {type}"
+# The update worker's: regress/update/update_daemon.sh, whose bangerd
+# can start it.
 inject vm bad-verbose "verbosity 7"
 
 # After all that, the control socket still works through the new vm worker.
