@@ -274,7 +274,8 @@ if want mem; then
 	sleep 3
 	pssN=$(pss)
 	per=$(( (pssN - pss0) * 1024 / NVMS ))
-	row "PSS of bangerd's 4 processes, 0 and $NVMS VMs" \
+	# The update worker runs only for an update: not counted here.
+	row "PSS of bangerd's running processes (parent, vm, net), 0 and $NVMS VMs" \
 	    "$((pss0 / 1024)).$(( (pss0 % 1024) * 10 / 1024 )) MiB, $((pssN / 1024)).$(( (pssN % 1024) * 10 / 1024 )) MiB ($per bytes a VM; MiB at 0: $each0; at $NVMS: $(pss_each))" \
 	    "<= 16 MiB, <= 4 KiB a VM" ""
 fi
