@@ -551,8 +551,11 @@ fakeobj() {
 	rm -rf "$T/fake"
 	mkdir -p "$T/fake"
 	printf '#!/bin/sh\n# %s\n' "$1" >"$T/fake/bangerd"
-	printf '#!/bin/sh\n' >"$T/fake/bangerctl"
-	chmod 0755 "$T/fake/bangerd" "$T/fake/bangerctl"
+	for p in bangerctl bangerd-vm bangerd-net bangerd-update; do
+		printf '#!/bin/sh\n' >"$T/fake/$p"
+		chmod 0755 "$T/fake/$p"
+	done
+	chmod 0755 "$T/fake/bangerd"
 }
 RD=$W/pub
 publish() {
@@ -622,7 +625,8 @@ expect_eq "publish: expires is 90 days after released" \
     "$RD/manifest.json")" 90
 expect_eq "publish: the tarball holds the programs and man pages" \
     "$(tar -tf "$A" | sort | tr '\n' ' ')" \
-    "$(cd "$TOP" && { printf '%s\n' bangerd bangerctl man/; ls man/*.[1-9]; } | sort | tr '\n' ' ')"
+    "$(cd "$TOP" && { printf '%s\n' bangerd bangerctl bangerd-vm bangerd-net \
+    bangerd-update man/; ls man/*.[1-9]; } | sort | tr '\n' ' ')"
 expect_eq "publish: UPLOAD_CMD gets the artifact, then the manifest, then the signature" \
     "$(tr '\n' ' ' <"$T/up/order")" \
     "banger-$MKV-$ARCH.tar manifest.json manifest.json.sig "
