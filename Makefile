@@ -137,6 +137,8 @@ $(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o $(PROGRAM_LINK)
 
 $(OBJDIR)/bangerd-%: $(B)/bangerd/%/main.o $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
+# Not intermediate files to delete: make tcb counts these objects.
+.SECONDARY: $(WORKER_MAINS:%.c=$(B)/%.o)
 
 $(MODULE_LIB): $(MODULE_OBJS)
 	rm -f $@
@@ -209,10 +211,10 @@ $(OBJDIR)/regress/helpers/jailer-standin: regress/helpers/jailer-standin.c
 	@mkdir -p $(@D)
 	$(CC) $(STANDIN_FLAGS) -o $@ $< $(STANDIN_LIBS)
 
-check-build: all $(UNIT_BINS) $(HELPERS_BINS)
+check-build: all $(WORKER_MAINS:%.c=$(B)/%.o) $(UNIT_BINS) $(HELPERS_BINS)
 
 # What runs as root in bangerd, by file, with its lines (scripts/tcb.sh).
-tcb: all
+tcb: all $(WORKER_MAINS:%.c=$(B)/%.o)
 	@sh scripts/tcb.sh $(OBJDIR)
 
 TEST_ENV =	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
