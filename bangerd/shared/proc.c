@@ -77,17 +77,6 @@ worker_root(int role, const struct bangerd_config *conf, char *buf,
 	return 0;
 }
 
-int
-proc_role(const char *name)
-{
-	int	 i;
-
-	for (i = 0; i < PROC_MAX; i++)
-		if (strcmp(proc_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
 /*
  * Fork and execute the worker program for role (exefd: bangerd-ROLE,
  * opened at start).  Returns the child's pid and the parent's end of the
@@ -291,13 +280,11 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 			verbose++;
 			break;
 		default:
-			errx(1, "usage: %s -P %s [-dv] (bangerd starts it)",
-			    proc_program(role), rolename);
+			goto usage;
 		}
 	}
 	if (optind != argc)
-		errx(1, "usage: %s -P %s [-dv] (bangerd starts it)",
-		    proc_program(role), rolename);
+		goto usage;
 	/* Started by hand, without bangerd's channel: say so, and stop. */
 	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
 		errx(1, "%s is the %s worker: bangerd starts it, with its "
@@ -377,6 +364,9 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 
 	r->pr_main(iev, &wi);
 	exit(0);
+ usage:
+	errx(1, "usage: %s -P %s [-dv] (bangerd starts it)",
+	    proc_program(role), rolename);
 }
 
 /*

@@ -46,7 +46,6 @@ rlim_t	 proc_nofile(int, int);
 #define PROC_PARENT	(-1)		/* proc_nofile(): the parent's own */
 const char *proc_name(int);
 const char *proc_program(int);
-int	 proc_role(const char *);
 void	 proc_trim_start(void);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
 pid_t	 proc_exec_worker(int, int, int, int, int *);
