@@ -83,6 +83,7 @@ SHARED_SRCS =	$(wildcard bangerd/shared/*.c) common/signify.c
 BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
 		$(UPDATE_SRCS) $(SHARED_SRCS)
 WORKER_MAINS =	bangerd/vm/main.c bangerd/net/main.c bangerd/update/main.c
+WORKER_MAIN_OBJS = $(WORKER_MAINS:%.c=$(B)/%.o)
 # Every program, and the unit tests and test helpers, link the modules
 # they use from an archive of every object but the ones holding main():
 # the linker takes the objects a program calls into and nothing else,
@@ -138,7 +139,7 @@ $(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o $(PROGRAM_LINK)
 $(OBJDIR)/bangerd-%: $(B)/bangerd/%/main.o $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 # Not intermediate files to delete: make tcb counts these objects.
-.SECONDARY: $(WORKER_MAINS:%.c=$(B)/%.o)
+.SECONDARY: $(WORKER_MAIN_OBJS)
 
 $(MODULE_LIB): $(MODULE_OBJS)
 	rm -f $@
@@ -211,10 +212,10 @@ $(OBJDIR)/regress/helpers/jailer-standin: regress/helpers/jailer-standin.c
 	@mkdir -p $(@D)
 	$(CC) $(STANDIN_FLAGS) -o $@ $< $(STANDIN_LIBS)
 
-check-build: all $(WORKER_MAINS:%.c=$(B)/%.o) $(UNIT_BINS) $(HELPERS_BINS)
+check-build: all $(WORKER_MAIN_OBJS) $(UNIT_BINS) $(HELPERS_BINS)
 
 # What runs as root in bangerd, by file, with its lines (scripts/tcb.sh).
-tcb: all $(WORKER_MAINS:%.c=$(B)/%.o)
+tcb: all $(WORKER_MAIN_OBJS)
 	@sh scripts/tcb.sh $(OBJDIR)
 
 TEST_ENV =	OBJDIR=$(OBJDIR) BANGERD=$(CURDIR)/$(OBJDIR)/bangerd \
