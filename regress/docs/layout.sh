@@ -132,29 +132,25 @@ fi
 # the parent alone, and the net worker, which serves DNS, has neither
 # libcurl nor jansson: a worker linked like the parent would list them.
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | oneline; }
-for p in bangerd-vm bangerd-net bangerd-update; do
-	libs=$(needed "$OBJDIR/$p")
-	bad=$(echo " $libs " | grep -oE ' lib(nl-[a-z-]*3|nftables|devmapper)[^ ]*' | oneline)
+# lacks NAME PROGRAM PATTERN: PROGRAM loads libraries, none of them
+# libPATTERN (an extended regular expression).
+lacks() {
+	local libs bad
+	libs=$(needed "$OBJDIR/$2")
+	bad=$(echo " $libs " | grep -oE " lib($3)[^ ]*" | oneline)
 	if [ -n "$libs" ] && [ -z "$bad" ]; then
-		pass "layout: $p loads no root-only library"
+		pass "layout: $1"
 	else
-		fail "layout: $p loads no root-only library" "it needs:$bad (all: $libs)"
+		fail "layout: $1" "it needs: ${bad:-nothing it should not} (all: ${libs:-none read})"
 	fi
+}
+for p in bangerd-vm bangerd-net bangerd-update; do
+	lacks "$p loads no root-only library" "$p" 'nl-[a-z-]*3|nftables|devmapper'
 done
-libs=$(needed "$OBJDIR/bangerd-net")
-bad=$(echo " $libs " | grep -oE ' lib(curl|jansson|ext2fs|sodium)[^ ]*' | oneline)
-if [ -z "$bad" ]; then
-	pass "layout: bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium"
-else
-	fail "layout: bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium" "it needs: $bad"
-fi
-libs=$(needed "$OBJDIR/bangerd")
-bad=$(echo " $libs " | grep -oE ' lib(ldns|ext2fs)[^ ]*' | oneline)
-if [ -z "$bad" ]; then
-	pass "layout: bangerd (the parent) loads neither ldns nor libext2fs"
-else
-	fail "layout: bangerd (the parent) loads neither ldns nor libext2fs" "it needs: $bad"
-fi
+lacks "bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium" \
+    bangerd-net 'curl|jansson|ext2fs|sodium'
+lacks "bangerd (the parent) loads neither ldns nor libext2fs" bangerd \
+    'ldns|ext2fs'
 
 # --- the figure the docs give ------------------------------------------
 
