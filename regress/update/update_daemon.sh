@@ -127,6 +127,16 @@ expect_match "update_daemon: ... and is told why" "$out" \
 
 # --- the update worker runs only for an update
 uw() { ctl status --json | jq -r '.workers[] | select(.role == "update") | "\(.state) \(.pid)"'; }
+uw_idle() { [ "$(uw)" = "idle 0" ]; }
+# woken NAME: a check starts the update worker, which stays for what
+# follows: its pid in $woken, or NAME's failure.
+woken() {
+	ctl update check >/dev/null 2>&1
+	woken=$(worker_pid update)
+	[ -n "$woken" ] && return 0
+	fail "update_daemon: forged $1" "no update worker ran after a check"
+	return 1
+}
 expect_eq "update_daemon: no update worker runs before an update is asked for" \
     "$(uw)" "idle 0"
 
@@ -148,20 +158,15 @@ expect_eq "update_daemon: check installs nothing" "$(sums)" "$OLDSUM"
 # --- a compromised update worker, with a check in flight: the worker is
 # stopped, so that the parent's request waits on its channel, and an
 # answer under the request's own id comes in its place, out of turn or
-# malformed.  Each is a protocol violation: the worker is killed and
-# restarted, the check fails, and nothing is installed.  (Forged answers
-# for no request in flight: regress/parent/compromised.sh.)
+# malformed.  Each is a protocol violation: the worker is killed (and
+# started again by the next request), the check fails, and nothing is
+# installed.  (Forged answers for no request in flight: below.)
 INJECT=$HELPERS/imsg-inject
 forged() {	# NAME WANT CASE ARGS...
 	local name=$1 want=$2 old cpid sent rc
 	shift 2
-	# A check starts the update worker, which stays for the next.
-	ctl update check >/dev/null 2>&1
-	old=$(worker_pid update)
-	if [ -z "$old" ] || [ "$old" -le 0 ]; then
-		fail "update_daemon: forged $name" "no update worker ran after a check"
-		return
-	fi
+	woken "$name" || return
+	old=$woken
 	kill -STOP "$old"
 	ctl update check >"$T/forged.out" 2>&1 &
 	cpid=$!
@@ -183,8 +188,7 @@ forged() {	# NAME WANT CASE ARGS...
 	expect_eq "update_daemon: forged $name: nothing installed" "$(sums)" \
 	    "$OLDSUM"
 	# Killed, it is not started again until the next request.
-	if wait_for 10 sh -c '[ "$('"$BANGERCTL"' -s '"$SOCK"' status --json |
-	    jq -r ".workers[] | select(.role == \"update\") | .state")" = idle ]'; then
+	if wait_for 10 uw_idle; then
 		pass "update_daemon: forged $name: the update worker is gone, idle"
 	else
 		fail "update_daemon: forged $name: the update worker is gone, idle" \
@@ -208,12 +212,8 @@ declare -A upd_types=()
 idle_forged() {	# NAME WANT ARGS...
 	local name=$1 want=$2 old sent
 	shift 2
-	ctl update check >/dev/null 2>&1
-	old=$(worker_pid update)
-	if [ -z "$old" ] || [ "$old" -le 0 ]; then
-		fail "update_daemon: forged $name" "no update worker ran after a check"
-		return
-	fi
+	woken "$name" || return
+	old=$woken
 	if ! sent=$("$INJECT" "$old" 3 "$@" 2>&1); then
 		fail "update_daemon: forged $name" "imsg-inject: $sent"
 		return
@@ -262,8 +262,7 @@ out=$(ctl update check 2>&1)
 expect_match "update_daemon: check works again after the forged answers" \
     "$out" "^update available: bangerd $NEWV \(running $OLDV\)"
 # Left alone, the update worker stops (30 s after its last request).
-if wait_for 45 sh -c '[ "$('"$BANGERCTL"' -s '"$SOCK"' status --json |
-    jq -r ".workers[] | select(.role == \"update\") | .state")" = idle ]'; then
+if wait_for 45 uw_idle; then
 	pass "update_daemon: an update worker with nothing to do stops"
 else
 	fail "update_daemon: an update worker with nothing to do stops" "$(uw)"
