@@ -92,7 +92,7 @@ MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c $(WORKER_MAINS), \
 		    $(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
-		bangerctl/console.c
+		bangerctl/console.c bangerctl/snapshot.c
 
 # Objects live in $(OBJDIR)/build, the programs in $(OBJDIR).
 B =		$(OBJDIR)/build

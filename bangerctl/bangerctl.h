@@ -50,6 +50,9 @@ int	 cmd_update(int, char **);
 __attribute__((__noreturn__)) void vm_usage(void);
 int	 check_name(const char *);
 
+/* snapshot.c */
+int	 vm_snapshot(int, char **);
+
 /* console.c */
 int	 vm_logs(int, char **);
 int	 vm_console(int, char **);

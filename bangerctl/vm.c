@@ -52,6 +52,9 @@ static const struct ctl_cmd vm_cmds[] = {
 	{ "wait", vm_wait, "NAME [--state S] [--timeout S]",
 	    "wait until a VM is in a state (default running)" },
 	{ "pause", vm_simple, "NAME", "pause a running VM" },
+	{ "snapshot", vm_snapshot, "NAME [SNAP] | ls [--json] NAME | "
+	    "rm NAME SNAP", "take a snapshot of a running VM (memory, state "
+	    "and disk); list or remove its snapshots" },
 	{ "resume", vm_simple, "NAME", "resume a paused VM" },
 	{ "logs", vm_logs, "[-f] NAME",
 	    "print a VM's console log (-f: and follow it)" },

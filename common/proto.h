@@ -145,6 +145,20 @@ enum proto_type {
 	IMSG_CTL_VM_LOGFD,	/* struct ctl_logfd, fd: read-only log */
 	IMSG_CTL_CONSOLE_OUT,	/* 1..PROTO_CONSOLE_CHUNK bytes: output */
 	IMSG_CTL_CONSOLE_READY,	/* no payload: attached, the input is ours */
+	/*
+	 * Snapshots.  bangerctl -> vm worker: IMSG_CTL_VM_SNAP; answered by
+	 * IMSG_CTL_SNAP_INFO (ls, and a snapshot taken) and IMSG_CTL_RESULT.
+	 * vm worker -> parent: a snapshot taken in two steps, each answered
+	 * by IMSG_VMOP_RESULT; ls and rm answered by IMSG_SNAP_INFO and
+	 * IMSG_RESULT (peerid = the client).
+	 */
+	IMSG_CTL_VM_SNAP,	/* struct ctl_snap */
+	IMSG_CTL_SNAP_INFO,	/* struct snap_info */
+	IMSG_VMOP_SNAP_BEGIN,	/* struct vmop_snap: record, disk copied */
+	IMSG_VMOP_SNAP_END,	/* struct vmop_snap: the VMM's files taken */
+	IMSG_SNAPOP_LS,		/* struct vmop_snap (no name): a VM's */
+	IMSG_SNAPOP_RM,		/* struct vmop_snap */
+	IMSG_SNAP_INFO,		/* struct snap_info (parent -> vm) */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -595,6 +609,47 @@ struct ctl_console {
 /* A console log file: its first lf_size bytes are the history asked for. */
 struct ctl_logfd {
 	uint64_t	lf_size;
+};
+
+/*
+ * Snapshots of a running VM: its memory, its VMM's state and its disk,
+ * taken while it is paused.  Firecracker writes the first two inside
+ * its jail (SNAP_JAIL_STATE, SNAP_JAIL_MEM, as seen from inside it).
+ */
+#define PROTO_SNAP_MAX		16	/* snapshots of one VM at most */
+#define SNAP_JAIL_STATE		"/run/snapshot.vmstate"
+#define SNAP_JAIL_MEM		"/run/snapshot.mem"
+
+#define CTL_SNAP_CREATE		1
+#define CTL_SNAP_LS		2
+#define CTL_SNAP_RM		3
+
+struct ctl_snap {
+	char		cs_vm[PROTO_VMNAME_MAX];
+	char		cs_snap[PROTO_VMNAME_MAX];	/* "" = a new name */
+	int32_t		cs_action;		/* CTL_SNAP_* */
+	uint32_t	cs_flags;
+};
+
+struct vmop_snap {
+	char		sn_id[PROTO_VMID_MAX];
+	char		sn_snap[PROTO_VMNAME_MAX];
+	uint32_t	sn_flags;		/* SN_F_* */
+	uint32_t	sn_pad;
+};
+#define SN_F_FAILED	0x01	/* END: the VMM wrote nothing to take */
+
+struct snap_info {
+	char		si_vm[PROTO_VMNAME_MAX];
+	char		si_snap[PROTO_VMNAME_MAX];
+	char		si_state[PROTO_NAME_MAX];	/* ready, creating, ... */
+	char		si_disk_how[PROTO_NAME_MAX];	/* reflink, copy */
+	int64_t		si_created;		/* unix time */
+	uint64_t	si_memory;		/* bytes of the memory file */
+	uint64_t	si_vmstate;		/* bytes of the VMM's state */
+	uint64_t	si_disk;		/* bytes of the disk */
+	uint64_t	si_disk_alloc;		/* of them on the host's disk */
+	uint64_t	si_ms;			/* taken: the VM paused so long */
 };
 
 #endif /* BANGER_PROTO_H */

@@ -144,5 +144,6 @@ int	fc_adopt(const char *, const char *, pid_t, unsigned long long,
 
 /* jailclean.c */
 int	jail_cleanup(const char *, const char *);
+int	tree_remove(const char *, int, const char *, const char *);
 
 #endif /* BANGER_JAIL_H */

@@ -321,3 +321,21 @@ fail:
 	errno = saved_errno;
 	return -1;
 }
+
+/*
+ * Remove name below parentfd and everything in it, never through a
+ * symlink or into a mount; shown is parentfd's path, for messages.
+ * Missing is success.
+ */
+int
+tree_remove(const char *ctx, int parentfd, const char *shown,
+    const char *name)
+{
+	char	 path[PATH_MAX];
+
+	if (strlcpy(path, shown, sizeof(path)) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return rm_tree(ctx, parentfd, path, strlen(path), name, 0);
+}

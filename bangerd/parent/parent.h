@@ -67,6 +67,27 @@ struct image_files {
 	char		 bootargs[BANGER_BOOTARGS_MAX];
 };
 
+/*
+ * A snapshot of a VM, in the VM's record: what STATE/snapshots/VMID/NAME
+ * may hold.  CREATING and REMOVING do not outlast the daemon: found at
+ * start, the snapshot is given up (or its removal finished).
+ */
+#define PSNAP_CREATING	1
+#define PSNAP_READY	2
+#define PSNAP_REMOVING	3
+struct psnap {
+	char			 ps_name[VALID_NAME_MAX + 1];
+	int			 ps_state;	/* PSNAP_* */
+	int64_t			 ps_created;
+	uint64_t		 ps_memory;	/* bytes of each file */
+	uint64_t		 ps_vmstate;
+	uint64_t		 ps_disk;
+	uint64_t		 ps_disk_alloc;	/* of it on the host's disk */
+	uint64_t		 ps_ms;		/* from BEGIN to END */
+	char			 ps_how[8];	/* the disk's: reflink, copy */
+	struct timespec		 ps_t0;		/* BEGIN, while creating */
+};
+
 /* The parent's record of one VM: what it made, and its process. */
 struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
@@ -105,6 +126,10 @@ struct pvm {
 	uint32_t		 pv_peerid;	/* the vm worker's request */
 	uint64_t		 pv_want_size;
 	uint32_t		 pv_want_flags;
+	/* its snapshots (vmsnap.c), in the order they were taken */
+	struct psnap		*pv_snaps;
+	size_t			 pv_nsnaps;
+	struct snap_job		*pv_snapjob;	/* its disk being copied */
 };
 TAILQ_HEAD(pvms, pvm);
 
@@ -210,6 +235,22 @@ int	 pvm_disk_create(struct pvm *, const struct image_files *, uint64_t,
 int	 pvm_disk_remove(struct pvm *);
 void	 pvm_disk_reclaim(struct pvm *);
 void	 fsck_cancel_all(void);
+
+/* vmsnap.c */
+int	 vmop_snap_begin(struct worker *, uint32_t, struct pvm *,
+	    const char *);
+int	 vmop_snap_end(struct worker *, uint32_t, struct pvm *, const char *,
+	    uint32_t);
+int	 snapop_ls(struct worker *, uint32_t, struct pvm *);
+int	 snapop_rm(struct worker *, uint32_t, struct pvm *, const char *);
+struct psnap *psnap_find(struct pvm *, const char *);
+int	 psnap_creating(struct pvm *);
+int	 psnap_add(struct pvm *, const char *, int);
+void	 psnap_drop(struct pvm *, const char *);
+void	 pvm_snaps_restore(struct pvm *);
+int	 pvm_snaps_remove(struct pvm *);
+void	 snaps_worker_gone(void);
+void	 snaps_sweep(void);
 
 /* sweep.c */
 void	 vmop_sweep(struct fcscan *);

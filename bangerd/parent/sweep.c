@@ -554,4 +554,5 @@ vmop_sweep(struct fcscan *fs)
 	}
 	fcscan_free(fs);
 	free(sw.sw_ids);
+	snaps_sweep();
 }

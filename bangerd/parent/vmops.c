@@ -254,6 +254,10 @@ pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
 		snprintf(msg, len, "disk: %s", strerror(errno));
 		return -1;
 	}
+	if (pvm_snaps_remove(pv) == -1) {
+		snprintf(msg, len, "snapshots: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -460,6 +464,7 @@ vmop_vm_gone(void)
 			pvm_create_fail(pv, EIO, "the vm worker ended");
 		}
 	fsck_cancel_all();
+	snaps_worker_gone();
 	/* Settled before the next vm worker hears of them. */
 	vmop_settle();
 }

@@ -156,6 +156,7 @@ pvm_disk_setf(struct pvm *pv, const char *fmt, ...)
 static int
 pvm_record_text(struct pvm *pv, char *buf, size_t size)
 {
+	const struct psnap *ps;
 	size_t	 i;
 	int	 n;
 
@@ -177,6 +178,14 @@ pvm_record_text(struct pvm *pv, char *buf, size_t size)
 		    (unsigned)pv->pv_publish[i].pp_host_addr,
 		    pv->pv_publish[i].pp_host_port,
 		    pv->pv_publish[i].pp_guest_port);
+	for (i = 0; i < pv->pv_nsnaps && n > 0 && (size_t)n < size; i++) {
+		ps = &pv->pv_snaps[i];
+		n += snprintf(buf + n, size - n, "snap %s %d %" PRId64 " %"
+		    PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		    " %s\n", ps->ps_name, ps->ps_state, ps->ps_created,
+		    ps->ps_memory, ps->ps_vmstate, ps->ps_disk,
+		    ps->ps_disk_alloc, ps->ps_ms, ps->ps_how);
+	}
 	if (n < 0 || (size_t)n >= size) {
 		log_warnx("vm %s: its record does not fit %zu bytes",
 		    pv->pv_id, size);
@@ -193,7 +202,7 @@ pvm_record_text(struct pvm *pv, char *buf, size_t size)
 static int
 pvm_write_tmp(struct pvm *pv, int sync)
 {
-	char	 tmp[PATH_MAX], buf[4096];
+	char	 tmp[PATH_MAX], buf[8192];
 	int	 fd, len, saved;
 
 	if (priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
@@ -385,6 +394,7 @@ pvm_free(struct pvm *pv)
 	pvm_count--;
 	free(pv->pv_publish);
 	free(pv->pv_disk);
+	free(pv->pv_snaps);
 	free(pv);
 }
 

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,25 @@ record_field(FILE *fp, struct pvm *pv)
 			pp->pp_host_port = hp;
 			pp->pp_guest_port = gp;
 			pv->pv_npublish++;
+		} else if (strcmp(line, "snap") == 0) {
+			struct psnap	 ps;
+			const char	*why;
+			long long	 created;
+
+			memset(&ps, 0, sizeof(ps));
+			if (sscanf(val, "%63s %d %lld %" SCNu64 " %" SCNu64
+			    " %" SCNu64 " %" SCNu64 " %" SCNu64 " %7s",
+			    ps.ps_name, &ps.ps_state, &created, &ps.ps_memory,
+			    &ps.ps_vmstate, &ps.ps_disk, &ps.ps_disk_alloc,
+			    &ps.ps_ms, ps.ps_how) != 9 ||
+			    valid_name(ps.ps_name, strlen(ps.ps_name),
+			    &why) == -1 || ps.ps_state < PSNAP_CREATING ||
+			    ps.ps_state > PSNAP_REMOVING ||
+			    psnap_find(pv, ps.ps_name) != NULL ||
+			    psnap_add(pv, ps.ps_name, ps.ps_state) == -1)
+				return -1;
+			ps.ps_created = created;
+			pv->pv_snaps[pv->pv_nsnaps - 1] = ps;
 		}
 	}
 	return 0;
@@ -202,6 +222,7 @@ pvm_load(const char *dir, const char *id)
 		fclose(fp);
 		free(pv->pv_publish);
 		free(pv->pv_disk);
+		free(pv->pv_snaps);
 		free(pv);
 		return NULL;
 	}
@@ -327,9 +348,12 @@ vmop_restore(const char *consoles)
 	}
 	closedir(d);
 	fs = fcscan_new();
-	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv)
+	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv) {
 		if (pvm_restore_one(fs, pv) == -1)
 			pvm_free(pv);
+		else
+			pvm_snaps_restore(pv);
+	}
 	consoles_adopt(consoles);
 	log_info("%zu VM records read", n);
 	return fs;

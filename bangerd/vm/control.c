@@ -510,6 +510,14 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 			return -1;
 		ops->co_ls(c->id, c->cred.uid);
 		return 0;
+	case IMSG_CTL_VM_SNAP: {
+		struct ctl_snap		 cs;
+
+		if (imsg_read_exact(imsg, &cs, sizeof(cs)) == -1)
+			return -1;
+		ops->co_snap(c->id, c->cred.uid, &cs);
+		return 0;
+	}
 	case IMSG_CTL_IMAGE_FILE:
 	case IMSG_CTL_IMAGE_IMPORT:
 	case IMSG_CTL_IMAGE:
@@ -634,6 +642,8 @@ control_relay(uint32_t id, uint32_t type, struct imsg *imsg)
 		type = IMSG_CTL_UPDATE_INFO;
 	else if (type == IMSG_UPDATE_PROGRESS)
 		type = IMSG_CTL_UPDATE_PROGRESS;
+	else if (type == IMSG_SNAP_INFO)
+		type = IMSG_CTL_SNAP_INFO;
 	if (imsg_compose(&c->iev.ibuf, type, 0, 0, -1, imsg->data,
 	    imsg_get_len(imsg)) == -1) {
 		control_close(c);

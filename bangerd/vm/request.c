@@ -30,6 +30,13 @@ vmop_send(uint32_t type, const void *data, size_t len)
 	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
 }
 
+/* A request answered to a client: peerid is its id (ls, rm). */
+int
+vmop_send_to(uint32_t type, uint32_t peerid, const void *data, size_t len)
+{
+	return imsg_compose_event(parent_iev, type, peerid, 0, -1, data, len);
+}
+
 void
 vmop_id_send(uint32_t type, struct vm *v)
 {

@@ -380,6 +380,8 @@ vm_free(struct vm *v)
 	free(v->v_domain);
 	free(v->v_error);
 	free(v->v_killed);
+	free(v->v_snap);
+	free(v->v_snap_msg);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }

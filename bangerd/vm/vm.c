@@ -201,6 +201,12 @@ vm_result(struct imsg *imsg)
 		vm_unsave(v);
 		vm_free(v);
 		break;
+	case IMSG_VMOP_SNAP_BEGIN:
+	case IMSG_VMOP_SNAP_END:
+		if (fd != -1)
+			close(fd);
+		vm_snap_result(v, &vr);
+		break;
 	default:
 		if (fd != -1)
 			close(fd);
@@ -256,6 +262,7 @@ vm_exited(struct imsg *imsg)
 	else
 		vm_set_state(v, VM_STOPPED);
 	log_info("vm %s: stopped", v->v_name);
+	vm_snap_exited(v);
 
 	switch (v->v_next) {
 	case NEXT_START:
@@ -635,6 +642,7 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		    sizeof(ip));
 		return 0;
 	}
+	case IMSG_SNAP_INFO:
 	case IMSG_STATUS_DAEMON:
 	case IMSG_STATUS_WORKER:
 	case IMSG_STATUS_END:
@@ -657,6 +665,7 @@ static const struct control_ops vm_control_ops = {
 	.co_input = vm_console_input,
 	.co_gone = vm_client_gone,
 	.co_image_users = vm_image_users,
+	.co_snap = vm_ctl_snap,
 };
 
 void

@@ -50,6 +50,7 @@ struct control_ops {
 	void	(*co_gone)(uint32_t);		/* a client left */
 	int	(*co_image_users)(const char *, uid_t, char *, size_t,
 		    uint32_t *);
+	void	(*co_snap)(uint32_t, uid_t, const struct ctl_snap *);
 };
 void	 control_init(struct imsgev *, const struct worker_init *,
 	    const struct control_ops *);

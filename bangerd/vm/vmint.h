@@ -167,6 +167,14 @@ struct vm {
 	int			 v_bootstep;	/* the boot's request */
 	struct vm_boot		*v_boot;	/* while it boots */
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
+	/* a snapshot being taken (snapshot.c): its name, step and times */
+	char			*v_snap;
+	int			 v_snap_step;	/* SNAP_STEP_* */
+	int			 v_snap_resume;	/* it was running: resume it */
+	int			 v_snap_error;	/* the step that failed, or 0 */
+	int			 v_snap_orphan;	/* its VM stopped: no reply */
+	char			*v_snap_msg;	/* its result */
+	struct timespec		 v_snap_t0;	/* paused since */
 };
 
 /* A string of struct vm's, "" if it has none. */
@@ -236,6 +244,11 @@ int		 vm_provision(struct vm *, int, char *, size_t);
 int		 vm_provision_end(struct vm *);
 void		 vm_create_undo(struct vm *);
 
+/* snapshot.c */
+void		 vm_ctl_snap(uint32_t, uid_t, const struct ctl_snap *);
+void		 vm_snap_result(struct vm *, const struct vmop_result *);
+void		 vm_snap_exited(struct vm *);
+
 /* request.c */
 /* From the parent: the defaults of a new VM, and the VMs' subnet. */
 extern struct vm_defaults defaults;
@@ -243,6 +256,7 @@ extern struct in_addr	 bridge_addr;
 extern int		 bridge_prefix;
 void		 vmop_channel(struct imsgev *);
 int		 vmop_send(uint32_t, const void *, size_t);
+int		 vmop_send_to(uint32_t, uint32_t, const void *, size_t);
 void		 vmop_id_send(uint32_t, struct vm *);
 void		 vmop_signal_send(struct vm *, int);
 

@@ -1,0 +1,145 @@
+/*
+ * bangerctl vm snapshot: take a snapshot of a running VM, list a VM's
+ * snapshots, remove one.
+ *
+ *	vm snapshot NAME [SNAP]
+ *	vm snapshot ls [--json] NAME
+ *	vm snapshot rm NAME SNAP
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bangerctl.h"
+#include "validate.h"
+#include "wire.h"
+
+static int
+snap_name_check(const char *name)
+{
+	const char	*why;
+
+	if (valid_name(name, strlen(name), &why) == -1) {
+		warnx("invalid snapshot name \"%s\": %s; names are 1 to 63 "
+		    "of a-z, 0-9 and '-', starting with a letter or digit",
+		    name, why);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+snap_json(const struct snap_info *si)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
+	    "vm", si->si_vm, "name", si->si_snap, "state", si->si_state,
+	    "created", (json_int_t)si->si_created,
+	    "memory", (json_int_t)si->si_memory,
+	    "vmstate", (json_int_t)si->si_vmstate,
+	    "disk", (json_int_t)si->si_disk,
+	    "disk_allocated", (json_int_t)si->si_disk_alloc,
+	    "disk_copy", si->si_disk_how,
+	    "paused_ms", (json_int_t)si->si_ms);
+}
+
+/* One request; its snapshots printed (or as JSON), then its result. */
+static int
+snap_request(const struct ctl_snap *cs, int json)
+{
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	struct snap_info	 si;
+	json_t			*all = NULL;
+	char			 b1[32], b2[32], b3[32];
+	size_t			 len, n = 0;
+	int			 rv;
+
+	if (json)
+		all = json_array();
+	ctl_connect(&ibuf);
+	ctl_send(&ibuf, IMSG_CTL_VM_SNAP, cs, sizeof(*cs));
+	for (;;) {
+		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) != IMSG_CTL_SNAP_INFO)
+			break;
+		if (imsg_get_data(&imsg, &si, sizeof(si)) == -1 ||
+		    wire_string(si.si_vm, sizeof(si.si_vm), &len) == -1 ||
+		    wire_string(si.si_snap, sizeof(si.si_snap), &len) == -1 ||
+		    wire_string(si.si_state, sizeof(si.si_state), &len) ==
+		    -1 || wire_string(si.si_disk_how, sizeof(si.si_disk_how),
+		    &len) == -1)
+			errx(1, "bad snapshot from bangerd");
+		imsg_free(&imsg);
+		if (json) {
+			json_array_append_new(all, snap_json(&si));
+			continue;
+		}
+		if (n++ == 0)
+			printf("%-24s %-9s %-8s %-10s %-10s %-10s %s\n",
+			    "SNAPSHOT", "STATE", "AGE", "MEMORY", "DISK",
+			    "ON DISK", "DISK COPY");
+		printf("%-24s %-9s %-8s %-10s %-10s %-10s %s\n", si.si_snap,
+		    si.si_state, fmt_duration(time(NULL) - si.si_created,
+		    b1, sizeof(b1)), fmt_size(si.si_memory, b2, sizeof(b2)),
+		    fmt_size(si.si_disk, b3, sizeof(b3)),
+		    fmt_size(si.si_disk_alloc, b1, sizeof(b1)),
+		    si.si_disk_how);
+	}
+	rv = ctl_result(&imsg, 0);
+	imsg_free(&imsg);
+	if (json) {
+		if (rv == 0)
+			json_print(all);
+		else
+			json_decref(all);
+	}
+	imsgbuf_clear(&ibuf);
+	close(ibuf.fd);
+	return rv;
+}
+
+int
+vm_snapshot(int argc, char **argv)
+{
+	struct ctl_snap	 cs;
+	int		 json = 0, i;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_action = CTL_SNAP_CREATE;
+	argc--;
+	argv++;
+	if (argc > 0 && strcmp(argv[0], "ls") == 0) {
+		cs.cs_action = CTL_SNAP_LS;
+		argc--;
+		argv++;
+		for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+			if (strcmp(argv[i], "--json") != 0 &&
+			    strcmp(argv[i], "-j") != 0)
+				vm_usage();
+			json = 1;
+		}
+		argc -= i;
+		argv += i;
+		if (argc != 1)
+			vm_usage();
+	} else if (argc > 0 && strcmp(argv[0], "rm") == 0) {
+		cs.cs_action = CTL_SNAP_RM;
+		argc--;
+		argv++;
+		if (argc != 2)
+			vm_usage();
+	} else if (argc < 1 || argc > 2 || argv[0][0] == '-')
+		vm_usage();
+	if (check_name(argv[0]) == -1 ||
+	    (argc == 2 && snap_name_check(argv[1]) == -1))
+		return 1;
+	strlcpy(cs.cs_vm, argv[0], sizeof(cs.cs_vm));
+	if (argc == 2)
+		strlcpy(cs.cs_snap, argv[1], sizeof(cs.cs_snap));
+	return snap_request(&cs, json);
+}

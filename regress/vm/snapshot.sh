@@ -1,0 +1,139 @@
+# vm snapshot, its ls and rm, end to end through bangerd with the idle
+# Firecracker stand-in (which writes Firecracker 1.10's snapshot files):
+# what the owner sees, what is on the host, what others may not do, and
+# that a restart, a crash and vm rm leave nothing a record does not name.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "snapshot" "needs root to start bangerd"
+	t_done
+fi
+
+daemon_setup
+trap daemon_cleanup EXIT
+vm_daemon_start snapshot
+
+bad() {	# name want-regex command...
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$("$@" 2>&1); rc=$?
+	expect_eq "snapshot: $name fails" "$rc" 1
+	expect_match "snapshot: $name says why" "$out" "$want"
+}
+
+# The snapshots a VM's record names, and what STATE/snapshots holds.
+recorded() { awk '$1 == "snap" {print $2, $3}' "$STATE/priv/$1" | sort; }
+on_disk() { (cd "$STATE/snapshots" 2>/dev/null && find . -mindepth 1 | sort); }
+
+ctl vm create web --memory 128M --disk 128M --start >/dev/null
+id=$(vm_id web)
+
+out=$(ctl vm snapshot web first)
+expect_match "snapshot: vm snapshot reports what it took" "$out" \
+    "^vm web: snapshot first taken \(128 MiB of memory, its disk by (reflink|copy)\)$"
+expect_eq "snapshot: the VM runs again after its snapshot" \
+    "$(ctl vm show --json web | jq -r .state)" "running"
+expect_eq "snapshot: its VMM was resumed" \
+    "$(ctl vm show --json web | jq -r .vmm_state)" "Running"
+d=$STATE/snapshots/$id/first
+expect_eq "snapshot: three files, root's, 0600" \
+    "$(cd "$d" && stat -c '%n %U %a' * | sort | tr '\n' ' ')" \
+    "disk root 600 memory root 600 vmstate root 600 "
+expect_eq "snapshot: its directories are root's, 0700" \
+    "$(stat -c '%U %a' "$STATE/snapshots" "$STATE/snapshots/$id" "$d" | sort -u)" \
+    "root 700"
+expect_eq "snapshot: the memory file is the VM's memory" \
+    "$(stat -c %s "$d/memory")" $((128 << 20))
+expect_eq "snapshot: the disk is the VM's disk" \
+    "$(cmp "$d/disk" "$STATE/disks/$id.ext4" && echo same)" "same"
+expect_eq "snapshot: nothing is left in the jail" \
+    "$(ls "$STATE/jail/firecracker/$id/root/run" | grep snapshot)" ""
+expect_eq "snapshot: the record names it ready" "$(recorded "$id")" "first 2"
+
+js=$(ctl vm snapshot ls --json web)
+expect_eq "snapshot: ls --json names it" \
+    "$(echo "$js" | jq -r '.[] | "\(.vm) \(.name) \(.state) \(.memory)"')" \
+    "web first ready $((128 << 20))"
+expect_eq "snapshot: ls --json gives the disk's size" \
+    "$(echo "$js" | jq '.[0].disk')" $((128 << 20))
+expect_match "snapshot: ls shows it" "$(ctl vm snapshot ls web)" \
+    "^first +ready +"
+
+# Without a name: one of the moment.
+expect_match "snapshot: without a name, it is named by the time" \
+    "$(ctl vm snapshot web)" "^vm web: snapshot [0-9]{8}-[0-9]{6} taken "
+second=$(ctl vm snapshot ls --json web | jq -r '.[1].name')
+
+# A paused VM is snapshotted and stays paused.
+ctl vm pause web >/dev/null
+ctl vm snapshot web paused >/dev/null
+expect_eq "snapshot: a paused VM stays paused" \
+    "$(ctl vm show --json web | jq -r .state)" "paused"
+ctl vm resume web >/dev/null
+
+bad "the same name twice" "vm web already has a snapshot first" \
+    ctl vm snapshot web first
+bad "a bad name" 'invalid snapshot name "Bad_Name"' \
+    ctl vm snapshot web Bad_Name
+bad "an unknown VM" "no VM named nosuch" ctl vm snapshot nosuch
+bad "rm of an unknown snapshot" "vm web has no snapshot nosuch" \
+    ctl vm snapshot rm web nosuch
+
+# Others: another user sees no VM of root's, so no snapshot either.
+bad "another user's snapshot" "no VM named web" user vm snapshot web mine
+bad "another user's ls" "no VM named web" user vm snapshot ls web
+bad "another user's rm" "no VM named web" user vm snapshot rm web first
+expect_eq "snapshot: no memory file is readable by others" \
+    "$(find "$STATE/snapshots" -perm /077 | wc -l)" 0
+
+# A stopped VM has no memory to take.
+ctl vm create idle --memory 128M >/dev/null
+bad "of a VM not running" "vm idle is created: only a running or paused VM" \
+    ctl vm snapshot idle s1
+
+# rm: the record says removing before the files go; then both are gone.
+expect_eq "snapshot: rm" "$(ctl vm snapshot rm web paused)" \
+    "vm web: snapshot paused removed"
+expect_eq "snapshot: rm removes its files" "$(ls "$STATE/snapshots/$id")" \
+    "$(printf '%s\n' "$second" first | sort)"
+expect_eq "snapshot: rm removes it from the record" "$(recorded "$id")" \
+    "$(printf '%s 2\n' "$second" first | sort)"
+
+# The snapshots outlive a restart of bangerd; what no record names goes.
+mkdir "$STATE/snapshots/$id/stray" "$STATE/snapshots/deadbeef"
+: >"$STATE/snapshots/$id/stray/memory"
+daemon_stop
+if ! daemon_start; then
+	fail "snapshot: daemon restarts" "$(tail -5 "$DLOG")"
+	t_done
+fi
+expect_eq "snapshot: a restart keeps them" \
+    "$(ctl vm snapshot ls --json web | jq -r '.[].name' | sort | tr '\n' ' ')" \
+    "$(printf '%s\n' "$second" first | sort | tr '\n' ' ')"
+expect_eq "snapshot: the sweep removes what no snapshot names" \
+    "$(ls "$STATE/snapshots")" "$id"
+expect_eq "snapshot: ...and inside a VM's directory too" \
+    "$(ls "$STATE/snapshots/$id" | grep -c stray)" 0
+
+# A crash with a snapshot recorded "creating": at start, undone.
+daemon_kill
+sed -i 's/^snap first 2 /snap first 1 /' "$STATE/priv/$id"
+if ! daemon_start; then
+	fail "snapshot: daemon restarts after a crash" "$(tail -5 "$DLOG")"
+	t_done
+fi
+expect_eq "snapshot: one cut short at a crash is undone at start" \
+    "$(ls "$STATE/snapshots/$id")" "$second"
+expect_eq "snapshot: ...and its record dropped" "$(recorded "$id")" \
+    "$second 2"
+expect_match "snapshot: ...which the log says" "$(cat "$DLOG")" \
+    "snapshot first: its creation was interrupted; undoing it"
+
+# vm rm removes a VM's snapshots.
+ctl vm stop -f web >/dev/null 2>&1
+ctl vm rm web >/dev/null
+expect_eq "snapshot: vm rm removes its snapshots" "$(on_disk)" ""
+ctl vm rm idle >/dev/null
+expect_eq "snapshot: nothing of any VM is left" "$(host_traces)" ""
+t_done
