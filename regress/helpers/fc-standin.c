@@ -48,6 +48,9 @@
  *		once PUT /boot-source has set them, every API answer
  *		comes MS late (at most 60000): a slow VMM among fast
  *		ones, for the benches.
+ *	fc_standin.snapshot_hostile=symlink|link|short|none likewise
+ *		a VMM that tampers with the snapshot files it wrote
+ *		(snapshot_hostile()), for the daemon's checks of them.
  *	./fc-standin.args (read at start, from the cwd: the jail root of
  *		a jailed stand-in, which gets no environment and no
  *		options of ours) more options, whitespace-separated.
@@ -2885,6 +2888,45 @@ guest_restore(int fd, char *err, size_t errsz)
 }
 #endif
 
+/*
+ * A hostile VMM, for the daemon's checks of what it writes:
+ * fc_standin.snapshot_hostile=MODE in its boot args, once a snapshot's
+ * files are written: "symlink" puts a symlink where the memory file
+ * was, "link" makes the memory file a second link to the state file,
+ * "short" cuts the memory file to half, "none" removes both.
+ */
+static void
+snapshot_hostile(const char *state, const char *mem)
+{
+	const char	*a, *p, *key = "fc_standin.snapshot_hostile=";
+	char		 mode[16];
+	struct stat	 st;
+	size_t		 n;
+
+	if (vm.boot_built == NULL ||
+	    (a = jget_str(vm.boot_built, "boot_args")) == NULL ||
+	    (p = strstr(a, key)) == NULL)
+		return;
+	p += strlen(key);
+	n = strcspn(p, " ");
+	if (n >= sizeof(mode))
+		return;
+	memcpy(mode, p, n);
+	mode[n] = '\0';
+	if (strcmp(mode, "symlink") == 0) {
+		(void)unlink(mem);
+		(void)symlink("/etc/shadow", mem);
+	} else if (strcmp(mode, "link") == 0) {
+		(void)unlink(mem);
+		(void)link(state, mem);
+	} else if (strcmp(mode, "short") == 0 && stat(mem, &st) == 0)
+		(void)truncate(mem, st.st_size / 2);
+	else if (strcmp(mode, "none") == 0) {
+		(void)unlink(state);
+		(void)unlink(mem);
+	}
+}
+
 static void
 api_snapshot_create(struct resp *rs, const struct req *rq)
 {
@@ -2907,6 +2949,8 @@ api_snapshot_create(struct resp *rs, const struct req *rq)
 	    "mem_file_path"), full) == 0) {
 		fclog(LV_INFO, "fc_vmm", "'create %s snapshot' VMM action "
 		    "took 0 us.", full ? "full" : "diff");
+		snapshot_hostile(jget_str(b, "snapshot_path"),
+		    jget_str(b, "mem_file_path"));
 		no_content(rs);
 	}
 	json_decref(b);

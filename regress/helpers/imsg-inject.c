@@ -12,6 +12,8 @@
  *	  vmop-create ID IMAGE [NAME], vmop-signal ID SIG, vmop-disk ID,
  *	  vmop-destroy ID, vmop-socket ID, vmop-fsck ID,
  *	  vmop-start ID [tcp|udp:HOSTADDR:HOSTPORT:GUESTPORT ...],
+ *	  vmop-snap-begin ID SNAP, vmop-snap-end ID SNAP [FLAGS],
+ *	  snapop-ls ID [SNAP], snapop-rm ID SNAP,
  *	  status-req CMD, reload-req CMD, verbose-req CMD LEVEL,
  *	  update-req UID ACTION, imgop-file KIND fd|no-fd,
  *	  imgop-import UID NAME [BOOTARGS], imgop-query UID ACTION NAME,
@@ -58,7 +60,8 @@ static const struct {
 	T(IMSG_NET_ADDR), T(IMSG_IMGOP_FILE), T(IMSG_IMGOP_IMPORT),
 	T(IMSG_IMGOP_QUERY), T(IMSG_IMGOP_CANCEL), T(IMSG_UPDATE_REQ),
 	T(IMSG_UPD_CHECKED), T(IMSG_UPD_PROGRESS), T(IMSG_UPD_ARTIFACT),
-	T(IMSG_UPD_FAILED),
+	T(IMSG_UPD_FAILED), T(IMSG_VMOP_SNAP_BEGIN), T(IMSG_VMOP_SNAP_END),
+	T(IMSG_SNAPOP_LS), T(IMSG_SNAPOP_RM),
 };
 #undef T
 
@@ -276,6 +279,7 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 	struct vmop_start	 vs;
 	struct vmop_signal	 vg;
 	struct vmop_id		 vi;
+	struct vmop_snap	 sn;
 	uint32_t		 type;
 	int			 i;
 
@@ -314,6 +318,24 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 		strncpy(vg.vg_id, argv[0], sizeof(vg.vg_id) - 1);
 		vg.vg_signal = atoi(argv[1]);
 		send_struct(fd, IMSG_VMOP_SIGNAL, &vg, sizeof(vg));
+	} else if (strncmp(op, "snap", 4) == 0 && argc >= 1 && argc <= 3) {
+		memset(&sn, 0, sizeof(sn));
+		strncpy(sn.sn_id, argv[0], sizeof(sn.sn_id) - 1);
+		if (argc >= 2)
+			strncpy(sn.sn_snap, argv[1], sizeof(sn.sn_snap) - 1);
+		if (argc == 3)
+			sn.sn_flags = strtoul(argv[2], NULL, 0);
+		if (strcmp(op, "snap-begin") == 0)
+			type = IMSG_VMOP_SNAP_BEGIN;
+		else if (strcmp(op, "snap-end") == 0)
+			type = IMSG_VMOP_SNAP_END;
+		else if (strcmp(op, "snap-ls") == 0)
+			type = IMSG_SNAPOP_LS;
+		else if (strcmp(op, "snap-rm") == 0)
+			type = IMSG_SNAPOP_RM;
+		else
+			errx(1, "unknown snapshot operation %s", op);
+		send_struct(fd, type, &sn, sizeof(sn));
 	} else if (argc == 1) {
 		if (strcmp(op, "disk") == 0)
 			type = IMSG_VMOP_DISK;
@@ -418,6 +440,12 @@ main(int argc, char *argv[])
 		send_bytes(fd, IMSG_NETOP_SETUP, argv[4]);
 	else if (strncmp(what, "vmop-", 5) == 0 && argc >= 5)
 		send_vmop(fd, what + 5, argc - 4, argv + 4);
+	else if (strncmp(what, "snapop-", 7) == 0 && argc >= 5) {
+		char	 op[32];
+
+		snprintf(op, sizeof(op), "snap-%s", what + 7);
+		send_vmop(fd, op, argc - 4, argv + 4);
+	}
 	else if (strncmp(what, "imgop-", 6) == 0 && argc >= 5)
 		send_imgop(fd, what + 6, argc - 4, argv + 4);
 	else if (strncmp(what, "upd-", 4) == 0 && argc >= 5)

@@ -246,6 +246,19 @@ refuse "a verbosity of -1" 'verbosity -1' verbose-req log -1
 refuse "an update for uid 65534" 'update for uid 65534' \
     update-req 65534 1
 refuse "an update action there is not" 'update action 9' update-req 0 9
+refuse "a snapshot of a VM not running" "snapshot of vm $id, which is created" \
+    vmop-snap-begin "$id" s1
+refuse "a snapshot named with a path" "vm $rid: bad snapshot name" \
+    vmop-snap-begin "$rid" ../../etc
+refuse "a snapshot's end never begun" \
+    "end of snapshot s1 of vm $rid, which is not being taken" \
+    vmop-snap-end "$rid" s1
+refuse "a snapshot's end with flags there are not" \
+    "vm $rid: snapshot flags 0x4" vmop-snap-end "$rid" s1 4
+refuse "a snapshot list naming a snapshot" "vm $rid: bad snapshot name" \
+    snapop-ls "$rid" s1
+refuse "a snapshot removal of an unknown VM" 'unknown vm deadbeef' \
+    snapop-rm deadbeef s1
 refuse "a ready from the running vm worker" \
     'unexpected message type {type}' ready-again vm
 # ... as the net worker, ...

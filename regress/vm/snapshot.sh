@@ -12,7 +12,18 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_daemon_start snapshot
+# Images whose stand-in tampers with its snapshot's files (a VMM taken
+# over by its guest): fc_standin.snapshot_hostile in the boot args.
+hostile=
+for m in symlink link short none; do
+	hostile="$hostile
+image \"$m\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+	boot-args \"console=ttyS0 fc_standin.snapshot_hostile=$m\"
+}"
+done
+vm_daemon_start snapshot "$hostile"
 
 bad() {	# name want-regex command...
 	local name=$1 want=$2 out rc
@@ -86,6 +97,32 @@ bad "another user's ls" "no VM named web" user vm snapshot ls web
 bad "another user's rm" "no VM named web" user vm snapshot rm web first
 expect_eq "snapshot: no memory file is readable by others" \
     "$(find "$STATE/snapshots" -perm /077 | wc -l)" 0
+
+# What a hostile VMM leaves is refused, saying why, and nothing of the
+# snapshot is kept; the VM runs on.
+for m in symlink link short none; do
+	ctl vm create "h-$m" --image "$m" --memory 128M --start >/dev/null
+done
+bad "a symlink for the memory file" "/run/snapshot.mem: a symlink" \
+    ctl vm snapshot h-symlink s1
+bad "a memory file with two links" \
+    "/run/snapshot.(vmstate|mem) is not a regular file of the VM's uid [0-9]+ with one link" \
+    ctl vm snapshot h-link s1
+bad "a memory file cut short" \
+    "/run/snapshot.mem is 67108864 bytes; 134217728 to 134217728 expected" \
+    ctl vm snapshot h-short s1
+bad "no files written" "firecracker wrote no /run/snapshot.vmstate" \
+    ctl vm snapshot h-none s1
+for m in symlink link short none; do
+	hid=$(vm_id "h-$m")
+	expect_eq "snapshot: $m: nothing of it is kept" \
+	    "$(ls "$STATE/snapshots/$hid" 2>/dev/null)$(recorded "$hid")" ""
+	expect_eq "snapshot: $m: the VM runs on" \
+	    "$(ctl vm show --json "h-$m" | jq -r .state)" "running"
+	ctl vm rm -f "h-$m" >/dev/null
+done
+expect_eq "snapshot: /etc/shadow is untouched" \
+    "$(stat -c '%U %a' /etc/shadow)" "root 640"
 
 # A stopped VM has no memory to take.
 ctl vm create idle --memory 128M >/dev/null
