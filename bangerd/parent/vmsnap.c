@@ -219,6 +219,25 @@ psnap_files_remove(struct pvm *pv, const char *name)
 	return rv;
 }
 
+static int	jail_run_open(struct pvm *);
+
+/*
+ * What the VMM wrote in its jail for a snapshot, removed (a VMM that
+ * writes them after this leaves them until the next snapshot, or until
+ * its jail goes).
+ */
+static void
+jail_snap_files_remove(struct pvm *pv)
+{
+	int	 rfd;
+
+	if ((rfd = jail_run_open(pv)) == -1)
+		return;
+	(void)unlinkat(rfd, SNAP_JAIL_STATE + sizeof("/run"), 0);
+	(void)unlinkat(rfd, SNAP_JAIL_MEM + sizeof("/run"), 0);
+	close(rfd);
+}
+
 /*
  * A snapshot being taken, given up: its files, then its entry in the
  * record (a crash between the two leaves "creating", dropped at start).
@@ -226,6 +245,7 @@ psnap_files_remove(struct pvm *pv, const char *name)
 static void
 psnap_give_up(struct pvm *pv, const char *name)
 {
+	jail_snap_files_remove(pv);
 	if (psnap_files_remove(pv, name) == -1) {
 		log_warn("vm %s: snapshot %s: its files stay until the next "
 		    "start", pv->pv_id, name);
@@ -246,7 +266,8 @@ jail_run_open(struct pvm *pv)
 	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id,
 	    JAIL_ROOT);
 	snprintf(shown, sizeof(shown), "%s/run", root);
-	if ((rfd = walk_dir("snapshot", root, WALK_SECURE)) == -1)
+	if ((rfd = walk_dir("snapshot", root, WALK_SECURE | WALK_QUIET)) ==
+	    -1)
 		return -1;
 	fd = open_dir_at("snapshot", rfd, shown, "run", 0);
 	close(rfd);
@@ -444,7 +465,7 @@ vmop_snap_begin(struct worker *w, uint32_t peerid, struct pvm *pv,
 	struct snap_job	*sj;
 	struct psnap	*ps;
 	char		 msg[PROTO_MSG_MAX], shown[PATH_MAX];
-	int		 dfd = -1, sfd = -1, rfd, p[2] = { -1, -1 }, error;
+	int		 dfd = -1, sfd = -1, p[2] = { -1, -1 }, error;
 	pid_t		 pid;
 
 	if (psnap_find(pv, name) != NULL) {
@@ -491,11 +512,7 @@ vmop_snap_begin(struct worker *w, uint32_t peerid, struct pvm *pv,
 		    strerror(error));
 		goto fail;
 	}
-	if ((rfd = jail_run_open(pv)) != -1) {
-		(void)unlinkat(rfd, SNAP_JAIL_STATE + sizeof("/run"), 0);
-		(void)unlinkat(rfd, SNAP_JAIL_MEM + sizeof("/run"), 0);
-		close(rfd);
-	}
+	jail_snap_files_remove(pv);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		error = errno;
 		snprintf(msg, sizeof(msg), "pipe: %s", strerror(errno));
@@ -797,6 +814,8 @@ pvm_snaps_restore(struct pvm *pv)
 			    PSNAP_CREATING ? "creation" : "removal",
 			    ps->ps_state == PSNAP_CREATING ? "undoing" :
 			    "finishing");
+		if (ps->ps_state == PSNAP_CREATING)
+			jail_snap_files_remove(pv);
 		psnap_drop(pv, name);
 		changed = 1;
 	}

@@ -559,6 +559,7 @@ vm_paused(void *arg, int st, json_t *resp, const char *err, int errnum)
 	}
 	strlcpy(v->v_vmm_state, pause ? "Paused" : "Running",
 	    sizeof(v->v_vmm_state));
+	v->v_snap_paused = 0;	/* its owner's now, not a snapshot's */
 	vm_set_state(v, pause ? VM_PAUSED : VM_RUNNING);
 	vm_op_done(v, 0, "vm %s %s", v->v_name, pause ? "paused" : "resumed");
 }

@@ -425,6 +425,8 @@ vm_save(struct vm *v)
 		json_object_set_new(j, "vmm_state", json_string(v->v_vmm_state));
 	if (v->v_fresh)
 		json_object_set_new(j, "fresh", json_true());
+	if (v->v_snap_paused)
+		json_object_set_new(j, "snapshot_paused", json_true());
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -581,6 +583,8 @@ vm_load_one(const char *id)
 	if (json_unpack(j, "{s:s}", "vmm_state", &vmm) == 0)
 		strlcpy(v->v_vmm_state, vmm, sizeof(v->v_vmm_state));
 	v->v_fresh = json_is_true(json_object_get(j, "fresh"));
+	v->v_snap_paused = json_is_true(json_object_get(j,
+	    "snapshot_paused"));
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);

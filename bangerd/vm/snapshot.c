@@ -120,6 +120,7 @@ snap_resumed(void *arg, int st, json_t *resp, const char *err, int errnum)
 		return;
 	}
 	strlcpy(v->v_vmm_state, "Running", sizeof(v->v_vmm_state));
+	v->v_snap_paused = 0;
 	vm_set_state(v, VM_RUNNING);
 	log_info("vm %s: resumed after its snapshot %s, paused %ld ms",
 	    v->v_name, v->v_snap, snap_ms(v));
@@ -167,6 +168,8 @@ snap_paused(void *arg, int st, json_t *resp, const char *err, int errnum)
 		return;
 	}
 	strlcpy(v->v_vmm_state, "Paused", sizeof(v->v_vmm_state));
+	/* Recorded with the state: a crash from here on resumes it. */
+	v->v_snap_paused = 1;
 	vm_set_state(v, VM_PAUSED);
 	snap_begin(v);
 }
@@ -287,6 +290,47 @@ vm_snap_exited(struct vm *v)
 		return;
 	}
 	snap_clear(v);
+}
+
+static void
+snap_recovered(void *arg, int st, json_t *resp, const char *err, int errnum)
+{
+	struct vm	*v = arg;
+
+	v->v_api = NULL;
+	if (v->v_state != VM_PAUSED || !v->v_snap_paused)
+		return;
+	if (st < 200 || st > 299) {
+		log_warnx("vm %s: paused for a snapshot that was cut short, "
+		    "and it could not be resumed: %s", v->v_name, err);
+		return;
+	}
+	log_info("vm %s: resumed (paused for a snapshot that was cut short)",
+	    v->v_name);
+	strlcpy(v->v_vmm_state, "Running", sizeof(v->v_vmm_state));
+	v->v_snap_paused = 0;
+	vm_set_state(v, VM_RUNNING);
+}
+
+/*
+ * After a restart: a VM that a snapshot paused and that bangerd or the
+ * vm worker left paused when it ended (the parent gave the snapshot up)
+ * runs again, as its owner left it.
+ */
+void
+vm_snap_recover(struct vm *v)
+{
+	char	 err[PROTO_MSG_MAX];
+
+	if (!v->v_snap_paused || v->v_snap != NULL)
+		return;
+	if (v->v_state != VM_PAUSED) {
+		v->v_snap_paused = 0;
+		return;
+	}
+	if (vm_api(v, "PATCH", "/vm", json_pack("{s:s}", "state", "Resumed"),
+	    snap_recovered, err, sizeof(err)) == -1)
+		snap_recovered(v, -1, NULL, err, EIO);
 }
 
 /* bangerctl's vm snapshot, vm snapshot ls and vm snapshot rm. */

@@ -257,6 +257,7 @@ vm_exited(struct imsg *imsg)
 	v->v_vmm_state[0] = '\0';
 	/* A console session ends with its VM; vm logs -f follows on. */
 	vm_viewers_end(v, 0, 0, "vm %s %s", v->v_name, why);
+	v->v_snap_paused = 0;
 	if (was == VM_STARTING || was == VM_ERROR)
 		vm_set_state(v, VM_ERROR);
 	else
@@ -493,6 +494,7 @@ vm_reconcile_one(struct vm *v, const struct vmop_result *vr, int ptyfd)
 		if (v->v_fclogfd == -1 &&
 		    vm_fcout_open(v, err, sizeof(err)) == -1)
 			log_info("vm %s: %s", v->v_name, err);
+		vm_snap_recover(v);
 	}
 	if (ptyfd != -1)
 		close(ptyfd);

@@ -173,6 +173,7 @@ struct vm {
 	int			 v_snap_resume;	/* it was running: resume it */
 	int			 v_snap_error;	/* the step that failed, or 0 */
 	int			 v_snap_orphan;	/* its VM stopped: no reply */
+	int			 v_snap_paused;	/* paused by one (recorded) */
 	char			*v_snap_msg;	/* its result */
 	struct timespec		 v_snap_t0;	/* paused since */
 };
@@ -248,6 +249,7 @@ void		 vm_create_undo(struct vm *);
 void		 vm_ctl_snap(uint32_t, uid_t, const struct ctl_snap *);
 void		 vm_snap_result(struct vm *, const struct vmop_result *);
 void		 vm_snap_exited(struct vm *);
+void		 vm_snap_recover(struct vm *);
 
 /* request.c */
 /* From the parent: the defaults of a new VM, and the VMs' subnet. */

@@ -1,7 +1,8 @@
 # Chaos: SIGKILL of the parent and of each worker at random points in
 # concurrent VM lifecycles (create with a published port and start,
-# stop, start, rm; and a user's creations removed by vm prune, all
-# together), next to two long-lived running VMs, with copy and reflink
+# snapshot, stop, start, rm; a user's creations removed by vm prune;
+# snapshots of a long-lived VM taken and removed; all together), next
+# to two long-lived running VMs, with copy and reflink
 # storage.  After every kill, once bangerd has settled, what it
 # records, what it shows and what the host holds must agree: leftovers
 # are counted by kind (records, links and taps, disks, jails,
@@ -37,7 +38,7 @@ CG2=$(awk '$0 ~ / - cgroup2 / && $4 == "/" { print $5; exit }' \
 
 declare -A LEFT		# leftovers by kind, over the whole run
 KINDS="records taps disks jails processes cgroups nat leases loops mounts
-    tmpfiles states lost"
+    tmpfiles states lost snapshots"
 for k in $KINDS; do LEFT[$k]=0; done
 KILLS_PARENT=0 KILLS_VM=0 KILLS_NET=0 CHECKS=0
 
@@ -144,6 +145,17 @@ chaos_check() {
 	left "$(find "$STATE" -name '*.tmp' -o -name '.reflink-probe.*' -o \
 	    -path "$STATE/images/.*" -o -name '*.ext4.new' -o \
 	    -name '*.cow' 2>/dev/null)" tmpfiles "$at"
+	# Snapshots: on disk exactly those the records name ready, and
+	# none cut short (creating, removing) once bangerd has settled.
+	left "$(comm -3 <(cd "$STATE/snapshots" 2>/dev/null &&
+	    find . -mindepth 2 -maxdepth 2 | sed 's,^\./,,' | sort) \
+	    <(for f in "$STATE"/priv/*; do
+		[ -f "$f" ] || continue
+		awk -v id="${f##*/}" '$1 == "snap" && $3 == 2 {
+		    print id "/" $2 }' "$f"
+	    done | sort))" snapshots "$at"
+	left "$(grep -l '^snap [^ ]* [13] ' "$STATE"/priv/* 2>/dev/null)" \
+	    snapshots "$at"
 	# No VM lost: the long-lived ones run on, the same processes.
 	for p in $KEEP; do
 		st=$(echo "$js" | jq -r ".[] | select(.name == \"${p%:*}\") |
@@ -166,9 +178,21 @@ lifecycle() {
 			sleep 0.05
 			continue
 		fi
+		ctl vm snapshot "$n" s1 >/dev/null 2>&1
 		ctl vm stop "$n" >/dev/null 2>&1
 		ctl vm start "$n" >/dev/null 2>&1
 		ctl vm rm -f "$n" >/dev/null 2>&1
+	done
+}
+
+# A long-lived VM's snapshots taken and removed, until $T/stop: a kill
+# in the middle of one must leave it running, not paused.
+snapshots() {
+	local i=0
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		ctl vm snapshot keep1 "k$i" >/dev/null 2>&1
+		ctl vm snapshot rm keep1 "k$i" >/dev/null 2>&1
 	done
 }
 
@@ -185,11 +209,14 @@ prunes() {
 	done
 }
 
-# Wait for no VM to be in a passing state (creating, starting, ...).
+# Wait for no VM to be in a passing state (creating, starting, ...),
+# nor paused: only a snapshot pauses a VM here, and one cut short
+# resumes it after the restart.
 settle() {
 	wait_for 20 sh -c "[ \"\$($BANGERCTL -s $SOCK vm ls --json 2>/dev/null |
 	    jq '[.[] | select(.state == \"creating\" or .state == \"starting\"
-	    or .state == \"stopping\" or .state == \"removing\")] | length')\" = 0 ]"
+	    or .state == \"stopping\" or .state == \"removing\" or
+	    .state == \"paused\")] | length')\" = 0 ]"
 }
 
 # Remove every VM but the long-lived ones, then nothing else may exist.
@@ -212,6 +239,8 @@ round() {
 		LOOPS="$LOOPS $!"
 	done
 	prunes &
+	LOOPS="$LOOPS $!"
+	snapshots &
 	LOOPS="$LOOPS $!"
 	sleep "0.$(printf '%03d' $((RANDOM % 300)))"
 	case $kind in

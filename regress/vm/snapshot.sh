@@ -23,6 +23,14 @@ image \"$m\" {
 	boot-args \"console=ttyS0 fc_standin.snapshot_hostile=$m\"
 }"
 done
+# And one whose every API answer comes 1 s late: a snapshot that takes
+# seconds, for a crash in the middle of it.
+hostile="$hostile
+image \"slow\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+	boot-args \"console=ttyS0 fc_standin.api_delay_ms=1000\"
+}"
 vm_daemon_start snapshot "$hostile"
 
 bad() {	# name want-regex command...
@@ -166,6 +174,34 @@ expect_eq "snapshot: ...and its record dropped" "$(recorded "$id")" \
     "$second 2"
 expect_match "snapshot: ...which the log says" "$(cat "$DLOG")" \
     "snapshot first: its creation was interrupted; undoing it"
+
+# A kill in the middle of a snapshot (while Firecracker writes it):
+# nothing of the snapshot is kept, and the VM it paused runs again.
+ctl vm create slow --image slow --memory 128M --start >/dev/null
+sid=$(vm_id slow)
+for who in parent vm; do
+	ctl vm snapshot slow "cut-$who" >/dev/null 2>&1 &
+	sp=$!
+	wait_for 10 grep -q "snap cut-$who 1 " "$STATE/priv/$sid"
+	sleep 0.5
+	if [ $who = parent ]; then
+		daemon_kill
+		daemon_start || { fail "snapshot: restarts" "$(tail -3 "$DLOG")"; t_done; }
+	else
+		kill -KILL "$(worker_pid vm)"
+		wait_for 15 daemon_workers_running
+	fi
+	wait "$sp" 2>/dev/null
+	wait_for 15 sh -c "[ \"\$($BANGERCTL -s $SOCK vm show --json slow | jq -r .state)\" = running ]"
+	expect_eq "snapshot: a $who killed mid-snapshot: the VM runs again" \
+	    "$(ctl vm show --json slow | jq -r '"\(.state) \(.vmm_state)"')" \
+	    "running Running"
+	expect_eq "snapshot: a $who killed mid-snapshot: nothing of it is kept" \
+	    "$(ls "$STATE/snapshots/$sid" 2>/dev/null)$(recorded "$sid")" ""
+	expect_eq "snapshot: a $who killed mid-snapshot: nothing left in the jail" \
+	    "$(ls "$STATE/jail/firecracker/$sid/root/run" | grep snapshot)" ""
+done
+ctl vm rm -f slow >/dev/null
 
 # vm rm removes a VM's snapshots.
 ctl vm stop -f web >/dev/null 2>&1
