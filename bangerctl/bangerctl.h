@@ -52,6 +52,7 @@ int	 check_name(const char *);
 
 /* snapshot.c */
 int	 vm_snapshot(int, char **);
+int	 vm_restore(int, char **);
 
 /* console.c */
 int	 vm_logs(int, char **);

@@ -5,6 +5,7 @@
  *	vm snapshot NAME [SNAP]
  *	vm snapshot ls [--json] NAME
  *	vm snapshot rm NAME SNAP
+ *	vm restore NAME SNAP
  */
 #include <sys/types.h>
 
@@ -142,4 +143,20 @@ vm_snapshot(int argc, char **argv)
 	if (argc == 2)
 		strlcpy(cs.cs_snap, argv[1], sizeof(cs.cs_snap));
 	return snap_request(&cs, json);
+}
+
+int
+vm_restore(int argc, char **argv)
+{
+	struct ctl_snap	 cs;
+
+	if (argc != 3 || argv[1][0] == '-')
+		vm_usage();
+	if (check_name(argv[1]) == -1 || snap_name_check(argv[2]) == -1)
+		return 1;
+	memset(&cs, 0, sizeof(cs));
+	cs.cs_action = CTL_SNAP_RESTORE;
+	strlcpy(cs.cs_vm, argv[1], sizeof(cs.cs_vm));
+	strlcpy(cs.cs_snap, argv[2], sizeof(cs.cs_snap));
+	return snap_request(&cs, 0);
 }

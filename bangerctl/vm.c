@@ -55,6 +55,8 @@ static const struct ctl_cmd vm_cmds[] = {
 	{ "snapshot", vm_snapshot, "NAME [SNAP] | ls [--json] NAME | "
 	    "rm NAME SNAP", "take a snapshot of a running VM (memory, state "
 	    "and disk); list or remove its snapshots" },
+	{ "restore", vm_restore, "NAME SNAP",
+	    "roll a VM back to its snapshot (a running VM is killed first)" },
 	{ "resume", vm_simple, "NAME", "resume a paused VM" },
 	{ "logs", vm_logs, "[-f] NAME",
 	    "print a VM's console log (-f: and follow it)" },

@@ -159,6 +159,7 @@ enum proto_type {
 	IMSG_SNAPOP_LS,		/* struct vmop_snap (no name): a VM's */
 	IMSG_SNAPOP_RM,		/* struct vmop_snap */
 	IMSG_SNAP_INFO,		/* struct snap_info (parent -> vm) */
+	IMSG_VMOP_RESTORE,	/* struct vmop_snap: its disk put back */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -256,11 +257,13 @@ struct vmop_create {
 struct vmop_start {
 	char		vs_id[PROTO_VMID_MAX];
 	uint32_t	vs_cpus;
-	uint32_t	vs_pad;
+	uint32_t	vs_flags;		/* VS_F_* */
 	uint64_t	vs_memory;		/* MiB */
 	uint32_t	vs_npublish;
 	struct proto_publish vs_publish[PROTO_PUBLISH_MAX];
+	char		vs_snap[PROTO_VMNAME_MAX];	/* VS_F_RESTORE */
 };
+#define VS_F_RESTORE	0x01	/* from snapshot vs_snap: its files linked in */
 
 struct vmop_signal {
 	char		vg_id[PROTO_VMID_MAX];
@@ -619,10 +622,14 @@ struct ctl_logfd {
 #define PROTO_SNAP_MAX		16	/* snapshots of one VM at most */
 #define SNAP_JAIL_STATE		"/run/snapshot.vmstate"
 #define SNAP_JAIL_MEM		"/run/snapshot.mem"
+/* A snapshot a VM is restored from, linked into its jail. */
+#define RESTORE_JAIL_STATE	"/snapshot.vmstate"
+#define RESTORE_JAIL_MEM	"/snapshot.mem"
 
 #define CTL_SNAP_CREATE		1
 #define CTL_SNAP_LS		2
 #define CTL_SNAP_RM		3
+#define CTL_SNAP_RESTORE	4	/* vm restore NAME SNAP */
 
 struct ctl_snap {
 	char		cs_vm[PROTO_VMNAME_MAX];
@@ -638,6 +645,7 @@ struct vmop_snap {
 	uint32_t	sn_pad;
 };
 #define SN_F_FAILED	0x01	/* END: the VMM wrote nothing to take */
+#define SN_F_CHECK	0x02	/* RESTORE: only whether it could be */
 
 struct snap_info {
 	char		si_vm[PROTO_VMNAME_MAX];

@@ -241,6 +241,9 @@ int	 vmop_snap_begin(struct worker *, uint32_t, struct pvm *,
 	    const char *);
 int	 vmop_snap_end(struct worker *, uint32_t, struct pvm *, const char *,
 	    uint32_t);
+int	 vmop_snap_restore(struct worker *, uint32_t, struct pvm *,
+	    const char *, int);
+int	 snap_jail_link(struct pvm *, const char *, char *, size_t);
 int	 snapop_ls(struct worker *, uint32_t, struct pvm *);
 int	 snapop_rm(struct worker *, uint32_t, struct pvm *, const char *);
 struct psnap *psnap_find(struct pvm *, const char *);

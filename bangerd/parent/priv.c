@@ -337,6 +337,15 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			    pvm_state_name(pv->pv_state));
 			return -1;
 		}
+		if (wire_string(vs.vs_snap, sizeof(vs.vs_snap), &len) == -1 ||
+		    (vs.vs_flags & ~VS_F_RESTORE) != 0 ||
+		    ((vs.vs_flags & VS_F_RESTORE) ?
+		    valid_name(vs.vs_snap, len, &why) == -1 : len != 0)) {
+			parent_worker_violation(w, "vm %s: start flags %#x, "
+			    "snapshot \"%s\"", pv->pv_id, vs.vs_flags,
+			    vs.vs_snap);
+			return -1;
+		}
 		if (vs.vs_cpus < 1 || vs.vs_cpus > VMOP_CPUS_MAX ||
 		    vs.vs_memory < VMOP_MEM_MIN ||
 		    vs.vs_memory > VMOP_MEM_MAX) {
@@ -429,7 +438,8 @@ priv_snap(struct worker *w, struct imsg *imsg)
 		return -1;
 	}
 	if (sn.sn_pad != 0 || (sn.sn_flags != 0 &&
-	    (type != IMSG_VMOP_SNAP_END || sn.sn_flags != SN_F_FAILED))) {
+	    (type != IMSG_VMOP_SNAP_END || sn.sn_flags != SN_F_FAILED) &&
+	    (type != IMSG_VMOP_RESTORE || sn.sn_flags != SN_F_CHECK))) {
 		parent_worker_violation(w, "vm %s: snapshot flags %#x",
 		    pv->pv_id, sn.sn_flags);
 		return -1;
@@ -457,6 +467,20 @@ priv_snap(struct worker *w, struct imsg *imsg)
 		}
 		return vmop_snap_end(w, imsg_get_id(imsg), pv, sn.sn_snap,
 		    sn.sn_flags);
+	case IMSG_VMOP_RESTORE:
+		if (sn.sn_flags == SN_F_CHECK)
+			return vmop_snap_restore(w, imsg_get_id(imsg), pv,
+			    sn.sn_snap, 1);
+		if (pv->pv_state != VMOP_CREATED || pv->pv_busy ||
+		    psnap_creating(pv)) {
+			parent_worker_violation(w, "restore of vm %s, which is "
+			    "%s", pv->pv_id, pv->pv_busy ? "busy" :
+			    psnap_creating(pv) ? "taking a snapshot" :
+			    pvm_state_name(pv->pv_state));
+			return -1;
+		}
+		return vmop_snap_restore(w, imsg_get_id(imsg), pv,
+		    sn.sn_snap, 0);
 	case IMSG_SNAPOP_LS:
 		return snapop_ls(w, imsg_get_id(imsg), pv);
 	case IMSG_SNAPOP_RM:
@@ -595,6 +619,7 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_SNAP_END:
 	case IMSG_SNAPOP_LS:
 	case IMSG_SNAPOP_RM:
+	case IMSG_VMOP_RESTORE:
 		return priv_snap(w, imsg);
 	case IMSG_IMGOP_FILE:
 	case IMSG_IMGOP_IMPORT:

@@ -7,8 +7,8 @@
  *
  *	STATE/snapshots/		root, 0700: no worker, no VM reaches it
  *	STATE/snapshots/VMID/NAME/	root, 0700
- *	    vmstate			the VMM's state, root 0600
- *	    memory			the guest's memory, root 0600
+ *	    vmstate			the VMM's state, root:VM 0440
+ *	    memory			the guest's memory, root:VM 0440
  *	    disk			the root disk, root 0600
  *
  * Records first.  A snapshot is in its VM's record (STATE/priv/VMID)
@@ -26,8 +26,15 @@
  * a symlink) into the snapshot's directory, then opened there with
  * O_NOFOLLOW and taken only if it is a regular file of the VM's uid with
  * one link and the size it must have (the memory file exactly the VM's
- * memory); then it is made root's and 0600.  The parent never reads
+ * memory); then it is made root's, group the VM's own gid, 0440: its
+ * VMM may read it at a restore (vm restore links both into its jail),
+ * no other VM's may, and none may change it.  The parent never reads
  * what they hold.
+ *
+ * RESTORE (the VM stopped): the snapshot's disk copied over the VM's in
+ * a child (DISK.new, then renamed over it); then a start with
+ * VS_F_RESTORE links the snapshot's two files into the new jail
+ * (snap_jail_link) for PUT /snapshot/load.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -68,6 +75,7 @@ struct snap_res {
 
 struct snap_job {
 	struct pvm	*sj_pv;
+	uint32_t	 sj_op;		/* SNAP_BEGIN: copy out; RESTORE: in */
 	char		 sj_name[BANGER_NAME_MAX];
 	uint32_t	 sj_peerid;
 	pid_t		 sj_pid;
@@ -363,7 +371,7 @@ snap_job_free(struct pvm *pv)
 	free(sj);
 }
 
-/* The disk copy's end: BEGIN answered. */
+/* The disk copy's end: BEGIN (or RESTORE) answered. */
 static void
 snap_job_read(int fd, short event, void *arg)
 {
@@ -371,8 +379,10 @@ snap_job_read(int fd, short event, void *arg)
 	struct pvm		*pv = sj->sj_pv;
 	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct vmop_result	 vr;
+	struct snap_res		 res;
 	struct psnap		*ps;
 	struct stat		 st;
+	uint32_t		 op;
 	char			 name[BANGER_NAME_MAX], msg[PROTO_MSG_MAX];
 	uint32_t		 peerid = sj->sj_peerid;
 	ssize_t			 n;
@@ -393,34 +403,266 @@ snap_job_read(int fd, short event, void *arg)
 		strlcpy(sj->sj_res.sr_msg, "the disk copy ended without a "
 		    "result", sizeof(sj->sj_res.sr_msg));
 	}
-	ps = psnap_find(pv, name);
-	if (sj->sj_res.sr_error == 0 && ps != NULL) {
-		strlcpy(ps->ps_how, sj->sj_res.sr_how, sizeof(ps->ps_how));
-		if ((dfd = snaps_dir_open(pv->pv_id, 0)) != -1) {
-			if ((sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC)) != -1) {
-				if (fstatat(sfd, SNAP_F_DISK, &st,
-				    AT_SYMLINK_NOFOLLOW) == 0) {
-					ps->ps_disk = st.st_size;
-					ps->ps_disk_alloc = st.st_blocks * 512ULL;
-				}
-				close(sfd);
-			}
-			close(dfd);
-		}
-	}
+	/* The job goes: what is left of it is ours. */
+	res = sj->sj_res;
+	op = sj->sj_op;
 	snap_job_free(pv);
-	if (sj->sj_res.sr_error != 0 || ps == NULL) {
-		snprintf(msg, sizeof(msg), "%s", sj->sj_res.sr_msg);
+	if (op == IMSG_VMOP_RESTORE) {
+		if (res.sr_error != 0) {
+			vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE,
+			    res.sr_error, res.sr_msg);
+			return;
+		}
+		log_info("vm %s: its disk put back from snapshot %s (%s)",
+		    pv->pv_id, name, res.sr_how);
+		pvm_result_init(pv, IMSG_VMOP_RESTORE, &vr);
+		vmop_reply(w, peerid, &vr, -1);
+		return;
+	}
+	if ((ps = psnap_find(pv, name)) == NULL || res.sr_error != 0) {
+		snprintf(msg, sizeof(msg), "%s", res.sr_error != 0 ?
+		    res.sr_msg : "it is no longer recorded");
 		psnap_give_up(pv, name);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_SNAP_BEGIN,
-		    sj->sj_res.sr_error, msg);
+		    res.sr_error ? res.sr_error : EIO, msg);
 		return;
+	}
+	strlcpy(ps->ps_how, res.sr_how, sizeof(ps->ps_how));
+	if ((dfd = snaps_dir_open(pv->pv_id, 0)) != -1) {
+		if ((sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
+			if (fstatat(sfd, SNAP_F_DISK, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0) {
+				ps->ps_disk = st.st_size;
+				ps->ps_disk_alloc = st.st_blocks * 512ULL;
+			}
+			close(sfd);
+		}
+		close(dfd);
 	}
 	log_debug("vm %s: snapshot %s: disk by %s", pv->pv_id, name,
 	    ps->ps_how);
 	pvm_result_init(pv, IMSG_VMOP_SNAP_BEGIN, &vr);
 	vmop_reply(w, peerid, &vr, -1);
+}
+
+/*
+ * The snapshot's disk copied over the VM's: DISK.new beside it, the
+ * disk's owner and mode, synced, renamed over it.  dirfd: the
+ * snapshot's directory.
+ */
+static __attribute__((__noreturn__)) void
+restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
+{
+	struct snap_res	 sr;
+	struct stat	 st;
+	char		 tmp[PATH_MAX];
+	int		 src = -1, dst = -1, cur = -1;
+
+	setproctitle("restore of vm %s from snapshot %s: disk", pv->pv_id,
+	    name);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	parent_signals_child();
+	memset(&sr, 0, sizeof(sr));
+	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
+	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
+	if ((src = openat(dirfd, SNAP_F_DISK, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(src, &st) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "snapshot %s: its "
+		    "disk: %s", name, strerror(errno ? errno : EINVAL));
+		goto fail;
+	}
+	if (snap_disk_open(pv, &cur) == -1 || fstat(cur, &st) == -1) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "its disk %s: %s",
+		    pvm_disk(pv), strerror(errno));
+		goto fail;
+	}
+	(void)unlink(tmp);
+	if ((dst = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "%s: %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (disk_reflink(src, dst) == -1) {
+		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
+		if (disk_sparse_copy(src, dst) == -1) {
+			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying the "
+			    "snapshot's disk: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (fchown(dst, st.st_uid, st.st_gid) == -1 ||
+	    fchmod(dst, st.st_mode & 07777) == -1 || fsync(dst) == -1 ||
+	    rename(tmp, pvm_disk(pv)) == -1) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "%s: %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	(void)write(out, &sr, sizeof(sr));
+	_exit(0);
+fail:
+	sr.sr_error = errno ? errno : EIO;
+	if (dst != -1)
+		(void)unlink(tmp);
+	(void)write(out, &sr, sizeof(sr));
+	_exit(1);
+}
+
+/*
+ * A child for the disk: the snapshot's copy of it (SNAP_BEGIN) or the
+ * VM's put back (RESTORE); fd is the snapshot's directory.  The VM is
+ * busy until it ends (snap_job_read).  -1 with msg if none started.
+ */
+static int
+snap_job_start(struct pvm *pv, uint32_t peerid, const char *name,
+    uint32_t op, int fd, char *msg, size_t len)
+{
+	struct snap_job	*sj;
+	int		 p[2], saved;
+	pid_t		 pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(msg, len, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		saved = errno;
+		snprintf(msg, len, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		errno = saved;
+		return -1;
+	case 0:
+		close(p[0]);
+		if (op == IMSG_VMOP_RESTORE)
+			restore_disk_child(p[1], pv, name, fd);
+		snap_disk_child(p[1], pv, name, fd);
+	}
+	close(p[1]);
+	if ((sj = calloc(1, sizeof(*sj))) == NULL)
+		fatal(NULL);
+	sj->sj_pv = pv;
+	sj->sj_op = op;
+	strlcpy(sj->sj_name, name, sizeof(sj->sj_name));
+	sj->sj_peerid = peerid;
+	sj->sj_pid = pid;
+	sj->sj_pipe = p[0];
+	pv->pv_snapjob = sj;
+	pv->pv_busy = 1;
+	event_set(&sj->sj_ev, sj->sj_pipe, EV_READ | EV_PERSIST,
+	    snap_job_read, sj);
+	event_add(&sj->sj_ev, NULL);
+	return 0;
+}
+
+/* A VM's snapshot directory NAME, opened; -1 (logged) if not. */
+static int
+snap_dir_open(struct pvm *pv, const char *name)
+{
+	int	 dfd, sfd;
+
+	if ((dfd = snaps_dir_open(pv->pv_id, 0)) == -1)
+		return -1;
+	sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	close(dfd);
+	return sfd;
+}
+
+/*
+ * RESTORE: a stopped VM's disk put back from its snapshot name (by a
+ * child); the start with VS_F_RESTORE that follows loads its memory.
+ * priv.c has checked that the VM is created and not busy.  With check
+ * (SN_F_CHECK, a VM in any state), only whether it could be: before a
+ * running VM is killed for it.
+ */
+int
+vmop_snap_restore(struct worker *w, uint32_t peerid, struct pvm *pv,
+    const char *name, int check)
+{
+	struct vmop_result	 vr;
+	struct psnap	*ps = psnap_find(pv, name);
+	char		 msg[PROTO_MSG_MAX];
+	int		 sfd, error = EIO;
+
+	if (ps == NULL || ps->ps_state != PSNAP_READY) {
+		snprintf(msg, sizeof(msg), ps == NULL ? "vm %s has no "
+		    "snapshot %s" : "snapshot %s of vm %s is %s", ps == NULL ?
+		    pv->pv_name : name, ps == NULL ? name : pv->pv_name,
+		    ps == NULL ? "" : psnap_state_name(ps->ps_state));
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE,
+		    ps == NULL ? ENOENT : EBUSY, msg);
+		return 0;
+	}
+	if (strcmp(pv->pv_backend, "dm") == 0) {
+		snprintf(msg, sizeof(msg), "vm %s: its disk is a "
+		    "device-mapper snapshot; a restore puts back file disks "
+		    "(reflink or copy storage) only", pv->pv_name);
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE,
+		    EOPNOTSUPP, msg);
+		return 0;
+	}
+	if (check) {
+		pvm_result_init(pv, IMSG_VMOP_RESTORE, &vr);
+		vmop_reply(w, peerid, &vr, -1);
+		return 0;
+	}
+	if ((sfd = snap_dir_open(pv, name)) == -1) {
+		error = errno;
+		snprintf(msg, sizeof(msg), "snapshot %s: %s", name,
+		    strerror(errno));
+	} else if (snap_job_start(pv, peerid, name, IMSG_VMOP_RESTORE, sfd,
+	    msg, sizeof(msg)) == -1)
+		error = errno;
+	else {
+		close(sfd);
+		log_info("vm %s: restore from snapshot %s: begun", pv->pv_id,
+		    name);
+		return 0;
+	}
+	if (sfd != -1)
+		close(sfd);
+	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE, error, msg);
+	return 0;
+}
+
+/*
+ * A start with VS_F_RESTORE, its jail made: the snapshot's state and
+ * memory linked into the jail's root (a directory of root's), where
+ * the VMM reads them (by its gid: they are root:VM 0440).
+ */
+int
+snap_jail_link(struct pvm *pv, const char *name, char *msg, size_t len)
+{
+	char	 root[PATH_MAX];
+	int	 rfd, sfd;
+
+	if ((sfd = snap_dir_open(pv, name)) == -1) {
+		snprintf(msg, len, "snapshot %s: %s", name, strerror(errno));
+		return -1;
+	}
+	snprintf(root, sizeof(root), "%s/%s/%s/%s/%s",
+	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id,
+	    JAIL_ROOT);
+	if ((rfd = walk_dir("restore", root, WALK_SECURE)) == -1) {
+		snprintf(msg, len, "jail: %s", strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	if (linkat(sfd, SNAP_F_STATE, rfd, RESTORE_JAIL_STATE + 1, 0) == -1 ||
+	    linkat(sfd, SNAP_F_MEM, rfd, RESTORE_JAIL_MEM + 1, 0) == -1) {
+		snprintf(msg, len, "snapshot %s into the jail: %s", name,
+		    strerror(errno));
+		close(rfd);
+		close(sfd);
+		return -1;
+	}
+	close(rfd);
+	close(sfd);
+	return 0;
 }
 
 /* Room in STATE for a snapshot of pv: 0, or -1 with msg. */
@@ -462,11 +704,9 @@ int
 vmop_snap_begin(struct worker *w, uint32_t peerid, struct pvm *pv,
     const char *name)
 {
-	struct snap_job	*sj;
 	struct psnap	*ps;
 	char		 msg[PROTO_MSG_MAX], shown[PATH_MAX];
-	int		 dfd = -1, sfd = -1, p[2] = { -1, -1 }, error;
-	pid_t		 pid;
+	int		 dfd = -1, sfd = -1, error;
 
 	if (psnap_find(pv, name) != NULL) {
 		snprintf(msg, sizeof(msg), "vm %s already has a snapshot %s",
@@ -513,42 +753,16 @@ vmop_snap_begin(struct worker *w, uint32_t peerid, struct pvm *pv,
 		goto fail;
 	}
 	jail_snap_files_remove(pv);
-	if (pipe2(p, O_CLOEXEC) == -1) {
+	if (snap_job_start(pv, peerid, name, IMSG_VMOP_SNAP_BEGIN, sfd, msg,
+	    sizeof(msg)) == -1) {
 		error = errno;
-		snprintf(msg, sizeof(msg), "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	switch (pid = fork()) {
-	case -1:
-		error = errno;
-		snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
-		goto fail;
-	case 0:
-		close(p[0]);
-		snap_disk_child(p[1], pv, name, sfd);
-	}
-	close(p[1]);
 	close(sfd);
 	close(dfd);
-	if ((sj = calloc(1, sizeof(*sj))) == NULL)
-		fatal(NULL);
-	sj->sj_pv = pv;
-	strlcpy(sj->sj_name, name, sizeof(sj->sj_name));
-	sj->sj_peerid = peerid;
-	sj->sj_pid = pid;
-	sj->sj_pipe = p[0];
-	pv->pv_snapjob = sj;
-	pv->pv_busy = 1;
-	event_set(&sj->sj_ev, sj->sj_pipe, EV_READ | EV_PERSIST,
-	    snap_job_read, sj);
-	event_add(&sj->sj_ev, NULL);
 	log_info("vm %s: snapshot %s: begun", pv->pv_id, name);
 	return 0;
 fail:
-	if (p[0] != -1) {
-		close(p[0]);
-		close(p[1]);
-	}
 	if (sfd != -1)
 		close(sfd);
 	if (dfd != -1)
@@ -601,7 +815,7 @@ snap_take(struct pvm *pv, int runfd, const char *from, int sfd,
 		    PRIu64 " expected", from, (intmax_t)st.st_size, min, max);
 		goto fail;
 	}
-	if (fchown(fd, 0, 0) == -1 || fchmod(fd, 0600) == -1 ||
+	if (fchown(fd, 0, pv->pv_uid) == -1 || fchmod(fd, 0440) == -1 ||
 	    fsync(fd) == -1) {
 		snprintf(msg, len, "/run/%s: %s", from, strerror(errno));
 		goto fail;

@@ -62,11 +62,22 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	struct image_files	 img;
 	struct jail_spec	 js;
 	struct pvm_spawn	*ps;
+	struct psnap		*snap = NULL;
 	char			 msg[PROTO_MSG_MAX];
 	int			 exefd = -1, reportfd;
 
 	if (image_resolve(pv->pv_image, &img, msg, sizeof(msg)) == -1) {
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, errno, msg);
+		return 0;
+	}
+	if ((vs->vs_flags & VS_F_RESTORE) &&
+	    (snap = psnap_find(pv, vs->vs_snap)) != NULL &&
+	    snap->ps_state != PSNAP_READY)
+		snap = NULL;
+	if ((vs->vs_flags & VS_F_RESTORE) && snap == NULL) {
+		snprintf(msg, sizeof(msg), "vm %s has no snapshot %s to "
+		    "restore", pv->pv_name, vs->vs_snap);
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, ENOENT, msg);
 		return 0;
 	}
 	memset(&js, 0, sizeof(js));
@@ -118,6 +129,9 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 		snprintf(msg, sizeof(msg), "jail: %s", strerror(errno));
 		goto fail;
 	}
+	if ((vs->vs_flags & VS_F_RESTORE) &&
+	    snap_jail_link(pv, vs->vs_snap, msg, sizeof(msg)) == -1)
+		goto fail;
 	if (fc_spawn_start(&js, exefd, &pv->pv_proc, &reportfd) == -1) {
 		snprintf(msg, sizeof(msg), "firecracker: %s", strerror(errno));
 		goto fail;

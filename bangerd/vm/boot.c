@@ -86,6 +86,10 @@ vm_start_boot(struct vm *v)
 	if (v->v_npublish > 0)
 		memcpy(vs.vs_publish, v->v_publish,
 		    v->v_npublish * sizeof(*v->v_publish));
+	if (v->v_restore != NULL) {
+		vs.vs_flags |= VS_F_RESTORE;
+		strlcpy(vs.vs_snap, v->v_restore, sizeof(vs.vs_snap));
+	}
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
 }
 
@@ -264,8 +268,13 @@ vm_boot_begin(struct vm *v)
 		return;
 	}
 	vm_boot_fb(v, &fb);
-	v->v_boot->vb_n = fcapi_config_reqs(&fb, v->v_boot->vb_paths,
-	    v->v_boot->vb_bodies);
+	if (v->v_restore != NULL)
+		v->v_boot->vb_n = fcapi_restore_reqs(&fb, RESTORE_JAIL_STATE,
+		    RESTORE_JAIL_MEM, v->v_boot->vb_paths,
+		    v->v_boot->vb_bodies);
+	else
+		v->v_boot->vb_n = fcapi_config_reqs(&fb, v->v_boot->vb_paths,
+		    v->v_boot->vb_bodies);
 	deadline_in(&v->v_deadline, CONNECT_TIMEOUT * 1000L);
 	v->v_tries = 0;
 	v->v_bootstep = 0;
@@ -317,6 +326,19 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 		strlcpy(v->v_vmm_version, fi.fi_version,
 		    sizeof(v->v_vmm_version));
 		strlcpy(v->v_vmm_state, fi.fi_state, sizeof(v->v_vmm_state));
+		if (strcmp(fi.fi_state, "Running") == 0 &&
+		    v->v_restore != NULL) {
+			/* Its configuration is the snapshot's. */
+			vm_boot_end(v);
+			v->v_started = time(NULL);
+			vm_set_state(v, VM_RUNNING);
+			log_info("vm %s: running, restored from snapshot %s "
+			    "(firecracker %s, pid %d)", v->v_name,
+			    v->v_restore, v->v_vmm_version, v->v_pid);
+			vm_op_done(v, 0, "vm %s restored from snapshot %s",
+			    v->v_name, v->v_restore);
+			return;
+		}
 		if (strcmp(fi.fi_state, "Running") == 0)
 			break;
 		if (strcmp(fi.fi_state, "Not started") != 0 ||
@@ -357,8 +379,10 @@ vm_boot_step(struct vm *v)
 	char		 err[PROTO_MSG_MAX];
 	int		 step = v->v_bootstep;
 
+	/* A restore's last request, PUT /snapshot/load, started it. */
 	if (step >= (int)vb->vb_n && step < BOOT_ACTION)
-		step = v->v_bootstep = BOOT_ACTION;
+		step = v->v_bootstep = v->v_restore != NULL ? BOOT_INSTANCE :
+		    BOOT_ACTION;
 	if (step < (int)vb->vb_n) {
 		path = vb->vb_paths[step];
 		/* fcapi_start() takes a reference; ours is for a retry. */

@@ -416,6 +416,35 @@ fcapi_config_reqs(const struct fc_boot *fb, const char **paths,
 	return n;
 }
 
+/*
+ * A restore's requests: the logger and metrics, as at boot, then PUT
+ * /snapshot/load of state and mem (paths in the jail), resumed: the
+ * machine, its drive and its network are the snapshot's.
+ */
+size_t
+fcapi_restore_reqs(const struct fc_boot *fb, const char *state,
+    const char *mem, const char **paths, json_t **bodies)
+{
+	size_t	 n = 0;
+
+	if (fb->fb_log != NULL) {
+		paths[n] = "/logger";
+		bodies[n++] = json_pack("{s:s, s:s, s:b, s:b}", "log_path",
+		    fb->fb_log, "level", "Info", "show_level", 1,
+		    "show_log_origin", 0);
+	}
+	if (fb->fb_metrics != NULL) {
+		paths[n] = "/metrics";
+		bodies[n++] = json_pack("{s:s}", "metrics_path",
+		    fb->fb_metrics);
+	}
+	paths[n] = "/snapshot/load";
+	bodies[n++] = json_pack("{s:s, s:{s:s, s:s}, s:b, s:b}",
+	    "snapshot_path", state, "mem_backend", "backend_type", "File",
+	    "backend_path", mem, "enable_diff_snapshots", 0, "resume_vm", 1);
+	return n;
+}
+
 /* GET /'s body: {"id", "state", "vmm_version", "app_name"}. */
 int
 fcapi_instance_parse(json_t *r, struct fc_instance *fi, char *err,

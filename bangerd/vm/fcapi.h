@@ -39,6 +39,8 @@ int	fcapi_call(const char *, const char *, const char *, json_t *,
 	    json_t **, char *, size_t);
 #define FCAPI_CONFIG_MAX	6	/* requests before InstanceStart */
 size_t	fcapi_config_reqs(const struct fc_boot *, const char **, json_t **);
+size_t	fcapi_restore_reqs(const struct fc_boot *, const char *,
+	    const char *, const char **, json_t **);
 int	fcapi_instance_parse(json_t *, struct fc_instance *, char *, size_t);
 int	fcapi_config_check(json_t *, const struct fc_boot *, char *, size_t);
 int	fcapi_instance(const char *, struct fc_instance *, char *, size_t);

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static void	snap_begin(struct vm *);
 static void	snap_end(struct vm *, int);
 static void	snap_finish(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
+static void	vm_ctl_restore(uint32_t, struct vm *, const char *);
 
 static void
 snap_send(struct vm *v, uint32_t type, uint32_t peerid, const char *snap,
@@ -333,6 +335,76 @@ vm_snap_recover(struct vm *v)
 		snap_recovered(v, -1, NULL, err, EIO);
 }
 
+/*
+ * vm restore NAME SNAP: the VM rolled back to its snapshot.  A running
+ * VM is killed first (what it holds now is what a roll back throws
+ * away); then the parent puts the snapshot's disk back, and a start
+ * loads its memory and state (PUT /snapshot/load) instead of booting.
+ * No e2fsck: the disk is the one the snapshot's memory has mounted.
+ */
+void
+vm_restore_begin(struct vm *v)
+{
+	snap_send(v, IMSG_VMOP_RESTORE, 0, v->v_restore, 0);
+}
+
+void
+vm_restore_result(struct vm *v, const struct vmop_result *vr)
+{
+	if (v->v_restore == NULL)
+		return;
+	if (vr->vr_error) {
+		vm_op_done(v, vr->vr_error, "vm %s: %s", v->v_name,
+		    vr->vr_msg);
+		return;
+	}
+	if (!v->v_restore_checked) {
+		/* It can be: a running VM is killed for it first. */
+		v->v_restore_checked = 1;
+		if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED) {
+			v->v_next = NEXT_RESTORE;
+			vm_set_state(v, VM_STOPPING);
+			vmop_signal_send(v, SIGKILL);
+			return;
+		}
+		if (v->v_state != VM_CREATED && v->v_state != VM_STOPPED &&
+		    v->v_state != VM_ERROR) {
+			vm_op_done(v, EBUSY, "vm %s is %s; try again",
+			    v->v_name, state_name(v->v_state));
+			return;
+		}
+		vm_restore_begin(v);
+		return;
+	}
+	v->v_fresh = 0;
+	vm_set_state(v, VM_STARTING);
+	vm_start_boot(v);
+}
+
+static void
+vm_ctl_restore(uint32_t client, struct vm *v, const char *snap)
+{
+	if (v->v_client != 0 || v->v_snap != NULL ||
+	    v->v_state == VM_STARTING || v->v_state == VM_STOPPING ||
+	    v->v_state == VM_REMOVING) {
+		control_reply(client, EBUSY, "vm %s is busy (%s); try again",
+		    v->v_name, state_name(v->v_state));
+		return;
+	}
+	if (!v->v_known) {
+		control_reply(client, EIO, "vm %s cannot start: %s",
+		    v->v_name, S(v->v_error));
+		return;
+	}
+	v->v_client = client;
+	vm_strset(&v->v_restore, snap, PROTO_VMNAME_MAX);
+	v->v_restore_checked = 0;
+	log_info("vm %s: restore from snapshot %s asked for", v->v_name,
+	    snap);
+	/* First whether the parent has it, before anything is killed. */
+	snap_send(v, IMSG_VMOP_RESTORE, 0, v->v_restore, SN_F_CHECK);
+}
+
 /* bangerctl's vm snapshot, vm snapshot ls and vm snapshot rm. */
 void
 vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
@@ -348,7 +420,7 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 	if (wire_string(c.cs_vm, sizeof(c.cs_vm), &len) == -1 ||
 	    wire_string(c.cs_snap, sizeof(c.cs_snap), &slen) == -1 ||
 	    c.cs_flags != 0 || c.cs_action < CTL_SNAP_CREATE ||
-	    c.cs_action > CTL_SNAP_RM) {
+	    c.cs_action > CTL_SNAP_RESTORE) {
 		control_reply(client, EINVAL, "bad request");
 		return;
 	}
@@ -359,6 +431,10 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 	}
 	if (c.cs_action == CTL_SNAP_LS) {
 		snap_send(v, IMSG_SNAPOP_LS, client, "", 0);
+		return;
+	}
+	if (c.cs_action != CTL_SNAP_CREATE && slen == 0) {
+		control_reply(client, EINVAL, "no snapshot named");
 		return;
 	}
 	if (c.cs_action == CTL_SNAP_CREATE && slen == 0) {
@@ -376,6 +452,10 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 	}
 	if (c.cs_action == CTL_SNAP_RM) {
 		snap_send(v, IMSG_SNAPOP_RM, client, c.cs_snap, 0);
+		return;
+	}
+	if (c.cs_action == CTL_SNAP_RESTORE) {
+		vm_ctl_restore(client, v, c.cs_snap);
 		return;
 	}
 	if (v->v_client != 0 || v->v_snap != NULL) {

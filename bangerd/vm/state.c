@@ -81,6 +81,7 @@ vm_op_done(struct vm *v, int error, const char *fmt, ...)
 	va_end(ap);
 	v->v_client = 0;
 	v->v_next = NEXT_NONE;
+	vm_strset(&v->v_restore, "", PROTO_MSG_MAX);
 	v->v_restart = RESTART_NONE;
 	v->v_stop_force = 0;
 	vm_strset(&v->v_killed, "", PROTO_MSG_MAX);
@@ -382,6 +383,7 @@ vm_free(struct vm *v)
 	free(v->v_killed);
 	free(v->v_snap);
 	free(v->v_snap_msg);
+	free(v->v_restore);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }

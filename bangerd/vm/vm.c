@@ -207,6 +207,11 @@ vm_result(struct imsg *imsg)
 			close(fd);
 		vm_snap_result(v, &vr);
 		break;
+	case IMSG_VMOP_RESTORE:
+		if (fd != -1)
+			close(fd);
+		vm_restore_result(v, &vr);
+		break;
 	default:
 		if (fd != -1)
 			close(fd);
@@ -273,6 +278,10 @@ vm_exited(struct imsg *imsg)
 	case NEXT_DESTROY:
 		v->v_next = NEXT_NONE;
 		vm_destroy_begin(v);
+		return;
+	case NEXT_RESTORE:
+		v->v_next = NEXT_NONE;
+		vm_restore_begin(v);
 		return;
 	}
 	if (was == VM_STOPPING && v->v_killed != NULL)

@@ -48,6 +48,7 @@ enum vm_next {
 	NEXT_NONE,
 	NEXT_START,		/* create --start, restart */
 	NEXT_DESTROY,		/* rm -f of a running VM */
+	NEXT_RESTORE,		/* vm restore of a running VM */
 };
 
 /* A restart under way, for what its client is told at the end. */
@@ -174,6 +175,8 @@ struct vm {
 	int			 v_snap_error;	/* the step that failed, or 0 */
 	int			 v_snap_orphan;	/* its VM stopped: no reply */
 	int			 v_snap_paused;	/* paused by one (recorded) */
+	char			*v_restore;	/* vm restore: the snapshot */
+	int			 v_restore_checked; /* the parent says it can */
 	char			*v_snap_msg;	/* its result */
 	struct timespec		 v_snap_t0;	/* paused since */
 };
@@ -250,6 +253,8 @@ void		 vm_ctl_snap(uint32_t, uid_t, const struct ctl_snap *);
 void		 vm_snap_result(struct vm *, const struct vmop_result *);
 void		 vm_snap_exited(struct vm *);
 void		 vm_snap_recover(struct vm *);
+void		 vm_restore_begin(struct vm *);
+void		 vm_restore_result(struct vm *, const struct vmop_result *);
 
 /* request.c */
 /* From the parent: the defaults of a new VM, and the VMs' subnet. */

@@ -56,9 +56,12 @@ expect_eq "snapshot: the VM runs again after its snapshot" \
 expect_eq "snapshot: its VMM was resumed" \
     "$(ctl vm show --json web | jq -r .vmm_state)" "Running"
 d=$STATE/snapshots/$id/first
-expect_eq "snapshot: three files, root's, 0600" \
+expect_eq "snapshot: three files, root's; the VMM's readable by its group" \
     "$(cd "$d" && stat -c '%n %U %a' * | sort | tr '\n' ' ')" \
-    "disk root 600 memory root 600 vmstate root 600 "
+    "disk root 600 memory root 440 vmstate root 440 "
+expect_eq "snapshot: ...which is the VM's own gid" \
+    "$(stat -c %g "$d/memory" "$d/vmstate" | sort -u)" \
+    "$(ctl vm show --json web | jq .uid)"
 expect_eq "snapshot: its directories are root's, 0700" \
     "$(stat -c '%U %a' "$STATE/snapshots" "$STATE/snapshots/$id" "$d" | sort -u)" \
     "root 700"
@@ -91,6 +94,44 @@ expect_eq "snapshot: a paused VM stays paused" \
     "$(ctl vm show --json web | jq -r .state)" "paused"
 ctl vm resume web >/dev/null
 
+# vm restore: the VM rolled back to its snapshot, its disk put back and
+# its memory loaded (no boot).
+ctl vm stop -f web >/dev/null 2>&1
+dd if=/dev/urandom of="$STATE/disks/$id.ext4" bs=1M seek=100 count=1 \
+    conv=notrunc status=none
+expect_eq "snapshot: restore of a stopped VM" "$(ctl vm restore web first)" \
+    "vm web restored from snapshot first"
+js=$(ctl vm show --json web)
+expect_eq "snapshot: a restored VM runs" \
+    "$(echo "$js" | jq -r '"\(.state) \(.vmm_state)"')" "running Running"
+expect_eq "snapshot: restore puts the snapshot's disk back" \
+    "$(cmp "$d/disk" "$STATE/disks/$id.ext4" && echo same)" "same"
+sock=$STATE/jail/firecracker/$id/root/run/firecracker.socket
+expect_eq "snapshot: firecracker loaded the snapshot (its memory, 128 MiB)" \
+    "$(curl -s --unix-socket "$sock" http://localhost/vm/config |
+    jq -c '[."machine-config".mem_size_mib, .drives[0].path_on_host]')" \
+    '[128,"/rootfs"]'
+expect_eq "snapshot: its files are linked into the jail, root:VM 0440" \
+    "$(stat -c '%U %a %h' "$STATE/jail/firecracker/$id/root/snapshot.mem" \
+    "$STATE/jail/firecracker/$id/root/snapshot.vmstate" | sort -u)" \
+    "root 440 2"
+expect_eq "snapshot: ...readable by the VM's gid alone" \
+    "$(stat -c %g "$d/memory")" "$(echo "$js" | jq .uid)"
+pid=$(echo "$js" | jq .pid)
+expect_eq "snapshot: restore of a running VM" "$(ctl vm restore web first)" \
+    "vm web restored from snapshot first"
+expect_match "snapshot: ...runs a new firecracker" \
+    "$(ctl vm show --json web | jq -r '"\(.state) \(.pid)"')" \
+    "^running [0-9]+$"
+expect_eq "snapshot: ...not the old one" \
+    "$(ctl vm show --json web | jq .pid | grep -cx "$pid")" 0
+pid=$(ctl vm show --json web | jq .pid)
+bad "restore of a snapshot there is not" "vm web has no snapshot nosuch" \
+    ctl vm restore web nosuch
+expect_eq "snapshot: ...leaves the running VM alone" \
+    "$(ctl vm show --json web | jq -r '"\(.state) \(.pid)"')" "running $pid"
+bad "another user's restore" "no VM named web" user vm restore web first
+
 bad "the same name twice" "vm web already has a snapshot first" \
     ctl vm snapshot web first
 bad "a bad name" 'invalid snapshot name "Bad_Name"' \
@@ -103,8 +144,8 @@ bad "rm of an unknown snapshot" "vm web has no snapshot nosuch" \
 bad "another user's snapshot" "no VM named web" user vm snapshot web mine
 bad "another user's ls" "no VM named web" user vm snapshot ls web
 bad "another user's rm" "no VM named web" user vm snapshot rm web first
-expect_eq "snapshot: no memory file is readable by others" \
-    "$(find "$STATE/snapshots" -perm /077 | wc -l)" 0
+expect_eq "snapshot: no snapshot file is readable by others" \
+    "$(find "$STATE/snapshots" -perm /007 | wc -l)" 0
 
 # What a hostile VMM leaves is refused, saying why, and nothing of the
 # snapshot is kept; the VM runs on.
