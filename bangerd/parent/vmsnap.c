@@ -986,10 +986,26 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 	return 0;
 }
 
+/* What a restore cut short leaves of the disk it was putting back. */
+static void
+restore_tmp_remove(struct pvm *pv)
+{
+	char	 tmp[PATH_MAX];
+
+	if (pv->pv_disk == NULL || strcmp(pv->pv_backend, "dm") == 0 ||
+	    pv->pv_state == VMOP_CREATING)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
+	if (unlink(tmp) == 0)
+		log_info("vm %s: a restore of its disk was cut short; %s "
+		    "removed", pv->pv_id, tmp);
+}
+
 /*
  * At start, for a record that stays: a snapshot cut short (creating or
  * removing) is dropped, and so is one whose files are not all there;
- * the sweep then removes what is left of them.
+ * the sweep then removes what is left of them.  So does the
+ * disk a restore was putting back.
  */
 void
 pvm_snaps_restore(struct pvm *pv)
@@ -1002,6 +1018,7 @@ pvm_snaps_restore(struct pvm *pv)
 	size_t		 i, f;
 	int		 dfd, changed = 0, missing;
 
+	restore_tmp_remove(pv);
 	dfd = snaps_dir_open(pv->pv_id, 0);
 	for (i = 0; i < pv->pv_nsnaps; ) {
 		ps = &pv->pv_snaps[i];
@@ -1058,8 +1075,9 @@ pvm_snaps_remove(struct pvm *pv)
 }
 
 /*
- * The vm worker ended: no one will finish the snapshots being taken.
- * Their disk copies are killed, and they are given up.
+ * The vm worker ended: no one will finish the snapshots being taken,
+ * nor start the VMs being restored.  Their disk copies are killed, and
+ * the snapshots given up.
  */
 void
 snaps_worker_gone(void)
@@ -1072,6 +1090,7 @@ snaps_worker_gone(void)
 		if (pv->pv_snapjob != NULL) {
 			(void)kill(pv->pv_snapjob->sj_pid, SIGKILL);
 			snap_job_free(pv);
+			restore_tmp_remove(pv);
 		}
 		for (i = 0; i < pv->pv_nsnaps; ) {
 			if (pv->pv_snaps[i].ps_state != PSNAP_CREATING) {

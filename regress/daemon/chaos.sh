@@ -1,8 +1,8 @@
 # Chaos: SIGKILL of the parent and of each worker at random points in
 # concurrent VM lifecycles (create with a published port and start,
-# snapshot, stop, start, rm; a user's creations removed by vm prune;
-# snapshots of a long-lived VM taken and removed; all together), next
-# to two long-lived running VMs, with copy and reflink
+# snapshot, restore, stop, start, rm; a user's creations removed by vm
+# prune; snapshots of a long-lived VM taken and removed; all together),
+# next to two long-lived running VMs, with copy and reflink
 # storage.  After every kill, once bangerd has settled, what it
 # records, what it shows and what the host holds must agree: leftovers
 # are counted by kind (records, links and taps, disks, jails,
@@ -179,6 +179,7 @@ lifecycle() {
 			continue
 		fi
 		ctl vm snapshot "$n" s1 >/dev/null 2>&1
+		ctl vm restore "$n" s1 >/dev/null 2>&1
 		ctl vm stop "$n" >/dev/null 2>&1
 		ctl vm start "$n" >/dev/null 2>&1
 		ctl vm rm -f "$n" >/dev/null 2>&1
