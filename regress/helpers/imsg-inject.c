@@ -11,7 +11,8 @@
  *	as the vm worker:
  *	  vmop-create ID IMAGE [NAME], vmop-signal ID SIG, vmop-disk ID,
  *	  vmop-destroy ID, vmop-socket ID, vmop-fsck ID,
- *	  vmop-start ID [tcp|udp:HOSTADDR:HOSTPORT:GUESTPORT ...],
+ *	  vmop-start ID [tcp|udp:HOSTADDR:HOSTPORT:GUESTPORT ...]
+ *	      [snap=SNAP] [flags=N], vmop-restore ID SNAP [FLAGS],
  *	  vmop-snap-begin ID SNAP, vmop-snap-end ID SNAP [FLAGS],
  *	  snapop-ls ID [SNAP], snapop-rm ID SNAP,
  *	  status-req CMD, reload-req CMD, verbose-req CMD LEVEL,
@@ -61,7 +62,7 @@ static const struct {
 	T(IMSG_IMGOP_QUERY), T(IMSG_IMGOP_CANCEL), T(IMSG_UPDATE_REQ),
 	T(IMSG_UPD_CHECKED), T(IMSG_UPD_PROGRESS), T(IMSG_UPD_ARTIFACT),
 	T(IMSG_UPD_FAILED), T(IMSG_VMOP_SNAP_BEGIN), T(IMSG_VMOP_SNAP_END),
-	T(IMSG_SNAPOP_LS), T(IMSG_SNAPOP_RM),
+	T(IMSG_SNAPOP_LS), T(IMSG_SNAPOP_RM), T(IMSG_VMOP_RESTORE),
 };
 #undef T
 
@@ -300,6 +301,16 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 			unsigned		 hp, gp;
 			struct in_addr		 a;
 
+			if (strncmp(argv[i], "snap=", 5) == 0) {
+				vs.vs_flags |= VS_F_RESTORE;
+				strncpy(vs.vs_snap, argv[i] + 5,
+				    sizeof(vs.vs_snap) - 1);
+				continue;
+			}
+			if (strncmp(argv[i], "flags=", 6) == 0) {
+				vs.vs_flags = strtoul(argv[i] + 6, NULL, 0);
+				continue;
+			}
 			if (sscanf(argv[i], "%7[a-z]:%31[0-9.]:%u:%u", pr, ha,
 			    &hp, &gp) != 4 || inet_pton(AF_INET, ha, &a) != 1)
 				errx(1, "bad published port %s", argv[i]);
@@ -309,7 +320,9 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 			pp->pp_host_port = hp;
 			pp->pp_guest_port = gp;
 		}
-		vs.vs_npublish = argc - 1;
+		for (i = 1; i < argc && vs.vs_publish[i - 1].pp_host_port; i++)
+			;
+		vs.vs_npublish = i - 1;
 		vs.vs_cpus = 1;
 		vs.vs_memory = 128;
 		send_struct(fd, IMSG_VMOP_START, &vs, sizeof(vs));
@@ -318,7 +331,8 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 		strncpy(vg.vg_id, argv[0], sizeof(vg.vg_id) - 1);
 		vg.vg_signal = atoi(argv[1]);
 		send_struct(fd, IMSG_VMOP_SIGNAL, &vg, sizeof(vg));
-	} else if (strncmp(op, "snap", 4) == 0 && argc >= 1 && argc <= 3) {
+	} else if ((strncmp(op, "snap", 4) == 0 || strcmp(op, "restore") == 0) &&
+	    argc >= 1 && argc <= 3) {
 		memset(&sn, 0, sizeof(sn));
 		strncpy(sn.sn_id, argv[0], sizeof(sn.sn_id) - 1);
 		if (argc >= 2)
@@ -333,6 +347,8 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 			type = IMSG_SNAPOP_LS;
 		else if (strcmp(op, "snap-rm") == 0)
 			type = IMSG_SNAPOP_RM;
+		else if (strcmp(op, "restore") == 0)
+			type = IMSG_VMOP_RESTORE;
 		else
 			errx(1, "unknown snapshot operation %s", op);
 		send_struct(fd, type, &sn, sizeof(sn));

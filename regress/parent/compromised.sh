@@ -259,6 +259,15 @@ refuse "a snapshot list naming a snapshot" "vm $rid: bad snapshot name" \
     snapop-ls "$rid" s1
 refuse "a snapshot removal of an unknown VM" 'unknown vm deadbeef' \
     snapop-rm deadbeef s1
+refuse "a restore of a running VM" "restore of vm $rid, which is running" \
+    vmop-restore "$rid" s1
+refuse "a restore with flags there are not" "vm $id: snapshot flags 0x4" \
+    vmop-restore "$id" s1 4
+refuse "a start with flags there are not" 'vm '"$id"': start flags 0x2, snapshot ""' \
+    vmop-start "$id" flags=2
+refuse "a start from a snapshot named with a path" \
+    'vm '"$id"': start flags 0x1, snapshot "../../etc"' \
+    vmop-start "$id" snap=../../etc
 refuse "a ready from the running vm worker" \
     'unexpected message type {type}' ready-again vm
 # ... as the net worker, ...
