@@ -278,6 +278,13 @@ void	 imgop_cancel(struct worker *, uint32_t);
 
 /* priv.c */
 int	 priv_dispatch_vm(struct worker *, struct imsg *);
+/* priv.c: for privsnap.c */
+int	 read_request(struct worker *, struct imsg *, void *, size_t);
+int	 vmid_check(struct worker *, const char *, size_t, int,
+	    struct pvm **);
+
+/* privsnap.c */
+int	 priv_snap(struct worker *, struct imsg *);
 int	 priv_dispatch_net(struct worker *, struct imsg *);
 int	 priv_dispatch_update(struct worker *, struct imsg *);
 void	 priv_status(struct worker *, uint32_t);

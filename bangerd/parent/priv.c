@@ -53,7 +53,7 @@ audit_check(struct worker *w, const struct ctl_audit *ca, const char *want)
 	return -1;
 }
 
-static int
+int
 read_request(struct worker *w, struct imsg *imsg, void *data, size_t len)
 {
 	int	 fd;
@@ -149,7 +149,7 @@ priv_status(struct worker *vm, uint32_t peerid)
  * A VM id in a request: terminated, of the right shape, and known (or,
  * for create, unknown) to the parent.  Anything else is a violation.
  */
-static int
+int
 vmid_check(struct worker *w, const char *field, size_t size, int create,
     struct pvm **pvp)
 {
@@ -407,84 +407,6 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		if (imsg_get_type(imsg) == IMSG_VMOP_FSCK)
 			return vmop_fsck(w, peerid, pv);
 		return vmop_destroy(w, peerid, pv);
-	}
-	return -1;
-}
-
-/*
- * Snapshots: BEGIN of a running VM that is not busy and takes no other
- * snapshot; END of the snapshot it began, once its disk is copied; ls
- * and rm (answered to the client, peerid) of any VM the parent has.
- * A snapshot's name is a valid name, and "" only for ls.
- */
-static int
-priv_snap(struct worker *w, struct imsg *imsg)
-{
-	struct vmop_snap	 sn;
-	struct psnap		*ps;
-	struct pvm		*pv;
-	const char		*why;
-	size_t			 len;
-	uint32_t		 type = imsg_get_type(imsg);
-
-	if (read_request(w, imsg, &sn, sizeof(sn)) == -1 ||
-	    vmid_check(w, sn.sn_id, sizeof(sn.sn_id), 0, &pv) == -1)
-		return -1;
-	if (wire_string(sn.sn_snap, sizeof(sn.sn_snap), &len) == -1 ||
-	    (type == IMSG_SNAPOP_LS ? len != 0 :
-	    valid_name(sn.sn_snap, len, &why) == -1)) {
-		parent_worker_violation(w, "vm %s: bad snapshot name",
-		    pv->pv_id);
-		return -1;
-	}
-	if (sn.sn_pad != 0 || (sn.sn_flags != 0 &&
-	    (type != IMSG_VMOP_SNAP_END || sn.sn_flags != SN_F_FAILED) &&
-	    (type != IMSG_VMOP_RESTORE || sn.sn_flags != SN_F_CHECK))) {
-		parent_worker_violation(w, "vm %s: snapshot flags %#x",
-		    pv->pv_id, sn.sn_flags);
-		return -1;
-	}
-	switch (type) {
-	case IMSG_VMOP_SNAP_BEGIN:
-		if (pv->pv_state != VMOP_RUNNING || pv->pv_busy ||
-		    psnap_creating(pv)) {
-			parent_worker_violation(w, "snapshot of vm %s, which "
-			    "is %s", pv->pv_id, pv->pv_busy ? "busy" :
-			    psnap_creating(pv) ? "taking a snapshot" :
-			    pvm_state_name(pv->pv_state));
-			return -1;
-		}
-		return vmop_snap_begin(w, imsg_get_id(imsg), pv, sn.sn_snap);
-	case IMSG_VMOP_SNAP_END:
-		if ((ps = psnap_find(pv, sn.sn_snap)) == NULL ||
-		    ps->ps_state != PSNAP_CREATING || pv->pv_snapjob != NULL) {
-			parent_worker_violation(w, "end of snapshot %s of vm "
-			    "%s, which is %s", sn.sn_snap, pv->pv_id,
-			    ps == NULL ? "not being taken" :
-			    pv->pv_snapjob != NULL ? "still copying its disk" :
-			    "not being taken");
-			return -1;
-		}
-		return vmop_snap_end(w, imsg_get_id(imsg), pv, sn.sn_snap,
-		    sn.sn_flags);
-	case IMSG_VMOP_RESTORE:
-		if (sn.sn_flags == SN_F_CHECK)
-			return vmop_snap_restore(w, imsg_get_id(imsg), pv,
-			    sn.sn_snap, 1);
-		if (pv->pv_state != VMOP_CREATED || pv->pv_busy ||
-		    psnap_creating(pv)) {
-			parent_worker_violation(w, "restore of vm %s, which is "
-			    "%s", pv->pv_id, pv->pv_busy ? "busy" :
-			    psnap_creating(pv) ? "taking a snapshot" :
-			    pvm_state_name(pv->pv_state));
-			return -1;
-		}
-		return vmop_snap_restore(w, imsg_get_id(imsg), pv,
-		    sn.sn_snap, 0);
-	case IMSG_SNAPOP_LS:
-		return snapop_ls(w, imsg_get_id(imsg), pv);
-	case IMSG_SNAPOP_RM:
-		return snapop_rm(w, imsg_get_id(imsg), pv, sn.sn_snap);
 	}
 	return -1;
 }
