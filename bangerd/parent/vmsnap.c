@@ -25,8 +25,9 @@
  * uid.  Each is renamed out of the jail's run/ (opened without following
  * a symlink) into the snapshot's directory, then opened there with
  * O_NOFOLLOW and taken only if it is a regular file of the VM's uid with
- * one link and the size it must have (the memory file exactly the VM's
- * memory); then it is made root's, group the VM's own gid, 0440: its
+ * one link and no larger than it may be (the memory file the VM's memory
+ * and at most 16 MiB more: Firecracker's is the memory exactly, the
+ * qemu stand-in's a migration stream); then it is made root's, group the VM's own gid, 0440: its
  * VMM may read it at a restore (vm restore links both into its jail),
  * no other VM's may, and none may change it.  The parent never reads
  * what they hold.
@@ -263,21 +264,41 @@ psnap_give_up(struct pvm *pv, const char *name)
 	(void)pvm_save_sync(pv, 1);
 }
 
+/*
+ * The VM's jail root: STATE/jail/firecracker/ID root's all the way (a
+ * symlink nowhere), then root/, which Firecracker's jailer gives the
+ * VM's uid (so only O_NOFOLLOW, not root's ownership, is asked of it
+ * and what is below it).
+ */
+static int
+jail_root_open(struct pvm *pv)
+{
+	char	 dir[PATH_MAX], shown[PATH_MAX];
+	int	 vfd, fd;
+
+	snprintf(dir, sizeof(dir), "%s/%s/%s/%s", env->bd_conf->cf_statedir,
+	    JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id);
+	snprintf(shown, sizeof(shown), "%s/%s", dir, JAIL_ROOT);
+	if ((vfd = walk_dir("snapshot", dir, WALK_SECURE | WALK_QUIET)) == -1)
+		return -1;
+	fd = open_dir_at("snapshot", vfd, shown, JAIL_ROOT, WALK_QUIET);
+	close(vfd);
+	return fd;
+}
+
 /* The VM's jail's run/, where its VMM writes the snapshot. */
 static int
 jail_run_open(struct pvm *pv)
 {
-	char	 root[PATH_MAX], shown[PATH_MAX];
+	char	 shown[PATH_MAX];
 	int	 rfd, fd;
 
-	snprintf(root, sizeof(root), "%s/%s/%s/%s/%s",
+	snprintf(shown, sizeof(shown), "%s/%s/%s/%s/%s/run",
 	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id,
 	    JAIL_ROOT);
-	snprintf(shown, sizeof(shown), "%s/run", root);
-	if ((rfd = walk_dir("snapshot", root, WALK_SECURE | WALK_QUIET)) ==
-	    -1)
+	if ((rfd = jail_root_open(pv)) == -1)
 		return -1;
-	fd = open_dir_at("snapshot", rfd, shown, "run", 0);
+	fd = open_dir_at("snapshot", rfd, shown, "run", WALK_QUIET);
 	close(rfd);
 	return fd;
 }
@@ -637,17 +658,13 @@ vmop_snap_restore(struct worker *w, uint32_t peerid, struct pvm *pv,
 int
 snap_jail_link(struct pvm *pv, const char *name, char *msg, size_t len)
 {
-	char	 root[PATH_MAX];
 	int	 rfd, sfd;
 
 	if ((sfd = snap_dir_open(pv, name)) == -1) {
 		snprintf(msg, len, "snapshot %s: %s", name, strerror(errno));
 		return -1;
 	}
-	snprintf(root, sizeof(root), "%s/%s/%s/%s/%s",
-	    env->bd_conf->cf_statedir, JAIL_DIR, JAIL_EXEC_NAME, pv->pv_id,
-	    JAIL_ROOT);
-	if ((rfd = walk_dir("restore", root, WALK_SECURE)) == -1) {
+	if ((rfd = jail_root_open(pv)) == -1) {
 		snprintf(msg, len, "jail: %s", strerror(errno));
 		close(sfd);
 		return -1;
@@ -872,7 +889,8 @@ vmop_snap_end(struct worker *w, uint32_t peerid, struct pvm *pv,
 	    SNAP_F_STATE, 1, SNAP_VMSTATE_MAX, &ps->ps_vmstate, msg,
 	    sizeof(msg)) == -1 ||
 	    snap_take(pv, runfd, SNAP_JAIL_MEM + sizeof("/run"), sfd,
-	    SNAP_F_MEM, mem, mem, &ps->ps_memory, msg, sizeof(msg)) == -1)
+	    SNAP_F_MEM, 1, mem + SNAP_VMSTATE_MAX, &ps->ps_memory, msg,
+	    sizeof(msg)) == -1)
 		goto fail;
 	if (fsync(sfd) == -1 || fsync(dfd) == -1) {
 		snprintf(msg, sizeof(msg), "fsync: %s", strerror(errno));
@@ -897,7 +915,7 @@ vmop_snap_end(struct worker *w, uint32_t peerid, struct pvm *pv,
 	pvm_result_init(pv, IMSG_VMOP_SNAP_END, &vr);
 	snprintf(vr.vr_msg, sizeof(vr.vr_msg), "vm %s: snapshot %s taken "
 	    "(%" PRIu64 " MiB of memory, its disk by %s)", pv->pv_name, name,
-	    ps->ps_memory / MIB, ps->ps_how);
+	    pv->pv_memory, ps->ps_how);
 	vmop_reply(w, peerid, &vr, -1);
 	return 0;
 fail:

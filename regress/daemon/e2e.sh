@@ -257,6 +257,31 @@ daemon_start
 expect_eq "e2e: after a daemon restart the VM runs, its firecracker adopted" \
     "$(ctl vm show --json g1 | jq -r '"\(.state) \(.pid)"')" "running $pid"
 expect_eq "e2e: ... and vm ssh still gets in" "$(vssh g1 -- hostname 2>&1)" "g1"
+
+# A snapshot of the running guest, and a roll back to it: qemu migrates
+# the paused guest to the memory file, and the restore runs a new qemu
+# that takes it in (-incoming), with the disk put back.
+vssh g1 -- 'echo before >/root/mark && sync' >/dev/null 2>&1
+out=$(ctl vm snapshot g1 s1 2>&1)
+expect_match "e2e: vm snapshot of the running guest" "$out" \
+    "^vm g1: snapshot s1 taken \(384 MiB of memory, its disk by (reflink|copy)\)$"
+expect_eq "e2e: ... which runs on after it" "$(vssh g1 -- cat /root/mark 2>&1)" \
+    "before"
+vssh g1 -- 'echo after >/root/mark && sync && echo gone >/root/new' \
+    >/dev/null 2>&1
+expect_eq "e2e: vm restore to it" "$(ctl vm restore g1 s1 2>&1)" \
+    "vm g1 restored from snapshot s1"
+wait_for 60 vssh g1 -- true
+expect_eq "e2e: ... the guest is back as it was at the snapshot" \
+    "$(vssh g1 -- 'cat /root/mark; ls /root/new 2>&1 | wc -l' 2>&1 |
+    tr '\n' ' ')" "before 1 "
+expect_eq "e2e: ... without a boot (its uptime goes on)" \
+    "$(vssh g1 -- 'test $(cut -d. -f1 /proc/uptime) -gt 5 && echo up' 2>&1)" \
+    "up"
+expect_eq "e2e: ... its name and address the same" \
+    "$(vssh g1 -- hostname 2>&1) $(ctl vm show --json g1 | jq -r .address)" \
+    "g1 $addr"
+pid=$(ctl vm show --json g1 | jq .pid)
 qpid=$(pgrep -P "$pid" -f qemu-system-x86_64)
 
 out=$(ctl vm rm -f g1 2>&1)

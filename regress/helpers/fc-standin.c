@@ -48,7 +48,7 @@
  *		once PUT /boot-source has set them, every API answer
  *		comes MS late (at most 60000): a slow VMM among fast
  *		ones, for the benches.
- *	fc_standin.snapshot_hostile=symlink|link|short|none likewise
+ *	fc_standin.snapshot_hostile=symlink|link|long|none likewise
  *		a VMM that tampers with the snapshot files it wrote
  *		(snapshot_hostile()), for the daemon's checks of them.
  *	./fc-standin.args (read at start, from the cwd: the jail root of
@@ -2919,8 +2919,8 @@ snapshot_hostile(const char *state, const char *mem)
 	} else if (strcmp(mode, "link") == 0) {
 		(void)unlink(mem);
 		(void)link(state, mem);
-	} else if (strcmp(mode, "short") == 0 && stat(mem, &st) == 0)
-		(void)truncate(mem, st.st_size / 2);
+	} else if (strcmp(mode, "long") == 0 && stat(mem, &st) == 0)
+		(void)truncate(mem, st.st_size * 2);
 	else if (strcmp(mode, "none") == 0) {
 		(void)unlink(state);
 		(void)unlink(mem);

@@ -15,7 +15,7 @@ trap daemon_cleanup EXIT
 # Images whose stand-in tampers with its snapshot's files (a VMM taken
 # over by its guest): fc_standin.snapshot_hostile in the boot args.
 hostile=
-for m in symlink link short none; do
+for m in symlink link long none; do
 	hostile="$hostile
 image \"$m\" {
 	kernel \"$T/img/vmlinux\"
@@ -149,7 +149,7 @@ expect_eq "snapshot: no snapshot file is readable by others" \
 
 # What a hostile VMM leaves is refused, saying why, and nothing of the
 # snapshot is kept; the VM runs on.
-for m in symlink link short none; do
+for m in symlink link long none; do
 	ctl vm create "h-$m" --image "$m" --memory 128M --start >/dev/null
 done
 bad "a symlink for the memory file" "/run/snapshot.mem: a symlink" \
@@ -157,12 +157,12 @@ bad "a symlink for the memory file" "/run/snapshot.mem: a symlink" \
 bad "a memory file with two links" \
     "/run/snapshot.(vmstate|mem) is not a regular file of the VM's uid [0-9]+ with one link" \
     ctl vm snapshot h-link s1
-bad "a memory file cut short" \
-    "/run/snapshot.mem is 67108864 bytes; 134217728 to 134217728 expected" \
-    ctl vm snapshot h-short s1
+bad "a memory file longer than the VM's memory" \
+    "/run/snapshot.mem is 268435456 bytes; 1 to 150994944 expected" \
+    ctl vm snapshot h-long s1
 bad "no files written" "firecracker wrote no /run/snapshot.vmstate" \
     ctl vm snapshot h-none s1
-for m in symlink link short none; do
+for m in symlink link long none; do
 	hid=$(vm_id "h-$m")
 	expect_eq "snapshot: $m: nothing of it is kept" \
 	    "$(ls "$STATE/snapshots/$hid" 2>/dev/null)$(recorded "$hid")" ""
