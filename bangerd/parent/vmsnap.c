@@ -687,6 +687,7 @@ static int
 snap_space(struct pvm *pv, char *msg, size_t len)
 {
 	struct statvfs	 sv;
+	struct stat	 st;
 	uint64_t	 need, avail, disk;
 
 	if (statvfs(env->bd_conf->cf_statedir, &sv) == -1) {
@@ -694,8 +695,17 @@ snap_space(struct pvm *pv, char *msg, size_t len)
 		    strerror(errno));
 		return -1;
 	}
-	/* A reflink shares the disk's blocks: it costs what later changes. */
-	disk = strcmp(pv->pv_backend, "reflink") == 0 ? 0 : pv->pv_disk_size;
+	/*
+	 * A reflink shares the disk's blocks: it costs what later changes.
+	 * A sparse copy of a disk file costs its blocks; of a device, all.
+	 */
+	if (strcmp(pv->pv_backend, "reflink") == 0)
+		disk = 0;
+	else if (strcmp(pv->pv_backend, "dm") != 0 &&
+	    stat(pvm_disk(pv), &st) == 0)
+		disk = (uint64_t)st.st_blocks * 512;
+	else
+		disk = pv->pv_disk_size;
 	need = pv->pv_memory * MIB + disk + SNAP_SPACE_SLACK;
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (avail < need) {

@@ -106,6 +106,10 @@ ctl vm create web >/dev/null && ctl vm start web >/dev/null
 FCPID=$(ctl vm show --json web | jq .pid)
 expect_eq "update_daemon: a VM runs before the update" \
     "$(ctl vm show --json web | jq -r .state)" running
+ctl vm snapshot web before-update >/dev/null
+expect_eq "update_daemon: a snapshot of it is taken before the update" \
+    "$(ctl vm snapshot ls --json web | jq -r '.[] | "\(.name) \(.state)"')" \
+    "before-update ready"
 
 # refused NAME REGEX ACTION: the update is refused with the message,
 # exit 1, and the installed programs are unchanged.
@@ -376,6 +380,9 @@ expect_match "update_daemon: the console is kept across the re-exec" \
 out=$(printf 'after update\r' | ctl vm console web 2>&1)
 expect_match "update_daemon: the VM's console answers after the re-exec" \
     "$out" "echo: after update"
+expect_eq "update_daemon: its snapshot survives the update" \
+    "$(ctl vm snapshot ls --json web | jq -r '.[] | "\(.name) \(.state)"')" \
+    "before-update ready"
 
 out=$(ctl update apply 2>&1); rc=$?
 expect_eq "update_daemon: applying the same release again is refused" \

@@ -11,7 +11,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 daemon_setup
-trap daemon_cleanup EXIT
+# The state directory on a tmpfs of 1 GiB, for a snapshot that does not
+# fit (and one that does): unmounted once bangerd is gone.
+mkdir -p "$STATE"
+mount -t tmpfs -o size=1g,mode=0755 banger-regress "$STATE"
+snap_cleanup() {
+	daemon_stop
+	umount "$STATE" 2>/dev/null
+	daemon_cleanup
+}
+trap snap_cleanup EXIT
 # Images whose stand-in tampers with its snapshot's files (a VMM taken
 # over by its guest): fc_standin.snapshot_hostile in the boot args.
 hostile=
@@ -243,6 +252,20 @@ for who in parent vm; do
 	    "$(ls "$STATE/jail/firecracker/$sid/root/run" | grep snapshot)" ""
 done
 ctl vm rm -f slow >/dev/null
+
+# Room: a snapshot needs the VM's memory, its disk unless reflinked
+# (tmpfs makes none) and 64 MiB more in the state directory (1 GiB
+# here); with less it is refused, saying how much, and nothing is left.
+ctl vm create roomy --memory 1024M --disk 64M --start >/dev/null
+rid=$(vm_id roomy)
+bad "a snapshot with no room for it" \
+    "not enough space: a snapshot needs about [0-9]+ MiB \(1024 MiB of memory, [0-9]+ MiB of disk, 64 MiB to spare\), and $STATE has [0-9]+ MiB free" \
+    ctl vm snapshot roomy s1
+expect_eq "snapshot: ...nothing of it is left" \
+    "$(ls "$STATE/snapshots/$rid" 2>/dev/null)$(recorded "$rid")" ""
+expect_eq "snapshot: ...and the VM runs on" \
+    "$(ctl vm show --json roomy | jq -r .state)" "running"
+ctl vm rm -f roomy >/dev/null
 
 # vm rm removes a VM's snapshots.
 ctl vm stop -f web >/dev/null 2>&1
