@@ -305,15 +305,17 @@ disk_sparse_copy(int srcfd, int dstfd)
  * Copy srcfd's content to dstfd, which ends at the source's size:
  * only the source's data extents (SEEK_DATA/SEEK_HOLE) are read, and
  * whole zero blocks within them are not written either, so holes stay
- * holes.  cb, if not NULL, hears of the progress.  Moves srcfd's
- * offset.
+ * holes.  A block device source (a device-mapper disk) has no extents
+ * to ask for: all of it is read, and its zero blocks left as holes.
+ * cb, if not NULL, hears of the progress.  Moves srcfd's offset.
  */
 int
 disk_sparse_copy_cb(int srcfd, int dstfd, disk_progress_fn cb, void *arg)
 {
 	struct stat	 ss, ds;
 	char		 sn[PATH_MAX], dn[PATH_MAX], *buf = NULL;
-	off_t		 size, off, data, hole, pos;
+	off_t		 size, off, data, hole = 0, pos;
+	uint64_t	 bsize;
 	ssize_t		 n;
 	size_t		 want;
 	int		 saved_errno;
@@ -326,24 +328,36 @@ disk_sparse_copy_cb(int srcfd, int dstfd, disk_progress_fn cb, void *arg)
 	}
 	fd_name(srcfd, sn, sizeof(sn));
 	fd_name(dstfd, dn, sizeof(dn));
-	if (!S_ISREG(ss.st_mode) || !S_ISREG(ds.st_mode) ||
+	if ((!S_ISREG(ss.st_mode) && !S_ISBLK(ss.st_mode)) ||
+	    !S_ISREG(ds.st_mode) ||
 	    (ss.st_dev == ds.st_dev && ss.st_ino == ds.st_ino)) {
-		log_warnx("disk copy: %s to %s: not two regular files", sn, dn);
+		log_warnx("disk copy: %s to %s: not a regular file or block "
+		    "device to a regular file", sn, dn);
 		errno = EINVAL;
 		return -1;
+	}
+	size = ss.st_size;
+	if (S_ISBLK(ss.st_mode)) {
+		if (ioctl(srcfd, BLKGETSIZE64, &bsize) == -1) {
+			log_warn("disk copy: %s: its size", sn);
+			return -1;
+		}
+		size = bsize;
 	}
 	if ((buf = malloc(COPY_BUF)) == NULL) {
 		log_warn("disk copy: %s to %s", sn, dn);
 		return -1;
 	}
-	size = ss.st_size;
 	/* What the destination held would show through its new holes. */
 	if (ftruncate(dstfd, 0) == -1 || ftruncate(dstfd, size) == -1) {
 		log_warn("disk copy: %s to %s: truncate", sn, dn);
 		goto fail;
 	}
 	for (off = 0; off < size; off = hole) {
-		if ((data = lseek(srcfd, off, SEEK_DATA)) == -1) {
+		if (S_ISBLK(ss.st_mode)) {
+			data = off;
+			hole = size;
+		} else if ((data = lseek(srcfd, off, SEEK_DATA)) == -1) {
 			if (errno == ENXIO)	/* a hole to the end */
 				break;
 			log_warn("disk copy: %s: seek data", sn);
@@ -351,7 +365,8 @@ disk_sparse_copy_cb(int srcfd, int dstfd, disk_progress_fn cb, void *arg)
 		}
 		if (data >= size)
 			break;
-		if ((hole = lseek(srcfd, data, SEEK_HOLE)) == -1) {
+		if (!S_ISBLK(ss.st_mode) &&
+		    (hole = lseek(srcfd, data, SEEK_HOLE)) == -1) {
 			log_warn("disk copy: %s: seek hole", sn);
 			goto fail;
 		}

@@ -325,6 +325,23 @@ for fs in ext4 tmpfs; do
 		fail "copy: $fs: no more blocks than the source" \
 		    "$(blocks "$F/dst") > $(blocks "$F/src")"
 	fi
+	# From a block device (a device-mapper disk's snapshot copies
+	# one): all of it is read, zero blocks are not written.
+	if BDEV=$(losetup -r -f --show "$F/src"); then
+		check "copy: $fs: sparse copy from a block device" \
+		    "$D" copy "$BDEV" "$F/dst2"
+		check "copy: $fs: ...content equal" cmp "$F/src" "$F/dst2"
+		b=$(( $(blocks "$F/dst2") * 512 ))
+		if [ $b -le $((3 * MB)) ]; then
+			pass "copy: $fs: ...zero blocks left holes ($b bytes on disk of 64M)"
+		else
+			fail "copy: $fs: ...zero blocks left holes" "$b bytes allocated"
+		fi
+		losetup -d "$BDEV"
+		rm -f "$F/dst2"
+	else
+		fail "copy: $fs: a loop device on the source" "losetup"
+	fi
 
 	S=$F/state
 	mkdir -m 0755 "$S"
