@@ -12,7 +12,7 @@
 #	BENCH_PER	lifecycles each concurrent client runs (8)
 #	BENCH_VMS	VMs for vm ls, memory, restart and prune (1000)
 #	BENCH_ONLY	space-separated parts to run (all): recipe life
-#			conc slow ls mem restart prune imsg
+#			conc slow ls mem restart prune snap imsg
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -20,7 +20,7 @@ RUNS=${BENCH_RUNS:-40}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER=${BENCH_PER:-8}
 NVMS=${BENCH_VMS:-1000}
-ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune imsg}
+ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap imsg}
 
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -305,6 +305,45 @@ if want prune; then
 	ctl vm prune >/dev/null
 	row "vm prune of $NVMS stopped VMs" "$(ms $(( ${EPOCHREALTIME/./} - t0 ))) ms" \
 	    "4000 in <= 10 s" ""
+fi
+
+# Snapshots of one running VM (512 MiB, its disk reflinked), and
+# restores of it, each against a cold restart of the same VM (kill and
+# boot: with the idle stand-in a boot is its API calls).
+if want snap; then
+	n=$(( RUNS / 4 > 5 ? RUNS / 4 : 5 ))
+	ctl vm create snap0 --memory 512M --start >/dev/null
+	: >"$T/snap" ; : >"$T/paused"; : >"$T/restore"; : >"$T/cold"
+	for i in $(seq 1 "$n"); do
+		t0=${EPOCHREALTIME/./}
+		ctl vm snapshot snap0 "s$i" >/dev/null ||
+		    { echo "bench: vm snapshot failed" >&2; exit 1; }
+		t1=${EPOCHREALTIME/./}
+		echo $((t1 - t0)) >>"$T/snap"
+		ctl vm snapshot ls --json snap0 |
+		    jq ".[] | select(.name == \"s$i\") | .paused_ms * 1000" >>"$T/paused"
+		[ "$i" -gt 1 ] && ctl vm snapshot rm snap0 "s$i" >/dev/null
+	done
+	for i in $(seq 1 "$n"); do
+		t0=${EPOCHREALTIME/./}
+		ctl vm restore snap0 s1 >/dev/null ||
+		    { echo "bench: vm restore failed" >&2; exit 1; }
+		t1=${EPOCHREALTIME/./}
+		ctl vm restart -f snap0 >/dev/null ||
+		    { echo "bench: vm restart -f failed" >&2; exit 1; }
+		t2=${EPOCHREALTIME/./}
+		echo $((t1 - t0)) >>"$T/restore"
+		echo $((t2 - t1)) >>"$T/cold"
+	done
+	ctl vm rm -f snap0 >/dev/null
+	snap=$(median <"$T/snap")
+	row "vm snapshot of a running VM (512 MiB, reflink), median of $n" \
+	    "$(ms "$snap") ms (the parent's part, disk copied to files taken: $(ms "$(median <"$T/paused")") ms)" "" ""
+	rest=$(median <"$T/restore")
+	cold=$(median <"$T/cold")
+	row "vm restore of a running VM, against vm restart -f (a boot)" \
+	    "$(ms "$rest") ms (restart -f: $(ms "$cold") ms)" "" \
+	    "$(ratio "$cold" "$rest")"
 fi
 
 if want imsg; then
