@@ -985,10 +985,11 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 		    "vm %s has no snapshot %s", pv->pv_name, name);
 		return 0;
 	}
-	if (ps->ps_state == PSNAP_CREATING) {
+	if (ps->ps_state == PSNAP_CREATING || pv->pv_busy) {
 		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, EBUSY,
-		    "snapshot %s of vm %s is being taken; try again", name,
-		    pv->pv_name);
+		    "snapshot %s of vm %s is %s; try again", name,
+		    pv->pv_name, ps->ps_state == PSNAP_CREATING ?
+		    "being taken" : "in use (its VM is busy)");
 		return 0;
 	}
 	ps->ps_state = PSNAP_REMOVING;

@@ -30,6 +30,7 @@
 #include "log.h"
 
 #define FCAPI_TIMEOUT_MS	5000
+#define FCAPI_SNAPSHOT_TIMEOUT_MS 300000	/* /snapshot/create, load */
 #define FCAPI_RESP_MAX		(64 * 1024)
 /* Idle kept-alive connections the multi handle may hold, all VMs. */
 #define FCAPI_MAXCONNECTS	16
@@ -183,7 +184,10 @@ fcapi_easy(const char *sock, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)FCAPI_TIMEOUT_MS);
+	/* A snapshot writes or maps all of the guest's memory. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, strncmp(path, "/snapshot/",
+	    10) == 0 ? (long)FCAPI_SNAPSHOT_TIMEOUT_MS :
+	    (long)FCAPI_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fcapi_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rb);

@@ -272,7 +272,11 @@ vm_snap_exited(struct vm *v)
 	/* Whatever comes of it now is no client's to hear. */
 	v->v_snap_orphan = 1;
 	v->v_client = 0;
-	if (client != 0)
+	if (client != 0 && v->v_snap_step == SNAP_STEP_RESUME &&
+	    v->v_snap_error == 0)
+		control_reply(client, 0, "vm %s: snapshot %s taken; the VM "
+		    "stopped before it was resumed", v->v_name, snap);
+	else if (client != 0)
 		control_reply(client, EIO, "vm %s stopped while its "
 		    "snapshot %s was taken; nothing of it is kept",
 		    v->v_name, snap);

@@ -403,6 +403,7 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 	TAILQ_INSERT_TAIL(&prunes, p, p_entry);
 	TAILQ_FOREACH_SAFE(v, &vms, v_entry, tv) {
 		if (!vm_visible(v, uid) || v->v_client != 0 ||
+		    v->v_snap != NULL ||
 		    (v->v_state != VM_STOPPED && v->v_state != VM_CREATED &&
 		    v->v_state != VM_ERROR))
 			continue;
@@ -502,10 +503,12 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		    v->v_name, cv->cv_action == CTL_VM_KILL ? "kill" :
 		    "rm -f");
 	}
-	if (v->v_client != 0 || v->v_state == VM_CREATING ||
-	    v->v_state == VM_REMOVING) {
+	/* A snapshot its VM's stop cut short still ends with the parent. */
+	if (v->v_client != 0 || v->v_snap != NULL ||
+	    v->v_state == VM_CREATING || v->v_state == VM_REMOVING) {
 		control_reply(client, EBUSY, "vm %s is busy (%s); try again",
-		    v->v_name, state_name(v->v_state));
+		    v->v_name, v->v_snap != NULL ? "a snapshot" :
+		    state_name(v->v_state));
 		return;
 	}
 	running = v->v_state == VM_RUNNING || v->v_state == VM_PAUSED ||

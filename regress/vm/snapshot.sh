@@ -229,6 +229,16 @@ expect_match "snapshot: ...which the log says" "$(cat "$DLOG")" \
 # nothing of the snapshot is kept, and the VM it paused runs again.
 ctl vm create slow --image slow --memory 128M --start >/dev/null
 sid=$(vm_id slow)
+# Meanwhile the VM is busy: neither removed nor stopped under it.
+ctl vm snapshot slow busy >/dev/null 2>&1 &
+sp=$!
+wait_for 10 grep -q "snap busy 1 " "$STATE/priv/$sid"
+bad "vm rm -f during a snapshot" "vm slow is busy \(a snapshot\); try again" \
+    ctl vm rm -f slow
+bad "vm stop during a snapshot" "vm slow is busy" ctl vm stop slow
+wait "$sp"
+expect_eq "snapshot: ...and the snapshot is taken" "$(recorded "$sid")" "busy 2"
+ctl vm snapshot rm slow busy >/dev/null
 for who in parent vm; do
 	ctl vm snapshot slow "cut-$who" >/dev/null 2>&1 &
 	sp=$!
