@@ -82,6 +82,18 @@ expect_eq "snapshot: nothing is left in the jail" \
     "$(ls "$STATE/jail/firecracker/$id/root/run" | grep snapshot)" ""
 expect_eq "snapshot: the record names it ready" "$(recorded "$id")" "first 2"
 
+# What Firecracker was sent (the stand-in checks each body against
+# Firecracker 1.10.1's API, and keeps them).
+req=$STATE/jail/firecracker/$id/root/run/fc-standin.requests
+body() { jq -c "select(.method == \"$1\" and .path == \"$2\") | .body" "$req"; }
+expect_eq "snapshot: the VM was paused, then resumed" \
+    "$(body PATCH /vm | tr '\n' ' ')" '{"state":"Paused"} {"state":"Resumed"} '
+expect_eq "snapshot: a full snapshot into the jail's run/" \
+    "$(body PUT /snapshot/create)" \
+    '{"snapshot_type":"Full","snapshot_path":"/run/snapshot.vmstate","mem_file_path":"/run/snapshot.mem"}'
+expect_eq "snapshot: every request succeeded" \
+    "$(jq -r 'select(.status >= 300) | .path' "$req")" ""
+
 js=$(ctl vm snapshot ls --json web)
 expect_eq "snapshot: ls --json names it" \
     "$(echo "$js" | jq -r '.[] | "\(.vm) \(.name) \(.state) \(.memory)"')" \
@@ -115,6 +127,14 @@ expect_eq "snapshot: a restored VM runs" \
     "$(echo "$js" | jq -r '"\(.state) \(.vmm_state)"')" "running Running"
 expect_eq "snapshot: restore puts the snapshot's disk back" \
     "$(cmp "$d/disk" "$STATE/disks/$id.ext4" && echo same)" "same"
+expect_eq "snapshot: a restore loads the snapshot, resumed, after the logger and metrics" \
+    "$(jq -r 'select(.method == "PUT") | .path' "$req" | tr '\n' ' ')" \
+    "/logger /metrics /snapshot/load "
+expect_eq "snapshot: ...the jail's links to the snapshot's files" \
+    "$(body PUT /snapshot/load)" \
+    '{"snapshot_path":"/snapshot.vmstate","mem_backend":{"backend_type":"File","backend_path":"/snapshot.mem"},"enable_diff_snapshots":false,"resume_vm":true}'
+expect_eq "snapshot: ...and every request succeeded" \
+    "$(jq -r 'select(.status >= 300) | .path' "$req")" ""
 sock=$STATE/jail/firecracker/$id/root/run/firecracker.socket
 expect_eq "snapshot: firecracker loaded the snapshot (its memory, 128 MiB)" \
     "$(curl -s --unix-socket "$sock" http://localhost/vm/config |
