@@ -379,16 +379,15 @@ fcapi_cancel(struct fcapi_req *r)
 }
 
 /*
- * The pre-boot configuration's requests, in order: paths[i] and
- * bodies[i] (the caller's to free) for each; returns their number.
+ * The logger and the metrics, the first requests of a boot and of a
+ * restore, so that Firecracker logs the rest.
  */
-size_t
-fcapi_config_reqs(const struct fc_boot *fb, const char **paths,
+static size_t
+fcapi_output_reqs(const struct fc_boot *fb, const char **paths,
     json_t **bodies)
 {
 	size_t	 n = 0;
 
-	/* The logger first, so that Firecracker logs the rest. */
 	if (fb->fb_log != NULL) {
 		paths[n] = "/logger";
 		bodies[n++] = json_pack("{s:s, s:s, s:b, s:b}", "log_path",
@@ -400,6 +399,19 @@ fcapi_config_reqs(const struct fc_boot *fb, const char **paths,
 		bodies[n++] = json_pack("{s:s}", "metrics_path",
 		    fb->fb_metrics);
 	}
+	return n;
+}
+
+/*
+ * The pre-boot configuration's requests, in order: paths[i] and
+ * bodies[i] (the caller's to free) for each; returns their number.
+ */
+size_t
+fcapi_config_reqs(const struct fc_boot *fb, const char **paths,
+    json_t **bodies)
+{
+	size_t	 n = fcapi_output_reqs(fb, paths, bodies);
+
 	paths[n] = "/machine-config";
 	bodies[n++] = json_pack("{s:i, s:I, s:b}", "vcpu_count", fb->fb_cpus,
 	    "mem_size_mib", (json_int_t)fb->fb_memory, "smt", 0);
@@ -429,19 +441,8 @@ size_t
 fcapi_restore_reqs(const struct fc_boot *fb, const char *state,
     const char *mem, const char **paths, json_t **bodies)
 {
-	size_t	 n = 0;
+	size_t	 n = fcapi_output_reqs(fb, paths, bodies);
 
-	if (fb->fb_log != NULL) {
-		paths[n] = "/logger";
-		bodies[n++] = json_pack("{s:s, s:s, s:b, s:b}", "log_path",
-		    fb->fb_log, "level", "Info", "show_level", 1,
-		    "show_log_origin", 0);
-	}
-	if (fb->fb_metrics != NULL) {
-		paths[n] = "/metrics";
-		bodies[n++] = json_pack("{s:s}", "metrics_path",
-		    fb->fb_metrics);
-	}
 	paths[n] = "/snapshot/load";
 	bodies[n++] = json_pack("{s:s, s:{s:s, s:s}, s:b, s:b}",
 	    "snapshot_path", state, "mem_backend", "backend_type", "File",
