@@ -48,14 +48,19 @@ snap_json(const struct snap_info *si)
 	    "paused_ms", (json_int_t)si->si_ms);
 }
 
-/* One request; its snapshots printed (or as JSON), then its result. */
+/*
+ * One request; its snapshots printed, or as JSON (want: only the one
+ * of that name, as an object), then its result (quiet: not printed if
+ * it is a success).
+ */
 static int
-snap_request(const struct ctl_snap *cs, int json)
+snap_request(const struct ctl_snap *cs, int json, const char *want,
+    int quiet)
 {
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	struct snap_info	 si;
-	json_t			*all = NULL;
+	json_t			*all = NULL, *one = NULL;
 	char			 b1[32], b2[32], b3[32];
 	size_t			 len, n = 0;
 	int			 rv;
@@ -76,6 +81,11 @@ snap_request(const struct ctl_snap *cs, int json)
 		    &len) == -1)
 			errx(1, "bad snapshot from bangerd");
 		imsg_free(&imsg);
+		if (json && want != NULL) {
+			if (one == NULL && strcmp(si.si_snap, want) == 0)
+				one = snap_json(&si);
+			continue;
+		}
 		if (json) {
 			json_array_append_new(all, snap_json(&si));
 			continue;
@@ -91,50 +101,60 @@ snap_request(const struct ctl_snap *cs, int json)
 		    fmt_size(si.si_disk_alloc, b1, sizeof(b1)),
 		    si.si_disk_how);
 	}
-	rv = ctl_result(&imsg, 0);
+	rv = ctl_result(&imsg, quiet);
 	imsg_free(&imsg);
-	if (json) {
-		if (rv == 0)
-			json_print(all);
-		else
-			json_decref(all);
+	if (json && rv == 0 && want != NULL && one == NULL) {
+		warnx("vm %s: snapshot %s is not listed", cs->cs_vm, want);
+		rv = 1;
 	}
+	/* json_print() takes the reference it prints. */
+	if (json && rv == 0 && want != NULL) {
+		json_print(one);
+		one = NULL;
+	} else if (json && rv == 0) {
+		json_print(all);
+		all = NULL;
+	}
+	json_decref(all);
+	json_decref(one);
 	imsgbuf_clear(&ibuf);
 	close(ibuf.fd);
 	return rv;
 }
 
+/*
+ * vm snapshot [--json] NAME [SNAP], vm snapshot ls [--json] NAME,
+ * vm snapshot rm [--json] NAME SNAP.  --json: the snapshot taken (as ls
+ * lists it), the list, or what was removed.
+ */
 int
 vm_snapshot(int argc, char **argv)
 {
-	struct ctl_snap	 cs;
-	int		 json = 0, i;
+	struct ctl_snap	 cs, ls;
+	int		 json = 0, i, rv;
 
 	memset(&cs, 0, sizeof(cs));
 	cs.cs_action = CTL_SNAP_CREATE;
 	argc--;
 	argv++;
-	if (argc > 0 && strcmp(argv[0], "ls") == 0) {
+	if (argc > 0 && strcmp(argv[0], "ls") == 0)
 		cs.cs_action = CTL_SNAP_LS;
-		argc--;
-		argv++;
-		for (i = 0; i < argc && argv[i][0] == '-'; i++) {
-			if (strcmp(argv[i], "--json") != 0 &&
-			    strcmp(argv[i], "-j") != 0)
-				vm_usage();
-			json = 1;
-		}
-		argc -= i;
-		argv += i;
-		if (argc != 1)
-			vm_usage();
-	} else if (argc > 0 && strcmp(argv[0], "rm") == 0) {
+	else if (argc > 0 && strcmp(argv[0], "rm") == 0)
 		cs.cs_action = CTL_SNAP_RM;
+	if (cs.cs_action != CTL_SNAP_CREATE) {
 		argc--;
 		argv++;
-		if (argc != 2)
+	}
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "-j") != 0)
 			vm_usage();
-	} else if (argc < 1 || argc > 2 || argv[0][0] == '-')
+		json = 1;
+	}
+	argc -= i;
+	argv += i;
+	if ((cs.cs_action == CTL_SNAP_LS && argc != 1) ||
+	    (cs.cs_action == CTL_SNAP_RM && argc != 2) ||
+	    (cs.cs_action == CTL_SNAP_CREATE && (argc < 1 || argc > 2)))
 		vm_usage();
 	if (check_name(argv[0]) == -1 ||
 	    (argc == 2 && snap_name_check(argv[1]) == -1))
@@ -142,7 +162,25 @@ vm_snapshot(int argc, char **argv)
 	strlcpy(cs.cs_vm, argv[0], sizeof(cs.cs_vm));
 	if (argc == 2)
 		strlcpy(cs.cs_snap, argv[1], sizeof(cs.cs_snap));
-	return snap_request(&cs, json);
+	if (cs.cs_action == CTL_SNAP_LS)
+		return snap_request(&cs, json, NULL, 0);
+	if (cs.cs_action == CTL_SNAP_RM) {
+		if ((rv = snap_request(&cs, 0, NULL, json)) == 0 && json)
+			json_print(json_pack("{s:s, s:s, s:b}", "vm", cs.cs_vm,
+			    "name", cs.cs_snap, "removed", 1));
+		return rv;
+	}
+	if (!json)
+		return snap_request(&cs, 0, NULL, 0);
+	/* A name of the moment, as the daemon would give: we must know it. */
+	if (argc == 1)
+		valid_name_now(cs.cs_snap, sizeof(cs.cs_snap));
+	if ((rv = snap_request(&cs, 0, NULL, 1)) != 0)
+		return rv;
+	ls = cs;
+	ls.cs_action = CTL_SNAP_LS;
+	memset(ls.cs_snap, 0, sizeof(ls.cs_snap));
+	return snap_request(&ls, 1, cs.cs_snap, 0);
 }
 
 int
@@ -158,5 +196,5 @@ vm_restore(int argc, char **argv)
 	cs.cs_action = CTL_SNAP_RESTORE;
 	strlcpy(cs.cs_vm, argv[1], sizeof(cs.cs_vm));
 	strlcpy(cs.cs_snap, argv[2], sizeof(cs.cs_snap));
-	return snap_request(&cs, 0);
+	return snap_request(&cs, 0, NULL, 0);
 }

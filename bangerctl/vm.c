@@ -52,9 +52,9 @@ static const struct ctl_cmd vm_cmds[] = {
 	{ "wait", vm_wait, "NAME [--state S] [--timeout S]",
 	    "wait until a VM is in a state (default running)" },
 	{ "pause", vm_simple, "NAME", "pause a running VM" },
-	{ "snapshot", vm_snapshot, "NAME [SNAP] | ls [--json] NAME | "
-	    "rm NAME SNAP", "take a snapshot of a running VM (memory, state "
-	    "and disk); list or remove its snapshots" },
+	{ "snapshot", vm_snapshot, "[--json] NAME [SNAP] | ls [--json] NAME "
+	    "| rm [--json] NAME SNAP", "take a snapshot of a running VM "
+	    "(memory, state and disk); list or remove its snapshots" },
 	{ "restore", vm_restore, "NAME SNAP",
 	    "roll a VM back to its snapshot (a running VM is killed first)" },
 	{ "resume", vm_simple, "NAME", "resume a paused VM" },

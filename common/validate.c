@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "validate.h"
@@ -714,4 +715,21 @@ valid_bootargs(const char *s, size_t len, size_t *offp, const char **why)
 		}
 	}
 	return (0);
+}
+
+/*
+ * A valid name made of the time, in UTC to the millisecond, for what is
+ * named when it is made (a snapshot): "20261206-091502-123".
+ */
+void
+valid_name_now(char *buf, size_t len)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 s[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(s, sizeof(s), "%Y%m%d-%H%M%S", &tm);
+	snprintf(buf, len, "%s-%03ld", s, ts.tv_nsec / 1000000);
 }

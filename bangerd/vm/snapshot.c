@@ -415,10 +415,8 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 {
 	struct ctl_snap	 c = *cs;
 	struct vm	*v;
-	struct tm	 tm;
 	const char	*why;
 	char		 err[PROTO_MSG_MAX];
-	time_t		 now;
 	size_t		 len, slen;
 
 	if (wire_string(c.cs_vm, sizeof(c.cs_vm), &len) == -1 ||
@@ -442,10 +440,8 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 		return;
 	}
 	if (c.cs_action == CTL_SNAP_CREATE && slen == 0) {
-		/* A name of the moment, in UTC: 20261206-091502. */
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(c.cs_snap, sizeof(c.cs_snap), "%Y%m%d-%H%M%S", &tm);
+		/* A name of the moment: 20261206-091502-123. */
+		valid_name_now(c.cs_snap, sizeof(c.cs_snap));
 		slen = strlen(c.cs_snap);
 	}
 	if (valid_name(c.cs_snap, slen, &why) == -1) {

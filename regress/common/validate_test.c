@@ -55,6 +55,7 @@ static void	test_path_under(void);
 static void	test_pid_target(void);
 static void	test_starttime(void);
 static void	test_fc_process(void);
+static void	test_name_now(void);
 static pid_t	spawn(const char *, char *const []);
 static int	wait_cmdline(pid_t);
 static void	reap(pid_t);
@@ -1144,6 +1145,41 @@ done:
 	reap_all();
 }
 
+/* A name of the moment: valid, its shape, and not the same twice. */
+static void
+test_name_now(void)
+{
+	char		 a[64], b[64], small[8];
+	const char	*why = NULL;
+	int		 i, d;
+
+	valid_name_now(a, sizeof(a));
+	if (valid_name(a, strlen(a), &why) == 0)
+		t_pass("valid_name_now: a valid name");
+	else
+		t_fail("valid_name_now: a valid name", "\"%s\": %s", a, why);
+	for (i = 0, d = 0; a[i] != '\0'; i++)
+		if ((i == 8 || i == 15) ? a[i] != '-' :
+		    (a[i] < '0' || a[i] > '9'))
+			d++;
+	if (strlen(a) == 19 && d == 0)
+		t_pass("valid_name_now: YYYYmmdd-HHMMSS-mmm");
+	else
+		t_fail("valid_name_now: YYYYmmdd-HHMMSS-mmm", "\"%s\"", a);
+	usleep(2000);
+	valid_name_now(b, sizeof(b));
+	if (strcmp(a, b) != 0)
+		t_pass("valid_name_now: 2 ms apart, two names");
+	else
+		t_fail("valid_name_now: 2 ms apart, two names", "both \"%s\"", a);
+	valid_name_now(small, sizeof(small));
+	if (strlen(small) == sizeof(small) - 1)
+		t_pass("valid_name_now: cut to the buffer, terminated");
+	else
+		t_fail("valid_name_now: cut to the buffer, terminated",
+		    "%zu bytes", strlen(small));
+}
+
 static void
 test_domain(void)
 {
@@ -1260,6 +1296,7 @@ main(void)
 	test_fc_process();
 	test_domain();
 	test_bootargs();
+	test_name_now();
 	reap_all();
 	close(hold[0]);
 	close(hold[1]);

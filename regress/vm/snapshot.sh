@@ -105,8 +105,17 @@ expect_match "snapshot: ls shows it" "$(ctl vm snapshot ls web)" \
 
 # Without a name: one of the moment.
 expect_match "snapshot: without a name, it is named by the time" \
-    "$(ctl vm snapshot web)" "^vm web: snapshot [0-9]{8}-[0-9]{6} taken "
+    "$(ctl vm snapshot web)" "^vm web: snapshot [0-9]{8}-[0-9]{6}-[0-9]{3} taken "
 second=$(ctl vm snapshot ls --json web | jq -r '.[1].name')
+js=$(ctl vm snapshot --json web)
+expect_match "snapshot: --json gives the snapshot taken, named by the time" \
+    "$(echo "$js" | jq -r '"\(.vm) \(.name) \(.state)"')" \
+    "^web [0-9]{8}-[0-9]{6}-[0-9]{3} ready$"
+expect_eq "snapshot: rm --json says what it removed" \
+    "$(ctl vm snapshot rm --json web "$(echo "$js" | jq -r .name)" | jq -c .)" \
+    "{\"vm\":\"web\",\"name\":\"$(echo "$js" | jq -r .name)\",\"removed\":true}"
+bad "--json of a snapshot refused" "vm web already has a snapshot first" \
+    ctl vm snapshot --json web first
 
 # A paused VM is snapshotted and stays paused.
 ctl vm pause web >/dev/null
