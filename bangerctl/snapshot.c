@@ -60,10 +60,12 @@ snap_request(const struct ctl_snap *cs, int json, const char *want,
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	struct snap_info	 si;
+	struct image_progress	 ip;
 	json_t			*all = NULL, *one = NULL;
 	char			 b1[32], b2[32], b3[32];
+	char			 what[PROTO_VMNAME_MAX + 32];
 	size_t			 len, n = 0;
-	int			 rv;
+	int			 rv, drawn = 0;
 
 	if (json)
 		all = json_array();
@@ -71,6 +73,19 @@ snap_request(const struct ctl_snap *cs, int json, const char *want,
 	ctl_send(&ibuf, IMSG_CTL_VM_SNAP, cs, sizeof(*cs));
 	for (;;) {
 		ctl_recv(&ibuf, &imsg);
+		if (imsg_get_type(&imsg) == IMSG_CTL_SNAP_PROGRESS) {
+			/* A disk copied (not reflinked): on a terminal, a bar. */
+			if (imsg_get_data(&imsg, &ip, sizeof(ip)) == 0 &&
+			    isatty(STDERR_FILENO)) {
+				snprintf(what, sizeof(what), "vm %s: %s disk",
+				    cs->cs_vm, cs->cs_action == CTL_SNAP_RESTORE ?
+				    "restoring its" : "copying its");
+				progress_bar(what, ip.ip_done, ip.ip_total);
+				drawn = 1;
+			}
+			imsg_free(&imsg);
+			continue;
+		}
 		if (imsg_get_type(&imsg) != IMSG_CTL_SNAP_INFO)
 			break;
 		if (imsg_get_data(&imsg, &si, sizeof(si)) == -1 ||
@@ -101,6 +116,8 @@ snap_request(const struct ctl_snap *cs, int json, const char *want,
 		    fmt_size(si.si_disk_alloc, b1, sizeof(b1)),
 		    si.si_disk_how);
 	}
+	if (drawn)
+		fputc('\n', stderr);
 	rv = ctl_result(&imsg, quiet);
 	imsg_free(&imsg);
 	if (json && rv == 0 && want != NULL && one == NULL) {

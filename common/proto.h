@@ -160,6 +160,8 @@ enum proto_type {
 	IMSG_SNAPOP_RM,		/* struct vmop_snap */
 	IMSG_SNAP_INFO,		/* struct snap_info (parent -> vm) */
 	IMSG_VMOP_RESTORE,	/* struct vmop_snap: its disk put back */
+	IMSG_VMOP_PROGRESS,	/* struct vmop_progress: a disk copied so far */
+	IMSG_CTL_SNAP_PROGRESS,	/* struct image_progress: likewise, to bangerctl */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -646,6 +648,13 @@ struct vmop_snap {
 };
 #define SN_F_FAILED	0x01	/* END: the VMM wrote nothing to take */
 #define SN_F_CHECK	0x02	/* RESTORE: only whether it could be */
+
+/* How far a snapshot's (or a restore's) disk copy is (parent -> vm). */
+struct vmop_progress {
+	char		vp_id[PROTO_VMID_MAX];
+	uint64_t	vp_done;		/* bytes */
+	uint64_t	vp_total;
+};
 
 struct snap_info {
 	char		si_vm[PROTO_VMNAME_MAX];

@@ -67,11 +67,23 @@
 #define SNAP_SPACE_SLACK	(64ULL << 20)	/* left free beyond it */
 #define MIB			((uint64_t)1 << 20)
 
-/* The disk copy child's report. */
+/*
+ * The disk copy child's reports, each one write (less than PIPE_BUF):
+ * progress (sr_done 0) every SNAP_PROGRESS_STEP copied, then its end.
+ */
 struct snap_res {
+	int32_t		 sr_done;
 	int32_t		 sr_error;
+	uint64_t	 sr_bytes;
+	uint64_t	 sr_total;
 	char		 sr_how[8];
 	char		 sr_msg[PROTO_MSG_MAX];
+};
+#define SNAP_PROGRESS_STEP	(32ULL << 20)
+
+struct snap_copy {
+	int		 sc_out;
+	uint64_t	 sc_last;
 };
 
 struct snap_job {
@@ -330,9 +342,27 @@ snap_disk_open(struct pvm *pv, int *fdp)
 	return 0;
 }
 
+/* disk_sparse_copy_cb()'s: a report every SNAP_PROGRESS_STEP. */
+static int
+snap_copy_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct snap_copy	*sc = arg;
+	struct snap_res		 sr;
+
+	if (done - sc->sc_last < SNAP_PROGRESS_STEP && done != total)
+		return 0;
+	sc->sc_last = done;
+	memset(&sr, 0, sizeof(sr));
+	sr.sr_bytes = done;
+	sr.sr_total = total;
+	(void)write(sc->sc_out, &sr, sizeof(sr));
+	return 0;
+}
+
 static __attribute__((__noreturn__)) void
 snap_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 {
+	struct snap_copy sc;
 	struct snap_res	 sr;
 	struct stat	 st;
 	int		 src = -1, dst = -1;
@@ -341,6 +371,9 @@ snap_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	parent_signals_child();
 	memset(&sr, 0, sizeof(sr));
+	sr.sr_done = 1;
+	sc.sc_out = out;
+	sc.sc_last = 0;
 	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
 	if (snap_disk_open(pv, &src) == -1) {
 		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "its disk %s: %s",
@@ -356,7 +389,8 @@ snap_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 	if (fstat(src, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    disk_reflink(src, dst) == -1) {
 		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
-		if (disk_sparse_copy(src, dst) == -1) {
+		if (disk_sparse_copy_cb(src, dst, snap_copy_progress,
+		    &sc) == -1) {
 			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying its "
 			    "disk: %s", strerror(errno));
 			goto fail;
@@ -400,6 +434,7 @@ snap_job_read(int fd, short event, void *arg)
 	struct pvm		*pv = sj->sj_pv;
 	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct vmop_result	 vr;
+	struct vmop_progress	 vp;
 	struct snap_res		 res;
 	struct psnap		*ps;
 	struct stat		 st;
@@ -409,10 +444,22 @@ snap_job_read(int fd, short event, void *arg)
 	ssize_t			 n;
 	int			 dfd, sfd;
 
-	if ((n = read(fd, &sj->sj_res, sizeof(sj->sj_res))) ==
-	    (ssize_t)sizeof(sj->sj_res)) {
-		sj->sj_res.sr_msg[sizeof(sj->sj_res.sr_msg) - 1] = '\0';
-		sj->sj_res.sr_how[sizeof(sj->sj_res.sr_how) - 1] = '\0';
+	if ((n = read(fd, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
+		if (!res.sr_done) {
+			/* How far: for the client, through the vm worker. */
+			memset(&vp, 0, sizeof(vp));
+			strlcpy(vp.vp_id, pv->pv_id, sizeof(vp.vp_id));
+			vp.vp_done = res.sr_bytes;
+			vp.vp_total = res.sr_total;
+			if (w->w_iev != NULL && w->w_state == WORKER_RUNNING)
+				imsg_compose_event(w->w_iev,
+				    IMSG_VMOP_PROGRESS, 0, 0, -1, &vp,
+				    sizeof(vp));
+			return;
+		}
+		res.sr_msg[sizeof(res.sr_msg) - 1] = '\0';
+		res.sr_how[sizeof(res.sr_how) - 1] = '\0';
+		sj->sj_res = res;
 		sj->sj_have_res = 1;
 		return;
 	}
@@ -475,6 +522,7 @@ snap_job_read(int fd, short event, void *arg)
 static __attribute__((__noreturn__)) void
 restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 {
+	struct snap_copy sc;
 	struct snap_res	 sr;
 	struct stat	 st;
 	char		 tmp[PATH_MAX];
@@ -485,6 +533,9 @@ restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	parent_signals_child();
 	memset(&sr, 0, sizeof(sr));
+	sr.sr_done = 1;
+	sc.sc_out = out;
+	sc.sc_last = 0;
 	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
 	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
 	if ((src = openat(dirfd, SNAP_F_DISK, O_RDONLY | O_NOFOLLOW |
@@ -508,7 +559,8 @@ restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 	}
 	if (disk_reflink(src, dst) == -1) {
 		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
-		if (disk_sparse_copy(src, dst) == -1) {
+		if (disk_sparse_copy_cb(src, dst, snap_copy_progress,
+		    &sc) == -1) {
 			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying the "
 			    "snapshot's disk: %s", strerror(errno));
 			goto fail;

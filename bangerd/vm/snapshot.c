@@ -409,6 +409,27 @@ vm_ctl_restore(uint32_t client, struct vm *v, const char *snap)
 	snap_send(v, IMSG_VMOP_RESTORE, 0, v->v_restore, SN_F_CHECK);
 }
 
+/* How far the disk copy of a snapshot or a restore is, for its client. */
+void
+vm_snap_progress(struct imsg *imsg)
+{
+	struct vmop_progress	 vp;
+	struct image_progress	 ip;
+	struct vm		*v;
+	size_t			 len;
+
+	if (imsg_read_exact(imsg, &vp, sizeof(vp)) == -1 ||
+	    wire_string(vp.vp_id, sizeof(vp.vp_id), &len) == -1)
+		fatalx("%s: bad progress from the parent", __func__);
+	if ((v = vm_by_id(vp.vp_id)) == NULL || v->v_client == 0 ||
+	    v->v_snap_orphan || (v->v_snap == NULL && v->v_restore == NULL))
+		return;
+	memset(&ip, 0, sizeof(ip));
+	ip.ip_done = vp.vp_done;
+	ip.ip_total = vp.vp_total;
+	control_send(v->v_client, IMSG_CTL_SNAP_PROGRESS, &ip, sizeof(ip));
+}
+
 /* bangerctl's vm snapshot, vm snapshot ls and vm snapshot rm. */
 void
 vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)

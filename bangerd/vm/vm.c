@@ -644,6 +644,9 @@ vm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_IMGOP_INFO:
 		vm_image_info(imsg);
 		return 0;
+	case IMSG_VMOP_PROGRESS:
+		vm_snap_progress(imsg);
+		return 0;
 	case IMSG_IMGOP_PROGRESS: {
 		struct image_progress	 ip;
 

@@ -253,6 +253,7 @@ void		 vm_ctl_snap(uint32_t, uid_t, const struct ctl_snap *);
 void		 vm_snap_result(struct vm *, const struct vmop_result *);
 void		 vm_snap_exited(struct vm *);
 void		 vm_snap_recover(struct vm *);
+void		 vm_snap_progress(struct imsg *);
 void		 vm_restore_begin(struct vm *);
 void		 vm_restore_result(struct vm *, const struct vmop_result *);
 

@@ -292,6 +292,25 @@ for who in parent vm; do
 done
 ctl vm rm -f slow >/dev/null
 
+# A disk copied (tmpfs makes no reflinks) shows its progress on a
+# terminal, for a snapshot and for a restore; elsewhere nothing.
+ctl vm create big --memory 128M --disk 256M --start >/dev/null
+bid=$(vm_id big)
+dd if=/dev/urandom of="$STATE/disks/$bid.ext4" bs=1M seek=100 count=100 \
+    conv=notrunc status=none
+out=$(script -qec "$BANGERCTL -s $SOCK vm snapshot big s1" /dev/null | tr '\r' '\n')
+expect_match "snapshot: on a terminal, the disk's copy draws a progress bar to 100%" \
+    "$out" "vm big: copying its disk \[#+\] 100% 256(\.[0-9])? MiB of 256(\.[0-9])? MiB"
+expect_match "snapshot: ...then says it is taken" "$out" \
+    "vm big: snapshot s1 taken \(128 MiB of memory, its disk by copy\)"
+out=$(script -qec "$BANGERCTL -s $SOCK vm restore big s1" /dev/null | tr '\r' '\n')
+expect_match "snapshot: ...and the restore's too" "$out" \
+    "vm big: restoring its disk \[#+\] 100% 256(\.[0-9])? MiB of 256(\.[0-9])? MiB"
+expect_eq "snapshot: not on a terminal, no progress bar" \
+    "$(ctl vm snapshot big s2 2>&1)" \
+    "vm big: snapshot s2 taken (128 MiB of memory, its disk by copy)"
+ctl vm rm -f big >/dev/null
+
 # Room: a snapshot needs the VM's memory, its disk unless reflinked
 # (tmpfs makes none) and 64 MiB more in the state directory (1 GiB
 # here); with less it is refused, saying how much, and nothing is left.
