@@ -32,10 +32,11 @@
  * no other VM's may, and none may change it.  The parent never reads
  * what they hold.
  *
- * RESTORE (the VM stopped): the snapshot's disk copied over the VM's in
- * a child (DISK.new, then renamed over it); then a start with
- * VS_F_RESTORE links the snapshot's two files into the new jail
- * (snap_jail_link) for PUT /snapshot/load.
+ * RESTORE (vmsnaprest.c; the VM stopped): the snapshot's disk copied
+ * over the VM's in a child of snap_job_start()'s (DISK.new, then
+ * renamed over it); then a start with VS_F_RESTORE links the
+ * snapshot's two files into the new jail (snap_jail_link) for PUT
+ * /snapshot/load.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -58,33 +59,7 @@
 #include "log.h"
 #include "storage.h"
 #include "validate.h"
-
-#define SNAPS_DIR		"snapshots"
-#define SNAP_F_STATE		"vmstate"
-#define SNAP_F_MEM		"memory"
-#define SNAP_F_DISK		"disk"
-#define SNAP_VMSTATE_MAX	(16ULL << 20)	/* Firecracker's: kilobytes */
-#define SNAP_SPACE_SLACK	(64ULL << 20)	/* left free beyond it */
-#define MIB			((uint64_t)1 << 20)
-
-/*
- * The disk copy child's reports, each one write (less than PIPE_BUF):
- * progress (sr_done 0) every SNAP_PROGRESS_STEP copied, then its end.
- */
-struct snap_res {
-	int32_t		 sr_done;
-	int32_t		 sr_error;
-	uint64_t	 sr_bytes;
-	uint64_t	 sr_total;
-	char		 sr_how[8];
-	char		 sr_msg[PROTO_MSG_MAX];
-};
-#define SNAP_PROGRESS_STEP	(32ULL << 20)
-
-struct snap_copy {
-	int		 sc_out;
-	uint64_t	 sc_last;
-};
+#include "vmsnap.h"
 
 struct snap_job {
 	struct pvm	*sj_pv;
@@ -159,7 +134,7 @@ psnap_drop(struct pvm *pv, const char *name)
 	}
 }
 
-static const char *
+const char *
 psnap_state_name(int state)
 {
 	switch (state) {
@@ -282,7 +257,7 @@ psnap_give_up(struct pvm *pv, const char *name)
  * VM's uid (so only O_NOFOLLOW, not root's ownership, is asked of it
  * and what is below it).
  */
-static int
+int
 jail_root_open(struct pvm *pv)
 {
 	char	 dir[PATH_MAX], shown[PATH_MAX];
@@ -321,7 +296,7 @@ jail_run_open(struct pvm *pv)
  * of the VM's uid, opened without following a symlink; its one other
  * link is the jail's rootfs, in a directory of root's).
  */
-static int
+int
 snap_disk_open(struct pvm *pv, int *fdp)
 {
 	struct stat	 st;
@@ -343,7 +318,7 @@ snap_disk_open(struct pvm *pv, int *fdp)
 }
 
 /* disk_sparse_copy_cb()'s: a report every SNAP_PROGRESS_STEP. */
-static int
+int
 snap_copy_progress(uint64_t done, uint64_t total, void *arg)
 {
 	struct snap_copy	*sc = arg;
@@ -515,80 +490,11 @@ snap_job_read(int fd, short event, void *arg)
 }
 
 /*
- * The snapshot's disk copied over the VM's: DISK.new beside it, the
- * disk's owner and mode, synced, renamed over it.  dirfd: the
- * snapshot's directory.
- */
-static __attribute__((__noreturn__)) void
-restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
-{
-	struct snap_copy sc;
-	struct snap_res	 sr;
-	struct stat	 st;
-	char		 tmp[PATH_MAX];
-	int		 src = -1, dst = -1, cur = -1;
-
-	setproctitle("restore of vm %s from snapshot %s: disk", pv->pv_id,
-	    name);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	parent_signals_child();
-	memset(&sr, 0, sizeof(sr));
-	sr.sr_done = 1;
-	sc.sc_out = out;
-	sc.sc_last = 0;
-	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
-	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
-	if ((src = openat(dirfd, SNAP_F_DISK, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(src, &st) == -1 ||
-	    !S_ISREG(st.st_mode)) {
-		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "snapshot %s: its "
-		    "disk: %s", name, strerror(errno ? errno : EINVAL));
-		goto fail;
-	}
-	if (snap_disk_open(pv, &cur) == -1 || fstat(cur, &st) == -1) {
-		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "its disk %s: %s",
-		    pvm_disk(pv), strerror(errno));
-		goto fail;
-	}
-	(void)unlink(tmp);
-	if ((dst = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "%s: %s", tmp,
-		    strerror(errno));
-		goto fail;
-	}
-	if (disk_reflink(src, dst) == -1) {
-		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
-		if (disk_sparse_copy_cb(src, dst, snap_copy_progress,
-		    &sc) == -1) {
-			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying the "
-			    "snapshot's disk: %s", strerror(errno));
-			goto fail;
-		}
-	}
-	if (fchown(dst, st.st_uid, st.st_gid) == -1 ||
-	    fchmod(dst, st.st_mode & 07777) == -1 || fsync(dst) == -1 ||
-	    rename(tmp, pvm_disk(pv)) == -1) {
-		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "%s: %s", tmp,
-		    strerror(errno));
-		goto fail;
-	}
-	(void)write(out, &sr, sizeof(sr));
-	_exit(0);
-fail:
-	sr.sr_error = errno ? errno : EIO;
-	if (dst != -1)
-		(void)unlink(tmp);
-	(void)write(out, &sr, sizeof(sr));
-	_exit(1);
-}
-
-/*
  * A child for the disk: the snapshot's copy of it (SNAP_BEGIN) or the
  * VM's put back (RESTORE); fd is the snapshot's directory.  The VM is
  * busy until it ends (snap_job_read).  -1 with msg if none started.
  */
-static int
+int
 snap_job_start(struct pvm *pv, uint32_t peerid, const char *name,
     uint32_t op, int fd, char *msg, size_t len)
 {
@@ -632,7 +538,7 @@ snap_job_start(struct pvm *pv, uint32_t peerid, const char *name,
 }
 
 /* A VM's snapshot directory NAME, opened; -1 (logged) if not. */
-static int
+int
 snap_dir_open(struct pvm *pv, const char *name)
 {
 	int	 dfd, sfd;
@@ -643,95 +549,6 @@ snap_dir_open(struct pvm *pv, const char *name)
 	    O_CLOEXEC);
 	close(dfd);
 	return sfd;
-}
-
-/*
- * RESTORE: a stopped VM's disk put back from its snapshot name (by a
- * child); the start with VS_F_RESTORE that follows loads its memory.
- * priv.c has checked that the VM is created and not busy.  With check
- * (SN_F_CHECK, a VM in any state), only whether it could be: before a
- * running VM is killed for it.
- */
-int
-vmop_snap_restore(struct worker *w, uint32_t peerid, struct pvm *pv,
-    const char *name, int check)
-{
-	struct vmop_result	 vr;
-	struct psnap	*ps = psnap_find(pv, name);
-	char		 msg[PROTO_MSG_MAX];
-	int		 sfd, error = EIO;
-
-	if (ps == NULL || ps->ps_state != PSNAP_READY) {
-		snprintf(msg, sizeof(msg), ps == NULL ? "vm %s has no "
-		    "snapshot %s" : "snapshot %s of vm %s is %s", ps == NULL ?
-		    pv->pv_name : name, ps == NULL ? name : pv->pv_name,
-		    ps == NULL ? "" : psnap_state_name(ps->ps_state));
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE,
-		    ps == NULL ? ENOENT : EBUSY, msg);
-		return 0;
-	}
-	if (strcmp(pv->pv_backend, "dm") == 0) {
-		snprintf(msg, sizeof(msg), "vm %s: its disk is a "
-		    "device-mapper snapshot; a restore puts back file disks "
-		    "(reflink or copy storage) only", pv->pv_name);
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE,
-		    EOPNOTSUPP, msg);
-		return 0;
-	}
-	if (check) {
-		pvm_result_init(pv, IMSG_VMOP_RESTORE, &vr);
-		vmop_reply(w, peerid, &vr, -1);
-		return 0;
-	}
-	if ((sfd = snap_dir_open(pv, name)) == -1) {
-		error = errno;
-		snprintf(msg, sizeof(msg), "snapshot %s: %s", name,
-		    strerror(errno));
-	} else if (snap_job_start(pv, peerid, name, IMSG_VMOP_RESTORE, sfd,
-	    msg, sizeof(msg)) == -1)
-		error = errno;
-	else {
-		close(sfd);
-		log_info("vm %s: restore from snapshot %s: begun", pv->pv_id,
-		    name);
-		return 0;
-	}
-	if (sfd != -1)
-		close(sfd);
-	vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_RESTORE, error, msg);
-	return 0;
-}
-
-/*
- * A start with VS_F_RESTORE, its jail made: the snapshot's state and
- * memory linked into the jail's root (a directory of root's), where
- * the VMM reads them (by its gid: they are root:VM 0440).
- */
-int
-snap_jail_link(struct pvm *pv, const char *name, char *msg, size_t len)
-{
-	int	 rfd, sfd;
-
-	if ((sfd = snap_dir_open(pv, name)) == -1) {
-		snprintf(msg, len, "snapshot %s: %s", name, strerror(errno));
-		return -1;
-	}
-	if ((rfd = jail_root_open(pv)) == -1) {
-		snprintf(msg, len, "jail: %s", strerror(errno));
-		close(sfd);
-		return -1;
-	}
-	if (linkat(sfd, SNAP_F_STATE, rfd, RESTORE_JAIL_STATE + 1, 0) == -1 ||
-	    linkat(sfd, SNAP_F_MEM, rfd, RESTORE_JAIL_MEM + 1, 0) == -1) {
-		snprintf(msg, len, "snapshot %s into the jail: %s", name,
-		    strerror(errno));
-		close(rfd);
-		close(sfd);
-		return -1;
-	}
-	close(rfd);
-	close(sfd);
-	return 0;
 }
 
 /* Room in STATE for a snapshot of pv: 0, or -1 with msg. */
@@ -1065,21 +882,6 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 	imsg_send_result(w->w_iev, IMSG_RESULT, peerid, 0,
 	    "vm %s: snapshot %s removed", pv->pv_name, name);
 	return 0;
-}
-
-/* What a restore cut short leaves of the disk it was putting back. */
-static void
-restore_tmp_remove(struct pvm *pv)
-{
-	char	 tmp[PATH_MAX];
-
-	if (pv->pv_disk == NULL || strcmp(pv->pv_backend, "dm") == 0 ||
-	    pv->pv_state == VMOP_CREATING)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
-	if (unlink(tmp) == 0)
-		log_info("vm %s: a restore of its disk was cut short; %s "
-		    "removed", pv->pv_id, tmp);
 }
 
 /*
