@@ -268,6 +268,19 @@ bad "vm stop during a snapshot" "vm slow is busy" ctl vm stop slow
 wait "$sp"
 expect_eq "snapshot: ...and the snapshot is taken" "$(recorded "$sid")" "busy 2"
 ctl vm snapshot rm slow busy >/dev/null
+# A client that leaves (^C) does not cut its snapshot short.
+ctl vm snapshot slow left >/dev/null 2>&1 &
+sp=$!
+wait_for 10 grep -q "snap left 1 " "$STATE/priv/$sid"
+kill -INT "$sp"
+wait "$sp" 2>/dev/null
+wait_for 15 sh -c "grep -q 'snap left 2 ' '$STATE/priv/$sid'"
+wait_for 15 sh -c "[ \"\$($BANGERCTL -s $SOCK vm show --json slow | jq -r .state)\" = running ]"
+expect_eq "snapshot: its client gone, the snapshot is still taken" \
+    "$(recorded "$sid")" "left 2"
+expect_eq "snapshot: ...and the VM resumed" \
+    "$(ctl vm show --json slow | jq -r .vmm_state)" "Running"
+ctl vm snapshot rm slow left >/dev/null
 for who in parent vm; do
 	ctl vm snapshot slow "cut-$who" >/dev/null 2>&1 &
 	sp=$!
@@ -324,6 +337,19 @@ expect_eq "snapshot: ...nothing of it is left" \
 expect_eq "snapshot: ...and the VM runs on" \
     "$(ctl vm show --json roomy | jq -r .state)" "running"
 ctl vm rm -f roomy >/dev/null
+
+# A removal cut short by a crash is finished at start.
+ctl vm snapshot web gone >/dev/null
+daemon_kill
+sed -i 's/^snap gone 2 /snap gone 3 /' "$STATE/priv/$id"
+if ! daemon_start; then
+	fail "snapshot: daemon restarts after a crash" "$(tail -5 "$DLOG")"
+	t_done
+fi
+expect_eq "snapshot: one whose removal a crash cut short is removed at start" \
+    "$(ls "$STATE/snapshots/$id" | grep -c '^gone$')$(recorded "$id" | grep -c gone)" "00"
+expect_match "snapshot: ...which the log says" "$(cat "$DLOG")" \
+    "snapshot gone: its removal was interrupted; finishing it"
 
 # vm rm removes a VM's snapshots.
 ctl vm stop -f web >/dev/null 2>&1
