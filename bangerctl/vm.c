@@ -52,12 +52,12 @@ static const struct ctl_cmd vm_cmds[] = {
 	{ "wait", vm_wait, "NAME [--state S] [--timeout S]",
 	    "wait until a VM is in a state (default running)" },
 	{ "pause", vm_simple, "NAME", "pause a running VM" },
+	{ "resume", vm_simple, "NAME", "resume a paused VM" },
 	{ "snapshot", vm_snapshot, "[--json] NAME [SNAP] | ls [--json] NAME "
 	    "| rm [--json] NAME SNAP", "take a snapshot of a running VM "
 	    "(memory, state and disk); list or remove its snapshots" },
 	{ "restore", vm_restore, "NAME SNAP",
 	    "roll a VM back to its snapshot (a running VM is killed first)" },
-	{ "resume", vm_simple, "NAME", "resume a paused VM" },
 	{ "logs", vm_logs, "[-f] NAME",
 	    "print a VM's console log (-f: and follow it)" },
 	{ "console", vm_console, "NAME",

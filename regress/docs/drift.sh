@@ -276,6 +276,19 @@ for t in $tops; do
 	fi
 done
 
+# The README's list of commands names each command of a group (a line
+# "    bangerctl GROUP ..." with the command among its words).
+for t in $groups; do
+	for s in $(awk -v g="$t" '$1 == g { print $2 }' "$TMPD/pairs"); do
+		case $s in command) continue ;; esac
+		if grep -E "^    bangerctl $t " "$TOP/README" |
+		    grep -Eq "[ |]$s([ |]|$)"
+		then pass "drift: the README lists $t $s"
+		else fail "drift: the README lists $t $s" \
+		    "no '    bangerctl $t ... $s' line"; fi
+	done
+done
+
 # Check "bangerctl [options] WORD [WORD]" strings: one per line on stdin.
 # Prints those that name no command.
 bad_commands() {
