@@ -12,6 +12,21 @@
 #include "validate.h"
 
 /*
+ * A snapshot's step (what) on a VM that must be in state, not busy and
+ * taking no other snapshot: 0, or -1 after the violation.
+ */
+static int
+snap_vm_free(struct worker *w, struct pvm *pv, int state, const char *what)
+{
+	if (pv->pv_state == state && !pv->pv_busy && !psnap_creating(pv))
+		return 0;
+	parent_worker_violation(w, "%s of vm %s, which is %s", what,
+	    pv->pv_id, pv->pv_busy ? "busy" : psnap_creating(pv) ?
+	    "taking a snapshot" : pvm_state_name(pv->pv_state));
+	return -1;
+}
+
+/*
  * Snapshots: BEGIN of a running VM that is not busy and takes no other
  * snapshot; END of the snapshot it began, once its disk is copied; ls
  * and rm (answered to the client, peerid) of any VM the parent has.
@@ -46,23 +61,16 @@ priv_snap(struct worker *w, struct imsg *imsg)
 	}
 	switch (type) {
 	case IMSG_VMOP_SNAP_BEGIN:
-		if (pv->pv_state != VMOP_RUNNING || pv->pv_busy ||
-		    psnap_creating(pv)) {
-			parent_worker_violation(w, "snapshot of vm %s, which "
-			    "is %s", pv->pv_id, pv->pv_busy ? "busy" :
-			    psnap_creating(pv) ? "taking a snapshot" :
-			    pvm_state_name(pv->pv_state));
+		if (snap_vm_free(w, pv, VMOP_RUNNING, "snapshot") == -1)
 			return -1;
-		}
 		return vmop_snap_begin(w, imsg_get_id(imsg), pv, sn.sn_snap);
 	case IMSG_VMOP_SNAP_END:
 		if ((ps = psnap_find(pv, sn.sn_snap)) == NULL ||
 		    ps->ps_state != PSNAP_CREATING || pv->pv_snapjob != NULL) {
 			parent_worker_violation(w, "end of snapshot %s of vm "
 			    "%s, which is %s", sn.sn_snap, pv->pv_id,
-			    ps == NULL ? "not being taken" :
-			    pv->pv_snapjob != NULL ? "still copying its disk" :
-			    "not being taken");
+			    ps != NULL && ps->ps_state == PSNAP_CREATING ?
+			    "still copying its disk" : "not being taken");
 			return -1;
 		}
 		return vmop_snap_end(w, imsg_get_id(imsg), pv, sn.sn_snap,
@@ -71,14 +79,8 @@ priv_snap(struct worker *w, struct imsg *imsg)
 		if (sn.sn_flags == SN_F_CHECK)
 			return vmop_snap_restore(w, imsg_get_id(imsg), pv,
 			    sn.sn_snap, 1);
-		if (pv->pv_state != VMOP_CREATED || pv->pv_busy ||
-		    psnap_creating(pv)) {
-			parent_worker_violation(w, "restore of vm %s, which is "
-			    "%s", pv->pv_id, pv->pv_busy ? "busy" :
-			    psnap_creating(pv) ? "taking a snapshot" :
-			    pvm_state_name(pv->pv_state));
+		if (snap_vm_free(w, pv, VMOP_CREATED, "restore") == -1)
 			return -1;
-		}
 		return vmop_snap_restore(w, imsg_get_id(imsg), pv,
 		    sn.sn_snap, 0);
 	case IMSG_SNAPOP_LS:

@@ -27,10 +27,10 @@
  * O_NOFOLLOW and taken only if it is a regular file of the VM's uid with
  * one link and no larger than it may be (the memory file the VM's memory
  * and at most 16 MiB more: Firecracker's is the memory exactly, the
- * qemu stand-in's a migration stream); then it is made root's, group the VM's own gid, 0440: its
- * VMM may read it at a restore (vm restore links both into its jail),
- * no other VM's may, and none may change it.  The parent never reads
- * what they hold.
+ * qemu stand-in's a migration stream); then it is made root's, group
+ * the VM's own gid, 0440: its VMM may read it at a restore (vm restore
+ * links both into its jail), no other VM's may, and none may change it.
+ * The parent never reads what they hold.
  *
  * RESTORE (vmsnaprest.c; the VM stopped): the snapshot's disk copied
  * over the VM's in a child of snap_job_start()'s (DISK.new, then
@@ -49,6 +49,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ psnap_creating(struct pvm *pv)
 	for (i = 0; i < pv->pv_nsnaps; i++)
 		if (pv->pv_snaps[i].ps_state == PSNAP_CREATING)
 			return 1;
-	return pv->pv_snapjob != NULL;
+	return 0;
 }
 
 /* A snapshot added to pv's record (in memory: the caller saves it). */
@@ -197,17 +198,21 @@ fail:
 	return -1;
 }
 
-/* STATE/snapshots/ID/NAME and what is in it removed; missing is fine. */
+/*
+ * STATE/snapshots/ID/NAME (a snapshot) or, with id NULL,
+ * STATE/snapshots/NAME (a VM's), and what is in it, removed; missing is
+ * fine.
+ */
 static int
-psnap_files_remove(struct pvm *pv, const char *name)
+snaps_tree_remove(const char *id, const char *name)
 {
 	char	 shown[PATH_MAX];
 	int	 fd, rv;
 
-	if ((fd = snaps_dir_open(pv->pv_id, 0)) == -1)
+	if ((fd = snaps_dir_open(id, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	snprintf(shown, sizeof(shown), "%s/%s/%s", env->bd_conf->cf_statedir,
-	    SNAPS_DIR, pv->pv_id);
+	snprintf(shown, sizeof(shown), "%s/%s%s%s", env->bd_conf->cf_statedir,
+	    SNAPS_DIR, id != NULL ? "/" : "", id != NULL ? id : "");
 	rv = tree_remove("snapshot", fd, shown, name);
 	if (rv == 0)
 		(void)fsync(fd);
@@ -242,7 +247,7 @@ static void
 psnap_give_up(struct pvm *pv, const char *name)
 {
 	jail_snap_files_remove(pv);
-	if (psnap_files_remove(pv, name) == -1) {
+	if (snaps_tree_remove(pv->pv_id, name) == -1) {
 		log_warn("vm %s: snapshot %s: its files stay until the next "
 		    "start", pv->pv_id, name);
 		return;
@@ -318,7 +323,7 @@ snap_disk_open(struct pvm *pv, int *fdp)
 }
 
 /* disk_sparse_copy_cb()'s: a report every SNAP_PROGRESS_STEP. */
-int
+static int
 snap_copy_progress(uint64_t done, uint64_t total, void *arg)
 {
 	struct snap_copy	*sc = arg;
@@ -334,22 +339,57 @@ snap_copy_progress(uint64_t done, uint64_t total, void *arg)
 	return 0;
 }
 
+/*
+ * A disk child's start: its title, its end with the parent's, the
+ * parent's signals undone, and its report (sr, to be sent at its end)
+ * and progress (sc) on out.
+ */
+void
+snap_child_begin(int out, struct snap_res *sr, struct snap_copy *sc,
+    const char *fmt, ...)
+{
+	char	 title[128];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(title, sizeof(title), fmt, ap);
+	va_end(ap);
+	setproctitle("%s", title);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	parent_signals_child();
+	memset(sr, 0, sizeof(*sr));
+	sr->sr_done = 1;
+	strlcpy(sr->sr_how, "reflink", sizeof(sr->sr_how));
+	sc->sc_out = out;
+	sc->sc_last = 0;
+}
+
+/*
+ * dst made a copy of src: a reflink if src is a regular file and the
+ * file system makes one, else a sparse copy that reports its progress;
+ * sr_how says which.  -1 (errno) if neither.
+ */
+int
+snap_copy(int src, int dst, struct snap_res *sr, struct snap_copy *sc)
+{
+	struct stat	 st;
+
+	if (fstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
+	    disk_reflink(src, dst) == 0)
+		return 0;
+	strlcpy(sr->sr_how, "copy", sizeof(sr->sr_how));
+	return disk_sparse_copy_cb(src, dst, snap_copy_progress, sc);
+}
+
 static __attribute__((__noreturn__)) void
 snap_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 {
 	struct snap_copy sc;
 	struct snap_res	 sr;
-	struct stat	 st;
 	int		 src = -1, dst = -1;
 
-	setproctitle("snapshot %s of vm %s: disk", name, pv->pv_id);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	parent_signals_child();
-	memset(&sr, 0, sizeof(sr));
-	sr.sr_done = 1;
-	sc.sc_out = out;
-	sc.sc_last = 0;
-	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
+	snap_child_begin(out, &sr, &sc, "snapshot %s of vm %s: disk", name,
+	    pv->pv_id);
 	if (snap_disk_open(pv, &src) == -1) {
 		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "its disk %s: %s",
 		    pvm_disk(pv), strerror(errno));
@@ -361,15 +401,10 @@ snap_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 		    strerror(errno));
 		goto fail;
 	}
-	if (fstat(src, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    disk_reflink(src, dst) == -1) {
-		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
-		if (disk_sparse_copy_cb(src, dst, snap_copy_progress,
-		    &sc) == -1) {
-			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying its "
-			    "disk: %s", strerror(errno));
-			goto fail;
-		}
+	if (snap_copy(src, dst, &sr, &sc) == -1) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying its disk: %s",
+		    strerror(errno));
+		goto fail;
 	}
 	if (fsync(dst) == -1) {
 		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "%s: fsync: %s",
@@ -417,7 +452,7 @@ snap_job_read(int fd, short event, void *arg)
 	char			 name[BANGER_NAME_MAX], msg[PROTO_MSG_MAX];
 	uint32_t		 peerid = sj->sj_peerid;
 	ssize_t			 n;
-	int			 dfd, sfd;
+	int			 sfd;
 
 	if ((n = read(fd, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
 		if (!res.sr_done) {
@@ -471,17 +506,12 @@ snap_job_read(int fd, short event, void *arg)
 		return;
 	}
 	strlcpy(ps->ps_how, res.sr_how, sizeof(ps->ps_how));
-	if ((dfd = snaps_dir_open(pv->pv_id, 0)) != -1) {
-		if ((sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
-			if (fstatat(sfd, SNAP_F_DISK, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0) {
-				ps->ps_disk = st.st_size;
-				ps->ps_disk_alloc = st.st_blocks * 512ULL;
-			}
-			close(sfd);
+	if ((sfd = snap_dir_open(pv, name)) != -1) {
+		if (fstatat(sfd, SNAP_F_DISK, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			ps->ps_disk = st.st_size;
+			ps->ps_disk_alloc = st.st_blocks * 512ULL;
 		}
-		close(dfd);
+		close(sfd);
 	}
 	log_debug("vm %s: snapshot %s: disk by %s", pv->pv_id, name,
 	    ps->ps_how);
@@ -537,7 +567,7 @@ snap_job_start(struct pvm *pv, uint32_t peerid, const char *name,
 	return 0;
 }
 
-/* A VM's snapshot directory NAME, opened; -1 (logged) if not. */
+/* A VM's snapshot directory NAME, opened; -1 (errno) if not. */
 int
 snap_dir_open(struct pvm *pv, const char *name)
 {
@@ -869,7 +899,7 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 		    pv->pv_name, name);
 		return 0;
 	}
-	if (psnap_files_remove(pv, name) == -1) {
+	if (snaps_tree_remove(pv->pv_id, name) == -1) {
 		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, EIO,
 		    "vm %s: snapshot %s: its files could not all be removed "
 		    "(%s); the next start of bangerd finishes it", pv->pv_name,
@@ -943,18 +973,7 @@ pvm_snaps_restore(struct pvm *pv)
 int
 pvm_snaps_remove(struct pvm *pv)
 {
-	char	 shown[PATH_MAX];
-	int	 fd, rv;
-
-	if ((fd = snaps_dir_open(NULL, 0)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	snprintf(shown, sizeof(shown), "%s/%s", env->bd_conf->cf_statedir,
-	    SNAPS_DIR);
-	rv = tree_remove("snapshot", fd, shown, pv->pv_id);
-	if (rv == 0)
-		(void)fsync(fd);
-	close(fd);
-	return rv;
+	return snaps_tree_remove(NULL, pv->pv_id);
 }
 
 /*

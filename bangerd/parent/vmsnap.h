@@ -42,7 +42,10 @@ const char	*psnap_state_name(int);
 int		 jail_root_open(struct pvm *);
 int		 snap_disk_open(struct pvm *, int *);
 int		 snap_dir_open(struct pvm *, const char *);
-int		 snap_copy_progress(uint64_t, uint64_t, void *);
+void		 snap_child_begin(int, struct snap_res *, struct snap_copy *,
+		    const char *, ...)
+		    __attribute__((__format__ (printf, 4, 5)));
+int		 snap_copy(int, int, struct snap_res *, struct snap_copy *);
 int		 snap_job_start(struct pvm *, uint32_t, const char *, uint32_t,
 		    int, char *, size_t);
 /* vmsnaprest.c */

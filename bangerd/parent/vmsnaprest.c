@@ -5,12 +5,10 @@
  * restore cut short leaves removed at start.
  */
 #include <sys/types.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +33,8 @@ restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 	char		 tmp[PATH_MAX];
 	int		 src = -1, dst = -1, cur = -1;
 
-	setproctitle("restore of vm %s from snapshot %s: disk", pv->pv_id,
-	    name);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	parent_signals_child();
-	memset(&sr, 0, sizeof(sr));
-	sr.sr_done = 1;
-	sc.sc_out = out;
-	sc.sc_last = 0;
-	strlcpy(sr.sr_how, "reflink", sizeof(sr.sr_how));
+	snap_child_begin(out, &sr, &sc, "restore of vm %s from snapshot %s: "
+	    "disk", pv->pv_id, name);
 	snprintf(tmp, sizeof(tmp), "%s.new", pvm_disk(pv));
 	if ((src = openat(dirfd, SNAP_F_DISK, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1 || fstat(src, &st) == -1 ||
@@ -64,14 +55,10 @@ restore_disk_child(int out, struct pvm *pv, const char *name, int dirfd)
 		    strerror(errno));
 		goto fail;
 	}
-	if (disk_reflink(src, dst) == -1) {
-		strlcpy(sr.sr_how, "copy", sizeof(sr.sr_how));
-		if (disk_sparse_copy_cb(src, dst, snap_copy_progress,
-		    &sc) == -1) {
-			snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying the "
-			    "snapshot's disk: %s", strerror(errno));
-			goto fail;
-		}
+	if (snap_copy(src, dst, &sr, &sc) == -1) {
+		snprintf(sr.sr_msg, sizeof(sr.sr_msg), "copying the snapshot's "
+		    "disk: %s", strerror(errno));
+		goto fail;
 	}
 	if (fchown(dst, st.st_uid, st.st_gid) == -1 ||
 	    fchmod(dst, st.st_mode & 07777) == -1 || fsync(dst) == -1 ||
