@@ -82,21 +82,22 @@ snap_clear(struct vm *v)
 	v->v_snap = NULL;
 	v->v_snap_msg = NULL;
 	v->v_snap_step = SNAP_STEP_NONE;
-	v->v_snap_resume = 0;
 	v->v_snap_error = 0;
-	v->v_snap_orphan = 0;
 }
 
-/* The end, told to the client (if it is still waiting). */
+/*
+ * The end, told to the client if it is still waiting (none is once the
+ * VM stopped: vm_snap_exited; and no other takes the VM meanwhile).
+ */
 static void
 snap_reply(struct vm *v)
 {
-	int	 error = v->v_snap_error, orphan = v->v_snap_orphan;
+	int	 error = v->v_snap_error;
 	char	*msg = v->v_snap_msg;
 
 	v->v_snap_msg = NULL;
 	snap_clear(v);
-	if (!orphan && v->v_client != 0)
+	if (v->v_client != 0)
 		vm_op_done(v, error, "%s", msg != NULL ? msg : "");
 	free(msg);
 }
@@ -145,7 +146,7 @@ snap_finish(struct vm *v, int error, const char *fmt, ...)
 	v->v_snap_error = error;
 	if (error != 0)
 		log_warnx("%s", v->v_snap_msg);
-	if (!v->v_snap_resume || v->v_state != VM_PAUSED) {
+	if (!v->v_snap_paused || v->v_state != VM_PAUSED) {
 		snap_reply(v);
 		return;
 	}
@@ -164,7 +165,6 @@ snap_paused(void *arg, int st, json_t *resp, const char *err, int errnum)
 	if (v->v_snap_step != SNAP_STEP_PAUSE)
 		return;
 	if (st < 200 || st > 299) {
-		v->v_snap_resume = 0;
 		snap_finish(v, EIO, "vm %s: snapshot %s: pausing it: %s",
 		    v->v_name, v->v_snap, err);
 		return;
@@ -270,7 +270,6 @@ vm_snap_exited(struct vm *v)
 	if (snap == NULL)
 		return;
 	/* Whatever comes of it now is no client's to hear. */
-	v->v_snap_orphan = 1;
 	v->v_client = 0;
 	if (client != 0 && v->v_snap_step == SNAP_STEP_RESUME &&
 	    v->v_snap_error == 0)
@@ -283,15 +282,12 @@ vm_snap_exited(struct vm *v)
 	switch (v->v_snap_step) {
 	case SNAP_STEP_BEGIN:
 		/* Its answer comes: END then gives the snapshot up. */
-		v->v_snap_resume = 0;
 		return;
 	case SNAP_STEP_CREATE:
-		v->v_snap_resume = 0;
 		vm_strf(&v->v_snap_msg, "stopped");
 		snap_end(v, SN_F_FAILED);
 		return;
 	case SNAP_STEP_END:
-		v->v_snap_resume = 0;
 		v->v_snap_error = EIO;
 		return;
 	}
@@ -395,11 +391,8 @@ vm_ctl_restore(uint32_t client, struct vm *v, const char *snap)
 		    v->v_name, state_name(v->v_state));
 		return;
 	}
-	if (!v->v_known) {
-		control_reply(client, EIO, "vm %s cannot start: %s",
-		    v->v_name, S(v->v_error));
+	if (!vm_startable(client, v))
 		return;
-	}
 	v->v_client = client;
 	vm_strset(&v->v_restore, snap, PROTO_VMNAME_MAX);
 	v->v_restore_checked = 0;
@@ -422,7 +415,7 @@ vm_snap_progress(struct imsg *imsg)
 	    wire_string(vp.vp_id, sizeof(vp.vp_id), &len) == -1)
 		fatalx("%s: bad progress from the parent", __func__);
 	if ((v = vm_by_id(vp.vp_id)) == NULL || v->v_client == 0 ||
-	    v->v_snap_orphan || (v->v_snap == NULL && v->v_restore == NULL))
+	    (v->v_snap == NULL && v->v_restore == NULL))
 		return;
 	memset(&ip, 0, sizeof(ip));
 	ip.ip_done = vp.vp_done;
@@ -499,7 +492,6 @@ vm_ctl_snap(uint32_t client, uid_t uid, const struct ctl_snap *cs)
 		snap_begin(v);
 		return;
 	}
-	v->v_snap_resume = 1;
 	v->v_snap_step = SNAP_STEP_PAUSE;
 	if (vm_api(v, "PATCH", "/vm", json_pack("{s:s}", "state", "Paused"),
 	    snap_paused, err, sizeof(err)) == -1)

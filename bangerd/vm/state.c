@@ -433,6 +433,17 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 	}
 }
 
+/* Whether the parent has v, so that it can start; else the client is told. */
+int
+vm_startable(uint32_t client, const struct vm *v)
+{
+	if (v->v_known)
+		return 1;
+	control_reply(client, EIO, "vm %s cannot start: %s", v->v_name,
+	    S(v->v_error));
+	return 0;
+}
+
 void
 vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 {
@@ -527,11 +538,8 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 			    v->v_name, state_name(v->v_state));
 			return;
 		}
-		if (!v->v_known) {
-			control_reply(client, EIO, "vm %s cannot start: %s",
-			    v->v_name, S(v->v_error));
+		if (!vm_startable(client, v))
 			return;
-		}
 		v->v_client = client;
 		vm_start_begin(v);
 		return;
@@ -553,11 +561,8 @@ vm_ctl_action(uint32_t client, uid_t uid, const struct ctl_vm *cv)
 		vm_stop_begin(v, force, cv->cv_timeout);
 		return;
 	case CTL_VM_RESTART:
-		if (!v->v_known) {
-			control_reply(client, EIO, "vm %s cannot start: %s",
-			    v->v_name, S(v->v_error));
+		if (!vm_startable(client, v))
 			return;
-		}
 		if (!running) {
 			v->v_client = client;
 			v->v_restart = RESTART_START;

@@ -168,13 +168,15 @@ struct vm {
 	int			 v_bootstep;	/* the boot's request */
 	struct vm_boot		*v_boot;	/* while it boots */
 	TAILQ_HEAD(, vm_waiter)	 v_waiters;
-	/* a snapshot being taken (snapshot.c): its name, step and times */
+	/*
+	 * a snapshot being taken (snapshot.c): its name, step and times;
+	 * v_snap_paused: a snapshot paused the VM, which it (or, after a
+	 * restart, vm_snap_recover) resumes; recorded.
+	 */
 	char			*v_snap;
 	int			 v_snap_step;	/* SNAP_STEP_* */
-	int			 v_snap_resume;	/* it was running: resume it */
 	int			 v_snap_error;	/* the step that failed, or 0 */
-	int			 v_snap_orphan;	/* its VM stopped: no reply */
-	int			 v_snap_paused;	/* paused by one (recorded) */
+	int			 v_snap_paused;
 	char			*v_restore;	/* vm restore: the snapshot */
 	int			 v_restore_checked; /* the parent says it can */
 	char			*v_snap_msg;	/* its result */
@@ -215,6 +217,7 @@ void		 vm_set_state(struct vm *, int);
 void		 vm_op_done(struct vm *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 void		 vm_destroy_begin(struct vm *);
+int		 vm_startable(uint32_t, const struct vm *);
 void		 prune_done(struct vm *, int);
 void		 vm_free(struct vm *);
 
