@@ -37,6 +37,16 @@ expect_match() {
 	fi
 }
 
+# fails_saying PREFIX NAME WANT CMD...: CMD exits 1 ("PREFIX: NAME
+# fails") and what it prints matches the regex WANT ("... says why").
+fails_saying() {
+	local prefix=$1 name=$2 want=$3 out rc
+	shift 3
+	out=$("$@" 2>&1); rc=$?
+	expect_eq "$prefix: $name fails" "$rc" 1
+	expect_match "$prefix: $name says why" "$out" "$want"
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds, for at
 # most SECONDS of wall-clock time (however long each try takes).
 wait_for() {

@@ -25,12 +25,8 @@ leftovers() {
 }
 
 bad() {	# name want-regex command...
-	local name=$1 want=$2 out rc
-	shift 2
-	out=$("$@" 2>&1); rc=$?
-	expect_eq "image: $name fails" "$rc" 1
-	expect_match "image: $name says why" "$out" "$want"
-	expect_eq "image: $name leaves nothing behind" "$(leftovers)" ""
+	fails_saying image "$@"
+	expect_eq "image: $1 leaves nothing behind" "$(leftovers)" ""
 }
 
 # The files: an ELF kernel, a bzImage-shaped one, an initrd, an ext4

@@ -33,13 +33,7 @@ user() { setpriv --reuid=65534 --regid=65534 --groups="$ctlgid" \
     "$UBANGERCTL" -s "$SOCK" "$@"; }
 
 # bad NAME WANT-REGEX CMD...: exits 1 and says why.
-bad() {
-	local name=$1 want=$2 out rc
-	shift 2
-	out=$("$@" 2>&1 </dev/null); rc=$?
-	expect_eq "console: $name fails" "$rc" 1
-	expect_match "console: $name says why" "$out" "$want"
-}
+bad() { fails_saying console "$@" </dev/null; }
 
 ctl vm create web --start >/dev/null
 id=$(vm_id web)

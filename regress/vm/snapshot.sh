@@ -42,13 +42,7 @@ image \"slow\" {
 }"
 vm_daemon_start snapshot "$hostile"
 
-bad() {	# name want-regex command...
-	local name=$1 want=$2 out rc
-	shift 2
-	out=$("$@" 2>&1); rc=$?
-	expect_eq "snapshot: $name fails" "$rc" 1
-	expect_match "snapshot: $name says why" "$out" "$want"
-}
+bad() { fails_saying snapshot "$@"; }	# name want-regex command...
 
 # The snapshots a VM's record names, and what STATE/snapshots holds.
 recorded() { awk '$1 == "snap" {print $2, $3}' "$STATE/priv/$1" | sort; }

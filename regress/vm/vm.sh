@@ -17,13 +17,7 @@ vm_daemon_start vm "image \"bare\" {
 	rootfs \"$T/img/rootfs.ext4\"
 }"
 
-bad() {	# name want-regex command...
-	local name=$1 want=$2 out rc
-	shift 2
-	out=$("$@" 2>&1); rc=$?
-	expect_eq "vm: $name fails" "$rc" 1
-	expect_match "vm: $name says why" "$out" "$want"
-}
+bad() { fails_saying vm "$@"; }	# name want-regex command...
 
 before=$(host_traces)
 expect_eq "vm: nothing of any VM on the host at first" "$before" ""
