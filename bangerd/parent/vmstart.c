@@ -62,7 +62,7 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	struct image_files	 img;
 	struct jail_spec	 js;
 	struct pvm_spawn	*ps;
-	struct psnap		*snap = NULL;
+	struct psnap		*snap;
 	char			 msg[PROTO_MSG_MAX];
 	int			 exefd = -1, reportfd;
 
@@ -71,10 +71,8 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 		return 0;
 	}
 	if ((vs->vs_flags & VS_F_RESTORE) &&
-	    (snap = psnap_find(pv, vs->vs_snap)) != NULL &&
-	    snap->ps_state != PSNAP_READY)
-		snap = NULL;
-	if ((vs->vs_flags & VS_F_RESTORE) && snap == NULL) {
+	    ((snap = psnap_find(pv, vs->vs_snap)) == NULL ||
+	    snap->ps_state != PSNAP_READY)) {
 		snprintf(msg, sizeof(msg), "vm %s has no snapshot %s to "
 		    "restore", pv->pv_name, vs->vs_snap);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_START, ENOENT, msg);
