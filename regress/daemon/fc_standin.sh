@@ -802,7 +802,7 @@ expect snapshot_create_then_resume "$S" PATCH /vm '{"state":"Resumed"}' \
 kill -TERM "$PID"
 wait_exit "$PID" 5
 
-# bodies PUT /snapshot/load refuses; 1.10.1 has no network_overrides
+# bodies PUT /snapshot/load refuses
 L=$T/l.sock
 start l "$IDLE" "$L" --id vm-l
 expect snapshot_load_both "$L" PUT /snapshot/load \
@@ -811,9 +811,12 @@ expect snapshot_load_both "$L" PUT /snapshot/load \
 expect snapshot_load_neither "$L" PUT /snapshot/load \
     "{\"snapshot_path\":\"$T/sd/vm.snap\"}" 400 \
     "$(fault "$SERDE missing field: either \`mem_backend\` or \`mem_file_path\` is required.")"
-expect snapshot_load_network_overrides "$L" PUT /snapshot/load \
-    '{"snapshot_path":"a","mem_file_path":"b","network_overrides":[]}' 400 \
-    "$(fault "$SERDE unknown field \`network_overrides\`, expected one of \`snapshot_path\`, \`mem_file_path\`, \`mem_backend\`, \`enable_diff_snapshots\`, \`resume_vm\` at line 1 column 60.")"
+expect snapshot_load_override_no_dev "$L" PUT /snapshot/load \
+    '{"snapshot_path":"a","mem_file_path":"b","network_overrides":[{"iface_id":"eth0"}]}' 400 \
+    "$(fault "$SERDE missing field \`host_dev_name\` at line 1 column 81.")"
+expect snapshot_load_override_not_list "$L" PUT /snapshot/load \
+    '{"snapshot_path":"a","mem_file_path":"b","network_overrides":{}}' 400 \
+    "$(fault "$SERDE invalid type: map, expected a sequence at line 1 column 61.")"
 expect snapshot_load_backend_unknown_field "$L" PUT /snapshot/load \
     '{"snapshot_path":"a","mem_backend":{"backend_path":"b","backend_type":"File","x":1}}' \
     400 "$(fault "$SERDE unknown field \`x\`, expected \`backend_path\` or \`backend_type\` at line 1 column 80.")"
@@ -880,6 +883,27 @@ api "$R" GET /
 expect_match snapshot_load_running "$CODE $OUT" '^200 .*"state":"Running"'
 kill -TERM "$PID"
 wait_exit "$PID" 5
+
+# network_overrides (1.12): an interface of the snapshot on another
+# tap; one the snapshot does not have fails the load
+if [ -n "$NETNS" ]; then
+	R3=$T/r3.sock
+	start r3 "$IDLE" "$R3" --id vm-r3
+	expect snapshot_load_override "$R3" PUT /snapshot/load \
+	    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_backend\":{\"backend_path\":\"$T/sd/vm.mem\",\"backend_type\":\"File\"},\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap-q0\",\"x\":1}]}" \
+	    204 ""
+	api "$R3" GET /vm/config
+	expect_has snapshot_load_override_config "$OUT" \
+	    '"network-interfaces":[{"iface_id":"eth0","host_dev_name":"tap-q0","guest_mac":"06:00:ac:10:00:05",'
+	expect_eq snapshot_load_override_opens_tap "$(find "/proc/$PID/fd" \
+	    -lname /dev/net/tun | wc -l) $("${RUN[@]}" \
+	    cat /sys/class/net/tap-q0/tun_flags)" "1 0x5802"
+	kill -TERM "$PID"
+	wait_exit "$PID" 5
+fi
+load_fails snapshot_load_override_unknown \
+    "{\"snapshot_path\":\"$T/sd/vm.snap\",\"mem_file_path\":\"$T/sd/vm.mem\",\"network_overrides\":[{\"iface_id\":\"eth9\",\"host_dev_name\":\"tap-q0\"}]}" \
+    "$LOAD_ERR Failed to get snapshot state from file: Unknown Network Device."
 
 # resume_vm, the deprecated mem_file_path, and dirty page tracking
 R2=$T/r2.sock

@@ -38,6 +38,7 @@ enum sd_kind {
 	SD_STRUCT,		/* aux is struct sd_struct */
 	SD_ANY,			/* serde_json::Value */
 	SD_STRVEC,		/* Vec<String> */
+	SD_STRUCTVEC,		/* Vec<T>, T a struct: aux is struct sd_struct */
 	SD_MAC,			/* MacAddr, a string */
 	SD_IPV4			/* Ipv4Addr, a string */
 };
@@ -787,9 +788,9 @@ sd_enum_value(struct sd *p, const struct sd_enum *en)
 	return NULL;
 }
 
-/* A Vec<String>. */
+/* A Vec<String>, or a Vec of the struct st. */
 static json_t *
-sd_strvec_value(struct sd *p)
+sd_vec_value(struct sd *p, const struct sd_struct *st)
 {
 	json_t	*arr, *v;
 	int	 first = 1, c;
@@ -827,7 +828,8 @@ sd_strvec_value(struct sd *p)
 			}
 		}
 		first = 0;
-		if ((v = sd_string_value(p, "a string")) == NULL)
+		if ((v = st != NULL ? sd_struct(p, st) :
+		    sd_string_value(p, "a string")) == NULL)
 			goto fail;
 		json_array_append_new(arr, v);
 	}
@@ -896,7 +898,9 @@ sd_field_value(struct sd *p, const struct sd_field *f)
 	case SD_ANY:
 		return sd_any(p);
 	case SD_STRVEC:
-		return sd_strvec_value(p);
+		return sd_vec_value(p, NULL);
+	case SD_STRUCTVEC:
+		return sd_vec_value(p, f->aux);
 	case SD_MAC:
 		if ((v = sd_string_value(p, "a string")) == NULL)
 			return NULL;

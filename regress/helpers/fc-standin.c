@@ -13,7 +13,7 @@
  *				the guest reboot and the VMM exit 0 (a
  *				paused guest reads it when resumed).
  *				PUT /snapshot/create and /snapshot/load
- *				work as in 1.10.1 (state file ours, memory
+ *				work as in 1.12.1 (state file ours, memory
  *				file sparse zeros; no Uffd backend).
  *	fc-standin-qemu		(-DSTANDIN_MODE_QEMU) InstanceStart runs
  *				qemu-system-x86_64 (-DQEMU_PATH, or env
@@ -97,7 +97,7 @@
 #define QEMU_PATH		"/usr/bin/qemu-system-x86_64"
 #endif
 
-#define FC_VERSION		"1.10.1"
+#define FC_VERSION		"1.12.1"
 #define DEFAULT_API_SOCK	"/run/firecracker.socket"
 #define DEFAULT_ID		"anonymous-instance"
 #define LOGPATH_FILE		"fc-standin.log-path"
@@ -113,7 +113,7 @@
 #define CMDLINE_MAX		2048	/* x86_64 CMDLINE_MAX_SIZE */
 #define DEFAULT_CMDLINE		"reboot=k panic=1 pci=off nomodule " \
 				"8250.nr_uarts=0 i8042.noaux i8042.nomux " \
-				"i8042.nopnp i8042.dumbkbd"
+				"i8042.dumbkbd"
 
 #define EXIT_GENERIC		1	/* FcExitCode::GenericError */
 #define EXIT_BADCONF		152	/* FcExitCode::BadConfiguration */
@@ -437,12 +437,21 @@ static const struct sd_field f_membackend[] = {
 };
 static const struct sd_struct st_membackend = {
 	"MemBackendConfig", f_membackend, 0 };
+/* NetworkOverride has no deny_unknown_fields */
+static const struct sd_field f_netover[] = {
+	{ "iface_id", SD_STR, 0, NULL },
+	{ "host_dev_name", SD_STR, 0, NULL },
+	{ NULL, 0, 0, NULL }
+};
+static const struct sd_struct st_netover = {
+	"NetworkOverride", f_netover, 1 };
 static const struct sd_field f_snapload[] = {
 	{ "snapshot_path", SD_PATH, 0, NULL },
 	{ "mem_file_path", SD_PATH, SD_OPT, NULL },
 	{ "mem_backend", SD_STRUCT, SD_OPT, &st_membackend },
 	{ "enable_diff_snapshots", SD_BOOL, SD_DEF, NULL },
 	{ "resume_vm", SD_BOOL, SD_DEF, NULL },
+	{ "network_overrides", SD_STRUCTVEC, SD_DEF, &st_netover },
 	{ NULL, 0, 0, NULL }
 };
 static const struct sd_struct st_snapload = {
@@ -3072,9 +3081,9 @@ restored(const json_t *o, const char *key)
  */
 static int
 snapshot_restore(const char *spath, const char *mpath, int diff,
-    char *err, size_t errsz)
+    json_t *overrides, char *err, size_t errsz)
 {
-	json_t		*o, *mc, *d, *n;
+	json_t		*o, *mc, *d, *n, *ov;
 	struct stat	 st;
 	const char	*dev;
 	char		 terr[1024];
@@ -3090,6 +3099,23 @@ snapshot_restore(const char *spath, const char *mpath, int diff,
 		    11) == 0 ? "" : "Failed to get snapshot state from file: ",
 		    terr);
 		return -1;
+	}
+	/* each override names an interface of the snapshot, else none */
+	json_array_foreach(overrides, i, ov) {
+		json_t	*hit = NULL;
+
+		json_array_foreach(json_object_get(o, "network-interfaces"),
+		    nn, n)
+			if (hit == NULL && strcmp(jget_str(n, "iface_id"),
+			    jget_str(ov, "iface_id")) == 0)
+				hit = n;
+		if (hit == NULL) {
+			snprintf(err, errsz, "Failed to get snapshot state "
+			    "from file: Unknown Network Device.");
+			goto fail;
+		}
+		json_object_set_new(hit, "host_dev_name",
+		    json_string(jget_str(ov, "host_dev_name")));
 	}
 	if ((fd = open(mpath, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errsz, "Failed to load guest memory: Error "
@@ -3247,7 +3273,8 @@ api_snapshot_load(struct resp *rs, const struct req *rq)
 		goto out;
 	}
 	if (snapshot_restore(jget_str(b, "snapshot_path"), mpath,
-	    jget_bool(b, "enable_diff_snapshots", 0), err,
+	    jget_bool(b, "enable_diff_snapshots", 0),
+	    json_object_get(b, "network_overrides"), err,
 	    sizeof(err)) == -1) {
 		if (strncmp(err, "fc-standin:", 11) == 0)
 			fault(rs, "%s", err);
@@ -4522,7 +4549,7 @@ main(int argc, char *argv[])
 	args_from_file(&argc, &argv);
 	parse_args(argc, argv);
 	if (arg_given("snapshot-version")) {
-		printf("v4.0.0\n");
+		printf("v5.0.0\n");
 		return 0;
 	}
 	if (arg_given("describe-snapshot") || arg_given("config-file")) {
