@@ -11,6 +11,7 @@ VERSION =	0.1.0
 PREFIX ?=	/usr/local
 SBINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
+SHAREDIR ?=	$(PREFIX)/share/banger
 SYSCONFDIR ?=	/etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 INITDIR ?=	$(SYSCONFDIR)/init.d
@@ -307,8 +308,11 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/banger $(DESTDIR)$(SYSTEMDUNITDIR) \
-	    $(DESTDIR)$(INITDIR)
+	    $(DESTDIR)$(INITDIR) $(DESTDIR)$(SHAREDIR)/guest
 	install -m 0755 $(OBJDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerd
+	install -m 0755 guest/banger-identity $(DESTDIR)$(SHAREDIR)/guest/
+	install -m 0644 guest/banger-identity.service \
+	    $(DESTDIR)$(SHAREDIR)/guest/
 	install -m 0755 $(WORKER_PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(OBJDIR)/bangerctl $(DESTDIR)$(SBINDIR)/bangerctl
 	install -m 0644 man/bangerd.conf.5 man/banger-manifest.5 \
@@ -335,8 +339,11 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/bangerctl.8 \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/bangerd.service \
 	    $(DESTDIR)$(INITDIR)/bangerd \
-	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/banger 2>/dev/null
+	    $(DESTDIR)$(SYSCONFDIR)/banger/bangerd.conf.example \
+	    $(DESTDIR)$(SHAREDIR)/guest/banger-identity \
+	    $(DESTDIR)$(SHAREDIR)/guest/banger-identity.service
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/banger $(DESTDIR)$(SHAREDIR)/guest \
+	    $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 clean:
 	rm -rf obj obj-san

@@ -37,8 +37,10 @@ static int	 vm_ssh(int, char **);
 static const struct ctl_cmd vm_cmds[] = {
 	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
 	    "[--disk SIZE] [--ssh-key FILE] "
-	    "[--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] [--start]",
-	    "create a VM (and start it)" },
+	    "[--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] [--start] | "
+	    "NAME --from-snapshot VM/SNAP [--count N] [--publish ...] "
+	    "[--start]",
+	    "create a VM (and start it), or clones of a VM's snapshot" },
 	{ "start", vm_simple, "NAME", "boot a VM" },
 	{ "stop", vm_simple, "[-f] [--timeout S] NAME",
 	    "shut a VM down (Ctrl-Alt-Del, then kill; -f: kill now)" },
@@ -265,20 +267,46 @@ vm_create(int argc, char **argv)
 		{ "start", no_argument, NULL, 's' },
 		{ "publish", required_argument, NULL, 'p' },
 		{ "ssh-key", required_argument, NULL, 'k' },
+		{ "from-snapshot", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_vm_create	 cc;
-	char			 path[PATH_MAX];
+	char			 path[PATH_MAX], name[PROTO_VMNAME_MAX + 16];
 	FILE			*fp;
 	size_t			 n;
-	const char		*errstr;
+	const char		*errstr, *slash;
 	uint64_t		 bytes;
-	int			 ch;
+	int			 ch, count = 0, i, rv;
 
 	memset(&cc, 0, sizeof(cc));
-	while ((ch = getopt_long(argc, argv, "i:c:m:D:sp:k:", opts,
+	while ((ch = getopt_long(argc, argv, "i:c:m:D:sp:k:f:n:", opts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'f':
+			/* VM/SNAP: the daemon says whether they exist */
+			if ((slash = strchr(optarg, '/')) == NULL ||
+			    (size_t)(slash - optarg) >= sizeof(cc.cc_from_vm) ||
+			    strlcpy(cc.cc_from_snap, slash + 1,
+			    sizeof(cc.cc_from_snap)) >= sizeof(cc.cc_from_snap)) {
+				warnx("invalid --from-snapshot \"%s\": VM/SNAP, "
+				    "a VM's name and one of its snapshots'",
+				    optarg);
+				return 1;
+			}
+			memcpy(cc.cc_from_vm, optarg, slash - optarg);
+			if (check_name(cc.cc_from_vm) == -1 ||
+			    check_name(cc.cc_from_snap) == -1)
+				return 1;
+			break;
+		case 'n':
+			count = strtonum(optarg, 1, 1000, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid --count \"%s\": 1 to 1000",
+				    optarg);
+				return 1;
+			}
+			break;
 		case 'k':
 			/* Read as the caller: the daemon gets only the text. */
 			if ((fp = fopen(optarg, "re")) == NULL)
@@ -359,8 +387,29 @@ vm_create(int argc, char **argv)
 		vm_usage();
 	if (check_name(argv[optind]) == -1)
 		return 1;
-	strlcpy(cc.cc_name, argv[optind], sizeof(cc.cc_name));
-	return request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
+	if (count > 0 && cc.cc_from_vm[0] == '\0') {
+		warnx("--count makes clones: it goes with --from-snapshot");
+		return 1;
+	}
+	if (count == 0) {
+		strlcpy(cc.cc_name, argv[optind], sizeof(cc.cc_name));
+		return request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
+	}
+	/* NAME-1 to NAME-N, one after another; the first failure ends it */
+	for (i = 1; i <= count; i++) {
+		snprintf(name, sizeof(name), "%s-%d", argv[optind], i);
+		if (strlcpy(cc.cc_name, name, sizeof(cc.cc_name)) >=
+		    sizeof(cc.cc_name) || valid_name(name, strlen(name),
+		    &errstr) == -1) {
+			warnx("invalid VM name \"%s\": NAME-%d must be a "
+			    "name too (at most %zu characters)", name, count,
+			    sizeof(cc.cc_name) - 1);
+			return 1;
+		}
+		if ((rv = request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc))) != 0)
+			return rv;
+	}
+	return 0;
 }
 
 /* The VM named by the last argument: check it, send the request. */

@@ -231,6 +231,13 @@ struct result {
 #define PROTO_AUTHKEYS_MAX	8192	/* authorized_keys text */
 #define PROTO_HOSTKEY_MAX	384	/* "ssh-ed25519 AAAA... comment" */
 #define PROTO_VMNAME_MAX	64
+/*
+ * A VM's identity drive: "banger-identity 1\n" and "KEY VALUE\n" lines
+ * (printable ASCII), NUL-padded to IDENTITY_DRIVE_SIZE in the jail.
+ */
+#define PROTO_IDENTITY_MAX	2048
+#define IDENTITY_DRIVE_SIZE	4096
+#define IDENTITY_MAGIC		"banger-identity 1\n"
 
 /* A published port: HOST[:PORT] on the host to PORT on the VM. */
 #define PROTO_PUBLISH_MAX	16
@@ -253,6 +260,8 @@ struct vmop_create {
 	uint64_t	vc_disk_size;		/* bytes; 0 = the image's */
 	uint32_t	vc_owner;		/* the user it is made for */
 	uint32_t	vc_flags;		/* VC_F_* */
+	char		vc_from_id[PROTO_VMID_MAX];	/* a clone: of VM's */
+	char		vc_from_snap[PROTO_VMNAME_MAX];	/* snapshot; "" */
 };
 #define VC_F_DISK_AT_LEAST	0x01	/* a default: the image's if larger */
 
@@ -264,6 +273,7 @@ struct vmop_start {
 	uint32_t	vs_npublish;
 	struct proto_publish vs_publish[PROTO_PUBLISH_MAX];
 	char		vs_snap[PROTO_VMNAME_MAX];	/* VS_F_RESTORE */
+	char		vs_identity[PROTO_IDENTITY_MAX]; /* its identity drive */
 };
 #define VS_F_RESTORE	0x01	/* from snapshot vs_snap: its files linked in */
 
@@ -359,6 +369,8 @@ struct ctl_vm_create {
 	struct proto_publish cc_publish[PROTO_PUBLISH_MAX];
 	char		cc_authkeys[PROTO_AUTHKEYS_MAX];	/* for root */
 	char		cc_sshkey[PROTO_PATH_MAX];	/* --ssh-key, absolute */
+	char		cc_from_vm[PROTO_VMNAME_MAX];	/* --from-snapshot */
+	char		cc_from_snap[PROTO_VMNAME_MAX];	/* VM/SNAP, or "" */
 };
 
 #define CTL_VM_START	1

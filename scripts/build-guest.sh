@@ -29,6 +29,7 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 GUEST=$TOP/regress/guest
+AGENT=$TOP/guest
 # bump to rebuild everything, whatever the stamp says
 RECIPE=1
 META=linux-image-cloud-amd64
@@ -448,7 +449,8 @@ KEY=$OUT/id_ed25519
 PUB=
 [ -r "$KEY" ] && [ -r "$KEY.pub" ] && PUB=$(cat "$KEY.pub")
 RKEY=$(hash_of "$RECIPE" "$KKEY" "$SUITE" "$MIRROR" "$INCLUDE" \
-    "$ROOTFS_SIZE" "$PUB" "$(cat "$GUEST/rootfs-setup.sh")")
+    "$ROOTFS_SIZE" "$PUB" "$(cat "$GUEST/rootfs-setup.sh" "$AGENT/banger-identity" \
+		    "$AGENT/banger-identity.service")")
 
 build_rootfs() {
 	local dir=$W/root t
@@ -474,10 +476,11 @@ build_rootfs() {
 		rm -f "$dir/root/banger-key" "$dir/root/banger-key.pub"
 		PUB=$(cat "$KEY.pub")
 		RKEY=$(hash_of "$RECIPE" "$KKEY" "$SUITE" "$MIRROR" "$INCLUDE" \
-		    "$ROOTFS_SIZE" "$PUB" "$(cat "$GUEST/rootfs-setup.sh")")
+		    "$ROOTFS_SIZE" "$PUB" "$(cat "$GUEST/rootfs-setup.sh" "$AGENT/banger-identity" \
+		    "$AGENT/banger-identity.service")")
 	fi
 	log "rootfs: configuring (regress/guest/rootfs-setup.sh)"
-	sh "$GUEST/rootfs-setup.sh" "$dir" "$KREL" "$KMOD" "$KEY.pub" ||
+	sh "$GUEST/rootfs-setup.sh" "$dir" "$KREL" "$KMOD" "$KEY.pub" "$AGENT" ||
 	    die "rootfs-setup.sh failed"
 	log "rootfs: mkfs.ext4 -d ($(du -sh --one-file-system "$dir" | cut -f1))"
 	rm -f "$W/rootfs.ext4"

@@ -33,6 +33,8 @@ static int	jail_place(const char *, int, const char *, const char *,
 		    int, const struct stat *, int);
 static int	jail_disk(const char *, const struct jail_spec *, int,
 		    const char *);
+static int	jail_identity(const char *, const struct jail_spec *, int,
+		    const char *);
 
 /* The spec as a whole; ctx gets "vm VMID" for messages. */
 int
@@ -57,6 +59,7 @@ spec_check(const struct jail_spec *js, char *ctx, size_t ctxlen)
 	    !string_in(js->js_kernel, sizeof(js->js_kernel)) ||
 	    !string_in(js->js_initrd, sizeof(js->js_initrd)) ||
 	    !string_in(js->js_disk, sizeof(js->js_disk)) ||
+	    !string_in(js->js_identity, sizeof(js->js_identity)) ||
 	    !string_in(js->js_jailer, sizeof(js->js_jailer)) ||
 	    !string_in(js->js_firecracker, sizeof(js->js_firecracker)) ||
 	    !string_in(js->js_cgroot, sizeof(js->js_cgroot)) ||
@@ -471,6 +474,43 @@ jail_disk(const char *ctx, const struct jail_spec *js, int rootfd,
 	return 0;
 }
 
+/*
+ * The identity drive: the vm worker's text (priv.c checked it), padded
+ * with NULs to IDENTITY_DRIVE_SIZE, a new file of the VM's own, 0400
+ * (Firecracker opens a read-only drive O_RDONLY).
+ */
+static int
+jail_identity(const char *ctx, const struct jail_spec *js, int rootfd,
+    const char *rootshown)
+{
+	char		 buf[IDENTITY_DRIVE_SIZE];
+	size_t		 len = strnlen(js->js_identity, sizeof(js->js_identity));
+	int		 fd, saved_errno;
+
+	if (entry_clear(ctx, rootfd, rootshown, JAIL_IDENTITY) == -1)
+		return -1;
+	if (len == 0)
+		return 0;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, js->js_identity, len);
+	if ((fd = openat(rootfd, JAIL_IDENTITY, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0400)) == -1) {
+		log_warn("%s: create %s/%s", ctx, rootshown, JAIL_IDENTITY);
+		return -1;
+	}
+	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+	    fchown(fd, js->js_uid, js->js_gid) == -1) {
+		saved_errno = errno;
+		log_warn("%s: write %s/%s", ctx, rootshown, JAIL_IDENTITY);
+		close(fd);
+		(void)unlinkat(rootfd, JAIL_IDENTITY, 0);
+		errno = saved_errno;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int
 fc_exec_check(const char *path, int *fdp)
 {
@@ -607,7 +647,8 @@ jail_prepare(const struct jail_spec *js)
 	} else if (entry_clear(ctx, rfd, rshown, JAIL_INITRD) == -1)
 		goto fail;
 
-	if (jail_disk(ctx, js, rfd, rshown) == -1)
+	if (jail_disk(ctx, js, rfd, rshown) == -1 ||
+	    jail_identity(ctx, js, rfd, rshown) == -1)
 		goto fail;
 
 	close(runfd);

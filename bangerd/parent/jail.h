@@ -33,6 +33,7 @@
 
 #include "fcjail.h"
 #include "validate.h"
+#include "proto.h"
 
 #define JAIL_DIR	"jail"
 #define JAIL_EXEC_NAME	"firecracker"	/* the jailer's <exec_file_name> */
@@ -85,6 +86,7 @@ struct jail_spec {
 	uint64_t	js_memory;		/* MiB */
 	uint64_t	js_nofile;		/* 0 = JAIL_NOFILE */
 	int		js_flags;		/* JAIL_F_* */
+	char		js_identity[PROTO_IDENTITY_MAX]; /* "" = none */
 };
 
 struct fc_proc {

@@ -130,6 +130,7 @@ struct pvm {
 	struct psnap		*pv_snaps;
 	size_t			 pv_nsnaps;
 	struct snap_job		*pv_snapjob;	/* its disk being copied */
+	struct pvm_from		*pv_from;	/* CREATING a clone: of what */
 };
 TAILQ_HEAD(pvms, pvm);
 
@@ -230,7 +231,7 @@ void	 pvm_exit_cb(int, short, void *);
 int	 image_resolve(const char *, struct image_files *, char *, size_t);
 int	 vmop_fsck(struct worker *, uint32_t, struct pvm *);
 /* vmdisk.c: for vmops.c and vmstart.c */
-int	 pvm_disk_create(struct pvm *, const struct image_files *, uint64_t,
+int	 pvm_disk_create(struct pvm *, const struct image_files *, int, uint64_t,
 	    int, char *, size_t);
 int	 pvm_disk_remove(struct pvm *);
 void	 pvm_disk_reclaim(struct pvm *);
@@ -251,6 +252,13 @@ int	 psnap_creating(struct pvm *);
 int	 psnap_add(struct pvm *, const char *, int);
 void	 psnap_drop(struct pvm *, const char *);
 void	 pvm_snaps_restore(struct pvm *);
+/* vmclone.c */
+struct vmop_create;
+int	 pvm_clone_begin(struct pvm *, const struct vmop_create *, char *,
+	    size_t);
+void	 pvm_clone_end(struct pvm *);
+int	 pvm_clone_disk_open(struct pvm *, char *, size_t);
+int	 pvm_clone_snapshot(struct pvm *, char *, size_t);
 int	 pvm_snaps_remove(struct pvm *);
 void	 snaps_worker_gone(void);
 void	 snaps_sweep(void);

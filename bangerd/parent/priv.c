@@ -289,6 +289,27 @@ publish_check(struct worker *w, struct pvm *pv, const struct vmop_start *vs,
 	return 0;
 }
 
+/*
+ * A VM's identity drive as the vm worker gives it: IDENTITY_MAGIC, then
+ * lines of printable ASCII, NUL-terminated and NUL-padded.  What the
+ * lines say is the guest's business (a compromised vm worker could say
+ * anything in them, as it could in the disk it provisions).
+ */
+static int
+identity_check(const char *s, size_t size)
+{
+	size_t	 len, i;
+
+	if (wire_string(s, size, &len) == -1 ||
+	    strncmp(s, IDENTITY_MAGIC, sizeof(IDENTITY_MAGIC) - 1) != 0 ||
+	    s[len - 1] != '\n')
+		return -1;
+	for (i = 0; i < len; i++)
+		if (s[i] != '\n' && (s[i] < 0x20 || s[i] > 0x7e))
+			return -1;
+	return 0;
+}
+
 /* The root operations on VMs, each legal only in some of a VM's states. */
 static int
 priv_vmop(struct worker *w, struct imsg *imsg)
@@ -301,7 +322,7 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 	struct pvm		*pv;
 	const char		*why;
 	char			 msg[PROTO_MSG_MAX];
-	size_t			 len;
+	size_t			 len, slen;
 	uint32_t		 peerid = imsg_get_id(imsg);
 
 	switch (imsg_get_type(imsg)) {
@@ -326,6 +347,18 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			    (unsigned long long)vc.vc_disk_size);
 			return -1;
 		}
+		/* A clone: of an existing VM's id, a snapshot's name. */
+		if (wire_string(vc.vc_from_id, sizeof(vc.vc_from_id),
+		    &len) == -1 || (len != 0 && valid_vm_id(vc.vc_from_id,
+		    len, &why) == -1) || wire_string(vc.vc_from_snap,
+		    sizeof(vc.vc_from_snap), &slen) == -1 ||
+		    (len == 0 ? slen != 0 : valid_name(vc.vc_from_snap,
+		    slen, &why) == -1)) {
+			parent_worker_violation(w, "vm %s: a clone of \"%.*s\" "
+			    "snapshot \"%.*s\"", vc.vc_id, PROTO_VMID_MAX,
+			    vc.vc_from_id, PROTO_VMNAME_MAX, vc.vc_from_snap);
+			return -1;
+		}
 		return vmop_create(w, peerid, &vc);
 	case IMSG_VMOP_START:
 		if (read_request(w, imsg, &vs, sizeof(vs)) == -1 ||
@@ -344,6 +377,14 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			parent_worker_violation(w, "vm %s: start flags %#x, "
 			    "snapshot \"%s\"", pv->pv_id, vs.vs_flags,
 			    vs.vs_snap);
+			return -1;
+		}
+		if (identity_check(vs.vs_identity,
+		    sizeof(vs.vs_identity)) == -1) {
+			parent_worker_violation(w, "vm %s: an identity that is "
+			    "not \"%.*s\" and lines of printable ASCII",
+			    pv->pv_id, (int)sizeof(IDENTITY_MAGIC) - 2,
+			    IDENTITY_MAGIC);
 			return -1;
 		}
 		if (vs.vs_cpus < 1 || vs.vs_cpus > VMOP_CPUS_MAX ||

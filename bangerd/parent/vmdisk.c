@@ -186,15 +186,16 @@ pvm_disk_remove(struct pvm *pv)
 }
 
 int
-pvm_disk_create(struct pvm *pv, const struct image_files *img,
+pvm_disk_create(struct pvm *pv, const struct image_files *img, int srcfd,
     uint64_t size, int flags, char *msg, size_t msglen)
 {
 	const char	*sd = env->bd_conf->cf_statedir, *used = NULL;
 	char		 mark[LOOP_MARK_MAX];
 	struct stat	 st;
-	int		 fd, cowfd = -1, dm;
+	int		 fd = srcfd, cowfd = -1, dm;
 
-	if ((fd = open(img->rootfs, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* srcfd: a clone's, the snapshot's disk (ours to close); else the image's */
+	if (fd == -1 && (fd = open(img->rootfs, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(msg, msglen, "image %s: %s: %s", pv->pv_image,
 		    img->rootfs, strerror(errno));
 		return -1;

@@ -311,6 +311,12 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	snprintf(pv->pv_tap, sizeof(pv->pv_tap), "%s%s", TAP_PREFIX,
 	    pv->pv_id);
 	pv->pv_state = VMOP_CREATING;
+	if (vc->vc_from_id[0] != '\0' &&
+	    pvm_clone_begin(pv, vc, msg, sizeof(msg)) == -1) {
+		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno, msg);
+		free(pv);
+		return 0;
+	}
 	if (pvm_save_sync(pv, 1) == -1) {
 		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno,
 		    "cannot write its record");
@@ -363,6 +369,7 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 	struct pvm		*pv;
 	struct net_vm		 nv;
 	char			 msg[PROTO_MSG_MAX];
+	int			 srcfd;
 
 	if ((pv = pvm_find(na->na_id)) == NULL) {
 		/* Its creation was given up (the vm worker went). */
@@ -389,8 +396,14 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
-	if (pvm_disk_create(pv, &img, pv->pv_want_size, pv->pv_want_flags,
-	    msg, sizeof(msg)) == -1) {
+	srcfd = -1;
+	if (pv->pv_from != NULL &&
+	    (srcfd = pvm_clone_disk_open(pv, msg, sizeof(msg))) == -1) {
+		pvm_create_fail(pv, errno, msg);
+		return 0;
+	}
+	if (pvm_disk_create(pv, &img, srcfd, pv->pv_want_size,
+	    pv->pv_want_flags, msg, sizeof(msg)) == -1) {
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
@@ -401,11 +414,17 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
+	if (pv->pv_from != NULL &&
+	    pvm_clone_snapshot(pv, msg, sizeof(msg)) == -1) {
+		pvm_create_fail(pv, errno, msg);
+		return 0;
+	}
 	if (pvm_set_state(pv, VMOP_CREATED) == -1) {
 		pv->pv_state = VMOP_CREATING;
 		pvm_create_fail(pv, EIO, "cannot write its record");
 		return 0;
 	}
+	pvm_clone_end(pv);
 	log_info("vm %s: created for uid %u from image %s: uid %u, address %s, "
 	    "tap %s, %s disk %s", pv->pv_id, (unsigned)pv->pv_owner,
 	    pv->pv_image, (unsigned)pv->pv_uid, inet_ntoa(pv->pv_addr),

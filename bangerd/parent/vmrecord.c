@@ -395,6 +395,7 @@ pvm_free(struct pvm *pv)
 	free(pv->pv_publish);
 	free(pv->pv_disk);
 	free(pv->pv_snaps);
+	free(pv->pv_from);
 	free(pv);
 }
 

@@ -155,7 +155,7 @@ psnap_state_name(int state)
  * same way.  Fails with ENOENT if it is not there and create is not
  * set.
  */
-static int
+int
 snaps_dir_open(const char *id, int create)
 {
 	const char	*sd = env->bd_conf->cf_statedir;
@@ -203,7 +203,7 @@ fail:
  * STATE/snapshots/NAME (a VM's), and what is in it, removed; missing is
  * fine.
  */
-static int
+int
 snaps_tree_remove(const char *id, const char *name)
 {
 	char	 shown[PATH_MAX];

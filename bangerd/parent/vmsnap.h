@@ -42,6 +42,8 @@ const char	*psnap_state_name(int);
 int		 jail_root_open(struct pvm *);
 int		 snap_disk_open(struct pvm *, int *);
 int		 snap_dir_open(struct pvm *, const char *);
+int		 snaps_dir_open(const char *, int);
+int		 snaps_tree_remove(const char *, const char *);
 void		 snap_child_begin(int, struct snap_res *, struct snap_copy *,
 		    const char *, ...)
 		    __attribute__((__format__ (printf, 4, 5)));

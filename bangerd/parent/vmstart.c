@@ -87,6 +87,7 @@ vmop_start(struct worker *w, uint32_t peerid, struct pvm *pv,
 	strlcpy(js.js_kernel, img.kernel, sizeof(js.js_kernel));
 	strlcpy(js.js_initrd, img.initrd, sizeof(js.js_initrd));
 	strlcpy(js.js_disk, pvm_disk(pv), sizeof(js.js_disk));
+	strlcpy(js.js_identity, vs->vs_identity, sizeof(js.js_identity));
 	strlcpy(js.js_jailer, conf->cf_jailer, sizeof(js.js_jailer));
 	strlcpy(js.js_firecracker, conf->cf_firecracker,
 	    sizeof(js.js_firecracker));

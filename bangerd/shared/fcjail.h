@@ -11,5 +11,6 @@
 #define JAIL_METRICS_NAME "firecracker.metrics"
 #define JAIL_LOG	"/run/" JAIL_LOG_NAME	/* as Firecracker sees them */
 #define JAIL_METRICS	"/run/" JAIL_METRICS_NAME
+#define JAIL_IDENTITY	"identity"	/* the identity drive, in the root */
 
 #endif /* FCJAIL_H */

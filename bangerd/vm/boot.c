@@ -62,6 +62,16 @@ vm_start_begin(struct vm *v)
 {
 	int	 fresh = v->v_fresh;
 
+	if (v->v_clone_snap != NULL) {
+		/* A clone's first start restores its copy of the snapshot. */
+		v->v_fresh = 0;
+		v->v_sync = 1;
+		vm_strset(&v->v_restore, v->v_clone_snap, PROTO_VMNAME_MAX);
+		v->v_restore_checked = 1;
+		vm_set_state(v, VM_STARTING);
+		vm_start_boot(v);
+		return;
+	}
 	if (fresh) {
 		v->v_fresh = 0;
 		v->v_sync = 1;
@@ -90,7 +100,10 @@ vm_start_boot(struct vm *v)
 		vs.vs_flags |= VS_F_RESTORE;
 		strlcpy(vs.vs_snap, v->v_restore, sizeof(vs.vs_snap));
 	}
+	if (vm_identity(v, vs.vs_identity, sizeof(vs.vs_identity)) == -1)
+		fatalx("vm %s: its identity does not fit", v->v_id);
 	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
+	explicit_bzero(vs.vs_identity, sizeof(vs.vs_identity));
 }
 
 /*
@@ -220,6 +233,12 @@ vm_boot_fb(struct vm *v, struct fc_boot *fb)
 	fb->fb_mac = v->v_mac;
 	fb->fb_log = JAIL_LOG;
 	fb->fb_metrics = JAIL_METRICS;
+	fb->fb_identity = "/" JAIL_IDENTITY;
+	/*
+	 * A clone's snapshots may name its origin's tap (the one it was
+	 * made from does): a clone's restore puts eth0 on its own.
+	 */
+	fb->fb_tap_override = v->v_clone_of != NULL && v->v_restore != NULL;
 }
 
 /*
@@ -331,10 +350,19 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 			/* Its configuration is the snapshot's. */
 			vm_boot_end(v);
 			v->v_started = time(NULL);
-			vm_set_state(v, VM_RUNNING);
 			log_info("vm %s: running, restored from snapshot %s "
 			    "(firecracker %s, pid %d)", v->v_name,
 			    v->v_restore, v->v_vmm_version, v->v_pid);
+			if (v->v_clone_snap != NULL) {
+				/* A clone's first start: from now on, a VM. */
+				vm_strset(&v->v_clone_snap, "", 1);
+				v->v_sync = 1;
+				vm_set_state(v, VM_RUNNING);
+				vm_op_done(v, 0, "vm %s started (a clone of %s)",
+				    v->v_name, S(v->v_clone_of));
+				return;
+			}
+			vm_set_state(v, VM_RUNNING);
 			vm_op_done(v, 0, "vm %s restored from snapshot %s",
 			    v->v_name, v->v_restore);
 			return;

@@ -426,6 +426,12 @@ fcapi_config_reqs(const struct fc_boot *fb, const char **paths,
 	bodies[n++] = json_pack("{s:s, s:b, s:s, s:b}", "drive_id",
 	    "rootfs", "is_root_device", 1, "path_on_host", fb->fb_disk,
 	    "is_read_only", 0);
+	if (fb->fb_identity != NULL) {
+		paths[n] = "/drives/identity";
+		bodies[n++] = json_pack("{s:s, s:b, s:s, s:b}", "drive_id",
+		    "identity", "is_root_device", 0, "path_on_host",
+		    fb->fb_identity, "is_read_only", 1);
+	}
 	paths[n] = "/network-interfaces/eth0";
 	bodies[n++] = json_pack("{s:s, s:s, s:s}", "iface_id", "eth0",
 	    "host_dev_name", fb->fb_tap, "guest_mac", fb->fb_mac);
@@ -444,9 +450,15 @@ fcapi_restore_reqs(const struct fc_boot *fb, const char *state,
 	size_t	 n = fcapi_output_reqs(fb, paths, bodies);
 
 	paths[n] = "/snapshot/load";
-	bodies[n++] = json_pack("{s:s, s:{s:s, s:s}, s:b, s:b}",
+	bodies[n] = json_pack("{s:s, s:{s:s, s:s}, s:b, s:b}",
 	    "snapshot_path", state, "mem_backend", "backend_type", "File",
 	    "backend_path", mem, "enable_diff_snapshots", 0, "resume_vm", 1);
+	/* Firecracker 1.12 and later: a clone's interface on its own tap */
+	if (bodies[n] != NULL && fb->fb_tap_override)
+		json_object_set_new(bodies[n], "network_overrides",
+		    json_pack("[{s:s, s:s}]", "iface_id", "eth0",
+		    "host_dev_name", fb->fb_tap));
+	n++;
 	return n;
 }
 
@@ -563,9 +575,21 @@ fcapi_config_check(json_t *r, const struct fc_boot *fb, char *err,
 		    fb->fb_bootargs);
 
 	v = json_object_get(r, "drives");
-	if (json_array_size(v) != 1 ||
+	if (json_array_size(v) != (fb->fb_identity != NULL ? 2 : 1) ||
 	    (d = config_find(v, "drive_id", "rootfs")) == NULL)
-		DIFFER("%zu drives, not the one rootfs", json_array_size(v));
+		DIFFER("%zu drives, not %s", json_array_size(v),
+		    fb->fb_identity != NULL ? "rootfs and identity" :
+		    "the one rootfs");
+	if (fb->fb_identity != NULL) {
+		json_t	*id = config_find(v, "drive_id", "identity");
+
+		if (id == NULL || (s = config_str(id, "path_on_host")) ==
+		    NULL || strcmp(s, fb->fb_identity) != 0 ||
+		    !json_is_false(json_object_get(id, "is_root_device")) ||
+		    !json_is_true(json_object_get(id, "is_read_only")))
+			DIFFER("the identity drive is not %s, read-only",
+			    fb->fb_identity);
+	}
 	if ((s = config_str(d, "path_on_host")) == NULL ||
 	    strcmp(s, fb->fb_disk) != 0)
 		DIFFER("rootfs is \"%s\", not \"%s\"", s ? s : "?",

@@ -19,6 +19,8 @@ struct fc_boot {
 	const char	*fb_mac;
 	const char	*fb_log;		/* log FIFO, NULL: no logger */
 	const char	*fb_metrics;		/* metrics FIFO, NULL: none */
+	const char	*fb_identity;		/* identity drive, NULL: none */
+	int		 fb_tap_override;	/* a restore: eth0 on fb_tap */
 };
 
 /* GET /: what Firecracker says of itself. */
@@ -37,7 +39,7 @@ struct fcapi_req *fcapi_start(const char *, const char *, const char *,
 void	fcapi_cancel(struct fcapi_req *);
 int	fcapi_call(const char *, const char *, const char *, json_t *,
 	    json_t **, char *, size_t);
-#define FCAPI_CONFIG_MAX	6	/* requests before InstanceStart */
+#define FCAPI_CONFIG_MAX	7	/* requests before InstanceStart */
 size_t	fcapi_config_reqs(const struct fc_boot *, const char **, json_t **);
 size_t	fcapi_restore_reqs(const struct fc_boot *, const char *,
 	    const char *, const char **, json_t **);

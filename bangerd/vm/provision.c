@@ -33,7 +33,6 @@ struct vm_prov {
 	struct event		 pr_ev;
 };
 
-static void	vm_created(struct vm *);
 
 /* The child is done, or gone: reaped, its pipe closed. */
 int
@@ -177,8 +176,11 @@ vm_create_undo(struct vm *v)
 	vmop_id_send(IMSG_VMOP_DESTROY, v);
 }
 
-/* Provisioned: the VM is created (and started, if that was asked). */
-static void
+/*
+ * Provisioned (or, a clone, given its host key): the VM is created (and
+ * started, if that was asked).
+ */
+void
 vm_created(struct vm *v)
 {
 	freezero(v->v_authkeys, strlen(v->v_authkeys));

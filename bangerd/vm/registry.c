@@ -427,6 +427,14 @@ vm_save(struct vm *v)
 		json_object_set_new(j, "fresh", json_true());
 	if (v->v_snap_paused)
 		json_object_set_new(j, "snapshot_paused", json_true());
+	if (v->v_clone_of != NULL)
+		json_object_set_new(j, "clone_of", json_string(v->v_clone_of));
+	if (v->v_clone_snap != NULL)
+		json_object_set_new(j, "clone_snapshot",
+		    json_string(v->v_clone_snap));
+	if (v->v_clone_key != NULL)
+		json_object_set_new(j, "clone_key",
+		    json_string(v->v_clone_key));
 	if (v->v_npublish > 0) {
 		json_t	*arr = json_array();
 		size_t	 i;
@@ -542,6 +550,7 @@ vm_load_one(const char *id)
 	json_error_t	 jerr;
 	json_t		*j;
 	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
+	const char	*cl;
 	const char	*sshkey = NULL, *vmm;
 	json_int_t	 owner, cpus, mem, disk, created, started;
 	struct vm	*v;
@@ -585,6 +594,13 @@ vm_load_one(const char *id)
 	v->v_fresh = json_is_true(json_object_get(j, "fresh"));
 	v->v_snap_paused = json_is_true(json_object_get(j,
 	    "snapshot_paused"));
+	if (json_unpack(j, "{s:s}", "clone_of", &cl) == 0)
+		vm_strset(&v->v_clone_of, cl, 2 * PROTO_VMNAME_MAX);
+	if (json_unpack(j, "{s:s}", "clone_snapshot", &cl) == 0)
+		vm_strset(&v->v_clone_snap, cl, PROTO_VMNAME_MAX);
+	if (json_unpack(j, "{s:s}", "clone_key", &cl) == 0 &&
+	    strlen(cl) == 64 && strspn(cl, "0123456789abcdef") == 64)
+		vm_strset(&v->v_clone_key, cl, 65);
 	v->v_created = created;
 	v->v_started = started;
 	vm_mac(v);

@@ -301,18 +301,26 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	vm_strset(&v->v_sshkey, cc->cc_sshkey, sizeof(cc->cc_sshkey));
 	vm_mac(v);
 	v->v_disk_asked = cc->cc_disk;
+	if (cc->cc_from_vm[0] != '\0' &&
+	    vm_clone_prepare(client, uid, cc, v) == -1)
+		goto fail;
 	/* Recorded before anything of it exists anywhere. */
 	if (vm_save(v) == -1) {
 		control_reply(client, EIO, "vm %s: cannot write its record",
 		    v->v_name);
 		vm_unsave(v);
-		freezero(v->v_authkeys, strlen(v->v_authkeys));
-		free(v->v_publish);
-		free(v);
-		return;
+		goto fail;
 	}
 	vm_link(v);
 	vm_create_send(v);
+	return;
+fail:
+	freezero(v->v_authkeys, strlen(v->v_authkeys));
+	free(v->v_publish);
+	free(v->v_sshkey);
+	free(v->v_clone_of);
+	free(v->v_clone_snap);
+	free(v);
 }
 
 /* The parent makes its address, disk and tap; we provision it then. */
@@ -328,6 +336,14 @@ vm_create_send(struct vm *v)
 	/* Asked for: exactly that; the default: at least the image's. */
 	vc.vc_disk_size = v->v_disk_asked ? v->v_disk_asked : v->v_disk;
 	vc.vc_flags = v->v_disk_asked ? 0 : VC_F_DISK_AT_LEAST;
+	if (v->v_clone_snap != NULL) {
+		/* a clone: the snapshot's disk, as large as it is */
+		strlcpy(vc.vc_from_id, v->v_from_id, sizeof(vc.vc_from_id));
+		strlcpy(vc.vc_from_snap, v->v_clone_snap,
+		    sizeof(vc.vc_from_snap));
+		vc.vc_disk_size = 0;
+		vc.vc_flags = VC_F_DISK_AT_LEAST;
+	}
 	vc.vc_owner = v->v_owner;
 	vmop_send(IMSG_VMOP_CREATE, &vc, sizeof(vc));
 }
@@ -384,6 +400,9 @@ vm_free(struct vm *v)
 	free(v->v_snap);
 	free(v->v_snap_msg);
 	free(v->v_restore);
+	free(v->v_clone_of);
+	free(v->v_clone_snap);
+	freezero(v->v_clone_key, v->v_clone_key ? strlen(v->v_clone_key) : 0);
 	freezero(v->v_authkeys, v->v_authkeys ? strlen(v->v_authkeys) : 0);
 	free(v);
 }

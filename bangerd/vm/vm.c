@@ -98,6 +98,15 @@ vm_result(struct imsg *imsg)
 		}
 		vm_from_result(v, &vr);
 		v->v_known = 1;
+		if (v->v_clone_snap != NULL) {
+			/* A clone's disk is its snapshot's, as it was. */
+			if (vm_clone_created(v, err, sizeof(err)) == -1) {
+				vm_strset(&v->v_error, err, PROTO_MSG_MAX);
+				vm_create_undo(v);
+			} else
+				vm_created(v);
+			break;
+		}
 		/* Its files go into the disk before anything boots it. */
 		vmop_id_send(IMSG_VMOP_DISK, v);
 		break;

@@ -181,6 +181,16 @@ struct vm {
 	int			 v_restore_checked; /* the parent says it can */
 	char			*v_snap_msg;	/* its result */
 	struct timespec		 v_snap_t0;	/* paused since */
+	/*
+	 * A clone (clone.c): of which VM's snapshot ("VM/SNAP"); the
+	 * snapshot of its own its first start restores (until that has
+	 * run); its SSH host key's seed, given to the guest on the
+	 * identity drive.  All recorded.
+	 */
+	char			*v_clone_of;
+	char			*v_clone_snap;
+	char			*v_clone_key;	/* 64 hex digits */
+	char			 v_from_id[PROTO_VMID_MAX]; /* while CREATING */
 };
 
 /* A string of struct vm's, "" if it has none. */
@@ -248,6 +258,12 @@ void		 vm_fcout_close(struct vm *);
 
 /* provision.c */
 int		 vm_provision(struct vm *, int, char *, size_t);
+void		 vm_created(struct vm *);
+/* clone.c */
+int		 vm_clone_prepare(uint32_t, uid_t, const struct ctl_vm_create *,
+		    struct vm *);
+int		 vm_clone_created(struct vm *, char *, size_t);
+int		 vm_identity(const struct vm *, char *, size_t);
 int		 vm_provision_end(struct vm *);
 void		 vm_create_undo(struct vm *);
 

@@ -1,6 +1,7 @@
 # Chaos: SIGKILL of the parent and of each worker at random points in
 # concurrent VM lifecycles (create with a published port and start,
-# snapshot, restore, stop, start, rm; a user's creations removed by vm
+# snapshot, restore, a clone of the snapshot made, started and removed,
+# stop, start, rm; a user's creations removed by vm
 # prune; snapshots of a long-lived VM taken and removed; all together),
 # next to two long-lived running VMs, with copy and reflink
 # storage.  After every kill, once bangerd has settled, what it
@@ -180,6 +181,9 @@ lifecycle() {
 		fi
 		ctl vm snapshot "$n" s1 >/dev/null 2>&1
 		ctl vm restore "$n" s1 >/dev/null 2>&1
+		ctl vm create "$n-k" --from-snapshot "$n/s1" --start \
+		    >/dev/null 2>&1
+		ctl vm rm -f "$n-k" >/dev/null 2>&1
 		ctl vm stop "$n" >/dev/null 2>&1
 		ctl vm start "$n" >/dev/null 2>&1
 		ctl vm rm -f "$n" >/dev/null 2>&1

@@ -281,6 +281,36 @@ expect_eq "e2e: ... without a boot (its uptime goes on)" \
 expect_eq "e2e: ... its name and address the same" \
     "$(vssh g1 -- hostname 2>&1) $(ctl vm show --json g1 | jq -r .address)" \
     "g1 $addr"
+
+# Two clones of the snapshot, side by side with the original: each
+# restored on its own tap, each taking on its own name, MAC, address and
+# host key from its identity drive (guest/banger-identity in the guest).
+out=$(ctl vm create cl --from-snapshot g1/s1 --count 2 --start 2>&1)
+expect_eq "e2e: vm create --from-snapshot --count 2 --start" "$out" \
+    "$(printf 'vm cl-1 started (a clone of g1/s1)\nvm cl-2 started (a clone of g1/s1)')"
+for c in cl-1 cl-2; do
+	wait_for 60 vssh "$c" -- true
+	caddr=$(ctl vm show --json "$c" | jq -r .address)
+	expect_eq "e2e: clone $c answers vm ssh (its own host key), as $c" \
+	    "$(vssh "$c" -- 'hostname; ip -4 -o addr show scope global | awk "{print \$4}"; cat /root/mark' 2>&1 | tr '\n' ' ')" \
+	    "$c $caddr/24 before "
+	expect_eq "e2e: ... its host key the one bangerctl pins" \
+	    "$(vssh "$c" -- cat /etc/ssh/ssh_host_ed25519_key.pub 2>&1 | cut -d' ' -f1-2)" \
+	    "$(ctl vm show --json "$c" | jq -r .host_key | cut -d' ' -f1-2)"
+	expect_eq "e2e: ... its MAC its own" \
+	    "$(vssh "$c" -- cat /sys/class/net/eth0/address 2>&1)" \
+	    "$(ctl vm show --json "$c" | jq -r .mac)"
+done
+expect_eq "e2e: the clones reach each other by name" \
+    "$(vssh cl-1 -- 'getent hosts cl-2 | cut -d" " -f1; timeout 10 bash -c "exec 3<>/dev/tcp/cl-2/22 && head -c 7 <&3"' 2>&1 | tr '\n' ' ')" \
+    "$(ctl vm show --json cl-2 | jq -r .address) SSH-2.0 "
+expect_eq "e2e: ... and the original runs on as itself" \
+    "$(vssh g1 -- hostname 2>&1) $(ctl vm show --json g1 | jq -r .address)" \
+    "g1 $addr"
+for c in cl-1 cl-2; do
+	ctl vm rm -f "$c" >/dev/null 2>&1
+done
+
 pid=$(ctl vm show --json g1 | jq .pid)
 qpid=$(pgrep -P "$pid" -f qemu-system-x86_64)
 

@@ -1,9 +1,10 @@
 #!/bin/sh
-# rootfs-setup.sh DIR KREL MODULES PUBKEY: make a freshly debootstrapped
+# rootfs-setup.sh DIR KREL MODULES PUBKEY AGENT: make a freshly debootstrapped
 # tree at DIR a banger guest (scripts/build-guest.sh runs it, as root,
 # before mkfs.ext4 -d).  MODULES is the kernel package's
 # lib/modules/KREL, copied in so that udev and modprobe find them; PUBKEY
-# is the one key root may log in with over SSH.
+# is the one key root may log in with over SSH; AGENT the directory of
+# banger's guest agent (guest/ at the top of the tree).
 #
 # The guest: systemd, a serial getty on ttyS0 whose banner (/etc/issue)
 # shows the running kernel's release, systemd-networkd configured from
@@ -13,7 +14,7 @@
 # machine-id (each VM its own), no root password.
 set -eu
 
-DIR=$1 KREL=$2 MODULES=$3 PUBKEY=$4
+DIR=$1 KREL=$2 MODULES=$3 PUBKEY=$4 AGENT=$5
 
 [ -x "$DIR/sbin/init" ] || { echo "rootfs-setup: $DIR: no /sbin/init" >&2; exit 1; }
 
@@ -78,6 +79,13 @@ DHCP=yes
 EOF
 in_root systemctl -q enable systemd-networkd.service \
     systemd-network-generator.service
+
+# banger's guest agent: the identity drive taken on after a restore
+# (a clone's new name, address, MAC and host key)
+install -m 0755 "$AGENT/banger-identity" "$DIR/usr/local/sbin/banger-identity"
+install -m 0644 "$AGENT/banger-identity.service" \
+    "$DIR/etc/systemd/system/banger-identity.service"
+in_root systemctl -q enable banger-identity.service
 
 # the console: a serial getty, and the kernel release above its prompt
 in_root systemctl -q enable serial-getty@ttyS0.service

@@ -284,22 +284,52 @@ send_vmop(int fd, const char *op, int argc, char **argv)
 	uint32_t		 type;
 	int			 i;
 
-	if (strcmp(op, "create") == 0 && (argc == 2 || argc == 3)) {
+	if (strcmp(op, "create") == 0 && argc >= 2 && argc <= 4) {
+		char	*slash;
+
 		memset(&vc, 0, sizeof(vc));
 		strncpy(vc.vc_id, argv[0], sizeof(vc.vc_id) - 1);
 		strncpy(vc.vc_image, argv[1], sizeof(vc.vc_image) - 1);
-		strncpy(vc.vc_name, argc == 3 ? argv[2] : "forged",
+		strncpy(vc.vc_name, argc >= 3 ? argv[2] : "forged",
 		    sizeof(vc.vc_name) - 1);
+		/* a clone: from=ID:SNAP (either side may be empty) */
+		if (argc == 4 && strncmp(argv[3], "from=", 5) == 0 &&
+		    (slash = strchr(argv[3], ':')) != NULL) {
+			size_t	 idlen = slash - argv[3] - 5;
+
+			if (idlen >= sizeof(vc.vc_from_id))
+				idlen = sizeof(vc.vc_from_id) - 1;
+			memcpy(vc.vc_from_id, argv[3] + 5, idlen);
+			strncpy(vc.vc_from_snap, slash + 1,
+			    sizeof(vc.vc_from_snap) - 1);
+		}
 		send_struct(fd, IMSG_VMOP_CREATE, &vc, sizeof(vc));
 	} else if (strcmp(op, "start") == 0 && argc >= 1 &&
 	    argc <= 1 + PROTO_PUBLISH_MAX) {
 		memset(&vs, 0, sizeof(vs));
 		strncpy(vs.vs_id, argv[0], sizeof(vs.vs_id) - 1);
+		/* an identity as the vm worker gives one, unless forged */
+		strlcpy(vs.vs_identity, IDENTITY_MAGIC "name forged\n",
+		    sizeof(vs.vs_identity));
 		for (i = 1; i < argc; i++) {
 			struct proto_publish	*pp = &vs.vs_publish[i - 1];
 			char			 pr[8], ha[32];
 			unsigned		 hp, gp;
 			struct in_addr		 a;
+
+			/* identity=nomagic|control|none */
+			if (strncmp(argv[i], "identity=", 9) == 0) {
+				memset(vs.vs_identity, 0,
+				    sizeof(vs.vs_identity));
+				if (strcmp(argv[i] + 9, "nomagic") == 0)
+					strlcpy(vs.vs_identity, "name x\n",
+					    sizeof(vs.vs_identity));
+				else if (strcmp(argv[i] + 9, "control") == 0)
+					strlcpy(vs.vs_identity, IDENTITY_MAGIC
+					    "name \033[2J\n",
+					    sizeof(vs.vs_identity));
+				continue;
+			}
 
 			if (strncmp(argv[i], "snap=", 5) == 0) {
 				vs.vs_flags |= VS_F_RESTORE;

@@ -268,6 +268,24 @@ refuse "a start with flags there are not" 'vm '"$id"': start flags 0x2, snapshot
 refuse "a start from a snapshot named with a path" \
     'vm '"$id"': start flags 0x1, snapshot "../../etc"' \
     vmop-start "$id" snap=../../etc
+refuse "a start without an identity drive's text" \
+    "vm $id: an identity that is not \"banger-identity 1\" and lines of printable ASCII" \
+    vmop-start "$id" identity=none
+refuse "a start with an identity without its magic" \
+    "vm $id: an identity that is not \"banger-identity 1\"" \
+    vmop-start "$id" identity=nomagic
+refuse "a start with control characters in its identity" \
+    "vm $id: an identity that is not \"banger-identity 1\"" \
+    vmop-start "$id" identity=control
+refuse "a clone of a path" \
+    'vm 0badc0de: a clone of "../../x" snapshot "s1"' \
+    vmop-create 0badc0de default forged from=../../x:s1
+refuse "a clone of a snapshot named with a path" \
+    'vm 0badc0de: a clone of "'"$id"'" snapshot "../etc"' \
+    vmop-create 0badc0de default forged "from=$id:../etc"
+refuse "a clone of a snapshot of no VM" \
+    'vm 0badc0de: a clone of "" snapshot "s1"' \
+    vmop-create 0badc0de default forged from=:s1
 refuse "a ready from the running vm worker" \
     'unexpected message type {type}' ready-again vm
 # ... as the net worker, ...

@@ -1,5 +1,5 @@
 # vm snapshot, its ls and rm, end to end through bangerd with the idle
-# Firecracker stand-in (which writes Firecracker 1.10's snapshot files):
+# Firecracker stand-in (which writes Firecracker 1.12's snapshot files):
 # what the owner sees, what is on the host, what others may not do, and
 # that a restart, a crash and vm rm leave nothing a record does not name.
 . "$TOP/regress/lib/lib.sh"
@@ -77,7 +77,7 @@ expect_eq "snapshot: nothing is left in the jail" \
 expect_eq "snapshot: the record names it ready" "$(recorded "$id")" "first 2"
 
 # What Firecracker was sent (the stand-in checks each body against
-# Firecracker 1.10.1's API, and keeps them).
+# Firecracker 1.12.1's API, and keeps them).
 req=$STATE/jail/firecracker/$id/root/run/fc-standin.requests
 body() { jq -c "select(.method == \"$1\" and .path == \"$2\") | .body" "$req"; }
 expect_eq "snapshot: the VM was paused, then resumed" \

@@ -106,7 +106,7 @@ done
 wait_for 5 grep -q "Running Firecracker" "$STATE/vms/$id/firecracker.log"
 expect_match "vm: firecracker's log is kept in the state directory" \
     "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
-    "\[$id:fc_api:INFO\] Running Firecracker v1\.10\.1"
+    "\[$id:fc_api:INFO\] Running Firecracker v1\.12\.1"
 expect_match "vm: ... with the requests it was sent" \
     "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
     'received a Put request on "/machine-config"'
@@ -116,9 +116,9 @@ expect_eq "vm: the metrics flushed at InstanceStart are kept" \
     '{"state":"Running"}'
 js=$(ctl vm show --json web)
 expect_eq "vm: show --json gives firecracker's version and state" \
-    "$(echo "$js" | jq -c '[.vmm_version, .vmm_state]')" '["1.10.1","Running"]'
+    "$(echo "$js" | jq -c '[.vmm_version, .vmm_state]')" '["1.12.1","Running"]'
 expect_match "vm: show gives firecracker's version and state" \
-    "$(ctl vm show web)" "firecracker +1\.10\.1, Running, pid $pid \(uid 300000\)"
+    "$(ctl vm show web)" "firecracker +1\.12\.1, Running, pid $pid \(uid 300000\)"
 wait_for 5 grep -q "fc-standin login" "$STATE/vms/$id/console.log"
 expect_match "vm: the console is logged" \
     "$(cat "$STATE/vms/$id/console.log")" "fc-standin login"
@@ -352,7 +352,7 @@ bad "start when firecracker's logger fails" \
 expect_eq "vm: ... leaves it in error, with firecracker's message" \
     "$(ctl vm show --json lg | jq -r '[.state, .error] | join(": ")')" \
     "error: Logger error: Failed to open target file: Permission denied (os error 13)"
-canned ns 'GET / 200 {"id":"x","state":"Not started","vmm_version":"1.10.1","app_name":"Firecracker"}'
+canned ns 'GET / 200 {"id":"x","state":"Not started","vmm_version":"1.12.1","app_name":"Firecracker"}'
 bad "start when firecracker does not run the guest" \
     '^bangerctl: vm ns: firecracker.s state is "Not started" after InstanceStart, not "Running"$' \
     ctl vm start ns
