@@ -103,6 +103,9 @@ vm_clone_prepare(uint32_t client, uid_t uid, const struct ctl_vm_create *cc,
 	v->v_cpus = o->v_cpus;
 	v->v_memory = o->v_memory;
 	v->v_disk = o->v_disk;
+	/* the guest's authorized keys are the origin's: so is vm ssh's key */
+	if (o->v_sshkey != NULL)
+		vm_strset(&v->v_sshkey, o->v_sshkey, PROTO_PATH_MAX);
 	vm_strf(&v->v_clone_of, "%s/%s", o->v_name, cc->cc_from_snap);
 	vm_strset(&v->v_clone_snap, cc->cc_from_snap, PROTO_VMNAME_MAX);
 	/* vm_create_send names the origin by id: names can be reused */
