@@ -80,6 +80,9 @@ info_json(struct vm_info *vi)
 	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
 	json_object_set_new(j, "ssh_key", vi->vi_sshkey[0] ?
 	    json_string(vi->vi_sshkey) : json_null());
+	vi->vi_clone_of[sizeof(vi->vi_clone_of) - 1] = '\0';
+	json_object_set_new(j, "clone_of", vi->vi_clone_of[0] ?
+	    json_string(vi->vi_clone_of) : json_null());
 	/* What Firecracker said of itself (GET /) when it started. */
 	vi->vi_vmm_version[sizeof(vi->vi_vmm_version) - 1] = '\0';
 	vi->vi_vmm_state[sizeof(vi->vi_vmm_state) - 1] = '\0';
@@ -107,6 +110,7 @@ info_ascii(struct vm_info *vi)
 	    jw_ascii(vi->vi_backend, sizeof(vi->vi_backend)) &&
 	    jw_ascii(vi->vi_hostkey, sizeof(vi->vi_hostkey)) &&
 	    jw_ascii(vi->vi_sshkey, sizeof(vi->vi_sshkey)) &&
+	    jw_ascii(vi->vi_clone_of, sizeof(vi->vi_clone_of)) &&
 	    jw_ascii(vi->vi_vmm_version, sizeof(vi->vi_vmm_version)) &&
 	    jw_ascii(vi->vi_vmm_state, sizeof(vi->vi_vmm_state));
 }
@@ -176,6 +180,7 @@ info_write(struct jw *jw, struct vm_info *vi)
 	jw_close(jw, ']');
 	info_str(jw, "host_key", vi->vi_hostkey, sizeof(vi->vi_hostkey));
 	info_str(jw, "ssh_key", vi->vi_sshkey, sizeof(vi->vi_sshkey));
+	info_str(jw, "clone_of", vi->vi_clone_of, sizeof(vi->vi_clone_of));
 	jw_key(jw, "vmm_version");
 	if (vi->vi_vmm_state[0] && vi->vi_vmm_version[0])
 		jw_str(jw, vi->vi_vmm_version, sizeof(vi->vi_vmm_version));
@@ -475,6 +480,9 @@ vm_show(int argc, char **argv)
 			    &vi->vi_publish[i], b1, sizeof(b1)));
 		if (vi->vi_sshkey[0] != '\0')
 			printf("%-10s %s\n", "ssh key", vi->vi_sshkey);
+		vi->vi_clone_of[sizeof(vi->vi_clone_of) - 1] = '\0';
+		if (vi->vi_clone_of[0] != '\0')
+			printf("%-10s %s\n", "clone of", vi->vi_clone_of);
 		if (vi->vi_pid > 0 && vi->vi_vmm_state[0] != '\0')
 			printf("%-10s %s, %s, pid %d (uid %u)\n",
 			    "firecracker", vi->vi_vmm_version,

@@ -420,6 +420,7 @@ struct vm_info {
 	char		vi_sshkey[PROTO_PATH_MAX];	/* --ssh-key, "" if none */
 	char		vi_vmm_version[32];	/* Firecracker's GET /, at start */
 	char		vi_vmm_state[16];	/* "" unless running or paused */
+	char		vi_clone_of[2 * PROTO_VMNAME_MAX]; /* VM/SNAP, or "" */
 };
 
 #define WORKER_STARTING		0	/* forked, not yet sandboxed */

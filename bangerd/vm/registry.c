@@ -254,6 +254,7 @@ vm_info(const struct vm *v, struct vm_info *vi)
 	vi->vi_started = v->v_started;
 	strlcpy(vi->vi_hostkey, S(v->v_hostkey), sizeof(vi->vi_hostkey));
 	strlcpy(vi->vi_sshkey, S(v->v_sshkey), sizeof(vi->vi_sshkey));
+	strlcpy(vi->vi_clone_of, S(v->v_clone_of), sizeof(vi->vi_clone_of));
 	strlcpy(vi->vi_vmm_version, v->v_vmm_version,
 	    sizeof(vi->vi_vmm_version));
 	if (v->v_state == VM_RUNNING || v->v_state == VM_PAUSED)

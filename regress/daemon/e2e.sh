@@ -303,7 +303,7 @@ for c in cl-1 cl-2; do
 done
 expect_eq "e2e: the clones reach each other by name" \
     "$(vssh cl-1 -- 'getent hosts cl-2 | cut -d" " -f1; timeout 10 bash -c "exec 3<>/dev/tcp/cl-2/22 && head -c 7 <&3"' 2>&1 | tr '\n' ' ')" \
-    "$(ctl vm show --json cl-2 | jq -r .address) SSH-2.0 "
+    "$(ctl vm show --json cl-2 | jq -r .address) SSH-2.0"
 expect_eq "e2e: ... and the original runs on as itself" \
     "$(vssh g1 -- hostname 2>&1) $(ctl vm show --json g1 | jq -r .address)" \
     "g1 $addr"

@@ -72,6 +72,12 @@ expect_eq "clone: ...which its record names ready" "$(recorded "$cid")" "s1 2"
 expect_eq "clone: ls shows it" \
     "$(ctl vm snapshot ls --json c1 | jq -r '.[] | "\(.name) \(.state)"')" \
     "s1 ready"
+expect_eq "clone: show says what it is a clone of" \
+    "$(echo "$js" | jq -r .clone_of) $(ctl vm show web | awk '$1 == "clone" {print $3}') $(ctl vm show --json web | jq -r .clone_of)" \
+    "web/s1  null"
+expect_eq "clone: ...and so does vm ls --json, and show without --json" \
+    "$(ctl vm ls --json | jq -r '.[] | select(.name == "c1") | .clone_of') $(ctl vm show c1 | awk '$1 == "clone" {print $3}')" \
+    "web/s1 web/s1"
 expect_match "clone: a host key of its own, not the origin's" \
     "$(echo "$js" | jq -r .host_key)" "^ssh-ed25519 [A-Za-z0-9+/]+ root@c1$"
 
