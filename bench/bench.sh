@@ -12,7 +12,8 @@
 #	BENCH_PER	lifecycles each concurrent client runs (8)
 #	BENCH_VMS	VMs for vm ls, memory, restart and prune (1000)
 #	BENCH_ONLY	space-separated parts to run (all): recipe life
-#			conc slow ls mem restart prune snap imsg
+#			conc slow ls mem restart prune snap clone imsg
+#			guest (a real guest under qemu: bench/guest_clone.sh)
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -20,7 +21,7 @@ RUNS=${BENCH_RUNS:-40}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER=${BENCH_PER:-8}
 NVMS=${BENCH_VMS:-1000}
-ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap imsg}
+ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap clone guest imsg}
 
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -344,6 +345,57 @@ if want snap; then
 	row "vm restore of a running VM, against vm restart -f (a boot)" \
 	    "$(ms "$rest") ms (restart -f: $(ms "$cold") ms)" "" \
 	    "$(ratio "$cold" "$rest")"
+fi
+
+# Clones of one snapshot (512 MiB, reflink), created and started
+# (restored on their own taps): one after another, then from
+# $CLIENTS clients at once; clones a second against the issue's 50.
+if want clone; then
+	n=$(( RUNS / 2 > 10 ? RUNS / 2 : 10 ))
+	ctl vm create orig --memory 512M --start >/dev/null &&
+	    ctl vm snapshot orig s1 >/dev/null ||
+	    { echo "bench: the clones' snapshot failed" >&2; exit 1; }
+	: >"$T/clone"; : >"$T/clonefail"
+	for i in $(seq 1 "$n"); do
+		t0=${EPOCHREALTIME/./}
+		ctl vm create "k$i" --from-snapshot orig/s1 --start >/dev/null ||
+		    { echo "bench: a clone failed" >&2; exit 1; }
+		echo $(( ${EPOCHREALTIME/./} - t0 )) >>"$T/clone"
+	done
+	one=$(median <"$T/clone")
+	for i in $(seq 1 "$n"); do ctl vm rm -f "k$i" >/dev/null; done
+	t0=${EPOCHREALTIME/./}
+	pids=()
+	for c in $(seq 1 "$CLIENTS"); do
+		(
+			for i in $(seq 1 "$PER"); do
+				ctl vm create "p$c-$i" --from-snapshot orig/s1 \
+				    --start >/dev/null || echo fail
+			done
+		) >>"$T/clonefail" &
+		pids+=($!)
+	done
+	# the clients only: a bare wait would wait for bangerd too
+	wait "${pids[@]}"
+	t1=${EPOCHREALTIME/./}
+	[ -s "$T/clonefail" ] && { echo "bench: a clone failed" >&2; exit 1; }
+	total=$((CLIENTS * PER))
+	rate=$(awk -v n="$total" -v u="$((t1 - t0))" 'BEGIN { printf "%.1f", n / (u / 1e6) }')
+	row "vm create --from-snapshot --start (512 MiB, reflink), median of $n" \
+	    "$(ms "$one") ms" "" ""
+	row "clones a second, $total from $CLIENTS clients" "$rate/s" ">= 50/s" ""
+	for c in $(seq 1 "$CLIENTS"); do
+		for i in $(seq 1 "$PER"); do
+			ctl vm rm -f "p$c-$i" >/dev/null
+		done
+	done
+	ctl vm rm -f orig >/dev/null
+fi
+
+if want guest; then
+	while IFS='|' read -r a b c d; do
+		row "$a" "$b" "$c" "$d"
+	done < <(bash "$TOP/bench/guest_clone.sh")
 fi
 
 if want imsg; then

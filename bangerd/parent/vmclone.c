@@ -16,9 +16,11 @@
  *	origin and its snapshot may go as soon as the clone is made.
  *
  * Records first, as everywhere: the clone's record is "creating" until
- * both exist, and its snapshot is in it "creating" before its directory
- * is made; a crash at any point leaves a record that the start undoes
- * (vmop_restore, pvm_snaps_restore) and files that the sweep removes.
+ * both exist, and a creating VM's record owns everything under
+ * STATE/snapshots/ID; a crash at any point leaves a record that the
+ * start undoes (vmop_restore: its disk, tap and snapshots removed).
+ * The copy enters the record "ready" in the one synced write that
+ * makes the VM "created", after its files and directories are synced.
  *
  * Only the origin's owner (or root) may clone it: the snapshot holds
  * the guest's memory.  The vm worker says who the clone is for; this
@@ -181,10 +183,10 @@ clone_file(int sfd, int dfd, const char *name, gid_t gid, mode_t mode,
 }
 
 /*
- * After the clone's disk and tap: its own copy of the snapshot,
- * recorded "creating" first, "ready" once its files are synced.
- * 0, or -1 with msg and nothing of it left (but a record the caller's
- * teardown removes).
+ * After the clone's disk and tap: its own copy of the snapshot, its
+ * files and directories synced, then added to the record "ready" in
+ * memory: the caller's save of the VM as created writes both.  0, or
+ * -1 with msg and nothing of it left.
  */
 int
 pvm_clone_snapshot(struct pvm *pv, char *msg, size_t len)
@@ -197,12 +199,6 @@ pvm_clone_snapshot(struct pvm *pv, char *msg, size_t len)
 	if ((o = clone_origin(pv->pv_from->pf_id, name, pv->pv_owner, &ps,
 	    msg, len)) == NULL)
 		return -1;
-	if (psnap_add(pv, name, PSNAP_CREATING) == -1 ||
-	    pvm_save_sync(pv, 0) == -1) {
-		snprintf(msg, len, "cannot record its snapshot %s", name);
-		psnap_drop(pv, name);
-		return -1;
-	}
 	if ((sfd = snap_dir_open(o, name)) == -1 ||
 	    (dfd = snaps_dir_open(pv->pv_id, 1)) == -1 ||
 	    mkdirat(dfd, name, 0700) == -1 ||
@@ -221,8 +217,11 @@ pvm_clone_snapshot(struct pvm *pv, char *msg, size_t len)
 		    strerror(errno));
 		goto out;
 	}
+	if (psnap_add(pv, name, PSNAP_READY) == -1) {
+		snprintf(msg, len, "snapshot %s: %s", name, strerror(errno));
+		goto out;
+	}
 	mine = psnap_find(pv, name);
-	ps = psnap_find(o, name);	/* the same: nothing ran meanwhile */
 	mine->ps_created = ps->ps_created;
 	mine->ps_memory = ps->ps_memory;
 	mine->ps_vmstate = ps->ps_vmstate;
@@ -230,12 +229,6 @@ pvm_clone_snapshot(struct pvm *pv, char *msg, size_t len)
 	mine->ps_disk_alloc = strcmp(how, "reflink") == 0 ? 0 :
 	    ps->ps_disk_alloc;
 	strlcpy(mine->ps_how, how, sizeof(mine->ps_how));
-	mine->ps_state = PSNAP_READY;
-	if (pvm_save_sync(pv, 1) == -1) {
-		mine->ps_state = PSNAP_CREATING;
-		snprintf(msg, len, "cannot record its snapshot %s", name);
-		goto out;
-	}
 	log_info("vm %s: snapshot %s of vm %s copied for its clone (%s)",
 	    pv->pv_id, name, o->pv_id, how);
 	rv = 0;
@@ -245,8 +238,6 @@ out:
 			close(nfd);
 		nfd = -1;
 		(void)snaps_tree_remove(pv->pv_id, name);
-		psnap_drop(pv, name);
-		(void)pvm_save_sync(pv, 1);
 	}
 	if (nfd != -1)
 		close(nfd);

@@ -419,6 +419,7 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
+	/* one synced write: the VM created, a clone's snapshot ready */
 	if (pvm_set_state(pv, VMOP_CREATED) == -1) {
 		pv->pv_state = VMOP_CREATING;
 		pvm_create_fail(pv, EIO, "cannot write its record");

@@ -12,6 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 daemon_setup
+trap daemon_cleanup EXIT
 vm_daemon_start clone
 
 bad() { fails_saying clone "$@"; }	# name want-regex command...

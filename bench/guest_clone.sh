@@ -1,0 +1,80 @@
+#!/bin/bash
+# Part "guest" of make bench: a real Debian guest under the qemu-mode
+# Firecracker stand-in (as regress/daemon/e2e.sh runs it), cold boots
+# against clones of a snapshot of it, each timed from the command to the
+# first `vm ssh NAME -- hostname` that answers with NAME (the clone's
+# own name: its guest agent has taken on its identity).  Prints table
+# rows "what|figure|goal|ratio" on stdout, progress on stderr.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+GUEST=${FC_STANDIN_GUEST:-/var/cache/banger-guest}
+N=${BENCH_GUEST_RUNS:-3}
+
+if [ ! -r "$GUEST/rootfs.ext4" ] || [ ! -x /usr/bin/qemu-system-x86_64 ]; then
+	echo "clone-to-SSH against a cold boot|not run: no guest in $GUEST (make guest) or no qemu||"
+	exit 0
+fi
+
+daemon_setup 'bridge "br-fc" {
+	address 10.79.0.1/24
+}'
+trap daemon_cleanup EXIT
+mkdir -p "$T/bin" "$T/key" "$T/tmp"
+chmod 0755 "$T/bin"
+install -m 0755 "$HELPERS/fc-standin-qemu" "$T/bin/firecracker"
+install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
+install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
+install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
+cat >>"$CONF" <<EOC
+firecracker "$T/bin/firecracker"
+jailer "$T/bin/jailer"
+image "guest" {
+	kernel "$GUEST/vmlinux"
+	initrd "$GUEST/initrd.img"
+	rootfs "$GUEST/rootfs.ext4"
+	boot-args "console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
+}
+EOC
+daemon_start || { echo "bench: bangerd does not start" >&2; exit 1; }
+
+# Until vm ssh NAME -- hostname says NAME (at most 120 s); 0 if it did.
+ssh_up() {
+	local end=$((SECONDS + 120)) out
+	while [ "$SECONDS" -lt "$end" ]; do
+		out=$(timeout 10 setsid -w ip netns exec "$NS" env \
+		    TMPDIR="$T/tmp" "$BANGERCTL" -s "$SOCK" vm ssh "$1" -- \
+		    hostname </dev/null 2>/dev/null)
+		[ "$out" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
+    else if (NR % 2) print a[(NR + 1) / 2];
+    else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+: >"$T/cold"; : >"$T/clone"
+for i in $(seq 1 "$N"); do
+	t0=${EPOCHREALTIME/./}
+	ctl vm create "b$i" --image guest --cpus 1 --memory 384M \
+	    --ssh-key "$T/key/id.pub" --start >/dev/null &&
+	    ssh_up "b$i" || { echo "bench: cold boot b$i failed" >&2; exit 1; }
+	echo $(( ${EPOCHREALTIME/./} - t0 )) | tee -a "$T/cold" |
+	    awk -v n="b$i" '{ printf "  cold boot to SSH, %s: %.1f s\n", n, $1 / 1e6 }' >&2
+	[ "$i" -gt 1 ] && ctl vm rm -f "b$i" >/dev/null
+done
+ctl vm snapshot b1 s1 >/dev/null || { echo "bench: snapshot failed" >&2; exit 1; }
+for i in $(seq 1 "$N"); do
+	t0=${EPOCHREALTIME/./}
+	ctl vm create "k$i" --from-snapshot b1/s1 --start >/dev/null &&
+	    ssh_up "k$i" || { echo "bench: clone k$i failed" >&2; exit 1; }
+	echo $(( ${EPOCHREALTIME/./} - t0 )) | tee -a "$T/clone" |
+	    awk -v n="k$i" '{ printf "  clone to SSH, %s: %.1f s\n", n, $1 / 1e6 }' >&2
+	ctl vm rm -f "k$i" >/dev/null
+done
+ctl vm rm -f b1 >/dev/null
+cold=$(median <"$T/cold")
+clone=$(median <"$T/clone")
+awk -v c="$cold" -v k="$clone" -v n="$N" 'BEGIN {
+	printf "clone to SSH against a cold boot to SSH (Debian guest, qemu TCG, 384 MiB), medians of %d|%.2f s (cold boot: %.2f s)|<= 1/4 of the cold boot|%.2fx\n", n, k / 1e6, c / 1e6, c / k }'
