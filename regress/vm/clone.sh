@@ -89,6 +89,8 @@ expect_eq "clone: its first start restores its snapshot, and it runs" \
 expect_eq "clone: ...loaded on its own tap (network_overrides)" \
     "$(body "$cid" PUT /snapshot/load)" \
     "{\"snapshot_path\":\"/snapshot.vmstate\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"/snapshot.mem\"},\"enable_diff_snapshots\":false,\"resume_vm\":true,\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"$(echo "$js" | jq -r .tap)\"}]}"
+expect_eq "clone: ...every request taken by the stand-in (1.12.1's API)" \
+    "$(jq -r 'select(.status >= 300) | .path' "$(jailroot "$cid")/run/fc-standin.requests")" ""
 expect_eq "clone: ...with no boot" \
     "$(body "$cid" PUT /actions)" ""
 expect_eq "clone: ...and Firecracker holds its tap, not the origin's" \
