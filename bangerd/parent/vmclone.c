@@ -38,7 +38,6 @@
 
 #include "parent.h"
 #include "log.h"
-#include "storage.h"
 #include "vmsnap.h"
 
 /* Whose snapshot, and which: checked at CREATE and again before use. */
@@ -146,12 +145,16 @@ pvm_clone_disk_open(struct pvm *pv, char *msg, size_t len)
 	return fd;
 }
 
-/* One file of the origin's snapshot, copied into the clone's. */
+/*
+ * One file of the origin's snapshot, copied into the clone's (as a disk
+ * child copies one: snap_copy); *how becomes "copy" once one is.
+ */
 static int
 clone_file(int sfd, int dfd, const char *name, gid_t gid, mode_t mode,
     const char **how, char *msg, size_t len)
 {
-	int	 in, out, rv;
+	struct snap_res	 sr;
+	int		 in, out, rv;
 
 	if ((in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
 	    -1) {
@@ -166,10 +169,9 @@ clone_file(int sfd, int dfd, const char *name, gid_t gid, mode_t mode,
 		close(in);
 		return -1;
 	}
-	if ((rv = disk_reflink(in, out)) == 0)
-		*how = "reflink";
-	else if ((rv = disk_sparse_copy(in, out)) == 0 &&
-	    strcmp(*how, "reflink") == 0)
+	memset(&sr, 0, sizeof(sr));
+	if ((rv = snap_copy(in, out, &sr, NULL)) == 0 &&
+	    strcmp(sr.sr_how, "copy") == 0)
 		*how = "copy";
 	if (rv == -1 || fchown(out, 0, gid) == -1 ||
 	    fchmod(out, mode) == -1 || fsync(out) == -1) {

@@ -366,8 +366,9 @@ snap_child_begin(int out, struct snap_res *sr, struct snap_copy *sc,
 
 /*
  * dst made a copy of src: a reflink if src is a regular file and the
- * file system makes one, else a sparse copy that reports its progress;
- * sr_how says which.  -1 (errno) if neither.
+ * file system makes one, else a sparse copy that reports its progress
+ * (with sc; the parent's own copies, without, report none); sr_how is
+ * set to "copy" if it was one.  -1 (errno) if neither.
  */
 int
 snap_copy(int src, int dst, struct snap_res *sr, struct snap_copy *sc)
@@ -378,7 +379,8 @@ snap_copy(int src, int dst, struct snap_res *sr, struct snap_copy *sc)
 	    disk_reflink(src, dst) == 0)
 		return 0;
 	strlcpy(sr->sr_how, "copy", sizeof(sr->sr_how));
-	return disk_sparse_copy_cb(src, dst, snap_copy_progress, sc);
+	return disk_sparse_copy_cb(src, dst, sc != NULL ? snap_copy_progress :
+	    NULL, sc);
 }
 
 static __attribute__((__noreturn__)) void
