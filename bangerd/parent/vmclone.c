@@ -99,8 +99,6 @@ pvm_clone_begin(struct pvm *pv, const struct vmop_create *vc, char *msg,
 	strlcpy(pv->pv_from->pf_id, o->pv_id, sizeof(pv->pv_from->pf_id));
 	strlcpy(pv->pv_from->pf_snap, vc->vc_from_snap,
 	    sizeof(pv->pv_from->pf_snap));
-	pv->pv_memory = o->pv_memory;
-	pv->pv_cpus = o->pv_cpus;
 	return 0;
 }
 
