@@ -67,7 +67,6 @@ vm_start_begin(struct vm *v)
 		v->v_fresh = 0;
 		v->v_sync = 1;
 		vm_strset(&v->v_restore, v->v_clone_snap, PROTO_VMNAME_MAX);
-		v->v_restore_checked = 1;
 		vm_set_state(v, VM_STARTING);
 		vm_start_boot(v);
 		return;
@@ -307,6 +306,7 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 	struct fc_instance	 fi;
 	struct fc_boot		 fb;
 	char			 msg[PROTO_MSG_MAX];
+	int			 first;
 
 	v->v_api = NULL;
 	if (v->v_state != VM_STARTING)
@@ -353,18 +353,18 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 			log_info("vm %s: running, restored from snapshot %s "
 			    "(firecracker %s, pid %d)", v->v_name,
 			    v->v_restore, v->v_vmm_version, v->v_pid);
-			if (v->v_clone_snap != NULL) {
-				/* A clone's first start: from now on, a VM. */
+			/* A clone's first start: from now on, a VM. */
+			if ((first = v->v_clone_snap != NULL)) {
 				vm_strset(&v->v_clone_snap, "", 1);
 				v->v_sync = 1;
-				vm_set_state(v, VM_RUNNING);
-				vm_op_done(v, 0, "vm %s started (a clone of %s)",
-				    v->v_name, S(v->v_clone_of));
-				return;
 			}
 			vm_set_state(v, VM_RUNNING);
-			vm_op_done(v, 0, "vm %s restored from snapshot %s",
-			    v->v_name, v->v_restore);
+			if (first)
+				vm_op_done(v, 0, "vm %s started (a clone of %s)",
+				    v->v_name, S(v->v_clone_of));
+			else
+				vm_op_done(v, 0, "vm %s restored from snapshot "
+				    "%s", v->v_name, v->v_restore);
 			return;
 		}
 		if (strcmp(fi.fi_state, "Running") == 0)

@@ -62,11 +62,12 @@ clone_key(const struct vm *v, struct sshkey_ed25519 *key)
 /*
  * bangerctl's vm create --from-snapshot VM/SNAP: the origin checked
  * (its owner's, or root's, to clone), and the clone given its image,
- * cpus and memory.  0, or -1 with the client told.
+ * cpus and memory; from_id gets the origin's id, for the parent (names
+ * can be reused, ids cannot).  0, or -1 with the client told.
  */
 int
 vm_clone_prepare(uint32_t client, uid_t uid, const struct ctl_vm_create *cc,
-    struct vm *v)
+    struct vm *v, char *from_id, size_t from_idlen)
 {
 	struct vm	*o;
 	const char	*why;
@@ -108,8 +109,7 @@ vm_clone_prepare(uint32_t client, uid_t uid, const struct ctl_vm_create *cc,
 		vm_strset(&v->v_sshkey, o->v_sshkey, PROTO_PATH_MAX);
 	vm_strf(&v->v_clone_of, "%s/%s", o->v_name, cc->cc_from_snap);
 	vm_strset(&v->v_clone_snap, cc->cc_from_snap, PROTO_VMNAME_MAX);
-	/* vm_create_send names the origin by id: names can be reused */
-	strlcpy(v->v_from_id, o->v_id, sizeof(v->v_from_id));
+	strlcpy(from_id, o->v_id, from_idlen);
 	return 0;
 }
 

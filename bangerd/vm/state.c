@@ -42,7 +42,7 @@ struct prune {
 
 static TAILQ_HEAD(, prune) prunes = TAILQ_HEAD_INITIALIZER(prunes);
 
-static void	 vm_create_send(struct vm *);
+static void	 vm_create_send(struct vm *, const char *);
 
 void
 vm_set_state(struct vm *v, int state)
@@ -216,7 +216,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 {
 	const char	*why, *image;
 	struct vm	*v;
-	char		 kerr[GUESTFS_ERR_MAX];
+	char		 kerr[GUESTFS_ERR_MAX], from_id[PROTO_VMID_MAX] = "";
 	size_t		 len;
 
 	if (wire_string(cc->cc_name, sizeof(cc->cc_name), &len) == -1 ||
@@ -302,7 +302,8 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 	vm_mac(v);
 	v->v_disk_asked = cc->cc_disk;
 	if (cc->cc_from_vm[0] != '\0' &&
-	    vm_clone_prepare(client, uid, cc, v) == -1)
+	    vm_clone_prepare(client, uid, cc, v, from_id,
+	    sizeof(from_id)) == -1)
 		goto fail;
 	/* Recorded before anything of it exists anywhere. */
 	if (vm_save(v) == -1) {
@@ -312,7 +313,7 @@ vm_ctl_create(uint32_t client, uid_t uid, const struct ctl_vm_create *cc)
 		goto fail;
 	}
 	vm_link(v);
-	vm_create_send(v);
+	vm_create_send(v, from_id);
 	return;
 fail:
 	freezero(v->v_authkeys, strlen(v->v_authkeys));
@@ -323,9 +324,12 @@ fail:
 	free(v);
 }
 
-/* The parent makes its address, disk and tap; we provision it then. */
+/*
+ * The parent makes its address, disk and tap (a clone's from the
+ * snapshot of VM from_id); we provision it then.
+ */
 static void
-vm_create_send(struct vm *v)
+vm_create_send(struct vm *v, const char *from_id)
 {
 	struct vmop_create vc;
 
@@ -338,7 +342,7 @@ vm_create_send(struct vm *v)
 	vc.vc_flags = v->v_disk_asked ? 0 : VC_F_DISK_AT_LEAST;
 	if (v->v_clone_snap != NULL) {
 		/* a clone: the snapshot's disk, as large as it is */
-		strlcpy(vc.vc_from_id, v->v_from_id, sizeof(vc.vc_from_id));
+		strlcpy(vc.vc_from_id, from_id, sizeof(vc.vc_from_id));
 		strlcpy(vc.vc_from_snap, v->v_clone_snap,
 		    sizeof(vc.vc_from_snap));
 		vc.vc_disk_size = 0;

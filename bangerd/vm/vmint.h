@@ -190,7 +190,6 @@ struct vm {
 	char			*v_clone_of;
 	char			*v_clone_snap;
 	char			*v_clone_key;	/* 64 hex digits */
-	char			 v_from_id[PROTO_VMID_MAX]; /* while CREATING */
 };
 
 /* A string of struct vm's, "" if it has none. */
@@ -261,7 +260,7 @@ int		 vm_provision(struct vm *, int, char *, size_t);
 void		 vm_created(struct vm *);
 /* clone.c */
 int		 vm_clone_prepare(uint32_t, uid_t, const struct ctl_vm_create *,
-		    struct vm *);
+		    struct vm *, char *, size_t);
 int		 vm_clone_created(struct vm *, char *, size_t);
 int		 vm_identity(const struct vm *, char *, size_t);
 int		 vm_provision_end(struct vm *);
