@@ -20,31 +20,14 @@ daemon_setup 'bridge "br-fc" {
 	address 10.79.0.1/24
 }'
 trap daemon_cleanup EXIT
-mkdir -p "$T/bin" "$T/key" "$T/tmp"
-chmod 0755 "$T/bin"
-install -m 0755 "$HELPERS/fc-standin-qemu" "$T/bin/firecracker"
-install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
-install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
-install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
-cat >>"$CONF" <<EOC
-firecracker "$T/bin/firecracker"
-jailer "$T/bin/jailer"
-image "guest" {
-	kernel "$GUEST/vmlinux"
-	initrd "$GUEST/initrd.img"
-	rootfs "$GUEST/rootfs.ext4"
-	boot-args "console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
-}
-EOC
+guest_env
 daemon_start || { echo "bench: bangerd does not start" >&2; exit 1; }
 
 # Until vm ssh NAME -- hostname says NAME (at most 120 s); 0 if it did.
 ssh_up() {
 	local end=$((SECONDS + 120)) out
 	while [ "$SECONDS" -lt "$end" ]; do
-		out=$(timeout 10 setsid -w ip netns exec "$NS" env \
-		    TMPDIR="$T/tmp" "$BANGERCTL" -s "$SOCK" vm ssh "$1" -- \
-		    hostname </dev/null 2>/dev/null)
+		out=$(VSSH_TIMEOUT=10 vssh "$1" -- hostname 2>/dev/null)
 		[ "$out" = "$1" ] && return 0
 		sleep 0.1
 	done

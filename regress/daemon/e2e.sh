@@ -38,23 +38,8 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 
 # Firecracker is the qemu-mode stand-in, run through the jailer
-# stand-in; both root-owned where only root may write, as bangerd wants.
-mkdir -p "$T/bin" "$T/key"
-chmod 0755 "$T/bin"
-install -m 0755 "$HELPERS/fc-standin-qemu" "$T/bin/firecracker"
-install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
-install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
-install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
-cat >>"$CONF" <<EOC
-firecracker "$T/bin/firecracker"
-jailer "$T/bin/jailer"
-image "guest" {
-	kernel "$GUEST/vmlinux"
-	initrd "$GUEST/initrd.img"
-	rootfs "$GUEST/rootfs.ext4"
-	boot-args "console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
-}
-EOC
+# stand-in (guest_env).
+guest_env
 
 # The egress: a veth into the "upstream" namespace.
 upstream_ns "$UP" 10.80.0.1/24
@@ -67,13 +52,6 @@ if ! daemon_start; then
 	t_done
 fi
 
-# ssh through bangerctl, from the daemon's namespace (the bridge is
-# there), never able to prompt: no terminal, no stdin.
-vssh() {
-	timeout 90 setsid -w ip netns exec "$NS" env TMPDIR="$T/tmp" \
-	    "$BANGERCTL" -s "$SOCK" vm ssh "$@" </dev/null
-}
-mkdir -p "$T/tmp"
 # What a VM leaves in the daemon's namespace and state directory
 # (host_traces without its process list: other tests' stand-ins may run
 # at the same time; this VM's processes are checked by pid).

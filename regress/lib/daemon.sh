@@ -153,6 +153,49 @@ vm_daemon_start() {
 	fi
 }
 
+# The test guest ($GUEST, need_guest): guest_conf BOOTARGS installs its
+# SSH key as $T/key/id (and id.pub) and adds bangerd.conf's lines for
+# $T/bin/firecracker, $T/bin/jailer and the image "guest" (with
+# BOOTARGS, unless empty: bangerd's default).  guest_env puts the
+# qemu-mode Firecracker stand-in and the jailer stand-in there (root's,
+# where only root may write, as bangerd wants) and calls guest_conf with
+# the boot arguments qemu's microvm needs (GUEST_QEMU_BOOTARGS): the
+# emulator's clock told, and no i8042.nopnp (the microvm names its i8042
+# only through ACPI, and a kernel told not to look there finds no
+# keyboard for Ctrl-Alt-Del).
+GUEST_QEMU_BOOTARGS="console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
+guest_conf() {
+	mkdir -p "$T/bin" "$T/key" "$T/tmp"
+	chmod 0755 "$T/bin"
+	install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
+	install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
+	cat >>"$CONF" <<EOC
+firecracker "$T/bin/firecracker"
+jailer "$T/bin/jailer"
+image "guest" {
+	kernel "$GUEST/vmlinux"
+	initrd "$GUEST/initrd.img"
+	rootfs "$GUEST/rootfs.ext4"
+${1:+	boot-args \"$1\"}
+}
+EOC
+}
+guest_env() {
+	mkdir -p "$T/bin"
+	chmod 0755 "$T/bin"
+	install -m 0755 "$HELPERS/fc-standin-qemu" "$T/bin/firecracker"
+	install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
+	guest_conf "$GUEST_QEMU_BOOTARGS"
+}
+
+# vssh VM [ARGS]: bangerctl vm ssh from the daemon's namespace (the
+# bridge is there), never able to prompt (no terminal, no stdin), for at
+# most VSSH_TIMEOUT seconds (90).
+vssh() {
+	timeout "${VSSH_TIMEOUT:-90}" setsid -w ip netns exec "$NS" env \
+	    TMPDIR="$T/tmp" "$BANGERCTL" -s "$SOCK" vm ssh "$@" </dev/null
+}
+
 # upstream_ns UPNS ADDR/PREFIX: a namespace UPNS for the egress to reach
 # (the caller's trap deletes it), and the egress interface: up0 in the
 # test's namespace, with ADDR/PREFIX and up, a veth to up1 in UPNS.

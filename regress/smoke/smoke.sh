@@ -46,7 +46,7 @@ smoke_cleanup() {
 }
 trap smoke_cleanup EXIT
 
-mkdir -p "$T/bin" "$T/key" "$T/tmp" "$T/res"
+mkdir -p "$T/bin" "$T/res"
 chmod 0755 "$T/bin"
 FC=${SMOKE_FIRECRACKER:-$(command -v firecracker 2>/dev/null)}
 JAILER=${SMOKE_JAILER:-$(command -v jailer 2>/dev/null)}
@@ -66,25 +66,9 @@ else
 	install -m 0755 "$HELPERS/jailer-standin" "$T/bin/jailer"
 	echo "smoke: no Firecracker and KVM here: the stand-ins run the" \
 	    "guests (Firecracker's API in front of qemu's emulator, TCG)"
-	# The emulator's clock told, and no i8042.nopnp: qemu's microvm
-	# names its i8042 only through ACPI, and a kernel told not to look
-	# there finds no keyboard for Ctrl-Alt-Del.
-	BOOTARGS="console=ttyS0 reboot=k panic=1 pci=off tsc_early_khz=2000000"
+	BOOTARGS=$GUEST_QEMU_BOOTARGS
 fi
-BALINE=
-[ -n "$BOOTARGS" ] && BALINE="boot-args \"$BOOTARGS\""
-install -m 0600 "$GUEST/id_ed25519" "$T/key/id"
-install -m 0644 "$GUEST/id_ed25519.pub" "$T/key/id.pub"
-cat >>"$CONF" <<EOC
-firecracker "$T/bin/firecracker"
-jailer "$T/bin/jailer"
-image "guest" {
-	kernel "$GUEST/vmlinux"
-	initrd "$GUEST/initrd.img"
-	rootfs "$GUEST/rootfs.ext4"
-	$BALINE
-}
-EOC
+guest_conf "$BOOTARGS"
 
 upstream_ns "$UP" 10.82.0.1/24
 ip -n "$UP" link set lo up
@@ -98,10 +82,7 @@ if ! daemon_start; then
 	t_done
 fi
 
-vssh() {
-	timeout 60 setsid -w ip netns exec "$NS" env TMPDIR="$T/tmp" \
-	    "$BANGERCTL" -s "$SOCK" vm ssh "$@" </dev/null
-}
+VSSH_TIMEOUT=60		# vssh's (daemon.sh)
 # ssh_up VM SECONDS: whether vm ssh gets into VM within SECONDS.
 ssh_up() {
 	local n=$2
