@@ -58,10 +58,16 @@ js=$(ctl vm show --json c1)
 expect_eq "clone: it has the origin's image, cpus, memory and disk" \
     "$(echo "$js" | jq -r '"\(.image) \(.cpus) \(.memory_mib) \(.state)"')" \
     "default $(ctl vm show --json web | jq -r .cpus) 128 created"
+# each of uid, MAC, address and tap: the clone's, then whether the
+# origin's is the same
 expect_eq "clone: its own uid, MAC, address and tap" \
-    "$(ctl vm show --json web | jq -r '"\(.uid) \(.mac) \(.address) \(.tap)"' |
-    tr ' ' '\n' | while read -r x; do echo "$js" | grep -c "\"$x\"" ; done |
-    tr '\n' ' ')" "0 0 0 0 "
+    "$(jq -rn --argjson w "$(ctl vm show --json web)" --argjson c "$js" \
+    '["uid", "mac", "address", "tap"][] |
+    "\(.) \($w[.] == $c[.])"' | tr '\n' ' ')" \
+    "uid false mac false address false tap false "
+expect_match "clone: ...each of them one bangerd gives" \
+    "$(echo "$js" | jq -r '"\(.uid) \(.mac) \(.address) \(.tap)"')" \
+    "^3[0-9]{5} 02:fc:([0-9a-f]{2}:){3}[0-9a-f]{2} 172\.16\.0\.[0-9]+ fc-tap-$cid$"
 expect_eq "clone: its disk is the snapshot's" \
     "$(cmp "$STATE/snapshots/$wid/s1/disk" "$STATE/disks/$cid.ext4" && echo same)" \
     "same"
