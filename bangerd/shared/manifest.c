@@ -859,6 +859,8 @@ upd_verify_fd(int fd, const struct upd_release *rel, int sealed, char *err,
 	ssize_t		 n;
 	int		 seals, need;
 
+	if (errlen > 0)
+		err[0] = '\0';
 	if (rel == NULL || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
 		return (upd_fail(err, errlen, UPD_EINVAL, "%s: bad arguments",
 		    __func__));
