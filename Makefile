@@ -44,7 +44,8 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		-Wno-format-truncation
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
-		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs
+		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs \
+		libarchive
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))
@@ -80,10 +81,12 @@ PARENT_SRCS =	$(wildcard bangerd/parent/*.c)
 VM_SRCS =	$(wildcard bangerd/vm/*.c)
 NET_SRCS =	$(wildcard bangerd/net/*.c)
 UPDATE_SRCS =	$(wildcard bangerd/update/*.c)
+PULL_SRCS =	$(wildcard bangerd/pull/*.c)
 SHARED_SRCS =	$(wildcard bangerd/shared/*.c) common/signify.c
 BANGERD_SRCS =	bangerd/roles.c $(PARENT_SRCS) $(VM_SRCS) $(NET_SRCS) \
-		$(UPDATE_SRCS) $(SHARED_SRCS)
-WORKER_MAINS =	bangerd/vm/main.c bangerd/net/main.c bangerd/update/main.c
+		$(UPDATE_SRCS) $(PULL_SRCS) $(SHARED_SRCS)
+WORKER_MAINS =	bangerd/vm/main.c bangerd/net/main.c bangerd/update/main.c \
+		bangerd/pull/main.c
 WORKER_MAIN_OBJS = $(WORKER_MAINS:%.c=$(B)/%.o)
 # Every program, and the unit tests and test helpers, link the modules
 # they use from an archive of every object but the ones holding main():
@@ -104,7 +107,7 @@ MODULE_LIB =	$(B)/libbangerd.a
 COMMON_LIB =	$(B)/libcommon.a
 PROGRAM_LINK =	$(MODULE_LIB) $(COMMON_LIB)
 WORKER_PROGS =	$(OBJDIR)/bangerd-vm $(OBJDIR)/bangerd-net \
-		$(OBJDIR)/bangerd-update
+		$(OBJDIR)/bangerd-update $(OBJDIR)/bangerd-pull
 
 # Tests live in the room of the code they test: regress/common,
 # regress/parent, regress/vm, regress/net, regress/update,
@@ -113,7 +116,7 @@ WORKER_PROGS =	$(OBJDIR)/bangerd-vm $(OBJDIR)/bangerd-net \
 # it uses) and NAME.sh a shell test, run with the built binaries named
 # in the environment; root tests skip, saying so, without root.
 # make check ROOMS="vm net" runs those rooms' tests alone.
-TEST_ROOMS =	common parent vm net update bangerctl daemon
+TEST_ROOMS =	common parent vm net update pull bangerctl daemon
 ROOMS ?=	$(TEST_ROOMS)
 ifneq ($(filter-out $(TEST_ROOMS),$(ROOMS)),)
 $(error ROOMS names no such room: $(filter-out $(TEST_ROOMS),$(ROOMS)) \
@@ -332,6 +335,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bangerd $(DESTDIR)$(SBINDIR)/bangerctl \
 	    $(DESTDIR)$(SBINDIR)/bangerd-vm $(DESTDIR)$(SBINDIR)/bangerd-net \
 	    $(DESTDIR)$(SBINDIR)/bangerd-update \
+	    $(DESTDIR)$(SBINDIR)/bangerd-pull \
 	    $(DESTDIR)$(MANDIR)/man5/bangerd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/banger-manifest.5 \
 	    $(DESTDIR)$(MANDIR)/man7/banger-privileges.7 \

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,8 @@ static int	 image_rm(int, char **);
 
 static const struct ctl_cmd image_cmds[] = {
 	{ "import", image_import, "NAME (--kernel FILE | --kernel-from IMAGE) "
-	    "[--initrd FILE] --rootfs FILE [--boot-args ARGS]",
+	    "[--initrd FILE] (--rootfs FILE | --oci-layout DIR [--size SIZE]) "
+	    "[--boot-args ARGS]",
 	    "copy a kernel and root file system into the image store" },
 	{ "build", image_build, "NAME (--from-dir DIR | --from-tar TAR) "
 	    "[--size SIZE] (--kernel FILE | --kernel-from IMAGE) "
@@ -132,10 +134,18 @@ open_file(const char *opt, const char *path)
  * Send the files (each fd is closed once sent) and the import, then
  * follow its progress to the result.  Returns the exit status.
  */
+/* An OCI layout's files, opened to send (--oci-layout). */
+struct oci_files {
+	int	 fd[OCI_FILES_MAX];
+	char	 name[OCI_FILES_MAX][PROTO_PATH_MAX];
+	size_t	 n;
+};
+
 static int
 import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
-    const char *paths[IMAGE_NFILES])
+    const char *paths[IMAGE_NFILES], struct oci_files *of)
 {
+	size_t			 j;
 	struct ctl_image_file	 cf;
 	struct image_progress	 ip;
 	char			 what[PROTO_VMNAME_MAX + 16];
@@ -155,6 +165,17 @@ import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
 		    sizeof(cf)) == -1)
 			err(1, "imsg_compose");
 		fds[i] = -1;
+	}
+	for (j = 0; of != NULL && j < of->n; j++) {
+		memset(&cf, 0, sizeof(cf));
+		cf.cf_kind = IMAGE_OCI;
+		strlcpy(cf.cf_path, of->name[j], sizeof(cf.cf_path));
+		if (imsg_compose(&ibuf, IMSG_CTL_IMAGE_FILE, 0, 0, of->fd[j],
+		    &cf, sizeof(cf)) == -1)
+			err(1, "imsg_compose");
+		/* Sent as it is queued: no more than a few fds in flight. */
+		if (imsgbuf_flush(&ibuf) == -1)
+			err(1, "write to bangerd");
 	}
 	ctl_send(&ibuf, IMSG_CTL_IMAGE_IMPORT, ci, sizeof(*ci));
 	for (;;) {
@@ -197,6 +218,7 @@ close_all(int fds[IMAGE_NFILES])
 #define OPT_FROM_DIR	'd'
 #define OPT_FROM_TAR	't'
 #define OPT_SIZE	's'
+#define OPT_OCI		'o'
 
 /* The options import and build share, into ci and paths. */
 static int
@@ -276,22 +298,108 @@ static const struct option import_opts[] = {
 	{ "from-dir", required_argument, NULL, OPT_FROM_DIR },
 	{ "from-tar", required_argument, NULL, OPT_FROM_TAR },
 	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "oci-layout", required_argument, NULL, OPT_OCI },
 	{ NULL, 0, NULL, 0 },
 };
+
+static void
+oci_close(struct oci_files *of)
+{
+	size_t	 i;
+
+	for (i = 0; i < of->n; i++)
+		close(of->fd[i]);
+	of->n = 0;
+}
+
+static int
+oci_add(struct oci_files *of, const char *dir, const char *name)
+{
+	char	 path[PATH_MAX];
+
+	if (of->n == OCI_FILES_MAX) {
+		warnx("--oci-layout %s: more than %d files in index.json and "
+		    "blobs/sha256", dir, OCI_FILES_MAX);
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path)) {
+		warnx("--oci-layout %s: path too long", dir);
+		return -1;
+	}
+	if ((of->fd[of->n] = open_file("--oci-layout", path)) == -1)
+		return -1;
+	strlcpy(of->name[of->n], name, sizeof(of->name[0]));
+	of->n++;
+	return 0;
+}
+
+/*
+ * An OCI image layout's files: index.json and every blob under
+ * blobs/sha256, each opened as the user who runs us.  bangerd's pull
+ * worker reads them; nothing here parses them.
+ */
+static int
+oci_open(const char *dir, struct oci_files *of)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 bdir[PATH_MAX], name[PROTO_PATH_MAX];
+	const char	*why;
+
+	of->n = 0;
+	if (oci_add(of, dir, "index.json") == -1) {
+		warnx("--oci-layout %s: an OCI image layout has index.json "
+		    "(skopeo copy docker://REF oci:DIR writes one)", dir);
+		return -1;
+	}
+	snprintf(bdir, sizeof(bdir), "%s/blobs/sha256", dir);
+	if ((d = opendir(bdir)) == NULL) {
+		warn("--oci-layout %s", bdir);
+		oci_close(of);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "blobs/sha256/%s", de->d_name);
+		if (valid_oci_name(name, strlen(name), &why) == -1) {
+			warnx("--oci-layout %s/%s: %s; a blob's name is its "
+			    "sha256 digest", bdir, de->d_name, why);
+			goto fail;
+		}
+		if (oci_add(of, dir, name) == -1)
+			goto fail;
+	}
+	closedir(d);
+	return 0;
+fail:
+	closedir(d);
+	oci_close(of);
+	return -1;
+}
 
 static int
 image_import(int argc, char **argv)
 {
+	static struct oci_files	 of;
 	struct ctl_image_import	 ci;
 	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
+	const char		*oci = NULL, *sizearg = NULL;
+	uint64_t		 size = 0;
 	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch;
 
 	memset(&ci, 0, sizeof(ci));
 	while ((ch = getopt_long(argc, argv, "", import_opts, NULL)) != -1) {
 		if (ch == OPT_ROOTFS)
 			paths[IMAGE_ROOTFS] = optarg;
-		else if (ch == OPT_FROM_DIR || ch == OPT_FROM_TAR ||
-		    ch == OPT_SIZE)
+		else if (ch == OPT_OCI)
+			oci = optarg;
+		else if (ch == OPT_SIZE) {
+			if (parse_size("--size", optarg, &size) == -1)
+				return 1;
+			sizearg = optarg;
+		} else if (ch == OPT_FROM_DIR || ch == OPT_FROM_TAR)
 			image_usage();
 		else if (import_option(ch, &ci, paths) == -1)
 			return 1;
@@ -301,16 +409,34 @@ image_import(int argc, char **argv)
 	if (check_image_name("image name", argv[optind]) == -1)
 		return 1;
 	strlcpy(ci.ci_name, argv[optind], sizeof(ci.ci_name));
-	if (paths[IMAGE_ROOTFS] == NULL) {
-		warnx("image import %s: give a root file system: --rootfs FILE",
-		    ci.ci_name);
+	if ((paths[IMAGE_ROOTFS] == NULL) == (oci == NULL)) {
+		warnx("image import %s: give a root file system: --rootfs FILE "
+		    "or --oci-layout DIR (one of them)", ci.ci_name);
 		return 1;
 	}
-	if (import_open(&ci, paths, fds) == -1) {
+	if (oci == NULL && size != 0) {
+		warnx("image import %s: --size goes with --oci-layout (a "
+		    "--rootfs file keeps its own size)", ci.ci_name);
+		return 1;
+	}
+	if (oci != NULL) {
+		if (size == 0)
+			size = OCI_SIZE_DEFAULT;
+		if (size < OCI_SIZE_MIN || size > OCI_SIZE_MAX ||
+		    size % 4096 != 0) {
+			warnx("--size %s: give a multiple of 4K from 16M to 1T",
+			    sizearg);
+			return 1;
+		}
+		ci.ci_flags |= IMAGE_F_OCI;
+		ci.ci_size = size;
+	}
+	if (import_open(&ci, paths, fds) == -1 ||
+	    (oci != NULL && oci_open(oci, &of) == -1)) {
 		close_all(fds);
 		return 1;
 	}
-	return import_send(&ci, fds, paths);
+	return import_send(&ci, fds, paths, oci != NULL ? &of : NULL);
 }
 
 /*
@@ -534,7 +660,7 @@ image_build(int argc, char **argv)
 	snprintf(label, sizeof(label), "(the root file system built from %s)",
 	    dir != NULL ? dir : tarball);
 	paths[IMAGE_ROOTFS] = label;
-	rv = import_send(&ci, fds, paths);
+	rv = import_send(&ci, fds, paths, NULL);
 done:
 	close_all(fds);
 	build_cleanup();

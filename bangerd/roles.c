@@ -34,10 +34,18 @@ update_nofile(int max_vms)
 	return NOFILE_BASE;
 }
 
-static rlim_t (*const proc_nofiles[PROC_MAX])(int) = {
+/* The pull worker's: the layout's files of one import, and its own. */
+static rlim_t
+pull_nofile(int max_vms)
+{
+	return NOFILE_BASE + OCI_FILES_MAX;
+}
+
+static rlim_t (*const proc_nofiles[PROC_ROLES])(int) = {
 	[PROC_VM] =	vm_nofile,
 	[PROC_NET] =	net_nofile,
 	[PROC_UPDATE] =	update_nofile,
+	[PROC_PULL] =	pull_nofile,
 };
 
 /*

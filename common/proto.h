@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <stdint.h>
 
-#define BANGER_PROTO_VERSION	1
+#define BANGER_PROTO_VERSION	2
 #define PROC_PARENT_FD		3	/* a worker's end of its channel */
 
 #define PROTO_NAME_MAX		16	/* worker role names */
@@ -162,13 +162,29 @@ enum proto_type {
 	IMSG_VMOP_RESTORE,	/* struct vmop_snap: its disk put back */
 	IMSG_VMOP_PROGRESS,	/* struct vmop_progress: a disk copied so far */
 	IMSG_CTL_SNAP_PROGRESS,	/* struct image_progress: likewise, to bangerctl */
+	/*
+	 * An image from an OCI layout.  The parent's import child -> pull
+	 * worker: the new file system, the layout's files, then the start;
+	 * the worker answers with progress and one IMSG_PULL_DONE.
+	 */
+	IMSG_PULL_FS,		/* struct pull_fs, fd: the ext4 file, rw */
+	IMSG_PULL_BLOB,		/* struct pull_blob, fd: a layout's file */
+	IMSG_PULL_START,	/* struct pull_start */
+	IMSG_PULL_PROGRESS,	/* struct pull_progress */
+	IMSG_PULL_DONE,		/* struct pull_done: the end */
 };
 
 /* Worker roles, in the order the parent starts them. */
 #define PROC_VM		0
 #define PROC_NET	1
 #define PROC_UPDATE	2
-#define PROC_MAX	3
+#define PROC_MAX	3		/* the parent's own workers */
+/*
+ * The pull worker: no worker of the parent's, but a program of the same
+ * kind, started by an image import's child for that import alone.
+ */
+#define PROC_PULL	3
+#define PROC_ROLES	4
 
 struct worker_init {
 	uint32_t	wi_proto;		/* BANGER_PROTO_VERSION */
@@ -481,6 +497,13 @@ struct status_daemon {
 #define IMAGE_INITRD	1
 #define IMAGE_ROOTFS	2
 #define IMAGE_NFILES	3
+/*
+ * A file of an OCI image layout (--oci-layout): its path in the layout,
+ * "index.json" or "blobs/sha256/HEX" (valid_oci_name()); at most
+ * OCI_FILES_MAX of them, instead of a rootfs.
+ */
+#define IMAGE_OCI	3
+#define OCI_FILES_MAX	128
 
 struct ctl_image_file {
 	uint32_t	cf_kind;		/* IMAGE_* */
@@ -488,12 +511,19 @@ struct ctl_image_file {
 };
 
 #define IMAGE_F_BOOTARGS	0x01	/* boot args given (even empty) */
+#define IMAGE_F_OCI		0x02	/* the rootfs from the OCI files */
+#define IMAGE_F_ALL		0x03
+#define OCI_SIZE_MIN		(16ULL << 20)	/* --size */
+#define OCI_SIZE_MAX		(1ULL << 40)
+#define OCI_SIZE_DEFAULT	(2ULL << 30)
 
 struct ctl_image_import {
 	char		ci_name[PROTO_VMNAME_MAX];
 	char		ci_kernel_from[PROTO_VMNAME_MAX];	/* "" if none */
 	char		ci_bootargs[PROTO_BOOTARGS_MAX];
 	uint32_t	ci_flags;		/* IMAGE_F_* */
+	uint32_t	ci_pad;
+	uint64_t	ci_size;		/* IMAGE_F_OCI: the file system */
 };
 
 #define CTL_IMAGE_LS	1
@@ -603,6 +633,38 @@ struct upd_checked {
 	int64_t		uc_expires;
 	uint64_t	uc_manifest_len;	/* the fd: manifest, then sig */
 	uint64_t	uc_sig_len;
+};
+
+/* The pull worker's messages (pull/pull.c). */
+struct pull_fs {
+	uint64_t	pf_size;		/* the file's size, bytes */
+};
+
+struct pull_blob {
+	char		pb_name[PROTO_PATH_MAX];	/* valid_oci_name() */
+};
+
+struct pull_start {
+	char		ps_arch[16];		/* "amd64" or "arm64" */
+	uint64_t	ps_entries_max;		/* each layer's */
+	uint64_t	ps_file_max;
+	uint64_t	ps_bytes_max;
+};
+
+struct pull_progress {
+	uint32_t	pp_layer;		/* 1..pp_nlayers */
+	uint32_t	pp_nlayers;
+	uint64_t	pp_done;		/* layer bytes read, all layers */
+	uint64_t	pp_total;
+};
+
+struct pull_done {
+	int32_t		pd_error;		/* 0, or an errno */
+	uint32_t	pd_nlayers;
+	uint64_t	pd_entries;
+	uint64_t	pd_bytes;		/* file bytes written */
+	char		pd_digest[80];		/* the manifest's, sha256:HEX */
+	char		pd_msg[PROTO_MSG_MAX];
 };
 
 struct upd_failed {

@@ -138,6 +138,30 @@ valid_name(const char *s, size_t len, const char **why)
 }
 
 /*
+ * A file of an OCI image layout as an import names it: "index.json", or
+ * a blob, "blobs/sha256/" and 64 lowercase hex digits.  Nothing else of
+ * a layout is read (oci-layout's version is the index's schemaVersion).
+ */
+int
+valid_oci_name(const char *s, size_t len, const char **why)
+{
+	static const char	 pre[] = "blobs/sha256/";
+	size_t			 i, plen = sizeof(pre) - 1;
+
+	if (str_check(s, len, plen + 64, why) == -1)
+		return (-1);
+	if (len == 10 && memcmp(s, "index.json", 10) == 0)
+		return (0);
+	if (len != plen + 64 || memcmp(s, pre, plen) != 0)
+		return (reject(why, "not index.json or blobs/sha256/HEX"));
+	for (i = plen; i < len; i++)
+		if (!is_lower_hex((unsigned char)s[i]))
+			return (reject(why, "not a sha256 digest in lowercase "
+			    "hex"));
+	return (0);
+}
+
+/*
  * Only bridges banger may own: "br-fc" or "br-fc-SUFFIX".  Anything
  * else, "br-fc0" included, could be someone else's interface.
  */

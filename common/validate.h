@@ -39,6 +39,7 @@
 int	wire_string(const char *, size_t, size_t *);
 int	valid_vm_id(const char *, size_t, const char **);
 int	valid_name(const char *, size_t, const char **);
+int	valid_oci_name(const char *, size_t, const char **);
 void	valid_name_now(char *, size_t);
 int	valid_bridge_name(const char *, size_t, const char **);
 int	valid_tap_name(const char *, size_t, const char **);

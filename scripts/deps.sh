@@ -12,11 +12,11 @@ fi
 PKGS="make gcc libc6-dev pkg-config bison
 	libbsd-dev libevent-dev libnl-3-dev libnl-route-3-dev libdevmapper-dev
 	libcap-dev libsodium-dev libcurl4-openssl-dev libjansson-dev
-	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev
+	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev libarchive-dev
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
 	ldnsutils jq curl python3 valgrind util-linux procps
 	systemd shellcheck openssh-client attr
-	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils"
+	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils zstd"
 
 missing=
 for p in $PKGS; do

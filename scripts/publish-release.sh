@@ -135,7 +135,7 @@ if [ "$build" -eq 1 ]; then
 	${MAKE:-make} -C "$TOP" OBJDIR="$obj" RELEASE_PUBKEY="$pubkey" >&2 ||
 	    die "the build failed"
 fi
-PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update"
+PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update bangerd-pull"
 for b in $PROGS; do
 	[ -x "$obj/$b" ] || die "$obj/$b: not built"
 done

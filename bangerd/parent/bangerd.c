@@ -118,7 +118,7 @@ main(int argc, char *argv[], char *envp[])
 		err(1, NULL);
 	env->bd_conffile = BANGERD_CONF;
 	env->bd_ctlfd = -1;
-	for (i = 0; i < PROC_MAX; i++)
+	for (i = 0; i < PROC_ROLES; i++)
 		env->bd_exefd[i] = -1;
 
 	while ((ch = getopt(argc, argv, "dD:f:nv")) != -1) {
@@ -347,6 +347,7 @@ setup_dirs(void)
 		{ "vms", 1, 0700 },	/* the vm worker's records */
 		{ "net", 1, 0700 },	/* the net worker's root */
 		{ "update", 1, 0700 },	/* the update worker's root */
+		{ "pull", 0, 0711 },	/* the pull worker's: empty, not its */
 		{ "priv", 0, 0700 },	/* the parent's VM records */
 		{ "disks", 0, 0700 },	/* VMs' copy-on-write disks */
 		{ "images", 0, 0755 },	/* the image store */
@@ -567,7 +568,7 @@ workers_open(void)
 
 	if (stat("/proc/self/exe", &self) == -1)
 		fatal("stat /proc/self/exe");
-	for (i = 0; i < PROC_MAX; i++) {
+	for (i = 0; i < PROC_ROLES; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
 		    install_dir(), proc_program(i)) >= sizeof(path))
 			fatalx("%s/%s: too long", install_dir(),
@@ -592,10 +593,34 @@ workers_open(void)
 	}
 }
 
+/* The first message to a worker of role: who it runs as, and where. */
+void
+worker_init_fill(int role, struct worker_init *wi)
+{
+	struct bangerd_config	*conf = env->bd_conf;
+
+	memset(wi, 0, sizeof(*wi));
+	wi->wi_proto = BANGER_PROTO_VERSION;
+	wi->wi_uid = env->bd_uid;
+	wi->wi_gid = env->bd_gid;
+	wi->wi_ctlgid = env->bd_ctlgid;
+	wi->wi_verbose = log_getverbose();
+	strlcpy(wi->wi_role, proc_name(role), sizeof(wi->wi_role));
+	strlcpy(wi->wi_ctlgroup, conf->cf_sockgroup, sizeof(wi->wi_ctlgroup));
+	wi->wi_bridge_addr = conf->cf_bridge_addr.s_addr;
+	wi->wi_bridge_prefix = conf->cf_bridge_prefix;
+	strlcpy(wi->wi_domain, conf->cf_domain, sizeof(wi->wi_domain));
+	wi->wi_max_vms = conf->cf_max_vms;
+	wi->wi_nofile = proc_nofile(role, conf->cf_max_vms);
+	strlcpy(wi->wi_version, BANGER_VERSION, sizeof(wi->wi_version));
+	if (worker_root(role, conf, wi->wi_chroot,
+	    sizeof(wi->wi_chroot)) == -1)
+		fatalx("state-dir %s is too long", conf->cf_statedir);
+}
+
 static int
 worker_spawn(struct worker *w)
 {
-	struct bangerd_config	*conf = env->bd_conf;
 	struct worker_init	 wi;
 	int			 fd;
 	pid_t			 pid;
@@ -627,23 +652,7 @@ worker_spawn(struct worker *w)
 	    w->w_role == PROC_UPDATE)
 		imsgbuf_allow_fdpass(&w->w_iev->ibuf);
 
-	memset(&wi, 0, sizeof(wi));
-	wi.wi_proto = BANGER_PROTO_VERSION;
-	wi.wi_uid = env->bd_uid;
-	wi.wi_gid = env->bd_gid;
-	wi.wi_ctlgid = env->bd_ctlgid;
-	wi.wi_verbose = log_getverbose();
-	strlcpy(wi.wi_role, w->w_name, sizeof(wi.wi_role));
-	strlcpy(wi.wi_ctlgroup, conf->cf_sockgroup, sizeof(wi.wi_ctlgroup));
-	wi.wi_bridge_addr = conf->cf_bridge_addr.s_addr;
-	wi.wi_bridge_prefix = conf->cf_bridge_prefix;
-	strlcpy(wi.wi_domain, conf->cf_domain, sizeof(wi.wi_domain));
-	wi.wi_max_vms = conf->cf_max_vms;
-	wi.wi_nofile = proc_nofile(w->w_role, conf->cf_max_vms);
-	strlcpy(wi.wi_version, BANGER_VERSION, sizeof(wi.wi_version));
-	if (worker_root(w->w_role, conf, wi.wi_chroot,
-	    sizeof(wi.wi_chroot)) == -1)
-		fatalx("state-dir %s is too long", conf->cf_statedir);
+	worker_init_fill(w->w_role, &wi);
 	imsg_compose_event(w->w_iev, IMSG_WORKER_INIT, 0, 0, -1, &wi,
 	    sizeof(wi));
 	log_debug("%s worker started, pid %d", w->w_name, pid);

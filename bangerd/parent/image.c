@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "parent.h"
+#include "imagepull.h"
 #include "log.h"
 #include "storage.h"
 #include "validate.h"
@@ -57,6 +58,10 @@ static int		 pend_fd[IMAGE_NFILES] = { -1, -1, -1 };
 static char		 pend_path[IMAGE_NFILES][PROTO_PATH_MAX];
 static uint32_t		 pend_peer;
 static int		 pend_any;
+/* An OCI layout's files (--oci-layout), by their names in it. */
+static int		 pend_oci_fd[OCI_FILES_MAX];
+static char		 pend_oci_name[OCI_FILES_MAX][PROTO_PATH_MAX];
+static size_t		 pend_noci;
 
 /* What the copying child says on its pipe; each record is one write. */
 struct img_report {
@@ -198,12 +203,17 @@ pend_clear(void)
 {
 	int	 i;
 
+	size_t	 j;
+
 	for (i = 0; i < IMAGE_NFILES; i++) {
 		if (pend_fd[i] != -1)
 			close(pend_fd[i]);
 		pend_fd[i] = -1;
 		pend_path[i][0] = '\0';
 	}
+	for (j = 0; j < pend_noci; j++)
+		close(pend_oci_fd[j]);
+	pend_noci = 0;
 	pend_any = 0;
 	pend_peer = 0;
 }
@@ -224,9 +234,29 @@ int
 imgop_file(uint32_t peerid, const struct imgop_file *f, int fd,
     const char **why)
 {
+	size_t	 i;
+
 	if (pend_any && pend_peer != peerid) {
 		*why = "file for a second import before the first";
 		return -1;
+	}
+	if (f->if_kind == IMAGE_OCI) {
+		for (i = 0; i < pend_noci; i++)
+			if (strcmp(pend_oci_name[i], f->if_path) == 0) {
+				*why = "the same layout file twice";
+				return -1;
+			}
+		if (pend_noci == OCI_FILES_MAX) {
+			*why = "more layout files than OCI_FILES_MAX";
+			return -1;
+		}
+		pend_oci_fd[pend_noci] = fd;
+		strlcpy(pend_oci_name[pend_noci], f->if_path,
+		    sizeof(pend_oci_name[0]));
+		pend_noci++;
+		pend_peer = peerid;
+		pend_any = 1;
+		return 0;
 	}
 	if (pend_fd[f->if_kind] != -1) {
 		*why = "the same file twice";
@@ -248,8 +278,20 @@ imgop_import_check(uint32_t peerid, const struct ctl_image_import *ci,
 		*why = "import without its files";
 		return -1;
 	}
-	if (pend_fd[IMAGE_ROOTFS] == -1) {
-		*why = "import without a rootfs";
+	if (ci->ci_flags & IMAGE_F_OCI) {
+		if (pend_fd[IMAGE_ROOTFS] != -1 || pend_noci == 0) {
+			*why = "an OCI import with a rootfs or without its "
+			    "layout";
+			return -1;
+		}
+		if (ci->ci_size < OCI_SIZE_MIN || ci->ci_size > OCI_SIZE_MAX ||
+		    ci->ci_size % 4096 != 0) {
+			*why = "an OCI import's size out of bounds";
+			return -1;
+		}
+	} else if (pend_fd[IMAGE_ROOTFS] == -1 || pend_noci != 0 ||
+	    ci->ci_size != 0) {
+		*why = "import without a rootfs, or with a layout";
 		return -1;
 	}
 	if ((pend_fd[IMAGE_KERNEL] == -1) == (ci->ci_kernel_from[0] == '\0')) {
@@ -280,6 +322,19 @@ report(int fd, int done, int error, uint64_t bytes, const char *fmt, ...)
 	}
 	/* Less than PIPE_BUF: one atomic write. */
 	(void)write(fd, &ir, sizeof(ir));
+}
+
+/* The pull worker's progress: the layers' bytes read so far. */
+static void
+oci_progress(void *arg, uint64_t done)
+{
+	struct img_copy	*ic = arg;
+	uint64_t	 now = ic->ic_base + done;
+
+	if (now - ic->ic_last >= PROGRESS_STEP && now <= ic->ic_total) {
+		report(ic->ic_pipe, 0, 0, now, NULL);
+		ic->ic_last = now;
+	}
 }
 
 static int
@@ -361,7 +416,7 @@ image_file_check(int kind, int fd, const char *path, char *msg, size_t len)
 static __attribute__((__noreturn__)) void
 image_copy_child(int out, const char *name, const char *tmp,
     const int fds[IMAGE_NFILES], char paths[IMAGE_NFILES][PROTO_PATH_MAX],
-    const char *bootargs, uint64_t total)
+    const char *bootargs, uint64_t total, uint64_t ocisize)
 {
 	struct img_copy	 ic;
 	struct stat	 st;
@@ -405,6 +460,11 @@ image_copy_child(int out, const char *name, const char *tmp,
 		close(fd);
 		ic.ic_base += st.st_size;
 	}
+	if (pend_noci > 0 && image_oci_rootfs(dfd, tmp,
+	    image_file_names[IMAGE_ROOTFS], ocisize, pend_oci_fd,
+	    pend_oci_name, pend_noci, oci_progress, &ic, msg,
+	    sizeof(msg)) == -1)
+		goto fail;
 	if (ic.ic_last != total)
 		report(out, 0, 0, total, NULL);
 	if (bootargs[0] != '\0') {
@@ -554,6 +614,7 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 	char			 dir[PATH_MAX], msg[PROTO_MSG_MAX];
 	char			 bootargs[PROTO_BOOTARGS_MAX];
 	int			 fds[IMAGE_NFILES], p[2] = { -1, -1 }, i, error;
+	size_t			 j;
 	pid_t			 pid;
 
 	memcpy(fds, pend_fd, sizeof(fds));
@@ -620,6 +681,9 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 	for (i = 0; i < IMAGE_NFILES; i++)
 		if (fds[i] != -1 && fstat(fds[i], &st) == 0)
 			ij->ij_total += st.st_size;
+	for (j = 0; j < pend_noci; j++)
+		if (fstat(pend_oci_fd[j], &st) == 0)
+			ij->ij_total += st.st_size;
 	error = EIO;
 	if (images_dir(dir, sizeof(dir)) == -1 ||
 	    snprintf(ij->ij_tmp, sizeof(ij->ij_tmp), "%s/.%s.XXXXXX", dir,
@@ -644,7 +708,7 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 	case 0:
 		close(p[0]);
 		image_copy_child(p[1], ci->ci_name, ij->ij_tmp, fds, pend_path,
-		    bootargs, ij->ij_total);
+		    bootargs, ij->ij_total, ci->ci_size);
 	}
 	close(p[1]);
 	for (i = 0; i < IMAGE_NFILES; i++)

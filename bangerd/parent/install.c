@@ -1,10 +1,11 @@
 /*
  * Installing a verified update, in the parent: the release's tarball
  * (scripts/publish-release.sh: a ustar archive with bangerd, bangerctl,
- * the workers' programs bangerd-vm, bangerd-net and bangerd-update, and
+ * the workers' programs bangerd-vm, bangerd-net, bangerd-update and
+ * bangerd-pull, and
  * man/ at its top, uncompressed so that no decompressor runs as root)
  * is unpacked into a new directory beside the running bangerd, the
- * five programs are swapped into place with renameat2(2)
+ * six programs are swapped into place with renameat2(2)
  * RENAME_EXCHANGE, the ones they replace are kept as NAME.prev for a
  * rollback, and the highest version ever installed
  * is recorded in STATE/priv/highest-version.  Until the swap is done
@@ -36,9 +37,10 @@ static char	 inst_exe[PATH_MAX];	/* the running bangerd */
 static char	 inst_dir[PATH_MAX];	/* its directory */
 
 static const char *const inst_progs[] = {
-	"bangerd", "bangerctl", "bangerd-vm", "bangerd-net", "bangerd-update"
+	"bangerd", "bangerctl", "bangerd-vm", "bangerd-net", "bangerd-update",
+	"bangerd-pull"
 };
-#define NPROGS	5
+#define NPROGS	6
 
 /* At start: where the running bangerd was executed from. */
 int

@@ -42,7 +42,7 @@ struct bangerd {
 	int			 bd_debug;
 	int			 bd_verbose;
 	int			 bd_noaction;
-	int			 bd_exefd[PROC_MAX]; /* the workers' programs */
+	int			 bd_exefd[PROC_ROLES]; /* the workers' programs */
 	time_t			 bd_started;
 	uid_t			 bd_uid;	/* workers' user */
 	gid_t			 bd_gid;
@@ -140,6 +140,7 @@ extern struct bangerd	*env;
 void	 parent_worker_violation(struct worker *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 int	 parent_worker_wake(struct worker *);
+void	 worker_init_fill(int, struct worker_init *);
 void	 parent_worker_retire(struct worker *);
 int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);

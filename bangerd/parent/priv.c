@@ -455,8 +455,10 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 /*
  * The image store: a file of the next import (with its fd), the import,
  * and ls, show and rm.  Names must be valid names, strings terminated;
- * the files of one import come from one client, each kind once, and an
- * import needs a rootfs and a kernel (or an image to take it from).
+ * the files of one import come from one client, each kind once (an OCI
+ * layout's files each by its own valid name, at most OCI_FILES_MAX), and
+ * an import needs a rootfs or, with IMAGE_F_OCI, a layout and a size
+ * within bounds, and a kernel (or an image to take it from).
  */
 static int
 priv_image(struct worker *w, struct imsg *imsg)
@@ -480,8 +482,10 @@ priv_image(struct worker *w, struct imsg *imsg)
 			parent_worker_violation(w, "image file without an fd");
 			return -1;
 		}
-		if (f.if_kind >= IMAGE_NFILES ||
-		    wire_string(f.if_path, sizeof(f.if_path), &len) == -1) {
+		if ((f.if_kind >= IMAGE_NFILES && f.if_kind != IMAGE_OCI) ||
+		    wire_string(f.if_path, sizeof(f.if_path), &len) == -1 ||
+		    (f.if_kind == IMAGE_OCI &&
+		    valid_oci_name(f.if_path, len, &why) == -1)) {
 			close(fd);
 			parent_worker_violation(w, "bad image file");
 			return -1;
@@ -505,7 +509,7 @@ priv_image(struct worker *w, struct imsg *imsg)
 		    &why) == -1) ||
 		    wire_string(ii.ii_req.ci_bootargs,
 		    sizeof(ii.ii_req.ci_bootargs), &len) == -1 ||
-		    (ii.ii_req.ci_flags & ~IMAGE_F_BOOTARGS) != 0) {
+		    (ii.ii_req.ci_flags & ~IMAGE_F_ALL) != 0) {
 			parent_worker_violation(w, "bad image import");
 			return -1;
 		}

@@ -27,23 +27,25 @@
 #include "log.h"
 #include "validate.h"
 
-static const char *const proc_names[PROC_MAX] = {
+static const char *const proc_names[PROC_ROLES] = {
 	[PROC_VM] = "vm",
 	[PROC_NET] = "net",
 	[PROC_UPDATE] = "update",
+	[PROC_PULL] = "pull",
 };
 
-static const char *const proc_programs[PROC_MAX] = {
+static const char *const proc_programs[PROC_ROLES] = {
 	[PROC_VM] = "bangerd-vm",
 	[PROC_NET] = "bangerd-net",
 	[PROC_UPDATE] = "bangerd-update",
+	[PROC_PULL] = "bangerd-pull",
 };
 
 /* The worker's program, installed beside bangerd. */
 const char *
 proc_program(int role)
 {
-	if (role < 0 || role >= PROC_MAX)
+	if (role < 0 || role >= PROC_ROLES)
 		return "unknown";
 	return proc_programs[role];
 }
@@ -51,7 +53,7 @@ proc_program(int role)
 const char *
 proc_name(int role)
 {
-	if (role < 0 || role >= PROC_MAX)
+	if (role < 0 || role >= PROC_ROLES)
 		return "unknown";
 	return proc_names[role];
 }
@@ -301,7 +303,8 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 		fatal("%s", __func__);
 	if (imsgbuf_init(&iev->ibuf, PROC_PARENT_FD) == -1)
 		fatal("%s: imsgbuf_init", __func__);
-	if (role == PROC_VM || role == PROC_NET || role == PROC_UPDATE)
+	if (role == PROC_VM || role == PROC_NET || role == PROC_UPDATE ||
+	    role == PROC_PULL)
 		imsgbuf_allow_fdpass(&iev->ibuf);
 
 	/* The first message is worker_init, read synchronously. */

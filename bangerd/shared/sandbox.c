@@ -96,6 +96,20 @@ static const int seccomp_update[] = {
 	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate), SCMP_SYS(memfd_create),
 };
 
+/*
+ * pull: the layout's files read and the new file system written
+ * through libext2fs on fds it was handed (pull/layer.c's layer_syscalls,
+ * measured with strace, which regress/docs/drift.sh holds to these
+ * lists; fallocate: libext2fs zeroes the metadata blocks it allocates;
+ * ioctl: BLKDISCARDZEROES only, below), and libext2fs's safe_getenv()
+ * (the ids, prctl PR_GET_DUMPABLE).
+ */
+static const int seccomp_pull[] = {
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(fsync),
+	SCMP_SYS(fallocate), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+	SCMP_SYS(getegid), SCMP_SYS(prctl),
+};
+
 static int
 seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -138,6 +152,13 @@ sandbox_seccomp(int role)
 	case PROC_UPDATE:
 		if (seccomp_add(ctx, seccomp_update,
 		    sizeof(seccomp_update) / sizeof(seccomp_update[0])) == -1)
+			fatalx("%s: seccomp_rule_add", __func__);
+		break;
+	case PROC_PULL:
+		if (seccomp_add(ctx, seccomp_pull,
+		    sizeof(seccomp_pull) / sizeof(seccomp_pull[0])) == -1 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, BLKDISCARDZEROES)) < 0)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	}

@@ -38,9 +38,23 @@ struct ctl_conn {
 	int			 imgfd[IMAGE_NFILES];
 	int			 importing;	/* the parent copies for us */
 	char			 imgpath[IMAGE_NFILES][PROTO_PATH_MAX];
+	/* an OCI layout's files (one client's at a time: oci_holder) */
+	struct ctl_oci		*oci;
+	size_t			 noci;
+	const char		*oci_refused;	/* why its import is refused */
+};
+
+struct ctl_oci {
+	int			 fd;
+	char			 name[PROTO_PATH_MAX];
 };
 
 static TAILQ_HEAD(, ctl_conn) ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
+/*
+ * The client whose OCI layout files are held: one at a time, so that
+ * clients hold at most OCI_FILES_MAX of them (CONTROL_FDS_MAX).
+ */
+static struct ctl_conn	*oci_holder;
 static struct imsgev	*parent_iev;
 static const struct control_ops *ops;	/* what requests are handed to */
 static struct event	 ctl_ev, ctl_pause_ev;
@@ -240,11 +254,21 @@ control_image_files_clear(struct ctl_conn *c)
 {
 	int	 i;
 
+	size_t	 j;
+
 	for (i = 0; i < IMAGE_NFILES; i++) {
 		if (c->imgfd[i] != -1)
 			close(c->imgfd[i]);
 		c->imgfd[i] = -1;
 	}
+	for (j = 0; j < c->noci; j++)
+		close(c->oci[j].fd);
+	free(c->oci);
+	c->oci = NULL;
+	c->noci = 0;
+	c->oci_refused = NULL;
+	if (oci_holder == c)
+		oci_holder = NULL;
 }
 
 static void
@@ -313,6 +337,91 @@ control_bad_name(struct ctl_conn *c, const char *name, const char *why)
  * The image store is shared by every user: only root imports into it
  * and removes from it.  Anyone in the group may list and show.
  */
+/*
+ * A file of an OCI layout (image import --oci-layout): held with its
+ * name until the import.  One client's layout at a time; a refusal
+ * here is told with the import that follows.
+ */
+static int
+control_oci_file(struct ctl_conn *c, const struct ctl_image_file *cf,
+    size_t len, int fd)
+{
+	const char	*why;
+	size_t		 i;
+
+	if (valid_oci_name(cf->cf_path, len, &why) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (c->cred.uid != 0 || c->oci_refused != NULL) {
+		close(fd);
+		return 0;
+	}
+	if (oci_holder != NULL && oci_holder != c) {
+		close(fd);
+		c->oci_refused = "another OCI import is being sent; try again "
+		    "when it is";
+		return 0;
+	}
+	for (i = 0; i < c->noci; i++)
+		if (strcmp(c->oci[i].name, cf->cf_path) == 0) {
+			close(fd);
+			c->oci_refused = "a layout file sent twice";
+			return 0;
+		}
+	if (c->noci == OCI_FILES_MAX) {
+		close(fd);
+		c->oci_refused = "the layout has more files than the "
+		    "128 taken (index.json and blobs/sha256/*)";
+		return 0;
+	}
+	if (c->oci == NULL && (c->oci = calloc(OCI_FILES_MAX,
+	    sizeof(*c->oci))) == NULL) {
+		close(fd);
+		c->oci_refused = "out of memory";
+		return 0;
+	}
+	oci_holder = c;
+	c->oci[c->noci].fd = fd;
+	strlcpy(c->oci[c->noci].name, cf->cf_path, sizeof(c->oci[0].name));
+	c->noci++;
+	return 0;
+}
+
+/* An import's OCI side: a layout xor a rootfs, and a size in bounds. */
+static int
+control_oci_check(struct ctl_conn *c, const struct ctl_image_import *ci)
+{
+	char	 msg[PROTO_MSG_MAX];
+
+	msg[0] = '\0';
+	if (c->oci_refused != NULL)
+		snprintf(msg, sizeof(msg), "image import --oci-layout: %s",
+		    c->oci_refused);
+	else if (!(ci->ci_flags & IMAGE_F_OCI)) {
+		if (c->noci > 0 || ci->ci_size != 0)
+			snprintf(msg, sizeof(msg), "image import: layout "
+			    "files or a size without --oci-layout");
+	} else if (c->imgfd[IMAGE_ROOTFS] != -1)
+		snprintf(msg, sizeof(msg), "image import: --rootfs or "
+		    "--oci-layout, not both");
+	else if (c->noci == 0)
+		snprintf(msg, sizeof(msg), "image import --oci-layout: no "
+		    "layout files came");
+	else if (ci->ci_size < OCI_SIZE_MIN || ci->ci_size > OCI_SIZE_MAX ||
+	    ci->ci_size % 4096 != 0)
+		snprintf(msg, sizeof(msg), "image import: --size %llu bytes: "
+		    "give a multiple of 4096 from %llu (16M) to %llu (1T)",
+		    (unsigned long long)ci->ci_size,
+		    (unsigned long long)OCI_SIZE_MIN,
+		    (unsigned long long)OCI_SIZE_MAX);
+	if (msg[0] == '\0')
+		return 0;
+	control_image_files_clear(c);
+	control_refuse(c, EINVAL, msg);
+	return -1;
+}
+
 static int
 control_image(struct ctl_conn *c, struct imsg *imsg)
 {
@@ -329,10 +438,12 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 	switch (imsg_get_type(imsg)) {
 	case IMSG_CTL_IMAGE_FILE:
 		if (imsg_read_exact(imsg, &cf, sizeof(cf)) == -1 ||
-		    cf.cf_kind >= IMAGE_NFILES ||
+		    (cf.cf_kind >= IMAGE_NFILES && cf.cf_kind != IMAGE_OCI) ||
 		    wire_string(cf.cf_path, sizeof(cf.cf_path), &len) == -1 ||
 		    (fd = imsg_get_fd(imsg)) == -1)
 			return -1;
+		if (cf.cf_kind == IMAGE_OCI)
+			return control_oci_file(c, &cf, len, fd);
 		if (c->cred.uid != 0 || c->imgfd[cf.cf_kind] != -1) {
 			/* Refused with the import that follows. */
 			close(fd);
@@ -353,7 +464,7 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 		    sizeof(ii.ii_req.ci_kernel_from), &len) == -1 ||
 		    wire_string(ii.ii_req.ci_bootargs,
 		    sizeof(ii.ii_req.ci_bootargs), &len) == -1 ||
-		    (ii.ii_req.ci_flags & ~IMAGE_F_BOOTARGS) != 0)
+		    (ii.ii_req.ci_flags & ~IMAGE_F_ALL) != 0)
 			return -1;
 		if (c->cred.uid != 0) {
 			control_image_files_clear(c);
@@ -388,7 +499,9 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 			    "an image to take it from, not both");
 			return 0;
 		}
-		if (c->imgfd[IMAGE_ROOTFS] == -1 ||
+		if (control_oci_check(c, &ii.ii_req) == -1)
+			return 0;
+		if ((c->imgfd[IMAGE_ROOTFS] == -1 && c->noci == 0) ||
 		    (c->imgfd[IMAGE_KERNEL] == -1 &&
 		    ii.ii_req.ci_kernel_from[0] == '\0')) {
 			control_image_files_clear(c);
@@ -407,6 +520,16 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 			    0, c->imgfd[i], &f, sizeof(f));
 			c->imgfd[i] = -1;
 		}
+		for (n = 0; n < c->noci; n++) {
+			memset(&f, 0, sizeof(f));
+			f.if_kind = IMAGE_OCI;
+			strlcpy(f.if_path, c->oci[n].name, sizeof(f.if_path));
+			imsg_compose_event(parent_iev, IMSG_IMGOP_FILE, c->id,
+			    0, c->oci[n].fd, &f, sizeof(f));
+		}
+		/* Sent: the fds are the parent's now. */
+		c->noci = 0;
+		control_image_files_clear(c);
 		control_audit(c, &ii.ii_audit, "image");
 		imsg_compose_event(parent_iev, IMSG_IMGOP_IMPORT, c->id, 0, -1,
 		    &ii, sizeof(ii));

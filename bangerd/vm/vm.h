@@ -28,7 +28,8 @@
 #define CONTROL_ROOT_SLOTS	8
 #define CONTROL_MAX_PER_UID	16
 /* The descriptors clients may hold at most: proc_nofile() counts them. */
-#define CONTROL_FDS_MAX		(CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES))
+#define CONTROL_FDS_MAX		(CONTROL_MAX_CLIENTS * (1 + IMAGE_NFILES) + \
+				    OCI_FILES_MAX)
 
 /* An IMSG_CTL_VM_INFO being filled: VMs packed, sent when it is full. */
 struct ctl_info {

@@ -72,7 +72,7 @@ fi
 # bangerd refuses a worker program it would execute as root that
 # another user could have replaced, and one that is missing.
 mkdir -p "$T/wbin"
-for p in bangerd bangerd-vm bangerd-net bangerd-update; do
+for p in bangerd bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 	install -m 0755 "$(dirname "$BANGERD")/$p" "$T/wbin/"
 done
 chmod 0775 "$T/wbin/bangerd-net"
@@ -127,7 +127,7 @@ make -s -C "$TOP" OBJDIR="${OBJDIR:-obj}" install DESTDIR="$D" PREFIX=/opt/bange
 expect_eq "cli: make install succeeds" "$rc" 0
 for f in /opt/banger/sbin/bangerd /opt/banger/sbin/bangerctl \
     /opt/banger/sbin/bangerd-vm /opt/banger/sbin/bangerd-net \
-    /opt/banger/sbin/bangerd-update \
+    /opt/banger/sbin/bangerd-update /opt/banger/sbin/bangerd-pull \
     /opt/banger/share/man/man5/bangerd.conf.5 \
     /etc/banger/bangerd.conf.example; do
 	if [ -f "$D$f" ]; then pass "cli: make install puts $f"

@@ -405,6 +405,22 @@ else
 	fail "drift: banger-privileges.7's update list has fetch.c's upd_seccomp_syscalls" \
 	    "missing: ${missing:-none read from fetch.c}"
 fi
+# The pull worker's list holds what layer.c measured it needs.
+laycalls=$(awk '/^const char \*const layer_syscalls\[\]/ { on = 1; next }
+    on && /NULL/ { on = 0 }
+    on { line = $0
+	while (match(line, /"[a-z0-9_]+"/)) {
+		print substr(line, RSTART + 1, RLENGTH - 2)
+		line = substr(line, RSTART + RLENGTH)
+	} }' "$TOP/bangerd/pull/layer.c" | grep -vx ioctl | sort -u)
+missing=$(comm -23 <(echo "$laycalls") <(awk '$1 == "common" ||
+    $1 == "pull" { print $2 }' "$TMPD/seccomp" | sort -u) | oneline)
+if [ -n "$laycalls" ] && [ -z "$missing" ]; then
+	pass "drift: sandbox.c's pull list has layer.c's layer_syscalls"
+else
+	fail "drift: sandbox.c's pull list has layer.c's layer_syscalls" \
+	    "missing: ${missing:-none read from layer.c}"
+fi
 for r in $docroles; do
 	printf '%s\n' "$roles" | grep -qx -- "$r" ||
 	    fail "drift: banger-privileges.7's $r seccomp list exists in sandbox.c" \

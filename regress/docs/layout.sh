@@ -12,7 +12,7 @@ TMPD=$(mktemp -d /tmp/banger-layout.XXXXXX)
 trap 'rm -rf "$TMPD"' EXIT
 cd "$TOP" || exit 1
 
-ROOMS="parent vm net update shared"
+ROOMS="parent vm net update pull shared"
 oneline() { tr '\n' ' ' | sed 's/ $//'; }
 MAXLINES=1200
 
@@ -71,7 +71,7 @@ fi
 
 # Each room's tests are in regress/ROOM; make check ROOMS= takes only
 # rooms, and says which it does not know.
-for r in parent vm net update; do
+for r in parent vm net update pull; do
 	if ls "regress/$r/"*.sh >/dev/null 2>&1; then
 		pass "layout: regress/$r holds the $r room's tests"
 	else
@@ -112,17 +112,18 @@ sh scripts/tcb.sh -o "$OBJDIR" >"$TMPD/rootobjs" ||
     fail "layout: make tcb names the root objects" "scripts/tcb.sh -o failed"
 rootobjs=$(cat "$TMPD/rootobjs")
 workobjs=$(ls "$OBJDIR"/build/bangerd/vm/*.o "$OBJDIR"/build/bangerd/net/*.o \
-    "$OBJDIR"/build/bangerd/update/*.o | grep -vxF -f "$TMPD/rootobjs")
+    "$OBJDIR"/build/bangerd/update/*.o "$OBJDIR"/build/bangerd/pull/*.o |
+    grep -vxF -f "$TMPD/rootobjs")
 # shellcheck disable=SC2086
 nm -u --format=posix $rootobjs | awk '{ print $1 }' | sort -u >"$TMPD/need"
 # shellcheck disable=SC2086
 nm -g --defined-only --format=posix $workobjs | awk '{ print $1 }' |
     sort -u >"$TMPD/work"
 called=$(comm -12 "$TMPD/need" "$TMPD/work" | oneline)
-if [ "$called" = "net_worker update_worker vm_worker" ]; then
-	pass "layout: root code calls no worker's function but the three event loops"
+if [ "$called" = "net_worker pull_worker update_worker vm_worker" ]; then
+	pass "layout: root code calls no worker's function but the four event loops"
 else
-	fail "layout: root code calls no worker's function but the three event loops" \
+	fail "layout: root code calls no worker's function but the four event loops" \
 	    "it calls: $called"
 fi
 
@@ -144,7 +145,7 @@ lacks() {
 		fail "layout: $1" "it needs: ${bad:-nothing it should not} (all: ${libs:-none read})"
 	fi
 }
-for p in bangerd-vm bangerd-net bangerd-update; do
+for p in bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 	lacks "$p loads no root-only library" "$p" 'nl-[a-z-]*3|nftables|devmapper'
 done
 lacks "bangerd-net loads neither libcurl, jansson, libext2fs nor libsodium" \

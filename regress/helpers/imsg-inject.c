@@ -16,8 +16,9 @@
  *	  vmop-snap-begin ID SNAP, vmop-snap-end ID SNAP [FLAGS],
  *	  snapop-ls ID [SNAP], snapop-rm ID SNAP,
  *	  status-req CMD, reload-req CMD, verbose-req CMD LEVEL,
- *	  update-req UID ACTION, imgop-file KIND fd|no-fd,
- *	  imgop-import UID NAME [BOOTARGS], imgop-query UID ACTION NAME,
+ *	  update-req UID ACTION, imgop-file KIND fd|no-fd [PATH],
+ *	  imgop-import UID NAME [BOOTARGS], imgop-oci UID NAME SIZE,
+ *	  imgop-query UID ACTION NAME,
  *	  imgop-cancel BYTES (of payload);
  *	as the net worker:
  *	  net-addr ID ADDR, netop-setup BYTES;
@@ -235,10 +236,11 @@ send_imgop(int fd, const char *op, int argc, char **argv)
 	struct imgop_query	 iq;
 	int			 passfd;
 
-	if (strcmp(op, "file") == 0 && argc == 2) {
+	if (strcmp(op, "file") == 0 && (argc == 2 || argc == 3)) {
 		memset(&f, 0, sizeof(f));
 		f.if_kind = strtoul(argv[0], NULL, 10);
-		strlcpy(f.if_path, "/dev/null", sizeof(f.if_path));
+		strlcpy(f.if_path, argc == 3 ? argv[2] : "/dev/null",
+		    sizeof(f.if_path));
 		passfd = open_fd(argv[1]);
 		send_raw(fd, IMSG_IMGOP_FILE, 0, IMSG_HEADER_SIZE + sizeof(f),
 		    &f, sizeof(f), passfd);
@@ -255,6 +257,19 @@ send_imgop(int fd, const char *op, int argc, char **argv)
 			    sizeof(ii.ii_req.ci_bootargs) - 1);
 			ii.ii_req.ci_flags = IMAGE_F_BOOTARGS;
 		}
+		send_struct(fd, IMSG_IMGOP_IMPORT, &ii, sizeof(ii));
+	} else if (strcmp(op, "oci") == 0 && argc == 3) {
+		memset(&ii, 0, sizeof(ii));
+		ii.ii_audit.ca_uid = strtoul(argv[0], NULL, 10);
+		ii.ii_audit.ca_gid = ii.ii_audit.ca_uid;
+		strlcpy(ii.ii_audit.ca_cmd, "image",
+		    sizeof(ii.ii_audit.ca_cmd));
+		strncpy(ii.ii_req.ci_name, argv[1],
+		    sizeof(ii.ii_req.ci_name) - 1);
+		strlcpy(ii.ii_req.ci_kernel_from, "default",
+		    sizeof(ii.ii_req.ci_kernel_from));
+		ii.ii_req.ci_flags = IMAGE_F_OCI;
+		ii.ii_req.ci_size = strtoull(argv[2], NULL, 10);
 		send_struct(fd, IMSG_IMGOP_IMPORT, &ii, sizeof(ii));
 	} else if (strcmp(op, "query") == 0 && argc == 3) {
 		memset(&iq, 0, sizeof(iq));

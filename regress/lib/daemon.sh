@@ -24,7 +24,7 @@ daemon_setup() {
 	mkdir -p "$T/ubin"
 	chmod 0755 "$T/ubin"
 	install -m 0755 "$BANGERD" "$T/ubin/bangerd"
-	for p in bangerd-vm bangerd-net bangerd-update; do
+	for p in bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 		install -m 0755 "$(dirname "$BANGERD")/$p" "$T/ubin/"
 	done
 	install -m 0755 "$BANGERCTL" "$T/ubin/bangerctl"
@@ -255,12 +255,12 @@ our_firecrackers() {
 }
 
 # A running worker's sandbox, as the kernel reports it: PREFIX names the
-# checks.
-worker_sandbox_check() {	# PREFIX ROLE
+# checks; PID, for a worker status does not list (pull).
+worker_sandbox_check() {	# PREFIX ROLE [PID]
 	local pre=$1 role=$2 p st want uid gid c
 	uid=$(id -u _banger)
 	gid=$(id -g _banger)
-	p=$(worker_pid "$role")
+	p=${3:-$(worker_pid "$role")}
 	st=/proc/$p/status
 	expect_eq "$pre: $role worker runs as _banger (uid)" \
 	    "$(awk '/^Uid:/ {print $2,$3,$4,$5}' $st)" "$uid $uid $uid $uid"

@@ -223,6 +223,29 @@ refuse "an image file without an fd" 'image file without an fd' \
     imgop-file 0 no-fd
 refuse "an image file of a kind there is not" 'bad image file' \
     imgop-file 7 fd
+refuse "an OCI layout file named with a path" 'bad image file' \
+    imgop-file 3 fd ../index.json
+refuse "an OCI layout file that is not index.json or a blob" 'bad image file' \
+    imgop-file 3 fd blobs/sha256/ABC
+refuse "an OCI import without its files" 'import without its files' \
+    imgop-oci 0 forged 16777216
+# A layout file, accepted and held; then an import of a size out of
+# bounds, and one that also has a root file system.
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
+refuse "an OCI import of 4097 bytes" "an OCI import's size out of bounds" \
+    imgop-oci 0 forged 4097
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 2 fd >/dev/null
+refuse "an OCI import with a root file system too" \
+    'an OCI import with a rootfs or without its layout' \
+    imgop-oci 0 forged 16777216
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
+refuse "the same layout file twice" 'the same layout file twice' \
+    imgop-file 3 fd index.json
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 2 fd >/dev/null
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
+refuse "a plain import with a layout file" \
+    'import without a rootfs, or with a layout' imgop-import 0 forged
 refuse "an image import for uid 65534" 'image import for uid 65534' \
     imgop-import 65534 forged
 refuse "an image import named with a path" 'bad image import' \

@@ -551,7 +551,7 @@ fakeobj() {
 	rm -rf "$T/fake"
 	mkdir -p "$T/fake"
 	printf '#!/bin/sh\n# %s\n' "$1" >"$T/fake/bangerd"
-	for p in bangerctl bangerd-vm bangerd-net bangerd-update; do
+	for p in bangerctl bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 		printf '#!/bin/sh\n' >"$T/fake/$p"
 		chmod 0755 "$T/fake/$p"
 	done
@@ -626,7 +626,7 @@ expect_eq "publish: expires is 90 days after released" \
 expect_eq "publish: the tarball holds the programs and man pages" \
     "$(tar -tf "$A" | sort | tr '\n' ' ')" \
     "$(cd "$TOP" && { printf '%s\n' bangerd bangerctl bangerd-vm bangerd-net \
-    bangerd-update man/; ls man/*.[1-9]; } | sort | tr '\n' ' ')"
+    bangerd-update bangerd-pull man/; ls man/*.[1-9]; } | sort | tr '\n' ' ')"
 expect_eq "publish: UPLOAD_CMD gets the artifact, then the manifest, then the signature" \
     "$(tr '\n' ' ' <"$T/up/order")" \
     "banger-$MKV-$ARCH.tar manifest.json manifest.json.sig "

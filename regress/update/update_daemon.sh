@@ -44,6 +44,7 @@ build() {	# OBJDIR VERSION
 	    OBJDIR="$1" VERSION="$2" \
 	    RELEASE_PUBKEY="$T/k.pub" "$1/bangerd" "$1/bangerctl" \
 	    "$1/bangerd-vm" "$1/bangerd-net" "$1/bangerd-update" \
+	    "$1/bangerd-pull" \
 	    >"$T/build.log" 2>&1
 }
 if ! build "$T/objold" "$OLDV" || ! build "$T/objnew" "$NEWV"; then
@@ -81,7 +82,7 @@ if ! wait_for 10 in_ns curl -sf "$BASE/manifest.json"; then
 fi
 
 # The installed programs: copies of the old build.
-PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update"
+PROGS="bangerd bangerctl bangerd-vm bangerd-net bangerd-update bangerd-pull"
 INST=$T/inst
 mkdir -p "$INST"
 inst() {	# DIR: install its programs
@@ -359,7 +360,7 @@ check "update_daemon: the old bangerd is kept as bangerd.prev" \
     cmp "$INST/bangerd.prev" "$T/objold/bangerd"
 check "update_daemon: the old bangerctl is kept as bangerctl.prev" \
     cmp "$INST/bangerctl.prev" "$T/objold/bangerctl"
-for p in bangerd-vm bangerd-net bangerd-update; do
+for p in bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 	check "update_daemon: the new $p is installed, the old kept as $p.prev" \
 	    sh -c "cmp '$INST/$p' '$T/objnew/$p' && cmp '$INST/$p.prev' '$T/objold/$p'"
 done
@@ -404,7 +405,7 @@ check "update_daemon: rollback restores the old bangerd" \
     cmp "$INST/bangerd" "$T/objold/bangerd"
 check "update_daemon: rollback restores the old bangerctl" \
     cmp "$INST/bangerctl" "$T/objold/bangerctl"
-for p in bangerd-vm bangerd-net bangerd-update; do
+for p in bangerd-vm bangerd-net bangerd-update bangerd-pull; do
 	check "update_daemon: rollback restores the old $p" \
 	    cmp "$INST/$p" "$T/objold/$p"
 done

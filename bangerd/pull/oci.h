@@ -1,0 +1,44 @@
+/*
+ * An OCI image layout's files, as the pull worker was handed them, and
+ * the image they hold: index.json to a manifest (through at most one
+ * nested index), its config and its layers, each blob checked against
+ * its descriptor's size and digest before it is used.
+ */
+#ifndef OCI_H
+#define OCI_H
+
+#include <stdint.h>
+
+#include "proto.h"
+
+#define OCI_INDEX_MAX		(4U << 20)	/* index.json, an index */
+#define OCI_MANIFEST_MAX	(4U << 20)
+#define OCI_CONFIG_MAX		(8U << 20)
+#define OCI_LAYER_MAX		(64ULL << 30)	/* one compressed layer */
+#define OCI_DIGEST_MAX		80		/* "sha256:" and 64 hex */
+
+struct oci_blob {
+	char		 ob_name[PROTO_PATH_MAX];	/* valid_oci_name() */
+	int		 ob_fd;
+	uint64_t	 ob_size;
+	int		 ob_verified;		/* its digest checked */
+};
+
+struct oci_layer {
+	struct oci_blob	*ol_blob;
+	char		 ol_digest[OCI_DIGEST_MAX];
+	char		 ol_media[128];
+};
+
+struct oci_image {
+	char		 oi_digest[OCI_DIGEST_MAX];	/* the manifest's */
+	size_t		 oi_nlayers;
+	struct oci_layer oi_layers[OCI_FILES_MAX];
+	uint64_t	 oi_bytes;		/* the layers' sizes, summed */
+};
+
+int	oci_resolve(struct oci_blob *, size_t, const char *,
+	    struct oci_image *, char *, size_t);
+int	oci_blob_verify(struct oci_blob *, const char *, char *, size_t);
+
+#endif /* OCI_H */

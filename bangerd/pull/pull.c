@@ -1,0 +1,239 @@
+/*
+ * The pull worker's one job (pull.h).  Its messages, all from the
+ * import child that started it (image.c): IMSG_PULL_FS with the new
+ * file system's fd, up to OCI_FILES_MAX IMSG_PULL_BLOB, then
+ * IMSG_PULL_START.  It resolves the image (oci.c), checks each layer's
+ * digest and unpacks it (layer.c) in order, and answers with
+ * IMSG_PULL_PROGRESS now and then and one IMSG_PULL_DONE.  Then it
+ * exits: a worker of one import keeps nothing of it for the next.
+ *
+ * Anything it is sent that is not that sequence ends it.  The child
+ * checks what it did (the file's size and superblock) and renames it
+ * into the store; a worker that lies can only spoil its own import.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ext2fs/ext2fs.h>
+
+#include "log.h"
+#include "layer.h"
+#include "oci.h"
+#include "pull.h"
+#include "validate.h"
+#include "wire.h"
+
+#define PROGRESS_STEP	(4ULL << 20)	/* a message every 4 MiB read */
+
+struct pull_job {
+	struct imsgbuf	*pj_ibuf;
+	int		 pj_fsfd;
+	uint64_t	 pj_fssize;
+	struct oci_blob	 pj_blobs[OCI_FILES_MAX];
+	size_t		 pj_nblobs;
+	struct pull_start pj_start;
+	struct pull_progress pj_prog;
+	uint64_t	 pj_base;	/* the layers before this one */
+	uint64_t	 pj_last;	/* last reported */
+};
+
+static void
+pull_send(struct pull_job *pj, uint32_t type, const void *data, size_t len)
+{
+	if (imsg_compose(pj->pj_ibuf, type, 0, 0, -1, data, len) == -1 ||
+	    imsgbuf_flush(pj->pj_ibuf) == -1)
+		fatal("%s", __func__);
+}
+
+static __attribute__((__noreturn__)) void
+pull_done(struct pull_job *pj, int error, const struct layer_stats *ls,
+    const struct oci_image *img, const char *fmt, ...)
+{
+	struct pull_done	 pd;
+	va_list			 ap;
+
+	memset(&pd, 0, sizeof(pd));
+	pd.pd_error = error;
+	if (img != NULL) {
+		pd.pd_nlayers = img->oi_nlayers;
+		strlcpy(pd.pd_digest, img->oi_digest, sizeof(pd.pd_digest));
+	}
+	if (ls != NULL) {
+		pd.pd_entries = ls->ls_entries;
+		pd.pd_bytes = ls->ls_bytes;
+	}
+	va_start(ap, fmt);
+	vsnprintf(pd.pd_msg, sizeof(pd.pd_msg), fmt, ap);
+	va_end(ap);
+	if (error != 0)
+		log_warnx("pull: %s", pd.pd_msg);
+	pull_send(pj, IMSG_PULL_DONE, &pd, sizeof(pd));
+	exit(0);
+}
+
+/* The next message, waiting for it. */
+static void
+pull_recv(struct pull_job *pj, struct imsg *imsg)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+
+	/* imsgbuf_read() takes "nothing yet" for success: poll first. */
+	for (;;) {
+		if ((n = imsg_get(pj->pj_ibuf, imsg)) == -1)
+			fatal("%s: imsg_get", __func__);
+		if (n > 0)
+			return;
+		pfd.fd = pj->pj_ibuf->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			fatal("%s: poll", __func__);
+		if ((n = imsgbuf_read(pj->pj_ibuf)) == 0)
+			fatalx("%s: the import's child went", __func__);
+		if (n == -1)
+			fatal("%s: imsgbuf_read", __func__);
+	}
+}
+
+/* The sequence of the job's messages, each checked; ends at the start. */
+static void
+pull_receive(struct pull_job *pj)
+{
+	struct imsg	 imsg;
+	struct pull_fs	 pf;
+	struct pull_blob pb;
+	struct stat	 st;
+	const char	*why;
+	size_t		 len, i;
+	int		 fd;
+
+	pj->pj_fsfd = -1;
+	for (;;) {
+		pull_recv(pj, &imsg);
+		fd = imsg_get_fd(&imsg);
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_PULL_FS:
+			if (pj->pj_fsfd != -1 || fd == -1 ||
+			    imsg_read_exact(&imsg, &pf, sizeof(pf)) == -1 ||
+			    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+			    (uint64_t)st.st_size != pf.pf_size)
+				fatalx("pull: a bad file system message");
+			pj->pj_fsfd = fd;
+			pj->pj_fssize = pf.pf_size;
+			break;
+		case IMSG_PULL_BLOB:
+			if (fd == -1 || pj->pj_nblobs == OCI_FILES_MAX ||
+			    imsg_read_exact(&imsg, &pb, sizeof(pb)) == -1 ||
+			    wire_string(pb.pb_name, sizeof(pb.pb_name),
+			    &len) == -1 ||
+			    valid_oci_name(pb.pb_name, len, &why) == -1 ||
+			    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+				fatalx("pull: a bad layout file message");
+			for (i = 0; i < pj->pj_nblobs; i++)
+				if (strcmp(pj->pj_blobs[i].ob_name,
+				    pb.pb_name) == 0)
+					fatalx("pull: %s twice", pb.pb_name);
+			strlcpy(pj->pj_blobs[i].ob_name, pb.pb_name,
+			    sizeof(pj->pj_blobs[i].ob_name));
+			pj->pj_blobs[i].ob_fd = fd;
+			pj->pj_blobs[i].ob_size = (uint64_t)st.st_size;
+			pj->pj_nblobs++;
+			break;
+		case IMSG_PULL_START:
+			if (fd != -1 || pj->pj_fsfd == -1 ||
+			    imsg_read_exact(&imsg, &pj->pj_start,
+			    sizeof(pj->pj_start)) == -1 ||
+			    wire_string(pj->pj_start.ps_arch,
+			    sizeof(pj->pj_start.ps_arch), &len) == -1)
+				fatalx("pull: a bad start message");
+			imsg_free(&imsg);
+			return;
+		default:
+			fatalx("pull: unexpected message type %u",
+			    imsg_get_type(&imsg));
+		}
+		imsg_free(&imsg);
+	}
+}
+
+/* layer_apply()'s progress: every PROGRESS_STEP of the layers read. */
+static void
+pull_progress(void *arg, uint64_t read)
+{
+	struct pull_job	*pj = arg;
+	uint64_t	 now = pj->pj_base + read;
+
+	if (now - pj->pj_last < PROGRESS_STEP)
+		return;
+	pj->pj_last = now;
+	pj->pj_prog.pp_done = now;
+	pull_send(pj, IMSG_PULL_PROGRESS, &pj->pj_prog,
+	    sizeof(pj->pj_prog));
+}
+
+void
+pull_worker(struct imsgev *iev, const struct worker_init *wi)
+{
+	static struct pull_job	 job;
+	static struct oci_image	 img;
+	struct pull_job		*pj = &job;
+	struct layer_limits	 lim;
+	struct layer_stats	 ls, sum;
+	struct oci_layer	*ol;
+	ext2_filsys		 fs;
+	char			 err[LAYER_ERR_MAX], what[128];
+	size_t			 i;
+
+	pj->pj_ibuf = &iev->ibuf;
+	if (imsgbuf_flush(pj->pj_ibuf) == -1)	/* worker_ready */
+		fatal("%s: flush", __func__);
+	pull_receive(pj);
+
+	if (oci_resolve(pj->pj_blobs, pj->pj_nblobs, pj->pj_start.ps_arch,
+	    &img, err, sizeof(err)) == -1)
+		pull_done(pj, EINVAL, NULL, NULL, "%s", err);
+	log_info("pull: image %s, %zu layers, %llu bytes", img.oi_digest,
+	    img.oi_nlayers, (unsigned long long)img.oi_bytes);
+
+	memset(&lim, 0, sizeof(lim));
+	lim.ll_entries = pj->pj_start.ps_entries_max;
+	lim.ll_file_max = pj->pj_start.ps_file_max;
+	lim.ll_bytes_max = pj->pj_start.ps_bytes_max;
+	memset(&sum, 0, sizeof(sum));
+	pj->pj_prog.pp_nlayers = img.oi_nlayers;
+	pj->pj_prog.pp_total = img.oi_bytes;
+	if (layerfs_open(pj->pj_fsfd, &fs, err, sizeof(err)) == -1)
+		pull_done(pj, EINVAL, NULL, &img, "the new file system: %s",
+		    err);
+	for (i = 0; i < img.oi_nlayers; i++) {
+		ol = &img.oi_layers[i];
+		snprintf(what, sizeof(what), "layer %zu (%s)", i + 1,
+		    ol->ol_digest);
+		if (oci_blob_verify(ol->ol_blob, what, err,
+		    sizeof(err)) == -1)
+			pull_done(pj, EINVAL, &sum, &img, "%s", err);
+		pj->pj_prog.pp_layer = i + 1;
+		memset(&ls, 0, sizeof(ls));
+		if (layer_apply(fs, ol->ol_blob->ob_fd, &lim, &ls,
+		    pull_progress, pj, err, sizeof(err)) == -1)
+			pull_done(pj, EINVAL, &sum, &img, "layer %zu: %s",
+			    i + 1, err);
+		sum.ls_entries += ls.ls_entries;
+		sum.ls_bytes += ls.ls_bytes;
+		pj->pj_base += ol->ol_blob->ob_size;
+	}
+	if (layerfs_close(fs, err, sizeof(err)) == -1)
+		pull_done(pj, EIO, &sum, &img, "the new file system: %s", err);
+	pull_done(pj, 0, &sum, &img, "%zu layers, %llu entries, %llu bytes "
+	    "of files", img.oi_nlayers, (unsigned long long)sum.ls_entries,
+	    (unsigned long long)sum.ls_bytes);
+}
