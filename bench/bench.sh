@@ -12,8 +12,9 @@
 #	BENCH_PER	lifecycles each concurrent client runs (8)
 #	BENCH_VMS	VMs for vm ls, memory, restart and prune (1000)
 #	BENCH_ONLY	space-separated parts to run (all): recipe life
-#			conc slow ls mem restart prune snap clone imsg
-#			guest (a real guest under qemu: bench/guest_clone.sh)
+#			conc slow ls mem restart prune snap clone pull
+#			imsg guest (a real guest under qemu:
+#			bench/guest_clone.sh)
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -21,7 +22,7 @@ RUNS=${BENCH_RUNS:-40}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER=${BENCH_PER:-8}
 NVMS=${BENCH_VMS:-1000}
-ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap clone guest imsg}
+ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap clone pull guest imsg}
 
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -396,6 +397,61 @@ if want guest; then
 	while IFS='|' read -r a b c d; do
 		row "$a" "$b" "$c" "$d"
 	done < <(bash "$TOP/bench/guest_clone.sh")
+fi
+
+# An OCI layout imported (the pull worker writing one gzip layer of
+# 4000 files, 200 MiB, into a 1 GiB ext4 through libext2fs) against
+# what a user would run as root to make the same file system: tar -x of
+# the layer into a directory, then mke2fs -d (skopeo's copy of the
+# layout, a local blob copy here, is left out of both).
+if want pull; then
+	P=$XFS/pull
+	mkdir -p "$P/tree"
+	python3 - "$P/tree.tar" <<'EOP'
+import io, os, random, sys, tarfile
+random.seed(7)
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    total = 0
+    for i in range(4000):
+        d = "usr/share/d%02d" % (i % 40)
+        if i < 40:
+            ti = tarfile.TarInfo(d)
+            ti.type = tarfile.DIRTYPE
+            ti.mode = 0o755
+            t.addfile(ti)
+        n = random.randint(1024, 100 << 10)
+        data = os.urandom(n // 2) + bytes(n - n // 2)
+        ti = tarfile.TarInfo("%s/f%05d" % (d, i))
+        ti.size = n
+        ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(data))
+EOP
+	gzip -1 -c "$P/tree.tar" >"$P/tree.tar.gz"
+	printf '{"layers": [{"tarfile": "%s", "compress": "gzip"}]}' \
+	    "$P/tree.tar" >"$P/spec.json"
+	python3 "$TOP/regress/pull/mkoci.py" "$P/oci" "$P/spec.json"
+	bytes=$(stat -c %s "$P/tree.tar")
+	pb=() pr=()
+	for i in 1 2 3; do
+		t0=${EPOCHREALTIME/./}
+		ctl image import "p$i" --kernel-from default \
+		    --oci-layout "$P/oci" --size 1G >/dev/null ||
+		    echo "bench: image import --oci-layout failed" >&2
+		pb+=($(( ${EPOCHREALTIME/./} - t0 )))
+		ctl image rm "p$i" >/dev/null
+		rm -rf "$P/tree" "$P/base.ext4"
+		mkdir -p "$P/tree"
+		t0=${EPOCHREALTIME/./}
+		tar -xzpf "$P/tree.tar.gz" -C "$P/tree" &&
+		    mke2fs -q -F -t ext4 -d "$P/tree" "$P/base.ext4" 1G 2>/dev/null
+		pr+=($(( ${EPOCHREALTIME/./} - t0 )))
+	done
+	bm=$(printf '%s\n' "${pb[@]}" | median)
+	rm_=$(printf '%s\n' "${pr[@]}" | median)
+	row "image import --oci-layout: 4000 files, $((bytes >> 20)) MiB in one gzip layer, median of 3 (BENCH_ONLY=pull)" \
+	    "$(ms "$bm") ms, $(awk -v b="$bytes" -v u="$bm" 'BEGIN { printf "%.0f", b / u }') MB/s (tar -xzpf then mke2fs -d as root: $(ms "$rm_") ms)" \
+	    "" "$(ratio "$rm_" "$bm")"
+	rm -rf "$P"
 fi
 
 if want imsg; then

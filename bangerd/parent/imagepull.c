@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "parent.h"
 #include "imagepull.h"
 #include "log.h"
+#include "untar.h"	/* msgf() */
 #include "validate.h"
 #include "wire.h"
 
@@ -40,21 +40,6 @@
 /* Each layer's limits, given to the worker. */
 #define PULL_ENTRIES_MAX	(4U << 20)
 #define PULL_FILE_MAX		(64ULL << 30)
-
-static int
-msgf(char *msg, size_t len, const char *fmt, ...)
-    __attribute__((__format__ (printf, 3, 4)));
-
-static int
-msgf(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The Go/OCI name of this machine's architecture. */
 static const char *
