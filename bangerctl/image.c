@@ -29,7 +29,6 @@
 #include "bangerctl.h"
 #include "validate.h"
 
-#define MKE2FS		"/sbin/mke2fs"
 #define TAR		"/bin/tar"
 
 static int	 image_import(int, char **);
@@ -531,12 +530,12 @@ image_build(int argc, char **argv)
 	struct sigaction	 sa;
 	struct stat		 st;
 	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
-	const char		*dir = NULL, *tarball = NULL, *tmpdir, *src;
-	char			 root[PATH_MAX + 8], img[PATH_MAX + 16];
-	char			 sizek[32], inodes[32], label[PROTO_PATH_MAX];
-	uint64_t		 size = 0;
+	static struct oci_files	 of;
+	const char		*dir = NULL, *tarball = NULL, *tmpdir;
+	char			 tarpath[PATH_MAX + 16], label[PROTO_PATH_MAX];
+	uint64_t		 size = 0, content;
 	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch, fd;
-	int			 rv = 1;
+	int			 tfd = -1, rv = 1;
 
 	memset(&ci, 0, sizeof(ci));
 	while ((ch = getopt_long(argc, argv, "", import_opts, NULL)) != -1) {
@@ -603,53 +602,37 @@ image_build(int argc, char **argv)
 		build_tmp[0] = '\0';
 		goto done;
 	}
-	snprintf(img, sizeof(img), "%s/rootfs.ext4", build_tmp);
-	src = dir;
+	/*
+	 * What the pull worker unpacks: the tarball as it is, or one of
+	 * the directory made here with tar (reading it, as root, is all
+	 * that runs here); no tar is extracted and no mke2fs runs here.
+	 */
 	if (tarball != NULL) {
-		snprintf(root, sizeof(root), "%s/root", build_tmp);
-		if (mkdir(root, 0755) == -1) {
-			warn("%s", root);
+		if ((tfd = open_file("--from-tar", tarball)) == -1 ||
+		    fstat(tfd, &st) == -1)
+			goto done;
+		content = (uint64_t)st.st_size;
+	} else {
+		walk_bytes = walk_inodes = 0;
+		if (nftw(dir, walk_entry, 16, FTW_PHYS) == -1) {
+			warn("%s", dir);
 			goto done;
 		}
+		snprintf(tarpath, sizeof(tarpath), "%s/layer.tar", build_tmp);
 		if (run("tar", (char *const[]){ TAR, "--numeric-owner",
-		    "-xpf", (char *)tarball, "-C", root, NULL }) == -1) {
-			warnx("--from-tar %s: could not extract it", tarball);
+		    "--xattrs", "--xattrs-include=*", "-C", (char *)dir,
+		    "-cf", tarpath, ".", NULL }) == -1) {
+			warnx("--from-dir %s: tar could not read it", dir);
 			goto done;
 		}
-		src = root;
-	}
-
-	/* The content, in whole blocks, a quarter more and 64 MiB. */
-	walk_bytes = walk_inodes = 0;
-	if (nftw(src, walk_entry, 16, FTW_PHYS) == -1) {
-		warn("%s", src);
-		goto done;
-	}
-	if (size == 0) {
-		size = walk_bytes + walk_bytes / 4 + (64ULL << 20);
-		size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
-	}
-	if ((fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1 || ftruncate(fd, size) == -1) {
-		warn("%s", img);
-		if (fd != -1)
-			close(fd);
-		goto done;
-	}
-	close(fd);
-	snprintf(sizek, sizeof(sizek), "%" PRIu64 "k", size >> 10);
-	snprintf(inodes, sizeof(inodes), "%" PRIu64,
-	    walk_inodes + walk_inodes / 4 + 1024);
-	if (run("mke2fs", (char *const[]){ MKE2FS, "-q", "-F", "-t", "ext4",
-	    "-N", inodes, "-d", (char *)src, img, sizek, NULL }) == -1) {
-		warnx("image build %s: mke2fs could not make the root file "
-		    "system; if it did not fit in %s, give a larger --size",
-		    ci.ci_name, fmt_size(size, label, sizeof(label)));
-		goto done;
-	}
-	if ((fds[IMAGE_ROOTFS] = open(img, O_RDONLY | O_CLOEXEC)) == -1) {
-		warn("%s", img);
-		goto done;
+		if ((tfd = open(tarpath, O_RDONLY | O_CLOEXEC)) == -1) {
+			warn("%s", tarpath);
+			goto done;
+		}
+		content = walk_bytes;
+		/* mke2fs -i 8192 in the daemon: an inode every 8 KiB. */
+		if (walk_inodes * 8192 > content)
+			content = walk_inodes * 8192;
 	}
 	/* The open fd is all the import needs: the directory goes now. */
 	build_cleanup();
@@ -657,11 +640,26 @@ image_build(int argc, char **argv)
 		warnx("image build %s: interrupted", ci.ci_name);
 		goto done;
 	}
-	snprintf(label, sizeof(label), "(the root file system built from %s)",
-	    dir != NULL ? dir : tarball);
-	paths[IMAGE_ROOTFS] = label;
-	rv = import_send(&ci, fds, paths, NULL);
+	/* The content, a quarter more and 64 MiB, in whole MiB. */
+	if (size == 0) {
+		size = content + content / 4 + (64ULL << 20);
+		size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+	}
+	if (size < OCI_SIZE_MIN || size > OCI_SIZE_MAX || size % 4096 != 0) {
+		warnx("--size %s: give a multiple of 4K from 16M to 1T",
+		    fmt_size(size, label, sizeof(label)));
+		goto done;
+	}
+	ci.ci_flags |= IMAGE_F_OCI;
+	ci.ci_size = size;
+	of.n = 1;
+	of.fd[0] = tfd;
+	tfd = -1;
+	strlcpy(of.name[0], "layer.tar", sizeof(of.name[0]));
+	rv = import_send(&ci, fds, paths, &of);
 done:
+	if (tfd != -1)
+		close(tfd);
 	close_all(fds);
 	build_cleanup();
 	return rv;

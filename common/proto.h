@@ -499,8 +499,9 @@ struct status_daemon {
 #define IMAGE_NFILES	3
 /*
  * A file of an OCI image layout (--oci-layout): its path in the layout,
- * "index.json" or "blobs/sha256/HEX" (valid_oci_name()); at most
- * OCI_FILES_MAX of them, instead of a rootfs.
+ * "index.json" or "blobs/sha256/HEX" (valid_oci_name()), or image
+ * build's one "layer.tar"; at most OCI_FILES_MAX of them, instead of a
+ * rootfs.
  */
 #define IMAGE_OCI	3
 #define OCI_FILES_MAX	128

@@ -56,13 +56,14 @@ oci_arch(void)
 static int
 run_mke2fs(const char *path, char *msg, size_t len)
 {
-	char	*argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-E",
-		    "nodiscard,root_owner=0:0", "-L", "rootfs", NULL, NULL };
+	char	*argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-i", "8192",
+		    "-E", "nodiscard,root_owner=0:0", "-L", "rootfs", NULL,
+		    NULL };
 	char	*envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	int	 status, fd;
 	pid_t	 pid;
 
-	argv[9] = (char *)path;
+	argv[11] = (char *)path;
 	switch (pid = fork()) {
 	case -1:
 		return msgf(msg, len, "fork: %s", strerror(errno));
@@ -308,7 +309,12 @@ image_oci_rootfs(int dfd, const char *tmp, const char *name, uint64_t size,
 	    len) == -1)
 		goto fail;
 	if (pd.pd_error != 0) {
-		msgf(msg, len, "--oci-layout: %s", pd.pd_msg);
+		if (strstr(pd.pd_msg, "Could not allocate") != NULL)
+			msgf(msg, len, "%s: the root file system of %llu MiB is "
+			    "full: give a larger --size", pd.pd_msg,
+			    (unsigned long long)(size >> 20));
+		else
+			msgf(msg, len, "%s", pd.pd_msg);
 		goto fail;
 	}
 	/* The worker is gone: what it left must still be a file system. */

@@ -198,8 +198,19 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 		fatal("%s: flush", __func__);
 	pull_receive(pj);
 
-	if (oci_resolve(pj->pj_blobs, pj->pj_nblobs, pj->pj_start.ps_arch,
-	    &img, err, sizeof(err)) == -1)
+	/* image build's tar: one layer, its own, with no layout. */
+	if (pj->pj_nblobs == 1 &&
+	    strcmp(pj->pj_blobs[0].ob_name, "layer.tar") == 0) {
+		memset(&img, 0, sizeof(img));
+		img.oi_nlayers = 1;
+		img.oi_bytes = pj->pj_blobs[0].ob_size;
+		img.oi_layers[0].ol_blob = &pj->pj_blobs[0];
+		pj->pj_blobs[0].ob_verified = 1;
+		strlcpy(img.oi_digest, "a tar", sizeof(img.oi_digest));
+		strlcpy(img.oi_layers[0].ol_digest, "the tar",
+		    sizeof(img.oi_layers[0].ol_digest));
+	} else if (oci_resolve(pj->pj_blobs, pj->pj_nblobs,
+	    pj->pj_start.ps_arch, &img, err, sizeof(err)) == -1)
 		pull_done(pj, EINVAL, NULL, NULL, "%s", err);
 	log_info("pull: image %s, %zu layers, %llu bytes", img.oi_digest,
 	    img.oi_nlayers, (unsigned long long)img.oi_bytes);

@@ -342,11 +342,15 @@ expect_eq "image: a VM from a built image starts" \
     "$(ctl vm create v2 --image fromtar --start 2>&1)" "vm v2 started"
 ctl vm rm -f v2 >/dev/null
 
-head -c 4M /dev/urandom >"$D/big"
-bad "build with a --size too small" \
-    "mke2fs could not make the root file system; if it did not fit in 1 MiB, give a larger --size" \
+head -c 20M /dev/urandom >"$D/big"
+bad "build with a --size below 16 MiB" \
+    "--size 1 MiB: give a multiple of 4K from 16M to 1T" \
     ctl image build small --from-dir "$D" --kernel "$F/vmlinux" --size 1M
-bad "build from a tarball that is not one" "--from-tar $F/random: could not extract it" \
+bad "build with a --size the content does not fit" \
+    'layer 1: layer entry "(\./)?big": .*Could not allocate block.*: the root file system of 16 MiB is full: give a larger --size' \
+    ctl image build small --from-dir "$D" --kernel "$F/vmlinux" --size 16M
+bad "build from a tarball that is not one" \
+    "layer 1: the layer is not a tar stream \(plain, gzip or zstd\)" \
     ctl image build badtar --from-tar "$F/random" --kernel "$F/vmlinux"
 bad "build from a missing directory" "--from-dir $T/nope: No such file or directory" \
     ctl image build x --from-dir "$T/nope" --kernel "$F/vmlinux"
