@@ -2,7 +2,8 @@
 # concurrent VM lifecycles (create with a published port and start,
 # snapshot, restore, a clone of the snapshot made, started and removed,
 # stop, start, rm; a user's creations removed by vm
-# prune; snapshots of a long-lived VM taken and removed; all together),
+# prune; snapshots of a long-lived VM taken and removed; images imported
+# from an OCI layout by the pull worker and removed; all together),
 # next to two long-lived running VMs, with copy and reflink
 # storage.  After every kill, once bangerd has settled, what it
 # records, what it shows and what the host holds must agree: leftovers
@@ -54,6 +55,7 @@ chaos_cleanup() {
 	fi
 	[ -n "${XFSIMG:-}" ] && rm -f "$XFSIMG"
 	[ -n "${CGMADE:-}" ] && rmdir "$CG2/banger" 2>/dev/null
+	[ -n "${IMPORTED:-}" ] && rm -f "$IMPORTED"
 	return 0
 }
 trap chaos_cleanup EXIT
@@ -118,6 +120,14 @@ chaos_check() {
 	got=$(our_firecrackers | sort)
 	left "$(comm -3 <(echo "$got" | grep .) <(echo "$want" | grep .))" \
 	    processes "$at"
+	# No import runs once the loops are done: no pull worker, and every
+	# image in the store whole.
+	left "$(pull_workers)" processes "$at"
+	for p in "$STATE"/images/*/; do
+		[ -d "$p" ] || continue
+		[ -s "$p/rootfs.ext4" ] && [ -s "$p/vmlinux" ] ||
+		    left "$p: not whole" tmpfiles "$at"
+	done
 	# Running means booted: Firecracker itself says so.
 	for i in $running; do
 		st=$(curl -s --max-time 5 --unix-socket \
@@ -201,6 +211,22 @@ snapshots() {
 	done
 }
 
+# Images imported from an OCI layout (the pull worker unpacking it) and
+# removed, until $T/stop.
+imports() {
+	local i=0 n
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		ctl image import "oci-$i-$RANDOM" --kernel-from default \
+		    --oci-layout "$T/oci" --size 16M >/dev/null 2>&1 &&
+		    echo "$i" >>"$IMPORTED"
+		for n in $(ctl image ls --json 2>/dev/null |
+		    jq -r '.[].name | select(startswith("oci-"))'); do
+			ctl image rm "$n" >/dev/null 2>&1
+		done
+	done
+}
+
 # A user's few VMs at a time, each batch removed by one vm prune (the
 # parent records their removals in one group commit), until $T/stop.
 prunes() {
@@ -233,6 +259,11 @@ sweep_transient() {
 		    fail "chaos: vm rm -f $n" "$(ctl vm show --json "$n" |
 		    jq -c '{state, error}')"
 	done
+	for n in $(ctl image ls --json | jq -r '.[].name |
+	    select(startswith("oci-"))'); do
+		ctl image rm "$n" >/dev/null 2>&1 ||
+		    fail "chaos: image rm $n" "refused"
+	done
 }
 
 round() {
@@ -246,6 +277,8 @@ round() {
 	prunes &
 	LOOPS="$LOOPS $!"
 	snapshots &
+	LOOPS="$LOOPS $!"
+	imports &
 	LOOPS="$LOOPS $!"
 	sleep "0.$(printf '%03d' $((RANDOM % 300)))"
 	case $kind in
@@ -298,6 +331,11 @@ run_storage() {
 		sed -i "s,^state-dir .*,state-dir \"$STATE\"," "$CONF"
 	fi
 	vm_env
+	# The layout the imports take: small files and 4 MiB of data.
+	printf '%s' '{"layers": [[{"name": "etc/hostname", "data": "oci\n"},
+	    {"name": "bin/tool", "data": "#!/bin/sh\n", "mode": 493}],
+	    [{"name": "data", "size": 4194304}]]}' >"$T/oci.json"
+	python3 "$TOP/regress/pull/mkoci.py" "$T/oci" "$T/oci.json"
 	if [ -n "$XFS" ]; then
 		# A reflink shares blocks within one file system only.
 		cp -a "$T/img" "$XFS/img"
@@ -355,12 +393,15 @@ storage_done() {
 }
 
 nst=$(echo $STORAGES | wc -w)
+IMPORTED=$(mktemp /tmp/banger-chaos-imports.XXXXXX)
 for STORAGE in $STORAGES; do
 	run_storage $((PK / nst)) $((WK / nst))
 done
 
 echo "chaos: $CHECKS checks after $KILLS_PARENT parent, $KILLS_VM vm worker" \
-    "and $KILLS_NET net worker kills"
+    "and $KILLS_NET net worker kills; $(grep -c . "$IMPORTED") OCI imports" \
+    "finished among them"
+rm -f "$IMPORTED"
 printf 'chaos: %-10s %s\n' kind leftovers
 for k in $KINDS; do
 	printf 'chaos: %-10s %d\n' "$k" "${LEFT[$k]}"

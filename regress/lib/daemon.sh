@@ -254,6 +254,17 @@ our_firecrackers() {
 	done
 }
 
+# This daemon's pull workers (each import's own): by their title, and
+# their root, its STATE/pull (another test's daemon has its own).
+pull_workers() {
+	local p
+	for p in $(pgrep -f '^bangerd: pull'); do
+		[ "$(readlink "/proc/$p/root" 2>/dev/null)" = "$STATE/pull" ] &&
+		    echo "$p"
+	done
+	return 0
+}
+
 # A running worker's sandbox, as the kernel reports it: PREFIX names the
 # checks; PID, for a worker status does not list (pull).
 worker_sandbox_check() {	# PREFIX ROLE [PID]

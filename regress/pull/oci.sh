@@ -31,8 +31,10 @@ leftovers() {
 	find "$IMAGES" -mindepth 1 -maxdepth 1 -name '.*' | tr '\n' ' '
 	pull_pids
 }
-# Pull workers still running (their title is "bangerd: pull").
-pull_pids() { pgrep -f '^bangerd: pull' | tr '\n' ' '; }
+# This daemon's pull workers still running (daemon.sh).
+pull_pids() { pull_workers | tr '\n' ' '; }
+has_pull() { [ -n "$(pull_workers)" ]; }
+no_pull() { [ -z "$(pull_workers)" ]; }
 
 # layout NAME SPEC: an OCI layout $F/NAME from the JSON spec.
 layout() {
@@ -244,8 +246,8 @@ expect_eq "oci: ... and the daemon serves on" \
 layout slow '{"layers": [[{"name": "z1", "size": 268435456}], [{"name": "z2", "size": 268435456}]]}'
 imp slow slow --size 1G >"$T/slow.out" &
 cpid=$!
-if wait_for 20 sh -c "pgrep -f '^bangerd: pull' >/dev/null"; then
-	wp=$(pgrep -f '^bangerd: pull' | head -1)
+if wait_for 20 has_pull; then
+	wp=$(pull_workers | head -1)
 	worker_sandbox_check "oci" pull "$wp"
 	expect_eq "oci: the pull worker holds no path under the state directory but its fds" \
 	    "$(ls -l /proc/"$wp"/fd 2>/dev/null | grep -c "$STATE/[^i]")" 0
@@ -260,8 +262,8 @@ ctl image rm slow >/dev/null
 
 imp slow slow --size 1G >"$T/slow.out" &
 cpid=$!
-if wait_for 20 sh -c "pgrep -f '^bangerd: pull' >/dev/null"; then
-	kill -KILL "$(pgrep -f '^bangerd: pull' | head -1)"
+if wait_for 20 has_pull; then
+	kill -KILL "$(pull_workers | head -1)"
 fi
 wait "$cpid"; rc=$?
 expect_eq "oci: a killed pull worker fails the import" "$rc" 1
@@ -273,12 +275,12 @@ expect_eq "oci: ... and leaves nothing behind" "$(leftovers)" ""
 "$BANGERCTL" -s "$SOCK" image import gone --kernel "$F/vmlinux" \
     --oci-layout "$F/slow" --size 1G >/dev/null 2>&1 &
 cpid=$!
-if wait_for 20 sh -c "pgrep -f '^bangerd: pull' >/dev/null"; then
+if wait_for 20 has_pull; then
 	kill -KILL "$cpid"
 fi
 wait "$cpid" 2>/dev/null
-wait_for 10 sh -c "[ -z \"\$(pgrep -f '^bangerd: pull')\" ] &&
-    [ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
+wait_for 10 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
+wait_for 10 no_pull
 expect_eq "oci: a client that goes cancels the import, worker and all" \
     "$(leftovers)" ""
 if [ -e "$IMAGES/gone" ]; then
@@ -291,11 +293,11 @@ fi
 # the next start removes the temporary directory.
 imp crash slow --size 1G >/dev/null 2>&1 &
 cpid=$!
-if wait_for 20 sh -c "pgrep -f '^bangerd: pull' >/dev/null"; then
+if wait_for 20 has_pull; then
 	daemon_kill
 fi
 wait "$cpid" 2>/dev/null
-wait_for 10 sh -c "[ -z \"\$(pgrep -f '^bangerd: pull')\" ]"
+wait_for 10 no_pull
 expect_eq "oci: a parent killed mid-import takes its pull worker with it" \
     "$(pull_pids)" ""
 daemon_start
