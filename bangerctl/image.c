@@ -39,8 +39,8 @@ static int	 image_rm(int, char **);
 
 static const struct ctl_cmd image_cmds[] = {
 	{ "import", image_import, "NAME (--kernel FILE | --kernel-from IMAGE) "
-	    "[--initrd FILE] (--rootfs FILE | --oci-layout DIR [--size SIZE]) "
-	    "[--boot-args ARGS]",
+	    "[--initrd FILE] (--rootfs FILE | (--oci-layout DIR | "
+	    "--docker-archive FILE) [--size SIZE]) [--boot-args ARGS]",
 	    "copy a kernel and root file system into the image store" },
 	{ "build", image_build, "NAME (--from-dir DIR | --from-tar TAR) "
 	    "[--size SIZE] (--kernel FILE | --kernel-from IMAGE) "
@@ -218,6 +218,7 @@ close_all(int fds[IMAGE_NFILES])
 #define OPT_FROM_TAR	't'
 #define OPT_SIZE	's'
 #define OPT_OCI		'o'
+#define OPT_ARCHIVE	'a'
 
 /* The options import and build share, into ci and paths. */
 static int
@@ -298,6 +299,7 @@ static const struct option import_opts[] = {
 	{ "from-tar", required_argument, NULL, OPT_FROM_TAR },
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "oci-layout", required_argument, NULL, OPT_OCI },
+	{ "docker-archive", required_argument, NULL, OPT_ARCHIVE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -384,7 +386,7 @@ image_import(int argc, char **argv)
 	static struct oci_files	 of;
 	struct ctl_image_import	 ci;
 	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
-	const char		*oci = NULL, *sizearg = NULL;
+	const char		*oci = NULL, *archive = NULL, *sizearg = NULL;
 	uint64_t		 size = 0;
 	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch;
 
@@ -394,6 +396,8 @@ image_import(int argc, char **argv)
 			paths[IMAGE_ROOTFS] = optarg;
 		else if (ch == OPT_OCI)
 			oci = optarg;
+		else if (ch == OPT_ARCHIVE)
+			archive = optarg;
 		else if (ch == OPT_SIZE) {
 			if (parse_size("--size", optarg, &size) == -1)
 				return 1;
@@ -408,17 +412,20 @@ image_import(int argc, char **argv)
 	if (check_image_name("image name", argv[optind]) == -1)
 		return 1;
 	strlcpy(ci.ci_name, argv[optind], sizeof(ci.ci_name));
-	if ((paths[IMAGE_ROOTFS] == NULL) == (oci == NULL)) {
-		warnx("image import %s: give a root file system: --rootfs FILE "
-		    "or --oci-layout DIR (one of them)", ci.ci_name);
+	if ((paths[IMAGE_ROOTFS] != NULL) + (oci != NULL) + (archive != NULL) !=
+	    1) {
+		warnx("image import %s: give a root file system: --rootfs FILE, "
+		    "--oci-layout DIR or --docker-archive FILE (one of them)",
+		    ci.ci_name);
 		return 1;
 	}
-	if (oci == NULL && size != 0) {
-		warnx("image import %s: --size goes with --oci-layout (a "
-		    "--rootfs file keeps its own size)", ci.ci_name);
+	if (paths[IMAGE_ROOTFS] != NULL && size != 0) {
+		warnx("image import %s: --size goes with --oci-layout or "
+		    "--docker-archive (a --rootfs file keeps its own size)",
+		    ci.ci_name);
 		return 1;
 	}
-	if (oci != NULL) {
+	if (oci != NULL || archive != NULL) {
 		if (size == 0)
 			size = OCI_SIZE_DEFAULT;
 		if (size < OCI_SIZE_MIN || size > OCI_SIZE_MAX ||
@@ -435,7 +442,17 @@ image_import(int argc, char **argv)
 		close_all(fds);
 		return 1;
 	}
-	return import_send(&ci, fds, paths, oci != NULL ? &of : NULL);
+	if (archive != NULL) {
+		/* The whole tar: the pull worker reads its members in place. */
+		if ((of.fd[0] = open_file("--docker-archive", archive)) == -1) {
+			close_all(fds);
+			return 1;
+		}
+		strlcpy(of.name[0], "archive.tar", sizeof(of.name[0]));
+		of.n = 1;
+	}
+	return import_send(&ci, fds, paths, paths[IMAGE_ROOTFS] == NULL ?
+	    &of : NULL);
 }
 
 /*

@@ -141,7 +141,8 @@ valid_name(const char *s, size_t len, const char **why)
  * A file of an OCI image layout as an import names it: "index.json", or
  * a blob, "blobs/sha256/" and 64 lowercase hex digits.  Nothing else of
  * a layout is read (oci-layout's version is the index's schemaVersion).
- * "layer.tar" is image build's: one tar, a layer without a layout.
+ * "layer.tar" is image build's: one tar, a layer without a layout;
+ * "archive.tar" a docker-archive's (image import --docker-archive).
  */
 int
 valid_oci_name(const char *s, size_t len, const char **why)
@@ -152,7 +153,8 @@ valid_oci_name(const char *s, size_t len, const char **why)
 	if (str_check(s, len, plen + 64, why) == -1)
 		return (-1);
 	if ((len == 10 && memcmp(s, "index.json", 10) == 0) ||
-	    (len == 9 && memcmp(s, "layer.tar", 9) == 0))
+	    (len == 9 && memcmp(s, "layer.tar", 9) == 0) ||
+	    (len == 11 && memcmp(s, "archive.tar", 11) == 0))
 		return (0);
 	if (len != plen + 64 || memcmp(s, pre, plen) != 0)
 		return (reject(why, "not index.json or blobs/sha256/HEX"));

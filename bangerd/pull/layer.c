@@ -97,6 +97,8 @@ const char *const layer_syscalls[] = {
 
 struct reader {
 	int		 fd;
+	off_t		 base;		/* the layer's first byte in fd */
+	uint64_t	 end;		/* and the offset past its last */
 	off_t		 off;
 	uint64_t	 last;		/* progress() called at */
 	void		(*progress)(void *, uint64_t);
@@ -313,10 +315,15 @@ static la_ssize_t
 reader_read(struct archive *a, void *arg, const void **buf)
 {
 	struct reader	*rd = arg;
+	size_t		 want = sizeof(rd->buf);
 	ssize_t		 n;
 
+	if ((uint64_t)rd->off >= rd->end)
+		return (0);
+	if (rd->end - (uint64_t)rd->off < want)
+		want = rd->end - (uint64_t)rd->off;
 	do
-		n = pread(rd->fd, rd->buf, sizeof(rd->buf), rd->off);
+		n = pread(rd->fd, rd->buf, want, rd->off);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
 		archive_set_error(a, errno, "read the layer: %s",
@@ -325,8 +332,8 @@ reader_read(struct archive *a, void *arg, const void **buf)
 	}
 	rd->off += n;
 	if (rd->progress != NULL &&
-	    (uint64_t)rd->off - rd->last >= PROGRESS_STEP) {
-		rd->last = rd->off;
+	    (uint64_t)(rd->off - rd->base) - rd->last >= PROGRESS_STEP) {
+		rd->last = rd->off - rd->base;
 		rd->progress(rd->arg, rd->last);
 	}
 	*buf = rd->buf;
@@ -816,6 +823,16 @@ layer_apply(ext2_filsys fs, int fd, const struct layer_limits *lim,
     struct layer_stats *st, void (*progress)(void *, uint64_t), void *arg,
     char *err, size_t errlen)
 {
+	return (layer_apply_at(fs, fd, 0, UINT64_MAX, lim, st, progress, arg,
+	    err, errlen));
+}
+
+/* layer_apply() of the len bytes at off in fd: a member of an archive. */
+int
+layer_apply_at(ext2_filsys fs, int fd, uint64_t off, uint64_t len,
+    const struct layer_limits *lim, struct layer_stats *st,
+    void (*progress)(void *, uint64_t), void *arg, char *err, size_t errlen)
+{
 	struct lctx		 l;
 	struct reader		*rd = NULL;
 	struct archive		*a = NULL;
@@ -841,7 +858,8 @@ layer_apply(ext2_filsys fs, int fd, const struct layer_limits *lim,
 	if ((rd = malloc(sizeof(*rd))) == NULL)
 		return (fail(err, errlen, "%s", strerror(errno)));
 	rd->fd = fd;
-	rd->off = 0;
+	rd->base = rd->off = (off_t)off;
+	rd->end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
 	rd->last = 0;
 	rd->progress = progress;
 	rd->arg = arg;

@@ -107,6 +107,11 @@ int	 layer_apply(ext2_filsys, int, const struct layer_limits *,
 	    struct layer_stats *, void (*)(void *, uint64_t), void *, char *,
 	    size_t);
 
+/* layer_apply() of the len bytes at off in fd (a member of a tar). */
+int	 layer_apply_at(ext2_filsys, int, uint64_t, uint64_t,
+	    const struct layer_limits *, struct layer_stats *,
+	    void (*)(void *, uint64_t), void *, char *, size_t);
+
 /* Write everything out and free fs (which is freed on failure too). */
 int	 layerfs_close(ext2_filsys, char *, size_t);
 

@@ -99,22 +99,22 @@ blob_by_digest(struct oci_blob *blobs, size_t n, const char *digest,
 	return b;
 }
 
-/* Whether the blob's bytes hash to digest ("sha256:HEX"); once only. */
+/* The SHA-256 of the blob's bytes, in lowercase hex (65 bytes). */
 int
-oci_blob_verify(struct oci_blob *b, const char *what, char *err,
+oci_blob_sha256(struct oci_blob *b, char *hex, const char *what, char *err,
     size_t len)
 {
 	crypto_hash_sha256_state st;
 	unsigned char	 buf[65536], sum[crypto_hash_sha256_BYTES];
-	char		 hex[crypto_hash_sha256_BYTES * 2 + 1];
 	uint64_t	 off = 0;
+	size_t		 want;
 	ssize_t		 r;
 
-	if (b->ob_verified)
-		return 0;
 	crypto_hash_sha256_init(&st);
 	while (off < b->ob_size) {
-		r = pread(b->ob_fd, buf, sizeof(buf), (off_t)off);
+		want = b->ob_size - off < sizeof(buf) ?
+		    (size_t)(b->ob_size - off) : sizeof(buf);
+		r = pread(b->ob_fd, buf, want, (off_t)(b->ob_off + off));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
@@ -128,7 +128,21 @@ oci_blob_verify(struct oci_blob *b, const char *what, char *err,
 		off += (uint64_t)r;
 	}
 	crypto_hash_sha256_final(&st, sum);
-	sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
+	sodium_bin2hex(hex, crypto_hash_sha256_BYTES * 2 + 1, sum, sizeof(sum));
+	return 0;
+}
+
+/* Whether the blob's bytes hash to digest ("sha256:HEX"); once only. */
+int
+oci_blob_verify(struct oci_blob *b, const char *what, char *err,
+    size_t len)
+{
+	char	 hex[crypto_hash_sha256_BYTES * 2 + 1];
+
+	if (b->ob_verified)
+		return 0;
+	if (oci_blob_sha256(b, hex, what, err, len) == -1)
+		return -1;
 	/* The name is the digest the descriptor gave (blob_by_digest). */
 	if (strcmp(hex, b->ob_name + strlen("blobs/sha256/")) != 0)
 		return fail(err, len, "%s: %s has sha256:%s: its bytes are "
@@ -138,8 +152,8 @@ oci_blob_verify(struct oci_blob *b, const char *what, char *err,
 }
 
 /* A small blob's bytes into a new buffer, within max, NUL-terminated. */
-static char *
-blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
+char *
+oci_blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
     size_t len)
 {
 	char	*buf;
@@ -157,7 +171,8 @@ blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
 		return NULL;
 	}
 	while (off < b->ob_size) {
-		r = pread(b->ob_fd, buf + off, b->ob_size - off, (off_t)off);
+		r = pread(b->ob_fd, buf + off, b->ob_size - off,
+		    (off_t)(b->ob_off + off));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -172,15 +187,15 @@ blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
 	return buf;
 }
 
-static json_t *
-blob_json(struct oci_blob *b, size_t max, const char *what, char *err,
+json_t *
+oci_blob_json(struct oci_blob *b, size_t max, const char *what, char *err,
     size_t len)
 {
 	json_error_t	 je;
 	json_t		*j;
 	char		*buf;
 
-	if ((buf = blob_read(b, max, what, err, len)) == NULL)
+	if ((buf = oci_blob_read(b, max, what, err, len)) == NULL)
 		return NULL;
 	j = json_loadb(buf, b->ob_size, JSON_REJECT_DUPLICATES, &je);
 	free(buf);
@@ -290,8 +305,8 @@ layer_type_known(const char *t)
 }
 
 /* The config: for linux on this architecture, one diff_id a layer. */
-static int
-config_check(json_t *cfg, size_t nlayers, const char *arch, char *err,
+int
+oci_config_check(json_t *cfg, size_t nlayers, const char *arch, char *err,
     size_t len)
 {
 	const char	*os, *a;
@@ -330,7 +345,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 	if ((idxb = blob_find(blobs, n, "index.json")) == NULL)
 		return fail(err, len, "the layout has no index.json: is it "
 		    "an OCI image layout?");
-	if ((idx = blob_json(idxb, OCI_INDEX_MAX, "index.json", err,
+	if ((idx = oci_blob_json(idxb, OCI_INDEX_MAX, "index.json", err,
 	    len)) == NULL)
 		return -1;
 	sv = json_object_get(idx, "schemaVersion");
@@ -346,7 +361,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 	if (media != NULL && (strcmp(media, MT_OCI_INDEX) == 0 ||
 	    strcmp(media, MT_DOCKER_LIST) == 0)) {
 		if (oci_blob_verify(mb, "the image index", err, len) == -1 ||
-		    (sub = blob_json(mb, OCI_INDEX_MAX, "the image index", err,
+		    (sub = oci_blob_json(mb, OCI_INDEX_MAX, "the image index", err,
 		    len)) == NULL ||
 		    (d = index_pick(sub, mb->ob_name, arch, err,
 		    len)) == NULL ||
@@ -361,7 +376,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 		goto out;
 	}
 	if (oci_blob_verify(mb, "the manifest", err, len) == -1 ||
-	    (man = blob_json(mb, OCI_MANIFEST_MAX, "the manifest", err,
+	    (man = oci_blob_json(mb, OCI_MANIFEST_MAX, "the manifest", err,
 	    len)) == NULL)
 		goto out;
 	snprintf(img->oi_digest, sizeof(img->oi_digest), "sha256:%s",
@@ -388,9 +403,9 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 	if ((cb = descriptor(json_object_get(man, "config"), blobs, n,
 	    "the manifest's config", &media, err, len)) == NULL ||
 	    oci_blob_verify(cb, "the config", err, len) == -1 ||
-	    (cfg = blob_json(cb, OCI_CONFIG_MAX, "the config", err,
+	    (cfg = oci_blob_json(cb, OCI_CONFIG_MAX, "the config", err,
 	    len)) == NULL ||
-	    config_check(cfg, json_array_size(layers), arch, err, len) == -1)
+	    oci_config_check(cfg, json_array_size(layers), arch, err, len) == -1)
 		goto out;
 	json_array_foreach(layers, i, l) {
 		snprintf(what, sizeof(what), "layer %zu", i + 1);

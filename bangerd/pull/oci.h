@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "proto.h"
 
 #define OCI_INDEX_MAX		(4U << 20)	/* index.json, an index */
@@ -20,6 +22,7 @@
 struct oci_blob {
 	char		 ob_name[PROTO_PATH_MAX];	/* valid_oci_name() */
 	int		 ob_fd;
+	uint64_t	 ob_off;		/* its first byte in ob_fd */
 	uint64_t	 ob_size;
 	int		 ob_verified;		/* its digest checked */
 };
@@ -40,5 +43,17 @@ struct oci_image {
 int	oci_resolve(struct oci_blob *, size_t, const char *,
 	    struct oci_image *, char *, size_t);
 int	oci_blob_verify(struct oci_blob *, const char *, char *, size_t);
+char	*oci_blob_read(struct oci_blob *, size_t, const char *, char *,
+	    size_t);
+int	oci_blob_sha256(struct oci_blob *, char *, const char *, char *,
+	    size_t);
+json_t	*oci_blob_json(struct oci_blob *, size_t, const char *, char *,
+	    size_t);
+int	oci_config_check(json_t *, size_t, const char *, char *, size_t);
+
+/* archive.c: a docker-archive (docker save, skopeo docker-archive:) */
+#define ARCHIVE_MEMBERS_MAX	(OCI_FILES_MAX * 4)
+int	archive_resolve(int, const char *, struct oci_blob *, size_t *,
+	    struct oci_image *, char *, size_t);
 
 #endif /* OCI_H */

@@ -189,9 +189,10 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 	struct layer_limits	 lim;
 	struct layer_stats	 ls, sum;
 	struct oci_layer	*ol;
+	struct oci_blob		*members = NULL;
 	ext2_filsys		 fs;
 	char			 err[LAYER_ERR_MAX], what[128];
-	size_t			 i;
+	size_t			 i, nmembers = 0;
 
 	pj->pj_ibuf = &iev->ibuf;
 	if (imsgbuf_flush(pj->pj_ibuf) == -1)	/* worker_ready */
@@ -209,6 +210,16 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 		strlcpy(img.oi_digest, "a tar", sizeof(img.oi_digest));
 		strlcpy(img.oi_layers[0].ol_digest, "the tar",
 		    sizeof(img.oi_layers[0].ol_digest));
+	} else if (pj->pj_nblobs == 1 &&
+	    strcmp(pj->pj_blobs[0].ob_name, "archive.tar") == 0) {
+		/* A docker-archive: its members, read where they lie. */
+		if ((members = calloc(ARCHIVE_MEMBERS_MAX,
+		    sizeof(*members))) == NULL)
+			fatal("%s", __func__);
+		if (archive_resolve(pj->pj_blobs[0].ob_fd,
+		    pj->pj_start.ps_arch, members, &nmembers, &img, err,
+		    sizeof(err)) == -1)
+			pull_done(pj, EINVAL, NULL, NULL, "%s", err);
 	} else if (oci_resolve(pj->pj_blobs, pj->pj_nblobs,
 	    pj->pj_start.ps_arch, &img, err, sizeof(err)) == -1)
 		pull_done(pj, EINVAL, NULL, NULL, "%s", err);
@@ -234,8 +245,9 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 			pull_done(pj, EINVAL, &sum, &img, "%s", err);
 		pj->pj_prog.pp_layer = i + 1;
 		memset(&ls, 0, sizeof(ls));
-		if (layer_apply(fs, ol->ol_blob->ob_fd, &lim, &ls,
-		    pull_progress, pj, err, sizeof(err)) == -1)
+		if (layer_apply_at(fs, ol->ol_blob->ob_fd, ol->ol_blob->ob_off,
+		    ol->ol_blob->ob_size, &lim, &ls, pull_progress, pj, err,
+		    sizeof(err)) == -1)
 			pull_done(pj, EINVAL, &sum, &img, "layer %zu: %s",
 			    i + 1, err);
 		sum.ls_entries += ls.ls_entries;

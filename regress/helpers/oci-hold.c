@@ -6,8 +6,8 @@
  *	oci-hold SOCK hold	one file, then wait until stdin closes
  *	oci-hold SOCK many	129 files, then an import: prints the answer
  *	oci-hold SOCK twice	one name twice, then an import
- *	oci-hold SOCK badname	a file named ../index.json: prints the answer
- *				or "closed"
+ *	oci-hold SOCK badname	a file named ../index.json: prints the
+ *				refusal it gets, then the daemon closes
  *
  * An import's answer is printed as "ERRNO MESSAGE".
  */
@@ -44,7 +44,7 @@ file(const char *name)
 }
 
 static int
-answer(void)
+answer(int import)
 {
 	struct ctl_image_import	 ci;
 	struct imsg		 imsg;
@@ -56,8 +56,8 @@ answer(void)
 	strlcpy(ci.ci_kernel_from, "default", sizeof(ci.ci_kernel_from));
 	ci.ci_flags = IMAGE_F_OCI;
 	ci.ci_size = 16 << 20;
-	if (imsg_compose(&ibuf, IMSG_CTL_IMAGE_IMPORT, 0, 0, -1, &ci,
-	    sizeof(ci)) == -1 || imsgbuf_flush(&ibuf) == -1) {
+	if (import && (imsg_compose(&ibuf, IMSG_CTL_IMAGE_IMPORT, 0, 0, -1, &ci,
+	    sizeof(ci)) == -1 || imsgbuf_flush(&ibuf) == -1)) {
 		printf("closed\n");
 		return 0;
 	}
@@ -122,9 +122,11 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[2], "twice") == 0) {
 		file("index.json");
 		file("index.json");
-	} else if (strcmp(argv[2], "badname") == 0)
+	} else if (strcmp(argv[2], "badname") == 0) {
+		/* Refused at once: no import is sent, the answer is read. */
 		file("../index.json");
-	else
+		return answer(0);
+	} else
 		errx(2, "unknown mode %s", argv[2]);
-	return answer();
+	return answer(1);
 }

@@ -12,6 +12,9 @@ SPEC is a JSON object:
   "nested": true        index.json -> an image index -> the manifest
   "twice": true         index.json names two manifests for linux/ARCH
   "index": "..."        index.json's text as given (nothing else checked)
+  "legacy": true        DIR is a docker-archive tar to write, as docker
+                        save wrote them before 25: manifest.json
+                        ("images": N repeats its one image)
 An entry: {"name": "a/b", "type": "file"|"dir"|"symlink"|"hardlink"|
 "char"|"block"|"fifo", "data": "text", "size": N (zeros), "mode": 0o644,
 "uid": 0, "gid": 0, "mtime": 0, "target": "...", "major": 1, "minor": 3,
@@ -81,8 +84,44 @@ def blob(d, data):
     return "sha256:" + h, len(data)
 
 
+def legacy(out, spec):
+    """A docker-archive as docker save wrote it before 25 (and skopeo's
+    docker-archive: does): manifest.json, the config, each layer's tar
+    in a directory of its own; the whole an uncompressed tar at out."""
+    members, paths, diff_ids = [], [], []
+    for i, l in enumerate(spec["layers"]):
+        if isinstance(l, list):
+            l = {"entries": l}
+        raw = tar_layer(l["entries"])
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+        if l.get("corrupt"):
+            b = bytearray(raw)
+            b[len(b) // 3] ^= 0xff
+            raw = bytes(b)
+        path = "%064x/layer.tar" % (i + 1)
+        if not l.get("omit"):
+            members.append((path, raw))
+        paths.append(path)
+    cfg = json.dumps({"architecture": spec.get("arch", "amd64"),
+                      "os": "linux", "rootfs": {"type": "layers",
+                      "diff_ids": diff_ids}}).encode()
+    cname = hashlib.sha256(cfg).hexdigest() + ".json"
+    members.append((cname, cfg))
+    images = [{"Config": cname, "RepoTags": ["t:latest"], "Layers": paths}]
+    members.append(("manifest.json",
+                    json.dumps(images * spec.get("images", 1)).encode()))
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+
+
 def main():
     d, spec = sys.argv[1], json.load(open(sys.argv[2]))
+    if spec.get("legacy"):
+        legacy(d, spec)
+        return
     os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(d, "oci-layout"), "w") as f:
         f.write('{"imageLayoutVersion": "1.0.0"}')
