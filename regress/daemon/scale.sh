@@ -80,8 +80,9 @@ vmw=$(worker_pid vm)
 fds=$(ls "/proc/$vmw/fd" | wc -l)
 lim=$(awk '/Max open files/ {print $4}' "/proc/$vmw/limits")
 echo "scale: the vm worker holds $fds descriptors of $lim"
-# 768 and 6 per VM of max-vms, or what bangerd was started with if less.
-want=$((768 + 6 * (N + 16)))
+# 256, the clients' 512 and an OCI import's 128 layout files, and 6 per
+# VM of max-vms, or what bangerd was started with if less.
+want=$((896 + 6 * (N + 16)))
 hard=$(ulimit -Hn)
 [ "$hard" != unlimited ] && [ "$want" -gt "$hard" ] && want=$hard
 expect_eq "scale: the vm worker's limit follows max-vms" "$lim" "$want"
