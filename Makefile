@@ -64,7 +64,7 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		$(PKG_CFLAGS_C)
 ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
 
-COMMON_SRCS =	common/log.c common/imsg-buffer.c common/imsg.c \
+COMMON_SRCS =	common/log.c common/imsg-buffer.c common/imsg.c common/imgref.c \
 		common/validate.c common/wire.c
 # bangerd's rooms, one folder per process (README, "Layout"):
 #   parent/  the root parent: every root operation, and its validators

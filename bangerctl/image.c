@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -27,12 +28,14 @@
 #include <unistd.h>
 
 #include "bangerctl.h"
+#include "imgref.h"
 #include "validate.h"
 
 #define TAR		"/bin/tar"
 
 static int	 image_import(int, char **);
 static int	 image_build(int, char **);
+static int	 image_pull(int, char **);
 static int	 image_ls(int, char **);
 static int	 image_show(int, char **);
 static int	 image_rm(int, char **);
@@ -42,6 +45,10 @@ static const struct ctl_cmd image_cmds[] = {
 	    "[--initrd FILE] (--rootfs FILE | (--oci-layout DIR | "
 	    "--docker-archive FILE) [--size SIZE]) [--boot-args ARGS]",
 	    "copy a kernel and root file system into the image store" },
+	{ "pull", image_pull, "REF [--name NAME] (--kernel FILE | "
+	    "--kernel-from IMAGE) [--initrd FILE] [--size SIZE] "
+	    "[--boot-args ARGS]",
+	    "fetch an image from a registry and import it (root only)" },
 	{ "build", image_build, "NAME (--from-dir DIR | --from-tar TAR) "
 	    "[--size SIZE] (--kernel FILE | --kernel-from IMAGE) "
 	    "[--initrd FILE] [--boot-args ARGS]",
@@ -183,8 +190,9 @@ import_send(const struct ctl_image_import *ci, int fds[IMAGE_NFILES],
 			break;
 		if (imsg_get_type(&imsg) == IMSG_CTL_IMAGE_PROGRESS &&
 		    imsg_get_data(&imsg, &ip, sizeof(ip)) == 0 && tty) {
-			snprintf(what, sizeof(what), "importing %s",
-			    ci->ci_name);
+			snprintf(what, sizeof(what), "%s %s",
+			    (ci->ci_flags & IMAGE_F_PULL) ? "pulling" :
+			    "importing", ci->ci_name);
 			progress_bar(what, ip.ip_done, ip.ip_total);
 			drawn = 1;
 		}
@@ -219,6 +227,7 @@ close_all(int fds[IMAGE_NFILES])
 #define OPT_SIZE	's'
 #define OPT_OCI		'o'
 #define OPT_ARCHIVE	'a'
+#define OPT_NAME	'n'
 
 /* The options import and build share, into ci and paths. */
 static int
@@ -453,6 +462,102 @@ image_import(int argc, char **argv)
 	}
 	return import_send(&ci, fds, paths, paths[IMAGE_ROOTFS] == NULL ?
 	    &of : NULL);
+}
+
+static const struct option pull_opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "boot-args", required_argument, NULL, OPT_BOOTARGS },
+	{ "kernel-from", required_argument, NULL, OPT_FROM },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * An image's name from its reference: the repository's last part and
+ * the tag (or the digest's first 12 digits), lowercase, '.' and '_'
+ * as '-': "debian:12" is debian-12.
+ */
+static int
+pull_name(const struct image_ref *ref, char *name, size_t len)
+{
+	const char	*base, *tag;
+	char		 buf[IMGREF_REPO_MAX + IMGREF_TAG_MAX + 2];
+	size_t		 i, n = 0;
+
+	base = strrchr(ref->rf_repo, '/');
+	base = base != NULL ? base + 1 : ref->rf_repo;
+	tag = ref->rf_digest[0] != '\0' ? ref->rf_digest + 7 : ref->rf_tag;
+	snprintf(buf, sizeof(buf), "%s-%.*s", base,
+	    ref->rf_digest[0] != '\0' ? 12 : IMGREF_TAG_MAX, tag);
+	for (i = 0; buf[i] != '\0' && n + 1 < len; i++) {
+		if (isalnum((unsigned char)buf[i]))
+			name[n++] = (char)tolower((unsigned char)buf[i]);
+		else if (n > 0 && name[n - 1] != '-')
+			name[n++] = '-';
+	}
+	while (n > 0 && name[n - 1] == '-')
+		n--;
+	name[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+static int
+image_pull(int argc, char **argv)
+{
+	struct ctl_image_import	 ci;
+	struct image_ref	 ref;
+	const char		*paths[IMAGE_NFILES] = { NULL, NULL, NULL };
+	const char		*name = NULL, *sizearg = NULL, *why;
+	uint64_t		 size = OCI_SIZE_DEFAULT;
+	int			 fds[IMAGE_NFILES] = { -1, -1, -1 }, ch;
+
+	memset(&ci, 0, sizeof(ci));
+	while ((ch = getopt_long(argc, argv, "", pull_opts, NULL)) != -1) {
+		if (ch == OPT_NAME)
+			name = optarg;
+		else if (ch == OPT_SIZE) {
+			if (parse_size("--size", optarg, &size) == -1)
+				return 1;
+			sizearg = optarg;
+		} else if (import_option(ch, &ci, paths) == -1)
+			return 1;
+	}
+	if (optind != argc - 1)
+		image_usage();
+	if (image_ref_parse(argv[optind], &ref, &why) == -1) {
+		warnx("image pull %s: %s; give [REGISTRY/]REPOSITORY[:TAG]"
+		    "[@sha256:DIGEST], such as debian:12 or "
+		    "registry.example:5000/team/app@sha256:...", argv[optind],
+		    why);
+		return 1;
+	}
+	strlcpy(ci.ci_ref, argv[optind], sizeof(ci.ci_ref));
+	if (name == NULL) {
+		if (pull_name(&ref, ci.ci_name, sizeof(ci.ci_name)) == -1 ||
+		    check_image_name("image name", ci.ci_name) == -1) {
+			warnx("image pull %s: give the image a name with "
+			    "--name NAME", argv[optind]);
+			return 1;
+		}
+	} else {
+		if (check_image_name("--name", name) == -1)
+			return 1;
+		strlcpy(ci.ci_name, name, sizeof(ci.ci_name));
+	}
+	if (size < OCI_SIZE_MIN || size > OCI_SIZE_MAX || size % 4096 != 0) {
+		warnx("--size %s: give a multiple of 4K from 16M to 1T",
+		    sizearg);
+		return 1;
+	}
+	ci.ci_flags |= IMAGE_F_PULL;
+	ci.ci_size = size;
+	if (import_open(&ci, paths, fds) == -1) {
+		close_all(fds);
+		return 1;
+	}
+	return import_send(&ci, fds, paths, NULL);
 }
 
 /*

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <stdint.h>
 
-#define BANGER_PROTO_VERSION	2
+#define BANGER_PROTO_VERSION	3
 #define PROC_PARENT_FD		3	/* a worker's end of its channel */
 
 #define PROTO_NAME_MAX		16	/* worker role names */
@@ -172,6 +172,12 @@ enum proto_type {
 	IMSG_PULL_START,	/* struct pull_start */
 	IMSG_PULL_PROGRESS,	/* struct pull_progress */
 	IMSG_PULL_DONE,		/* struct pull_done: the end */
+	/*
+	 * An image from a registry (image pull): instead of the layout's
+	 * files, where to fetch it and a file to keep the blobs in.
+	 */
+	IMSG_PULL_REGISTRY,	/* struct pull_registry, fd: CA bundle or -1 */
+	IMSG_PULL_SCRATCH,	/* fd: an unnamed file for the blobs, rw */
 };
 
 /* Worker roles, in the order the parent starts them. */
@@ -202,7 +208,10 @@ struct worker_init {
 	int32_t		wi_max_vms;		/* max-vms: limits follow */
 	uint32_t	wi_nofile;		/* its RLIMIT_NOFILE */
 	char		wi_version[PROTO_VERSION_MAX];	/* the parent's */
+	uint32_t	wi_flags;		/* WI_F_* */
 };
+/* The pull worker of an image pull: its seccomp list lets it connect. */
+#define WI_F_NET		0x01
 
 struct worker_ready {
 	uint32_t	wr_proto;
@@ -513,7 +522,9 @@ struct ctl_image_file {
 
 #define IMAGE_F_BOOTARGS	0x01	/* boot args given (even empty) */
 #define IMAGE_F_OCI		0x02	/* the rootfs from the OCI files */
-#define IMAGE_F_ALL		0x03
+#define IMAGE_F_PULL		0x04	/* the rootfs from ci_ref's registry */
+#define IMAGE_F_ALL		0x07
+#define PROTO_REF_MAX		512	/* an image reference, with NUL */
 #define OCI_SIZE_MIN		(16ULL << 20)	/* --size */
 #define OCI_SIZE_MAX		(1ULL << 40)
 #define OCI_SIZE_DEFAULT	(2ULL << 30)
@@ -525,6 +536,7 @@ struct ctl_image_import {
 	uint32_t	ci_flags;		/* IMAGE_F_* */
 	uint32_t	ci_pad;
 	uint64_t	ci_size;		/* IMAGE_F_OCI: the file system */
+	char		ci_ref[PROTO_REF_MAX];	/* IMAGE_F_PULL: imgref.h */
 };
 
 #define CTL_IMAGE_LS	1
@@ -650,6 +662,28 @@ struct pull_start {
 	uint64_t	ps_entries_max;		/* each layer's */
 	uint64_t	ps_file_max;
 	uint64_t	ps_bytes_max;
+};
+
+/*
+ * Where an image pull fetches from: the registry's API at pr_api
+ * (host[:port], https unless pr_insecure), the repository and the tag
+ * or digest; the hosts it may reach besides (a token service, a blob
+ * store it is redirected to) and curl resolve entries for every name
+ * among them, looked up by the parent; the credentials for pr_api, if
+ * any, as "user:password".
+ */
+#define PULL_HOSTS_MAX		9	/* the API's and a registry's 8 */
+#define PULL_RESOLVE_MAX	2048
+struct pull_registry {
+	char		pr_api[256];
+	char		pr_repo[256];
+	char		pr_ref[136];		/* a tag or sha256:HEX */
+	char		pr_hosts[PULL_HOSTS_MAX][256];	/* pr_api's first */
+	char		pr_resolve[PULL_RESOLVE_MAX];	/* entries, '\n' */
+	char		pr_auth[512];		/* "" or "user:password" */
+	int32_t		pr_insecure;		/* plain http */
+	uint32_t	pr_nhosts;
+	uint64_t	pr_blobs_max;		/* the blobs' bytes, summed */
 };
 
 struct pull_progress {

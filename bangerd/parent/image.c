@@ -34,6 +34,7 @@
 
 #include "parent.h"
 #include "imagepull.h"
+#include "imgref.h"
 #include "log.h"
 #include "storage.h"
 #include "validate.h"
@@ -68,6 +69,7 @@ struct img_report {
 	int32_t		 ir_done;		/* 0 progress, 1 the end */
 	int32_t		 ir_error;
 	uint64_t	 ir_bytes;
+	uint64_t	 ir_total;		/* 0: the job's */
 	char		 ir_msg[PROTO_MSG_MAX];
 };
 
@@ -93,6 +95,7 @@ struct img_copy {
 	uint64_t	 ic_base;	/* bytes of the files before this one */
 	uint64_t	 ic_last;	/* last reported */
 	uint64_t	 ic_total;
+	int		 ic_pull;	/* the total known as it goes */
 };
 
 static int
@@ -269,16 +272,42 @@ imgop_file(uint32_t peerid, const struct imgop_file *f, int fd,
 	return 0;
 }
 
-/* Whether the import now asked for has the files it needs. */
+/*
+ * Whether the import now asked for has the files it needs: an image
+ * pull, a valid reference and no root file system of any kind.
+ */
 int
 imgop_import_check(uint32_t peerid, const struct ctl_image_import *ci,
     const char **why)
 {
-	if (!pend_any || pend_peer != peerid) {
+	struct image_ref	 ref;
+	size_t			 len;
+
+	if ((pend_any && pend_peer != peerid) ||
+	    (!pend_any && !(ci->ci_flags & IMAGE_F_PULL))) {
 		*why = "import without its files";
 		return -1;
 	}
-	if (ci->ci_flags & IMAGE_F_OCI) {
+	if (ci->ci_flags & IMAGE_F_PULL) {
+		if ((ci->ci_flags & IMAGE_F_OCI) ||
+		    pend_fd[IMAGE_ROOTFS] != -1 || pend_noci != 0) {
+			*why = "an image pull with a rootfs or a layout";
+			return -1;
+		}
+		if (wire_string(ci->ci_ref, sizeof(ci->ci_ref), &len) == -1 ||
+		    image_ref_parse(ci->ci_ref, &ref, why) == -1) {
+			*why = "an image pull with a bad reference";
+			return -1;
+		}
+		if (ci->ci_size < OCI_SIZE_MIN || ci->ci_size > OCI_SIZE_MAX ||
+		    ci->ci_size % 4096 != 0) {
+			*why = "an image pull's size out of bounds";
+			return -1;
+		}
+	} else if (ci->ci_ref[0] != '\0') {
+		*why = "a reference without an image pull";
+		return -1;
+	} else if (ci->ci_flags & IMAGE_F_OCI) {
 		if (pend_fd[IMAGE_ROOTFS] != -1 || pend_noci == 0) {
 			*why = "an OCI import with a rootfs or without its "
 			    "layout";
@@ -324,13 +353,27 @@ report(int fd, int done, int error, uint64_t bytes, const char *fmt, ...)
 	(void)write(fd, &ir, sizeof(ir));
 }
 
-/* The pull worker's progress: the layers' bytes read so far. */
+/*
+ * The pull worker's progress: the layers' bytes read so far; for an
+ * image pull, fetched then unpacked, of a total it learns as it goes.
+ */
 static void
-oci_progress(void *arg, uint64_t done)
+oci_progress(void *arg, uint64_t done, uint64_t total)
 {
-	struct img_copy	*ic = arg;
-	uint64_t	 now = ic->ic_base + done;
+	struct img_copy		*ic = arg;
+	struct img_report	 ir;
+	uint64_t		 now = ic->ic_base + done;
 
+	if (ic->ic_pull) {
+		if (now - ic->ic_last < PROGRESS_STEP && done != total)
+			return;
+		memset(&ir, 0, sizeof(ir));
+		ir.ir_bytes = now;
+		ir.ir_total = ic->ic_base + total;
+		(void)write(ic->ic_pipe, &ir, sizeof(ir));
+		ic->ic_last = now;
+		return;
+	}
 	if (now - ic->ic_last >= PROGRESS_STEP && now <= ic->ic_total) {
 		report(ic->ic_pipe, 0, 0, now, NULL);
 		ic->ic_last = now;
@@ -416,7 +459,8 @@ image_file_check(int kind, int fd, const char *path, char *msg, size_t len)
 static __attribute__((__noreturn__)) void
 image_copy_child(int out, const char *name, const char *tmp,
     const int fds[IMAGE_NFILES], char paths[IMAGE_NFILES][PROTO_PATH_MAX],
-    const char *bootargs, uint64_t total, uint64_t ocisize)
+    const char *bootargs, uint64_t total, uint64_t ocisize,
+    const struct image_ref *ref)
 {
 	struct img_copy	 ic;
 	struct stat	 st;
@@ -439,6 +483,7 @@ image_copy_child(int out, const char *name, const char *tmp,
 	memset(&ic, 0, sizeof(ic));
 	ic.ic_pipe = out;
 	ic.ic_total = total;
+	ic.ic_pull = ref != NULL;
 	for (i = 0; i < IMAGE_NFILES; i++) {
 		if (fds[i] == -1)
 			continue;
@@ -460,12 +505,12 @@ image_copy_child(int out, const char *name, const char *tmp,
 		close(fd);
 		ic.ic_base += st.st_size;
 	}
-	if (pend_noci > 0 && image_oci_rootfs(dfd, tmp,
+	if ((pend_noci > 0 || ref != NULL) && image_oci_rootfs(dfd, tmp,
 	    image_file_names[IMAGE_ROOTFS], ocisize, pend_oci_fd,
-	    pend_oci_name, pend_noci, oci_progress, &ic, msg,
+	    pend_oci_name, pend_noci, ref, oci_progress, &ic, msg,
 	    sizeof(msg)) == -1)
 		goto fail;
-	if (ic.ic_last != total)
+	if (ic.ic_last != total && ref == NULL)
 		report(out, 0, 0, total, NULL);
 	if (bootargs[0] != '\0') {
 		if ((fd = openat(dfd, "boot-args", O_WRONLY | O_CREAT | O_EXCL |
@@ -541,7 +586,8 @@ image_job_read(int fd, short event, void *arg)
 		} else if (here) {
 			memset(&ip, 0, sizeof(ip));
 			ip.ip_done = ir.ir_bytes;
-			ip.ip_total = ij->ij_total;
+			ip.ip_total = ir.ir_total != 0 ? ir.ir_total :
+			    ij->ij_total;
 			imsg_compose_event(w->w_iev, IMSG_IMGOP_PROGRESS,
 			    ij->ij_peerid, 0, -1, &ip, sizeof(ip));
 		}
@@ -613,6 +659,7 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 	struct stat		 st;
 	char			 dir[PATH_MAX], msg[PROTO_MSG_MAX];
 	char			 bootargs[PROTO_BOOTARGS_MAX];
+	struct image_ref	 ref;
 	int			 fds[IMAGE_NFILES], p[2] = { -1, -1 }, i, error;
 	size_t			 j;
 	pid_t			 pid;
@@ -707,8 +754,16 @@ imgop_import(struct worker *w, uint32_t peerid, const struct imgop_import *ii)
 		goto fail_tmp;
 	case 0:
 		close(p[0]);
+		if (ci->ci_flags & IMAGE_F_PULL) {
+			/* imgop_import_check() took it */
+			if (image_ref_parse(ci->ci_ref, &ref, NULL) == -1)
+				_exit(1);
+			image_copy_child(p[1], ci->ci_name, ij->ij_tmp, fds,
+			    pend_path, bootargs, ij->ij_total, ci->ci_size,
+			    &ref);
+		}
 		image_copy_child(p[1], ci->ci_name, ij->ij_tmp, fds, pend_path,
-		    bootargs, ij->ij_total, ci->ci_size);
+		    bootargs, ij->ij_total, ci->ci_size, NULL);
 	}
 	close(p[1]);
 	for (i = 0; i < IMAGE_NFILES; i++)

@@ -13,7 +13,6 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -23,17 +22,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
 
 #include "parent.h"
 #include "imagepull.h"
+#include "imgref.h"
 #include "log.h"
+#include "manifest.h"	/* upd_host_is_literal() */
 #include "untar.h"	/* msgf() */
 #include "validate.h"
 #include "wire.h"
 
 #define MKE2FS_PATH	"/sbin/mke2fs"
+#define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+#define AUTH_FILE_MAX	(1 << 20)	/* registry-auth */
 #define PULL_STALL_MS	(300 * 1000)	/* the worker silent that long */
 #define PULL_EXIT_MS	(10 * 1000)	/* its exit after its result */
 
@@ -81,6 +87,222 @@ run_mke2fs(const char *path, char *msg, size_t len)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return msgf(msg, len, "%s on %s failed (status 0x%x)",
 		    MKE2FS_PATH, path, (unsigned)status);
+	return 0;
+}
+
+/* What the worker is handed: a layout's files, or where to pull from. */
+struct pull_src {
+	const int		 *ps_fds;
+	char			(*ps_names)[PROTO_PATH_MAX];
+	size_t			  ps_n;
+	const struct pull_registry *ps_reg;	/* an image pull */
+	int			  ps_cafd;	/* -1: none */
+	int			  ps_scratch;
+};
+
+/* Docker's hosts besides its API: its token service and blob store. */
+static const char *const docker_hosts[] = {
+	"auth.docker.io", "production.cloudflare.docker.com", NULL
+};
+
+/* One host's resolve entry appended to pr_resolve, when it has a name. */
+static int
+pull_resolve_host(struct pull_registry *pr, const char *hp, char *msg,
+    size_t len)
+{
+	char		 host[256], entry[512], err[256];
+	const char	*colon;
+	long		 port;
+
+	strlcpy(host, hp, sizeof(host));
+	port = pr->pr_insecure ? 80 : 443;
+	if ((colon = strchr(hp, ':')) != NULL) {
+		host[colon - hp] = '\0';
+		port = strtol(colon + 1, NULL, 10);
+	}
+	if (upd_host_is_literal(host))
+		return 0;
+	if (strcasecmp(host, "localhost") == 0)
+		snprintf(entry, sizeof(entry), "%s:%ld:127.0.0.1,[::1]", host,
+		    port);
+	else if (upd_resolve_host(host, port, entry, sizeof(entry), err,
+	    sizeof(err)) != UPD_OK)
+		return msgf(msg, len, "registry %s: %s", pr->pr_api, err);
+	if (strlcat(pr->pr_resolve, entry, sizeof(pr->pr_resolve)) >=
+	    sizeof(pr->pr_resolve) || strlcat(pr->pr_resolve, "\n",
+	    sizeof(pr->pr_resolve)) >= sizeof(pr->pr_resolve))
+		return msgf(msg, len, "registry %s: too many addresses",
+		    pr->pr_api);
+	return 0;
+}
+
+/* Whether an auths key of a credentials file names domain. */
+static int
+auth_key_is(const char *key, const char *domain)
+{
+	size_t	 n;
+
+	if (strncmp(key, "https://", 8) == 0)
+		key += 8;
+	else if (strncmp(key, "http://", 7) == 0)
+		key += 7;
+	n = strcspn(key, "/");
+	if (strlen(domain) == n && strncasecmp(key, domain, n) == 0)
+		return 1;
+	/* Docker's own names for Docker Hub */
+	return strcmp(domain, IMGREF_DOCKER_HUB) == 0 &&
+	    ((n == 15 && strncmp(key, "index.docker.io", n) == 0) ||
+	    (n == 20 && strncmp(key, "registry-1.docker.io", n) == 0));
+}
+
+/*
+ * The credentials for domain from the registry-auth file, Docker's
+ * config.json format ({"auths": {"HOST": {"auth": base64(user:pass)}
+ * or {"username", "password"}}}), as "user:password" in out; "" when
+ * it has none.  The file must be root's and readable by root alone.
+ */
+static int
+pull_auth(const char *file, const char *domain, char *out, size_t olen,
+    char *msg, size_t len)
+{
+	struct stat	 st;
+	json_error_t	 je;
+	json_t		*j = NULL, *auths, *v;
+	const char	*key, *b64, *user, *pass;
+	unsigned char	 dec[512];
+	size_t		 dlen, i;
+	int		 fd, rv = -1;
+
+	out[0] = '\0';
+	if (file[0] == '\0')
+		return 0;
+	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return msgf(msg, len, "registry-auth %s: %s", file,
+		    strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != 0 || (st.st_mode & 077) != 0 ||
+	    st.st_size > AUTH_FILE_MAX) {
+		msgf(msg, len, "registry-auth %s: must be a regular file of "
+		    "root's that only root reads (chown root; chmod 600), "
+		    "of at most 1 MiB; it is uid %u, mode %04o", file,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
+	close(fd);
+	if (j == NULL) {
+		msgf(msg, len, "registry-auth %s: line %d: %s", file, je.line,
+		    je.text);
+		goto out;
+	}
+	auths = json_object_get(j, "auths");
+	json_object_foreach(auths, key, v) {
+		if (!auth_key_is(key, domain))
+			continue;
+		if ((b64 = json_string_value(json_object_get(v,
+		    "auth"))) != NULL) {
+			if (sodium_base642bin(dec, sizeof(dec) - 1, b64,
+			    strlen(b64), NULL, &dlen, NULL,
+			    sodium_base64_VARIANT_ORIGINAL) != 0) {
+				msgf(msg, len, "registry-auth %s: %s: \"auth\" "
+				    "is not base64 of user:password", file,
+				    key);
+				goto out;
+			}
+			dec[dlen] = '\0';
+			if ((size_t)snprintf(out, olen, "%s", dec) >= olen)
+				goto toolong;
+		} else {
+			user = json_string_value(json_object_get(v,
+			    "username"));
+			pass = json_string_value(json_object_get(v,
+			    "password"));
+			if (user == NULL || pass == NULL) {
+				msgf(msg, len, "registry-auth %s: %s: neither "
+				    "\"auth\" nor \"username\" and "
+				    "\"password\"", file, key);
+				goto out;
+			}
+			if ((size_t)snprintf(out, olen, "%s:%s", user, pass) >=
+			    olen)
+				goto toolong;
+		}
+		for (i = 0; out[i] != '\0'; i++)
+			if ((unsigned char)out[i] < ' ' || out[i] == 0x7f) {
+				msgf(msg, len, "registry-auth %s: %s: a control "
+				    "character in the credentials", file, key);
+				goto out;
+			}
+		if (strchr(out, ':') == NULL) {
+			msgf(msg, len, "registry-auth %s: %s: \"auth\" is "
+			    "not user:password", file, key);
+			goto out;
+		}
+		break;
+	}
+	rv = 0;
+	goto out;
+toolong:
+	msgf(msg, len, "registry-auth %s: %s: credentials longer than %zu "
+	    "bytes", file, key, olen - 1);
+out:
+	explicit_bzero(dec, sizeof(dec));
+	if (rv == -1)
+		explicit_bzero(out, olen);
+	json_decref(j);
+	return rv;
+}
+
+/*
+ * Where an image pull fetches from: ref's registry as bangerd.conf
+ * describes it (or https with the system's CA bundle), the hosts it may
+ * reach, their addresses, its credentials; *cafd the CA bundle.
+ */
+static int
+pull_registry_fill(const struct image_ref *ref, uint64_t size,
+    struct pull_registry *pr, int *cafd, char *msg, size_t len)
+{
+	const struct conf_registry *r = NULL, *c;
+	const char	*cafile = CA_BUNDLE;
+	size_t		 i;
+	uint32_t	 h;
+
+	memset(pr, 0, sizeof(*pr));
+	*cafd = -1;
+	TAILQ_FOREACH(c, &env->bd_conf->cf_registries, reg_entry)
+		if (strcasecmp(c->reg_domain, ref->rf_domain) == 0)
+			r = c;
+	strlcpy(pr->pr_api, image_ref_api(ref), sizeof(pr->pr_api));
+	strlcpy(pr->pr_repo, ref->rf_repo, sizeof(pr->pr_repo));
+	strlcpy(pr->pr_ref, ref->rf_digest[0] != '\0' ? ref->rf_digest :
+	    ref->rf_tag, sizeof(pr->pr_ref));
+	strlcpy(pr->pr_hosts[pr->pr_nhosts++], pr->pr_api,
+	    sizeof(pr->pr_hosts[0]));
+	if (strcmp(ref->rf_domain, IMGREF_DOCKER_HUB) == 0)
+		for (i = 0; docker_hosts[i] != NULL; i++)
+			strlcpy(pr->pr_hosts[pr->pr_nhosts++], docker_hosts[i],
+			    sizeof(pr->pr_hosts[0]));
+	if (r != NULL) {
+		pr->pr_insecure = r->reg_insecure;
+		if (r->reg_cafile[0] != '\0')
+			cafile = r->reg_cafile;
+		for (i = 0; i < r->reg_nhosts &&
+		    pr->pr_nhosts < PULL_HOSTS_MAX; i++)
+			strlcpy(pr->pr_hosts[pr->pr_nhosts++], r->reg_hosts[i],
+			    sizeof(pr->pr_hosts[0]));
+	}
+	for (h = 0; h < pr->pr_nhosts; h++)
+		if (pull_resolve_host(pr, pr->pr_hosts[h], msg, len) == -1)
+			return -1;
+	pr->pr_blobs_max = size;
+	if (pull_auth(env->bd_conf->cf_registry_auth, ref->rf_domain,
+	    pr->pr_auth, sizeof(pr->pr_auth), msg, len) == -1)
+		return -1;
+	if (!pr->pr_insecure &&
+	    (*cafd = open(cafile, O_RDONLY | O_CLOEXEC)) == -1)
+		return msgf(msg, len, "registry %s: the CA bundle %s: %s",
+		    ref->rf_domain, cafile, strerror(errno));
 	return 0;
 }
 
@@ -153,15 +375,14 @@ pull_reap(pid_t pid, int ms, int *status)
 }
 
 /*
- * The worker started, given fsfd and the layout's files, run to its
+ * The worker started, given fsfd and what src holds, run to its
  * result.  Returns 0 with *pd its result (an error it reports is not
  * one here), -1 when the worker failed to give one.
  */
 static int
-pull_run(int fsfd, uint64_t size, const int *fds,
-    char names[][PROTO_PATH_MAX], size_t n,
-    void (*progress)(void *, uint64_t), void *arg, struct pull_done *pd,
-    char *msg, size_t len)
+pull_run(int fsfd, uint64_t size, const struct pull_src *src,
+    void (*progress)(void *, uint64_t, uint64_t), void *arg,
+    struct pull_done *pd, char *msg, size_t len)
 {
 	struct worker_init	 wi;
 	struct worker_ready	 wr;
@@ -187,6 +408,8 @@ pull_run(int fsfd, uint64_t size, const int *fds,
 	}
 	imsgbuf_allow_fdpass(&ib);
 	worker_init_fill(PROC_PULL, &wi);
+	if (src->ps_reg != NULL)
+		wi.wi_flags |= WI_F_NET;
 	if (pull_send(&ib, IMSG_WORKER_INIT, -1, &wi, sizeof(wi), msg,
 	    len) == -1)
 		goto out;
@@ -213,10 +436,27 @@ pull_run(int fsfd, uint64_t size, const int *fds,
 	if (pull_send(&ib, IMSG_PULL_FS, fd, &pf, sizeof(pf), msg,
 	    len) == -1)
 		goto out;
-	for (i = 0; i < n; i++) {
+	if (src->ps_reg != NULL) {
+		fd = -1;
+		if (src->ps_cafd != -1 && (fd = dup(src->ps_cafd)) == -1) {
+			msgf(msg, len, "dup: %s", strerror(errno));
+			goto out;
+		}
+		if (pull_send(&ib, IMSG_PULL_REGISTRY, fd, src->ps_reg,
+		    sizeof(*src->ps_reg), msg, len) == -1)
+			goto out;
+		if ((fd = dup(src->ps_scratch)) == -1) {
+			msgf(msg, len, "dup: %s", strerror(errno));
+			goto out;
+		}
+		if (pull_send(&ib, IMSG_PULL_SCRATCH, fd, NULL, 0, msg,
+		    len) == -1)
+			goto out;
+	}
+	for (i = 0; i < src->ps_n; i++) {
 		memset(&pb, 0, sizeof(pb));
-		strlcpy(pb.pb_name, names[i], sizeof(pb.pb_name));
-		if ((fd = dup(fds[i])) == -1) {
+		strlcpy(pb.pb_name, src->ps_names[i], sizeof(pb.pb_name));
+		if ((fd = dup(src->ps_fds[i])) == -1) {
 			msgf(msg, len, "dup: %s", strerror(errno));
 			goto out;
 		}
@@ -244,7 +484,7 @@ pull_run(int fsfd, uint64_t size, const int *fds,
 			if (fd != -1 || imsg_read_exact(&imsg, &pp,
 			    sizeof(pp)) == -1)
 				goto violation;
-			progress(arg, pp.pp_done);
+			progress(arg, pp.pp_done, pp.pp_total);
 			break;
 		case IMSG_PULL_DONE:
 			if (fd != -1 || imsg_read_exact(&imsg, pd,
@@ -283,13 +523,17 @@ out:
 int
 image_oci_rootfs(int dfd, const char *tmp, const char *name, uint64_t size,
     const int *fds, char names[][PROTO_PATH_MAX], size_t n,
-    void (*progress)(void *, uint64_t), void *arg, char *msg, size_t len)
+    const struct image_ref *ref,
+    void (*progress)(void *, uint64_t, uint64_t), void *arg, char *msg,
+    size_t len)
 {
+	struct pull_registry	 pr;
+	struct pull_src		 src;
 	struct pull_done	 pd;
 	struct stat		 st;
 	unsigned char		 b[2];
 	char			 path[PATH_MAX];
-	int			 fd;
+	int			 fd, rv;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmp, name) >=
 	    sizeof(path))
@@ -304,9 +548,32 @@ image_oci_rootfs(int dfd, const char *tmp, const char *name, uint64_t size,
 	}
 	if (run_mke2fs(path, msg, len) == -1)
 		goto fail;
+	memset(&src, 0, sizeof(src));
+	src.ps_fds = fds;
+	src.ps_names = names;
+	src.ps_n = n;
+	src.ps_cafd = src.ps_scratch = -1;
+	if (ref != NULL) {
+		/* An image pull: where from, and a file for the blobs. */
+		if (pull_registry_fill(ref, size, &pr, &src.ps_cafd, msg,
+		    len) == -1)
+			goto fail;
+		src.ps_reg = &pr;
+		if ((src.ps_scratch = openat(dfd, ".", O_TMPFILE | O_RDWR |
+		    O_CLOEXEC, 0600)) == -1) {
+			msgf(msg, len, "%s: a file for the blobs: %s", tmp,
+			    strerror(errno));
+			goto fail;
+		}
+	}
 	memset(&pd, 0, sizeof(pd));
-	if (pull_run(fd, size, fds, names, n, progress, arg, &pd, msg,
-	    len) == -1)
+	rv = pull_run(fd, size, &src, progress, arg, &pd, msg, len);
+	explicit_bzero(&pr, sizeof(pr));
+	if (src.ps_cafd != -1)
+		close(src.ps_cafd);
+	if (src.ps_scratch != -1)
+		close(src.ps_scratch);	/* unnamed: its blocks go with it */
+	if (rv == -1)
 		goto fail;
 	if (pd.pd_error != 0) {
 		if (strstr(pd.pd_msg, "Could not allocate") != NULL)

@@ -1,4 +1,7 @@
-/* An image's root file system from an OCI image layout (imagepull.c). */
+/*
+ * An image's root file system from an OCI image layout, or from a
+ * registry when the reference is given (imagepull.c).
+ */
 #ifndef IMAGEPULL_H
 #define IMAGEPULL_H
 
@@ -7,8 +10,10 @@
 
 #include "proto.h"
 
+struct image_ref;
 int	 image_oci_rootfs(int, const char *, const char *, uint64_t,
 	    const int *, char [][PROTO_PATH_MAX], size_t,
-	    void (*)(void *, uint64_t), void *, char *, size_t);
+	    const struct image_ref *, void (*)(void *, uint64_t, uint64_t),
+	    void *, char *, size_t);
 
 #endif /* IMAGEPULL_H */

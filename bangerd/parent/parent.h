@@ -152,6 +152,7 @@ void	 parent_reexec_schedule(void);
  * ("host:port:addr,...", up to 4 addresses) for struct upd_fetch.
  */
 int	 upd_resolve(const char *, char *, size_t, char *, size_t);
+int	 upd_resolve_host(const char *, long, char *, size_t, char *, size_t);
 
 /* install.c */
 int	 install_init(void);

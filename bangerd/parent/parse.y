@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "imgref.h"
 #include "log.h"
 #include "validate.h"
 
@@ -83,7 +84,7 @@ struct chunk {
 enum setting {
 	S_STATEDIR, S_SOCKET, S_SOCKGROUP, S_USER, S_BRIDGE, S_ADDRESS,
 	S_EGRESS, S_DOMAIN, S_FIRECRACKER, S_JAILER, S_VMUIDS, S_STORAGE,
-	S_UPDATE, S_CPUS, S_MEMORY, S_DISK, S_MAXVMS, S_MAX
+	S_UPDATE, S_CPUS, S_MEMORY, S_DISK, S_MAXVMS, S_REGAUTH, S_MAX
 };
 struct where {
 	const char		*file;		/* NULL: not set yet */
@@ -122,6 +123,8 @@ static struct imgrec	*imgrecs;
 static size_t		 nimgrecs;
 static struct conf_image *img;		/* the image block being read */
 static int		 img_seen[I_MAX];
+static struct conf_registry *reg;	/* the registry block being read */
+static int		 reg_seen_ca, reg_seen_insecure;
 
 static int		 last_token;	/* for "start of a statement" */
 static char		 last_text[80];	/* the last token, as text */
@@ -165,12 +168,14 @@ static void	 set_disk(const char *, int64_t, int);
 static void	 image_begin(const char *, int);
 static void	 image_opt(enum imgopt, const char *, int);
 static void	 image_end(int);
+static void	 registry_begin(const char *, int);
+static void	 registry_host(const char *, int);
 %}
 
 %token	ADDRESS ALLOWHTTP AUTO BOOTARGS BRIDGE COPY CPUS DEFAULTS DISK DM
 %token	DOMAIN EGRESS FIRECRACKER GROUP IMAGE INCLUDE INITRD JAILER KERNEL
 %token	MEMORY REFLINK ROOTFS SOCKET STATEDIR STORAGE TO UPDATE URL USER
-%token	VMUIDS MAXVMS ERROR
+%token	VMUIDS MAXVMS REGISTRY REGISTRYAUTH INSECURE CAFILE HOST ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	strnum
@@ -272,6 +277,18 @@ main		: STATEDIR STRING	{
 				set_update($3, $4, $<lineno>3);
 		}
 		| DEFAULTS optnl '{' optnl defaultsl '}'
+		| REGISTRY STRING	{
+			registry_begin($2, $<lineno>2);
+		} optnl '{' optnl registryl '}'	{
+			reg = NULL;
+		}
+		| REGISTRYAUTH STRING	{
+			if (set_once(S_REGAUTH, "registry-auth",
+			    $<lineno>1) == 0)
+				set_path(conf->cf_registry_auth,
+				    sizeof(conf->cf_registry_auth),
+				    "registry-auth", $2, $<lineno>2);
+		}
 		| IMAGE strnum		{
 			image_begin($2, $<lineno>2);
 		} optnl '{' optnl imagel '}'	{
@@ -358,6 +375,28 @@ imageopt	: KERNEL STRING		{
 		}
 		;
 
+registryl	: /* empty */
+		| registryl registryopt optsep
+		;
+
+registryopt	: INSECURE		{
+			if (reg_seen_insecure++)
+				parse_error($<lineno>1, "insecure already set "
+				    "in this registry");
+			reg->reg_insecure = 1;
+		}
+		| CAFILE STRING		{
+			if (reg_seen_ca++)
+				parse_error($<lineno>1, "ca-file already set "
+				    "in this registry");
+			set_path(reg->reg_cafile, sizeof(reg->reg_cafile),
+			    "ca-file", $2, $<lineno>2);
+		}
+		| HOST STRING		{
+			registry_host($2, $<lineno>2);
+		}
+		;
+
 strnum		: STRING
 		| NUMBER		{
 			char	 buf[32];
@@ -390,6 +429,7 @@ static const struct keyword keywords[] = {
 	{ "auto",		AUTO },
 	{ "boot-args",		BOOTARGS },
 	{ "bridge",		BRIDGE },
+	{ "ca-file",		CAFILE },
 	{ "copy",		COPY },
 	{ "cpus",		CPUS },
 	{ "defaults",		DEFAULTS },
@@ -399,14 +439,18 @@ static const struct keyword keywords[] = {
 	{ "egress",		EGRESS },
 	{ "firecracker",	FIRECRACKER },
 	{ "group",		GROUP },
+	{ "host",		HOST },
 	{ "image",		IMAGE },
 	{ "include",		INCLUDE },
 	{ "initrd",		INITRD },
+	{ "insecure",		INSECURE },
 	{ "jailer",		JAILER },
 	{ "kernel",		KERNEL },
 	{ "max-vms",		MAXVMS },
 	{ "memory",		MEMORY },
 	{ "reflink",		REFLINK },
+	{ "registry",		REGISTRY },
+	{ "registry-auth",	REGISTRYAUTH },
 	{ "rootfs",		ROOTFS },
 	{ "socket",		SOCKET },
 	{ "state-dir",		STATEDIR },
@@ -1837,6 +1881,47 @@ image_end(int line)
 	img = NULL;
 }
 
+/* A registry block: its domain, once in the configuration. */
+static void
+registry_begin(const char *domain, int line)
+{
+	struct conf_registry	*r;
+
+	reg_seen_ca = reg_seen_insecure = 0;
+	if ((reg = calloc(1, sizeof(*reg))) == NULL)
+		fatal("%s", __func__);
+	if (!image_ref_domain_ok(domain)) {
+		parse_error(line, "registry \"%s\": expected a host name or "
+		    "address with an optional :PORT, as image references "
+		    "name it (docker.io, registry.example:5000)",
+		    show(domain));
+		TAILQ_INSERT_TAIL(&conf->cf_registries, reg, reg_entry);
+		return;		/* read on: the configuration is refused */
+	}
+	TAILQ_FOREACH(r, &conf->cf_registries, reg_entry)
+		if (strcmp(r->reg_domain, domain) == 0)
+			parse_error(line, "registry \"%s\" already defined",
+			    show(domain));
+	strlcpy(reg->reg_domain, domain, sizeof(reg->reg_domain));
+	TAILQ_INSERT_TAIL(&conf->cf_registries, reg, reg_entry);
+}
+
+/* Another host a registry's pulls may reach: a token service, a CDN. */
+static void
+registry_host(const char *host, int line)
+{
+	if (!image_ref_domain_ok(host) ||
+	    strlen(host) >= sizeof(reg->reg_hosts[0]))
+		parse_error(line, "host \"%s\": expected a host name or "
+		    "address with an optional :PORT", show(host));
+	else if (reg->reg_nhosts == BANGER_REGISTRY_HOSTS)
+		parse_error(line, "host \"%s\": a registry has at most %d "
+		    "hosts", show(host), BANGER_REGISTRY_HOSTS);
+	else
+		strlcpy(reg->reg_hosts[reg->reg_nhosts++], host,
+		    sizeof(reg->reg_hosts[0]));
+}
+
 /*
  * The interface.
  */
@@ -1868,6 +1953,7 @@ config_new(void)
 	c->cf_def_memory = BANGER_DEF_MEMORY;
 	c->cf_def_disk = BANGER_DEF_DISK;
 	TAILQ_INIT(&c->cf_images);
+	TAILQ_INIT(&c->cf_registries);
 	return c;
 }
 
@@ -1875,12 +1961,17 @@ void
 config_free(struct bangerd_config *c)
 {
 	struct conf_image	*i;
+	struct conf_registry	*r;
 
 	if (c == NULL)
 		return;
 	while ((i = TAILQ_FIRST(&c->cf_images)) != NULL) {
 		TAILQ_REMOVE(&c->cf_images, i, img_entry);
 		free(i);
+	}
+	while ((r = TAILQ_FIRST(&c->cf_registries)) != NULL) {
+		TAILQ_REMOVE(&c->cf_registries, r, reg_entry);
+		free(r);
 	}
 	free(c);
 }
@@ -2018,7 +2109,9 @@ void
 config_print(FILE *fp, const struct bangerd_config *c)
 {
 	const struct conf_image	*i;
+	const struct conf_registry *r;
 	char			 addr[INET_ADDRSTRLEN];
+	size_t			 h;
 
 	fprintf(fp, "# %s\n", c->cf_path);
 	fprintf(fp, "state-dir ");
@@ -2062,6 +2155,30 @@ config_print(FILE *fp, const struct bangerd_config *c)
 		print_string(fp, c->cf_update_url);
 		fprintf(fp, "%s\n", c->cf_update_allow_http ?
 		    " allow-http" : "");
+	}
+
+	if (c->cf_registry_auth[0] != '\0') {
+		fprintf(fp, "registry-auth ");
+		print_string(fp, c->cf_registry_auth);
+		fprintf(fp, "\n");
+	}
+	TAILQ_FOREACH(r, &c->cf_registries, reg_entry) {
+		fprintf(fp, "registry ");
+		print_string(fp, r->reg_domain);
+		fprintf(fp, " {\n");
+		if (r->reg_insecure)
+			fprintf(fp, "\tinsecure\n");
+		if (r->reg_cafile[0] != '\0') {
+			fprintf(fp, "\tca-file ");
+			print_string(fp, r->reg_cafile);
+			fprintf(fp, "\n");
+		}
+		for (h = 0; h < r->reg_nhosts; h++) {
+			fprintf(fp, "\thost ");
+			print_string(fp, r->reg_hosts[h]);
+			fprintf(fp, "\n");
+		}
+		fprintf(fp, "}\n");
 	}
 
 	fprintf(fp, "\ndefaults {\n\tcpus %d\n\tmemory ", c->cf_def_cpus);

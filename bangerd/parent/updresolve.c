@@ -22,28 +22,22 @@
 
 #define UPD_RESOLVE_ADDRS	4
 
+/*
+ * host's addresses as a curl resolve entry for port, "host:port:addr,...",
+ * at most UPD_RESOLVE_ADDRS of them.
+ */
 int
-upd_resolve(const char *url, char *entry, size_t len, char *err,
-    size_t errlen)
+upd_resolve_host(const char *host, long port, char *entry, size_t len,
+    char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res = NULL, *ai;
-	CURLU		*h;
-	char		*host, addr[INET6_ADDRSTRLEN];
+	char		 addr[INET6_ADDRSTRLEN];
 	char		 one[INET6_ADDRSTRLEN + 3];
 	char		 seen[UPD_RESOLVE_ADDRS][INET6_ADDRSTRLEN];
-	long		 port;
-	int		 https, rc, n = 0, i, gai;
+	int		 rc, n = 0, i, gai;
 
-	if ((rc = upd_url_parse(url, 1, &h, &host, &port, &https, err, errlen)) !=
-	    UPD_OK)
-		return (rc);
 	if (len > 0)
 		entry[0] = '\0';
-	if (!https || upd_host_is_literal(host) ||
-	    strcasecmp(host, "localhost") == 0) {
-		rc = UPD_OK;		/* nothing to look up */
-		goto out;
-	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -88,6 +82,28 @@ upd_resolve(const char *url, char *entry, size_t len, char *err,
 		entry[0] = '\0';
 	if (res != NULL)
 		freeaddrinfo(res);
+	return (rc);
+}
+
+int
+upd_resolve(const char *url, char *entry, size_t len, char *err,
+    size_t errlen)
+{
+	CURLU		*h;
+	char		*host;
+	long		 port;
+	int		 https, rc;
+
+	if ((rc = upd_url_parse(url, 1, &h, &host, &port, &https, err, errlen)) !=
+	    UPD_OK)
+		return (rc);
+	if (len > 0)
+		entry[0] = '\0';
+	if (!https || upd_host_is_literal(host) ||
+	    strcasecmp(host, "localhost") == 0)
+		rc = UPD_OK;		/* nothing to look up */
+	else
+		rc = upd_resolve_host(host, port, entry, len, err, errlen);
 	curl_free(host);
 	curl_url_cleanup(h);
 	return (rc);

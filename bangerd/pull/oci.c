@@ -26,11 +26,6 @@
 #include "oci.h"
 #include "validate.h"
 
-#define MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST	"application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-
 /* The layers' media types layer.c unpacks (it tells the compression). */
 static const char *const layer_types[] = {
 	"application/vnd.oci.image.layer.v1.tar",
@@ -266,8 +261,8 @@ platform_ours(json_t *d, const char *arch)
 }
 
 /* From an index, the one manifest descriptor for linux/arch. */
-static json_t *
-index_pick(json_t *idx, const char *name, const char *arch, char *err,
+json_t *
+oci_index_pick(json_t *idx, const char *name, const char *arch, char *err,
     size_t len)
 {
 	json_t		*ms, *d, *pick = NULL;
@@ -293,8 +288,8 @@ index_pick(json_t *idx, const char *name, const char *arch, char *err,
 	return pick;
 }
 
-static int
-layer_type_known(const char *t)
+int
+oci_layer_type_known(const char *t)
 {
 	size_t	 i;
 
@@ -353,7 +348,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 		fail(err, len, "index.json: schemaVersion is not 2");
 		goto out;
 	}
-	if ((d = index_pick(idx, "index.json", arch, err, len)) == NULL ||
+	if ((d = oci_index_pick(idx, "index.json", arch, err, len)) == NULL ||
 	    (mb = descriptor(d, blobs, n, "index.json", &media, err,
 	    len)) == NULL)
 		goto out;
@@ -363,7 +358,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 		if (oci_blob_verify(mb, "the image index", err, len) == -1 ||
 		    (sub = oci_blob_json(mb, OCI_INDEX_MAX, "the image index", err,
 		    len)) == NULL ||
-		    (d = index_pick(sub, mb->ob_name, arch, err,
+		    (d = oci_index_pick(sub, mb->ob_name, arch, err,
 		    len)) == NULL ||
 		    (mb = descriptor(d, blobs, n, mb->ob_name, &media, err,
 		    len)) == NULL)
@@ -412,7 +407,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 		if ((lb = descriptor(l, blobs, n, what, &lmedia, err,
 		    len)) == NULL)
 			goto out;
-		if (lmedia == NULL || !layer_type_known(lmedia)) {
+		if (lmedia == NULL || !oci_layer_type_known(lmedia)) {
 			fail(err, len, "%s: media type \"%.100s\" is not a "
 			    "tar layer (plain, gzip or zstd)", what,
 			    lmedia ? lmedia : "(none)");

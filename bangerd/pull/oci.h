@@ -19,6 +19,11 @@
 #define OCI_LAYER_MAX		(64ULL << 30)	/* one compressed layer */
 #define OCI_DIGEST_MAX		80		/* "sha256:" and 64 hex */
 
+#define MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST	"application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
 struct oci_blob {
 	char		 ob_name[PROTO_PATH_MAX];	/* valid_oci_name() */
 	int		 ob_fd;
@@ -49,11 +54,31 @@ int	oci_blob_sha256(struct oci_blob *, char *, const char *, char *,
 	    size_t);
 json_t	*oci_blob_json(struct oci_blob *, size_t, const char *, char *,
 	    size_t);
+json_t	*oci_index_pick(json_t *, const char *, const char *, char *,
+	    size_t);
+int	oci_layer_type_known(const char *);
 int	oci_config_check(json_t *, size_t, const char *, char *, size_t);
 
 /* archive.c: a docker-archive (docker save, skopeo docker-archive:) */
 #define ARCHIVE_MEMBERS_MAX	(OCI_FILES_MAX * 4)
 int	archive_resolve(int, const char *, struct oci_blob *, size_t *,
 	    struct oci_image *, char *, size_t);
+
+/* registry.c: an image fetched from a registry into a scratch file */
+struct pull_registry;
+struct registry_fetch {
+	const struct pull_registry *rf_reg;
+	const char	*rf_arch;
+	const char	*rf_ca;		/* PEM, or NULL */
+	size_t		 rf_calen;
+	int		 rf_scratch;	/* the blobs are written here */
+	long		 rf_stall_s;	/* no byte for this long: stalled */
+	void		(*rf_progress)(void *, uint64_t, uint64_t);
+	void		*rf_arg;
+};
+int	registry_fetch(const struct registry_fetch *, struct oci_blob *,
+	    size_t *, char *, size_t);
+extern const int	registry_syscalls[];
+extern const size_t	registry_nsyscalls;
 
 #endif /* OCI_H */

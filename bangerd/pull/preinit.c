@@ -3,8 +3,9 @@
  * signal (an import's child that dies takes its worker with it), and
  * the libraries that would read files on first use, which its empty
  * chroot has not: libsodium, jansson's hash seed, libext2fs's error
- * texts and the C.UTF-8 locale libarchive reads the names of pax
- * headers in (layer.c says why).
+ * texts, the C.UTF-8 locale libarchive reads the names of pax
+ * headers in (layer.c says why), and libcurl with OpenSSL's
+ * configuration for an image pull.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include <curl/curl.h>
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
 #include <jansson.h>
@@ -61,6 +63,9 @@ pull_preinit(void)
 		return -1;
 	tzset();
 	json_object_seed(0);
+	/* OpenSSL reads its configuration here, for an image pull. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
 	if (layer_preinit() == -1) {
 		log_warn("pull: the C.UTF-8 locale");
 		return -1;

@@ -2,7 +2,9 @@
  * The pull worker's one job (pull.h).  Its messages, all from the
  * import child that started it (image.c): IMSG_PULL_FS with the new
  * file system's fd, up to OCI_FILES_MAX IMSG_PULL_BLOB, then
- * IMSG_PULL_START.  It resolves the image (oci.c), checks each layer's
+ * IMSG_PULL_START; or, for an image pull, IMSG_PULL_REGISTRY and
+ * IMSG_PULL_SCRATCH instead of the layout's files, and it fetches the
+ * blobs first (registry.c).  It resolves the image (oci.c), checks each layer's
  * digest and unpacks it (layer.c) in order, and answers with
  * IMSG_PULL_PROGRESS now and then and one IMSG_PULL_DONE.  Then it
  * exits: a worker of one import keeps nothing of it for the next.
@@ -32,10 +34,16 @@
 #include "wire.h"
 
 #define PROGRESS_STEP	(4ULL << 20)	/* a message every 4 MiB read */
+#define PULL_CA_MAX	(4 << 20)	/* a CA bundle */
+#define PULL_STALL_S	30L		/* a transfer without a byte */
 
 struct pull_job {
 	struct imsgbuf	*pj_ibuf;
 	int		 pj_fsfd;
+	int		 pj_scratch;		/* an image pull's blobs */
+	int		 pj_cafd;
+	int		 pj_registry;		/* pj_reg came */
+	struct pull_registry pj_reg;
 	uint64_t	 pj_fssize;
 	struct oci_blob	 pj_blobs[OCI_FILES_MAX];
 	size_t		 pj_nblobs;
@@ -44,6 +52,8 @@ struct pull_job {
 	uint64_t	 pj_base;	/* the layers before this one */
 	uint64_t	 pj_last;	/* last reported */
 };
+
+static int	pull_registry_check(struct pull_registry *);
 
 static void
 pull_send(struct pull_job *pj, uint32_t type, const void *data, size_t len)
@@ -116,7 +126,7 @@ pull_receive(struct pull_job *pj)
 	size_t		 len, i;
 	int		 fd;
 
-	pj->pj_fsfd = -1;
+	pj->pj_fsfd = pj->pj_scratch = pj->pj_cafd = -1;
 	for (;;) {
 		pull_recv(pj, &imsg);
 		fd = imsg_get_fd(&imsg);
@@ -132,6 +142,7 @@ pull_receive(struct pull_job *pj)
 			break;
 		case IMSG_PULL_BLOB:
 			if (fd == -1 || pj->pj_nblobs == OCI_FILES_MAX ||
+			    pj->pj_registry ||
 			    imsg_read_exact(&imsg, &pb, sizeof(pb)) == -1 ||
 			    wire_string(pb.pb_name, sizeof(pb.pb_name),
 			    &len) == -1 ||
@@ -148,8 +159,27 @@ pull_receive(struct pull_job *pj)
 			pj->pj_blobs[i].ob_size = (uint64_t)st.st_size;
 			pj->pj_nblobs++;
 			break;
+		case IMSG_PULL_REGISTRY:
+			if (pj->pj_registry || pj->pj_nblobs != 0 ||
+			    imsg_read_exact(&imsg, &pj->pj_reg,
+			    sizeof(pj->pj_reg)) == -1 ||
+			    pull_registry_check(&pj->pj_reg) == -1 ||
+			    (fd != -1 && (fstat(fd, &st) == -1 ||
+			    !S_ISREG(st.st_mode))))
+				fatalx("pull: a bad registry message");
+			pj->pj_registry = 1;
+			pj->pj_cafd = fd;
+			break;
+		case IMSG_PULL_SCRATCH:
+			if (pj->pj_scratch != -1 || fd == -1 ||
+			    imsg_get_len(&imsg) != 0 ||
+			    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+				fatalx("pull: a bad scratch file message");
+			pj->pj_scratch = fd;
+			break;
 		case IMSG_PULL_START:
 			if (fd != -1 || pj->pj_fsfd == -1 ||
+			    pj->pj_registry != (pj->pj_scratch != -1) ||
 			    imsg_read_exact(&imsg, &pj->pj_start,
 			    sizeof(pj->pj_start)) == -1 ||
 			    wire_string(pj->pj_start.ps_arch,
@@ -163,6 +193,77 @@ pull_receive(struct pull_job *pj)
 		}
 		imsg_free(&imsg);
 	}
+}
+
+/* A registry message's strings: terminated, the hosts counted. */
+static int
+pull_registry_check(struct pull_registry *pr)
+{
+	size_t	 len;
+	uint32_t i;
+
+	if (wire_string(pr->pr_api, sizeof(pr->pr_api), &len) == -1 ||
+	    len == 0 ||
+	    wire_string(pr->pr_repo, sizeof(pr->pr_repo), &len) == -1 ||
+	    len == 0 ||
+	    wire_string(pr->pr_ref, sizeof(pr->pr_ref), &len) == -1 ||
+	    len == 0 ||
+	    wire_string(pr->pr_resolve, sizeof(pr->pr_resolve), &len) == -1 ||
+	    wire_string(pr->pr_auth, sizeof(pr->pr_auth), &len) == -1 ||
+	    pr->pr_nhosts == 0 || pr->pr_nhosts > PULL_HOSTS_MAX)
+		return -1;
+	for (i = 0; i < pr->pr_nhosts; i++)
+		if (wire_string(pr->pr_hosts[i], sizeof(pr->pr_hosts[i]),
+		    &len) == -1 || len == 0)
+			return -1;
+	return strcmp(pr->pr_hosts[0], pr->pr_api) == 0 ? 0 : -1;
+}
+
+/* The CA bundle the child handed over, read whole. */
+static char *
+pull_ca(int fd, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	*lenp = 0;
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    st.st_size > PULL_CA_MAX)
+		return NULL;
+	if ((buf = malloc((size_t)st.st_size)) == NULL)
+		fatal("%s", __func__);
+	while (off < (size_t)st.st_size) {
+		n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	*lenp = off;
+	return buf;
+}
+
+/* registry_fetch()'s progress: the layers fetched, every step. */
+static void
+pull_fetch_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct pull_job	*pj = arg;
+
+	if (done - pj->pj_last < PROGRESS_STEP && done != total)
+		return;
+	pj->pj_last = done;
+	pj->pj_prog.pp_done = done;
+	pj->pj_prog.pp_total = total * 2;	/* fetched, then unpacked */
+	pull_send(pj, IMSG_PULL_PROGRESS, &pj->pj_prog,
+	    sizeof(pj->pj_prog));
 }
 
 /* layer_apply()'s progress: every PROGRESS_STEP of the layers read. */
@@ -190,7 +291,10 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 	struct layer_stats	 ls, sum;
 	struct oci_layer	*ol;
 	struct oci_blob		*members = NULL;
+	struct registry_fetch	 rf;
 	ext2_filsys		 fs;
+	char			*ca = NULL;
+	uint64_t		 fetched = 0;
 	char			 err[LAYER_ERR_MAX], what[128];
 	size_t			 i, nmembers = 0;
 
@@ -220,6 +324,24 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 		    pj->pj_start.ps_arch, members, &nmembers, &img, err,
 		    sizeof(err)) == -1)
 			pull_done(pj, EINVAL, NULL, NULL, "%s", err);
+	} else if (pj->pj_registry) {
+		/* An image pull: the blobs fetched first, then as a layout. */
+		memset(&rf, 0, sizeof(rf));
+		rf.rf_reg = &pj->pj_reg;
+		rf.rf_arch = pj->pj_start.ps_arch;
+		rf.rf_ca = ca = pull_ca(pj->pj_cafd, &rf.rf_calen);
+		rf.rf_scratch = pj->pj_scratch;
+		rf.rf_stall_s = PULL_STALL_S;
+		rf.rf_progress = pull_fetch_progress;
+		rf.rf_arg = pj;
+		if (registry_fetch(&rf, pj->pj_blobs, &pj->pj_nblobs, err,
+		    sizeof(err)) == -1)
+			pull_done(pj, EINVAL, NULL, NULL, "%s", err);
+		free(ca);
+		if (oci_resolve(pj->pj_blobs, pj->pj_nblobs,
+		    pj->pj_start.ps_arch, &img, err, sizeof(err)) == -1)
+			pull_done(pj, EINVAL, NULL, NULL, "%s", err);
+		fetched = img.oi_bytes;
 	} else if (oci_resolve(pj->pj_blobs, pj->pj_nblobs,
 	    pj->pj_start.ps_arch, &img, err, sizeof(err)) == -1)
 		pull_done(pj, EINVAL, NULL, NULL, "%s", err);
@@ -232,7 +354,8 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 	lim.ll_bytes_max = pj->pj_start.ps_bytes_max;
 	memset(&sum, 0, sizeof(sum));
 	pj->pj_prog.pp_nlayers = img.oi_nlayers;
-	pj->pj_prog.pp_total = img.oi_bytes;
+	pj->pj_prog.pp_total = img.oi_bytes + fetched;
+	pj->pj_base = pj->pj_last = fetched;
 	if (layerfs_open(pj->pj_fsfd, &fs, err, sizeof(err)) == -1)
 		pull_done(pj, EINVAL, NULL, &img, "the new file system: %s",
 		    err);

@@ -53,6 +53,25 @@ struct conf_image {
 };
 TAILQ_HEAD(conf_images, conf_image);
 
+/*
+ * A registry image pull may reach (bangerd.conf(5), "registry"): its
+ * domain as references name it, plain http or not, a CA bundle for
+ * it, and other hosts its token service and blob store live on.
+ */
+#define BANGER_REGISTRY_HOSTS	8
+#define BANGER_REGISTRY_HOST_MAX 256	/* host[:port], with NUL */
+
+struct conf_registry {
+	TAILQ_ENTRY(conf_registry) reg_entry;
+	char		 reg_domain[BANGER_REGISTRY_HOST_MAX];
+	int		 reg_insecure;		/* plain http */
+	char		 reg_cafile[PATH_MAX];	/* "" = the system's */
+	char		 reg_hosts[BANGER_REGISTRY_HOSTS]
+			    [BANGER_REGISTRY_HOST_MAX];
+	size_t		 reg_nhosts;
+};
+TAILQ_HEAD(conf_registries, conf_registry);
+
 struct bangerd_config {
 	char		 cf_path[PATH_MAX];	/* file it was read from */
 	char		 cf_statedir[PATH_MAX];
@@ -81,6 +100,8 @@ struct bangerd_config {
 	uint64_t	 cf_def_disk;		/* bytes */
 
 	struct conf_images cf_images;
+	struct conf_registries cf_registries;
+	char		 cf_registry_auth[PATH_MAX];	/* "" = none */
 };
 
 /* parse.y */

@@ -345,6 +345,10 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 	    strcmp(wi.wi_role, rolename) != 0 ||
 	    wire_string(wi.wi_chroot, sizeof(wi.wi_chroot), &len) == -1)
 		fatalx("worker_init for the wrong role or malformed");
+	if ((wi.wi_flags & ~WI_F_NET) != 0 ||
+	    ((wi.wi_flags & WI_F_NET) && role != PROC_PULL))
+		fatalx("worker_init with flags 0x%x for %s", wi.wi_flags,
+		    rolename);
 	log_setverbose(wi.wi_verbose);
 
 	event_init();

@@ -110,6 +110,19 @@ static const int seccomp_pull[] = {
 	SCMP_SYS(getegid), SCMP_SYS(prctl),
 };
 
+/*
+ * pull, fetching from a registry (WI_F_NET, image pull only): what its
+ * libcurl transfers need, as the update worker's (pull/registry.c's
+ * registry_syscalls, measured with strace and held to this list by
+ * regress/docs/drift.sh), and ftruncate for the blobs' file.
+ */
+static const int seccomp_pull_net[] = {
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate),
+};
+
 static int
 seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 {
@@ -125,7 +138,7 @@ seccomp_add(scmp_filter_ctx ctx, const int *calls, size_t n)
 }
 
 static void
-sandbox_seccomp(int role)
+sandbox_seccomp(int role, uint32_t flags)
 {
 	scmp_filter_ctx	 ctx;
 	int		 rc;
@@ -159,6 +172,10 @@ sandbox_seccomp(int role)
 		    sizeof(seccomp_pull) / sizeof(seccomp_pull[0])) == -1 ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 		    SCMP_A1(SCMP_CMP_EQ, BLKDISCARDZEROES)) < 0)
+			fatalx("%s: seccomp_rule_add", __func__);
+		if ((flags & WI_F_NET) && seccomp_add(ctx, seccomp_pull_net,
+		    sizeof(seccomp_pull_net) / sizeof(seccomp_pull_net[0])) ==
+		    -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	}
@@ -264,5 +281,5 @@ sandbox_enter(int role, rlim_t nofile, const struct worker_init *wi)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("%s: PR_SET_DUMPABLE", __func__);
 	sandbox_rlimits(role, nofile, wi->wi_max_vms);
-	sandbox_seccomp(role);
+	sandbox_seccomp(role, wi->wi_flags);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "imgref.h"
 #include "log.h"
 #include "validate.h"
 #include "wire.h"
@@ -392,12 +393,37 @@ control_oci_file(struct ctl_conn *c, const struct ctl_image_file *cf,
 static int
 control_oci_check(struct ctl_conn *c, const struct ctl_image_import *ci)
 {
-	char	 msg[PROTO_MSG_MAX];
+	struct image_ref	 ref;
+	const char		*why;
+	size_t			 len;
+	char			 msg[PROTO_MSG_MAX];
 
 	msg[0] = '\0';
 	if (c->oci_refused != NULL)
 		snprintf(msg, sizeof(msg), "image import --oci-layout: %s",
 		    c->oci_refused);
+	else if (ci->ci_flags & IMAGE_F_PULL) {
+		if (wire_string(ci->ci_ref, sizeof(ci->ci_ref), &len) == -1 ||
+		    image_ref_parse(ci->ci_ref, &ref, &why) == -1)
+			snprintf(msg, sizeof(msg), "image pull %.*s: %s: give "
+			    "[REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST]",
+			    (int)strnlen(ci->ci_ref, 200), ci->ci_ref,
+			    wire_string(ci->ci_ref, sizeof(ci->ci_ref),
+			    &len) == -1 ? "not terminated" : why);
+		else if ((ci->ci_flags & IMAGE_F_OCI) ||
+		    c->imgfd[IMAGE_ROOTFS] != -1 || c->noci > 0)
+			snprintf(msg, sizeof(msg), "image pull: a registry's "
+			    "image, not a root file system or layout too");
+		else if (ci->ci_size < OCI_SIZE_MIN ||
+		    ci->ci_size > OCI_SIZE_MAX || ci->ci_size % 4096 != 0)
+			snprintf(msg, sizeof(msg), "image pull: --size %llu "
+			    "bytes: give a multiple of 4096 from %llu (16M) to "
+			    "%llu (1T)", (unsigned long long)ci->ci_size,
+			    (unsigned long long)OCI_SIZE_MIN,
+			    (unsigned long long)OCI_SIZE_MAX);
+	} else if (ci->ci_ref[0] != '\0')
+		snprintf(msg, sizeof(msg), "image import: a reference without "
+		    "image pull");
 	else if (!(ci->ci_flags & IMAGE_F_OCI)) {
 		if (c->noci > 0 || ci->ci_size != 0)
 			snprintf(msg, sizeof(msg), "image import: layout "
@@ -501,7 +527,8 @@ control_image(struct ctl_conn *c, struct imsg *imsg)
 		}
 		if (control_oci_check(c, &ii.ii_req) == -1)
 			return 0;
-		if ((c->imgfd[IMAGE_ROOTFS] == -1 && c->noci == 0) ||
+		if ((c->imgfd[IMAGE_ROOTFS] == -1 && c->noci == 0 &&
+		    !(ii.ii_req.ci_flags & IMAGE_F_PULL)) ||
 		    (c->imgfd[IMAGE_KERNEL] == -1 &&
 		    ii.ii_req.ci_kernel_from[0] == '\0')) {
 			control_image_files_clear(c);
