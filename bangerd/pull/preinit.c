@@ -28,6 +28,7 @@
 #include "pull.h"
 
 locale_t	 layer_locale = (locale_t)0;
+pid_t		 pull_parent;	/* the import's child */
 
 int
 layer_preinit(void)
@@ -57,7 +58,8 @@ layer_preinit(void)
 int
 pull_preinit(void)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() == 1)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    (pull_parent = getppid()) == 1)
 		return -1;
 	if (sodium_init() < 0)
 		return -1;

@@ -14,10 +14,12 @@
  * into the store; a worker that lies can only spoil its own import.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +300,16 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 	char			 err[LAYER_ERR_MAX], what[128];
 	size_t			 i, nmembers = 0;
 
+	/*
+	 * The death signal pull_preinit() set went with the change of
+	 * uid (the kernel clears it then): set again, in the sandbox, so
+	 * that a child that dies, or a parent killed with it, takes this
+	 * worker along even while it waits on a registry.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("%s: PR_SET_PDEATHSIG", __func__);
+	if (getppid() != pull_parent)
+		fatalx("%s: the import's child went", __func__);
 	pj->pj_ibuf = &iev->ibuf;
 	if (imsgbuf_flush(pj->pj_ibuf) == -1)	/* worker_ready */
 		fatal("%s: flush", __func__);

@@ -10,6 +10,8 @@
 
 #include "proc.h"
 
+extern pid_t	 pull_parent;
+
 int	 pull_preinit(void);
 void	 pull_worker(struct imsgev *, const struct worker_init *);
 

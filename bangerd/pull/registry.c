@@ -864,7 +864,8 @@ registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
 	const struct pull_registry *pr = f->rf_reg;
 	struct reg	 rg;
 	json_t		*top = NULL, *man = NULL, *idx = NULL, *d, *layers, *l;
-	char		 mt[256], digest[OCI_DIGEST_MAX], what[64], *s = NULL;
+	char		 mt[256], digest[OCI_DIGEST_MAX], what[PROTO_PATH_MAX];
+	char		*s = NULL;
 	const char	*ref;
 	size_t		 i;
 	int		 rv = -1;

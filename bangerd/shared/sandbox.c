@@ -101,13 +101,14 @@ static const int seccomp_update[] = {
  * through libext2fs on fds it was handed (pull/layer.c's layer_syscalls,
  * measured with strace, which regress/docs/drift.sh holds to these
  * lists; fallocate: libext2fs zeroes the metadata blocks it allocates;
- * ioctl: BLKDISCARDZEROES only, below), and libext2fs's safe_getenv()
- * (the ids, prctl PR_GET_DUMPABLE).
+ * ioctl: BLKDISCARDZEROES only, below), libext2fs's safe_getenv()
+ * (the ids, prctl PR_GET_DUMPABLE), and its death signal set again
+ * once its uid changed (prctl, getppid).
  */
 static const int seccomp_pull[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(fsync),
 	SCMP_SYS(fallocate), SCMP_SYS(geteuid), SCMP_SYS(getgid),
-	SCMP_SYS(getegid), SCMP_SYS(prctl),
+	SCMP_SYS(getegid), SCMP_SYS(prctl), SCMP_SYS(getppid),
 };
 
 /*

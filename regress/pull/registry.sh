@@ -65,6 +65,9 @@ leftovers() {
 	pull_workers | tr '\n' ' '
 }
 
+has_pull() { [ -n "$(pull_workers)" ]; }
+no_pull() { [ -z "$(pull_workers)" ]; }
+
 layout() {	# NAME SPEC: an OCI layout $F/NAME from the JSON spec
 	rm -rf "${F:?}/$1"
 	printf '%s' "$2" >"$F/$1.json"
@@ -176,4 +179,199 @@ check_multi "http" multi
 expect_eq "registry: the pull leaves nothing behind" "$(leftovers)" ""
 expect_match "registry: the daemon logs the manifest's digest" "$(cat "$DLOG")" \
     "from sha256:[0-9a-f]{64}: 3 layers"
+expect_eq "registry: an image's name is its repository's and tag's by default" \
+    "$(ctl image pull 127.0.0.1:5000/team/small --kernel-from multi 2>&1)" \
+    "image small-latest imported"
+expect_eq "registry: ... with both layers" \
+    "$(dfs 'cat /s' "$IMAGES/small-latest/rootfs.ext4")$(dfs 'cat /t' "$IMAGES/small-latest/rootfs.ext4")" \
+    "smalltwo"
+ctl image rm small-latest >/dev/null
+digest=$(jq -r '.manifests[0].digest' "$F/small/index.json")
+expect_eq "registry: a pull by digest" \
+    "$(pull bydigest "127.0.0.1:5000/team/small@$digest" --size 16M)" \
+    "image bydigest imported"
+ctl image rm bydigest >/dev/null
+bad "an unknown tag" "manifests/nope: HTTP 404: MANIFEST_UNKNOWN" \
+    127.0.0.1:5000/app:nope --size 16M
+bad "an unknown repository" "HTTP 404: (NAME|MANIFEST)_UNKNOWN" \
+    127.0.0.1:5000/other --size 16M
+bad "a digest the registry has not" "HTTP 404" \
+    "127.0.0.1:5000/app@sha256:$(printf '%064d' 0)" --size 16M
+bad "a registry that is not listening" "cannot connect: Connection refused" \
+    127.0.0.1:5009/app --size 16M
+fails_saying registry "a reference that is not one" \
+    "image pull 127.0.0.1:5000/App: a repository part is not lowercase" \
+    pull bad 127.0.0.1:5000/App
+expect_eq "registry: ... and sends nothing" "$(grep -c '/v2/App' "$T/fake.5000.log")" 0
+fails_saying registry "a member of group banger" "only root may import images" \
+    user image pull 127.0.0.1:5000/app --kernel-from multi
+fake_stop
+# 20 MiB that no compression makes smaller, in a layer of its own.
+head -c 20971520 /dev/urandom >"$F/rnd"
+tar -C "$F" -cf "$F/rnd.tar" rnd
+layout rnd "{\"layers\": [{\"compress\": \"none\", \"tarfile\": \"$F/rnd.tar\"}]}"
+fake 5000 --repo rnd=$F/rnd
+bad "an image whose blobs are more than --size" \
+    "layer 1: the image's blobs come to more than 16777216 bytes: give a larger --size" \
+    127.0.0.1:5000/rnd --size 16M
+expect_eq "registry: ... and it stopped before that layer" \
+    "$(grep -c 'GET /v2/rnd/blobs/.* 200' "$T/fake.5000.log")" 1
+fake_stop
+
+# A multi-platform image: the index's entry for linux/amd64 is taken.
+layout nested '{"nested": true, "layers": [{"compress": "none", "entries": [{"name": "n", "data": "nested"}]}]}'
+layout docker '{"docker": true, "layers": [[{"name": "d", "data": "docker"}]]}'
+layout dotdot '{"layers": [[{"name": "ok", "data": "ok"}, {"name": "../../escape", "data": "x"}]]}'
+layout abs '{"layers": [[{"name": "/etc/abs", "data": "x"}]]}'
+fake 5000 --repo nested=$F/nested --repo docker=$F/docker \
+    --repo dotdot=$F/dotdot --repo abs=$F/abs
+expect_eq "registry: an image index is narrowed to linux/amd64" \
+    "$(pull nested 127.0.0.1:5000/nested --size 16M)" "image nested imported"
+expect_eq "registry: ... and its image's file is there" \
+    "$(dfs 'cat /n' "$IMAGES/nested/rootfs.ext4")" "nested"
+expect_eq "registry: a Docker schema 2 image pulls" \
+    "$(pull docker 127.0.0.1:5000/docker --size 16M)" "image docker imported"
+bad "a layer with ../" "\.\." 127.0.0.1:5000/dotdot --size 16M
+bad "a layer with an absolute path" "absolute" 127.0.0.1:5000/abs --size 16M
+fake_stop
+
+# A registry that lies or fails: each refused, nothing left.
+fmode() {	# NAME WANT MODE
+	fake 5000 --repo app=$F/small --mode "$3"
+	bad "$1" "$2" 127.0.0.1:5000/app --size 16M
+	fake_stop
+}
+fmode "a layer that is not its digest" \
+    "layer 1: its bytes hash to sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64}: refused" \
+    corrupt-blob
+fmode "a manifest that is not the digest the registry gives" \
+    "the registry says its digest is sha256:[0-9a-f]{64}, its bytes hash to" \
+    corrupt-manifest
+fmode "a digest header that is not the manifest's" \
+    "the registry says its digest is sha256:" wrong-digest-header
+fmode "a manifest over the 4 MiB cap" \
+    "larger than the 4194304 bytes taken: stopped" big-manifest
+fmode "a layer longer than its descriptor" "sent more than its [0-9]+ bytes: stopped" \
+    long-blob
+fmode "a layer cut short" "layer 1: .*(transfer closed|bytes came)" short-blob
+fmode "a registry's error" "HTTP 500" error-500
+fmode "a redirect to another host" \
+    "host 127.0.0.2:5000 is not the registry's \(127.0.0.1:5000\); a registry block in bangerd.conf may name it" \
+    redirect-other
+fake 5000 --repo app=$F/small --mode redirect-same
+expect_eq "registry: a redirect on the same host is followed" \
+    "$(pull same 127.0.0.1:5000/app --size 16M)" "image same imported"
+fake_stop
+# A host the registry's block lists; the token stays with the registry
+# (that listener refuses a request that carries one).
+fake 5002 --repo app=$F/small --mode redirect-other --token
+expect_eq "registry: a redirect to a listed host is followed, without the token" \
+    "$(pull other 127.0.0.1:5002/app --size 16M)" "image other imported"
+expect_match "registry: ... and the blob came from there" \
+    "$(cat "$T/fake.5002.log")" "GET http://127.0.0.2:5002/v2/app/blobs/sha256:[0-9a-f]+ 200"
+fake_stop
+
+# Credentials: Basic, and a token service asked with them, over https.
+fake 5003 --repo app=$F/small --basic u:secret
+expect_eq "registry: Basic credentials from registry-auth" \
+    "$(pull basic 127.0.0.1:5003/app --size 16M)" "image basic imported"
+fake_stop
+fake 5006 --repo app=$F/small --basic u:other
+bad "a registry that wants credentials there are none for" \
+    "HTTP 401.*the registry wants credentials: give them in the registry-auth file" \
+    127.0.0.1:5006/app --size 16M
+fake_stop
+fake 5004 --repo app=$F/multi --tls "$F/tls.crt" "$F/tls.key" --token --basic u:secret
+expect_eq "registry: https with a token service and credentials" \
+    "$(pull token 127.0.0.1:5004/app --size 160M)" "image token imported"
+check_multi "https and a token" token
+expect_match "registry: ... the token asked for with the repository's scope" \
+    "$(cat "$T/fake.5004.log")" "GET /token\?service=fakereg&scope=repository%3Aapp%3Apull 200"
+fake_stop
+fake 5001 --repo app=$F/small --tls "$F/tls.crt" "$F/tls.key"
+expect_eq "registry: https with the registry's ca-file" \
+    "$(pull tls 127.0.0.1:5001/app --size 16M)" "image tls imported"
+fake_stop
+fake 5007 --repo app=$F/small --tls "$F/tls.crt" "$F/tls.key"
+bad "a certificate the system's CA bundle does not vouch for" \
+    "TLS|certificate|SSL" 127.0.0.1:5007/app --size 16M
+fake_stop
+fake 5001 --repo app=$F/small
+bad "plain http where https is wanted" "127.0.0.1:5001" \
+    127.0.0.1:5001/app --size 16M
+fake_stop
+chmod 0644 "$F/auth.json"
+fake 5003 --repo app=$F/small --basic u:secret
+bad "a registry-auth file others may read" \
+    "registry-auth $F/auth.json: must be a regular file of root's that only root reads.*mode 0644" \
+    127.0.0.1:5003/app --size 16M
+fake_stop
+chmod 0600 "$F/auth.json"
+
+#
+# Debian's docker-registry, the images pushed by skopeo.
+#
+reg_start 5005 "$T/registry" >/dev/null
+reg_push "$F/multi" app:v1 5005 >/dev/null
+expect_eq "registry: a docker-registry's image pulls" \
+    "$(pull dreg 127.0.0.1:5005/app:v1 --size 160M)" "image dreg imported"
+check_multi "docker-registry" dreg
+layer=$(jq -r '.layers[0].digest' "$F/multi/blobs/sha256/$(jq -r '.manifests[0].digest' "$F/multi/index.json" | cut -d: -f2)")
+blob=$(reg_blob_path "$T/registry" "$layer")
+printf 'X' | dd of="$blob" bs=1 seek=10 conv=notrunc status=none
+bad "a docker-registry blob changed on its disk" \
+    "layer 1: its bytes hash to sha256:[0-9a-f]{64}, not $layer: refused" \
+    127.0.0.1:5005/app:v1 --size 160M
+reg_stop
+
+#
+# The worker's sandbox and kills, on a registry that stalls a layer.
+#
+fake 5000 --repo app=$F/multi --mode stall-blob
+pull stall 127.0.0.1:5000/app --size 160M >"$T/stall.out" 2>&1 &
+cpid=$!
+if wait_for 20 sh -c "grep -q 'GET /v2/app/blobs' '$T/fake.5000.log'" &&
+    wait_for 10 has_pull; then
+	wp=$(pull_workers | head -1)
+	worker_sandbox_check "registry" pull "$wp"
+	expect_eq "registry: the pull worker holds no path under the state directory" \
+	    "$(ls -l /proc/"$wp"/fd 2>/dev/null | grep -c "$STATE/[^i]")" 0
+fi
+wait "$cpid"; rc=$?
+expect_eq "registry: a stalled layer fails the pull" "$rc" 1
+expect_match "registry: ... saying so" "$(cat "$T/stall.out")" \
+    "layer 1: http://127.0.0.1:5000/v2/app/blobs/sha256:[0-9a-f]+: stalled"
+expect_eq "registry: ... and leaves nothing behind" "$(leftovers)" ""
+
+pull gone 127.0.0.1:5000/app --size 160M >/dev/null 2>&1 &
+cpid=$!
+wait_for 10 has_pull && sleep 0.5 && kill -KILL "$(pull_workers | head -1)"
+wait "$cpid"; rc=$?
+expect_eq "registry: a killed pull worker fails the pull" "$rc" 1
+wait_for 5 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
+expect_eq "registry: ... and leaves nothing behind" "$(leftovers)" ""
+
+"$BANGERCTL" -s "$SOCK" image pull 127.0.0.1:5000/app --name gone \
+    --kernel "$F/vmlinux" --size 160M >/dev/null 2>&1 &
+cpid=$!
+wait_for 10 has_pull && sleep 0.5 && kill -KILL "$cpid"
+wait "$cpid" 2>/dev/null
+wait_for 10 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
+wait_for 10 no_pull
+expect_eq "registry: a client that goes cancels the pull, worker and all" \
+    "$(leftovers)" ""
+
+pull crash 127.0.0.1:5000/app --size 160M >/dev/null 2>&1 &
+cpid=$!
+wait_for 10 has_pull && sleep 0.5 && daemon_kill
+wait "$cpid" 2>/dev/null
+wait_for 10 no_pull
+expect_eq "registry: a parent killed mid-pull takes its pull worker with it" \
+    "$(pull_workers | tr '\n' ' ')" ""
+daemon_start
+expect_eq "registry: the next start removes what the pull left" "$(leftovers)" ""
+expect_eq "registry: the images before the crash are all there" \
+    "$(ctl image ls --json | jq -r '[.[].name] | join(" ")')" \
+    "default basic docker dreg multi nested other same tls token"
+fake_stop
 t_done
