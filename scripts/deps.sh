@@ -16,7 +16,8 @@ PKGS="make gcc libc6-dev pkg-config bison
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
 	ldnsutils jq curl python3 valgrind util-linux procps
 	systemd shellcheck openssh-client attr
-	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils zstd"
+	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils zstd
+	openssl docker-registry skopeo"
 
 missing=
 for p in $PKGS; do
@@ -26,8 +27,17 @@ done
 if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
+	# docker-registry's package would start a registry on the host: the
+	# tests run their own, in their network namespaces.
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		policy=1
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y --no-install-recommends $missing
+	[ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 getent group banger >/dev/null || groupadd --system banger

@@ -58,7 +58,7 @@ static const char accept_manifests[] = "Accept: "
 /*
  * What a fetch needs beyond the workers' common allow-list, measured
  * with strace -f on regress/helpers/registry-drive over http and https
- * (sandbox.c's seccomp_pull_net; regress/docs/drift.sh compares them).
+ * (sandbox.c's seccomp_pullnet; regress/docs/drift.sh compares them).
  */
 const int registry_syscalls[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),

@@ -117,7 +117,7 @@ static const int seccomp_pull[] = {
  * registry_syscalls, measured with strace and held to this list by
  * regress/docs/drift.sh), and ftruncate for the blobs' file.
  */
-static const int seccomp_pull_net[] = {
+static const int seccomp_pullnet[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
 	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
@@ -174,8 +174,8 @@ sandbox_seccomp(int role, uint32_t flags)
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 		    SCMP_A1(SCMP_CMP_EQ, BLKDISCARDZEROES)) < 0)
 			fatalx("%s: seccomp_rule_add", __func__);
-		if ((flags & WI_F_NET) && seccomp_add(ctx, seccomp_pull_net,
-		    sizeof(seccomp_pull_net) / sizeof(seccomp_pull_net[0])) ==
+		if ((flags & WI_F_NET) && seccomp_add(ctx, seccomp_pullnet,
+		    sizeof(seccomp_pullnet) / sizeof(seccomp_pullnet[0])) ==
 		    -1)
 			fatalx("%s: seccomp_rule_add", __func__);
 		break;

@@ -421,6 +421,23 @@ else
 	fail "drift: sandbox.c's pull list has layer.c's layer_syscalls" \
 	    "missing: ${missing:-none read from layer.c}"
 fi
+# What pull/registry.c says a registry fetch needs is in the pullnet list.
+regcalls=$(awk '/^const int registry_syscalls\[\]/ { on = 1; next }
+    on && /^};/ { on = 0 }
+    on { line = $0
+	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
+		print substr(line, RSTART + 9, RLENGTH - 10)
+		line = substr(line, RSTART + RLENGTH)
+	} }' "$TOP/bangerd/pull/registry.c" | sort -u)
+missing=$(comm -23 <(echo "$regcalls") <(awk '$1 == "common" ||
+    $1 == "pull" || $1 == "pullnet" { print $2 }' "$TMPD/seccomp" |
+    sort -u) | oneline)
+if [ -n "$regcalls" ] && [ -z "$missing" ]; then
+	pass "drift: sandbox.c's pull and pullnet lists have registry.c's registry_syscalls"
+else
+	fail "drift: sandbox.c's pull and pullnet lists have registry.c's registry_syscalls" \
+	    "missing: ${missing:-none read from registry.c}"
+fi
 for r in $docroles; do
 	printf '%s\n' "$roles" | grep -qx -- "$r" ||
 	    fail "drift: banger-privileges.7's $r seccomp list exists in sandbox.c" \
