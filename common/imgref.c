@@ -176,7 +176,7 @@ image_ref_parse(const char *s, struct image_ref *r, const char **why)
 	nlen = (size_t)(end - name);
 	if (nlen == 0)
 		return bad(why, "no repository");
-	for (p = name; p < end; p = slash + 1) {
+	for (p = name;; p = slash + 1) {
 		if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
 			slash = end;
 		if (!component_ok(p, (size_t)(slash - p)))

@@ -557,8 +557,9 @@ test_includes(void)
 static void
 test_values(void)
 {
-	struct bangerd_config	*c;
+	struct bangerd_config	*c, *c2;
 	const struct conf_image	*i;
+	const struct conf_registry *r;
 	char			 args[BANGER_BOOTARGS_MAX], *text = NULL;
 	size_t			 n, len = 0;
 	FILE			*fp;
@@ -587,6 +588,39 @@ test_values(void)
 	T_CHECK("sizes: 1T and lower-case k", c != NULL &&
 	    c->cf_def_memory == 1048576 && c->cf_def_disk == 256ULL << 20,
 	    "%s", config_error());
+	config_free(c);
+
+	c = parse_text("registry.conf", "registry-auth \"/etc/a.json\"\n"
+	    "registry \"r.example:5000\" {\n\tinsecure\n"
+	    "\tca-file \"/etc/ca.pem\"\n\thost \"auth.example\"\n"
+	    "\thost \"cdn.example:8443\"\n}\nregistry \"docker.io\" { }\n");
+	r = c != NULL ? TAILQ_FIRST(&c->cf_registries) : NULL;
+	T_CHECK("registry: a block", r != NULL &&
+	    strcmp(r->reg_domain, "r.example:5000") == 0 && r->reg_insecure &&
+	    strcmp(r->reg_cafile, "/etc/ca.pem") == 0 && r->reg_nhosts == 2 &&
+	    strcmp(r->reg_hosts[1], "cdn.example:8443") == 0 &&
+	    strcmp(c->cf_registry_auth, "/etc/a.json") == 0, "%s",
+	    config_error());
+	r = r != NULL ? TAILQ_NEXT(r, reg_entry) : NULL;
+	T_CHECK("registry: an empty block", r != NULL &&
+	    strcmp(r->reg_domain, "docker.io") == 0 && !r->reg_insecure &&
+	    r->reg_cafile[0] == '\0' && r->reg_nhosts == 0, "%s",
+	    config_error());
+	if (c != NULL && (fp = open_memstream(&text, &len)) != NULL) {
+		config_print(fp, c);
+		fclose(fp);
+		c2 = parse_text("registry2.conf", text);
+		r = c2 != NULL ? TAILQ_FIRST(&c2->cf_registries) : NULL;
+		T_CHECK("registry: printed, it parses the same", r != NULL &&
+		    strcmp(r->reg_hosts[0], "auth.example") == 0 &&
+		    r->reg_insecure && TAILQ_NEXT(r, reg_entry) != NULL &&
+		    strcmp(c2->cf_registry_auth, "/etc/a.json") == 0, "%s",
+		    config_error());
+		config_free(c2);
+		free(text);
+		text = NULL;
+		len = 0;
+	}
 	config_free(c);
 
 	c = parse_text("storage.conf", "storage dm\n");
@@ -688,6 +722,26 @@ struct bad {
 };
 
 static const struct bad bad[] = {
+	{ "registry: not a domain", "registry \"Reg istry\" { insecure }\n",
+	    1, "registry \"Reg istry\": expected a host name or address" },
+	{ "registry: twice", "registry \"r.example\" { insecure }\n"
+	    "registry \"r.example\" { }\n", 2,
+	    "registry \"r.example\" already defined" },
+	{ "registry: insecure twice", "registry \"r.example\" {\n insecure\n"
+	    " insecure\n}\n", 3, "insecure already set in this registry" },
+	{ "registry: a relative ca-file", "registry \"r.example\" {\n"
+	    " ca-file \"ca.pem\"\n}\n", 2,
+	    "ca-file \"ca.pem\": expected an absolute path" },
+	{ "registry: a bad host", "registry \"r.example\" { host \"a/b\" }\n",
+	    1, "host \"a/b\": expected a host name or address" },
+	{ "registry: nine hosts", "registry \"r.example\" { host \"a\", "
+	    "host \"b\", host \"c\", host \"d\", host \"e\", host \"f\", "
+	    "host \"g\", host \"h\", host \"i\" }\n", 1,
+	    "host \"i\": a registry has at most 8 hosts" },
+	{ "registry-auth twice", "registry-auth \"/a\"\nregistry-auth \"/b\"\n",
+	    2, "registry-auth already set" },
+	{ "registry-auth relative", "registry-auth \"auth.json\"\n", 1,
+	    "registry-auth \"auth.json\": expected an absolute path" },
 	{ "unknown keyword", "\n\nfoo \"bar\"\n", 3,
 	    "unknown keyword \"foo\"" },
 	{ "unknown keyword in block", "image \"a\" {\n kernel \"/k\"\n"
