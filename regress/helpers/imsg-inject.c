@@ -18,6 +18,8 @@
  *	  status-req CMD, reload-req CMD, verbose-req CMD LEVEL,
  *	  update-req UID ACTION, imgop-file KIND fd|no-fd [PATH],
  *	  imgop-import UID NAME [BOOTARGS], imgop-oci UID NAME SIZE,
+ *	  imgop-pull UID NAME SIZE REF FLAGS (REF "unterminated": a
+ *	  reference without its NUL),
  *	  imgop-query UID ACTION NAME,
  *	  imgop-cancel BYTES (of payload);
  *	as the net worker:
@@ -270,6 +272,24 @@ send_imgop(int fd, const char *op, int argc, char **argv)
 		    sizeof(ii.ii_req.ci_kernel_from));
 		ii.ii_req.ci_flags = IMAGE_F_OCI;
 		ii.ii_req.ci_size = strtoull(argv[2], NULL, 10);
+		send_struct(fd, IMSG_IMGOP_IMPORT, &ii, sizeof(ii));
+	} else if (strcmp(op, "pull") == 0 && argc == 5) {
+		memset(&ii, 0, sizeof(ii));
+		ii.ii_audit.ca_uid = strtoul(argv[0], NULL, 10);
+		ii.ii_audit.ca_gid = ii.ii_audit.ca_uid;
+		strlcpy(ii.ii_audit.ca_cmd, "image",
+		    sizeof(ii.ii_audit.ca_cmd));
+		strncpy(ii.ii_req.ci_name, argv[1],
+		    sizeof(ii.ii_req.ci_name) - 1);
+		strlcpy(ii.ii_req.ci_kernel_from, "default",
+		    sizeof(ii.ii_req.ci_kernel_from));
+		ii.ii_req.ci_size = strtoull(argv[2], NULL, 10);
+		if (strcmp(argv[3], "unterminated") == 0)
+			memset(ii.ii_req.ci_ref, 'a', sizeof(ii.ii_req.ci_ref));
+		else
+			strlcpy(ii.ii_req.ci_ref, argv[3],
+			    sizeof(ii.ii_req.ci_ref));
+		ii.ii_req.ci_flags = strtoul(argv[4], NULL, 0);
 		send_struct(fd, IMSG_IMGOP_IMPORT, &ii, sizeof(ii));
 	} else if (strcmp(op, "query") == 0 && argc == 3) {
 		memset(&iq, 0, sizeof(iq));

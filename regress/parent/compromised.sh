@@ -242,6 +242,28 @@ refuse "an OCI import with a root file system too" \
 "$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
 refuse "the same layout file twice" 'the same layout file twice' \
     imgop-file 3 fd index.json
+# An image pull (IMAGE_F_PULL 4, IMAGE_F_OCI 2): a reference that is
+# not one, or not terminated; a layout or a root file system too; a size
+# out of bounds; a reference without the pull.
+refuse "an image pull with a reference that is not one" \
+    'an image pull with a bad reference' \
+    imgop-pull 0 forged 16777216 127.0.0.1:5000/UPPER 4
+refuse "an image pull with an unterminated reference" \
+    'an image pull with a bad reference' \
+    imgop-pull 0 forged 16777216 unterminated 4
+refuse "an image pull with the OCI flag too" \
+    'an image pull with a rootfs or a layout' \
+    imgop-pull 0 forged 16777216 debian 6
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 2 fd >/dev/null
+refuse "an image pull with a root file system" \
+    'an image pull with a rootfs or a layout' \
+    imgop-pull 0 forged 16777216 debian 4
+refuse "an image pull of 4097 bytes" "an image pull's size out of bounds" \
+    imgop-pull 0 forged 4097 debian 4
+"$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
+refuse "an OCI import with a reference" \
+    'a reference without an image pull' \
+    imgop-pull 0 forged 16777216 debian 2
 "$INJECT" "$(worker_pid vm)" 3 imgop-file 2 fd >/dev/null
 "$INJECT" "$(worker_pid vm)" 3 imgop-file 3 fd index.json >/dev/null
 refuse "a plain import with a layout file" \
