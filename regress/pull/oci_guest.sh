@@ -1,9 +1,10 @@
 # A container image of a real Debian guest: the test guest's root file
 # system as one tar layer of an OCI layout (tar --numeric-owner --xattrs
-# of it, mounted read-only), imported with --oci-layout, so that the pull
-# worker writes every file of it through libext2fs; then a VM of that
-# image boots under the qemu-mode Firecracker stand-in and answers
-# `bangerctl vm ssh`.
+# of it, mounted read-only), imported with --oci-layout, and the same
+# layout served by a registry in the test's namespace (fakereg.py) and
+# fetched with `image pull`, so that the pull worker writes every file
+# of it through libext2fs; then a VM of the pulled image boots under the
+# qemu-mode Firecracker stand-in and answers `bangerctl vm ssh`.
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -21,12 +22,18 @@ need_guest "oci_guest"
 
 daemon_setup
 MNT=
+REG=
 og_cleanup() {
 	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
+	if [ -n "$REG" ]; then
+		kill "$REG" 2>/dev/null
+		wait "$REG" 2>/dev/null
+	fi
 	daemon_cleanup
 }
 trap og_cleanup EXIT
 guest_env
+echo 'registry "127.0.0.1:5000" { insecure }' >>"$CONF"
 if ! daemon_start; then
 	fail "oci_guest: daemon starts" "$(tail -5 "$DLOG")"
 	t_done
@@ -53,15 +60,33 @@ expect_eq "oci_guest: sshd is in the image, mode 0755" \
     "$(debugfs -R 'stat /usr/sbin/sshd' "$R" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')" \
     "0755"
 
-if ctl vm create pulled --image deb --ssh-key "$T/key/id.pub" --start \
+# The same image from a registry.
+ip netns exec "$NS" python3 "$TOP/regress/pull/fakereg.py" --port 5000 \
+    --repo debian/guest="$T/oci/deb" --ready "$T/ready" 2>"$T/fakereg.log" &
+REG=$!
+wait_for 10 test -e "$T/ready"
+out=$(ctl image pull 127.0.0.1:5000/debian/guest --kernel-from guest \
+    --size 1G 2>&1)
+expect_eq "oci_guest: the guest's image pulls from a registry" "$out" \
+    "image guest-latest imported"
+P=$STATE/images/guest-latest/rootfs.ext4
+check "oci_guest: e2fsck finds the pulled file system clean" e2fsck -fn "$P"
+expect_eq "oci_guest: the pulled image's /usr/bin is the imported one's" \
+    "$(debugfs -R 'ls -l /usr/bin' "$P" 2>/dev/null | awk '{ $1 = ""; print }' | md5sum)" \
+    "$(debugfs -R 'ls -l /usr/bin' "$R" 2>/dev/null | awk '{ $1 = ""; print }' | md5sum)"
+kill "$REG"
+wait "$REG" 2>/dev/null
+REG=
+
+if ctl vm create pulled --image guest-latest --ssh-key "$T/key/id.pub" --start \
     >"$T/create.out" 2>&1; then
-	pass "oci_guest: a VM of the imported image starts"
+	pass "oci_guest: a VM of the pulled image starts"
 else
-	fail "oci_guest: a VM of the imported image starts" "$(cat "$T/create.out")"
+	fail "oci_guest: a VM of the pulled image starts" "$(cat "$T/create.out")"
 	t_done
 fi
 wait_for 120 vssh pulled -- true
-expect_eq "oci_guest: vm ssh reaches the booted image, with its own hostname" \
+expect_eq "oci_guest: vm ssh reaches the pulled image, with its own hostname" \
     "$(vssh pulled -- hostname 2>&1)" "pulled"
 expect_eq "oci_guest: systemd runs the guest" \
     "$(vssh pulled -- cat /proc/1/comm 2>&1)" "systemd"

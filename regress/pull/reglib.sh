@@ -18,6 +18,7 @@
 #   reg_push LAYOUT REPO:TAG PORT [ARGS]  push an OCI image layout
 #   reg_push_archive FILE REPO:TAG PORT [ARGS]  push a docker-archive
 #   reg_copy SRC REPO:TAG PORT [ARGS]     push any skopeo source
+#   reg_fetch REPO:TAG PORT LAYOUT        copy an image out, to a layout
 #   reg_curl PORT PATH [CURL ARGS]        ask the registry, as a client
 #   reg_blob_path DIR DIGEST              where DIR keeps a blob's bytes
 #   reg_mkcert DIR                        a self-signed cert for 127.0.0.1
@@ -182,6 +183,35 @@ reg_stop() {
 # skopeo copy (--all, --format oci, --preserve-digests, ...).  A source
 # under /var/lib or /etc/containers would be hidden by those mounts:
 # refused.  Prints only errors.
+# What skopeo runs in: a mount namespace where /var/lib and
+# /etc/containers are empty tmpfs mounts, HOME among them.
+_REG_SKOPEO_ROOM='
+		mount -t tmpfs -o mode=0755 reg-skopeo /var/lib || exit 1
+		if [ -d /etc/containers ]; then
+			mount -t tmpfs -o mode=0755 reg-skopeo /etc/containers ||
+			    exit 1
+		fi
+		mkdir /var/lib/home /var/lib/tmp /var/lib/certs || exit 1
+		export HOME=/var/lib/home
+		unset XDG_CONFIG_HOME XDG_RUNTIME_DIR XDG_DATA_HOME'
+
+# reg_fetch REPO:TAG PORT LAYOUT: copy an image from the plain-http
+# registry on 127.0.0.1:PORT to the OCI image layout directory LAYOUT,
+# as a user of skopeo would fetch one.
+reg_fetch() {
+	local path
+	path=$(realpath -m "$3")
+	case $path in
+	/var/lib|/var/lib/*|/etc/containers|/etc/containers/*)
+		echo "reg_fetch: $path would be hidden from skopeo" >&2
+		return 1 ;;
+	esac
+	in_ns unshare -m --propagation private sh -c "$_REG_SKOPEO_ROOM"'
+		exec skopeo --insecure-policy --tmpdir /var/lib/tmp copy -q \
+		    --src-no-creds --src-tls-verify=false "$@"' \
+	    sh "docker://127.0.0.1:$2/$1" "oci:$path"
+}
+
 reg_copy() {
 	local src=$1 ref=$2 port=$3 path ca=
 	shift 3
@@ -194,21 +224,13 @@ reg_copy() {
 	if [ "$REG_SCHEME" = https ]; then
 		ca=$(cat "$REG_CA") || return 1
 	fi
-	in_ns unshare -m --propagation private sh -c '
-		mount -t tmpfs -o mode=0755 reg-skopeo /var/lib || exit 1
-		if [ -d /etc/containers ]; then
-			mount -t tmpfs -o mode=0755 reg-skopeo /etc/containers ||
-			    exit 1
-		fi
-		mkdir /var/lib/home /var/lib/tmp /var/lib/certs || exit 1
+	in_ns unshare -m --propagation private sh -c "$_REG_SKOPEO_ROOM"'
 		verify=false
 		if [ -n "$1" ]; then
 			printf "%s\n" "$1" >/var/lib/certs/ca.crt || exit 1
 			verify=true
 		fi
 		shift
-		export HOME=/var/lib/home
-		unset XDG_CONFIG_HOME XDG_RUNTIME_DIR XDG_DATA_HOME
 		exec skopeo --insecure-policy --tmpdir /var/lib/tmp copy -q \
 		    --dest-no-creds --dest-cert-dir /var/lib/certs \
 		    --dest-tls-verify=$verify "$@"' \
