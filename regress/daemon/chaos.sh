@@ -3,7 +3,8 @@
 # snapshot, restore, a clone of the snapshot made, started and removed,
 # stop, start, rm; a user's creations removed by vm
 # prune; snapshots of a long-lived VM taken and removed; images imported
-# from an OCI layout by the pull worker and removed; all together),
+# from an OCI layout and pulled from a registry by the pull worker, and
+# removed; all together),
 # next to two long-lived running VMs, with copy and reflink
 # storage.  After every kill, once bangerd has settled, what it
 # records, what it shows and what the host holds must agree: leftovers
@@ -56,6 +57,10 @@ chaos_cleanup() {
 	[ -n "${XFSIMG:-}" ] && rm -f "$XFSIMG"
 	[ -n "${CGMADE:-}" ] && rmdir "$CG2/banger" 2>/dev/null
 	[ -n "${IMPORTED:-}" ] && rm -f "$IMPORTED"
+	if [ -n "${REGPID:-}" ]; then
+		kill "$REGPID" 2>/dev/null
+		wait "$REGPID" 2>/dev/null
+	fi
 	return 0
 }
 trap chaos_cleanup EXIT
@@ -219,14 +224,23 @@ snapshots() {
 }
 
 # Images imported from an OCI layout (the pull worker unpacking it) and
-# removed, until $T/stop.
+# pulled from a registry in the namespace (fakereg.py serving the same
+# layout), either at random, and removed, until $T/stop.
 imports() {
 	local i=0 n
 	while [ ! -e "$T/stop" ]; do
 		i=$((i + 1))
-		ctl image import "oci-$i-$RANDOM" --kernel-from default \
-		    --oci-layout "$T/oci" --size 16M >/dev/null 2>&1 &&
-		    echo "$i" >>"$IMPORTED"
+		# (a daemon down, as after a kill: wait for it, not spin)
+		if [ $(((i + RANDOM) % 2)) -eq 1 ]; then
+			ctl image import "oci-$i-$RANDOM" --kernel-from default \
+			    --oci-layout "$T/oci" --size 16M >/dev/null 2>&1 &&
+			    echo "import $i" >>"$IMPORTED" || sleep 0.2
+		else
+			ctl image pull 127.0.0.1:5000/chaos/app \
+			    --name "oci-$i-$RANDOM" --kernel-from default \
+			    --size 16M >/dev/null 2>&1 &&
+			    echo "pull $i" >>"$IMPORTED" || sleep 0.2
+		fi
 		for n in $(ctl image ls --json 2>/dev/null |
 		    jq -r '.[].name | select(startswith("oci-"))'); do
 			ctl image rm "$n" >/dev/null 2>&1
@@ -322,7 +336,8 @@ round() {
 
 run_storage() {
 	local pk=$1 wk=$2 k=0 kinds="" i
-	daemon_setup "storage $STORAGE"
+	daemon_setup "storage $STORAGE
+registry \"127.0.0.1:5000\" { insecure }"
 	if [ "$STORAGE" = reflink ]; then
 		XFSIMG=$T.xfs.img
 		XFS=$T.xfs
@@ -343,6 +358,13 @@ run_storage() {
 	    {"name": "bin/tool", "data": "#!/bin/sh\n", "mode": 493}],
 	    [{"name": "data", "size": 4194304}]]}' >"$T/oci.json"
 	python3 "$TOP/regress/pull/mkoci.py" "$T/oci" "$T/oci.json"
+	# The registry the pulls take it from, in the daemon's namespace.
+	rm -f "$T/reg.ready"
+	ip netns exec "$NS" python3 "$TOP/regress/pull/fakereg.py" \
+	    --port 5000 --repo chaos/app="$T/oci" --ready "$T/reg.ready" \
+	    2>/dev/null &
+	REGPID=$!
+	wait_for 10 test -e "$T/reg.ready"
 	if [ -n "$XFS" ]; then
 		# A reflink shares blocks within one file system only.
 		cp -a "$T/img" "$XFS/img"
@@ -390,6 +412,11 @@ run_storage() {
 
 # The daemon of one storage's run, its namespace, files and xfs go.
 storage_done() {
+	if [ -n "${REGPID:-}" ]; then
+		kill "$REGPID" 2>/dev/null
+		wait "$REGPID" 2>/dev/null
+		REGPID=
+	fi
 	daemon_cleanup
 	DPID=
 	if [ -n "$XFS" ]; then
@@ -406,8 +433,8 @@ for STORAGE in $STORAGES; do
 done
 
 echo "chaos: $CHECKS checks after $KILLS_PARENT parent, $KILLS_VM vm worker" \
-    "and $KILLS_NET net worker kills; $(grep -c . "$IMPORTED") OCI imports" \
-    "finished among them"
+    "and $KILLS_NET net worker kills; $(grep -c '^import' "$IMPORTED") OCI" \
+    "imports and $(grep -c '^pull' "$IMPORTED") image pulls finished among them"
 rm -f "$IMPORTED"
 printf 'chaos: %-10s %s\n' kind leftovers
 for k in $KINDS; do
