@@ -670,9 +670,11 @@ struct pull_start {
  * or digest; the hosts it may reach besides (a token service, a blob
  * store it is redirected to) and curl resolve entries for every name
  * among them, looked up by the parent; the credentials for pr_api, if
- * any, as "user:password".
+ * any, as "user:password"; mirrors to try before pr_api, each also
+ * among the hosts.
  */
-#define PULL_HOSTS_MAX		9	/* the API's and a registry's 8 */
+#define PULL_MIRRORS_MAX	4
+#define PULL_HOSTS_MAX		13	/* the API's, its mirrors, 8 more */
 #define PULL_RESOLVE_MAX	2048
 struct pull_registry {
 	char		pr_api[256];
@@ -681,6 +683,9 @@ struct pull_registry {
 	char		pr_hosts[PULL_HOSTS_MAX][256];	/* pr_api's first */
 	char		pr_resolve[PULL_RESOLVE_MAX];	/* entries, '\n' */
 	char		pr_auth[512];		/* "" or "user:password" */
+	char		pr_mirrors[PULL_MIRRORS_MAX][256];	/* tried first */
+	uint32_t	pr_nmirrors;
+	uint32_t	pr_pad;
 	int32_t		pr_insecure;		/* plain http */
 	uint32_t	pr_nhosts;
 	uint64_t	pr_blobs_max;		/* the blobs' bytes, summed */

@@ -291,6 +291,15 @@ pull_registry_fill(const struct image_ref *ref, uint64_t size,
 		    pr->pr_nhosts < PULL_HOSTS_MAX; i++)
 			strlcpy(pr->pr_hosts[pr->pr_nhosts++], r->reg_hosts[i],
 			    sizeof(pr->pr_hosts[0]));
+		/* A mirror is asked first, and is a host the pull reaches. */
+		for (i = 0; i < r->reg_nmirrors &&
+		    pr->pr_nmirrors < PULL_MIRRORS_MAX &&
+		    pr->pr_nhosts < PULL_HOSTS_MAX; i++) {
+			strlcpy(pr->pr_mirrors[pr->pr_nmirrors++],
+			    r->reg_mirrors[i], sizeof(pr->pr_mirrors[0]));
+			strlcpy(pr->pr_hosts[pr->pr_nhosts++], r->reg_mirrors[i],
+			    sizeof(pr->pr_hosts[0]));
+		}
 	}
 	for (h = 0; h < pr->pr_nhosts; h++)
 		if (pull_resolve_host(pr, pr->pr_hosts[h], msg, len) == -1)

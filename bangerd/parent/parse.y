@@ -169,13 +169,14 @@ static void	 image_begin(const char *, int);
 static void	 image_opt(enum imgopt, const char *, int);
 static void	 image_end(int);
 static void	 registry_begin(const char *, int);
-static void	 registry_host(const char *, int);
+static void	 registry_host(const char *, int, int);
 %}
 
 %token	ADDRESS ALLOWHTTP AUTO BOOTARGS BRIDGE COPY CPUS DEFAULTS DISK DM
 %token	DOMAIN EGRESS FIRECRACKER GROUP IMAGE INCLUDE INITRD JAILER KERNEL
 %token	MEMORY REFLINK ROOTFS SOCKET STATEDIR STORAGE TO UPDATE URL USER
-%token	VMUIDS MAXVMS REGISTRY REGISTRYAUTH INSECURE CAFILE HOST ERROR
+%token	VMUIDS MAXVMS REGISTRY REGISTRYAUTH INSECURE CAFILE HOST MIRROR
+%token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	strnum
@@ -393,7 +394,10 @@ registryopt	: INSECURE		{
 			    "ca-file", $2, $<lineno>2);
 		}
 		| HOST STRING		{
-			registry_host($2, $<lineno>2);
+			registry_host($2, $<lineno>2, 0);
+		}
+		| MIRROR STRING		{
+			registry_host($2, $<lineno>2, 1);
 		}
 		;
 
@@ -448,6 +452,7 @@ static const struct keyword keywords[] = {
 	{ "kernel",		KERNEL },
 	{ "max-vms",		MAXVMS },
 	{ "memory",		MEMORY },
+	{ "mirror",		MIRROR },
 	{ "reflink",		REFLINK },
 	{ "registry",		REGISTRY },
 	{ "registry-auth",	REGISTRYAUTH },
@@ -1906,20 +1911,28 @@ registry_begin(const char *domain, int line)
 	TAILQ_INSERT_TAIL(&conf->cf_registries, reg, reg_entry);
 }
 
-/* Another host a registry's pulls may reach: a token service, a CDN. */
+/*
+ * Another host a registry's pulls may reach (a token service, a CDN),
+ * or with mirror a registry to ask for its images first.
+ */
 static void
-registry_host(const char *host, int line)
+registry_host(const char *host, int line, int mirror)
 {
+	const char	*what = mirror ? "mirror" : "host";
+	size_t		 max = mirror ? BANGER_REGISTRY_MIRRORS :
+			    BANGER_REGISTRY_HOSTS;
+	size_t		*n = mirror ? &reg->reg_nmirrors : &reg->reg_nhosts;
+
 	if (!image_ref_domain_ok(host) ||
 	    strlen(host) >= sizeof(reg->reg_hosts[0]))
-		parse_error(line, "host \"%s\": expected a host name or "
-		    "address with an optional :PORT", show(host));
-	else if (reg->reg_nhosts == BANGER_REGISTRY_HOSTS)
-		parse_error(line, "host \"%s\": a registry has at most %d "
-		    "hosts", show(host), BANGER_REGISTRY_HOSTS);
+		parse_error(line, "%s \"%s\": expected a host name or "
+		    "address with an optional :PORT", what, show(host));
+	else if (*n == max)
+		parse_error(line, "%s \"%s\": a registry has at most %zu "
+		    "%ss", what, show(host), max, what);
 	else
-		strlcpy(reg->reg_hosts[reg->reg_nhosts++], host,
-		    sizeof(reg->reg_hosts[0]));
+		strlcpy(mirror ? reg->reg_mirrors[(*n)++] :
+		    reg->reg_hosts[(*n)++], host, sizeof(reg->reg_hosts[0]));
 }
 
 /*
@@ -2176,6 +2189,11 @@ config_print(FILE *fp, const struct bangerd_config *c)
 		for (h = 0; h < r->reg_nhosts; h++) {
 			fprintf(fp, "\thost ");
 			print_string(fp, r->reg_hosts[h]);
+			fprintf(fp, "\n");
+		}
+		for (h = 0; h < r->reg_nmirrors; h++) {
+			fprintf(fp, "\tmirror ");
+			print_string(fp, r->reg_mirrors[h]);
 			fprintf(fp, "\n");
 		}
 		fprintf(fp, "}\n");

@@ -218,6 +218,12 @@ pull_registry_check(struct pull_registry *pr)
 		if (wire_string(pr->pr_hosts[i], sizeof(pr->pr_hosts[i]),
 		    &len) == -1 || len == 0)
 			return -1;
+	if (pr->pr_nmirrors > PULL_MIRRORS_MAX)
+		return -1;
+	for (i = 0; i < pr->pr_nmirrors; i++)
+		if (wire_string(pr->pr_mirrors[i], sizeof(pr->pr_mirrors[i]),
+		    &len) == -1 || len == 0)
+			return -1;
 	return strcmp(pr->pr_hosts[0], pr->pr_api) == 0 ? 0 : -1;
 }
 

@@ -34,6 +34,7 @@
 #include <seccomp.h>
 #include <sodium.h>
 
+#include "log.h"
 #include "oci.h"
 #include "proto.h"
 #include "validate.h"
@@ -72,6 +73,7 @@ const size_t registry_nsyscalls =
 struct reg {
 	const struct registry_fetch *rg_f;
 	const struct pull_registry *rg_pr;
+	const char		*rg_api;	/* pr_api, or a mirror */
 	const char		*rg_scheme;	/* "https" or "http" */
 	struct curl_slist	*rg_resolve;
 	char			 rg_bearer[REG_BEARER_MAX];	/* "" none */
@@ -217,9 +219,23 @@ resp_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Whether host:port hp is listed, where a listing without a port has
+ * the scheme's. */
+static int
+host_is(const struct reg *rg, const char *hp, const char *listed)
+{
+	char	 dflt[300];
+
+	snprintf(dflt, sizeof(dflt), "%s:%s", listed,
+	    strcmp(rg->rg_scheme, "https") == 0 ? "443" : "80");
+	return strcasecmp(hp, listed) == 0 ||
+	    (strchr(listed, ':') == NULL && strcasecmp(hp, dflt) == 0);
+}
+
 /*
  * Whether url may be fetched: its scheme the registry's, its host and
- * port among the listed ones.  Sets *api when it is the API's host.
+ * port among the listed ones.  Sets *api when it is the host the image
+ * is asked of (the registry's API, or the mirror being tried).
  */
 static int
 url_allowed(struct reg *rg, CURLU *h, const char *url, int *api, char *err,
@@ -227,7 +243,7 @@ url_allowed(struct reg *rg, CURLU *h, const char *url, int *api, char *err,
 {
 	const struct pull_registry *pr = rg->rg_pr;
 	char		*scheme = NULL, *host = NULL, *port = NULL;
-	char		 hp[300], dflt[300];
+	char		 hp[300];
 	uint32_t	 i;
 	int		 rv = -1;
 
@@ -248,13 +264,8 @@ url_allowed(struct reg *rg, CURLU *h, const char *url, int *api, char *err,
 	}
 	snprintf(hp, sizeof(hp), "%s:%s", host, port);
 	for (i = 0; i < pr->pr_nhosts; i++) {
-		/* a listed host without a port has the scheme's */
-		snprintf(dflt, sizeof(dflt), "%s:%s", pr->pr_hosts[i],
-		    strcmp(rg->rg_scheme, "https") == 0 ? "443" : "80");
-		if (strcasecmp(hp, pr->pr_hosts[i]) == 0 ||
-		    (strchr(pr->pr_hosts[i], ':') == NULL &&
-		    strcasecmp(hp, dflt) == 0)) {
-			*api = i == 0;
+		if (host_is(rg, hp, pr->pr_hosts[i])) {
+			*api = host_is(rg, hp, rg->rg_api);
 			rv = 0;
 			goto out;
 		}
@@ -338,7 +349,8 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		 * it asked, or to a token service first asked (a redirect
 		 * from there gets none).
 		 */
-		sendbasic = pr->pr_auth[0] != '\0' && (r->r_token ?
+		sendbasic = pr->pr_auth[0] != '\0' &&
+		    rg->rg_api == pr->pr_api && (r->r_token ?
 		    hops == 0 : api && rg->rg_basic);
 
 		curl_slist_free_all(hdrs);
@@ -484,7 +496,7 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		}
 		if (r->r_status == 401 && api && !authed && !r->r_token &&
 		    strncasecmp(r->r_challenge, "basic", 5) == 0 &&
-		    pr->pr_auth[0] != '\0') {
+		    pr->pr_auth[0] != '\0' && rg->rg_api == pr->pr_api) {
 			authed = rg->rg_basic = 1;
 			continue;
 		}
@@ -725,7 +737,7 @@ reg_manifest(struct reg *rg, const char *ref, uint64_t want, json_t **jp,
 	r->r_reg = rg;
 	r->r_cap = OCI_MANIFEST_MAX;
 	snprintf(url, sizeof(url), "%s://%s/v2/%s/manifests/%s",
-	    rg->rg_scheme, pr->pr_api, pr->pr_repo, ref);
+	    rg->rg_scheme, rg->rg_api, pr->pr_repo, ref);
 	if (reg_get(rg, url, accept_manifests, r, what, err, len) == -1)
 		goto out;
 	sha_hex(&r->r_sha, hex);
@@ -812,7 +824,7 @@ reg_blob(struct reg *rg, json_t *d, uint64_t max, int layer,
 	r->r_want = want;
 	r->r_layer = layer;
 	snprintf(url, sizeof(url), "%s://%s/v2/%s/blobs/%s", rg->rg_scheme,
-	    pr->pr_api, pr->pr_repo, digest);
+	    rg->rg_api, pr->pr_repo, digest);
 	if (reg_get(rg, url, NULL, r, what, err, len) == -1)
 		goto out;
 	if (r->r_got != want) {
@@ -857,12 +869,12 @@ reg_resolve(struct reg *rg, char *err, size_t len)
 	return 0;
 }
 
-int
-registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
-    size_t *nblobs, char *err, size_t len)
+/* The image from rg->rg_api: its blobs kept, index.json last. */
+static int
+reg_fetch_from(struct reg *rg, char *err, size_t len)
 {
-	const struct pull_registry *pr = f->rf_reg;
-	struct reg	 rg;
+	const struct registry_fetch *f = rg->rg_f;
+	const struct pull_registry *pr = rg->rg_pr;
 	json_t		*top = NULL, *man = NULL, *idx = NULL, *d, *layers, *l;
 	char		 mt[256], digest[OCI_DIGEST_MAX], what[PROTO_PATH_MAX];
 	char		*s = NULL;
@@ -870,25 +882,13 @@ registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
 	size_t		 i;
 	int		 rv = -1;
 
-	memset(&rg, 0, sizeof(rg));
-	rg.rg_f = f;
-	rg.rg_pr = pr;
-	rg.rg_scheme = pr->pr_insecure ? "http" : "https";
-	rg.rg_blobs = blobs;
-	*nblobs = 0;
-	if (!pr->pr_insecure && (f->rf_ca == NULL || f->rf_calen == 0))
-		return fail(err, len, "no CA bundle to check %s's "
-		    "certificate with", pr->pr_api);
-	if (reg_resolve(&rg, err, len) == -1)
-		goto out;
-
 	/* The manifest named; an index's entry for linux/arch after it. */
-	if (reg_manifest(&rg, pr->pr_ref, 0, &top, mt, sizeof(mt), digest,
+	if (reg_manifest(rg, pr->pr_ref, 0, &top, mt, sizeof(mt), digest,
 	    err, len) == -1)
 		goto out;
 	if ((idx = json_pack("{s:i, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
 	    "manifests", "mediaType", mt, "digest", digest, "size",
-	    (json_int_t)rg.rg_blobs[rg.rg_nblobs - 1].ob_size)) == NULL ||
+	    (json_int_t)rg->rg_blobs[rg->rg_nblobs - 1].ob_size)) == NULL ||
 	    (s = json_dumps(idx, JSON_COMPACT)) == NULL) {
 		fail(err, len, "out of memory");
 		goto out;
@@ -905,7 +905,7 @@ registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
 		    !json_is_integer(json_object_get(d, "size")))
 			goto out;
 		top = man;
-		if (reg_manifest(&rg, ref, (uint64_t)json_integer_value(
+		if (reg_manifest(rg, ref, (uint64_t)json_integer_value(
 		    json_object_get(d, "size")), &man, mt, sizeof(mt),
 		    digest, err, len) == -1)
 			goto out;
@@ -940,26 +940,73 @@ registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
 			    "(plain, gzip or zstd)", what);
 			goto out;
 		}
-		rg.rg_total += (uint64_t)json_integer_value(
+		rg->rg_total += (uint64_t)json_integer_value(
 		    json_object_get(l, "size"));
 	}
-	if (reg_blob(&rg, json_object_get(man, "config"), OCI_CONFIG_MAX, 0,
+	if (reg_blob(rg, json_object_get(man, "config"), OCI_CONFIG_MAX, 0,
 	    "the config", err, len) == -1)
 		goto out;
 	json_array_foreach(layers, i, l) {
 		snprintf(what, sizeof(what), "layer %zu", i + 1);
-		if (reg_blob(&rg, l, OCI_LAYER_MAX, 1, what, err, len) == -1)
+		if (reg_blob(rg, l, OCI_LAYER_MAX, 1, what, err, len) == -1)
 			goto out;
 	}
-	if (reg_keep_bytes(&rg, "index.json", s, strlen(s), err, len) == -1)
+	if (reg_keep_bytes(rg, "index.json", s, strlen(s), err, len) == -1)
 		goto out;
-	*nblobs = rg.rg_nblobs;
 	rv = 0;
 out:
 	free(s);
 	json_decref(idx);
 	json_decref(top);
 	json_decref(man);
+	return rv;
+}
+
+int
+registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
+    size_t *nblobs, char *err, size_t len)
+{
+	const struct pull_registry *pr = f->rf_reg;
+	struct reg	 rg;
+	char		 merr[512];
+	uint32_t	 m;
+	int		 rv = -1;
+
+	memset(&rg, 0, sizeof(rg));
+	rg.rg_f = f;
+	rg.rg_pr = pr;
+	rg.rg_scheme = pr->pr_insecure ? "http" : "https";
+	rg.rg_blobs = blobs;
+	*nblobs = 0;
+	if (!pr->pr_insecure && (f->rf_ca == NULL || f->rf_calen == 0))
+		return fail(err, len, "no CA bundle to check %s's "
+		    "certificate with", pr->pr_api);
+	if (reg_resolve(&rg, err, len) == -1)
+		goto out;
+	/*
+	 * The mirrors first, each from the start; whatever one serves is
+	 * checked as the registry's would be.  Then the registry.
+	 */
+	for (m = 0; m <= pr->pr_nmirrors && m <= PULL_MIRRORS_MAX; m++) {
+		rg.rg_api = m < pr->pr_nmirrors ? pr->pr_mirrors[m] :
+		    pr->pr_api;
+		rg.rg_nblobs = 0;
+		rg.rg_end = rg.rg_done = rg.rg_total = 0;
+		rg.rg_bearer[0] = '\0';
+		rg.rg_basic = 0;
+		if (m < pr->pr_nmirrors) {
+			if (reg_fetch_from(&rg, merr, sizeof(merr)) == 0)
+				break;
+			log_warnx("pull: mirror %s: %s; trying the next",
+			    rg.rg_api, merr);
+			continue;
+		}
+		if (reg_fetch_from(&rg, err, len) == -1)
+			goto out;
+	}
+	*nblobs = rg.rg_nblobs;
+	rv = 0;
+out:
 	curl_slist_free_all(rg.rg_resolve);
 	return rv;
 }

@@ -56,9 +56,11 @@ TAILQ_HEAD(conf_images, conf_image);
 /*
  * A registry image pull may reach (bangerd.conf(5), "registry"): its
  * domain as references name it, plain http or not, a CA bundle for
- * it, and other hosts its token service and blob store live on.
+ * it, other hosts its token service and blob store live on, and
+ * mirrors to try first.
  */
 #define BANGER_REGISTRY_HOSTS	8
+#define BANGER_REGISTRY_MIRRORS	4
 #define BANGER_REGISTRY_HOST_MAX 256	/* host[:port], with NUL */
 
 struct conf_registry {
@@ -69,6 +71,9 @@ struct conf_registry {
 	char		 reg_hosts[BANGER_REGISTRY_HOSTS]
 			    [BANGER_REGISTRY_HOST_MAX];
 	size_t		 reg_nhosts;
+	char		 reg_mirrors[BANGER_REGISTRY_MIRRORS]
+			    [BANGER_REGISTRY_HOST_MAX];	/* tried first */
+	size_t		 reg_nmirrors;
 };
 TAILQ_HEAD(conf_registries, conf_registry);
 

@@ -593,12 +593,15 @@ test_values(void)
 	c = parse_text("registry.conf", "registry-auth \"/etc/a.json\"\n"
 	    "registry \"r.example:5000\" {\n\tinsecure\n"
 	    "\tca-file \"/etc/ca.pem\"\n\thost \"auth.example\"\n"
-	    "\thost \"cdn.example:8443\"\n}\nregistry \"docker.io\" { }\n");
+	    "\thost \"cdn.example:8443\"\n\tmirror \"m.example:5000\"\n}\n"
+	    "registry \"docker.io\" { }\n");
 	r = c != NULL ? TAILQ_FIRST(&c->cf_registries) : NULL;
 	T_CHECK("registry: a block", r != NULL &&
 	    strcmp(r->reg_domain, "r.example:5000") == 0 && r->reg_insecure &&
 	    strcmp(r->reg_cafile, "/etc/ca.pem") == 0 && r->reg_nhosts == 2 &&
 	    strcmp(r->reg_hosts[1], "cdn.example:8443") == 0 &&
+	    r->reg_nmirrors == 1 &&
+	    strcmp(r->reg_mirrors[0], "m.example:5000") == 0 &&
 	    strcmp(c->cf_registry_auth, "/etc/a.json") == 0, "%s",
 	    config_error());
 	r = r != NULL ? TAILQ_NEXT(r, reg_entry) : NULL;
@@ -613,6 +616,7 @@ test_values(void)
 		r = c2 != NULL ? TAILQ_FIRST(&c2->cf_registries) : NULL;
 		T_CHECK("registry: printed, it parses the same", r != NULL &&
 		    strcmp(r->reg_hosts[0], "auth.example") == 0 &&
+		    r->reg_nmirrors == 1 &&
 		    r->reg_insecure && TAILQ_NEXT(r, reg_entry) != NULL &&
 		    strcmp(c2->cf_registry_auth, "/etc/a.json") == 0, "%s",
 		    config_error());
@@ -738,6 +742,12 @@ static const struct bad bad[] = {
 	    "host \"b\", host \"c\", host \"d\", host \"e\", host \"f\", "
 	    "host \"g\", host \"h\", host \"i\" }\n", 1,
 	    "host \"i\": a registry has at most 8 hosts" },
+	{ "registry: five mirrors", "registry \"r.example\" { mirror \"a\", "
+	    "mirror \"b\", mirror \"c\", mirror \"d\", mirror \"e\" }\n", 1,
+	    "mirror \"e\": a registry has at most 4 mirrors" },
+	{ "registry: a bad mirror", "registry \"r.example\" {\n"
+	    " mirror \"http://m\"\n}\n", 2,
+	    "mirror \"http://m\": expected a host name or address" },
 	{ "registry-auth twice", "registry-auth \"/a\"\nregistry-auth \"/b\"\n",
 	    2, "registry-auth already set" },
 	{ "registry-auth relative", "registry-auth \"auth.json\"\n", 1,

@@ -50,7 +50,8 @@ chmod 0600 "$F/auth.json"
 
 # 5000: plain http; 5001: https with its CA; 5002: http whose blobs are
 # on 127.0.0.2 as well; 5003: http with Basic credentials; 5004: https,
-# a token service and credentials; 5005: docker-registry.
+# a token service and credentials; 5005: docker-registry; 5011 with
+# 5010 as its mirror.
 vm_daemon_start registry "registry-auth \"$F/auth.json\"
 registry \"127.0.0.1:5000\" { insecure }
 registry \"127.0.0.1:5001\" { ca-file \"$F/tls.crt\" }
@@ -58,7 +59,8 @@ registry \"127.0.0.1:5002\" { insecure, host \"127.0.0.2:5002\" }
 registry \"127.0.0.1:5003\" { insecure }
 registry \"127.0.0.1:5004\" { ca-file \"$F/tls.crt\" }
 registry \"127.0.0.1:5005\" { insecure }
-registry \"127.0.0.1:5006\" { insecure }"
+registry \"127.0.0.1:5006\" { insecure }
+registry \"127.0.0.1:5011\" { insecure, mirror \"127.0.0.1:5010\" }"
 
 leftovers() {
 	find "$IMAGES" -mindepth 1 -maxdepth 1 -name '.*' | tr '\n' ' '
@@ -307,6 +309,28 @@ bad "a registry-auth file others may read" \
     127.0.0.1:5003/app --size 16M
 fake_stop
 chmod 0600 "$F/auth.json"
+
+# A mirror: asked first; a failure of its, then the registry.
+fake 5010 --repo app=$F/small
+expect_eq "registry: a mirror serves the image while the registry is down" \
+    "$(pull mirrored 127.0.0.1:5011/app --size 16M)" "image mirrored imported"
+expect_match "registry: ... from the mirror" "$(cat "$T/fake.5010.log")" \
+    "GET /v2/app/blobs/sha256:[0-9a-f]+ 200"
+ctl image rm mirrored >/dev/null
+fake_stop
+fake 5010 --repo app=$F/small --mode corrupt-blob
+fake 5011 --repo app=$F/small
+expect_eq "registry: a mirror that serves a bad layer: the registry's is taken" \
+    "$(pull mirrored 127.0.0.1:5011/app --size 16M)" "image mirrored imported"
+expect_match "registry: ... and the daemon says why the mirror was left" \
+    "$(cat "$DLOG")" "mirror 127.0.0.1:5010: layer 1: its bytes hash to sha256:[0-9a-f]+, not"
+expect_eq "registry: ... with the registry's bytes" \
+    "$(dfs 'cat /s' "$IMAGES/mirrored/rootfs.ext4")" "small"
+ctl image rm mirrored >/dev/null
+fake_stop
+bad "a mirror and a registry both down: the registry's error" \
+    "http://127.0.0.1:5011/v2/app/manifests/latest: cannot connect: Connection refused" \
+    127.0.0.1:5011/app --size 16M
 
 #
 # Debian's docker-registry, the images pushed by skopeo.
