@@ -113,15 +113,14 @@ static const int seccomp_pull[] = {
 
 /*
  * pull, fetching from a registry (WI_F_NET, image pull only): what its
- * libcurl transfers need, as the update worker's (pull/registry.c's
- * registry_syscalls, measured with strace and held to this list by
- * regress/docs/drift.sh), and ftruncate for the blobs' file.
+ * libcurl transfers need (pull/registry.c's registry_syscalls, measured
+ * with strace and held to this list by regress/docs/drift.sh).
  */
 static const int seccomp_pullnet[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(socketpair),
 	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	SCMP_SYS(recvfrom), SCMP_SYS(ftruncate),
+	SCMP_SYS(recvfrom),
 };
 
 static int

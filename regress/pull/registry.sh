@@ -375,10 +375,11 @@ expect_eq "registry: a killed pull worker fails the pull" "$rc" 1
 wait_for 5 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
 expect_eq "registry: ... and leaves nothing behind" "$(leftovers)" ""
 
-"$BANGERCTL" -s "$SOCK" image pull 127.0.0.1:5000/app --name gone \
-    --kernel "$F/vmlinux" --size 160M >/dev/null 2>&1 &
+# (in a subshell of its own, which reports the kill to /dev/null)
+( "$BANGERCTL" -s "$SOCK" image pull 127.0.0.1:5000/app --name gone \
+    --kernel "$F/vmlinux" --size 160M >/dev/null 2>&1 ) 2>/dev/null &
 cpid=$!
-wait_for 10 has_pull && sleep 0.5 && kill -KILL "$cpid"
+wait_for 10 has_pull && sleep 0.5 && kill -KILL "$(pgrep -P "$cpid")"
 wait "$cpid" 2>/dev/null
 wait_for 10 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
 wait_for 10 no_pull
