@@ -397,6 +397,12 @@ pull_worker(struct imsgev *iev, const struct worker_init *wi)
 	}
 	if (layerfs_close(fs, err, sizeof(err)) == -1)
 		pull_done(pj, EIO, &sum, &img, "the new file system: %s", err);
+	/* The whole read: a progress bar ends full. */
+	if (pj->pj_last != pj->pj_prog.pp_total) {
+		pj->pj_prog.pp_done = pj->pj_prog.pp_total;
+		pull_send(pj, IMSG_PULL_PROGRESS, &pj->pj_prog,
+		    sizeof(pj->pj_prog));
+	}
 	pull_done(pj, 0, &sum, &img, "%zu layers, %llu entries, %llu bytes "
 	    "of files", img.oi_nlayers, (unsigned long long)sum.ls_entries,
 	    (unsigned long long)sum.ls_bytes);

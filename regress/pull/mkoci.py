@@ -9,7 +9,10 @@ SPEC is a JSON object:
                              "tarfile": PATH (the layer's tar as it is)}
   "arch": "amd64", "os": "linux"          the config's and the index's
   "docker": true        Docker schema 2 media types
-  "nested": true        index.json -> an image index -> the manifest
+  "nested": true        index.json -> an image index -> the manifest (a
+                        Docker manifest list with "docker")
+  "others": ["arm64"]   the index lists images for these architectures
+                        too, before ours
   "twice": true         index.json names two manifests for linux/ARCH
   "index": "..."        index.json's text as given (nothing else checked)
   "legacy": true        DIR is a docker-archive tar to write, as docker
@@ -175,13 +178,22 @@ def main():
     manifests = [desc]
     if spec.get("twice"):
         manifests.append(dict(desc))
+    # Images for other architectures first, as a multi-platform index
+    # lists them: the same layers, their own config and manifest.
+    for other in reversed(spec.get("others", [])):
+        ocfg = dict(cfg, architecture=other)
+        odg, osz = blob(d, json.dumps(ocfg).encode())
+        oman = dict(man, config=dict(man["config"], digest=odg, size=osz))
+        omdg, omsize = blob(d, json.dumps(oman).encode())
+        manifests.insert(0, {"mediaType": mt, "digest": omdg, "size": omsize,
+                             "platform": {"architecture": other,
+                                          "os": osname}})
     if spec.get("nested"):
-        sub = {"schemaVersion": 2,
-               "mediaType": "application/vnd.oci.image.index.v1+json",
-               "manifests": manifests}
+        lt = ("application/vnd.docker.distribution.manifest.list.v2+json"
+              if docker else "application/vnd.oci.image.index.v1+json")
+        sub = {"schemaVersion": 2, "mediaType": lt, "manifests": manifests}
         sdg, ssize = blob(d, json.dumps(sub).encode())
-        manifests = [{"mediaType": "application/vnd.oci.image.index.v1+json",
-                      "digest": sdg, "size": ssize}]
+        manifests = [{"mediaType": lt, "digest": sdg, "size": ssize}]
     idx = {"schemaVersion": 2,
            "mediaType": "application/vnd.oci.image.index.v1+json",
            "manifests": manifests}

@@ -188,6 +188,14 @@ expect_eq "registry: ... with both layers" \
     "$(dfs 'cat /s' "$IMAGES/small-latest/rootfs.ext4")$(dfs 'cat /t' "$IMAGES/small-latest/rootfs.ext4")" \
     "smalltwo"
 ctl image rm small-latest >/dev/null
+# On a terminal: a progress bar of the bytes fetched, then unpacked.
+script -qec "$BANGERCTL -s $SOCK image pull 127.0.0.1:5000/app --name tty --kernel-from multi --size 160M" \
+    /dev/null >"$T/tty.out" 2>&1
+expect_match "registry: on a terminal, a progress bar names the pull" \
+    "$(tr '\r' '\n' <"$T/tty.out")" "pulling tty.*100%"
+expect_match "registry: ... and the result follows" "$(cat "$T/tty.out")" \
+    "image tty imported"
+ctl image rm tty >/dev/null
 digest=$(jq -r '.manifests[0].digest' "$F/small/index.json")
 expect_eq "registry: a pull by digest" \
     "$(pull bydigest "127.0.0.1:5000/team/small@$digest" --size 16M)" \
@@ -223,9 +231,12 @@ fake_stop
 # A multi-platform image: the index's entry for linux/amd64 is taken.
 layout nested '{"nested": true, "layers": [{"compress": "none", "entries": [{"name": "n", "data": "nested"}]}]}'
 layout docker '{"docker": true, "layers": [[{"name": "d", "data": "docker"}]]}'
+layout dlist '{"docker": true, "nested": true, "others": ["arm64", "s390x"], "layers": [[{"name": "l", "data": "list"}]]}'
+layout armonly '{"nested": true, "arch": "arm64", "others": ["s390x"], "layers": [[{"name": "a", "data": "arm"}]]}'
 layout dotdot '{"layers": [[{"name": "ok", "data": "ok"}, {"name": "../../escape", "data": "x"}]]}'
 layout abs '{"layers": [[{"name": "/etc/abs", "data": "x"}]]}'
 fake 5000 --repo nested=$F/nested --repo docker=$F/docker \
+    --repo dlist=$F/dlist --repo armonly=$F/armonly \
     --repo dotdot=$F/dotdot --repo abs=$F/abs
 expect_eq "registry: an image index is narrowed to linux/amd64" \
     "$(pull nested 127.0.0.1:5000/nested --size 16M)" "image nested imported"
@@ -233,6 +244,15 @@ expect_eq "registry: ... and its image's file is there" \
     "$(dfs 'cat /n' "$IMAGES/nested/rootfs.ext4")" "nested"
 expect_eq "registry: a Docker schema 2 image pulls" \
     "$(pull docker 127.0.0.1:5000/docker --size 16M)" "image docker imported"
+expect_eq "registry: a Docker manifest list of three platforms: amd64's is taken" \
+    "$(pull dlist 127.0.0.1:5000/dlist --size 16M)" "image dlist imported"
+expect_eq "registry: ... with its file" \
+    "$(dfs 'cat /l' "$IMAGES/dlist/rootfs.ext4")" "list"
+expect_match "registry: ... and no other platform's manifest fetched" \
+    "$(grep -c 'GET /v2/dlist/manifests/sha256' "$T/fake.5000.log")" "^1$"
+bad "an index with no image for linux/amd64" \
+    "the image index: no image for linux/amd64 among its 2" \
+    127.0.0.1:5000/armonly --size 16M
 bad "a layer with ../" "\.\." 127.0.0.1:5000/dotdot --size 16M
 bad "a layer with an absolute path" "absolute" 127.0.0.1:5000/abs --size 16M
 fake_stop
@@ -375,9 +395,10 @@ expect_eq "registry: a killed pull worker fails the pull" "$rc" 1
 wait_for 5 sh -c "[ -z \"\$(find '$IMAGES' -mindepth 1 -maxdepth 1 -name '.*')\" ]"
 expect_eq "registry: ... and leaves nothing behind" "$(leftovers)" ""
 
-# (in a subshell of its own, which reports the kill to /dev/null)
+# (in a subshell of its own, which reports the kill to /dev/null; the
+# ":" keeps it from executing bangerctl in its place)
 ( "$BANGERCTL" -s "$SOCK" image pull 127.0.0.1:5000/app --name gone \
-    --kernel "$F/vmlinux" --size 160M >/dev/null 2>&1 ) 2>/dev/null &
+    --kernel "$F/vmlinux" --size 160M >/dev/null 2>&1; : ) 2>/dev/null &
 cpid=$!
 wait_for 10 has_pull && sleep 0.5 && kill -KILL "$(pgrep -P "$cpid")"
 wait "$cpid" 2>/dev/null
@@ -397,6 +418,6 @@ daemon_start
 expect_eq "registry: the next start removes what the pull left" "$(leftovers)" ""
 expect_eq "registry: the images before the crash are all there" \
     "$(ctl image ls --json | jq -r '[.[].name] | join(" ")')" \
-    "default basic docker dreg multi nested other same tls token"
+    "default basic dlist docker dreg multi nested other same tls token"
 fake_stop
 t_done
