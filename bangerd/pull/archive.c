@@ -12,7 +12,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +24,6 @@
 
 #define TAR_BLOCK	512
 #define MANIFEST_MAX	(1U << 20)
-
-static int
-afail(char *err, size_t len, const char *fmt, ...)
-    __attribute__((__format__ (printf, 3, 4)));
-
-static int
-afail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* An octal field; -1 if it is not one (base-256 sizes are refused). */
 static int64_t
@@ -135,7 +119,7 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 	next[0] = '\0';
 	for (;;) {
 		if (read_at(fd, h, sizeof(h), off) == -1)
-			return afail(err, len, "--docker-archive: it ends "
+			return oci_fail(err, len, "--docker-archive: it ends "
 			    "inside a header at byte %llu: a truncated tar?",
 			    (unsigned long long)off);
 		if (h[0] == '\0') {
@@ -143,23 +127,23 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 			return 0;
 		}
 		if (memcmp(h + 257, "ustar", 5) != 0 || !sum_ok(h))
-			return afail(err, len, "--docker-archive: no tar "
+			return oci_fail(err, len, "--docker-archive: no tar "
 			    "header at byte %llu: give the uncompressed tar "
 			    "docker save writes", (unsigned long long)off);
 		if ((sz = octal(h + 124, 12)) == -1)
-			return afail(err, len, "--docker-archive: a member's "
+			return oci_fail(err, len, "--docker-archive: a member's "
 			    "size at byte %llu is not octal",
 			    (unsigned long long)off);
 		size = (uint64_t)sz;
 		if (h[156] == 'x' || h[156] == 'L') {
 			if (size >= PROTO_PATH_MAX * 4 ||
 			    (rec = malloc(size + 1)) == NULL)
-				return afail(err, len, "--docker-archive: an "
+				return oci_fail(err, len, "--docker-archive: an "
 				    "extended header of %llu bytes",
 				    (unsigned long long)size);
 			if (read_at(fd, rec, size, off + TAR_BLOCK) == -1) {
 				free(rec);
-				return afail(err, len, "--docker-archive: "
+				return oci_fail(err, len, "--docker-archive: "
 				    "truncated");
 			}
 			rec[size] = '\0';
@@ -168,7 +152,7 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 			else if (pax_path(rec, size, next, sizeof(next)) ==
 			    -1) {
 				free(rec);
-				return afail(err, len, "--docker-archive: a "
+				return oci_fail(err, len, "--docker-archive: a "
 				    "bad pax header at byte %llu",
 				    (unsigned long long)off);
 			}
@@ -184,7 +168,7 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 				    (int)nl, (char *)h);
 			}
 			if (n == max)
-				return afail(err, len, "--docker-archive: more "
+				return oci_fail(err, len, "--docker-archive: more "
 				    "than %zu files in it", max);
 			strlcpy(m[n].ob_name, strncmp(name, "./", 2) == 0 ?
 			    name + 2 : name, sizeof(m[n].ob_name));
@@ -197,7 +181,7 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 		} else
 			next[0] = '\0';
 		if (size > UINT64_MAX - off - 2 * TAR_BLOCK)
-			return afail(err, len, "--docker-archive: a member "
+			return oci_fail(err, len, "--docker-archive: a member "
 			    "too large");
 		off += TAR_BLOCK + (size + TAR_BLOCK - 1) / TAR_BLOCK *
 		    TAR_BLOCK;
@@ -230,7 +214,7 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 	int		 rv = -1;
 
 	if ((mb = member(m, n, "manifest.json")) == NULL)
-		return afail(err, len, "--docker-archive: neither index.json "
+		return oci_fail(err, len, "--docker-archive: neither index.json "
 		    "nor manifest.json in it: is it what docker save "
 		    "writes?");
 	/* An array, which oci_blob_json() does not take: parsed here. */
@@ -245,11 +229,11 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 		    &je);
 		free(buf);
 		if (man == NULL)
-			return afail(err, len, "manifest.json: not JSON: %s "
+			return oci_fail(err, len, "manifest.json: not JSON: %s "
 			    "(line %d)", je.text, je.line);
 	}
 	if (!json_is_array(man) || json_array_size(man) != 1) {
-		afail(err, len, "manifest.json: %zu images: give an archive "
+		oci_fail(err, len, "manifest.json: %zu images: give an archive "
 		    "of one (docker save of one image)", json_is_array(man) ?
 		    json_array_size(man) : 0);
 		goto out;
@@ -260,12 +244,12 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 	if (cpath == NULL || !json_is_array(layers) ||
 	    json_array_size(layers) == 0 ||
 	    json_array_size(layers) > OCI_FILES_MAX - 3) {
-		afail(err, len, "manifest.json: an image needs a Config and "
+		oci_fail(err, len, "manifest.json: an image needs a Config and "
 		    "1 to %d Layers", OCI_FILES_MAX - 3);
 		goto out;
 	}
 	if ((cb = member(m, n, cpath)) == NULL) {
-		afail(err, len, "manifest.json: its Config %.200s is not in "
+		oci_fail(err, len, "manifest.json: its Config %.200s is not in "
 		    "the archive", cpath);
 		goto out;
 	}
@@ -276,7 +260,7 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 		goto out;
 	ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
 	if (!json_is_array(ids)) {
-		afail(err, len, "the config has no rootfs.diff_ids to check "
+		oci_fail(err, len, "the config has no rootfs.diff_ids to check "
 		    "the layers by");
 		goto out;
 	}
@@ -285,7 +269,7 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 		lpath = json_string_value(l);
 		id = json_string_value(json_array_get(ids, i));
 		if (lpath == NULL || (lb = member(m, n, lpath)) == NULL) {
-			afail(err, len, "%s: %.200s is not a file in the "
+			oci_fail(err, len, "%s: %.200s is not a file in the "
 			    "archive", what, lpath ? lpath : "(not a string)");
 			goto out;
 		}
@@ -293,7 +277,7 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 			goto out;
 		if (id == NULL || strncmp(id, "sha256:", 7) != 0 ||
 		    strcmp(id + 7, hex) != 0) {
-			afail(err, len, "%s: %.200s has sha256:%s, the "
+			oci_fail(err, len, "%s: %.200s has sha256:%s, the "
 			    "config's diff_id is %.80s", what, lpath, hex,
 			    id ? id : "(none)");
 			goto out;
@@ -336,7 +320,7 @@ archive_resolve(int fd, const char *arch, struct oci_blob *m, size_t *np,
 		return legacy(m, n, arch, img, err, len);
 	/* The layout in it: index.json and its blobs, the rest left. */
 	if ((lay = calloc(OCI_FILES_MAX, sizeof(*lay))) == NULL)
-		return afail(err, len, "%s", strerror(errno));
+		return oci_fail(err, len, "%s", strerror(errno));
 	for (i = k = 0; i < n && k < OCI_FILES_MAX; i++)
 		if (valid_oci_name(m[i].ob_name, strlen(m[i].ob_name),
 		    &why) == 0 && strcmp(m[i].ob_name, "layer.tar") != 0 &&

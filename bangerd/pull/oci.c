@@ -39,12 +39,9 @@ static const char *const layer_types[] = {
 	NULL
 };
 
-static int
-fail(char *err, size_t len, const char *fmt, ...)
-    __attribute__((__format__ (printf, 3, 4)));
-
-static int
-fail(char *err, size_t len, const char *fmt, ...)
+/* err set from fmt; -1, for the callers' returns. */
+int
+oci_fail(char *err, size_t len, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -78,19 +75,19 @@ blob_by_digest(struct oci_blob *blobs, size_t n, const char *digest,
 	const char	*why;
 
 	if (strncmp(digest, "sha256:", 7) != 0) {
-		fail(err, len, "%s: digest \"%.80s\": only sha256 digests "
+		oci_fail(err, len, "%s: digest \"%.80s\": only sha256 digests "
 		    "are taken", what, digest);
 		return NULL;
 	}
 	if ((size_t)snprintf(name, sizeof(name), "blobs/sha256/%s",
 	    digest + 7) >= sizeof(name) ||
 	    valid_oci_name(name, strlen(name), &why) == -1) {
-		fail(err, len, "%s: digest \"%.80s\" is not sha256: and 64 "
+		oci_fail(err, len, "%s: digest \"%.80s\" is not sha256: and 64 "
 		    "lowercase hex digits", what, digest);
 		return NULL;
 	}
 	if ((b = blob_find(blobs, n, name)) == NULL)
-		fail(err, len, "%s: the layout has no %s", what, name);
+		oci_fail(err, len, "%s: the layout has no %s", what, name);
 	return b;
 }
 
@@ -113,10 +110,10 @@ oci_blob_sha256(struct oci_blob *b, char *hex, const char *what, char *err,
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
-			return fail(err, len, "%s: %s: read: %s", what,
+			return oci_fail(err, len, "%s: %s: read: %s", what,
 			    b->ob_name, strerror(errno));
 		if (r == 0)
-			return fail(err, len, "%s: %s: shorter than its "
+			return oci_fail(err, len, "%s: %s: shorter than its "
 			    "%llu bytes", what, b->ob_name,
 			    (unsigned long long)b->ob_size);
 		crypto_hash_sha256_update(&st, buf, (size_t)r);
@@ -140,7 +137,7 @@ oci_blob_verify(struct oci_blob *b, const char *what, char *err,
 		return -1;
 	/* The name is the digest the descriptor gave (blob_by_digest). */
 	if (strcmp(hex, b->ob_name + strlen("blobs/sha256/")) != 0)
-		return fail(err, len, "%s: %s has sha256:%s: its bytes are "
+		return oci_fail(err, len, "%s: %s has sha256:%s: its bytes are "
 		    "not the ones its digest names", what, b->ob_name, hex);
 	b->ob_verified = 1;
 	return 0;
@@ -156,13 +153,13 @@ oci_blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
 	ssize_t	 r;
 
 	if (b->ob_size > max) {
-		fail(err, len, "%s: %s is %llu bytes, more than the %zu "
+		oci_fail(err, len, "%s: %s is %llu bytes, more than the %zu "
 		    "taken", what, b->ob_name,
 		    (unsigned long long)b->ob_size, max);
 		return NULL;
 	}
 	if ((buf = malloc(b->ob_size + 1)) == NULL) {
-		fail(err, len, "%s: %s", what, strerror(errno));
+		oci_fail(err, len, "%s: %s", what, strerror(errno));
 		return NULL;
 	}
 	while (off < b->ob_size) {
@@ -171,7 +168,7 @@ oci_blob_read(struct oci_blob *b, size_t max, const char *what, char *err,
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			fail(err, len, "%s: %s: read: %s", what, b->ob_name,
+			oci_fail(err, len, "%s: %s: read: %s", what, b->ob_name,
 			    r == 0 ? "shorter than it was" : strerror(errno));
 			free(buf);
 			return NULL;
@@ -195,10 +192,10 @@ oci_blob_json(struct oci_blob *b, size_t max, const char *what, char *err,
 	j = json_loadb(buf, b->ob_size, JSON_REJECT_DUPLICATES, &je);
 	free(buf);
 	if (j == NULL)
-		fail(err, len, "%s: %s: not JSON: %s (line %d)", what,
+		oci_fail(err, len, "%s: %s: not JSON: %s (line %d)", what,
 		    b->ob_name, je.text, je.line);
 	else if (!json_is_object(j)) {
-		fail(err, len, "%s: %s: not a JSON object", what, b->ob_name);
+		oci_fail(err, len, "%s: %s: not a JSON object", what, b->ob_name);
 		json_decref(j);
 		j = NULL;
 	}
@@ -226,19 +223,19 @@ descriptor(json_t *d, struct oci_blob *blobs, size_t n, const char *what,
 	const char	*digest;
 
 	if (!json_is_object(d))
-		return fail(err, len, "%s: not a descriptor object", what),
+		return oci_fail(err, len, "%s: not a descriptor object", what),
 		    NULL;
 	*media = jstr(d, "mediaType");
 	digest = jstr(d, "digest");
 	size = json_object_get(d, "size");
 	if (digest == NULL || !json_is_integer(size) ||
 	    json_integer_value(size) < 0)
-		return fail(err, len, "%s: a descriptor needs a digest and a "
+		return oci_fail(err, len, "%s: a descriptor needs a digest and a "
 		    "size", what), NULL;
 	if ((b = blob_by_digest(blobs, n, digest, what, err, len)) == NULL)
 		return NULL;
 	if ((uint64_t)json_integer_value(size) != b->ob_size)
-		return fail(err, len, "%s: %s is %llu bytes, its descriptor "
+		return oci_fail(err, len, "%s: %s is %llu bytes, its descriptor "
 		    "says %lld", what, b->ob_name,
 		    (unsigned long long)b->ob_size,
 		    (long long)json_integer_value(size)), NULL;
@@ -270,7 +267,7 @@ oci_index_pick(json_t *idx, const char *name, const char *arch, char *err,
 
 	ms = json_object_get(idx, "manifests");
 	if (!json_is_array(ms) || json_array_size(ms) == 0)
-		return fail(err, len, "%s: no manifests", name), NULL;
+		return oci_fail(err, len, "%s: no manifests", name), NULL;
 	json_array_foreach(ms, i, d) {
 		if (!json_is_object(d) || !platform_ours(d, arch))
 			continue;
@@ -279,10 +276,10 @@ oci_index_pick(json_t *idx, const char *name, const char *arch, char *err,
 			pick = d;
 	}
 	if (ours == 0)
-		return fail(err, len, "%s: no image for linux/%s among its "
+		return oci_fail(err, len, "%s: no image for linux/%s among its "
 		    "%zu", name, arch, json_array_size(ms)), NULL;
 	if (ours > 1)
-		return fail(err, len, "%s: %zu images for linux/%s: give a "
+		return oci_fail(err, len, "%s: %zu images for linux/%s: give a "
 		    "layout that holds one (skopeo copy docker://REF "
 		    "oci:DIR)", name, ours, arch), NULL;
 	return pick;
@@ -311,14 +308,14 @@ oci_config_check(json_t *cfg, size_t nlayers, const char *arch, char *err,
 	a = jstr(cfg, "architecture");
 	if ((os != NULL && strcmp(os, "linux") != 0) ||
 	    (a != NULL && strcmp(a, arch) != 0))
-		return fail(err, len, "the image is for %.32s/%.32s; this "
+		return oci_fail(err, len, "the image is for %.32s/%.32s; this "
 		    "machine runs linux/%s", os ? os : "?", a ? a : "?",
 		    arch);
 	rootfs = json_object_get(cfg, "rootfs");
 	ids = json_object_get(rootfs, "diff_ids");
 	if (ids != NULL && (!json_is_array(ids) ||
 	    json_array_size(ids) != nlayers))
-		return fail(err, len, "the image's config lists %zu layers, "
+		return oci_fail(err, len, "the image's config lists %zu layers, "
 		    "its manifest %zu", json_is_array(ids) ?
 		    json_array_size(ids) : 0, nlayers);
 	return 0;
@@ -338,14 +335,14 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 
 	memset(img, 0, sizeof(*img));
 	if ((idxb = blob_find(blobs, n, "index.json")) == NULL)
-		return fail(err, len, "the layout has no index.json: is it "
+		return oci_fail(err, len, "the layout has no index.json: is it "
 		    "an OCI image layout?");
 	if ((idx = oci_blob_json(idxb, OCI_INDEX_MAX, "index.json", err,
 	    len)) == NULL)
 		return -1;
 	sv = json_object_get(idx, "schemaVersion");
 	if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
-		fail(err, len, "index.json: schemaVersion is not 2");
+		oci_fail(err, len, "index.json: schemaVersion is not 2");
 		goto out;
 	}
 	if ((d = oci_index_pick(idx, "index.json", arch, err, len)) == NULL ||
@@ -366,7 +363,7 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 	}
 	if (media != NULL && strcmp(media, MT_OCI_MANIFEST) != 0 &&
 	    strcmp(media, MT_DOCKER_MANIFEST) != 0) {
-		fail(err, len, "the image's manifest has media type \"%.100s\": "
+		oci_fail(err, len, "the image's manifest has media type \"%.100s\": "
 		    "neither an OCI manifest nor Docker's schema 2", media);
 		goto out;
 	}
@@ -381,17 +378,17 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 	if (!json_is_integer(sv) || json_integer_value(sv) != 2 ||
 	    (media != NULL && strcmp(media, MT_OCI_MANIFEST) != 0 &&
 	    strcmp(media, MT_DOCKER_MANIFEST) != 0)) {
-		fail(err, len, "%s: not a schema 2 image manifest",
+		oci_fail(err, len, "%s: not a schema 2 image manifest",
 		    mb->ob_name);
 		goto out;
 	}
 	layers = json_object_get(man, "layers");
 	if (!json_is_array(layers) || json_array_size(layers) == 0) {
-		fail(err, len, "%s: the manifest has no layers", mb->ob_name);
+		oci_fail(err, len, "%s: the manifest has no layers", mb->ob_name);
 		goto out;
 	}
 	if (json_array_size(layers) > OCI_FILES_MAX - 3) {
-		fail(err, len, "%s: %zu layers, more than the %d taken",
+		oci_fail(err, len, "%s: %zu layers, more than the %d taken",
 		    mb->ob_name, json_array_size(layers), OCI_FILES_MAX - 3);
 		goto out;
 	}
@@ -408,13 +405,13 @@ oci_resolve(struct oci_blob *blobs, size_t n, const char *arch,
 		    len)) == NULL)
 			goto out;
 		if (lmedia == NULL || !oci_layer_type_known(lmedia)) {
-			fail(err, len, "%s: media type \"%.100s\" is not a "
+			oci_fail(err, len, "%s: media type \"%.100s\" is not a "
 			    "tar layer (plain, gzip or zstd)", what,
 			    lmedia ? lmedia : "(none)");
 			goto out;
 		}
 		if (lb->ob_size > OCI_LAYER_MAX) {
-			fail(err, len, "%s: %llu bytes, more than the %llu "
+			oci_fail(err, len, "%s: %llu bytes, more than the %llu "
 			    "taken", what, (unsigned long long)lb->ob_size,
 			    (unsigned long long)OCI_LAYER_MAX);
 			goto out;

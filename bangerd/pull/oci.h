@@ -45,6 +45,8 @@ struct oci_image {
 	uint64_t	 oi_bytes;		/* the layers' sizes, summed */
 };
 
+int	oci_fail(char *, size_t, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
 int	oci_resolve(struct oci_blob *, size_t, const char *,
 	    struct oci_image *, char *, size_t);
 int	oci_blob_verify(struct oci_blob *, const char *, char *, size_t);

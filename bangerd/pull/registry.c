@@ -21,7 +21,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,21 +110,6 @@ struct resp {
 	char		 r_type[256];
 	char		 r_digest[OCI_DIGEST_MAX];
 };
-
-static int
-fail(char *err, size_t len, const char *fmt, ...)
-    __attribute__((__format__ (printf, 3, 4)));
-
-static int
-fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* A header's value into dst, trimmed, if line is that header. */
 static void
@@ -254,11 +238,11 @@ url_allowed(struct reg *rg, CURLU *h, const char *url, int *api, char *err,
 	    curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
-		fail(err, len, "%.300s: not a URL with a host", url);
+		oci_fail(err, len, "%.300s: not a URL with a host", url);
 		goto out;
 	}
 	if (strcmp(scheme, rg->rg_scheme) != 0) {
-		fail(err, len, "%.300s: %s, where this registry is reached "
+		oci_fail(err, len, "%.300s: %s, where this registry is reached "
 		    "over %s%s", url, scheme, rg->rg_scheme,
 		    pr->pr_insecure ? "" : " (http only for a registry "
 		    "configured insecure in bangerd.conf)");
@@ -272,7 +256,7 @@ url_allowed(struct reg *rg, CURLU *h, const char *url, int *api, char *err,
 			goto out;
 		}
 	}
-	fail(err, len, "%.300s: host %s is not the registry's (%s); a "
+	oci_fail(err, len, "%.300s: host %s is not the registry's (%s); a "
 	    "registry block in bangerd.conf may name it with \"host\"", url,
 	    hp, pr->pr_api);
 out:
@@ -325,10 +309,10 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 
 	strlcpy(url, url0, sizeof(url));
 	if ((h = curl_url()) == NULL)
-		return fail(err, len, "out of memory");
+		return oci_fail(err, len, "out of memory");
 	for (;;) {
 		if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK) {
-			fail(err, len, "%s: %.300s: not a URL", what, url);
+			oci_fail(err, len, "%s: %.300s: not a URL", what, url);
 			goto out;
 		}
 		if (url_allowed(rg, h, url, &api, err, len) == -1)
@@ -336,7 +320,7 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		curl_free(u);
 		u = NULL;
 		if (curl_url_get(h, CURLUPART_URL, &u, 0) != CURLUE_OK) {
-			fail(err, len, "out of memory");
+			oci_fail(err, len, "out of memory");
 			goto out;
 		}
 		/* The body starts again at each attempt. */
@@ -424,7 +408,7 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) !=
 		    CURLE_OK))) {
-			fail(err, len, "%s: cannot set up the transfer: %s",
+			oci_fail(err, len, "%s: cannot set up the transfer: %s",
 			    what, ebuf[0] ? ebuf : "curl_easy_setopt failed");
 			goto out;
 		}
@@ -435,32 +419,32 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		(void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 		if (r->r_toobig) {
 			if (r->r_tofile)
-				fail(err, len, "%s: %.300s sent more than its "
+				oci_fail(err, len, "%s: %.300s sent more than its "
 				    "%llu bytes: stopped", what, u,
 				    (unsigned long long)r->r_want);
 			else
-				fail(err, len, "%s: %.300s is larger than the "
+				oci_fail(err, len, "%s: %.300s is larger than the "
 				    "%zu bytes taken: stopped", what, u,
 				    r->r_cap);
 			goto out;
 		}
 		if (r->r_ioerr) {
-			fail(err, len, "%s: the blobs' file: %s", what,
+			oci_fail(err, len, "%s: the blobs' file: %s", what,
 			    strerror(r->r_ioerr));
 			goto out;
 		}
 		if (cc == CURLE_OPERATION_TIMEDOUT) {
-			fail(err, len, "%s: %.300s: stalled: %s", what, u,
+			oci_fail(err, len, "%s: %.300s: stalled: %s", what, u,
 			    ebuf[0] ? ebuf : curl_easy_strerror(cc));
 			goto out;
 		}
 		if (cc == CURLE_COULDNT_CONNECT) {
-			fail(err, len, "%s: %.300s: cannot connect: %s", what,
+			oci_fail(err, len, "%s: %.300s: cannot connect: %s", what,
 			    u, oserr ? strerror((int)oserr) : ebuf);
 			goto out;
 		}
 		if (cc != CURLE_OK) {
-			fail(err, len, "%s: %.300s: %s", what, u,
+			oci_fail(err, len, "%s: %.300s: %s", what, u,
 			    ebuf[0] ? ebuf : curl_easy_strerror(cc));
 			goto out;
 		}
@@ -469,14 +453,14 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		if (r->r_status >= 300 && r->r_status <= 399 &&
 		    r->r_location[0] != '\0') {
 			if (++hops > REG_REDIRECTS) {
-				fail(err, len, "%s: more than %d redirects",
+				oci_fail(err, len, "%s: more than %d redirects",
 				    what, REG_REDIRECTS);
 				goto out;
 			}
 			/* Relative to the URL that redirected. */
 			if (curl_url_set(h, CURLUPART_URL, r->r_location, 0) !=
 			    CURLUE_OK) {
-				fail(err, len, "%s: %.300s redirects to "
+				oci_fail(err, len, "%s: %.300s redirects to "
 				    "\"%.300s\", not a URL", what, u,
 				    r->r_location);
 				goto out;
@@ -504,20 +488,20 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		}
 		reg_explain(r, why, sizeof(why));
 		if (r->r_status == 401 || r->r_status == 403)
-			fail(err, len, "%s: %.300s: HTTP %ld%s: %s", what, u,
+			oci_fail(err, len, "%s: %.300s: HTTP %ld%s: %s", what, u,
 			    r->r_status, why, pr->pr_auth[0] != '\0' ?
 			    "the credentials in registry-auth were refused" :
 			    "the registry wants credentials: give them in "
 			    "the registry-auth file (bangerd.conf(5))");
 		else
-			fail(err, len, "%s: %.300s: HTTP %ld%s", what, u,
+			oci_fail(err, len, "%s: %.300s: HTTP %ld%s", what, u,
 			    r->r_status, why);
 		goto out;
 	}
 	rv = 0;
 	goto out;
 oom:
-	fail(err, len, "%s: out of memory", what);
+	oci_fail(err, len, "%s: out of memory", what);
 out:
 	if (c != NULL)
 		curl_easy_cleanup(c);
@@ -575,7 +559,7 @@ reg_token(struct reg *rg, const char *challenge, char *err, size_t len)
 
 	if (challenge_param(challenge + 7, "realm", realm,
 	    sizeof(realm)) == -1 || realm[0] == '\0')
-		return fail(err, len, "the registry asks for a token without "
+		return oci_fail(err, len, "the registry asks for a token without "
 		    "saying where from: \"%.200s\"", challenge);
 	if (challenge_param(challenge + 7, "service", service,
 	    sizeof(service)) == -1)
@@ -588,7 +572,7 @@ reg_token(struct reg *rg, const char *challenge, char *err, size_t len)
 	    (buf = malloc(REG_TOKEN_MAX + 1)) == NULL ||
 	    (es = curl_easy_escape(NULL, service, 0)) == NULL ||
 	    (esc = curl_easy_escape(NULL, scope, 0)) == NULL) {
-		fail(err, len, "out of memory");
+		oci_fail(err, len, "out of memory");
 		goto out;
 	}
 	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", realm,
@@ -605,19 +589,19 @@ reg_token(struct reg *rg, const char *challenge, char *err, size_t len)
 	    ((tok = json_string_value(json_object_get(j, "token"))) == NULL &&
 	    (tok = json_string_value(json_object_get(j,
 	    "access_token"))) == NULL)) {
-		fail(err, len, "the token service at %.300s answered no token",
+		oci_fail(err, len, "the token service at %.300s answered no token",
 		    realm);
 		goto out;
 	}
 	tl = strlen(tok);
 	if (tl == 0 || tl >= sizeof(rg->rg_bearer)) {
-		fail(err, len, "the token service at %.300s answered a token "
+		oci_fail(err, len, "the token service at %.300s answered a token "
 		    "of %zu bytes", realm, tl);
 		goto out;
 	}
 	for (i = 0; i < tl; i++)
 		if (tok[i] <= ' ' || tok[i] > '~') {
-			fail(err, len, "the token service at %.300s answered "
+			oci_fail(err, len, "the token service at %.300s answered "
 			    "a token with byte 0x%02x", realm,
 			    (unsigned char)tok[i]);
 			goto out;
@@ -641,7 +625,7 @@ reg_keep(struct reg *rg, const char *name, uint64_t off, uint64_t size,
 	struct oci_blob	*b;
 
 	if (rg->rg_nblobs == OCI_FILES_MAX)
-		return fail(err, len, "more than %d blobs", OCI_FILES_MAX);
+		return oci_fail(err, len, "more than %d blobs", OCI_FILES_MAX);
 	b = &rg->rg_blobs[rg->rg_nblobs++];
 	memset(b, 0, sizeof(*b));
 	strlcpy(b->ob_name, name, sizeof(b->ob_name));
@@ -667,7 +651,7 @@ reg_keep_bytes(struct reg *rg, const char *name, const char *buf,
 				w = 0;
 				continue;
 			}
-			return fail(err, len, "the blobs' file: %s",
+			return oci_fail(err, len, "the blobs' file: %s",
 			    w == -1 ? strerror(errno) : "short write");
 		}
 	if (reg_keep(rg, name, rg->rg_end, n, err, len) == -1)
@@ -697,7 +681,7 @@ digest_name(const char *digest, char *name, size_t nlen, const char *what,
 	if (digest == NULL || strncmp(digest, "sha256:", 7) != 0 ||
 	    (size_t)snprintf(name, nlen, "blobs/sha256/%s", digest + 7) >=
 	    nlen || valid_oci_name(name, strlen(name), &why) == -1)
-		return fail(err, len, "%s: digest \"%.80s\" is not sha256: "
+		return oci_fail(err, len, "%s: digest \"%.80s\" is not sha256: "
 		    "and 64 lowercase hex digits", what,
 		    digest ? digest : "(none)");
 	return 0;
@@ -734,7 +718,7 @@ reg_manifest(struct reg *rg, const char *ref, uint64_t want, json_t **jp,
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->r_buf = malloc(OCI_MANIFEST_MAX + 1)) == NULL) {
 		free(r);
-		return fail(err, len, "out of memory");
+		return oci_fail(err, len, "out of memory");
 	}
 	r->r_reg = rg;
 	r->r_cap = OCI_MANIFEST_MAX;
@@ -745,24 +729,24 @@ reg_manifest(struct reg *rg, const char *ref, uint64_t want, json_t **jp,
 	sha_hex(&r->r_sha, hex);
 	snprintf(digest, OCI_DIGEST_MAX, "sha256:%s", hex);
 	if (strncmp(ref, "sha256:", 7) == 0 && strcmp(ref, digest) != 0) {
-		fail(err, len, "%s: the registry sent a manifest whose digest "
+		oci_fail(err, len, "%s: the registry sent a manifest whose digest "
 		    "is %s", what, digest);
 		goto out;
 	}
 	if (r->r_digest[0] != '\0' && strcmp(r->r_digest, digest) != 0) {
-		fail(err, len, "%s: the registry says its digest is %.80s, "
+		oci_fail(err, len, "%s: the registry says its digest is %.80s, "
 		    "its bytes hash to %s", what, r->r_digest, digest);
 		goto out;
 	}
 	if (want != 0 && r->r_got != want) {
-		fail(err, len, "%s: %llu bytes, its descriptor says %llu", what,
+		oci_fail(err, len, "%s: %llu bytes, its descriptor says %llu", what,
 		    (unsigned long long)r->r_got, (unsigned long long)want);
 		goto out;
 	}
 	r->r_buf[r->r_got] = '\0';
 	if ((*jp = json_loadb(r->r_buf, r->r_got, JSON_REJECT_DUPLICATES,
 	    &je)) == NULL || !json_is_object(*jp)) {
-		fail(err, len, "%s: not a JSON object: %s", what,
+		oci_fail(err, len, "%s: not a JSON object: %s", what,
 		    *jp == NULL ? je.text : "another value");
 		goto out;
 	}
@@ -806,20 +790,20 @@ reg_blob(struct reg *rg, json_t *d, uint64_t max, int layer,
 	if (digest_name(digest, name, sizeof(name), what, err, len) == -1)
 		return -1;
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return fail(err, len, "%s: a descriptor needs a size", what);
+		return oci_fail(err, len, "%s: a descriptor needs a size", what);
 	want = (uint64_t)json_integer_value(size);
 	if (want > max)
-		return fail(err, len, "%s: %llu bytes, more than the %llu "
+		return oci_fail(err, len, "%s: %llu bytes, more than the %llu "
 		    "taken", what, (unsigned long long)want,
 		    (unsigned long long)max);
 	if (reg_kept(rg, digest))
 		return 0;
 	if (rg->rg_end + want > pr->pr_blobs_max)
-		return fail(err, len, "%s: the image's blobs come to more "
+		return oci_fail(err, len, "%s: the image's blobs come to more "
 		    "than %llu bytes: give a larger --size", what,
 		    (unsigned long long)pr->pr_blobs_max);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return fail(err, len, "out of memory");
+		return oci_fail(err, len, "out of memory");
 	r->r_reg = rg;
 	r->r_tofile = 1;
 	r->r_off = rg->rg_end;
@@ -830,14 +814,14 @@ reg_blob(struct reg *rg, json_t *d, uint64_t max, int layer,
 	if (reg_get(rg, url, NULL, r, what, err, len) == -1)
 		goto out;
 	if (r->r_got != want) {
-		fail(err, len, "%s: %llu bytes came, its descriptor says %llu",
+		oci_fail(err, len, "%s: %llu bytes came, its descriptor says %llu",
 		    what, (unsigned long long)r->r_got,
 		    (unsigned long long)want);
 		goto out;
 	}
 	sha_hex(&r->r_sha, hex);
 	if (strcmp(hex, digest + 7) != 0) {
-		fail(err, len, "%s: its bytes hash to sha256:%s, not %.80s: "
+		oci_fail(err, len, "%s: its bytes hash to sha256:%s, not %.80s: "
 		    "refused", what, hex, digest);
 		goto out;
 	}
@@ -866,7 +850,7 @@ reg_resolve(struct reg *rg, char *err, size_t len)
 			continue;
 		if ((rg->rg_resolve = curl_slist_append(rg->rg_resolve,
 		    line)) == NULL)
-			return fail(err, len, "out of memory");
+			return oci_fail(err, len, "out of memory");
 	}
 	return 0;
 }
@@ -892,7 +876,7 @@ reg_fetch_from(struct reg *rg, char *err, size_t len)
 	    "manifests", "mediaType", mt, "digest", digest, "size",
 	    (json_int_t)rg->rg_blobs[rg->rg_nblobs - 1].ob_size)) == NULL ||
 	    (s = json_dumps(idx, JSON_COMPACT)) == NULL) {
-		fail(err, len, "out of memory");
+		oci_fail(err, len, "out of memory");
 		goto out;
 	}
 	man = top;
@@ -914,19 +898,19 @@ reg_fetch_from(struct reg *rg, char *err, size_t len)
 	}
 	if (strcmp(mt, MT_OCI_MANIFEST) != 0 &&
 	    strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
-		fail(err, len, "%s:%s: media type \"%.100s\": neither an OCI "
+		oci_fail(err, len, "%s:%s: media type \"%.100s\": neither an OCI "
 		    "manifest nor Docker's schema 2", pr->pr_repo, pr->pr_ref,
 		    mt);
 		goto out;
 	}
 	layers = json_object_get(man, "layers");
 	if (!json_is_array(layers) || json_array_size(layers) == 0) {
-		fail(err, len, "%s:%s: the manifest has no layers",
+		oci_fail(err, len, "%s:%s: the manifest has no layers",
 		    pr->pr_repo, pr->pr_ref);
 		goto out;
 	}
 	if (json_array_size(layers) > OCI_FILES_MAX - 4) {
-		fail(err, len, "%s:%s: %zu layers, more than the %d taken",
+		oci_fail(err, len, "%s:%s: %zu layers, more than the %d taken",
 		    pr->pr_repo, pr->pr_ref, json_array_size(layers),
 		    OCI_FILES_MAX - 4);
 		goto out;
@@ -938,7 +922,7 @@ reg_fetch_from(struct reg *rg, char *err, size_t len)
 		    "size")) < 0 || !oci_layer_type_known(json_string_value(
 		    json_object_get(l, "mediaType")) ?
 		    json_string_value(json_object_get(l, "mediaType")) : "")) {
-			fail(err, len, "%s: not a tar layer's descriptor "
+			oci_fail(err, len, "%s: not a tar layer's descriptor "
 			    "(plain, gzip or zstd)", what);
 			goto out;
 		}
@@ -981,7 +965,7 @@ registry_fetch(const struct registry_fetch *f, struct oci_blob *blobs,
 	rg.rg_blobs = blobs;
 	*nblobs = 0;
 	if (!pr->pr_insecure && (f->rf_ca == NULL || f->rf_calen == 0))
-		return fail(err, len, "no CA bundle to check %s's "
+		return oci_fail(err, len, "no CA bundle to check %s's "
 		    "certificate with", pr->pr_api);
 	if (reg_resolve(&rg, err, len) == -1)
 		goto out;
