@@ -799,7 +799,7 @@ image_json(const struct image_info *im)
 		if (*w != '\0')
 			json_array_append_new(vms, json_string(w));
 	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:I, s:o?, s:I, s:I, "
-	    "s:o?, s:I, s:o, s:I}",
+	    "s:o?, s:I, s:o, s:I, s:s?, s:s?}",
 	    "name", im->im_name,
 	    "source", im->im_source == IMAGE_SRC_CONFIG ? "bangerd.conf" :
 		"imported",
@@ -815,7 +815,9 @@ image_json(const struct image_info *im)
 	    "created", im->im_created ? json_integer(im->im_created) : NULL,
 	    "vm_count", (json_int_t)im->im_nvms,
 	    "vms", vms,
-	    "other_users_vms", (json_int_t)im->im_nhidden);
+	    "other_users_vms", (json_int_t)im->im_nhidden,
+	    "pulled_from", im->im_origin[0] ? im->im_origin : NULL,
+	    "manifest_digest", im->im_digest[0] ? im->im_digest : NULL);
 	if (j == NULL)
 		errx(1, "json_pack");
 	return j;
@@ -853,7 +855,11 @@ collect(const struct ctl_image *cm, struct image_info **imp, size_t *np)
 		    &len) == -1 ||
 		    wire_string(im[n].im_bootargs, sizeof(im[n].im_bootargs),
 		    &len) == -1 ||
-		    wire_string(im[n].im_vms, sizeof(im[n].im_vms), &len) == -1)
+		    wire_string(im[n].im_vms, sizeof(im[n].im_vms), &len) == -1 ||
+		    wire_string(im[n].im_origin, sizeof(im[n].im_origin),
+		    &len) == -1 ||
+		    wire_string(im[n].im_digest, sizeof(im[n].im_digest),
+		    &len) == -1)
 			errx(1, "bad image information from bangerd");
 		n++;
 		imsg_free(&imsg);
@@ -975,6 +981,10 @@ image_show(int argc, char **argv)
 		    size_or_missing(im->im_rootfs_alloc, b2, sizeof(b2)));
 		printf("%-10s %s\n", "boot args", im->im_bootargs[0] ?
 		    im->im_bootargs : "(none)");
+		if (im->im_origin[0] != '\0')
+			printf("%-10s %s\n", "pulled", im->im_origin);
+		if (im->im_digest[0] != '\0')
+			printf("%-10s %s\n", "manifest", im->im_digest);
 		t = im->im_created;
 		if (t != 0 && (tm = localtime(&t)) != NULL &&
 		    strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z", tm) > 0)

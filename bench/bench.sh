@@ -455,7 +455,7 @@ EOP
 	# The same image from Debian's docker-registry in the namespace:
 	# image pull against skopeo copy to a layout, then tar -x of its
 	# layer and mke2fs -d, as root.
-	. "$TOP/regress/pull/reglib.sh"
+	. "$TOP/regress/lib/registry.sh"
 	if reg_start 5005 "$P/registry" >/dev/null &&
 	    reg_push "$P/oci" app:v1 5005 >/dev/null; then
 		pb=() pr=()

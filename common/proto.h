@@ -586,6 +586,8 @@ struct image_info {
 	int64_t		im_created;		/* unix time, 0 unknown */
 	uint32_t	im_nhidden;		/* of im_nvms, other users' */
 	char		im_vms[PROTO_MSG_MAX];	/* names, space-separated */
+	char		im_origin[PROTO_REF_MAX];	/* a pull's reference */
+	char		im_digest[80];		/* its manifest's, or "" */
 };
 
 /* Self-update (banger-manifest(5)). */

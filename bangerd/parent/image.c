@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -465,6 +466,7 @@ image_copy_child(int out, const char *name, const char *tmp,
 	struct img_copy	 ic;
 	struct stat	 st;
 	char		 msg[PROTO_MSG_MAX], final[PATH_MAX], dir[PATH_MAX];
+	char		 digest[80] = "", refbuf[PROTO_REF_MAX];
 	int		 dfd = -1, ifd = -1, fd, i;
 
 	setproctitle("image import %s", name);
@@ -507,9 +509,24 @@ image_copy_child(int out, const char *name, const char *tmp,
 	}
 	if ((pend_noci > 0 || ref != NULL) && image_oci_rootfs(dfd, tmp,
 	    image_file_names[IMAGE_ROOTFS], ocisize, pend_oci_fd,
-	    pend_oci_name, pend_noci, ref, oci_progress, &ic, msg,
+	    pend_oci_name, pend_noci, ref, oci_progress, &ic, digest, msg,
 	    sizeof(msg)) == -1)
 		goto fail;
+	/* Where a container image came from: its reference and digest. */
+	if (strncmp(digest, "sha256:", 7) == 0 && (ref == NULL ||
+	    image_ref_format(ref, refbuf, sizeof(refbuf)) == 0)) {
+		if ((fd = openat(dfd, "origin", O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0644)) == -1 ||
+		    dprintf(fd, "%s\n%s\n", ref != NULL ? refbuf : "",
+		    digest) < 0 || fsync(fd) == -1) {
+			snprintf(msg, sizeof(msg), "%s/origin: %s", tmp,
+			    strerror(errno));
+			if (fd != -1)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
 	if (ic.ic_last != total && ref == NULL)
 		report(out, 0, 0, total, NULL);
 	if (bootargs[0] != '\0') {
@@ -810,6 +827,46 @@ file_size(const char *path, int64_t *alloc)
 	return st.st_size;
 }
 
+/*
+ * A container image's origin file: the reference it was pulled by
+ * ("" for a layout) and the manifest's digest, each line checked.
+ */
+static void
+image_origin(const char *dir, struct image_info *im)
+{
+	struct image_ref	 ref;
+	char			 path[PATH_MAX], buf[PROTO_REF_MAX + 128];
+	char			*nl, *digest;
+	ssize_t			 n;
+	size_t			 i;
+	int			 fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/origin", dir) >=
+	    sizeof(path) || (fd = open(path, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((nl = strchr(buf, '\n')) == NULL)
+		return;
+	*nl = '\0';
+	digest = nl + 1;
+	digest[strcspn(digest, "\n")] = '\0';
+	if (strlen(digest) != 71 || strncmp(digest, "sha256:", 7) != 0)
+		return;
+	for (i = 7; i < 71; i++)
+		if (!isxdigit((unsigned char)digest[i]) ||
+		    isupper((unsigned char)digest[i]))
+			return;
+	if (buf[0] != '\0' && image_ref_parse(buf, &ref, NULL) == -1)
+		return;
+	strlcpy(im->im_origin, buf, sizeof(im->im_origin));
+	strlcpy(im->im_digest, digest, sizeof(im->im_digest));
+}
+
 static void
 image_info_fill(const char *name, int source, struct image_info *im)
 {
@@ -841,8 +898,10 @@ image_info_fill(const char *name, int source, struct image_info *im)
 	if (source == IMAGE_SRC_STORE && images_dir(dir, sizeof(dir)) == 0 &&
 	    strlcat(dir, "/", sizeof(dir)) < sizeof(dir) &&
 	    strlcat(dir, name, sizeof(dir)) < sizeof(dir) &&
-	    stat(dir, &st) == 0)
+	    stat(dir, &st) == 0) {
 		im->im_created = st.st_mtime;
+		image_origin(dir, im);
+	}
 }
 
 static void

@@ -533,8 +533,8 @@ int
 image_oci_rootfs(int dfd, const char *tmp, const char *name, uint64_t size,
     const int *fds, char names[][PROTO_PATH_MAX], size_t n,
     const struct image_ref *ref,
-    void (*progress)(void *, uint64_t, uint64_t), void *arg, char *msg,
-    size_t len)
+    void (*progress)(void *, uint64_t, uint64_t), void *arg, char *digest,
+    char *msg, size_t len)
 {
 	struct pull_registry	 pr;
 	struct pull_src		 src;
@@ -610,6 +610,7 @@ image_oci_rootfs(int dfd, const char *tmp, const char *name, uint64_t size,
 	}
 	close(fd);
 	log_info("image: %s from %s: %s", path, pd.pd_digest, pd.pd_msg);
+	strlcpy(digest, pd.pd_digest, 80);
 	return 0;
 fail:
 	close(fd);

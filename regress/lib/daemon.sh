@@ -3,7 +3,9 @@
 # STATE, DLOG (daemon's stderr), DPID, ctlgid (group banger's id).
 # With DAEMON_RESOLV naming a file, the daemon runs in a mount namespace
 # of its own where that file is /etc/resolv.conf: its net worker then
-# forwards DNS to the resolvers the test names, not to the host's.
+# forwards DNS to the resolvers the test names, not to the host's; and
+# with DAEMON_HOSTS, where that file is /etc/hosts (names the parent
+# looks up for an image pull).
 
 : "${BANGERD:?BANGERD must name the bangerd binary}"
 : "${BANGERCTL:?BANGERCTL must name the bangerctl binary}"
@@ -46,12 +48,14 @@ EOC
 in_ns() { ip netns exec "$NS" "$@"; }
 
 daemon_start() {
-	if [ -n "${DAEMON_RESOLV:-}" ]; then
+	if [ -n "${DAEMON_RESOLV:-}${DAEMON_HOSTS:-}" ]; then
 		# unshare and sh exec: $! is bangerd itself.
-		ip netns exec "$NS" unshare -m --propagation private sh -c \
-		    'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
-		    "$DAEMON_RESOLV" "$BANGERD" -d -f "$CONF" "$@" \
-		    >"$DLOG" 2>&1 &
+		ip netns exec "$NS" unshare -m --propagation private sh -c '
+		    { [ -z "$0" ] || mount --bind "$0" /etc/resolv.conf; } &&
+		    { [ -z "$1" ] || mount --bind "$1" /etc/hosts; } &&
+		    shift && exec "$@"' \
+		    "${DAEMON_RESOLV:-}" "${DAEMON_HOSTS:-}" \
+		    "$BANGERD" -d -f "$CONF" "$@" >"$DLOG" 2>&1 &
 	else
 		ip netns exec "$NS" "$BANGERD" -d -f "$CONF" "$@" \
 		    >"$DLOG" 2>&1 &

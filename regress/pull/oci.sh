@@ -140,6 +140,9 @@ expect_eq "oci: a later layer writes through a lower layer's symlink" \
 expect_eq "oci: no whiteout file is written" \
     "$(dfs 'ls -l /opq' "$R" | grep -c '\.wh\.')" 0
 expect_eq "oci: the import leaves nothing behind" "$(leftovers)" ""
+expect_eq "oci: image show gives the manifest's digest, and no reference" \
+    "$(ctl image show --json multi | jq -r '"\(.pulled_from) \(.manifest_digest)"')" \
+    "null $(jq -r '.manifests[0].digest' "$F/multi/index.json")"
 expect_match "oci: the daemon logs the manifest's digest" "$(cat "$DLOG")" \
     "from sha256:[0-9a-f]{64}: 3 layers"
 

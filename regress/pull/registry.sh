@@ -1,9 +1,9 @@
 # bangerctl image pull, end to end through bangerd: images served by a
 # registry inside the test's network namespace (regress/pull/fakereg.py,
 # a registry that can misbehave on purpose, and Debian's docker-registry
-# with images pushed by skopeo, reglib.sh), fetched and unpacked by the
-# pull worker, read back with debugfs; every refusal checked to leave
-# nothing behind.
+# with images pushed by skopeo, regress/lib/registry.sh), fetched and
+# unpacked by the pull worker, read back with debugfs; every refusal
+# checked to leave nothing behind.
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -30,7 +30,7 @@ cleanup() {
 }
 daemon_setup
 trap cleanup EXIT
-. "$TOP/regress/pull/reglib.sh"
+. "$TOP/regress/lib/registry.sh"
 
 F=$T/files
 mkdir -p "$F"
@@ -48,6 +48,13 @@ cat >"$F/auth.json" <<'EOA'
 EOA
 chmod 0600 "$F/auth.json"
 
+# Names the parent looks up for the worker, which has no resolver:
+# from a hosts file of the test's, and no DNS server to ask beyond it.
+printf '127.0.0.1 localhost\n127.0.0.1 reg.test\n' >"$F/hosts"
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$F/resolv.conf"
+DAEMON_HOSTS=$F/hosts
+DAEMON_RESOLV=$F/resolv.conf
+
 # 5000: plain http; 5001: https with its CA; 5002: http whose blobs are
 # on 127.0.0.2 as well; 5003: http with Basic credentials; 5004: https,
 # a token service and credentials; 5005: docker-registry; 5011 with
@@ -60,7 +67,9 @@ registry \"127.0.0.1:5003\" { insecure }
 registry \"127.0.0.1:5004\" { ca-file \"$F/tls.crt\" }
 registry \"127.0.0.1:5005\" { insecure }
 registry \"127.0.0.1:5006\" { insecure }
-registry \"127.0.0.1:5011\" { insecure, mirror \"127.0.0.1:5010\" }"
+registry \"127.0.0.1:5011\" { insecure, mirror \"127.0.0.1:5010\" }
+registry \"reg.test:5012\" { insecure }
+registry \"nx.test:5013\" { insecure }"
 
 leftovers() {
 	find "$IMAGES" -mindepth 1 -maxdepth 1 -name '.*' | tr '\n' ' '
@@ -179,6 +188,12 @@ expect_eq "registry: image pull over http says so" \
     "$(pull multi 127.0.0.1:5000/app:latest --size 160M)" "image multi imported"
 check_multi "http" multi
 expect_eq "registry: the pull leaves nothing behind" "$(leftovers)" ""
+expect_eq "registry: image show names the reference and the manifest's digest" \
+    "$(ctl image show --json multi | jq -r '.pulled_from + " " + .manifest_digest')" \
+    "127.0.0.1:5000/app:latest $(jq -r '.manifests[0].digest' "$F/multi/index.json")"
+expect_match "registry: ... and so does its text" \
+    "$(ctl image show multi | tr '\n' ' ')" \
+    "pulled +127.0.0.1:5000/app:latest.*manifest +sha256:"
 expect_match "registry: the daemon logs the manifest's digest" "$(cat "$DLOG")" \
     "from sha256:[0-9a-f]{64}: 3 layers"
 expect_eq "registry: an image's name is its repository's and tag's by default" \
@@ -329,6 +344,18 @@ bad "a registry-auth file others may read" \
     127.0.0.1:5003/app --size 16M
 fake_stop
 chmod 0600 "$F/auth.json"
+
+# A registry by name: the parent looks it up, the worker connects to
+# the address it was given.
+fake 5012 --repo app=$F/small
+expect_eq "registry: a registry named, looked up by the parent" \
+    "$(pull named reg.test:5012/app --size 16M)" "image named imported"
+expect_eq "registry: ... which served it" \
+    "$(grep -c 'GET /v2/app/manifests/latest 200' "$T/fake.5012.log")" 1
+ctl image rm named >/dev/null
+fake_stop
+bad "a registry whose name does not resolve" \
+    "registry nx.test:5013: cannot resolve nx.test" nx.test:5013/app --size 16M
 
 # A mirror: asked first; a failure of its, then the registry.
 fake 5010 --repo app=$F/small
