@@ -102,6 +102,8 @@ R=$IMAGES/multi/rootfs.ext4
 expect_eq "oci: the root file system has the size asked for" \
     "$(stat -c %s "$R" 2>/dev/null)" $((64 << 20))
 check "oci: e2fsck finds the file system clean" e2fsck -fn "$R"
+check "oci: the file system is the layers, entry by entry" \
+    python3 "$TOP/regress/pull/fscompare.py" "$R" "$F/multi.json"
 expect_eq "oci: a file's content is the last layer's" \
     "$(dfs 'cat /etc/hostname' "$R")" "changed"
 expect_match "oci: a setuid file keeps mode 4755 and its owner" \

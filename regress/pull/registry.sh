@@ -152,6 +152,8 @@ layout small '{"layers": [[{"name": "s", "data": "small"}], [{"name": "t", "data
 check_multi() {	# WHAT IMAGE
 	local R=$IMAGES/$2/rootfs.ext4
 	check "registry: $1: e2fsck finds the file system clean" e2fsck -fn "$R"
+	check "registry: $1: the file system is the layers, entry by entry" \
+	    python3 "$TOP/regress/pull/fscompare.py" "$R" "$F/multi.json"
 	expect_eq "registry: $1: a file's content is the last layer's" \
 	    "$(dfs 'cat /etc/hostname' "$R")" "changed"
 	expect_match "registry: $1: a setuid file keeps its mode" \
