@@ -131,15 +131,15 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 			    "header at byte %llu: give the uncompressed tar "
 			    "docker save writes", (unsigned long long)off);
 		if ((sz = octal(h + 124, 12)) == -1)
-			return oci_fail(err, len, "--docker-archive: a member's "
-			    "size at byte %llu is not octal",
+			return oci_fail(err, len, "--docker-archive: a "
+			    "member's size at byte %llu is not octal",
 			    (unsigned long long)off);
 		size = (uint64_t)sz;
 		if (h[156] == 'x' || h[156] == 'L') {
 			if (size >= PROTO_PATH_MAX * 4 ||
 			    (rec = malloc(size + 1)) == NULL)
-				return oci_fail(err, len, "--docker-archive: an "
-				    "extended header of %llu bytes",
+				return oci_fail(err, len, "--docker-archive: "
+				    "an extended header of %llu bytes",
 				    (unsigned long long)size);
 			if (read_at(fd, rec, size, off + TAR_BLOCK) == -1) {
 				free(rec);
@@ -168,8 +168,8 @@ tar_index(int fd, struct oci_blob *m, size_t max, size_t *np, char *err,
 				    (int)nl, (char *)h);
 			}
 			if (n == max)
-				return oci_fail(err, len, "--docker-archive: more "
-				    "than %zu files in it", max);
+				return oci_fail(err, len, "--docker-archive: "
+				    "more than %zu files in it", max);
 			strlcpy(m[n].ob_name, strncmp(name, "./", 2) == 0 ?
 			    name + 2 : name, sizeof(m[n].ob_name));
 			m[n].ob_off = off + TAR_BLOCK;
@@ -214,9 +214,9 @@ legacy(struct oci_blob *m, size_t n, const char *arch, struct oci_image *img,
 	int		 rv = -1;
 
 	if ((mb = member(m, n, "manifest.json")) == NULL)
-		return oci_fail(err, len, "--docker-archive: neither index.json "
-		    "nor manifest.json in it: is it what docker save "
-		    "writes?");
+		return oci_fail(err, len, "--docker-archive: neither "
+		    "index.json nor manifest.json in it: is it what docker "
+		    "save writes?");
 	/* An array, which oci_blob_json() does not take: parsed here. */
 	{
 		json_error_t	 je;

@@ -45,9 +45,9 @@
 #define REG_USERAGENT	"bangerd-pull/" BANGER_VERSION
 #define REG_REDIRECTS	5
 #define REG_CONNECT_MS	15000L
-#define REG_SMALL_MS	(120 * 1000L)	/* a manifest, a config, a token */
+#define REG_SMALL_MS	(120 * 1000L)	/* manifest, config, token */
 #define REG_TOKEN_MAX	(64U << 10)	/* the token service's answer */
-#define REG_ERRBODY_MAX	4096		/* an error page, kept to explain */
+#define REG_ERRBODY_MAX	4096		/* an error page, kept */
 #define REG_BEARER_MAX	8192
 #define REG_URL_MAX	2048
 
@@ -77,7 +77,7 @@ struct reg {
 	const char		*rg_api;	/* pr_api, or a mirror */
 	const char		*rg_scheme;	/* "https" or "http" */
 	struct curl_slist	*rg_resolve;
-	char			 rg_bearer[REG_BEARER_MAX];	/* "" none */
+	char			 rg_bearer[REG_BEARER_MAX]; /* "": none */
 	int			 rg_basic;	/* pr_auth as Basic */
 	struct oci_blob		*rg_blobs;
 	size_t			 rg_nblobs;
@@ -367,10 +367,12 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		if (curl_easy_setopt(c, CURLOPT_URL, u) != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, rg->rg_scheme) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) !=
+		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
-		    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) !=
+		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_USERAGENT, REG_USERAGENT) !=
 		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_HTTP_CONTENT_DECODING, 0L) !=
@@ -381,8 +383,8 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		    REG_SMALL_MS) != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, f->rf_stall_s) !=
-		    CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+		    f->rf_stall_s) != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, resp_header) !=
 		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_HEADERDATA, r) != CURLE_OK ||
@@ -390,7 +392,8 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		    CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_WRITEDATA, r) != CURLE_OK ||
 		    (hdrs != NULL &&
-		    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK) ||
+		    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) !=
+		    CURLE_OK) ||
 		    (rg->rg_resolve != NULL &&
 		    curl_easy_setopt(c, CURLOPT_RESOLVE, rg->rg_resolve) !=
 		    CURLE_OK) ||
@@ -419,13 +422,13 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		(void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 		if (r->r_toobig) {
 			if (r->r_tofile)
-				oci_fail(err, len, "%s: %.300s sent more than its "
-				    "%llu bytes: stopped", what, u,
+				oci_fail(err, len, "%s: %.300s sent more "
+				    "than its %llu bytes: stopped", what, u,
 				    (unsigned long long)r->r_want);
 			else
-				oci_fail(err, len, "%s: %.300s is larger than the "
-				    "%zu bytes taken: stopped", what, u,
-				    r->r_cap);
+				oci_fail(err, len, "%s: %.300s is larger "
+				    "than the %zu bytes taken: stopped", what,
+				    u, r->r_cap);
 			goto out;
 		}
 		if (r->r_ioerr) {
@@ -439,8 +442,8 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 			goto out;
 		}
 		if (cc == CURLE_COULDNT_CONNECT) {
-			oci_fail(err, len, "%s: %.300s: cannot connect: %s", what,
-			    u, oserr ? strerror((int)oserr) : ebuf);
+			oci_fail(err, len, "%s: %.300s: cannot connect: %s",
+			    what, u, oserr ? strerror((int)oserr) : ebuf);
 			goto out;
 		}
 		if (cc != CURLE_OK) {
@@ -488,8 +491,8 @@ reg_get(struct reg *rg, const char *url0, const char *accept,
 		}
 		reg_explain(r, why, sizeof(why));
 		if (r->r_status == 401 || r->r_status == 403)
-			oci_fail(err, len, "%s: %.300s: HTTP %ld%s: %s", what, u,
-			    r->r_status, why, pr->pr_auth[0] != '\0' ?
+			oci_fail(err, len, "%s: %.300s: HTTP %ld%s: %s", what,
+			    u, r->r_status, why, pr->pr_auth[0] != '\0' ?
 			    "the credentials in registry-auth were refused" :
 			    "the registry wants credentials: give them in "
 			    "the registry-auth file (bangerd.conf(5))");
@@ -559,8 +562,8 @@ reg_token(struct reg *rg, const char *challenge, char *err, size_t len)
 
 	if (challenge_param(challenge + 7, "realm", realm,
 	    sizeof(realm)) == -1 || realm[0] == '\0')
-		return oci_fail(err, len, "the registry asks for a token without "
-		    "saying where from: \"%.200s\"", challenge);
+		return oci_fail(err, len, "the registry asks for a token "
+		    "without saying where from: \"%.200s\"", challenge);
 	if (challenge_param(challenge + 7, "service", service,
 	    sizeof(service)) == -1)
 		service[0] = '\0';
@@ -589,20 +592,20 @@ reg_token(struct reg *rg, const char *challenge, char *err, size_t len)
 	    ((tok = json_string_value(json_object_get(j, "token"))) == NULL &&
 	    (tok = json_string_value(json_object_get(j,
 	    "access_token"))) == NULL)) {
-		oci_fail(err, len, "the token service at %.300s answered no token",
-		    realm);
+		oci_fail(err, len, "the token service at %.300s answered no "
+		    "token", realm);
 		goto out;
 	}
 	tl = strlen(tok);
 	if (tl == 0 || tl >= sizeof(rg->rg_bearer)) {
-		oci_fail(err, len, "the token service at %.300s answered a token "
-		    "of %zu bytes", realm, tl);
+		oci_fail(err, len, "the token service at %.300s answered a "
+		    "token of %zu bytes", realm, tl);
 		goto out;
 	}
 	for (i = 0; i < tl; i++)
 		if (tok[i] <= ' ' || tok[i] > '~') {
-			oci_fail(err, len, "the token service at %.300s answered "
-			    "a token with byte 0x%02x", realm,
+			oci_fail(err, len, "the token service at %.300s "
+			    "answered a token with byte 0x%02x", realm,
 			    (unsigned char)tok[i]);
 			goto out;
 		}
@@ -729,8 +732,8 @@ reg_manifest(struct reg *rg, const char *ref, uint64_t want, json_t **jp,
 	sha_hex(&r->r_sha, hex);
 	snprintf(digest, OCI_DIGEST_MAX, "sha256:%s", hex);
 	if (strncmp(ref, "sha256:", 7) == 0 && strcmp(ref, digest) != 0) {
-		oci_fail(err, len, "%s: the registry sent a manifest whose digest "
-		    "is %s", what, digest);
+		oci_fail(err, len, "%s: the registry sent a manifest whose "
+		    "digest is %s", what, digest);
 		goto out;
 	}
 	if (r->r_digest[0] != '\0' && strcmp(r->r_digest, digest) != 0) {
@@ -739,8 +742,9 @@ reg_manifest(struct reg *rg, const char *ref, uint64_t want, json_t **jp,
 		goto out;
 	}
 	if (want != 0 && r->r_got != want) {
-		oci_fail(err, len, "%s: %llu bytes, its descriptor says %llu", what,
-		    (unsigned long long)r->r_got, (unsigned long long)want);
+		oci_fail(err, len, "%s: %llu bytes, its descriptor says %llu",
+		    what, (unsigned long long)r->r_got,
+		    (unsigned long long)want);
 		goto out;
 	}
 	r->r_buf[r->r_got] = '\0';
@@ -790,7 +794,8 @@ reg_blob(struct reg *rg, json_t *d, uint64_t max, int layer,
 	if (digest_name(digest, name, sizeof(name), what, err, len) == -1)
 		return -1;
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return oci_fail(err, len, "%s: a descriptor needs a size", what);
+		return oci_fail(err, len, "%s: a descriptor needs a size",
+		    what);
 	want = (uint64_t)json_integer_value(size);
 	if (want > max)
 		return oci_fail(err, len, "%s: %llu bytes, more than the %llu "
@@ -814,15 +819,15 @@ reg_blob(struct reg *rg, json_t *d, uint64_t max, int layer,
 	if (reg_get(rg, url, NULL, r, what, err, len) == -1)
 		goto out;
 	if (r->r_got != want) {
-		oci_fail(err, len, "%s: %llu bytes came, its descriptor says %llu",
-		    what, (unsigned long long)r->r_got,
+		oci_fail(err, len, "%s: %llu bytes came, its descriptor says "
+		    "%llu", what, (unsigned long long)r->r_got,
 		    (unsigned long long)want);
 		goto out;
 	}
 	sha_hex(&r->r_sha, hex);
 	if (strcmp(hex, digest + 7) != 0) {
-		oci_fail(err, len, "%s: its bytes hash to sha256:%s, not %.80s: "
-		    "refused", what, hex, digest);
+		oci_fail(err, len, "%s: its bytes hash to sha256:%s, not "
+		    "%.80s: refused", what, hex, digest);
 		goto out;
 	}
 	if (reg_keep(rg, name, rg->rg_end, want, err, len) == -1)
@@ -861,9 +866,10 @@ reg_fetch_from(struct reg *rg, char *err, size_t len)
 {
 	const struct registry_fetch *f = rg->rg_f;
 	const struct pull_registry *pr = rg->rg_pr;
-	json_t		*top = NULL, *man = NULL, *idx = NULL, *d, *layers, *l;
-	char		 mt[256], digest[OCI_DIGEST_MAX], what[PROTO_PATH_MAX];
-	char		*s = NULL;
+	json_t		*top = NULL, *man = NULL, *idx = NULL;
+	json_t		*d, *layers, *l;
+	char		 mt[256], digest[OCI_DIGEST_MAX];
+	char		 what[PROTO_PATH_MAX], *s = NULL;
 	const char	*ref;
 	size_t		 i;
 	int		 rv = -1;
@@ -898,9 +904,9 @@ reg_fetch_from(struct reg *rg, char *err, size_t len)
 	}
 	if (strcmp(mt, MT_OCI_MANIFEST) != 0 &&
 	    strcmp(mt, MT_DOCKER_MANIFEST) != 0) {
-		oci_fail(err, len, "%s:%s: media type \"%.100s\": neither an OCI "
-		    "manifest nor Docker's schema 2", pr->pr_repo, pr->pr_ref,
-		    mt);
+		oci_fail(err, len, "%s:%s: media type \"%.100s\": neither an "
+		    "OCI manifest nor Docker's schema 2", pr->pr_repo,
+		    pr->pr_ref, mt);
 		goto out;
 	}
 	layers = json_object_get(man, "layers");
