@@ -456,6 +456,36 @@ image_file_check(int kind, int fd, const char *path, char *msg, size_t len)
 	return -1;
 }
 
+/* A small file of the new image, name in dfd (tmp), written and synced. */
+static int
+image_text(int dfd, const char *tmp, const char *name, char *msg,
+    size_t len, const char *fmt, ...)
+    __attribute__((__format__ (printf, 6, 7)));
+
+static int
+image_text(int dfd, const char *tmp, const char *name, char *msg,
+    size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 fd, rv;
+
+	if ((fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		snprintf(msg, len, "%s/%s: %s", tmp, name, strerror(errno));
+		return -1;
+	}
+	va_start(ap, fmt);
+	rv = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	if (rv < 0 || fsync(fd) == -1) {
+		snprintf(msg, len, "%s/%s: %s", tmp, name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* The child: check, copy, fsync, rename.  Never returns. */
 static __attribute__((__noreturn__)) void
 image_copy_child(int out, const char *name, const char *tmp,
@@ -514,33 +544,15 @@ image_copy_child(int out, const char *name, const char *tmp,
 		goto fail;
 	/* Where a container image came from: its reference and digest. */
 	if (strncmp(digest, "sha256:", 7) == 0 && (ref == NULL ||
-	    image_ref_format(ref, refbuf, sizeof(refbuf)) == 0)) {
-		if ((fd = openat(dfd, "origin", O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0644)) == -1 ||
-		    dprintf(fd, "%s\n%s\n", ref != NULL ? refbuf : "",
-		    digest) < 0 || fsync(fd) == -1) {
-			snprintf(msg, sizeof(msg), "%s/origin: %s", tmp,
-			    strerror(errno));
-			if (fd != -1)
-				close(fd);
-			goto fail;
-		}
-		close(fd);
-	}
+	    image_ref_format(ref, refbuf, sizeof(refbuf)) == 0) &&
+	    image_text(dfd, tmp, "origin", msg, sizeof(msg), "%s\n%s\n",
+	    ref != NULL ? refbuf : "", digest) == -1)
+		goto fail;
 	if (ic.ic_last != total && ref == NULL)
 		report(out, 0, 0, total, NULL);
-	if (bootargs[0] != '\0') {
-		if ((fd = openat(dfd, "boot-args", O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0644)) == -1 ||
-		    dprintf(fd, "%s\n", bootargs) < 0 || fsync(fd) == -1) {
-			snprintf(msg, sizeof(msg), "%s/boot-args: %s", tmp,
-			    strerror(errno));
-			if (fd != -1)
-				close(fd);
-			goto fail;
-		}
-		close(fd);
-	}
+	if (bootargs[0] != '\0' && image_text(dfd, tmp, "boot-args", msg,
+	    sizeof(msg), "%s\n", bootargs) == -1)
+		goto fail;
 	if (fchmod(dfd, 0755) == -1 || fsync(dfd) == -1) {
 		snprintf(msg, sizeof(msg), "%s: %s", tmp, strerror(errno));
 		goto fail;

@@ -389,14 +389,18 @@ for r in $roles; do
 		    "only in sandbox.c: $(comm -23 <(echo "$code") <(echo "$doc") | oneline); only in the page: $(comm -13 <(echo "$code") <(echo "$doc") | oneline)"
 	fi
 done
+# scmp_array NAME FILE: the calls of FILE's "const int NAME[]".
+scmp_array() {
+	awk -v want="$1" '$0 ~ "^const int " want "\\[\\]" { on = 1; next }
+	    on && /^};/ { on = 0 }
+	    on { line = $0
+		while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
+			print substr(line, RSTART + 9, RLENGTH - 10)
+			line = substr(line, RSTART + RLENGTH)
+		} }' "$2" | sort -u
+}
 # What update/fetch.c says a fetch needs is in the update list too.
-updcalls=$(awk '/^const int upd_seccomp_syscalls\[\]/ { on = 1; next }
-    on && /^};/ { on = 0 }
-    on { line = $0
-	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
-		print substr(line, RSTART + 9, RLENGTH - 10)
-		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/update/fetch.c" | sort -u)
+updcalls=$(scmp_array upd_seccomp_syscalls "$TOP/bangerd/update/fetch.c")
 missing=$(comm -23 <(echo "$updcalls") <(region "$PRIV" seccomp-update xr) |
     oneline)
 if [ -n "$updcalls" ] && [ -z "$missing" ]; then
@@ -422,13 +426,7 @@ else
 	    "missing: ${missing:-none read from layer.c}"
 fi
 # What pull/registry.c says a registry fetch needs is in the pullnet list.
-regcalls=$(awk '/^const int registry_syscalls\[\]/ { on = 1; next }
-    on && /^};/ { on = 0 }
-    on { line = $0
-	while (match(line, /SCMP_SYS\([a-z0-9_]+\)/)) {
-		print substr(line, RSTART + 9, RLENGTH - 10)
-		line = substr(line, RSTART + RLENGTH)
-	} }' "$TOP/bangerd/pull/registry.c" | sort -u)
+regcalls=$(scmp_array registry_syscalls "$TOP/bangerd/pull/registry.c")
 missing=$(comm -23 <(echo "$regcalls") <(awk '$1 == "common" ||
     $1 == "pull" || $1 == "pullnet" { print $2 }' "$TMPD/seccomp" |
     sort -u) | oneline)
