@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <sys/socket.h>
+
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,7 +67,8 @@ static const struct ctl_cmd vm_cmds[] = {
 	    "print a VM's console log (-f: and follow it)" },
 	{ "console", vm_console, "NAME",
 	    "attach to a VM's serial console (~. detaches)" },
-	{ "ssh", vm_ssh, "NAME [-l USER] [-i IDENTITY] [-- COMMAND ...]",
+	{ "ssh", vm_ssh, "NAME [-l USER] [-i IDENTITY] [--wait S] "
+	    "[-- COMMAND ...]",
 	    "log into a running VM (its pinned host key, its --ssh-key)" },
 };
 #define NVMCMDS	(sizeof(vm_cmds) / sizeof(vm_cmds[0]))
@@ -571,17 +575,81 @@ ssh_not_running(const char *name, const char *state)
 	    state, name);
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * vm ssh --wait: until ADDR's port 22 takes a connection, or the
+ * monotonic clock passes deadline (ms); 0 if it did.  Each attempt
+ * waits at most 250 ms: an address not yet up (a clone's, before its
+ * agent has taken it on) costs the kernel seconds of ARP and SYN
+ * retries that ssh would sit through, where a new attempt a tenth of a
+ * second later finds it.
+ */
+static int
+ssh_port_wait(const char *addr, long long deadline)
+{
+	struct sockaddr_in	 sin;
+	struct pollfd		 pfd;
+	socklen_t		 len;
+	long long		 left;
+	int			 fd, err;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(22);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		err = 0;
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+			err = errno;
+		if (err == EINPROGRESS) {
+			left = deadline - now_ms();
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			err = ETIMEDOUT;
+			len = sizeof(err);
+			if (poll(&pfd, 1, left < 0 ? 0 : left < 250 ? left :
+			    250) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR,
+			    &err, &len) == -1)
+				err = errno;
+		}
+		close(fd);
+		if (err == 0)
+			return 0;
+		if ((left = deadline - now_ms()) <= 0) {
+			errno = err;
+			return -1;
+		}
+		poll(NULL, 0, left < 100 ? left : 100);
+	}
+}
+
 /*
  * bangerctl vm ssh: ssh into a running VM at its address, checking its
  * host key against the one pinned at create (in a private known_hosts
  * file, so ssh never asks), with the private key beside the --ssh-key
- * it was created with unless -i names another.  ssh's exit status is
- * ours, unless a signal ends us: see below.
+ * it was created with unless -i names another.  With --wait, a VM
+ * still starting is waited for, and then its port 22, first.  ssh's
+ * exit status is ours, unless a signal ends us: see below.
  */
 static int
 vm_ssh(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
@@ -596,15 +664,21 @@ vm_ssh(int argc, char **argv)
 	char		**av = NULL;
 	size_t		 n, len, k;
 	pid_t		 pid;
+	long long	 deadline = 0;
+	int32_t		 wait = 0;
 	int		 ch, ac = 0, fd, rv, status, i;
 
-	while ((ch = getopt_long(argc, argv, "l:i:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:i:w:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			user = optarg;
 			break;
 		case 'i':
 			identity = optarg;
+			break;
+		case 'w':
+			if (parse_timeout(optarg, 86400, &wait) == -1)
+				return 1;
 			break;
 		default:
 			vm_usage();
@@ -615,18 +689,33 @@ vm_ssh(int argc, char **argv)
 	name = argv[optind++];
 	if (check_name(name) == -1)
 		return 1;
+	if (wait > 0)
+		deadline = now_ms() + (long long)wait * 1000;
 	memset(&cv, 0, sizeof(cv));
 	cv.cv_action = CTL_VM_SHOW;
 	strlcpy(cv.cv_name, name, sizeof(cv.cv_name));
-	if ((rv = vm_collect(IMSG_CTL_VM, &cv, sizeof(cv), &vis, &n)) != 0)
-		return rv;
-	if (n != 1)
-		errx(1, "no information on %s from bangerd", name);
-	vi = &vis[0];
+	for (;;) {
+		if ((rv = vm_collect(IMSG_CTL_VM, &cv, sizeof(cv), &vis,
+		    &n)) != 0)
+			return rv;
+		if (n != 1)
+			errx(1, "no information on %s from bangerd", name);
+		vi = &vis[0];
+		if (strcmp(vi->vi_state, "running") == 0)
+			break;
+		if (deadline == 0 || (strcmp(vi->vi_state, "starting") != 0 &&
+		    strcmp(vi->vi_state, "creating") != 0))
+			ssh_not_running(name, vi->vi_state);
+		if (now_ms() >= deadline)
+			errx(1, "vm %s is still %s after %d s", name,
+			    vi->vi_state, wait);
+		free(vis);
+		vis = NULL;
+		poll(NULL, 0, 100);
+	}
 	vi->vi_hostkey[sizeof(vi->vi_hostkey) - 1] = '\0';
 	vi->vi_sshkey[sizeof(vi->vi_sshkey) - 1] = '\0';
-	if (strcmp(vi->vi_state, "running") != 0)
-		ssh_not_running(name, vi->vi_state);
+	vi->vi_addr[sizeof(vi->vi_addr) - 1] = '\0';
 	if (vi->vi_addr[0] == '\0')
 		errx(1, "vm %s has no address", name);
 	if (vi->vi_hostkey[0] == '\0')
@@ -636,6 +725,10 @@ vm_ssh(int argc, char **argv)
 	    strcmp(ktype, "ssh-ed25519") != 0)
 		errx(1, "vm %s: pinned host key \"%.40s\" is not an "
 		    "ssh-ed25519 key", name, vi->vi_hostkey);
+	if (deadline != 0 && ssh_port_wait(vi->vi_addr, deadline) == -1)
+		errx(1, "vm %s: nothing took a connection on %s port 22 "
+		    "within %d s (last: %s)", name, vi->vi_addr, wait,
+		    strerror(errno));
 
 	if (identity == NULL && (len = strlen(vi->vi_sshkey)) > 4 &&
 	    strcmp(vi->vi_sshkey + len - 4, ".pub") == 0 &&

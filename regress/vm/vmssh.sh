@@ -13,7 +13,13 @@ fi
 
 daemon_setup
 trap daemon_cleanup EXIT
-vm_daemon_start vmssh
+# "slow": a VMM that answers each API call 700 ms late, so that a start
+# is seen starting.
+vm_daemon_start vmssh "image \"slow\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/img/rootfs.ext4\"
+	boot-args \"console=ttyS0 reboot=k panic=1 fc_standin.api_delay_ms=700\"
+}"
 
 # The recording ssh, first in PATH.
 mkdir -p "$T/fakebin" "$T/rec" "$T/tmp" "$T/key"
@@ -158,6 +164,83 @@ vssh v1 >/dev/null 2>&1
 expect_eq "vmssh: without the private key beside the .pub, ssh picks its own" \
     "$(grep -c -e '^-i$' -e IdentitiesOnly "$T/rec/argv")" 0
 
+# --wait S: the VM's port 22 is waited for.  The idle stand-in has no
+# guest, so the address is put on the bridge in the daemon's namespace
+# and a listener there is its sshd, or nothing answers it at all.
+nsssh() { in_ns env PATH="$T/fakebin:$PATH" REC="$T/rec" TMPDIR="$T/tmp" \
+    "$BANGERCTL" -s "$SOCK" vm ssh "$@"; }
+mv "$T/key/id.moved" "$T/key/id"
+out=$(nsssh v1 --wait 0 2>&1); rc=$?
+expect_eq "vmssh: --wait 0 is refused, with the range" "$rc $out" \
+    '1 bangerctl: invalid timeout "0": 1 to 86400 seconds'
+rm -f "$T/rec/"*
+t0=${EPOCHREALTIME/./}
+out=$(nsssh v1 --wait 2 -- true 2>&1); rc=$?
+el=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+expect_eq "vmssh: --wait 2, no answer from the address: exit 1" "$rc" 1
+expect_eq "vmssh: ... saying what was waited for, how long, and the last error" \
+    "$out" "bangerctl: vm v1: nothing took a connection on $addr port 22 within 2 s (last: Connection timed out)"
+if [ "$el" -ge 1900 ] && [ "$el" -lt 3500 ]; then
+	pass "vmssh: ... after the 2 s asked for (${el} ms), not the kernel's ARP and SYN retries"
+else
+	fail "vmssh: ... after the 2 s asked for" "${el} ms"
+fi
+expect_eq "vmssh: ... and ssh is not run" "$(ls "$T/rec")" ""
+in_ns ip addr add "$addr/32" dev br-fc
+out=$(nsssh v1 --wait 1 -- true 2>&1); rc=$?
+expect_eq "vmssh: --wait, the address up but port 22 closed: refused, named" \
+    "$rc $out" "1 bangerctl: vm v1: nothing took a connection on $addr port 22 within 1 s (last: Connection refused)"
+# sshd comes up a second after vm ssh --wait begins
+in_ns python3 -c '
+import socket, sys, time
+time.sleep(1)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 22)); s.listen(8); s.settimeout(20)
+c, a = s.accept(); c.close()
+open(sys.argv[2], "w").write("probed\n")
+time.sleep(20)' "$addr" "$T/probed" &
+lp=$!
+out=$(nsssh v1 --wait 10 -- echo up 2>&1); rc=$?
+expect_eq "vmssh: --wait 10, sshd listening a second later: ssh runs, its status" \
+    "$rc" 0
+expect_eq "vmssh: ... once port 22 has taken a connection" \
+    "$(cat "$T/probed" 2>&1)" "probed"
+expect_eq "vmssh: ... with the address and the command" \
+    "$(tail -n 3 "$T/rec/argv" | tr '\n' ' ')" "$addr echo up "
+kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null
+in_ns ip addr del "$addr/32" dev br-fc
+ctl vm stop -f v1 >/dev/null
+out=$(nsssh v1 --wait 5 -- true 2>&1); rc=$?
+expect_eq "vmssh: --wait does not wait for a VM that is not starting" \
+    "$rc $out" "1 bangerctl: vm v1 is stopped, not running (bangerctl vm start v1)"
+ctl vm start v1 >/dev/null
+# a VM still starting is waited for, then its port
+ctl vm create s1 --image slow --ssh-key "$T/key/id.pub" >/dev/null
+saddr=$(ctl vm show --json s1 | jq -r .address)
+ctl vm start s1 >/dev/null 2>&1 &
+sp=$!
+wait_for 10 sh -c "$BANGERCTL -s $SOCK vm show --json s1 | grep -q '\"state\": *\"starting\"'"
+out=$(nsssh s1 -- true 2>&1); rc=$?
+expect_eq "vmssh: without --wait, a VM still starting is refused" "$rc $out" \
+    "1 bangerctl: vm s1 is starting, not running yet (bangerctl vm wait s1)"
+in_ns ip addr add "$saddr/32" dev br-fc
+in_ns python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 22)); s.listen(8); s.settimeout(60)
+c, a = s.accept(); c.close(); time.sleep(60)' "$saddr" &
+lp=$!
+rm -f "$T/rec/"*
+out=$(nsssh s1 --wait 60 -- true 2>&1); rc=$?
+st=$(ctl vm show --json s1 | jq -r .state)
+expect_eq "vmssh: --wait, a VM still starting: ssh runs once it is running" \
+    "$rc $st $(tail -n 2 "$T/rec/argv" 2>&1 | tr '\n' ' ')" "0 running $saddr true "
+wait "$sp"
+kill "$lp" 2>/dev/null; wait "$lp" 2>/dev/null
+in_ns ip addr del "$saddr/32" dev br-fc
+ctl vm rm -f s1 >/dev/null
+mv "$T/key/id" "$T/key/id.moved"
+
 out=$(user vm ssh v1 2>&1); rc=$?
 expect_eq "vmssh: another user's vm ssh fails" "$rc" 1
 expect_eq "vmssh: ... told there is no such VM" "$out" \
@@ -170,7 +253,7 @@ expect_match "vmssh: a bad name is refused, naming it" "$out" \
     'invalid VM name "Bad_Name"'
 out=$(vssh 2>&1); rc=$?
 expect_eq "vmssh: no name prints the usage (exit 1)" "$rc $out" \
-    "1 usage: bangerctl vm ssh NAME [-l USER] [-i IDENTITY] [-- COMMAND ...]"
+    "1 usage: bangerctl vm ssh NAME [-l USER] [-i IDENTITY] [--wait S] [-- COMMAND ...]"
 
 daemon_stop
 daemon_start
