@@ -92,8 +92,12 @@ WORKER_MAIN_OBJS = $(WORKER_MAINS:%.c=$(B)/%.o)
 # they use from an archive of every object but the ones holding main():
 # the linker takes the objects a program calls into and nothing else,
 # and --as-needed keeps only the libraries those objects call.
-MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c $(WORKER_MAINS), \
-		    $(BANGERD_SRCS))
+# bangerd/parent/curlurl.c is the parent's alone: its libcurl URL
+# functions, loaded at their first use (see the file), would otherwise
+# stand in for libcurl's in every program the archive links.
+PARENT_ONLY =	bangerd/parent/curlurl.c
+MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c $(WORKER_MAINS) \
+		    $(PARENT_ONLY), $(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
 		bangerctl/console.c bangerctl/snapshot.c
@@ -137,13 +141,14 @@ HELPERS_BINS =	$(HELPERS_SRCS:%.c=$(OBJDIR)/%) \
 
 all: $(OBJDIR)/bangerd $(WORKER_PROGS) $(OBJDIR)/bangerctl
 
-$(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o $(PROGRAM_LINK)
+$(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o \
+    $(PARENT_ONLY:%.c=$(B)/%.o) $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 
 $(OBJDIR)/bangerd-%: $(B)/bangerd/%/main.o $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 # Not intermediate files to delete: make tcb counts these objects.
-.SECONDARY: $(WORKER_MAIN_OBJS)
+.SECONDARY: $(WORKER_MAIN_OBJS) $(PARENT_ONLY:%.c=$(B)/%.o)
 
 $(MODULE_LIB): $(MODULE_OBJS)
 	rm -f $@
@@ -172,6 +177,14 @@ $(OBJDIR)/regress/%_test: regress/%_test.c $(UNIT_LINK) regress/regress.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -o $@ $< $(UNIT_LINK) \
 	    $(PKG_LIBS_D) $(PKG_LIBS_C)
+
+# The parent's late libcurl, linked as bangerd links it: --as-needed,
+# and nothing else of libcurl called, so libcurl is not NEEDED.
+$(OBJDIR)/regress/parent/curlurl_test: regress/parent/curlurl_test.c \
+    $(PARENT_ONLY:%.c=$(B)/%.o) $(UNIT_LINK) regress/regress.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iregress $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $< \
+	    $(PARENT_ONLY:%.c=$(B)/%.o) $(UNIT_LINK) $(PKG_LIBS_D) $(PKG_LIBS_C)
 
 # bangerctl's JSON writer, against jansson.
 $(OBJDIR)/regress/bangerctl/jsonw_test: regress/bangerctl/jsonw_test.c \

@@ -146,12 +146,14 @@ int	 parent_reload(char *, size_t);
 void	 parent_set_verbose(int);
 void	 parent_reexec_schedule(void);
 
-/* updresolve.c */
+/* curlurl.c (bangerd only) */
 /*
  * For the update worker, which has no resolver: look up url's host and make the resolve entry
  * ("host:port:addr,...", up to 4 addresses) for struct upd_fetch.
  */
 int	 upd_resolve(const char *, char *, size_t, char *, size_t);
+
+/* updresolve.c */
 int	 upd_resolve_host(const char *, long, char *, size_t, char *, size_t);
 
 /* install.c */

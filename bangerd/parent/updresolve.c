@@ -84,27 +84,3 @@ upd_resolve_host(const char *host, long port, char *entry, size_t len,
 		freeaddrinfo(res);
 	return (rc);
 }
-
-int
-upd_resolve(const char *url, char *entry, size_t len, char *err,
-    size_t errlen)
-{
-	CURLU		*h;
-	char		*host;
-	long		 port;
-	int		 https, rc;
-
-	if ((rc = upd_url_parse(url, 1, &h, &host, &port, &https, err, errlen)) !=
-	    UPD_OK)
-		return (rc);
-	if (len > 0)
-		entry[0] = '\0';
-	if (!https || upd_host_is_literal(host) ||
-	    strcasecmp(host, "localhost") == 0)
-		rc = UPD_OK;		/* nothing to look up */
-	else
-		rc = upd_resolve_host(host, port, entry, len, err, errlen);
-	curl_free(host);
-	curl_url_cleanup(h);
-	return (rc);
-}

@@ -28,7 +28,6 @@
 
 #include "regress.h"
 #include "signify.h"
-#include "parent/parent.h"
 #include "update/fetch.h"
 
 #define NOW		1780272000	/* 2026-06-01T00:00:00Z */
@@ -954,32 +953,6 @@ test_urls(void)
 	free(lng);
 }
 
-static void
-test_resolve(void)
-{
-	char	 entry[UPD_RESOLVE_MAX], err[UPD_ERR_MAX];
-	int	 rc;
-
-	strlcpy(entry, "junk", sizeof(entry));
-	rc = upd_resolve("https://127.0.0.1:8443/m.json", entry,
-	    sizeof(entry), err, sizeof(err));
-	T_CHECK("resolve: an address literal needs no entry",
-	    rc == UPD_OK && entry[0] == '\0', "%s '%s' '%s'",
-	    upd_errname(rc), entry, err);
-	rc = upd_resolve("https://localhost/m.json", entry, sizeof(entry),
-	    err, sizeof(err));
-	T_CHECK("resolve: localhost needs no entry",
-	    rc == UPD_OK && entry[0] == '\0', "%s '%s'", upd_errname(rc),
-	    entry);
-	rc = upd_resolve("https://example.invalid/m.json", entry,
-	    sizeof(entry), err, sizeof(err));
-	EXPECT("resolve: a name that does not resolve fails", rc,
-	    UPD_ERESOLVE, "cannot resolve example.invalid");
-	rc = upd_resolve("ftp://x/", entry, sizeof(entry), err, sizeof(err));
-	EXPECT("resolve: a refused URL is refused", rc, UPD_EURL,
-	    "only https");
-}
-
 /* The parent's check of an artifact handed over as an fd. */
 static void
 test_verify_fd(void)
@@ -1088,7 +1061,6 @@ main(void)
 	test_manifest_choice();
 	test_manifest_shapes();
 	test_urls();
-	test_resolve();
 	test_verify_fd();
 	test_misc();
 	curl_global_cleanup();
