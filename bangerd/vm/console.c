@@ -365,8 +365,11 @@ vm_metrics_save(struct vm *v, const char *line, size_t len)
 		log_warn("vm %s: %s", v->v_name, tmp);
 		return;
 	}
-	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) == -1) {
+	/*
+	 * Not synced: metrics are no record, and a sync here, once a
+	 * minute for every running VM, would hold the worker's loop.
+	 */
+	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
 		close(fd);
 		unlink(tmp);
