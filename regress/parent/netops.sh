@@ -320,6 +320,13 @@ expect_eq "tap master" "$(linkj $TAP 'l.get("master")')" "br-fc"
 expect_eq "tap mtu" "$(linkj $TAP 'l["mtu"]')" "1400"
 expect_eq "tap up" "$(linkj $TAP '"UP" in l["flags"]')" "True"
 expect_eq "bridge mtu kept" "$(linkj br-fc 'l["mtu"]')" "1400"
+# No IPv6 of the host's on a bridge port: no link-local address or
+# routes for the kernel to walk when the tap goes (prune's n squared).
+expect_eq "tap has IPv6 disabled" \
+    "$(H cat /proc/sys/net/ipv6/conf/$TAP/disable_ipv6)" "1"
+expect_eq "tap has no IPv6 address or route" \
+    "$(H ip -6 -o addr show dev $TAP | wc -l) $(H ip -6 route show table all dev $TAP | wc -l)" \
+    "0 0"
 
 ok "tap create twice" tap-create $TAP br-fc 300001 300002
 expect_eq "tap twice master" "$(linkj $TAP 'l.get("master")')" "br-fc"
@@ -334,6 +341,12 @@ expect_eq "tap new owner" "$(H cat /sys/class/net/$TAP/owner):$(H cat \
     /sys/class/net/$TAP/group)" "300003:300004"
 expect_eq "tap still persistent" "$(H cat /sys/class/net/$TAP/tun_flags)" \
     "0x5802"
+# A tap an older bangerd made (IPv6 on, up) is left without IPv6 by a
+# create that finds it as it should be.
+H sh -c "echo 0 >/proc/sys/net/ipv6/conf/$TAP/disable_ipv6"
+ok "tap create over a tap with IPv6" tap-create $TAP br-fc 300003 300004
+expect_eq "... IPv6 disabled again" \
+    "$(H cat /proc/sys/net/ipv6/conf/$TAP/disable_ipv6)" "1"
 
 # Firecracker's way of opening it: the tap is in use, TUNSETIFF would
 # fail with EBUSY, and nothing needs changing.
