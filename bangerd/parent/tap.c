@@ -124,10 +124,11 @@ tap_sysfs_is(const char *tap, const char *attr, long long want)
  * No IPv6 on TAP: a bridge port needs no address of the host's, and
  * with one (its link-local address, its routes) the kernel walks the
  * whole IPv6 routing table for every port that goes down or away, so
- * that removing n taps cost time in n squared (4000 taps: 9 of a
- * prune's 12 s, in fib6_clean_all).  Set before the tap is up.  A host
- * without IPv6 has no such file: nothing to do.  A failure is logged,
- * not fatal: the tap works, removing many only costs more.
+ * that removing n taps cost time in n squared (fib6_clean_all: a
+ * prune of 4000 VMs took 12.2 s, and takes 4.95 s without).  Set
+ * before the tap is up.  A host without IPv6 has no such file: nothing
+ * to do.  A failure is logged, not fatal: the tap works, removing many
+ * only costs more.
  */
 static void
 tap_no_ipv6(const char *tap)
