@@ -57,6 +57,7 @@ int	 vm_restore(int, char **);
 /* console.c */
 int	 vm_logs(int, char **);
 int	 vm_console(int, char **);
+int64_t	 now_ms(void);
 
 /* output.c */
 const char *fmt_duration(int64_t, char *, size_t);

@@ -188,7 +188,8 @@ tty_make_raw(void)
 	}
 }
 
-static int64_t
+/* The monotonic clock in milliseconds (vm ssh --wait's deadline too). */
+int64_t
 now_ms(void)
 {
 	struct timespec	 ts;

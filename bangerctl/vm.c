@@ -4,13 +4,12 @@
  * vmls.c; logs and console: console.c).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
-
-#include <sys/socket.h>
 
 #include <ctype.h>
 #include <err.h>
@@ -575,15 +574,6 @@ ssh_not_running(const char *name, const char *state)
 	    state, name);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * vm ssh --wait: until ADDR's port 22 takes a connection, or the
  * monotonic clock passes deadline (ms); 0 if it did.  Each attempt
@@ -593,12 +583,12 @@ now_ms(void)
  * second later finds it.
  */
 static int
-ssh_port_wait(const char *addr, long long deadline)
+ssh_port_wait(const char *addr, int64_t deadline)
 {
 	struct sockaddr_in	 sin;
 	struct pollfd		 pfd;
 	socklen_t		 len;
-	long long		 left;
+	int64_t			 left;
 	int			 fd, err;
 
 	memset(&sin, 0, sizeof(sin));
@@ -664,7 +654,7 @@ vm_ssh(int argc, char **argv)
 	char		**av = NULL;
 	size_t		 n, len, k;
 	pid_t		 pid;
-	long long	 deadline = 0;
+	int64_t		 deadline = 0;
 	int32_t		 wait = 0;
 	int		 ch, ac = 0, fd, rv, status, i;
 
@@ -690,7 +680,7 @@ vm_ssh(int argc, char **argv)
 	if (check_name(name) == -1)
 		return 1;
 	if (wait > 0)
-		deadline = now_ms() + (long long)wait * 1000;
+		deadline = now_ms() + (int64_t)wait * 1000;
 	memset(&cv, 0, sizeof(cv));
 	cv.cv_action = CTL_VM_SHOW;
 	strlcpy(cv.cv_name, name, sizeof(cv.cv_name));
