@@ -934,23 +934,15 @@ guestfs_provision(int fd, const struct guest_spec *gs,
  out:
 	if (opened) {
 		if (changed) {
-			/*
-			 * Even after a failure: bitmaps match what was done.
-			 * One fsync, ours, for libext2fs's two and the
-			 * close's: the order of its writes does not matter,
-			 * as a creation that is not synced whole is undone.
-			 */
+			/* Even after a failure: bitmaps match what was done. */
 			g.fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
-			if ((rv = ext2fs_close2(g.fs,
-			    EXT2_FLAG_FLUSH_NO_SYNC)) != 0) {
+			if ((rv = ext2fs_close2(g.fs, 0)) != 0) {
 				/* A failed flush leaves fs (and the dup). */
 				ext2fs_free(g.fs);
 				if (ret == 0)
 					ret = fsfail(&g, rv, "fd %d: write "
 					    "the file system", fd);
-			} else if (fsync(fd) == -1 && ret == 0)
-				ret = fail(err, errlen, "fd %d: fsync: %s",
-				    fd, strerror(errno));
+			}
 		} else
 			ext2fs_free(g.fs);
 	}
