@@ -225,6 +225,8 @@ in_ns ip link set "fc-tap-$(tid t2)" nomaster
 in_ns ip link set "fc-tap-$(tid t3)" down
 in_ns ip tuntap del "fc-tap-$(tid t4)" mode tap
 in_ns ip tuntap add "fc-tap-$(tid t4)" mode tap
+# t5's is as made but for IPv6, as an older bangerd made taps
+in_ns sh -c "echo 0 >/proc/sys/net/ipv6/conf/fc-tap-$(tid t5)/disable_ipv6"
 daemon_stop
 restart "taps lost"
 tapstate() {
@@ -237,6 +239,8 @@ for n in t1 t2 t3 t5; do
 	    "$(tapstate "$n")" "br-fc true $(ctl vm show --json "$n" |
 	    jq -r .uid)"
 done
+expect_eq "crash: taps lost: a tap adopted as it was has IPv6 disabled" \
+    "$(in_ns cat /proc/sys/net/ipv6/conf/fc-tap-$(tid t5)/disable_ipv6)" "1"
 expect_match "crash: taps lost: an unmarked one is left alone, and said" \
     "$(cat "$DLOG")" "vm $(tid t4): tap fc-tap-$(tid t4): File exists"
 expect_eq "crash: taps lost: ... and stays unmarked, off the bridge" \
