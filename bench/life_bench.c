@@ -4,10 +4,14 @@
  * step.  Each request opens its own connection, as bangerctl does.
  *
  *	life_bench SOCKET PREFIX COUNT [CLIENTS [IMAGE]]
+ *	life_bench -c VM/SNAP SOCKET PREFIX COUNT [CLIENTS]
  *
  * CLIENTS processes each run COUNT lifecycles (create, start, stop, rm)
  * of VMs PREFIX-C-I; one line per lifecycle on stdout, microseconds:
  * "create start stop rm total", then "wall USEC" for the whole run.
+ * With -c, each makes COUNT clones of VM's snapshot SNAP instead, as
+ * `vm create PREFIX-C-I --from-snapshot VM/SNAP --start` does, and
+ * leaves them running; one line per clone: "create".
  * Exits 1 if any request failed (its message on stderr).
  */
 #include <sys/types.h>
@@ -26,6 +30,8 @@
 #include "proto.h"
 
 static const char	*sockpath;
+static char		 from_vm[PROTO_VMNAME_MAX];
+static char		 from_snap[PROTO_VMNAME_MAX];
 
 static long long
 now_us(void)
@@ -108,9 +114,19 @@ client(const char *prefix, int c, int count, const char *image)
 		    c, i);
 		if (image != NULL)
 			strlcpy(cc.cc_image, image, sizeof(cc.cc_image));
+		if (from_vm[0] != '\0') {
+			strlcpy(cc.cc_from_vm, from_vm, sizeof(cc.cc_from_vm));
+			strlcpy(cc.cc_from_snap, from_snap,
+			    sizeof(cc.cc_from_snap));
+			cc.cc_flags = CTL_VM_F_START;
+		}
 		t[0] = now_us();
 		bad |= request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
 		t[1] = now_us();
+		if (from_vm[0] != '\0') {
+			printf("%lld\n", t[1] - t[0]);
+			continue;
+		}
 		bad |= vm_action(cc.cc_name, CTL_VM_START);
 		t[2] = now_us();
 		bad |= vm_action(cc.cc_name, CTL_VM_STOP);
@@ -128,11 +144,26 @@ int
 main(int argc, char *argv[])
 {
 	long long	 t0;
+	const char	*slash;
 	int		 count, clients = 1, c, st, bad = 0;
 
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		if ((slash = strchr(argv[2], '/')) == NULL ||
+		    slash == argv[2] || slash[1] == '\0' ||
+		    (size_t)(slash - argv[2]) >= sizeof(from_vm) ||
+		    strlcpy(from_snap, slash + 1, sizeof(from_snap)) >=
+		    sizeof(from_snap))
+			errx(2, "-c %s: VM/SNAP wanted", argv[2]);
+		memcpy(from_vm, argv[2], slash - argv[2]);
+		argv += 2;
+		argc -= 2;
+		if (argc > 5)
+			errx(2, "-c takes no IMAGE: a clone's is its origin's");
+	}
 	if (argc < 4 || argc > 6)
 		errx(2, "usage: life_bench SOCKET PREFIX COUNT [CLIENTS "
-		    "[IMAGE]]");
+		    "[IMAGE]]\n       life_bench -c VM/SNAP SOCKET PREFIX "
+		    "COUNT [CLIENTS]");
 	sockpath = argv[1];
 	count = atoi(argv[3]);
 	if (argc > 4)
