@@ -95,6 +95,8 @@ struct fc_proc {
 	unsigned long long	fp_starttime;	/* proc_starttime() */
 	int			fp_ptyfd;	/* console master or -1 */
 	char			fp_vmid[VM_ID_LEN + 1];
+	void			*fp_spawnmem;	/* the spawning child's, until
+						   fc_spawn_done() */
 };
 
 /* jail.c */

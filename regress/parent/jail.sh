@@ -128,6 +128,21 @@ main(int argc, char *argv[])
 			printf(" %d", i);
 	printf("\nids: pid %d uid %d gid %d\n", (int)getpid(), (int)getuid(),
 	    (int)getgid());
+	{
+		struct sigaction	 sa;
+		sigset_t		 set;
+		int			 blocked = 0, ignored = 0;
+
+		sigprocmask(SIG_BLOCK, NULL, &set);
+		for (i = 1; i < NSIG; i++) {
+			if (sigismember(&set, i) == 1)
+				blocked++;
+			if (sigaction(i, NULL, &sa) == 0 &&
+			    sa.sa_handler == SIG_IGN)
+				ignored++;
+		}
+		printf("signals: blocked %d ignored %d\n", blocked, ignored);
+	}
 	fflush(stdout);
 	if (access("/noterm", F_OK) != 0)
 		signal(SIGTERM, onterm);
@@ -449,6 +464,14 @@ refused "spawn: refuses a cgroup root that is not cgroup2" \
     "not a cgroup2 mount" "$D" spawn $SPECA -c "$T/images" -x "$FC" \
     -o "$T/x.console" -p "$T/x.pid"
 
+# A step of the child's that fails is named, with its errno: here the
+# exec, of a script whose interpreter is missing.
+printf '#!/nonexistent/sh\n' >"$T/bin/noexec"
+chmod 0755 "$T/bin/noexec"
+refused "spawn: a failed exec is reported, named and with its errno" \
+    "spawn: exec: No such file or directory" \
+    "$D" spawn $SPECA -x "$T/bin/noexec" -o "$T/x.console" -p "$T/x.pid"
+
 # A socket left by a crash would keep Firecracker from starting.
 touch "$JA/root/run/firecracker.socket"
 if ! spawn_start a $SPECA $CGOPT; then
@@ -485,6 +508,10 @@ else
 	    "$(ino /proc/$FCPID/root/)" "$(ino "$JA/root")"
 	expect_eq "spawn: the old root is gone from its mounts" \
 	    "$(awk '$5 == "/"' /proc/$FCPID/mountinfo | wc -l)" 1
+	# The drive runs in the background (INT and QUIT ignored) and
+	# blocks every signal around clone3().
+	expect_match "spawn: no signal ignored or blocked at exec" \
+	    "$(cat "$T/a.console")" "^signals: blocked 0 ignored 0$"
 	expect_match "spawn: only 0-2 open at exec" \
 	    "$(cat "$T/a.console")" "^fds: 0 1 2$"
 	expect_eq "spawn: now 0-2 and its api socket" \
