@@ -32,6 +32,7 @@ struct msgbuf {
 	size_t			 sparelen;	/* bytes on spare */
 	unsigned char		*rbuf;		/* bytes read, not yet framed */
 	size_t			 roff;		/* how many */
+	size_t			 rhigh;		/* most ever: what to clear */
 	size_t			 hdrsize;
 	struct ibuf		*rpmsg;		/* message being filled */
 	struct ibuf		*(*readhdr)(struct ibuf *, void *, int *);
@@ -673,7 +674,12 @@ msgbuf_free(struct msgbuf *msgbuf)
 	if (msgbuf == NULL)
 		return;
 	msgbuf_clear(msgbuf);
-	freezero(msgbuf->rbuf, msgbuf->rbuf != NULL ? IBUF_READ_SIZE : 0);
+	/*
+	 * Only what was ever read is cleared: zeroing all of rbuf would
+	 * fault in (or copy, after a fork) pages no byte of ours reached,
+	 * once for every connection of the control socket.
+	 */
+	freezero(msgbuf->rbuf, msgbuf->rhigh);
 	free(msgbuf);
 }
 
@@ -1023,6 +1029,8 @@ msgbuf_recv(int fd, struct msgbuf *msgbuf, int fdpass)
 		}
 	}
 	msgbuf->roff += n;
+	if (msgbuf->roff > msgbuf->rhigh)
+		msgbuf->rhigh = msgbuf->roff;
 	if (msgbuf_frame(msgbuf, rfd) == -1)
 		return (-1);
 	if (error != 0) {
