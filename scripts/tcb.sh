@@ -13,7 +13,8 @@
 #                     proto.h, the messages the parent reads
 # The workers' other files run as _banger, chrooted, with no capability;
 # regress/docs/layout.sh checks that root code calls none of their
-# functions but the roles' event loops.
+# functions but the roles' event loops and the vm worker's provisioner's
+# (vm_provisioner), each entered after sandbox_enter().
 set -eu
 objsonly=
 if [ "${1:-}" = -o ]; then

@@ -11,7 +11,7 @@
 #define RESOLVCONF		"/etc/resolv.conf"
 #define NET_RESOLVCONF_MAX	8192
 extern char	 net_resolvconf[NET_RESOLVCONF_MAX];
-int	 net_preinit(void);
+int	 net_preinit(const struct worker_init *);
 
 /* net.c */
 void	 net_worker(struct imsgev *, const struct worker_init *);

@@ -15,11 +15,12 @@ char	 net_resolvconf[NET_RESOLVCONF_MAX];
 
 /* A missing one is logged: only names outside ours go unanswered. */
 int
-net_preinit(void)
+net_preinit(const struct worker_init *wi)
 {
 	ssize_t	 n;
 	int	 fd;
 
+	(void)wi;
 	if ((fd = open(RESOLVCONF, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("%s", RESOLVCONF);
 		return 0;

@@ -56,8 +56,9 @@ layer_preinit(void)
 }
 
 int
-pull_preinit(void)
+pull_preinit(const struct worker_init *wi)
 {
+	(void)wi;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 	    (pull_parent = getppid()) == 1)
 		return -1;

@@ -12,7 +12,7 @@
 
 extern pid_t	 pull_parent;
 
-int	 pull_preinit(void);
+int	 pull_preinit(const struct worker_init *);
 void	 pull_worker(struct imsgev *, const struct worker_init *);
 
 #endif /* PULL_H */

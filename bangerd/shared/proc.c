@@ -353,7 +353,7 @@ worker_start(int argc, char *argv[], char *envp[], const struct proc_role *r)
 
 	event_init();
 	/* Libraries that read files at initialisation do it before chroot. */
-	if (r->pr_preinit != NULL && r->pr_preinit() == -1)
+	if (r->pr_preinit != NULL && r->pr_preinit(&wi) == -1)
 		fatalx("%s worker: cannot start its libraries", rolename);
 	sandbox_enter(role, wi.wi_nofile, &wi);
 

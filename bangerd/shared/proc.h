@@ -35,7 +35,8 @@ struct imsgev {
  */
 struct proc_role {
 	int		  pr_role;		/* PROC_* */
-	int		(*pr_preinit)(void);	/* -1: the worker cannot run */
+	/* As root, before the sandbox; -1: the worker cannot run */
+	int		(*pr_preinit)(const struct worker_init *);
 	void		(*pr_main)(struct imsgev *, const struct worker_init *);
 };
 

@@ -52,13 +52,15 @@ upd_global_init(char *err, size_t errlen)
  * cannot be verified; http to loopback still works).
  */
 int
-update_preinit(void)
+update_preinit(const struct worker_init *wi)
 {
 	char		 err[UPD_ERR_MAX];
 	struct stat	 st;
 	ssize_t		 n;
 	size_t		 off = 0;
 	int		 fd;
+
+	(void)wi;
 
 	if (upd_global_init(err, sizeof(err)) != UPD_OK)
 		fatalx("update: %s", err);

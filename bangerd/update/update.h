@@ -12,7 +12,7 @@
 /* preinit.c */
 extern char	*upd_ca;		/* the CA bundle, NULL if none */
 extern size_t	 upd_calen;
-int	 update_preinit(void);
+int	 update_preinit(const struct worker_init *);
 
 /* update.c */
 void	 update_worker(struct imsgev *, const struct worker_init *);

@@ -1,15 +1,27 @@
 /*
- * A new VM's disk, provisioned: a child of the worker, under a seccomp
- * filter, writes the guest's files into it with guestfs.c and reports
- * on a pipe; on its report the VM is created (and started, if asked),
- * or what the parent made of it is removed.
+ * A new VM's disk, provisioned: a child, under a seccomp filter, writes
+ * the guest's files into it with guestfs.c and reports on a pipe; on
+ * its report the VM is created (and started, if asked), or what the
+ * parent made of it is removed.
+ *
+ * The child is forked by the provisioner, a process the worker forks
+ * once, as it starts, while its heap is small, and sends each disk to
+ * (a request on a socket, the disk and the report pipe's write end
+ * with it).  Forked from the worker itself, each child would copy the
+ * worker's page tables, which grow with its VMs, and the worker would
+ * take a copy-on-write fault, with a TLB flush on every CPU, for each
+ * page it wrote while the child lived; the child's exit would unmap
+ * it all again.  If the provisioner is gone, or its socket full, the
+ * worker forks the child itself, as before there was one.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +32,24 @@
 #include "vmint.h"
 #include "guestfs.h"
 #include "log.h"
+
+/* What the provisioner needs for one disk: guest_spec's strings in place. */
+struct prov_req {
+	char		pq_hostname[VALID_NAME_MAX + 1];
+	char		pq_domain[PROTO_DOMAIN_MAX];
+	char		pq_mac[24];
+	struct in_addr	pq_addr;
+	struct in_addr	pq_gateway;
+	struct in_addr	pq_dns;
+	int		pq_prefix;
+	int		pq_hostkeys;
+	int		pq_authkeys;	/* pq_keys holds them */
+	char		pq_keys[PROTO_AUTHKEYS_MAX];
+};
+
+static void	 prov_child(int, int, const struct guest_spec *)
+		    __attribute__((__noreturn__));
+static void	 prov_lost(const char *);
 
 /* A provisioning child's report, read as it comes. */
 struct vm_prov {
@@ -43,7 +73,9 @@ vm_provision_end(struct vm *v)
 
 	event_del(&pr->pr_ev);
 	close(pr->pr_fd);
-	while (waitpid(pr->pr_pid, &status, 0) == -1 && errno == EINTR)
+	/* The provisioner's children are its own to reap. */
+	while (pr->pr_pid > 0 && waitpid(pr->pr_pid, &status, 0) == -1 &&
+	    errno == EINTR)
 		;
 	v->v_prov = NULL;
 	free(pr);
@@ -70,8 +102,12 @@ vm_provision_read(int fd, short event, void *arg)
 	}
 	if (pr->pr_len < sizeof(pr->pr_msg)) {
 		status = vm_provision_end(v);
-		vm_strf(&v->v_error, "the disk child died "
-		    "(wait status %d)", status);
+		if (status == -1)
+			vm_strset(&v->v_error, "the disk child died before "
+			    "its report", PROTO_MSG_MAX);
+		else
+			vm_strf(&v->v_error, "the disk child died "
+			    "(wait status %d)", status);
 		vm_create_undo(v);
 		return;
 	}
@@ -91,22 +127,273 @@ vm_provision_read(int fd, short event, void *arg)
 }
 
 /*
- * Write the guest's files into its disk: a child of ours, under a
- * seccomp filter that allows only what libext2fs needs on the disk fd,
- * does it with libext2fs (guestfs.c) and reports back on a pipe, read
- * in the event loop (vm_provision_read): the worker serves everyone
- * else meanwhile.
+ * The disk child, forked by the provisioner or the worker: a tighter
+ * seccomp filter, the files written, the disk closed, then its report.
+ */
+static void
+prov_child(int disk, int report, const struct guest_spec *gs)
+{
+	struct guest_result	 gr;
+	scmp_filter_ctx		 ctx;
+	char			 cerr[GUESTFS_ERR_MAX];
+	size_t			 i;
+	int			 sc;
+
+	memset(&gr, 0, sizeof(gr));
+	memset(cerr, 0, sizeof(cerr));
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		_exit(1);
+	for (i = 0; guestfs_syscalls[i] != NULL; i++)
+		if ((sc = seccomp_syscall_resolve_name(
+		    guestfs_syscalls[i])) != __NR_SCMP_ERROR)
+			seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
+	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
+	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
+	if (seccomp_load(ctx) < 0)
+		_exit(1);
+	if (guestfs_provision(disk, gs, &gr, cerr, sizeof(cerr)) == -1)
+		gr.gr_written = -1;
+	/* Nothing of the disk held once the report is read. */
+	close(disk);
+	if (write(report, &gr, sizeof(gr)) != sizeof(gr) ||
+	    write(report, cerr, sizeof(cerr)) != sizeof(cerr))
+		_exit(1);
+	_exit(0);
+}
+
+/* The provisioner's children that ended, reaped. */
+static void
+prov_reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void
+prov_sigchld(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * The provisioner, forked by vm_preinit() and in the worker's sandbox
+ * already: one request at a time, each a fork.  It ends when the
+ * worker does (end of file on its socket, or the death signal).
+ */
+void
+vm_provisioner(int s, pid_t worker)
+{
+	static struct prov_req	 pq;
+	struct guest_spec	 gs;
+	struct sigaction	 sa;
+	struct msghdr		 msg;
+	struct cmsghdr		*cmsg;
+	struct iovec		 iov;
+	struct pollfd		 pfd;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	sigset_t		 chld, none;
+	ssize_t			 n;
+	pid_t			 me = getpid();
+	int			 fds[2], i;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != worker)
+		_exit(1);
+	setproctitle("-bangerd: vm provisioner");
+	/* No handler of the worker's may run here (libevent's would tell
+	   the worker's loop of our signals). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			(void)sigaction(i, &sa, NULL);
+	sa.sa_handler = prov_sigchld;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	/* SIGCHLD only while waiting in ppoll: no reaping race. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &chld, NULL);
+	/* Only the socket, and 0-2 (stderr for libraries' last words). */
+	if (s > 3)
+		(void)close_range(3, s - 1, 0);
+	(void)close_range(s + 1, ~0U, 0);
+
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	for (;;) {
+		prov_reap();
+		if (ppoll(&pfd, 1, NULL, &none) == -1) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		memset(&msg, 0, sizeof(msg));
+		memset(&cbuf, 0, sizeof(cbuf));
+		iov.iov_base = &pq;
+		iov.iov_len = sizeof(pq);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		if ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
+		    -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			_exit(1);
+		}
+		if (n == 0)
+			_exit(0);	/* the worker is gone */
+		fds[0] = fds[1] = -1;
+		cmsg = CMSG_FIRSTHDR(&msg);
+		if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS &&
+		    cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+			memcpy(fds, CMSG_DATA(cmsg), sizeof(fds));
+		else if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS)
+			/* Not two: close what came. */
+			for (i = 0; (size_t)i < (cmsg->cmsg_len - CMSG_LEN(0)) /
+			    sizeof(int); i++) {
+				int	 f;
+
+				memcpy(&f, CMSG_DATA(cmsg) + i * sizeof(int),
+				    sizeof(f));
+				close(f);
+			}
+		/* A short request, or no disk and pipe: its pipe says so. */
+		if (n != (ssize_t)sizeof(pq) || fds[0] == -1 ||
+		    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			if (fds[0] != -1)
+				close(fds[0]);
+			if (fds[1] != -1)
+				close(fds[1]);
+			continue;
+		}
+		pq.pq_hostname[sizeof(pq.pq_hostname) - 1] = '\0';
+		pq.pq_domain[sizeof(pq.pq_domain) - 1] = '\0';
+		pq.pq_mac[sizeof(pq.pq_mac) - 1] = '\0';
+		pq.pq_keys[sizeof(pq.pq_keys) - 1] = '\0';
+		memset(&gs, 0, sizeof(gs));
+		gs.gs_hostname = pq.pq_hostname;
+		gs.gs_domain = pq.pq_domain;
+		gs.gs_addr = pq.pq_addr;
+		gs.gs_prefix = pq.pq_prefix;
+		gs.gs_gateway = pq.pq_gateway;
+		gs.gs_dns = pq.pq_dns;
+		gs.gs_mac = pq.pq_mac;
+		gs.gs_authkeys = pq.pq_authkeys ? pq.pq_keys : NULL;
+		gs.gs_hostkeys = pq.pq_hostkeys;
+		switch (fork()) {
+		case 0:
+			close(s);
+			/* It writes a disk no one waits for once we are gone. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+			    getppid() != me)
+				_exit(1);
+			(void)sigprocmask(SIG_SETMASK, &none, NULL);
+			prov_child(fds[0], fds[1], &gs);
+		default:
+			/* -1: the closed pipe tells the worker. */
+			close(fds[0]);
+			close(fds[1]);
+			explicit_bzero(&pq.pq_keys, sizeof(pq.pq_keys));
+		}
+	}
+}
+
+/* The provisioner is gone (or refused): the worker forks from now on. */
+static void
+prov_lost(const char *why)
+{
+	int	 status;
+
+	log_warnx("provisioner: %s; disk children are the worker's from "
+	    "now on", why);
+	/* At end of file on its socket it ends, if it has not. */
+	close(vm_prov_fd);
+	vm_prov_fd = -1;
+	while (vm_prov_pid > 0 && waitpid(vm_prov_pid, &status, 0) == -1 &&
+	    errno == EINTR)
+		;
+	vm_prov_pid = -1;
+}
+
+/* The request to the provisioner: 0 sent, -1 not (the worker forks). */
+static int
+prov_send(const struct guest_spec *gs, int disk, int report)
+{
+	static struct prov_req	 pq;
+	struct msghdr		 msg;
+	struct cmsghdr		*cmsg;
+	struct iovec		 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	int			 fds[2] = { disk, report }, rv;
+
+	if (vm_prov_fd == -1)
+		return -1;
+	memset(&pq, 0, sizeof(pq));
+	if (strlcpy(pq.pq_hostname, gs->gs_hostname,
+	    sizeof(pq.pq_hostname)) >= sizeof(pq.pq_hostname) ||
+	    strlcpy(pq.pq_domain, gs->gs_domain, sizeof(pq.pq_domain)) >=
+	    sizeof(pq.pq_domain) ||
+	    strlcpy(pq.pq_mac, gs->gs_mac, sizeof(pq.pq_mac)) >=
+	    sizeof(pq.pq_mac) || (gs->gs_authkeys != NULL &&
+	    strlcpy(pq.pq_keys, gs->gs_authkeys, sizeof(pq.pq_keys)) >=
+	    sizeof(pq.pq_keys)))
+		return -1;	/* the worker's own child says what */
+	pq.pq_authkeys = gs->gs_authkeys != NULL;
+	pq.pq_addr = gs->gs_addr;
+	pq.pq_gateway = gs->gs_gateway;
+	pq.pq_dns = gs->gs_dns;
+	pq.pq_prefix = gs->gs_prefix;
+	pq.pq_hostkeys = gs->gs_hostkeys;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	iov.iov_base = &pq;
+	iov.iov_len = sizeof(pq);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+	while ((rv = sendmsg(vm_prov_fd, &msg, MSG_NOSIGNAL)) == -1 &&
+	    errno == EINTR)
+		;
+	explicit_bzero(&pq.pq_keys, sizeof(pq.pq_keys));
+	if (rv == (int)sizeof(pq))
+		return 0;
+	if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -1;	/* busy: this one is the worker's */
+	prov_lost(rv == -1 ? strerror(errno) : "short send");
+	return -1;
+}
+
+/*
+ * Write the guest's files into its disk: a disk child, from the
+ * provisioner or else forked here, does it with libext2fs (guestfs.c)
+ * under a seccomp filter that allows only what libext2fs needs on the
+ * disk fd, and reports back on a pipe, read in the event loop
+ * (vm_provision_read): the worker serves everyone else meanwhile.
  */
 int
 vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 {
 	struct guest_spec	 gs;
-	struct guest_result	 gr;
 	struct vm_prov		*pr;
-	scmp_filter_ctx		 ctx;
-	char			 cerr[GUESTFS_ERR_MAX];
-	size_t			 i;
-	int			 p[2], sc;
+	int			 p[2];
 	pid_t			 pid, self;
 
 	memset(&gs, 0, sizeof(gs));
@@ -124,37 +411,24 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	self = getpid();
-	switch (pid = fork()) {
-	case -1:
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	case 0:
-		close(p[0]);
-		/* It writes a disk no one waits for once we are gone. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != self)
-			_exit(1);
-		memset(&gr, 0, sizeof(gr));
-		memset(cerr, 0, sizeof(cerr));
-		if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-			_exit(1);
-		for (i = 0; guestfs_syscalls[i] != NULL; i++)
-			if ((sc = seccomp_syscall_resolve_name(
-			    guestfs_syscalls[i])) != __NR_SCMP_ERROR)
-				seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
-		seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
-		seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
-		if (seccomp_load(ctx) < 0)
-			_exit(1);
-		if (guestfs_provision(disk, &gs, &gr, cerr, sizeof(cerr)) == -1)
-			gr.gr_written = -1;
-		if (write(p[1], &gr, sizeof(gr)) != sizeof(gr) ||
-		    write(p[1], cerr, sizeof(cerr)) != sizeof(cerr))
-			_exit(1);
-		_exit(0);
+	if (prov_send(&gs, disk, p[1]) == 0)
+		pid = -1;
+	else {
+		self = getpid();
+		switch (pid = fork()) {
+		case -1:
+			snprintf(err, errlen, "fork: %s", strerror(errno));
+			close(p[0]);
+			close(p[1]);
+			return -1;
+		case 0:
+			close(p[0]);
+			/* It writes a disk no one waits for once we are gone. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+			    getppid() != self)
+				_exit(1);
+			prov_child(disk, p[1], &gs);
+		}
 	}
 	close(p[1]);
 	if ((pr = calloc(1, sizeof(*pr))) == NULL)

@@ -84,7 +84,12 @@ void	 vm_console_input(uint32_t, const void *, size_t);
 void	 vm_client_gone(uint32_t);
 
 /* preinit.c */
-int	 vm_preinit(void);
+int	 vm_preinit(const struct worker_init *);
+extern int	 vm_prov_fd;	/* the provisioner's socket, or -1 */
+extern pid_t	 vm_prov_pid;
+
+/* provision.c: the provisioner's loop, in the worker's sandbox */
+void	 vm_provisioner(int, pid_t) __attribute__((__noreturn__));
 
 /* vm.c */
 int	 vm_image_users(const char *, uid_t, char *, size_t, uint32_t *);

@@ -120,10 +120,10 @@ nm -u --format=posix $rootobjs | awk '{ print $1 }' | sort -u >"$TMPD/need"
 nm -g --defined-only --format=posix $workobjs | awk '{ print $1 }' |
     sort -u >"$TMPD/work"
 called=$(comm -12 "$TMPD/need" "$TMPD/work" | oneline)
-if [ "$called" = "net_worker pull_worker update_worker vm_worker" ]; then
-	pass "layout: root code calls no worker's function but the four event loops"
+if [ "$called" = "net_worker pull_worker update_worker vm_provisioner vm_worker" ]; then
+	pass "layout: root code calls no worker's function but the four event loops and the provisioner's"
 else
-	fail "layout: root code calls no worker's function but the four event loops" \
+	fail "layout: root code calls no worker's function but the four event loops and the provisioner's" \
 	    "it calls: $called"
 fi
 

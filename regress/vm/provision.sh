@@ -1,0 +1,95 @@
+# The provisioner: the vm worker forks it once as it starts, and it
+# forks each new VM's disk child (guestfs.c), so no disk child copies
+# the worker's memory.  It runs sandboxed as the worker does, writes
+# the same files, leaves with the worker, and if it is gone the worker
+# forks the disk children itself: creation goes on.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "provision" "needs root to start bangerd"
+	t_done
+fi
+for tool in debugfs jq; do
+	command -v $tool >/dev/null || { skip "provision" "no $tool"; t_done; }
+done
+
+daemon_setup
+trap daemon_cleanup EXIT
+vm_daemon_start provision
+
+provisioner() { pgrep -P "$(worker_pid vm)" -f '^bangerd: vm provisioner'; }
+# disk_file NAME PATH: a file in the VM's disk, as the guest will see it.
+disk_file() {
+	debugfs -R "cat $2" "$STATE/disks/$(vm_id "$1").ext4" 2>/dev/null |
+	    tr -d '\0'
+}
+# gone PID...: none of them is a process any more (nor a zombie).
+gone() {
+	local p
+	for p in "$@"; do
+		[ -e "/proc/$p" ] && return 1
+	done
+	return 0
+}
+
+vw=$(worker_pid vm)
+pp=$(provisioner)
+expect_eq "provision: the vm worker has one child at rest, the provisioner" \
+    "$(pgrep -P "$vw" | wc -l) $(echo "$pp" | wc -w)" "1 1"
+if [ -n "$pp" ]; then
+	worker_sandbox_check "provision: the provisioner" vm "$pp"
+	last=$(ls /proc/$pp/fd | sort -n | tail -1)
+	expect_match "provision: the provisioner holds only 0-2 and a socket" \
+	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')$(readlink \
+	    /proc/$pp/fd/$last)" "^0 1 2 $last socket:"
+	# Waiting in ppoll: nothing blocked, SIGPIPE ignored, SIGCHLD
+	# caught (its children reaped).
+	expect_eq "provision: the provisioner's signals, blocked ignored caught" \
+	    "$(awk '/^Sig(Cgt|Ign|Blk):/ {print $2}' /proc/$pp/status |
+	    tr '\n' ' ')" \
+	    "0000000000000000 0000000000001000 0000000000010000 "
+fi
+
+# Disk children come from the provisioner: a VM created, its files in.
+ctl vm create p1 >/dev/null
+expect_eq "provision: a VM created through the provisioner is created" \
+    "$(ctl vm show --json p1 | jq -r .state)" "created"
+expect_eq "provision: its disk has its hostname" "$(disk_file p1 /etc/hostname)" "p1"
+expect_match "provision: and its host key" \
+    "$(disk_file p1 /etc/ssh/ssh_host_ed25519_key.pub)" "^ssh-ed25519 "
+expect_eq "provision: the provisioner is still the worker's one child" \
+    "$(pgrep -P "$vw" | tr '\n' ' ')" "$pp "
+expect_eq "provision: its disk child was reaped" \
+    "$(pgrep -P "$pp" | wc -l)" 0
+
+# The provisioner killed: the next creation goes on, the worker forks.
+if [ -n "$pp" ]; then
+	kill -KILL "$pp"
+	wait_for 10 sh -c "grep -q zombie /proc/$pp/status 2>/dev/null"
+fi
+expect_match "provision: with the provisioner gone, creation goes on" \
+    "$(ctl vm create p2 2>&1)" "^vm p2 created"
+expect_eq "provision: ...its disk has its hostname" "$(disk_file p2 /etc/hostname)" "p2"
+expect_match "provision: the worker says it forks the disk children now" \
+    "$(cat "$DLOG")" "provisioner: .*; disk children are the worker's from now on"
+expect_eq "provision: the dead provisioner was reaped" \
+    "$(pgrep -P "$vw" | wc -l)" 0
+ctl vm create p3 >/dev/null
+expect_eq "provision: and the next creation too" "$(disk_file p3 /etc/hostname)" "p3"
+
+# A new vm worker forks a new provisioner; the old one's goes with it.
+vw=$(worker_pid vm)
+kill -KILL "$vw"
+wait_for 20 sh -c "[ -n \"\$(ctl status --json 2>/dev/null | jq -r '.workers[] | select(.role == \"vm\" and .state == \"running\" and .pid > 0 and .pid != $vw) | .pid')\" ]"
+pp=$(provisioner)
+expect_eq "provision: a restarted vm worker forks its own provisioner" \
+    "$(echo "$pp" | wc -w)" 1
+ctl vm create p4 >/dev/null
+expect_eq "provision: through which VMs are created" "$(disk_file p4 /etc/hostname)" "p4"
+vw=$(worker_pid vm)
+daemon_stop
+wait_for 10 gone $vw $pp
+expect_eq "provision: the provisioner leaves with the daemon" \
+    "$(for p in $vw $pp; do [ -e /proc/$p ] && echo "$p"; done)" ""
+t_done
