@@ -47,6 +47,12 @@ struct prov_req {
 	char		pq_keys[PROTO_AUTHKEYS_MAX];
 };
 
+/* Room for a request's two descriptors. */
+union prov_cmsg {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(2 * sizeof(int))];
+};
+
 static void	 prov_child(int, int, const struct guest_spec *)
 		    __attribute__((__noreturn__));
 static void	 prov_lost(const char *);
@@ -161,6 +167,21 @@ prov_child(int disk, int report, const struct guest_spec *gs)
 	_exit(0);
 }
 
+/* A request's message: pq, and the descriptors' room. */
+static void
+prov_msg(struct msghdr *msg, struct iovec *iov, struct prov_req *pq,
+    union prov_cmsg *cbuf)
+{
+	memset(msg, 0, sizeof(*msg));
+	memset(cbuf, 0, sizeof(*cbuf));
+	iov->iov_base = pq;
+	iov->iov_len = sizeof(*pq);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = cbuf->buf;
+	msg->msg_controllen = sizeof(cbuf->buf);
+}
+
 /* The provisioner's children that ended, reaped. */
 static void
 prov_reap(void)
@@ -190,10 +211,7 @@ vm_provisioner(int s, pid_t worker)
 	struct cmsghdr		*cmsg;
 	struct iovec		 iov;
 	struct pollfd		 pfd;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
+	union prov_cmsg		 cbuf;
 	sigset_t		 chld, none;
 	ssize_t			 n;
 	pid_t			 me = getpid();
@@ -232,14 +250,7 @@ vm_provisioner(int s, pid_t worker)
 				continue;
 			_exit(1);
 		}
-		memset(&msg, 0, sizeof(msg));
-		memset(&cbuf, 0, sizeof(cbuf));
-		iov.iov_base = &pq;
-		iov.iov_len = sizeof(pq);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
+		prov_msg(&msg, &iov, &pq, &cbuf);
 		if ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
 		    -1) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -331,10 +342,7 @@ prov_send(const struct guest_spec *gs, int disk, int report)
 	struct msghdr		 msg;
 	struct cmsghdr		*cmsg;
 	struct iovec		 iov;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
+	union prov_cmsg		 cbuf;
 	int			 fds[2] = { disk, report }, rv;
 
 	if (vm_prov_fd == -1)
@@ -356,14 +364,7 @@ prov_send(const struct guest_spec *gs, int disk, int report)
 	pq.pq_prefix = gs->gs_prefix;
 	pq.pq_hostkeys = gs->gs_hostkeys;
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = &pq;
-	iov.iov_len = sizeof(pq);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
+	prov_msg(&msg, &iov, &pq, &cbuf);
 	cmsg = CMSG_FIRSTHDR(&msg);
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
