@@ -44,11 +44,15 @@ if [ -n "$pp" ]; then
 	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')$(readlink \
 	    /proc/$pp/fd/$last)" "^0 1 2 $last socket:"
 	# Waiting in ppoll: nothing blocked, SIGPIPE ignored, SIGCHLD
-	# caught (its children reaped).
+	# caught (its children reaped).  Signals 32 and 33 are glibc's,
+	# which sigaction() refuses to change: they stay as bangerd was
+	# started (make ignores 32), and are left out.
+	sigs=
+	for v in $(awk '/^Sig(Cgt|Ign|Blk):/ {print $2}' /proc/$pp/status); do
+		sigs="$sigs$(printf '%016x' $((0x$v & ~0x180000000))) "
+	done
 	expect_eq "provision: the provisioner's signals, blocked ignored caught" \
-	    "$(awk '/^Sig(Cgt|Ign|Blk):/ {print $2}' /proc/$pp/status |
-	    tr '\n' ' ')" \
-	    "0000000000000000 0000000000001000 0000000000010000 "
+	    "$sigs" "0000000000000000 0000000000001000 0000000000010000 "
 fi
 
 # Disk children come from the provisioner: a VM created, its files in.
