@@ -17,7 +17,7 @@ PKGS="make gcc libc6-dev pkg-config bison
 	ldnsutils jq curl python3 valgrind util-linux procps
 	systemd shellcheck openssh-client attr
 	qemu-system-x86 busybox-static lz4 debootstrap cpio file binutils zstd
-	openssl docker-registry skopeo"
+	openssl docker-registry skopeo strace"
 
 missing=
 for p in $PKGS; do

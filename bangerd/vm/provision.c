@@ -19,6 +19,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -133,6 +136,67 @@ vm_provision_read(int fd, short event, void *arg)
 }
 
 /*
+ * The disk child's filter: what libext2fs needs on the disk fd, and
+ * exit.  NULL if libseccomp cannot build it.
+ */
+static scmp_filter_ctx
+prov_filter(void)
+{
+	scmp_filter_ctx	 ctx;
+	size_t		 i;
+	int		 sc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		return NULL;
+	for (i = 0; guestfs_syscalls[i] != NULL; i++)
+		if ((sc = seccomp_syscall_resolve_name(
+		    guestfs_syscalls[i])) != __NR_SCMP_ERROR)
+			seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
+	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
+	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
+	return ctx;
+}
+
+/*
+ * The filter compiled once, by the provisioner: each of its children
+ * loads the program (prov_prog) instead of building and compiling it
+ * again.  Empty if that failed: the children build their own.
+ */
+#define PROV_PROG_MAX	4096	/* instructions */
+static struct sock_filter	 prov_insns[PROV_PROG_MAX];
+static struct sock_fprog	 prov_prog;
+
+static void
+prov_compile(void)
+{
+	scmp_filter_ctx	 ctx;
+	ssize_t		 n;
+	size_t		 off = 0;
+	int		 p[2];
+
+	if ((ctx = prov_filter()) == NULL)
+		return;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		seccomp_release(ctx);
+		return;
+	}
+	/* The program is at most a page or two: the pipe holds it. */
+	if (seccomp_export_bpf(ctx, p[1]) == 0) {
+		while ((n = read(p[0], (char *)prov_insns + off,
+		    sizeof(prov_insns) - off)) > 0)
+			off += n;
+		if (off > 0 && off < sizeof(prov_insns) &&
+		    off % sizeof(prov_insns[0]) == 0) {
+			prov_prog.len = off / sizeof(prov_insns[0]);
+			prov_prog.filter = prov_insns;
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	seccomp_release(ctx);
+}
+
+/*
  * The disk child, forked by the provisioner or the worker: a tighter
  * seccomp filter, the files written, the disk closed, then its report.
  */
@@ -142,20 +206,14 @@ prov_child(int disk, int report, const struct guest_spec *gs)
 	struct guest_result	 gr;
 	scmp_filter_ctx		 ctx;
 	char			 cerr[GUESTFS_ERR_MAX];
-	size_t			 i;
-	int			 sc;
 
 	memset(&gr, 0, sizeof(gr));
 	memset(cerr, 0, sizeof(cerr));
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-		_exit(1);
-	for (i = 0; guestfs_syscalls[i] != NULL; i++)
-		if ((sc = seccomp_syscall_resolve_name(
-		    guestfs_syscalls[i])) != __NR_SCMP_ERROR)
-			seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0);
-	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
-	seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
-	if (seccomp_load(ctx) < 0)
+	if (prov_prog.len > 0) {
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prov_prog,
+		    0, 0) == -1)
+			_exit(1);
+	} else if ((ctx = prov_filter()) == NULL || seccomp_load(ctx) < 0)
 		_exit(1);
 	if (guestfs_provision(disk, gs, &gr, cerr, sizeof(cerr)) == -1)
 		gr.gr_written = -1;
@@ -240,6 +298,7 @@ vm_provisioner(int s, pid_t worker)
 	if (s > 3)
 		(void)close_range(3, s - 1, 0);
 	(void)close_range(s + 1, ~0U, 0);
+	prov_compile();
 
 	pfd.fd = s;
 	pfd.events = POLLIN;

@@ -67,6 +67,30 @@ expect_eq "provision: the provisioner is still the worker's one child" \
 expect_eq "provision: its disk child was reaped" \
     "$(pgrep -P "$pp" | wc -l)" 0
 
+# The disk child loads its filter (compiled once by the provisioner)
+# before it reads the disk, and then writes it under the filter.
+if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
+	strace -f -qq -p "$pp" -e trace=prctl,seccomp,pread64,pwrite64 \
+	    -o "$T/child.trace" &
+	sp=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
+	ctl vm create pt >/dev/null
+	kill "$sp"
+	wait "$sp" 2>/dev/null
+	expect_match "provision: the disk child loads its seccomp program first" \
+	    "$(grep -v -e PDEATHSIG -e DUMPABLE "$T/child.trace" | head -1)" \
+	    "prctl\(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, \{len=[0-9]+, .*\) = 0"
+	expect_match "provision: ...then reads and writes the disk" \
+	    "$(grep -c -E 'p(read|write)64\(.* = [0-9]+$' "$T/child.trace")" \
+	    "^[1-9][0-9]*$"
+	expect_eq "provision: ...which the provisioner did not touch" \
+	    "$(grep "^$pp " "$T/child.trace" | grep -vc -- ' --- SIG')" 0
+	expect_eq "provision: ...and its files are in" \
+	    "$(disk_file pt /etc/hostname)" "pt"
+else
+	skip "provision: the disk child's filter" "no strace"
+fi
+
 # The provisioner killed: the next creation goes on, the worker forks.
 if [ -n "$pp" ]; then
 	kill -KILL "$pp"
