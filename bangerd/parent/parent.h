@@ -100,6 +100,12 @@ struct pvm {
 	uid_t			 pv_owner;	/* who asked for it */
 	uid_t			 pv_uid;	/* its own uid and gid */
 	int			 pv_state;	/* VMOP_* */
+	/*
+	 * pv_gen: how many synced saves its record has had (the run-time
+	 * record names the one it follows); pv_run: ID.run is on disk.
+	 */
+	uint64_t		 pv_gen;
+	int			 pv_run;
 	char			 pv_tap[IFNAMSIZ];
 	char			 pv_backend[16];	/* dm, reflink, copy */
 	char			*pv_disk;	/* its path, or NULL */
@@ -198,6 +204,7 @@ struct pvm *pvm_find(const char *);
 struct pvms *pvm_list(void);
 const char *pvm_state_name(int);
 /* vmrecord.c: the records and their files, for the other vm*.c */
+#define RUN_SUFFIX	".run"		/* STATE/priv/ID.run: run-time record */
 extern struct pvms pvms;	/* every record */
 extern size_t	 pvm_count;	/* records in pvms */
 int	 pvm_uid_alloc(uid_t *);
@@ -208,6 +215,7 @@ int	 pvm_save_sync(struct pvm *, int);
 void	 pvm_save_all(struct pvm **, int *, size_t);
 int	 pvm_save(struct pvm *);
 int	 pvm_set_state(struct pvm *, int);
+const char *pvm_boot_id(void);
 int	 priv_dir_sync(void);
 void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);

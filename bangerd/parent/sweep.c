@@ -479,31 +479,41 @@ sweep_one(const struct sweep_id *si)
 	}
 }
 
-/* Temporary records a crash left in STATE/priv (pvm_save's ID.tmp). */
+/*
+ * What a crash left in STATE/priv: temporary records (vmrecord.c's
+ * ID.tmp and ID.run.tmp), and run-time records (ID.run) of VMs with no
+ * record.
+ */
 static void
 sweep_priv_tmp(void)
 {
-	char		 dir[PATH_MAX], path[PATH_MAX * 2];
+	char		 dir[PATH_MAX], path[PATH_MAX * 2], id[VM_ID_LEN + 1];
 	struct dirent	*de;
+	const char	*sfx, *what;
 	DIR		*d;
-	size_t		 len;
 
 	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
 	    PRIV_DIR);
 	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (len != VM_ID_LEN + 4 ||
-		    valid_vm_id(de->d_name, VM_ID_LEN, NULL) == -1 ||
-		    strcmp(de->d_name + VM_ID_LEN, ".tmp") != 0)
+		if (strlen(de->d_name) <= VM_ID_LEN ||
+		    valid_vm_id(de->d_name, VM_ID_LEN, NULL) == -1)
+			continue;
+		sfx = de->d_name + VM_ID_LEN;
+		strlcpy(id, de->d_name, sizeof(id));
+		if (strcmp(sfx, ".tmp") == 0 ||
+		    strcmp(sfx, RUN_SUFFIX ".tmp") == 0)
+			what = "an unfinished record";
+		else if (strcmp(sfx, RUN_SUFFIX) == 0 && pvm_find(id) == NULL)
+			what = "the run-time record of no VM";
+		else
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlinkat(dirfd(d), de->d_name, 0) == -1)
 			log_warn("sweep: %s", path);
 		else
-			log_info("sweep: removed %s, an unfinished record",
-			    path);
+			log_info("sweep: removed %s, %s", path, what);
 	}
 	closedir(d);
 }

@@ -20,6 +20,7 @@
 #include "log.h"
 
 #define PRIV_DIR	"priv"
+#define BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 
 /* Every record: vmops.c and the other vm*.c go through them all. */
 struct pvms		 pvms = TAILQ_HEAD_INITIALIZER(pvms);
@@ -141,20 +142,60 @@ pvm_disk_setf(struct pvm *pv, const char *fmt, ...)
 }
 
 /*
- * The record, one write: temp file, fsync, rename.  Once this returns,
- * the state it names survives a crash of the daemon, and the file is
- * never found empty or torn, only older.  With dirsync the rename is
- * synced too (the directory): the state survives a power cut.  That is
- * wanted for the states a power cut must not undo: a new record
- * (creating), created (the client is told) and destroying (resources
- * go next).  Starting and running need not: no VM survives a power
- * cut, and at the next start a record that still says created, or says
- * starting or running with no such process, ends as created (jail and
- * cgroup removed: pvm_restore_one).  pvm_save_all() saves many so, as
- * one group commit.
+ * The boot this daemon runs in (the kernel's boot_id), which every
+ * run-time record names: one from an earlier boot is never read back.
+ * NULL if it cannot be read; then every save is a synced one.
+ */
+const char *
+pvm_boot_id(void)
+{
+	static char	 id[40];
+	static int	 done;
+	ssize_t		 n;
+	int		 fd;
+
+	if (!done) {
+		done = 1;
+		n = -1;
+		if ((fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC)) != -1) {
+			n = read(fd, id, sizeof(id) - 1);
+			close(fd);
+		}
+		id[n > 0 ? n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+		if (id[0] == '\0')
+			log_warnx("%s cannot be read: every record of a VM "
+			    "is synced", BOOT_ID_PATH);
+	}
+	return id[0] != '\0' ? id : NULL;
+}
+
+/*
+ * A VM's record, in two files of STATE/priv:
+ *
+ * ID, its synced record: written to ID.tmp, synced, renamed over the
+ * last, so never found empty or torn, only older.  With dirsync the
+ * rename is synced too (the directory), so the record survives a power
+ * cut.  That is wanted for the states a power cut must not undo: a new
+ * record (creating), created (the client is told), destroying
+ * (resources go next), and a snapshot's.  Each such save counts one
+ * more in its "gen".
+ *
+ * ID.run, its run-time record: everything else (starting, running, the
+ * process, stopped, its address and loop devices while it is created),
+ * written to ID.run.tmp and renamed, never synced.  It names the gen of
+ * the synced record it follows and the boot it was written in, and ends
+ * with "end".  At start (vmrestore.c) it is read instead of ID only if
+ * it is whole, of this boot and of ID's gen: after a crash of the
+ * daemon it is the latest; after a power cut it is from another boot,
+ * or empty, or torn, and ID holds what a power cut must keep.  No VM
+ * survives a power cut: a record that says starting or running with no
+ * such process ends as created (pvm_restore_one), and the sweep removes
+ * what a creation's unsynced part named.  pvm_save_all() saves many
+ * synced records as one group commit.
  */
 static int
-pvm_record_text(struct pvm *pv, char *buf, size_t size)
+pvm_record_text(struct pvm *pv, int run, char *buf, size_t size)
 {
 	const struct psnap *ps;
 	size_t	 i;
@@ -164,14 +205,16 @@ pvm_record_text(struct pvm *pv, char *buf, size_t size)
 	    "owner %u\nuid %u\nstate %d\ntap %s\nbackend %s\ndisk %s\n"
 	    "disk_size %" PRIu64 "\nloop_origin %s\nloop_cow %s\npid %d\n"
 	    "starttime %llu\naddr %u\ncpus %u\nmemory %" PRIu64 "\n"
-	    "ended %d\nexit_time %lld\nexit_status %d\n",
+	    "ended %d\nexit_time %lld\nexit_status %d\ngen %" PRIu64 "\n",
 	    pv->pv_id, pv->pv_name, pv->pv_image, (unsigned)pv->pv_owner,
 	    (unsigned)pv->pv_uid, pv->pv_state, pv->pv_tap, pv->pv_backend,
 	    pvm_disk(pv), pv->pv_disk_size, pv->pv_loop_origin,
 	    pv->pv_loop_cow, (int)pv->pv_proc.fp_pid,
 	    pv->pv_proc.fp_starttime, (unsigned)pv->pv_addr.s_addr,
 	    pv->pv_cpus, pv->pv_memory, pv->pv_ended,
-	    (long long)pv->pv_exit_time, pv->pv_exit_status);
+	    (long long)pv->pv_exit_time, pv->pv_exit_status, pv->pv_gen);
+	if (run && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, "boot %s\n", pvm_boot_id());
 	for (i = 0; i < pv->pv_npublish && n > 0 && (size_t)n < size; i++)
 		n += snprintf(buf + n, size - n, "publish %u %u %u %u\n",
 		    pv->pv_publish[i].pp_proto,
@@ -186,6 +229,8 @@ pvm_record_text(struct pvm *pv, char *buf, size_t size)
 		    ps->ps_memory, ps->ps_vmstate, ps->ps_disk,
 		    ps->ps_disk_alloc, ps->ps_ms, ps->ps_how);
 	}
+	if (n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, "end\n");
 	if (n < 0 || (size_t)n >= size) {
 		log_warnx("vm %s: its record does not fit %zu bytes",
 		    pv->pv_id, size);
@@ -195,26 +240,36 @@ pvm_record_text(struct pvm *pv, char *buf, size_t size)
 	return n;
 }
 
+/* How a record's temporary file is written. */
+#define REC_SYNC	0	/* synced */
+#define REC_START	1	/* its writeback started, for pvm_save_all */
+#define REC_RUN		2	/* the run-time record, not synced */
+
 /*
- * The record into ID.tmp: synced (sync), or with its writeback only
- * started, for pvm_save_all to sync with the others.
+ * The record into ID.tmp (REC_SYNC, REC_START) or ID.run.tmp (REC_RUN).
  */
 static int
-pvm_write_tmp(struct pvm *pv, int sync)
+pvm_write_tmp(struct pvm *pv, int how)
 {
 	char	 tmp[PATH_MAX], buf[8192];
-	int	 fd, len, saved;
+	int	 fd, len, saved, rv;
 
-	if (priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
-	    (len = pvm_record_text(pv, buf, sizeof(buf))) == -1)
+	if (priv_path(pv->pv_id, how == REC_RUN ? RUN_SUFFIX ".tmp" :
+	    ".tmp", tmp, sizeof(tmp)) == -1 ||
+	    (len = pvm_record_text(pv, how == REC_RUN, buf,
+	    sizeof(buf))) == -1)
 		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
 		log_warn("vm %s: %s", pv->pv_id, tmp);
 		return -1;
 	}
-	if (write(fd, buf, len) != len || (sync ? fsync(fd) :
-	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)) == -1) {
+	rv = write(fd, buf, len) == len ? 0 : -1;
+	if (rv == 0 && how == REC_SYNC)
+		rv = fsync(fd);
+	else if (rv == 0 && how == REC_START)
+		rv = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (rv == -1) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -226,14 +281,16 @@ pvm_write_tmp(struct pvm *pv, int sync)
 	return 0;
 }
 
-/* ID.tmp becomes the record. */
+/* ID.tmp becomes the record, or ID.run.tmp the run-time record (run). */
 static int
-pvm_rename_tmp(struct pvm *pv)
+pvm_rename_tmp(struct pvm *pv, int run)
 {
 	char	 path[PATH_MAX], tmp[PATH_MAX];
 
-	if (priv_path(pv->pv_id, "", path, sizeof(path)) == -1 ||
-	    priv_path(pv->pv_id, ".tmp", tmp, sizeof(tmp)) == -1)
+	if (priv_path(pv->pv_id, run ? RUN_SUFFIX : "", path,
+	    sizeof(path)) == -1 ||
+	    priv_path(pv->pv_id, run ? RUN_SUFFIX ".tmp" : ".tmp", tmp,
+	    sizeof(tmp)) == -1)
 		return -1;
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename %s", pv->pv_id, tmp);
@@ -241,6 +298,20 @@ pvm_rename_tmp(struct pvm *pv)
 		return -1;
 	}
 	return 0;
+}
+
+/* ID.run, which a synced save has made stale, removed (unsynced). */
+static void
+pvm_run_drop(struct pvm *pv)
+{
+	char	 path[PATH_MAX];
+
+	if (!pv->pv_run)
+		return;
+	pv->pv_run = 0;
+	if (priv_path(pv->pv_id, RUN_SUFFIX, path, sizeof(path)) == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("vm %s: unlink %s", pv->pv_id, path);
 }
 
 /* STATE/priv synced: the renames and unlinks in it survive a power cut. */
@@ -265,11 +336,17 @@ priv_dir_sync(void)
 	return 0;
 }
 
+/* The synced record (see above); its rename synced too with dirsync. */
 int
 pvm_save_sync(struct pvm *pv, int dirsync)
 {
-	if (pvm_write_tmp(pv, 1) == -1 || pvm_rename_tmp(pv) == -1)
+	pv->pv_gen++;
+	if (pvm_write_tmp(pv, REC_SYNC) == -1 ||
+	    pvm_rename_tmp(pv, 0) == -1) {
+		pv->pv_gen--;
 		return -1;
+	}
+	pvm_run_drop(pv);
 	if (dirsync && priv_dir_sync() == -1) {
 		log_warnx("vm %s: its record's rename is not synced",
 		    pv->pv_id);
@@ -292,8 +369,10 @@ pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 	size_t	 i, renamed = 0;
 	int	 fd, err;
 
-	for (i = 0; i < n; i++)
-		errs[i] = pvm_write_tmp(pvs[i], 0) == -1 ? errno : 0;
+	for (i = 0; i < n; i++) {
+		pvs[i]->pv_gen++;
+		errs[i] = pvm_write_tmp(pvs[i], REC_START) == -1 ? errno : 0;
+	}
 	for (i = 0; i < n; i++) {
 		if (errs[i] != 0)
 			continue;
@@ -309,11 +388,16 @@ pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 			continue;
 		}
 		close(fd);
-		if (pvm_rename_tmp(pvs[i]) == -1)
+		if (pvm_rename_tmp(pvs[i], 0) == -1)
 			errs[i] = errno ? errno : EIO;
-		else
+		else {
+			pvm_run_drop(pvs[i]);
 			renamed++;
+		}
 	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != 0 && pvs[i]->pv_gen > 0)
+			pvs[i]->pv_gen--;
 	if (renamed > 0 && priv_dir_sync() == -1) {
 		err = errno ? errno : EIO;
 		for (i = 0; i < n; i++)
@@ -322,11 +406,19 @@ pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 	}
 }
 
-/* A record that outlives a power cut only as far as the last sync. */
+/*
+ * The run-time record (see above): read back after a crash of the
+ * daemon, never after a power cut.
+ */
 int
 pvm_save(struct pvm *pv)
 {
-	return pvm_save_sync(pv, 0);
+	if (pvm_boot_id() == NULL)
+		return pvm_save_sync(pv, 0);
+	if (pvm_write_tmp(pv, REC_RUN) == -1 || pvm_rename_tmp(pv, 1) == -1)
+		return -1;
+	pv->pv_run = 1;
+	return 0;
 }
 
 /* A state change, recorded: -1 if it could not be (then logged). */
@@ -336,8 +428,10 @@ pvm_set_state(struct pvm *pv, int state)
 	int	 was = pv->pv_state;
 
 	pv->pv_state = state;
-	return pvm_save_sync(pv, state == VMOP_DESTROYING ||
-	    (state == VMOP_CREATED && was == VMOP_CREATING));
+	if (state == VMOP_DESTROYING ||
+	    (state == VMOP_CREATED && was == VMOP_CREATING))
+		return pvm_save_sync(pv, 1);
+	return pvm_save(pv);
 }
 
 void
@@ -345,6 +439,7 @@ pvm_unlink(struct pvm *pv)
 {
 	char	 path[PATH_MAX];
 
+	pvm_run_drop(pv);
 	if (priv_path(pv->pv_id, "", path, sizeof(path)) == 0 &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("vm %s: unlink %s", pv->pv_id, path);

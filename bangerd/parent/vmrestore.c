@@ -26,12 +26,19 @@
 
 #define PRIV_DIR	"priv"
 
+/*
+ * A record's fields into pv; a run-time record's boot into boot (if
+ * not NULL), and *end set if the record ends with "end".
+ */
 static int
-record_field(FILE *fp, struct pvm *pv)
+record_field(FILE *fp, struct pvm *pv, char *boot, size_t bootlen, int *end)
 {
 	char		 line[PATH_MAX + 64], *val;
 
+	*end = 0;
 	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (*end)
+			return -1;	/* nothing follows "end" */
 		line[strcspn(line, "\n")] = '\0';
 		if ((val = strchr(line, ' ')) == NULL) {
 			/* An empty value: "tap " is "tap" here. */
@@ -81,6 +88,12 @@ record_field(FILE *fp, struct pvm *pv)
 			pv->pv_exit_time = strtoll(val, NULL, 10);
 		else if (strcmp(line, "exit_status") == 0)
 			pv->pv_exit_status = atoi(val);
+		else if (strcmp(line, "gen") == 0)
+			pv->pv_gen = strtoull(val, NULL, 10);
+		else if (strcmp(line, "boot") == 0 && boot != NULL)
+			strlcpy(boot, val, bootlen);
+		else if (strcmp(line, "end") == 0)
+			*end = 1;
 		else if (strcmp(line, "publish") == 0 &&
 		    pv->pv_npublish < PROTO_PUBLISH_MAX) {
 			struct proto_publish	*pp;
@@ -198,35 +211,94 @@ consoles_adopt(const char *list)
 	free(dup);
 }
 
-/* Read one record of STATE/priv; NULL (logged) if it is not whole. */
-static struct pvm *
-pvm_load(const char *dir, const char *id)
+static void
+pvm_record_free(struct pvm *pv)
 {
-	char		 path[PATH_MAX * 2];
+	free(pv->pv_publish);
+	free(pv->pv_disk);
+	free(pv->pv_snaps);
+	free(pv);
+}
+
+/*
+ * One file of STATE/priv read: NULL if it cannot be opened (errno set)
+ * or is not a whole record of id (errno EINVAL).  boot as record_field.
+ */
+static struct pvm *
+pvm_read(const char *path, const char *id, char *boot, size_t bootlen,
+    int *end)
+{
 	struct pvm	*pv;
 	FILE		*fp;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, id);
-	if ((fp = fopen(path, "re")) == NULL) {
-		log_warn("vm %s: %s", id, path);
+	if ((fp = fopen(path, "re")) == NULL)
 		return NULL;
-	}
 	if ((pv = calloc(1, sizeof(*pv))) == NULL)
 		fatal(NULL);
 	pv->pv_proc.fp_pidfd = -1;
 	pv->pv_proc.fp_ptyfd = -1;
 	pv->pv_exit_status = -1;
-	if (record_field(fp, pv) == -1 || strcmp(pv->pv_id, id) != 0 ||
+	if (record_field(fp, pv, boot, bootlen, end) == -1 || ferror(fp) ||
+	    strcmp(pv->pv_id, id) != 0 ||
 	    pv->pv_state < VMOP_CREATED || pv->pv_state > VMOP_DESTROYING) {
-		log_warnx("vm %s: unreadable record %s, ignored", id, path);
 		fclose(fp);
-		free(pv->pv_publish);
-		free(pv->pv_disk);
-		free(pv->pv_snaps);
-		free(pv);
+		pvm_record_free(pv);
+		errno = EINVAL;
 		return NULL;
 	}
 	fclose(fp);
+	return pv;
+}
+
+/*
+ * Read one record of STATE/priv: ID, or ID.run if that is the later one
+ * (vmrecord.c: whole, of this boot, following ID's gen).  NULL (logged)
+ * if ID is not whole.  A run-time record not taken is removed.
+ */
+static struct pvm *
+pvm_load(const char *dir, const char *id)
+{
+	char		 path[PATH_MAX * 2], boot[64];
+	const char	*why = NULL, *now;
+	struct pvm	*pv, *rv;
+	int		 end;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	if ((pv = pvm_read(path, id, NULL, 0, &end)) == NULL) {
+		if (errno == EINVAL)
+			log_warnx("vm %s: unreadable record %s, ignored", id,
+			    path);
+		else
+			log_warn("vm %s: %s", id, path);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s%s", dir, id, RUN_SUFFIX);
+	boot[0] = '\0';
+	if ((rv = pvm_read(path, id, boot, sizeof(boot), &end)) == NULL) {
+		if (errno == EINVAL)
+			why = "is not whole";
+		else if (errno != ENOENT)
+			log_warn("vm %s: %s", id, path);
+	} else if (!end)
+		why = "is not whole";
+	else if ((now = pvm_boot_id()) == NULL || strcmp(boot, now) != 0)
+		why = "is of an earlier boot";
+	else if (rv->pv_gen != pv->pv_gen)
+		why = "is older than its record";
+	if (rv != NULL && why == NULL) {
+		pvm_record_free(pv);
+		pv = rv;
+		pv->pv_run = 1;
+	} else {
+		if (rv != NULL)
+			pvm_record_free(rv);
+		if (why != NULL) {
+			log_info("vm %s: %s %s: the synced record holds", id,
+			    path, why);
+			if (unlink(path) == -1)
+				log_warn("vm %s: unlink %s", id, path);
+		}
+	}
 	strlcpy(pv->pv_proc.fp_vmid, pv->pv_id, sizeof(pv->pv_proc.fp_vmid));
 	return pv;
 }

@@ -62,10 +62,16 @@ vm_start_begin(struct vm *v)
 {
 	int	 fresh = v->v_fresh;
 
+	/*
+	 * A first start is recorded synced, in the state the VM is in
+	 * before it: starting itself is a run-time state (registry.c),
+	 * which a power cut must not leave as the VM's last word.
+	 */
 	if (v->v_clone_snap != NULL) {
 		/* A clone's first start restores its copy of the snapshot. */
 		v->v_fresh = 0;
 		v->v_sync = 1;
+		(void)vm_save(v);
 		vm_strset(&v->v_restore, v->v_clone_snap, PROTO_VMNAME_MAX);
 		vm_set_state(v, VM_STARTING);
 		vm_start_boot(v);
@@ -74,6 +80,7 @@ vm_start_begin(struct vm *v)
 	if (fresh) {
 		v->v_fresh = 0;
 		v->v_sync = 1;
+		(void)vm_save(v);
 	}
 	vm_set_state(v, VM_STARTING);
 	if (fresh)

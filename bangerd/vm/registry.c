@@ -280,10 +280,18 @@ vm_info(const struct vm *v, struct vm_info *vi)
  * is synced (the directory, and /vms for a new VM) before anything acts
  * on it for the states that must outlive a power cut: creating, created
  * and removing, and the first start of a VM (it records that a guest
- * has booted the disk, so e2fsck checks it from then on).  The run-time
- * states (starting, running, paused, stopping, stopped, error) are not:
- * no VM survives a power cut, and at the next start every VM whose
- * Firecracker is gone is stopped, whichever of these its record held.
+ * has booted the disk, so e2fsck checks it from then on).  Each such
+ * save counts one more in the record's "gen".
+ *
+ * The run-time states (starting, running, paused, stopping, stopped,
+ * error) go to /vms/ID/vm.run instead, renamed into place but never
+ * synced, naming the gen of the vm.json it follows.  At start it is
+ * read instead of vm.json only if it is whole and of the same gen:
+ * after a crash of the daemon it is the latest; after a power cut it
+ * may be missing, empty, torn or older, and vm.json holds what must be
+ * kept.  No VM survives a power cut, and at the next start every VM
+ * whose Firecracker is gone is stopped (vm_reconcile_one), whichever of
+ * these states its record held.
  */
 /*
  * Records saved as one group commit (a prune's "removing" records, all
@@ -296,6 +304,20 @@ vm_info(const struct vm *v, struct vm_info *vi)
  */
 static struct vm	**prune_saves;	/* vm_save() defers to the group */
 static size_t		 prune_nsaves, prune_capsaves;
+
+/* vm.run, which a synced save has made stale, removed (unsynced). */
+static void
+vm_run_drop(struct vm *v)
+{
+	char	 path[128];
+
+	if (!v->v_run)
+		return;
+	v->v_run = 0;
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, v->v_id, VM_RUNREC);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("vm %s: unlink %s", v->v_name, path);
+}
 
 static int
 prune_save_add(struct vm *v)
@@ -333,6 +355,7 @@ prune_commit(void)
 			if (fd != -1)
 				close(fd);
 			unlink(tmp);
+			prune_saves[i]->v_gen--;
 			prune_saves[i] = NULL;
 			continue;
 		}
@@ -340,8 +363,10 @@ prune_commit(void)
 		if (rename(tmp, path) == -1) {
 			log_warn("vm %s: rename", prune_saves[i]->v_name);
 			unlink(tmp);
+			prune_saves[i]->v_gen--;
 			prune_saves[i] = NULL;
-		}
+		} else
+			vm_run_drop(prune_saves[i]);
 	}
 	for (i = 0; i < prune_nsaves; i++) {
 		if (prune_saves[i] == NULL)
@@ -395,15 +420,18 @@ vm_save(struct vm *v)
 	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
 	    v->v_state == VM_REMOVING || v->v_sync;
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
-	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
+	snprintf(path, sizeof(path), "%s/%s", dir, sync ? VM_RECORD :
+	    VM_RUNREC);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, sync ? VM_RECORD :
+	    VM_RUNREC);
 	if (mkdir(dir, 0700) == 0)
 		made = 1;
 	else if (errno != EEXIST) {
 		log_warn("vm %s: mkdir %s", v->v_name, dir);
 		return -1;
 	}
-	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+	j = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, "
+	    "s:I}", "gen", (json_int_t)(v->v_gen + (sync ? 1 : 0)),
 	    "id", v->v_id, "name", v->v_name, "image", v->v_image,
 	    "owner", (json_int_t)v->v_owner, "cpus", (json_int_t)v->v_cpus,
 	    "memory_mib", (json_int_t)v->v_memory,
@@ -464,23 +492,31 @@ vm_save(struct vm *v)
 		if ((n = write(fd, buf + off, len - off)) <= 0)
 			break;
 	free(buf);
-	if (off < len || (prune_saves != NULL ? sync_file_range(fd, 0, 0,
-	    SYNC_FILE_RANGE_WRITE) : fsync(fd)) == -1) {
+	if (off < len || (!sync ? 0 : prune_saves != NULL ?
+	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) : fsync(fd)) ==
+	    -1) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	close(fd);
-	if (prune_saves != NULL)
+	if (sync)
+		v->v_gen++;
+	if (sync && prune_saves != NULL)
 		return prune_save_add(v);
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename", v->v_name);
 		unlink(tmp);
+		if (sync)
+			v->v_gen--;
 		return -1;
 	}
-	if (!sync)
+	if (!sync) {
+		v->v_run = 1;
 		return 0;
+	}
+	vm_run_drop(v);
 	v->v_sync = 0;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(dfd) == -1) {
@@ -508,7 +544,12 @@ vm_unsave(struct vm *v)
 	char	 dir[64], path[128];
 
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+	snprintf(path, sizeof(path), "%s/%s", dir, VM_RUNREC);
+	unlink(path);
+	v->v_run = 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_RUNREC);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_CONSOLE);
 	unlink(path);
@@ -544,6 +585,43 @@ vm_new(void)
 	return v;
 }
 
+/*
+ * The run-time record of VM id, if it is the later record (whole, and
+ * following *jp's gen): then *jp is replaced by it and 1 returned.  One
+ * that is not is removed.
+ */
+static int
+vm_load_run(const char *id, json_t **jp)
+{
+	char		 path[128];
+	json_error_t	 jerr;
+	json_int_t	 gen = 0, rgen = -1;
+	json_t		*r;
+	struct stat	 st;
+	const char	*why;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RUNREC);
+	if ((r = json_load_file(path, 0, &jerr)) == NULL) {
+		if (lstat(path, &st) == -1 && errno == ENOENT)
+			return 0;
+		why = "is not whole";
+	} else {
+		(void)json_unpack(*jp, "{s:I}", "gen", &gen);
+		(void)json_unpack(r, "{s:I}", "gen", &rgen);
+		why = rgen != gen ? "is older than its record" : NULL;
+	}
+	if (why == NULL) {
+		json_decref(*jp);
+		*jp = r;
+		return 1;
+	}
+	json_decref(r);
+	log_info("vm %s: %s %s: vm.json holds", id, path, why);
+	if (unlink(path) == -1)
+		log_warn("vm %s: unlink %s", id, path);
+	return 0;
+}
+
 static void
 vm_load_one(const char *id)
 {
@@ -553,15 +631,16 @@ vm_load_one(const char *id)
 	const char	*name, *image, *state, *error = NULL, *hostkey = NULL;
 	const char	*cl;
 	const char	*sshkey = NULL, *vmm;
-	json_int_t	 owner, cpus, mem, disk, created, started;
+	json_int_t	 owner, cpus, mem, disk, created, started, gen;
 	struct vm	*v;
-	int		 s;
+	int		 s, run;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
 	if ((j = json_load_file(path, 0, &jerr)) == NULL) {
 		log_warnx("%s: %s", path, jerr.text);
 		return;
 	}
+	run = vm_load_run(id, &j);
 	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:I, "
 	    "s:s, s?s, s:I, s:I}", "name", &name, "image", &image,
 	    "owner", &owner, "cpus", &cpus, "memory_mib", &mem,
@@ -604,6 +683,9 @@ vm_load_one(const char *id)
 		vm_strset(&v->v_clone_key, cl, 65);
 	v->v_created = created;
 	v->v_started = started;
+	v->v_run = run;
+	if (json_unpack(j, "{s:I}", "gen", &gen) == 0 && gen > 0)
+		v->v_gen = gen;
 	vm_mac(v);
 	{
 		struct proto_publish	 pp[PROTO_PUBLISH_MAX];
@@ -640,7 +722,8 @@ static void
 vm_dir_clean(const char *id)
 {
 	static const char *const names[] = { VM_CONSOLE, VM_CONSOLE_OLD,
-	    VM_FCLOG, VM_FCLOG_OLD, VM_METRICS, "." VM_RECORD ".tmp",
+	    VM_FCLOG, VM_FCLOG_OLD, VM_METRICS, VM_RUNREC,
+	    "." VM_RECORD ".tmp", "." VM_RUNREC ".tmp",
 	    "." VM_METRICS ".tmp" };
 	struct stat	 st;
 	char		 path[128];

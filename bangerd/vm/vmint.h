@@ -25,6 +25,7 @@
 /* A VM's directory and its files there. */
 #define VMS_DIR			"/vms"
 #define VM_RECORD		"vm.json"
+#define VM_RUNREC		"vm.run"	/* its run-time record */
 #define VM_CONSOLE		"console.log"
 #define VM_CONSOLE_OLD		"console.log.0"
 #define VM_FCLOG		"firecracker.log"
@@ -116,10 +117,14 @@ struct vm {
 	int			 v_create_failed;
 	/*
 	 * v_fresh: no guest has booted the disk since it was provisioned
-	 * (so it needs no e2fsck); v_sync: the next save is synced.
+	 * (so it needs no e2fsck); v_sync: the next save is synced;
+	 * v_gen: how many synced saves its record has had; v_run: its
+	 * run-time record (vm.run) is on disk.
 	 */
 	int			 v_fresh;
 	int			 v_sync;
+	uint64_t		 v_gen;
+	int			 v_run;
 	struct vm_prov		*v_prov;	/* provisioning under way */
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;

@@ -95,8 +95,9 @@ chaos_check() {
 	ids=$(echo "$js" | jq -r '.[].id' | sort)
 	running=$(echo "$js" | jq -r '.[] | select(.state == "running" or
 	    .state == "paused") | .id' | sort)
-	# Records: the parent's and the vm worker's, one per VM, no more.
-	left "$(comm -3 <(ls "$STATE/priv" | sort) <(echo "$ids" |
+	# Records: the parent's and the vm worker's, one per VM, no more
+	# (the parent's run-time record, ID.run, beside its ID).
+	left "$(comm -3 <(ls "$STATE/priv" | sed 's/\.run$//' | sort -u) <(echo "$ids" |
 	    grep .))" records "$at"
 	left "$(comm -3 <(ls "$STATE/vms" | sort) <(echo "$ids" |
 	    grep .))" records "$at"
@@ -174,6 +175,7 @@ chaos_check() {
 	    find . -mindepth 2 -maxdepth 2 | sed 's,^\./,,' | sort) \
 	    <(for f in "$STATE"/priv/*; do
 		[ -f "$f" ] || continue
+		case $f in *.run) continue ;; esac
 		awk -v id="${f##*/}" '$1 == "snap" && $3 == 2 {
 		    print id "/" $2 }' "$f"
 	    done | sort))" snapshots "$at"

@@ -226,6 +226,23 @@ while True:
 # The id of a VM by name.
 vm_id() { ctl vm show --json "$1" | jq -r .id; }
 
+# priv_sed ID EXPR: the parent's record of VM ID edited as a crash could
+# have left it: STATE/priv/ID and, if there is one, its run-time record
+# ID.run (the later of the two while they name the same gen).
+priv_sed() {
+	sed -i "$2" "$STATE/priv/$1"
+	[ ! -e "$STATE/priv/$1.run" ] || sed -i "$2" "$STATE/priv/$1.run"
+}
+# vmrec_jq ID FILTER: the vm worker's record of VM ID edited so, in
+# STATE/vms/ID/vm.json and, if there is one, its run-time record vm.run.
+vmrec_jq() {
+	local f
+	for f in "$STATE/vms/$1/vm.json" "$STATE/vms/$1/vm.run"; do
+		[ -e "$f" ] || continue
+		jq -c "$2" "$f" >"$T/rec" && cat "$T/rec" >"$f"
+	done
+}
+
 # Everything a VM leaves on the host, for "nothing left behind" checks.
 host_traces() {
 	{

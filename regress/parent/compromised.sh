@@ -171,7 +171,8 @@ forged_answer() {
 		kill -CONT "$net"
 		return
 	fi
-	pend=$(basename "$(grep -l "^name $vmname\$" "$STATE"/priv/*)")
+	pend=$(basename "$(grep -l "^name $vmname\$" "$STATE"/priv/* |
+	    sed 's/\.run$//' | sort -u)")
 	sent=$("$INJECT" "$net" 3 net-addr "$pend" "$addr")
 	kill -CONT "$net" 2>/dev/null
 	wait "$out"

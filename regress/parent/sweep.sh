@@ -65,16 +65,14 @@ check "sweep: the workers end with the killed parent" wait_for 10 workers_gone
 # "mid" was being created: the parent's record says so, the vm
 # worker's too, and a loop device holds its disk (as a crash between
 # attaching one and recording it would leave).
-sed -i 's/^state .*/state 3/' "$STATE/priv/$mid"
-rec=$STATE/vms/$mid/vm.json
-jq -c '.state = "creating"' "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+priv_sed "$mid" 's/^state .*/state 3/'
+vmrec_jq "$mid" '.state = "creating"'
 lmid=$(losetup -f --show "$STATE/disks/$mid.ext4")
 LOOPS="$LOOPS $lmid"
 # "half" was made by the parent but not yet provisioned by the vm
 # worker; "gone" was being removed.  Only the vm worker's records say so.
 for v in half:creating gone:removing; do
-	rec=$STATE/vms/$(vm_id_of "${v%:*}")/vm.json
-	jq -c ".state = \"${v#*:}\"" "$rec" >"$T/rec" && cat "$T/rec" >"$rec"
+	vmrec_jq "$(vm_id_of "${v%:*}")" ".state = \"${v#*:}\""
 done
 
 # Orphans of ids with no record at all.

@@ -236,7 +236,7 @@ expect_eq "snapshot: ...and inside a VM's directory too" \
 
 # A crash with a snapshot recorded "creating": at start, undone.
 daemon_kill
-sed -i 's/^snap first 2 /snap first 1 /' "$STATE/priv/$id"
+priv_sed "$id" 's/^snap first 2 /snap first 1 /'
 if ! daemon_start; then
 	fail "snapshot: daemon restarts after a crash" "$(tail -5 "$DLOG")"
 	t_done
@@ -335,7 +335,7 @@ ctl vm rm -f roomy >/dev/null
 # A removal cut short by a crash is finished at start.
 ctl vm snapshot web gone >/dev/null
 daemon_kill
-sed -i 's/^snap gone 2 /snap gone 3 /' "$STATE/priv/$id"
+priv_sed "$id" 's/^snap gone 2 /snap gone 3 /'
 if ! daemon_start; then
 	fail "snapshot: daemon restarts after a crash" "$(tail -5 "$DLOG")"
 	t_done

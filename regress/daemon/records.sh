@@ -1,0 +1,166 @@
+# The records' two files (bangerd(8)): what a power cut must keep is
+# synced (STATE/priv/ID, STATE/vms/ID/vm.json); the run-time states go
+# to ID.run and vm.run, never synced, read back after a crash of the
+# daemon and never after a power cut.  A power cut is forged as it
+# would leave those files: from another boot, torn, or older than the
+# synced record.
+. "$TOP/regress/lib/lib.sh"
+. "$TOP/regress/lib/daemon.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "records" "needs root to start bangerd"
+	t_done
+fi
+if ! command -v strace >/dev/null; then
+	skip "records" "strace is not installed (scripts/deps.sh installs it)"
+	t_done
+fi
+
+daemon_setup 'bridge "br-fc" {
+	address 10.78.0.1/29
+}'
+trap 'kill $SP 2>/dev/null; daemon_cleanup' EXIT
+vm_daemon_start records
+
+fc_pid() { ctl vm show --json "$1" | jq -r .pid; }
+field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+vmw() { ctl status --json | jq -r '.workers[] | select(.role == "vm") | .pid'; }
+restart() {
+	if ! daemon_start; then
+		fail "records: $1: daemon starts again" "$(tail -5 "$DLOG")"
+		t_done
+	fi
+	wait_for 10 ctl vm ls
+}
+# The syncs the parent and the vm worker make while "$@" runs, one
+# line each, with the file they sync (not their children's: a start's
+# e2fsck syncs the disk it checks).
+syncs() {
+	local out=$T/strace.$RANDOM
+	strace -qq -y -e trace=fsync,fdatasync,sync_file_range,syncfs \
+	    -p "$DPID" -p "$(vmw)" -o "$out" &
+	SP=$!
+	sleep 0.5
+	"$@" >/dev/null
+	sleep 0.2
+	kill "$SP"
+	wait "$SP" 2>/dev/null
+	SP=
+	grep -E '^[0-9]+ +(fsync|fdatasync|sync_file_range|syncfs)\(' "$out" |
+	    sed 's/^[0-9]* *//'
+}
+
+# Creation is synced in both processes: its record, its disk.
+n=$(syncs ctl vm create r1 | grep -c .)
+check "records: a creation is synced" test "$n" -gt 0
+id=$(vm_id r1)
+P=$STATE/priv/$id
+V=$STATE/vms/$id
+expect_eq "records: ... the created VM has no run-time record" \
+    "$(ls "$P.run" "$V/vm.run" 2>/dev/null)" ""
+gen=$(field gen "$P")
+check "records: ... its record counts its synced saves" test "${gen:-0}" -ge 2
+
+# A first start is synced once, in the state before it (a guest has
+# booted the disk: e2fsck checks it at every start from then on).
+n=$(syncs ctl vm start r1 | grep -c .)
+check "records: a first start is synced" test "$n" -gt 0
+expect_eq "records: ... as the state before it" \
+    "$(jq -r '.state, .fresh // false' "$V/vm.json" | tr '\n' ' ')" "created false "
+ctl vm stop r1 >/dev/null
+# Starts and stops after it are run-time states: nothing synced.
+expect_eq "records: a start syncs nothing" "$(syncs ctl vm start r1)" ""
+pid=$(fc_pid r1)
+expect_eq "records: ... the synced record still says created" \
+    "$(field state "$P") $(field pid "$P")" "1 0"
+expect_eq "records: ... the run-time record says running, with its pid" \
+    "$(field state "$P.run") $(field pid "$P.run")" "2 $pid"
+expect_eq "records: ... following the synced record's gen, in this boot" \
+    "$(field gen "$P.run") $(field boot "$P.run")" \
+    "$gen $(cat /proc/sys/kernel/random/boot_id)"
+expect_eq "records: ... and so does the vm worker's" \
+    "$(jq -r '.state, .gen' "$V/vm.run" | tr '\n' ' ')" "running $(jq -r .gen "$V/vm.json") "
+expect_eq "records: a stop syncs nothing" "$(syncs ctl vm stop r1)" ""
+expect_eq "records: ... the run-time records say stopped" \
+    "$(field state "$P.run") $(jq -r .state "$V/vm.run")" "1 stopped"
+
+# A crash of the daemon: the run-time records are the later ones.
+ctl vm start r1 >/dev/null
+pid=$(fc_pid r1)
+daemon_kill
+restart "crash"
+expect_eq "records: after a crash a running VM is adopted from its run-time record" \
+    "$(ctl vm show --json r1 | jq -r '.state, .pid' | tr '\n' ' ')" \
+    "running $pid "
+expect_match "records: ... the parent logs it" "$(cat "$DLOG")" \
+    "vm $id: re-adopted firecracker pid $pid"
+
+# A power cut: Firecracker gone, and ID.run from the boot before.
+daemon_kill
+kill -KILL "$pid"
+wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+sed -i 's/^boot .*/boot 00000000-0000-4000-8000-000000000000/' "$P.run"
+restart "power cut"
+expect_match "records: a run-time record of an earlier boot is not read" \
+    "$(cat "$DLOG")" \
+    "vm $id: $P.run is of an earlier boot: the synced record holds"
+expect_eq "records: ... the VM is stopped, its record the synced one" \
+    "$(ctl vm show --json r1 | jq -r '.state, .pid' | tr '\n' ' ')" \
+    "stopped 0 "
+expect_eq "records: ... and the stale file is gone" \
+    "$(ls "$P.run" 2>/dev/null)" ""
+expect_eq "records: ... it starts again" "$(ctl vm start r1)" "vm r1 started"
+
+# Torn, and older than the synced record: both left unread.
+pid=$(fc_pid r1)
+daemon_kill
+kill -KILL "$pid"
+wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+head -c 40 "$P.run" >"$T/torn" && cat "$T/torn" >"$P.run"
+head -c 40 "$V/vm.run" >"$T/torn" && cat "$T/torn" >"$V/vm.run"
+restart "torn"
+log=$(cat "$DLOG")
+expect_match "records: a torn run-time record is not read (parent)" "$log" \
+    "vm $id: $P.run is not whole: the synced record holds"
+expect_match "records: ... nor the vm worker's" "$log" \
+    "vm $id: /vms/$id/vm.run is not whole: vm.json holds"
+expect_eq "records: ... the VM is as its first start left it, not running" \
+    "$(ctl vm show --json r1 | jq -r '.state, .pid' | tr '\n' ' ')" "created 0 "
+ctl vm start r1 >/dev/null
+pid=$(fc_pid r1)
+daemon_kill
+kill -KILL "$pid"
+wait_for 5 sh -c "! kill -0 $pid 2>/dev/null"
+sed -i "s/^gen .*/gen $(( $(field gen "$P") - 1 ))/" "$P.run"
+restart "older"
+expect_match "records: a run-time record older than its record is not read" \
+    "$(cat "$DLOG")" \
+    "vm $id: $P.run is older than its record: the synced record holds"
+expect_eq "records: ... the VM is stopped" \
+    "$(ctl vm show --json r1 | jq -r .state)" stopped
+
+# Left by a crash: a run-time record of no VM, and temporary ones.
+daemon_kill
+o=0123abcd
+echo "id $o" >"$STATE/priv/$o.run"
+echo "id $id" >"$P.run.tmp"
+echo '{}' >"$V/.vm.run.tmp"
+restart "leftovers"
+log=$(cat "$DLOG")
+expect_match "records: a run-time record of no VM is swept" "$log" \
+    "sweep: removed $STATE/priv/$o.run, the run-time record of no VM"
+expect_match "records: ... an unfinished one too" "$log" \
+    "sweep: removed $P.run.tmp, an unfinished record"
+expect_match "records: ... and the vm worker's" "$log" \
+    "vm $id: removed /vms/$id/.vm.run.tmp, left by a crash"
+expect_eq "records: ... nothing else of them is left" \
+    "$(ls "$STATE/priv/$o.run" "$P.run.tmp" "$V/.vm.run.tmp" 2>/dev/null)" ""
+
+# Removal: both records of both processes go.
+ctl vm start r1 >/dev/null
+ctl vm rm -f r1 >/dev/null
+expect_eq "records: a removed VM leaves no record of either kind" \
+    "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
+
+$STATE/vms:"
+t_done
