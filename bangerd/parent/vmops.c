@@ -261,6 +261,8 @@ pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
 	return 0;
 }
 
+static void	create_commit(struct pvm *, const struct vmop_result *);
+
 /*
  * Creation, in two turns.  The record first, "creating", naming who
  * the VM is and its uid; then the net worker is asked for an address;
@@ -317,20 +319,160 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 		free(pv);
 		return 0;
 	}
-	if (pvm_save_sync(pv, 1) == -1) {
-		vmop_error(w, peerid, vc->vc_id, IMSG_VMOP_CREATE, errno,
-		    "cannot write its record");
-		pvm_unsave(pv);
-		free(pv);
-		return 0;
-	}
-	pv->pv_pending = 1;
 	pv->pv_peerid = peerid;
 	pv->pv_want_size = vc->vc_disk_size;
 	pv->pv_want_flags = vc->vc_flags;
+	/* Held (its id, its uid) while its record waits to be written. */
 	pvm_insert(pv);
-	pvm_net_send(pv, IMSG_NET_ALLOC);
+	create_commit(pv, NULL);
 	return 0;
+}
+
+/*
+ * A creation's first record ("creating") and its last ("created") are
+ * saved in one group commit with the others at hand (pvm_save_all):
+ * concurrent creations share the syncs, as removals do
+ * (vmop_destroys_run).  Meanwhile the VM is busy: no request about it
+ * is taken.  create_first: the record, then the address is asked for;
+ * else the reply cc_vr once the record says created.
+ */
+struct create_commit {
+	TAILQ_ENTRY(create_commit) cc_entry;
+	struct pvm		*cc_pv;
+	int			 cc_first;
+	struct vmop_result	 cc_vr;
+};
+static TAILQ_HEAD(, create_commit) create_q =
+    TAILQ_HEAD_INITIALIZER(create_q);
+static struct event		 create_ev;
+
+static void	creates_run(int, short, void *);
+
+static void
+create_commit(struct pvm *pv, const struct vmop_result *vr)
+{
+	struct create_commit	*cc;
+
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		fatal(NULL);
+	cc->cc_pv = pv;
+	cc->cc_first = vr == NULL;
+	if (vr != NULL)
+		cc->cc_vr = *vr;
+	pv->pv_busy = 1;
+	TAILQ_INSERT_TAIL(&create_q, cc, cc_entry);
+	batch_later(&create_ev, creates_run);
+}
+
+/* A creation's first record written: its address is asked for. */
+static void
+create_first_done(struct pvm *pv, int error)
+{
+	struct worker	*w = &env->bd_workers[PROC_VM];
+
+	if (error != 0) {
+		vmop_error(w, pv->pv_peerid, pv->pv_id, IMSG_VMOP_CREATE,
+		    error, "cannot write its record");
+		pvm_unsave(pv);
+		pvm_free(pv);
+		return;
+	}
+	if (net_iev() == NULL) {
+		pvm_create_fail(pv, EAGAIN, "the net worker is restarting; "
+		    "try again");
+		return;
+	}
+	pv->pv_pending = 1;
+	pvm_net_send(pv, IMSG_NET_ALLOC);
+}
+
+/*
+ * A creation's last record written: the VM is created, and the vm
+ * worker told (img: the reply's boot arguments and initrd).
+ */
+static void
+create_last_done(struct pvm *pv, int error, const struct vmop_result *img)
+{
+	struct worker		*w = &env->bd_workers[PROC_VM];
+	struct vmop_result	 vr;
+
+	if (error != 0) {
+		pv->pv_state = VMOP_CREATING;
+		pvm_create_fail(pv, EIO, "cannot write its record");
+		return;
+	}
+	pvm_clone_end(pv);
+	log_info("vm %s: created for uid %u from image %s: uid %u, address %s, "
+	    "tap %s, %s disk %s", pv->pv_id, (unsigned)pv->pv_owner,
+	    pv->pv_image, (unsigned)pv->pv_uid, inet_ntoa(pv->pv_addr),
+	    pv->pv_tap, pv->pv_backend, pvm_disk(pv));
+	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
+	memcpy(vr.vr_bootargs, img->vr_bootargs, sizeof(vr.vr_bootargs));
+	memcpy(vr.vr_initrd, img->vr_initrd, sizeof(vr.vr_initrd));
+	vmop_reply(w, pv->pv_peerid, &vr, -1);
+}
+
+static void
+creates_run(int fd, short event, void *arg)
+{
+	struct create_commit	*cc, **all;
+	struct pvm		**pvs;
+	size_t			 n = 0, i;
+	int			*errs;
+
+	TAILQ_FOREACH(cc, &create_q, cc_entry)
+		n++;
+	if (n == 0)
+		return;
+	if ((all = calloc(n, sizeof(*all))) == NULL ||
+	    (pvs = calloc(n, sizeof(*pvs))) == NULL ||
+	    (errs = calloc(n, sizeof(*errs))) == NULL)
+		fatal(NULL);
+	for (i = 0; (cc = TAILQ_FIRST(&create_q)) != NULL; i++) {
+		TAILQ_REMOVE(&create_q, cc, cc_entry);
+		all[i] = cc;
+		pvs[i] = cc->cc_pv;
+		/* one synced write: the VM created, a clone's snapshot ready */
+		if (!cc->cc_first)
+			pvs[i]->pv_state = VMOP_CREATED;
+	}
+	pvm_save_all(pvs, errs, n);
+	for (i = 0; i < n; i++) {
+		cc = all[i];
+		cc->cc_pv->pv_busy = 0;
+		if (cc->cc_first)
+			create_first_done(cc->cc_pv, errs[i]);
+		else
+			create_last_done(cc->cc_pv, errs[i], &cc->cc_vr);
+		free(cc);
+	}
+	free(all);
+	free(pvs);
+	free(errs);
+}
+
+/*
+ * For a vm worker that ended or a bangerd that stops: creations whose
+ * first record was not written yet are given up (nothing of them
+ * exists); those made whole are recorded created.
+ */
+static void
+creates_settle(void)
+{
+	struct create_commit	*cc, *tcc;
+
+	if (evtimer_initialized(&create_ev))
+		evtimer_del(&create_ev);
+	TAILQ_FOREACH_SAFE(cc, &create_q, cc_entry, tcc) {
+		if (!cc->cc_first)
+			continue;
+		TAILQ_REMOVE(&create_q, cc, cc_entry);
+		log_info("vm %s: its creation was given up before its "
+		    "record was written", cc->cc_pv->pv_id);
+		pvm_free(cc->cc_pv);
+		free(cc);
+	}
+	creates_run(-1, EV_TIMEOUT, NULL);
 }
 
 /* A creation that cannot go on: undone, and its requester told. */
@@ -363,7 +505,6 @@ int
 vmop_net_addr(struct worker *net, const struct net_addr *na)
 {
 	struct bangerd_config	*conf = env->bd_conf;
-	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct image_files	 img;
 	struct vmop_result	 vr;
 	struct pvm		*pv;
@@ -419,23 +560,13 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
-	/* one synced write: the VM created, a clone's snapshot ready */
-	if (pvm_set_state(pv, VMOP_CREATED) == -1) {
-		pv->pv_state = VMOP_CREATING;
-		pvm_create_fail(pv, EIO, "cannot write its record");
-		return 0;
-	}
-	pvm_clone_end(pv);
-	log_info("vm %s: created for uid %u from image %s: uid %u, address %s, "
-	    "tap %s, %s disk %s", pv->pv_id, (unsigned)pv->pv_owner,
-	    pv->pv_image, (unsigned)pv->pv_uid, inet_ntoa(pv->pv_addr),
-	    pv->pv_tap, pv->pv_backend, pvm_disk(pv));
-	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
+	/* What the reply takes from the image; the rest once recorded. */
+	memset(&vr, 0, sizeof(vr));
 	strlcpy(vr.vr_bootargs, img.bootargs, sizeof(vr.vr_bootargs));
 	if (img.initrd[0] != '\0')
 		snprintf(vr.vr_initrd, sizeof(vr.vr_initrd), "/%s",
 		    JAIL_INITRD);
-	vmop_reply(w, pv->pv_peerid, &vr, -1);
+	create_commit(pv, &vr);
 	return 0;
 }
 
@@ -643,6 +774,7 @@ void
 vmop_settle(void)
 {
 	vmop_spawns_finish();
+	creates_settle();
 	if (evtimer_initialized(&destroy_ev))
 		evtimer_del(&destroy_ev);
 	vmop_destroys_run(-1, EV_TIMEOUT, NULL);

@@ -19,7 +19,7 @@ fi
 daemon_setup 'bridge "br-fc" {
 	address 10.78.0.1/29
 }'
-trap 'kill $SP 2>/dev/null; daemon_cleanup' EXIT
+trap 'kill $SP 2>/dev/null; [ -n "${DPID:-}" ] && kill -CONT "$DPID" 2>/dev/null; daemon_cleanup' EXIT
 vm_daemon_start records
 
 fc_pid() { ctl vm show --json "$1" | jq -r .pid; }
@@ -155,6 +155,59 @@ expect_match "records: ... and the vm worker's" "$log" \
     "vm $id: removed /vms/$id/.vm.run.tmp, left by a crash"
 expect_eq "records: ... nothing else of them is left" \
     "$(ls "$STATE/priv/$o.run" "$P.run.tmp" "$V/.vm.run.tmp" 2>/dev/null)" ""
+
+# Creations at hand are recorded together: four whose requests reach
+# the parent at once (it was stopped while the vm worker sent them)
+# share one sync of STATE/priv for their first records.
+vmdirs() { ls "$STATE/vms" | wc -l; }
+n0=$(vmdirs)
+strace -qq -y -e trace=fsync -p "$DPID" -o "$T/group.strace" &
+SP=$!
+sleep 0.5
+kill -STOP "$DPID"
+cpids=
+for i in 1 2 3 4; do
+	ctl vm create "g$i" >"$T/g$i.out" 2>&1 &
+	cpids="$cpids $!"
+done
+wait_for 10 sh -c "[ \$(ls '$STATE/vms' | wc -l) -ge $((n0 + 4)) ]"
+sleep 0.3
+kill -CONT "$DPID"
+for p in $cpids; do wait "$p"; done
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+expect_eq "records: four creations at once are all made" \
+    "$(ctl vm ls --json | jq -r '[.[] | select(.name | test("^g")) | .state] | join(" ")')" \
+    "created created created created"
+# Their first records: the syncs before the first disk's.
+first=$(sed -n '/disks\//q; p' "$T/group.strace")
+expect_eq "records: ... their first records written, then synced once" \
+    "$(echo "$first" | grep -c 'priv/[0-9a-f]*\.tmp>') $(echo "$first" | grep -c 'priv>)')" "4 1"
+for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
+
+# A vm worker killed with creations at hand, before the parent wrote
+# their records: nothing of them is left, in either process.
+w=$(vmw)
+n0=$(vmdirs)
+kill -STOP "$DPID"
+cpids=
+for i in 1 2; do
+	ctl vm create "k$i" >/dev/null 2>&1 &
+	cpids="$cpids $!"
+done
+wait_for 10 sh -c "[ \$(ls '$STATE/vms' | wc -l) -ge $((n0 + 2)) ]"
+sleep 0.3
+kill -KILL "$w"
+kill -CONT "$DPID"
+for p in $cpids; do wait "$p"; done
+wait_for 10 daemon_workers_running
+wait_for 10 sh -c "! ctl vm ls --json | jq -e '.[] | select(.name | test(\"^k\"))'"
+expect_eq "records: creations cut short by the vm worker's end leave no VM" \
+    "$(ctl vm ls --json | jq -r '.[].name' | grep '^k')" ""
+expect_eq "records: ... no record of either process" \
+    "$(grep -l '^name k[12]$' "$STATE"/priv/* 2>/dev/null; grep -l '"k[12]"' "$STATE"/vms/*/vm.json 2>/dev/null)" ""
+expect_eq "records: ... no disk, no tap" \
+    "$(ls "$STATE/disks" | grep -vc "^$id\.ext4$"; in_ns ip -br link show type tun | grep -vc "$id")" "0
+0"
 
 # Removal: both records of both processes go.
 ctl vm start r1 >/dev/null
