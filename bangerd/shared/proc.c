@@ -170,6 +170,14 @@ imsgev_clear(struct imsgev *iev)
 	imsgbuf_clear(&iev->ibuf);
 }
 
+/*
+ * Set while what a process has composed must not leave it yet (the vm
+ * worker's records waiting for their group commit, registry.c): the
+ * messages stay queued, and go once it is cleared and each channel's
+ * events are added again.
+ */
+int	 imsg_hold;
+
 void
 imsg_event_add(struct imsgev *iev)
 {
@@ -179,7 +187,7 @@ imsg_event_add(struct imsgev *iev)
 	if (iev->handler == NULL)
 		return;
 	events = iev->no_read ? 0 : EV_READ;
-	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+	if (imsgbuf_queuelen(&iev->ibuf) > 0 && !imsg_hold)
 		events |= EV_WRITE;
 	/*
 	 * Already waiting for just these: nothing to change, and nothing
@@ -433,7 +441,7 @@ worker_dispatch_parent(int fd, short event, void *arg)
 		if (n == 0)
 			exit(0);
 	}
-	if (event & EV_WRITE) {
+	if ((event & EV_WRITE) && !imsg_hold) {
 		if (imsgbuf_write(ibuf) == -1) {
 			if (errno == EPIPE)
 				exit(0);

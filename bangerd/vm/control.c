@@ -294,6 +294,16 @@ control_close(struct ctl_conn *c)
 	}
 }
 
+/* Every client's messages held meanwhile (imsg_hold) go now. */
+void
+control_release(void)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &ctl_conns, entry)
+		imsg_event_add(&c->iev);
+}
+
 static struct ctl_conn *
 control_find(uint32_t id)
 {
@@ -748,7 +758,7 @@ control_dispatch(int fd, short event, void *arg)
 			return;
 		}
 	}
-	if (event & EV_WRITE) {
+	if ((event & EV_WRITE) && !imsg_hold) {
 		if (imsgbuf_write(ibuf) == -1) {
 			control_close(c);
 			return;
@@ -861,7 +871,8 @@ control_info_end(struct ctl_info *ci)
 	if ((c = control_find(ci->ci_client)) != NULL &&
 	    imsg_compose(&c->iev.ibuf, IMSG_CTL_VM_INFO, 0, 0, -1,
 	    ci->ci_buf, ci->ci_len) != -1) {
-		(void)imsgbuf_write(&c->iev.ibuf);
+		if (!imsg_hold)
+			(void)imsgbuf_write(&c->iev.ibuf);
 		imsg_event_add(&c->iev);
 	}
 	ci->ci_len = 0;

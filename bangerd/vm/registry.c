@@ -54,6 +54,7 @@ static int		 vm_id_cmp(struct vm *, struct vm *);
 RB_PROTOTYPE(vm_names, vm, v_name_node, vm_name_cmp)
 RB_PROTOTYPE(vm_ids, vm, v_id_node, vm_id_cmp)
 size_t			 nvms;		/* VMs in vms */
+static void		 commit_drop(struct vm *);
 
 /*
  * Set one of a VM's strings: a copy of src, at most max - 1 bytes (as
@@ -154,6 +155,7 @@ vm_link(struct vm *v)
 void
 vm_unlink(struct vm *v)
 {
+	commit_drop(v);
 	TAILQ_REMOVE(&vms, v, v_entry);
 	RB_REMOVE(vm_names, &vm_names, v);
 	RB_REMOVE(vm_ids, &vm_ids, v);
@@ -390,9 +392,126 @@ prune_commit(void)
 		close(fd);
 }
 
+/*
+ * Group commit of the synced records, once the event loop runs
+ * (vm_save_grouped): vm_save() writes the record to its temporary file,
+ * starts its writeback and queues the VM; until commit_run(), in the
+ * next turn of the event loop, has synced and renamed each record
+ * queued and synced their directories, nothing the worker has composed
+ * leaves it (imsg_hold), to the parent or to any client.  So the
+ * requests at hand share the syncs, and what anyone hears of a VM is
+ * never ahead of what a power cut keeps.  A crash before the commit
+ * leaves the records as they were, and no one was told otherwise.
+ */
+static TAILQ_HEAD(, vm)	 commit_q = TAILQ_HEAD_INITIALIZER(commit_q);
+static struct event	 commit_ev;
+static int		 commit_grouped;
+
+void
+vm_save_grouped(void)
+{
+	commit_grouped = 1;
+}
+
+static void
+commit_run(int fd, short event, void *arg)
+{
+	char		 dir[64], path[128], tmp[128];
+	struct vm	*v, *tv;
+	int		 dfd, vmsdir = 0, failed;
+
+	TAILQ_FOREACH_SAFE(v, &commit_q, v_commit, tv) {
+		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+		snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
+		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
+		dfd = -1;
+		failed = (dfd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1 || fsync(dfd) == -1 || rename(tmp, path) == -1;
+		if (dfd != -1)
+			close(dfd);
+		if (failed) {
+			log_warn("vm %s: write %s", v->v_name, tmp);
+			unlink(tmp);
+			TAILQ_REMOVE(&commit_q, v, v_commit);
+			v->v_queued = 0;
+			v->v_sync = 1;
+			continue;
+		}
+		/* A vm.run written since the save follows it: it stays. */
+		if (v->v_run && v->v_run_gen < v->v_gen)
+			vm_run_drop(v);
+	}
+	while ((v = TAILQ_FIRST(&commit_q)) != NULL) {
+		TAILQ_REMOVE(&commit_q, v, v_commit);
+		v->v_queued = 0;
+		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
+		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+		    -1 || fsync(dfd) == -1) {
+			log_warn("vm %s: fsync %s", v->v_name, dir);
+			v->v_sync = 1;
+		} else {
+			if (v->v_made)
+				vmsdir = 1;
+			v->v_made = 0;
+		}
+		if (dfd != -1)
+			close(dfd);
+	}
+	if (vmsdir && ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || fsync(dfd) == -1))
+		log_warn("fsync %s", VMS_DIR);
+	if (vmsdir && dfd != -1)
+		close(dfd);
+	imsg_hold = 0;
+	vmop_release();
+	control_release();
+}
+
+/* v queued for the group commit, its record in .vm.json.tmp. */
+static int
+commit_add(struct vm *v, int made)
+{
+	struct timeval	 now = { 0, 0 };
+
+	v->v_made |= made;
+	/* Asked for, and under way: saves until the commit are run-time. */
+	v->v_sync = 0;
+	if (!v->v_queued) {
+		v->v_queued = 1;
+		TAILQ_INSERT_TAIL(&commit_q, v, v_commit);
+	}
+	imsg_hold = 1;
+	if (!evtimer_initialized(&commit_ev))
+		evtimer_set(&commit_ev, commit_run, NULL);
+	if (!evtimer_pending(&commit_ev, NULL))
+		evtimer_add(&commit_ev, &now);
+	return 0;
+}
+
+/* Whatever waits for the group commit, committed now. */
+void
+vm_save_flush(void)
+{
+	if (evtimer_initialized(&commit_ev))
+		evtimer_del(&commit_ev);
+	if (!TAILQ_EMPTY(&commit_q))
+		commit_run(-1, EV_TIMEOUT, NULL);
+}
+
+/* A VM that goes: out of the queue, its record no longer written. */
+static void
+commit_drop(struct vm *v)
+{
+	if (!v->v_queued)
+		return;
+	TAILQ_REMOVE(&commit_q, v, v_commit);
+	v->v_queued = 0;
+}
+
 void
 vm_save_group_begin(size_t n)
 {
+	vm_save_flush();
 	prune_capsaves = n;
 	if ((prune_saves = calloc(prune_capsaves,
 	    sizeof(*prune_saves))) == NULL)
@@ -415,7 +534,7 @@ vm_save(struct vm *v)
 	json_t	*j;
 	size_t	 len, off;
 	ssize_t	 n;
-	int	 fd, dfd, sync, made = 0;
+	int	 fd, dfd, sync, group, made = 0;
 
 	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
 	    v->v_state == VM_REMOVING || v->v_sync;
@@ -492,9 +611,9 @@ vm_save(struct vm *v)
 		if ((n = write(fd, buf + off, len - off)) <= 0)
 			break;
 	free(buf);
-	if (off < len || (!sync ? 0 : prune_saves != NULL ?
-	    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) : fsync(fd)) ==
-	    -1) {
+	group = sync && (prune_saves != NULL || commit_grouped);
+	if (off < len || (!sync ? 0 : group ? sync_file_range(fd, 0, 0,
+	    SYNC_FILE_RANGE_WRITE) : fsync(fd)) == -1) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
 		close(fd);
 		unlink(tmp);
@@ -505,6 +624,8 @@ vm_save(struct vm *v)
 		v->v_gen++;
 	if (sync && prune_saves != NULL)
 		return prune_save_add(v);
+	if (sync && commit_grouped)
+		return commit_add(v, made);
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename", v->v_name);
 		unlink(tmp);
@@ -514,6 +635,7 @@ vm_save(struct vm *v)
 	}
 	if (!sync) {
 		v->v_run = 1;
+		v->v_run_gen = v->v_gen;
 		return 0;
 	}
 	vm_run_drop(v);
@@ -543,6 +665,7 @@ vm_unsave(struct vm *v)
 {
 	char	 dir[64], path[128];
 
+	commit_drop(v);
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RUNREC);
 	unlink(path);

@@ -24,6 +24,14 @@ vmop_channel(struct imsgev *iev)
 	parent_iev = iev;
 }
 
+/* The messages to the parent held meanwhile (imsg_hold) go now. */
+void
+vmop_release(void)
+{
+	if (parent_iev != NULL)
+		imsg_event_add(parent_iev);
+}
+
 int
 vmop_send(uint32_t type, const void *data, size_t len)
 {

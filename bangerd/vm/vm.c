@@ -703,6 +703,8 @@ vm_worker(struct imsgev *iev, const struct worker_init *wi)
 	bridge_prefix = wi->wi_bridge_prefix;
 	vm_load();
 	control_init(iev, wi, &vm_control_ops);
+	/* From now on synced records are saved in group commits. */
+	vm_save_grouped();
 	imsg_event_add(iev);
 	event_dispatch();
 	exit(0);

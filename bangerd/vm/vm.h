@@ -56,6 +56,7 @@ struct control_ops {
 void	 control_init(struct imsgev *, const struct worker_init *,
 	    const struct control_ops *);
 void	 control_listen(int);
+void	 control_release(void);
 void	 control_relay(uint32_t, uint32_t, struct imsg *);
 void	 control_reply(uint32_t, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));

@@ -125,6 +125,15 @@ struct vm {
 	int			 v_sync;
 	uint64_t		 v_gen;
 	int			 v_run;
+	/*
+	 * A synced save waiting for its group commit (registry.c):
+	 * v_queued, in commit_q; v_made: its directory is new, so /vms is
+	 * synced too; v_run_gen: the gen its vm.run names.
+	 */
+	TAILQ_ENTRY(vm)		 v_commit;
+	int			 v_queued;
+	int			 v_made;
+	uint64_t		 v_run_gen;
 	struct vm_prov		*v_prov;	/* provisioning under way */
 	struct in_addr		 v_addr;	/* from the net worker */
 	int			 v_prefix;
@@ -224,6 +233,8 @@ void		 vm_unsave(struct vm *);
 struct vm	*vm_new(void);
 void		 vm_load(void);
 void		 vm_save_group_begin(size_t);
+void		 vm_save_grouped(void);
+void		 vm_save_flush(void);
 void		 vm_save_group_commit(void);
 
 /* state.c */
@@ -286,6 +297,7 @@ extern struct vm_defaults defaults;
 extern struct in_addr	 bridge_addr;
 extern int		 bridge_prefix;
 void		 vmop_channel(struct imsgev *);
+void		 vmop_release(void);
 int		 vmop_send(uint32_t, const void *, size_t);
 int		 vmop_send_to(uint32_t, uint32_t, const void *, size_t);
 void		 vmop_id_send(uint32_t, struct vm *);

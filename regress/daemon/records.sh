@@ -184,6 +184,51 @@ expect_eq "records: ... their first records written, then synced once" \
     "$(echo "$first" | grep -c 'priv/[0-9a-f]*\.tmp>') $(echo "$first" | grep -c 'priv>)')" "4 1"
 for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
 
+# The vm worker too: four creations whose requests it reads together
+# (it was stopped while the clients sent them) share the syncs of /vms
+# for their new directories (one each, alone).
+w=$(vmw)
+strace -qq -y -e trace=fsync -p "$w" -o "$T/wgroup.strace" &
+SP=$!
+sleep 0.5
+kill -STOP "$w"
+cpids=
+for i in 1 2 3 4; do
+	ctl vm create "h$i" >"$T/h$i.out" 2>&1 &
+	cpids="$cpids $!"
+done
+sleep 0.5
+kill -CONT "$w"
+for p in $cpids; do wait "$p"; done
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+expect_eq "records: four creations read at once by the vm worker are all made" \
+    "$(cat "$T"/h[1-4].out | sort | sed 's/ (id .*//')" "vm h1 created
+vm h2 created
+vm h3 created
+vm h4 created"
+n=$(grep -c "fsync([0-9]*<$STATE/vms>)" "$T/wgroup.strace")
+check "records: ... their new directories share the syncs of /vms ($n)" \
+    test "$n" -ge 1 -a "$n" -lt 4
+for i in 1 2 3 4; do ctl vm rm "h$i" >/dev/null; done
+
+# A client hears that its VM is created only once the record saying so
+# is synced: the vm worker's answer on the control socket follows the
+# last sync of the VM's directory.
+strace -qq -yy -e trace=fsync,sendmsg,write -p "$w" -o "$T/reply.strace" &
+SP=$!
+sleep 0.5
+ctl vm create z1 >/dev/null
+sleep 0.2
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+z1=$(vm_id z1)
+last_sync=$(grep -n "fsync([0-9]*<$STATE/vms/$z1>)" "$T/reply.strace" |
+    tail -1 | cut -d: -f1)
+first_reply=$(grep -n -E '^([0-9]+ +)?(sendmsg|write)\([0-9]+<UNIX-STREAM:.*bangerd\.sock' \
+    "$T/reply.strace" | head -1 | cut -d: -f1)
+check "records: the client is told its VM is created after its record is synced (sync at line ${last_sync:-none}, answer at ${first_reply:-none})" \
+    test -n "$last_sync" -a -n "$first_reply" -a "${first_reply:-0}" -gt "${last_sync:-0}"
+ctl vm rm z1 >/dev/null
+
 # A vm worker killed with creations at hand, before the parent wrote
 # their records: nothing of them is left, in either process.
 w=$(vmw)
