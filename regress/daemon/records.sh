@@ -160,26 +160,34 @@ expect_eq "records: ... nothing else of them is left" \
 # the parent at once (it was stopped while the vm worker sent them)
 # share one sync of STATE/priv for their first records.
 vmdirs() { ls "$STATE/vms" | wc -l; }
-n0=$(vmdirs)
-strace -qq -y -e trace=fsync -p "$DPID" -o "$T/group.strace" &
-SP=$!
-sleep 0.5
-kill -STOP "$DPID"
-cpids=
-for i in 1 2 3 4; do
-	ctl vm create "g$i" >"$T/g$i.out" 2>&1 &
-	cpids="$cpids $!"
-done
-wait_for 10 sh -c "[ \$(ls '$STATE/vms' | wc -l) -ge $((n0 + 4)) ]"
-sleep 0.3
-kill -CONT "$DPID"
-for p in $cpids; do wait "$p"; done
-kill "$SP"; wait "$SP" 2>/dev/null; SP=
+# creates_at_once PID NAME: four creations (NAME1 to NAME4) whose
+# requests reach process PID together: it is stopped while they are
+# sent (the parent until the vm worker has recorded them all), its
+# fsyncs traced to $T/NAME.strace.
+creates_at_once() {
+	local pid=$1 name=$2 i cpids= n0
+	n0=$(vmdirs)
+	strace -qq -y -e trace=fsync -p "$pid" -o "$T/$name.strace" &
+	SP=$!
+	sleep 0.5
+	kill -STOP "$pid"
+	for i in 1 2 3 4; do
+		ctl vm create "$name$i" >"$T/$name$i.out" 2>&1 &
+		cpids="$cpids $!"
+	done
+	[ "$pid" != "$DPID" ] ||
+	    wait_for 10 sh -c "[ \$(ls '$STATE/vms' | wc -l) -ge $((n0 + 4)) ]"
+	sleep 0.3
+	kill -CONT "$pid"
+	for i in $cpids; do wait "$i"; done
+	kill "$SP"; wait "$SP" 2>/dev/null; SP=
+}
+creates_at_once "$DPID" g
 expect_eq "records: four creations at once are all made" \
     "$(ctl vm ls --json | jq -r '[.[] | select(.name | test("^g")) | .state] | join(" ")')" \
     "created created created created"
 # Their first records: the syncs before the first disk's.
-first=$(sed -n '/disks\//q; p' "$T/group.strace")
+first=$(sed -n '/disks\//q; p' "$T/g.strace")
 expect_eq "records: ... their first records written, then synced once" \
     "$(echo "$first" | grep -c 'priv/[0-9a-f]*\.tmp>') $(echo "$first" | grep -c 'priv>)')" "4 1"
 for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
@@ -188,25 +196,13 @@ for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
 # (it was stopped while the clients sent them) share the syncs of /vms
 # for their new directories (one each, alone).
 w=$(vmw)
-strace -qq -y -e trace=fsync -p "$w" -o "$T/wgroup.strace" &
-SP=$!
-sleep 0.5
-kill -STOP "$w"
-cpids=
-for i in 1 2 3 4; do
-	ctl vm create "h$i" >"$T/h$i.out" 2>&1 &
-	cpids="$cpids $!"
-done
-sleep 0.5
-kill -CONT "$w"
-for p in $cpids; do wait "$p"; done
-kill "$SP"; wait "$SP" 2>/dev/null; SP=
+creates_at_once "$w" h
 expect_eq "records: four creations read at once by the vm worker are all made" \
     "$(cat "$T"/h[1-4].out | sort | sed 's/ (id .*//')" "vm h1 created
 vm h2 created
 vm h3 created
 vm h4 created"
-n=$(grep -c "fsync([0-9]*<$STATE/vms>)" "$T/wgroup.strace")
+n=$(grep -c "fsync([0-9]*<$STATE/vms>)" "$T/h.strace")
 check "records: ... their new directories share the syncs of /vms ($n)" \
     test "$n" -ge 1 -a "$n" -lt 4
 for i in 1 2 3 4; do ctl vm rm "h$i" >/dev/null; done
