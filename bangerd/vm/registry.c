@@ -488,13 +488,16 @@ commit_add(struct vm *v, int made)
 	return 0;
 }
 
-/* Whatever waits for the group commit, committed now. */
+/*
+ * Whatever waits for the group commit, committed now, and what is held
+ * let go (also when every VM queued has gone meanwhile).
+ */
 void
 vm_save_flush(void)
 {
 	if (evtimer_initialized(&commit_ev))
 		evtimer_del(&commit_ev);
-	if (!TAILQ_EMPTY(&commit_q))
+	if (!TAILQ_EMPTY(&commit_q) || imsg_hold)
 		commit_run(-1, EV_TIMEOUT, NULL);
 }
 
