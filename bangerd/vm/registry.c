@@ -295,18 +295,6 @@ vm_info(const struct vm *v, struct vm_info *vi)
  * whose Firecracker is gone is stopped (vm_reconcile_one), whichever of
  * these states its record held.
  */
-/*
- * Records saved as one group commit (a prune's "removing" records, all
- * saved before any removal is asked of the parent): between
- * vm_save_group_begin() and vm_save_group_commit(), vm_save() writes
- * each to its temporary file and starts its writeback
- * (prune_save_add), then prune_commit() syncs and renames each and
- * syncs their directories.  Each record ends as vm_save() alone leaves
- * it, for about the cost of one sync instead of two a VM.
- */
-static struct vm	**prune_saves;	/* vm_save() defers to the group */
-static size_t		 prune_nsaves, prune_capsaves;
-
 /* vm.run, which a synced save has made stale, removed (unsynced). */
 static void
 vm_run_drop(struct vm *v)
@@ -319,77 +307,6 @@ vm_run_drop(struct vm *v)
 	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, v->v_id, VM_RUNREC);
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("vm %s: unlink %s", v->v_name, path);
-}
-
-static int
-prune_save_add(struct vm *v)
-{
-	struct vm	**nv;
-	size_t		 cap;
-
-	if (prune_nsaves == prune_capsaves) {
-		cap = prune_capsaves ? prune_capsaves * 2 : 64;
-		if ((nv = reallocarray(prune_saves, cap, sizeof(*nv))) == NULL)
-			fatal(NULL);
-		prune_saves = nv;
-		prune_capsaves = cap;
-	}
-	prune_saves[prune_nsaves++] = v;
-	return 0;
-}
-
-static void
-prune_commit(void)
-{
-	char	 dir[64], path[128], tmp[128];
-	size_t	 i;
-	int	 fd;
-
-	for (i = 0; i < prune_nsaves; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR,
-		    prune_saves[i]->v_id);
-		snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
-		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
-		if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-		    fsync(fd) == -1) {
-			log_warn("vm %s: write %s", prune_saves[i]->v_name,
-			    tmp);
-			if (fd != -1)
-				close(fd);
-			unlink(tmp);
-			prune_saves[i]->v_gen--;
-			prune_saves[i] = NULL;
-			continue;
-		}
-		close(fd);
-		if (rename(tmp, path) == -1) {
-			log_warn("vm %s: rename", prune_saves[i]->v_name);
-			unlink(tmp);
-			prune_saves[i]->v_gen--;
-			prune_saves[i] = NULL;
-		} else
-			vm_run_drop(prune_saves[i]);
-	}
-	for (i = 0; i < prune_nsaves; i++) {
-		if (prune_saves[i] == NULL)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR,
-		    prune_saves[i]->v_id);
-		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-		    -1 || fsync(fd) == -1)
-			log_warn("vm %s: fsync %s", prune_saves[i]->v_name,
-			    dir);
-		else
-			prune_saves[i]->v_sync = 0;
-		if (fd != -1)
-			close(fd);
-	}
-	/* A directory vm_save() had to make again, in /vms. */
-	if ((fd = open(VMS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(fd) == -1)
-		log_warn("fsync %s", VMS_DIR);
-	if (fd != -1)
-		close(fd);
 }
 
 /*
@@ -488,19 +405,6 @@ commit_add(struct vm *v, int made)
 	return 0;
 }
 
-/*
- * Whatever waits for the group commit, committed now, and what is held
- * let go (also when every VM queued has gone meanwhile).
- */
-void
-vm_save_flush(void)
-{
-	if (evtimer_initialized(&commit_ev))
-		evtimer_del(&commit_ev);
-	if (!TAILQ_EMPTY(&commit_q) || imsg_hold)
-		commit_run(-1, EV_TIMEOUT, NULL);
-}
-
 /* A VM that goes: out of the queue, its record no longer written. */
 static void
 commit_drop(struct vm *v)
@@ -509,25 +413,6 @@ commit_drop(struct vm *v)
 		return;
 	TAILQ_REMOVE(&commit_q, v, v_commit);
 	v->v_queued = 0;
-}
-
-void
-vm_save_group_begin(size_t n)
-{
-	vm_save_flush();
-	prune_capsaves = n;
-	if ((prune_saves = calloc(prune_capsaves,
-	    sizeof(*prune_saves))) == NULL)
-		fatal(NULL);
-}
-
-void
-vm_save_group_commit(void)
-{
-	prune_commit();
-	free(prune_saves);
-	prune_saves = NULL;
-	prune_nsaves = prune_capsaves = 0;
 }
 
 int
@@ -614,7 +499,7 @@ vm_save(struct vm *v)
 		if ((n = write(fd, buf + off, len - off)) <= 0)
 			break;
 	free(buf);
-	group = sync && (prune_saves != NULL || commit_grouped);
+	group = sync && commit_grouped;
 	if (off < len || (!sync ? 0 : group ? sync_file_range(fd, 0, 0,
 	    SYNC_FILE_RANGE_WRITE) : fsync(fd)) == -1) {
 		log_warn("vm %s: write %s", v->v_name, tmp);
@@ -625,9 +510,7 @@ vm_save(struct vm *v)
 	close(fd);
 	if (sync)
 		v->v_gen++;
-	if (sync && prune_saves != NULL)
-		return prune_save_add(v);
-	if (sync && commit_grouped)
+	if (group)
 		return commit_add(v, made);
 	if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename", v->v_name);
@@ -669,10 +552,8 @@ vm_unsave(struct vm *v)
 	char	 dir[64], path[128];
 
 	commit_drop(v);
+	vm_run_drop(v);
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
-	snprintf(path, sizeof(path), "%s/%s", dir, VM_RUNREC);
-	unlink(path);
-	v->v_run = 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, VM_RUNREC);

@@ -411,17 +411,19 @@ vm_free(struct vm *v)
 	free(v);
 }
 
+/*
+ * Each VM pruned is saved as removing and its removal asked of the
+ * parent; the records join this turn's group commit, and the requests
+ * leave only once it is synced (imsg_hold): all share its syncs.
+ */
 static void
 vm_ctl_prune(uint32_t client, uid_t uid)
 {
 	struct prune	*p;
-	struct vm	*v, *tv, **gone = NULL;
-	size_t		 ngone = 0, i;
+	struct vm	*v, *tv;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (gone = calloc(nvms + 1, sizeof(*gone))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatal(NULL);
-	vm_save_group_begin(nvms + 1);
 	p->p_client = client;
 	TAILQ_INSERT_TAIL(&prunes, p, p_entry);
 	TAILQ_FOREACH_SAFE(v, &vms, v_entry, tv) {
@@ -440,14 +442,8 @@ vm_ctl_prune(uint32_t client, uid_t uid)
 			p->p_done++;
 			continue;
 		}
-		/* vm_destroy_begin(), its request sent once all are saved. */
-		vm_set_state(v, VM_REMOVING);
-		gone[ngone++] = v;
+		vm_destroy_begin(v);
 	}
-	vm_save_group_commit();
-	for (i = 0; i < ngone; i++)
-		vmop_id_send(IMSG_VMOP_DESTROY, gone[i]);
-	free(gone);
 	if (p->p_pending == 0) {
 		control_reply(client, 0, "removed %d VM%s", p->p_done,
 		    p->p_done == 1 ? "" : "s");

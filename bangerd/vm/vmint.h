@@ -232,10 +232,7 @@ int		 vm_save(struct vm *);
 void		 vm_unsave(struct vm *);
 struct vm	*vm_new(void);
 void		 vm_load(void);
-void		 vm_save_group_begin(size_t);
 void		 vm_save_grouped(void);
-void		 vm_save_flush(void);
-void		 vm_save_group_commit(void);
 
 /* state.c */
 void		 vm_set_state(struct vm *, int);

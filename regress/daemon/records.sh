@@ -9,12 +9,10 @@
 
 if [ "$(id -u)" -ne 0 ]; then
 	skip "records" "needs root to start bangerd"
-	t_done
-fi
+	fi
 if ! command -v strace >/dev/null; then
 	skip "records" "strace is not installed (scripts/deps.sh installs it)"
-	t_done
-fi
+	fi
 
 daemon_setup 'bridge "br-fc" {
 	address 10.78.0.1/29
@@ -28,8 +26,7 @@ vmw() { ctl status --json | jq -r '.workers[] | select(.role == "vm") | .pid'; }
 restart() {
 	if ! daemon_start; then
 		fail "records: $1: daemon starts again" "$(tail -5 "$DLOG")"
-		t_done
-	fi
+			fi
 	wait_for 10 ctl vm ls
 }
 # The syncs the parent and the vm worker make while "$@" runs, one
@@ -254,6 +251,32 @@ expect_eq "records: ... no disk, no tap" \
 ctl vm start r1 >/dev/null
 ctl vm rm -f r1 >/dev/null
 expect_eq "records: a removed VM leaves no record of either kind" \
+    "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
+
+$STATE/vms:"
+
+# A prune's removing records join one group commit: each record and
+# its directory synced once, /vms not at all (no directory is new), and
+# every removal asked of the parent, and the answer, only after them.
+for i in 1 2 3 4; do ctl vm create "p$i" >/dev/null; done
+w=$(vmw)
+strace -qq -yy -e trace=fsync,sendmsg,write,writev -p "$w" -o "$T/prune.strace" &
+SP=$!
+sleep 0.5
+out=$(ctl vm prune)
+sleep 0.2
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+expect_eq "records: a prune removes the VMs at rest" "$out" "removed 4 VMs"
+syncs=$(grep -E '^([0-9]+ +)?fsync\(' "$T/prune.strace")
+expect_eq "records: ... their records and directories synced once each, /vms not at all" \
+    "$(echo "$syncs" | grep -c '\.vm\.json\.tmp>') $(echo "$syncs" | grep -c "<$STATE/vms/[0-9a-f]*>)") $(echo "$syncs" | grep -c "<$STATE/vms>)")" \
+    "4 4 0"
+last_sync=$(grep -n -E '^([0-9]+ +)?fsync\(' "$T/prune.strace" | tail -1 | cut -d: -f1)
+first_msg=$(grep -n -E '^([0-9]+ +)?(sendmsg|write|writev)\([0-9]+<UNIX' "$T/prune.strace" |
+    head -1 | cut -d: -f1)
+check "records: ... nothing said to the parent or the client before the last sync (sync at line ${last_sync:-none}, first message at ${first_msg:-none})" \
+    test -n "$last_sync" -a -n "$first_msg" -a "${first_msg:-0}" -gt "${last_sync:-0}"
+expect_eq "records: ... and leaves no record of either kind" \
     "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
 
 $STATE/vms:"
