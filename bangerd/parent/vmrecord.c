@@ -390,20 +390,19 @@ pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 		close(fd);
 		if (pvm_rename_tmp(pvs[i], 0) == -1)
 			errs[i] = errno ? errno : EIO;
-		else {
-			pvm_run_drop(pvs[i]);
+		else
 			renamed++;
-		}
 	}
 	for (i = 0; i < n; i++)
 		if (errs[i] != 0 && pvs[i]->pv_gen > 0)
 			pvs[i]->pv_gen--;
-	if (renamed > 0 && priv_dir_sync() == -1) {
-		err = errno ? errno : EIO;
-		for (i = 0; i < n; i++)
-			if (errs[i] == 0)
-				errs[i] = err;
-	}
+	err = renamed > 0 && priv_dir_sync() == -1 ? (errno ? errno : EIO) : 0;
+	/* The run-time records each rename made stale, once all are done. */
+	for (i = 0; i < n; i++)
+		if (errs[i] == 0) {
+			pvm_run_drop(pvs[i]);
+			errs[i] = err;
+		}
 }
 
 /*
