@@ -561,7 +561,7 @@ link_mark(struct nl_sock *sk, const char *name)
 }
 
 /*
- * A Linux bridge takes at most 1024 ports.  Past BRIDGE_PORTS taps on
+ * A Linux bridge takes at most 1023 ports.  Past BRIDGE_PORTS taps on
  * the bridge, taps go on leaf bridges ROOT-1 to ROOT-BRIDGE_LEAVES, each
  * joined to the bridge by a veth pair (ROOT-Nu on the bridge, ROOT-Nd on
  * the leaf): one layer two network, so the VMs reach each other and the

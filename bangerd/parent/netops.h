@@ -30,9 +30,10 @@
 #define NAT_TABLE		"banger"	/* table ip banger */
 #define NAT_PUBLISH_MAX		1024
 /*
- * Taps on one bridge: Linux takes at most 1024 ports.  Past them taps go
- * on leaf bridges BRIDGE-1 to BRIDGE-BRIDGE_LEAVES (netops.c), so a
- * bridge's name must leave room for "-99u" (BRIDGE_NAME_MAX).
+ * Taps on one bridge: Linux takes at most 1023 ports (port numbers 1
+ * to 1023).  Past them taps go on leaf bridges BRIDGE-1 to
+ * BRIDGE-BRIDGE_LEAVES (netops.c), so a bridge's name must leave room
+ * for "-99u" (BRIDGE_NAME_MAX).
  */
 #define BRIDGE_PORTS		1000
 #define BRIDGE_LEAVES		99

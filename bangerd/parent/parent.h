@@ -93,6 +93,7 @@ struct pvm {
 	TAILQ_ENTRY(pvm)	 pv_entry;
 	RB_ENTRY(pvm)		 pv_byid;	/* pvm_find() */
 	RB_ENTRY(pvm)		 pv_byuid;	/* the uids held */
+	RB_ENTRY(pvm)		 pv_byaddr;	/* pvm_addr_other() */
 	TAILQ_ENTRY(pvm)	 pv_batch;	/* a removal waiting to commit */
 	char			 pv_id[VM_ID_LEN + 1];
 	char			 pv_name[BANGER_NAME_MAX];	/* and DNS name */
@@ -220,6 +221,8 @@ int	 priv_dir_sync(void);
 void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);
 void	 pvm_insert(struct pvm *);
+void	 pvm_addr_set(struct pvm *, struct in_addr);
+struct pvm *pvm_addr_other(const struct pvm *, struct in_addr);
 void	 pvm_free(struct pvm *);
 void	 pvm_publish_set(struct pvm *, const struct proto_publish *, size_t);
 void	 pvm_loop_mark(const char *, char *, size_t);

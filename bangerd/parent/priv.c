@@ -714,15 +714,15 @@ net_addr_check(struct worker *net, const struct net_addr *na)
 		return -1;
 	}
 	/* Each address is one VM's: the records say whose. */
-	TAILQ_FOREACH(other, pvm_list(), pv_entry)
-		if (other != pv && other->pv_addr.s_addr == na->na_addr) {
-			parent_worker_violation(net, "vm %s: address %s is "
-			    "vm %s's", pv->pv_id, inet_ntoa(*(const struct
-			    in_addr *)&na->na_addr), other->pv_id);
-			pvm_create_fail(pv, EAGAIN, "the net worker gave "
-			    "another VM's address; try again");
-			return -1;
-		}
+	if ((other = pvm_addr_other(pv, *(const struct in_addr *)
+	    &na->na_addr)) != NULL) {
+		parent_worker_violation(net, "vm %s: address %s is vm %s's",
+		    pv->pv_id, inet_ntoa(*(const struct in_addr *)
+		    &na->na_addr), other->pv_id);
+		pvm_create_fail(pv, EAGAIN, "the net worker gave another "
+		    "VM's address; try again");
+		return -1;
+	}
 	return 0;
 }
 

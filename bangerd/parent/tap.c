@@ -178,19 +178,22 @@ tap_matches(const char *tap, uid_t uid, gid_t gid)
  * The ports of the bridge and of its leaves, counted in one dump of the
  * links (by netlink, not /sys/class/net: sysfs shows the links of the
  * namespace it was mounted in, which need not be this one), and then
- * kept: a dump of thousands of links costs far more than
- * the rest of a tap's creation, and each creation would take one.  The
+ * kept: a dump of thousands of links costs far more than the rest of
+ * a tap's creation (30 to 60 ms of CPU at 4000 links, most of it
+ * libnl's objects), and each creation would take one.  The
  * counts are those of the last dump plus the taps put on each since;
  * they are counted again when older than PORTS_TTL_MS, after any link
- * of ours was deleted (ports_gen, bumped from any thread), when a tap
- * could not be attached, and for another bridge.  A count can be off
- * only by ports others added meanwhile: a Linux bridge takes 1024,
- * BRIDGE_PORTS is 1000.
+ * of ours was deleted (ports_gen, bumped from any thread), and for
+ * another bridge.  A count can be off only by ports others added
+ * meanwhile (a Linux bridge takes 1023, BRIDGE_PORTS is 1000): a tap
+ * the bridge would not take has them counted again, and is tried once
+ * more where there is room (net_tap_create).
  */
-#define PORTS_TTL_MS	1000
+#define PORTS_TTL_MS	60000
 
 static struct {
 	int		 valid;
+	int		 fresh;			/* counted by this creation */
 	int		 root;			/* the bridge's ifindex */
 	unsigned int	 gen;			/* ports_gen when counted */
 	struct timespec	 taken;
@@ -222,9 +225,12 @@ ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
 	if (ports.valid && ports.root == rtnl_link_get_ifindex(rootlink) &&
 	    ports.gen == gen &&
 	    (now.tv_sec - ports.taken.tv_sec) * 1000 +
-	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS)
+	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS) {
+		ports.fresh = 0;
 		return (0);
+	}
 	ports.valid = 0;
+	ports.fresh = 1;
 	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
 		log_warnx("bridge %s: cannot list links: %s", root,
 		    nl_geterror(err));
@@ -333,7 +339,7 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	struct rtnl_link	*on = NULL;
 	char			 what[64], onname[IFNAMSIZ];
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
-	int			 slot;
+	int			 slot, tries;
 
 	if (netops_check_name("tap", tap, valid_tap_name) == -1 ||
 	    netops_check_name("bridge", bridge, valid_bridge_name) == -1)
@@ -401,12 +407,21 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 
 	/* No IPv6; MTU of the bridge, on the bridge (or a leaf), up. */
 	tap_no_ipv6(tap);
-	if (tap_bridge(sk, bridge, br, link, &on, onname, &slot) == -1)
-		goto fail;
-	if (link_attach(sk, "tap", tap, link, on, rtnl_link_get_mtu(br)) ==
-	    -1) {
+	ports.fresh = 0;
+	for (tries = 0;; tries++) {
+		if (tap_bridge(sk, bridge, br, link, &on, onname, &slot) == -1)
+			goto fail;
+		if (link_attach(sk, "tap", tap, link, on,
+		    rtnl_link_get_mtu(br)) == 0)
+			break;
+		/* Counted before others took ports: counted again, once. */
 		ports.valid = 0;
-		goto fail;
+		if (tries > 0 || ports.fresh)
+			goto fail;
+		log_info("tap %s: bridge %s took no more; its ports are "
+		    "counted again", tap, onname);
+		rtnl_link_put(on);
+		on = NULL;
 	}
 	if (slot != -1)
 		ports.nports[slot]++;

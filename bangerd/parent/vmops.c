@@ -528,7 +528,7 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		return 0;
 	}
 	pv->pv_pending = 0;
-	pv->pv_addr.s_addr = na->na_addr;
+	pvm_addr_set(pv, (struct in_addr){ .s_addr = na->na_addr });
 	if (pvm_save(pv) == -1) {
 		pvm_create_fail(pv, EIO, "cannot write its record");
 		return 0;

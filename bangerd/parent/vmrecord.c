@@ -45,14 +45,29 @@ pvm_uid_cmp(struct pvm *a, struct pvm *b)
 	return strcmp(a->pv_id, b->pv_id);
 }
 
+/* By address (then id: two records may name one, which is refused). */
+static int
+pvm_addr_cmp(struct pvm *a, struct pvm *b)
+{
+	if (a->pv_addr.s_addr != b->pv_addr.s_addr)
+		return ntohl(a->pv_addr.s_addr) < ntohl(b->pv_addr.s_addr) ?
+		    -1 : 1;
+	return strcmp(a->pv_id, b->pv_id);
+}
+
 RB_HEAD(pvm_ids, pvm);
 RB_HEAD(pvm_uids, pvm);
+RB_HEAD(pvm_addrs, pvm);
 RB_PROTOTYPE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
 RB_PROTOTYPE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+RB_PROTOTYPE(pvm_addrs, pvm, pv_byaddr, pvm_addr_cmp)
 RB_GENERATE(pvm_ids, pvm, pv_byid, pvm_id_cmp)
 RB_GENERATE(pvm_uids, pvm, pv_byuid, pvm_uid_cmp)
+RB_GENERATE(pvm_addrs, pvm, pv_byaddr, pvm_addr_cmp)
 static struct pvm_ids	 pvm_byid = RB_INITIALIZER(&pvm_byid);
 static struct pvm_uids	 pvm_byuid = RB_INITIALIZER(&pvm_byuid);
+/* Those with an address (pv_addr not 0). */
+static struct pvm_addrs	 pvm_byaddr = RB_INITIALIZER(&pvm_byaddr);
 /* Every uid from uid_from up to uid_next is held (pvm_uid_alloc). */
 static uid_t		 uid_from, uid_next;
 
@@ -64,6 +79,33 @@ pvm_find(const char *id)
 	if (strlcpy(key.pv_id, id, sizeof(key.pv_id)) >= sizeof(key.pv_id))
 		return NULL;
 	return RB_FIND(pvm_ids, &pvm_byid, &key);
+}
+
+/* Another VM than pv whose record names addr, or NULL. */
+struct pvm *
+pvm_addr_other(const struct pvm *pv, struct in_addr addr)
+{
+	struct pvm	 key, *o;
+
+	memset(key.pv_id, 0, sizeof(key.pv_id));
+	key.pv_addr = addr;
+	for (o = RB_NFIND(pvm_addrs, &pvm_byaddr, &key);
+	    o != NULL && o->pv_addr.s_addr == addr.s_addr;
+	    o = RB_NEXT(pvm_addrs, &pvm_byaddr, o))
+		if (o != pv)
+			return o;
+	return NULL;
+}
+
+/* pv's address, from its lease (pv is inserted). */
+void
+pvm_addr_set(struct pvm *pv, struct in_addr addr)
+{
+	if (pv->pv_addr.s_addr != 0)
+		RB_REMOVE(pvm_addrs, &pvm_byaddr, pv);
+	pv->pv_addr = addr;
+	if (addr.s_addr != 0)
+		RB_INSERT(pvm_addrs, &pvm_byaddr, pv);
 }
 
 struct pvms *
@@ -457,6 +499,8 @@ pvm_insert(struct pvm *pv)
 	if (RB_INSERT(pvm_ids, &pvm_byid, pv) != NULL)
 		fatalx("vm %s: two records of it", pv->pv_id);
 	RB_INSERT(pvm_uids, &pvm_byuid, pv);
+	if (pv->pv_addr.s_addr != 0)
+		RB_INSERT(pvm_addrs, &pvm_byaddr, pv);
 	TAILQ_INSERT_TAIL(&pvms, pv, pv_entry);
 	pvm_count++;
 }
@@ -482,6 +526,8 @@ pvm_free(struct pvm *pv)
 {
 	RB_REMOVE(pvm_ids, &pvm_byid, pv);
 	RB_REMOVE(pvm_uids, &pvm_byuid, pv);
+	if (pv->pv_addr.s_addr != 0)
+		RB_REMOVE(pvm_addrs, &pvm_byaddr, pv);
 	if (pv->pv_uid >= uid_from && pv->pv_uid < uid_next)
 		uid_next = pv->pv_uid;
 	TAILQ_REMOVE(&pvms, pv, pv_entry);

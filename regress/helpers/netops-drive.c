@@ -18,6 +18,8 @@
  *	nat-exists		prints "nat-exists 0" or "nat-exists 1"
  *	resolver-route BRIDGE DNS DOMAIN	prints "resolver-route active=N"
  *	resolver-clear BRIDGE
+ *	sh COMMAND		runs COMMAND with sh -c, between two of ours
+ *				in this process (as another program would)
  *
  * Commands run in order; the first that fails ends the program with
  * status 1 and "netops-drive: COMMAND: STRERROR" on stderr.  Bad usage
@@ -202,6 +204,12 @@ main(int argc, char *argv[])
 			nc.nc_publish = nc.nc_npublish > 0 ? pub : NULL;
 			r = nat_apply(&nc);
 			argc -= 5, argv += 5;
+		} else if (strcmp(cmd, "sh") == 0) {
+			NEED(1);
+			r = system(argv[1]) == 0 ? 0 : -1;
+			if (r == -1)
+				errno = ECHILD;
+			argc -= 2, argv += 2;
 		} else if (strcmp(cmd, "nat-clear") == 0) {
 			r = nat_clear();
 			argc -= 1, argv += 1;

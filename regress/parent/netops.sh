@@ -419,7 +419,7 @@ H ip link set br-fc mtu 1500
 
 # --- leaf bridges -----------------------------------------------------
 
-# Linux takes 1024 ports on a bridge: past 1000 taps, a leaf joined to
+# Linux takes 1023 ports on a bridge: past 1000 taps, a leaf joined to
 # the bridge by a veth pair takes them.
 ok "leaves: bridge" bridge-ensure br-fc-q 10.80.0.1 24
 H ip link set br-fc-q mtu 1400
@@ -479,6 +479,45 @@ s = socket.create_connection(("10.80.0.1", 9099), 5)
 print(s.recv(64).decode().strip())' 2>&1)" "seen 10.80.0.77"
 wait "$lpid" 2>/dev/null
 H ip link del nt-leaf
+# Counts kept are off by the ports others add: a bridge that will not
+# take a tap (Linux: 1023 ports) has its ports counted again, and the
+# tap goes where there is room.  The bridge has its leaf (made while
+# another program held 1000 of its ports, since let go); the counts
+# are taken with room on the bridge, then the other program fills it.
+ok "recount: bridge" bridge-ensure br-fc-s 10.81.0.1 24
+others() {
+	local i
+	for i in $(seq 1 "$2"); do
+		case $1 in
+		add) echo "tuntap add mode tap name nt-o$i" ;;
+		on) echo "link set nt-o$i master br-fc-s" ;;
+		del) echo "link del nt-o$i" ;;
+		esac
+	done >"$T/others.$1"
+}
+others add 1021; others on 1000; others del 1021
+H ip -batch "$T/others.add"
+H ip -batch "$T/others.on"
+ok "recount: a leaf, made while the bridge was full" \
+    tap-create fc-tap-00005001 br-fc-s 300001 300002
+H ip -batch "$T/others.del"
+H ip -batch "$T/others.add"
+others on 1021
+ok "recount: a tap after another program filled the bridge" \
+    tap-create fc-tap-00005002 br-fc-s 300001 300002 \
+    sh "ip -batch $T/others.on" \
+    tap-create fc-tap-00005003 br-fc-s 300001 300002
+expect_eq "recount: ... the bridge was full" \
+    "$(H ls /sys/class/net/br-fc-s/brif | wc -l)" 1023
+expect_eq "recount: ... the taps: on the leaf, the bridge, the leaf" \
+    "$(master fc-tap-00005001) $(master fc-tap-00005002) $(master fc-tap-00005003)" \
+    "br-fc-s-1 br-fc-s br-fc-s-1"
+expect_match "recount: ... the ports were counted again" "$ERR" \
+    "tap fc-tap-00005003: bridge br-fc-s took no more; its ports are counted again"
+H ip -batch "$T/others.del"
+ok "recount: cleanup" taps-delete 3 fc-tap-00005001 fc-tap-00005002 \
+    fc-tap-00005003 bridge-remove br-fc-s
+
 # All of them in one net_taps_delete (a prune's), among names that are
 # not banger's taps: those stay as they were, and say so.
 H ip tuntap add fc-tap-deadbeef mode tap
