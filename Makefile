@@ -62,7 +62,9 @@ ALL_CFLAGS =	$(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -std=gnu11 \
 		-D_GNU_SOURCE -DBANGER_VERSION='"$(VERSION)"' \
 		-Icommon -Ibangerd/shared -Ibangerd -I$(B) $(PKG_CFLAGS_D) \
 		$(PKG_CFLAGS_C)
-ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS)
+# Full RELRO: every symbol bound at start and the GOT read-only after;
+# no child forked later (a disk's, provision.c) looks symbols up again.
+ALL_LDFLAGS =	$(LDFLAGS) $(SANFLAGS) -Wl,-z,relro,-z,now
 
 COMMON_SRCS =	common/log.c common/imsg-buffer.c common/imsg.c common/imgref.c \
 		common/validate.c common/wire.c

@@ -936,13 +936,22 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 		if (changed) {
 			/* Even after a failure: bitmaps match what was done. */
 			g.fs->flags |= EXT2_FLAG_MASTER_SB_ONLY;
-			if ((rv = ext2fs_close2(g.fs, 0)) != 0) {
+			/*
+			 * One sync, once all is written: libext2fs's own
+			 * order (the blocks synced, then the superblock)
+			 * does not matter for a disk that no record says
+			 * is made until the child has reported.
+			 */
+			if ((rv = ext2fs_close2(g.fs,
+			    EXT2_FLAG_FLUSH_NO_SYNC)) != 0) {
 				/* A failed flush leaves fs (and the dup). */
 				ext2fs_free(g.fs);
 				if (ret == 0)
 					ret = fsfail(&g, rv, "fd %d: write "
 					    "the file system", fd);
-			}
+			} else if (fsync(fd) == -1 && ret == 0)
+				ret = fail(err, errlen, "fd %d: fsync: %s", fd,
+				    strerror(errno));
 		} else
 			ext2fs_free(g.fs);
 	}

@@ -70,7 +70,7 @@ expect_eq "provision: its disk child was reaped" \
 # The disk child loads its filter (compiled once by the provisioner)
 # before it reads the disk, and then writes it under the filter.
 if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
-	strace -f -qq -p "$pp" -e trace=prctl,seccomp,pread64,pwrite64 \
+	strace -f -qq -p "$pp" -e trace=prctl,seccomp,pread64,pwrite64,write,fsync \
 	    -o "$T/child.trace" &
 	sp=$!
 	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
@@ -83,6 +83,16 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	expect_match "provision: ...then reads and writes the disk" \
 	    "$(grep -c -E 'p(read|write)64\(.* = [0-9]+$' "$T/child.trace")" \
 	    "^[1-9][0-9]*$"
+	# One sync, once every block and the superblock are written (the
+	# superblock's bytes go by write(); the report, too, after it).
+	# libext2fs syncs once more at its close, before it writes: the
+	# disk, as the parent made it, is clean then.
+	expect_eq "provision: ...syncs it once after its first write" \
+	    "$(sed -n '/pwrite64(/,$p' "$T/child.trace" | grep -c 'fsync(')" 1
+	expect_match "provision: ...after all its writes to the disk, before its report" \
+	    "$(grep -E ' (p?write(64)?|fsync)\(' "$T/child.trace" | grep -v ' write([0-9]*, "ssh-' |
+	        sed -E 's/^[0-9]+ +([a-z0-9]+)\(([0-9]+).*/\1 \2/' | uniq | tail -3 | tr '\n' ' ')" \
+	    "^write [0-9]+ fsync [0-9]+ write [0-9]+ $"
 	expect_eq "provision: ...which the provisioner did not touch" \
 	    "$(grep "^$pp " "$T/child.trace" | grep -vc -- ' --- SIG')" 0
 	expect_eq "provision: ...and its files are in" \
