@@ -210,6 +210,7 @@ extern struct pvms pvms;	/* every record */
 extern size_t	 pvm_count;	/* records in pvms */
 int	 pvm_uid_alloc(uid_t *);
 const char *pvm_disk(const struct pvm *);
+int	 pvm_disk_file(const struct pvm *);
 void	 pvm_disk_setf(struct pvm *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 int	 pvm_save_sync(struct pvm *, int);

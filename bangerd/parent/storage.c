@@ -465,13 +465,14 @@ disk_grow(int fd, uint64_t size)
  * disk was already there (it is never overwritten).
  *
  * The disk is made as VMID.ext4.new (O_CREAT|O_EXCL|O_NOFOLLOW, 0600,
- * in the directory opened with O_NOFOLLOW), synced, and renamed into
- * place, so a VMID.ext4 is always whole; any failure removes the new
- * file.
+ * in the directory opened with O_NOFOLLOW), synced (if sync), and
+ * renamed into place, so a VMID.ext4 is always whole; any failure
+ * removes the new file.  Without sync, whole only until a power cut:
+ * the caller syncs it (disks_sync) before anything says it is made.
  */
 int
 disk_create(const char *statedir, const char *vmid, int srcfd, int backend,
-    uint64_t size, const char **usedp)
+    uint64_t size, int sync, const char **usedp)
 {
 	struct stat	 ss;
 	char		 name[DISK_NAME_MAX], tmp[DISK_NAME_MAX];
@@ -571,7 +572,7 @@ disk_create(const char *statedir, const char *vmid, int srcfd, int backend,
 	}
 	if (disk_grow(fd, size) == -1)
 		goto fail_tmp;
-	if (fsync(fd) == -1) {
+	if (sync && fsync(fd) == -1) {
 		log_warn("disk %s: fsync %s", vmid, tmp);
 		goto fail_tmp;
 	}
@@ -579,7 +580,8 @@ disk_create(const char *statedir, const char *vmid, int srcfd, int backend,
 		log_warn("disk %s: rename %s to %s", vmid, tmp, name);
 		goto fail_tmp;
 	}
-	(void)fsync(dfd);
+	if (sync)
+		(void)fsync(dfd);
 	close(fd);
 	close(dfd);
 	log_info("disk %s: %ju bytes from %s by %s", vmid, (uintmax_t)size,
@@ -599,6 +601,56 @@ disk_create(const char *statedir, const char *vmid, int srcfd, int backend,
 	close(dfd);
 	errno = saved_errno;
 	return -1;
+}
+
+/*
+ * The disks of n VMs made by disk_create() without sync, synced, then
+ * STATE/disks once (their renames).  errs[i]: 0, or why vmids[i]'s
+ * disk is not synced (logged); an entry already failed (errs[i] set)
+ * is left.  Returns 0, or -1 if any failed.
+ */
+int
+disks_sync(const char *statedir, const char *const *vmids, int *errs,
+    size_t n)
+{
+	char	 name[DISK_NAME_MAX];
+	size_t	 i, synced = 0;
+	int	 dfd, fd, rv = 0, err;
+
+	if ((dfd = disks_dir_open(statedir, n > 0 ? vmids[0] : "-", 0)) ==
+	    -1) {
+		err = errno ? errno : EIO;
+		for (i = 0; i < n; i++)
+			if (errs[i] == 0)
+				errs[i] = err;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		fd = -1;
+		if (disk_names(statedir, vmids[i], DISK_SUFFIX, name,
+		    sizeof(name)) == -1 || (fd = openat(dfd, name, O_RDONLY |
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+		    fsync(fd) == -1) {
+			errs[i] = errno ? errno : EIO;
+			log_warn("disk %s: fsync", vmids[i]);
+			rv = -1;
+		} else
+			synced++;
+		if (fd != -1)
+			close(fd);
+	}
+	if (synced > 0 && fsync(dfd) == -1) {
+		err = errno ? errno : EIO;
+		log_warn("fsync %s/" DISKS_DIR, statedir);
+		for (i = 0; i < n; i++)
+			if (errs[i] == 0)
+				errs[i] = err;
+		rv = -1;
+	}
+	close(dfd);
+	return rv;
 }
 
 /*

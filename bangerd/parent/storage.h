@@ -79,7 +79,8 @@ int		disk_sparse_copy(int, int);
 int		disk_sparse_copy_cb(int, int, disk_progress_fn, void *);
 int		disk_grow(int, uint64_t);
 int		disk_create(const char *, const char *, int, int, uint64_t,
-		    const char **);
+		    int, const char **);
+int		disks_sync(const char *, const char *const *, int *, size_t);
 int		disk_cow_create(const char *, const char *, uint64_t, int *);
 int		disk_remove(const char *, const char *);
 int		disk_open(const char *, const char *, int *);

@@ -247,7 +247,7 @@ pvm_disk_create(struct pvm *pv, const struct image_files *img, int srcfd,
 		if (disk_create(sd, pv->pv_id, fd, env->bd_conf->cf_storage ==
 		    STORAGE_REFLINK ? STORAGE_REFLINK :
 		    strcmp(env->bd_storage, "copy") == 0 ? STORAGE_COPY :
-		    STORAGE_AUTO, pv->pv_disk_size, &used) == -1) {
+		    STORAGE_AUTO, pv->pv_disk_size, 0, &used) == -1) {
 			snprintf(msg, msglen, "vm %s: disk: %s", pv->pv_id,
 			    strerror(errno));
 			goto fail;

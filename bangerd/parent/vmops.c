@@ -391,14 +391,17 @@ create_first_done(struct pvm *pv, int error)
  * worker told (img: the reply's boot arguments and initrd).
  */
 static void
-create_last_done(struct pvm *pv, int error, const struct vmop_result *img)
+create_last_done(struct pvm *pv, int error, const char *why,
+    const struct vmop_result *img)
 {
 	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct vmop_result	 vr;
+	char			 msg[PROTO_MSG_MAX];
 
 	if (error != 0) {
 		pv->pv_state = VMOP_CREATING;
-		pvm_create_fail(pv, EIO, "cannot write its record");
+		snprintf(msg, sizeof(msg), "%s: %s", why, strerror(error));
+		pvm_create_fail(pv, EIO, msg);
 		return;
 	}
 	pvm_clone_end(pv);
@@ -412,13 +415,41 @@ create_last_done(struct pvm *pv, int error, const struct vmop_result *img)
 	vmop_reply(w, pv->pv_peerid, &vr, -1);
 }
 
+/*
+ * The disks of the creations about to be recorded created, synced
+ * together (disk_create() left them unsynced): each disk, then
+ * STATE/disks once.  errs[i] says why all[i]'s is not.
+ */
+static void
+creates_disks_sync(struct create_commit **all, int *errs, size_t n)
+{
+	const char	**ids;
+	int		 *derrs;
+	size_t		  i, m = 0;
+
+	if ((ids = calloc(n, sizeof(*ids))) == NULL ||
+	    (derrs = calloc(n, sizeof(*derrs))) == NULL)
+		fatal(NULL);
+	for (i = 0; i < n; i++)
+		if (!all[i]->cc_first && pvm_disk_file(all[i]->cc_pv))
+			ids[m++] = all[i]->cc_pv->pv_id;
+	if (m > 0)
+		(void)disks_sync(env->bd_conf->cf_statedir, ids, derrs, m);
+	for (i = 0, m = 0; i < n; i++)
+		if (!all[i]->cc_first && pvm_disk_file(all[i]->cc_pv))
+			errs[i] = derrs[m++];
+	free(ids);
+	free(derrs);
+}
+
 static void
 creates_run(int fd, short event, void *arg)
 {
 	struct create_commit	*cc, **all;
 	struct pvm		**pvs;
-	size_t			 n = 0, i;
-	int			*errs;
+	const char		*why;
+	size_t			 n = 0, i, m;
+	int			*errs, *serrs;
 
 	TAILQ_FOREACH(cc, &create_q, cc_entry)
 		n++;
@@ -426,29 +457,42 @@ creates_run(int fd, short event, void *arg)
 		return;
 	if ((all = calloc(n, sizeof(*all))) == NULL ||
 	    (pvs = calloc(n, sizeof(*pvs))) == NULL ||
-	    (errs = calloc(n, sizeof(*errs))) == NULL)
+	    (errs = calloc(n, sizeof(*errs))) == NULL ||
+	    (serrs = calloc(n, sizeof(*serrs))) == NULL)
 		fatal(NULL);
 	for (i = 0; (cc = TAILQ_FIRST(&create_q)) != NULL; i++) {
 		TAILQ_REMOVE(&create_q, cc, cc_entry);
 		all[i] = cc;
-		pvs[i] = cc->cc_pv;
-		/* one synced write: the VM created, a clone's snapshot ready */
-		if (!cc->cc_first)
-			pvs[i]->pv_state = VMOP_CREATED;
 	}
-	pvm_save_all(pvs, errs, n);
-	for (i = 0; i < n; i++) {
+	/* A disk is synced before its VM is recorded created. */
+	creates_disks_sync(all, errs, n);
+	for (i = 0, m = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		pvs[m++] = all[i]->cc_pv;
+		/* one synced write: the VM created, a clone's snapshot ready */
+		if (!all[i]->cc_first)
+			all[i]->cc_pv->pv_state = VMOP_CREATED;
+	}
+	pvm_save_all(pvs, serrs, m);
+	for (i = 0, m = 0; i < n; i++) {
 		cc = all[i];
+		why = "cannot sync its disk";
+		if (errs[i] == 0) {
+			errs[i] = serrs[m++];
+			why = "cannot write its record";
+		}
 		cc->cc_pv->pv_busy = 0;
 		if (cc->cc_first)
 			create_first_done(cc->cc_pv, errs[i]);
 		else
-			create_last_done(cc->cc_pv, errs[i], &cc->cc_vr);
+			create_last_done(cc->cc_pv, errs[i], why, &cc->cc_vr);
 		free(cc);
 	}
 	free(all);
 	free(pvs);
 	free(errs);
+	free(serrs);
 }
 
 /*

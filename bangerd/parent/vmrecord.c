@@ -166,6 +166,13 @@ pvm_disk(const struct pvm *pv)
 	return pv->pv_disk != NULL ? pv->pv_disk : "";
 }
 
+/* Whether its disk is a file of STATE/disks (reflink, copy), not dm's. */
+int
+pvm_disk_file(const struct pvm *pv)
+{
+	return pv->pv_disk != NULL && strcmp(pv->pv_backend, "dm") != 0;
+}
+
 /* Its disk path, held for as long as it is (not PATH_MAX per VM). */
 void
 pvm_disk_setf(struct pvm *pv, const char *fmt, ...)

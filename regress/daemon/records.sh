@@ -187,6 +187,19 @@ expect_eq "records: four creations at once are all made" \
 first=$(sed -n '/disks\//q; p' "$T/g.strace")
 expect_eq "records: ... their first records written, then synced once" \
     "$(echo "$first" | grep -c 'priv/[0-9a-f]*\.tmp>') $(echo "$first" | grep -c 'priv>)')" "4 1"
+# Their disks, synced before each is recorded created, and their
+# directory once for them all (disk_create leaves them unsynced).
+n=$(grep -c "fsync([0-9]*<$STATE/disks>)" "$T/g.strace")
+check "records: ... their disks' directory synced together ($n syncs for 4)" \
+    test "$n" -ge 1 -a "$n" -lt 4
+order=
+for i in 1 2 3 4; do
+	gid=$(vm_id "g$i")
+	d=$(grep -n "fsync([0-9]*<$STATE/disks/$gid\.ext4>)" "$T/g.strace" | head -1 | cut -d: -f1)
+	r=$(grep -n "fsync([0-9]*<$STATE/priv/$gid\.tmp>)" "$T/g.strace" | tail -1 | cut -d: -f1)
+	[ -n "$d" ] && [ -n "$r" ] && [ "$d" -lt "$r" ] && order="${order}y" || order="${order}n"
+done
+expect_eq "records: ... each disk synced before its VM is recorded created" "$order" yyyy
 for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
 
 # The vm worker too: four creations whose requests it reads together

@@ -162,7 +162,7 @@ main(int argc, char *argv[])
 	} else if (strcmp(cmd, "create") == 0 && argc == 5) {
 		fd = open_src(argv[2]);
 		if ((rv = disk_create(argv[0], argv[1], fd, backend(argv[3]),
-		    num(argv[4]), &used)) == 0)
+		    num(argv[4]), 1, &used)) == 0)
 			printf("%s\n", used);
 		else if (errno == EOPNOTSUPP)
 			errx(3, "%s: no reflink", cmd);
