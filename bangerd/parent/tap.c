@@ -193,7 +193,7 @@ tap_matches(const char *tap, uid_t uid, gid_t gid)
 
 static struct {
 	int		 valid;
-	int		 fresh;			/* counted by this creation */
+	int		 fresh;			/* counted in this net_tap_create */
 	int		 root;			/* the bridge's ifindex */
 	unsigned int	 gen;			/* ports_gen when counted */
 	struct timespec	 taken;
@@ -225,10 +225,8 @@ ports_count(struct nl_sock *sk, const char *root, struct rtnl_link *rootlink)
 	if (ports.valid && ports.root == rtnl_link_get_ifindex(rootlink) &&
 	    ports.gen == gen &&
 	    (now.tv_sec - ports.taken.tv_sec) * 1000 +
-	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS) {
-		ports.fresh = 0;
+	    (now.tv_nsec - ports.taken.tv_nsec) / 1000000 < PORTS_TTL_MS)
 		return (0);
-	}
 	ports.valid = 0;
 	ports.fresh = 1;
 	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
