@@ -33,6 +33,7 @@
 
 #include "parent.h"
 #include "log.h"
+#include "netops.h"
 #include "reaper.h"
 #include "validate.h"
 
@@ -1052,6 +1053,8 @@ parent_shutdown(void)
 	 * under way end, their records gone.
 	 */
 	vmop_settle();
+	/* The reaper is done: its spare taps go. */
+	(void)net_spares_clear();
 	/* Running VMs keep running; the next bangerd re-adopts them. */
 	hostnet_teardown();
 	unlink(env->bd_conf->cf_socket);

@@ -96,6 +96,8 @@ int	bridge_of_root(struct nl_sock *, const char *, int, char *);
 int	net_tap_create(const char *, const char *, uid_t, gid_t);
 int	net_tap_delete(const char *);
 int	net_taps_delete(const char *const *, int *, size_t);
+int	net_taps_retire(const char *const *, int *, size_t);
+int	net_spares_clear(void);
 int	net_taps_ensure(const char *, const char *const *, const uid_t *, int *,
 	    size_t);
 int	net_tap_list(void (*)(const char *, int, void *), void *);

@@ -2,11 +2,13 @@
  * Taps deleted off the parent's event loop.  The kernel takes tens of
  * milliseconds to unregister a link (it waits for RCU grace periods),
  * during which the parent would serve no one: a thread of its own
- * deletes the taps it is given, and the parent carries on with the
+ * takes the taps it is given away, and the parent carries on with the
  * VM's removal (its record goes last) when the thread says it is done.
- * The taps queued while it works go in its next request together
- * (net_taps_delete): links deleted at once share the grace periods, so
- * a prune of thousands of VMs waits for them a few times, not once a
+ * The taps queued while it works go together (net_taps_retire): while
+ * there is room, each is kept as a spare for a creation to take
+ * (tap.c), which costs no grace period; the rest are deleted in one
+ * request, and links deleted at once share the grace periods, so a
+ * prune of thousands of VMs waits for them a few times, not once a
  * VM.
  *
  * The thread only deletes links, with a netlink socket of its own, and
@@ -53,8 +55,8 @@ static struct event	 reap_ev;
 static size_t		 reap_pending;	/* queued and not yet called back */
 
 /*
- * The thread: every tap queued so far in one net_taps_delete(), whose
- * links share the kernel's grace periods, then the next batch.
+ * The thread: every tap queued so far in one net_taps_retire(), whose
+ * deleted links share the kernel's grace periods, then the next batch.
  */
 static void *
 reaper_thread(void *arg)
@@ -89,7 +91,7 @@ reaper_thread(void *arg)
 			strlcpy(msg, "tap deletion: out of memory",
 			    sizeof(msg));
 		else
-			(void)net_taps_delete(taps, errs, n);
+			(void)net_taps_retire(taps, errs, n);
 		log_hold(NULL, 0);
 		i = 0;
 		TAILQ_FOREACH(r, &q, r_entry) {

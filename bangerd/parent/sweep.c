@@ -536,6 +536,8 @@ vmop_sweep(struct fcscan *fs)
 	loop_foreach(scan_loop_cb, &sw);
 	if (net_tap_list(scan_tap_cb, &sw) == -1)
 		log_warn("sweep: cannot list the taps");
+	/* Spare taps an earlier run left (a crash; a re-execution). */
+	(void)net_spares_clear();
 	scan_jails(&sw);
 	scan_cgroups(&sw);
 	sweep_merge(&sw);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static int	 tap_open(const char *, uid_t, gid_t, int);
 static int	 tap_sysfs(const char *, const char *, char *, size_t);
 static int	 tap_sysfs_is(const char *, const char *, long long);
 static int	 tap_matches(const char *, uid_t, gid_t);
+static int	 taps_delete(const char *const *, int *, size_t,
+		    int (*)(const char *, size_t, const char **), int);
+static void	 spare_put_back(const char *);
 
 /*
  * Attach to tap TAP through /dev/net/tun as Firecracker does, creating
@@ -172,6 +176,299 @@ tap_matches(const char *tap, uid_t uid, gid_t gid)
 	    (flags & mask) != (TAP_FLAGS | IFF_PERSIST))
 		return (0);
 	return (1);
+}
+
+/*
+ * Spare taps.  Deleting a tap costs the kernel RCU grace periods (15 to
+ * 25 ms here), and making one a registration; so a removed VM's tap is
+ * kept, while there are fewer than TAP_SPARES, as a spare for the next
+ * creation (spare_keep, in the reaper's thread):
+ *
+ *  - set down, so that it can be renamed (it stays on its bridge, down
+ *    and without carrier: no traffic reaches it);
+ *  - given back to root through /dev/net/tun, which attaches only while
+ *    no other file is attached (EBUSY), so no process of the VM's can
+ *    still hold it; once root's, only root can attach;
+ *  - renamed fc-spare-XXXXXX (six random hex digits; valid_tap_name
+ *    takes no such name, so no VM's request can name a spare).
+ *
+ * A tap that cannot be made a spare is deleted.  A creation takes a
+ * spare (spare_use, in the event loop), renames it to its tap and gives
+ * it to its owner, as it does a tap of ours found under its name.
+ * Spares are deleted when bangerd stops, and at its start (those a
+ * crash left): net_spares_clear.  The list is the reaper's to add to
+ * and the event loop's to take from, under spare_lock.
+ */
+#define TAP_SPARES	16
+#define SPARE_PREFIX	"fc-spare-"
+#define SPARE_DIGITS	6
+
+static pthread_mutex_t	 spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		 spares[TAP_SPARES][IFNAMSIZ];
+static size_t		 nspares;
+
+static int
+valid_spare_name(const char *s, size_t len, const char **why)
+{
+	size_t	 plen = sizeof(SPARE_PREFIX) - 1, i;
+
+	if (len != plen + SPARE_DIGITS || strncmp(s, SPARE_PREFIX, plen) != 0) {
+		if (why != NULL)
+			*why = "not fc-spare- and six hex digits";
+		return (-1);
+	}
+	for (i = plen; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f'))) {
+			if (why != NULL)
+				*why = "not fc-spare- and six hex digits";
+			return (-1);
+		}
+	return (0);
+}
+
+/* Whether the list has room for one more: for the reaper, its only adder. */
+static int
+spare_room(void)
+{
+	int	 room;
+
+	pthread_mutex_lock(&spare_lock);
+	room = nspares < TAP_SPARES;
+	pthread_mutex_unlock(&spare_lock);
+	return (room);
+}
+
+/*
+ * Keep TAP (ours: LINK) as a spare.  0 once it is one, listed; -1 if it
+ * is to be deleted instead (why logged at debug level: deleting it is
+ * what would have been done anyway).
+ */
+static int
+spare_keep(struct nl_sock *sk, const char *tap, struct rtnl_link *link)
+{
+	struct rtnl_link	*change;
+	struct ifreq		 ifr;
+	char			 name[IFNAMSIZ];
+	int			 fd, err, tries;
+
+	if ((change = rtnl_link_alloc()) == NULL)
+		return (-1);
+	rtnl_link_unset_flags(change, IFF_UP);
+	err = rtnl_link_change(sk, link, change, 0);
+	rtnl_link_put(change);
+	if (err < 0) {
+		log_debug("tap %s: cannot set it down: %s", tap,
+		    nl_geterror(err));
+		return (-1);
+	}
+	/* Root's, if nothing else holds it. */
+	if ((fd = open(TUN_DEV, O_RDWR | O_CLOEXEC)) == -1)
+		return (-1);
+	memset(&ifr, 0, sizeof(ifr));
+	strlcpy(ifr.ifr_name, tap, sizeof(ifr.ifr_name));
+	ifr.ifr_flags = TAP_FLAGS;
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1 ||
+	    strcmp(ifr.ifr_name, tap) != 0 ||
+	    ioctl(fd, TUNSETOWNER, 0UL) == -1 ||
+	    ioctl(fd, TUNSETGROUP, 0UL) == -1) {
+		log_debug("tap %s: cannot be given back to root: %s", tap,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	for (tries = 0;; tries++) {
+		snprintf(name, sizeof(name), "%s%06x", SPARE_PREFIX,
+		    arc4random() & 0xffffff);
+		if ((change = rtnl_link_alloc()) == NULL)
+			return (-1);
+		rtnl_link_set_name(change, name);
+		err = rtnl_link_change(sk, link, change, 0);
+		rtnl_link_put(change);
+		if (err >= 0)
+			break;
+		/* Another spare has that name. */
+		if (err != -NLE_EXIST || tries == 3) {
+			log_debug("tap %s: cannot rename it %s: %s", tap,
+			    name, nl_geterror(err));
+			return (-1);
+		}
+	}
+	pthread_mutex_lock(&spare_lock);
+	if (nspares == TAP_SPARES) {
+		/* Only the reaper adds: not reached.  Deleted then. */
+		pthread_mutex_unlock(&spare_lock);
+		return (-1);
+	}
+	strlcpy(spares[nspares++], name, sizeof(spares[0]));
+	pthread_mutex_unlock(&spare_lock);
+	log_info("tap %s: kept as spare %s", tap, name);
+	return (0);
+}
+
+/*
+ * A spare, renamed TAP (missing) and given to uid:gid, its link in
+ * *linkp.  -1 if there is none to take.  The spare is attached to
+ * before it is renamed, and the owner set through that file: the
+ * attach fails (EBUSY) while any other file is attached, such as the
+ * reaper's own, briefly, in a child forked while it kept the spare
+ * (put back, for a later creation).  One that is gone, not ours, or
+ * cannot be renamed is forgotten (net_spares_clear finds it by name).
+ * An owner that cannot be set is left for net_tap_create to set.
+ */
+static int
+spare_use(struct nl_sock *sk, const char *tap, uid_t uid, gid_t gid,
+    struct rtnl_link **linkp)
+{
+	struct rtnl_link	*link, *change;
+	struct ifreq		 ifr;
+	char			 name[IFNAMSIZ];
+	size_t			 tries;
+	int			 fd, err;
+
+	*linkp = NULL;
+	for (tries = 0; tries < TAP_SPARES; tries++) {
+		pthread_mutex_lock(&spare_lock);
+		if (nspares == 0) {
+			pthread_mutex_unlock(&spare_lock);
+			return (-1);
+		}
+		strlcpy(name, spares[--nspares], sizeof(name));
+		pthread_mutex_unlock(&spare_lock);
+		if (link_get(sk, "spare tap", name, "tun", &link) != LINK_OURS)
+			continue;
+		if ((fd = open(TUN_DEV, O_RDWR | O_CLOEXEC)) == -1) {
+			log_warn("tap %s: %s", tap, TUN_DEV);
+			spare_put_back(name);
+			rtnl_link_put(link);
+			return (-1);
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+		ifr.ifr_flags = TAP_FLAGS;
+		if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+			log_debug("tap %s: spare %s: TUNSETIFF: %s", tap, name,
+			    strerror(errno));
+			if (errno == EBUSY)
+				spare_put_back(name);
+			close(fd);
+			rtnl_link_put(link);
+			continue;
+		}
+		if ((change = rtnl_link_alloc()) == NULL) {
+			close(fd);
+			spare_put_back(name);
+			rtnl_link_put(link);
+			return (-1);
+		}
+		rtnl_link_set_name(change, tap);
+		err = rtnl_link_change(sk, link, change, 0);
+		rtnl_link_put(change);
+		if (err < 0) {
+			log_warnx("tap %s: cannot rename spare %s to it: %s",
+			    tap, name, nl_geterror(err));
+			close(fd);
+			rtnl_link_put(link);
+			continue;
+		}
+		if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) == -1 ||
+		    ioctl(fd, TUNSETGROUP, (unsigned long)gid) == -1)
+			log_warn("tap %s: owner %lu:%lu", tap,
+			    (unsigned long)uid, (unsigned long)gid);
+		close(fd);
+		rtnl_link_set_name(link, tap);
+		*linkp = link;
+		log_info("tap %s: made of spare %s, for %lu:%lu", tap, name,
+		    (unsigned long)uid, (unsigned long)gid);
+		return (0);
+	}
+	return (-1);
+}
+
+/* A spare that could not be taken now: first in line, for later. */
+static void
+spare_put_back(const char *name)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (nspares < TAP_SPARES) {
+		memmove(spares[1], spares[0], nspares * sizeof(spares[0]));
+		strlcpy(spares[0], name, sizeof(spares[0]));
+		nspares++;
+	}
+	pthread_mutex_unlock(&spare_lock);
+}
+
+/*
+ * Delete every spare of ours among the links (fc-spare-*, kind tun,
+ * banger's alias): those listed, any forgotten, and those of an earlier
+ * run; the list is emptied.  Not while the reaper keeps taps: at start,
+ * before any removal, and at stop, once it is drained.  Returns 0, or
+ * -1 if any stays (logged).
+ */
+int
+net_spares_clear(void)
+{
+	struct nl_sock		*sk = NULL;
+	struct nl_cache		*cache;
+	struct nl_object	*o;
+	struct rtnl_link	*link;
+	const char		*name, *kind, *alias;
+	char			(*names)[IFNAMSIZ] = NULL;
+	const char		**list = NULL;
+	int			*errs = NULL, err, ret = 0;
+	size_t			 n = 0, i;
+
+	pthread_mutex_lock(&spare_lock);
+	nspares = 0;
+	pthread_mutex_unlock(&spare_lock);
+	if (nl_open("spare taps", "clear", &sk) == -1)
+		return (-1);
+	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		log_warnx("spare taps: cannot list the links: %s",
+		    nl_geterror(err));
+		nl_socket_free(sk);
+		errno = nl_errno(err);
+		return (-1);
+	}
+	nl_socket_free(sk);
+	if ((names = calloc(nl_cache_nitems(cache) + 1,
+	    sizeof(*names))) == NULL) {
+		nl_cache_free(cache);
+		goto fail;
+	}
+	for (o = nl_cache_get_first(cache); o != NULL;
+	    o = nl_cache_get_next(o)) {
+		link = (struct rtnl_link *)o;
+		if ((name = rtnl_link_get_name(link)) == NULL ||
+		    valid_spare_name(name, strnlen(name, IFNAMSIZ), NULL) == -1)
+			continue;
+		kind = rtnl_link_get_type(link);
+		alias = rtnl_link_get_ifalias(link);
+		if (kind != NULL && strcmp(kind, "tun") == 0 &&
+		    alias != NULL && strcmp(alias, NETOPS_ALIAS) == 0)
+			strlcpy(names[n++], name, sizeof(names[0]));
+	}
+	nl_cache_free(cache);
+	if (n == 0)
+		goto out;
+	if ((list = calloc(n, sizeof(*list))) == NULL ||
+	    (errs = calloc(n, sizeof(*errs))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		list[i] = names[i];
+	if ((ret = taps_delete(list, errs, n, valid_spare_name, 0)) == 0)
+		log_info("spare taps: %zu deleted", n);
+	goto out;
+ fail:
+	log_warnx("spare taps: out of memory");
+	errno = ENOMEM;
+	ret = -1;
+ out:
+	free(names);
+	free(list);
+	free(errs);
+	return (ret);
 }
 
 /*
@@ -337,7 +634,7 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	struct rtnl_link	*on = NULL;
 	char			 what[64], onname[IFNAMSIZ];
 	int			 fd = -1, created = 0, ret = -1, saved_errno;
-	int			 slot, tries;
+	int			 slot, tries, found;
 
 	if (netops_check_name("tap", tap, valid_tap_name) == -1 ||
 	    netops_check_name("bridge", bridge, valid_bridge_name) == -1)
@@ -354,7 +651,10 @@ net_tap_create(const char *tap, const char *bridge, uid_t uid, gid_t gid)
 	if (bridge_ours(sk, what, bridge, &br) == -1)
 		goto fail;
 
-	switch (link_get(sk, "tap", tap, "tun", &link)) {
+	found = link_get(sk, "tap", tap, "tun", &link);
+	if (found == LINK_MISSING && spare_use(sk, tap, uid, gid, &link) == 0)
+		found = LINK_OURS;
+	switch (found) {
 	case LINK_OURS:
 		if (tap_matches(tap, uid, gid))
 			break;
@@ -485,7 +785,8 @@ tap_req_cmp(const void *a, const void *b)
  * if out of memory.
  */
 static struct tap_req *
-tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
+tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp,
+    int (*valid)(const char *, size_t, const char **))
 {
 	struct tap_req	*td;
 	size_t		 i, m = 0;
@@ -495,7 +796,7 @@ tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
 	if ((td = calloc(n, sizeof(*td))) == NULL)
 		return (NULL);
 	for (i = 0; i < n; i++) {
-		if (netops_check_name("tap", taps[i], valid_tap_name) == -1) {
+		if (netops_check_name("tap", taps[i], valid) == -1) {
 			errs[i] = EINVAL;
 			continue;
 		}
@@ -511,7 +812,8 @@ tap_reqs(const char *const *taps, int *errs, size_t n, size_t *mp)
  * A link group no link is in, never 0 (every link's by default): one
  * not among the groups of the last dump of the links, taken again when
  * older than GROUPS_TTL_MS (a dump of thousands of links costs more
- * than deleting a few taps).  For one thread at a time (the reaper).
+ * than deleting a few taps).  The reaper's, and net_spares_clear's at
+ * a start, while the reaper may undo a creation: under groups_lock.
  */
 #define GROUPS_TTL_MS	1000
 
@@ -529,12 +831,14 @@ group_unused(struct nl_sock *sk, uint32_t *gp)
 	static uint32_t		*used;
 	static size_t		 nused;
 	static struct timespec	 taken;
+	static pthread_mutex_t	 groups_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct nl_cache		*cache;
 	struct nl_object	*o;
 	struct timespec		 now;
 	uint32_t		 g, *u;
-	int			 err;
+	int			 err, ret = 0;
 
+	pthread_mutex_lock(&groups_lock);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (used == NULL || (now.tv_sec - taken.tv_sec) * 1000 +
 	    (now.tv_nsec - taken.tv_nsec) / 1000000 >= GROUPS_TTL_MS) {
@@ -542,12 +846,14 @@ group_unused(struct nl_sock *sk, uint32_t *gp)
 			log_warnx("tap deletion: cannot list the links: %s",
 			    nl_geterror(err));
 			errno = nl_errno(err);
-			return (-1);
+			ret = -1;
+			goto out;
 		}
 		if ((u = reallocarray(NULL, nl_cache_nitems(cache) + 1,
 		    sizeof(*u))) == NULL) {
 			nl_cache_free(cache);
-			return (-1);
+			ret = -1;
+			goto out;
 		}
 		free(used);
 		used = u;
@@ -564,7 +870,9 @@ group_unused(struct nl_sock *sk, uint32_t *gp)
 		g = arc4random() | 0x80000000U;
 	while (bsearch(&g, used, nused, sizeof(*used), u32_cmp) != NULL);
 	*gp = g;
-	return (0);
+ out:
+	pthread_mutex_unlock(&groups_lock);
+	return (ret);
 }
 
 /* RTM_DELLINK of every link in group g. */
@@ -592,6 +900,20 @@ group_delete(struct nl_sock *sk, uint32_t g)
 int
 net_taps_delete(const char *const *taps, int *errs, size_t n)
 {
+	return (taps_delete(taps, errs, n, valid_tap_name, 0));
+}
+
+/* net_taps_delete(), but those there is room for are kept as spares. */
+int
+net_taps_retire(const char *const *taps, int *errs, size_t n)
+{
+	return (taps_delete(taps, errs, n, valid_tap_name, 1));
+}
+
+static int
+taps_delete(const char *const *taps, int *errs, size_t n,
+    int (*valid)(const char *, size_t, const char **), int keep)
+{
 	struct nl_sock		*sk = NULL;
 	struct rtnl_link	*change = NULL;
 	struct tap_req		*td = NULL;
@@ -602,7 +924,7 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 
 	if (n == 0)
 		return (0);
-	if ((td = tap_reqs(taps, errs, n, &m)) == NULL)
+	if ((td = tap_reqs(taps, errs, n, &m, valid)) == NULL)
 		goto fail_all;
 	if (nl_open("tap", "deletion", &sk) == -1)
 		goto fail_all;
@@ -611,6 +933,12 @@ net_taps_delete(const char *const *taps, int *errs, size_t n)
 		switch (link_get(sk, "tap", td[i].td_name, "tun",
 		    &td[i].td_link)) {
 		case LINK_OURS:
+			if (keep && spare_room() &&
+			    spare_keep(sk, td[i].td_name, td[i].td_link) == 0) {
+				rtnl_link_put(td[i].td_link);
+				td[i].td_link = NULL;
+			}
+			break;
 		case LINK_MISSING:
 			break;
 		case LINK_FOREIGN:
@@ -713,7 +1041,7 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 		return (0);
 	if (netops_check_name("bridge", bridge, valid_bridge_name) == -1)
 		goto fail_all;
-	if ((td = tap_reqs(taps, errs, n, &m)) == NULL ||
+	if ((td = tap_reqs(taps, errs, n, &m, valid_tap_name)) == NULL ||
 	    (ours = calloc(BRIDGE_LEAVES + 1, sizeof(*ours))) == NULL)
 		goto fail_all;
 	qsort(td, m, sizeof(*td), tap_req_cmp);

@@ -102,9 +102,11 @@ chaos_check() {
 	left "$(comm -3 <(ls "$STATE/vms" | sort) <(echo "$ids" |
 	    grep .))" records "$at"
 	# Taps: one per VM.
-	left "$(comm -3 <(in_ns ip -br link show type tun |
-	    awk '{print $1}' | sed 's/^fc-tap-//' | sort) <(echo "$ids" |
+	left "$(comm -3 <(vm_taps | sed 's/^fc-tap-//' | sort) <(echo "$ids" |
 	    grep .))" taps "$at"
+	# Spare taps (vm_taps leaves out those root's and down): at most
+	# 16 (tap.c); any past them is a leftover.
+	left "$(spare_taps | tail -n +17)" "spare taps" "$at"
 	# Disks: one file per VM.
 	left "$(comm -3 <(ls "$STATE/disks" | sort) <(echo "$ids" |
 	    grep . | sed 's/$/.ext4/'))" disks "$at"

@@ -78,6 +78,17 @@ set_state() {
 	vmrec_jq "$1" ".state = \"$3\""
 }
 fc_pid() { ctl vm show --json "$1" | jq -r .pid; }
+
+# Spare taps (the removed VMs' above, kept for the next creations) that
+# a crash leaves are deleted by the next start's sweep.
+nsp=$(spare_taps | wc -l)
+expect_match "crash: removals left spare taps" "$nsp" "^[1-9][0-9]*$"
+daemon_kill
+expect_eq "crash: ... a crash leaves them" "$(spare_taps | wc -l)" "$nsp"
+restart "spare taps left"
+expect_eq "crash: ... the next start deletes them" "$(spare_taps)" ""
+expect_match "crash: ... logged" "$(cat "$DLOG")" \
+    "spare taps: $nsp deleted"
 # "alive" if pid $1 runs (a zombie no longer does: killed orphans wait
 # for whoever adopted them to reap them).
 alive() {
@@ -157,7 +168,7 @@ wait_for 10 sh -c "! ls -d '$STATE/vms/$id' 2>/dev/null"
 expect_match "crash: a removal cut short is finished" \
     "$(ctl vm show s1 2>&1)" "no VM named s1"
 expect_eq "crash: ... nothing of it is left" \
-    "$(ls "$STATE/priv" "$STATE/disks"; in_ns ip -br link show type tun)" \
+    "$(ls "$STATE/priv" "$STATE/disks"; vm_taps)" \
     "$STATE/disks:
 
 $STATE/priv:"

@@ -57,7 +57,7 @@ fi
 # at the same time; this VM's processes are checked by pid).
 traces() {
 	{
-		in_ns ip -br link show type tun 2>/dev/null | awk '{print $1}'
+		vm_taps
 		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
 		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null
 	} | sort | tr '\n' ' '

@@ -257,7 +257,7 @@ expect_eq "records: creations cut short by the vm worker's end leave no VM" \
 expect_eq "records: ... no record of either process" \
     "$(grep -l '^name k[12]$' "$STATE"/priv/* 2>/dev/null; grep -l '"k[12]"' "$STATE"/vms/*/vm.json 2>/dev/null)" ""
 expect_eq "records: ... no disk, no tap" \
-    "$(ls "$STATE/disks" | grep -vc "^$id\.ext4$"; in_ns ip -br link show type tun | grep -vc "$id")" "0
+    "$(ls "$STATE/disks" | grep -vc "^$id\.ext4$"; vm_taps | grep -vc "$id")" "0
 0"
 
 # Removal: both records of both processes go.

@@ -126,6 +126,9 @@ expect_eq "uninstall: the daemon recipe left no VM for the next daemon" \
 ctl vm create b1 --start >/dev/null
 ctl vm create b2 --start >/dev/null
 ctl vm create b3 >/dev/null
+# A removed VM's tap, kept as a spare.
+ctl vm create b4 >/dev/null
+ctl vm rm b4 >/dev/null
 id1=$(vm_id b1)
 id2=$(vm_id b2)
 fcpids=$(pgrep -f -- "--id ($id1|$id2)" | tr '\n' ' ')
@@ -142,6 +145,8 @@ for p in $fcpids; do
 done
 expect_match "uninstall: taps and the bridge are there before" \
     "$(in_ns ip -o link show | grep -cE 'fc-tap-|br-fc')" "^[4-9]$"
+expect_eq "uninstall: a spare tap is there before" \
+    "$(spare_taps | wc -l)" 1
 in_ns nft list table ip banger >/dev/null 2>&1 &&
     pass "uninstall: the NAT table is there before" ||
     fail "uninstall: the NAT table is there before" ""
@@ -154,7 +159,7 @@ for p in $fcpids; do
 	    fail "uninstall: VM process $p is gone" "$(ps -o pid,args -p "$p")"
 done
 expect_eq "uninstall: no tap or bridge left" \
-    "$(in_ns ip -o link show | grep -cE 'fc-tap-|br-fc')" "0"
+    "$(in_ns ip -o link show | grep -cE 'fc-tap-|fc-spare-|br-fc')" "0"
 in_ns nft list table ip banger >/dev/null 2>&1 &&
     fail "uninstall: no NAT table left" "$(in_ns nft list table ip banger)" ||
     pass "uninstall: no NAT table left"

@@ -10,6 +10,9 @@
  *	tap-create TAP BRIDGE UID GID
  *	tap-delete TAP
  *	taps-delete COUNT TAP...	prints "TAP ok" or "TAP STRERROR" each
+ *	taps-retire COUNT TAP...	the same, keeping spares while there
+ *				is room (as bangerd's reaper does)
+ *	spares-clear		deletes every spare tap of ours
  *	nat-apply BRIDGE ADDR/PREFIX EGRESS PUBLISH
  *		EGRESS "-" for none; PUBLISH "-" for none, or a comma
  *		separated list of PROTO:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT
@@ -172,7 +175,8 @@ main(int argc, char *argv[])
 			NEED(1);
 			r = net_tap_delete(argv[1]);
 			argc -= 2, argv += 2;
-		} else if (strcmp(cmd, "taps-delete") == 0) {
+		} else if (strcmp(cmd, "taps-delete") == 0 ||
+		    strcmp(cmd, "taps-retire") == 0) {
 			int	*errs, i, n;
 
 			NEED(1);
@@ -180,13 +184,17 @@ main(int argc, char *argv[])
 			NEED(n + 1);
 			if ((errs = calloc(n + 1, sizeof(*errs))) == NULL)
 				return (1);
-			r = net_taps_delete((const char *const *)&argv[2],
-			    errs, n);
+			r = (strcmp(cmd, "taps-delete") == 0 ?
+			    net_taps_delete : net_taps_retire)(
+			    (const char *const *)&argv[2], errs, n);
 			for (i = 0; i < n; i++)
 				printf("%s %s\n", argv[2 + i], errs[i] == 0 ?
 				    "ok" : strerror(errs[i]));
 			free(errs);
 			argc -= n + 2, argv += n + 2;
+		} else if (strcmp(cmd, "spares-clear") == 0) {
+			r = net_spares_clear();
+			argc -= 1, argv += 1;
 		} else if (strcmp(cmd, "nat-apply") == 0) {
 			NEED(4);
 			memset(&nc, 0, sizeof(nc));

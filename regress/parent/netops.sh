@@ -414,6 +414,128 @@ else
 	pass "tap deleted"
 fi
 ok "tap delete again" tap-delete $TAP
+
+# --- spare taps -------------------------------------------------------
+
+# A tap given up as bangerd's reaper gives up a removed VM's
+# (net_taps_retire) is kept as a spare: down, root's, renamed
+# fc-spare-XXXXXX, still banger's, on its bridge.  The next creation in
+# the same process takes it (the same link: its index) and gives it its
+# owner, bridge, MTU and state.
+S1=fc-tap-5a000001
+S2=fc-tap-5a000002
+cat >"$T/spares.sh" <<'EOF'
+for l in /sys/class/net/fc-spare-*; do
+	[ -e "$l" ] || continue
+	echo "${l##*/} $(cat $l/ifindex) $(cat $l/owner) $(cat $l/group)" \
+	    "up=$(( $(cat $l/flags) & 1 )) $(cat $l/ifalias)" \
+	    "$(basename "$(readlink $l/master)")"
+done
+EOF
+spares() { H ls /sys/class/net | grep '^fc-spare-' | tr '\n' ' '; }
+gone() { ! exists "$1"; }
+ok "spare: a tap" tap-create $S1 br-fc 300001 300002
+idx=$(linkj $S1 'l["ifindex"]')
+ok "spare: given up, then taken by a creation" taps-retire 1 $S1 \
+    sh "sh $T/spares.sh >$T/spares.out" tap-create $S2 br-fc 300005 300006
+expect_eq "spare: given up is ok" "$OUT" "$S1 ok"
+expect_match "spare: it was down, root's, banger's, on its bridge" \
+    "$(cat "$T/spares.out")" \
+    "^fc-spare-[0-9a-f]{6} $idx 0 0 up=0 banger br-fc$"
+expect_match "spare: logged kept" "$ERR" "tap $S1: kept as spare fc-spare-"
+expect_match "spare: logged taken" "$ERR" "tap $S2: made of spare fc-spare-"
+check "spare: the given-up name is gone" gone $S1
+expect_eq "spare: the new tap is the same link" \
+    "$(linkj $S2 'l["ifindex"]')" "$idx"
+expect_eq "spare: the new tap's owner and group" \
+    "$(H cat /sys/class/net/$S2/owner):$(H cat /sys/class/net/$S2/group)" \
+    "300005:300006"
+expect_eq "spare: the new tap on the bridge, its MTU, up, no IPv6" \
+    "$(linkj $S2 '(l.get("master"), l["mtu"], "UP" in l["flags"])') $(H cat /proc/sys/net/ipv6/conf/$S2/disable_ipv6)" \
+    "('br-fc', 1400, True) 1"
+expect_eq "spare: the new tap persistent" \
+    "$(H cat /sys/class/net/$S2/tun_flags)" "0x5802"
+expect_eq "spare: none left once taken" "$(spares)" ""
+
+# A tap some process still holds is deleted, not kept: no process of a
+# removed VM's keeps a way into the next VM's network.
+H "$PY" "$T/hold.py" $S2 "$T/hold2.ready" >"$T/hold2.log" 2>&1 &
+HOLD=$!
+PIDS+=("$HOLD")
+if wait_for 5 test -e "$T/hold2.ready"; then
+	ok "spare: a tap in use given up" taps-retire 1 $S2
+	expect_eq "spare: ... is deleted" "$OUT|$(spares)" "$S2 ok|"
+	check "spare: ... is gone" gone $S2
+	expect_match "spare: ... logged deleted" "$ERR" "tap $S2: deleted"
+else
+	fail "spare: tap held" "$(tr '\n' ' ' <"$T/hold2.log")"
+fi
+{ kill -KILL "$HOLD"; wait "$HOLD"; } 2>/dev/null
+
+# At most 16: of 18 given up at once, 16 are kept and 2 deleted; the
+# spares go with spares-clear (bangerd's stop).
+args=()
+mk=()
+for i in $(seq 1 18); do
+	args+=("$(printf 'fc-tap-5b%06x' "$i")")
+	mk+=(tap-create "$(printf 'fc-tap-5b%06x' "$i")" br-fc 300001 300002)
+done
+ok "spare: 18 taps" "${mk[@]}"
+ok "spare: 18 given up, then cleared" taps-retire 18 "${args[@]}" \
+    sh "ls /sys/class/net | grep -c '^fc-spare-' >$T/nspares" spares-clear
+expect_eq "spare: 16 kept" "$(cat "$T/nspares")" 16
+expect_eq "spare: 18 ok" "$(printf '%s\n' "$OUT" | grep -c ' ok$')" 18
+expect_match "spare: cleared, logged" "$ERR" "spare taps: 16 deleted"
+expect_eq "spare: none left, nor any of the 18" \
+    "$(spares)$(H ls /sys/class/net | grep -c '^fc-tap-5b')" "0"
+
+# Spares a process left (a crash) are found by name and mark at the
+# next start (spares-clear); an unmarked fc-spare-* is not banger's.
+ok "spare: two kept by a process that ends" \
+    tap-create fc-tap-5c000001 br-fc 300001 300002 \
+    tap-create fc-tap-5c000002 br-fc 300001 300002 \
+    taps-retire 2 fc-tap-5c000001 fc-tap-5c000002
+expect_match "spare: ... they outlive it" "$(spares)" \
+    "^fc-spare-[0-9a-f]{6} fc-spare-[0-9a-f]{6} $"
+H ip tuntap add fc-spare-abcdef mode tap
+ok "spare: an earlier run's cleared" spares-clear
+expect_eq "spare: ... the unmarked one stays" "$(spares)" "fc-spare-abcdef "
+expect_match "spare: ... logged" "$ERR" "spare taps: 2 deleted"
+H ip link del fc-spare-abcdef
+
+# A spare deleted by someone else before a creation takes it: the
+# creation makes a tap of its own.
+ok "spare: gone before it is taken" \
+    tap-create fc-tap-5d000001 br-fc 300001 300002 \
+    taps-retire 1 fc-tap-5d000001 \
+    sh "ip link del \$(ls /sys/class/net | grep '^fc-spare-')" \
+    tap-create fc-tap-5d000002 br-fc 300001 300002
+expect_match "spare: ... a new tap made" "$ERR" \
+    "tap fc-tap-5d000002: created for 300001:300002"
+expect_eq "spare: ... on the bridge, up" \
+    "$(linkj fc-tap-5d000002 '(l.get("master"), "UP" in l["flags"])')" \
+    "('br-fc', True)"
+ok "spare: cleanup" tap-delete fc-tap-5d000002
+# A spare another file is attached to when a creation would take it
+# (as a child forked while the reaper kept it holds the reaper's, for a
+# moment) is not taken: the creation makes a tap of its own, and the
+# spare is put back.
+rm -f "$T/hold3.ready"
+ok "spare: held when a creation would take it" \
+    tap-create fc-tap-5e000001 br-fc 300001 300002 \
+    taps-retire 1 fc-tap-5e000001 \
+    sh "$PY $T/hold.py \$(ls /sys/class/net | grep '^fc-spare-') $T/hold3.ready >/dev/null 2>&1 & echo \$! >$T/hold3.pid; while [ ! -e $T/hold3.ready ]; do sleep 0.05; done" \
+    tap-create fc-tap-5e000002 br-fc 300001 300002
+kill -KILL "$(cat "$T/hold3.pid")" 2>/dev/null
+expect_match "spare: ... a new tap made" "$ERR" \
+    "tap fc-tap-5e000002: created for 300001:300002"
+expect_match "spare: ... the spare is still there" "$(spares)" \
+    "^fc-spare-[0-9a-f]{6} $"
+ok "spare: ... cleanup" tap-delete fc-tap-5e000002 spares-clear
+expect_eq "spare: ... none left" "$(spares)" ""
+# No request names a spare: it is no tap name.
+refused "spare: a spare's name is no tap's" "invalid name" \
+    tap-create fc-spare-abcdef br-fc 300001 300002
 H ip link del br-fc-x
 H ip link set br-fc mtu 1500
 

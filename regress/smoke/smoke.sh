@@ -97,7 +97,7 @@ state_of() { ctl vm show --json "$1" 2>/dev/null | jq -r .state; }
 banner() { ip netns exec "$UP" timeout 5 bash -c \
     "exec 3<>/dev/tcp/10.82.0.1/$1 && head -c 8 <&3" 2>/dev/null; }
 
-before=$(in_ns ip -br link show type tun | wc -l)
+before=$(vm_taps | wc -l)
 
 # The peer every VM looks up and pings.
 t0=$SECONDS
@@ -247,7 +247,7 @@ out=$(ctl vm rm -f peer 2>&1)
 expect_eq "smoke: the peer is removed" "$out" "vm peer removed"
 expect_eq "smoke: no VM is left" "$(ctl vm ls --json | jq length)" 0
 expect_eq "smoke: no tap is left" \
-    "$(in_ns ip -br link show type tun | wc -l)" "$before"
+    "$(vm_taps | wc -l)" "$before"
 expect_eq "smoke: nothing of any VM is left in the state directory" \
     "$(find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
     "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 2>/dev/null)" ""

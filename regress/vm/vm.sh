@@ -45,6 +45,25 @@ expect_eq "vm: without --disk a VM gets the default disk size" \
     "$(stat -c %s "$STATE/disks/$(vm_id dflt).ext4")" $((4 << 30))
 ctl vm rm dflt >/dev/null
 
+# A removed VM's tap is kept as a spare, root's and down, and the next
+# creation takes it: the same link, given to the new VM's uid.
+sp=$(spare_taps)
+expect_match "vm: rm keeps the VM's tap as a spare" "$sp" \
+    "^fc-spare-[0-9a-f]{6}$"
+expect_eq "vm: ... root's, down, off the bridge's traffic" \
+    "$(in_ns cat /sys/class/net/$sp/owner /sys/class/net/$sp/group | tr '\n' ' ')$(in_ns ip -j link show "$sp" | jq -r '.[0].operstate')" \
+    "0 0 DOWN"
+spidx=$(in_ns cat /sys/class/net/$sp/ifindex)
+ctl vm create again >/dev/null
+aid=$(vm_id again)
+expect_match "vm: the next creation takes the spare" "$(cat "$DLOG")" \
+    "tap fc-tap-$aid: made of spare $sp"
+expect_eq "vm: ... the same link, the VM's uid's, on the bridge" \
+    "$(in_ns cat /sys/class/net/fc-tap-$aid/ifindex /sys/class/net/fc-tap-$aid/owner | tr '\n' ' ')$(in_ns ip -j link show "fc-tap-$aid" | jq -r '.[0].master')" \
+    "$spidx 300001 br-fc"
+expect_eq "vm: ... and no spare is left" "$(spare_taps)" ""
+ctl vm rm again >/dev/null
+
 expect_eq "vm: start" "$(ctl vm start web)" "vm web started"
 js=$(ctl vm show --json web)
 expect_eq "vm: a started VM is running" "$(echo "$js" | jq -r .state)" \
@@ -466,7 +485,10 @@ expect_match "vm: e2fsck checked the disk before the boot" "$(cat "$DLOG")" \
 
 # The daemon restarts; running VMs keep running and are adopted again.
 pid=$(ctl vm show --json web | jq .pid)
+expect_match "vm: removals left spare taps" "$(spare_taps | head -1)" \
+    "^fc-spare-"
 daemon_stop
+expect_eq "vm: bangerd's stop deletes its spare taps" "$(spare_taps)" ""
 if kill -0 "$pid" 2>/dev/null; then
 	pass "vm: a VM keeps running when bangerd stops"
 else
