@@ -8,20 +8,24 @@
  * The table is one text file, IPAM_TABLE, one "VMID ADDRESS" line per
  * VM, in a directory the caller hands over as an fd (the worker runs
  * chrooted, so no absolute path is involved).  Every change rewrites it
- * whole: temporary file, fsync, rename, fsync of the directory.  The
- * table in memory is what the last rename committed, but for the
- * addresses ipam_forget() freed since: they are written with the next
- * change, or by ipam_flush().  (A freed address is then taken by
- * ipam_prune's sweep at the next start if a crash comes first: the
- * owner of the records names every VM it still holds, then prunes.)
+ * whole: temporary file, rename.  Nothing is synced: the table is not
+ * what a power cut must keep.  The owner of the records (bangerd's
+ * parent) records each address it is given before anyone hears of it,
+ * and at every start names every VM it holds with its address
+ * (ipam_assign), then prunes the others (ipam_prune); so a table a
+ * power cut left older, empty or torn only has to be readable, or set
+ * aside (the caller's: a table that cannot be parsed is refused with
+ * EBADMSG).  The table in memory is what the last rename committed,
+ * but for the addresses ipam_forget() freed since: they are written
+ * with the next change, or by ipam_flush().
  *
  * Entries are kept sorted by address (the lowest free one is found in
  * one walk) and, as copies, by VM id (ipam_find): a lookup, a change or
  * a release costs a binary search and a memmove, not a scan.
  *
  * System calls (for the net worker's seccomp allow-list): openat,
- * fstat (newfstatat), read, write, fsync, renameat, unlinkat (only to
- * clean up after a failed save), close.
+ * fstat (newfstatat), read, write, renameat, unlinkat (only to clean up
+ * after a failed save), close.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -278,7 +282,7 @@ ipam_open(int dirfd, struct in_addr net, int prefix, struct in_addr bridge,
 	inet_ntop(AF_INET, &net, nbuf, sizeof(nbuf));
 	snprintf(ip->ip_subnet, sizeof(ip->ip_subnet), "%s/%d", nbuf, prefix);
 
-	/* Our own descriptor, readable for fsync (an O_PATH fd is not). */
+	/* Our own descriptor of the directory. */
 	if ((ip->ip_dirfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		ipam_error(ip, errno, "state directory: %s", strerror(errno));
@@ -373,9 +377,9 @@ ipam_load(struct ipam *ip)
 
 /*
  * A malformed or contradictory table (bad line, a VM or an address
- * twice) is refused: it was not written by us, and guessing could hand
- * one address to two running VMs.  Records outside the current subnet
- * (the bridge was renumbered) are dropped: those VMs get new addresses.
+ * twice) is refused (EBADMSG): guessing could hand one address to two
+ * running VMs.  Records outside the current subnet (the bridge was
+ * renumbered) are dropped: those VMs get new addresses.
  */
 static int
 ipam_parse(struct ipam *ip, char *buf, size_t len)
@@ -389,25 +393,25 @@ ipam_parse(struct ipam *ip, char *buf, size_t len)
 	for (line = buf; line < end; line = next) {
 		lineno++;
 		if ((next = memchr(line, '\n', end - line)) == NULL) {
-			return (ipam_error(ip, EINVAL, "%s:%zu: no newline at "
+			return (ipam_error(ip, EBADMSG, "%s:%zu: no newline at "
 			    "end", IPAM_TABLE, lineno));
 		}
 		*next++ = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
 		if ((sp = strchr(line, ' ')) == NULL)
-			return (ipam_error(ip, EINVAL, "%s:%zu: not \"vmid "
+			return (ipam_error(ip, EBADMSG, "%s:%zu: not \"vmid "
 			    "address\"", IPAM_TABLE, lineno));
 		*sp++ = '\0';
 		if (valid_vm_id(line, strlen(line), &why) == -1)
-			return (ipam_error(ip, EINVAL, "%s:%zu: vm id: %s",
+			return (ipam_error(ip, EBADMSG, "%s:%zu: vm id: %s",
 			    IPAM_TABLE, lineno, why));
 		if (valid_ipv4(sp, strlen(sp), &a, &why) == -1)
-			return (ipam_error(ip, EINVAL, "%s:%zu: address: %s",
+			return (ipam_error(ip, EBADMSG, "%s:%zu: address: %s",
 			    IPAM_TABLE, lineno, why));
 		addr = ntohl(a.s_addr);
 		if (ipam_find(ip, line, NULL) == 0)
-			return (ipam_error(ip, EINVAL, "%s:%zu: vm %s listed "
+			return (ipam_error(ip, EBADMSG, "%s:%zu: vm %s listed "
 			    "twice", IPAM_TABLE, lineno, line));
 		if (!ipam_host(ip, addr)) {
 			log_warnx("%s:%zu: vm %s: %s is not a host address of "
@@ -417,7 +421,7 @@ ipam_parse(struct ipam *ip, char *buf, size_t len)
 		}
 		at = ipam_at(ip, addr);
 		if (at < ip->ip_n && ip->ip_ent[at].ie_addr == addr)
-			return (ipam_error(ip, EINVAL, "%s:%zu: %s given to "
+			return (ipam_error(ip, EBADMSG, "%s:%zu: %s given to "
 			    "vm %s and vm %s", IPAM_TABLE, lineno, sp,
 			    ip->ip_ent[at].ie_vmid, line));
 		if (ipam_insert(ip, at, addr, line) == -1)
@@ -444,9 +448,9 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * Write the table to a temporary file, fsync, rename, fsync the
- * directory.  *committed says whether the rename happened: after it,
- * the file holds the new table even if the last fsync failed.
+ * Write the table to a temporary file and rename it over the table;
+ * not synced (see the top).  *committed says whether the rename
+ * happened.
  */
 static int
 ipam_save(struct ipam *ip, int *committed)
@@ -476,7 +480,7 @@ ipam_save(struct ipam *ip, int *committed)
 		return (ipam_error(ip, saved, "%s: %s", IPAM_TABLE_TMP,
 		    strerror(saved)));
 	}
-	if (write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, buf, len) == -1) {
 		saved = errno;
 		close(fd);
 		goto fail;
@@ -495,9 +499,6 @@ ipam_save(struct ipam *ip, int *committed)
 	}
 	*committed = 1;
 	ip->ip_dirty = 0;
-	if (fsync(ip->ip_dirfd) == -1)
-		return (ipam_error(ip, errno, "%s: fsync of directory: %s",
-		    IPAM_TABLE, strerror(errno)));
 	return (0);
 
  fail:
@@ -510,9 +511,6 @@ ipam_save(struct ipam *ip, int *committed)
 /*
  * The VM's address: the one it has, else the lowest free one, saved
  * before it is returned.  mac (IPAM_MAC_SIZE bytes) may be NULL.
- *
- * If only the final fsync of the directory fails the allocation stands
- * (the rename happened) and is reported; asking again returns it.
  */
 int
 ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,

@@ -3,8 +3,9 @@
  * guest MAC derived from it.  The net worker owns the table; it lives
  * in one file (IPAM_TABLE) in a directory the worker owns, rewritten
  * atomically on every change (releases may be gathered first:
- * ipam_forget, ipam_flush), so that a VM keeps its address for its
- * whole life and across restarts of the daemon.
+ * ipam_forget, ipam_flush), never synced: the parent's records, named
+ * again at each start, keep a VM's address for its whole life and
+ * across restarts of the daemon and power cuts.
  */
 #ifndef BANGER_IPAM_H
 #define BANGER_IPAM_H
@@ -18,6 +19,7 @@
 
 #define IPAM_TABLE	"ipam.table"
 #define IPAM_TABLE_TMP	"ipam.table.tmp"
+#define IPAM_TABLE_BAD	"ipam.table.bad"	/* one set aside (net.c) */
 #define IPAM_MAC_SIZE	MAC_SIZE
 #define IPAM_ERR_SIZE	256
 

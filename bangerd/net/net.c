@@ -7,7 +7,10 @@
  * follows the parent's records and drops any other lease.  It asks
  * the parent for every change to the host's network (first of all the
  * bridge, NAT and resolver routing the configuration describes), and
- * answers DNS queries on sockets the parent bound on the bridge.
+ * answers DNS queries on sockets the parent bound on the bridge.  The
+ * table is never synced (ipam.c): a power cut can leave it older, empty
+ * or torn; one torn is set aside as IPAM_TABLE_BAD, and the parent's
+ * names make it again.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -221,7 +224,21 @@ net_worker(struct imsgev *iev, const struct worker_init *wi)
 	bridge_prefix = wi->wi_bridge_prefix;
 	strlcpy(domain, wi->wi_domain, sizeof(domain));
 	if ((ipam = ipam_open(AT_FDCWD, bridge_addr, bridge_prefix,
-	    bridge_addr, err, sizeof(err))) == NULL)
+	    bridge_addr, err, sizeof(err))) == NULL && errno == EBADMSG) {
+		/*
+		 * Torn (the table is not synced: a power cut) or not ours.
+		 * The parent names every VM's address again, as for no table.
+		 */
+		if (renameat(AT_FDCWD, IPAM_TABLE, AT_FDCWD, IPAM_TABLE_BAD)
+		    == -1)
+			fatal("addresses: %s; rename it %s", err,
+			    IPAM_TABLE_BAD);
+		log_warnx("addresses: %s; set aside as %s: the parent names "
+		    "every VM's address again", err, IPAM_TABLE_BAD);
+		ipam = ipam_open(AT_FDCWD, bridge_addr, bridge_prefix,
+		    bridge_addr, err, sizeof(err));
+	}
+	if (ipam == NULL)
 		fatalx("addresses: %s", err);
 	if ((dns = dns_new(domain, bridge_addr, bridge_prefix)) == NULL)
 		fatal("dns");

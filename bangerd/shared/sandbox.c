@@ -78,9 +78,8 @@ static const int seccomp_vm[] = {
  */
 static const int seccomp_net[] = {
 	SCMP_SYS(recvfrom), SCMP_SYS(accept4), SCMP_SYS(socket),
-	SCMP_SYS(connect), SCMP_SYS(openat), SCMP_SYS(fsync),
-	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(unlink),
-	SCMP_SYS(unlinkat),
+	SCMP_SYS(connect), SCMP_SYS(openat), SCMP_SYS(rename),
+	SCMP_SYS(renameat), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 };
 
 /*

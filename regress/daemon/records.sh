@@ -78,6 +78,29 @@ expect_eq "records: ... following the synced record's gen, in this boot" \
 expect_eq "records: ... and so does the vm worker's" \
     "$(jq -r '.state, .gen' "$V/vm.run" | tr '\n' ' ')" "running $(jq -r .gen "$V/vm.json") "
 expect_eq "records: a stop syncs nothing" "$(syncs ctl vm stop r1)" ""
+
+# The net worker's table of addresses is never synced: the parent
+# records each address, and names every VM's again at each start of the
+# net worker (crash.sh: a torn table).  Its lease is still written.
+netw() { ctl status --json | jq -r '.workers[] | select(.role == "net") | .pid'; }
+strace -qq -y -e trace=fsync,fdatasync,sync_file_range,syncfs \
+    -p "$(netw)" -o "$T/net.strace" &
+SP=$!
+sleep 0.5
+ctl vm create n1 >/dev/null
+nid=$(vm_id n1)
+expect_match "records: ... a new VM's lease is in the net worker's table" \
+    "$(cat "$STATE/net/ipam.table")" "^$nid $(ctl vm show --json n1 | jq -r .address)$"
+ctl vm rm n1 >/dev/null
+wait_for 5 sh -c "! grep -q '^$nid ' '$STATE/net/ipam.table'"
+expect_eq "records: ... and gone once it is removed" \
+    "$(grep -c "^$nid " "$STATE/net/ipam.table")" 0
+sleep 0.2
+kill "$SP"
+wait "$SP" 2>/dev/null
+SP=
+expect_eq "records: the net worker syncs nothing for a creation and a removal" \
+    "$(grep -E '(fsync|fdatasync|sync_file_range|syncfs)\(' "$T/net.strace")" ""
 expect_eq "records: ... the run-time records say stopped" \
     "$(field state "$P.run") $(jq -r .state "$V/vm.run")" "1 stopped"
 

@@ -455,8 +455,9 @@ test_table_refused(void)
 		    err, sizeof(err));
 		snprintf(name, sizeof(name), "ipam: corrupt table refused: %s",
 		    cases[i].err);
-		T_CHECK(name, ip == NULL && errno == EINVAL &&
-		    strcmp(err, cases[i].err) == 0, "got '%s'", err);
+		T_CHECK(name, ip == NULL && errno == EBADMSG &&
+		    strcmp(err, cases[i].err) == 0, "got '%s' (%s)", err,
+		    strerror(errno));
 		ipam_close(ip);
 	}
 	close(dfd);
