@@ -44,6 +44,8 @@ static int	 tap_matches(const char *, uid_t, gid_t);
 static int	 taps_delete(const char *const *, int *, size_t,
 		    int (*)(const char *, size_t, const char **), int);
 static void	 spare_put_back(const char *);
+static int	 taps_named(const char *, int (*)(const char *, size_t,
+		    const char **), void (*)(const char *, int, void *), void *);
 
 /*
  * Attach to tap TAP through /dev/net/tun as Firecracker does, creating
@@ -399,6 +401,33 @@ spare_put_back(const char *name)
 	pthread_mutex_unlock(&spare_lock);
 }
 
+/* The names of spares of ours, gathered by taps_named. */
+struct spare_names {
+	char		(*sn_names)[IFNAMSIZ];
+	size_t		  sn_n, sn_cap;
+	int		  sn_nomem;
+};
+
+static void
+spare_named(const char *name, int ours, void *arg)
+{
+	struct spare_names	*sn = arg;
+	void			*p;
+
+	if (!ours || sn->sn_nomem)
+		return;
+	if (sn->sn_n == sn->sn_cap) {
+		if ((p = reallocarray(sn->sn_names, sn->sn_cap * 2 + 16,
+		    sizeof(*sn->sn_names))) == NULL) {
+			sn->sn_nomem = 1;
+			return;
+		}
+		sn->sn_names = p;
+		sn->sn_cap = sn->sn_cap * 2 + 16;
+	}
+	strlcpy(sn->sn_names[sn->sn_n++], name, sizeof(sn->sn_names[0]));
+}
+
 /*
  * Delete every spare of ours among the links (fc-spare-*, kind tun,
  * banger's alias): those listed, any forgotten, and those of an earlier
@@ -409,63 +438,35 @@ spare_put_back(const char *name)
 int
 net_spares_clear(void)
 {
-	struct nl_sock		*sk = NULL;
-	struct nl_cache		*cache;
-	struct nl_object	*o;
-	struct rtnl_link	*link;
-	const char		*name, *kind, *alias;
-	char			(*names)[IFNAMSIZ] = NULL;
+	struct spare_names	 sn;
 	const char		**list = NULL;
-	int			*errs = NULL, err, ret = 0;
-	size_t			 n = 0, i;
+	int			*errs = NULL, ret = 0;
+	size_t			 i;
 
 	pthread_mutex_lock(&spare_lock);
 	nspares = 0;
 	pthread_mutex_unlock(&spare_lock);
-	if (nl_open("spare taps", "clear", &sk) == -1)
+	memset(&sn, 0, sizeof(sn));
+	if (taps_named("spare taps", valid_spare_name, spare_named, &sn) == -1)
 		return (-1);
-	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("spare taps: cannot list the links: %s",
-		    nl_geterror(err));
-		nl_socket_free(sk);
-		errno = nl_errno(err);
-		return (-1);
-	}
-	nl_socket_free(sk);
-	if ((names = calloc(nl_cache_nitems(cache) + 1,
-	    sizeof(*names))) == NULL) {
-		nl_cache_free(cache);
+	if (sn.sn_nomem)
 		goto fail;
-	}
-	for (o = nl_cache_get_first(cache); o != NULL;
-	    o = nl_cache_get_next(o)) {
-		link = (struct rtnl_link *)o;
-		if ((name = rtnl_link_get_name(link)) == NULL ||
-		    valid_spare_name(name, strnlen(name, IFNAMSIZ), NULL) == -1)
-			continue;
-		kind = rtnl_link_get_type(link);
-		alias = rtnl_link_get_ifalias(link);
-		if (kind != NULL && strcmp(kind, "tun") == 0 &&
-		    alias != NULL && strcmp(alias, NETOPS_ALIAS) == 0)
-			strlcpy(names[n++], name, sizeof(names[0]));
-	}
-	nl_cache_free(cache);
-	if (n == 0)
+	if (sn.sn_n == 0)
 		goto out;
-	if ((list = calloc(n, sizeof(*list))) == NULL ||
-	    (errs = calloc(n, sizeof(*errs))) == NULL)
+	if ((list = calloc(sn.sn_n, sizeof(*list))) == NULL ||
+	    (errs = calloc(sn.sn_n, sizeof(*errs))) == NULL)
 		goto fail;
-	for (i = 0; i < n; i++)
-		list[i] = names[i];
-	if ((ret = taps_delete(list, errs, n, valid_spare_name, 0)) == 0)
-		log_info("spare taps: %zu deleted", n);
+	for (i = 0; i < sn.sn_n; i++)
+		list[i] = sn.sn_names[i];
+	if ((ret = taps_delete(list, errs, sn.sn_n, valid_spare_name, 0)) == 0)
+		log_info("spare taps: %zu deleted", sn.sn_n);
 	goto out;
  fail:
 	log_warnx("spare taps: out of memory");
 	errno = ENOMEM;
 	ret = -1;
  out:
-	free(names);
+	free(sn.sn_names);
 	free(list);
 	free(errs);
 	return (ret);
@@ -1121,12 +1122,13 @@ net_taps_ensure(const char *bridge, const char *const *taps,
 }
 
 /*
- * Call cb with each tap named fc-tap-ID, and whether it is banger's
- * (kind tun, marked with our alias): a list for the start-up sweep,
- * which removes only those that are.  Nothing is changed here.
+ * Call cb with each link whose name valid() takes, and whether it is
+ * banger's tap (kind tun, marked with our alias), from one dump of the
+ * links.  Nothing is changed here.
  */
-int
-net_tap_list(void (*cb)(const char *, int, void *), void *arg)
+static int
+taps_named(const char *what, int (*valid)(const char *, size_t,
+    const char **), void (*cb)(const char *, int, void *), void *arg)
 {
 	struct nl_sock		*sk = NULL;
 	struct nl_cache		*cache = NULL;
@@ -1135,10 +1137,10 @@ net_tap_list(void (*cb)(const char *, int, void *), void *arg)
 	const char		*name, *kind, *alias;
 	int			 err;
 
-	if (nl_open("tap", "list", &sk) == -1)
+	if (nl_open(what, "list", &sk) == -1)
 		return (-1);
 	if ((err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
-		log_warnx("tap list: cannot list the links: %s",
+		log_warnx("%s: cannot list the links: %s", what,
 		    nl_geterror(err));
 		nl_socket_free(sk);
 		errno = nl_errno(err);
@@ -1148,7 +1150,7 @@ net_tap_list(void (*cb)(const char *, int, void *), void *arg)
 	    obj = nl_cache_get_next(obj)) {
 		link = (struct rtnl_link *)obj;
 		if ((name = rtnl_link_get_name(link)) == NULL ||
-		    valid_tap_name(name, strnlen(name, IFNAMSIZ), NULL) == -1)
+		    valid(name, strnlen(name, IFNAMSIZ), NULL) == -1)
 			continue;
 		kind = rtnl_link_get_type(link);
 		alias = rtnl_link_get_ifalias(link);
@@ -1158,4 +1160,14 @@ net_tap_list(void (*cb)(const char *, int, void *), void *arg)
 	nl_cache_free(cache);
 	nl_socket_free(sk);
 	return (0);
+}
+
+/*
+ * Call cb with each tap named fc-tap-ID, and whether it is banger's: a
+ * list for the start-up sweep, which removes only those that are.
+ */
+int
+net_tap_list(void (*cb)(const char *, int, void *), void *arg)
+{
+	return (taps_named("tap list", valid_tap_name, cb, arg));
 }
