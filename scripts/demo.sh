@@ -217,7 +217,6 @@ for v in one two; do
 	ctl vm rm -f "$v" >/dev/null || die "vm rm $v"
 done
 ctl image rm demo >/dev/null || die "image rm demo"
-taps=$(in_ns ip -br link show type tun | wc -l)
 files=$(find "$D/state/disks" "$D/state/priv" "$D/state/vms" \
     "$D/state/jail/firecracker" "$D/state/images" -mindepth 1 -maxdepth 1 \
     2>/dev/null | wc -l)
@@ -225,6 +224,9 @@ procs=$(our_vmms | wc -l)
 kill -TERM "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
+# Counted once bangerd has stopped: until then it keeps the removed
+# VMs' taps as spares for its next creations.
+taps=$(in_ns ip -br link show type tun | wc -l)
 ip netns delete "$NS"
 nss=$(ip netns list | grep -c "^$NS\b")
 step "removed: VMs, image, daemon, network namespace"
