@@ -243,14 +243,13 @@ spare_room(void)
 
 /*
  * Keep TAP (ours: LINK) as a spare.  0 once it is one, listed; -1 if it
- * is to be deleted instead (why logged at debug level: deleting it is
- * what would have been done anyway).
+ * is to be deleted instead (why logged: deleting it is what would have
+ * been done anyway).
  */
 static int
 spare_keep(struct nl_sock *sk, const char *tap, struct rtnl_link *link)
 {
 	struct rtnl_link	*change;
-	struct ifreq		 ifr;
 	char			 name[IFNAMSIZ];
 	int			 fd, err, tries;
 
@@ -264,21 +263,9 @@ spare_keep(struct nl_sock *sk, const char *tap, struct rtnl_link *link)
 		    nl_geterror(err));
 		return (-1);
 	}
-	/* Root's, if nothing else holds it. */
-	if ((fd = open(TUN_DEV, O_RDWR | O_CLOEXEC)) == -1)
+	/* Root's, if nothing else holds it (else EBUSY, logged). */
+	if ((fd = tap_open(tap, 0, 0, 0)) == -1)
 		return (-1);
-	memset(&ifr, 0, sizeof(ifr));
-	strlcpy(ifr.ifr_name, tap, sizeof(ifr.ifr_name));
-	ifr.ifr_flags = TAP_FLAGS;
-	if (ioctl(fd, TUNSETIFF, &ifr) == -1 ||
-	    strcmp(ifr.ifr_name, tap) != 0 ||
-	    ioctl(fd, TUNSETOWNER, 0UL) == -1 ||
-	    ioctl(fd, TUNSETGROUP, 0UL) == -1) {
-		log_debug("tap %s: cannot be given back to root: %s", tap,
-		    strerror(errno));
-		close(fd);
-		return (-1);
-	}
 	close(fd);
 	for (tries = 0;; tries++) {
 		snprintf(name, sizeof(name), "%s%06x", SPARE_PREFIX,
@@ -316,15 +303,14 @@ spare_keep(struct nl_sock *sk, const char *tap, struct rtnl_link *link)
  * attach fails (EBUSY) while any other file is attached, such as the
  * reaper's own, briefly, in a child forked while it kept the spare
  * (put back, for a later creation).  One that is gone, not ours, or
- * cannot be renamed is forgotten (net_spares_clear finds it by name).
- * An owner that cannot be set is left for net_tap_create to set.
+ * cannot be attached to or renamed otherwise is forgotten
+ * (net_spares_clear finds it by name).
  */
 static int
 spare_use(struct nl_sock *sk, const char *tap, uid_t uid, gid_t gid,
     struct rtnl_link **linkp)
 {
 	struct rtnl_link	*link, *change;
-	struct ifreq		 ifr;
 	char			 name[IFNAMSIZ];
 	size_t			 tries;
 	int			 fd, err;
@@ -340,21 +326,10 @@ spare_use(struct nl_sock *sk, const char *tap, uid_t uid, gid_t gid,
 		pthread_mutex_unlock(&spare_lock);
 		if (link_get(sk, "spare tap", name, "tun", &link) != LINK_OURS)
 			continue;
-		if ((fd = open(TUN_DEV, O_RDWR | O_CLOEXEC)) == -1) {
-			log_warn("tap %s: %s", tap, TUN_DEV);
-			spare_put_back(name);
-			rtnl_link_put(link);
-			return (-1);
-		}
-		memset(&ifr, 0, sizeof(ifr));
-		strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
-		ifr.ifr_flags = TAP_FLAGS;
-		if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
-			log_debug("tap %s: spare %s: TUNSETIFF: %s", tap, name,
-			    strerror(errno));
+		/* Attached, and given to uid:gid, before its rename. */
+		if ((fd = tap_open(name, uid, gid, 0)) == -1) {
 			if (errno == EBUSY)
 				spare_put_back(name);
-			close(fd);
 			rtnl_link_put(link);
 			continue;
 		}
@@ -370,14 +345,13 @@ spare_use(struct nl_sock *sk, const char *tap, uid_t uid, gid_t gid,
 		if (err < 0) {
 			log_warnx("tap %s: cannot rename spare %s to it: %s",
 			    tap, name, nl_geterror(err));
+			/* Root's again, as a spare is. */
+			(void)ioctl(fd, TUNSETOWNER, 0UL);
+			(void)ioctl(fd, TUNSETGROUP, 0UL);
 			close(fd);
 			rtnl_link_put(link);
 			continue;
 		}
-		if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) == -1 ||
-		    ioctl(fd, TUNSETGROUP, (unsigned long)gid) == -1)
-			log_warn("tap %s: owner %lu:%lu", tap,
-			    (unsigned long)uid, (unsigned long)gid);
 		close(fd);
 		rtnl_link_set_name(link, tap);
 		*linkp = link;
