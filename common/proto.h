@@ -56,7 +56,11 @@ enum proto_type {
 	IMSG_VMOP_START,	/* struct vmop_start: jail and Firecracker */
 	IMSG_VMOP_SOCKET,	/* struct vmop_id: API socket access */
 	IMSG_VMOP_SIGNAL,	/* struct vmop_signal */
-	IMSG_VMOP_DISK,		/* struct vmop_id: root disk fd */
+	/*
+	 * Retired, refused: a VM's disk fd.  A new VM's disk comes with
+	 * CREATE's reply, the only time the vm worker is handed one.
+	 */
+	IMSG_VMOP_DISK,
 	IMSG_VMOP_DESTROY,	/* struct vmop_id: remove what CREATE made */
 	IMSG_VMOP_FSCK,		/* struct vmop_id: e2fsck -p, as the VM's uid */
 

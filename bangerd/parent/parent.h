@@ -180,7 +180,6 @@ void	 vmop_vm_gone(void);
 void	 vmop_settle(void);
 int	 vmop_socket(struct worker *, uint32_t, struct pvm *);
 int	 vmop_signal(struct worker *, uint32_t, struct pvm *, int);
-int	 vmop_disk(struct worker *, uint32_t, struct pvm *);
 int	 vmop_destroy(struct worker *, uint32_t, struct pvm *);
 void	 vmop_announce(struct worker *);
 void	 vm_defaults_send(struct worker *);

@@ -421,7 +421,6 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 		}
 		return vmop_signal(w, peerid, pv, vg.vg_signal);
 	case IMSG_VMOP_SOCKET:
-	case IMSG_VMOP_DISK:
 	case IMSG_VMOP_DESTROY:
 	case IMSG_VMOP_FSCK:
 		if (read_request(w, imsg, &vi, sizeof(vi)) == -1 ||
@@ -436,15 +435,12 @@ priv_vmop(struct worker *w, struct imsg *imsg)
 			return vmop_destroy(w, peerid, pv);
 		if (pv->pv_state != VMOP_CREATED || pv->pv_busy) {
 			parent_worker_violation(w, "%s of vm %s, which is "
-			    "%s", imsg_get_type(imsg) == IMSG_VMOP_DISK ?
-			    "disk access" : imsg_get_type(imsg) ==
-			    IMSG_VMOP_FSCK ? "fsck" : "destroy", pv->pv_id,
+			    "%s", imsg_get_type(imsg) == IMSG_VMOP_FSCK ?
+			    "fsck" : "destroy", pv->pv_id,
 			    pv->pv_busy ? "being checked" :
 			    pvm_state_name(pv->pv_state));
 			return -1;
 		}
-		if (imsg_get_type(imsg) == IMSG_VMOP_DISK)
-			return vmop_disk(w, peerid, pv);
 		if (imsg_get_type(imsg) == IMSG_VMOP_FSCK)
 			return vmop_fsck(w, peerid, pv);
 		return vmop_destroy(w, peerid, pv);
@@ -578,7 +574,6 @@ priv_dispatch_vm(struct worker *w, struct imsg *imsg)
 	case IMSG_VMOP_START:
 	case IMSG_VMOP_SIGNAL:
 	case IMSG_VMOP_SOCKET:
-	case IMSG_VMOP_DISK:
 	case IMSG_VMOP_DESTROY:
 	case IMSG_VMOP_FSCK:
 		return priv_vmop(w, imsg);

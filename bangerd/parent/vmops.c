@@ -397,11 +397,23 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	struct worker		*w = &env->bd_workers[PROC_VM];
 	struct vmop_result	 vr;
 	char			 msg[PROTO_MSG_MAX];
+	int			 fd = -1;
 
 	if (error != 0) {
 		pv->pv_state = VMOP_CREATING;
 		snprintf(msg, sizeof(msg), "%s: %s", why, strerror(error));
 		pvm_create_fail(pv, EIO, msg);
+		return;
+	}
+	/*
+	 * A new disk goes to the vm worker with this reply, to write the
+	 * guest's files into (a clone's is its snapshot's, as it was):
+	 * the only time the vm worker is handed a VM's disk.
+	 */
+	if (pv->pv_from == NULL && disk_open(env->bd_conf->cf_statedir,
+	    pv->pv_id, &fd) == -1) {
+		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
+		pvm_create_fail(pv, errno, msg);
 		return;
 	}
 	pvm_clone_end(pv);
@@ -412,7 +424,7 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	pvm_result_init(pv, IMSG_VMOP_CREATE, &vr);
 	memcpy(vr.vr_bootargs, img->vr_bootargs, sizeof(vr.vr_bootargs));
 	memcpy(vr.vr_initrd, img->vr_initrd, sizeof(vr.vr_initrd));
-	vmop_reply(w, pv->pv_peerid, &vr, -1);
+	vmop_reply(w, pv->pv_peerid, &vr, fd);
 }
 
 /*
@@ -716,23 +728,6 @@ vmop_signal(struct worker *w, uint32_t peerid, struct pvm *pv, int sig)
 	log_info("vm %s: signal %d", pv->pv_id, sig);
 	pvm_result_init(pv, IMSG_VMOP_SIGNAL, &vr);
 	vmop_reply(w, peerid, &vr, -1);
-	return 0;
-}
-
-int
-vmop_disk(struct worker *w, uint32_t peerid, struct pvm *pv)
-{
-	struct vmop_result	 vr;
-	char			 msg[PROTO_MSG_MAX];
-	int			 fd;
-
-	if (disk_open(env->bd_conf->cf_statedir, pv->pv_id, &fd) == -1) {
-		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
-		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_DISK, errno, msg);
-		return 0;
-	}
-	pvm_result_init(pv, IMSG_VMOP_DISK, &vr);
-	vmop_reply(w, peerid, &vr, fd);
 	return 0;
 }
 

@@ -100,6 +100,8 @@ vm_result(struct imsg *imsg)
 		v->v_known = 1;
 		if (v->v_clone_snap != NULL) {
 			/* A clone's disk is its snapshot's, as it was. */
+			if (fd != -1)
+				close(fd);
 			if (vm_clone_created(v, err, sizeof(err)) == -1) {
 				vm_strset(&v->v_error, err, PROTO_MSG_MAX);
 				vm_create_undo(v);
@@ -107,22 +109,13 @@ vm_result(struct imsg *imsg)
 				vm_created(v);
 			break;
 		}
-		/* Its files go into the disk before anything boots it. */
-		vmop_id_send(IMSG_VMOP_DISK, v);
-		break;
-	case IMSG_VMOP_DISK:
-		if (v->v_state != VM_CREATING) {
-			if (fd != -1)
-				close(fd);
-			break;
-		}
-		if (vr.vr_error || fd == -1 ||
-		    vm_provision(v, fd, err, sizeof(err)) == -1) {
-			if (!vr.vr_error && fd != -1)
-				vm_strset(&v->v_error, err, PROTO_MSG_MAX);
-			if (vr.vr_error)
-				vm_strset(&v->v_error, vr.vr_msg,
-				    PROTO_MSG_MAX);
+		/*
+		 * Its files go into the disk, whose fd came with the reply,
+		 * before anything boots it.
+		 */
+		if (fd == -1 || vm_provision(v, fd, err, sizeof(err)) == -1) {
+			vm_strset(&v->v_error, fd == -1 ? "the parent's reply "
+			    "came without its disk" : err, PROTO_MSG_MAX);
 			if (fd != -1)
 				close(fd);
 			vm_create_undo(v);

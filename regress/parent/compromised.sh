@@ -94,16 +94,20 @@ refuse "create with a path for an id" 'bad vm id "../../etc"' \
     vmop-create ../../etc default
 refuse "create with an image path" 'bad image name' \
     vmop-create 0badc0de ../../../etc/shadow
-refuse "disk of a foreign dm device" 'bad vm id "../mapper/x"' \
-    vmop-disk ../mapper/x
 refuse "destroy of an unknown VM" 'unknown vm deadbeef' vmop-destroy deadbeef
 refuse "signal to a pid" "bad vm id \"$canary\"" vmop-signal "$canary" 9
 refuse "signal other than TERM or KILL" "vm $id: signal 1" \
     vmop-signal "$id" 1
 refuse "destroy of a running VM" "destroy of vm $rid, which is running" \
     vmop-destroy "$rid"
-refuse "disk of a running VM" "disk access of vm $rid, which is running" \
+# A VM's disk goes to the vm worker once, unasked, while the VM is
+# created: no request gets one, of a VM at rest, running, or no VM.
+refuse "disk of a VM at rest" 'unexpected message type {type}' \
+    vmop-disk "$id"
+refuse "disk of a running VM" 'unexpected message type {type}' \
     vmop-disk "$rid"
+refuse "disk of a foreign dm device" 'unexpected message type {type}' \
+    vmop-disk ../mapper/x
 refuse "start of a running VM" "start of vm $rid, which is running" \
     vmop-start "$rid"
 refuse "fsck of a running VM" "fsck of vm $rid, which is running" \
