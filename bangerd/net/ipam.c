@@ -17,7 +17,10 @@
  * aside (the caller's: a table that cannot be parsed is refused with
  * EBADMSG).  The table in memory is what the last rename committed,
  * but for the addresses ipam_forget() freed since: they are written
- * with the next change, or by ipam_flush().
+ * with the next change, or by ipam_flush().  A table ipam_defer() was
+ * called on writes no change at once: ipam_flush() writes them all,
+ * so that a caller can write a table of thousands once for many
+ * changes (each write is the whole table), not once for each.
  *
  * Entries are kept sorted by address (the lowest free one is found in
  * one walk) and, as copies, by VM id (ipam_find): a lookup, a change or
@@ -65,7 +68,8 @@ struct ipam {
 	struct ipam_entry *ip_byid;		/* the same, by VM id */
 	size_t		 ip_n;
 	size_t		 ip_cap;
-	int		 ip_dirty;		/* forgotten, not saved */
+	int		 ip_dirty;		/* changed, not saved */
+	int		 ip_defer;		/* changes saved by ipam_flush */
 	char		 ip_err[IPAM_ERR_SIZE];
 };
 
@@ -509,8 +513,30 @@ ipam_save(struct ipam *ip, int *committed)
 }
 
 /*
+ * The table as changed, written now, or (ipam_defer) by ipam_flush():
+ * for a deferred table nothing is written here, and the change stands.
+ */
+static int
+ipam_store(struct ipam *ip, int *committed)
+{
+	if (ip->ip_defer) {
+		ip->ip_dirty = 1;
+		*committed = 1;
+		return (0);
+	}
+	return (ipam_save(ip, committed));
+}
+
+/* Changes written by ipam_flush() only, from now on. */
+void
+ipam_defer(struct ipam *ip)
+{
+	ip->ip_defer = 1;
+}
+
+/*
  * The VM's address: the one it has, else the lowest free one, saved
- * before it is returned.  mac (IPAM_MAC_SIZE bytes) may be NULL.
+ * (or, ipam_defer, to be) before it is returned.  mac (IPAM_MAC_SIZE bytes) may be NULL.
  */
 int
 ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,
@@ -548,7 +574,7 @@ ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,
 
 	if (ipam_insert(ip, at, cand, vmid) == -1)
 		return (-1);
-	if (ipam_save(ip, &committed) == -1) {
+	if (ipam_store(ip, &committed) == -1) {
 		saved = errno;
 		if (!committed)
 			ipam_remove(ip, at);
@@ -584,7 +610,7 @@ ipam_commit(struct ipam *ip, int changed, struct ipam_entry *old, size_t n)
 {
 	int	 committed = 0, saved;
 
-	if (changed == -1 || ipam_save(ip, &committed) == -1) {
+	if (changed == -1 || ipam_store(ip, &committed) == -1) {
 		saved = errno;
 		if (!committed) {
 			if (n > 0)
@@ -687,7 +713,7 @@ ipam_release(struct ipam *ip, const char *vmid)
 		return (ipam_error(ip, ENOENT, "vm %s has no address", vmid));
 	saved_ent = ip->ip_ent[i];
 	ipam_remove(ip, i);
-	if (ipam_save(ip, &committed) == -1) {
+	if (ipam_store(ip, &committed) == -1) {
 		saved = errno;
 		if (!committed)		/* cannot fail: the room is there */
 			ipam_insert(ip, i, saved_ent.ie_addr,
@@ -718,7 +744,10 @@ ipam_forget(struct ipam *ip, const char *vmid)
 	return (0);
 }
 
-/* The addresses ipam_forget() freed, written; 0 if there were none. */
+/*
+ * The addresses ipam_forget() freed, and every change of a deferred
+ * table, written; 0 if there were none.
+ */
 int
 ipam_flush(struct ipam *ip)
 {

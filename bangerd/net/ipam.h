@@ -3,7 +3,8 @@
  * guest MAC derived from it.  The net worker owns the table; it lives
  * in one file (IPAM_TABLE) in a directory the worker owns, rewritten
  * atomically on every change (releases may be gathered first:
- * ipam_forget, ipam_flush), never synced: the parent's records, named
+ * ipam_forget, ipam_flush; or every change, ipam_defer), never synced:
+ * the parent's records, named
  * again at each start, keep a VM's address for its whole life and
  * across restarts of the daemon and power cuts.
  */
@@ -40,6 +41,7 @@ int		 ipam_lookup(struct ipam *, const char *, struct in_addr *,
 int		 ipam_release(struct ipam *, const char *);
 int		 ipam_forget(struct ipam *, const char *);
 int		 ipam_flush(struct ipam *);
+void		 ipam_defer(struct ipam *);
 int		 ipam_assign(struct ipam *, const char *, struct in_addr);
 int		 ipam_prune(struct ipam *, int (*)(const char *, void *),
 		    void *);

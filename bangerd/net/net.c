@@ -48,8 +48,15 @@ RB_HEAD(net_names, net_name);
 RB_PROTOTYPE(net_names, net_name, nn_entry, name_cmp)
 RB_GENERATE(net_names, net_name, nn_entry, name_cmp)
 static struct net_names	 names = RB_INITIALIZER(&names);
-/* Releases are written to the table together, after those at hand. */
+/*
+ * Every change of the table is written with the others of the next
+ * NET_FLUSH_MS (ipam_defer): each write is the whole table, thousands of
+ * lines at thousands of VMs, so a write per creation, or per VM the
+ * parent names at a start, would cost in the square of the VMs.
+ */
+#define NET_FLUSH_MS	250
 static struct event	 flush_ev;
+static void	 net_flush_later(void);
 static struct ipam	*ipam;
 static struct dns_ctx	*dns;
 static struct in_addr	 bridge_addr;
@@ -90,6 +97,7 @@ net_alloc(struct imsgev *iev, const struct net_vm *nv)
 			return;
 		goto reply;
 	}
+	net_flush_later();
 	if ((nn = name_find(nv->nv_id)) == NULL) {
 		if ((nn = calloc(1, sizeof(*nn))) == NULL)
 			fatal(NULL);
@@ -126,6 +134,7 @@ net_sync_end(void)
 	else if (n > 0)
 		log_info("addresses: %d lease%s of VMs bangerd does not hold "
 		    "released", n, n == 1 ? "" : "s");
+	net_flush_later();
 }
 
 static void
@@ -135,16 +144,26 @@ net_flush(int fd, short event, void *arg)
 		log_warnx("addresses: %s", ipam_strerror(ipam));
 }
 
+/* The table's changes so far, and those until then, written soon. */
+static void
+net_flush_later(void)
+{
+	struct timeval	 tv = { 0, NET_FLUSH_MS * 1000 };
+
+	if (!evtimer_initialized(&flush_ev))
+		evtimer_set(&flush_ev, net_flush, NULL);
+	if (!evtimer_pending(&flush_ev, NULL))
+		evtimer_add(&flush_ev, &tv);
+}
+
 /*
- * A VM gone: its name at once, its address in the table with the other
- * releases at hand (a prune brings thousands), in one write.  Until it
- * is written the address is taken in memory only: an allocation writes
- * it with the rest, and after a crash the parent's sync drops it.
+ * A VM gone: its name and its address at once, in memory; the table
+ * on disk drops it with the other changes (a prune brings thousands),
+ * in one write, and after a crash the parent's sync drops it.
  */
 static void
 net_release(const struct net_vm *nv)
 {
-	struct timeval	 now = { 0, 0 };
 	struct net_name	*nn;
 
 	if ((nn = name_find(nv->nv_id)) != NULL) {
@@ -157,10 +176,7 @@ net_release(const struct net_vm *nv)
 			log_warnx("vm %s: %s", nv->nv_id, ipam_strerror(ipam));
 		return;
 	}
-	if (!evtimer_initialized(&flush_ev))
-		evtimer_set(&flush_ev, net_flush, NULL);
-	if (!evtimer_pending(&flush_ev, NULL))
-		evtimer_add(&flush_ev, &now);
+	net_flush_later();
 }
 
 static int
@@ -240,6 +256,7 @@ net_worker(struct imsgev *iev, const struct worker_init *wi)
 	}
 	if (ipam == NULL)
 		fatalx("addresses: %s", err);
+	ipam_defer(ipam);
 	if ((dns = dns_new(domain, bridge_addr, bridge_prefix)) == NULL)
 		fatal("dns");
 	if ((n = dns_upstreams_from_resolvconf(dns, net_resolvconf)) <= 0)

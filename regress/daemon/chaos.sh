@@ -84,6 +84,12 @@ left() {
 	    cut -c1-300)"
 }
 
+# The net worker's leases against WANT ("ID ADDRESS" lines).
+leases_diff() {
+	comm -3 <(grep -v '^#' "$STATE/net/ipam.table" | sort) \
+	    <(echo "$1" | grep .)
+}
+
 # What may exist: from vm ls.  Everything the host holds is compared.
 chaos_check() {
 	local at=$1 js ids running pub i p st want got cg
@@ -155,8 +161,12 @@ chaos_check() {
 	    nat "$at"
 	# Leases: one per VM, its address.
 	want=$(echo "$js" | jq -r '.[] | "\(.id) \(.address)"' | sort)
-	left "$(comm -3 <(grep -v '^#' "$STATE/net/ipam.table" | sort) \
-	    <(echo "$want" | grep .))" leases "$at"
+	# The net worker writes its table's changes a quarter second later.
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ -z "$(leases_diff "$want")" ] && break
+		sleep 0.2
+	done
+	left "$(leases_diff "$want")" leases "$at"
 	left "$(losetup -a | grep -F "$T/" | grep -v "$XFSIMG" || true)" \
 	    loops "$at"
 	left "$(awk '{print $5}' /proc/self/mountinfo | grep -F "$STATE" ||

@@ -89,8 +89,10 @@ SP=$!
 sleep 0.5
 ctl vm create n1 >/dev/null
 nid=$(vm_id n1)
+naddr=$(ctl vm show --json n1 | jq -r .address)
+wait_for 5 grep -q "^$nid $naddr\$" "$STATE/net/ipam.table"
 expect_match "records: ... a new VM's lease is in the net worker's table" \
-    "$(cat "$STATE/net/ipam.table")" "^$nid $(ctl vm show --json n1 | jq -r .address)$"
+    "$(cat "$STATE/net/ipam.table")" "^$nid $naddr$"
 ctl vm rm n1 >/dev/null
 wait_for 5 sh -c "! grep -q '^$nid ' '$STATE/net/ipam.table'"
 expect_eq "records: ... and gone once it is removed" \
@@ -98,6 +100,31 @@ expect_eq "records: ... and gone once it is removed" \
 sleep 0.2
 kill "$SP"
 wait "$SP" 2>/dev/null
+
+# Each write of the table is the whole of it (thousands of lines at
+# thousands of VMs): the net worker writes the changes at hand
+# together, not one write per creation.
+strace -qq -y -e trace=rename,renameat,renameat2 -p "$(netw)" \
+    -o "$T/netw.strace" &
+SP=$!
+sleep 0.5
+cpids=
+for i in 1 2 3 4; do
+	ctl vm create "b$i" >/dev/null &
+	cpids="$cpids $!"
+done
+for i in $cpids; do wait "$i"; done
+for i in 1 2 3 4; do
+	wait_for 5 grep -q "^$(vm_id "b$i") " "$STATE/net/ipam.table"
+done
+sleep 0.5
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+expect_eq "records: four creations at once are all made, with their leases" \
+    "$(for i in 1 2 3 4; do grep -c "^$(vm_id "b$i") " "$STATE/net/ipam.table"; done | tr -d '\n')" 1111
+n=$(grep -c 'ipam\.table' "$T/netw.strace")
+check "records: ... written together ($n writes of the table)" \
+    test "$n" -ge 1 -a "$n" -le 2
+for i in 1 2 3 4; do ctl vm rm "b$i" >/dev/null; done
 SP=
 expect_eq "records: the net worker syncs nothing for a creation and a removal" \
     "$(grep -E '(fsync|fdatasync|sync_file_range|syncfs)\(' "$T/net.strace")" ""

@@ -114,7 +114,7 @@ open_net(int dirfd, const char *net, int prefix, const char *bridge)
 static char *
 slurp(int dirfd, const char *name)
 {
-	static char	 buf[4096];
+	static char	 buf[65536];
 	ssize_t		 n;
 	int		 fd;
 
@@ -778,6 +778,66 @@ test_forget(void)
 	rmtree(path);
 }
 
+/*
+ * A deferred table (ipam_defer) writes no change until ipam_flush, and
+ * then all of them in one write: a thousand assignments (the parent
+ * naming its VMs at a start) and allocations leave the file as it was
+ * until then.  Before ipam_defer, each wrote the whole table.
+ */
+static void
+test_defer(void)
+{
+	struct ipam	*ip, *ip2;
+	struct in_addr	 a, b;
+	struct stat	 st0, st1;
+	char		 path[64], id[VM_ID_LEN + 1], *t;
+	int		 dfd, i, n;
+
+	dfd = tdir(path, sizeof(path));
+	ip = open_net(dfd, "10.0.0.0", 16, "10.0.0.1");
+	ipam_alloc(ip, "00000001", &a, NULL);
+	T_CHECK("ipam: before ipam_defer, an allocation is written at once",
+	    (t = slurp(dfd, IPAM_TABLE)) != NULL &&
+	    strstr(t, "00000001 10.0.0.2\n") != NULL, "table: %s",
+	    t ? t : "missing");
+	T_CHECK("ipam: the table's file", fstatat(dfd, IPAM_TABLE, &st0, 0) == 0,
+	    "%s", strerror(errno));
+	ipam_defer(ip);
+	for (i = 0, n = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "%08x", 0x100 + i);
+		b.s_addr = htonl(0x0a000100 + i);
+		n += ipam_assign(ip, id, b) == 0;
+	}
+	n += ipam_alloc(ip, "00000002", &b, NULL) == 0;
+	n += ipam_release(ip, "00000001") == 0;
+	T_CHECK("ipam: a deferred table takes every change",
+	    n == 1002 && ipam_count(ip) == 1001, "%d changes, %zu leases", n,
+	    ipam_count(ip));
+	T_CHECK("ipam: ... and writes none of them",
+	    fstatat(dfd, IPAM_TABLE, &st1, 0) == 0 && st1.st_ino == st0.st_ino &&
+	    (t = slurp(dfd, IPAM_TABLE)) != NULL &&
+	    strstr(t, "00000001 10.0.0.2\n") != NULL && strstr(t, "00000100") ==
+	    NULL, "table: %s", t ? t : "missing");
+	T_CHECK("ipam: a flush writes them all at once",
+	    ipam_flush(ip) == 0 && (t = slurp(dfd, IPAM_TABLE)) != NULL &&
+	    strstr(t, "00000001 ") == NULL &&
+	    strstr(t, "00000100 10.0.1.0\n") != NULL &&
+	    strstr(t, "000004e7 10.0.4.231\n") != NULL &&
+	    strstr(t, "00000002 10.0.0.3\n") != NULL, "table: %.200s",
+	    t ? t : "missing");
+	ip2 = open_net(dfd, "10.0.0.0", 16, "10.0.0.1");
+	T_CHECK("ipam: ... which a table opened again reads",
+	    ipam_count(ip2) == 1001, "%zu leases", ipam_count(ip2));
+	ipam_close(ip2);
+	T_CHECK("ipam: a flush with nothing changed writes nothing",
+	    fstatat(dfd, IPAM_TABLE, &st0, 0) == 0 && ipam_flush(ip) == 0 &&
+	    fstatat(dfd, IPAM_TABLE, &st1, 0) == 0 &&
+	    st1.st_ino == st0.st_ino, "%s", ipam_strerror(ip));
+	ipam_close(ip);
+	close(dfd);
+	rmtree(path);
+}
+
 struct many_walk {
 	int		 n;
 	uint32_t	 last;
@@ -872,6 +932,7 @@ main(void)
 	test_assign();
 	test_prune();
 	test_forget();
+	test_defer();
 	test_many();
 	return (t_done());
 }
