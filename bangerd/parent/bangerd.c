@@ -201,6 +201,8 @@ main(int argc, char *argv[], char *envp[])
 		fatal("daemon");
 	log_procinit("parent");
 	setproctitle("parent");
+	/* Low in the table, before the VMs' descriptors (jailspawn.c). */
+	fc_spawn_init();
 	env->bd_started = time(NULL);
 	pid_file_write();
 	cgroup_detect(&env->bd_cgroup);

@@ -133,6 +133,7 @@ int	write_at(int, const char *, const char *);
 int	read_path(const char *, char *, size_t);
 
 /* jailspawn.c */
+void	fc_spawn_init(void);
 int	fc_spawn(const struct jail_spec *, int, struct fc_proc *);
 int	fc_spawn_start(const struct jail_spec *, int, struct fc_proc *, int *);
 int	fc_spawn_done(struct fc_proc *, int);

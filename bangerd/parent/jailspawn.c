@@ -20,6 +20,17 @@
  * alone and unmaps only once the child has executed or exited
  * (fc_spawn_done), and writes only its own stack.  Elsewhere the child
  * has a copy of the parent's memory, as before.
+ *
+ * Its descriptors likewise: a child with a copy of the parent's table
+ * (two descriptors a VM: its pidfd and pty) would copy thousands of
+ * entries at thousands of VMs, and close them all again at its exec.
+ * So the child shares the parent's table (CLONE_FILES), and its first
+ * step takes a table of its own with only the lowest descriptors in
+ * it: close_range(CLOSE_RANGE_UNSHARE) copies those below the range.
+ * The three it needs (pty, error pipe, binary) are put in three slots
+ * the parent holds open from its start (fc_spawn_init), low in its
+ * table, and the parent waits for that first step before it uses the
+ * slots again.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -39,6 +50,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +117,13 @@ struct spawn_args {
 	int		 sa_exefd;
 	int		 sa_slave;
 	int		 sa_errfd;
+	/*
+	 * sa_keep: the child shares the parent's table and keeps the
+	 * descriptors below this one (0: a copy of the table of its own);
+	 * sa_unshared: set by the child once it has its own table.
+	 */
+	int		 sa_keep;
+	int		 sa_unshared;
 	int		 sa_jailer;
 	uid_t		 sa_uid;
 	gid_t		 sa_gid;
@@ -611,6 +631,14 @@ spawn_child(struct spawn_args *sa)
 	long		 r;
 	int		 i;
 
+	if (sa->sa_keep > 0) {
+		/* A table of its own, with the slots (fc_spawn_init) in it. */
+		r = SYS3(SYS_close_range, sa->sa_keep, ~0U,
+		    CLOSE_RANGE_UNSHARE);
+		__atomic_store_n(&sa->sa_unshared, 1, __ATOMIC_RELEASE);
+		if (r < 0)
+			spawn_fail(sa, ST_CLOSE, r);
+	}
 	if ((r = SYS0(SYS_setsid)) < 0)
 		spawn_fail(sa, ST_SETSID, r);
 	for (i = 0; i < 3; i++)
@@ -671,6 +699,94 @@ spawn_child(struct spawn_args *sa)
 	r = SYS5(SYS_execveat, sa->sa_exefd, "", sa->sa_argv, sa->sa_envp,
 	    AT_EMPTY_PATH);
 	spawn_fail(sa, ST_EXEC, r);
+}
+
+/*
+ * The three slots of the child's descriptors (pty, error pipe, binary),
+ * and /dev/null, which they hold between spawns.  Taken at the start,
+ * while the table is short, so that they are low in it: the child
+ * copies the descriptors below the highest of them (see the top).
+ */
+static int	 spawn_null = -1;
+static int	 spawn_slot[3] = { -1, -1, -1 };
+
+void
+fc_spawn_init(void)
+{
+	int	 i;
+
+	if (!SPAWN_SHARED_VM || spawn_null != -1)
+		return;
+	if ((spawn_null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("spawn: /dev/null");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if ((spawn_slot[i] = fcntl(spawn_null, F_DUPFD_CLOEXEC, 3)) ==
+		    -1) {
+			log_warn("spawn: a descriptor slot");
+			while (i-- > 0) {
+				close(spawn_slot[i]);
+				spawn_slot[i] = -1;
+			}
+			close(spawn_null);
+			spawn_null = -1;
+			return;
+		}
+}
+
+/* The slots hold /dev/null again, and nothing of the last spawn. */
+static void
+spawn_slots_clear(void)
+{
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		if (dup3(spawn_null, spawn_slot[i], O_CLOEXEC) == -1)
+			fatal("spawn: a descriptor slot");
+}
+
+/*
+ * The child's descriptors into the slots; its sa_keep above them.  -1
+ * if there are no slots: the child gets a copy of the table.
+ */
+static int
+spawn_slots_fill(struct spawn_args *sa)
+{
+	int	 fds[3] = { sa->sa_slave, sa->sa_errfd, sa->sa_exefd };
+	int	 i, keep = 0;
+
+	if (spawn_null == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (dup3(fds[i], spawn_slot[i], O_CLOEXEC) == -1) {
+			spawn_slots_clear();
+			return -1;
+		}
+		if (spawn_slot[i] + 1 > keep)
+			keep = spawn_slot[i] + 1;
+	}
+	sa->sa_slave = spawn_slot[0];
+	sa->sa_errfd = spawn_slot[1];
+	sa->sa_exefd = spawn_slot[2];
+	sa->sa_keep = keep;
+	return 0;
+}
+
+/*
+ * A child that shares the table: until its first step has given it a
+ * table of its own (or it has ended), the slots are its.
+ */
+static void
+spawn_slots_wait(struct spawn_args *sa, int pidfd)
+{
+	struct pollfd	 pfd = { .fd = pidfd, .events = POLLIN };
+
+	while (!__atomic_load_n(&sa->sa_unshared, __ATOMIC_ACQUIRE)) {
+		if (pidfd != -1 && poll(&pfd, 1, 0) > 0)
+			break;
+		sched_yield();
+	}
 }
 
 /*
@@ -805,6 +921,9 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 	sa->sa_exefd = exe;
 	sa->sa_slave = slave;
 	sa->sa_errfd = ep[1];
+	sa->sa_keep = 0;
+	if (SPAWN_SHARED_VM)
+		(void)spawn_slots_fill(sa);
 
 	if (!sa->sa_jailer) {
 		sa->sa_argv[argc++] = (char *)JAIL_ARGV0;
@@ -887,6 +1006,8 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 		ca.stack = (uint64_t)(uintptr_t)(map + SPAWN_GUARD);
 		ca.stack_size = SPAWN_STACK;
 	}
+	if (sa->sa_keep > 0)
+		ca.flags |= CLONE_FILES;
 	if (cgfd != -1) {
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = cgfd;
@@ -895,10 +1016,19 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) == -1) {
 		log_warn("%s: sigprocmask", ctx);
+		if (sa->sa_keep > 0)
+			spawn_slots_clear();
 		goto fail;
 	}
 	pid = spawn_clone(&ca, sa);
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (sa->sa_keep > 0) {
+		saved_errno = errno;
+		if (pid >= 0)
+			spawn_slots_wait(sa, pidfd);
+		spawn_slots_clear();
+		errno = saved_errno;
+	}
 	if (pid < 0) {
 		errno = (int)-pid;
 		log_warn("%s: clone3", ctx);

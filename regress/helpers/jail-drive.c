@@ -9,8 +9,9 @@
  *	jail-drive exec PATH SYNC [ARG...]	check, wait until the file
  *						SYNC exists, exec the fd
  *	jail-drive prepare SPEC			jail_prepare
- *	jail-drive spawn SPEC -x EXE -o CONSOLE -p PIDFILE
- *		fc_spawn, then: the console (pty master) is copied to
+ *	jail-drive spawn SPEC -x EXE -o CONSOLE -p PIDFILE [-F N]
+ *		fc_spawn (with N more descriptors open, as a parent with
+ *		many VMs holds: -F), then: the console (pty master) is copied to
  *		CONSOLE, "PID STARTTIME" written to PIDFILE, and lines on
  *		stdin run: "term", "kill" (fc_signal), "stop" (fc_stop,
  *		1 s grace), "cgremove" (fc_cgroup_remove); EOF stops it.
@@ -89,6 +90,8 @@ copy(char *dst, size_t size, const char *src)
 	}
 }
 
+static int	extra_fds;	/* spawn -F */
+
 /* SPEC options, and spawn's own; returns optind. */
 static int
 spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
@@ -104,9 +107,12 @@ spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
 	(void)strlcpy(js->js_cgparent, JAIL_CG_PARENT,
 	    sizeof(js->js_cgparent));
 	js->js_memory = 128;
-	while ((ch = getopt(argc, argv, "C:c:d:f:G:g:i:j:k:m:n:o:Pp:Rr:s:U:u:x:"))
+	while ((ch = getopt(argc, argv, "C:c:d:F:f:G:g:i:j:k:m:n:o:Pp:Rr:s:U:u:x:"))
 	    != -1) {
 		switch (ch) {
+		case 'F':
+			extra_fds = atoi(optarg);
+			break;
 		case 'C':
 			js->js_cpus = number(optarg);
 			break;
@@ -294,6 +300,7 @@ main(int argc, char *argv[])
 
 	log_init(1, LOG_DAEMON);
 	log_setverbose(1);
+	fc_spawn_init();
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
@@ -338,6 +345,9 @@ main(int argc, char *argv[])
 			die();
 		if (fc_exec_check(exe, &fd) == -1)
 			die();
+		for (i = 0; i < extra_fds; i++)
+			if (fcntl(out, F_DUPFD_CLOEXEC, 0) == -1)
+				die();
 		if (fc_spawn(&js, fd, &fp) == -1)
 			die();
 		close(fd);
