@@ -536,7 +536,8 @@ ipam_defer(struct ipam *ip)
 
 /*
  * The VM's address: the one it has, else the lowest free one, saved
- * (or, ipam_defer, to be) before it is returned.  mac (IPAM_MAC_SIZE bytes) may be NULL.
+ * (or, ipam_defer, to be) before it is returned.  mac (IPAM_MAC_SIZE
+ * bytes) may be NULL.
  */
 int
 ipam_alloc(struct ipam *ip, const char *vmid, struct in_addr *addr,

@@ -748,7 +748,8 @@ spawn_slots_clear(void)
 
 /*
  * The child's descriptors into the slots; its sa_keep above them.  -1
- * if there are no slots: the child gets a copy of the table.
+ * if there are no slots (fc_spawn_init did not run, or cannot share
+ * memory with the child): it gets a copy of the table.
  */
 static int
 spawn_slots_fill(struct spawn_args *sa)
@@ -922,8 +923,7 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 	sa->sa_slave = slave;
 	sa->sa_errfd = ep[1];
 	sa->sa_keep = 0;
-	if (SPAWN_SHARED_VM)
-		(void)spawn_slots_fill(sa);
+	(void)spawn_slots_fill(sa);
 
 	if (!sa->sa_jailer) {
 		sa->sa_argv[argc++] = (char *)JAIL_ARGV0;
@@ -1023,11 +1023,9 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 	pid = spawn_clone(&ca, sa);
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	if (sa->sa_keep > 0) {
-		saved_errno = errno;
 		if (pid >= 0)
 			spawn_slots_wait(sa, pidfd);
 		spawn_slots_clear();
-		errno = saved_errno;
 	}
 	if (pid < 0) {
 		errno = (int)-pid;

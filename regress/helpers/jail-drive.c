@@ -111,7 +111,7 @@ spec_parse(int argc, char **argv, struct jail_spec *js, const char **exep,
 	    != -1) {
 		switch (ch) {
 		case 'F':
-			extra_fds = atoi(optarg);
+			extra_fds = number(optarg);
 			break;
 		case 'C':
 			js->js_cpus = number(optarg);

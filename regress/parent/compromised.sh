@@ -100,8 +100,8 @@ refuse "signal other than TERM or KILL" "vm $id: signal 1" \
     vmop-signal "$id" 1
 refuse "destroy of a running VM" "destroy of vm $rid, which is running" \
     vmop-destroy "$rid"
-# A VM's disk goes to the vm worker once, unasked, while the VM is
-# created: no request gets one, of a VM at rest, running, or no VM.
+# A VM's disk goes to the vm worker once, with the reply to its
+# creation: no request gets one, of a VM at rest, running, or no VM.
 refuse "disk of a VM at rest" 'unexpected message type {type}' \
     vmop-disk "$id"
 refuse "disk of a running VM" 'unexpected message type {type}' \
