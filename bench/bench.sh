@@ -12,8 +12,8 @@
 #	BENCH_PER	lifecycles each concurrent client runs (8)
 #	BENCH_VMS	VMs for vm ls, memory, restart and prune (1000)
 #	BENCH_ONLY	space-separated parts to run (all): recipe life
-#			conc slow ls mem restart prune snap clone pull
-#			imsg guest (a real guest under qemu:
+#			conc slow ls mem restart prune sock snap clone
+#			pull imsg guest (a real guest under qemu:
 #			bench/guest_clone.sh)
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
@@ -22,7 +22,7 @@ RUNS=${BENCH_RUNS:-40}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER=${BENCH_PER:-8}
 NVMS=${BENCH_VMS:-1000}
-ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune snap clone pull guest imsg}
+ONLY=${BENCH_ONLY:-recipe life conc slow ls mem restart prune sock snap clone pull guest imsg}
 
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -314,6 +314,36 @@ if want prune; then
 	ctl vm prune >/dev/null
 	row "vm prune of $NVMS stopped VMs" "$(ms $(( ${EPOCHREALTIME/./} - t0 ))) ms" \
 	    "4000 in <= 10 s" ""
+fi
+
+# BENCH_VMS VMs created and started again, through the control socket
+# by 16 clients (life_bench -s): the daemon's own figure, without the
+# bangerctl process per VM (and the shell's fork) of many().  Then
+# killed and pruned.  Needs no VM left from the parts before it.
+if want sock; then
+	left=$(ctl vm ls --json | jq length)
+	if [ "$left" != 0 ]; then
+		echo "bench: sock: $left VMs are left from the parts before" \
+		    "it (run it with prune): skipped" >&2
+	else
+		per=$(( (NVMS + 15) / 16 ))
+		"$LB" -s "$SOCK" s "$per" 16 >"$T/sock" ||
+		    echo "bench: sock: a creation failed" >&2
+		got=$(ctl vm ls --json | jq '[.[] | select(.state == "running")] | length')
+		[ "$got" = $((per * 16)) ] ||
+		    echo "bench: sock: only $got of $((per * 16)) running" >&2
+		row "banger: $((per * 16)) VMs created and started through the control socket (16 clients)" \
+		    "$(ms "$(wall "$T/sock")") ms" "4000 in <= 60 s" ""
+		pids=
+		for c in $(seq 0 15); do
+			( for i in $(seq 0 $((per - 1))); do
+				ctl vm kill "s-$c-$i" >/dev/null 2>&1
+			done ) &
+			pids="$pids $!"
+		done
+		wait $pids
+		ctl vm prune >/dev/null
+	fi
 fi
 
 # Snapshots of one running VM (512 MiB, its disk reflinked), and

@@ -5,13 +5,16 @@
  *
  *	life_bench SOCKET PREFIX COUNT [CLIENTS [IMAGE]]
  *	life_bench -c VM/SNAP SOCKET PREFIX COUNT [CLIENTS]
+ *	life_bench -s SOCKET PREFIX COUNT [CLIENTS [IMAGE]]
  *
  * CLIENTS processes each run COUNT lifecycles (create, start, stop, rm)
  * of VMs PREFIX-C-I; one line per lifecycle on stdout, microseconds:
  * "create start stop rm total", then "wall USEC" for the whole run.
  * With -c, each makes COUNT clones of VM's snapshot SNAP instead, as
  * `vm create PREFIX-C-I --from-snapshot VM/SNAP --start` does, and
- * leaves them running; one line per clone: "create".
+ * leaves them running; one line per clone: "create".  With -s, each
+ * creates and starts COUNT VMs, as `vm create PREFIX-C-I --start`
+ * does, and leaves them running; one line per VM: "create".
  * Exits 1 if any request failed (its message on stderr).
  */
 #include <sys/types.h>
@@ -32,6 +35,7 @@
 static const char	*sockpath;
 static char		 from_vm[PROTO_VMNAME_MAX];
 static char		 from_snap[PROTO_VMNAME_MAX];
+static int		 start_only;	/* -s */
 
 static long long
 now_us(void)
@@ -120,10 +124,12 @@ client(const char *prefix, int c, int count, const char *image)
 			    sizeof(cc.cc_from_snap));
 			cc.cc_flags = CTL_VM_F_START;
 		}
+		if (start_only)
+			cc.cc_flags = CTL_VM_F_START;
 		t[0] = now_us();
 		bad |= request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
 		t[1] = now_us();
-		if (from_vm[0] != '\0') {
+		if (from_vm[0] != '\0' || start_only) {
 			printf("%lld\n", t[1] - t[0]);
 			continue;
 		}
@@ -147,7 +153,11 @@ main(int argc, char *argv[])
 	const char	*slash;
 	int		 count, clients = 1, c, st, bad = 0;
 
-	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+	if (argc > 1 && strcmp(argv[1], "-s") == 0) {
+		start_only = 1;
+		argv++;
+		argc--;
+	} else if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		if ((slash = strchr(argv[2], '/')) == NULL ||
 		    slash == argv[2] || slash[1] == '\0' ||
 		    (size_t)(slash - argv[2]) >= sizeof(from_vm) ||
@@ -163,7 +173,8 @@ main(int argc, char *argv[])
 	if (argc < 4 || argc > 6)
 		errx(2, "usage: life_bench SOCKET PREFIX COUNT [CLIENTS "
 		    "[IMAGE]]\n       life_bench -c VM/SNAP SOCKET PREFIX "
-		    "COUNT [CLIENTS]");
+		    "COUNT [CLIENTS]\n       life_bench -s SOCKET PREFIX COUNT "
+		    "[CLIENTS [IMAGE]]");
 	sockpath = argv[1];
 	count = atoi(argv[3]);
 	if (argc > 4)
