@@ -59,7 +59,8 @@ static const int seccomp_vm[] = {
 	SCMP_SYS(socketpair), SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
 	SCMP_SYS(openat), SCMP_SYS(mkdir), SCMP_SYS(rename),
 	SCMP_SYS(unlink), SCMP_SYS(rmdir), SCMP_SYS(fsync),
-	SCMP_SYS(sync_file_range), SCMP_SYS(getdents64), SCMP_SYS(ftruncate),
+	SCMP_SYS(fdatasync), SCMP_SYS(sync_file_range), SCMP_SYS(getdents64),
+	SCMP_SYS(ftruncate),
 	/*
 	 * the per-VM disk child: fork, its own tighter filter, reaping, and
 	 * what libext2fs does on the disk fd (ioctl: BLKDISCARDZEROES only,

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -277,13 +278,14 @@ vm_info(const struct vm *v, struct vm_info *vi)
  * crash it is finished or undone (vm_reconcile), never lost or left
  * behind.
  *
- * Against a power cut: the file is synced before it is renamed, so a
- * record is never found empty or torn, only older.  The rename itself
- * is synced (the directory, and /vms for a new VM) before anything acts
- * on it for the states that must outlive a power cut: creating, created
- * and removing, and the first start of a VM (it records that a guest
- * has booted the disk, so e2fsck checks it from then on).  Each such
- * save counts one more in the record's "gen".
+ * Against a power cut: the states that must outlive one (creating,
+ * created and removing, and the first start of a VM, which records
+ * that a guest has booted the disk, so e2fsck checks it from then on)
+ * go to the journal (journal.c), synced, before anything acts on them;
+ * vm.json is renamed after, unsynced, and synced at the next
+ * checkpoint (vm_checkpoint).  At start a VM's last entry in the
+ * journal is its record, whatever a power cut left of vm.json.  Each
+ * such save counts one more in the record's "gen".
  *
  * The run-time states (starting, running, paused, stopping, stopped,
  * error) go to /vms/ID/vm.run instead, renamed into place but never
@@ -312,9 +314,10 @@ vm_run_drop(struct vm *v)
 /*
  * Group commit of the synced records, once the event loop runs
  * (vm_save_grouped): vm_save() writes the record to its temporary file,
- * starts its writeback and queues the VM; until commit_run(), in the
- * next turn of the event loop, has synced and renamed each record
- * queued and synced their directories, nothing the worker has composed
+ * adds it to the journal's entries and queues the VM; until
+ * commit_run(), in the next turn of the event loop, has synced the
+ * journal (one fdatasync for them all) and renamed each record
+ * queued, nothing the worker has composed
  * leaves it (imsg_hold), to the parent or to any client.  So the
  * requests at hand share the syncs, and what anyone hears of a VM is
  * never ahead of what a power cut keeps.  A crash before the commit
@@ -323,6 +326,8 @@ vm_run_drop(struct vm *v)
 static TAILQ_HEAD(, vm)	 commit_q = TAILQ_HEAD_INITIALIZER(commit_q);
 static struct event	 commit_ev;
 static int		 commit_grouped;
+/* A record the journal holds is not in its file: no checkpoint. */
+static int		 ckpt_stuck;
 
 void
 vm_save_grouped(void)
@@ -333,64 +338,58 @@ vm_save_grouped(void)
 static void
 commit_run(int fd, short event, void *arg)
 {
-	char		 dir[64], path[128], tmp[128];
-	struct vm	*v, *tv;
-	int		 dfd, vmsdir = 0, failed;
+	char		 path[128], tmp[128];
+	struct vm	*v;
+	int		 failed;
 
-	TAILQ_FOREACH_SAFE(v, &commit_q, v_commit, tv) {
-		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
-		snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
-		snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
-		dfd = -1;
-		failed = (dfd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-		    -1 || fsync(dfd) == -1 || rename(tmp, path) == -1;
-		if (dfd != -1)
-			close(dfd);
+	failed = journal_sync() == -1;
+	while ((v = TAILQ_FIRST(&commit_q)) != NULL) {
+		TAILQ_REMOVE(&commit_q, v, v_commit);
+		v->v_queued = 0;
+		snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, v->v_id,
+		    VM_RECORD);
+		snprintf(tmp, sizeof(tmp), "%s/%s/.%s.tmp", VMS_DIR, v->v_id,
+		    VM_RECORD);
 		if (failed) {
-			log_warn("vm %s: write %s", v->v_name, tmp);
 			unlink(tmp);
-			TAILQ_REMOVE(&commit_q, v, v_commit);
-			v->v_queued = 0;
 			v->v_sync = 1;
 			continue;
 		}
+		if (rename(tmp, path) == -1) {
+			/* The journal holds it, and must until a start. */
+			log_warn("vm %s: rename %s", v->v_name, tmp);
+			unlink(tmp);
+			ckpt_stuck = 1;
+			continue;
+		}
+		v->v_jdirty = 1;
 		/* A vm.run written since the save follows it: it stays. */
 		if (v->v_run && v->v_run_gen < v->v_gen)
 			vm_run_drop(v);
 	}
-	while ((v = TAILQ_FIRST(&commit_q)) != NULL) {
-		TAILQ_REMOVE(&commit_q, v, v_commit);
-		v->v_queued = 0;
-		snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
-		if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-		    -1 || fsync(dfd) == -1) {
-			log_warn("vm %s: fsync %s", v->v_name, dir);
-			v->v_sync = 1;
-		} else {
-			if (v->v_made)
-				vmsdir = 1;
-			v->v_made = 0;
-		}
-		if (dfd != -1)
-			close(dfd);
-	}
-	if (vmsdir && ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || fsync(dfd) == -1))
-		log_warn("fsync %s", VMS_DIR);
-	if (vmsdir && dfd != -1)
-		close(dfd);
+	if (!failed && journal_used() > JOURNAL_MAX)
+		(void)vm_checkpoint();
 	imsg_hold = 0;
 	vmop_release();
 	control_release();
 }
 
-/* v queued for the group commit, its record in .vm.json.tmp. */
-static int
-commit_add(struct vm *v, int made)
+/* The commit run in the next turn of the event loop. */
+static void
+commit_kick(void)
 {
 	struct timeval	 now = { 0, 0 };
 
-	v->v_made |= made;
+	if (!evtimer_initialized(&commit_ev))
+		evtimer_set(&commit_ev, commit_run, NULL);
+	if (!evtimer_pending(&commit_ev, NULL))
+		evtimer_add(&commit_ev, &now);
+}
+
+/* v queued for the group commit, its record in .vm.json.tmp. */
+static int
+commit_add(struct vm *v)
+{
 	/* Asked for, and under way: saves until the commit are run-time. */
 	v->v_sync = 0;
 	if (!v->v_queued) {
@@ -398,10 +397,7 @@ commit_add(struct vm *v, int made)
 		TAILQ_INSERT_TAIL(&commit_q, v, v_commit);
 	}
 	imsg_hold = 1;
-	if (!evtimer_initialized(&commit_ev))
-		evtimer_set(&commit_ev, commit_run, NULL);
-	if (!evtimer_pending(&commit_ev, NULL))
-		evtimer_add(&commit_ev, &now);
+	commit_kick();
 	return 0;
 }
 
@@ -422,7 +418,7 @@ vm_save(struct vm *v)
 	json_t	*j;
 	size_t	 len, off;
 	ssize_t	 n;
-	int	 fd, dfd, sync, group, made = 0;
+	int	 fd, sync, group;
 
 	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
 	    v->v_state == VM_REMOVING || v->v_sync;
@@ -431,9 +427,7 @@ vm_save(struct vm *v)
 	    VM_RUNREC);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, sync ? VM_RECORD :
 	    VM_RUNREC);
-	if (mkdir(dir, 0700) == 0)
-		made = 1;
-	else if (errno != EEXIST) {
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_warn("vm %s: mkdir %s", v->v_name, dir);
 		return -1;
 	}
@@ -498,51 +492,107 @@ vm_save(struct vm *v)
 	for (off = 0; off < len; off += n)
 		if ((n = write(fd, buf + off, len - off)) <= 0)
 			break;
-	free(buf);
-	group = sync && commit_grouped;
-	if (off < len || (!sync ? 0 : group ? sync_file_range(fd, 0, 0,
-	    SYNC_FILE_RANGE_WRITE) : fsync(fd)) == -1) {
-		log_warn("vm %s: write %s", v->v_name, tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
 	close(fd);
-	if (sync)
-		v->v_gen++;
-	if (group)
-		return commit_add(v, made);
-	if (rename(tmp, path) == -1) {
-		log_warn("vm %s: rename", v->v_name);
+	if (off < len) {
+		log_warn("vm %s: write %s", v->v_name, tmp);
+		free(buf);
 		unlink(tmp);
-		if (sync)
-			v->v_gen--;
 		return -1;
 	}
 	if (!sync) {
+		free(buf);
+		if (rename(tmp, path) == -1) {
+			log_warn("vm %s: rename", v->v_name);
+			unlink(tmp);
+			return -1;
+		}
 		v->v_run = 1;
 		v->v_run_gen = v->v_gen;
 		return 0;
 	}
+	/* Synced: in the journal, then vm.json renamed (see above). */
+	v->v_gen++;
+	journal_add(v->v_id, v->v_gen, buf);
+	free(buf);
+	group = commit_grouped;
+	if (group)
+		return commit_add(v);
+	if (journal_sync() == -1) {
+		unlink(tmp);
+		v->v_gen--;
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename", v->v_name);
+		unlink(tmp);
+		ckpt_stuck = 1;
+		return -1;
+	}
 	vm_run_drop(v);
 	v->v_sync = 0;
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
-		log_warn("vm %s: fsync %s", v->v_name, dir);
-		if (dfd != -1)
-			close(dfd);
+	v->v_jdirty = 1;
+	if (journal_used() > JOURNAL_MAX)
+		(void)vm_checkpoint();
+	return 0;
+}
+
+/*
+ * The checkpoint (journal.c): every record the journal holds synced in
+ * its file, with its directory (writeback started for all of them
+ * first), then an empty journal, which syncs /vms (the directories
+ * made and removed).  -1, logged, if any of it failed: the journal is
+ * kept.
+ */
+int
+vm_checkpoint(void)
+{
+	char		 path[128];
+	struct vm	*v;
+	int		 fd, pass, n, failed = 0;
+
+	if (ckpt_stuck) {
+		log_warnx("%s: not emptied: a record it holds could not be "
+		    "written to its file (until the next start)", VMS_DIR "/"
+		    VM_JOURNAL);
 		return -1;
 	}
-	close(dfd);
-	if (made && ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || fsync(dfd) == -1)) {
-		log_warn("vm %s: fsync %s", v->v_name, VMS_DIR);
-		if (dfd != -1)
-			close(dfd);
+	for (pass = 0; pass < 2 && !failed; pass++)
+		TAILQ_FOREACH(v, &vms, v_entry) {
+			if (!v->v_jdirty)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR,
+			    v->v_id, VM_RECORD);
+			if ((fd = open(path, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) == -1 || (pass == 0 ?
+			    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) :
+			    fsync(fd)) == -1) {
+				log_warn("vm %s: checkpoint: %s", v->v_name,
+				    path);
+				failed = 1;
+			}
+			if (fd != -1)
+				close(fd);
+			if (pass == 0 || failed)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", VMS_DIR, v->v_id);
+			if ((fd = open(path, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) == -1 || fsync(fd) == -1) {
+				log_warn("vm %s: checkpoint: fsync %s",
+				    v->v_name, path);
+				failed = 1;
+			}
+			if (fd != -1)
+				close(fd);
+		}
+	if (failed || journal_reset() == -1)
 		return -1;
+	n = 0;
+	TAILQ_FOREACH(v, &vms, v_entry) {
+		n += v->v_jdirty;
+		v->v_jdirty = 0;
 	}
-	if (made)
-		close(dfd);
+	log_debug("%s: checkpoint: %d records synced in their files, the "
+	    "journal emptied", VMS_DIR "/" VM_JOURNAL, n);
 	return 0;
 }
 
@@ -553,6 +603,10 @@ vm_unsave(struct vm *v)
 
 	commit_drop(v);
 	vm_run_drop(v);
+	/* Gone, says the journal, with the next commit (not waited for). */
+	journal_add(v->v_id, v->v_gen, NULL);
+	if (commit_grouped)
+		commit_kick();
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
 	unlink(path);
@@ -629,6 +683,72 @@ vm_load_run(const char *id, json_t **jp)
 	return 0;
 }
 
+/*
+ * VM id's record: vm.json, unless the journal holds a later one (a
+ * power cut left vm.json older, torn or missing), which is then also
+ * written to vm.json.  NULL if there is none to read; *fromj set if the
+ * journal holds the VM (its vm.json may be unsynced).
+ */
+static json_t *
+vm_load_record(const char *id, const char *path, int *fromj)
+{
+	struct stat	 st;
+	char		 dir[64], tmp[128];
+	json_error_t	 jerr;
+	json_int_t	 fgen = -1;
+	json_t		*j, *f;
+	const char	*text, *why;
+	uint64_t	 jgen;
+	size_t		 len, off;
+	ssize_t		 n;
+	int		 gone, fd;
+
+	*fromj = 0;
+	if ((text = journal_find(id, &jgen, &gone)) != NULL && gone)
+		return NULL;	/* vm_dir_clean() removed it */
+	if (text == NULL) {
+		if ((j = json_load_file(path, 0, &jerr)) == NULL)
+			log_warnx("%s: %s", path, jerr.text);
+		return j;
+	}
+	/* Its file, unsynced, for the checkpoint to sync. */
+	*fromj = 1;
+	if ((f = json_load_file(path, 0, &jerr)) != NULL &&
+	    json_unpack(f, "{s:I}", "gen", &fgen) == 0 &&
+	    fgen >= (json_int_t)jgen)
+		return f;	/* what the journal says (or a forger) */
+	json_decref(f);
+	if ((j = json_loads(text, 0, &jerr)) == NULL) {
+		log_warnx("%s: vm %s: %s", VMS_DIR "/" VM_JOURNAL, id,
+		    jerr.text);
+		return NULL;
+	}
+	why = fgen >= 0 ? "older" : lstat(path, &st) == 0 ? "not whole" :
+	    "missing";
+	log_info("vm %s: %s is %s: the journal's record (gen %" PRIu64
+	    ") is kept", id, path, why, jgen);
+	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, id);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
+	len = strlen(text);
+	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", id, tmp);
+		ckpt_stuck = 1;
+		return j;
+	}
+	for (off = 0; off < len; off += n)
+		if ((n = write(fd, text + off, len - off)) <= 0)
+			break;
+	close(fd);
+	if (off < len || rename(tmp, path) == -1) {
+		log_warn("vm %s: %s", id, tmp);
+		unlink(tmp);
+		ckpt_stuck = 1;
+	}
+	return j;
+}
+
 static void
 vm_load_one(const char *id)
 {
@@ -640,13 +760,11 @@ vm_load_one(const char *id)
 	const char	*sshkey = NULL, *vmm;
 	json_int_t	 owner, cpus, mem, disk, created, started, gen;
 	struct vm	*v;
-	int		 s, run;
+	int		 s, run, fromj;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
-	if ((j = json_load_file(path, 0, &jerr)) == NULL) {
-		log_warnx("%s: %s", path, jerr.text);
+	if ((j = vm_load_record(id, path, &fromj)) == NULL)
 		return;
-	}
 	run = vm_load_run(id, &j);
 	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:I, s:I, s:I, s:I, "
 	    "s:s, s?s, s:I, s:I}", "name", &name, "image", &image,
@@ -691,6 +809,7 @@ vm_load_one(const char *id)
 	v->v_created = created;
 	v->v_started = started;
 	v->v_run = run;
+	v->v_jdirty = fromj;
 	if (json_unpack(j, "{s:I}", "gen", &gen) == 0 && gen > 0)
 		v->v_gen = gen;
 	vm_mac(v);
@@ -734,11 +853,20 @@ vm_dir_clean(const char *id)
 	    "." VM_METRICS ".tmp" };
 	struct stat	 st;
 	char		 path[128];
+	const char	*text;
+	uint64_t	 jgen;
 	size_t		 i;
-	int		 record;
+	int		 record, gone = 0;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
-	record = lstat(path, &st) == 0;
+	if ((text = journal_find(id, &jgen, &gone)) != NULL && gone) {
+		/* Removed, and a power cut kept its files. */
+		if (unlink(path) == 0)
+			log_info("vm %s: removed %s: the journal says the VM "
+			    "is gone", id, path);
+		record = 0;
+	} else
+		record = text != NULL || lstat(path, &st) == 0;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (record && names[i][0] != '.')
 			continue;
@@ -769,10 +897,16 @@ vm_load(void)
 		log_warn("%s", VMS_DIR);
 		return;
 	}
+	(void)journal_open();
 	while ((de = readdir(d)) != NULL)
 		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0) {
 			vm_dir_clean(de->d_name);
 			vm_load_one(de->d_name);
 		}
 	closedir(d);
+	/* Those a power cut left without a directory. */
+	journal_unmet(vm_load_one);
+	journal_forget();
+	/* Every record read from the journal synced in its file. */
+	(void)vm_checkpoint();
 }

@@ -26,6 +26,9 @@
 #define VMS_DIR			"/vms"
 #define VM_RECORD		"vm.json"
 #define VM_RUNREC		"vm.run"	/* its run-time record */
+#define VM_JOURNAL		".journal"	/* in VMS_DIR: journal.c */
+#define JOURNAL_CHUNK		(64 * 1024)	/* zeroed ahead of entries */
+#define JOURNAL_MAX		(128 * 1024)	/* past it, a checkpoint */
 #define VM_CONSOLE		"console.log"
 #define VM_CONSOLE_OLD		"console.log.0"
 #define VM_FCLOG		"firecracker.log"
@@ -127,12 +130,13 @@ struct vm {
 	int			 v_run;
 	/*
 	 * A synced save waiting for its group commit (registry.c):
-	 * v_queued, in commit_q; v_made: its directory is new, so /vms is
-	 * synced too; v_run_gen: the gen its vm.run names.
+	 * v_queued, in commit_q; v_jdirty: the journal holds a record its
+	 * vm.json has, unsynced, until a checkpoint; v_run_gen: the gen
+	 * its vm.run names.
 	 */
 	TAILQ_ENTRY(vm)		 v_commit;
 	int			 v_queued;
-	int			 v_made;
+	int			 v_jdirty;
 	uint64_t		 v_run_gen;
 	struct vm_prov		*v_prov;	/* provisioning under way */
 	struct in_addr		 v_addr;	/* from the net worker */
@@ -233,6 +237,17 @@ void		 vm_unsave(struct vm *);
 struct vm	*vm_new(void);
 void		 vm_load(void);
 void		 vm_save_grouped(void);
+int		 vm_checkpoint(void);
+
+/* journal.c */
+int		 journal_open(void);
+const char	*journal_find(const char *, uint64_t *, int *);
+void		 journal_unmet(void (*)(const char *));
+void		 journal_forget(void);
+void		 journal_add(const char *, uint64_t, const char *);
+int		 journal_sync(void);
+off_t		 journal_used(void);
+int		 journal_reset(void);
 
 /* state.c */
 void		 vm_set_state(struct vm *, int);

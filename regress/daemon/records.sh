@@ -253,31 +253,54 @@ expect_eq "records: ... each disk synced before its VM is recorded created" "$or
 for i in 1 2 3 4; do ctl vm rm "g$i" >/dev/null; done
 
 # The vm worker too: four creations whose requests it reads together
-# (it was stopped while the clients sent them) share the syncs of /vms
-# for their new directories (one each, alone).
+# (it was stopped while the clients sent them) share the syncs of its
+# journal (/vms/.journal): their first records go in shared writes,
+# each synced once, and no record file or directory is synced.
+J=$STATE/vms/.journal
+# jsyncs FILE: the vm worker's journal syncs traced in FILE, then its
+# other syncs.
+jsyncs() {
+	echo "$(grep -c "fdatasync([0-9]*<$J>)" "$1") $(grep -E '(fsync|fdatasync)\(' "$1" | grep -vc "<$J>")"
+}
 w=$(vmw)
-creates_at_once "$w" h
+strace -qq -y -s 65536 -e trace=fsync,fdatasync,pwrite64 -p "$w" -o "$T/h.strace" &
+SP=$!
+sleep 0.5
+kill -STOP "$w"
+cpids=
+for i in 1 2 3 4; do
+	ctl vm create "h$i" >"$T/h$i.out" 2>&1 &
+	cpids="$cpids $!"
+done
+sleep 0.3
+kill -CONT "$w"
+for i in $cpids; do wait "$i"; done
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
 expect_eq "records: four creations read at once by the vm worker are all made" \
     "$(cat "$T"/h[1-4].out | sort | sed 's/ (id .*//')" "vm h1 created
 vm h2 created
 vm h3 created
 vm h4 created"
-n=$(grep -c "fsync([0-9]*<$STATE/vms>)" "$T/h.strace")
-check "records: ... their new directories share the syncs of /vms ($n)" \
-    test "$n" -ge 1 -a "$n" -lt 4
+first=$(grep -m1 "pwrite64([0-9]*<$J>" "$T/h.strace")
+n=$(echo "$first" | grep -o 'R [0-9a-f]\{8\} [0-9]* [0-9]* [0-9a-f]\{32\}\\n{' | wc -l)
+check "records: ... their first records share writes to the journal ($n in the first)" \
+    test "$n" -ge 2
+set -- $(jsyncs "$T/h.strace")
+check "records: ... the journal synced fewer times than the 8 records ($1)" \
+    test "$1" -ge 2 -a "$1" -lt 8
+expect_eq "records: ... and no record file or directory synced" "$2" 0
 for i in 1 2 3 4; do ctl vm rm "h$i" >/dev/null; done
 
 # A client hears that its VM is created only once the record saying so
 # is synced: the vm worker's answer on the control socket follows the
-# last sync of the VM's directory.
-strace -qq -yy -e trace=fsync,sendmsg,write -p "$w" -o "$T/reply.strace" &
+# last sync of its journal.
+strace -qq -yy -e trace=fdatasync,sendmsg,write -p "$w" -o "$T/reply.strace" &
 SP=$!
 sleep 0.5
 ctl vm create z1 >/dev/null
 sleep 0.2
 kill "$SP"; wait "$SP" 2>/dev/null; SP=
-z1=$(vm_id z1)
-last_sync=$(grep -n "fsync([0-9]*<$STATE/vms/$z1>)" "$T/reply.strace" |
+last_sync=$(grep -n "fdatasync([0-9]*<$J>)" "$T/reply.strace" |
     tail -1 | cut -d: -f1)
 first_reply=$(grep -n -E '^([0-9]+ +)?(sendmsg|write)\([0-9]+<UNIX-STREAM:.*bangerd\.sock' \
     "$T/reply.strace" | head -1 | cut -d: -f1)
@@ -318,29 +341,87 @@ expect_eq "records: a removed VM leaves no record of either kind" \
 
 $STATE/vms:"
 
-# A prune's removing records join one group commit: each record and
-# its directory synced once, /vms not at all (no directory is new), and
-# every removal asked of the parent, and the answer, only after them.
+# A prune's removing records join one group commit: one write to the
+# journal, synced once, no record file or directory synced, and every
+# removal asked of the parent, and the answer, only after it.
 for i in 1 2 3 4; do ctl vm create "p$i" >/dev/null; done
 w=$(vmw)
-strace -qq -yy -e trace=fsync,sendmsg,write,writev -p "$w" -o "$T/prune.strace" &
+strace -qq -yy -s 65536 -e trace=fsync,fdatasync,pwrite64,sendmsg,write,writev -p "$w" -o "$T/prune.strace" &
 SP=$!
 sleep 0.5
 out=$(ctl vm prune)
 sleep 0.2
 kill "$SP"; wait "$SP" 2>/dev/null; SP=
 expect_eq "records: a prune removes the VMs at rest" "$out" "removed 4 VMs"
-syncs=$(grep -E '^([0-9]+ +)?fsync\(' "$T/prune.strace")
-expect_eq "records: ... their records and directories synced once each, /vms not at all" \
-    "$(echo "$syncs" | grep -c '\.vm\.json\.tmp>') $(echo "$syncs" | grep -c "<$STATE/vms/[0-9a-f]*>)") $(echo "$syncs" | grep -c "<$STATE/vms>)")" \
-    "4 4 0"
-last_sync=$(grep -n -E '^([0-9]+ +)?fsync\(' "$T/prune.strace" | tail -1 | cut -d: -f1)
+first=$(grep -m1 "pwrite64([0-9]*<$J>" "$T/prune.strace")
+expect_eq "records: ... their removing records are in one write to the journal" \
+    "$(echo "$first" | grep -o '\\"state\\": \\"removing\\"' | wc -l)" 4
+sync1=$(grep -n -E '^([0-9]+ +)?(fsync|fdatasync)\(' "$T/prune.strace" | head -1)
+expect_match "records: ... the first sync is the journal's" "$sync1" "fdatasync\([0-9]+<$J>\)"
+last_sync=${sync1%%:*}
 first_msg=$(grep -n -E '^([0-9]+ +)?(sendmsg|write|writev)\([0-9]+<UNIX' "$T/prune.strace" |
     head -1 | cut -d: -f1)
-check "records: ... nothing said to the parent or the client before the last sync (sync at line ${last_sync:-none}, first message at ${first_msg:-none})" \
+check "records: ... nothing said to the parent or the client before it (sync at line ${last_sync:-none}, first message at ${first_msg:-none})" \
     test -n "$last_sync" -a -n "$first_msg" -a "${first_msg:-0}" -gt "${last_sync:-0}"
+expect_eq "records: ... no record file or directory synced" \
+    "$(grep -E '^([0-9]+ +)?(fsync|fdatasync)\(' "$T/prune.strace" | grep -vc "<$J>")" 0
 expect_eq "records: ... and leaves no record of either kind" \
     "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
 
 $STATE/vms:"
+
+# The vm worker's journal against a power cut, forged as one would
+# leave its files: a record's rename lost (vm.json older), a new VM's
+# directory lost, a removed VM's files kept, the last commit torn.  A
+# crash leaves the journal as it is; each start syncs every record it
+# holds in its file and empties it.
+jbytes() { tr -d '\0' <"$J" | wc -c; }
+for i in 1 2 3; do ctl vm create "j$i" >/dev/null; done
+j1=$(vm_id j1); j2=$(vm_id j2); j3=$(vm_id j3)
+cp "$STATE/vms/$j1/vm.json" "$T/j1.json"
+cp "$STATE/vms/$j3/vm.json" "$T/j3.json"
+ctl vm start j1 >/dev/null	# its first start: synced, fresh no more
+ctl vm stop j1 >/dev/null
+ctl vm rm j3 >/dev/null
+ctl vm create j4 >/dev/null	# a commit after j3's last entry
+jgen=$(jq -r .gen "$STATE/vms/$j1/vm.json")
+daemon_kill
+cat "$T/j1.json" >"$STATE/vms/$j1/vm.json"
+rm -r "$STATE/vms/$j2"
+mkdir "$STATE/vms/$j3"
+cp "$T/j3.json" "$STATE/vms/$j3/vm.json"
+chown -R --reference="$STATE/vms" "$STATE/vms/$j3"
+off=$(jbytes)
+printf 'R %s 99 500 0123\n{"gen": 99, "na' "$j1" |
+    dd of="$J" bs=1 seek="$off" conv=notrunc status=none
+restart "journal"
+log=$(cat "$DLOG")
+expect_eq "records: journal: a record older than the journal's is read from it" \
+    "$(ctl vm show --json j1 | jq -r .state) $(jq -r '.gen, .fresh // false' "$STATE/vms/$j1/vm.json" | tr '\n' ' ')" \
+    "stopped $jgen false "
+expect_match "records: ... and says so" "$log" \
+    "vm $j1: /vms/$j1/vm.json is older: the journal's record \\(gen $jgen\\) is kept"
+expect_eq "records: journal: a VM whose directory was lost is there again" \
+    "$(ctl vm show --json j2 | jq -r .state) $(jq -r .name "$STATE/vms/$j2/vm.json")" "created j2"
+expect_match "records: ... and says so" "$log" "vm $j2: /vms/$j2/vm.json is missing"
+expect_eq "records: journal: a removed VM whose files were kept is gone" \
+    "$(ctl vm ls --json | jq -r '.[].name' | grep -c '^j3$'; ls -d "$STATE/vms/$j3" 2>/dev/null)" 0
+expect_match "records: ... and says so" "$log" \
+    "vm $j3: removed /vms/$j3/vm.json: the journal says the VM is gone"
+expect_match "records: journal: a torn last commit is left out" "$log" \
+    "/vms/.journal: the entry at byte $off is not whole"
+expect_eq "records: ... what came before it stands" "$(ctl vm show --json j4 | jq -r .state)" created
+expect_match "records: journal: the start synced its records and emptied it" "$log" \
+    "/vms/.journal: checkpoint: [1-9][0-9]* records synced in their files, the journal emptied"
+
+# Past 128 KiB of entries the journal is emptied while bangerd runs.
+n0=$(grep -c "journal: checkpoint:" "$DLOG")
+for i in $(seq 1 110); do
+	ctl vm create "c$i" --start >/dev/null && ctl vm rm -f "c$i" >/dev/null
+done
+n1=$(grep -c "journal: checkpoint:" "$DLOG")
+check "records: journal: 110 lifecycles' entries emptied it at least once ($((n1 - n0)))" \
+    test "$n1" -gt "$n0"
+check "records: ... it holds less than 128 KiB ($(jbytes) bytes)" test "$(jbytes)" -lt 131072
+for i in 1 2 4; do ctl vm rm -f "j$i" >/dev/null; done
 t_done

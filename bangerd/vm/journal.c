@@ -1,0 +1,363 @@
+/*
+ * The vm worker's journal, /vms/.journal: what its synced saves say,
+ * each group commit appended and synced with one fdatasync, in place
+ * of a synced temporary file, a rename and a synced directory per
+ * record.  A record's vm.json is then written and renamed unsynced,
+ * as the journal's last entry for its VM says; a checkpoint
+ * (vm_checkpoint, registry.c) syncs those files and their directories
+ * and starts an empty journal, at every start and once it passes
+ * JOURNAL_MAX.  So a record a power cut left older, torn or missing is
+ * read from the journal at the next start.
+ *
+ * The file is zeroed ahead of its entries (JOURNAL_CHUNK at a time),
+ * so an append changes no size and its fdatasync writes no metadata.
+ * An entry is one header line and its text:
+ *
+ *	R ID GEN LEN HASH\n		a record: LEN bytes of vm.json, \n
+ *	G ID GEN 0 HASH\n		the VM is gone: \n
+ *
+ * HASH is BLAKE2b-128 (libsodium), in hex, of the header up to it and
+ * the text.  Entries are read up to the first zero byte, or the first
+ * that is not whole: a power cut tears only the last commit, which no
+ * one was told of.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmint.h"
+#include "log.h"
+#include "validate.h"
+
+#define JOURNAL_PATH	VMS_DIR "/" VM_JOURNAL
+#define JOURNAL_TMP	VMS_DIR "/" VM_JOURNAL ".tmp"
+#define HDR_MAX		96	/* "R ID GEN LEN HASH\n" at most */
+#define HASH_LEN	16	/* bytes: 32 hex digits */
+
+/* The last entry of each VM, as read at start (journal_open). */
+struct jentry {
+	RB_ENTRY(jentry)	 je_node;
+	char			 je_id[VM_ID_LEN + 1];
+	uint64_t		 je_gen;
+	int			 je_gone;
+	int			 je_used;
+	char			*je_text;	/* NUL-terminated, or NULL */
+};
+RB_HEAD(jentries, jentry);
+
+static int
+je_cmp(struct jentry *a, struct jentry *b)
+{
+	return strcmp(a->je_id, b->je_id);
+}
+RB_PROTOTYPE(jentries, jentry, je_node, je_cmp)
+RB_GENERATE(jentries, jentry, je_node, je_cmp)
+
+static struct jentries	 jread = RB_INITIALIZER(&jread);
+static int		 jfd = -1;
+static off_t		 jused;		/* bytes of entries */
+static off_t		 jalloc;	/* bytes zeroed or used */
+/* Entries not yet written: journal_sync() writes them. */
+static char		*jpend;
+static size_t		 jpendlen, jpendsize;
+
+static void
+hash_hex(const char *hdr, size_t hlen, const char *text, size_t len,
+    char hex[2 * HASH_LEN + 1])
+{
+	crypto_generichash_state	 st;
+	unsigned char			 h[HASH_LEN];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)hdr, hlen);
+	crypto_generichash_update(&st, (const unsigned char *)text, len);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, 2 * HASH_LEN + 1, h, sizeof(h));
+}
+
+/* n zero bytes written at off; 0, or -1. */
+static int
+zero_at(int fd, off_t off, size_t n)
+{
+	static const char	 zeros[65536];
+	ssize_t			 w;
+	size_t			 c;
+
+	while (n > 0) {
+		c = n < sizeof(zeros) ? n : sizeof(zeros);
+		if ((w = pwrite(fd, zeros, c, off)) <= 0)
+			return -1;
+		n -= w;
+		off += w;
+	}
+	return 0;
+}
+
+/* One entry at data + off (of size bytes): its length, or 0 if none. */
+static size_t
+entry_parse(const char *data, size_t size, size_t off, struct jentry *je,
+    const char **textp, size_t *lenp)
+{
+	char		 hdr[HDR_MAX + 1], kind, id[VM_ID_LEN + 2];
+	char		 hash[2 * HASH_LEN + 2], want[2 * HASH_LEN + 1];
+	const char	*nl, *why;
+	unsigned long long gen;
+	size_t		 hlen, len, pre;
+	int		 n;
+
+	if (off >= size || data[off] == '\0')
+		return 0;
+	if ((nl = memchr(data + off, '\n', size - off < HDR_MAX ?
+	    size - off : HDR_MAX)) == NULL)
+		return 0;
+	hlen = nl - (data + off) + 1;
+	memcpy(hdr, data + off, hlen);
+	hdr[hlen] = '\0';
+	if (sscanf(hdr, "%c %9s %llu %zu %n%33s", &kind, id, &gen, &len, &n,
+	    hash) != 5 || (kind != 'R' && kind != 'G') ||
+	    valid_vm_id(id, strlen(id), &why) == -1 ||
+	    strlen(hash) != 2 * HASH_LEN || (kind == 'G' && len != 0) ||
+	    len > size || off + hlen + len + 1 > size ||
+	    data[off + hlen + len] != '\n')
+		return 0;
+	pre = (size_t)n;
+	hash_hex(hdr, pre, data + off + hlen, len, want);
+	if (strcmp(hash, want) != 0)
+		return 0;
+	strlcpy(je->je_id, id, sizeof(je->je_id));
+	je->je_gen = gen;
+	je->je_gone = kind == 'G';
+	*textp = data + off + hlen;
+	*lenp = len;
+	return hlen + len + 1;
+}
+
+/* The last entry of each VM read into jread; the offset after them. */
+static off_t
+journal_read(const char *data, size_t size)
+{
+	struct jentry	 key, *je;
+	const char	*text;
+	size_t		 off = 0, n, len;
+
+	while ((n = entry_parse(data, size, off, &key, &text, &len)) > 0) {
+		if ((je = RB_FIND(jentries, &jread, &key)) == NULL) {
+			if ((je = calloc(1, sizeof(*je))) == NULL)
+				fatal(NULL);
+			strlcpy(je->je_id, key.je_id, sizeof(je->je_id));
+			RB_INSERT(jentries, &jread, je);
+		}
+		free(je->je_text);
+		je->je_text = NULL;
+		je->je_gen = key.je_gen;
+		je->je_gone = key.je_gone;
+		if (!je->je_gone && (je->je_text = strndup(text, len)) == NULL)
+			fatal(NULL);
+		off += n;
+	}
+	if (off < size && data[off] != '\0')
+		log_warnx("%s: the entry at byte %zu is not whole: it and "
+		    "what follows it are left out (a power cut tore the last "
+		    "commit)", JOURNAL_PATH, off);
+	return off;
+}
+
+/*
+ * Open the journal (made if missing) and read it: journal_find() then
+ * gives each VM's last entry.  -1 if it cannot be opened.
+ */
+int
+journal_open(void)
+{
+	struct stat	 st;
+	char		*data = NULL;
+	ssize_t		 n;
+	size_t		 got = 0;
+
+	if (sodium_init() == -1)
+		fatalx("libsodium: cannot start");
+	(void)unlink(JOURNAL_TMP);
+	if ((jfd = open(JOURNAL_PATH, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1 || fstat(jfd, &st) == -1) {
+		log_warn("%s", JOURNAL_PATH);
+		if (jfd != -1)
+			close(jfd);
+		jfd = -1;
+		return -1;
+	}
+	if (st.st_size > 0) {
+		if ((data = malloc(st.st_size)) == NULL)
+			fatal(NULL);
+		while (got < (size_t)st.st_size && (n = pread(jfd, data + got,
+		    st.st_size - got, got)) > 0)
+			got += n;
+		jused = journal_read(data, got);
+		free(data);
+	}
+	jalloc = st.st_size;
+	return 0;
+}
+
+/* VM id's last entry in the journal read at start, or NULL. */
+const char *
+journal_find(const char *id, uint64_t *genp, int *gonep)
+{
+	struct jentry	 key, *je;
+
+	if (strlcpy(key.je_id, id, sizeof(key.je_id)) >= sizeof(key.je_id) ||
+	    (je = RB_FIND(jentries, &jread, &key)) == NULL)
+		return NULL;
+	je->je_used = 1;
+	*genp = je->je_gen;
+	*gonep = je->je_gone;
+	return je->je_gone ? "" : je->je_text;
+}
+
+/* Each VM of the journal read at start that journal_find() never met. */
+void
+journal_unmet(void (*fn)(const char *))
+{
+	struct jentry	*je;
+
+	RB_FOREACH(je, jentries, &jread)
+		if (!je->je_used && !je->je_gone)
+			fn(je->je_id);
+}
+
+/* The entries read at start, forgotten. */
+void
+journal_forget(void)
+{
+	struct jentry	*je, *tje;
+
+	RB_FOREACH_SAFE(je, jentries, &jread, tje) {
+		RB_REMOVE(jentries, &jread, je);
+		free(je->je_text);
+		free(je);
+	}
+}
+
+/* An entry for journal_sync(): VM id's record text, or (NULL) gone. */
+void
+journal_add(const char *id, uint64_t gen, const char *text)
+{
+	char	 hdr[HDR_MAX], hash[2 * HASH_LEN + 1];
+	size_t	 len = text != NULL ? strlen(text) : 0, need;
+	int	 n;
+
+	n = snprintf(hdr, sizeof(hdr), "%c %s %" PRIu64 " %zu ",
+	    text != NULL ? 'R' : 'G', id, gen, len);
+	hash_hex(hdr, n, text != NULL ? text : "", len, hash);
+	need = jpendlen + n + sizeof(hash) + len + 1;
+	if (need > jpendsize) {
+		while (jpendsize < need)
+			jpendsize = jpendsize ? jpendsize * 2 : 8192;
+		if ((jpend = realloc(jpend, jpendsize)) == NULL)
+			fatal(NULL);
+	}
+	memcpy(jpend + jpendlen, hdr, n);
+	jpendlen += n;
+	memcpy(jpend + jpendlen, hash, sizeof(hash) - 1);
+	jpendlen += sizeof(hash) - 1;
+	jpend[jpendlen++] = '\n';
+	memcpy(jpend + jpendlen, text != NULL ? text : "", len);
+	jpendlen += len;
+	jpend[jpendlen++] = '\n';
+}
+
+/*
+ * The entries added, appended and synced (one fdatasync): 0, or -1
+ * with none of them counted (the next sync writes over them).
+ */
+int
+journal_sync(void)
+{
+	off_t	 grow;
+	ssize_t	 n;
+	size_t	 off = 0;
+
+	if (jpendlen == 0)
+		return 0;
+	if (jfd == -1) {
+		errno = EBADF;
+		goto fail;
+	}
+	if (jused + (off_t)jpendlen > jalloc) {
+		grow = ((jused + jpendlen) / JOURNAL_CHUNK + 1) * JOURNAL_CHUNK;
+		if (zero_at(jfd, jalloc, grow - jalloc) == -1)
+			goto fail;
+		jalloc = grow;
+	}
+	while (off < jpendlen) {
+		if ((n = pwrite(jfd, jpend + off, jpendlen - off,
+		    jused + off)) <= 0)
+			goto fail;
+		off += n;
+	}
+	if (fdatasync(jfd) == -1)
+		goto fail;
+	jused += jpendlen;
+	jpendlen = 0;
+	return 0;
+ fail:
+	log_warn("%s: append", JOURNAL_PATH);
+	jpendlen = 0;
+	return -1;
+}
+
+/* Bytes of entries since the last journal_reset(). */
+off_t
+journal_used(void)
+{
+	return jused;
+}
+
+/*
+ * An empty journal in place of this one, once every record it holds
+ * is synced in its file (vm_checkpoint): zeroed, synced, renamed over
+ * it, and /vms synced.  Entries added and not synced are kept.
+ */
+int
+journal_reset(void)
+{
+	int	 fd, dfd;
+
+	if ((fd = open(JOURNAL_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("%s", JOURNAL_TMP);
+		return -1;
+	}
+	if (zero_at(fd, 0, JOURNAL_CHUNK) == -1 || fsync(fd) == -1 ||
+	    rename(JOURNAL_TMP, JOURNAL_PATH) == -1) {
+		log_warn("%s", JOURNAL_TMP);
+		close(fd);
+		(void)unlink(JOURNAL_TMP);
+		return -1;
+	}
+	if (jfd != -1)
+		close(jfd);
+	jfd = fd;
+	jused = 0;
+	jalloc = JOURNAL_CHUNK;
+	if ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		/* Nothing goes in a journal a power cut may take back. */
+		log_warn("fsync %s", VMS_DIR);
+		if (dfd != -1)
+			close(dfd);
+		close(jfd);
+		jfd = -1;
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
