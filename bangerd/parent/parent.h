@@ -107,6 +107,7 @@ struct pvm {
 	 */
 	uint64_t		 pv_gen;
 	int			 pv_run;
+	int			 pv_jdirty;	/* the journal holds it */
 	char			 pv_tap[IFNAMSIZ];
 	char			 pv_backend[16];	/* dm, reflink, copy */
 	char			*pv_disk;	/* its path, or NULL */
@@ -220,6 +221,11 @@ const char *pvm_boot_id(void);
 int	 priv_dir_sync(void);
 void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);
+void	 pvm_gone(struct pvm *);
+int	 pvm_journal_sync(void);
+struct journal *pvm_journal(void);
+int	 pvm_checkpoint(void);
+int	 pvm_record_put(const char *, const char *, size_t);
 void	 pvm_insert(struct pvm *);
 void	 pvm_addr_set(struct pvm *, struct in_addr);
 struct pvm *pvm_addr_other(const struct pvm *, struct in_addr);

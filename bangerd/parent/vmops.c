@@ -85,7 +85,7 @@ unsaved_run(int fd, short event, void *arg)
 	if (unsaved_n == 0)
 		return;
 	unsaved_n = 0;
-	(void)priv_dir_sync();
+	(void)pvm_journal_sync();
 	while ((us = TAILQ_FIRST(&unsaved_q)) != NULL) {
 		TAILQ_REMOVE(&unsaved_q, us, us_entry);
 		vmop_reply(w, us->us_peerid, &us->us_vr, -1);
@@ -95,7 +95,7 @@ unsaved_run(int fd, short event, void *arg)
 
 /*
  * pvm_unsave(), and then the reply vr (if any) to the vm worker, with
- * the sync of the directory shared with the other removals at hand.
+ * the sync of the journal shared with the other removals at hand.
  */
 static void
 pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)
@@ -103,6 +103,7 @@ pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)
 	struct unsaved	*us;
 
 	pvm_unlink(pv);
+	pvm_gone(pv);
 	unsaved_n++;
 	if (vr != NULL) {
 		if ((us = calloc(1, sizeof(*us))) == NULL)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "parent.h"
+#include "journal.h"
 #include "log.h"
 
 #define PRIV_DIR	"priv"
@@ -222,13 +223,15 @@ pvm_boot_id(void)
 /*
  * A VM's record, in two files of STATE/priv:
  *
- * ID, its synced record: written to ID.tmp, synced, renamed over the
- * last, so never found empty or torn, only older.  With dirsync the
- * rename is synced too (the directory), so the record survives a power
- * cut.  That is wanted for the states a power cut must not undo: a new
- * record (creating), created (the client is told), destroying
- * (resources go next), and a snapshot's.  Each such save counts one
- * more in its "gen".
+ * ID, its synced record: appended to the journal (STATE/priv/.journal,
+ * journal.c) and synced there, then written to ID.tmp and renamed
+ * over the last, unsynced, until a checkpoint (pvm_checkpoint) syncs
+ * it and empties the journal.  So it survives a power cut, in ID or
+ * in the journal, whose later record vmrestore.c reads instead of an
+ * ID a power cut left older, torn or missing.  That is wanted for the
+ * states a power cut must not undo: a new record (creating), created
+ * (the client is told), destroying (resources go next), and a
+ * snapshot's.  Each such save counts one more in its "gen".
  *
  * ID.run, its run-time record: everything else (starting, running, the
  * process, stopped, its address and loop devices while it is created),
@@ -289,24 +292,16 @@ pvm_record_text(struct pvm *pv, int run, char *buf, size_t size)
 	return n;
 }
 
-/* How a record's temporary file is written. */
-#define REC_SYNC	0	/* synced */
-#define REC_START	1	/* its writeback started, for pvm_save_all */
-#define REC_RUN		2	/* the run-time record, not synced */
-
-/*
- * The record into ID.tmp (REC_SYNC, REC_START) or ID.run.tmp (REC_RUN).
- */
+/* The run-time record into ID.run.tmp, then renamed to ID.run. */
 static int
-pvm_write_tmp(struct pvm *pv, int how)
+pvm_write_run(struct pvm *pv)
 {
-	char	 tmp[PATH_MAX], buf[8192];
+	char	 path[PATH_MAX], tmp[PATH_MAX], buf[8192];
 	int	 fd, len, saved, rv;
 
-	if (priv_path(pv->pv_id, how == REC_RUN ? RUN_SUFFIX ".tmp" :
-	    ".tmp", tmp, sizeof(tmp)) == -1 ||
-	    (len = pvm_record_text(pv, how == REC_RUN, buf,
-	    sizeof(buf))) == -1)
+	if (priv_path(pv->pv_id, RUN_SUFFIX ".tmp", tmp, sizeof(tmp)) == -1 ||
+	    priv_path(pv->pv_id, RUN_SUFFIX, path, sizeof(path)) == -1 ||
+	    (len = pvm_record_text(pv, 1, buf, sizeof(buf))) == -1)
 		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
@@ -314,36 +309,14 @@ pvm_write_tmp(struct pvm *pv, int how)
 		return -1;
 	}
 	rv = write(fd, buf, len) == len ? 0 : -1;
-	if (rv == 0 && how == REC_SYNC)
-		rv = fsync(fd);
-	else if (rv == 0 && how == REC_START)
-		rv = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	if (rv == -1) {
-		saved = errno;
-		close(fd);
+	saved = errno;
+	close(fd);
+	if (rv == -1 || rename(tmp, path) == -1) {
+		if (rv == 0)
+			saved = errno;
 		unlink(tmp);
 		errno = saved;
 		log_warn("vm %s: write %s", pv->pv_id, tmp);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/* ID.tmp becomes the record, or ID.run.tmp the run-time record (run). */
-static int
-pvm_rename_tmp(struct pvm *pv, int run)
-{
-	char	 path[PATH_MAX], tmp[PATH_MAX];
-
-	if (priv_path(pv->pv_id, run ? RUN_SUFFIX : "", path,
-	    sizeof(path)) == -1 ||
-	    priv_path(pv->pv_id, run ? RUN_SUFFIX ".tmp" : ".tmp", tmp,
-	    sizeof(tmp)) == -1)
-		return -1;
-	if (rename(tmp, path) == -1) {
-		log_warn("vm %s: rename %s", pv->pv_id, tmp);
-		unlink(tmp);
 		return -1;
 	}
 	return 0;
@@ -385,73 +358,199 @@ priv_dir_sync(void)
 	return 0;
 }
 
-/* The synced record (see above); its rename synced too with dirsync. */
-int
-pvm_save_sync(struct pvm *pv, int dirsync)
+/*
+ * The journal of the synced records (journal.c), STATE/priv/.journal:
+ * opened and read by vmop_restore(), which then calls pvm_checkpoint().
+ */
+static struct journal	*privj;
+/* A record the journal holds is not in its file: no checkpoint. */
+static int		 ckpt_stuck;
+
+struct journal *
+pvm_journal(void)
 {
-	pv->pv_gen++;
-	if (pvm_write_tmp(pv, REC_SYNC) == -1 ||
-	    pvm_rename_tmp(pv, 0) == -1) {
-		pv->pv_gen--;
+	char	 dir[PATH_MAX];
+
+	if (privj == NULL) {
+		snprintf(dir, sizeof(dir), "%s/%s",
+		    env->bd_conf->cf_statedir, PRIV_DIR);
+		privj = journal_open(dir);
+	}
+	return privj;
+}
+
+/*
+ * ID written with text, unsynced (ID.tmp renamed over it): the
+ * journal holds what a power cut must keep, until a checkpoint syncs
+ * it.
+ */
+int
+pvm_record_put(const char *id, const char *text, size_t len)
+{
+	char	 path[PATH_MAX], tmp[PATH_MAX];
+	int	 fd, rv;
+
+	if (priv_path(id, "", path, sizeof(path)) == -1 ||
+	    priv_path(id, ".tmp", tmp, sizeof(tmp)) == -1)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", id, tmp);
 		return -1;
 	}
-	pvm_run_drop(pv);
-	if (dirsync && priv_dir_sync() == -1) {
-		log_warnx("vm %s: its record's rename is not synced",
-		    pv->pv_id);
+	rv = write(fd, text, len) == (ssize_t)len ? 0 : -1;
+	close(fd);
+	if (rv == -1 || rename(tmp, path) == -1) {
+		log_warn("vm %s: write %s", id, tmp);
+		unlink(tmp);
+		/* The journal holds it, and must until a start. */
+		ckpt_stuck = 1;
 		return -1;
 	}
 	return 0;
 }
 
+/* Entries added to the journal, synced: 0, or -1 (logged). */
+int
+pvm_journal_sync(void)
+{
+	return journal_sync(pvm_journal());
+}
+
+/* pv's record text in the journal's entries (not yet synced). */
+static int
+pvm_journal_add(struct pvm *pv, char *buf, size_t size)
+{
+	int	 len;
+
+	if ((len = pvm_record_text(pv, 0, buf, size)) == -1)
+		return -1;
+	journal_add(pvm_journal(), pv->pv_id, pv->pv_gen, buf, len);
+	return len;
+}
+
+/* After its journal's sync: the record's file (unsynced), ID.run gone. */
+static int
+pvm_put(struct pvm *pv, const char *buf, size_t len)
+{
+	if (pvm_record_put(pv->pv_id, buf, len) == -1)
+		return -1;
+	pv->pv_jdirty = 1;
+	pvm_run_drop(pv);
+	return 0;
+}
+
+/* The journal past JOURNAL_MAX: a checkpoint. */
+static void
+pvm_checkpoint_maybe(void)
+{
+	if (journal_used(pvm_journal()) > JOURNAL_MAX)
+		(void)pvm_checkpoint();
+}
+
 /*
- * pvm_save_sync(pv, 1) for each of n records, with about one sync's
- * cost for them all: every file is written and its writeback started,
- * then each is synced (most of it done by then) and renamed, then the
- * directory is synced once.  errs[i]: 0, or the errno of pvs[i]'s
+ * The synced record (see above): in the journal, synced, then its file
+ * renamed into place.  dirsync is kept for the callers' sake: every
+ * synced record survives a power cut.
+ */
+int
+pvm_save_sync(struct pvm *pv, int dirsync)
+{
+	char	 buf[8192];
+	int	 len;
+
+	(void)dirsync;
+	pv->pv_gen++;
+	if ((len = pvm_journal_add(pv, buf, sizeof(buf))) == -1 ||
+	    pvm_journal_sync() == -1) {
+		pv->pv_gen--;
+		return -1;
+	}
+	(void)pvm_put(pv, buf, len);
+	pvm_checkpoint_maybe();
+	return 0;
+}
+
+/*
+ * pvm_save_sync() for each of n records, with one sync for them all:
+ * every record appended to the journal, the journal synced once, then
+ * each file renamed into place.  errs[i]: 0, or the errno of pvs[i]'s
  * failure (logged).
  */
 void
 pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 {
-	char	 tmp[PATH_MAX];
-	size_t	 i, renamed = 0;
-	int	 fd, err;
+	char	 buf[8192];
+	size_t	 i;
+	int	 len, err;
 
 	for (i = 0; i < n; i++) {
 		pvs[i]->pv_gen++;
-		errs[i] = pvm_write_tmp(pvs[i], REC_START) == -1 ? errno : 0;
+		errs[i] = pvm_journal_add(pvs[i], buf, sizeof(buf)) == -1 ?
+		    (errno ? errno : EIO) : 0;
 	}
+	err = pvm_journal_sync() == -1 ? (errno ? errno : EIO) : 0;
 	for (i = 0; i < n; i++) {
-		if (errs[i] != 0)
+		if (errs[i] == 0)
+			errs[i] = err;
+		if (errs[i] != 0) {
+			pvs[i]->pv_gen--;
 			continue;
-		fd = -1;
-		if (priv_path(pvs[i]->pv_id, ".tmp", tmp, sizeof(tmp)) == -1 ||
-		    (fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
-		    -1 || fsync(fd) == -1) {
-			errs[i] = errno ? errno : EIO;
-			log_warn("vm %s: sync %s", pvs[i]->pv_id, tmp);
+		}
+		if ((len = pvm_record_text(pvs[i], 0, buf, sizeof(buf))) !=
+		    -1)
+			(void)pvm_put(pvs[i], buf, len);
+	}
+	pvm_checkpoint_maybe();
+}
+
+/*
+ * The checkpoint (journal.c): every record the journal holds synced in
+ * its file (writeback started for all of them first), STATE/priv
+ * synced, then an empty journal.  -1, logged, if any of it failed: the
+ * journal is kept.
+ */
+int
+pvm_checkpoint(void)
+{
+	char		 path[PATH_MAX];
+	struct pvm	*pv;
+	int		 fd, pass, n = 0, failed = 0;
+
+	if (ckpt_stuck) {
+		log_warnx("STATE/priv/" JOURNAL_NAME ": not emptied: a record "
+		    "it holds could not be written to its file (until the "
+		    "next start)");
+		return -1;
+	}
+	for (pass = 0; pass < 2 && !failed; pass++)
+		TAILQ_FOREACH(pv, &pvms, pv_entry) {
+			if (!pv->pv_jdirty)
+				continue;
+			fd = -1;
+			if (priv_path(pv->pv_id, "", path, sizeof(path)) ==
+			    -1 || (fd = open(path, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) == -1 || (pass == 0 ?
+			    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) :
+			    fsync(fd)) == -1) {
+				log_warn("vm %s: checkpoint: %s", pv->pv_id,
+				    path);
+				failed = 1;
+			}
 			if (fd != -1)
 				close(fd);
-			unlink(tmp);
-			continue;
 		}
-		close(fd);
-		if (pvm_rename_tmp(pvs[i], 0) == -1)
-			errs[i] = errno ? errno : EIO;
-		else
-			renamed++;
+	if (failed || priv_dir_sync() == -1 ||
+	    journal_reset(pvm_journal()) == -1)
+		return -1;
+	TAILQ_FOREACH(pv, &pvms, pv_entry) {
+		n += pv->pv_jdirty;
+		pv->pv_jdirty = 0;
 	}
-	for (i = 0; i < n; i++)
-		if (errs[i] != 0 && pvs[i]->pv_gen > 0)
-			pvs[i]->pv_gen--;
-	err = renamed > 0 && priv_dir_sync() == -1 ? (errno ? errno : EIO) : 0;
-	/* The run-time records each rename made stale, once all are done. */
-	for (i = 0; i < n; i++)
-		if (errs[i] == 0) {
-			pvm_run_drop(pvs[i]);
-			errs[i] = err;
-		}
+	log_debug("%s/%s/" JOURNAL_NAME ": checkpoint: %d records synced in "
+	    "their files, the journal emptied", env->bd_conf->cf_statedir,
+	    PRIV_DIR, n);
+	return 0;
 }
 
 /*
@@ -463,7 +562,7 @@ pvm_save(struct pvm *pv)
 {
 	if (pvm_boot_id() == NULL)
 		return pvm_save_sync(pv, 0);
-	if (pvm_write_tmp(pv, REC_RUN) == -1 || pvm_rename_tmp(pv, 1) == -1)
+	if (pvm_write_run(pv) == -1)
 		return -1;
 	pv->pv_run = 1;
 	return 0;
@@ -493,11 +592,19 @@ pvm_unlink(struct pvm *pv)
 		log_warn("vm %s: unlink %s", pv->pv_id, path);
 }
 
+/* Gone, says the journal, once synced (pvm_journal_sync). */
+void
+pvm_gone(struct pvm *pv)
+{
+	journal_add(pvm_journal(), pv->pv_id, pv->pv_gen, NULL, 0);
+}
+
 void
 pvm_unsave(struct pvm *pv)
 {
 	pvm_unlink(pv);
-	(void)priv_dir_sync();
+	pvm_gone(pv);
+	(void)pvm_journal_sync();
 }
 
 void

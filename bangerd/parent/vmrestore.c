@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "parent.h"
+#include "journal.h"
 #include "jail.h"
 #include "log.h"
 #include "netops.h"
@@ -221,18 +222,14 @@ pvm_record_free(struct pvm *pv)
 }
 
 /*
- * One file of STATE/priv read: NULL if it cannot be opened (errno set)
- * or is not a whole record of id (errno EINVAL).  boot as record_field.
+ * One record read from fp: NULL if it is not a whole record of id
+ * (errno EINVAL).  boot as record_field.  fp is closed.
  */
 static struct pvm *
-pvm_read(const char *path, const char *id, char *boot, size_t bootlen,
-    int *end)
+pvm_read_fp(FILE *fp, const char *id, char *boot, size_t bootlen, int *end)
 {
 	struct pvm	*pv;
-	FILE		*fp;
 
-	if ((fp = fopen(path, "re")) == NULL)
-		return NULL;
 	if ((pv = calloc(1, sizeof(*pv))) == NULL)
 		fatal(NULL);
 	pv->pv_proc.fp_pidfd = -1;
@@ -251,27 +248,79 @@ pvm_read(const char *path, const char *id, char *boot, size_t bootlen,
 }
 
 /*
- * Read one record of STATE/priv: ID, or ID.run if that is the later one
- * (vmrecord.c: whole, of this boot, following ID's gen).  NULL (logged)
- * if ID is not whole.  A run-time record not taken is removed.
+ * One file of STATE/priv read: NULL if it cannot be opened (errno set)
+ * or is not a whole record of id (errno EINVAL).
+ */
+static struct pvm *
+pvm_read(const char *path, const char *id, char *boot, size_t bootlen,
+    int *end)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return NULL;
+	return pvm_read_fp(fp, id, boot, bootlen, end);
+}
+
+/*
+ * Read one record of STATE/priv: ID, unless the journal holds a later
+ * one (a power cut left ID older, torn or missing; ID is then written
+ * from it), or ID.run if that is the later one (vmrecord.c: whole, of
+ * this boot, following the record's gen).  NULL (logged) if there is
+ * no whole record.  A run-time record not taken is removed, and so is
+ * a VM the journal says is gone.
  */
 static struct pvm *
 pvm_load(const char *dir, const char *id)
 {
 	char		 path[PATH_MAX * 2], boot[64];
-	const char	*why = NULL, *now;
+	const char	*why = NULL, *now, *text;
 	struct pvm	*pv, *rv;
-	int		 end;
+	uint64_t	 jgen;
+	FILE		*fp;
+	int		 end, gone, err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, id);
-	if ((pv = pvm_read(path, id, NULL, 0, &end)) == NULL) {
-		if (errno == EINVAL)
-			log_warnx("vm %s: unreadable record %s, ignored", id,
-			    path);
-		else
-			log_warn("vm %s: %s", id, path);
+	text = journal_find(pvm_journal(), id, &jgen, &gone);
+	if (text != NULL && gone) {
+		/* Removed, and a power cut kept its files. */
+		if (unlink(path) == 0)
+			log_info("vm %s: removed %s: the journal says the VM "
+			    "is gone", id, path);
+		snprintf(path, sizeof(path), "%s/%s%s", dir, id, RUN_SUFFIX);
+		(void)unlink(path);
 		return NULL;
 	}
+	pv = pvm_read(path, id, NULL, 0, &end);
+	err = errno;
+	if (text != NULL && (pv == NULL || pv->pv_gen < jgen)) {
+		why = pv != NULL ? "older" : err == ENOENT ? "missing" :
+		    "not whole";
+		if (pv != NULL)
+			pvm_record_free(pv);
+		if ((fp = fmemopen((void *)text, strlen(text), "r")) == NULL)
+			fatal("fmemopen");
+		if ((pv = pvm_read_fp(fp, id, NULL, 0, &end)) == NULL) {
+			log_warnx("vm %s: its record in the journal is not "
+			    "whole, ignored", id);
+			return NULL;
+		}
+		log_info("vm %s: %s is %s: the journal's record (gen %" PRIu64
+		    ") is kept", id, path, why, jgen);
+		(void)pvm_record_put(id, text, strlen(text));
+		why = NULL;
+	} else if (pv == NULL) {
+		if (err == EINVAL)
+			log_warnx("vm %s: unreadable record %s, ignored", id,
+			    path);
+		else {
+			errno = err;
+			log_warn("vm %s: %s", id, path);
+		}
+		return NULL;
+	}
+	/* Its file may be unsynced: the checkpoint syncs it. */
+	pv->pv_jdirty = text != NULL;
 	snprintf(path, sizeof(path), "%s/%s%s", dir, id, RUN_SUFFIX);
 	boot[0] = '\0';
 	if ((rv = pvm_read(path, id, boot, sizeof(boot), &end)) == NULL) {
@@ -286,6 +335,7 @@ pvm_load(const char *dir, const char *id)
 	else if (rv->pv_gen != pv->pv_gen)
 		why = "is older than its record";
 	if (rv != NULL && why == NULL) {
+		rv->pv_jdirty = pv->pv_jdirty;
 		pvm_record_free(pv);
 		pv = rv;
 		pv->pv_run = 1;
@@ -301,6 +351,22 @@ pvm_load(const char *dir, const char *id)
 	}
 	strlcpy(pv->pv_proc.fp_vmid, pv->pv_id, sizeof(pv->pv_proc.fp_vmid));
 	return pv;
+}
+
+/* journal_unmet()'s: a VM whose record file a power cut lost. */
+static void
+pvm_load_lost(const char *id, void *arg)
+{
+	size_t		*n = arg;
+	char		 dir[PATH_MAX];
+	struct pvm	*pv;
+
+	snprintf(dir, sizeof(dir), "%s/%s", env->bd_conf->cf_statedir,
+	    PRIV_DIR);
+	if ((pv = pvm_load(dir, id)) == NULL)
+		return;
+	pvm_insert(pv);
+	(*n)++;
 }
 
 /*
@@ -419,6 +485,8 @@ vmop_restore(const char *consoles)
 		n++;
 	}
 	closedir(d);
+	journal_unmet(pvm_journal(), pvm_load_lost, &n);
+	journal_forget(pvm_journal());
 	fs = fcscan_new();
 	TAILQ_FOREACH_SAFE(pv, &pvms, pv_entry, tpv) {
 		if (pvm_restore_one(fs, pv) == -1)
@@ -428,6 +496,8 @@ vmop_restore(const char *consoles)
 	}
 	consoles_adopt(consoles);
 	log_info("%zu VM records read", n);
+	/* Every record read from the journal synced in its file. */
+	(void)pvm_checkpoint();
 	return fs;
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vmint.h"
+#include "journal.h"
 #include "log.h"
 #include "validate.h"
 
@@ -326,6 +327,8 @@ vm_run_drop(struct vm *v)
 static TAILQ_HEAD(, vm)	 commit_q = TAILQ_HEAD_INITIALIZER(commit_q);
 static struct event	 commit_ev;
 static int		 commit_grouped;
+/* The journal of the synced records (journal.c), from vm_load(). */
+static struct journal	*vmj;
 /* A record the journal holds is not in its file: no checkpoint. */
 static int		 ckpt_stuck;
 
@@ -342,7 +345,7 @@ commit_run(int fd, short event, void *arg)
 	struct vm	*v;
 	int		 failed;
 
-	failed = journal_sync() == -1;
+	failed = journal_sync(vmj) == -1;
 	while ((v = TAILQ_FIRST(&commit_q)) != NULL) {
 		TAILQ_REMOVE(&commit_q, v, v_commit);
 		v->v_queued = 0;
@@ -367,7 +370,7 @@ commit_run(int fd, short event, void *arg)
 		if (v->v_run && v->v_run_gen < v->v_gen)
 			vm_run_drop(v);
 	}
-	if (!failed && journal_used() > JOURNAL_MAX)
+	if (!failed && journal_used(vmj) > JOURNAL_MAX)
 		(void)vm_checkpoint();
 	imsg_hold = 0;
 	vmop_release();
@@ -512,12 +515,12 @@ vm_save(struct vm *v)
 	}
 	/* Synced: in the journal, then vm.json renamed (see above). */
 	v->v_gen++;
-	journal_add(v->v_id, v->v_gen, buf);
+	journal_add(vmj, v->v_id, v->v_gen, buf, len);
 	free(buf);
 	group = commit_grouped;
 	if (group)
 		return commit_add(v);
-	if (journal_sync() == -1) {
+	if (journal_sync(vmj) == -1) {
 		unlink(tmp);
 		v->v_gen--;
 		return -1;
@@ -531,7 +534,7 @@ vm_save(struct vm *v)
 	vm_run_drop(v);
 	v->v_sync = 0;
 	v->v_jdirty = 1;
-	if (journal_used() > JOURNAL_MAX)
+	if (journal_used(vmj) > JOURNAL_MAX)
 		(void)vm_checkpoint();
 	return 0;
 }
@@ -553,7 +556,7 @@ vm_checkpoint(void)
 	if (ckpt_stuck) {
 		log_warnx("%s: not emptied: a record it holds could not be "
 		    "written to its file (until the next start)", VMS_DIR "/"
-		    VM_JOURNAL);
+		    JOURNAL_NAME);
 		return -1;
 	}
 	for (pass = 0; pass < 2 && !failed; pass++)
@@ -584,7 +587,7 @@ vm_checkpoint(void)
 			if (fd != -1)
 				close(fd);
 		}
-	if (failed || journal_reset() == -1)
+	if (failed || journal_reset(vmj) == -1)
 		return -1;
 	n = 0;
 	TAILQ_FOREACH(v, &vms, v_entry) {
@@ -592,7 +595,7 @@ vm_checkpoint(void)
 		v->v_jdirty = 0;
 	}
 	log_debug("%s: checkpoint: %d records synced in their files, the "
-	    "journal emptied", VMS_DIR "/" VM_JOURNAL, n);
+	    "journal emptied", VMS_DIR "/" JOURNAL_NAME, n);
 	return 0;
 }
 
@@ -604,7 +607,7 @@ vm_unsave(struct vm *v)
 	commit_drop(v);
 	vm_run_drop(v);
 	/* Gone, says the journal, with the next commit (not waited for). */
-	journal_add(v->v_id, v->v_gen, NULL);
+	journal_add(vmj, v->v_id, v->v_gen, NULL, 0);
 	if (commit_grouped)
 		commit_kick();
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
@@ -704,7 +707,7 @@ vm_load_record(const char *id, const char *path, int *fromj)
 	int		 gone, fd;
 
 	*fromj = 0;
-	if ((text = journal_find(id, &jgen, &gone)) != NULL && gone)
+	if ((text = journal_find(vmj, id, &jgen, &gone)) != NULL && gone)
 		return NULL;	/* vm_dir_clean() removed it */
 	if (text == NULL) {
 		if ((j = json_load_file(path, 0, &jerr)) == NULL)
@@ -719,7 +722,7 @@ vm_load_record(const char *id, const char *path, int *fromj)
 		return f;	/* what the journal says (or a forger) */
 	json_decref(f);
 	if ((j = json_loads(text, 0, &jerr)) == NULL) {
-		log_warnx("%s: vm %s: %s", VMS_DIR "/" VM_JOURNAL, id,
+		log_warnx("%s: vm %s: %s", VMS_DIR "/" JOURNAL_NAME, id,
 		    jerr.text);
 		return NULL;
 	}
@@ -859,7 +862,7 @@ vm_dir_clean(const char *id)
 	int		 record, gone = 0;
 
 	snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR, id, VM_RECORD);
-	if ((text = journal_find(id, &jgen, &gone)) != NULL && gone) {
+	if ((text = journal_find(vmj, id, &jgen, &gone)) != NULL && gone) {
 		/* Removed, and a power cut kept its files. */
 		if (unlink(path) == 0)
 			log_info("vm %s: removed %s: the journal says the VM "
@@ -886,6 +889,14 @@ vm_dir_clean(const char *id)
 	}
 }
 
+/* journal_unmet()'s: a VM whose directory a power cut lost. */
+static void
+vm_load_lost(const char *id, void *arg)
+{
+	(void)arg;
+	vm_load_one(id);
+}
+
 void
 vm_load(void)
 {
@@ -897,7 +908,7 @@ vm_load(void)
 		log_warn("%s", VMS_DIR);
 		return;
 	}
-	(void)journal_open();
+	vmj = journal_open(VMS_DIR);
 	while ((de = readdir(d)) != NULL)
 		if (valid_vm_id(de->d_name, strlen(de->d_name), &why) == 0) {
 			vm_dir_clean(de->d_name);
@@ -905,8 +916,8 @@ vm_load(void)
 		}
 	closedir(d);
 	/* Those a power cut left without a directory. */
-	journal_unmet(vm_load_one);
-	journal_forget();
+	journal_unmet(vmj, vm_load_lost, NULL);
+	journal_forget(vmj);
 	/* Every record read from the journal synced in its file. */
 	(void)vm_checkpoint();
 }

@@ -26,9 +26,6 @@
 #define VMS_DIR			"/vms"
 #define VM_RECORD		"vm.json"
 #define VM_RUNREC		"vm.run"	/* its run-time record */
-#define VM_JOURNAL		".journal"	/* in VMS_DIR: journal.c */
-#define JOURNAL_CHUNK		(64 * 1024)	/* zeroed ahead of entries */
-#define JOURNAL_MAX		(128 * 1024)	/* past it, a checkpoint */
 #define VM_CONSOLE		"console.log"
 #define VM_CONSOLE_OLD		"console.log.0"
 #define VM_FCLOG		"firecracker.log"
@@ -238,16 +235,6 @@ struct vm	*vm_new(void);
 void		 vm_load(void);
 void		 vm_save_grouped(void);
 int		 vm_checkpoint(void);
-
-/* journal.c */
-int		 journal_open(void);
-const char	*journal_find(const char *, uint64_t *, int *);
-void		 journal_unmet(void (*)(const char *));
-void		 journal_forget(void);
-void		 journal_add(const char *, uint64_t, const char *);
-int		 journal_sync(void);
-off_t		 journal_used(void);
-int		 journal_reset(void);
 
 /* state.c */
 void		 vm_set_state(struct vm *, int);

@@ -210,11 +210,12 @@ vmdirs() { ls "$STATE/vms" | wc -l; }
 # creates_at_once PID NAME: four creations (NAME1 to NAME4) whose
 # requests reach process PID together: it is stopped while they are
 # sent (the parent until the vm worker has recorded them all), its
-# fsyncs traced to $T/NAME.strace.
+# syncs and writes at an offset traced to $T/NAME.strace.
 creates_at_once() {
 	local pid=$1 name=$2 i cpids= n0
 	n0=$(vmdirs)
-	strace -qq -y -e trace=fsync -p "$pid" -o "$T/$name.strace" &
+	strace -qq -y -s 65536 -e trace=fsync,fdatasync,pwrite64 -p "$pid" \
+	    -o "$T/$name.strace" &
 	SP=$!
 	sleep 0.5
 	kill -STOP "$pid"
@@ -233,10 +234,12 @@ creates_at_once "$DPID" g
 expect_eq "records: four creations at once are all made" \
     "$(ctl vm ls --json | jq -r '[.[] | select(.name | test("^g")) | .state] | join(" ")')" \
     "created created created created"
-# Their first records: the syncs before the first disk's.
+# Their first records: the writes and syncs before the first disk's,
+# in the parent's journal (STATE/priv/.journal).
+PJ=$STATE/priv/.journal
 first=$(sed -n '/disks\//q; p' "$T/g.strace")
-expect_eq "records: ... their first records written, then synced once" \
-    "$(echo "$first" | grep -c 'priv/[0-9a-f]*\.tmp>') $(echo "$first" | grep -c 'priv>)')" "4 1"
+expect_eq "records: ... their first records in one write to the journal, synced once" \
+    "$(echo "$first" | grep "pwrite64([0-9]*<$PJ>" | grep -o 'R [0-9a-f]\{8\} [0-9]* [0-9]* [0-9a-f]\{32\}\\nid ' | wc -l) $(echo "$first" | grep -c "fdatasync([0-9]*<$PJ>)") $(echo "$first" | grep -c 'fsync(')" "4 1 0"
 # Their disks, synced before each is recorded created, and their
 # directory once for them all (disk_create leaves them unsynced).
 n=$(grep -c "fsync([0-9]*<$STATE/disks>)" "$T/g.strace")
@@ -246,7 +249,7 @@ order=
 for i in 1 2 3 4; do
 	gid=$(vm_id "g$i")
 	d=$(grep -n "fsync([0-9]*<$STATE/disks/$gid\.ext4>)" "$T/g.strace" | head -1 | cut -d: -f1)
-	r=$(grep -n "fsync([0-9]*<$STATE/priv/$gid\.tmp>)" "$T/g.strace" | tail -1 | cut -d: -f1)
+	r=$(grep -n "pwrite64([0-9]*<$PJ>, .*R $gid " "$T/g.strace" | tail -1 | cut -d: -f1)
 	[ -n "$d" ] && [ -n "$r" ] && [ "$d" -lt "$r" ] && order="${order}y" || order="${order}n"
 done
 expect_eq "records: ... each disk synced before its VM is recorded created" "$order" yyyy
@@ -380,6 +383,7 @@ for i in 1 2 3; do ctl vm create "j$i" >/dev/null; done
 j1=$(vm_id j1); j2=$(vm_id j2); j3=$(vm_id j3)
 cp "$STATE/vms/$j1/vm.json" "$T/j1.json"
 cp "$STATE/vms/$j3/vm.json" "$T/j3.json"
+cp "$STATE/priv/$j3" "$T/p3"
 ctl vm start j1 >/dev/null	# its first start: synced, fresh no more
 ctl vm stop j1 >/dev/null
 ctl vm rm j3 >/dev/null
@@ -394,6 +398,15 @@ chown -R --reference="$STATE/vms" "$STATE/vms/$j3"
 off=$(jbytes)
 printf 'R %s 99 500 0123\n{"gen": 99, "na' "$j1" |
     dd of="$J" bs=1 seek="$off" conv=notrunc status=none
+# The parent's: j1's record torn, j2's lost, j3's kept after its
+# removal, and its last commit torn too.
+pgen=$(field gen "$STATE/priv/$j1")
+head -c 20 "$STATE/priv/$j1" >"$T/torn" && cat "$T/torn" >"$STATE/priv/$j1"
+rm -f "$STATE/priv/$j2" "$STATE/priv/$j2.run"
+cp "$T/p3" "$STATE/priv/$j3"
+poff=$(tr -d '\0' <"$PJ" | wc -c)
+printf 'R %s 99 500 0123\nid %s\nna' "$j1" "$j1" |
+    dd of="$PJ" bs=1 seek="$poff" conv=notrunc status=none
 restart "journal"
 log=$(cat "$DLOG")
 expect_eq "records: journal: a record older than the journal's is read from it" \
@@ -413,15 +426,40 @@ expect_match "records: journal: a torn last commit is left out" "$log" \
 expect_eq "records: ... what came before it stands" "$(ctl vm show --json j4 | jq -r .state)" created
 expect_match "records: journal: the start synced its records and emptied it" "$log" \
     "/vms/.journal: checkpoint: [1-9][0-9]* records synced in their files, the journal emptied"
+expect_eq "records: journal: the parent's torn record is read from its journal" \
+    "$(field name "$STATE/priv/$j1") $(field gen "$STATE/priv/$j1") $(tail -1 "$STATE/priv/$j1")" \
+    "j1 $pgen end"
+expect_match "records: ... and says so" "$log" \
+    "vm $j1: $STATE/priv/$j1 is not whole: the journal's record \\(gen $pgen\\) is kept"
+expect_eq "records: journal: the parent's lost record is there again" \
+    "$(field name "$STATE/priv/$j2")" j2
+expect_match "records: ... and says so" "$log" "vm $j2: $STATE/priv/$j2 is missing"
+expect_eq "records: journal: the parent's record of a removed VM is gone" \
+    "$(ls "$STATE/priv/$j3" 2>/dev/null)" ""
+expect_match "records: ... and says so" "$log" \
+    "vm $j3: removed $STATE/priv/$j3: the journal says the VM is gone"
+expect_match "records: journal: the parent's torn last commit is left out" "$log" \
+    "$PJ: the entry at byte $poff is not whole"
+expect_match "records: journal: the parent's start synced its records and emptied it" "$log" \
+    "$PJ: checkpoint: [1-9][0-9]* records synced in their files, the journal emptied"
+expect_match "records: ... and the VMs start" "$(ctl vm start j1 2>&1; ctl vm start j2 2>&1)" \
+    "^vm j1 started.*
+vm j2 started"
+ctl vm stop j1 >/dev/null; ctl vm stop j2 >/dev/null
 
 # Past 128 KiB of entries the journal is emptied while bangerd runs.
-n0=$(grep -c "journal: checkpoint:" "$DLOG")
-for i in $(seq 1 110); do
+n0=$(grep -c "/vms/.journal: checkpoint:" "$DLOG")
+p0=$(grep -c "$PJ: checkpoint:" "$DLOG")
+for i in $(seq 1 140); do
 	ctl vm create "c$i" --start >/dev/null && ctl vm rm -f "c$i" >/dev/null
 done
-n1=$(grep -c "journal: checkpoint:" "$DLOG")
-check "records: journal: 110 lifecycles' entries emptied it at least once ($((n1 - n0)))" \
+n1=$(grep -c "/vms/.journal: checkpoint:" "$DLOG")
+p1=$(grep -c "$PJ: checkpoint:" "$DLOG")
+check "records: journal: 140 lifecycles' entries emptied it at least once ($((n1 - n0)))" \
     test "$n1" -gt "$n0"
 check "records: ... it holds less than 128 KiB ($(jbytes) bytes)" test "$(jbytes)" -lt 131072
+check "records: ... and the parent's too ($((p1 - p0)))" test "$p1" -gt "$p0"
+check "records: ... which holds less than 128 KiB ($(tr -d '\0' <"$PJ" | wc -c) bytes)" \
+    test "$(tr -d '\0' <"$PJ" | wc -c)" -lt 131072
 for i in 1 2 4; do ctl vm rm -f "j$i" >/dev/null; done
 t_done

@@ -249,7 +249,8 @@ host_traces() {
 		vm_taps
 		find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
 		    "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 \
-		    ! -path "$STATE/vms/.journal" 2>/dev/null
+		    ! -path "$STATE/vms/.journal" \
+		    ! -path "$STATE/priv/.journal" 2>/dev/null
 		our_firecrackers
 	} | sort | tr '\n' ' '
 }

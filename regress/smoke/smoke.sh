@@ -251,7 +251,8 @@ expect_eq "smoke: no tap is left" \
 expect_eq "smoke: nothing of any VM is left in the state directory" \
     "$(find "$STATE/disks" "$STATE/priv" "$STATE/vms" \
     "$STATE/jail/firecracker" -mindepth 1 -maxdepth 1 \
-    ! -path "$STATE/vms/.journal" 2>/dev/null)" ""
+    ! -path "$STATE/vms/.journal" ! -path "$STATE/priv/.journal" \
+    2>/dev/null)" ""
 expect_eq "smoke: no Firecracker of this daemon is left" \
     "$(our_firecrackers)" ""
 t_done

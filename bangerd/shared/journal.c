@@ -1,19 +1,20 @@
 /*
- * The vm worker's journal, /vms/.journal: what its synced saves say,
- * each group commit appended and synced with one fdatasync, in place
- * of a synced temporary file, a rename and a synced directory per
- * record.  A record's vm.json is then written and renamed unsynced,
- * as the journal's last entry for its VM says; a checkpoint
- * (vm_checkpoint, registry.c) syncs those files and their directories
- * and starts an empty journal, at every start and once it passes
- * JOURNAL_MAX.  So a record a power cut left older, torn or missing is
- * read from the journal at the next start.
+ * A journal of VM records, DIR/.journal: the parent's (STATE/priv,
+ * vmrecord.c) and the vm worker's (/vms, registry.c).  What their
+ * synced saves say is appended, each group commit synced with one
+ * fdatasync, in place of a synced temporary file, a rename and a
+ * synced directory per record.  A record's file is then written and
+ * renamed unsynced, as the journal's last entry for its VM says; a
+ * checkpoint (pvm_checkpoint, vm_checkpoint) syncs those files and
+ * their directories and starts an empty journal, at every start and
+ * once it passes JOURNAL_MAX.  So a record a power cut left older, torn
+ * or missing is read from the journal at the next start.
  *
  * The file is zeroed ahead of its entries (JOURNAL_CHUNK at a time),
  * so an append changes no size and its fdatasync writes no metadata.
  * An entry is one header line and its text:
  *
- *	R ID GEN LEN HASH\n		a record: LEN bytes of vm.json, \n
+ *	R ID GEN LEN HASH\n		a record: its LEN bytes, \n
  *	G ID GEN 0 HASH\n		the VM is gone: \n
  *
  * HASH is BLAKE2b-128 (libsodium), in hex, of the header up to it and
@@ -27,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -34,12 +36,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmint.h"
+#include "journal.h"
 #include "log.h"
 #include "validate.h"
 
-#define JOURNAL_PATH	VMS_DIR "/" VM_JOURNAL
-#define JOURNAL_TMP	VMS_DIR "/" VM_JOURNAL ".tmp"
 #define HDR_MAX		96	/* "R ID GEN LEN HASH\n" at most */
 #define HASH_LEN	16	/* bytes: 32 hex digits */
 
@@ -54,6 +54,19 @@ struct jentry {
 };
 RB_HEAD(jentries, jentry);
 
+struct journal {
+	char			 j_dir[PATH_MAX];
+	char			 j_path[PATH_MAX];
+	char			 j_tmp[PATH_MAX];
+	struct jentries		 j_read;	/* as read at start */
+	int			 j_fd;
+	off_t			 j_used;	/* bytes of entries */
+	off_t			 j_alloc;	/* bytes zeroed or used */
+	/* Entries not yet written: journal_sync() writes them. */
+	char			*j_pend;
+	size_t			 j_pendlen, j_pendsize;
+};
+
 static int
 je_cmp(struct jentry *a, struct jentry *b)
 {
@@ -61,14 +74,6 @@ je_cmp(struct jentry *a, struct jentry *b)
 }
 RB_PROTOTYPE(jentries, jentry, je_node, je_cmp)
 RB_GENERATE(jentries, jentry, je_node, je_cmp)
-
-static struct jentries	 jread = RB_INITIALIZER(&jread);
-static int		 jfd = -1;
-static off_t		 jused;		/* bytes of entries */
-static off_t		 jalloc;	/* bytes zeroed or used */
-/* Entries not yet written: journal_sync() writes them. */
-static char		*jpend;
-static size_t		 jpendlen, jpendsize;
 
 static void
 hash_hex(const char *hdr, size_t hlen, const char *text, size_t len,
@@ -141,20 +146,20 @@ entry_parse(const char *data, size_t size, size_t off, struct jentry *je,
 	return hlen + len + 1;
 }
 
-/* The last entry of each VM read into jread; the offset after them. */
+/* The last entry of each VM read into j_read; the offset after them. */
 static off_t
-journal_read(const char *data, size_t size)
+journal_read(struct journal *j, const char *data, size_t size)
 {
 	struct jentry	 key, *je;
 	const char	*text;
 	size_t		 off = 0, n, len;
 
 	while ((n = entry_parse(data, size, off, &key, &text, &len)) > 0) {
-		if ((je = RB_FIND(jentries, &jread, &key)) == NULL) {
+		if ((je = RB_FIND(jentries, &j->j_read, &key)) == NULL) {
 			if ((je = calloc(1, sizeof(*je))) == NULL)
 				fatal(NULL);
 			strlcpy(je->je_id, key.je_id, sizeof(je->je_id));
-			RB_INSERT(jentries, &jread, je);
+			RB_INSERT(jentries, &j->j_read, je);
 		}
 		free(je->je_text);
 		je->je_text = NULL;
@@ -167,17 +172,19 @@ journal_read(const char *data, size_t size)
 	if (off < size && data[off] != '\0')
 		log_warnx("%s: the entry at byte %zu is not whole: it and "
 		    "what follows it are left out (a power cut tore the last "
-		    "commit)", JOURNAL_PATH, off);
+		    "commit)", j->j_path, off);
 	return off;
 }
 
 /*
- * Open the journal (made if missing) and read it: journal_find() then
- * gives each VM's last entry.  -1 if it cannot be opened.
+ * The journal of directory dir (made if missing), read: journal_find()
+ * then gives each VM's last entry.  If it cannot be opened (logged),
+ * every journal_sync() fails.
  */
-int
-journal_open(void)
+struct journal *
+journal_open(const char *dir)
 {
+	struct journal	*j;
 	struct stat	 st;
 	char		*data = NULL;
 	ssize_t		 n;
@@ -185,36 +192,45 @@ journal_open(void)
 
 	if (sodium_init() == -1)
 		fatalx("libsodium: cannot start");
-	(void)unlink(JOURNAL_TMP);
-	if ((jfd = open(JOURNAL_PATH, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1 || fstat(jfd, &st) == -1) {
-		log_warn("%s", JOURNAL_PATH);
-		if (jfd != -1)
-			close(jfd);
-		jfd = -1;
-		return -1;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal(NULL);
+	RB_INIT(&j->j_read);
+	if (strlcpy(j->j_dir, dir, sizeof(j->j_dir)) >= sizeof(j->j_dir) ||
+	    snprintf(j->j_path, sizeof(j->j_path), "%s/" JOURNAL_NAME, dir) >=
+	    (int)sizeof(j->j_path) || snprintf(j->j_tmp, sizeof(j->j_tmp),
+	    "%s/" JOURNAL_NAME ".tmp", dir) >= (int)sizeof(j->j_tmp))
+		fatalx("%s: too long a path for a journal", dir);
+	(void)unlink(j->j_tmp);
+	if ((j->j_fd = open(j->j_path, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1 || fstat(j->j_fd, &st) == -1) {
+		log_warn("%s", j->j_path);
+		if (j->j_fd != -1)
+			close(j->j_fd);
+		j->j_fd = -1;
+		return j;
 	}
 	if (st.st_size > 0) {
 		if ((data = malloc(st.st_size)) == NULL)
 			fatal(NULL);
-		while (got < (size_t)st.st_size && (n = pread(jfd, data + got,
-		    st.st_size - got, got)) > 0)
+		while (got < (size_t)st.st_size && (n = pread(j->j_fd,
+		    data + got, st.st_size - got, got)) > 0)
 			got += n;
-		jused = journal_read(data, got);
+		j->j_used = journal_read(j, data, got);
 		free(data);
 	}
-	jalloc = st.st_size;
-	return 0;
+	j->j_alloc = st.st_size;
+	return j;
 }
 
-/* VM id's last entry in the journal read at start, or NULL. */
+/* VM id's last entry in the journal as read: its text, "" if gone. */
 const char *
-journal_find(const char *id, uint64_t *genp, int *gonep)
+journal_find(struct journal *j, const char *id, uint64_t *genp,
+    int *gonep)
 {
 	struct jentry	 key, *je;
 
 	if (strlcpy(key.je_id, id, sizeof(key.je_id)) >= sizeof(key.je_id) ||
-	    (je = RB_FIND(jentries, &jread, &key)) == NULL)
+	    (je = RB_FIND(jentries, &j->j_read, &key)) == NULL)
 		return NULL;
 	je->je_used = 1;
 	*genp = je->je_gen;
@@ -222,25 +238,26 @@ journal_find(const char *id, uint64_t *genp, int *gonep)
 	return je->je_gone ? "" : je->je_text;
 }
 
-/* Each VM of the journal read at start that journal_find() never met. */
+/* Each VM of the journal as read that journal_find() never met. */
 void
-journal_unmet(void (*fn)(const char *))
+journal_unmet(struct journal *j, void (*fn)(const char *, void *),
+    void *arg)
 {
 	struct jentry	*je;
 
-	RB_FOREACH(je, jentries, &jread)
+	RB_FOREACH(je, jentries, &j->j_read)
 		if (!je->je_used && !je->je_gone)
-			fn(je->je_id);
+			fn(je->je_id, arg);
 }
 
-/* The entries read at start, forgotten. */
+/* The entries as read, forgotten. */
 void
-journal_forget(void)
+journal_forget(struct journal *j)
 {
 	struct jentry	*je, *tje;
 
-	RB_FOREACH_SAFE(je, jentries, &jread, tje) {
-		RB_REMOVE(jentries, &jread, je);
+	RB_FOREACH_SAFE(je, jentries, &j->j_read, tje) {
+		RB_REMOVE(jentries, &j->j_read, je);
 		free(je->je_text);
 		free(je);
 	}
@@ -248,114 +265,120 @@ journal_forget(void)
 
 /* An entry for journal_sync(): VM id's record text, or (NULL) gone. */
 void
-journal_add(const char *id, uint64_t gen, const char *text)
+journal_add(struct journal *j, const char *id, uint64_t gen,
+    const char *text, size_t len)
 {
 	char	 hdr[HDR_MAX], hash[2 * HASH_LEN + 1];
-	size_t	 len = text != NULL ? strlen(text) : 0, need;
+	size_t	 need;
 	int	 n;
 
+	if (text == NULL)
+		len = 0;
 	n = snprintf(hdr, sizeof(hdr), "%c %s %" PRIu64 " %zu ",
 	    text != NULL ? 'R' : 'G', id, gen, len);
 	hash_hex(hdr, n, text != NULL ? text : "", len, hash);
-	need = jpendlen + n + sizeof(hash) + len + 1;
-	if (need > jpendsize) {
-		while (jpendsize < need)
-			jpendsize = jpendsize ? jpendsize * 2 : 8192;
-		if ((jpend = realloc(jpend, jpendsize)) == NULL)
+	need = j->j_pendlen + n + sizeof(hash) + len + 1;
+	if (need > j->j_pendsize) {
+		while (j->j_pendsize < need)
+			j->j_pendsize = j->j_pendsize ? j->j_pendsize * 2 :
+			    8192;
+		if ((j->j_pend = realloc(j->j_pend, j->j_pendsize)) == NULL)
 			fatal(NULL);
 	}
-	memcpy(jpend + jpendlen, hdr, n);
-	jpendlen += n;
-	memcpy(jpend + jpendlen, hash, sizeof(hash) - 1);
-	jpendlen += sizeof(hash) - 1;
-	jpend[jpendlen++] = '\n';
-	memcpy(jpend + jpendlen, text != NULL ? text : "", len);
-	jpendlen += len;
-	jpend[jpendlen++] = '\n';
+	memcpy(j->j_pend + j->j_pendlen, hdr, n);
+	j->j_pendlen += n;
+	memcpy(j->j_pend + j->j_pendlen, hash, sizeof(hash) - 1);
+	j->j_pendlen += sizeof(hash) - 1;
+	j->j_pend[j->j_pendlen++] = '\n';
+	memcpy(j->j_pend + j->j_pendlen, text != NULL ? text : "", len);
+	j->j_pendlen += len;
+	j->j_pend[j->j_pendlen++] = '\n';
 }
 
 /*
  * The entries added, appended and synced (one fdatasync): 0, or -1
- * with none of them counted (the next sync writes over them).
+ * (logged) with none of them counted (the next sync writes over them).
  */
 int
-journal_sync(void)
+journal_sync(struct journal *j)
 {
 	off_t	 grow;
 	ssize_t	 n;
 	size_t	 off = 0;
 
-	if (jpendlen == 0)
+	if (j->j_pendlen == 0)
 		return 0;
-	if (jfd == -1) {
+	if (j->j_fd == -1) {
 		errno = EBADF;
 		goto fail;
 	}
-	if (jused + (off_t)jpendlen > jalloc) {
-		grow = ((jused + jpendlen) / JOURNAL_CHUNK + 1) * JOURNAL_CHUNK;
-		if (zero_at(jfd, jalloc, grow - jalloc) == -1)
+	if (j->j_used + (off_t)j->j_pendlen > j->j_alloc) {
+		grow = ((j->j_used + j->j_pendlen) / JOURNAL_CHUNK + 1) *
+		    JOURNAL_CHUNK;
+		if (zero_at(j->j_fd, j->j_alloc, grow - j->j_alloc) == -1)
 			goto fail;
-		jalloc = grow;
+		j->j_alloc = grow;
 	}
-	while (off < jpendlen) {
-		if ((n = pwrite(jfd, jpend + off, jpendlen - off,
-		    jused + off)) <= 0)
+	while (off < j->j_pendlen) {
+		if ((n = pwrite(j->j_fd, j->j_pend + off, j->j_pendlen - off,
+		    j->j_used + off)) <= 0)
 			goto fail;
 		off += n;
 	}
-	if (fdatasync(jfd) == -1)
+	if (fdatasync(j->j_fd) == -1)
 		goto fail;
-	jused += jpendlen;
-	jpendlen = 0;
+	j->j_used += j->j_pendlen;
+	j->j_pendlen = 0;
 	return 0;
  fail:
-	log_warn("%s: append", JOURNAL_PATH);
-	jpendlen = 0;
+	log_warn("%s: append", j->j_path);
+	j->j_pendlen = 0;
 	return -1;
 }
 
 /* Bytes of entries since the last journal_reset(). */
 off_t
-journal_used(void)
+journal_used(struct journal *j)
 {
-	return jused;
+	return j->j_used;
 }
 
 /*
  * An empty journal in place of this one, once every record it holds
- * is synced in its file (vm_checkpoint): zeroed, synced, renamed over
- * it, and /vms synced.  Entries added and not synced are kept.
+ * is synced in its file (the checkpoint): zeroed, synced, renamed over
+ * it, and its directory synced.  Entries added and not synced are
+ * kept.
  */
 int
-journal_reset(void)
+journal_reset(struct journal *j)
 {
 	int	 fd, dfd;
 
-	if ((fd = open(JOURNAL_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	if ((fd = open(j->j_tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("%s", JOURNAL_TMP);
+		log_warn("%s", j->j_tmp);
 		return -1;
 	}
 	if (zero_at(fd, 0, JOURNAL_CHUNK) == -1 || fsync(fd) == -1 ||
-	    rename(JOURNAL_TMP, JOURNAL_PATH) == -1) {
-		log_warn("%s", JOURNAL_TMP);
+	    rename(j->j_tmp, j->j_path) == -1) {
+		log_warn("%s", j->j_tmp);
 		close(fd);
-		(void)unlink(JOURNAL_TMP);
+		(void)unlink(j->j_tmp);
 		return -1;
 	}
-	if (jfd != -1)
-		close(jfd);
-	jfd = fd;
-	jused = 0;
-	jalloc = JOURNAL_CHUNK;
-	if ((dfd = open(VMS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
+	if (j->j_fd != -1)
+		close(j->j_fd);
+	j->j_fd = fd;
+	j->j_used = 0;
+	j->j_alloc = JOURNAL_CHUNK;
+	if ((dfd = open(j->j_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || fsync(dfd) == -1) {
 		/* Nothing goes in a journal a power cut may take back. */
-		log_warn("fsync %s", VMS_DIR);
+		log_warn("fsync %s", j->j_dir);
 		if (dfd != -1)
 			close(dfd);
-		close(jfd);
-		jfd = -1;
+		close(j->j_fd);
+		j->j_fd = -1;
 		return -1;
 	}
 	close(dfd);
