@@ -216,6 +216,14 @@ journal_open(const char *dir)
 		    data + got, st.st_size - got, got)) > 0)
 			got += n;
 		j->j_used = journal_read(j, data, got);
+		/*
+		 * What a torn commit left after the entries, zeroed: no
+		 * later append may end where an entry of it begins.
+		 */
+		if (got > (size_t)j->j_used && data[j->j_used] != '\0' &&
+		    (zero_at(j->j_fd, j->j_used, got - j->j_used) == -1 ||
+		    fdatasync(j->j_fd) == -1))
+			log_warn("%s: zero the torn commit", j->j_path);
 		free(data);
 	}
 	j->j_alloc = st.st_size;
@@ -261,6 +269,19 @@ journal_forget(struct journal *j)
 		free(je->je_text);
 		free(je);
 	}
+}
+
+/* The journal closed and freed, its entries not synced dropped. */
+void
+journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	journal_forget(j);
+	if (j->j_fd != -1)
+		close(j->j_fd);
+	free(j->j_pend);
+	free(j);
 }
 
 /* An entry for journal_sync(): VM id's record text, or (NULL) gone. */

@@ -20,6 +20,7 @@ const char	*journal_find(struct journal *, const char *, uint64_t *,
 void		 journal_unmet(struct journal *,
 		    void (*)(const char *, void *), void *);
 void		 journal_forget(struct journal *);
+void		 journal_close(struct journal *);
 void		 journal_add(struct journal *, const char *, uint64_t,
 		    const char *, size_t);
 int		 journal_sync(struct journal *);
