@@ -222,7 +222,6 @@ int	 priv_dir_sync(void);
 void	 pvm_unlink(struct pvm *);
 void	 pvm_unsave(struct pvm *);
 void	 pvm_gone(struct pvm *);
-int	 pvm_journal_sync(void);
 struct journal *pvm_journal(void);
 int	 pvm_checkpoint(void);
 int	 pvm_record_put(const char *, const char *, size_t);

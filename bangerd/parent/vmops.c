@@ -74,7 +74,7 @@ struct unsaved {
 };
 static TAILQ_HEAD(, unsaved) unsaved_q = TAILQ_HEAD_INITIALIZER(unsaved_q);
 static struct event	 unsaved_ev;
-static int		 unsaved_n;	/* unlinks not synced yet */
+static int		 unsaved_n;	/* removals whose replies wait */
 
 static void
 unsaved_run(int fd, short event, void *arg)
@@ -85,7 +85,6 @@ unsaved_run(int fd, short event, void *arg)
 	if (unsaved_n == 0)
 		return;
 	unsaved_n = 0;
-	(void)pvm_journal_sync();
 	while ((us = TAILQ_FIRST(&unsaved_q)) != NULL) {
 		TAILQ_REMOVE(&unsaved_q, us, us_entry);
 		vmop_reply(w, us->us_peerid, &us->us_vr, -1);
@@ -95,7 +94,7 @@ unsaved_run(int fd, short event, void *arg)
 
 /*
  * pvm_unsave(), and then the reply vr (if any) to the vm worker, with
- * the sync of the journal shared with the other removals at hand.
+ * the other removals at hand.
  */
 static void
 pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)

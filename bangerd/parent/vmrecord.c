@@ -411,7 +411,7 @@ pvm_record_put(const char *id, const char *text, size_t len)
 }
 
 /* Entries added to the journal, synced: 0, or -1 (logged). */
-int
+static int
 pvm_journal_sync(void)
 {
 	return journal_sync(pvm_journal());
@@ -592,11 +592,16 @@ pvm_unlink(struct pvm *pv)
 		log_warn("vm %s: unlink %s", pv->pv_id, path);
 }
 
-/* Gone, says the journal, once synced (pvm_journal_sync). */
+/*
+ * Gone, says the journal, written unsynced: the next synced record
+ * syncs it before its own.  A power cut that takes it leaves the
+ * destroying record, whose removal the next start finishes.
+ */
 void
 pvm_gone(struct pvm *pv)
 {
 	journal_add(pvm_journal(), pv->pv_id, pv->pv_gen, NULL, 0);
+	(void)journal_write(pvm_journal());
 }
 
 void
@@ -604,7 +609,6 @@ pvm_unsave(struct pvm *pv)
 {
 	pvm_unlink(pv);
 	pvm_gone(pv);
-	(void)pvm_journal_sync();
 }
 
 void

@@ -317,11 +317,13 @@ journal_add(struct journal *j, const char *id, uint64_t gen,
 }
 
 /*
- * The entries added, appended and synced (one fdatasync): 0, or -1
- * (logged) with none of them counted (the next sync writes over them).
+ * The entries added, appended, and synced (one fdatasync) if sync is
+ * set: 0, or -1 (logged) with none of them counted (the next append
+ * writes over them).  Appended unsynced, they are synced by the next
+ * sync, in order.
  */
-int
-journal_sync(struct journal *j)
+static int
+journal_append(struct journal *j, int sync)
 {
 	off_t	 grow;
 	ssize_t	 n;
@@ -346,7 +348,7 @@ journal_sync(struct journal *j)
 			goto fail;
 		off += n;
 	}
-	if (fdatasync(j->j_fd) == -1)
+	if (sync && fdatasync(j->j_fd) == -1)
 		goto fail;
 	j->j_used += j->j_pendlen;
 	j->j_pendlen = 0;
@@ -355,6 +357,24 @@ journal_sync(struct journal *j)
 	log_warn("%s: append", j->j_path);
 	j->j_pendlen = 0;
 	return -1;
+}
+
+/* The entries added, appended and synced. */
+int
+journal_sync(struct journal *j)
+{
+	return journal_append(j, 1);
+}
+
+/*
+ * The entries added, appended but not synced: a crash of the daemon
+ * finds them, a power cut may not, and the next journal_sync() syncs
+ * them with its own.
+ */
+int
+journal_write(struct journal *j)
+{
+	return journal_append(j, 0);
 }
 
 /* Bytes of entries since the last journal_reset(). */

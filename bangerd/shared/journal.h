@@ -24,6 +24,7 @@ void		 journal_close(struct journal *);
 void		 journal_add(struct journal *, const char *, uint64_t,
 		    const char *, size_t);
 int		 journal_sync(struct journal *);
+int		 journal_write(struct journal *);
 off_t		 journal_used(struct journal *);
 int		 journal_reset(struct journal *);
 

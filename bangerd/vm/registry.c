@@ -606,10 +606,16 @@ vm_unsave(struct vm *v)
 
 	commit_drop(v);
 	vm_run_drop(v);
-	/* Gone, says the journal, with the next commit (not waited for). */
+	/*
+	 * Gone, says the journal: with the commit at hand, or else written
+	 * unsynced, for the next commit to sync.  A power cut that takes
+	 * it leaves the removing record, whose removal the next start
+	 * finishes (vm_reconcile_one).
+	 */
 	journal_add(vmj, v->v_id, v->v_gen, NULL, 0);
-	if (commit_grouped)
-		commit_kick();
+	if (!commit_grouped || !evtimer_initialized(&commit_ev) ||
+	    !evtimer_pending(&commit_ev, NULL))
+		(void)journal_write(vmj);
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, v->v_id);
 	snprintf(path, sizeof(path), "%s/%s", dir, VM_RECORD);
 	unlink(path);

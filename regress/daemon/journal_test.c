@@ -110,6 +110,11 @@ test_round_trip(void)
 	journal_add(j, "0000000a", 2, "one, later", 10);
 	journal_add(j, "0000000b", 2, NULL, 0);
 	T_CHECK("journal: a second commit", journal_sync(j) == 0, "failed");
+	journal_add(j, "0000000e", 7, NULL, 0);
+	T_CHECK("journal: an entry written unsynced is appended",
+	    journal_write(j) == 0 && used_on_disk() == journal_used(j),
+	    "used %lld, on disk %lld", (long long)journal_used(j),
+	    (long long)used_on_disk());
 	journal_close(j);
 
 	j = journal_open(dir);
@@ -121,6 +126,9 @@ test_round_trip(void)
 	    last(j, "0000000b"));
 	T_CHECK("journal: ...and no other", strcmp(last(j, "0000000c"),
 	    "none") == 0, "got %s", last(j, "0000000c"));
+	T_CHECK("journal: ...and the one written unsynced",
+	    strcmp(last(j, "0000000e"), "7 gone") == 0, "got %s",
+	    last(j, "0000000e"));
 	journal_close(j);
 
 	/* Torn: the second commit's text altered, as a power cut might. */
