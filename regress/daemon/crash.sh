@@ -231,7 +231,11 @@ expect_eq "crash: ... no lease" \
     "$(grep -vc '^#' "$STATE/net/ipam.table")" 0
 expect_match "crash: ... and the name is free" "$(ctl vm create w1)" \
     "^vm w1 created"
+w1=$(vm_id w1)
 ctl vm rm w1 >/dev/null
+# The net worker writes its table a quarter of a second after a change:
+# once w1's lease is out of it, the table is the net worker's last.
+wait_for 5 sh -c "! grep -q '^$w1 ' '$STATE/net/ipam.table'"
 
 # 7. A lease no VM holds (a crash after the net worker wrote it): gone
 #    at the net worker's next start.
