@@ -213,7 +213,7 @@ const char *pvm_disk(const struct pvm *);
 int	 pvm_disk_file(const struct pvm *);
 void	 pvm_disk_setf(struct pvm *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
-int	 pvm_save_sync(struct pvm *, int);
+int	 pvm_save_sync(struct pvm *);
 void	 pvm_save_all(struct pvm **, int *, size_t);
 int	 pvm_save(struct pvm *);
 int	 pvm_set_state(struct pvm *, int);

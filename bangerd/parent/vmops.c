@@ -53,8 +53,7 @@
 /*
  * Work the event loop does once the messages and events at hand are
  * dealt with, for all of them together (group commit): removals whose
- * records are saved in one sync (vmop_destroy), and removed records
- * whose directory is synced once before their replies go.
+ * records are saved in one sync (vmop_destroy).
  */
 static void
 batch_later(struct event *ev, void (*cb)(int, short, void *))
@@ -67,51 +66,16 @@ batch_later(struct event *ev, void (*cb)(int, short, void *))
 		evtimer_add(ev, &now);
 }
 
-struct unsaved {
-	TAILQ_ENTRY(unsaved)	 us_entry;
-	uint32_t		 us_peerid;
-	struct vmop_result	 us_vr;
-};
-static TAILQ_HEAD(, unsaved) unsaved_q = TAILQ_HEAD_INITIALIZER(unsaved_q);
-static struct event	 unsaved_ev;
-static int		 unsaved_n;	/* removals whose replies wait */
-
-static void
-unsaved_run(int fd, short event, void *arg)
-{
-	struct worker	*w = &env->bd_workers[PROC_VM];
-	struct unsaved	*us;
-
-	if (unsaved_n == 0)
-		return;
-	unsaved_n = 0;
-	while ((us = TAILQ_FIRST(&unsaved_q)) != NULL) {
-		TAILQ_REMOVE(&unsaved_q, us, us_entry);
-		vmop_reply(w, us->us_peerid, &us->us_vr, -1);
-		free(us);
-	}
-}
-
 /*
- * pvm_unsave(), and then the reply vr (if any) to the vm worker, with
- * the other removals at hand.
+ * pvm_unsave(), and then the reply vr (if any) to the vm worker: the
+ * record's removal is in the journal before the vm worker hears of it.
  */
 static void
 pvm_unsave_reply(struct pvm *pv, uint32_t peerid, struct vmop_result *vr)
 {
-	struct unsaved	*us;
-
-	pvm_unlink(pv);
-	pvm_gone(pv);
-	unsaved_n++;
-	if (vr != NULL) {
-		if ((us = calloc(1, sizeof(*us))) == NULL)
-			fatal(NULL);
-		us->us_peerid = peerid;
-		us->us_vr = *vr;
-		TAILQ_INSERT_TAIL(&unsaved_q, us, us_entry);
-	}
-	batch_later(&unsaved_ev, unsaved_run);
+	pvm_unsave(pv);
+	if (vr != NULL)
+		vmop_reply(&env->bd_workers[PROC_VM], peerid, vr, -1);
 }
 
 /* The net worker, if it runs: where a VM's address and name go. */
@@ -806,8 +770,8 @@ vmop_destroy(struct worker *w, uint32_t peerid, struct pvm *pv)
 
 /*
  * Everything under way finished now, for a vm worker that ended or a
- * bangerd that stops: spawns, removals waiting to be recorded, taps
- * waiting to go, and the records they leave to remove.
+ * bangerd that stops: spawns, removals waiting to be recorded, and taps
+ * waiting to go.
  */
 void
 vmop_settle(void)
@@ -818,9 +782,6 @@ vmop_settle(void)
 		evtimer_del(&destroy_ev);
 	vmop_destroys_run(-1, EV_TIMEOUT, NULL);
 	reaper_drain();
-	if (evtimer_initialized(&unsaved_ev))
-		evtimer_del(&unsaved_ev);
-	unsaved_run(-1, EV_TIMEOUT, NULL);
 }
 
 /*

@@ -292,23 +292,23 @@ pvm_record_text(struct pvm *pv, int run, char *buf, size_t size)
 	return n;
 }
 
-/* The run-time record into ID.run.tmp, then renamed to ID.run. */
+/* STATE/priv/ID+suffix written with text, through ID+suffix.tmp. */
 static int
-pvm_write_run(struct pvm *pv)
+priv_put(const char *id, const char *suffix, const char *text, size_t len)
 {
-	char	 path[PATH_MAX], tmp[PATH_MAX], buf[8192];
-	int	 fd, len, saved, rv;
+	char	 sfx[16], path[PATH_MAX], tmp[PATH_MAX];
+	int	 fd, saved, rv;
 
-	if (priv_path(pv->pv_id, RUN_SUFFIX ".tmp", tmp, sizeof(tmp)) == -1 ||
-	    priv_path(pv->pv_id, RUN_SUFFIX, path, sizeof(path)) == -1 ||
-	    (len = pvm_record_text(pv, 1, buf, sizeof(buf))) == -1)
+	snprintf(sfx, sizeof(sfx), "%s.tmp", suffix);
+	if (priv_path(id, suffix, path, sizeof(path)) == -1 ||
+	    priv_path(id, sfx, tmp, sizeof(tmp)) == -1)
 		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", pv->pv_id, tmp);
+		log_warn("vm %s: %s", id, tmp);
 		return -1;
 	}
-	rv = write(fd, buf, len) == len ? 0 : -1;
+	rv = write(fd, text, len) == (ssize_t)len ? 0 : -1;
 	saved = errno;
 	close(fd);
 	if (rv == -1 || rename(tmp, path) == -1) {
@@ -316,10 +316,22 @@ pvm_write_run(struct pvm *pv)
 			saved = errno;
 		unlink(tmp);
 		errno = saved;
-		log_warn("vm %s: write %s", pv->pv_id, tmp);
+		log_warn("vm %s: write %s", id, tmp);
 		return -1;
 	}
 	return 0;
+}
+
+/* The run-time record into ID.run.tmp, then renamed to ID.run. */
+static int
+pvm_write_run(struct pvm *pv)
+{
+	char	 buf[8192];
+	int	 len;
+
+	if ((len = pvm_record_text(pv, 1, buf, sizeof(buf))) == -1)
+		return -1;
+	return priv_put(pv->pv_id, RUN_SUFFIX, buf, len);
 }
 
 /* ID.run, which a synced save has made stale, removed (unsynced). */
@@ -387,22 +399,7 @@ pvm_journal(void)
 int
 pvm_record_put(const char *id, const char *text, size_t len)
 {
-	char	 path[PATH_MAX], tmp[PATH_MAX];
-	int	 fd, rv;
-
-	if (priv_path(id, "", path, sizeof(path)) == -1 ||
-	    priv_path(id, ".tmp", tmp, sizeof(tmp)) == -1)
-		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", id, tmp);
-		return -1;
-	}
-	rv = write(fd, text, len) == (ssize_t)len ? 0 : -1;
-	close(fd);
-	if (rv == -1 || rename(tmp, path) == -1) {
-		log_warn("vm %s: write %s", id, tmp);
-		unlink(tmp);
+	if (priv_put(id, "", text, len) == -1) {
 		/* The journal holds it, and must until a start. */
 		ckpt_stuck = 1;
 		return -1;
@@ -450,16 +447,14 @@ pvm_checkpoint_maybe(void)
 
 /*
  * The synced record (see above): in the journal, synced, then its file
- * renamed into place.  dirsync is kept for the callers' sake: every
- * synced record survives a power cut.
+ * renamed into place.
  */
 int
-pvm_save_sync(struct pvm *pv, int dirsync)
+pvm_save_sync(struct pvm *pv)
 {
 	char	 buf[8192];
 	int	 len;
 
-	(void)dirsync;
 	pv->pv_gen++;
 	if ((len = pvm_journal_add(pv, buf, sizeof(buf))) == -1 ||
 	    pvm_journal_sync() == -1) {
@@ -480,27 +475,33 @@ pvm_save_sync(struct pvm *pv, int dirsync)
 void
 pvm_save_all(struct pvm **pvs, int *errs, size_t n)
 {
-	char	 buf[8192];
+	char	 buf[8192], **texts;
 	size_t	 i;
 	int	 len, err;
 
+	if ((texts = calloc(n, sizeof(*texts))) == NULL)
+		fatal(NULL);
 	for (i = 0; i < n; i++) {
 		pvs[i]->pv_gen++;
-		errs[i] = pvm_journal_add(pvs[i], buf, sizeof(buf)) == -1 ?
-		    (errno ? errno : EIO) : 0;
+		if ((len = pvm_journal_add(pvs[i], buf, sizeof(buf))) == -1)
+			errs[i] = errno ? errno : EIO;
+		else {
+			errs[i] = 0;
+			if ((texts[i] = strndup(buf, len)) == NULL)
+				fatal(NULL);
+		}
 	}
 	err = pvm_journal_sync() == -1 ? (errno ? errno : EIO) : 0;
 	for (i = 0; i < n; i++) {
 		if (errs[i] == 0)
 			errs[i] = err;
-		if (errs[i] != 0) {
+		if (errs[i] != 0)
 			pvs[i]->pv_gen--;
-			continue;
-		}
-		if ((len = pvm_record_text(pvs[i], 0, buf, sizeof(buf))) !=
-		    -1)
-			(void)pvm_put(pvs[i], buf, len);
+		else
+			(void)pvm_put(pvs[i], texts[i], strlen(texts[i]));
+		free(texts[i]);
 	}
+	free(texts);
 	pvm_checkpoint_maybe();
 }
 
@@ -515,7 +516,7 @@ pvm_checkpoint(void)
 {
 	char		 path[PATH_MAX];
 	struct pvm	*pv;
-	int		 fd, pass, n = 0, failed = 0;
+	int		 pass, n = 0, failed = 0;
 
 	if (ckpt_stuck) {
 		log_warnx("STATE/priv/" JOURNAL_NAME ": not emptied: a record "
@@ -524,22 +525,11 @@ pvm_checkpoint(void)
 		return -1;
 	}
 	for (pass = 0; pass < 2 && !failed; pass++)
-		TAILQ_FOREACH(pv, &pvms, pv_entry) {
-			if (!pv->pv_jdirty)
-				continue;
-			fd = -1;
-			if (priv_path(pv->pv_id, "", path, sizeof(path)) ==
-			    -1 || (fd = open(path, O_RDONLY | O_NOFOLLOW |
-			    O_CLOEXEC)) == -1 || (pass == 0 ?
-			    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) :
-			    fsync(fd)) == -1) {
-				log_warn("vm %s: checkpoint: %s", pv->pv_id,
-				    path);
+		TAILQ_FOREACH(pv, &pvms, pv_entry)
+			if (pv->pv_jdirty && (priv_path(pv->pv_id, "", path,
+			    sizeof(path)) == -1 ||
+			    journal_file_sync(path, pass == 0) == -1))
 				failed = 1;
-			}
-			if (fd != -1)
-				close(fd);
-		}
 	if (failed || priv_dir_sync() == -1 ||
 	    journal_reset(pvm_journal()) == -1)
 		return -1;
@@ -561,7 +551,7 @@ int
 pvm_save(struct pvm *pv)
 {
 	if (pvm_boot_id() == NULL)
-		return pvm_save_sync(pv, 0);
+		return pvm_save_sync(pv);
 	if (pvm_write_run(pv) == -1)
 		return -1;
 	pv->pv_run = 1;
@@ -577,7 +567,7 @@ pvm_set_state(struct pvm *pv, int state)
 	pv->pv_state = state;
 	if (state == VMOP_DESTROYING ||
 	    (state == VMOP_CREATED && was == VMOP_CREATING))
-		return pvm_save_sync(pv, 1);
+		return pvm_save_sync(pv);
 	return pvm_save(pv);
 }
 

@@ -253,7 +253,7 @@ psnap_give_up(struct pvm *pv, const char *name)
 		return;
 	}
 	psnap_drop(pv, name);
-	(void)pvm_save_sync(pv, 1);
+	(void)pvm_save_sync(pv);
 }
 
 /*
@@ -660,7 +660,7 @@ vmop_snap_begin(struct worker *w, uint32_t peerid, struct pvm *pv,
 	ps = psnap_find(pv, name);
 	ps->ps_created = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ps->ps_t0);
-	if (pvm_save_sync(pv, 1) == -1) {
+	if (pvm_save_sync(pv) == -1) {
 		psnap_drop(pv, name);
 		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_SNAP_BEGIN, EIO,
 		    "cannot write its record");
@@ -814,7 +814,7 @@ vmop_snap_end(struct worker *w, uint32_t peerid, struct pvm *pv,
 	ps->ps_ms = (now.tv_sec - ps->ps_t0.tv_sec) * 1000 +
 	    (now.tv_nsec - ps->ps_t0.tv_nsec) / 1000000;
 	ps->ps_state = PSNAP_READY;
-	if (pvm_save_sync(pv, 1) == -1) {
+	if (pvm_save_sync(pv) == -1) {
 		ps->ps_state = PSNAP_CREATING;
 		strlcpy(msg, "cannot write its record", sizeof(msg));
 		runfd = sfd = dfd = -1;
@@ -894,7 +894,7 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 		return 0;
 	}
 	ps->ps_state = PSNAP_REMOVING;
-	if (pvm_save_sync(pv, 1) == -1) {
+	if (pvm_save_sync(pv) == -1) {
 		ps->ps_state = PSNAP_READY;
 		imsg_send_result(w->w_iev, IMSG_RESULT, peerid, EIO,
 		    "vm %s: snapshot %s: cannot write its record",
@@ -909,7 +909,7 @@ snapop_rm(struct worker *w, uint32_t peerid, struct pvm *pv,
 		return 0;
 	}
 	psnap_drop(pv, name);
-	(void)pvm_save_sync(pv, 1);
+	(void)pvm_save_sync(pv);
 	log_info("vm %s: snapshot %s removed", pv->pv_id, name);
 	imsg_send_result(w->w_iev, IMSG_RESULT, peerid, 0,
 	    "vm %s: snapshot %s removed", pv->pv_name, name);
@@ -968,7 +968,7 @@ pvm_snaps_restore(struct pvm *pv)
 	if (dfd != -1)
 		close(dfd);
 	if (changed)
-		(void)pvm_save_sync(pv, 1);
+		(void)pvm_save_sync(pv);
 }
 
 /* All of a VM's snapshots removed (its removal). */

@@ -393,7 +393,7 @@ journal_used(struct journal *j)
 int
 journal_reset(struct journal *j)
 {
-	int	 fd, dfd;
+	int	 fd;
 
 	if ((fd = open(j->j_tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
@@ -412,16 +412,33 @@ journal_reset(struct journal *j)
 	j->j_fd = fd;
 	j->j_used = 0;
 	j->j_alloc = JOURNAL_CHUNK;
-	if ((dfd = open(j->j_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || fsync(dfd) == -1) {
+	if (journal_file_sync(j->j_dir, 0) == -1) {
 		/* Nothing goes in a journal a power cut may take back. */
-		log_warn("fsync %s", j->j_dir);
-		if (dfd != -1)
-			close(dfd);
 		close(j->j_fd);
 		j->j_fd = -1;
 		return -1;
 	}
-	close(dfd);
 	return 0;
+}
+
+/*
+ * For a checkpoint, a record's file or directory at path: its
+ * writeback started (start), or synced.  -1 (logged) if that failed.
+ */
+int
+journal_file_sync(const char *path, int start)
+{
+	int	 fd, rv;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		log_warn("checkpoint: %s", path);
+		return -1;
+	}
+	rv = start ? sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) :
+	    fsync(fd);
+	if (rv == -1)
+		log_warn("checkpoint: %s: %s", path, start ? "writeback" :
+		    "fsync");
+	close(fd);
+	return rv;
 }

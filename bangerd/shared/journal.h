@@ -27,5 +27,6 @@ int		 journal_sync(struct journal *);
 int		 journal_write(struct journal *);
 off_t		 journal_used(struct journal *);
 int		 journal_reset(struct journal *);
+int		 journal_file_sync(const char *, int);
 
 #endif /* BANGERD_JOURNAL_H */

@@ -414,14 +414,38 @@ commit_drop(struct vm *v)
 	v->v_queued = 0;
 }
 
+/* A record's text into its temporary file tmp: 0, or -1 (logged). */
+static int
+tmp_write(const char *name, const char *tmp, const char *text, size_t len)
+{
+	size_t	 off;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", name, tmp);
+		return -1;
+	}
+	for (off = 0; off < len; off += n)
+		if ((n = write(fd, text + off, len - off)) <= 0)
+			break;
+	close(fd);
+	if (off < len) {
+		log_warn("vm %s: write %s", name, tmp);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int
 vm_save(struct vm *v)
 {
 	char	 dir[64], path[128], tmp[128], *buf;
 	json_t	*j;
-	size_t	 len, off;
-	ssize_t	 n;
-	int	 fd, sync, group;
+	size_t	 len;
+	int	 sync;
 
 	sync = v->v_state == VM_CREATING || v->v_state == VM_CREATED ||
 	    v->v_state == VM_REMOVING || v->v_sync;
@@ -486,20 +510,8 @@ vm_save(struct vm *v)
 	if (buf == NULL)
 		return -1;
 	len = strlen(buf);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", v->v_name, tmp);
+	if (tmp_write(v->v_name, tmp, buf, len) == -1) {
 		free(buf);
-		return -1;
-	}
-	for (off = 0; off < len; off += n)
-		if ((n = write(fd, buf + off, len - off)) <= 0)
-			break;
-	close(fd);
-	if (off < len) {
-		log_warn("vm %s: write %s", v->v_name, tmp);
-		free(buf);
-		unlink(tmp);
 		return -1;
 	}
 	if (!sync) {
@@ -517,8 +529,7 @@ vm_save(struct vm *v)
 	v->v_gen++;
 	journal_add(vmj, v->v_id, v->v_gen, buf, len);
 	free(buf);
-	group = commit_grouped;
-	if (group)
+	if (commit_grouped)
 		return commit_add(v);
 	if (journal_sync(vmj) == -1) {
 		unlink(tmp);
@@ -551,7 +562,7 @@ vm_checkpoint(void)
 {
 	char		 path[128];
 	struct vm	*v;
-	int		 fd, pass, n, failed = 0;
+	int		 pass, n, failed = 0;
 
 	if (ckpt_stuck) {
 		log_warnx("%s: not emptied: a record it holds could not be "
@@ -565,27 +576,13 @@ vm_checkpoint(void)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s/%s", VMS_DIR,
 			    v->v_id, VM_RECORD);
-			if ((fd = open(path, O_RDONLY | O_NOFOLLOW |
-			    O_CLOEXEC)) == -1 || (pass == 0 ?
-			    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) :
-			    fsync(fd)) == -1) {
-				log_warn("vm %s: checkpoint: %s", v->v_name,
-				    path);
+			if (journal_file_sync(path, pass == 0) == -1)
 				failed = 1;
+			else if (pass == 1) {
+				snprintf(path, sizeof(path), "%s/%s", VMS_DIR,
+				    v->v_id);
+				failed = journal_file_sync(path, 0) == -1;
 			}
-			if (fd != -1)
-				close(fd);
-			if (pass == 0 || failed)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", VMS_DIR, v->v_id);
-			if ((fd = open(path, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) == -1 || fsync(fd) == -1) {
-				log_warn("vm %s: checkpoint: fsync %s",
-				    v->v_name, path);
-				failed = 1;
-			}
-			if (fd != -1)
-				close(fd);
 		}
 	if (failed || journal_reset(vmj) == -1)
 		return -1;
@@ -708,9 +705,7 @@ vm_load_record(const char *id, const char *path, int *fromj)
 	json_t		*j, *f;
 	const char	*text, *why;
 	uint64_t	 jgen;
-	size_t		 len, off;
-	ssize_t		 n;
-	int		 gone, fd;
+	int		 gone;
 
 	*fromj = 0;
 	if ((text = journal_find(vmj, id, &jgen, &gone)) != NULL && gone)
@@ -738,20 +733,13 @@ vm_load_record(const char *id, const char *path, int *fromj)
 	    ") is kept", id, path, why, jgen);
 	snprintf(dir, sizeof(dir), "%s/%s", VMS_DIR, id);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, VM_RECORD);
-	len = strlen(text);
-	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", id, tmp);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("vm %s: mkdir %s", id, dir);
 		ckpt_stuck = 1;
-		return j;
-	}
-	for (off = 0; off < len; off += n)
-		if ((n = write(fd, text + off, len - off)) <= 0)
-			break;
-	close(fd);
-	if (off < len || rename(tmp, path) == -1) {
-		log_warn("vm %s: %s", id, tmp);
+	} else if (tmp_write(id, tmp, text, strlen(text)) == -1)
+		ckpt_stuck = 1;
+	else if (rename(tmp, path) == -1) {
+		log_warn("vm %s: rename %s", id, tmp);
 		unlink(tmp);
 		ckpt_stuck = 1;
 	}
