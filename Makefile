@@ -45,7 +45,7 @@ WARNFLAGS =	-Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 PKGS_COMMON =	libbsd-overlay
 PKGS_BANGERD =	libbsd-overlay libevent_core libcap libseccomp devmapper \
 		libnl-route-3.0 libnftables jansson libcurl libsodium ldns ext2fs \
-		libarchive
+		libarchive openssl
 PKGS_CTL =	libbsd-overlay jansson
 
 PKG_CFLAGS_D :=	$(shell $(PKG_CONFIG) --cflags $(PKGS_BANGERD))

@@ -11,7 +11,7 @@ fi
 
 PKGS="make gcc libc6-dev pkg-config bison
 	libbsd-dev libevent-dev libnl-3-dev libnl-route-3-dev libdevmapper-dev
-	libcap-dev libsodium-dev libcurl4-openssl-dev libjansson-dev
+	libcap-dev libsodium-dev libcurl4-openssl-dev libssl-dev libjansson-dev
 	libext2fs-dev libnftables-dev libseccomp-dev libldns-dev libarchive-dev
 	mandoc signify-openbsd iproute2 nftables e2fsprogs xfsprogs
 	ldnsutils jq curl python3 valgrind util-linux procps
