@@ -98,8 +98,11 @@ WORKER_MAIN_OBJS = $(WORKER_MAINS:%.c=$(B)/%.o)
 # functions, loaded at their first use (see the file), would otherwise
 # stand in for libcurl's in every program the archive links.
 PARENT_ONLY =	bangerd/parent/curlurl.c
+# bangerd/vm/curlload.c is bangerd-vm's alone, for the same reason: its
+# curl_* functions call libcurl's, loaded once the provisioner is forked.
+VM_ONLY =	bangerd/vm/curlload.c
 MODULE_SRCS =	$(filter-out bangerd/parent/bangerd.c $(WORKER_MAINS) \
-		    $(PARENT_ONLY), $(BANGERD_SRCS))
+		    $(PARENT_ONLY) $(VM_ONLY), $(BANGERD_SRCS))
 CTL_SRCS =	bangerctl/main.c bangerctl/output.c bangerctl/vm.c \
 		bangerctl/vmls.c bangerctl/image.c bangerctl/update.c \
 		bangerctl/console.c bangerctl/snapshot.c
@@ -147,10 +150,15 @@ $(OBJDIR)/bangerd: $(B)/bangerd/parent/bangerd.o \
     $(PARENT_ONLY:%.c=$(B)/%.o) $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 
+$(OBJDIR)/bangerd-vm: $(B)/bangerd/vm/main.o $(VM_ONLY:%.c=$(B)/%.o) \
+    $(PROGRAM_LINK)
+	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
+
 $(OBJDIR)/bangerd-%: $(B)/bangerd/%/main.o $(PROGRAM_LINK)
 	$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS_D)
 # Not intermediate files to delete: make tcb counts these objects.
-.SECONDARY: $(WORKER_MAIN_OBJS) $(PARENT_ONLY:%.c=$(B)/%.o)
+.SECONDARY: $(WORKER_MAIN_OBJS) $(PARENT_ONLY:%.c=$(B)/%.o) \
+    $(VM_ONLY:%.c=$(B)/%.o)
 
 $(MODULE_LIB): $(MODULE_OBJS)
 	rm -f $@

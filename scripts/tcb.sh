@@ -5,9 +5,9 @@
 #   bangerd/parent/   the parent, all of it
 #   bangerd/shared/   every process's start, until sandbox_enter()
 #   bangerd/roles.c   the parent's table of the workers' limits
-#   bangerd/*/main.c, bangerd/*/preinit.c
+#   bangerd/*/main.c, bangerd/*/preinit.c, bangerd/vm/curlload.c
 #                     a worker program's start, and what it does
-#                     before its sandbox
+#                     before its sandbox (the vm worker loads libcurl)
 #   common/           the files of it that those link (found with nm
 #                     in OBJDIR's objects), with their headers, and
 #                     proto.h, the messages the parent reads
@@ -26,7 +26,7 @@ B=$OBJDIR/build
 cd "$(dirname "$0")/.."
 
 srcs=$(ls bangerd/parent/*.[chy] bangerd/shared/*.[ch] bangerd/roles.c \
-    bangerd/*/main.c bangerd/*/preinit.c)
+    bangerd/*/main.c bangerd/*/preinit.c bangerd/vm/curlload.c)
 # The objects of those sources (a stale object of a removed file is not).
 objs=
 for f in $srcs; do
@@ -79,7 +79,7 @@ wc -l $(printf '%s\n' $srcs | sort -u) | awk '
     { n++; printf "%7d  %s\n", $1, $2
       split($2, p, "/")
       room = p[1] == "common" ? "common" : \
-	  ($2 ~ /(preinit|main)\.c$/ ? "preinit" : \
+	  ($2 ~ /(preinit|main|curlload)\.c$/ ? "preinit" : \
 	  ($2 == "bangerd/roles.c" ? "shared" : p[2]))
       by[room] += $1 }
     END {

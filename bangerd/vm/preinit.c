@@ -1,17 +1,13 @@
 /*
  * What the vm worker does as root, before its sandbox: the provisioner
- * forked first, while the worker is smallest (provision.c), then
- * libcurl started (the Firecracker API client), with nothing of its
- * own (CURL_GLOBAL_NOTHING) to read from files the chroot lacks, and
- * OpenSSL, which it starts, kept to the least.
+ * forked first, while the worker is smallest and has no libcurl
+ * (provision.c), then libcurl loaded and started (curlload.c: the
+ * Firecracker API client).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <unistd.h>
-
-#include <curl/curl.h>
-#include <openssl/ssl.h>
 
 #include "log.h"
 #include "vm.h"
@@ -51,29 +47,10 @@ vm_provisioner_fork(const struct worker_init *wi)
 	log_debug("provisioner: pid %ld", (long)vm_prov_pid);
 }
 
-/*
- * The worker speaks plain HTTP on Firecracker's Unix sockets and never
- * TLS, but libcurl starts OpenSSL all the same: its error strings, every
- * cipher and digest named, its configuration file read, 1.4 MiB of
- * memory touched.  Started first with all of that declined, OpenSSL
- * ignores libcurl's asking for it again (OPENSSL_init_ssl(3)).
- */
-static void
-vm_openssl_init(void)
-{
-	if (OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
-	    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
-	    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS |
-	    OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
-		fatalx("cannot initialise OpenSSL");
-}
-
 int
 vm_preinit(const struct worker_init *wi)
 {
 	vm_provisioner_fork(wi);
-	vm_openssl_init();
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
-		fatalx("cannot initialise libcurl");
+	vm_curl_load();
 	return 0;
 }

@@ -5,7 +5,8 @@
  * parent made of it is removed.
  *
  * The child is forked by the provisioner, a process the worker forks
- * once, as it starts, while its heap is small, and sends each disk to
+ * once, as it starts, while its heap is small and before it loads
+ * libcurl (curlload.c), and sends each disk to
  * (a request on a socket, the disk and the report pipe's write end
  * with it).  Forked from the worker itself, each child would copy the
  * worker's page tables, which grow with its VMs, and the worker would

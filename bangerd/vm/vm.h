@@ -86,6 +86,8 @@ void	 vm_client_gone(uint32_t);
 
 /* preinit.c */
 int	 vm_preinit(const struct worker_init *);
+/* curlload.c: bangerd-vm's alone */
+void	 vm_curl_load(void);
 extern int	 vm_prov_fd;	/* the provisioner's socket, or -1 */
 extern pid_t	 vm_prov_pid;
 

@@ -156,6 +156,12 @@ lacks "bangerd (the parent) loads neither ldns, libext2fs nor libcurl (curlurl.c
 # are not exported, so a libcurl loaded later binds its calls to itself.
 dyn=$(nm -D "$OBJDIR/bangerd" 2>&1 | grep -i curl | oneline)
 expect_eq "layout: bangerd imports or exports no curl_* symbol" "$dyn" ""
+# The vm worker loads libcurl once its provisioner is forked
+# (curlload.c), so the provisioner and its disk children map none of it.
+lacks "bangerd-vm loads neither libcurl nor OpenSSL (curlload.c loads them after the provisioner's fork)" \
+    bangerd-vm 'curl|ssl|crypto'
+dyn=$(nm -D "$OBJDIR/bangerd-vm" 2>&1 | grep -i 'curl\|openssl' | oneline)
+expect_eq "layout: bangerd-vm imports or exports no curl_* or OpenSSL symbol" "$dyn" ""
 
 # --- the figure the docs give ------------------------------------------
 
