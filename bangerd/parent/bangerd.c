@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "parent.h"
+#include "jail.h"
 #include "log.h"
 #include "netops.h"
 #include "reaper.h"
@@ -174,6 +175,10 @@ main(int argc, char *argv[], char *envp[])
 		    env->bd_conf->cf_statedir,
 		    PROTO_PATH_MAX - sizeof("/update"));
 	setup_dirs();
+	/* Jails, disks and snapshots are walked to from here on. */
+	if (walk_hold("state-dir", env->bd_conf->cf_statedir) == -1)
+		log_debug("state-dir %s not held: each walk starts at /",
+		    env->bd_conf->cf_statedir);
 	{
 		struct stat	 st;
 

@@ -127,6 +127,7 @@ int	fd_own(int, uid_t, gid_t, mode_t);
 int	is_mount_root(int);
 int	open_dir_at(const char *, int, const char *, const char *, int);
 int	walk_dir(const char *, const char *, int);
+int	walk_hold(const char *, const char *);
 int	open_file(const char *, const char *, struct stat *);
 int	read_at(int, const char *, char *, size_t);
 int	write_at(int, const char *, const char *);

@@ -308,7 +308,42 @@ open_dir_at(const char *ctx, int dirfd, const char *shown, const char *name,
 	return fd;
 }
 
-/* Open directory path (O_PATH) from "/", one component at a time. */
+/*
+ * A directory walked once and held (the state directory, bangerd.c):
+ * a walk of it, or of a path below it, starts from its descriptor,
+ * not from "/" again.  It was held only if every directory down to it
+ * passed dir_secure(), which only root could have undone since.
+ */
+static struct {
+	char	 path[PATH_MAX];
+	size_t	 len;
+	int	 fd;
+} held = { "", 0, -1 };
+
+/*
+ * Hold directory path for the walks to come, if it and every directory
+ * above it are root's alone (else the walks go on from "/", and say
+ * what is wrong, each time).
+ */
+int
+walk_hold(const char *ctx, const char *path)
+{
+	int	 fd;
+
+	if (strlen(path) >= sizeof(held.path) ||
+	    (fd = walk_dir(ctx, path, WALK_SECURE)) == -1)
+		return -1;
+	if (held.fd != -1)
+		close(held.fd);
+	held.fd = fd;
+	held.len = strlcpy(held.path, path, sizeof(held.path));
+	return 0;
+}
+
+/*
+ * Open directory path (O_PATH) from "/", one component at a time; from
+ * the held directory, if path is it or below it.
+ */
 int
 walk_dir(const char *ctx, const char *path, int flags)
 {
@@ -323,16 +358,29 @@ walk_dir(const char *ctx, const char *path, int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		log_warn("%s: /", ctx);
-		return -1;
-	}
-	if ((flags & WALK_SECURE) && dir_secure(ctx, "/", fd) == -1)
-		goto fail;
-	if (path[1] == '\0')
-		return fd;
 	(void)strlcpy(buf, path, sizeof(buf));
-	for (c = buf + 1, last = 0; !last; c = e + 1) {
+	if (held.fd != -1 && held.len > 1 &&
+	    strncmp(path, held.path, held.len) == 0 &&
+	    (path[held.len] == '\0' || path[held.len] == '/')) {
+		if ((fd = fcntl(held.fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("%s: %s", ctx, held.path);
+			return -1;
+		}
+		if (path[held.len] == '\0')
+			return fd;
+		c = buf + held.len + 1;
+	} else {
+		if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			log_warn("%s: /", ctx);
+			return -1;
+		}
+		if ((flags & WALK_SECURE) && dir_secure(ctx, "/", fd) == -1)
+			goto fail;
+		if (path[1] == '\0')
+			return fd;
+		c = buf + 1;
+	}
+	for (last = 0; !last; c = e + 1) {
 		if ((e = strchr(c, '/')) == NULL) {
 			e = c + strlen(c);
 			last = 1;
