@@ -160,6 +160,15 @@ struct spawn_mem {
 #define SPAWN_STACK	(64 * 1024)
 #define SPAWN_GUARD	4096
 #define SPAWN_MAPLEN	(SPAWN_GUARD + SPAWN_STACK + sizeof(struct spawn_mem))
+/*
+ * Mappings no child runs on any more, kept for the next spawns: a new
+ * one would fault its pages in again (in memory the child shares with
+ * the parent, so with a TLB flush on every CPU that runs it), and its
+ * unmapping flush them all.
+ */
+#define SPAWN_KEEP	4
+static char	*spawn_kept[SPAWN_KEEP];
+static int	 spawn_nkept;
 
 #if defined(__x86_64__)
 #define SPAWN_SHARED_VM	1
@@ -829,14 +838,17 @@ fc_spawn_start(const struct jail_spec *js, int exefd, struct fc_proc *fp,
 	}
 	memset(fp, 0, sizeof(*fp));
 	fp->fp_pidfd = fp->fp_ptyfd = -1;
-	/* Zeroed: the child's stack below a guard page, then spawn_mem. */
-	if ((map = mmap(NULL, SPAWN_MAPLEN, PROT_READ | PROT_WRITE,
+	/* The child's stack below a guard page, then spawn_mem, zeroed. */
+	if (spawn_nkept > 0)
+		map = spawn_kept[--spawn_nkept];
+	else if ((map = mmap(NULL, SPAWN_MAPLEN, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)) == MAP_FAILED ||
 	    mprotect(map, SPAWN_GUARD, PROT_NONE) == -1) {
 		log_warn("%s: the child's stack", ctx);
 		goto fail;
 	}
 	sm = (struct spawn_mem *)(map + SPAWN_GUARD + SPAWN_STACK);
+	memset(sm, 0, sizeof(*sm));
 	sa = &sm->sm_sa;
 	jstr = &sm->sm_jstr;
 	/* What argv points to, copied: js is the caller's to reuse. */
@@ -1085,12 +1097,19 @@ fail:
 	return -1;
 }
 
-/* The child's stack and spawn_mem, once it no longer runs on them. */
+/*
+ * The child's stack and spawn_mem, once it no longer runs on them:
+ * kept for the next spawn, or unmapped.
+ */
 static void
 spawn_unmap(struct fc_proc *fp)
 {
-	if (fp->fp_spawnmem != NULL)
-		(void)munmap(fp->fp_spawnmem, SPAWN_MAPLEN);
+	if (fp->fp_spawnmem != NULL) {
+		if (spawn_nkept < SPAWN_KEEP)
+			spawn_kept[spawn_nkept++] = fp->fp_spawnmem;
+		else
+			(void)munmap(fp->fp_spawnmem, SPAWN_MAPLEN);
+	}
 	fp->fp_spawnmem = NULL;
 }
 
