@@ -17,6 +17,7 @@
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -48,6 +49,9 @@ struct prov_req {
 	int		pq_prefix;
 	int		pq_hostkeys;
 	int		pq_authkeys;	/* pq_keys holds them */
+	/* Whose VM, of which image: disks alike may share a disk child. */
+	uid_t		pq_owner;
+	char		pq_image[VALID_NAME_MAX + 1];
 	char		pq_keys[PROTO_AUTHKEYS_MAX];
 };
 
@@ -197,33 +201,48 @@ prov_compile(void)
 	seccomp_release(ctx);
 }
 
-/*
- * The disk child, forked by the provisioner or the worker: a tighter
- * seccomp filter, the files written, the disk closed, then its report.
- */
+/* A disk child's first step: its tighter seccomp filter. */
 static void
-prov_child(int disk, int report, const struct guest_spec *gs)
+prov_child_filter(void)
 {
-	struct guest_result	 gr;
 	scmp_filter_ctx		 ctx;
-	char			 cerr[GUESTFS_ERR_MAX];
 
-	memset(&gr, 0, sizeof(gr));
-	memset(cerr, 0, sizeof(cerr));
 	if (prov_prog.len > 0) {
 		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prov_prog,
 		    0, 0) == -1)
 			_exit(1);
 	} else if ((ctx = prov_filter()) == NULL || seccomp_load(ctx) < 0)
 		_exit(1);
+}
+
+/* One disk: the files written, the disk closed, then its report. */
+static int
+prov_one(int disk, int report, const struct guest_spec *gs)
+{
+	struct guest_result	 gr;
+	char			 cerr[GUESTFS_ERR_MAX];
+	int			 rv = 0;
+
+	memset(&gr, 0, sizeof(gr));
+	memset(cerr, 0, sizeof(cerr));
 	if (guestfs_provision(disk, gs, &gr, cerr, sizeof(cerr)) == -1)
 		gr.gr_written = -1;
 	/* Nothing of the disk held once the report is read. */
 	close(disk);
 	if (write(report, &gr, sizeof(gr)) != sizeof(gr) ||
 	    write(report, cerr, sizeof(cerr)) != sizeof(cerr))
-		_exit(1);
-	_exit(0);
+		rv = -1;
+	close(report);
+	explicit_bzero(&gr, sizeof(gr));
+	return rv;
+}
+
+/* The worker's own disk child, for one disk. */
+static void
+prov_child(int disk, int report, const struct guest_spec *gs)
+{
+	prov_child_filter();
+	_exit(prov_one(disk, report, gs) == -1);
 }
 
 /* A request's message: pq, and the descriptors' room. */
@@ -241,12 +260,267 @@ prov_msg(struct msghdr *msg, struct iovec *iov, struct prov_req *pq,
 	msg->msg_controllen = sizeof(cbuf->buf);
 }
 
-/* The provisioner's children that ended, reaped. */
+/*
+ * The provisioner's requests, grouped by whose VM and which image
+ * (prov_group): a group has at most one disk child at a time, and the
+ * requests that come meanwhile wait for its next, which takes them all
+ * (up to PROV_BATCH).  A disk child pays for its fork, its first
+ * touches of memory and its exit once for the disks it takes, not once
+ * each; and a burst of creations is provisioned at the pace of one
+ * core, not all at once.  Two groups never share a child: a disk
+ * whose file system took a child over reaches only disks of the same
+ * image, for the same owner, which that image could already rewrite
+ * from inside as they boot; another group's child, waiting or not, is
+ * never held up by it.
+ */
+#define PROV_BATCH	16
+
+struct prov_job {
+	TAILQ_ENTRY(prov_job)	 j_entry;
+	int			 j_disk;
+	int			 j_report;
+	struct prov_req		 j_pq;
+};
+TAILQ_HEAD(prov_jobs, prov_job);
+
+struct prov_group {
+	TAILQ_ENTRY(prov_group)	 g_entry;
+	uid_t			 g_owner;
+	char			 g_image[VALID_NAME_MAX + 1];
+	pid_t			 g_pid;		/* its disk child, or 0 */
+	struct prov_jobs	 g_jobs;	/* waiting for its next */
+};
+static TAILQ_HEAD(, prov_group)	 prov_groups =
+    TAILQ_HEAD_INITIALIZER(prov_groups);
+
+/* A job's spec: its request's strings, in place. */
+static void
+prov_spec(struct guest_spec *gs, const struct prov_req *pq)
+{
+	memset(gs, 0, sizeof(*gs));
+	gs->gs_hostname = pq->pq_hostname;
+	gs->gs_domain = pq->pq_domain;
+	gs->gs_addr = pq->pq_addr;
+	gs->gs_prefix = pq->pq_prefix;
+	gs->gs_gateway = pq->pq_gateway;
+	gs->gs_dns = pq->pq_dns;
+	gs->gs_mac = pq->pq_mac;
+	gs->gs_authkeys = pq->pq_authkeys ? pq->pq_keys : NULL;
+	gs->gs_hostkeys = pq->pq_hostkeys;
+}
+
+/* A job done with here: its descriptors closed (a closed pipe tells
+   the worker, if no child took it), its keys wiped. */
+static void
+prov_job_free(struct prov_job *j)
+{
+	close(j->j_disk);
+	close(j->j_report);
+	explicit_bzero(&j->j_pq, sizeof(j->j_pq));
+	free(j);
+}
+
+/* A group with no child and nothing waiting is forgotten. */
+static void
+prov_group_idle(struct prov_group *g)
+{
+	if (g->g_pid == 0 && TAILQ_EMPTY(&g->g_jobs)) {
+		TAILQ_REMOVE(&prov_groups, g, g_entry);
+		free(g);
+	}
+}
+
+static int
+fd_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * In a disk child: every descriptor closed but 0-2 and its own jobs',
+ * and every other job's request wiped from its copy of our memory.
+ */
+static void
+prov_isolate(struct prov_jobs *mine)
+{
+	struct prov_group	*g;
+	struct prov_job		*j;
+	int			 keep[2 * PROV_BATCH], i = 0, n, lo = 3;
+
+	TAILQ_FOREACH(j, mine, j_entry) {
+		keep[i++] = j->j_disk;
+		keep[i++] = j->j_report;
+	}
+	qsort(keep, i, sizeof(keep[0]), fd_cmp);
+	for (n = 0; n < i; n++) {
+		if (keep[n] > lo)
+			(void)close_range(lo, keep[n] - 1, 0);
+		if (keep[n] + 1 > lo)
+			lo = keep[n] + 1;
+	}
+	(void)close_range(lo, ~0U, 0);
+	TAILQ_FOREACH(g, &prov_groups, g_entry)
+		TAILQ_FOREACH(j, &g->g_jobs, j_entry)
+			explicit_bzero(&j->j_pq, sizeof(j->j_pq));
+}
+
+/* The group's next disk child, for what waits, if it has none. */
+static void
+prov_run(struct prov_group *g, int s, pid_t me)
+{
+	struct prov_jobs	 mine;
+	struct prov_job		*j;
+	struct guest_spec	 gs;
+	sigset_t		 none;
+	pid_t			 pid;
+	int			 n = 0;
+
+	if (g->g_pid != 0 || TAILQ_EMPTY(&g->g_jobs))
+		return;
+	TAILQ_INIT(&mine);
+	while (n < PROV_BATCH && (j = TAILQ_FIRST(&g->g_jobs)) != NULL) {
+		TAILQ_REMOVE(&g->g_jobs, j, j_entry);
+		TAILQ_INSERT_TAIL(&mine, j, j_entry);
+		n++;
+	}
+	switch (pid = fork()) {
+	case 0:
+		close(s);
+		/* It writes disks no one waits for once we are gone. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != me)
+			_exit(1);
+		prov_isolate(&mine);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		prov_child_filter();
+		n = 0;
+		TAILQ_FOREACH(j, &mine, j_entry) {
+			prov_spec(&gs, &j->j_pq);
+			if (prov_one(j->j_disk, j->j_report, &gs) == -1)
+				n = 1;
+		}
+		_exit(n);
+	case -1:
+		/* The closed pipes tell the worker. */
+		break;
+	default:
+		g->g_pid = pid;
+	}
+	while ((j = TAILQ_FIRST(&mine)) != NULL) {
+		TAILQ_REMOVE(&mine, j, j_entry);
+		prov_job_free(j);
+	}
+}
+
+/* Every group's next child, where one can start. */
+static void
+prov_run_all(int s, pid_t me)
+{
+	struct prov_group	*g, *tg;
+
+	TAILQ_FOREACH_SAFE(g, &prov_groups, g_entry, tg) {
+		prov_run(g, s, me);
+		prov_group_idle(g);
+	}
+}
+
+/* The provisioner's children that ended, reaped: their groups free. */
 static void
 prov_reap(void)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	struct prov_group	*g;
+	pid_t			 pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		TAILQ_FOREACH(g, &prov_groups, g_entry)
+			if (g->g_pid == pid) {
+				g->g_pid = 0;
+				break;
+			}
+}
+
+/*
+ * One request read, if one is there, and queued in its group: 1; 0 if
+ * none is.  A short request, or one without its disk and pipe, is
+ * dropped (its pipe, if it came, says so).  Ends the provisioner at
+ * end of file (the worker is gone) or on an error.
+ */
+static int
+prov_recv(int s)
+{
+	struct prov_group	*g;
+	struct prov_job		*j;
+	struct msghdr		 msg;
+	struct cmsghdr		*cmsg;
+	struct iovec		 iov;
+	union prov_cmsg		 cbuf;
+	ssize_t			 n;
+	int			 fds[2], i;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		_exit(1);
+	prov_msg(&msg, &iov, &j->j_pq, &cbuf);
+	while ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
+	    -1 && errno == EINTR)
 		;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		free(j);
+		return 0;
+	}
+	if (n == -1)
+		_exit(1);
+	if (n == 0)
+		_exit(0);	/* the worker is gone */
+	fds[0] = fds[1] = -1;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
+	    cmsg->cmsg_type == SCM_RIGHTS &&
+	    cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+		memcpy(fds, CMSG_DATA(cmsg), sizeof(fds));
+	else if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
+	    cmsg->cmsg_type == SCM_RIGHTS)
+		/* Not two: close what came. */
+		for (i = 0; (size_t)i < (cmsg->cmsg_len - CMSG_LEN(0)) /
+		    sizeof(int); i++) {
+			int	 f;
+
+			memcpy(&f, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(f));
+			close(f);
+		}
+	j->j_disk = fds[0];
+	j->j_report = fds[1];
+	if (n != (ssize_t)sizeof(j->j_pq) || fds[0] == -1 ||
+	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (fds[0] != -1)
+			close(fds[0]);
+		if (fds[1] != -1)
+			close(fds[1]);
+		explicit_bzero(&j->j_pq, sizeof(j->j_pq));
+		free(j);
+		return 1;
+	}
+	j->j_pq.pq_hostname[sizeof(j->j_pq.pq_hostname) - 1] = '\0';
+	j->j_pq.pq_domain[sizeof(j->j_pq.pq_domain) - 1] = '\0';
+	j->j_pq.pq_mac[sizeof(j->j_pq.pq_mac) - 1] = '\0';
+	j->j_pq.pq_image[sizeof(j->j_pq.pq_image) - 1] = '\0';
+	j->j_pq.pq_keys[sizeof(j->j_pq.pq_keys) - 1] = '\0';
+	TAILQ_FOREACH(g, &prov_groups, g_entry)
+		if (g->g_owner == j->j_pq.pq_owner &&
+		    strcmp(g->g_image, j->j_pq.pq_image) == 0)
+			break;
+	if (g == NULL) {
+		if ((g = calloc(1, sizeof(*g))) == NULL)
+			_exit(1);
+		g->g_owner = j->j_pq.pq_owner;
+		(void)strlcpy(g->g_image, j->j_pq.pq_image,
+		    sizeof(g->g_image));
+		TAILQ_INIT(&g->g_jobs);
+		TAILQ_INSERT_TAIL(&prov_groups, g, g_entry);
+	}
+	TAILQ_INSERT_TAIL(&g->g_jobs, j, j_entry);
+	return 1;
 }
 
 static void
@@ -257,24 +531,19 @@ prov_sigchld(int sig)
 
 /*
  * The provisioner, forked by vm_preinit() and in the worker's sandbox
- * already: one request at a time, each a fork.  It ends when the
- * worker does (end of file on its socket, or the death signal).
+ * already: it reads every request there is, starts each group's next
+ * disk child where the group has none running, and waits.  It ends
+ * when the worker does (end of file on its socket, or the death
+ * signal).
  */
 void
 vm_provisioner(int s, pid_t worker)
 {
-	static struct prov_req	 pq;
-	struct guest_spec	 gs;
 	struct sigaction	 sa;
-	struct msghdr		 msg;
-	struct cmsghdr		*cmsg;
-	struct iovec		 iov;
 	struct pollfd		 pfd;
-	union prov_cmsg		 cbuf;
 	sigset_t		 chld, none;
-	ssize_t			 n;
 	pid_t			 me = getpid();
-	int			 fds[2], i;
+	int			 i;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != worker)
 		_exit(1);
@@ -305,75 +574,11 @@ vm_provisioner(int s, pid_t worker)
 	pfd.events = POLLIN;
 	for (;;) {
 		prov_reap();
-		if (ppoll(&pfd, 1, NULL, &none) == -1) {
-			if (errno == EINTR)
-				continue;
+		while (prov_recv(s))
+			;
+		prov_run_all(s, me);
+		if (ppoll(&pfd, 1, NULL, &none) == -1 && errno != EINTR)
 			_exit(1);
-		}
-		prov_msg(&msg, &iov, &pq, &cbuf);
-		if ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
-		    -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			_exit(1);
-		}
-		if (n == 0)
-			_exit(0);	/* the worker is gone */
-		fds[0] = fds[1] = -1;
-		cmsg = CMSG_FIRSTHDR(&msg);
-		if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS &&
-		    cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int)))
-			memcpy(fds, CMSG_DATA(cmsg), sizeof(fds));
-		else if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS)
-			/* Not two: close what came. */
-			for (i = 0; (size_t)i < (cmsg->cmsg_len - CMSG_LEN(0)) /
-			    sizeof(int); i++) {
-				int	 f;
-
-				memcpy(&f, CMSG_DATA(cmsg) + i * sizeof(int),
-				    sizeof(f));
-				close(f);
-			}
-		/* A short request, or no disk and pipe: its pipe says so. */
-		if (n != (ssize_t)sizeof(pq) || fds[0] == -1 ||
-		    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			if (fds[0] != -1)
-				close(fds[0]);
-			if (fds[1] != -1)
-				close(fds[1]);
-			continue;
-		}
-		pq.pq_hostname[sizeof(pq.pq_hostname) - 1] = '\0';
-		pq.pq_domain[sizeof(pq.pq_domain) - 1] = '\0';
-		pq.pq_mac[sizeof(pq.pq_mac) - 1] = '\0';
-		pq.pq_keys[sizeof(pq.pq_keys) - 1] = '\0';
-		memset(&gs, 0, sizeof(gs));
-		gs.gs_hostname = pq.pq_hostname;
-		gs.gs_domain = pq.pq_domain;
-		gs.gs_addr = pq.pq_addr;
-		gs.gs_prefix = pq.pq_prefix;
-		gs.gs_gateway = pq.pq_gateway;
-		gs.gs_dns = pq.pq_dns;
-		gs.gs_mac = pq.pq_mac;
-		gs.gs_authkeys = pq.pq_authkeys ? pq.pq_keys : NULL;
-		gs.gs_hostkeys = pq.pq_hostkeys;
-		switch (fork()) {
-		case 0:
-			close(s);
-			/* It writes a disk no one waits for once we are gone. */
-			if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-			    getppid() != me)
-				_exit(1);
-			(void)sigprocmask(SIG_SETMASK, &none, NULL);
-			prov_child(fds[0], fds[1], &gs);
-		default:
-			/* -1: the closed pipe tells the worker. */
-			close(fds[0]);
-			close(fds[1]);
-			explicit_bzero(&pq.pq_keys, sizeof(pq.pq_keys));
-		}
 	}
 }
 
@@ -396,7 +601,8 @@ prov_lost(const char *why)
 
 /* The request to the provisioner: 0 sent, -1 not (the worker forks). */
 static int
-prov_send(const struct guest_spec *gs, int disk, int report)
+prov_send(const struct vm *v, const struct guest_spec *gs, int disk,
+    int report)
 {
 	static struct prov_req	 pq;
 	struct msghdr		 msg;
@@ -417,6 +623,10 @@ prov_send(const struct guest_spec *gs, int disk, int report)
 	    strlcpy(pq.pq_keys, gs->gs_authkeys, sizeof(pq.pq_keys)) >=
 	    sizeof(pq.pq_keys)))
 		return -1;	/* the worker's own child says what */
+	pq.pq_owner = v->v_owner;
+	if (strlcpy(pq.pq_image, v->v_image, sizeof(pq.pq_image)) >=
+	    sizeof(pq.pq_image))
+		return -1;
 	pq.pq_authkeys = gs->gs_authkeys != NULL;
 	pq.pq_addr = gs->gs_addr;
 	pq.pq_gateway = gs->gs_gateway;
@@ -472,7 +682,7 @@ vm_provision(struct vm *v, int disk, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (prov_send(&gs, disk, p[1]) == 0)
+	if (prov_send(v, &gs, disk, p[1]) == 0)
 		pid = -1;
 	else {
 		self = getpid();

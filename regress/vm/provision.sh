@@ -101,6 +101,56 @@ else
 	skip "provision: the disk child's filter" "no strace"
 fi
 
+# A burst: requests that come while their group's disk child runs (here,
+# while the provisioner is stopped) wait, and the group's next child
+# takes them all; another owner's VMs of the same image are a group of
+# their own, with a child of its own.
+if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
+	kill -STOP "$pp"
+	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range \
+	    -o "$T/batch.trace" &
+	sp=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
+	n0=$(grep -c ': created for uid' "$DLOG")
+	cpids=
+	for n in b1 b2 b3; do ctl vm create "$n" >"$T/$n.out" 2>&1 & cpids="$cpids $!"; done
+	for n in u1 u2; do user vm create "$n" >"$T/$n.out" 2>&1 & cpids="$cpids $!"; done
+	# Each asked of the provisioner once the parent has made its disk.
+	wait_for 30 sh -c "[ \$(grep -c ': created for uid' $DLOG) -ge $((n0 + 5)) ]"
+	sleep 1
+	kill -CONT "$pp"
+	# Not a bare wait: bangerd is a child of this shell too.
+	wait $cpids
+	kill "$sp"
+	wait "$sp" 2>/dev/null
+	for n in b1 b2 b3; do
+		expect_eq "provision: burst: $n is created" \
+		    "$(ctl vm show --json "$n" | jq -r .state)" "created"
+		expect_eq "provision: burst: $n's disk has its hostname" \
+		    "$(disk_file "$n" /etc/hostname)" "$n"
+	done
+	for n in u1 u2; do
+		expect_eq "provision: burst: the other owner's $n is created" \
+		    "$(user vm show --json "$n" | jq -r .state)" "created"
+		expect_eq "provision: burst: $n's disk has its hostname" \
+		    "$(disk_file "$n" /etc/hostname)" "$n"
+	done
+	# The provisioner's children: the other pids the trace names.
+	expect_eq "provision: burst: five disks, two owners: two disk children" \
+	    "$(grep -v "^$pp " "$T/batch.trace" | awk '{ print $1 }' | sort -u | wc -l)" 2
+	# Each child first closes every descriptor but its own disks' and
+	# pipes' (the other group's, waiting, among them).
+	expect_eq "provision: burst: each child closes all but its own descriptors" \
+	    "$(grep -v "^$pp " "$T/batch.trace" | grep -c -E 'close_range\([0-9]+, 4294967295, 0\) += 0')" 2
+	expect_eq "provision: burst: both reaped" "$(pgrep -P "$pp" | wc -l)" 0
+	expect_match "provision: burst: the provisioner is back to 0-2 and a socket" \
+	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')" "^0 1 2 [0-9]+ $"
+	for n in b1 b2 b3; do ctl vm rm "$n" >/dev/null; done
+	for n in u1 u2; do user vm rm "$n" >/dev/null; done
+else
+	skip "provision: a burst's disk children" "no strace"
+fi
+
 # The provisioner killed: the next creation goes on, the worker forks.
 if [ -n "$pp" ]; then
 	kill -KILL "$pp"
