@@ -156,6 +156,11 @@ sandbox_seccomp(int role, uint32_t flags)
 		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 		    SCMP_A1(SCMP_CMP_EQ, BLKDISCARDZEROES)) < 0)
 			fatalx("%s: seccomp_rule_add", __func__);
+		/* A disk child's CPU limit, on itself (provision.c). */
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
+		    SCMP_A1(SCMP_CMP_EQ, RLIMIT_CPU))) < 0 && rc != -EEXIST)
+			fatalx("%s: seccomp_rule_add", __func__);
 		break;
 	case PROC_NET:
 		if (seccomp_add(ctx, seccomp_net,

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -201,11 +202,29 @@ prov_compile(void)
 	seccomp_release(ctx);
 }
 
-/* A disk child's first step: its tighter seccomp filter. */
+/*
+ * CPU a disk child may spend on a disk, in seconds: a few milliseconds
+ * are the norm; a file system that made libext2fs loop would hold up
+ * the disks of its group waiting for the next child.  At the limit the
+ * kernel ends the child (SIGXCPU, then SIGKILL), its pipes close, and
+ * the worker undoes each VM it had not reported on.
+ */
+#define PROV_CPU_S	10
+
+/*
+ * A disk child's first steps, for n disks: its CPU limit, then its
+ * tighter seccomp filter.
+ */
 static void
-prov_child_filter(void)
+prov_child_filter(int n)
 {
+	struct rlimit		 rl;
 	scmp_filter_ctx		 ctx;
+
+	rl.rlim_cur = (rlim_t)PROV_CPU_S * n;
+	rl.rlim_max = rl.rlim_cur + 1;
+	if (setrlimit(RLIMIT_CPU, &rl) == -1)
+		_exit(1);
 
 	if (prov_prog.len > 0) {
 		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prov_prog,
@@ -241,7 +260,7 @@ prov_one(int disk, int report, const struct guest_spec *gs)
 static void
 prov_child(int disk, int report, const struct guest_spec *gs)
 {
-	prov_child_filter();
+	prov_child_filter(1);
 	_exit(prov_one(disk, report, gs) == -1);
 }
 
@@ -393,7 +412,7 @@ prov_run(struct prov_group *g, int s, pid_t me)
 		prov_isolate(&mine);
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		prov_child_filter();
+		prov_child_filter(n);
 		n = 0;
 		TAILQ_FOREACH(j, &mine, j_entry) {
 			prov_spec(&gs, &j->j_pq);

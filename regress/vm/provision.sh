@@ -107,7 +107,7 @@ fi
 # their own, with a child of its own.
 if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	kill -STOP "$pp"
-	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range \
+	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range,prlimit64 \
 	    -o "$T/batch.trace" &
 	sp=$!
 	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
@@ -142,6 +142,10 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	# pipes' (the other group's, waiting, among them).
 	expect_eq "provision: burst: each child closes all but its own descriptors" \
 	    "$(grep -v "^$pp " "$T/batch.trace" | grep -c -E 'close_range\([0-9]+, 4294967295, 0\) += 0')" 2
+	# ... and limits its CPU to 10 s a disk it took (3 and 2).
+	expect_eq "provision: burst: each child limits its CPU by its disks" \
+	    "$(grep -v "^$pp " "$T/batch.trace" | grep -o -E 'prlimit64\(0, RLIMIT_CPU, \{rlim_cur=[0-9]+' |
+	        sed 's/.*=//' | sort -n | tr '\n' ' ')" "20 30 "
 	expect_eq "provision: burst: both reaped" "$(pgrep -P "$pp" | wc -l)" 0
 	expect_match "provision: burst: the provisioner is back to 0-2 and a socket" \
 	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')" "^0 1 2 [0-9]+ $"
