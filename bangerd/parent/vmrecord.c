@@ -297,23 +297,15 @@ static int
 priv_put(const char *id, const char *suffix, const char *text, size_t len)
 {
 	char	 sfx[16], path[PATH_MAX], tmp[PATH_MAX];
-	int	 fd, saved, rv;
+	int	 saved;
 
 	snprintf(sfx, sizeof(sfx), "%s.tmp", suffix);
 	if (priv_path(id, suffix, path, sizeof(path)) == -1 ||
-	    priv_path(id, sfx, tmp, sizeof(tmp)) == -1)
+	    priv_path(id, sfx, tmp, sizeof(tmp)) == -1 ||
+	    journal_tmp_write(id, tmp, text, len) == -1)
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", id, tmp);
-		return -1;
-	}
-	rv = write(fd, text, len) == (ssize_t)len ? 0 : -1;
-	saved = errno;
-	close(fd);
-	if (rv == -1 || rename(tmp, path) == -1) {
-		if (rv == 0)
-			saved = errno;
+	if (rename(tmp, path) == -1) {
+		saved = errno;
 		unlink(tmp);
 		errno = saved;
 		log_warn("vm %s: write %s", id, tmp);

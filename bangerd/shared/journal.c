@@ -442,3 +442,35 @@ journal_file_sync(const char *path, int start)
 	close(fd);
 	return rv;
 }
+
+/*
+ * VM id's record text written whole into its temporary file tmp (0600,
+ * never through a symbolic link), for the caller to rename into place:
+ * 0, or -1 (logged, errno set) with tmp removed.
+ */
+int
+journal_tmp_write(const char *id, const char *tmp, const char *text,
+    size_t len)
+{
+	size_t	 off;
+	ssize_t	 n = 0;
+	int	 fd, saved;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("vm %s: %s", id, tmp);
+		return -1;
+	}
+	for (off = 0; off < len; off += n)
+		if ((n = write(fd, text + off, len - off)) <= 0)
+			break;
+	saved = n == 0 ? EIO : errno;
+	close(fd);
+	if (off < len) {
+		unlink(tmp);
+		errno = saved;
+		log_warn("vm %s: write %s", id, tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -28,5 +28,7 @@ int		 journal_write(struct journal *);
 off_t		 journal_used(struct journal *);
 int		 journal_reset(struct journal *);
 int		 journal_file_sync(const char *, int);
+int		 journal_tmp_write(const char *, const char *, const char *,
+		    size_t);
 
 #endif /* BANGERD_JOURNAL_H */

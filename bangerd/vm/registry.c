@@ -414,31 +414,6 @@ commit_drop(struct vm *v)
 	v->v_queued = 0;
 }
 
-/* A record's text into its temporary file tmp: 0, or -1 (logged). */
-static int
-tmp_write(const char *name, const char *tmp, const char *text, size_t len)
-{
-	size_t	 off;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("vm %s: %s", name, tmp);
-		return -1;
-	}
-	for (off = 0; off < len; off += n)
-		if ((n = write(fd, text + off, len - off)) <= 0)
-			break;
-	close(fd);
-	if (off < len) {
-		log_warn("vm %s: write %s", name, tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 int
 vm_save(struct vm *v)
 {
@@ -510,7 +485,7 @@ vm_save(struct vm *v)
 	if (buf == NULL)
 		return -1;
 	len = strlen(buf);
-	if (tmp_write(v->v_name, tmp, buf, len) == -1) {
+	if (journal_tmp_write(v->v_name, tmp, buf, len) == -1) {
 		free(buf);
 		return -1;
 	}
@@ -736,7 +711,7 @@ vm_load_record(const char *id, const char *path, int *fromj)
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_warn("vm %s: mkdir %s", id, dir);
 		ckpt_stuck = 1;
-	} else if (tmp_write(id, tmp, text, strlen(text)) == -1)
+	} else if (journal_tmp_write(id, tmp, text, strlen(text)) == -1)
 		ckpt_stuck = 1;
 	else if (rename(tmp, path) == -1) {
 		log_warn("vm %s: rename %s", id, tmp);
