@@ -39,10 +39,11 @@ static int	 vm_ssh(int, char **);
 static const struct ctl_cmd vm_cmds[] = {
 	{ "create", vm_create, "NAME [--image I] [--cpus N] [--memory SIZE] "
 	    "[--disk SIZE] [--ssh-key FILE] "
-	    "[--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] [--start] | "
-	    "NAME --from-snapshot VM/SNAP [--count N] [--publish ...] "
-	    "[--start]",
-	    "create a VM (and start it), or clones of a VM's snapshot" },
+	    "[--publish [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]] [--count N] "
+	    "[--start] | NAME --from-snapshot VM/SNAP [--count N] "
+	    "[--publish ...] [--start]",
+	    "create a VM (and start it), or clones of a VM's snapshot; "
+	    "--count N: NAME-1 to NAME-N" },
 	{ "start", vm_simple, "NAME", "boot a VM" },
 	{ "stop", vm_simple, "[-f] [--timeout S] NAME",
 	    "shut a VM down (Ctrl-Alt-Del, then kill; -f: kill now)" },
@@ -390,26 +391,30 @@ vm_create(int argc, char **argv)
 		vm_usage();
 	if (check_name(argv[optind]) == -1)
 		return 1;
-	if (count > 0 && cc.cc_from_vm[0] == '\0') {
-		warnx("--count makes clones: it goes with --from-snapshot");
-		return 1;
-	}
 	if (count == 0) {
 		strlcpy(cc.cc_name, argv[optind], sizeof(cc.cc_name));
 		return request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
 	}
-	/* NAME-1 to NAME-N, one after another; the first failure ends it */
+	/*
+	 * NAME-1 to NAME-N (VMs or clones), one after another on the same
+	 * terms; the first failure ends it.  NAME-N, the longest, is
+	 * checked before any is made.
+	 */
+	snprintf(name, sizeof(name), "%s-%d", argv[optind], count);
+	if (strlen(name) >= sizeof(cc.cc_name) || valid_name(name,
+	    strlen(name), &errstr) == -1) {
+		warnx("invalid VM name \"%s\": NAME-%d must be a name too "
+		    "(at most %zu characters)", name, count,
+		    sizeof(cc.cc_name) - 1);
+		return 1;
+	}
 	for (i = 1; i <= count; i++) {
-		snprintf(name, sizeof(name), "%s-%d", argv[optind], i);
-		if (strlcpy(cc.cc_name, name, sizeof(cc.cc_name)) >=
-		    sizeof(cc.cc_name) || valid_name(name, strlen(name),
-		    &errstr) == -1) {
-			warnx("invalid VM name \"%s\": NAME-%d must be a "
-			    "name too (at most %zu characters)", name, count,
-			    sizeof(cc.cc_name) - 1);
-			return 1;
-		}
-		if ((rv = request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc))) != 0)
+		snprintf(cc.cc_name, sizeof(cc.cc_name), "%s-%d",
+		    argv[optind], i);
+		rv = request(IMSG_CTL_VM_CREATE, &cc, sizeof(cc));
+		/* Each VM's line as it is made, even into a pipe. */
+		(void)fflush(stdout);
+		if (rv != 0)
 			return rv;
 	}
 	return 0;

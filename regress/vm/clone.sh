@@ -145,8 +145,6 @@ bad "--from-snapshot without a /" 'invalid --from-snapshot "web": VM/SNAP' \
     ctl vm create c2 --from-snapshot web
 bad "--memory with --from-snapshot" "--memory, --disk and --ssh-key do not go with it" \
     ctl vm create c2 --from-snapshot web/s1 --memory 256M
-bad "--count without --from-snapshot" "--count makes clones" \
-    ctl vm create c2 --count 2
 bad "a name taken" "a VM named c1 already exists" \
     ctl vm create c1 --from-snapshot web/s1
 expect_eq "clone: refusals leave no VM" \

@@ -252,6 +252,36 @@ expect_eq "vm: root's ls shows both" \
 expect_eq "vm: the member owns it" \
     "$(ctl vm show --json mine | jq .owner)" 65534
 
+# --count N: NAME-1 to NAME-N on the same terms, a line each; the first
+# failure ends it, naming the VM, and what was made before it stays.
+out=$(ctl vm create fleet --count 3 --memory 256M --disk 128M --start 2>&1)
+expect_eq "vm: --count 3 --start makes fleet-1 to fleet-3" "$out" \
+    "$(printf 'vm fleet-%s started\n' 1 2 3)"
+expect_eq "vm: ...each running, with the options given" \
+    "$(ctl vm ls --json | jq -r '.[] | select(.name | startswith("fleet-")) | "\(.name) \(.state) \(.memory_mib)"' | sort | tr '\n' ' ')" \
+    "fleet-1 running 256 fleet-2 running 256 fleet-3 running 256 "
+expect_eq "vm: ...each with its own address" \
+    "$(ctl vm ls --json | jq -r '.[] | select(.name | startswith("fleet-")) | .address' | sort -u | wc -l)" 3
+f2disk=$STATE/disks/$(vm_id fleet-2).ext4
+expect_eq "vm: ...and its own name in its disk" \
+    "$(debugfs -R 'cat /etc/hostname' "$f2disk" 2>/dev/null)" "fleet-2"
+for i in 1 2 3; do ctl vm rm -f "fleet-$i" >/dev/null; done
+ctl vm create few-2 >/dev/null
+out=$(ctl vm create few --count 3 2>&1); rc=$?
+expect_eq "vm: --count stops at the first failure (exit 1)" "$rc" 1
+expect_eq "vm: ...saying which, after the VMs made before it" \
+    "$(printf '%s\n' "$out" | sed 's/ (id [0-9a-f]*)$//')" \
+    "$(printf '%s\n' "vm few-1 created" "bangerctl: a VM named few-2 already exists")"
+expect_eq "vm: ...which stay; none is made after it" \
+    "$(ctl vm ls --json | jq -r '.[] | select(.name | startswith("few-")) | .name' | sort | tr '\n' ' ')" \
+    "few-1 few-2 "
+ctl vm rm few-1 >/dev/null; ctl vm rm few-2 >/dev/null
+bad "a --count of 0" 'invalid --count "0": 1 to 1000' ctl vm create x --count 0
+bad "a --count over 1000" 'invalid --count "1001": 1 to 1000' \
+    ctl vm create x --count 1001
+bad "a --count whose last name is too long" 'NAME-1000 must be a name too' \
+    ctl vm create "$(printf 'a%.0s' $(seq 60))" --count 1000
+
 # Bad input: the message, the status, and nothing made.
 bad "bad name" 'invalid VM name "Web_1"' ctl vm create Web_1
 bad "name too long" 'invalid VM name' ctl vm create "$(printf 'a%.0s' $(seq 64))"
