@@ -688,9 +688,12 @@ spawn_child(struct spawn_args *sa)
 		if ((r = SYS1(SYS_chdir, "/")) < 0)
 			spawn_fail(sa, ST_CHDIR_ROOT, r);
 
-		for (i = 0; SYS2(SYS_prctl, PR_CAPBSET_READ, i) >= 0; i++)
-			if ((r = SYS2(SYS_prctl, PR_CAPBSET_DROP, i)) < 0)
-				spawn_fail(sa, ST_CAPS, r);
+		/* Each capability the kernel knows, up to its EINVAL. */
+		for (i = 0; (r = SYS2(SYS_prctl, PR_CAPBSET_DROP, i)) >= 0;
+		    i++)
+			;
+		if (r != -EINVAL || i == 0)
+			spawn_fail(sa, ST_CAPS, r < 0 ? r : -EINVAL);
 		if ((r = SYS2(SYS_prctl, PR_CAP_AMBIENT,
 		    PR_CAP_AMBIENT_CLEAR_ALL)) < 0)
 			spawn_fail(sa, ST_CAPS, r);
