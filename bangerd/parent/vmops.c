@@ -548,11 +548,15 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		return 0;
 	}
 	pv->pv_pending = 0;
+	/*
+	 * Recorded with the VM's last record ("created"), not now: a
+	 * record cut short at "creating" is undone at start whatever it
+	 * names, its tap and disk being named by its id, and a restarted
+	 * net worker drops every address the records do not name
+	 * (vmop_net_sync).  The device-mapper backend records it with its
+	 * loop devices (pvm_disk_create).
+	 */
 	pvm_addr_set(pv, (struct in_addr){ .s_addr = na->na_addr });
-	if (pvm_save(pv) == -1) {
-		pvm_create_fail(pv, EIO, "cannot write its record");
-		return 0;
-	}
 	if (image_resolve(pv->pv_image, &img, msg, sizeof(msg)) == -1) {
 		pvm_create_fail(pv, errno, msg);
 		return 0;

@@ -47,9 +47,26 @@ syncs() {
 	    sed 's/^[0-9]* *//'
 }
 
-# Creation is synced in both processes: its record, its disk.
-n=$(syncs ctl vm create r1 | grep -c .)
+# Creation is synced in both processes: its record, its disk.  The
+# parent's journal once for each of its two states, "creating" and
+# "created", and nothing else of the parent's record is written: the
+# address goes with "created" (a creation cut short is undone whatever
+# its record names, and a restarted net worker drops the addresses no
+# record names).
+syncs ctl vm create r1 >"$T/r1.syncs"
+n=$(grep -c . "$T/r1.syncs")
 check "records: a creation is synced" test "$n" -gt 0
+expect_eq "records: ... the parent's journal synced twice" \
+    "$(grep -c "fdatasync([0-9]*<$STATE/priv/.journal>)" "$T/r1.syncs")" 2
+strace -qq -e trace=openat,rename,renameat,renameat2 -p "$DPID" \
+    -o "$T/r0.files" &
+SP=$!
+sleep 0.5
+ctl vm create r0 >/dev/null
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+expect_eq "records: ... and no run-time record of the parent's written" \
+    "$(grep -c '/priv/[0-9a-f]*\.run' "$T/r0.files")" 0
+ctl vm rm r0 >/dev/null
 id=$(vm_id r1)
 P=$STATE/priv/$id
 V=$STATE/vms/$id
