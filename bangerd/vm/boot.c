@@ -196,6 +196,7 @@ vm_boot_end(struct vm *v)
 
 	fcapi_cancel(v->v_api);
 	v->v_api = NULL;
+	vm_fcout_hold(v, 0);
 	if (v->v_boot == NULL)
 		return;
 	for (i = 0; i < v->v_boot->vb_n; i++)
@@ -268,6 +269,7 @@ vm_boot_begin(struct vm *v)
 	vm_boot_end(v);
 	if ((v->v_boot = calloc(1, sizeof(*v->v_boot))) == NULL)
 		fatal(NULL);
+	vm_fcout_hold(v, 1);
 	/* The address on the command line, for guests that take it there. */
 	if (v->v_addr.s_addr != 0) {
 		char	 a[16], g[16], m[16];
@@ -316,6 +318,7 @@ vm_boot_done(void *arg, int st, json_t *resp, const char *err, int errnum)
 	int			 first;
 
 	v->v_api = NULL;
+	vm_fcout_drain(v);
 	if (v->v_state != VM_STARTING)
 		return;
 	if (v->v_bootstep < BOOT_INSTANCE && (st < 200 || st > 299)) {

@@ -462,6 +462,55 @@ vm_fifo_read(struct vm *v, int metrics)
 		vm_fifo_end(v, metrics);
 }
 
+/*
+ * While the boot's requests run, Firecracker's log and metrics are read
+ * after each answer (vm_fcout_drain), not as they come: Firecracker logs
+ * each request just before it answers it, and a worker woken for the
+ * line would be woken again for the answer, twice a request.  Held,
+ * their events are off; let go, what is there is read and they are on
+ * again.  At most a few lines a request wait in the FIFO's 64 KiB.
+ */
+void
+vm_fcout_hold(struct vm *v, int hold)
+{
+	if (v->v_fcout_held == hold)
+		return;
+	v->v_fcout_held = hold;
+	if (hold) {
+		if (v->v_fclogfd != -1)
+			event_del(&v->v_fclog_ev);
+		if (v->v_metricsfd != -1)
+			event_del(&v->v_metrics_ev);
+		return;
+	}
+	vm_fcout_drain(v);
+	if (v->v_fclogfd != -1)
+		event_add(&v->v_fclog_ev, NULL);
+	if (v->v_metricsfd != -1)
+		event_add(&v->v_metrics_ev, NULL);
+}
+
+/*
+ * What the FIFOs hold now, taken.  An end of file is left to their
+ * events: a FIFO Firecracker has not opened yet (it opens each at its
+ * PUT) reads as one too.
+ */
+void
+vm_fcout_drain(struct vm *v)
+{
+	ssize_t	 n;
+	int	 m;
+
+	for (m = 0; m <= 1; m++) {
+		if ((m ? v->v_metricsfd : v->v_fclogfd) == -1)
+			continue;
+		while ((n = vm_fifo_pull(v, m)) > 0)
+			;
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			vm_fifo_end(v, m);
+	}
+}
+
 static void
 vm_fclog_ready(int fd, short event, void *arg)
 {
@@ -478,6 +527,7 @@ int
 vm_fcout_open(struct vm *v, char *err, size_t errlen)
 {
 	vm_fcout_close(v);
+	v->v_fcout_held = 0;
 	if ((v->v_fclogfd = vm_fifo_open(v, JAIL_LOG, err, errlen)) == -1)
 		return -1;
 	if ((v->v_metricsfd = vm_fifo_open(v, JAIL_METRICS, err,

@@ -172,6 +172,7 @@ struct vm {
 	struct event		 v_fclog_ev;
 	int			 v_metricsfd;
 	struct event		 v_metrics_ev;
+	int			 v_fcout_held;	/* vm_fcout_hold() */
 	char			*v_mbuf;	/* a metrics line so far */
 	size_t			 v_mlen;
 	int			 v_mskip;	/* dropping an overlong line */
@@ -269,6 +270,8 @@ void		 vm_console_open(struct vm *, int);
 void		 vm_console_close(struct vm *, const char *);
 int		 vm_fcout_open(struct vm *, char *, size_t);
 void		 vm_fcout_close(struct vm *);
+void		 vm_fcout_hold(struct vm *, int);
+void		 vm_fcout_drain(struct vm *);
 
 /* provision.c */
 int		 vm_provision(struct vm *, int, char *, size_t);
