@@ -129,6 +129,17 @@ expect_match "vm: firecracker's log is kept in the state directory" \
 expect_match "vm: ... with the requests it was sent" \
     "$(cat "$STATE/vms/$id/firecracker.log" 2>&1)" \
     'received a Put request on "/machine-config"'
+# Firecracker's log is read after each answer while the boot's
+# requests run: when start returns, the log holds every PUT it was sent
+# after the one that set the log up, in order.
+ctl vm create logq --disk 128M --start >/dev/null
+qid=$(vm_id logq)
+expect_eq "vm: when start returns, firecracker's log has each PUT, in order" \
+    "$(grep -o 'received a Put request on "[^"]*"' "$STATE/vms/$qid/firecracker.log" |
+	sed 's/.*on "\(.*\)"/\1/' | tr '\n' ' ')" \
+    "$(jq -r 'select(.method == "PUT" and .path != "/logger") | .path' \
+	"$STATE/jail/firecracker/$qid/root/run/fc-standin.requests" | tr '\n' ' ')"
+ctl vm rm -f logq >/dev/null
 wait_for 5 test -s "$STATE/vms/$id/metrics.json"
 expect_eq "vm: the metrics flushed at InstanceStart are kept" \
     "$(jq -c '.fc_standin' "$STATE/vms/$id/metrics.json" 2>&1)" \
