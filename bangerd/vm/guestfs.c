@@ -63,6 +63,8 @@
  *	pread64, pwrite64, lseek, write, fsync, close
  *			the disk: blocks with pread/pwrite, the superblock's
  *			changed bytes with lseek+write, fsync and close
+ *	sync_file_range	a batch's disks, their writeback started before
+ *			each is synced (provision.c)
  *	ioctl		BLKDISCARDZEROES (libext2fs's open; ENOTTY on a file)
  *	getuid, geteuid, getgid, getegid, prctl (PR_GET_DUMPABLE)
  *			libext2fs's safe_getenv()
@@ -72,9 +74,10 @@
  */
 const char *const guestfs_syscalls[] = {
 	"fcntl", "newfstatat", "fstat", "pread64", "pwrite64", "lseek",
-	"write", "fsync", "close", "ioctl", "getuid", "geteuid", "getgid",
-	"getegid", "prctl", "getrandom", "brk", "mmap", "munmap", "mremap",
-	"madvise", "clock_gettime", "gettimeofday", "time", NULL
+	"write", "fsync", "sync_file_range", "close", "ioctl", "getuid",
+	"geteuid", "getgid", "getegid", "prctl", "getrandom", "brk", "mmap",
+	"munmap", "mremap", "madvise", "clock_gettime", "gettimeofday",
+	"time", NULL
 };
 
 /* The directories guestfs touches, parents first. */
@@ -949,7 +952,8 @@ guestfs_provision(int fd, const struct guest_spec *gs,
 				if (ret == 0)
 					ret = fsfail(&g, rv, "fd %d: write "
 					    "the file system", fd);
-			} else if (fsync(fd) == -1 && ret == 0)
+			} else if (!gs->gs_nosync && fsync(fd) == -1 &&
+			    ret == 0)
 				ret = fail(err, errlen, "fd %d: fsync: %s", fd,
 				    strerror(errno));
 		} else

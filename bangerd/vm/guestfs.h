@@ -65,6 +65,7 @@ struct guest_spec {
 	const char	*gs_mac;	/* valid_mac(): 02:fc:... */
 	const char	*gs_authkeys;	/* OpenSSH public key lines, or NULL */
 	int		 gs_hostkeys;	/* generate SSH host keys */
+	int		 gs_nosync;	/* the caller syncs the disk after */
 };
 
 struct guest_result {

@@ -234,26 +234,48 @@ prov_child_filter(int n)
 		_exit(1);
 }
 
-/* One disk: the files written, the disk closed, then its report. */
+/* A disk's outcome, until it is reported. */
+struct prov_out {
+	struct guest_result	 po_gr;
+	char			 po_err[GUESTFS_ERR_MAX];
+};
+
+/* One disk's files written (synced unless gs says the caller does). */
+static void
+prov_write(int disk, const struct guest_spec *gs, struct prov_out *po)
+{
+	memset(po, 0, sizeof(*po));
+	if (guestfs_provision(disk, gs, &po->po_gr, po->po_err,
+	    sizeof(po->po_err)) == -1)
+		po->po_gr.gr_written = -1;
+}
+
+/* The disk closed, then its report. */
+static int
+prov_report(int disk, int report, struct prov_out *po)
+{
+	int	 rv = 0;
+
+	/* Nothing of the disk held once the report is read. */
+	close(disk);
+	if (write(report, &po->po_gr, sizeof(po->po_gr)) !=
+	    sizeof(po->po_gr) ||
+	    write(report, po->po_err, sizeof(po->po_err)) !=
+	    sizeof(po->po_err))
+		rv = -1;
+	close(report);
+	explicit_bzero(po, sizeof(*po));
+	return rv;
+}
+
+/* One disk: the files written and synced, the disk closed, its report. */
 static int
 prov_one(int disk, int report, const struct guest_spec *gs)
 {
-	struct guest_result	 gr;
-	char			 cerr[GUESTFS_ERR_MAX];
-	int			 rv = 0;
+	struct prov_out	 po;
 
-	memset(&gr, 0, sizeof(gr));
-	memset(cerr, 0, sizeof(cerr));
-	if (guestfs_provision(disk, gs, &gr, cerr, sizeof(cerr)) == -1)
-		gr.gr_written = -1;
-	/* Nothing of the disk held once the report is read. */
-	close(disk);
-	if (write(report, &gr, sizeof(gr)) != sizeof(gr) ||
-	    write(report, cerr, sizeof(cerr)) != sizeof(cerr))
-		rv = -1;
-	close(report);
-	explicit_bzero(&gr, sizeof(gr));
-	return rv;
+	prov_write(disk, gs, &po);
+	return prov_report(disk, report, &po);
 }
 
 /* The worker's own disk child, for one disk. */
@@ -383,13 +405,58 @@ prov_isolate(struct prov_jobs *mine)
 			explicit_bzero(&j->j_pq, sizeof(j->j_pq));
 }
 
+/*
+ * A disk child's n disks (n <= PROV_BATCH).  One is written and synced
+ * (guestfs.c).  Several are written in turn, each one's writeback
+ * started once it is written, then each is synced and reported in
+ * turn: the data goes to the device together, and a sync of the file
+ * system's log covers the disks whose changes it holds, where one disk
+ * at a time waited for its own writes and log.  No disk is reported
+ * before it is synced.  -1 if a report could not be written.
+ */
+static int
+prov_batch(struct prov_jobs *mine, int n)
+{
+	struct prov_out		 outs[PROV_BATCH];
+	struct guest_spec	 gs;
+	struct prov_job		*j;
+	int			 i, rv = 0;
+
+	if (n == 1) {
+		j = TAILQ_FIRST(mine);
+		prov_spec(&gs, &j->j_pq);
+		return prov_one(j->j_disk, j->j_report, &gs);
+	}
+	i = 0;
+	TAILQ_FOREACH(j, mine, j_entry) {
+		prov_spec(&gs, &j->j_pq);
+		gs.gs_nosync = 1;
+		prov_write(j->j_disk, &gs, &outs[i]);
+		(void)sync_file_range(j->j_disk, 0, 0, SYNC_FILE_RANGE_WRITE);
+		i++;
+	}
+	i = 0;
+	TAILQ_FOREACH(j, mine, j_entry) {
+		if (fsync(j->j_disk) == -1 && outs[i].po_gr.gr_written != -1) {
+			outs[i].po_gr.gr_written = -1;
+			outs[i].po_gr.gr_hostkey[0] = '\0';
+			outs[i].po_gr.gr_fingerprint[0] = '\0';
+			snprintf(outs[i].po_err, sizeof(outs[i].po_err),
+			    "fd %d: fsync: %s", j->j_disk, strerror(errno));
+		}
+		if (prov_report(j->j_disk, j->j_report, &outs[i]) == -1)
+			rv = -1;
+		i++;
+	}
+	return rv;
+}
+
 /* The group's next disk child, for what waits, if it has none. */
 static void
 prov_run(struct prov_group *g, int s, pid_t me)
 {
 	struct prov_jobs	 mine;
 	struct prov_job		*j;
-	struct guest_spec	 gs;
 	sigset_t		 none;
 	pid_t			 pid;
 	int			 n = 0;
@@ -413,13 +480,7 @@ prov_run(struct prov_group *g, int s, pid_t me)
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		prov_child_filter(n);
-		n = 0;
-		TAILQ_FOREACH(j, &mine, j_entry) {
-			prov_spec(&gs, &j->j_pq);
-			if (prov_one(j->j_disk, j->j_report, &gs) == -1)
-				n = 1;
-		}
-		_exit(n);
+		_exit(prov_batch(&mine, n) == -1);
 	case -1:
 		/* The closed pipes tell the worker. */
 		break;

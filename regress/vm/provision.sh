@@ -107,7 +107,7 @@ fi
 # their own, with a child of its own.
 if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	kill -STOP "$pp"
-	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range,prlimit64 \
+	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range,prlimit64,sync_file_range,fsync,write \
 	    -o "$T/batch.trace" &
 	sp=$!
 	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
@@ -141,11 +141,25 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	# Each child first closes every descriptor but its own disks' and
 	# pipes' (the other group's, waiting, among them).
 	expect_eq "provision: burst: each child closes all but its own descriptors" \
-	    "$(grep -v "^$pp " "$T/batch.trace" | grep -c -E 'close_range\([0-9]+, 4294967295, 0\) += 0')" 2
+	    "$(grep -v "^$pp " "$T/batch.trace" | grep -c -E '^[0-9]+ +close_range\([0-9]+, 4294967295, 0')" 2
+	expect_eq "provision: burst: ... with success" \
+	    "$(grep -v "^$pp " "$T/batch.trace" | grep -E 'close_range' | grep -c -- '= -1')" 0
 	# ... and limits its CPU to 10 s a disk it took (3 and 2).
 	expect_eq "provision: burst: each child limits its CPU by its disks" \
 	    "$(grep -v "^$pp " "$T/batch.trace" | grep -o -E 'prlimit64\(0, RLIMIT_CPU, \{rlim_cur=[0-9]+' |
 	        sed 's/.*=//' | sort -n | tr '\n' ' ')" "20 30 "
+	# Each child writes its disks, each one's writeback started once it
+	# is written (S), then syncs each (F) before its report (W W): its
+	# disks, then what follows its last sync_file_range.
+	for c in $(grep -v "^$pp " "$T/batch.trace" | awk '{ print $1 }' | sort -u); do
+		grep "^$c " "$T/batch.trace" | sed "s/^$c *//" |
+		    grep -o -E '^(sync_file_range|fsync|write)\(' |
+		    sed 's/sync_file_range(/S/; s/fsync(/F/; s/write(/W/' |
+		    tr -d '\n' | sed 's/^[^S]*//; s/^\(S*\)[^S]*S/\1S/' |
+		    awk '{ t = $0; sub(/.*S/, "", t); n = gsub(/S/, "", $0); print n, t }'
+	done | sort >"$T/batch.sync"
+	expect_eq "provision: burst: each child starts its disks' writeback, then syncs each before its report" \
+	    "$(tr '\n' '|' <"$T/batch.sync")" "2 FWWFWW|3 FWWFWWFWW|"
 	expect_eq "provision: burst: both reaped" "$(pgrep -P "$pp" | wc -l)" 0
 	expect_match "provision: burst: the provisioner is back to 0-2 and a socket" \
 	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')" "^0 1 2 [0-9]+ $"
