@@ -468,14 +468,13 @@ vm_fifo_read(struct vm *v, int metrics)
  * each request just before it answers it, and a worker woken for the
  * line would be woken again for the answer, twice a request.  Held,
  * their events are off; let go, what is there is read and they are on
- * again.  At most a few lines a request wait in the FIFO's 64 KiB.
+ * again (letting go of FIFOs not held reads what the events would, and
+ * adds events already added: nothing).  At most a few lines a request
+ * wait in the FIFO's 64 KiB.
  */
 void
 vm_fcout_hold(struct vm *v, int hold)
 {
-	if (v->v_fcout_held == hold)
-		return;
-	v->v_fcout_held = hold;
 	if (hold) {
 		if (v->v_fclogfd != -1)
 			event_del(&v->v_fclog_ev);
@@ -527,7 +526,6 @@ int
 vm_fcout_open(struct vm *v, char *err, size_t errlen)
 {
 	vm_fcout_close(v);
-	v->v_fcout_held = 0;
 	if ((v->v_fclogfd = vm_fifo_open(v, JAIL_LOG, err, errlen)) == -1)
 		return -1;
 	if ((v->v_metricsfd = vm_fifo_open(v, JAIL_METRICS, err,

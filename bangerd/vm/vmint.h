@@ -172,7 +172,6 @@ struct vm {
 	struct event		 v_fclog_ev;
 	int			 v_metricsfd;
 	struct event		 v_metrics_ev;
-	int			 v_fcout_held;	/* vm_fcout_hold() */
 	char			*v_mbuf;	/* a metrics line so far */
 	size_t			 v_mlen;
 	int			 v_mskip;	/* dropping an overlong line */
