@@ -57,8 +57,10 @@ enum proto_type {
 	IMSG_VMOP_SOCKET,	/* struct vmop_id: API socket access */
 	IMSG_VMOP_SIGNAL,	/* struct vmop_signal */
 	/*
-	 * Retired, refused: a VM's disk fd.  A new VM's disk comes with
-	 * CREATE's reply, the only time the vm worker is handed one.
+	 * Retired as a request, refused: a VM's disk fd.  The vm worker is
+	 * handed a VM's disk only when it is new: a file disk in a result
+	 * of this op, ahead of CREATE's reply; a device-mapper one with
+	 * CREATE's reply.
 	 */
 	IMSG_VMOP_DISK,
 	IMSG_VMOP_DESTROY,	/* struct vmop_id: remove what CREATE made */

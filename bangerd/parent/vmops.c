@@ -226,6 +226,7 @@ pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
 }
 
 static void	create_commit(struct pvm *, const struct vmop_result *);
+static int	create_disk_send(struct pvm *, char *, size_t);
 
 /*
  * Creation, in two turns.  The record first, "creating", naming who
@@ -371,11 +372,11 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	}
 	/*
 	 * A new disk goes to the vm worker with this reply, to write the
-	 * guest's files into (a clone's is its snapshot's, as it was):
-	 * the only time the vm worker is handed a VM's disk.
+	 * guest's files into, unless it went ahead (create_disk_send); a
+	 * clone's is its snapshot's, as it was.
 	 */
-	if (pv->pv_from == NULL && disk_open(env->bd_conf->cf_statedir,
-	    pv->pv_id, &fd) == -1) {
+	if (pv->pv_from == NULL && !pv->pv_disk_sent &&
+	    disk_open(env->bd_conf->cf_statedir, pv->pv_id, &fd) == -1) {
 		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
 		pvm_create_fail(pv, errno, msg);
 		return;
@@ -389,6 +390,41 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	memcpy(vr.vr_bootargs, img->vr_bootargs, sizeof(vr.vr_bootargs));
 	memcpy(vr.vr_initrd, img->vr_initrd, sizeof(vr.vr_initrd));
 	vmop_reply(w, pv->pv_peerid, &vr, fd);
+}
+
+/*
+ * A new file disk goes to the vm worker as soon as it is made, before
+ * the tap and before the creation is recorded: the disk child writes
+ * the guest's files while the parent makes the tap and syncs, and the
+ * vm worker records the VM created only once it has both the disk
+ * child's report and CREATE's reply (which then comes without a disk).
+ * This is the only time the vm worker is handed a VM's disk.  If the
+ * creation fails after it, the reply says so and the disk is removed
+ * as ever: the child writes into a file no one will open again.  A
+ * device-mapper disk waits for the reply: a child holding it open
+ * would keep its removal from undoing a failed creation.  The message
+ * is written at once, not at the next turn of the loop, or it would
+ * wait for the tap.
+ */
+static int
+create_disk_send(struct pvm *pv, char *msg, size_t len)
+{
+	struct worker		*w = &env->bd_workers[PROC_VM];
+	struct vmop_result	 vr;
+	int			 fd;
+
+	if (disk_open(env->bd_conf->cf_statedir, pv->pv_id, &fd) == -1) {
+		snprintf(msg, len, "disk: %s", strerror(errno));
+		return -1;
+	}
+	pvm_result_init(pv, IMSG_VMOP_DISK, &vr);
+	vmop_reply(w, pv->pv_peerid, &vr, fd);
+	pv->pv_disk_sent = 1;
+	if (w->w_iev != NULL) {
+		(void)imsgbuf_write(&w->w_iev->ibuf);
+		imsg_event_add(w->w_iev);
+	}
+	return 0;
 }
 
 /*
@@ -569,6 +605,11 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 	}
 	if (pvm_disk_create(pv, &img, srcfd, pv->pv_want_size,
 	    pv->pv_want_flags, msg, sizeof(msg)) == -1) {
+		pvm_create_fail(pv, errno, msg);
+		return 0;
+	}
+	if (pv->pv_from == NULL && pvm_disk_file(pv) &&
+	    create_disk_send(pv, msg, sizeof(msg)) == -1) {
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}

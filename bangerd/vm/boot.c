@@ -108,7 +108,14 @@ vm_start_boot(struct vm *v)
 	}
 	if (vm_identity(v, vs.vs_identity, sizeof(vs.vs_identity)) == -1)
 		fatalx("vm %s: its identity does not fit", v->v_id);
-	vmop_send(IMSG_VMOP_START, &vs, sizeof(vs));
+	/*
+	 * A first start's record (vm_start_begin) is synced while the
+	 * parent builds the jail and spawns Firecracker: what must be
+	 * durable first is the record, before the guest runs, not before
+	 * the spawn.  vm_boot_begin() commits it before any request to
+	 * Firecracker if it is still queued.
+	 */
+	vmop_send_ahead(IMSG_VMOP_START, &vs, sizeof(vs));
 	explicit_bzero(vs.vs_identity, sizeof(vs.vs_identity));
 }
 
@@ -261,6 +268,12 @@ vm_boot_begin(struct vm *v)
 	char		 err[PROTO_MSG_MAX];
 	int		 n;
 
+	/*
+	 * A first start's record, sent to the parent ahead of its commit
+	 * (vm_start_boot), durable before the guest can run.
+	 */
+	if (v->v_queued)
+		vm_commit_now();
 	/* Our read ends first: Firecracker opens its ends at PUT. */
 	if (vm_fcout_open(v, err, sizeof(err)) == -1) {
 		vm_boot_fail(v, "", err);

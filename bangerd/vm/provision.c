@@ -123,14 +123,14 @@ vm_provision_read(int fd, short event, void *arg)
 		else
 			vm_strf(&v->v_error, "the disk child died "
 			    "(wait status %d)", status);
-		vm_create_undo(v);
+		vm_provision_done(v, 0);
 		return;
 	}
 	pr->pr_msg.cerr[sizeof(pr->pr_msg.cerr) - 1] = '\0';
 	if (gr->gr_written == -1) {
 		vm_strset(&v->v_error, pr->pr_msg.cerr, PROTO_MSG_MAX);
 		vm_provision_end(v);
-		vm_create_undo(v);
+		vm_provision_done(v, 0);
 		return;
 	}
 	gr->gr_hostkey[sizeof(gr->gr_hostkey) - 1] = '\0';
@@ -138,7 +138,27 @@ vm_provision_read(int fd, short event, void *arg)
 	log_info("vm %s: provisioned: %d files, host key %s", v->v_name,
 	    gr->gr_written, gr->gr_fingerprint[0] ? gr->gr_fingerprint : "-");
 	vm_provision_end(v);
-	vm_created(v);
+	vm_provision_done(v, 1);
+}
+
+/*
+ * Its disk written (ok) or not: the VM is created, or undone, unless
+ * its disk came ahead of CREATE's reply and that has not come yet: the
+ * reply ends it then (vm.c).  Until the parent's part is done, nothing
+ * is asked of it about the VM.
+ */
+void
+vm_provision_done(struct vm *v, int ok)
+{
+	if ((v->v_newdisk & NEWDISK_EARLY) &&
+	    !(v->v_newdisk & NEWDISK_REPLIED)) {
+		v->v_newdisk |= ok ? NEWDISK_WRITTEN : NEWDISK_FAILED;
+		return;
+	}
+	if (ok)
+		vm_created(v);
+	else
+		vm_create_undo(v);
 }
 
 /*

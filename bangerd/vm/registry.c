@@ -377,6 +377,17 @@ commit_run(int fd, short event, void *arg)
 	control_release();
 }
 
+/* The commit queued, run now rather than in the next turn of the loop. */
+void
+vm_commit_now(void)
+{
+	if (TAILQ_EMPTY(&commit_q))
+		return;
+	if (evtimer_initialized(&commit_ev))
+		evtimer_del(&commit_ev);
+	commit_run(-1, EV_TIMEOUT, NULL);
+}
+
 /* The commit run in the next turn of the event loop. */
 static void
 commit_kick(void)

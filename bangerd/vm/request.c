@@ -38,6 +38,26 @@ vmop_send(uint32_t type, const void *data, size_t len)
 	return imsg_compose_event(parent_iev, type, 0, 0, -1, data, len);
 }
 
+/*
+ * A request that need not wait for the group commit (imsg_hold): it
+ * goes at once if nothing held is queued before it, else in its turn.
+ * The caller sees to it that nothing acts on its answer before the
+ * commit (a start's: vm_boot_begin).
+ */
+int
+vmop_send_ahead(uint32_t type, const void *data, size_t len)
+{
+	int	 empty = imsgbuf_queuelen(&parent_iev->ibuf) == 0;
+
+	if (vmop_send(type, data, len) == -1)
+		return -1;
+	if (empty && imsg_hold) {
+		(void)imsgbuf_write(&parent_iev->ibuf);
+		imsg_event_add(parent_iev);
+	}
+	return 0;
+}
+
 /* A request answered to a client: peerid is its id (ls, rm). */
 int
 vmop_send_to(uint32_t type, uint32_t peerid, const void *data, size_t len)

@@ -109,6 +109,17 @@ vm_result(struct imsg *imsg)
 				vm_created(v);
 			break;
 		}
+		if (v->v_newdisk & NEWDISK_EARLY) {
+			/* Its disk came ahead: the later of the two ends it. */
+			if (fd != -1)
+				close(fd);
+			v->v_newdisk |= NEWDISK_REPLIED;
+			if (v->v_newdisk & NEWDISK_FAILED)
+				vm_create_undo(v);
+			else if (v->v_newdisk & NEWDISK_WRITTEN)
+				vm_created(v);
+			break;
+		}
 		/*
 		 * Its files go into the disk, whose fd came with the reply,
 		 * before anything boots it.
@@ -122,6 +133,26 @@ vm_result(struct imsg *imsg)
 			break;
 		}
 		/* The child has its own; it reports when it is done. */
+		close(fd);
+		break;
+	case IMSG_VMOP_DISK:
+		/*
+		 * A new file disk, ahead of CREATE's reply: its files go in
+		 * while the parent makes the tap.
+		 */
+		if (fd == -1 || v->v_state != VM_CREATING || v->v_newdisk ||
+		    v->v_clone_snap != NULL || v->v_prov != NULL) {
+			log_warnx("vm %s: a disk it does not wait for", v->v_name);
+			if (fd != -1)
+				close(fd);
+			break;
+		}
+		vm_from_result(v, &vr);
+		v->v_newdisk = NEWDISK_EARLY;
+		if (vm_provision(v, fd, err, sizeof(err)) == -1) {
+			vm_strset(&v->v_error, err, PROTO_MSG_MAX);
+			v->v_newdisk |= NEWDISK_FAILED;
+		}
 		close(fd);
 		break;
 	case IMSG_VMOP_START:

@@ -76,6 +76,16 @@ struct vm_viewer {
 	int			 vv_attached;	/* vm console: may type */
 };
 
+/*
+ * A new file disk comes ahead of CREATE's reply (the parent makes the
+ * tap meanwhile): its provisioning and the parent's part finish in
+ * either order, and the VM is created once both have (v_newdisk).
+ */
+#define NEWDISK_EARLY	0x01	/* the disk came ahead of the reply */
+#define NEWDISK_WRITTEN	0x02	/* its disk child reported it written */
+#define NEWDISK_FAILED	0x04	/* provisioning failed: v_error says why */
+#define NEWDISK_REPLIED	0x08	/* CREATE's reply came: the parent's part */
+
 struct vm {
 	TAILQ_ENTRY(vm)		 v_entry;
 	/* vm_names and vm_ids, kept in step with vms by vm_link */
@@ -115,6 +125,7 @@ struct vm {
 	char			*v_hostkey;
 	char			*v_sshkey;	/* --ssh-key */
 	int			 v_create_failed;
+	int			 v_newdisk;	/* NEWDISK_*, file disks */
 	/*
 	 * v_fresh: no guest has booted the disk since it was provisioned
 	 * (so it needs no e2fsck); v_sync: the next save is synced;
@@ -235,6 +246,7 @@ struct vm	*vm_new(void);
 void		 vm_load(void);
 void		 vm_save_grouped(void);
 int		 vm_checkpoint(void);
+void		 vm_commit_now(void);
 
 /* state.c */
 void		 vm_set_state(struct vm *, int);
@@ -275,6 +287,7 @@ void		 vm_fcout_drain(struct vm *);
 /* provision.c */
 int		 vm_provision(struct vm *, int, char *, size_t);
 void		 vm_created(struct vm *);
+void		 vm_provision_done(struct vm *, int);
 /* clone.c */
 int		 vm_clone_prepare(uint32_t, uid_t, const struct ctl_vm_create *,
 		    struct vm *, char *, size_t);
@@ -300,6 +313,7 @@ extern int		 bridge_prefix;
 void		 vmop_channel(struct imsgev *);
 void		 vmop_release(void);
 int		 vmop_send(uint32_t, const void *, size_t);
+int		 vmop_send_ahead(uint32_t, const void *, size_t);
 int		 vmop_send_to(uint32_t, uint32_t, const void *, size_t);
 void		 vmop_id_send(uint32_t, struct vm *);
 void		 vmop_signal_send(struct vm *, int);

@@ -26,10 +26,12 @@ for i in $(seq 1 20); do
 done
 expect_eq "crash: twenty creates with a disk too small fail" "$n" 20
 # The net worker writes releases to its table once those at hand are
-# dealt with: the last may land just after the client's answer.
-wait_for 5 sh -c "! grep -qv '^#' '$STATE/net/ipam.table'"
-expect_eq "crash: ... and hold no address" \
-    "$(grep -vc '^#' "$STATE/net/ipam.table")" 0
+# dealt with: the last may land just after the client's answer.  A
+# lease taken and released in one batch may never be written at all:
+# no table is an empty one.
+leases() { cat "$STATE/net/ipam.table" 2>/dev/null | grep -vc '^#'; }
+wait_for 5 sh -c "! grep -qsv '^#' '$STATE/net/ipam.table'"
+expect_eq "crash: ... and hold no address" "$(leases)" 0
 expect_eq "crash: ... and leave no record" \
     "$(ls "$STATE/priv" "$STATE/vms")" "$STATE/priv:
 

@@ -81,6 +81,25 @@ n=$(syncs ctl vm start r1 | grep -c .)
 check "records: a first start is synced" test "$n" -gt 0
 expect_eq "records: ... as the state before it" \
     "$(jq -r '.state, .fresh // false' "$V/vm.json" | tr '\n' ' ')" "created false "
+# The first start is asked of the parent before that sync, which runs
+# while the parent spawns Firecracker: what must be durable first is
+# the record, before the guest runs (the first request to its API).
+ctl vm create r2 >/dev/null
+strace -qq -y -e trace=sendmsg,fdatasync,connect -p "$(vmw)" \
+    -o "$T/r2.start" &
+SP=$!
+sleep 0.5
+ctl vm start r2 >/dev/null
+kill "$SP"; wait "$SP" 2>/dev/null; SP=
+ask=$(grep -n -E '^sendmsg\(3[<,]' "$T/r2.start" | head -1 | cut -d: -f1)
+synced=$(grep -n 'fdatasync(' "$T/r2.start" | head -1 | cut -d: -f1)
+api=$(grep -n 'connect(.*firecracker\.socket' "$T/r2.start" | head -1 |
+    cut -d: -f1)
+check "records: a first start is asked of the parent before it is synced" \
+    test "${ask:-0}" -gt 0 -a "${ask:-0}" -lt "${synced:-0}"
+check "records: ... and synced before its VM's API is used" \
+    test "${synced:-0}" -gt 0 -a "${synced:-0}" -lt "${api:-0}"
+ctl vm rm -f r2 >/dev/null
 ctl vm stop r1 >/dev/null
 # Starts and stops after it are run-time states: nothing synced.
 expect_eq "records: a start syncs nothing" "$(syncs ctl vm start r1)" ""

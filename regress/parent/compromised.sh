@@ -24,6 +24,11 @@ ctl vm create running --publish 8080:80 --start >/dev/null
 rid=$(vm_id running)
 user vm create theirs >/dev/null
 tid=$(vm_id theirs)
+# The net worker writes its table of leases a moment after the VMs are
+# made: the snapshot of the host below starts with all three in it.
+for i in "$id" "$rid" "$tid"; do
+	wait_for 5 grep -q "^$i " "$STATE/net/ipam.table"
+done
 sleep 300 &
 canary=$!
 

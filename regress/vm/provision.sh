@@ -15,8 +15,19 @@ for tool in debugfs jq; do
 done
 
 daemon_setup
-trap daemon_cleanup EXIT
-vm_daemon_start provision
+trap 'kill $SP 2>/dev/null; [ -n "${pp:-}" ] && kill -CONT "$pp" 2>/dev/null; daemon_cleanup' EXIT
+# An image whose file system has no free inode: provisioning its disk
+# fails.
+truncate -s 4M "$T/full.ext4"
+mkfs.ext4 -q -F -N 16 "$T/full.ext4"
+for i in 1 2 3 4 5 6 7 8; do
+	debugfs -w -R "mkdir d$i" "$T/full.ext4" >/dev/null 2>&1
+done
+chmod 0644 "$T/full.ext4"
+vm_daemon_start provision "image \"full\" {
+	kernel \"$T/img/vmlinux\"
+	rootfs \"$T/full.ext4\"
+}"
 
 provisioner() { pgrep -P "$(worker_pid vm)" -f '^bangerd: vm provisioner'; }
 # disk_file NAME PATH: a file in the VM's disk, as the guest will see it.
@@ -167,6 +178,75 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	for n in u1 u2; do user vm rm "$n" >/dev/null; done
 else
 	skip "provision: a burst's disk children" "no strace"
+fi
+
+# A new disk goes to the vm worker as soon as the parent has made it,
+# before the tap (the parent's only descriptor passed in a creation),
+# and is written while the parent makes the tap and syncs its record.
+# slowed CMD...: CMD with each sync of the parent's 300 ms late.
+slowed() {
+	strace -qq -p "$DPID" -e trace=fdatasync,fsync \
+	    -e inject=fdatasync,fsync:delay_enter=300000 -o /dev/null &
+	SP=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$DPID/status"
+	"$@"
+	kill "$SP"; wait "$SP" 2>/dev/null; SP=
+}
+# nothing_left: the disks, records, VM directories and taps there are.
+nothing_left() {
+	ls "$STATE/disks" "$STATE/priv" "$STATE/vms"
+	in_ns ip -o link | grep -c fc-tap-
+}
+if command -v strace >/dev/null 2>&1; then
+	strace -qq -p "$DPID" -e trace=sendmsg,ioctl -o "$T/early.trace" &
+	SP=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$DPID/status"
+	ctl vm create e1 >/dev/null
+	kill "$SP"; wait "$SP" 2>/dev/null; SP=
+	fdsend=$(grep -n 'SCM_RIGHTS' "$T/early.trace" | head -1 | cut -d: -f1)
+	tapmade=$(grep -n 'TUNSETIFF' "$T/early.trace" | head -1 | cut -d: -f1)
+	check "provision: a new disk is handed over before its tap is made" \
+	    test "${fdsend:-0}" -gt 0 -a "${fdsend:-0}" -lt "${tapmade:-0}"
+	expect_eq "provision: ... and handed over once" \
+	    "$(grep -c 'SCM_RIGHTS' "$T/early.trace")" 1
+	expect_eq "provision: ... and written" "$(disk_file e1 /etc/hostname)" "e1"
+	ctl vm rm e1 >/dev/null
+
+	slowed ctl vm create e2 >/dev/null
+	id=$(vm_id e2)
+	prov=$(grep -n 'vm: vm e2: provisioned' "$DLOG" | head -1 | cut -d: -f1)
+	made=$(grep -n "vm $id: created for uid" "$DLOG" | head -1 | cut -d: -f1)
+	check "provision: with the parent's syncs slow, the disk is written before the parent records it created" \
+	    test "${prov:-0}" -gt 0 -a "${prov:-0}" -lt "${made:-0}"
+	expect_eq "provision: ... and the VM is created once both are done" \
+	    "$(ctl vm show --json e2 | jq -r .state) $(disk_file e2 /etc/hostname)" \
+	    "created e2"
+	ctl vm rm e2 >/dev/null
+
+	# Provisioning fails before the parent's part is done: the VM is
+	# undone once it is, and nothing of it is left.
+	before=$(nothing_left)
+	out=$(slowed ctl vm create f1 --image full 2>&1)
+	expect_match "provision: a disk that cannot be written, before the parent is done: refused" \
+	    "$out" "^bangerctl: vm f1: provisioning its disk: .*inode"
+	expect_eq "provision: ... nothing of it is left" "$(nothing_left)" "$before"
+	expect_eq "provision: ... and no VM" "$(ctl vm ls --json | jq -r '.[].name' | grep -c '^f1$')" 0
+else
+	skip "provision: a new disk handed over before its tap" "no strace"
+fi
+# ... and after it: the parent is done before the disk child starts.
+if [ -n "$pp" ]; then
+	before=$(nothing_left)
+	kill -STOP "$pp"
+	n0=$(grep -c ': created for uid' "$DLOG")
+	ctl vm create f2 --image full >"$T/f2.out" 2>&1 &
+	cp=$!
+	wait_for 30 sh -c "[ \$(grep -c ': created for uid' $DLOG) -gt $n0 ]"
+	kill -CONT "$pp"
+	wait "$cp"
+	expect_match "provision: a disk that cannot be written, after the parent is done: refused" \
+	    "$(cat "$T/f2.out")" "^bangerctl: vm f2: provisioning its disk: .*inode"
+	expect_eq "provision: ... nothing of it is left" "$(nothing_left)" "$before"
 fi
 
 # The provisioner killed: the next creation goes on, the worker forks.
