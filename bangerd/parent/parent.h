@@ -215,6 +215,7 @@ int	 pvm_disk_file(const struct pvm *);
 void	 pvm_disk_setf(struct pvm *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 int	 pvm_save_sync(struct pvm *);
+int	 pvm_save_unsynced(struct pvm *);
 void	 pvm_save_all(struct pvm **, int *, size_t);
 int	 pvm_save(struct pvm *);
 int	 pvm_set_state(struct pvm *, int);

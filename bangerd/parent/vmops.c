@@ -226,6 +226,7 @@ pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
 }
 
 static void	create_commit(struct pvm *, const struct vmop_result *);
+static void	create_first_done(struct pvm *, int);
 static int	create_disk_send(struct pvm *, char *, size_t);
 
 /*
@@ -287,24 +288,32 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	pv->pv_peerid = peerid;
 	pv->pv_want_size = vc->vc_disk_size;
 	pv->pv_want_flags = vc->vc_flags;
-	/* Held (its id, its uid) while its record waits to be written. */
 	pvm_insert(pv);
-	create_commit(pv, NULL);
+	/*
+	 * Its first record, written but not synced (pvm_save_unsynced),
+	 * before anything of it is made: the address is asked for at
+	 * once.  A power cut may take that record; then it takes the
+	 * creation with it: what the creation made is named by the VM's
+	 * id and swept at the next start (sweep.c), and the vm worker,
+	 * whose own record of it was synced before it asked, finds that
+	 * no creation of it is left.  Its last record is synced
+	 * (creates_run), and syncs the first with it.
+	 */
+	create_first_done(pv, pvm_save_unsynced(pv) == -1 ?
+	    (errno ? errno : EIO) : 0);
 	return 0;
 }
 
 /*
- * A creation's first record ("creating") and its last ("created") are
- * saved in one group commit with the others at hand (pvm_save_all):
- * concurrent creations share the syncs, as removals do
- * (vmop_destroys_run).  Meanwhile the VM is busy: no request about it
- * is taken.  create_first: the record, then the address is asked for;
- * else the reply cc_vr once the record says created.
+ * A creation's last record ("created") is saved in one group commit
+ * with the others at hand (pvm_save_all): concurrent creations share
+ * the syncs, as removals do (vmop_destroys_run).  Meanwhile the VM is
+ * busy: no request about it is taken.  The reply, cc_vr, goes once the
+ * record says created.
  */
 struct create_commit {
 	TAILQ_ENTRY(create_commit) cc_entry;
 	struct pvm		*cc_pv;
-	int			 cc_first;
 	struct vmop_result	 cc_vr;
 };
 static TAILQ_HEAD(, create_commit) create_q =
@@ -321,9 +330,7 @@ create_commit(struct pvm *pv, const struct vmop_result *vr)
 	if ((cc = calloc(1, sizeof(*cc))) == NULL)
 		fatal(NULL);
 	cc->cc_pv = pv;
-	cc->cc_first = vr == NULL;
-	if (vr != NULL)
-		cc->cc_vr = *vr;
+	cc->cc_vr = *vr;
 	pv->pv_busy = 1;
 	TAILQ_INSERT_TAIL(&create_q, cc, cc_entry);
 	batch_later(&create_ev, creates_run);
@@ -443,12 +450,12 @@ creates_disks_sync(struct create_commit **all, int *errs, size_t n)
 	    (derrs = calloc(n, sizeof(*derrs))) == NULL)
 		fatal(NULL);
 	for (i = 0; i < n; i++)
-		if (!all[i]->cc_first && pvm_disk_file(all[i]->cc_pv))
+		if (pvm_disk_file(all[i]->cc_pv))
 			ids[m++] = all[i]->cc_pv->pv_id;
 	if (m > 0)
 		(void)disks_sync(env->bd_conf->cf_statedir, ids, derrs, m);
 	for (i = 0, m = 0; i < n; i++)
-		if (!all[i]->cc_first && pvm_disk_file(all[i]->cc_pv))
+		if (pvm_disk_file(all[i]->cc_pv))
 			errs[i] = derrs[m++];
 	free(ids);
 	free(derrs);
@@ -483,8 +490,7 @@ creates_run(int fd, short event, void *arg)
 			continue;
 		pvs[m++] = all[i]->cc_pv;
 		/* one synced write: the VM created, a clone's snapshot ready */
-		if (!all[i]->cc_first)
-			all[i]->cc_pv->pv_state = VMOP_CREATED;
+		all[i]->cc_pv->pv_state = VMOP_CREATED;
 	}
 	pvm_save_all(pvs, serrs, m);
 	for (i = 0, m = 0; i < n; i++) {
@@ -495,10 +501,7 @@ creates_run(int fd, short event, void *arg)
 			why = "cannot write its record";
 		}
 		cc->cc_pv->pv_busy = 0;
-		if (cc->cc_first)
-			create_first_done(cc->cc_pv, errs[i]);
-		else
-			create_last_done(cc->cc_pv, errs[i], why, &cc->cc_vr);
+		create_last_done(cc->cc_pv, errs[i], why, &cc->cc_vr);
 		free(cc);
 	}
 	free(all);
@@ -508,26 +511,14 @@ creates_run(int fd, short event, void *arg)
 }
 
 /*
- * For a vm worker that ended or a bangerd that stops: creations whose
- * first record was not written yet are given up (nothing of them
- * exists); those made whole are recorded created.
+ * For a vm worker that ended or a bangerd that stops: the creations
+ * made whole are recorded created.
  */
 static void
 creates_settle(void)
 {
-	struct create_commit	*cc, *tcc;
-
 	if (evtimer_initialized(&create_ev))
 		evtimer_del(&create_ev);
-	TAILQ_FOREACH_SAFE(cc, &create_q, cc_entry, tcc) {
-		if (!cc->cc_first)
-			continue;
-		TAILQ_REMOVE(&create_q, cc, cc_entry);
-		log_info("vm %s: its creation was given up before its "
-		    "record was written", cc->cc_pv->pv_id);
-		pvm_free(cc->cc_pv);
-		free(cc);
-	}
 	creates_run(-1, EV_TIMEOUT, NULL);
 }
 

@@ -229,9 +229,10 @@ pvm_boot_id(void)
  * it and empties the journal.  So it survives a power cut, in ID or
  * in the journal, whose later record vmrestore.c reads instead of an
  * ID a power cut left older, torn or missing.  That is wanted for the
- * states a power cut must not undo: a new record (creating), created
- * (the client is told), destroying (resources go next), and a
- * snapshot's.  Each such save counts one more in its "gen".
+ * states a power cut must not undo: created (the client is told),
+ * destroying (resources go next), and a snapshot's.  A new record
+ * (creating) goes the same way but unsynced (pvm_save_unsynced), and
+ * "created" syncs it.  Each such save counts one more in its "gen".
  *
  * ID.run, its run-time record: everything else (starting, running, the
  * process, stopped, its address and loop devices while it is created),
@@ -450,6 +451,30 @@ pvm_save_sync(struct pvm *pv)
 	pv->pv_gen++;
 	if ((len = pvm_journal_add(pv, buf, sizeof(buf))) == -1 ||
 	    pvm_journal_sync() == -1) {
+		pv->pv_gen--;
+		return -1;
+	}
+	(void)pvm_put(pv, buf, len);
+	pvm_checkpoint_maybe();
+	return 0;
+}
+
+/*
+ * The record in the journal and its file, not synced: a crash of the
+ * daemon finds it, a power cut may not, and the next synced record
+ * syncs it with its own.  Only a creation's first record is saved so
+ * (vmop_create): all that a creation makes is named by the VM's id,
+ * and the sweep removes it at start if no record survived to name it.
+ */
+int
+pvm_save_unsynced(struct pvm *pv)
+{
+	char	 buf[8192];
+	int	 len;
+
+	pv->pv_gen++;
+	if ((len = pvm_journal_add(pv, buf, sizeof(buf))) == -1 ||
+	    journal_write(pvm_journal()) == -1) {
 		pv->pv_gen--;
 		return -1;
 	}
