@@ -380,10 +380,11 @@ vm_boot_config(struct vm *v)
 	for (i = v->v_bootstep; i < vb->vb_n; i++) {
 		vb->vb_br[i].br_vm = v;
 		vb->vb_br[i].br_step = i;
-		if ((vb->vb_reqs[i] = fcapi_start(S(v->v_socket), "PUT",
+		/* The first on the kept-alive connection, the rest apart. */
+		if ((vb->vb_reqs[i] = fcapi_start_conn(S(v->v_socket), "PUT",
 		    vb->vb_paths[i], json_incref(vb->vb_bodies[i]),
-		    vm_boot_config_done, &vb->vb_br[i], err,
-		    sizeof(err))) == NULL) {
+		    i > (size_t)v->v_bootstep, vm_boot_config_done,
+		    &vb->vb_br[i], err, sizeof(err))) == NULL) {
 			vm_boot_fail(v, "firecracker refused: ", err);
 			return;
 		}

@@ -332,6 +332,21 @@ struct fcapi_req *
 fcapi_start(const char *sock, const char *method, const char *path,
     json_t *body, fcapi_cb cb, void *arg, char *err, size_t errlen)
 {
+	return fcapi_start_conn(sock, method, path, body, 0, cb, arg, err,
+	    errlen);
+}
+
+/*
+ * fcapi_start(), on a connection of its own if apart (closed once it is
+ * answered) rather than the VM's kept-alive one: requests sent together.
+ * libcurl would otherwise queue some of them for the kept-alive
+ * connection, one after another.
+ */
+struct fcapi_req *
+fcapi_start_conn(const char *sock, const char *method, const char *path,
+    json_t *body, int apart, fcapi_cb cb, void *arg, char *err,
+    size_t errlen)
+{
 	struct fcapi_req	*r;
 
 	if (fcapi_multi() == -1) {
@@ -356,6 +371,10 @@ fcapi_start(const char *sock, const char *method, const char *path,
 		return NULL;
 	}
 	curl_easy_setopt(r->r_easy, CURLOPT_PRIVATE, r);
+	if (apart) {
+		curl_easy_setopt(r->r_easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(r->r_easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (curl_multi_add_handle(multi, r->r_easy) != CURLM_OK) {
 		snprintf(err, errlen, "curl_multi_add_handle failed");
 		curl_easy_cleanup(r->r_easy);
