@@ -32,6 +32,7 @@
 #define FCAPI_TIMEOUT_MS	5000
 #define FCAPI_SNAPSHOT_TIMEOUT_MS 300000	/* /snapshot/create, load */
 #define FCAPI_RESP_MAX		(64 * 1024)
+#define FCAPI_READ_BUF		4096L	/* libcurl's read buffer */
 /* Idle kept-alive connections the multi handle may hold, all VMs. */
 #define FCAPI_MAXCONNECTS	16
 
@@ -189,6 +190,12 @@ fcapi_easy(const char *sock, const char *method, const char *path,
 	    10) == 0 ? (long)FCAPI_SNAPSHOT_TIMEOUT_MS :
 	    (long)FCAPI_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * Answers are small (GET /vm/config, about 1 KiB): a read buffer
+	 * of 4 KiB, not libcurl's 16, for each of a boot's requests in
+	 * flight at once (fcapi_write() gathers a longer one).
+	 */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, FCAPI_READ_BUF);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fcapi_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rb);
 	*hdrsp = curl_slist_append(*hdrsp, "Accept: application/json");
