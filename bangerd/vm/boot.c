@@ -194,6 +194,17 @@ struct vm_boot {
 	const char	*vb_paths[FCAPI_CONFIG_MAX];
 	json_t		*vb_bodies[FCAPI_CONFIG_MAX];
 	size_t		 vb_n;
+	/*
+	 * A boot's configuration after the logger and the metrics goes
+	 * in requests of their own at once (vm_boot_config): each one's
+	 * in vb_reqs until it is answered, vb_inflight of them.
+	 */
+	struct vm_bootreq {
+		struct vm	*br_vm;
+		size_t		 br_step;
+	}		 vb_br[FCAPI_CONFIG_MAX];
+	struct fcapi_req *vb_reqs[FCAPI_CONFIG_MAX];
+	size_t		 vb_inflight;
 };
 
 void
@@ -206,8 +217,10 @@ vm_boot_end(struct vm *v)
 	vm_fcout_hold(v, 0);
 	if (v->v_boot == NULL)
 		return;
-	for (i = 0; i < v->v_boot->vb_n; i++)
+	for (i = 0; i < v->v_boot->vb_n; i++) {
+		fcapi_cancel(v->v_boot->vb_reqs[i]);
 		json_decref(v->v_boot->vb_bodies[i]);
+	}
 	free(v->v_boot);
 	v->v_boot = NULL;
 }
@@ -259,7 +272,8 @@ vm_boot_fb(struct vm *v, struct fc_boot *fb)
  * The API socket is there: open our ends of its FIFOs, make the kernel
  * command line, then configure Firecracker over its API and boot the
  * guest, then check that it runs (GET /) and runs what was sent (GET
- * /vm/config): one request at a time, each answered in the event loop.
+ * /vm/config): one request at a time but for the configuration after
+ * the logger (vm_boot_config), each answered in the event loop.
  */
 void
 vm_boot_begin(struct vm *v)
@@ -319,6 +333,63 @@ vm_boot_begin(struct vm *v)
 	v->v_tries = 0;
 	v->v_bootstep = 0;
 	vm_boot_step(v);
+}
+
+/*
+ * One of the configuration requests sent together answered: the boot
+ * goes on (InstanceStart) once all are, and fails at the first refused
+ * (the others are cancelled).
+ */
+static void
+vm_boot_config_done(void *arg, int st, json_t *resp, const char *err,
+    int errnum)
+{
+	struct vm_bootreq	*br = arg;
+	struct vm		*v = br->br_vm;
+	struct vm_boot		*vb = v->v_boot;
+
+	vb->vb_reqs[br->br_step] = NULL;
+	vb->vb_inflight--;
+	vm_fcout_drain(v);
+	if (v->v_state != VM_STARTING)
+		return;
+	if (st < 200 || st > 299) {
+		vm_boot_fail(v, "firecracker refused: ", err);
+		return;
+	}
+	if (vb->vb_inflight > 0)
+		return;
+	v->v_bootstep = BOOT_ACTION;
+	vm_boot_step(v);
+}
+
+/*
+ * The metrics, machine, boot source, drives and network at once, each
+ * on a connection of its own: Firecracker takes them in whatever order
+ * they come (before InstanceStart, none depends on another), and
+ * answers each without waiting for us to send the next.  The logger
+ * went first, so that it logs these.
+ */
+static void
+vm_boot_config(struct vm *v)
+{
+	struct vm_boot	*vb = v->v_boot;
+	char		 err[PROTO_MSG_MAX];
+	size_t		 i;
+
+	for (i = v->v_bootstep; i < vb->vb_n; i++) {
+		vb->vb_br[i].br_vm = v;
+		vb->vb_br[i].br_step = i;
+		/* The first on the kept-alive connection, the rest apart. */
+		if ((vb->vb_reqs[i] = fcapi_start_conn(S(v->v_socket), "PUT",
+		    vb->vb_paths[i], json_incref(vb->vb_bodies[i]),
+		    i > (size_t)v->v_bootstep, vm_boot_config_done,
+		    &vb->vb_br[i], err, sizeof(err))) == NULL) {
+			vm_boot_fail(v, "firecracker refused: ", err);
+			return;
+		}
+		vb->vb_inflight++;
+	}
 }
 
 static void
@@ -434,6 +505,20 @@ vm_boot_step(struct vm *v)
 	if (step >= (int)vb->vb_n && step < BOOT_ACTION)
 		step = v->v_bootstep = v->v_restore != NULL ? BOOT_INSTANCE :
 		    BOOT_ACTION;
+	/*
+	 * What follows the logger at a boot: at once, if no other request
+	 * is in flight (a lone start, waited for).  With others in flight,
+	 * the VMs' starts already overlap, and a boot's requests go one at
+	 * a time: each in flight holds a libcurl handle and, apart, a
+	 * connection, and at hundreds of starts their memory would stay
+	 * in the worker's heap among what the VMs hold.
+	 */
+	if (v->v_restore == NULL && step < (int)vb->vb_n &&
+	    strcmp(vb->vb_paths[step], "/logger") != 0 &&
+	    fcapi_inflight() == 0) {
+		vm_boot_config(v);
+		return;
+	}
 	if (step < (int)vb->vb_n) {
 		path = vb->vb_paths[step];
 		/* fcapi_start() takes a reference; ours is for a retry. */

@@ -32,6 +32,7 @@
 #define FCAPI_TIMEOUT_MS	5000
 #define FCAPI_SNAPSHOT_TIMEOUT_MS 300000	/* /snapshot/create, load */
 #define FCAPI_RESP_MAX		(64 * 1024)
+#define FCAPI_READ_BUF		4096L	/* libcurl's read buffer */
 /* Idle kept-alive connections the multi handle may hold, all VMs. */
 #define FCAPI_MAXCONNECTS	16
 
@@ -62,6 +63,7 @@ struct fcapi_sock {
 static CURLM			*multi;
 static struct event		 multi_timer;
 static TAILQ_HEAD(, fcapi_req)	 reqs = TAILQ_HEAD_INITIALIZER(reqs);
+static size_t			 nreqs;	/* in reqs */
 
 static size_t
 fcapi_write(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -189,6 +191,12 @@ fcapi_easy(const char *sock, const char *method, const char *path,
 	    10) == 0 ? (long)FCAPI_SNAPSHOT_TIMEOUT_MS :
 	    (long)FCAPI_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * Answers are small (GET /vm/config, about 1 KiB): a read buffer
+	 * of 4 KiB, not libcurl's 16, for each of a boot's requests in
+	 * flight at once (fcapi_write() gathers a longer one).
+	 */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, FCAPI_READ_BUF);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fcapi_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rb);
 	*hdrsp = curl_slist_append(*hdrsp, "Accept: application/json");
@@ -314,6 +322,7 @@ fcapi_multi_run(curl_socket_t fd, int what)
 		    r->r_method, r->r_path, &resp, err, sizeof(err));
 		errnum = st == -1 ? errno : 0;
 		TAILQ_REMOVE(&reqs, r, r_entry);
+		nreqs--;
 		/* m is not to be used once the handle is removed. */
 		curl_multi_remove_handle(multi, r->r_easy);
 		r->r_cb(r->r_arg, st, resp, err, errnum);
@@ -331,6 +340,21 @@ fcapi_multi_run(curl_socket_t fd, int what)
 struct fcapi_req *
 fcapi_start(const char *sock, const char *method, const char *path,
     json_t *body, fcapi_cb cb, void *arg, char *err, size_t errlen)
+{
+	return fcapi_start_conn(sock, method, path, body, 0, cb, arg, err,
+	    errlen);
+}
+
+/*
+ * fcapi_start(), on a connection of its own if apart (closed once it is
+ * answered) rather than the VM's kept-alive one: requests sent together.
+ * libcurl would otherwise queue some of them for the kept-alive
+ * connection, one after another.
+ */
+struct fcapi_req *
+fcapi_start_conn(const char *sock, const char *method, const char *path,
+    json_t *body, int apart, fcapi_cb cb, void *arg, char *err,
+    size_t errlen)
 {
 	struct fcapi_req	*r;
 
@@ -356,6 +380,10 @@ fcapi_start(const char *sock, const char *method, const char *path,
 		return NULL;
 	}
 	curl_easy_setopt(r->r_easy, CURLOPT_PRIVATE, r);
+	if (apart) {
+		curl_easy_setopt(r->r_easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(r->r_easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (curl_multi_add_handle(multi, r->r_easy) != CURLM_OK) {
 		snprintf(err, errlen, "curl_multi_add_handle failed");
 		curl_easy_cleanup(r->r_easy);
@@ -365,6 +393,7 @@ fcapi_start(const char *sock, const char *method, const char *path,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&reqs, r, r_entry);
+	nreqs++;
 	return r;
 }
 
@@ -375,7 +404,15 @@ fcapi_cancel(struct fcapi_req *r)
 	if (r == NULL)
 		return;
 	TAILQ_REMOVE(&reqs, r, r_entry);
+	nreqs--;
 	fcapi_req_free(r);
+}
+
+/* Requests in flight, every VM's. */
+size_t
+fcapi_inflight(void)
+{
+	return nreqs;
 }
 
 /*

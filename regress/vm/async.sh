@@ -36,8 +36,22 @@ ctl vm start slow >"$T/slow.out" 2>&1 &
 sp=$!
 wait_for 30 slow_vmm_up
 expect_eq "async: the slow VM is starting" "$(state slow)" "starting"
-expect_match "async: another VM starts meanwhile" \
-    "$(ctl vm start fast 2>&1)" "^vm fast started$"
+# ... its boot's requests one at a time, on its kept-alive connection:
+# another VM's request is in flight (a lone start sends its
+# configuration at once, vm.sh).
+fid=$(vm_id fast)
+if command -v strace >/dev/null 2>&1; then
+	strace -qq -e trace=connect -p "$(worker_pid vm)" -o "$T/fast.trace" &
+	st=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$(worker_pid vm)/status"
+fi
+out=$(ctl vm start fast 2>&1)
+expect_match "async: another VM starts meanwhile" "$out" "^vm fast started$"
+if [ -n "${st:-}" ]; then
+	kill "$st"; wait "$st" 2>/dev/null; st=
+	expect_eq "async: ... its requests one at a time, on one connection" \
+	    "$(grep -c "/$fid/root/run/firecracker\.socket" "$T/fast.trace")" 1
+fi
 expect_eq "async: ...while the slow one is still starting" \
     "$(state slow)" "starting"
 expect_match "async: another VM pauses meanwhile" \

@@ -111,9 +111,14 @@ expect_eq "vm: the logger is the log FIFO in the jail, at Info" \
     '{"log_path":"/run/firecracker.log","level":"Info","show_level":true,"show_log_origin":false}'
 expect_eq "vm: the metrics go to the metrics FIFO in the jail" \
     "$(body PUT /metrics)" '{"metrics_path":"/run/firecracker.metrics"}'
-expect_eq "vm: logger and metrics come first, InstanceStart last of the PUTs" \
-    "$(jq -r 'select(.method == "PUT") | .path' "$req" | sed -n '1p;2p;$p' | tr '\n' ' ')" \
-    "/logger /metrics /actions "
+expect_eq "vm: the logger comes first, InstanceStart last of the PUTs" \
+    "$(jq -r 'select(.method == "PUT") | .path' "$req" | sed -n '1p;$p' | tr '\n' ' ')" \
+    "/logger /actions "
+# The configuration between them is sent at once, each request on a
+# connection of its own; Firecracker answers each as it comes.
+expect_eq "vm: ... the configuration between them, each once" \
+    "$(jq -r 'select(.method == "PUT") | .path' "$req" | sed '1d;$d' | sort | tr '\n' ' ')" \
+    "/boot-source /drives/identity /drives/rootfs /machine-config /metrics /network-interfaces/eth0 "
 expect_eq "vm: after InstanceStart its state and configuration are read back" \
     "$(jq -c 'select(.method == "GET") | [.path, .status]' "$req" | tr '\n' ' ')" \
     '["/",200] ["/vm/config",200] '
@@ -140,6 +145,29 @@ expect_eq "vm: when start returns, firecracker's log has each PUT, in order" \
     "$(jq -r 'select(.method == "PUT" and .path != "/logger") | .path' \
 	"$STATE/jail/firecracker/$qid/root/run/fc-standin.requests" | tr '\n' ' ')"
 ctl vm rm -f logq >/dev/null
+# ... sent at once: after the logger's answer, the metrics go on the
+# kept-alive connection and the machine, boot source, drives and
+# network each on a connection of its own, so that none waits for
+# another's answer.
+if command -v strace >/dev/null 2>&1; then
+	ctl vm create cfgq --disk 128M >/dev/null
+	strace -qq -s 64 -e trace=connect,sendto,recvfrom -p "$(worker_pid vm)" \
+	    -o "$T/cfgq.trace" &
+	sp=$!
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$(worker_pid vm)/status"
+	ctl vm start cfgq >/dev/null
+	kill "$sp"; wait "$sp" 2>/dev/null
+	expect_eq "vm: the configuration after the logger is sent at once, on connections of their own" \
+	    "$(awk -F'[(,]' '
+		/^connect\(.*firecracker\.socket/ { if (c++) apart[$2] = 1 }
+		/^sendto\(.*"PUT / && ($2 in apart) {
+			sub(/^[^"]*"PUT /, ""); sub(/ .*/, ""); print }' \
+		"$T/cfgq.trace" | sort | tr '\n' ' ')" \
+	    "/boot-source /drives/identity /drives/rootfs /machine-config /network-interfaces/eth0 "
+	ctl vm rm -f cfgq >/dev/null
+else
+	skip "vm: the configuration after the logger is sent at once" "no strace"
+fi
 wait_for 5 test -s "$STATE/vms/$id/metrics.json"
 expect_eq "vm: the metrics flushed at InstanceStart are kept" \
     "$(jq -c '.fc_standin' "$STATE/vms/$id/metrics.json" 2>&1)" \
