@@ -195,9 +195,9 @@ struct vm_boot {
 	json_t		*vb_bodies[FCAPI_CONFIG_MAX];
 	size_t		 vb_n;
 	/*
-	 * A boot's configuration after the logger and the metrics goes
-	 * in requests of their own at once (vm_boot_config): each one's
-	 * in vb_reqs until it is answered, vb_inflight of them.
+	 * A lone start's configuration after the logger goes at once
+	 * (vm_boot_config): each request in vb_reqs until it is answered,
+	 * vb_inflight of them.
 	 */
 	struct vm_bootreq {
 		struct vm	*br_vm;
@@ -364,11 +364,12 @@ vm_boot_config_done(void *arg, int st, json_t *resp, const char *err,
 }
 
 /*
- * The metrics, machine, boot source, drives and network at once, each
- * on a connection of its own: Firecracker takes them in whatever order
- * they come (before InstanceStart, none depends on another), and
- * answers each without waiting for us to send the next.  The logger
- * went first, so that it logs these.
+ * The metrics, machine, boot source, drives and network at once: the
+ * first on the kept-alive connection, each of the others on one of its
+ * own.  Firecracker takes them in whatever order they come (before
+ * InstanceStart, none depends on another), and answers each without
+ * waiting for us to send the next.  The logger went first, so that it
+ * logs these.
  */
 static void
 vm_boot_config(struct vm *v)
