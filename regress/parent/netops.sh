@@ -590,15 +590,26 @@ H ip link add nt-leaf type veth peer name nt-leaf-v netns "$NS_V"
 H ip link set nt-leaf master br-fc-q-1 up
 V ip addr add 10.80.0.77/24 dev nt-leaf-v
 V ip link set nt-leaf-v up
+# The listener may not listen yet, and the new port's neighbour may not
+# answer at once (once, here, the first connect found no route): the
+# host tries for 10 s.  The listener is ended whatever came of it.
 H "$PY" -c 'import socket
 s = socket.socket(); s.bind(("10.80.0.1", 9099)); s.listen(1)
 c, a = s.accept(); c.sendall(("seen " + a[0] + "\n").encode())' &
 lpid=$!
-sleep 0.3
 expect_eq "leaves: a host on a leaf reaches the bridge" \
-    "$(V "$PY" -c 'import socket
-s = socket.create_connection(("10.80.0.1", 9099), 5)
+    "$(V "$PY" -c 'import socket, time
+end = time.time() + 10
+while True:
+    try:
+        s = socket.create_connection(("10.80.0.1", 9099), 5)
+        break
+    except OSError:
+        if time.time() > end:
+            raise
+        time.sleep(0.2)
 print(s.recv(64).decode().strip())' 2>&1)" "seen 10.80.0.77"
+kill "$lpid" 2>/dev/null
 wait "$lpid" 2>/dev/null
 H ip link del nt-leaf
 # Counts kept are off by the ports others add: a bridge that will not
