@@ -134,7 +134,6 @@ struct pvm {
 	uint32_t		 pv_peerid;	/* the vm worker's request */
 	uint64_t		 pv_want_size;
 	uint32_t		 pv_want_flags;
-	int			 pv_disk_sent;	/* its new disk handed over */
 	/* its snapshots (vmsnap.c), in the order they were taken */
 	struct psnap		*pv_snaps;
 	size_t			 pv_nsnaps;

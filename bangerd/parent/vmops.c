@@ -226,15 +226,16 @@ pvm_teardown_local(struct pvm *pv, char *msg, size_t len)
 }
 
 static void	create_commit(struct pvm *, const struct vmop_result *);
-static void	create_first_done(struct pvm *, int);
+static int	create_disk_early(const struct pvm *);
 static int	create_disk_send(struct pvm *, char *, size_t);
 
 /*
  * Creation, in two turns.  The record first, "creating", naming who
- * the VM is and its uid; then the net worker is asked for an address;
- * its answer (vmop_net_addr) is recorded before the disk and tap are
- * made.  Whatever a crash leaves of it is named by the record, which
- * vmop_restore() undoes.
+ * the VM is and its uid; then the net worker is asked for an address,
+ * and its answer (vmop_net_addr) has the disk and tap made, and the VM
+ * recorded created with its address.  Whatever a crash of the daemon
+ * leaves of it is named by the record, which vmop_restore() undoes;
+ * what a power cut leaves, the sweep.
  */
 int
 vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
@@ -299,8 +300,15 @@ vmop_create(struct worker *w, uint32_t peerid, const struct vmop_create *vc)
 	 * no creation of it is left.  Its last record is synced
 	 * (creates_run), and syncs the first with it.
 	 */
-	create_first_done(pv, pvm_save_unsynced(pv) == -1 ?
-	    (errno ? errno : EIO) : 0);
+	if (pvm_save_unsynced(pv) == -1) {
+		vmop_error(w, peerid, pv->pv_id, IMSG_VMOP_CREATE,
+		    errno ? errno : EIO, "cannot write its record");
+		pvm_unsave(pv);
+		pvm_free(pv);
+		return 0;
+	}
+	pv->pv_pending = 1;
+	pvm_net_send(pv, IMSG_NET_ALLOC);
 	return 0;
 }
 
@@ -336,28 +344,6 @@ create_commit(struct pvm *pv, const struct vmop_result *vr)
 	batch_later(&create_ev, creates_run);
 }
 
-/* A creation's first record written: its address is asked for. */
-static void
-create_first_done(struct pvm *pv, int error)
-{
-	struct worker	*w = &env->bd_workers[PROC_VM];
-
-	if (error != 0) {
-		vmop_error(w, pv->pv_peerid, pv->pv_id, IMSG_VMOP_CREATE,
-		    error, "cannot write its record");
-		pvm_unsave(pv);
-		pvm_free(pv);
-		return;
-	}
-	if (net_iev() == NULL) {
-		pvm_create_fail(pv, EAGAIN, "the net worker is restarting; "
-		    "try again");
-		return;
-	}
-	pv->pv_pending = 1;
-	pvm_net_send(pv, IMSG_NET_ALLOC);
-}
-
 /*
  * A creation's last record written: the VM is created, and the vm
  * worker told (img: the reply's boot arguments and initrd).
@@ -382,7 +368,7 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	 * guest's files into, unless it went ahead (create_disk_send); a
 	 * clone's is its snapshot's, as it was.
 	 */
-	if (pv->pv_from == NULL && !pv->pv_disk_sent &&
+	if (pv->pv_from == NULL && !create_disk_early(pv) &&
 	    disk_open(env->bd_conf->cf_statedir, pv->pv_id, &fd) == -1) {
 		snprintf(msg, sizeof(msg), "disk: %s", strerror(errno));
 		pvm_create_fail(pv, errno, msg);
@@ -397,6 +383,13 @@ create_last_done(struct pvm *pv, int error, const char *why,
 	memcpy(vr.vr_bootargs, img->vr_bootargs, sizeof(vr.vr_bootargs));
 	memcpy(vr.vr_initrd, img->vr_initrd, sizeof(vr.vr_initrd));
 	vmop_reply(w, pv->pv_peerid, &vr, fd);
+}
+
+/* Whether its new disk goes ahead of CREATE's reply (below): a file's. */
+static int
+create_disk_early(const struct pvm *pv)
+{
+	return pv->pv_from == NULL && pvm_disk_file(pv);
 }
 
 /*
@@ -426,11 +419,8 @@ create_disk_send(struct pvm *pv, char *msg, size_t len)
 	}
 	pvm_result_init(pv, IMSG_VMOP_DISK, &vr);
 	vmop_reply(w, pv->pv_peerid, &vr, fd);
-	pv->pv_disk_sent = 1;
-	if (w->w_iev != NULL) {
-		(void)imsgbuf_write(&w->w_iev->ibuf);
-		imsg_event_add(w->w_iev);
-	}
+	if (w->w_iev != NULL)
+		imsg_event_write(w->w_iev);
 	return 0;
 }
 
@@ -599,7 +589,7 @@ vmop_net_addr(struct worker *net, const struct net_addr *na)
 		pvm_create_fail(pv, errno, msg);
 		return 0;
 	}
-	if (pv->pv_from == NULL && pvm_disk_file(pv) &&
+	if (create_disk_early(pv) &&
 	    create_disk_send(pv, msg, sizeof(msg)) == -1) {
 		pvm_create_fail(pv, errno, msg);
 		return 0;

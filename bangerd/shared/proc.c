@@ -215,6 +215,19 @@ imsg_event_add(struct imsgev *iev)
 	event_add(&iev->ev, NULL);
 }
 
+/*
+ * What is queued written now, as much as the socket takes, whether the
+ * loop holds it back (imsg_hold) or not; the rest, and a write error,
+ * wait for the event loop.  For a message whose receiver should not
+ * wait for this turn of the loop to end.
+ */
+void
+imsg_event_write(struct imsgev *iev)
+{
+	(void)imsgbuf_write(&iev->ibuf);
+	imsg_event_add(iev);
+}
+
 int
 imsg_compose_event(struct imsgev *iev, uint32_t type, uint32_t peerid,
     pid_t pid, int fd, const void *data, size_t datalen)

@@ -51,6 +51,7 @@ void	 proc_trim_start(void);
 int	 worker_root(int, const struct bangerd_config *, char *, size_t);
 pid_t	 proc_exec_worker(int, int, int, int, int *);
 void	 imsg_event_add(struct imsgev *);
+void	 imsg_event_write(struct imsgev *);
 extern int imsg_hold;
 int	 imsg_compose_event(struct imsgev *, uint32_t, uint32_t, pid_t,
 	    int, const void *, size_t);

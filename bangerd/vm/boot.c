@@ -516,7 +516,7 @@ vm_boot_step(struct vm *v)
 	 */
 	if (v->v_restore == NULL && step < (int)vb->vb_n &&
 	    strcmp(vb->vb_paths[step], "/logger") != 0 &&
-	    fcapi_inflight() == 0) {
+	    fcapi_idle()) {
 		vm_boot_config(v);
 		return;
 	}

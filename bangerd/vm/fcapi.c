@@ -63,7 +63,6 @@ struct fcapi_sock {
 static CURLM			*multi;
 static struct event		 multi_timer;
 static TAILQ_HEAD(, fcapi_req)	 reqs = TAILQ_HEAD_INITIALIZER(reqs);
-static size_t			 nreqs;	/* in reqs */
 
 static size_t
 fcapi_write(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -322,7 +321,6 @@ fcapi_multi_run(curl_socket_t fd, int what)
 		    r->r_method, r->r_path, &resp, err, sizeof(err));
 		errnum = st == -1 ? errno : 0;
 		TAILQ_REMOVE(&reqs, r, r_entry);
-		nreqs--;
 		/* m is not to be used once the handle is removed. */
 		curl_multi_remove_handle(multi, r->r_easy);
 		r->r_cb(r->r_arg, st, resp, err, errnum);
@@ -393,7 +391,6 @@ fcapi_start_conn(const char *sock, const char *method, const char *path,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&reqs, r, r_entry);
-	nreqs++;
 	return r;
 }
 
@@ -404,15 +401,14 @@ fcapi_cancel(struct fcapi_req *r)
 	if (r == NULL)
 		return;
 	TAILQ_REMOVE(&reqs, r, r_entry);
-	nreqs--;
 	fcapi_req_free(r);
 }
 
-/* Requests in flight, every VM's. */
-size_t
-fcapi_inflight(void)
+/* Whether no request is in flight, of any VM's. */
+int
+fcapi_idle(void)
 {
-	return nreqs;
+	return TAILQ_EMPTY(&reqs);
 }
 
 /*

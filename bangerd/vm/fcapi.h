@@ -39,7 +39,7 @@ struct fcapi_req *fcapi_start(const char *, const char *, const char *,
 struct fcapi_req *fcapi_start_conn(const char *, const char *, const char *,
 	    json_t *, int, fcapi_cb, void *, char *, size_t);
 void	fcapi_cancel(struct fcapi_req *);
-size_t	fcapi_inflight(void);
+int	fcapi_idle(void);
 int	fcapi_call(const char *, const char *, const char *, json_t *,
 	    json_t **, char *, size_t);
 #define FCAPI_CONFIG_MAX	7	/* requests before InstanceStart */

@@ -51,10 +51,8 @@ vmop_send_ahead(uint32_t type, const void *data, size_t len)
 
 	if (vmop_send(type, data, len) == -1)
 		return -1;
-	if (empty && imsg_hold) {
-		(void)imsgbuf_write(&parent_iev->ibuf);
-		imsg_event_add(parent_iev);
-	}
+	if (empty && imsg_hold)
+		imsg_event_write(parent_iev);
 	return 0;
 }
 
