@@ -235,15 +235,19 @@ many() {
 }
 
 # The sum of the PSS of bangerd's processes, KiB; pss_each: each one's.
-# The vm worker's provisioner (provision.c) counts as its own.
+# The vm worker's provisioner (provision.c) counts as its own, and so
+# does its standby disk child, or any disk child it has.
 provisioner() {
-	local w
+	local w p
 	w=$(ctl status --json | jq -r '.workers[] | select(.role == "vm" and .pid > 0) | .pid')
-	[ -n "$w" ] && pgrep -P "$w" -f '^bangerd: vm provisioner'
+	[ -n "$w" ] || return 0
+	p=$(pgrep -P "$w" -f '^bangerd: vm provisioner') || return 0
+	echo "$p"
+	pgrep -P "$p" | sed 's/^/disk:/'
 }
 pss() {
 	local p sum=0 k
-	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | .pid') $(provisioner); do
+	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | .pid') $(provisioner | sed 's/^disk://'); do
 		k=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")
 		sum=$((sum + k))
 	done
@@ -251,7 +255,7 @@ pss() {
 }
 pss_each() {
 	local p sum=0 k out=
-	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | "\(.role):\(.pid)"') $(provisioner | sed 's/^/provisioner:/'); do
+	for p in $DPID $(ctl status --json | jq -r '.workers[] | select(.pid > 0) | "\(.role):\(.pid)"') $(provisioner | sed 's/^\([0-9]\)/provisioner:\1/'); do
 		case $p in *:*) ;; *) p=parent:$p ;; esac
 		k=$(awk '/^Pss:/ { print $2 }' "/proc/${p#*:}/smaps_rollup")
 		out="$out${out:+, }${p%%:*} $((k / 1024)).$(( (k % 1024) * 10 / 1024 ))"
@@ -300,7 +304,7 @@ if want mem; then
 	pssN=$(pss)
 	per=$(( (pssN - pss0w) * 1024 / NVMS ))
 	# The update worker runs only for an update: not counted here.
-	row "PSS of bangerd's running processes (parent, vm, net, provisioner), 0 and $NVMS VMs" \
+	row "PSS of bangerd's running processes (parent, vm, net, provisioner, disk child), 0 and $NVMS VMs" \
 	    "$((pss0 / 1024)).$(( (pss0 % 1024) * 10 / 1024 )) MiB, $((pssN / 1024)).$(( (pssN % 1024) * 10 / 1024 )) MiB ($per bytes a VM, counted from $((pss0w / 1024)).$(( (pss0w % 1024) * 10 / 1024 )) MiB at 0 after one VM's life; MiB at 0: $each0; at $NVMS: $(pss_each))" \
 	    "<= 16 MiB, <= 4 KiB a VM" ""
 fi

@@ -12,8 +12,10 @@
  * worker's page tables, which grow with its VMs, and the worker would
  * take a copy-on-write fault, with a TLB flush on every CPU, for each
  * page it wrote while the child lived; the child's exit would unmap
- * it all again.  If the provisioner is gone, or its socket full, the
- * worker forks the child itself, as before there was one.
+ * it all again.  While no child runs the provisioner forks the next
+ * one ahead (the standby), so a creation waits for no fork.  If the
+ * provisioner is gone, or its socket full, the worker forks the child
+ * itself, as before there was one.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -398,20 +400,23 @@ fd_cmp(const void *a, const void *b)
 }
 
 /*
- * In a disk child: every descriptor closed but 0-2 and its own jobs',
- * and every other job's request wiped from its copy of our memory.
+ * In a disk child: every descriptor closed but 0-2, its own jobs' and
+ * also (a standby's socket, or -1), and every other job's request
+ * wiped from its copy of our memory.
  */
 static void
-prov_isolate(struct prov_jobs *mine)
+prov_isolate(struct prov_jobs *mine, int also)
 {
 	struct prov_group	*g;
 	struct prov_job		*j;
-	int			 keep[2 * PROV_BATCH], i = 0, n, lo = 3;
+	int			 keep[2 * PROV_BATCH + 1], i = 0, n, lo = 3;
 
 	TAILQ_FOREACH(j, mine, j_entry) {
 		keep[i++] = j->j_disk;
 		keep[i++] = j->j_report;
 	}
+	if (also != -1)
+		keep[i++] = also;
 	qsort(keep, i, sizeof(keep[0]), fd_cmp);
 	for (n = 0; n < i; n++) {
 		if (keep[n] > lo)
@@ -471,6 +476,137 @@ prov_batch(struct prov_jobs *mine, int n)
 	return rv;
 }
 
+/*
+ * The standby: a disk child forked while the provisioner has nothing
+ * else to do (no disk child running), which waits on a socket of its
+ * own for the jobs of the next group to need a child.  A creation
+ * then pays neither the fork nor the child's first faults on its copy
+ * of our memory, which on a host that traps page-table updates cost
+ * it a millisecond or more.  It holds nothing but 0-2 and that socket
+ * until its jobs come; then it is the group's child like any other.
+ */
+static pid_t	 sb_pid;	/* the standby, or 0 */
+static int	 sb_fd = -1;	/* our end of its socket */
+
+static int	 prov_parse(struct prov_job *, struct msghdr *, ssize_t);
+
+/* In the standby: its jobs, read until the provisioner closes its end. */
+static int
+prov_standby_read(int c, struct prov_jobs *mine)
+{
+	struct prov_job	*j;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union prov_cmsg	 cbuf;
+	ssize_t		 n;
+	int		 count = 0;
+
+	for (;;) {
+		if ((j = calloc(1, sizeof(*j))) == NULL)
+			_exit(1);
+		prov_msg(&msg, &iov, &j->j_pq, &cbuf);
+		while ((n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+		    errno == EINTR)
+			;
+		if (n == 0) {
+			free(j);
+			return count;
+		}
+		/* Anything but a whole job: the closed pipes tell the
+		   worker. */
+		if (n == -1 || count == PROV_BATCH ||
+		    prov_parse(j, &msg, n) == -1)
+			_exit(1);
+		TAILQ_INSERT_TAIL(mine, j, j_entry);
+		count++;
+	}
+}
+
+/* A standby forked, if there is none and no disk child runs. */
+static void
+prov_standby(int s, pid_t me)
+{
+	struct prov_group	*g;
+	struct prov_jobs	 mine;
+	sigset_t		 none;
+	pid_t			 pid;
+	int			 sp[2], n;
+
+	if (sb_pid != 0)
+		return;
+	TAILQ_FOREACH(g, &prov_groups, g_entry)
+		if (g->g_pid != 0)
+			return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		return;
+	switch (pid = fork()) {
+	case 0:
+		close(s);
+		close(sp[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != me)
+			_exit(1);
+		setproctitle("-bangerd: vm disk child");
+		TAILQ_INIT(&mine);
+		prov_isolate(&mine, sp[1]);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if ((n = prov_standby_read(sp[1], &mine)) == 0)
+			_exit(0);
+		close(sp[1]);
+		prov_child_filter(n);
+		_exit(prov_batch(&mine, n) == -1);
+	case -1:
+		close(sp[0]);
+		break;
+	default:
+		sb_pid = pid;
+		sb_fd = sp[0];
+	}
+	close(sp[1]);
+}
+
+/*
+ * The jobs in mine sent to the standby, which becomes g's child.  Any
+ * it could not be sent (it died, or stopped reading) go back to the
+ * head of g's queue, for g's next child once this one is reaped.
+ */
+static void
+prov_standby_take(struct prov_group *g, struct prov_jobs *mine)
+{
+	struct prov_job	*j;
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union prov_cmsg	 cbuf;
+	int		 fds[2];
+
+	while ((j = TAILQ_FIRST(mine)) != NULL) {
+		prov_msg(&msg, &iov, &j->j_pq, &cbuf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+		fds[0] = j->j_disk;
+		fds[1] = j->j_report;
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+		if (sendmsg(sb_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+		    (ssize_t)sizeof(j->j_pq))
+			break;
+		TAILQ_REMOVE(mine, j, j_entry);
+		prov_job_free(j);
+	}
+	/* End of file: the standby starts on what it has, or ends. */
+	close(sb_fd);
+	sb_fd = -1;
+	g->g_pid = sb_pid;
+	sb_pid = 0;
+	while ((j = TAILQ_LAST(mine, prov_jobs)) != NULL) {
+		TAILQ_REMOVE(mine, j, j_entry);
+		TAILQ_INSERT_HEAD(&g->g_jobs, j, j_entry);
+	}
+}
+
 /* The group's next disk child, for what waits, if it has none. */
 static void
 prov_run(struct prov_group *g, int s, pid_t me)
@@ -489,6 +625,10 @@ prov_run(struct prov_group *g, int s, pid_t me)
 		TAILQ_INSERT_TAIL(&mine, j, j_entry);
 		n++;
 	}
+	if (sb_pid != 0) {
+		prov_standby_take(g, &mine);
+		return;
+	}
 	switch (pid = fork()) {
 	case 0:
 		close(s);
@@ -496,7 +636,8 @@ prov_run(struct prov_group *g, int s, pid_t me)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 		    getppid() != me)
 			_exit(1);
-		prov_isolate(&mine);
+		setproctitle("-bangerd: vm disk child");
+		prov_isolate(&mine, -1);
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		prov_child_filter(n);
@@ -532,48 +673,34 @@ prov_reap(void)
 	struct prov_group	*g;
 	pid_t			 pid;
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		if (pid == sb_pid) {
+			/* gone before it was given anything */
+			close(sb_fd);
+			sb_fd = -1;
+			sb_pid = 0;
+		}
 		TAILQ_FOREACH(g, &prov_groups, g_entry)
 			if (g->g_pid == pid) {
 				g->g_pid = 0;
 				break;
 			}
+	}
 }
 
 /*
- * One request read, if one is there, and queued in its group: 1; 0 if
- * none is.  A short request, or one without its disk and pipe, is
- * dropped (its pipe, if it came, says so).  Ends the provisioner at
- * end of file (the worker is gone) or on an error.
+ * A job's request, n bytes of msg, checked: its disk and pipe in j, its
+ * strings terminated.  -1, with whatever descriptors came closed and
+ * the request wiped, if it is short or without its disk and pipe.
  */
 static int
-prov_recv(int s)
+prov_parse(struct prov_job *j, struct msghdr *msg, ssize_t n)
 {
-	struct prov_group	*g;
-	struct prov_job		*j;
-	struct msghdr		 msg;
-	struct cmsghdr		*cmsg;
-	struct iovec		 iov;
-	union prov_cmsg		 cbuf;
-	ssize_t			 n;
-	int			 fds[2], i;
+	struct cmsghdr	*cmsg;
+	int		 fds[2], i;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		_exit(1);
-	prov_msg(&msg, &iov, &j->j_pq, &cbuf);
-	while ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
-	    -1 && errno == EINTR)
-		;
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		free(j);
-		return 0;
-	}
-	if (n == -1)
-		_exit(1);
-	if (n == 0)
-		_exit(0);	/* the worker is gone */
 	fds[0] = fds[1] = -1;
-	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg = CMSG_FIRSTHDR(msg);
 	if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET &&
 	    cmsg->cmsg_type == SCM_RIGHTS &&
 	    cmsg->cmsg_len == CMSG_LEN(2 * sizeof(int)))
@@ -592,20 +719,56 @@ prov_recv(int s)
 	j->j_disk = fds[0];
 	j->j_report = fds[1];
 	if (n != (ssize_t)sizeof(j->j_pq) || fds[0] == -1 ||
-	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	    (msg->msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		if (fds[0] != -1)
 			close(fds[0]);
 		if (fds[1] != -1)
 			close(fds[1]);
 		explicit_bzero(&j->j_pq, sizeof(j->j_pq));
-		free(j);
-		return 1;
+		return -1;
 	}
 	j->j_pq.pq_hostname[sizeof(j->j_pq.pq_hostname) - 1] = '\0';
 	j->j_pq.pq_domain[sizeof(j->j_pq.pq_domain) - 1] = '\0';
 	j->j_pq.pq_mac[sizeof(j->j_pq.pq_mac) - 1] = '\0';
 	j->j_pq.pq_image[sizeof(j->j_pq.pq_image) - 1] = '\0';
 	j->j_pq.pq_keys[sizeof(j->j_pq.pq_keys) - 1] = '\0';
+	return 0;
+}
+
+/*
+ * One request read, if one is there, and queued in its group: 1; 0 if
+ * none is.  A short request, or one without its disk and pipe, is
+ * dropped (its pipe, if it came, says so).  Ends the provisioner at
+ * end of file (the worker is gone) or on an error.
+ */
+static int
+prov_recv(int s)
+{
+	struct prov_group	*g;
+	struct prov_job		*j;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	union prov_cmsg		 cbuf;
+	ssize_t			 n;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		_exit(1);
+	prov_msg(&msg, &iov, &j->j_pq, &cbuf);
+	while ((n = recvmsg(s, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) ==
+	    -1 && errno == EINTR)
+		;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		free(j);
+		return 0;
+	}
+	if (n == -1)
+		_exit(1);
+	if (n == 0)
+		_exit(0);	/* the worker is gone */
+	if (prov_parse(j, &msg, n) == -1) {
+		free(j);
+		return 1;
+	}
 	TAILQ_FOREACH(g, &prov_groups, g_entry)
 		if (g->g_owner == j->j_pq.pq_owner &&
 		    strcmp(g->g_image, j->j_pq.pq_image) == 0)
@@ -677,6 +840,7 @@ vm_provisioner(int s, pid_t worker)
 		while (prov_recv(s))
 			;
 		prov_run_all(s, me);
+		prov_standby(s, me);
 		if (ppoll(&pfd, 1, NULL, &none) == -1 && errno != EINTR)
 			_exit(1);
 	}

@@ -1,8 +1,9 @@
 # The provisioner: the vm worker forks it once as it starts, and it
 # forks each new VM's disk child (guestfs.c), so no disk child copies
-# the worker's memory.  It runs sandboxed as the worker does, writes
-# the same files, leaves with the worker, and if it is gone the worker
-# forks the disk children itself: creation goes on.
+# the worker's memory.  At rest it keeps one disk child waiting, the
+# standby, which the next disk goes to.  It runs sandboxed as the
+# worker does, writes the same files, leaves with the worker, and if it
+# is gone the worker forks the disk children itself: creation goes on.
 . "$TOP/regress/lib/lib.sh"
 . "$TOP/regress/lib/daemon.sh"
 
@@ -30,6 +31,16 @@ vm_daemon_start provision "image \"full\" {
 }"
 
 provisioner() { pgrep -P "$(worker_pid vm)" -f '^bangerd: vm provisioner'; }
+# standby: the provisioner's one child at rest.
+standby() { pgrep -P "$pp" -f '^bangerd: vm disk child'; }
+# only_sockets PID: its descriptors past 2, as "N socket" each.
+only_sockets() {
+	local f
+	for f in $(ls /proc/$1/fd | sort -n); do
+		[ "$f" -gt 2 ] || continue
+		printf '%s %s\n' "$f" "$(readlink /proc/$1/fd/$f | sed 's/:.*//')"
+	done
+}
 # disk_file NAME PATH: a file in the VM's disk, as the guest will see it.
 disk_file() {
 	debugfs -R "cat $2" "$STATE/disks/$(vm_id "$1").ext4" 2>/dev/null |
@@ -50,10 +61,18 @@ expect_eq "provision: the vm worker has one child at rest, the provisioner" \
     "$(pgrep -P "$vw" | wc -l) $(echo "$pp" | wc -w)" "1 1"
 if [ -n "$pp" ]; then
 	worker_sandbox_check "provision: the provisioner" vm "$pp"
-	last=$(ls /proc/$pp/fd | sort -n | tail -1)
-	expect_match "provision: the provisioner holds only 0-2 and a socket" \
-	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')$(readlink \
-	    /proc/$pp/fd/$last)" "^0 1 2 $last socket:"
+	# 0-2, the worker's socket and the standby's.
+	expect_match "provision: the provisioner holds only 0-2 and two sockets" \
+	    "$(ls /proc/$pp/fd | sort -n | head -3 | tr '\n' ' ')$(only_sockets $pp | awk '{ print $2 }' | tr '\n' ' ')" \
+	    "^0 1 2 socket socket $"
+	wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+	sb=$(standby)
+	expect_eq "provision: the provisioner has one child at rest, the standby" \
+	    "$(pgrep -P "$pp" | tr '\n' ' ')" "$sb "
+	[ -n "$sb" ] && worker_sandbox_check "provision: the standby" vm "$sb"
+	expect_match "provision: the standby holds only 0-2 and a socket" \
+	    "$(ls /proc/$sb/fd | sort -n | head -3 | tr '\n' ' ')$(only_sockets $sb | awk '{ print $2 }' | tr '\n' ' ')" \
+	    "^0 1 2 socket $"
 	# Waiting in ppoll: nothing blocked, SIGPIPE ignored, SIGCHLD
 	# caught (its children reaped).  Signals 32 and 33 are glibc's,
 	# which sigaction() refuses to change: they stay as bangerd was
@@ -75,16 +94,25 @@ expect_match "provision: and its host key" \
     "$(disk_file p1 /etc/ssh/ssh_host_ed25519_key.pub)" "^ssh-ed25519 "
 expect_eq "provision: the provisioner is still the worker's one child" \
     "$(pgrep -P "$vw" | tr '\n' ' ')" "$pp "
-expect_eq "provision: its disk child was reaped" \
-    "$(pgrep -P "$pp" | wc -l)" 0
+if [ -n "$pp" ]; then
+	# The standby took the disk, and ended; a new one waits.
+	wait_for 10 sh -c "[ ! -e /proc/$sb ] && pgrep -P $pp >/dev/null"
+	expect_eq "provision: its disk went to the standby, which was reaped" \
+	    "$(test -e /proc/$sb && echo "$sb still there")" ""
+	sb2=$(standby)
+	expect_eq "provision: a new standby waits" \
+	    "$(echo "$sb2" | wc -w) $(test "$sb2" != "$sb" && echo new)" "1 new"
+	sb=$sb2
+fi
 
 # The disk child loads its filter (compiled once by the provisioner)
 # before it reads the disk, and then writes it under the filter.
 if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
-	strace -f -qq -p "$pp" -e trace=prctl,seccomp,pread64,pwrite64,write,fsync \
+	strace -f -qq -p "$pp" -p "$sb" -e trace=prctl,seccomp,pread64,pwrite64,write,fsync \
 	    -o "$T/child.trace" &
 	sp=$!
 	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$sb/status"
 	ctl vm create pt >/dev/null
 	kill "$sp"
 	wait "$sp" 2>/dev/null
@@ -115,13 +143,17 @@ fi
 # A burst: requests that come while their group's disk child runs (here,
 # while the provisioner is stopped) wait, and the group's next child
 # takes them all; another owner's VMs of the same image are a group of
-# their own, with a child of its own.
+# their own, with a child of its own.  One group's child is the
+# standby, the other's is forked.
 if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
+	wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+	sb=$(standby)
 	kill -STOP "$pp"
-	strace -f -qq -p "$pp" -e trace=clone,clone3,fork,vfork,close_range,prlimit64,sync_file_range,fsync,write \
+	strace -f -qq -p "$pp" -p "$sb" -e trace=clone,clone3,fork,vfork,close_range,prlimit64,sync_file_range,fsync,write \
 	    -o "$T/batch.trace" &
 	sp=$!
 	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$pp/status"
+	wait_for 10 sh -c "! grep -q '^TracerPid:[[:space:]]*0$' /proc/$sb/status"
 	n0=$(grep -c ': created for uid' "$DLOG")
 	cpids=
 	for n in b1 b2 b3; do ctl vm create "$n" >"$T/$n.out" 2>&1 & cpids="$cpids $!"; done
@@ -146,13 +178,21 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 		expect_eq "provision: burst: $n's disk has its hostname" \
 		    "$(disk_file "$n" /etc/hostname)" "$n"
 	done
-	# The provisioner's children: the other pids the trace names.
+	# The disk children: the pids the trace names that limit their
+	# CPU (the standby that follows them only waits).
+	kids=$(grep -E '^[0-9]+ +prlimit64\(0, RLIMIT_CPU' "$T/batch.trace" |
+	    awk '{ print $1 }' | sort -u | tr '\n' ' ')
+	kids=${kids% }
 	expect_eq "provision: burst: five disks, two owners: two disk children" \
-	    "$(grep -v "^$pp " "$T/batch.trace" | awk '{ print $1 }' | sort -u | wc -l)" 2
+	    "$(echo $kids | wc -w)" 2
+	expect_eq "provision: burst: ... one of them the standby" \
+	    "$(echo " $kids " | grep -c " $sb ")" 1
 	# Each child first closes every descriptor but its own disks' and
-	# pipes' (the other group's, waiting, among them).
-	expect_eq "provision: burst: each child closes all but its own descriptors" \
-	    "$(grep -v "^$pp " "$T/batch.trace" | grep -c -E '^[0-9]+ +close_range\([0-9]+, 4294967295, 0')" 2
+	# pipes' (the other group's, waiting, among them); the standby did
+	# as it was forked, and held nothing but 0-2 and its socket (above).
+	forked=$(echo $kids | tr ' ' '\n' | grep -vx "$sb")
+	expect_eq "provision: burst: the forked child closes all but its own descriptors" \
+	    "$(grep -c -E "^$forked +close_range\([0-9]+, 4294967295, 0" "$T/batch.trace")" 1
 	expect_eq "provision: burst: ... with success" \
 	    "$(grep -v "^$pp " "$T/batch.trace" | grep -E 'close_range' | grep -c -- '= -1')" 0
 	# ... and limits its CPU to 10 s a disk it took (3 and 2).
@@ -162,7 +202,7 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	# Each child writes its disks, each one's writeback started once it
 	# is written (S), then syncs each (F) before its report (W W): its
 	# disks, then what follows its last sync_file_range.
-	for c in $(grep -v "^$pp " "$T/batch.trace" | awk '{ print $1 }' | sort -u); do
+	for c in $kids; do
 		grep "^$c " "$T/batch.trace" | sed "s/^$c *//" |
 		    grep -o -E '^(sync_file_range|fsync|write)\(' |
 		    sed 's/sync_file_range(/S/; s/fsync(/F/; s/write(/W/' |
@@ -171,13 +211,35 @@ if command -v strace >/dev/null 2>&1 && [ -n "$pp" ]; then
 	done | sort >"$T/batch.sync"
 	expect_eq "provision: burst: each child starts its disks' writeback, then syncs each before its report" \
 	    "$(tr '\n' '|' <"$T/batch.sync")" "2 FWWFWW|3 FWWFWWFWW|"
-	expect_eq "provision: burst: both reaped" "$(pgrep -P "$pp" | wc -l)" 0
-	expect_match "provision: burst: the provisioner is back to 0-2 and a socket" \
-	    "$(ls /proc/$pp/fd | sort -n | tr '\n' ' ')" "^0 1 2 [0-9]+ $"
+	wait_for 10 sh -c "! pgrep -P $pp | grep -qx -e ${kids% *} -e ${kids#* }"
+	expect_eq "provision: burst: both reaped" \
+	    "$(pgrep -P "$pp" | grep -cx -e "${kids% *}" -e "${kids#* }")" 0
+	wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+	sb=$(standby)
+	expect_eq "provision: burst: a new standby waits, alone" \
+	    "$(pgrep -P "$pp" | wc -l) $(echo " $kids " | grep -c " $sb ")" "1 0"
+	expect_match "provision: burst: the provisioner is back to 0-2 and two sockets" \
+	    "$(ls /proc/$pp/fd | sort -n | head -3 | tr '\n' ' ')$(only_sockets $pp | awk '{ print $2 }' | tr '\n' ' ')" \
+	    "^0 1 2 socket socket $"
 	for n in b1 b2 b3; do ctl vm rm "$n" >/dev/null; done
 	for n in u1 u2; do user vm rm "$n" >/dev/null; done
 else
 	skip "provision: a burst's disk children" "no strace"
+fi
+
+# The standby killed before it is given a disk: the provisioner forks
+# the next child, and creation goes on; a new standby follows.
+if [ -n "$pp" ]; then
+	wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+	sb=$(standby)
+	kill -KILL "$sb"
+	expect_match "provision: with the standby killed, creation goes on" \
+	    "$(ctl vm create k1 2>&1)" "^vm k1 created"
+	expect_eq "provision: ... its disk has its hostname" "$(disk_file k1 /etc/hostname)" "k1"
+	wait_for 10 sh -c "[ ! -e /proc/$sb ] && pgrep -P $pp >/dev/null"
+	expect_eq "provision: ... the dead standby was reaped, and a new one waits" \
+	    "$(test -e /proc/$sb && echo "$sb still there")$(standby | wc -l)" "1"
+	ctl vm rm k1 >/dev/null
 fi
 
 # A new disk goes to the vm worker as soon as the parent has made it,
@@ -251,8 +313,13 @@ fi
 
 # The provisioner killed: the next creation goes on, the worker forks.
 if [ -n "$pp" ]; then
+	wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+	sb=$(standby)
 	kill -KILL "$pp"
 	wait_for 10 sh -c "grep -q zombie /proc/$pp/status 2>/dev/null"
+	wait_for 10 gone $sb
+	expect_eq "provision: the standby goes with the provisioner" \
+	    "$(test -e /proc/$sb && echo "$sb still there")" ""
 fi
 expect_match "provision: with the provisioner gone, creation goes on" \
     "$(ctl vm create p2 2>&1)" "^vm p2 created"
@@ -274,8 +341,11 @@ expect_eq "provision: a restarted vm worker forks its own provisioner" \
 ctl vm create p4 >/dev/null
 expect_eq "provision: through which VMs are created" "$(disk_file p4 /etc/hostname)" "p4"
 vw=$(worker_pid vm)
+wait_for 10 sh -c "pgrep -P $pp >/dev/null"
+sb=$(standby)
+expect_eq "provision: ... which keeps a standby" "$(echo "$sb" | wc -w)" 1
 daemon_stop
-wait_for 10 gone $vw $pp
-expect_eq "provision: the provisioner leaves with the daemon" \
-    "$(for p in $vw $pp; do [ -e /proc/$p ] && echo "$p"; done)" ""
+wait_for 10 gone $vw $pp $sb
+expect_eq "provision: the provisioner and its standby leave with the daemon" \
+    "$(for p in $vw $pp $sb; do [ -e /proc/$p ] && echo "$p"; done)" ""
 t_done
