@@ -351,6 +351,7 @@ struct prov_group {
 	uid_t			 g_owner;
 	char			 g_image[VALID_NAME_MAX + 1];
 	pid_t			 g_pid;		/* its disk child, or 0 */
+	int			 g_n;		/* the disks it took */
 	struct prov_jobs	 g_jobs;	/* waiting for its next */
 };
 static TAILQ_HEAD(, prov_group)	 prov_groups =
@@ -486,6 +487,7 @@ prov_batch(struct prov_jobs *mine, int n)
  * until its jobs come; then it is the group's child like any other.
  */
 static pid_t	 sb_pid;	/* the standby, or 0 */
+static int	 sb_soon;	/* a lone disk's child ended: fork it now */
 static int	 sb_fd = -1;	/* our end of its socket */
 
 static int	 prov_parse(struct prov_job *, struct msghdr *, ssize_t);
@@ -522,21 +524,39 @@ prov_standby_read(int c, struct prov_jobs *mine)
 	}
 }
 
-/* A standby forked, if there is none and no disk child runs. */
+/*
+ * Whether a standby is wanted: there is none, and no disk child runs
+ * or waits to.  It is forked at once when the child that ended had
+ * taken one disk (creations one at a time: the fork overlaps the
+ * worker's sync of the VM created), else once the provisioner has
+ * been idle for PROV_STANDBY_MS: in a burst of creations the disks
+ * come faster, and a standby forked between two of its children would
+ * only split their batches, each paying a fork and an exit.
+ */
+#define PROV_STANDBY_MS	5
+
+static int
+prov_standby_wanted(void)
+{
+	struct prov_group	*g;
+
+	if (sb_pid != 0)
+		return 0;
+	TAILQ_FOREACH(g, &prov_groups, g_entry)
+		if (g->g_pid != 0 || !TAILQ_EMPTY(&g->g_jobs))
+			return 0;
+	return 1;
+}
+
+/* A standby forked (prov_standby_wanted says when). */
 static void
 prov_standby(int s, pid_t me)
 {
-	struct prov_group	*g;
 	struct prov_jobs	 mine;
 	sigset_t		 none;
 	pid_t			 pid;
 	int			 sp[2], n;
 
-	if (sb_pid != 0)
-		return;
-	TAILQ_FOREACH(g, &prov_groups, g_entry)
-		if (g->g_pid != 0)
-			return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		return;
 	switch (pid = fork()) {
@@ -579,7 +599,7 @@ prov_standby_take(struct prov_group *g, struct prov_jobs *mine)
 	struct cmsghdr	*cmsg;
 	struct iovec	 iov;
 	union prov_cmsg	 cbuf;
-	int		 fds[2];
+	int		 fds[2], sent = 0;
 
 	while ((j = TAILQ_FIRST(mine)) != NULL) {
 		prov_msg(&msg, &iov, &j->j_pq, &cbuf);
@@ -595,11 +615,13 @@ prov_standby_take(struct prov_group *g, struct prov_jobs *mine)
 			break;
 		TAILQ_REMOVE(mine, j, j_entry);
 		prov_job_free(j);
+		sent++;
 	}
 	/* End of file: the standby starts on what it has, or ends. */
 	close(sb_fd);
 	sb_fd = -1;
 	g->g_pid = sb_pid;
+	g->g_n = sent;
 	sb_pid = 0;
 	while ((j = TAILQ_LAST(mine, prov_jobs)) != NULL) {
 		TAILQ_REMOVE(mine, j, j_entry);
@@ -647,6 +669,7 @@ prov_run(struct prov_group *g, int s, pid_t me)
 		break;
 	default:
 		g->g_pid = pid;
+		g->g_n = n;
 	}
 	while ((j = TAILQ_FIRST(&mine)) != NULL) {
 		TAILQ_REMOVE(&mine, j, j_entry);
@@ -683,6 +706,7 @@ prov_reap(void)
 		TAILQ_FOREACH(g, &prov_groups, g_entry)
 			if (g->g_pid == pid) {
 				g->g_pid = 0;
+				sb_soon = g->g_n == 1;
 				break;
 			}
 	}
@@ -805,8 +829,9 @@ vm_provisioner(int s, pid_t worker)
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
 	sigset_t		 chld, none;
+	struct timespec		 idle;
 	pid_t			 me = getpid();
-	int			 i;
+	int			 i, n, want;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != worker)
 		_exit(1);
@@ -835,14 +860,23 @@ vm_provisioner(int s, pid_t worker)
 
 	pfd.fd = s;
 	pfd.events = POLLIN;
+	idle.tv_sec = 0;
+	idle.tv_nsec = PROV_STANDBY_MS * 1000000L;
 	for (;;) {
 		prov_reap();
 		while (prov_recv(s))
 			;
 		prov_run_all(s, me);
-		prov_standby(s, me);
-		if (ppoll(&pfd, 1, NULL, &none) == -1 && errno != EINTR)
+		if ((want = prov_standby_wanted()) && sb_soon) {
+			prov_standby(s, me);
+			want = 0;
+		}
+		sb_soon = 0;
+		if ((n = ppoll(&pfd, 1, want ? &idle : NULL, &none)) == -1 &&
+		    errno != EINTR)
 			_exit(1);
+		if (n == 0 && want)
+			prov_standby(s, me);
 	}
 }
 
